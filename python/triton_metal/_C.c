@@ -1,0 +1,747 @@
+/*
+ * _C.c: the triton_metal._C extension module, a thin CPython layer over
+ * include/triton_metal.h.
+ *
+ *   compile(...)      -> Kernel   tm_compile; the request comes as plain tuples
+ *                                 built by jit.py (see parse_param, parse_global)
+ *   Device(name=None) -> Device   tm_device_open; .load(kernel) -> Module
+ *   Module.launch(grid, values)   tm_launch; values has one entry per kernel
+ *                                 parameter: (ptr, nbytes, readonly) for a
+ *                                 pointer, a Python number for a scalar
+ *   buffer_info(obj)              (ptr, nbytes, readonly, c_contiguous) of a
+ *                                 buffer-protocol object (NumPy arrays)
+ *
+ * Every input is type-checked here, so bad input raises instead of crashing.
+ * The GIL is released around tm_compile, tm_module_load and tm_launch; inputs
+ * are first copied into tuples (immutable) so the C strings they lend stay
+ * valid while the GIL is released.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#include "triton_metal.h"
+
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#define Py_T_INT T_INT
+#define Py_READONLY READONLY
+#endif
+
+/* Exception types, created once at module init. */
+static PyObject *CompilationError;
+static PyObject *LaunchError;
+
+/* ------------------------------------------------------------------ errors */
+
+/* Raises `exc` with the library's message (or a generic one) and frees it. */
+static void raise_msg(PyObject *exc, tm_status st, char *err, const char *what) {
+  PyObject *msg;
+  if (st == TM_ERR_NOMEM)
+    exc = PyExc_MemoryError;
+  if (err)
+    msg = PyUnicode_DecodeUTF8(err, (Py_ssize_t)strlen(err), "replace");
+  else
+    msg = PyUnicode_FromFormat("%s failed (status %d)", what, (int)st);
+  tm_free(err);
+  if (!msg)
+    return;
+  PyErr_SetObject(exc, msg);
+  Py_DECREF(msg);
+}
+
+/* ------------------------------------------------------------------ values */
+
+/* (vkind, payload) -> tm_value. Strings are borrowed from payload. */
+static int parse_value(int vkind, PyObject *payload, tm_value *v) {
+  memset(v, 0, sizeof *v);
+  v->kind = (tm_value_kind)vkind;
+  switch (vkind) {
+  case TM_V_NONE:
+    return 0;
+  case TM_V_BOOL: {
+    int b = PyObject_IsTrue(payload);
+    if (b < 0)
+      return -1;
+    v->i = b;
+    return 0;
+  }
+  case TM_V_INT:
+    if (!PyLong_Check(payload)) {
+      PyErr_SetString(PyExc_TypeError, "constexpr int value expected");
+      return -1;
+    }
+    v->i = PyLong_AsLongLong(payload);
+    return (v->i == -1 && PyErr_Occurred()) ? -1 : 0;
+  case TM_V_FLOAT:
+    v->f = PyFloat_AsDouble(payload);
+    return (v->f == -1.0 && PyErr_Occurred()) ? -1 : 0;
+  case TM_V_DTYPE: {
+    long d = PyLong_AsLong(payload);
+    if (d == -1 && PyErr_Occurred())
+      return -1;
+    if (d <= TM_VOID || d >= TM_NDTYPES) {
+      PyErr_Format(PyExc_ValueError, "bad dtype code %ld", d);
+      return -1;
+    }
+    v->i = d;
+    return 0;
+  }
+  case TM_V_STR:
+    if (!PyUnicode_Check(payload)) {
+      PyErr_SetString(PyExc_TypeError, "constexpr str value expected");
+      return -1;
+    }
+    v->s = PyUnicode_AsUTF8(payload);
+    return v->s ? 0 : -1;
+  }
+  PyErr_Format(PyExc_ValueError, "bad value kind %d", vkind);
+  return -1;
+}
+
+static int check_tuple(PyObject *item, Py_ssize_t n, const char *what) {
+  if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != n) {
+    PyErr_Format(PyExc_TypeError, "%s must be a tuple of %zd items", what, n);
+    return -1;
+  }
+  return 0;
+}
+
+/* (kind, dtype, flags, vkind, payload) -> tm_param_spec */
+static int parse_param(PyObject *item, tm_param_spec *p) {
+  int kind, dtype, flags, vkind;
+  PyObject *payload;
+  if (check_tuple(item, 5, "param spec") < 0 ||
+      !PyArg_ParseTuple(item, "iiiiO", &kind, &dtype, &flags, &vkind, &payload))
+    return -1;
+  if (kind < TM_PARAM_POINTER || kind > TM_PARAM_CONSTEXPR || dtype < 0 || dtype >= TM_NDTYPES ||
+      flags < 0) {
+    PyErr_SetString(PyExc_ValueError, "bad param spec");
+    return -1;
+  }
+  p->kind = (tm_param_kind)kind;
+  p->dtype = (tm_dtype)dtype;
+  p->flags = (unsigned)flags;
+  return parse_value(vkind, payload, &p->value);
+}
+
+/* (name, gkind, target, vkind, payload, source, file, line) -> tm_global */
+static int parse_global(PyObject *item, tm_global *g) {
+  int gkind, vkind;
+  PyObject *payload;
+  if (check_tuple(item, 8, "global") < 0 ||
+      !PyArg_ParseTuple(item, "siziOzzi", &g->name, &gkind, &g->target, &vkind, &payload,
+                        &g->source, &g->file, &g->line))
+    return -1;
+  if (gkind < TM_G_MODULE || gkind > TM_G_JITFN) {
+    PyErr_SetString(PyExc_ValueError, "bad global kind");
+    return -1;
+  }
+  g->kind = (tm_global_kind)gkind;
+  return parse_value(vkind, payload, &g->value);
+}
+
+/* ------------------------------------------------------------------ Kernel */
+
+typedef struct {
+  PyObject_HEAD
+  tm_kernel *k;
+  PyObject *msl, *name, *source_file, *args, *builtins, *dump;
+  int threads_per_threadgroup, threadgroup_mem_bytes, uses_barriers;
+} KernelObject;
+
+static void Kernel_dealloc(KernelObject *self) {
+  tm_kernel_free(self->k);
+  Py_XDECREF(self->msl);
+  Py_XDECREF(self->name);
+  Py_XDECREF(self->source_file);
+  Py_XDECREF(self->args);
+  Py_XDECREF(self->builtins);
+  Py_XDECREF(self->dump);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *str_or_none(const char *s) {
+  if (!s)
+    Py_RETURN_NONE;
+  return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+}
+
+static PyMemberDef Kernel_members[] = {
+    {"msl", Py_T_OBJECT_EX, offsetof(KernelObject, msl), Py_READONLY, "MSL text"},
+    {"name", Py_T_OBJECT_EX, offsetof(KernelObject, name), Py_READONLY, "MSL function name"},
+    {"source_file", Py_T_OBJECT_EX, offsetof(KernelObject, source_file), Py_READONLY, NULL},
+    {"args", Py_T_OBJECT_EX, offsetof(KernelObject, args), Py_READONLY,
+     "runtime args in buffer order: (name, param_index, role, dtype, writable)"},
+    {"builtins", Py_T_OBJECT_EX, offsetof(KernelObject, builtins), Py_READONLY, NULL},
+    {"dump", Py_T_OBJECT_EX, offsetof(KernelObject, dump), Py_READONLY, "requested dump or None"},
+    {"threads_per_threadgroup", Py_T_INT, offsetof(KernelObject, threads_per_threadgroup),
+     Py_READONLY, NULL},
+    {"threadgroup_mem_bytes", Py_T_INT, offsetof(KernelObject, threadgroup_mem_bytes),
+     Py_READONLY, NULL},
+    {"uses_barriers", Py_T_INT, offsetof(KernelObject, uses_barriers), Py_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyTypeObject KernelType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "triton_metal._C.Kernel",
+    .tp_basicsize = sizeof(KernelObject),
+    .tp_dealloc = (destructor)Kernel_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A compiled kernel: MSL text and its descriptor (from _C.compile).",
+    .tp_members = Kernel_members,
+};
+
+/* Fills the Python-visible fields of a fresh Kernel from its tm_kernel. */
+static int kernel_fill(KernelObject *ko) {
+  const tm_kernel_info *info = tm_kernel_get_info(ko->k);
+  if (!(ko->msl = str_or_none(tm_kernel_msl(ko->k))) || !(ko->name = str_or_none(info->name)) ||
+      !(ko->source_file = str_or_none(info->source_file)) ||
+      !(ko->dump = str_or_none(tm_kernel_dump(ko->k))))
+    return -1;
+  if (!(ko->args = PyTuple_New(info->nargs)))
+    return -1;
+  for (int i = 0; i < info->nargs; i++) {
+    const tm_kernel_arg *a = &info->args[i];
+    PyObject *t = Py_BuildValue("(Niiii)", str_or_none(a->name), a->param_index, (int)a->role,
+                                (int)a->dtype, a->writable);
+    if (!t)
+      return -1;
+    PyTuple_SET_ITEM(ko->args, i, t);
+  }
+  int nb = info->nbuiltins < TM_MAX_BUILTINS ? info->nbuiltins : TM_MAX_BUILTINS;
+  if (!(ko->builtins = PyTuple_New(nb)))
+    return -1;
+  for (int i = 0; i < nb; i++) {
+    PyObject *b = PyLong_FromLong((long)info->builtins[i]);
+    if (!b)
+      return -1;
+    PyTuple_SET_ITEM(ko->builtins, i, b);
+  }
+  ko->threads_per_threadgroup = info->threads_per_threadgroup;
+  ko->threadgroup_mem_bytes = info->threadgroup_mem_bytes;
+  ko->uses_barriers = info->uses_barriers;
+  return 0;
+}
+
+static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
+  static char *kwlist[] = {"source",  "filename",  "first_line", "kernel_name", "params",
+                           "globals", "num_warps", "debug",      "dump",        NULL};
+  tm_compile_request req;
+  PyObject *params_in = Py_None, *globals_in = Py_None, *params = NULL, *globals = NULL;
+  PyObject *result = NULL;
+  tm_param_spec *ps = NULL;
+  tm_global *gs = NULL;
+  memset(&req, 0, sizeof req);
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sziz|OOipz", kwlist, &req.source, &req.filename,
+                                   &req.first_line, &req.kernel_name, &params_in, &globals_in,
+                                   &req.num_warps, &req.debug, &req.dump))
+    return NULL;
+  /* tuple copies: immutable, they keep every borrowed string alive */
+  if (!(params = params_in == Py_None ? PyTuple_New(0) : PySequence_Tuple(params_in)) ||
+      !(globals = globals_in == Py_None ? PyTuple_New(0) : PySequence_Tuple(globals_in)))
+    goto out;
+  req.nparams = (int)PyTuple_GET_SIZE(params);
+  req.nglobals = (int)PyTuple_GET_SIZE(globals);
+  ps = PyMem_Calloc((size_t)req.nparams + 1, sizeof *ps);
+  gs = PyMem_Calloc((size_t)req.nglobals + 1, sizeof *gs);
+  if (!ps || !gs) {
+    PyErr_NoMemory();
+    goto out;
+  }
+  for (int i = 0; i < req.nparams; i++)
+    if (parse_param(PyTuple_GET_ITEM(params, i), &ps[i]) < 0)
+      goto out;
+  for (int i = 0; i < req.nglobals; i++)
+    if (parse_global(PyTuple_GET_ITEM(globals, i), &gs[i]) < 0)
+      goto out;
+  req.params = ps;
+  req.globals = gs;
+
+  tm_kernel *k = NULL;
+  char *err = NULL;
+  tm_status st;
+  Py_BEGIN_ALLOW_THREADS
+  st = tm_compile(&req, &k, &err);
+  Py_END_ALLOW_THREADS
+  if (st != TM_OK) {
+    raise_msg(st == TM_ERR_COMPILE ? CompilationError : PyExc_RuntimeError, st, err,
+              "tm_compile");
+    tm_kernel_free(k);
+    goto out;
+  }
+  tm_free(err);
+  KernelObject *ko = PyObject_New(KernelObject, &KernelType);
+  if (!ko) {
+    tm_kernel_free(k);
+    goto out;
+  }
+  ko->k = k;
+  ko->msl = ko->name = ko->source_file = ko->args = ko->builtins = ko->dump = NULL;
+  if (kernel_fill(ko) < 0) {
+    Py_DECREF(ko);
+    goto out;
+  }
+  result = (PyObject *)ko;
+out:
+  PyMem_Free(ps);
+  PyMem_Free(gs);
+  Py_XDECREF(params);
+  Py_XDECREF(globals);
+  return result;
+}
+
+/* ------------------------------------------------------------------ Device */
+
+typedef struct {
+  PyObject_HEAD
+  tm_device *d;
+} DeviceObject;
+
+typedef struct {
+  PyObject_HEAD
+  tm_module *m;
+  PyObject *device; /* keeps the device open while the module lives */
+  int nargs;
+  int *param_index;
+  tm_arg_role *role;
+  tm_dtype *dtype;
+} ModuleObject;
+
+static PyTypeObject ModuleType;
+
+static int Device_init(DeviceObject *self, PyObject *args, PyObject *kw) {
+  static char *kwlist[] = {"name", NULL};
+  const char *name = NULL;
+  char *err = NULL;
+  tm_status st;
+  tm_device *d = NULL;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|z", kwlist, &name))
+    return -1;
+  if (self->d) {
+    PyErr_SetString(PyExc_RuntimeError, "Device already opened");
+    return -1;
+  }
+  Py_BEGIN_ALLOW_THREADS
+  st = tm_device_open(name, &d, &err);
+  Py_END_ALLOW_THREADS
+  if (st != TM_OK) {
+    raise_msg(PyExc_RuntimeError, st, err, "tm_device_open");
+    if (d)
+      tm_device_close(d);
+    return -1;
+  }
+  tm_free(err);
+  self->d = d;
+  return 0;
+}
+
+static void Device_dealloc(DeviceObject *self) {
+  if (self->d)
+    tm_device_close(self->d);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int device_ok(DeviceObject *self) {
+  if (!self->d)
+    PyErr_SetString(PyExc_RuntimeError, "Device is not open");
+  return self->d != NULL;
+}
+
+static PyObject *Device_get_name(DeviceObject *self, void *c) {
+  return device_ok(self) ? str_or_none(tm_device_name(self->d)) : NULL;
+}
+
+static PyObject *Device_get_description(DeviceObject *self, void *c) {
+  return device_ok(self) ? str_or_none(tm_device_description(self->d)) : NULL;
+}
+
+static PyObject *Device_load(DeviceObject *self, PyObject *arg) {
+  if (!device_ok(self))
+    return NULL;
+  if (!PyObject_TypeCheck(arg, &KernelType))
+    return PyErr_Format(PyExc_TypeError, "Device.load expects a Kernel, got %.100s",
+                        Py_TYPE(arg)->tp_name);
+  KernelObject *ko = (KernelObject *)arg;
+  const tm_kernel_info *info = tm_kernel_get_info(ko->k);
+  ModuleObject *mo = PyObject_New(ModuleObject, &ModuleType);
+  if (!mo)
+    return NULL;
+  mo->m = NULL;
+  mo->nargs = info->nargs;
+  mo->param_index = PyMem_Calloc((size_t)info->nargs + 1, sizeof *mo->param_index);
+  mo->role = PyMem_Calloc((size_t)info->nargs + 1, sizeof *mo->role);
+  mo->dtype = PyMem_Calloc((size_t)info->nargs + 1, sizeof *mo->dtype);
+  Py_INCREF(self);
+  mo->device = (PyObject *)self;
+  if (!mo->param_index || !mo->role || !mo->dtype) {
+    Py_DECREF(mo);
+    return PyErr_NoMemory();
+  }
+  for (int i = 0; i < info->nargs; i++) {
+    mo->param_index[i] = info->args[i].param_index;
+    mo->role[i] = info->args[i].role;
+    mo->dtype[i] = info->args[i].dtype;
+  }
+  char *err = NULL;
+  tm_status st;
+  tm_module *m = NULL;
+  Py_BEGIN_ALLOW_THREADS
+  st = tm_module_load(self->d, tm_kernel_msl(ko->k), info, &m, &err);
+  Py_END_ALLOW_THREADS
+  if (st != TM_OK) {
+    raise_msg(PyExc_RuntimeError, st, err, "tm_module_load");
+    if (m)
+      tm_module_free(m);
+    Py_DECREF(mo);
+    return NULL;
+  }
+  tm_free(err);
+  mo->m = m;
+  return (PyObject *)mo;
+}
+
+static PyGetSetDef Device_getset[] = {
+    {"name", (getter)Device_get_name, NULL, "device name (cpu, metal, metal-sim)", NULL},
+    {"description", (getter)Device_get_description, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyMethodDef Device_methods[] = {
+    {"load", (PyCFunction)Device_load, METH_O, "load(kernel) -> Module: build the MSL"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject DeviceType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "triton_metal._C.Device",
+    .tp_basicsize = sizeof(DeviceObject),
+    .tp_dealloc = (destructor)Device_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Device(name=None): an open triton-metal device (TRITON_METAL_DEVICE when None).",
+    .tp_init = (initproc)Device_init,
+    .tp_new = PyType_GenericNew,
+    .tp_getset = Device_getset,
+    .tp_methods = Device_methods,
+};
+
+/* ------------------------------------------------------------------ Module */
+
+static void Module_dealloc(ModuleObject *self) {
+  if (self->m)
+    tm_module_free(self->m);
+  PyMem_Free(self->param_index);
+  PyMem_Free(self->role);
+  PyMem_Free(self->dtype);
+  Py_XDECREF(self->device);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static uint16_t f32_to_f16_bits(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xffu, man = x & 0x7fffffu;
+  if (exp == 0xff) /* inf, nan (keep nan quiet) */
+    return (uint16_t)(sign | 0x7c00u | (man ? 0x200u | (man >> 13) : 0));
+  int e = (int)exp - 127 + 15;
+  if (e >= 31)
+    return (uint16_t)(sign | 0x7c00u);
+  if (e <= 0) { /* subnormal or zero: shift the implicit-1 mantissa, round to nearest even */
+    if (e < -10)
+      return (uint16_t)sign;
+    man |= 0x800000u;
+    int shift = 14 - e;
+    uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1)))
+      half++;
+    return (uint16_t)(sign | half);
+  }
+  uint32_t h = sign | ((uint32_t)e << 10) | (man >> 13), rem = man & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1)))
+    h++; /* a carry into the exponent is the correct rounding, up to inf */
+  return (uint16_t)h;
+}
+
+static uint16_t f32_to_bf16_bits(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u)
+    return (uint16_t)((x >> 16) | 0x40u);
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return (uint16_t)(x >> 16);
+}
+
+/* Converts a Python number to dtype dt into slot (little memcpy'd value). */
+static int scalar_to_bytes(PyObject *v, tm_dtype dt, unsigned char *slot, size_t *n) {
+  long long i = 0;
+  unsigned long long u = 0;
+  double d = 0;
+  if (dt == TM_I1) {
+    int b = PyObject_IsTrue(v);
+    if (b < 0)
+      return -1;
+    slot[0] = (unsigned char)b;
+    *n = 1;
+    return 0;
+  }
+  if (dt == TM_F16 || dt == TM_BF16 || dt == TM_F32 || dt == TM_F64) {
+    d = PyFloat_AsDouble(v);
+    if (d == -1.0 && PyErr_Occurred())
+      return -1;
+    float f = (float)d;
+    uint16_t h = dt == TM_F16 ? f32_to_f16_bits(f) : f32_to_bf16_bits(f);
+    if (dt == TM_F32)
+      memcpy(slot, &f, *n = 4);
+    else if (dt == TM_F64)
+      memcpy(slot, &d, *n = 8);
+    else
+      memcpy(slot, &h, *n = 2);
+    return 0;
+  }
+  PyObject *idx = PyNumber_Index(v);
+  if (!idx)
+    return -1;
+  if (dt == TM_U64)
+    u = PyLong_AsUnsignedLongLong(idx);
+  else
+    i = PyLong_AsLongLong(idx);
+  Py_DECREF(idx);
+  if (PyErr_Occurred())
+    return -1;
+  int bytes = tm_dtype_bytes(dt);
+  int is_unsigned = dt == TM_U8 || dt == TM_U16 || dt == TM_U32;
+  if (dt != TM_U64 && bytes < 8) {
+    long long lo = is_unsigned ? 0 : -(1LL << (bytes * 8 - 1));
+    long long hi = is_unsigned ? (1LL << (bytes * 8)) - 1 : (1LL << (bytes * 8 - 1)) - 1;
+    if (i < lo || i > hi) {
+      PyErr_Format(PyExc_OverflowError, "value %lld out of range for %s", i, tm_dtype_name(dt));
+      return -1;
+    }
+  }
+  if (dt != TM_U64)
+    u = (unsigned long long)i;
+  switch (bytes) {
+  case 1: {
+    uint8_t x = (uint8_t)u;
+    memcpy(slot, &x, *n = 1);
+    return 0;
+  }
+  case 2: {
+    uint16_t x = (uint16_t)u;
+    memcpy(slot, &x, *n = 2);
+    return 0;
+  }
+  case 4: {
+    uint32_t x = (uint32_t)u;
+    memcpy(slot, &x, *n = 4);
+    return 0;
+  }
+  case 8: {
+    uint64_t x = (uint64_t)u;
+    memcpy(slot, &x, *n = 8);
+    return 0;
+  }
+  }
+  PyErr_Format(PyExc_ValueError, "scalar of dtype %d cannot be passed", (int)dt);
+  return -1;
+}
+
+/* launch(grid, values): grid is a 3-sequence of ints; values one per parameter. */
+static PyObject *Module_launch(ModuleObject *self, PyObject *args) {
+  PyObject *grid_in, *values, *grid = NULL, *result = NULL;
+  uint32_t g[3];
+  tm_launch_arg *la = NULL;
+  unsigned char(*slots)[8] = NULL;
+  if (!PyArg_ParseTuple(args, "OO!", &grid_in, &PyTuple_Type, &values))
+    return NULL;
+  if (!self->m) {
+    PyErr_SetString(PyExc_RuntimeError, "Module is not loaded");
+    return NULL;
+  }
+  if (!(grid = PySequence_Tuple(grid_in)))
+    return NULL;
+  if (PyTuple_GET_SIZE(grid) != 3) {
+    PyErr_SetString(PyExc_ValueError, "grid must have 3 dimensions");
+    goto out;
+  }
+  for (int i = 0; i < 3; i++) {
+    unsigned long long x;
+    PyObject *idx = PyNumber_Index(PyTuple_GET_ITEM(grid, i));
+    if (!idx)
+      goto out;
+    x = PyLong_AsUnsignedLongLong(idx);
+    Py_DECREF(idx);
+    if (PyErr_Occurred() || x > 0xffffffffULL) {
+      PyErr_Clear();
+      PyErr_SetString(PyExc_ValueError, "grid dimensions must be integers in [0, 2**32)");
+      goto out;
+    }
+    g[i] = (uint32_t)x;
+  }
+  la = PyMem_Calloc((size_t)self->nargs + 1, sizeof *la);
+  slots = PyMem_Calloc((size_t)self->nargs + 1, sizeof *slots);
+  if (!la || !slots) {
+    PyErr_NoMemory();
+    goto out;
+  }
+  for (int i = 0; i < self->nargs; i++) {
+    int p = self->param_index[i];
+    if (p < 0 || p >= PyTuple_GET_SIZE(values)) {
+      PyErr_Format(PyExc_ValueError, "kernel argument %d refers to parameter %d of %zd", i, p,
+                   PyTuple_GET_SIZE(values));
+      goto out;
+    }
+    PyObject *v = PyTuple_GET_ITEM(values, p);
+    if (self->role[i] == TM_ARG_BUFFER) {
+      PyObject *ptr, *nbytes;
+      int ro;
+      if (check_tuple(v, 3, "pointer argument") < 0 ||
+          !PyArg_ParseTuple(v, "OOp", &ptr, &nbytes, &ro))
+        goto out;
+      la[i].data = PyLong_AsVoidPtr(ptr);
+      la[i].nbytes = PyLong_AsSize_t(nbytes);
+      la[i].readonly = ro;
+      if (PyErr_Occurred())
+        goto out;
+    } else {
+      size_t n = 0;
+      if (scalar_to_bytes(v, self->dtype[i], slots[i], &n) < 0)
+        goto out;
+      la[i].data = slots[i];
+      la[i].nbytes = n;
+    }
+  }
+  if (g[0] && g[1] && g[2]) { /* an empty grid launches nothing, as upstream */
+    char *err = NULL;
+    tm_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = tm_launch(self->m, g, la, self->nargs, &err);
+    Py_END_ALLOW_THREADS
+    if (st != TM_OK) {
+      raise_msg(LaunchError, st, err, "tm_launch");
+      goto out;
+    }
+    tm_free(err);
+  }
+  result = Py_None;
+  Py_INCREF(result);
+out:
+  PyMem_Free(la);
+  PyMem_Free(slots);
+  Py_XDECREF(grid);
+  return result;
+}
+
+static PyMethodDef Module_methods[] = {
+    {"launch", (PyCFunction)Module_launch, METH_VARARGS,
+     "launch(grid3, values): run the kernel; values has one entry per parameter"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject ModuleType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "triton_metal._C.Module",
+    .tp_basicsize = sizeof(ModuleObject),
+    .tp_dealloc = (destructor)Module_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A kernel loaded on a device (from Device.load).",
+    .tp_methods = Module_methods,
+};
+
+/* ------------------------------------------------------------------ helpers */
+
+static PyObject *py_buffer_info(PyObject *mod, PyObject *obj) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(obj, &view, PyBUF_STRIDED_RO) < 0)
+    return NULL;
+  PyObject *r = Py_BuildValue("(Nnii)", PyLong_FromVoidPtr(view.buf), view.len, view.readonly,
+                              PyBuffer_IsContiguous(&view, 'C'));
+  PyBuffer_Release(&view);
+  return r;
+}
+
+static PyObject *py_dtype_name(PyObject *mod, PyObject *arg) {
+  long d = PyLong_AsLong(arg);
+  if (d == -1 && PyErr_Occurred())
+    return NULL;
+  if (d < 0 || d >= TM_NDTYPES)
+    return PyErr_Format(PyExc_ValueError, "bad dtype code %ld", d);
+  return str_or_none(tm_dtype_name((tm_dtype)d));
+}
+
+static PyObject *py_dtype_bytes(PyObject *mod, PyObject *arg) {
+  long d = PyLong_AsLong(arg);
+  if (d == -1 && PyErr_Occurred())
+    return NULL;
+  if (d < 0 || d >= TM_NDTYPES)
+    return PyErr_Format(PyExc_ValueError, "bad dtype code %ld", d);
+  return PyLong_FromLong(tm_dtype_bytes((tm_dtype)d));
+}
+
+static PyMethodDef module_methods[] = {
+    {"compile", (PyCFunction)(void (*)(void))py_compile, METH_VARARGS | METH_KEYWORDS,
+     "compile(source, filename, first_line, kernel_name, params=(), globals=(), num_warps=0, "
+     "debug=False, dump=None) -> Kernel"},
+    {"buffer_info", py_buffer_info, METH_O,
+     "buffer_info(obj) -> (ptr, nbytes, readonly, c_contiguous)"},
+    {"dtype_name", py_dtype_name, METH_O, "tm_dtype_name"},
+    {"dtype_bytes", py_dtype_bytes, METH_O, "tm_dtype_bytes"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "_C", "triton-metal compiler and runtime (C extension)", -1,
+    module_methods,        NULL, NULL,
+    NULL,                  NULL};
+
+static int add_int(PyObject *m, const char *name, long v) {
+  return PyModule_AddIntConstant(m, name, v);
+}
+
+static int add_type(PyObject *m, const char *name, PyTypeObject *t) {
+  if (PyType_Ready(t) < 0)
+    return -1;
+  Py_INCREF(t);
+  if (PyModule_AddObject(m, name, (PyObject *)t) < 0) {
+    Py_DECREF(t);
+    return -1;
+  }
+  return 0;
+}
+
+PyMODINIT_FUNC PyInit__C(void) {
+  PyObject *m = PyModule_Create(&moduledef);
+  if (!m)
+    return NULL;
+  if (!CompilationError &&
+      !(CompilationError = PyErr_NewExceptionWithDoc(
+            "triton_metal.CompilationError",
+            "The kernel source was not accepted; the message has file:line:col and a caret.",
+            PyExc_Exception, NULL)))
+    goto fail;
+  if (!LaunchError &&
+      !(LaunchError = PyErr_NewExceptionWithDoc(
+            "triton_metal.LaunchError", "A kernel launch failed on the device.",
+            PyExc_RuntimeError, NULL)))
+    goto fail;
+  Py_INCREF(CompilationError);
+  if (PyModule_AddObject(m, "CompilationError", CompilationError) < 0) {
+    Py_DECREF(CompilationError);
+    goto fail;
+  }
+  Py_INCREF(LaunchError);
+  if (PyModule_AddObject(m, "LaunchError", LaunchError) < 0) {
+    Py_DECREF(LaunchError);
+    goto fail;
+  }
+  if (add_type(m, "Kernel", &KernelType) < 0 || add_type(m, "Device", &DeviceType) < 0 ||
+      add_type(m, "Module", &ModuleType) < 0)
+    goto fail;
+  if (PyModule_AddStringConstant(m, "VERSION", TM_VERSION) < 0 ||
+      add_int(m, "NDTYPES", TM_NDTYPES) < 0 || add_int(m, "I1", TM_I1) < 0 ||
+      add_int(m, "I64", TM_I64) < 0 || add_int(m, "U64", TM_U64) < 0 ||
+      add_int(m, "F16", TM_F16) < 0 || add_int(m, "BF16", TM_BF16) < 0 ||
+      add_int(m, "F32", TM_F32) < 0 || add_int(m, "F64", TM_F64) < 0 ||
+      add_int(m, "V_STR", TM_V_STR) < 0 || add_int(m, "PARAM_CONSTEXPR", TM_PARAM_CONSTEXPR) < 0 ||
+      add_int(m, "PF_READONLY", TM_PF_READONLY) < 0 || add_int(m, "G_JITFN", TM_G_JITFN) < 0 ||
+      add_int(m, "ARG_BYTES", TM_ARG_BYTES) < 0)
+    goto fail;
+  return m;
+fail:
+  Py_DECREF(m);
+  return NULL;
+}

@@ -1,0 +1,24 @@
+# _tm.py: the enum values of include/triton_metal.h, mirrored in Python so the
+# pure-Python modules (language, binding) work before the extension is built.
+# tests/python/test_consts.py checks them against the compiled _C module.
+
+# tm_dtype
+VOID, I1, I8, I16, I32, I64, U8, U16, U32, U64, F16, BF16, F32, F64 = range(14)
+
+# tm_value_kind
+V_NONE, V_BOOL, V_INT, V_FLOAT, V_DTYPE, V_STR = range(6)
+
+# tm_param_kind
+PARAM_POINTER, PARAM_SCALAR, PARAM_CONSTEXPR = 1, 2, 3
+
+# TM_PF_* flags
+PF_DIV16, PF_READONLY = 1, 2
+
+# tm_global_kind
+G_MODULE, G_FUNC, G_VALUE, G_JITFN = 1, 2, 3, 4
+
+# tm_arg_role
+ARG_BUFFER, ARG_BYTES = 1, 2
+
+DTYPE_BYTES = {I1: 1, I8: 1, I16: 2, I32: 4, I64: 8, U8: 1, U16: 2, U32: 4, U64: 8,
+               F16: 2, BF16: 2, F32: 4, F64: 8}

@@ -1,0 +1,578 @@
+# jit.py: @jit and the launch path.
+#
+#   kernel[grid](*args, **kw)
+#     bind     a generated def with the kernel's own signature binds the call
+#              (Python's own TypeErrors, defaults honoured); extra keywords are
+#              launch options
+#     spec     one (kind, dtype, flags, vkind, payload) tuple per parameter,
+#              upstream's specialization rules (int 1 -> constexpr, %16 -> DIV16,
+#              float -> fp32, ...), plus the launch values handed to C
+#     key      (specs, num_warps, debug) -> dict lookup in the compile cache
+#     launch   _C.Module.launch (GIL released in C)
+#
+# On a cache miss the source, its resolved globals and the specs go to
+# _C.compile; the module is loaded on the process's device at first launch.
+
+import builtins
+import inspect
+import os
+import sys
+import textwrap
+import threading
+import types
+
+from . import _tm
+from .language import core as _core
+
+# Upstream launch options we accept. Only num_warps and debug change the code;
+# the rest are accepted so unchanged kernels run, and ignored.
+OPTIONS = frozenset((
+    "num_warps", "debug", "num_stages", "num_ctas", "maxnreg", "enable_fp_fusion",
+    "matrix_instr_nonkdim", "instrumentation_mode", "waves_per_eu", "kpack",
+))
+
+_I32 = (-2**31, 2**31)
+_I64 = (-2**63, 2**63)
+_U64 = (0, 2**64)
+
+_SCALAR = _tm.PARAM_SCALAR
+_POINTER = _tm.PARAM_POINTER
+_CONSTEXPR = _tm.PARAM_CONSTEXPR
+_NO_VALUE = (_tm.V_NONE, None)
+_CONST_ONE = (_CONSTEXPR, _tm.VOID, 0, _tm.V_INT, 1)
+
+# ------------------------------------------------------------------ the device
+
+_device = None
+_device_lock = threading.Lock()
+
+
+def _C():
+    from . import _C as c
+    return c
+
+
+def get_device():
+    """The process's device, opened on first use (TRITON_METAL_DEVICE=cpu|metal|metal-sim)."""
+    global _device
+    if _device is None:
+        with _device_lock:
+            if _device is None:
+                _device = _C().Device(None)
+    return _device
+
+
+# ------------------------------------------------------------------ dtypes
+
+# Element dtype names (numpy's str(dtype), torch's without "torch.", ours) -> tm_dtype.
+_DTYPE_NAMES = {
+    "bool": _tm.I1, "int1": _tm.I1,
+    "int8": _tm.I8, "int16": _tm.I16, "int32": _tm.I32, "int64": _tm.I64,
+    "uint8": _tm.U8, "uint16": _tm.U16, "uint32": _tm.U32, "uint64": _tm.U64,
+    "float16": _tm.F16, "fp16": _tm.F16, "bfloat16": _tm.BF16, "bf16": _tm.BF16,
+    "float32": _tm.F32, "fp32": _tm.F32, "float64": _tm.F64, "fp64": _tm.F64,
+}
+_dtype_cache = {}  # dtype object -> tm_dtype or None (unsupported)
+
+
+def dtype_code(dt):
+    """tm_dtype of a NumPy/torch/triton_metal dtype object, or None if unsupported."""
+    try:
+        return _dtype_cache[dt]
+    except (KeyError, TypeError):
+        pass
+    if isinstance(dt, _core.dtype):
+        code = dt.tm
+    else:
+        name = str(dt)
+        code = _DTYPE_NAMES.get(name[6:] if name.startswith("torch.") else name)
+    try:
+        _dtype_cache[dt] = code
+    except TypeError:
+        pass
+    return code
+
+
+# ------------------------------------------------------------------ values
+
+def _is_upstream(obj, typename):
+    t = type(obj)
+    return t.__name__ == typename and t.__module__.startswith("triton.language")
+
+
+def to_value(v):
+    """(vkind, payload) of a compile-time value, or raise TypeError."""
+    if v is None:
+        return _NO_VALUE
+    t = type(v)
+    if t is bool:
+        return (_tm.V_BOOL, v)
+    if t is int:
+        if not _I64[0] <= v < _I64[1]:
+            raise TypeError(f"constexpr value {v} does not fit in 64 bits")
+        return (_tm.V_INT, v)
+    if t is float:
+        return (_tm.V_FLOAT, v)
+    if t is str:
+        return (_tm.V_STR, v)
+    if isinstance(v, _core.constexpr) or _is_upstream(v, "constexpr"):
+        return to_value(v.value)
+    if isinstance(v, _core.dtype) or _is_upstream(v, "dtype"):
+        code = _DTYPE_NAMES.get(v.name)
+        if code is None:
+            raise TypeError(f"dtype {v.name} is not supported by triton-metal")
+        return (_tm.V_DTYPE, code)
+    if isinstance(v, (bool, int, float, str)):  # subclasses, e.g. IntEnum
+        return to_value((bool if isinstance(v, bool) else int if isinstance(v, int)
+                         else float if isinstance(v, float) else str)(v))
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(v, np.generic):
+        return to_value(v.item())
+    raise TypeError(f"{type(v).__name__} is not a supported constexpr value "
+                    "(int, float, bool, None, str, dtype)")
+
+
+# ------------------------------------------------------------------ pointers
+
+def _buffer_info(v):
+    """(ptr, nbytes, readonly, contiguous) of a NumPy array."""
+    try:
+        return _C().buffer_info(v)
+    except ImportError:
+        ptr, ro = v.__array_interface__["data"]
+        return ptr, v.nbytes, ro, v.flags.c_contiguous
+
+
+def _pointer(kname, aname, v):
+    """(tm_dtype, ptr, nbytes, readonly) of a pointer argument, or raise."""
+    if hasattr(v, "data_ptr"):  # torch tensors and duck-typed objects
+        dev = getattr(v, "device", None)
+        if dev is not None and getattr(dev, "type", "cpu") != "cpu":
+            raise TypeError(f"{kname}: argument '{aname}' is on device '{dev}'; "
+                            "only CPU tensors are supported here")
+        if hasattr(v, "is_contiguous") and not v.is_contiguous():
+            raise ValueError(f"{kname}: argument '{aname}' is not contiguous; "
+                             "pass x.contiguous()")
+        if hasattr(v, "numel") and hasattr(v, "element_size"):
+            nbytes = v.numel() * v.element_size()
+        elif hasattr(v, "nbytes"):
+            nbytes = v.nbytes
+        else:
+            raise TypeError(f"{kname}: argument '{aname}' has data_ptr() but no size "
+                            "(numel()/element_size() or nbytes)")
+        code, fix = dtype_code(v.dtype), ".to(torch.float32)"
+        ptr, ro = v.data_ptr(), False
+    elif hasattr(v, "__array_interface__") and hasattr(v, "dtype"):  # NumPy
+        ptr, nbytes, ro, contiguous = _buffer_info(v)
+        if not contiguous:
+            raise ValueError(f"{kname}: argument '{aname}' is not contiguous; "
+                             "pass np.ascontiguousarray(x)")
+        code, fix = dtype_code(v.dtype), ".astype(np.float32)"
+    else:
+        return None
+    if code == _tm.F64:
+        raise TypeError(f"{kname}: argument '{aname}' is a float64 array; float64 is not "
+                        f"supported on the device; convert with {fix}")
+    if code is None:
+        raise TypeError(f"{kname}: argument '{aname}' has unsupported dtype {v.dtype}")
+    return code, ptr, nbytes, bool(ro)
+
+
+# ------------------------------------------------------------------ globals
+
+# Module names as the kernel's file imported them -> canonical upstream path.
+_MODULES = {
+    "triton_metal": "triton",
+    "triton_metal.language": "triton.language",
+    "triton_metal.language.math": "triton.language.math",
+    "triton_metal.language.extra": "triton.language.extra",
+    "triton_metal.language.extra.libdevice": "triton.language.extra.libdevice",
+    # upstream triton, when that is what the kernel imported
+    "triton": "triton",
+    "triton.language": "triton.language",
+    "triton.language.core": "triton.language",
+    "triton.language.standard": "triton.language",
+    "triton.language.math": "triton.language.math",
+    "triton.language.extra": "triton.language.extra",
+    "triton.language.extra.libdevice": "triton.language.extra.libdevice",
+    "triton.language.extra.cuda.libdevice": "triton.language.extra.libdevice",
+    "triton.language.extra.hip.libdevice": "triton.language.extra.libdevice",
+}
+
+# Modules of upstream functions -> the namespace they are exported from.
+_UPSTREAM_FUNCS = {
+    "triton": "triton",
+    "triton.language.core": "triton.language",
+    "triton.language.standard": "triton.language",
+    "triton.language.random": "triton.language",
+    "triton.language.math": "triton.language.math",
+    "triton.language.extra.libdevice": "triton.language.extra.libdevice",
+    "triton.language.extra.cuda.libdevice": "triton.language.extra.libdevice",
+    "triton.language.extra.hip.libdevice": "triton.language.extra.libdevice",
+}
+
+_MISSING = object()
+
+
+def _func_path(obj):
+    """Canonical path of a library function object, or None."""
+    path = getattr(obj, "_tm_path", None)
+    if isinstance(path, str):
+        return path
+    inner = getattr(obj, "fn", obj) if type(obj).__name__ == "JITFunction" else obj
+    mod = getattr(inner, "__module__", None)
+    name = getattr(inner, "__name__", None)
+    if isinstance(mod, str) and isinstance(name, str) and mod in _UPSTREAM_FUNCS:
+        return f"{_UPSTREAM_FUNCS[mod]}.{name}"
+    return None
+
+
+def _classify(name, obj):
+    """The tm_global tuple for a name bound to obj, or None (not passed)."""
+    if isinstance(obj, types.ModuleType):
+        target = _MODULES.get(obj.__name__)
+        return target and (name, _tm.G_MODULE, target, _tm.V_NONE, None, None, None, 0)
+    if isinstance(obj, JITFunction):
+        return (name, _tm.G_JITFN, None, _tm.V_NONE, None, obj.src, obj.file, obj.first_line)
+    if obj is None or isinstance(obj, (bool, int, float, str, _core.constexpr, _core.dtype)) \
+            or _is_upstream(obj, "constexpr") or _is_upstream(obj, "dtype"):
+        try:
+            vkind, payload = to_value(obj)
+        except TypeError:
+            return None
+        return (name, _tm.G_VALUE, None, vkind, payload, None, None, 0)
+    path = _func_path(obj)
+    return path and (name, _tm.G_FUNC, path, _tm.V_NONE, None, None, None, 0)
+
+
+def _code_names(code, out):
+    out.extend(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            _code_names(c, out)
+    return out
+
+
+def collect_globals(fn, table=None, seen=None):
+    """tm_global tuples for the names fn's code refers to. Helpers' (other @jit
+    functions') names are added too, where the kernel does not bind the name."""
+    table = {} if table is None else table
+    seen = set() if seen is None else seen
+    if id(fn) in seen:
+        return table
+    seen.add(id(fn))
+    code = fn.__code__
+    env = {}
+    if fn.__closure__:
+        for name, cell in zip(code.co_freevars, fn.__closure__):
+            try:
+                env[name] = cell.cell_contents
+            except ValueError:  # empty cell
+                pass
+    helpers = []
+    for name in _code_names(code, list(code.co_freevars)):
+        if name in table:
+            continue
+        obj = env.get(name, _MISSING)
+        if obj is _MISSING:
+            obj = fn.__globals__.get(name, _MISSING)
+        if obj is _MISSING:
+            obj = getattr(builtins, name, _MISSING)
+        if obj is _MISSING:
+            continue
+        g = _classify(name, obj)
+        if g:
+            table[name] = g
+            if isinstance(obj, JITFunction):
+                helpers.append(obj)
+    for h in helpers:
+        collect_globals(h.fn, table, seen)
+    return table
+
+
+# ------------------------------------------------------------------ compiled kernels
+
+class KernelMetadata(types.SimpleNamespace):
+    """What upstream's CompiledKernel.metadata offers that applies here."""
+
+
+class CompiledKernel:
+    """One specialization of a kernel: returned by kernel[grid](...) and warmup()."""
+
+    def __init__(self, jit, kernel, num_warps):
+        self.fn = jit
+        self.kernel = kernel  # _C.Kernel
+        self.name = kernel.name
+        self.asm = {"msl": kernel.msl}
+        self.metadata = KernelMetadata(
+            name=kernel.name, num_warps=num_warps,
+            threads_per_threadgroup=kernel.threads_per_threadgroup,
+            shared=kernel.threadgroup_mem_bytes)
+        self.n_regs = 0
+        self.n_spills = 0
+        self.module = None
+        self._lock = threading.Lock()
+
+    def _init_handles(self):
+        """Builds the MSL on the device (upstream: loads the binary)."""
+        if self.module is None:
+            with self._lock:
+                if self.module is None:
+                    self.module = get_device().load(self.kernel)
+        return self.module
+
+    def __getitem__(self, grid):
+        """Launch this compiled specialization: compiled[grid](*args) with every
+        parameter of the kernel (constexprs included), as upstream."""
+        def launch(*args, **kwargs):
+            values, _ = self.fn._binder(*args, **kwargs)
+            _, launch_values, _ = self.fn._spec(values)
+            (self.module or self._init_handles()).launch(
+                self.fn._grid3(grid, values), launch_values)
+        return launch
+
+
+# ------------------------------------------------------------------ the jit
+
+def _is_constexpr_annotation(ann):
+    if ann is _core.constexpr:
+        return True
+    if isinstance(ann, str):
+        return ann == "constexpr" or ann.endswith(".constexpr")
+    return isinstance(ann, type) and ann.__name__ == "constexpr" \
+        and ann.__module__.startswith("triton.language")
+
+
+def _param_indices(kname, names, items, what):
+    out = set()
+    for it in items or ():
+        if isinstance(it, int) and 0 <= it < len(names):
+            out.add(it)
+        elif isinstance(it, str) and it in names:
+            out.add(names.index(it))
+        else:
+            raise ValueError(f"{kname}: {what} names unknown parameter {it!r}")
+    return out
+
+
+def _make_binder(fn, sig):
+    """A def with fn's parameters that returns (values tuple, extra keywords): calling
+    it gives exactly Python's errors for missing/surplus arguments."""
+    pieces, ns, names = [], {}, []
+    params = list(sig.parameters.values())
+    for i, p in enumerate(params):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(f"{fn.__name__}: *args / **kwargs parameters are not supported "
+                            "in kernels")
+        if p.kind is p.KEYWORD_ONLY and "*" not in pieces:
+            pieces.append("*")
+        text = p.name
+        if p.default is not p.empty:
+            ns[f"_tm_d{i}"] = p.default
+            text += f"=_tm_d{i}"
+        pieces.append(text)
+        names.append(p.name)
+        if p.kind is p.POSITIONAL_ONLY and (i + 1 == len(params)
+                                            or params[i + 1].kind is not p.POSITIONAL_ONLY):
+            pieces.append("/")
+    pieces.append("**_tm_options")
+    ret = "".join(n + ", " for n in names)
+    src = f"def {fn.__name__}({', '.join(pieces)}):\n    return ({ret}), _tm_options\n"
+    exec(src, ns)
+    return ns[fn.__name__]
+
+
+class JITFunction:
+    """A @jit kernel. Launch with kernel[grid](*args, **kwargs)."""
+
+    def __init__(self, fn, debug=None, do_not_specialize=None,
+                 do_not_specialize_on_alignment=None, noinline=None, repr=None,
+                 launch_metadata=None, version=None):
+        self.fn = fn
+        self.__name__ = fn.__name__
+        self.__qualname__ = getattr(fn, "__qualname__", fn.__name__)
+        self.__module__ = fn.__module__
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+        lines, self.first_line = inspect.getsourcelines(fn)
+        self.src = textwrap.dedent("".join(lines))
+        self.file = inspect.getsourcefile(fn) or fn.__code__.co_filename
+        self.signature = inspect.signature(fn)
+        self.arg_names = list(self.signature.parameters)
+        self.constexprs = [_is_constexpr_annotation(p.annotation)
+                           for p in self.signature.parameters.values()]
+        dns = _param_indices(fn.__name__, self.arg_names, do_not_specialize,
+                             "do_not_specialize")
+        dnsa = _param_indices(fn.__name__, self.arg_names, do_not_specialize_on_alignment,
+                              "do_not_specialize_on_alignment")
+        self.do_not_specialize = sorted(dns)
+        self._spec_value = [i not in dns for i in range(len(self.arg_names))]
+        self._spec_align = [i not in dns and i not in dnsa for i in range(len(self.arg_names))]
+        self._ptr_align = [i not in dnsa for i in range(len(self.arg_names))]
+        self.debug = debug if debug is not None else os.environ.get("TRITON_DEBUG", "0") == "1"
+        self.cache = {}  # (specs, num_warps, debug) -> CompiledKernel
+        self._binder = _make_binder(fn, self.signature)
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(f"{self.__name__} is a @jit kernel: launch it as "
+                           f"{self.__name__}[grid](...) or call it from another kernel")
+
+    def __repr__(self):
+        return f"JITFunction({self.__module__}:{self.__qualname__})"
+
+    def __getitem__(self, grid):
+        def launcher(*args, **kwargs):
+            return self.run(*args, grid=grid, warmup=False, **kwargs)
+        return launcher
+
+    def warmup(self, *args, grid, **kwargs):
+        """Compiles for these arguments without launching; returns the CompiledKernel."""
+        return self.run(*args, grid=grid, warmup=True, **kwargs)
+
+    def run(self, *args, grid, warmup=False, **kwargs):
+        values, opts = self._binder(*args, **kwargs)
+        num_warps, debug = self._options(opts) if opts else (4, self.debug)
+        specs, launch_values, extra = self._spec(values)
+        key = (specs, num_warps, debug, extra)
+        compiled = self.cache.get(key)
+        if compiled is None:
+            compiled = self._compile(key, specs, num_warps, debug)
+        if not warmup:
+            grid3 = self._grid3(grid, values)
+            (compiled.module or compiled._init_handles()).launch(grid3, launch_values)
+        return compiled
+
+    # ---- pieces of run()
+
+    def _options(self, opts):
+        for k in opts:
+            if k not in OPTIONS:
+                raise KeyError(f"Keyword argument {k} was specified but unrecognised")
+        num_warps = opts.get("num_warps", 4)
+        if type(num_warps) is not int or num_warps <= 0 or num_warps & (num_warps - 1):
+            raise ValueError(f"{self.__name__}: num_warps must be a power of two, "
+                             f"got {num_warps!r}")
+        debug = opts.get("debug")
+        return num_warps, self.debug if debug is None else bool(debug)
+
+    def _grid3(self, grid, values):
+        if callable(grid):
+            grid = grid(dict(zip(self.arg_names, values)))
+        n = len(grid)
+        if n == 3:
+            return grid
+        if n == 1:
+            return (grid[0], 1, 1)
+        if n == 2:
+            return (grid[0], grid[1], 1)
+        raise ValueError(f"{self.__name__}: grid must have 1 to 3 dimensions, got {grid!r}")
+
+    def _spec(self, values):
+        """Per-parameter specs (the compile-cache key), launch values for C, and
+        the hex spelling of float constexprs (0.0 vs -0.0, NaN) for the key."""
+        specs, launch, extra = [], [], ()
+        for i, v in enumerate(values):
+            t = type(v)
+            if self.constexprs[i]:
+                try:
+                    vk, payload = to_value(v)
+                except TypeError as e:
+                    raise TypeError(f"{self.__name__}: constexpr argument "
+                                    f"'{self.arg_names[i]}': {e}") from None
+                if vk == _tm.V_FLOAT:
+                    extra += (i, payload.hex())
+                spec, lv = (_CONSTEXPR, _tm.VOID, 0, vk, payload), None
+            elif t is int or t is float or t is bool:
+                spec, lv = self._scalar(i, v)
+            else:
+                spec, lv = self._other_arg(i, v)
+            specs.append(spec)
+            launch.append(lv)
+        return tuple(specs), tuple(launch), extra
+
+    def _scalar(self, i, v):
+        """Spec and launch value of a Python int, float or bool (exact types)."""
+        t = type(v)
+        if t is int:
+            if v == 1 and self._spec_value[i]:
+                return _CONST_ONE, None
+            if _I32[0] <= v < _I32[1]:
+                dt = _tm.I32
+            elif _I64[0] <= v < _I64[1]:
+                dt = _tm.I64
+            elif _U64[0] <= v < _U64[1]:
+                dt = _tm.U64
+            else:
+                raise OverflowError(f"{self.__name__}: argument '{self.arg_names[i]}' = "
+                                    f"{v} does not fit in 64 bits")
+            flags = _tm.PF_DIV16 if self._spec_align[i] and v % 16 == 0 else 0
+            return (_SCALAR, dt, flags, _tm.V_NONE, None), v
+        if t is float:
+            return (_SCALAR, _tm.F32, 0, _tm.V_NONE, None), v
+        return (_SCALAR, _tm.I1, 0, _tm.V_NONE, None), v
+
+    def _other_arg(self, i, v):
+        """Spec and launch value of an argument that is not a plain int/float/bool."""
+        aname = self.arg_names[i]
+        np = sys.modules.get("numpy")
+        if np is not None and isinstance(v, np.generic):  # NumPy scalars, by dtype
+            code = dtype_code(v.dtype)
+            if code == _tm.F64:  # np.float64 is a Python float: fp32, as upstream
+                code = _tm.F32
+            if code is None:
+                raise TypeError(f"{self.__name__}: argument '{aname}' has unsupported "
+                                f"scalar dtype {v.dtype}")
+            return (_SCALAR, code, 0, _tm.V_NONE, None), v.item()
+        p = _pointer(self.__name__, aname, v)
+        if p is not None:
+            code, ptr, nbytes, ro = p
+            flags = (_tm.PF_DIV16 if self._ptr_align[i] and ptr % 16 == 0 else 0) \
+                | (_tm.PF_READONLY if ro else 0)
+            return (_POINTER, code, flags, _tm.V_NONE, None), (ptr, nbytes, ro)
+        if isinstance(v, (bool, int, float)):  # subclasses (IntEnum, np.float64, ...)
+            base = bool if isinstance(v, bool) else int if isinstance(v, int) else float
+            return self._scalar(i, base(v))
+        if v is None or isinstance(v, (str, _core.constexpr, _core.dtype)) \
+                or _is_upstream(v, "constexpr") or _is_upstream(v, "dtype"):
+            # upstream: None, dtypes and constexpr objects are compile-time values
+            return (_CONSTEXPR, _tm.VOID, 0) + to_value(v), None
+        if isinstance(v, JITFunction):
+            raise TypeError(f"{self.__name__}: argument '{aname}': passing a @jit function "
+                            "as an argument is not supported yet")
+        raise TypeError(f"{self.__name__}: argument '{aname}' of type {type(v).__name__} is "
+                        "not supported (expected an array/tensor, int, float or bool)")
+
+    def _compile(self, key, specs, num_warps, debug):
+        globs = tuple(collect_globals(self.fn).values())
+        kernel = _C().compile(self.src, self.file, self.first_line, self.fn.__name__,
+                              specs, globs, num_warps, debug)
+        compiled = CompiledKernel(self, kernel, num_warps)
+        self.cache[key] = compiled
+        return compiled
+
+    # ---- debug hooks for tests and tools
+
+    def _specialize(self, *args, **kwargs):
+        """The per-parameter specs the compiler would get (no compilation)."""
+        values, opts = self._binder(*args, **kwargs)
+        if opts:
+            self._options(opts)
+        return self._spec(values)[0]
+
+    def _globals(self):
+        """The resolved globals table (a dict name -> tm_global tuple)."""
+        return collect_globals(self.fn)
+
+
+def jit(fn=None, *, version=None, repr=None, launch_metadata=None, do_not_specialize=None,
+        do_not_specialize_on_alignment=None, debug=None, noinline=None):
+    """@jit or @jit(debug=..., do_not_specialize=[...]): compile fn as a kernel."""
+    def decorator(f):
+        return JITFunction(f, debug=debug, do_not_specialize=do_not_specialize,
+                           do_not_specialize_on_alignment=do_not_specialize_on_alignment,
+                           noinline=noinline, repr=repr, launch_metadata=launch_metadata,
+                           version=version)
+    return decorator(fn) if fn is not None else decorator
+
+
+jit._tm_path = "triton.jit"

@@ -1,0 +1,2 @@
+# language/extra: `triton_metal.language.extra` (upstream `triton.language.extra`).
+from . import libdevice
