@@ -1,0 +1,116 @@
+/*
+ * cpu.c: the "cpu" device kind: runs the MSL on this machine's CPU.
+ *
+ * open: reads TRITON_METAL_CPU_THREADS (default: online CPUs) and the cache
+ *   folder (TRITON_METAL_CACHE_DIR, else $XDG_CACHE_HOME/triton-metal, else
+ *   ~/.cache/triton-metal; objects go to its cpu/ subfolder).
+ * load: cpu_build.c turns the MSL into a loaded object (cached in memory and on
+ *   disk by content hash).
+ * launch: binds the arguments (the buffer table the shim's checks use), then the
+ *   pool runs every threadgroup. All per-launch state lives in a CpuJob on the
+ *   launcher's stack; launches on one device run one at a time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt.h"
+
+static const char *cpu_unavailable(void) { return NULL; }
+
+static int thread_count(void) {
+  const char *e = getenv("TRITON_METAL_CPU_THREADS");
+  long n = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+static char *cache_root(void) {
+  const char *e = getenv("TRITON_METAL_CACHE_DIR");
+  if (e && *e) return rt_strfmt("%s/cpu", e);
+  if ((e = getenv("XDG_CACHE_HOME")) && *e) return rt_strfmt("%s/triton-metal/cpu", e);
+  if ((e = getenv("HOME")) && *e) return rt_strfmt("%s/.cache/triton-metal/cpu", e);
+  return rt_strfmt("/tmp/triton-metal-%ld/cpu", (long)getuid());
+}
+
+static void cpu_free(CpuDev *c) {
+  pool_destroy(&c->pool);
+  cpu_objs_free(c);
+  pthread_mutex_destroy(&c->mu);
+  pthread_mutex_destroy(&c->launch_mu);
+  free(c->cache_dir);
+  free(c);
+}
+
+static tm_status cpu_open(tm_device *d, char **err) {
+  CpuDev *c = calloc(1, sizeof *c);
+  if (!c) return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_mutex_init(&c->launch_mu, NULL);
+  int n = thread_count();
+  c->cache_dir = cache_root();
+  d->description = rt_strfmt("cpu emulator (%d worker threads, cache %s)", n,
+                             c->cache_dir ? c->cache_dir : "?");
+  if (!c->cache_dir || !d->description || pool_init(&c->pool, n)) {
+    cpu_free(c);
+    return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  }
+  d->impl = c;
+  return TM_OK;
+}
+
+static void cpu_close(tm_device *d) { cpu_free(d->impl); }
+
+static tm_status cpu_load(tm_module *m, const char *msl, char **err) {
+  CpuObj *o;
+  tm_status st = cpu_obj_get(m->dev->impl, msl, &m->info, &o, err);
+  if (st == TM_OK) m->impl = o;
+  return st;
+}
+
+static void cpu_unload(tm_module *m) { cpu_obj_put(m->dev->impl, m->impl); }
+
+static tm_status cpu_launch(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
+                            char **err) {
+  CpuDev *c = m->dev->impl;
+  const tm_kernel_info *k = &m->info;
+  int n = k->nargs;
+  void **argv = calloc((size_t)n + 1, sizeof *argv);
+  tm_cpu_buf *bufs = calloc((size_t)n + 1, sizeof *bufs);
+  if (!argv || !bufs) {
+    free(argv), free(bufs);
+    return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  }
+  int nbufs = 0;
+  for (int i = 0; i < n; i++) {
+    argv[i] = args[i].data;
+    if (k->args[i].role != TM_ARG_BUFFER) continue;
+    bufs[nbufs++] = (tm_cpu_buf){.lo = (uintptr_t)args[i].data,
+                                 .size = args[i].nbytes,
+                                 .writable = k->args[i].writable && !args[i].readonly,
+                                 .arg = i};
+  }
+  CpuJob job = {.info = k, .obj = m->impl, .args = argv, .bufs = bufs, .nbufs = nbufs,
+                .ntg = (uint64_t)grid[0] * grid[1] * grid[2]};
+  memcpy(job.grid, grid, sizeof job.grid);
+  pthread_mutex_init(&job.mu, NULL);
+  pthread_mutex_lock(&c->launch_mu);
+  pool_run(&c->pool, &job);
+  pthread_mutex_unlock(&c->launch_mu);
+  pthread_mutex_destroy(&job.mu);
+  free(argv), free(bufs);
+  if (!job.err) return TM_OK;
+  if (err) *err = job.err;
+  else free(job.err);
+  return TM_ERR_RUNTIME;
+}
+
+const DeviceOps rt_cpu_ops = {
+    .name = "cpu",
+    .unavailable = cpu_unavailable,
+    .open = cpu_open,
+    .close = cpu_close,
+    .load = cpu_load,
+    .unload = cpu_unload,
+    .launch = cpu_launch,
+};

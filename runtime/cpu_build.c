@@ -1,0 +1,472 @@
+/*
+ * cpu_build.c: MSL text -> loaded shared object, for the cpu emulator.
+ *
+ *   1. toolchain: TRITON_METAL_CXX, else the first of clang++-19, clang++, g++,
+ *      c++ on PATH; its identity (path + `--version` output) is computed once per
+ *      process (the only global mutable state, under a mutex).
+ *   2. trampoline: C++ appended after the MSL; exports tm_cpu_entry and
+ *      tm_cpu_entry_range (ABI in runtime/metal_stdlib) which call the kernel by
+ *      name with each argument cast per the descriptor and the builtins in order.
+ *   3. key: SHA-256 over toolchain identity, flags, shim text, MSL, trampoline.
+ *   4. lookup: the device's loaded objects, then <cache>/cpu/<key>.so on disk
+ *      (a .so that dlopen rejects is deleted and rebuilt once), else compile.
+ *   5. compile: source and output go to unique temporary names and the output is
+ *      renamed into place, so concurrent processes building the same kernel are
+ *      safe. On a C++ error the source is kept as <cache>/cpu/<key>.cc and the
+ *      error carries the compiler's first 40 lines.
+ *
+ * The shim is embedded (build/gen/shim_text.inc) and written once to
+ * <cache>/cpu/shim-<hash>/metal_stdlib, the -I directory of the compiles.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rt.h"
+#include "sha256.h"
+#include "shim_text.inc"
+
+extern char **environ;
+
+static const char *const cxx_flags[] = {
+    "-std=c++17",     "-O2",           "-fPIC",          "-shared",
+    "-ffp-contract=off", "-fno-math-errno", "-fno-exceptions", "-fno-rtti",
+    "-fsigned-char",  "-nostdinc",     "-fvisibility=hidden", "-w",
+};
+enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0] };
+
+/* ------------------------------------------------------------ toolchain */
+
+typedef struct Toolchain {
+  char *want; /* TRITON_METAL_CXX value or "" (default search) */
+  char *path;
+  char id[65]; /* SHA-256 of path + version text */
+  struct Toolchain *next;
+} Toolchain;
+
+static pthread_mutex_t toolchains_mu = PTHREAD_MUTEX_INITIALIZER;
+static Toolchain *toolchains; /* never freed: one entry per compiler named */
+
+static char *find_on_path(const char *name) {
+  if (strchr(name, '/')) return access(name, X_OK) == 0 ? rt_strdup(name) : NULL;
+  const char *path = getenv("PATH");
+  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+  for (const char *p = path; *p;) {
+    size_t n = strcspn(p, ":");
+    char *cand = rt_strfmt("%.*s/%s", (int)n, p, name);
+    if (cand && n && access(cand, X_OK) == 0) return cand;
+    free(cand);
+    p += n + (p[n] == ':');
+  }
+  return NULL;
+}
+
+/* Runs argv with stdout+stderr into fd; returns the exit status or -1. */
+static int run(char *const argv[], int fd) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, fd, 2);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc) return -1;
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *read_fd(int fd, size_t max) {
+  size_t n = 0;
+  char *s = malloc(max + 1);
+  if (!s) return NULL;
+  lseek(fd, 0, SEEK_SET);
+  for (ssize_t r; n < max && (r = read(fd, s + n, max - n)) > 0;) n += (size_t)r;
+  s[n] = 0;
+  return s;
+}
+
+static tm_status identify(Toolchain *t, char **err) {
+  char tmpl[] = "/tmp/tm-cxx-version-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) return rt_error(TM_ERR_DEVICE, err, "cannot create a temporary file in /tmp");
+  unlink(tmpl);
+  char *argv[] = {t->path, (char *)"--version", NULL};
+  int rc = run(argv, fd);
+  char *text = read_fd(fd, 4096);
+  close(fd);
+  if (rc != 0 || !text) {
+    free(text);
+    return rt_error(TM_ERR_DEVICE, err, "the C++ compiler %s does not run (`--version` failed)",
+                    t->path);
+  }
+  Sha256 s;
+  uint8_t d[32];
+  sha256_init(&s);
+  sha256_update(&s, t->path, strlen(t->path) + 1);
+  sha256_update(&s, text, strlen(text));
+  sha256_final(&s, d);
+  sha256_hex(d, t->id);
+  free(text);
+  return TM_OK;
+}
+
+static tm_status toolchain(const Toolchain **out, char **err) {
+  const char *env = getenv("TRITON_METAL_CXX");
+  const char *want = env && *env ? env : "";
+  pthread_mutex_lock(&toolchains_mu);
+  Toolchain *t = toolchains;
+  while (t && strcmp(t->want, want)) t = t->next;
+  tm_status st = TM_OK;
+  if (!t) {
+    static const char *const search[] = {"clang++-19", "clang++", "g++", "c++"};
+    char *path = NULL;
+    if (*want) path = find_on_path(want);
+    for (int i = 0; !*want && !path && i < 4; i++) path = find_on_path(search[i]);
+    if (!path) {
+      st = *want ? rt_error(TM_ERR_DEVICE, err, "TRITON_METAL_CXX=%s: no such program", want)
+                 : rt_error(TM_ERR_DEVICE, err,
+                            "the cpu device needs a C++17 compiler: none of clang++-19, "
+                            "clang++, g++, c++ is on PATH (or set TRITON_METAL_CXX)");
+    } else if ((t = calloc(1, sizeof *t)) && (t->want = rt_strdup(want))) {
+      t->path = path;
+      st = identify(t, err);
+      if (st == TM_OK) t->next = toolchains, toolchains = t;
+    } else {
+      st = rt_error(TM_ERR_NOMEM, err, "out of memory");
+    }
+    if (st && t) free(t->want), free(t->path), free(t), t = NULL;
+    else if (st) free(path);
+  }
+  pthread_mutex_unlock(&toolchains_mu);
+  *out = t;
+  return st;
+}
+
+/* ------------------------------------------------------------ trampoline */
+
+static const char *builtin_expr(tm_builtin b) {
+  switch (b) {
+  case TM_BI_THREADGROUP_POSITION: return "uint3(tm_c->pid[0], tm_c->pid[1], tm_c->pid[2])";
+  case TM_BI_THREADGROUPS_PER_GRID: return "uint3(tm_c->npid[0], tm_c->npid[1], tm_c->npid[2])";
+  case TM_BI_THREAD_INDEX: return "tm_c->tid";
+  case TM_BI_SIMDLANE: return "tm_c->tid % 32u";
+  case TM_BI_SIMDGROUP: return "tm_c->tid / 32u";
+  }
+  return "0";
+}
+
+/* Appends printf output to a growing buffer; sets *ok = 0 when out of memory. */
+typedef struct Buf {
+  char *s;
+  size_t n, cap;
+  int ok;
+} Buf;
+
+static void put(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(Buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *t = rt_vstrfmt(fmt, ap);
+  va_end(ap);
+  size_t n = t ? strlen(t) : 0;
+  if (!t || (b->n + n + 1 > b->cap && !(b->s = realloc(b->s, b->cap = 2 * (b->n + n + 1))))) {
+    b->ok = 0;
+    free(t);
+    return;
+  }
+  memcpy(b->s + b->n, t, n + 1);
+  b->n += n;
+  free(t);
+}
+
+static char *trampoline(const tm_kernel_info *k) {
+  Buf b = {.ok = 1};
+  put(&b, "\n// ---- tm trampoline (generated by runtime/cpu_build.c) ----\n"
+          "static inline __attribute__((always_inline)) void tm_call(tm_cpu_ctx *tm_c, "
+          "void *const *tm_a) {\n  %s(",
+      k->name);
+  int n = 0;
+  for (int i = 0; i < k->nargs; i++, n++) {
+    const char *t = rt_msl_type(k->args[i].dtype);
+    if (k->args[i].role == TM_ARG_BUFFER)
+      put(&b, "%s\n    ::metal::tm_buf<%s>{tm_a[%d]}", n ? "," : "", t, i);
+    else
+      put(&b, "%s\n    *(const %s *)tm_a[%d]", n ? "," : "", t, i);
+  }
+  for (int i = 0; i < k->nbuiltins; i++, n++)
+    put(&b, "%s\n    %s", n ? "," : "", builtin_expr(k->builtins[i]));
+  put(&b, ");\n}\n"
+          "extern \"C\" __attribute__((visibility(\"default\"))) const int tm_cpu_abi = "
+          "TM_CPU_ABI_VERSION;\n"
+          "extern \"C\" __attribute__((visibility(\"default\"))) void tm_cpu_entry(tm_cpu_ctx "
+          "*tm_c, void *const *tm_a) {\n"
+          "  ::metal::tm_cur = tm_c;\n  tm_call(tm_c, tm_a);\n}\n"
+          "extern \"C\" __attribute__((visibility(\"default\"))) void tm_cpu_entry_range("
+          "tm_cpu_ctx *tm_c, void *const *tm_a, unsigned tm_t0, unsigned tm_t1) {\n"
+          "  ::metal::tm_cur = tm_c;\n"
+          "  for (unsigned tm_t = tm_t0; tm_t < tm_t1; tm_t++) {\n"
+          "    tm_c->tid = tm_t;\n    tm_call(tm_c, tm_a);\n  }\n}\n");
+  if (!b.ok) free(b.s);
+  return b.ok ? b.s : NULL;
+}
+
+/* ------------------------------------------------------------ files */
+
+static int mkdirs(const char *path) {
+  char *p = rt_strdup(path);
+  if (!p) return -1;
+  for (char *s = p + 1;; s++) {
+    if (*s != '/' && *s) continue;
+    char c = *s;
+    *s = 0;
+    if (mkdir(p, 0755) && errno != EEXIST) {
+      free(p);
+      return -1;
+    }
+    if (!c) break;
+    *s = c;
+  }
+  free(p);
+  return 0;
+}
+
+static int write_all(int fd, const char *s, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    s += w, n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Writes text to path atomically (unique temp file + rename). */
+static int write_file_atomic(const char *path, const char *const *parts, int nparts) {
+  char *tmp = rt_strfmt("%s.XXXXXX", path);
+  int fd = tmp ? mkstemp(tmp) : -1;
+  if (fd < 0) {
+    free(tmp);
+    return -1;
+  }
+  int bad = 0;
+  for (int i = 0; i < nparts && !bad; i++) bad = write_all(fd, parts[i], strlen(parts[i]));
+  bad |= close(fd);
+  bad = bad || rename(tmp, path);
+  if (bad) unlink(tmp);
+  free(tmp);
+  return bad ? -1 : 0;
+}
+
+/* <dir>/shim-<hash>/ holding metal_stdlib; returns the folder (malloc'd). */
+static char *shim_dir(const char *dir) {
+  uint8_t d[32];
+  char hex[65];
+  sha256(tm_shim_text, sizeof tm_shim_text - 1, d);
+  sha256_hex(d, hex);
+  char *folder = rt_strfmt("%s/shim-%.16s", dir, hex);
+  char *file = folder ? rt_strfmt("%s/metal_stdlib", folder) : NULL;
+  struct stat st;
+  int ok = file && (stat(file, &st) == 0 ||
+                    (mkdirs(folder) == 0 &&
+                     write_file_atomic(file, (const char *const[]){tm_shim_text}, 1) == 0));
+  free(file);
+  if (!ok) free(folder);
+  return ok ? folder : NULL;
+}
+
+/* First `lines` lines of s, in place. */
+static char *head(char *s, int lines) {
+  char *p = s;
+  for (int i = 0; i < lines && (p = strchr(p, '\n')); i++) p++;
+  if (p && *p) strcpy(p, "...\n");
+  return s;
+}
+
+/* ------------------------------------------------------------ build */
+
+typedef struct Build {
+  const Toolchain *tc;
+  const char *dir;  /* <cache>/cpu */
+  const char *name; /* kernel name, for messages */
+  char hex[65];
+  char *so;         /* final path of the object */
+} Build;
+
+static tm_status compile(Build *b, const char *msl, const char *tramp, char **err) {
+  char *inc = shim_dir(b->dir);
+  char *src = rt_strfmt("%s/%s.XXXXXX.cc", b->dir, b->hex);
+  char *out = rt_strfmt("%s/%s.XXXXXX.so", b->dir, b->hex);
+  char *log = rt_strfmt("%s/%s.XXXXXX.log", b->dir, b->hex);
+  int sfd = -1, ofd = -1, lfd = -1, keep_src = 0;
+  tm_status st = TM_OK;
+  if (!inc || !src || !out || !log || (sfd = mkstemps(src, 3)) < 0 ||
+      (ofd = mkstemps(out, 3)) < 0 || (lfd = mkstemps(log, 4)) < 0) {
+    st = rt_error(TM_ERR_DEVICE, err, "cannot write to the cache folder %s: %s", b->dir,
+                  strerror(errno));
+    goto done;
+  }
+  if (write_all(sfd, msl, strlen(msl)) || write_all(sfd, tramp, strlen(tramp))) {
+    st = rt_error(TM_ERR_DEVICE, err, "cannot write %s: %s", src, strerror(errno));
+    goto done;
+  }
+  char *argv[NFLAGS + 10];
+  int n = 0;
+  argv[n++] = b->tc->path;
+  for (int i = 0; i < NFLAGS; i++) argv[n++] = (char *)cxx_flags[i];
+  argv[n++] = (char *)"-I";
+  argv[n++] = inc;
+  argv[n++] = (char *)"-x";
+  argv[n++] = (char *)"c++";
+  argv[n++] = src;
+  argv[n++] = (char *)"-o";
+  argv[n++] = out;
+  argv[n++] = (char *)"-lm";
+  argv[n] = NULL;
+  int rc = run(argv, lfd);
+  if (rc != 0) {
+    char *text = read_fd(lfd, 64 * 1024);
+    char *kept = rt_strfmt("%s/%s.cc", b->dir, b->hex);
+    int renamed = kept && rename(src, kept) == 0;
+    keep_src = 1;
+    st = rt_error(TM_ERR_DEVICE, err,
+                  "C++ compile of kernel '%s' failed (%s, exit %d); source kept at %s\n%s",
+                  b->name, b->tc->path, rc, renamed ? kept : src, text ? head(text, 40) : "");
+    free(kept);
+    free(text);
+    goto done;
+  }
+  if (rename(out, b->so)) {
+    st = rt_error(TM_ERR_DEVICE, err, "cannot rename %s to %s: %s", out, b->so, strerror(errno));
+    goto done;
+  }
+done:
+  if (sfd >= 0) close(sfd);
+  if (ofd >= 0) close(ofd);
+  if (lfd >= 0) close(lfd);
+  if (src && !keep_src) unlink(src);
+  if (out) unlink(out); /* no-op after a successful rename */
+  if (log) unlink(log);
+  free(inc), free(src), free(out), free(log);
+  return st;
+}
+
+/* dlopen + symbol lookup; *why gets dlerror's text on failure. */
+static CpuObj *open_obj(const char *path, char **why) {
+  void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!dl) {
+    const char *e = dlerror();
+    *why = rt_strdup(e ? e : "dlopen failed");
+    return NULL;
+  }
+  const int *abi = dlsym(dl, "tm_cpu_abi");
+  CpuObj *o = calloc(1, sizeof *o);
+  if (o) {
+    *(void **)&o->entry = dlsym(dl, "tm_cpu_entry");
+    *(void **)&o->range = dlsym(dl, "tm_cpu_entry_range");
+  }
+  if (!o || !abi || *abi != TM_CPU_ABI_VERSION || !o->entry || !o->range) {
+    *why = rt_strdup(o ? "entry points missing or wrong ABI version" : "out of memory");
+    free(o);
+    dlclose(dl);
+    return NULL;
+  }
+  o->dl = dl;
+  return o;
+}
+
+static void key(const Toolchain *tc, const char *msl, const char *tramp, uint8_t out[32]) {
+  Sha256 s;
+  sha256_init(&s);
+  const char *parts[] = {"triton-metal cpu object v1", tc->id, tm_shim_text, msl, tramp};
+  for (int i = 0; i < 5; i++) sha256_update(&s, parts[i], strlen(parts[i]) + 1);
+  for (int i = 0; i < NFLAGS; i++) sha256_update(&s, cxx_flags[i], strlen(cxx_flags[i]) + 1);
+  sha256_final(&s, out);
+}
+
+/* Disk cache, then compiler. Called with d->mu held. */
+static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, CpuObj **out,
+                      char **err) {
+  char *why = NULL;
+  if (access(b->so, F_OK) == 0) {
+    if ((*out = open_obj(b->so, &why))) return TM_OK;
+    unlink(b->so); /* corrupt or foreign: rebuild once */
+    free(why);
+    why = NULL;
+  }
+  if (mkdirs(d->cache_dir))
+    return rt_error(TM_ERR_DEVICE, err, "cannot create the cache folder %s: %s", d->cache_dir,
+                    strerror(errno));
+  tm_status st = compile(b, msl, tramp, err);
+  if (st) return st;
+  d->compiles++;
+  if ((*out = open_obj(b->so, &why))) return TM_OK;
+  st = rt_error(TM_ERR_DEVICE, err, "cannot load the compiled kernel '%s' (%s): %s", b->name,
+                b->so, why ? why : "?");
+  free(why);
+  return st;
+}
+
+tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, CpuObj **out,
+                      char **err) {
+  const Toolchain *tc;
+  tm_status st = toolchain(&tc, err);
+  if (st) return st;
+  char *tramp = trampoline(info);
+  if (!tramp) return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  uint8_t h[32];
+  key(tc, msl, tramp, h);
+  pthread_mutex_lock(&d->mu);
+  CpuObj *o = d->objs;
+  while (o && memcmp(o->hash, h, 32)) o = o->next;
+  if (!o) {
+    Build b = {.tc = tc, .dir = d->cache_dir, .name = info->name};
+    sha256_hex(h, b.hex);
+    b.so = rt_strfmt("%s/%s.so", d->cache_dir, b.hex);
+    st = b.so ? load(d, &b, msl, tramp, &o, err) : rt_error(TM_ERR_NOMEM, err, "out of memory");
+    free(b.so);
+    if (o) {
+      memcpy(o->hash, h, 32);
+      o->next = d->objs;
+      d->objs = o;
+    }
+  }
+  if (o) o->refs++;
+  pthread_mutex_unlock(&d->mu);
+  free(tramp);
+  *out = o;
+  return st;
+}
+
+void cpu_obj_put(CpuDev *d, CpuObj *o) {
+  pthread_mutex_lock(&d->mu);
+  int last = --o->refs == 0;
+  if (last) {
+    CpuObj **p = &d->objs;
+    while (*p != o) p = &(*p)->next;
+    *p = o->next;
+  }
+  pthread_mutex_unlock(&d->mu);
+  if (last) {
+    dlclose(o->dl);
+    free(o);
+  }
+}
+
+void cpu_objs_free(CpuDev *d) {
+  while (d->objs) {
+    CpuObj *o = d->objs;
+    d->objs = o->next;
+    dlclose(o->dl);
+    free(o);
+  }
+}

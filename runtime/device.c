@@ -1,0 +1,100 @@
+/*
+ * device.c: the table of device kinds and tm_device_open's choice among them.
+ *
+ * A kind plugs in as a DeviceOps row. tm_device_open(NULL) reads
+ * TRITON_METAL_DEVICE, else takes the first available kind in table order
+ * (metal first, so a Mac gets the GPU once the metal kind exists; on Linux the
+ * first available is cpu). A device is reference counted: each live module holds
+ * a reference, so modules may be freed after tm_device_close.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt.h"
+
+static const char *metal_unavailable(void) {
+  return "Metal is not available on this machine (the metal device needs macOS on "
+         "Apple silicon)";
+}
+static const char *metal_sim_unavailable(void) {
+  return "the metal-sim device is not built yet";
+}
+static const DeviceOps metal_ops = {.name = "metal", .unavailable = metal_unavailable};
+static const DeviceOps metal_sim_ops = {.name = "metal-sim",
+                                        .unavailable = metal_sim_unavailable};
+
+static const DeviceOps *const kinds[] = {&metal_ops, &rt_cpu_ops, &metal_sim_ops};
+enum { NKINDS = sizeof kinds / sizeof kinds[0] };
+
+static int available(const DeviceOps *k) { return k->unavailable == NULL || !k->unavailable(); }
+
+static void list_available(char *buf, size_t cap) {
+  buf[0] = 0;
+  for (int i = 0; i < NKINDS; i++) {
+    if (!available(kinds[i])) continue;
+    size_t n = strlen(buf);
+    snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", kinds[i]->name);
+  }
+}
+
+static tm_status find_kind(const char *name, const DeviceOps **out, char **err) {
+  char avail[128];
+  list_available(avail, sizeof avail);
+  for (int i = 0; i < NKINDS; i++) {
+    if (strcmp(kinds[i]->name, name)) continue;
+    if (!available(kinds[i]))
+      return rt_error(TM_ERR_DEVICE, err, "device '%s': %s; available devices: %s", name,
+                      kinds[i]->unavailable(), avail);
+    *out = kinds[i];
+    return TM_OK;
+  }
+  return rt_error(TM_ERR_DEVICE, err, "unknown device '%s'; available devices: %s", name,
+                  avail);
+}
+
+tm_status tm_device_open(const char *name, tm_device **out, char **err) {
+  if (err) *err = NULL;
+  if (!out) return rt_error(TM_ERR_INVALID, err, "tm_device_open: out is NULL");
+  *out = NULL;
+  if (!name || !*name) name = getenv("TRITON_METAL_DEVICE");
+  const DeviceOps *kind = NULL;
+  if (name && *name) {
+    tm_status st = find_kind(name, &kind, err);
+    if (st) return st;
+  } else {
+    for (int i = 0; i < NKINDS && !kind; i++)
+      if (available(kinds[i])) kind = kinds[i];
+    if (!kind) return rt_error(TM_ERR_DEVICE, err, "no device is available");
+  }
+  tm_device *d = calloc(1, sizeof *d);
+  if (!d) return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  d->ops = kind;
+  d->refs = 1;
+  tm_status st = kind->open(d, err);
+  if (st) {
+    free(d->description);
+    free(d);
+    return st;
+  }
+  *out = d;
+  return TM_OK;
+}
+
+const char *tm_device_name(const tm_device *d) { return d ? d->ops->name : NULL; }
+const char *tm_device_description(const tm_device *d) {
+  return d ? (d->description ? d->description : d->ops->name) : NULL;
+}
+
+void rt_device_ref(tm_device *d) { __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED); }
+
+void rt_device_unref(tm_device *d) {
+  if (__atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL)) return;
+  d->ops->close(d);
+  free(d->description);
+  free(d);
+}
+
+void tm_device_close(tm_device *d) {
+  if (d) rt_device_unref(d);
+}

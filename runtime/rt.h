@@ -1,0 +1,183 @@
+/*
+ * rt.h: the runtime's internal header, in sections named after its files.
+ *
+ * A device kind is a table of function pointers (DeviceOps); the public calls in
+ * device.c / module.c / launch.c validate their arguments once and forward to
+ * the table, so the cpu emulator, metal and metal-sim share validation.
+ */
+#ifndef TM_RT_H
+#define TM_RT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "triton_metal.h"
+
+/* ------------------------------------------------------------ errors.c */
+
+/* Stores a malloc'd formatted message in *err (when err is non-NULL) and
+ * returns st, so `return rt_error(TM_ERR_INVALID, err, "...")` reads well. */
+tm_status rt_error(tm_status st, char **err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* malloc'd printf; NULL when out of memory. */
+char *rt_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *rt_vstrfmt(const char *fmt, va_list ap);
+char *rt_strdup(const char *s); /* NULL stays NULL */
+
+/* ------------------------------------------------------------ device.c */
+
+typedef struct DeviceOps {
+  const char *name;
+  /* NULL when the kind can run here; otherwise why not (static text). */
+  const char *(*unavailable)(void);
+  tm_status (*open)(tm_device *d, char **err);  /* sets d->impl, d->description */
+  void (*close)(tm_device *d);
+  tm_status (*load)(tm_module *m, const char *msl, char **err); /* sets m->impl */
+  void (*unload)(tm_module *m);
+  /* Arguments already validated against m->info; grid has no zero dimension. */
+  tm_status (*launch)(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
+                      char **err);
+} DeviceOps;
+
+struct tm_device {
+  const DeviceOps *ops;
+  char *description;
+  void *impl;
+  int refs; /* 1 for the opener + 1 per live module (atomic) */
+};
+
+void rt_device_ref(tm_device *d);
+void rt_device_unref(tm_device *d);
+
+/* ------------------------------------------------------------ module.c */
+
+struct tm_module {
+  tm_device *dev;
+  tm_kernel_info info; /* deep copy: name, source_file, args[] and their names */
+  void *impl;
+};
+
+/* MSL spelling of a dtype ("float", "uint", "half", ...); NULL for TM_F64/VOID. */
+const char *rt_msl_type(tm_dtype dt);
+
+/* ------------------------------------------------------------ fiber.c */
+
+/* A fiber: a stack plus the registers a switch must preserve. On x86-64 ELF the
+ * switch is register-only assembly (no system call); elsewhere ucontext. */
+typedef struct Fiber {
+  void *sp;
+  void *stack; /* lowest usable byte; NULL for a thread's own stack */
+  size_t size;
+  void *impl;  /* ucontext_t on the fallback path */
+  void *asan_fake; /* AddressSanitizer's fake stack while switched away */
+} Fiber;
+
+/* Makes f start fn(arg) on [stack, stack+size) when first switched to. fn must
+ * never return: it ends by switching to another fiber for good. */
+void fiber_init(Fiber *f, void *stack, size_t size, void (*fn)(void *), void *arg);
+/* Saves the running context into from and resumes to. */
+void fiber_switch(Fiber *from, Fiber *to);
+/* Switches away for good: from is never resumed (its stack may be reused). */
+void fiber_exit_to(Fiber *from, Fiber *to);
+/* First thing fn does when a fiber starts (tells ASan the switch finished). */
+void fiber_started(void);
+/* Describes the calling OS thread's own stack in f (for switching back to it). */
+void fiber_thread_stack(Fiber *f);
+void fiber_release(Fiber *f); /* frees what fiber_init allocated (fallback path) */
+/* Stacks: n stacks of `size` usable bytes, each above a guard page. */
+void *fiber_stacks_alloc(size_t n, size_t size);
+void fiber_stacks_free(void *p, size_t n, size_t size);
+void *fiber_stack_at(void *p, size_t i, size_t size);
+
+/* ------------------------------------------------------------ cpu.c */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define TM_SHIM_ABI_ONLY
+#include "metal_stdlib" /* tm_cpu_ctx, tm_cpu_buf: the ABI shared with the shim */
+#undef TM_SHIM_ABI_ONLY
+
+extern const DeviceOps rt_cpu_ops;
+
+typedef void (*CpuEntry)(tm_cpu_ctx *c, void *const *args);
+typedef void (*CpuEntryRange)(tm_cpu_ctx *c, void *const *args, unsigned t0, unsigned t1);
+
+/* A compiled and loaded kernel object, shared by the device's modules with the
+ * same content hash. */
+typedef struct CpuObj {
+  uint8_t hash[32];
+  void *dl;
+  CpuEntry entry;
+  CpuEntryRange range;
+  int refs; /* under CpuDev.mu */
+  struct CpuObj *next;
+} CpuObj;
+
+/* One launch: everything the workers and the shim's hooks need. */
+typedef struct CpuJob {
+  const tm_kernel_info *info;
+  const CpuObj *obj;
+  void *const *args;
+  const tm_cpu_buf *bufs;
+  int nbufs;
+  uint32_t grid[3];
+  uint64_t ntg;
+  _Atomic uint64_t next; /* next threadgroup to run (linear, x fastest) */
+  _Atomic int failed;
+  pthread_mutex_t mu; /* guards err */
+  char *err;          /* first error of the launch */
+} CpuJob;
+
+typedef struct Worker Worker;
+
+typedef struct Pool {
+  pthread_mutex_t mu;
+  pthread_cond_t wake, idle;
+  int n;            /* workers, including worker 0 = the launching thread */
+  Worker **workers;
+  pthread_t *threads; /* threads[i] runs workers[i], i >= 1 */
+  int started;      /* pool threads are created on first need */
+  CpuJob *job;
+  unsigned long gen; /* bumped per job handed to the pool threads */
+  int busy;          /* pool threads still on the current job */
+  int quit;
+} Pool;
+
+typedef struct CpuDev {
+  char *cache_dir; /* <cache>/cpu */
+  pthread_mutex_t mu; /* objs */
+  CpuObj *objs;
+  pthread_mutex_t launch_mu; /* one launch at a time per device */
+  Pool pool;
+  unsigned long compiles; /* C++ compiler runs (for tests and stats), under mu */
+} CpuDev;
+
+/* ------------------------------------------------------------ cpu_build.c */
+
+/* Finds or builds the object for msl + info (memory, then disk cache, then the
+ * host C++ compiler). Takes a reference; give it back with cpu_obj_put. */
+tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, CpuObj **out,
+                      char **err);
+void cpu_obj_put(CpuDev *d, CpuObj *o);
+void cpu_objs_free(CpuDev *d);
+
+/* ------------------------------------------------------------ cpu_pool.c */
+
+tm_status pool_init(Pool *p, int n);
+void pool_destroy(Pool *p);
+/* Runs every threadgroup of job; returns when all are done. */
+void pool_run(Pool *p, CpuJob *job);
+
+/* ------------------------------------------------------------ cpu_exec.c */
+
+Worker *worker_new(void);
+void worker_free(Worker *w);
+/* Runs threadgroups of job taken from job->next until none is left or the
+ * launch failed. */
+void worker_run_job(Worker *w, CpuJob *job);
+/* Records msg (malloc'd, owned) as the launch's error unless one is recorded. */
+void job_fail(CpuJob *job, char *msg);
+
+#endif
