@@ -1,0 +1,66 @@
+# setup.py: builds the triton_metal._C extension, as the Makefile does: the module
+# sources (python/triton_metal/*.c) plus the whole compiler (src/*.c) and runtime
+# (runtime/*.c), after generating build/gen/shim_text.inc from runtime/metal_stdlib.
+# Package metadata lives in pyproject.toml. Works with `pip install .` and
+# `pip install -e .` on Linux (gcc/clang) and macOS (Apple clang).
+import glob
+import os
+import subprocess
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GEN_DIR = os.path.join("build", "gen")
+GEN = os.path.join(GEN_DIR, "shim_text.inc")
+
+
+def sources(pattern):
+    return sorted(glob.glob(pattern))
+
+
+def generate_shim():
+    """build/gen/shim_text.inc: `python3 tools/embed.py runtime/metal_stdlib tm_shim_text`."""
+    src = os.path.join(HERE, "runtime", "metal_stdlib")
+    if not os.path.exists(src):
+        return
+    out = os.path.join(HERE, GEN)
+    if os.path.exists(out) and os.path.getmtime(out) >= max(
+            os.path.getmtime(src), os.path.getmtime(os.path.join(HERE, "tools", "embed.py"))):
+        return
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    text = subprocess.run([sys.executable, os.path.join(HERE, "tools", "embed.py"), src,
+                           "tm_shim_text"], check=True, stdout=subprocess.PIPE).stdout
+    with open(out + ".tmp", "wb") as f:
+        f.write(text)
+    os.replace(out + ".tmp", out)
+
+
+class BuildExt(build_ext):
+    def run(self):
+        generate_shim()
+        super().run()
+
+
+link_args, libraries = [], ["m"]
+if sys.platform == "darwin":
+    # the metal device calls the Objective-C runtime from C
+    link_args = ["-framework", "Foundation", "-framework", "Metal", "-lobjc"]
+else:
+    libraries += ["dl", "pthread"]
+
+ext = Extension(
+    "triton_metal._C",
+    sources=sources("python/triton_metal/*.c") + sources("src/*.c") + sources("runtime/*.c"),
+    include_dirs=["include", "src", "runtime", GEN_DIR],
+    define_macros=[("_GNU_SOURCE", None)],
+    extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                        "-Wno-missing-field-initializers"],
+    extra_link_args=link_args,
+    libraries=libraries,
+    depends=sources("include/*.h") + sources("src/*.h") + sources("runtime/*.h")
+    + sources("runtime/metal_stdlib"),
+)
+
+setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt})

@@ -1,0 +1,123 @@
+# test_language.py: the triton_metal.language namespace (dtypes, constexpr, stubs)
+# and how a kernel's globals are resolved for the compiler (no compiler needed).
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+import triton_metal.language.math as tlmath
+from triton_metal import _tm
+from triton_metal.language import arange, program_id as pid_fn
+from triton_metal.language.extra import libdevice
+
+SCALE = 3
+HALF = 0.5
+FLAG = True
+MODE = "fast"
+NOTHING = None
+BLOCK = tl.constexpr(128)
+DT = tl.bfloat16
+HUGE = 2**70
+OBJ = object()
+
+
+@triton.jit
+def helper(x):
+    return x * HELPER_ONLY
+
+
+HELPER_ONLY = 9
+
+
+@triton.jit
+def kern(x_ptr):
+    i = pid_fn(0) + arange(0, BLOCK) + tl.arange(0, BLOCK)
+    v = helper(tl.load(x_ptr + i)) * SCALE * HALF
+    w = tlmath.exp(v) + libdevice.exp(v) + triton.cdiv(SCALE, 2)
+    if FLAG:
+        w = w.to(DT)
+    tl.static_print(MODE, NOTHING, HUGE, OBJ, range, np, undefined_name)
+    tl.store(x_ptr + i, w)
+
+
+def test_dtypes():
+    assert tl.float32.name == "fp32" and str(tl.float32) == "fp32"
+    assert repr(tl.float32) == "triton.language.fp32"
+    assert tl.int1.tm == _tm.I1 and tl.bfloat16.tm == _tm.BF16 and tl.float64.tm == _tm.F64
+    assert tl.float8e5.tm is None
+    assert tl.float16.is_floating() and tl.int8.is_int_signed() and tl.uint8.is_int_unsigned()
+    assert tl.int1.primitive_bitwidth == 1 and tl.int64.primitive_bitwidth == 64
+    assert tl.float32 == tl.float32 and tl.float32 != tl.float16
+    assert isinstance(tl.int32, tl.dtype)
+
+
+def test_constexpr():
+    c = tl.constexpr(5)
+    assert c.value == 5 and c == 5 and int(c) == 5 and repr(c) == "constexpr[5]"
+    assert tl.constexpr(c).value == 5
+
+
+def test_stubs_raise_outside_kernels():
+    for f in (tl.arange, tl.load, tl.sum, tl.math.exp, libdevice.exp):
+        with pytest.raises(RuntimeError, match="outside a kernel"):
+            f(0, 8)
+    assert tl.arange._tm_path == "triton.language.arange"
+    assert tl.math.exp._tm_path == "triton.language.math.exp"
+    assert libdevice.exp._tm_path == "triton.language.extra.libdevice.exp"
+    assert triton.cdiv._tm_path == "triton.cdiv"
+    assert triton.next_power_of_2._tm_path == "triton.next_power_of_2"
+
+
+def test_stub_table_is_complete():
+    for name in ("program_id", "num_programs", "arange", "load", "store", "where", "full",
+                 "zeros", "cdiv", "minimum", "maximum", "exp", "log", "sqrt", "abs", "sum",
+                 "max", "min", "dot", "atomic_add", "static_range", "device_assert"):
+        assert callable(getattr(tl, name)), name
+
+
+def test_globals_resolution():
+    g = kern._globals()
+    M, F, V, J = _tm.G_MODULE, _tm.G_FUNC, _tm.G_VALUE, _tm.G_JITFN
+    assert g["tl"][1:3] == (M, "triton.language")
+    assert g["tlmath"][1:3] == (M, "triton.language.math")
+    assert g["libdevice"][1:3] == (M, "triton.language.extra.libdevice")
+    assert g["triton"][1:3] == (M, "triton")
+    assert g["arange"][1:3] == (F, "triton.language.arange")
+    assert g["pid_fn"][1:3] == (F, "triton.language.program_id")
+    assert g["SCALE"][1:5] == (V, None, _tm.V_INT, 3)
+    assert g["HALF"][1:5] == (V, None, _tm.V_FLOAT, 0.5)
+    assert g["FLAG"][1:5] == (V, None, _tm.V_BOOL, True)
+    assert g["MODE"][1:5] == (V, None, _tm.V_STR, "fast")
+    assert g["NOTHING"][1:5] == (V, None, _tm.V_NONE, None)
+    assert g["BLOCK"][1:5] == (V, None, _tm.V_INT, 128)
+    assert g["DT"][1:5] == (V, None, _tm.V_DTYPE, _tm.BF16)
+    name, kind, target, vk, val, src, file, line = g["helper"]
+    assert kind == J and src.startswith("@triton.jit\ndef helper(x):")
+    assert file == __file__ and line == helper.fn.__code__.co_firstlineno
+    assert g["HELPER_ONLY"][1:5] == (V, None, _tm.V_INT, 9)  # a helper's own global
+    for missing in ("HUGE", "OBJ", "range", "np", "undefined_name"):
+        assert missing not in g
+
+
+def test_closure_names():
+    LOCAL = 4
+
+    @triton.jit
+    def inner(x_ptr):
+        tl.store(x_ptr, LOCAL)
+
+    assert inner._globals()["LOCAL"][1:5] == (_tm.G_VALUE, None, _tm.V_INT, 4)
+
+
+def test_kernel_source_and_line():
+    assert kern.src.startswith("@triton.jit\ndef kern(x_ptr):")
+    assert kern.first_line == kern.fn.__code__.co_firstlineno
+    assert kern.file == __file__
+
+
+def test_nested_kernel_source_is_dedented():
+    @triton.jit
+    def nested(x_ptr):
+        tl.store(x_ptr, 1)
+
+    assert nested.src.startswith("@triton.jit\ndef nested(x_ptr):\n    tl.store")
