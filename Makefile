@@ -1,0 +1,79 @@
+# triton-metal build: the C library, the CLI, the C tests and the Python extension.
+#   make            build everything
+#   make test       C tests + Python tests (the README's test command)
+#   make demo       build, check the machine, run the examples (the README's main command)
+#   make asan       C tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make golden-update   regenerate tests/golden/*.metal from the current compiler
+
+CC      ?= cc
+PYTHON  ?= python3
+BUILD   ?= build
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+CSTD    := -std=c11 -D_GNU_SOURCE -fPIC
+INC     := -Iinclude -Isrc -Iruntime -I$(BUILD)/gen
+LDLIBS  := -lm -ldl -lpthread
+
+SRC_C   := $(wildcard src/*.c)
+RT_C    := $(wildcard runtime/*.c)
+LIB_C   := $(SRC_C) $(RT_C)
+LIB_O   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_C))
+LIB     := $(BUILD)/libtriton_metal.a
+CLI     := $(BUILD)/triton-metal
+TEST_C  := $(wildcard tests/unit/*.c)
+TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_C))
+GEN     := $(BUILD)/gen/shim_text.inc
+EXT_SUFFIX := $(shell $(PYTHON) -c "import sysconfig;print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null)
+PY_INC  := $(shell $(PYTHON) -c "import sysconfig;print(sysconfig.get_paths()['include'])" 2>/dev/null)
+EXT     := python/triton_metal/_C$(EXT_SUFFIX)
+EXT_C   := $(wildcard python/triton_metal/*.c)
+
+all: $(LIB) $(CLI) $(TESTS) $(EXT)
+
+$(GEN): runtime/metal_stdlib tools/embed.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/embed.py runtime/metal_stdlib tm_shim_text > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.o: %.c include/triton_metal.h $(wildcard src/*.h runtime/*.h) $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(INC) -c $< -o $@
+
+$(LIB): $(LIB_O)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): cli/main.c $(LIB)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(INC) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(INC) -Itests/unit $< $(LIB) $(LDLIBS) -o $@
+
+$(EXT): $(EXT_C) $(LIB_C) include/triton_metal.h $(wildcard src/*.h runtime/*.h) $(GEN)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) -Wno-missing-field-initializers -shared $(INC) -I$(PY_INC) $(EXT_C) $(LIB_C) $(LDLIBS) -o $@
+
+ctest: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+
+pytest: $(EXT) $(CLI)
+	PYTHONPATH=python $(PYTHON) -m pytest -q tests
+
+test: all
+	@bash tools/test.sh
+
+demo: all
+	@bash tools/demo.sh
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  LDLIBS="-lm -ldl -lpthread -fsanitize=address,undefined" build-asan/libtriton_metal.a build-asan/triton-metal \
+	  $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+	@set -e; for t in $(patsubst $(BUILD)/%,build-asan/%,$(TESTS)); do echo "== $$t (asan+ubsan)"; $$t; done
+
+golden-update: $(CLI)
+	@bash tests/golden/update.sh
+
+clean:
+	rm -rf build build-asan python/triton_metal/_C*.so
+
+.PHONY: all ctest pytest test demo asan golden-update clean

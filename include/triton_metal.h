@@ -1,0 +1,208 @@
+/*
+ * triton_metal.h: the public C API of triton-metal.
+ *
+ * Two halves:
+ *   compiler  Python kernel source (+ argument specialization) -> MSL text and a
+ *             kernel descriptor (argument table, threads per threadgroup, ...).
+ *   runtime   devices that load MSL and launch it: "cpu" (the emulator, compiles
+ *             the MSL with the host C++ compiler), later "metal" and "metal-sim".
+ *
+ * The runtime needs only the MSL text and the descriptor, never the compiler's
+ * internals, so a descriptor can come from a cache file as well as from tm_compile.
+ *
+ * Conventions: every function returns tm_status; on failure a malloc'd message
+ * is stored in *err (free it with tm_free). Handles are opaque. No function
+ * prints, exits, or keeps global mutable state.
+ */
+#ifndef TRITON_METAL_H
+#define TRITON_METAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TM_VERSION "0.1.0"
+
+typedef enum tm_status {
+  TM_OK = 0,
+  TM_ERR_COMPILE,  /* the kernel source is not accepted: diagnostic in *err */
+  TM_ERR_INVALID,  /* bad arguments to an API call or a launch */
+  TM_ERR_DEVICE,   /* the device could not be opened or could not build the MSL */
+  TM_ERR_RUNTIME,  /* a launch failed while running (e.g. out-of-bounds access) */
+  TM_ERR_NOMEM,
+  TM_ERR_INTERNAL  /* a bug in triton-metal: the message names the pass */
+} tm_status;
+
+void tm_free(void *p);
+
+/* ------------------------------------------------------------------ dtypes */
+
+typedef enum tm_dtype {
+  TM_VOID = 0,
+  TM_I1, TM_I8, TM_I16, TM_I32, TM_I64,
+  TM_U8, TM_U16, TM_U32, TM_U64,
+  TM_F16, TM_BF16, TM_F32, TM_F64,
+  TM_NDTYPES
+} tm_dtype;
+
+/* Triton's names: "int1", "int32", "float16", "bfloat16", ... */
+const char *tm_dtype_name(tm_dtype dt);
+/* Signature spellings: "i1", "i32", "u8", "fp16", "bf16", "fp32", ... */
+const char *tm_dtype_sig(tm_dtype dt);
+/* Parses either spelling (and "u1"/"bool" for int1); TM_VOID when unknown. */
+tm_dtype tm_dtype_parse(const char *s);
+int tm_dtype_bytes(tm_dtype dt);
+
+/* ---------------------------------------------------------------- compiler */
+
+typedef enum tm_value_kind {
+  TM_V_NONE = 0, TM_V_BOOL, TM_V_INT, TM_V_FLOAT, TM_V_DTYPE, TM_V_STR
+} tm_value_kind;
+
+/* A compile-time (constexpr) value: a Python bool/int/float/None/str or a dtype. */
+typedef struct tm_value {
+  tm_value_kind kind;
+  int64_t i;      /* BOOL, INT; for DTYPE a tm_dtype */
+  double f;       /* FLOAT */
+  const char *s;  /* STR */
+} tm_value;
+
+typedef enum tm_param_kind {
+  TM_PARAM_POINTER = 1, /* a tensor/array argument: pointer to dtype */
+  TM_PARAM_SCALAR,      /* a runtime scalar of dtype */
+  TM_PARAM_CONSTEXPR    /* a compile-time value (annotated tl.constexpr, or specialized) */
+} tm_param_kind;
+
+enum {
+  TM_PF_DIV16 = 1,    /* integer divisible by 16 / pointer 16-byte aligned */
+  TM_PF_READONLY = 2  /* pointer to memory the kernel must not write */
+};
+
+/* One entry per parameter of the kernel's def, in order. */
+typedef struct tm_param_spec {
+  tm_param_kind kind;
+  tm_dtype dtype;    /* element dtype (POINTER) or value dtype (SCALAR) */
+  unsigned flags;    /* TM_PF_* */
+  tm_value value;    /* CONSTEXPR */
+} tm_param_spec;
+
+typedef enum tm_global_kind {
+  TM_G_MODULE = 1, /* `tl`, `triton`, ...: target names the module ("triton.language") */
+  TM_G_FUNC,       /* a library function imported by name: target "triton.language.arange" */
+  TM_G_VALUE,      /* a constant: value */
+  TM_G_JITFN       /* another @jit function: source, file, line */
+} tm_global_kind;
+
+/* A name the kernel refers to that is not a parameter, resolved by the caller.
+ * Module and function targets use the canonical upstream paths: "triton",
+ * "triton.language", "triton.language.math", "triton.language.extra.libdevice". */
+typedef struct tm_global {
+  const char *name;
+  tm_global_kind kind;
+  const char *target;
+  tm_value value;
+  const char *source;
+  const char *file;
+  int line;
+} tm_global;
+
+typedef struct tm_compile_request {
+  const char *source;       /* text containing the kernel's `def` (decorators allowed) */
+  const char *filename;     /* for diagnostics */
+  int first_line;           /* file line number of the first line of source (1-based) */
+  const char *kernel_name;  /* the def to compile; NULL = the first def in source */
+  const tm_param_spec *params;
+  int nparams;
+  const tm_global *globals;
+  int nglobals;
+  int num_warps;            /* SIMD-groups per threadgroup; 0 = 4 */
+  int debug;                /* device_assert on, extra checks */
+  const char *dump;         /* NULL, or a stage name ("ast", "ir") whose text tm_kernel_dump returns */
+} tm_compile_request;
+
+typedef enum tm_arg_role {
+  TM_ARG_BUFFER = 1, /* device pointer: bound as a buffer */
+  TM_ARG_BYTES       /* scalar: bound by value (setBytes) */
+} tm_arg_role;
+
+/* A runtime argument of the emitted kernel, in MSL buffer-index order. */
+typedef struct tm_kernel_arg {
+  const char *name;
+  int param_index;   /* index into tm_compile_request.params */
+  tm_arg_role role;
+  tm_dtype dtype;    /* element dtype (BUFFER) or value dtype (BYTES) */
+  int writable;      /* BUFFER: the kernel may store through it */
+} tm_kernel_arg;
+
+/* Built-in kernel inputs, passed after the buffers in this order of declaration. */
+typedef enum tm_builtin {
+  TM_BI_THREADGROUP_POSITION = 1, /* uint3 [[threadgroup_position_in_grid]] */
+  TM_BI_THREADGROUPS_PER_GRID,    /* uint3 [[threadgroups_per_grid]] */
+  TM_BI_THREAD_INDEX,             /* uint  [[thread_index_in_threadgroup]] */
+  TM_BI_SIMDLANE,                 /* uint  [[thread_index_in_simdgroup]] */
+  TM_BI_SIMDGROUP                 /* uint  [[simdgroup_index_in_threadgroup]] */
+} tm_builtin;
+
+#define TM_MAX_BUILTINS 8
+
+typedef struct tm_kernel_info {
+  const char *name;            /* the MSL function name */
+  const char *source_file;     /* the kernel's Python file, for runtime errors */
+  int nargs;
+  const tm_kernel_arg *args;
+  int nbuiltins;
+  tm_builtin builtins[TM_MAX_BUILTINS];
+  int threads_per_threadgroup; /* num_warps * 32 */
+  int threadgroup_mem_bytes;   /* static threadgroup memory the MSL declares */
+  int uses_barriers;           /* threadgroup_barrier or SIMD-group collectives */
+} tm_kernel_info;
+
+typedef struct tm_kernel tm_kernel;
+
+tm_status tm_compile(const tm_compile_request *req, tm_kernel **out, char **err);
+const char *tm_kernel_msl(const tm_kernel *k);
+const tm_kernel_info *tm_kernel_get_info(const tm_kernel *k);
+const char *tm_kernel_dump(const tm_kernel *k); /* text of req->dump, or NULL */
+void tm_kernel_free(tm_kernel *k);
+
+/* The parameters of a def in source, for callers that build a request from
+ * names (the CLI): *names and *constexpr_annotated are malloc'd arrays of *n
+ * entries (each name malloc'd too); free with tm_params_free. */
+tm_status tm_parse_params(const char *source, const char *filename, int first_line, const char *kernel_name,
+                          char ***names, int **constexpr_annotated, int *n, char **err);
+void tm_params_free(char **names, int *constexpr_annotated, int n);
+
+/* ----------------------------------------------------------------- runtime */
+
+typedef struct tm_device tm_device;
+typedef struct tm_module tm_module;
+
+/* name: "cpu", "metal", "metal-sim", or NULL for the best available (also read
+ * from TRITON_METAL_DEVICE when name is NULL). */
+tm_status tm_device_open(const char *name, tm_device **out, char **err);
+const char *tm_device_name(const tm_device *d);
+const char *tm_device_description(const tm_device *d);
+void tm_device_close(tm_device *d);
+
+/* Builds the MSL for the device (cached). The info is copied. */
+tm_status tm_module_load(tm_device *d, const char *msl, const tm_kernel_info *info,
+                         tm_module **out, char **err);
+void tm_module_free(tm_module *m);
+
+/* One launch argument per tm_kernel_info.args entry, same order. */
+typedef struct tm_launch_arg {
+  void *data;     /* BUFFER: first byte of the memory; BYTES: the value */
+  size_t nbytes;  /* BUFFER: size of the memory; BYTES: size of the value */
+  int readonly;   /* BUFFER: the caller forbids writes */
+} tm_launch_arg;
+
+tm_status tm_launch(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
+                    int nargs, char **err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

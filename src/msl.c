@@ -1,0 +1,50 @@
+/*
+ * msl.c: the Metal Shading Language dialect, as data.
+ *
+ * The emitter core (emit.c) spells types, qualifiers, built-in inputs and the
+ * prelude through this table; another C-like GPU dialect is another table.
+ *
+ * The prelude defines:
+ *   TM_LD/TM_ST  wrap every device-memory access with its Python line. On a GPU
+ *                they are the plain pointer; the CPU emulator's shim defines them
+ *                first, as bounds-checked accesses that report the kernel's line.
+ *   tm_sdiv/tm_udiv/tm_srem/tm_urem  integer `//` and `%` with C truncation and a
+ *                defined result where C has none: x // 0 == -1 (all ones), x % 0 == x,
+ *                MIN // -1 == MIN, MIN % -1 == 0. A GPU does not trap, and neither
+ *                does the emulator; both give these same values.
+ */
+#include "tm.h"
+
+const Dialect dialect_msl = {
+    .name = "msl",
+    .prelude =
+        "#ifndef TM_LD\n"
+        "#define TM_LD(p, line) (p)\n"
+        "#define TM_ST(p, line) (p)\n"
+        "#endif\n"
+        "\n"
+        "template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }\n"
+        "template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }\n"
+        "template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }\n"
+        "template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }\n",
+    .type_names =
+        {
+            [TM_VOID] = "void", [TM_I1] = "bool", [TM_I8] = "char", [TM_I16] = "short",
+            [TM_I32] = "int", [TM_I64] = "long", [TM_U8] = "uchar", [TM_U16] = "ushort",
+            [TM_U32] = "uint", [TM_U64] = "ulong", [TM_F16] = "half", [TM_BF16] = "bfloat",
+            [TM_F32] = "float", [TM_F64] = NULL,
+        },
+    .kernel_kw = "kernel void",
+    .buffer_qual = "device",
+    .const_buffer_qual = "device const",
+    .bytes_qual = "constant",
+    .builtin_decl =
+        {
+            [TM_BI_THREADGROUP_POSITION] = "uint3 tm_pid [[threadgroup_position_in_grid]]",
+            [TM_BI_THREADGROUPS_PER_GRID] = "uint3 tm_npid [[threadgroups_per_grid]]",
+            [TM_BI_THREAD_INDEX] = "uint tm_tid [[thread_index_in_threadgroup]]",
+            [TM_BI_SIMDLANE] = "uint tm_lane [[thread_index_in_simdgroup]]",
+            [TM_BI_SIMDGROUP] = "uint tm_sg [[simdgroup_index_in_threadgroup]]",
+        },
+    .has_bfloat = true,
+};

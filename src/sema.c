@@ -1,0 +1,1371 @@
+/*
+ * sema.c: AST -> tile IR.
+ *
+ * Walks the kernel's statements with an environment of names. A name is bound
+ * to a compile-time value (Python int/float/bool/None/str, dtype, module,
+ * library function, @jit function, tuple) or to a runtime value (an IR value
+ * with its Type). Compile-time arithmetic follows Python (floor division,
+ * sign-of-divisor modulo); runtime arithmetic follows Triton: the promotion
+ * algorithm of upstream's semantic.py (Python scalars do not widen tensors of
+ * the same or a higher kind; scalar kernel arguments are 0-d tensors), C
+ * truncating `//` and `%`, `/` always floating, scalar range checks.
+ *
+ * Calls to other @jit functions are inlined; recursion is refused. Constexpr
+ * `if` is decided here; static_range and constexpr-bounded range loops are
+ * unrolled. Everything refused is refused with the construct's location.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tm.h"
+
+typedef enum VK {
+  V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_DTYPE, V_MODULE, V_FUNC, V_JITFN,
+  V_TUPLE, V_TENSOR, V_METHOD, V_SLICE
+} VK;
+
+typedef struct JitFn JitFn;
+typedef struct Val Val;
+
+struct Val {
+  VK k;
+  int64_t i;        /* BOOL, INT; DTYPE: tm_dtype */
+  double f;         /* FLOAT */
+  const char *s;    /* STR text; MODULE/FUNC canonical path; METHOD name */
+  int id;           /* TENSOR: IR value */
+  Val *items;       /* TUPLE items; METHOD: items[0] is the receiver */
+  int n;
+  JitFn *fn;        /* JITFN */
+};
+
+struct JitFn {
+  const char *name;
+  Node *def;        /* parsed lazily */
+  Src src;
+  TokVec toks;
+  int tok_index;
+  int active;       /* being inlined: recursion guard */
+};
+
+typedef struct Binding {
+  const char *name;
+  Val v;
+} Binding;
+
+typedef struct Scope {
+  VEC(Binding) vars;
+  bool returned;
+  Val ret;
+  bool is_kernel;
+} Scope;
+
+typedef struct Sema {
+  Ctx *c;
+  Fn *fn;
+  Node *module;      /* the text given to the compiler, scanned */
+  TokVec toks;
+  VEC(JitFn *) jitfns;
+  Scope *scope;
+  int line, col;     /* location of the expression being lowered */
+} Sema;
+
+#define ERR(S, ...) error_at((S)->c, (S)->line, (S)->col, __VA_ARGS__)
+
+static Val eval(Sema *S, Node *n);
+static void exec_block(Sema *S, NodeVec body);
+
+/* ------------------------------------------------------------ values */
+
+static Val v_int(int64_t i) { return (Val){.k = V_INT, .i = i}; }
+static Val v_bool(bool b) { return (Val){.k = V_BOOL, .i = b}; }
+static Val v_float(double f) { return (Val){.k = V_FLOAT, .f = f}; }
+static Val v_none(void) { return (Val){.k = V_NONE}; }
+static Val v_dtype(tm_dtype dt) { return (Val){.k = V_DTYPE, .i = dt}; }
+
+static bool is_const(Val v) { return v.k == V_INT || v.k == V_BOOL || v.k == V_FLOAT; }
+
+static Ins *ins_of(Sema *S, Val v) { return &S->fn->ins.v[v.id]; }
+static Type ty_of(Sema *S, Val v) { return ins_of(S, v)->ty; }
+
+static const char *vk_name(Sema *S, Val v) {
+  switch (v.k) {
+  case V_NONE: return "None";
+  case V_BOOL: return "bool";
+  case V_INT: return "int";
+  case V_FLOAT: return "float";
+  case V_STR: return "str";
+  case V_DTYPE: return "dtype";
+  case V_MODULE: return arena_printf(&S->c->arena, "module '%s'", v.s);
+  case V_FUNC: return arena_printf(&S->c->arena, "function '%s'", v.s);
+  case V_JITFN: return arena_printf(&S->c->arena, "@jit function '%s'", v.fn->name);
+  case V_TUPLE: return "tuple";
+  case V_TENSOR: return arena_printf(&S->c->arena, "tensor of type %s", type_str(&S->c->arena, ty_of(S, v)));
+  case V_METHOD: return "method";
+  case V_SLICE: return "slice";
+  }
+  return "value";
+}
+
+static int mk_ins(Sema *S, Op op, Type ty, int nargs, int a0, int a1, int a2) {
+  Ins in = {.op = (uint8_t)op, .nargs = (uint8_t)nargs, .ty = ty, .line = S->line, .col = S->col};
+  in.args[0] = a0;
+  in.args[1] = a1;
+  in.args[2] = a2;
+  return ir_add(S->c, S->fn, in);
+}
+
+static Val tensor(int id) { return (Val){.k = V_TENSOR, .id = id}; }
+
+static void check_device_dtype(Sema *S, tm_dtype dt) {
+  if (dt == TM_F64)
+    ERR(S, "float64 is not supported on the device (Metal has no double); use float32");
+  if (dt == TM_BF16)
+    ERR(S, "bfloat16 device values are not supported yet");
+  if (dt == TM_VOID || dt >= TM_NDTYPES) ERR(S, "unsupported dtype");
+}
+
+/* ------------------------------------------------------------ names */
+
+static void bind(Sema *S, const char *name, Val v) {
+  Scope *sc = S->scope;
+  for (int i = 0; i < sc->vars.n; i++)
+    if (!strcmp(sc->vars.v[i].name, name)) {
+      sc->vars.v[i].v = v;
+      return;
+    }
+  Binding b = {name, v};
+  vec_push(&S->c->arena, sc->vars, b);
+}
+
+static const char *canon_module(Sema *S, const char *path) {
+  if (!strncmp(path, "triton_metal", 12)) return arena_printf(&S->c->arena, "triton%s", path + 12);
+  return path;
+}
+
+static JitFn *jitfn_new(Sema *S, const char *name, Src src, TokVec toks, int index) {
+  for (int i = 0; i < S->jitfns.n; i++)
+    if (S->jitfns.v[i]->toks.v == toks.v && S->jitfns.v[i]->tok_index == index) return S->jitfns.v[i];
+  JitFn *f = arena_alloc(&S->c->arena, sizeof(JitFn));
+  f->name = name;
+  f->src = src;
+  f->toks = toks;
+  f->tok_index = index;
+  vec_push(&S->c->arena, S->jitfns, f);
+  return f;
+}
+
+static Val from_tm_value(Sema *S, tm_value v) {
+  switch (v.kind) {
+  case TM_V_NONE: return v_none();
+  case TM_V_BOOL: return v_bool(v.i != 0);
+  case TM_V_INT: return v_int(v.i);
+  case TM_V_FLOAT: return v_float(v.f);
+  case TM_V_DTYPE: return v_dtype((tm_dtype)v.i);
+  case TM_V_STR: return (Val){.k = V_STR, .s = arena_strdup(&S->c->arena, v.s ? v.s : "")};
+  }
+  return v_none();
+}
+
+/* A global from the caller's table. */
+static bool lookup_request_global(Sema *S, const char *name, Val *out) {
+  const tm_compile_request *r = S->c->req;
+  for (int i = 0; i < r->nglobals; i++) {
+    const tm_global *g = &r->globals[i];
+    if (!g->name || strcmp(g->name, name)) continue;
+    switch (g->kind) {
+    case TM_G_MODULE: *out = (Val){.k = V_MODULE, .s = canon_module(S, g->target ? g->target : "")}; return true;
+    case TM_G_FUNC: *out = (Val){.k = V_FUNC, .s = canon_module(S, g->target ? g->target : "")}; return true;
+    case TM_G_VALUE: *out = from_tm_value(S, g->value); return true;
+    case TM_G_JITFN: {
+      if (!g->source) return false;
+      Ctx *c = S->c;
+      Src saved = c->src;
+      c->src = (Src){.text = arena_strdup(&c->arena, g->source),
+                     .filename = arena_strdup(&c->arena, g->file ? g->file : "<jit>"),
+                     .first_line = g->line > 0 ? g->line : 1};
+      Src src = c->src;
+      TokVec toks = lex(c);
+      c->src = saved;
+      Node *mod = parse_module(c, toks);
+      for (int k = 0; k < mod->list.n; k++) {
+        Node *e = mod->list.v[k];
+        if (e->kind == N_DEF) {
+          *out = (Val){.k = V_JITFN, .fn = jitfn_new(S, e->name, src, toks, (int)e->ival)};
+          return true;
+        }
+      }
+      return false;
+    }
+    }
+  }
+  return false;
+}
+
+/* A name defined at the top level of the compiled text (the CLI's file). */
+static bool lookup_module_entry(Sema *S, const char *name, Val *out) {
+  Node *mod = S->module;
+  for (int k = mod->list.n - 1; k >= 0; k--) {
+    Node *e = mod->list.v[k];
+    if (e->kind == N_IMPORT && e->op && !strcmp(e->op, name)) {
+      const char *m = canon_module(S, e->name);
+      if (e->str) *out = (Val){.k = V_FUNC, .s = arena_printf(&S->c->arena, "%s.%s", m, e->str)};
+      else if (e->ival) *out = (Val){.k = V_MODULE, .s = canon_module(S, e->op)};
+      else *out = (Val){.k = V_MODULE, .s = m};
+      /* `from triton import language as tl` names a module */
+      if (e->str && (!strcmp(out->s, "triton.language") || !strcmp(out->s, "triton.language.math") ||
+                     !strcmp(out->s, "triton.language.extra.libdevice")))
+        out->k = V_MODULE;
+      return true;
+    }
+    if (e->kind == N_DEF && !strcmp(e->name, name)) {
+      *out = (Val){.k = V_JITFN, .fn = jitfn_new(S, e->name, S->c->src, S->toks, (int)e->ival)};
+      return true;
+    }
+    if (e->kind == N_ASSIGN && !strcmp(e->name, name)) {
+      Node *x = parse_expr_at(S->c, S->toks, (int)e->ival);
+      Scope *saved = S->scope;
+      Scope empty = {0};
+      S->scope = &empty;
+      Val v = eval(S, x);
+      S->scope = saved;
+      if (v.k == V_TENSOR) ERR(S, "global '%s' must be a compile-time constant", name);
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+static Val lookup(Sema *S, const char *name) {
+  for (Scope *sc = S->scope; sc; sc = NULL)
+    for (int i = sc->vars.n - 1; i >= 0; i--)
+      if (!strcmp(sc->vars.v[i].name, name)) return sc->vars.v[i].v;
+  Val v;
+  if (lookup_request_global(S, name, &v)) return v;
+  if (lookup_module_entry(S, name, &v)) return v;
+  static const char *builtins[] = {"range", "min", "max", "int", "float", "bool", "len", "print",
+                                   "abs", "isinstance", NULL};
+  for (int i = 0; builtins[i]; i++)
+    if (!strcmp(builtins[i], name)) return (Val){.k = V_FUNC, .s = arena_printf(&S->c->arena, "builtins.%s", name)};
+  ERR(S, "name '%s' is not defined", name);
+}
+
+/* ------------------------------------------------------------ dtypes */
+
+static const struct {
+  const char *name;
+  tm_dtype dt;
+} dtype_names[] = {
+    {"int1", TM_I1}, {"int8", TM_I8}, {"int16", TM_I16}, {"int32", TM_I32}, {"int64", TM_I64},
+    {"uint8", TM_U8}, {"uint16", TM_U16}, {"uint32", TM_U32}, {"uint64", TM_U64},
+    {"float16", TM_F16}, {"bfloat16", TM_BF16}, {"float32", TM_F32}, {"float64", TM_F64},
+    {"bool", TM_I1}, {"half", TM_F16}, {"float", TM_F32}, {"double", TM_F64}, {NULL, TM_VOID}};
+
+static bool dtype_by_name(const char *name, tm_dtype *dt) {
+  for (int i = 0; dtype_names[i].name; i++)
+    if (!strcmp(dtype_names[i].name, name)) {
+      *dt = dtype_names[i].dt;
+      return true;
+    }
+  return false;
+}
+
+/* Kind order of upstream's dtype.kind(): bool < int < float. */
+static int dt_kind(tm_dtype dt) { return dt == TM_I1 ? 0 : dt_is_int(dt) ? 1 : 2; }
+
+/* The dtype a Python literal takes when it meets the device (semantic.py to_tensor_type). */
+static tm_dtype literal_dtype(Sema *S, Val v) {
+  if (v.k == V_BOOL) return TM_I1;
+  if (v.k == V_INT) {
+    if (v.i >= INT32_MIN && v.i <= INT32_MAX) return TM_I32;
+    if (v.i >= 0 && v.i <= (int64_t)UINT32_MAX) return TM_U32;
+    return TM_I64;
+  }
+  if (v.k == V_FLOAT) {
+    double a = fabs(v.f);
+    if (v.f == 0 || isinf(v.f) || isnan(v.f) || (a >= 0x1p-126 && a <= 3.4028234663852886e38)) return TM_F32;
+    return TM_F64;
+  }
+  ERR(S, "%s cannot be used as a device value", vk_name(S, v));
+}
+
+/* C's usual arithmetic conversions on two integer dtypes (integer_promote_impl). */
+static tm_dtype integer_promote(tm_dtype a, tm_dtype b) {
+  int ab = dt_bits(a), bb = dt_bits(b);
+  bool as = dt_is_signed(a), bs = dt_is_signed(b);
+  if (as == bs) return ab >= bb ? a : b;
+  if (!as && ab >= bb) return a;
+  if (!bs && bb >= ab) return b;
+  return as ? a : b;
+}
+
+/* computation_type_impl: the dtype both operands of a binary op are cast to. */
+static tm_dtype computation_type(Sema *S, tm_dtype a, bool a_py, tm_dtype b, bool b_py, bool divmod) {
+  if (a_py != b_py) {
+    tm_dtype tensor = a_py ? b : a, scalar = a_py ? a : b;
+    if (dt_kind(scalar) <= dt_kind(tensor)) {
+      if (divmod && (tensor == TM_F16 || tensor == TM_BF16)) return TM_F32;
+      return tensor;
+    }
+  }
+  if (a == TM_F64 || b == TM_F64) return TM_F64;
+  if (a == TM_F32 || b == TM_F32) return TM_F32;
+  if (a == TM_F16 || b == TM_F16) return divmod ? TM_F32 : TM_F16;
+  if (a == TM_BF16 && b == TM_BF16) return divmod ? TM_F32 : TM_BF16;
+  if (a == TM_BF16 || b == TM_BF16) return TM_F32;
+  if (divmod && dt_is_signed(a) != dt_is_signed(b))
+    ERR(S, "cannot use /, // or %% with %s and %s: the operands have different signedness", tm_dtype_name(a),
+        tm_dtype_name(b));
+  return integer_promote(a, b);
+}
+
+/* ------------------------------------------------------------ runtime values */
+
+static int make_const(Sema *S, Val v, tm_dtype dt) {
+  check_device_dtype(S, dt);
+  Ins in = {.op = O_CONST, .ty = type_scalar(dt), .line = S->line, .col = S->col};
+  if (dt_is_float(dt)) in.fimm = v.k == V_FLOAT ? v.f : (double)v.i;
+  else if (dt == TM_I1) in.imm = v.k == V_FLOAT ? v.f != 0 : v.i != 0;
+  else in.imm = v.k == V_FLOAT ? (int64_t)v.f : v.i;
+  return ir_add(S->c, S->fn, in);
+}
+
+/* Range check of a Python int meeting an integer dtype (upstream raises ValueError). */
+static void check_scalar_range(Sema *S, Val v, tm_dtype dt) {
+  if (v.k != V_INT || !dt_is_int(dt) || dt == TM_I1) return;
+  int bits = dt_bits(dt);
+  if (dt_is_signed(dt)) {
+    int64_t lo = bits == 64 ? INT64_MIN : -(INT64_C(1) << (bits - 1));
+    int64_t hi = bits == 64 ? INT64_MAX : (INT64_C(1) << (bits - 1)) - 1;
+    if (v.i < lo || v.i > hi) ERR(S, "scalar %lld is out of range for type %s", (long long)v.i, tm_dtype_name(dt));
+  } else {
+    if (v.i < 0) ERR(S, "scalar %lld is out of range for type %s (negative value with an unsigned type)", (long long)v.i, tm_dtype_name(dt));
+    if (bits < 64 && v.i > (int64_t)((UINT64_C(1) << bits) - 1))
+      ERR(S, "scalar %lld is out of range for type %s", (long long)v.i, tm_dtype_name(dt));
+  }
+}
+
+static Val cast_to(Sema *S, Val v, tm_dtype dt);
+
+/* Any compile-time scalar or tensor as a tensor (literal typing for constants). */
+static Val to_tensor(Sema *S, Val v) {
+  if (v.k == V_TENSOR) return v;
+  if (!is_const(v)) ERR(S, "%s cannot be used as a device value", vk_name(S, v));
+  return tensor(make_const(S, v, literal_dtype(S, v)));
+}
+
+static Val cast_to(Sema *S, Val v, tm_dtype dt) {
+  if (v.k != V_TENSOR) {
+    check_scalar_range(S, v, dt);
+    return tensor(make_const(S, v, dt));
+  }
+  Type t = ty_of(S, v);
+  if (t.ptr) ERR(S, "cannot convert a pointer to %s", tm_dtype_name(dt));
+  if (t.dt == dt) return v;
+  check_device_dtype(S, dt);
+  Type r = t;
+  r.dt = (uint8_t)dt;
+  return tensor(mk_ins(S, O_CAST, r, 1, v.id, 0, 0));
+}
+
+static Val broadcast_to(Sema *S, Val v, Type shape_of) {
+  Type t = ty_of(S, v);
+  if (t.rank == shape_of.rank) {
+    for (int i = 0; i < t.rank; i++)
+      if (t.shape[i] != shape_of.shape[i]) ERR(S, "cannot broadcast %s to shape of %s", type_str(&S->c->arena, t), type_str(&S->c->arena, shape_of));
+    return v;
+  }
+  if (t.rank == 0) {
+    Type r = type_block(t, shape_of.rank, shape_of.shape);
+    return tensor(mk_ins(S, O_SPLAT, r, 1, v.id, 0, 0));
+  }
+  ERR(S, "cannot broadcast %s to shape of %s", type_str(&S->c->arena, t), type_str(&S->c->arena, shape_of));
+}
+
+/* Broadcasts two tensors against each other (NumPy rules; rank-0 splats). */
+static void broadcast_pair(Sema *S, Val *a, Val *b) {
+  Type ta = ty_of(S, *a), tb = ty_of(S, *b);
+  if (ta.rank == tb.rank) {
+    for (int i = 0; i < ta.rank; i++)
+      if (ta.shape[i] != tb.shape[i])
+        ERR(S, "cannot make shapes compatible: %s and %s", type_str(&S->c->arena, ta), type_str(&S->c->arena, tb));
+    return;
+  }
+  if (ta.rank == 0) *a = broadcast_to(S, *a, tb);
+  else if (tb.rank == 0) *b = broadcast_to(S, *b, ta);
+  else ERR(S, "cannot make shapes compatible: %s and %s", type_str(&S->c->arena, ta), type_str(&S->c->arena, tb));
+}
+
+static Type with_dt(Type t, tm_dtype dt) {
+  t.dt = (uint8_t)dt;
+  t.ptr = 0;
+  return t;
+}
+
+static tm_dtype val_dtype(Sema *S, Val v, bool *is_py) {
+  *is_py = v.k != V_TENSOR;
+  if (*is_py) return literal_dtype(S, v);
+  Type t = ty_of(S, v);
+  return (tm_dtype)t.dt;
+}
+
+/* Brings both operands to their computation dtype and a common shape. */
+static tm_dtype unify(Sema *S, Val *a, Val *b, bool divmod) {
+  bool apy, bpy;
+  tm_dtype da = val_dtype(S, *a, &apy), db = val_dtype(S, *b, &bpy);
+  tm_dtype dt = computation_type(S, da, apy, db, bpy, divmod);
+  check_device_dtype(S, dt);
+  *a = cast_to(S, *a, dt);
+  *b = cast_to(S, *b, dt);
+  broadcast_pair(S, a, b);
+  return dt;
+}
+
+static Val binop_ptr(Sema *S, const char *op, Val a, Val b) {
+  bool a_ptr = a.k == V_TENSOR && ty_of(S, a).ptr;
+  if (!strcmp(op, "-") && !a_ptr) ERR(S, "cannot subtract a pointer from a value");
+  if (strcmp(op, "+") && strcmp(op, "-")) ERR(S, "operator '%s' is not defined for pointers", op);
+  Val p = a_ptr ? a : b, off = a_ptr ? b : a;
+  off = to_tensor(S, off);
+  Type to = ty_of(S, off);
+  if (to.ptr) ERR(S, "cannot add two pointers");
+  if (!dt_is_int((tm_dtype)to.dt) || to.dt == TM_I1) ERR(S, "pointer offsets must be integers, not %s", tm_dtype_name((tm_dtype)to.dt));
+  if (!strcmp(op, "-")) off = tensor(mk_ins(S, O_NEG, ty_of(S, off), 1, off.id, 0, 0));
+  broadcast_pair(S, &p, &off);
+  return tensor(mk_ins(S, O_ADDPTR, ty_of(S, p), 2, p.id, off.id, 0));
+}
+
+/* Compile-time arithmetic with Python semantics. */
+static Val fold_binop(Sema *S, const char *op, Val a, Val b) {
+  bool fl = a.k == V_FLOAT || b.k == V_FLOAT;
+  double x = a.k == V_FLOAT ? a.f : (double)a.i, y = b.k == V_FLOAT ? b.f : (double)b.i;
+  int64_t p = a.i, q = b.i, r;
+  if (!strcmp(op, "/")) {
+    if (y == 0) ERR(S, "division by zero");
+    return v_float(x / y);
+  }
+  if (fl) {
+    if (!strcmp(op, "+")) return v_float(x + y);
+    if (!strcmp(op, "-")) return v_float(x - y);
+    if (!strcmp(op, "*")) return v_float(x * y);
+    if (!strcmp(op, "**")) return v_float(pow(x, y));
+    if (!strcmp(op, "//") || !strcmp(op, "%")) { /* CPython's float_divmod */
+      if (y == 0) ERR(S, "float division by zero");
+      double m = fmod(x, y), d = (x - m) / y;
+      if (m != 0 && ((y < 0) != (m < 0))) {
+        m += y;
+        d -= 1.0;
+      }
+      if (m == 0) m = copysign(0.0, y);
+      double fd = floor(d);
+      if (d != 0 && d - fd > 0.5) fd += 1.0;
+      if (d == 0) fd = copysign(0.0, x / y);
+      return !strcmp(op, "%") ? v_float(m) : v_float(fd);
+    }
+    ERR(S, "unsupported operand types for %s: float", op);
+  }
+  if (!strcmp(op, "+")) {
+    if (__builtin_add_overflow(p, q, &r)) goto overflow;
+    return v_int(r);
+  }
+  if (!strcmp(op, "-")) {
+    if (__builtin_sub_overflow(p, q, &r)) goto overflow;
+    return v_int(r);
+  }
+  if (!strcmp(op, "*")) {
+    if (__builtin_mul_overflow(p, q, &r)) goto overflow;
+    return v_int(r);
+  }
+  if (!strcmp(op, "//") || !strcmp(op, "%")) {
+    if (q == 0) ERR(S, "integer division or modulo by zero");
+    if (p == INT64_MIN && q == -1) goto overflow;
+    int64_t d = p / q, m = p % q;
+    if (m != 0 && ((m < 0) != (q < 0))) {
+      d -= 1;
+      m += q;
+    }
+    return v_int(!strcmp(op, "%") ? m : d);
+  }
+  if (!strcmp(op, "**")) {
+    if (q < 0) return v_float(pow(x, y));
+    int64_t acc = 1;
+    for (int64_t i = 0; i < q; i++)
+      if (__builtin_mul_overflow(acc, p, &acc)) goto overflow;
+    return v_int(acc);
+  }
+  if (!strcmp(op, "&")) return a.k == V_BOOL && b.k == V_BOOL ? v_bool(p & q) : v_int(p & q);
+  if (!strcmp(op, "|")) return a.k == V_BOOL && b.k == V_BOOL ? v_bool(p | q) : v_int(p | q);
+  if (!strcmp(op, "^")) return a.k == V_BOOL && b.k == V_BOOL ? v_bool(p ^ q) : v_int(p ^ q);
+  if (!strcmp(op, "<<")) {
+    if (q < 0) ERR(S, "negative shift count");
+    if (q >= 63 || (p != 0 && (p > (INT64_MAX >> q) || p < (INT64_MIN >> q)))) goto overflow;
+    return v_int(p * ((int64_t)1 << q));
+  }
+  if (!strcmp(op, ">>")) {
+    if (q < 0) ERR(S, "negative shift count");
+    return v_int(q >= 63 ? (p < 0 ? -1 : 0) : p >> q);
+  }
+  ERR(S, "unsupported operator '%s' on compile-time values", op);
+overflow:
+  ERR(S, "compile-time integer arithmetic overflows 64 bits");
+}
+
+static Val binop(Sema *S, const char *op, Val a, Val b) {
+  if (is_const(a) && is_const(b)) return fold_binop(S, op, a, b);
+  if ((a.k == V_TENSOR && ty_of(S, a).ptr) || (b.k == V_TENSOR && ty_of(S, b).ptr)) return binop_ptr(S, op, a, b);
+  if ((a.k != V_TENSOR && !is_const(a)) || (b.k != V_TENSOR && !is_const(b)))
+    ERR(S, "unsupported operand types for %s: %s and %s", op, vk_name(S, a), vk_name(S, b));
+  static const struct {
+    const char *op;
+    Op ir;
+  } arith[] = {{"+", O_ADD}, {"-", O_SUB}, {"*", O_MUL}, {"&", O_AND}, {"|", O_OR}, {"^", O_XOR}, {"<<", O_SHL}, {">>", O_SHR}};
+  if (!strcmp(op, "/")) {
+    tm_dtype dt = unify(S, &a, &b, true);
+    if (!dt_is_float(dt)) {
+      dt = TM_F32;
+      a = cast_to(S, a, dt);
+      b = cast_to(S, b, dt);
+    }
+    return tensor(mk_ins(S, O_DIV, ty_of(S, a), 2, a.id, b.id, 0));
+  }
+  if (!strcmp(op, "//") || !strcmp(op, "%")) {
+    tm_dtype dt = unify(S, &a, &b, true);
+    if (!strcmp(op, "//") && dt_is_float(dt))
+      ERR(S, "floor division '//' is not defined for floating-point values (%s); use '/' and tl.floor", tm_dtype_name(dt));
+    return tensor(mk_ins(S, !strcmp(op, "//") ? O_DIV : O_REM, ty_of(S, a), 2, a.id, b.id, 0));
+  }
+  if (!strcmp(op, "**")) ERR(S, "'**' on device values is not supported; use tl.exp/tl.log or libdevice.pow");
+  if (!strcmp(op, "@")) ERR(S, "'@' is not supported; use tl.dot");
+  for (size_t i = 0; i < sizeof arith / sizeof arith[0]; i++) {
+    if (strcmp(op, arith[i].op)) continue;
+    bool bitwise = i >= 3;
+    tm_dtype dt = unify(S, &a, &b, false);
+    if (bitwise && !dt_is_int(dt))
+      ERR(S, "operator '%s' is not defined for %s; bitwise operators need integer operands", op, tm_dtype_name(dt));
+    return tensor(mk_ins(S, arith[i].ir, ty_of(S, a), 2, a.id, b.id, 0));
+  }
+  ERR(S, "unsupported operator '%s'", op);
+}
+
+static Val compare(Sema *S, const char *op, Val a, Val b) {
+  static const char *ops[] = {"==", "!=", "<", "<=", ">", ">="};
+  int k = -1;
+  for (int i = 0; i < 6; i++)
+    if (!strcmp(op, ops[i])) k = i;
+  if (!strcmp(op, "is") || !strcmp(op, "is not")) {
+    if (a.k == V_TENSOR || b.k == V_TENSOR) ERR(S, "'%s' on device values is not supported", op);
+    bool same = a.k == b.k && (a.k == V_NONE || ((a.k == V_BOOL || a.k == V_INT || a.k == V_DTYPE) && a.i == b.i));
+    return v_bool(op[2] ? !same : same);
+  }
+  if (k < 0) ERR(S, "operator '%s' is not supported in kernels", op);
+  if (is_const(a) && is_const(b)) {
+    double x = a.k == V_FLOAT ? a.f : (double)a.i, y = b.k == V_FLOAT ? b.f : (double)b.i;
+    bool fl = a.k == V_FLOAT || b.k == V_FLOAT;
+    bool r = fl ? (k == 0 ? x == y : k == 1 ? x != y : k == 2 ? x < y : k == 3 ? x <= y : k == 4 ? x > y : x >= y)
+                : (k == 0 ? a.i == b.i : k == 1 ? a.i != b.i : k == 2 ? a.i < b.i : k == 3 ? a.i <= b.i : k == 4 ? a.i > b.i : a.i >= b.i);
+    return v_bool(r);
+  }
+  if ((a.k == V_DTYPE && b.k == V_DTYPE) || (a.k == V_STR && b.k == V_STR) || (a.k == V_NONE || b.k == V_NONE)) {
+    bool same = a.k == b.k && (a.k == V_STR ? !strcmp(a.s, b.s) : a.i == b.i);
+    if (k == 0) return v_bool(same);
+    if (k == 1) return v_bool(!same);
+  }
+  if ((a.k != V_TENSOR && !is_const(a)) || (b.k != V_TENSOR && !is_const(b)))
+    ERR(S, "cannot compare %s and %s", vk_name(S, a), vk_name(S, b));
+  if ((a.k == V_TENSOR && ty_of(S, a).ptr) || (b.k == V_TENSOR && ty_of(S, b).ptr))
+    ERR(S, "comparisons of pointers are not supported");
+  unify(S, &a, &b, false);
+  int id = mk_ins(S, O_CMP, with_dt(ty_of(S, a), TM_I1), 2, a.id, b.id, 0);
+  S->fn->ins.v[id].aux = (int16_t)k;
+  return tensor(id);
+}
+
+static bool truthy(Sema *S, Val v) {
+  switch (v.k) {
+  case V_NONE: return false;
+  case V_BOOL: case V_INT: return v.i != 0;
+  case V_FLOAT: return v.f != 0;
+  case V_STR: return v.s[0] != 0;
+  case V_TUPLE: return v.n != 0;
+  case V_TENSOR:
+    ERR(S, "a condition on a device value is not supported here yet; conditions must be compile-time constants (tl.constexpr)");
+  default: return true;
+  }
+}
+
+static Val unary(Sema *S, const char *op, Val a) {
+  if (!strcmp(op, "not")) {
+    if (a.k == V_TENSOR) {
+      Type t = ty_of(S, a);
+      if (t.dt != TM_I1 || t.ptr) ERR(S, "'not' needs a boolean (int1) tensor; use '== 0'");
+      return tensor(mk_ins(S, O_NOT, t, 1, a.id, 0, 0));
+    }
+    return v_bool(!truthy(S, a));
+  }
+  if (is_const(a)) {
+    if (!strcmp(op, "+")) return a.k == V_BOOL ? v_int(a.i) : a;
+    if (!strcmp(op, "-")) {
+      if (a.k == V_FLOAT) return v_float(-a.f);
+      if (a.i == INT64_MIN) ERR(S, "compile-time integer arithmetic overflows 64 bits");
+      return v_int(-a.i);
+    }
+    if (!strcmp(op, "~")) {
+      if (a.k == V_FLOAT) ERR(S, "bad operand type for unary ~: 'float'");
+      return v_int(~a.i);
+    }
+  }
+  if (a.k != V_TENSOR) ERR(S, "bad operand type for unary %s: %s", op, vk_name(S, a));
+  Type t = ty_of(S, a);
+  if (t.ptr) ERR(S, "unary '%s' is not defined for pointers", op);
+  if (!strcmp(op, "+")) return a;
+  if (!strcmp(op, "-")) return tensor(mk_ins(S, O_NEG, t, 1, a.id, 0, 0));
+  if (!dt_is_int((tm_dtype)t.dt)) ERR(S, "operator '~' is not defined for %s", tm_dtype_name((tm_dtype)t.dt));
+  return tensor(mk_ins(S, O_NOT, t, 1, a.id, 0, 0));
+}
+
+/* ------------------------------------------------------------ calls */
+
+typedef struct Args {
+  Val *pos;
+  int npos;
+  const char **kwname;
+  Val *kw;
+  Node **kwnode;
+  int nkw;
+  const char *fname;
+  bool *kwused;
+} Args;
+
+/* Gets argument `name` at position `pos` (or -1 for keyword-only); `def` when absent. */
+static bool arg_opt(Sema *S, Args *A, int pos, const char *name, Val *out) {
+  for (int i = 0; i < A->nkw; i++)
+    if (!strcmp(A->kwname[i], name)) {
+      if (pos >= 0 && pos < A->npos) ERR(S, "%s() got multiple values for argument '%s'", A->fname, name);
+      A->kwused[i] = true;
+      *out = A->kw[i];
+      return true;
+    }
+  if (pos >= 0 && pos < A->npos) {
+    *out = A->pos[pos];
+    return true;
+  }
+  return false;
+}
+
+static Val arg_req(Sema *S, Args *A, int pos, const char *name) {
+  Val v;
+  if (!arg_opt(S, A, pos, name, &v)) ERR(S, "%s() missing required argument '%s'", A->fname, name);
+  return v;
+}
+
+static void args_done(Sema *S, Args *A, int max_pos) {
+  if (A->npos > max_pos) ERR(S, "%s() takes at most %d positional arguments but %d were given", A->fname, max_pos, A->npos);
+  for (int i = 0; i < A->nkw; i++)
+    if (!A->kwused[i]) ERR(S, "%s() got an unexpected keyword argument '%s'", A->fname, A->kwname[i]);
+}
+
+static int64_t const_int(Sema *S, Val v, const char *what) {
+  if (v.k == V_INT || v.k == V_BOOL) return v.i;
+  ERR(S, "%s must be a compile-time integer (tl.constexpr), got %s", what, vk_name(S, v));
+}
+
+static tm_dtype dtype_arg(Sema *S, Val v, const char *what) {
+  if (v.k == V_DTYPE) return (tm_dtype)v.i;
+  if (v.k == V_STR) {
+    tm_dtype dt = tm_dtype_parse(v.s);
+    if (dt != TM_VOID) return dt;
+  }
+  ERR(S, "%s must be a dtype, got %s", what, vk_name(S, v));
+}
+
+static void check_block_shape(Sema *S, int rank, const int32_t *shape) {
+  int64_t numel = 1;
+  for (int i = 0; i < rank; i++) {
+    if (shape[i] <= 0 || (shape[i] & (shape[i] - 1)))
+      ERR(S, "block dimensions must be powers of two, got %d", shape[i]);
+    numel *= shape[i];
+  }
+  if (numel > 1048576) ERR(S, "a block may hold at most 1048576 elements, got %lld", (long long)numel);
+}
+
+static Val call_arange(Sema *S, Args *A) {
+  int64_t start = const_int(S, arg_req(S, A, 0, "start"), "arange's start");
+  int64_t end = const_int(S, arg_req(S, A, 1, "end"), "arange's end");
+  args_done(S, A, 2);
+  if (start < 0 || start >> 32 || end < 0 || end >> 32) ERR(S, "arange's bounds must be in [0, 2**32)");
+  if (end <= start) ERR(S, "arange's end must be greater than its start");
+  int64_t n = end - start;
+  if (n & (n - 1)) ERR(S, "arange's range must be a power of two, got %lld", (long long)n);
+  int32_t shape[1] = {(int32_t)n};
+  check_block_shape(S, 1, shape);
+  int id = mk_ins(S, O_RANGE, type_block(type_scalar(TM_I32), 1, shape), 0, 0, 0, 0);
+  S->fn->ins.v[id].imm = start;
+  return tensor(id);
+}
+
+static Val call_program_id(Sema *S, Args *A, Op op) {
+  int64_t axis = const_int(S, arg_req(S, A, 0, "axis"), "axis");
+  args_done(S, A, 1);
+  if (axis < 0 || axis > 2) ERR(S, "axis must be 0, 1 or 2, got %lld", (long long)axis);
+  int id = mk_ins(S, op, type_scalar(TM_I32), 0, 0, 0, 0);
+  S->fn->ins.v[id].aux = (int16_t)axis;
+  return tensor(id);
+}
+
+static void check_mask(Sema *S, Val m) {
+  Type t = ty_of(S, m);
+  if (t.ptr || t.dt != TM_I1) ERR(S, "mask must be a boolean (int1) tensor, got %s", type_str(&S->c->arena, t));
+}
+
+static void check_hint_strings(Sema *S, Args *A, bool store) {
+  Val v;
+  if (arg_opt(S, A, -1, "cache_modifier", &v)) {
+    const char *ok_load[] = {"", ".ca", ".cg", ".cs", ".cv", NULL}, *ok_store[] = {"", ".wb", ".cg", ".cs", ".wt", NULL};
+    const char **ok = store ? ok_store : ok_load;
+    bool good = false;
+    for (int i = 0; v.k == V_STR && ok[i]; i++) good |= !strcmp(v.s, ok[i]);
+    if (!good) ERR(S, "cache_modifier %s is not valid for %s", v.k == V_STR ? v.s : vk_name(S, v), store ? "store" : "load");
+  }
+  if (arg_opt(S, A, -1, "eviction_policy", &v)) {
+    if (v.k != V_STR || (strcmp(v.s, "") && strcmp(v.s, "evict_first") && strcmp(v.s, "evict_last")))
+      ERR(S, "eviction_policy must be '', 'evict_first' or 'evict_last'");
+  }
+  if (arg_opt(S, A, -1, "boundary_check", &v) && !(v.k == V_TUPLE && v.n == 0) && v.k != V_NONE)
+    ERR(S, "boundary_check is only for block pointers, which are not supported yet");
+  if (arg_opt(S, A, -1, "padding_option", &v) && !(v.k == V_STR && !v.s[0]) && v.k != V_NONE)
+    ERR(S, "padding_option is only for block pointers, which are not supported yet");
+  if (!store) arg_opt(S, A, -1, "volatile", &v);
+}
+
+static Val pointer_arg(Sema *S, Val p, const char *fname) {
+  if (p.k != V_TENSOR || !ty_of(S, p).ptr)
+    ERR(S, "%s() expects a pointer (or block of pointers) as its first argument, got %s", fname, vk_name(S, p));
+  return p;
+}
+
+static Val call_load(Sema *S, Args *A) {
+  Val p = pointer_arg(S, arg_req(S, A, 0, "pointer"), "load");
+  Type pt = ty_of(S, p);
+  Val mask = v_none(), other = v_none();
+  arg_opt(S, A, 1, "mask", &mask);
+  arg_opt(S, A, 2, "other", &other);
+  check_hint_strings(S, A, false);
+  args_done(S, A, 3);
+  Type rt = with_dt(pt, (tm_dtype)pt.dt);
+  if (other.k != V_NONE && mask.k == V_NONE) ERR(S, "load: 'other' is given without 'mask'");
+  if (mask.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 1, p.id, 0, 0));
+  mask = to_tensor(S, mask);
+  check_mask(S, mask);
+  if (ty_of(S, mask).rank > pt.rank) ERR(S, "load: the mask has more dimensions than the pointer");
+  mask = broadcast_to(S, mask, pt);
+  if (other.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 2, p.id, mask.id, 0));
+  other = cast_to(S, other, (tm_dtype)pt.dt);
+  other = broadcast_to(S, other, pt);
+  return tensor(mk_ins(S, O_LOAD, rt, 3, p.id, mask.id, other.id));
+}
+
+static Param *param_of_pointer(Sema *S, Val p) {
+  /* follow addptr/splat chains to the argument, for read-only checks */
+  int id = p.id;
+  for (;;) {
+    Ins *in = &S->fn->ins.v[id];
+    if (in->op == O_ADDPTR || in->op == O_SPLAT || in->op == O_BROADCAST) id = in->args[0];
+    else if (in->op == O_ARG) return &S->fn->params.v[in->aux];
+    else return NULL;
+  }
+}
+
+static Val call_store(Sema *S, Args *A) {
+  Val p = pointer_arg(S, arg_req(S, A, 0, "pointer"), "store");
+  Val v = arg_req(S, A, 1, "value");
+  Val mask = v_none();
+  arg_opt(S, A, 2, "mask", &mask);
+  check_hint_strings(S, A, true);
+  args_done(S, A, 3);
+  Type pt = ty_of(S, p);
+  Param *par = param_of_pointer(S, p);
+  if (par) {
+    if (par->flags & TM_PF_READONLY)
+      ERR(S, "store through '%s', which was passed as a read-only array", par->name);
+    par->written = true;
+  }
+  if (v.k == V_TENSOR && ty_of(S, v).ptr) ERR(S, "storing pointers is not supported");
+  v = cast_to(S, v, (tm_dtype)pt.dt);
+  if (ty_of(S, v).rank > pt.rank) ERR(S, "store: the value has more dimensions than the pointer");
+  v = broadcast_to(S, v, pt);
+  Type vt = {0};
+  if (mask.k == V_NONE) {
+    mk_ins(S, O_STORE, vt, 2, p.id, v.id, 0);
+  } else {
+    mask = to_tensor(S, mask);
+    check_mask(S, mask);
+    mask = broadcast_to(S, mask, pt);
+    mk_ins(S, O_STORE, vt, 3, p.id, v.id, mask.id);
+  }
+  return v_none();
+}
+
+static Val call_where(Sema *S, Args *A) {
+  Val c = to_tensor(S, arg_req(S, A, 0, "condition"));
+  Val x = arg_req(S, A, 1, "x"), y = arg_req(S, A, 2, "y");
+  args_done(S, A, 3);
+  c = cast_to(S, c, TM_I1);
+  if (x.k == V_TENSOR && ty_of(S, x).ptr) ERR(S, "where() on pointers is not supported yet");
+  unify(S, &x, &y, false);
+  broadcast_pair(S, &c, &x);
+  broadcast_pair(S, &c, &y);
+  broadcast_pair(S, &x, &y);
+  return tensor(mk_ins(S, O_SELECT, ty_of(S, x), 3, c.id, x.id, y.id));
+}
+
+static Val call_minmax(Sema *S, Args *A, Op op) {
+  Val x = arg_req(S, A, 0, "x"), y = arg_req(S, A, 1, "y");
+  Val pn;
+  if (arg_opt(S, A, 2, "propagate_nan", &pn) && !(pn.k == V_INT && pn.i == 0) && pn.k != V_NONE)
+    ERR(S, "propagate_nan=ALL is not supported yet");
+  args_done(S, A, 3);
+  unify(S, &x, &y, false);
+  return tensor(mk_ins(S, op, ty_of(S, x), 2, x.id, y.id, 0));
+}
+
+static int shape_arg(Sema *S, Val v, int32_t *shape) {
+  if (v.k == V_INT) {
+    shape[0] = (int32_t)v.i;
+    check_block_shape(S, 1, shape);
+    return 1;
+  }
+  if (v.k != V_TUPLE) ERR(S, "shape must be a tuple of compile-time integers");
+  if (v.n < 1 || v.n > 1) ERR(S, "blocks of rank %d are not supported yet (rank 1 only)", v.n);
+  for (int i = 0; i < v.n; i++) shape[i] = (int32_t)const_int(S, v.items[i], "shape dimension");
+  check_block_shape(S, v.n, shape);
+  return v.n;
+}
+
+static Val call_full(Sema *S, Args *A, bool zeros) {
+  int32_t shape[TM_MAX_RANK];
+  int rank = shape_arg(S, arg_req(S, A, 0, "shape"), shape);
+  Val value = zeros ? v_int(0) : arg_req(S, A, 1, "value");
+  tm_dtype dt = dtype_arg(S, arg_req(S, A, zeros ? 1 : 2, "dtype"), "dtype");
+  args_done(S, A, zeros ? 2 : 3);
+  if (!is_const(value)) ERR(S, "full()'s value must be a compile-time constant");
+  Val s = cast_to(S, value, dt);
+  return broadcast_to(S, s, type_block(type_scalar(dt), rank, shape));
+}
+
+static Val call_cast(Sema *S, Val x, Args *A, int first) {
+  tm_dtype dt = dtype_arg(S, arg_req(S, A, first, "dtype"), "dtype");
+  Val bc = v_bool(false), rnd = v_none();
+  arg_opt(S, A, first + 1, "fp_downcast_rounding", &rnd);
+  arg_opt(S, A, first + 2, "bitcast", &bc);
+  args_done(S, A, first + 3);
+  if (rnd.k != V_NONE && !(rnd.k == V_STR && !strcmp(rnd.s, "rtne")))
+    ERR(S, "fp_downcast_rounding other than 'rtne' is not supported yet");
+  if (truthy(S, bc)) {
+    Val t = to_tensor(S, x);
+    Type ty = ty_of(S, t);
+    if (ty.ptr) ERR(S, "bitcast of pointers is not supported yet");
+    if (dt_bits((tm_dtype)ty.dt) != dt_bits(dt))
+      ERR(S, "cannot bitcast %s to %s: the bit widths differ", tm_dtype_name((tm_dtype)ty.dt), tm_dtype_name(dt));
+    check_device_dtype(S, dt);
+    if (ty.dt == dt) return t;
+    return tensor(mk_ins(S, O_BITCAST, with_dt(ty, dt), 1, t.id, 0, 0));
+  }
+  return cast_to(S, to_tensor(S, x), dt);
+}
+
+static Val call_cdiv(Sema *S, Args *A) {
+  Val x = arg_req(S, A, 0, "x"), d = arg_req(S, A, 1, "div");
+  args_done(S, A, 2);
+  if (is_const(x) && is_const(d)) {
+    if (x.k == V_FLOAT || d.k == V_FLOAT) ERR(S, "cdiv needs integers");
+    return fold_binop(S, "//", fold_binop(S, "+", x, fold_binop(S, "-", d, v_int(1))), d);
+  }
+  return binop(S, "//", binop(S, "+", x, binop(S, "-", d, v_int(1))), d);
+}
+
+static Val call_jitfn(Sema *S, JitFn *f, Args *A);
+
+static Val call_builtin(Sema *S, const char *path, Args *A) {
+  const char *name = strrchr(path, '.');
+  name = name ? name + 1 : path;
+  A->fname = name;
+  bool lang = !strncmp(path, "triton.language.", 16) || !strncmp(path, "triton.", 7);
+  if (!strncmp(path, "builtins.", 9)) {
+    if (!strcmp(name, "range")) ERR(S, "range() is only supported as a for-loop iterable");
+    if (!strcmp(name, "min") || !strcmp(name, "max")) {
+      if (A->npos < 1 || A->nkw) ERR(S, "%s() needs positional compile-time arguments", name);
+      Val best = A->pos[0];
+      for (int i = 1; i < A->npos; i++) {
+        Val c = compare(S, name[1] == 'i' ? "<" : ">", A->pos[i], best);
+        if (c.k != V_BOOL) ERR(S, "%s() on device values is not supported; use tl.minimum/tl.maximum", name);
+        if (c.i) best = A->pos[i];
+      }
+      return best;
+    }
+    if (!strcmp(name, "int") || !strcmp(name, "float") || !strcmp(name, "bool")) {
+      Val x = arg_req(S, A, 0, "x");
+      args_done(S, A, 1);
+      if (!is_const(x)) ERR(S, "%s() needs a compile-time value", name);
+      if (name[0] == 'i') return v_int(x.k == V_FLOAT ? (int64_t)x.f : x.i);
+      if (name[0] == 'f') return v_float(x.k == V_FLOAT ? x.f : (double)x.i);
+      return v_bool(truthy(S, x));
+    }
+    if (!strcmp(name, "len")) {
+      Val x = arg_req(S, A, 0, "x");
+      args_done(S, A, 1);
+      if (x.k == V_TUPLE) return v_int(x.n);
+      if (x.k == V_TENSOR && ty_of(S, x).rank) return v_int(ty_of(S, x).shape[0]);
+      ERR(S, "len() of %s", vk_name(S, x));
+    }
+    if (!strcmp(name, "print")) return v_none();
+    ERR(S, "builtin %s() is not supported in kernels", name);
+  }
+  if (!lang) ERR(S, "'%s' is not a Triton function", path);
+  if (!strcmp(name, "program_id")) return call_program_id(S, A, O_PROGRAM_ID);
+  if (!strcmp(name, "num_programs")) return call_program_id(S, A, O_NUM_PROGRAMS);
+  if (!strcmp(name, "arange")) return call_arange(S, A);
+  if (!strcmp(name, "load")) return call_load(S, A);
+  if (!strcmp(name, "store")) return call_store(S, A);
+  if (!strcmp(name, "where")) return call_where(S, A);
+  if (!strcmp(name, "minimum")) return call_minmax(S, A, O_MIN);
+  if (!strcmp(name, "maximum")) return call_minmax(S, A, O_MAX);
+  if (!strcmp(name, "full")) return call_full(S, A, false);
+  if (!strcmp(name, "zeros")) return call_full(S, A, true);
+  if (!strcmp(name, "cdiv")) return call_cdiv(S, A);
+  if (!strcmp(name, "cast")) return call_cast(S, arg_req(S, A, 0, "input"), A, 1);
+  if (!strcmp(name, "constexpr")) {
+    Val v = arg_req(S, A, 0, "value");
+    args_done(S, A, 1);
+    return v;
+  }
+  if (!strcmp(name, "next_power_of_2")) {
+    int64_t n = const_int(S, arg_req(S, A, 0, "n"), "n");
+    args_done(S, A, 1);
+    int64_t p = 1;
+    while (p < n) p <<= 1;
+    return v_int(p);
+  }
+  if (!strcmp(name, "multiple_of") || !strcmp(name, "max_contiguous") || !strcmp(name, "max_constancy")) {
+    Val x = arg_req(S, A, 0, "input");
+    Val v;
+    if (!arg_opt(S, A, 1, "values", &v)) ERR(S, "%s() missing required argument 'values'", name);
+    args_done(S, A, 2);
+    return x; /* a hint: accepted, used by the vectorizer once it exists */
+  }
+  if (!strcmp(name, "static_assert")) {
+    Val c = arg_req(S, A, 0, "cond"), msg = v_none();
+    arg_opt(S, A, 1, "msg", &msg);
+    args_done(S, A, 2);
+    if (c.k == V_TENSOR) ERR(S, "static_assert needs a compile-time condition");
+    if (!truthy(S, c)) ERR(S, "static_assert failed%s%s", msg.k == V_STR ? ": " : "", msg.k == V_STR ? msg.s : "");
+    return v_none();
+  }
+  if (!strcmp(name, "static_print")) return v_none();
+  if (!strcmp(name, "jit")) ERR(S, "triton.jit cannot be called inside a kernel");
+  ERR(S, "tl.%s is not supported yet", name);
+}
+
+static Val call_method(Sema *S, Val self, const char *name, Args *A) {
+  A->fname = name;
+  if (self.k != V_TENSOR) ERR(S, "%s has no method '%s'", vk_name(S, self), name);
+  if (!strcmp(name, "to")) return call_cast(S, self, A, 0);
+  ERR(S, "tensor method '%s' is not supported yet", name);
+}
+
+static Val call(Sema *S, Node *n) {
+  Val f = eval(S, n->a);
+  Args A = {0};
+  A.npos = n->list.n;
+  A.pos = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(A.npos + 1));
+  for (int i = 0; i < A.npos; i++) A.pos[i] = eval(S, n->list.v[i]);
+  A.nkw = n->list2.n;
+  A.kw = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(A.nkw + 1));
+  A.kwname = arena_alloc(&S->c->arena, sizeof(char *) * (size_t)(A.nkw + 1));
+  A.kwused = arena_alloc(&S->c->arena, sizeof(bool) * (size_t)(A.nkw + 1));
+  for (int i = 0; i < A.nkw; i++) {
+    A.kwname[i] = n->list2.v[i]->name;
+    A.kw[i] = eval(S, n->list2.v[i]->a);
+  }
+  S->line = n->line;
+  S->col = n->col;
+  if (f.k == V_FUNC) return call_builtin(S, f.s, &A);
+  if (f.k == V_METHOD) return call_method(S, f.items[0], f.s, &A);
+  if (f.k == V_JITFN) return call_jitfn(S, f.fn, &A);
+  if (f.k == V_DTYPE) ERR(S, "dtypes are not callable; use x.to(dtype)");
+  ERR(S, "%s is not callable", vk_name(S, f));
+}
+
+/* ------------------------------------------------------------ expressions */
+
+static Val attribute(Sema *S, Val obj, const char *name) {
+  if (obj.k == V_MODULE) {
+    tm_dtype dt;
+    bool lang = !strcmp(obj.s, "triton.language") || !strcmp(obj.s, "triton.language.core");
+    if (lang && dtype_by_name(name, &dt) && strcmp(name, "bool") && strcmp(name, "half") && strcmp(name, "float") && strcmp(name, "double"))
+      return v_dtype(dt);
+    if (!strcmp(obj.s, "triton") && !strcmp(name, "language")) return (Val){.k = V_MODULE, .s = "triton.language"};
+    if (lang && (!strcmp(name, "math") || !strcmp(name, "extra")))
+      return (Val){.k = V_MODULE, .s = arena_printf(&S->c->arena, "triton.language.%s", name)};
+    if (!strcmp(obj.s, "triton.language.extra") && !strcmp(name, "libdevice"))
+      return (Val){.k = V_MODULE, .s = "triton.language.extra.libdevice"};
+    if (!strncmp(obj.s, "triton", 6)) return (Val){.k = V_FUNC, .s = arena_printf(&S->c->arena, "%s.%s", obj.s, name)};
+    ERR(S, "module '%s' is not usable in kernels", obj.s);
+  }
+  if (obj.k == V_TENSOR) {
+    Type t = ty_of(S, obj);
+    if (!strcmp(name, "dtype")) {
+      if (t.ptr) ERR(S, "the dtype of a pointer value is not supported yet");
+      return v_dtype((tm_dtype)t.dt);
+    }
+    if (!strcmp(name, "shape")) {
+      Val tup = {.k = V_TUPLE, .n = t.rank};
+      tup.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(t.rank + 1));
+      for (int i = 0; i < t.rank; i++) tup.items[i] = v_int(t.shape[i]);
+      return tup;
+    }
+    if (!strcmp(name, "numel")) return v_int(type_numel(t));
+    Val m = {.k = V_METHOD, .s = name, .n = 1};
+    m.items = arena_alloc(&S->c->arena, sizeof(Val));
+    m.items[0] = obj;
+    return m;
+  }
+  if (obj.k == V_DTYPE) {
+    tm_dtype dt = (tm_dtype)obj.i;
+    if (!strcmp(name, "primitive_bitwidth")) return v_int(dt_bits(dt));
+    if (!strcmp(name, "is_floating")) ERR(S, "dtype methods are not supported yet");
+  }
+  ERR(S, "%s has no attribute '%s'", vk_name(S, obj), name);
+}
+
+static Val eval(Sema *S, Node *n) {
+  S->line = n->line;
+  S->col = n->col;
+  switch (n->kind) {
+  case N_INT: return v_int(n->ival);
+  case N_FLOAT: return v_float(n->fval);
+  case N_STR: return (Val){.k = V_STR, .s = n->str};
+  case N_TRUE: return v_bool(true);
+  case N_FALSE: return v_bool(false);
+  case N_NONE: return v_none();
+  case N_NAME: return lookup(S, n->name);
+  case N_TUPLE: case N_LIST: {
+    Val t = {.k = V_TUPLE, .n = n->list.n};
+    t.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(t.n + 1));
+    for (int i = 0; i < t.n; i++) t.items[i] = eval(S, n->list.v[i]);
+    return t;
+  }
+  case N_ATTR: {
+    Val o = eval(S, n->a);
+    S->line = n->line;
+    S->col = n->col;
+    return attribute(S, o, n->name);
+  }
+  case N_CALL: return call(S, n);
+  case N_BINOP: {
+    Val a = eval(S, n->a), b = eval(S, n->b);
+    S->line = n->line;
+    S->col = n->col;
+    return binop(S, n->op, a, b);
+  }
+  case N_UNARY: {
+    Val a = eval(S, n->a);
+    S->line = n->line;
+    S->col = n->col;
+    return unary(S, n->op, a);
+  }
+  case N_COMPARE: {
+    Val a = eval(S, n->a), b = eval(S, n->b);
+    S->line = n->line;
+    S->col = n->col;
+    return compare(S, n->op, a, b);
+  }
+  case N_BOOLOP: {
+    bool is_and = n->op[0] == 'a';
+    Val acc = eval(S, n->list.v[0]);
+    for (int i = 1; i < n->list.n; i++) {
+      if (acc.k != V_TENSOR) {
+        if (truthy(S, acc) != is_and) return acc; /* Python short-circuit */
+        acc = eval(S, n->list.v[i]);
+        continue;
+      }
+      Val b = eval(S, n->list.v[i]);
+      S->line = n->line;
+      S->col = n->col;
+      acc = binop(S, is_and ? "&" : "|", acc, b);
+    }
+    return acc;
+  }
+  case N_IFEXP: {
+    Val c = eval(S, n->a);
+    S->line = n->line;
+    S->col = n->col;
+    if (c.k == V_TENSOR) ERR(S, "a conditional expression on a device value is not supported; use tl.where");
+    return eval(S, truthy(S, c) ? n->b : n->c);
+  }
+  case N_SUBSCRIPT: {
+    Val o = eval(S, n->a);
+    Val idx = n->b->kind == N_SLICE ? (Val){.k = V_SLICE} : eval(S, n->b);
+    S->line = n->line;
+    S->col = n->col;
+    if (o.k == V_TUPLE) {
+      int64_t i = const_int(S, idx, "a tuple index");
+      if (i < 0) i += o.n;
+      if (i < 0 || i >= o.n) ERR(S, "tuple index out of range");
+      return o.items[i];
+    }
+    if (o.k == V_TENSOR) ERR(S, "indexing blocks (x[:, None], x[i]) is not supported yet: only 1-D blocks are");
+    ERR(S, "%s is not subscriptable", vk_name(S, o));
+  }
+  case N_SLICE: ERR(S, "slices are only valid inside []");
+  case N_KWARG: case N_STARRED: break;
+  default: break;
+  }
+  ERR(S, "this expression is not supported in kernels");
+}
+
+/* ------------------------------------------------------------ statements */
+
+static void assign(Sema *S, Node *target, Val v) {
+  S->line = target->line;
+  S->col = target->col;
+  if (target->kind == N_NAME) {
+    bind(S, target->name, v);
+    return;
+  }
+  if (target->kind == N_TUPLE || target->kind == N_LIST) {
+    if (v.k != V_TUPLE) ERR(S, "cannot unpack %s", vk_name(S, v));
+    if (v.n != target->list.n) ERR(S, "cannot unpack %d values into %d names", v.n, target->list.n);
+    for (int i = 0; i < v.n; i++) assign(S, target->list.v[i], v.items[i]);
+    return;
+  }
+  if (target->kind == N_SUBSCRIPT) ERR(S, "blocks are immutable: item assignment is not supported");
+  ERR(S, "cannot assign to this expression");
+}
+
+/* range(...)/tl.static_range(...)/tl.range(...) with compile-time bounds: unrolled. */
+static void exec_for(Sema *S, Node *n) {
+  if (n->b->kind != N_CALL) ERR(S, "for loops must iterate over range(), tl.range() or tl.static_range()");
+  Val f = eval(S, n->b->a);
+  S->line = n->b->line;
+  S->col = n->b->col;
+  const char *fname = f.k == V_FUNC ? strrchr(f.s, '.') + 1 : "";
+  if (f.k != V_FUNC || (strcmp(fname, "range") && strcmp(fname, "static_range")))
+    ERR(S, "for loops must iterate over range(), tl.range() or tl.static_range()");
+  int np = n->b->list.n;
+  if (np < 1 || np > 3) ERR(S, "%s() takes 1 to 3 positional arguments", fname);
+  Val b[3];
+  for (int i = 0; i < np; i++) b[i] = eval(S, n->b->list.v[i]);
+  for (int i = 0; i < n->b->list2.n; i++) {
+    const char *kw = n->b->list2.v[i]->name;
+    if (strcmp(kw, "num_stages") && strcmp(kw, "loop_unroll_factor") && strcmp(kw, "warp_specialize") &&
+        strcmp(kw, "disallow_acc_multi_buffer") && strcmp(kw, "flatten") && strcmp(kw, "step"))
+      ERR(S, "%s() got an unexpected keyword argument '%s'", fname, kw);
+  }
+  for (int i = 0; i < np; i++)
+    if (b[i].k == V_TENSOR)
+      ERR(S, "loops with bounds known only at run time are not supported yet; the bounds must be tl.constexpr");
+  int64_t lo = np > 1 ? const_int(S, b[0], "range start") : 0;
+  int64_t hi = const_int(S, b[np > 1 ? 1 : 0], "range end");
+  int64_t step = np > 2 ? const_int(S, b[2], "range step") : 1;
+  if (step == 0) ERR(S, "range() step must not be zero");
+  int64_t trips = step > 0 ? (hi > lo ? (hi - lo + step - 1) / step : 0) : (lo > hi ? (lo - hi - step - 1) / -step : 0);
+  if (trips > 4096) ERR(S, "loop of %lld iterations is too long to unroll; loops with device-side iteration are not supported yet", (long long)trips);
+  for (int64_t k = 0; k < trips; k++) {
+    assign(S, n->a, v_int(lo + k * step));
+    exec_block(S, n->list);
+    if (S->scope->returned) ERR(S, "return inside a loop is not supported");
+  }
+}
+
+static void exec_stmt(Sema *S, Node *n) {
+  S->line = n->line;
+  S->col = n->col;
+  switch (n->kind) {
+  case N_EXPR_STMT:
+    if (n->a->kind == N_STR) return; /* docstring */
+    eval(S, n->a);
+    return;
+  case N_ASSIGN: {
+    Val v = eval(S, n->a);
+    for (int i = 0; i < n->list.n; i++) assign(S, n->list.v[i], v);
+    return;
+  }
+  case N_ANNASSIGN:
+    if (n->c) assign(S, n->a, eval(S, n->c));
+    return;
+  case N_AUGASSIGN: {
+    Val cur = eval(S, n->a), rhs = eval(S, n->b);
+    S->line = n->line;
+    S->col = n->col;
+    assign(S, n->a, binop(S, n->op, cur, rhs));
+    return;
+  }
+  case N_IF: {
+    Val c = eval(S, n->a);
+    S->line = n->a->line;
+    S->col = n->a->col;
+    if (c.k == V_TENSOR)
+      ERR(S, "'if' on a device value is not supported yet; the condition must be a compile-time constant");
+    exec_block(S, truthy(S, c) ? n->list : n->list2);
+    return;
+  }
+  case N_FOR: exec_for(S, n); return;
+  case N_WHILE: ERR(S, "while loops are not supported yet");
+  case N_RETURN:
+    S->scope->ret = n->a ? eval(S, n->a) : v_none();
+    if (S->scope->is_kernel && S->scope->ret.k != V_NONE) ERR(S, "a kernel cannot return a value");
+    S->scope->returned = true;
+    return;
+  case N_PASS: return;
+  case N_BREAK: ERR(S, "'break' is not supported in Triton kernels");
+  case N_CONTINUE: ERR(S, "'continue' is not supported in Triton kernels");
+  case N_ASSERT: {
+    Val c = eval(S, n->a);
+    S->line = n->line;
+    S->col = n->col;
+    if (c.k != V_TENSOR) {
+      if (!truthy(S, c)) {
+        Val m = n->b ? eval(S, n->b) : v_none();
+        ERR(S, "assertion failed%s%s", m.k == V_STR ? ": " : "", m.k == V_STR ? m.s : "");
+      }
+      return;
+    }
+    if (S->c->req->debug) ERR(S, "device-side assert is not supported yet");
+    return; /* upstream: device asserts are inactive without debug */
+  }
+  default: ERR(S, "this statement is not supported in kernels");
+  }
+}
+
+static void exec_block(Sema *S, NodeVec body) {
+  for (int i = 0; i < body.n && !S->scope->returned; i++) exec_stmt(S, body.v[i]);
+}
+
+/* ------------------------------------------------------------ functions */
+
+static bool is_constexpr_annotation(Sema *S, Node *ann) {
+  if (!ann) return false;
+  if (ann->kind == N_STR) return strstr(ann->str, "constexpr") != NULL;
+  if (ann->kind == N_ATTR) return !strcmp(ann->name, "constexpr");
+  if (ann->kind == N_NAME) return !strcmp(ann->name, "constexpr");
+  (void)S;
+  return false;
+}
+
+static Node *jitfn_def(Sema *S, JitFn *f) {
+  if (!f->def) {
+    Src saved = S->c->src;
+    S->c->src = f->src;
+    f->def = parse_def_at(S->c, f->toks, f->tok_index);
+    S->c->src = saved;
+  }
+  return f->def;
+}
+
+static Val call_jitfn(Sema *S, JitFn *f, Args *A) {
+  if (f->active) ERR(S, "recursive call of @jit function '%s' is not supported", f->name);
+  Src saved_src = S->c->src;
+  int line = S->line, col = S->col;
+  Node *def = jitfn_def(S, f);
+  S->c->src = saved_src;
+  A->fname = f->name;
+  Scope sc = {0};
+  /* bind arguments in the caller's context (for located errors) */
+  for (int i = 0; i < def->list.n; i++) {
+    Node *p = def->list.v[i];
+    Val v;
+    if (!arg_opt(S, A, i, p->name, &v)) {
+      if (!p->b) ERR(S, "%s() missing required argument '%s'", f->name, p->name);
+      Scope *saved = S->scope;
+      Scope empty = {0};
+      S->scope = &empty;
+      S->c->src = f->src;
+      v = eval(S, p->b);
+      S->c->src = saved_src;
+      S->scope = saved;
+      S->line = line;
+      S->col = col;
+    }
+    if (is_constexpr_annotation(S, p->a) && v.k == V_TENSOR)
+      ERR(S, "argument '%s' of %s() is tl.constexpr but received a device value", p->name, f->name);
+    Binding b = {p->name, v};
+    vec_push(&S->c->arena, sc.vars, b);
+  }
+  args_done(S, A, def->list.n);
+  Scope *saved = S->scope;
+  S->scope = &sc;
+  S->c->src = f->src;
+  f->active = 1;
+  exec_block(S, def->list2);
+  f->active = 0;
+  S->c->src = saved_src;
+  S->scope = saved;
+  S->line = line;
+  S->col = col;
+  return sc.returned ? sc.ret : v_none();
+}
+
+static void bind_kernel_params(Sema *S, Node *def) {
+  const tm_compile_request *r = S->c->req;
+  if (def->list.n != r->nparams)
+    ERR(S, "kernel '%s' has %d parameters but %d argument specifications were given", def->name, def->list.n, r->nparams);
+  for (int i = 0; i < def->list.n; i++) {
+    Node *p = def->list.v[i];
+    const tm_param_spec *ps = &r->params[i];
+    S->line = p->line;
+    S->col = p->col;
+    if (ps->kind == TM_PARAM_CONSTEXPR) {
+      bind(S, p->name, from_tm_value(S, ps->value));
+      continue;
+    }
+    if (is_constexpr_annotation(S, p->a))
+      ERR(S, "parameter '%s' is annotated tl.constexpr but was given a runtime %s", p->name,
+          ps->kind == TM_PARAM_POINTER ? "pointer" : "scalar");
+    if (ps->kind != TM_PARAM_POINTER && ps->kind != TM_PARAM_SCALAR) ERR(S, "parameter '%s': invalid specification", p->name);
+    if (ps->dtype == TM_F64)
+      ERR(S, "parameter '%s' is float64, which is not supported on the device (Metal has no double)", p->name);
+    if (ps->dtype == TM_VOID || ps->dtype >= TM_NDTYPES) ERR(S, "parameter '%s': invalid dtype", p->name);
+    check_device_dtype(S, ps->dtype);
+    Param par = {.name = p->name, .index = i, .kind = ps->kind, .flags = ps->flags,
+                 .ty = ps->kind == TM_PARAM_POINTER ? type_ptr(ps->dtype) : type_scalar(ps->dtype)};
+    vec_push(&S->c->arena, S->fn->params, par);
+    int id = mk_ins(S, O_ARG, par.ty, 0, 0, 0, 0);
+    S->fn->ins.v[id].aux = (int16_t)(S->fn->params.n - 1);
+    bind(S, p->name, tensor(id));
+  }
+}
+
+Fn *sema(Ctx *c, TokVec toks, Node *module, const char *kernel_name) {
+  Sema S = {.c = c, .module = module, .toks = toks};
+  S.line = c->src.first_line;
+  S.col = 1;
+  Node *stub = NULL;
+  for (int i = 0; i < module->list.n; i++) {
+    Node *e = module->list.v[i];
+    if (e->kind == N_DEF && (!kernel_name || !strcmp(e->name, kernel_name))) {
+      stub = e;
+      break;
+    }
+  }
+  if (!stub) {
+    if (kernel_name) error_at(c, c->src.first_line, 1, "no function named '%s' in the source", kernel_name);
+    error_at(c, c->src.first_line, 1, "no function definition in the source");
+  }
+  JitFn *kf = jitfn_new(&S, stub->name, c->src, toks, (int)stub->ival);
+  Node *def = jitfn_def(&S, kf);
+  Fn *fn = arena_alloc(&c->arena, sizeof(Fn));
+  fn->name = def->name;
+  fn->num_warps = c->req->num_warps > 0 ? c->req->num_warps : 4;
+  S.fn = fn;
+  Scope sc = {.is_kernel = true};
+  S.scope = &sc;
+  S.line = def->line;
+  S.col = def->col;
+  bind_kernel_params(&S, def);
+  kf->active = 1;
+  exec_block(&S, def->list2);
+  kf->active = 0;
+  return fn;
+}

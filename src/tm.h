@@ -1,0 +1,290 @@
+/*
+ * tm.h: the compiler's internal header, one section per source file.
+ *
+ * Pipeline (compile.c runs it top to bottom):
+ *   lex.c      source text  -> tokens (INDENT/DEDENT/NEWLINE as Python)
+ *   parse.c    tokens       -> AST of the kernel-language subset of Python
+ *   sema.c     AST + params -> tile IR (constexpr evaluation, Triton typing,
+ *                              promotion and broadcasting, inlining)
+ *   layout.c   tile IR      -> a distributed layout on every block value
+ *   emit.c     tile IR      -> MSL text, spelled through the dialect table (msl.c)
+ *
+ * Memory: everything a compilation allocates comes from one Arena, freed at
+ * once. Errors: user errors (the kernel is not accepted) and internal errors
+ * both longjmp to the boundary in compile.c with a located message.
+ */
+#ifndef TM_INTERNAL_H
+#define TM_INTERNAL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "triton_metal.h"
+
+#define TM_MAX_RANK 4
+
+/* ------------------------------------------------------------ arena.c */
+
+typedef struct ArenaChunk ArenaChunk;
+typedef struct Arena {
+  ArenaChunk *head;
+  jmp_buf *oom;   /* where allocation failure longjmps (value 1) */
+} Arena;
+
+void *arena_alloc(Arena *a, size_t n); /* zeroed; on failure longjmps to a->oom */
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_strdup(Arena *a, const char *s);
+char *arena_printf(Arena *a, const char *fmt, ...);
+void arena_free(Arena *a);
+
+/* A growable byte buffer (malloc-backed; the emitter's output). */
+typedef struct Buf {
+  char *p;
+  size_t len, cap;
+  bool oom;       /* an append failed for lack of memory */
+} Buf;
+
+void buf_put(Buf *b, const char *s, size_t n);
+void buf_puts(Buf *b, const char *s);
+void buf_printf(Buf *b, const char *fmt, ...);
+void buf_free(Buf *b);
+
+/* A growable array of pointers or ints inside an arena. */
+#define VEC(T) struct { T *v; int n, cap; }
+#define vec_push(A, vec, x)                                                    \
+  do {                                                                         \
+    if ((vec).n == (vec).cap) {                                                \
+      int nc_ = (vec).cap ? (vec).cap * 2 : 8;                                 \
+      void *nv_ = arena_alloc((A), sizeof(*(vec).v) * (size_t)nc_);           \
+      if ((vec).n) memcpy(nv_, (vec).v, sizeof(*(vec).v) * (size_t)(vec).n);   \
+      (vec).v = nv_;                                                           \
+      (vec).cap = nc_;                                                         \
+    }                                                                          \
+    (vec).v[(vec).n++] = (x);                                                  \
+  } while (0)
+
+/* ------------------------------------------------------------ diag.c */
+
+typedef struct Src {
+  const char *text;     /* the source text given to the compiler */
+  const char *filename;
+  int first_line;       /* file line of text's first line */
+} Src;
+
+/* A compilation's context: arena, source, error boundary. */
+typedef struct Ctx {
+  Arena arena;
+  const tm_compile_request *req;
+  Src src;
+  jmp_buf jb;
+  char *err;            /* malloc'd message once an error was raised */
+  tm_status status;
+} Ctx;
+
+/* Located user error: file:line:col, message, the source line and a caret. */
+_Noreturn void error_at(Ctx *c, int line, int col, const char *fmt, ...);
+/* Internal error (a compiler bug), naming the pass. */
+_Noreturn void internal_error(Ctx *c, const char *pass, const char *fmt, ...);
+
+/* ------------------------------------------------------------ lex.c */
+
+typedef enum TokKind {
+  T_EOF, T_NEWLINE, T_INDENT, T_DEDENT,
+  T_NAME, T_INT, T_FLOAT, T_STR, T_OP, T_KEYWORD
+} TokKind;
+
+typedef struct Tok {
+  TokKind kind;
+  const char *s;  /* start in the source text */
+  int len;
+  int line, col;  /* file line, 1-based column */
+  int64_t ival;
+  double fval;
+  char *str;      /* decoded string literal */
+} Tok;
+
+typedef VEC(Tok) TokVec;
+TokVec lex(Ctx *c);
+
+/* ------------------------------------------------------------ parse.c */
+
+typedef enum NodeKind {
+  /* expressions */
+  N_NAME, N_INT, N_FLOAT, N_STR, N_TRUE, N_FALSE, N_NONE,
+  N_TUPLE, N_LIST, N_ATTR, N_CALL, N_SUBSCRIPT, N_SLICE, N_BINOP, N_UNARY,
+  N_COMPARE, N_BOOLOP, N_IFEXP, N_KWARG, N_STARRED,
+  /* statements */
+  N_DEF, N_PARAM, N_ASSIGN, N_AUGASSIGN, N_ANNASSIGN, N_EXPR_STMT, N_IF,
+  N_FOR, N_WHILE, N_RETURN, N_PASS, N_BREAK, N_CONTINUE, N_ASSERT,
+  N_IMPORT, N_MODULE
+} NodeKind;
+
+typedef struct Node Node;
+typedef VEC(Node *) NodeVec;
+
+struct Node {
+  NodeKind kind;
+  int line, col;
+  const char *op;   /* operator spelling: "+", "//", "<", "and", "not", ... */
+  const char *name; /* N_NAME, N_ATTR attribute, N_DEF name, N_PARAM, N_KWARG */
+  int64_t ival;
+  double fval;
+  const char *str;
+  Node *a, *b, *c;  /* children: meaning per kind (see parse.c) */
+  NodeVec list;     /* elements, arguments, statements, params, decorators... */
+  NodeVec list2;    /* N_IF/N_FOR/N_WHILE else-body; N_DEF decorators */
+};
+
+/* Scans a whole text: returns N_MODULE whose list holds, in order,
+ *   N_DEF stubs (name, ival = index of its first token, decorators included),
+ *   N_ASSIGN stubs for `NAME = ...` / `NAME: ann = ...` (name, ival = index of the value),
+ *   N_IMPORT nodes (name = module path, str = imported attribute or NULL, op = bound name).
+ * Other top-level statements are skipped. Defs and values are parsed on demand,
+ * so host code in the same file never needs to be in the kernel subset. */
+Node *parse_module(Ctx *c, TokVec toks);
+Node *parse_def_at(Ctx *c, TokVec toks, int index);
+Node *parse_expr_at(Ctx *c, TokVec toks, int index);
+char *ast_print(Ctx *c, Node *n); /* arena text, for `-d ast` */
+
+/* ------------------------------------------------------------ types.c */
+
+/* A value's type: a scalar dtype, a pointer to one, or a block of either. */
+typedef struct Type {
+  uint8_t dt;    /* tm_dtype of the scalar element (pointee for pointers) */
+  uint8_t ptr;   /* 1: pointer to dt */
+  uint8_t rank;  /* 0: scalar */
+  int32_t shape[TM_MAX_RANK];
+} Type;
+
+Type type_scalar(tm_dtype dt);
+Type type_ptr(tm_dtype dt);
+Type type_block(Type elem, int rank, const int32_t *shape);
+Type type_elem(Type t); /* the scalar (or pointer) element of a block */
+bool type_eq(Type a, Type b);
+int64_t type_numel(Type t);
+const char *type_str(Arena *a, Type t); /* "fp32", "*fp16", "<1024xi32>" */
+
+bool dt_is_float(tm_dtype dt);
+bool dt_is_int(tm_dtype dt);      /* includes i1 */
+bool dt_is_signed(tm_dtype dt);   /* signed ints; i1 counts as unsigned */
+int dt_bits(tm_dtype dt);
+int dt_fp_mantissa(tm_dtype dt);
+tm_dtype dt_int(int bits, bool is_signed);
+
+/* ------------------------------------------------------------ ir.c */
+
+typedef enum Op {
+  O_CONST,        /* imm / fimm, scalar */
+  O_ARG,          /* runtime parameter aux = param index */
+  O_PROGRAM_ID,   /* aux = axis */
+  O_NUM_PROGRAMS, /* aux = axis */
+  O_RANGE,        /* block int32: imm = start (arange) */
+  O_SPLAT,        /* scalar -> block */
+  O_BROADCAST,    /* block with 1-dims -> bigger block */
+  O_EXPAND_DIMS,  /* aux = axis */
+  O_ADD, O_SUB, O_MUL, O_DIV, O_REM, /* DIV on ints truncates, REM is C's */
+  O_AND, O_OR, O_XOR, O_SHL, O_SHR,  /* SHR arithmetic iff signed */
+  O_MIN, O_MAX,
+  O_NEG, O_NOT,   /* NOT: bitwise complement */
+  O_CMP,          /* aux = Cmp */
+  O_SELECT,       /* a ? b : c */
+  O_CAST,         /* value conversion to ty */
+  O_BITCAST,      /* reinterpretation, same bit width */
+  O_ADDPTR,       /* pointer + offset (elements) */
+  O_LOAD,         /* args: ptr [mask [other]] */
+  O_STORE,        /* args: ptr value [mask] */
+  O_NOPS
+} Op;
+
+typedef enum Cmp { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE } Cmp;
+
+typedef struct Layout Layout;
+
+typedef struct Ins {
+  uint8_t op;
+  uint8_t nargs;
+  int16_t aux;
+  Type ty;           /* result type (void dtype for stores) */
+  int args[3];       /* value ids */
+  int64_t imm;
+  double fimm;
+  int line, col;
+  Layout *layout;    /* set by layout.c on block values */
+  int uses;          /* number of uses, set by ir_count_uses */
+} Ins;
+
+typedef struct Param {
+  const char *name;
+  int index;         /* index in the def */
+  tm_param_kind kind;
+  Type ty;
+  unsigned flags;
+  bool written;      /* a store goes through it (pointer params) */
+} Param;
+
+typedef struct Fn {
+  const char *name;
+  VEC(Ins) ins;      /* value id = index */
+  VEC(int) body;     /* instruction ids in program order */
+  VEC(Param) params; /* runtime params */
+  int num_warps;
+} Fn;
+
+int ir_add(Ctx *c, Fn *f, Ins in);  /* appends to the body, returns the id */
+const char *op_name(Op op);
+void ir_count_uses(Fn *f);
+char *ir_print(Ctx *c, Fn *f);     /* arena text */
+
+/* ------------------------------------------------------------ sema.c */
+
+Fn *sema(Ctx *c, TokVec toks, Node *module, const char *kernel_name);
+
+/* ------------------------------------------------------------ layout.c */
+
+/* A blocked layout (Triton's #blocked): element (i0,..,ir-1) of a block is held
+ * by the thread whose lane/warp coordinates match, in a per-thread slot.
+ *   per dim d: spt[d] elements per thread, tpw[d] lanes, wpc[d] SIMD-groups;
+ *   order[0] is the fastest-varying dim. Lanes and warps are numbered along order.
+ * Picture for <8xf32>, spt 1, tpw 4 (toy warp), wpc 2:
+ *   element : 0  1  2  3  4  5  6  7
+ *   thread  : t0 t1 t2 t3 t4 t5 t6 t7   (t4..t7 are warp 1)
+ * Elements beyond one tile repeat (slot r holds element r*tile + ...); when
+ * the tile is larger than the block, threads beyond it hold duplicates. */
+struct Layout {
+  int rank;
+  int spt[TM_MAX_RANK], tpw[TM_MAX_RANK], wpc[TM_MAX_RANK], order[TM_MAX_RANK];
+  int shape[TM_MAX_RANK];
+  int reps[TM_MAX_RANK]; /* tiles per dim */
+  int per_thread;        /* slots per thread */
+  bool replicated;       /* some threads hold duplicates */
+};
+
+void layout_assign(Ctx *c, Fn *f);
+Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps);
+/* Which element slot `slot` of thread (lane, warp) holds; *dup set when the
+ * element is a duplicate of one held by a lower thread. */
+void layout_coords(const Layout *l, int lane, int warp, int slot, int *coords, bool *dup);
+bool layout_eq(const Layout *a, const Layout *b);
+
+/* ------------------------------------------------------------ msl.c */
+
+typedef struct Dialect {
+  const char *name;
+  const char *prelude;                 /* text after the includes */
+  const char *type_names[TM_NDTYPES];  /* scalar spellings */
+  const char *kernel_kw;               /* "kernel void" */
+  const char *buffer_qual, *const_buffer_qual, *bytes_qual;
+  const char *builtin_decl[TM_MAX_BUILTINS + 1]; /* by tm_builtin */
+  bool has_bfloat;
+} Dialect;
+
+extern const Dialect dialect_msl;
+
+/* ------------------------------------------------------------ emit.c */
+
+char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info);
+
+#endif
