@@ -21,7 +21,6 @@ struct tm_kernel {
   int nstrings;
 };
 
-void tm_free(void *p) { free(p); }
 
 static char *keep(tm_kernel *k, const char *s) {
   char *p = strdup(s ? s : "");
