@@ -45,11 +45,16 @@ _CONST_ONE = (_CONSTEXPR, _tm.VOID, 0, _tm.V_INT, 1)
 
 _device = None
 _device_lock = threading.Lock()
+_c_module = None
 
 
 def _C():
-    from . import _C as c
-    return c
+    """The extension module, imported on first use (pure-Python parts work without it)."""
+    global _c_module
+    if _c_module is None:
+        from . import _C as c
+        _c_module = c
+    return _c_module
 
 
 def get_device():
@@ -145,7 +150,14 @@ def _buffer_info(v):
 
 def _pointer(kname, aname, v):
     """(tm_dtype, ptr, nbytes, readonly) of a pointer argument, or raise."""
-    if hasattr(v, "data_ptr"):  # torch tensors and duck-typed objects
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(v, np.ndarray):
+        ptr, nbytes, ro, contiguous = _buffer_info(v)
+        if not contiguous:
+            raise ValueError(f"{kname}: argument '{aname}' is not contiguous; "
+                             "pass np.ascontiguousarray(x)")
+        code, fix = dtype_code(v.dtype), ".astype(np.float32)"
+    elif hasattr(v, "data_ptr"):  # torch tensors and duck-typed objects
         dev = getattr(v, "device", None)
         if dev is not None and getattr(dev, "type", "cpu") != "cpu":
             raise TypeError(f"{kname}: argument '{aname}' is on device '{dev}'; "
@@ -162,12 +174,6 @@ def _pointer(kname, aname, v):
                             "(numel()/element_size() or nbytes)")
         code, fix = dtype_code(v.dtype), ".to(torch.float32)"
         ptr, ro = v.data_ptr(), False
-    elif hasattr(v, "__array_interface__") and hasattr(v, "dtype"):  # NumPy
-        ptr, nbytes, ro, contiguous = _buffer_info(v)
-        if not contiguous:
-            raise ValueError(f"{kname}: argument '{aname}' is not contiguous; "
-                             "pass np.ascontiguousarray(x)")
-        code, fix = dtype_code(v.dtype), ".astype(np.float32)"
     else:
         return None
     if code == _tm.F64:
