@@ -1,0 +1,51 @@
+#include <metal_stdlib>
+using namespace metal;
+
+#ifndef TM_LD
+#define TM_LD(p, line) (p)
+#define TM_ST(p, line) (p)
+#endif
+
+template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }
+template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }
+template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }
+template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }
+
+kernel void mixed(
+    device const half* h_ptr [[buffer(0)]],
+    device const int* i_ptr [[buffer(1)]],
+    device float* out_ptr [[buffer(2)]],
+    constant int& n [[buffer(3)]],
+    constant float& scale [[buffer(4)]],
+    uint3 tm_pid [[threadgroup_position_in_grid]],
+    uint3 tm_npid [[threadgroups_per_grid]],
+    uint tm_tid [[thread_index_in_threadgroup]])
+{
+  int v5 = int(tm_pid.x);
+  int v7 = v5 * 16;
+  int v41 = int(tm_npid.x);
+  float v42 = float(v41);
+  for (uint k = 0; k < 1u; ++k) {
+    int c0 = int(tm_tid % 16u);
+    bool dup = tm_tid >= 16u;
+    int v8 = c0;
+    int v10 = v7 + v8;
+    bool v12 = v10 < n;
+    device const half* v14 = h_ptr + v10;
+    half v17 = v12 ? *TM_LD(v14, 12) : half((-1.0f));
+    device const int* v19 = i_ptr + v10;
+    int v22 = v12 ? *TM_LD(v19, 13) : 7;
+    int v25 = tm_sdiv(v22, 3);
+    int v28 = tm_srem(v22, 3);
+    int v29 = v25 + v28;
+    bool v32 = v29 > 0;
+    float v33 = float(v17);
+    float v35 = v33 * scale;
+    float v36 = float(v17);
+    float v39 = v36 / 2.0f;
+    float v40 = v32 ? v35 : v39;
+    float v44 = v40 + v42;
+    device float* v46 = out_ptr + v10;
+    if (!dup && v12) *TM_ST(v46, 17) = v44;
+  }
+}

@@ -1,0 +1,37 @@
+#include <metal_stdlib>
+using namespace metal;
+
+#ifndef TM_LD
+#define TM_LD(p, line) (p)
+#define TM_ST(p, line) (p)
+#endif
+
+template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }
+template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }
+template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }
+template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }
+
+kernel void add_kernel(
+    device const float* x_ptr [[buffer(0)]],
+    device const float* y_ptr [[buffer(1)]],
+    device float* output_ptr [[buffer(2)]],
+    constant int& n_elements [[buffer(3)]],
+    uint3 tm_pid [[threadgroup_position_in_grid]],
+    uint tm_tid [[thread_index_in_threadgroup]])
+{
+  int v4 = int(tm_pid.x);
+  int v6 = v4 * 1024;
+  for (uint k = 0; k < 8u; ++k) {
+    int c0 = int(k * 128u + tm_tid);
+    int v7 = c0;
+    int v9 = v6 + v7;
+    bool v11 = v9 < n_elements;
+    device const float* v13 = x_ptr + v9;
+    float v14 = v11 ? *TM_LD(v13, 12) : float(0);
+    device const float* v16 = y_ptr + v9;
+    float v17 = v11 ? *TM_LD(v16, 13) : float(0);
+    float v18 = v14 + v17;
+    device float* v20 = output_ptr + v9;
+    if (v11) *TM_ST(v20, 15) = v18;
+  }
+}
