@@ -243,3 +243,17 @@ def test_cdiv_next_power_of_2():
 def test_jit_function_not_callable():
     with pytest.raises(RuntimeError, match="launch it as"):
         kern(1, 2, 3)
+
+
+def test_torch_dtype_mapping():
+    torch = pytest.importorskip("torch")
+    for tdt, code in [(torch.bool, _tm.I1), (torch.int8, _tm.I8), (torch.int16, _tm.I16),
+                      (torch.int32, _tm.I32), (torch.int64, _tm.I64), (torch.uint8, _tm.U8),
+                      (torch.float16, _tm.F16), (torch.bfloat16, _tm.BF16),
+                      (torch.float32, _tm.F32)]:
+        assert spec_of(kern, 0, torch.zeros(8, dtype=tdt), 3, 64)[:2] == (POINTER, code)
+    with pytest.raises(ValueError, match="'x_ptr' is not contiguous"):
+        kern._specialize(torch.zeros(4, 4)[:, ::2], 3, 64)
+    with pytest.raises(TypeError, match=r"float64 is not supported on the device; "
+                                        r"convert with \.to\(torch\.float32\)"):
+        kern._specialize(torch.zeros(4, dtype=torch.float64), 3, 64)

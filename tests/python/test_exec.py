@@ -117,3 +117,31 @@ def test_compilation_error_has_location():
         bad_kernel[(1,)](np.zeros(1, np.float32))
     line = bad_kernel.first_line + 2
     assert f"{line}:" in str(e.value) and "not_defined_anywhere" in str(e.value)
+
+
+@triton.jit
+def incr_unmasked(x_ptr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(x_ptr + offs, tl.load(x_ptr + offs) + 1.0)
+
+
+def test_out_of_bounds_is_launch_error():
+    x = np.zeros(100, np.float32)
+    with pytest.raises(triton.LaunchError, match="x_ptr") as e:
+        incr_unmasked[(1,)](x, BLOCK=128)
+    assert isinstance(e.value, RuntimeError)
+
+
+@triton.jit
+def store_scalars(f_ptr, i_ptr, a, b, c, big):
+    tl.store(f_ptr, a + b + c)
+    tl.store(i_ptr, big)
+
+
+def test_scalar_arguments():
+    f = np.zeros(1, np.float32)
+    i = np.zeros(1, np.int64)
+    store_scalars[(1,)](f, i, 1.5, 2, np.float32(0.25), 2**40 + 3)
+    assert f[0] == 3.75 and i[0] == 2**40 + 3
+    store_scalars[(1,)](f, i, -1.0, 1, np.float32(0.5), -2**40)  # b == 1: a constexpr
+    assert f[0] == 0.5 and i[0] == -2**40
