@@ -145,3 +145,17 @@ def test_scalar_arguments():
     assert f[0] == 3.75 and i[0] == 2**40 + 3
     store_scalars[(1,)](f, i, -1.0, 1, np.float32(0.5), -2**40)  # b == 1: a constexpr
     assert f[0] == 0.5 and i[0] == -2**40
+
+
+def test_options_select_variants():
+    n = 64
+    x, out = np.ones(n, np.float32), np.zeros(n, np.float32)
+    a = add(x, x, out, n, block=64, num_warps=1)
+    b = add(x, x, out, n, block=64, num_warps=1, debug=True, num_stages=2, num_ctas=1,
+            maxnreg=64, enable_fp_fusion=True, matrix_instr_nonkdim=0)
+    c = add(x, x, out, n, block=64, num_warps=8)
+    assert a is not b and a is not c and b is not c
+    assert a.metadata.num_warps == 1 and a.metadata.threads_per_threadgroup == 32
+    assert c.metadata.threads_per_threadgroup == 256
+    assert add(x, x, out, n, block=64, num_warps=1) is a
+    np.testing.assert_array_equal(out, 2)
