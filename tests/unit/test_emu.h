@@ -13,7 +13,7 @@
 static char emu_cache_dir[256];
 
 /* Points TRITON_METAL_CACHE_DIR at a new empty folder under /tmp. */
-static void emu_fresh_cache(void) {
+static inline void emu_fresh_cache(void) {
   snprintf(emu_cache_dir, sizeof emu_cache_dir, "/tmp/tm-test-emu-XXXXXX");
   if (!mkdtemp(emu_cache_dir)) {
     perror("mkdtemp");
@@ -22,19 +22,19 @@ static void emu_fresh_cache(void) {
   setenv("TRITON_METAL_CACHE_DIR", emu_cache_dir, 1);
 }
 
-static void emu_rm_cache(void) {
+static inline void emu_rm_cache(void) {
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", emu_cache_dir);
   if (system(cmd)) fprintf(stderr, "could not remove %s\n", emu_cache_dir);
 }
 
-static double emu_now(void) {
+static inline double emu_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static tm_device *emu_open(void) {
+static inline tm_device *emu_open(void) {
   tm_device *d = NULL;
   char *err = NULL;
   tm_status st = tm_device_open("cpu", &d, &err);
@@ -46,7 +46,7 @@ static tm_device *emu_open(void) {
 }
 
 /* Loads msl; on failure prints the message and returns NULL (a CHECK fails). */
-static tm_module *emu_load(tm_device *d, const char *msl, const tm_kernel_info *k) {
+static inline tm_module *emu_load(tm_device *d, const char *msl, const tm_kernel_info *k) {
   tm_module *m = NULL;
   char *err = NULL;
   tm_status st = tm_module_load(d, msl, k, &m, &err);
@@ -56,8 +56,8 @@ static tm_module *emu_load(tm_device *d, const char *msl, const tm_kernel_info *
   return st ? NULL : m;
 }
 
-static tm_launch_arg emu_buf(void *p, size_t n) { return (tm_launch_arg){p, n, 0}; }
-static tm_launch_arg emu_val(void *p, size_t n) { return (tm_launch_arg){p, n, 0}; }
+static inline tm_launch_arg emu_buf(void *p, size_t n) { return (tm_launch_arg){p, n, 0}; }
+static inline tm_launch_arg emu_val(void *p, size_t n) { return (tm_launch_arg){p, n, 0}; }
 
 /* The compiler's vector add, as in the cpu device's specification. */
 static const char emu_add_msl[] =
@@ -109,7 +109,7 @@ static const tm_kernel_info emu_add_info = {
     .uses_barriers = 0,
 };
 
-static float emu_randf(unsigned *s) {
+static inline float emu_randf(unsigned *s) {
   *s = *s * 1664525u + 1013904223u;
   return (float)((int)(*s >> 8) - (1 << 23)) / (float)(1 << 20); /* [-8, 8) */
 }
