@@ -1,0 +1,50 @@
+"""The emulator checks every device-memory access against the bound buffers and
+reports a violation with the kernel name and Python line; the process goes on."""
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+
+
+@triton.jit
+def unmasked_copy(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    tl.store(out_ptr + offs, x)
+
+
+def test_out_of_bounds_load_is_reported_and_process_continues():
+    x = np.arange(100, dtype=np.float32)
+    out = np.zeros(128, dtype=np.float32)
+    with pytest.raises(triton.LaunchError) as e:
+        unmasked_copy[(1,)](x, out, BLOCK=128)
+    msg = str(e.value)
+    line = unmasked_copy.fn.__code__.co_firstlineno + 3  # the tl.load line
+    assert "out-of-bounds load" in msg and "unmasked_copy" in msg
+    assert f"test_bounds.py:{line}" in msg, msg
+    assert "x_ptr" in msg
+    # the process is intact and the next (valid) launch works
+    x2 = np.arange(128, dtype=np.float32)
+    unmasked_copy[(1,)](x2, out, BLOCK=128)
+    np.testing.assert_array_equal(out, x2)
+
+
+def test_out_of_bounds_store_is_reported():
+    x = np.arange(256, dtype=np.float32)
+    out = np.zeros(200, dtype=np.float32)
+    with pytest.raises(triton.LaunchError, match="out-of-bounds store"):
+        unmasked_copy[(2,)](x, out, BLOCK=128)
+
+
+def test_negative_offset_is_reported():
+    x = np.arange(128, dtype=np.float32)
+    out = np.zeros(128, dtype=np.float32)
+    with pytest.raises(triton.LaunchError, match="out-of-bounds"):
+        unmasked_copy[(1,)](x[1:], out, BLOCK=128) if False else shifted[(1,)](x, out, BLOCK=128)
+
+
+@triton.jit
+def shifted(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK) - 1
+    tl.store(out_ptr + offs + 1, tl.load(x_ptr + offs))
