@@ -74,6 +74,11 @@ static tm_status cpu_launch(tm_module *m, const uint32_t grid[3], const tm_launc
                             char **err) {
   CpuDev *c = m->dev->impl;
   const tm_kernel_info *k = &m->info;
+  uint64_t ntg = (uint64_t)grid[0] * grid[1];
+  if (ntg > (UINT64_MAX >> 1) / grid[2])
+    return rt_error(TM_ERR_INVALID, err, "kernel '%s': grid %ux%ux%u is too large", k->name,
+                    grid[0], grid[1], grid[2]);
+  ntg *= grid[2];
   int n = k->nargs;
   void **argv = calloc((size_t)n + 1, sizeof *argv);
   tm_cpu_buf *bufs = calloc((size_t)n + 1, sizeof *bufs);
@@ -91,7 +96,7 @@ static tm_status cpu_launch(tm_module *m, const uint32_t grid[3], const tm_launc
                                  .arg = i};
   }
   CpuJob job = {.info = k, .obj = m->impl, .args = argv, .bufs = bufs, .nbufs = nbufs,
-                .ntg = (uint64_t)grid[0] * grid[1] * grid[2]};
+                .ntg = ntg};
   memcpy(job.grid, grid, sizeof job.grid);
   pthread_mutex_init(&job.mu, NULL);
   pthread_mutex_lock(&c->launch_mu);

@@ -42,7 +42,7 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
                                      size_t *size_old);
 #endif
 
-#if defined(__x86_64__) && defined(__ELF__)
+#if defined(__x86_64__) && defined(__ELF__) && !defined(TM_FIBER_UCONTEXT)
 #define TM_FIBER_ASM 1
 
 void tm_fiber_swap(void **save_sp, void *to_sp) __attribute__((visibility("hidden")));
@@ -88,7 +88,10 @@ __asm__(".pushsection .text\n"
 void fiber_init(Fiber *f, void *stack, size_t size, void (*fn)(void *), void *arg) {
   uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
   uint64_t *sp = (uint64_t *)(top - 64);
-  sp[0] = 0x037f00001f80ull;      /* MXCSR default (low half), x87 control word (high) */
+  uint32_t mxcsr;
+  uint16_t fpucw;
+  __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(fpucw));
+  sp[0] = (uint64_t)fpucw << 32 | mxcsr; /* the creator's rounding/FTZ modes */
   sp[1] = 0;                      /* r15 */
   sp[2] = 0;                      /* r14 */
   sp[3] = (uint64_t)(uintptr_t)arg; /* r13 */

@@ -2,6 +2,8 @@
  * vector add against a C reference, integer arithmetic, threadgroup memory with
  * barriers, SIMD-group collectives, bounds checking, read-only buffers, launch
  * validation and device selection. */
+#include <pthread.h>
+
 #include "test_emu.h"
 
 static void test_devices(void) {
@@ -374,6 +376,108 @@ static void test_simd_errors(tm_device *d) {
   }
 }
 
+/* half and bfloat buffers, vector types and math functions. */
+static const char types_msl[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "kernel void types(device const half* h [[buffer(0)]], device bfloat* b [[buffer(1)]],\n"
+    "    device float* out [[buffer(2)]], constant half& scale [[buffer(3)]],\n"
+    "    uint tm_tid [[thread_index_in_threadgroup]])\n"
+    "{\n"
+    "  half x = *TM_LD(h + tm_tid, 5);\n"
+    "  half y = x * scale;\n"
+    "  *TM_ST(b + tm_tid, 7) = bfloat(float(y) + 1.0f);\n"
+    "  float4 v = float4(float(x), 1.0f, 2.0f, 3.0f);\n"
+    "  float2 w = float2(v.x, v.w) + float2(0.5f);\n"
+    "  uint3 u = uint3(tm_tid, 2u, 3u);\n"
+    "  int4 iv = int4(v);\n"
+    "  float r = w.x * w.y + float(u.x + u.y * u.z) + float(iv.y + iv.w);\n"
+    "  r += exp(0.0f) + sqrt(4.0f) + fabs(-1.0f) + max(1.0f, 2.0f) + float(isnan(NAN)) + float(isinf(INFINITY));\n"
+    "  r += precise::tanh(0.0f) + fast::exp2(3.0f) + as_type<float>(as_type<uint>(1.0f)) + select(1.0f, 2.0f, true);\n"
+    "  *TM_ST(out + tm_tid, 13) = r;\n"
+    "}\n";
+
+static void test_types(tm_device *d) {
+  static const tm_kernel_arg args[] = {{"h", 0, TM_ARG_BUFFER, TM_F16, 0},
+                                       {"b", 1, TM_ARG_BUFFER, TM_BF16, 1},
+                                       {"out", 2, TM_ARG_BUFFER, TM_F32, 1},
+                                       {"scale", 3, TM_ARG_BYTES, TM_F16, 0}};
+  tm_kernel_info k = {.name = "types", .source_file = "types.py", .nargs = 4, .args = args,
+                      .nbuiltins = 1, .builtins = {TM_BI_THREAD_INDEX},
+                      .threads_per_threadgroup = 8};
+  tm_module *m = emu_load(d, types_msl, &k);
+  if (!m) return;
+  /* half bit patterns of 0, 1, 2, -1.5, 0.25, 3, -4, 10 */
+  uint16_t h[8] = {0x0000, 0x3c00, 0x4000, 0xbe00, 0x3400, 0x4200, 0xc400, 0x4900};
+  float hv[8] = {0, 1, 2, -1.5f, 0.25f, 3, -4, 10};
+  uint16_t b[8] = {0}, scale = 0x4000; /* 2.0 */
+  float out[8];
+  tm_launch_arg la[] = {emu_buf(h, sizeof h), emu_buf(b, sizeof b), emu_buf(out, sizeof out),
+                        emu_val(&scale, 2)};
+  uint32_t grid[3] = {1, 1, 1};
+  char *err = NULL;
+  tm_status st = tm_launch(m, grid, la, 4, &err);
+  CHECK(st == TM_OK);
+  if (st) fprintf(stderr, "%s\n", err);
+  int bad = 0;
+  for (int t = 0; t < 8; t++) {
+    float y = hv[t] * 2 + 1;
+    uint32_t bits;
+    memcpy(&bits, &y, 4);
+    bad += b[t] != (uint16_t)(bits >> 16); /* exact in bfloat: small integers and halves */
+    float r = (hv[t] + 0.5f) * 3.5f + (float)(t + 6) + (float)(1 + 3);
+    r += 1 + 2 + 1 + 2 + 1 + 1 + 0 + 8 + 1 + 2;
+    bad += out[t] != r;
+  }
+  CHECK(bad == 0);
+  tm_module_free(m);
+}
+
+/* Launches from several OS threads: two devices at once, and one shared device
+ * (launches serialize) must not see each other's buffers or errors. */
+typedef struct Racer {
+  tm_module *m;
+  int bad_len; /* nonzero: launch with an n past the end, expect an error */
+  int fails;
+} Racer;
+
+static void *racer(void *arg) {
+  Racer *r = arg;
+  enum { N = 50000 };
+  float *x = malloc(N * 4), *y = malloc(N * 4), *o = malloc(N * 4);
+  for (int i = 0; i < N; i++) x[i] = (float)i, y[i] = (float)(r->bad_len ? 1 : -1);
+  for (int it = 0; it < 20; it++) {
+    int n = r->bad_len ? N + 1 : N;
+    tm_launch_arg args[] = {emu_buf(x, N * 4), emu_buf(y, N * 4), emu_buf(o, N * 4),
+                            emu_val(&n, 4)};
+    uint32_t grid[3] = {(N + 1024) / 1024, 1, 1};
+    char *err = NULL;
+    tm_status st = tm_launch(r->m, grid, args, 4, &err);
+    if (r->bad_len) r->fails += st != TM_ERR_RUNTIME || !err || !strstr(err, "past the end");
+    else r->fails += st != TM_OK || o[N - 1] != (float)(N - 2) || o[7] != 6.0f;
+    tm_free(err);
+  }
+  free(x), free(y), free(o);
+  return NULL;
+}
+
+static void test_threads(void) {
+  tm_device *d1 = emu_open(), *d2 = emu_open();
+  tm_module *m1 = emu_load(d1, emu_add_msl, &emu_add_info);
+  tm_module *m2 = emu_load(d2, emu_add_msl, &emu_add_info);
+  if (m1 && m2) {
+    Racer r[4] = {{m1, 0, 0}, {m2, 1, 0}, {m1, 1, 0}, {m2, 0, 0}};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, racer, &r[i]);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    CHECK(r[0].fails == 0 && r[1].fails == 0 && r[2].fails == 0 && r[3].fails == 0);
+  }
+  tm_module_free(m1);
+  tm_module_free(m2);
+  tm_device_close(d1);
+  tm_device_close(d2);
+}
+
 /* A module outlives its device handle: the device stays until its last module. */
 static void test_module_after_close(void) {
   tm_device *d = emu_open();
@@ -399,7 +503,9 @@ int main(void) {
   test_simd(d);
   test_out_of_bounds(d);
   test_simd_errors(d);
+  test_types(d);
   tm_device_close(d);
+  test_threads();
   test_module_after_close();
   emu_rm_cache();
   return check_report("test_emu");
