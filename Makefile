@@ -58,10 +58,10 @@ ctest: $(TESTS)
 pytest: $(EXT) $(CLI)
 	PYTHONPATH=python $(PYTHON) -m pytest -q tests
 
-test: all
+test:
 	@bash tools/test.sh
 
-demo: all
+demo:
 	@bash tools/demo.sh
 
 asan:

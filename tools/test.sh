@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite (the README's test command, also run by .ci/run):
+# set-up and build, C unit tests, the same C tests under ASan+UBSan, then the
+# Python tests (golden MSL, located errors, executable tests against NumPy,
+# the Python package) on the CPU emulator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+bash tools/setup.sh
+echo "== C unit tests"
+make -s ctest
+echo "== C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+make -s asan 2>&1 | grep -v '^ar\|^cc' || exit 1
+echo "== Python tests"
+PYTHONPATH=python "$PYTHON" -m pytest -q -p no:cacheprovider tests
