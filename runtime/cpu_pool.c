@@ -6,8 +6,11 @@
  * first launch that can use them and reused until the device closes. All
  * workers pull threadgroup indices from the job's atomic counter, so a launch
  * with a single threadgroup runs inline on the caller without waking anyone.
+ * In a child process after fork the pool threads do not exist: the first
+ * launch there starts new ones instead of waiting for the parent's.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "rt.h"
 
@@ -42,6 +45,7 @@ tm_status pool_init(Pool *p, int n) {
   pthread_cond_init(&p->wake, NULL);
   pthread_cond_init(&p->idle, NULL);
   p->n = n;
+  p->owner = getpid();
   p->workers = calloc((size_t)n, sizeof *p->workers);
   p->threads = calloc((size_t)n, sizeof *p->threads);
   if (!p->workers || !p->threads) return TM_ERR_NOMEM;
@@ -52,6 +56,7 @@ tm_status pool_init(Pool *p, int n) {
 
 /* Under p->mu. Threads that fail to start are simply not used. */
 static void start_threads(Pool *p) {
+  p->owner = getpid();
   p->started = 1;
   for (int i = 1; i < p->n; i++) {
     PoolThread *pt = malloc(sizeof *pt);
@@ -68,6 +73,12 @@ static void start_threads(Pool *p) {
 void pool_run(Pool *p, CpuJob *job) {
   int helpers = 0;
   if (p->n > 1 && job->ntg > 1) {
+    if (p->started && p->owner != getpid()) { /* forked: the threads stayed behind */
+      pthread_mutex_init(&p->mu, NULL);
+      pthread_cond_init(&p->wake, NULL);
+      pthread_cond_init(&p->idle, NULL);
+      p->started = 0;
+    }
     pthread_mutex_lock(&p->mu);
     if (!p->started) start_threads(p);
     helpers = p->started - 1;
@@ -92,7 +103,7 @@ void pool_destroy(Pool *p) {
   pthread_mutex_lock(&p->mu);
   p->quit = 1;
   pthread_cond_broadcast(&p->wake);
-  int started = p->started;
+  int started = p->owner == getpid() ? p->started : 0;
   pthread_mutex_unlock(&p->mu);
   for (int i = 1; i < started; i++) pthread_join(p->threads[i], NULL);
   for (int i = 0; p->workers && i < p->n; i++) worker_free(p->workers[i]);

@@ -8,9 +8,12 @@
 #ifndef TM_RT_H
 #define TM_RT_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "triton_metal.h"
 
@@ -92,9 +95,6 @@ void *fiber_stack_at(void *p, size_t i, size_t size);
 
 /* ------------------------------------------------------------ cpu.c */
 
-#include <pthread.h>
-#include <stdatomic.h>
-
 #define TM_SHIM_ABI_ONLY
 #include "metal_stdlib" /* tm_cpu_ctx, tm_cpu_buf: the ABI shared with the shim */
 #undef TM_SHIM_ABI_ONLY
@@ -143,6 +143,7 @@ typedef struct Pool {
   unsigned long gen; /* bumped per job handed to the pool threads */
   int busy;          /* pool threads still on the current job */
   int quit;
+  pid_t owner;       /* process whose threads these are (a fork child has none) */
 } Pool;
 
 typedef struct CpuDev {

@@ -3,6 +3,8 @@
  * barriers, SIMD-group collectives, bounds checking, read-only buffers, launch
  * validation and device selection. */
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_emu.h"
 
@@ -478,6 +480,27 @@ static void test_threads(void) {
   tm_device_close(d2);
 }
 
+/* A forked child launches on the parent's device: new pool threads, no hang. */
+static void test_fork(tm_device *d) {
+  tm_module *m = emu_load(d, emu_add_msl, &emu_add_info);
+  if (!m) return;
+  enum { N = 20000 };
+  static float x[N], y[N], o[N];
+  int n = N;
+  tm_launch_arg args[] = {emu_buf(x, sizeof x), emu_buf(y, sizeof y), emu_buf(o, sizeof o),
+                          emu_val(&n, 4)};
+  uint32_t grid[3] = {(N + 1023) / 1024, 1, 1};
+  CHECK(tm_launch(m, grid, args, 4, NULL) == TM_OK); /* pool threads now exist */
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (int i = 0; i < N; i++) x[i] = (float)i, y[i] = 1;
+    _exit(tm_launch(m, grid, args, 4, NULL) == TM_OK && o[N - 1] == (float)N ? 0 : 1);
+  }
+  int st = -1;
+  CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  tm_module_free(m);
+}
+
 /* A module outlives its device handle: the device stays until its last module. */
 static void test_module_after_close(void) {
   tm_device *d = emu_open();
@@ -504,6 +527,7 @@ int main(void) {
   test_out_of_bounds(d);
   test_simd_errors(d);
   test_types(d);
+  test_fork(d);
   tm_device_close(d);
   test_threads();
   test_module_after_close();
