@@ -133,7 +133,8 @@ typedef struct tm_kernel_arg {
   const char *name;
   int param_index;   /* index into tm_compile_request.params */
   tm_arg_role role;
-  tm_dtype dtype;    /* element dtype (BUFFER) or value dtype (BYTES) */
+  tm_dtype dtype;    /* element dtype (BUFFER) or value dtype (BYTES); an int1
+                        buffer is declared as bytes (uchar), nonzero meaning true */
   int writable;      /* BUFFER: the kernel may store through it */
 } tm_kernel_arg;
 

@@ -37,7 +37,7 @@ extern char **environ;
 
 static const char *const cxx_flags[] = {
     "-std=c++17",     "-O2",           "-fPIC",          "-shared",
-    "-ffp-contract=off", "-fno-math-errno", "-fno-exceptions", "-fno-rtti",
+    "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-fno-exceptions", "-fno-rtti",
     "-fsigned-char",  "-nostdinc",     "-fvisibility=hidden", "-w",
 };
 enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0] };
@@ -198,6 +198,8 @@ static char *trampoline(const tm_kernel_info *k) {
   int n = 0;
   for (int i = 0; i < k->nargs; i++, n++) {
     const char *t = rt_msl_type(k->args[i].dtype);
+    /* bool buffers are declared as bytes in the MSL (any nonzero byte is true) */
+    if (k->args[i].role == TM_ARG_BUFFER && k->args[i].dtype == TM_I1) t = rt_msl_type(TM_U8);
     if (k->args[i].role == TM_ARG_BUFFER)
       put(&b, "%s\n    ::metal::tm_buf<%s>{tm_a[%d]}", n ? "," : "", t, i);
     else
