@@ -42,8 +42,8 @@ $(LIB): $(LIB_O)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(CLI): cli/main.c $(LIB)
-	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(INC) $< $(LIB) $(LDLIBS) -o $@
+$(CLI): $(wildcard cli/*.c cli/*.h) $(LIB)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(INC) $(wildcard cli/*.c) $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB)
 	@mkdir -p $(dir $@)

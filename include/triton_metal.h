@@ -109,6 +109,36 @@ typedef struct tm_global {
   int line;
 } tm_global;
 
+/* What the compiler targets: one row of the per-generation table (runtime/hw.c
+ * holds the table and the detection; tm_target_default() picks the machine's,
+ * or the one named by TRITON_METAL_HW). */
+typedef struct tm_target {
+  const char *name;              /* "M3-Max", "generic", ... */
+  int gpu_family;                /* Apple GPU family: 7 (M1) .. 10 */
+  int msl_version;               /* MSL version the OS offers, e.g. 310 for 3.1 */
+  int simd_width;                /* 32 on Apple GPUs */
+  int default_num_warps;         /* SIMD-groups per threadgroup when not given */
+  int max_vector_bytes;          /* widest vector load/store to emit */
+  int max_threads_per_threadgroup;
+  int threadgroup_mem_bytes;     /* 32768 */
+  int has_bfloat;                /* MSL 3.1+ */
+  int has_simdgroup_matrix;
+  int has_matmul2d;              /* Metal 4 tensor ops */
+  int has_atomic64;
+  int has_float_atomics;         /* atomic_float on device memory */
+} tm_target;
+
+const tm_target *tm_target_default(void);
+const tm_target *tm_target_lookup(const char *name); /* NULL when unknown */
+
+typedef enum tm_opt_level {
+  TM_OPT_DEFAULT = 0,  /* = TM_OPT_AGGRESSIVE unless TRITON_METAL_OPT_LEVEL says otherwise */
+  TM_OPT_NONE,         /* straightforward code: no vectorization, no folding */
+  TM_OPT_BASIC,
+  TM_OPT_STANDARD,
+  TM_OPT_AGGRESSIVE
+} tm_opt_level;
+
 typedef struct tm_compile_request {
   const char *source;       /* text containing the kernel's `def` (decorators allowed) */
   const char *filename;     /* for diagnostics */
@@ -120,6 +150,9 @@ typedef struct tm_compile_request {
   int nglobals;
   int num_warps;            /* SIMD-groups per threadgroup; 0 = 4 */
   int debug;                /* device_assert on, extra checks */
+  int debug_info;           /* emit #line directives mapping MSL back to the Python source */
+  tm_opt_level opt_level;
+  const tm_target *target;  /* NULL: tm_target_default() */
   const char *dump;         /* NULL, or a stage name ("ast", "ir") whose text tm_kernel_dump returns */
 } tm_compile_request;
 
