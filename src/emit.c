@@ -2,19 +2,23 @@
  * emit.c: tile IR -> kernel source text, spelled through a Dialect table.
  *
  * Expects layouts on every block value (layout.c). Scalars become one
- * variable per value. Block values become per-thread code: consecutive block
- * instructions of one layout form a group, emitted as one loop over the
- * thread's slots, in which each block value is a plain scalar variable:
+ * variable per value; they are uniform across the program (every thread
+ * computes the same value). Block values become per-thread code: consecutive
+ * block instructions of one layout in one Block form a group, emitted as one
+ * loop over the thread's slots, in which each block value is a plain scalar:
  *
  *   for (uint k = 0; k < 8u; ++k) {      // slot k of this thread
  *     int c0 = int(k * 128u + tm_tid);    // the element it holds (layout.c)
  *     ...one line per instruction...
  *   }
  *
- * Pure scalar instructions met inside a group are hoisted before its loop
- * (they depend on no block value). A block value used by a later group is kept
- * in a per-thread array `T vN[slots]` instead. Scalar loads and stores end a
- * group, keeping memory effects in program order.
+ * Pure scalar instructions met inside a group are hoisted before its loop.
+ * A block value used outside its group (another group, a nested region, a
+ * yield) is kept in a per-thread array `T vN[slots]` instead.
+ *
+ * Control flow: for/if/while become C loops and branches. Carried values live
+ * in per-op storage `rR_i` (arrays for blocks), which BLOCKARG and RESULT name;
+ * a yield computes all new values before assigning any (yield b, a swaps).
  */
 #include <math.h>
 #include <stdio.h>
@@ -29,7 +33,9 @@ typedef struct Emitter {
   Buf out;          /* the function body so far */
   Buf pre, loop;    /* the open group: hoisted scalars, loop body */
   Layout *group;    /* layout of the open group, NULL when none */
-  bool *in_array;   /* block value kept in an array across groups */
+  int gind;         /* indentation of the open group */
+  int *group_of;    /* planned group of each instruction (0: none) */
+  bool *in_array;   /* block value kept in an array */
   bool need_coords, need_dup;
   bool uses_tid, uses_npid;
   const char **param_names;
@@ -85,7 +91,7 @@ static Param *ptr_param(Fn *f, int id) {
   }
 }
 
-/* The declared type of a value: `float`, `device const float*`. */
+/* The declared type of a value of type t reached through id: `float`, `device const float*`. */
 static const char *decl_type(Emitter *E, int id) {
   Ins *in = &E->f->ins.v[id];
   if (!in->ty.ptr) return tname(E, (tm_dtype)in->ty.dt);
@@ -94,17 +100,31 @@ static const char *decl_type(Emitter *E, int id) {
   return arena_printf(&E->c->arena, "%s %s*", q, mem_tname(E, (tm_dtype)in->ty.dt));
 }
 
+static const char *storage(Emitter *E, int op, int i) { return arena_printf(&E->c->arena, "r%d_%d", op, i); }
+
+static bool is_transparent(Ins *in) {
+  return in->op == O_CONST || in->op == O_ARG || in->op == O_SPLAT || in->op == O_BLOCKARG || in->op == O_RESULT;
+}
+
 /* How instruction `id` is referred to from the current position. */
 static const char *ref(Emitter *E, int id) {
   Ins *in = &E->f->ins.v[id];
+  Arena *a = &E->c->arena;
   switch (in->op) {
   case O_CONST: return literal(E, in);
   case O_ARG: return E->param_names[in->aux];
   case O_SPLAT: return ref(E, in->args[0]);
+  case O_BLOCKARG: case O_RESULT: {
+    int i = in->op == O_BLOCKARG ? in->aux : in->aux + 1;
+    const char *s = storage(E, (int)in->imm, i);
+    return in->ty.rank ? arena_printf(a, "%s[k]", s) : s;
+  }
   default: break;
   }
-  if (in->ty.rank && E->in_array[id]) return arena_printf(&E->c->arena, "v%d[k]", id);
-  return arena_printf(&E->c->arena, "v%d", id);
+  if (in->ty.rank && E->group && in->layout && !layout_eq(in->layout, E->group))
+    internal_error(E->c, "emit", "value %%%d is read in a group of another layout", id);
+  if (in->ty.rank && E->in_array[id]) return arena_printf(a, "v%d[k]", id);
+  return arena_printf(a, "v%d", id);
 }
 
 static const char *binop_expr(Emitter *E, Ins *in) {
@@ -147,8 +167,7 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     return arena_printf(a, "%s(%s)", T, x);
   case O_BITCAST: return arena_printf(a, "as_type<%s>(%s)", T, x);
   case O_ADDPTR: return arena_printf(a, "%s + %s", x, y);
-  case O_PROGRAM_ID:
-    return arena_printf(a, "int(tm_pid.%c)", "xyz"[in->aux]);
+  case O_PROGRAM_ID: return arena_printf(a, "int(tm_pid.%c)", "xyz"[in->aux]);
   case O_NUM_PROGRAMS:
     E->uses_npid = true;
     return arena_printf(a, "int(tm_npid.%c)", "xyz"[in->aux]);
@@ -156,37 +175,55 @@ static const char *binop_expr(Emitter *E, Ins *in) {
   }
 }
 
+static void indent(Buf *b, int n) { buf_printf(b, "%*s", n * 2, ""); }
+
 /* Per-slot element coordinates of the open group's layout: c0..c{r-1}, and dup. */
-static void coords_code(Emitter *E, Buf *b, const char *ind) {
+static void coords_code(Emitter *E, Buf *b, int ind) {
   Layout *l = E->group;
   int T = E->f->num_warps * 32;
   if (l->rank == 1 && l->spt[0] == 1 && l->tpw[0] == 32 && l->wpc[0] == E->f->num_warps) {
     /* the common case: thread t holds elements t, t+T, t+2T, ... */
-    if (l->shape[0] >= T) buf_printf(b, "%sint c0 = int(k * %du + tm_tid);\n", ind, T);
-    else buf_printf(b, "%sint c0 = int(tm_tid %% %du);\n", ind, l->shape[0]);
-    if (E->need_dup && l->replicated) buf_printf(b, "%sbool dup = tm_tid >= %du;\n", ind, l->shape[0]);
+    indent(b, ind);
+    if (l->shape[0] >= T) buf_printf(b, "int c0 = int(k * %du + tm_tid);\n", T);
+    else buf_printf(b, "int c0 = int(tm_tid %% %du);\n", l->shape[0]);
+    if (E->need_dup && l->replicated) {
+      indent(b, ind);
+      buf_printf(b, "bool dup = tm_tid >= %du;\n", l->shape[0]);
+    }
     return;
   }
-  buf_printf(b, "%suint lane = tm_tid %% 32u, warp = tm_tid / 32u, s = k;\n", ind);
-  if (E->need_dup && l->replicated) buf_printf(b, "%sbool dup = false;\n", ind);
+  indent(b, ind);
+  buf_printf(b, "uint lane = tm_tid %% 32u, warp = tm_tid / 32u, s = k;\n");
+  if (E->need_dup && l->replicated) {
+    indent(b, ind);
+    buf_printf(b, "bool dup = false;\n");
+  }
   for (int kk = 0; kk < l->rank; kk++) {
     int d = l->order[kk];
     int per = l->spt[d] * l->reps[d], tile = l->spt[d] * l->tpw[d] * l->wpc[d];
-    buf_printf(b, "%suint e%d = (s %% %du) / %du * %du + ((warp %% %du) * %du + lane %% %du) * %du + s %% %du;\n", ind, d,
-               per, l->spt[d], tile, l->wpc[d], l->tpw[d], l->tpw[d], l->spt[d], l->spt[d]);
-    buf_printf(b, "%slane /= %du; warp /= %du; s /= %du;\n", ind, l->tpw[d], l->wpc[d], per);
-    if (E->need_dup && l->replicated) buf_printf(b, "%sdup = dup || e%d >= %du;\n", ind, d, l->shape[d]);
-    buf_printf(b, "%sint c%d = int(e%d %% %du);\n", ind, d, d, l->shape[d]);
+    indent(b, ind);
+    buf_printf(b, "uint e%d = (s %% %du) / %du * %du + ((warp %% %du) * %du + lane %% %du) * %du + s %% %du;\n", d, per,
+               l->spt[d], tile, l->wpc[d], l->tpw[d], l->tpw[d], l->spt[d], l->spt[d]);
+    indent(b, ind);
+    buf_printf(b, "lane /= %du; warp /= %du; s /= %du;\n", l->tpw[d], l->wpc[d], per);
+    if (E->need_dup && l->replicated) {
+      indent(b, ind);
+      buf_printf(b, "dup = dup || e%d >= %du;\n", d, l->shape[d]);
+    }
+    indent(b, ind);
+    buf_printf(b, "int c%d = int(e%d %% %du);\n", d, d, l->shape[d]);
   }
 }
 
 static void close_group(Emitter *E) {
   if (!E->group) return;
   buf_put(&E->out, E->pre.p ? E->pre.p : "", E->pre.len);
-  buf_printf(&E->out, "  for (uint k = 0; k < %du; ++k) {\n", E->group->per_thread);
-  if (E->need_coords) coords_code(E, &E->out, "    ");
+  indent(&E->out, E->gind);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", E->group->per_thread);
+  if (E->need_coords) coords_code(E, &E->out, E->gind + 1);
   buf_put(&E->out, E->loop.p ? E->loop.p : "", E->loop.len);
-  buf_puts(&E->out, "  }\n");
+  indent(&E->out, E->gind);
+  buf_puts(&E->out, "}\n");
   E->pre.len = E->loop.len = 0;
   if (E->pre.p) E->pre.p[0] = 0;
   if (E->loop.p) E->loop.p[0] = 0;
@@ -194,38 +231,53 @@ static void close_group(Emitter *E) {
   E->need_coords = E->need_dup = false;
 }
 
-static void open_group(Emitter *E, Layout *l) {
-  if (E->group && layout_eq(E->group, l)) return;
+static void open_group(Emitter *E, Layout *l, int ind) {
+  if (E->group && layout_eq(E->group, l) && E->gind == ind) return;
   close_group(E);
   E->group = l;
+  E->gind = ind;
 }
 
-static bool is_transparent(Ins *in) { return in->op == O_CONST || in->op == O_ARG || in->op == O_SPLAT; }
+/* Instructions that join a group: block-valued (or block-storing) elementwise work. */
+static bool groupable(Ins *in) {
+  if (is_transparent(in)) return false;
+  switch ((Op)in->op) {
+  case O_FOR: case O_IF: case O_WHILE: case O_YIELD: case O_CONDITION: case O_RETURN: return false;
+  default: return in->layout != NULL;
+  }
+}
 
-/* Groups as emit_ins will form them; a block value with a user in another
- * group is kept in an array. */
-static void plan_arrays(Emitter *E) {
+/* Groups as emit_block will form them. Returns the next free group number. */
+static int plan_groups(Emitter *E, Block *b, int g) {
   Fn *f = E->f;
-  int *group = arena_alloc(&E->c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
   Layout *cur = NULL;
-  int g = 0;
-  for (int bi = 0; bi < f->body.n; bi++) {
-    Ins *in = &f->ins.v[f->body.v[bi]];
+  for (int bi = 0; bi < b->ins.n; bi++) {
+    int id = b->ins.v[bi];
+    Ins *in = &f->ins.v[id];
     if (is_transparent(in)) continue;
-    if (in->layout) {
+    if (groupable(in)) {
       if (!cur || !layout_eq(cur, in->layout)) g++;
       cur = in->layout;
-      group[f->body.v[bi]] = g;
-    } else if (in->op == O_LOAD || in->op == O_STORE) {
+      E->group_of[id] = g;
+    } else if (in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
+               in->op == O_CONDITION || in->op == O_RETURN) {
       cur = NULL;
+      for (int r = 0; r < in->nregions; r++) g = plan_groups(E, in->regions[r], g);
     }
   }
-  for (int bi = 0; bi < f->body.n; bi++) {
-    Ins *in = &f->ins.v[f->body.v[bi]];
-    if (!in->layout || is_transparent(in)) continue;
+  return g;
+}
+
+/* A block value read by an instruction of another group (or by a non-group one) is an array. */
+static void plan_arrays(Emitter *E) {
+  Fn *f = E->f;
+  for (int id = 0; id < f->ins.n; id++) {
+    Ins *in = &f->ins.v[id];
     for (int k = 0; k < in->nargs; k++) {
       int a = in->args[k];
-      if (!is_transparent(&f->ins.v[a]) && f->ins.v[a].layout && group[a] != group[f->body.v[bi]]) E->in_array[a] = true;
+      Ins *ai = &f->ins.v[a];
+      if (!ai->ty.rank || is_transparent(ai)) continue;
+      if (!E->group_of[id] || E->group_of[id] != E->group_of[a]) E->in_array[a] = true;
     }
   }
 }
@@ -243,7 +295,7 @@ static void emit_load_expr(Emitter *E, Ins *in, Buf *b, const char *lhs) {
   buf_printf(b, "%s%s ? %s : %s;\n", lhs, ref(E, in->args[1]), acc, other);
 }
 
-static void emit_store(Emitter *E, Ins *in, Buf *b, const char *ind, bool block) {
+static void emit_store(Emitter *E, Ins *in, Buf *b, int ind, bool block) {
   Arena *a = &E->c->arena;
   tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[0]].ty.dt;
   const char *val = ref(E, in->args[1]);
@@ -253,34 +305,151 @@ static void emit_store(Emitter *E, Ins *in, Buf *b, const char *ind, bool block)
     E->need_dup = true;
     cond = cond ? arena_printf(a, "!dup && %s", cond) : "!dup";
   }
-  if (cond) buf_printf(b, "%sif (%s) *TM_ST(%s, %d) = %s;\n", ind, cond, ref(E, in->args[0]), in->line, val);
-  else buf_printf(b, "%s*TM_ST(%s, %d) = %s;\n", ind, ref(E, in->args[0]), in->line, val);
+  indent(b, ind);
+  if (cond) buf_printf(b, "if (%s) *TM_ST(%s, %d) = %s;\n", cond, ref(E, in->args[0]), in->line, val);
+  else buf_printf(b, "*TM_ST(%s, %d) = %s;\n", ref(E, in->args[0]), in->line, val);
 }
 
-static void emit_ins(Emitter *E, int bi) {
-  int id = E->f->body.v[bi];
+/* Declares an op's carried storage `rR_i` (i >= 1) and fills it from inits. */
+static void declare_storage(Emitter *E, int op, const int *inits, int n, const Type *types, Layout **layouts, int ind) {
+  for (int i = 0; i < n; i++) {
+    const char *s = storage(E, op, i + 1);
+    Type t = inits ? E->f->ins.v[inits[i]].ty : types[i];
+    const char *T = t.ptr ? arena_printf(&E->c->arena, "%s %s*", E->d->buffer_qual, mem_tname(E, (tm_dtype)t.dt))
+                          : tname(E, (tm_dtype)t.dt);
+    indent(&E->out, ind);
+    if (!t.rank) {
+      if (inits) buf_printf(&E->out, "%s %s = %s;\n", T, s, ref(E, inits[i]));
+      else buf_printf(&E->out, "%s %s;\n", T, s);
+      continue;
+    }
+    Layout *l = inits ? E->f->ins.v[inits[i]].layout : layouts[i];
+    buf_printf(&E->out, "%s %s[%d];\n", T, s, l->per_thread);
+    if (inits) {
+      indent(&E->out, ind);
+      buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) %s[k] = %s;\n", l->per_thread, s, ref(E, inits[i]));
+    }
+  }
+}
+
+/* yield: new values first, then the storage (so `yield b, a` swaps correctly). */
+static void emit_yield(Emitter *E, int op, Ins *y, int ind) {
+  for (int i = 0; i < y->nargs; i++) {
+    Ins *v = &E->f->ins.v[y->args[i]];
+    const char *T = v->ty.ptr ? decl_type(E, y->args[i]) : tname(E, (tm_dtype)v->ty.dt);
+    indent(&E->out, ind);
+    if (!v->ty.rank) buf_printf(&E->out, "%s y%d_%d = %s;\n", T, op, i + 1, ref(E, y->args[i]));
+    else
+      buf_printf(&E->out, "%s y%d_%d[%d]; for (uint k = 0; k < %du; ++k) y%d_%d[k] = %s;\n", T, op, i + 1,
+                 v->layout->per_thread, v->layout->per_thread, op, i + 1, ref(E, y->args[i]));
+  }
+  for (int i = 0; i < y->nargs; i++) {
+    Ins *v = &E->f->ins.v[y->args[i]];
+    indent(&E->out, ind);
+    if (!v->ty.rank) buf_printf(&E->out, "r%d_%d = y%d_%d;\n", op, i + 1, op, i + 1);
+    else buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) r%d_%d[k] = y%d_%d[k];\n", v->layout->per_thread, op, i + 1, op, i + 1);
+  }
+}
+
+static void emit_block(Emitter *E, Block *b, int ind, int op);
+
+static void emit_for(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
-  bool block = in->layout != NULL;
+  declare_storage(E, id, in->args + 3, in->nargs - 3, NULL, NULL, ind);
+  const char *iv = storage(E, id, 0);
+  const char *lo = ref(E, in->args[0]), *hi = ref(E, in->args[1]), *st = ref(E, in->args[2]);
+  Ins *si = &E->f->ins.v[in->args[2]];
+  const char *cond;
+  if (si->op == O_CONST) cond = arena_printf(a, "%s %s %s", iv, si->imm > 0 ? "<" : ">", hi);
+  else cond = arena_printf(a, "(%s > 0 ? %s < %s : %s > %s)", st, iv, hi, iv, hi);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "for (%s %s = %s; %s; %s += %s) {\n", tname(E, (tm_dtype)in->ty.dt), iv, lo, cond, iv, st);
+  emit_block(E, in->regions[0], ind + 1, id);
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+}
+
+static void emit_if(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  /* results: the yields of the branch that falls through tell their types */
+  Block *then = in->regions[0], *els = in->regions[1];
+  Ins *y0 = &E->f->ins.v[then->ins.v[then->ins.n - 1]], *y1 = &E->f->ins.v[els->ins.v[els->ins.n - 1]];
+  Ins *y = y0->nargs ? y0 : y1;
+  int n = y->nargs;
+  Type *types = arena_alloc(&E->c->arena, sizeof(Type) * (size_t)(n + 1));
+  Layout **layouts = arena_alloc(&E->c->arena, sizeof(Layout *) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) {
+    types[i] = E->f->ins.v[y->args[i]].ty;
+    layouts[i] = E->f->ins.v[y->args[i]].layout;
+  }
+  declare_storage(E, id, NULL, n, types, layouts, ind);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "if (%s) {\n", ref(E, in->args[0]));
+  emit_block(E, then, ind + 1, id);
+  if (els->ins.n > 1 || y1->nargs) {
+    indent(&E->out, ind);
+    buf_puts(&E->out, "} else {\n");
+    emit_block(E, els, ind + 1, id);
+  }
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+}
+
+static void emit_while(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  declare_storage(E, id, in->args, in->nargs, NULL, NULL, ind);
+  indent(&E->out, ind);
+  buf_puts(&E->out, "while (true) {\n");
+  emit_block(E, in->regions[0], ind + 1, id);
+  emit_block(E, in->regions[1], ind + 1, id);
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+}
+
+static void emit_ins(Emitter *E, int id, int ind, int op) {
+  Ins *in = &E->f->ins.v[id];
+  Arena *a = &E->c->arena;
   if (is_transparent(in)) return; /* referred to directly */
-  if (!block) {
-    bool effect = in->op == O_LOAD || in->op == O_STORE;
-    if (effect) close_group(E);
+  if (!groupable(in)) {
+    bool pure = !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
+                  in->op == O_CONDITION || in->op == O_RETURN);
+    if (!pure) close_group(E);
     Buf *b = E->group ? &E->pre : &E->out;
-    if (in->op == O_STORE) {
-      emit_store(E, in, b, "  ", false);
-    } else if (in->op == O_LOAD) {
-      emit_load_expr(E, in, b, arena_printf(a, "  %s v%d = ", decl_type(E, id), id));
-    } else {
-      buf_printf(b, "  %s v%d = %s;\n", decl_type(E, id), id, binop_expr(E, in));
+    switch ((Op)in->op) {
+    case O_STORE: emit_store(E, in, b, ind, false); break;
+    case O_LOAD: {
+      const char *lhs = arena_printf(a, "%*s%s v%d = ", ind * 2, "", decl_type(E, id), id);
+      emit_load_expr(E, in, b, lhs);
+      break;
+    }
+    case O_FOR: emit_for(E, id, ind); break;
+    case O_IF: emit_if(E, id, ind); break;
+    case O_WHILE: emit_while(E, id, ind); break;
+    case O_YIELD: emit_yield(E, op, in, ind); break;
+    case O_CONDITION:
+      indent(&E->out, ind);
+      buf_printf(&E->out, "if (!%s) break;\n", ref(E, in->args[0]));
+      break;
+    case O_RETURN:
+      indent(&E->out, ind);
+      buf_puts(&E->out, "return;\n");
+      break;
+    default:
+      indent(b, ind);
+      buf_printf(b, "%s v%d = %s;\n", decl_type(E, id), id, binop_expr(E, in));
+      break;
     }
     return;
   }
-  open_group(E, in->layout);
-  if (E->in_array[id]) buf_printf(&E->pre, "  %s v%d[%d];\n", decl_type(E, id), id, in->layout->per_thread);
+  open_group(E, in->layout, ind);
+  if (E->in_array[id]) {
+    indent(&E->pre, ind);
+    buf_printf(&E->pre, "%s v%d[%d];\n", decl_type(E, id), id, in->layout->per_thread);
+  }
   const char *lhs = in->op == O_STORE ? NULL
-                    : E->in_array[id] ? arena_printf(a, "    v%d[k] = ", id)
-                                      : arena_printf(a, "    %s v%d = ", decl_type(E, id), id);
+                    : E->in_array[id] ? arena_printf(a, "%*sv%d[k] = ", ind * 2 + 2, "", id)
+                                      : arena_printf(a, "%*s%s v%d = ", ind * 2 + 2, "", decl_type(E, id), id);
   switch ((Op)in->op) {
   case O_RANGE:
     E->need_coords = true;
@@ -288,11 +457,16 @@ static void emit_ins(Emitter *E, int bi) {
     else buf_printf(&E->loop, "%sc0;\n", lhs);
     break;
   case O_LOAD: emit_load_expr(E, in, &E->loop, lhs); break;
-  case O_STORE: emit_store(E, in, &E->loop, "    ", true); break;
+  case O_STORE: emit_store(E, in, &E->loop, ind + 1, true); break;
   default: buf_printf(&E->loop, "%s%s;\n", lhs, binop_expr(E, in)); break;
   }
   E->uses_tid = true;
   if (E->need_dup) E->need_coords = true;
+}
+
+static void emit_block(Emitter *E, Block *b, int ind, int op) {
+  for (int bi = 0; bi < b->ins.n; bi++) emit_ins(E, b->ins.v[bi], ind, op);
+  close_group(E);
 }
 
 static bool reserved(const char *s) {
@@ -303,24 +477,26 @@ static bool reserved(const char *s) {
       "template", "typename", "class", "struct", "union", "enum", "const", "static", "auto", "register",
       "signed", "unsigned", "sizeof", "switch", "case", "default", "do", "goto", "new", "delete", "this",
       "operator", "private", "public", "protected", "virtual", "friend", "inline", "volatile", "extern",
-      "typedef", "double", "main", "vertex", "fragment", "sampler", "texture", "NAN", "INFINITY", NULL};
+      "typedef", "double", "main", "vertex", "fragment", "sampler", "texture", "NAN", "INFINITY", "true",
+      "false", "while", "for", "if", "else", "break", "continue", "return", NULL};
   for (int i = 0; words[i]; i++)
     if (!strcmp(words[i], s)) return true;
   if (!strncmp(s, "tm_", 3) || !strncmp(s, "TM_", 3) || !strncmp(s, "__", 2)) return true;
-  if (s[0] == 'v' && s[1] >= '0' && s[1] <= '9') return true;
+  if ((s[0] == 'v' || s[0] == 'r' || s[0] == 'y') && s[1] >= '0' && s[1] <= '9') return true;
   return false;
 }
 
 char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   Emitter E = {.c = c, .f = f, .d = d};
+  E.group_of = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
   E.in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
   E.param_names = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->params.n + 1));
   for (int i = 0; i < f->params.n; i++)
     E.param_names[i] = reserved(f->params.v[i].name) ? arena_printf(&c->arena, "%s_", f->params.v[i].name) : f->params.v[i].name;
 
+  plan_groups(&E, f->body, 0);
   plan_arrays(&E);
-  for (int bi = 0; bi < f->body.n; bi++) emit_ins(&E, bi);
-  close_group(&E);
+  emit_block(&E, f->body, 1, -1);
 
   Buf k = {0};
   buf_puts(&k, "#include <metal_stdlib>\nusing namespace metal;\n\n");

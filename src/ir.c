@@ -1,11 +1,15 @@
 /*
  * ir.c: building and printing the tile IR.
  *
- * A function is a list of instructions in program order; an instruction's id
- * is its value. The text form, one instruction a line, is what `-d ir` shows
- * and what IR tests compare:
+ * A function is a Block of instructions in program order; an instruction's id
+ * is its value. Control flow is structured: for/if/while own Blocks (regions),
+ * carried values enter a region as BLOCKARGs and leave it as RESULTs. The text
+ * form, one instruction a line, is what `-d ir` shows and IR tests compare:
  *
  *   %3 = add %1, %2 : <1024xi32>            @14:24
+ *   %9 = for %4, %5, %6 init(%7) : ...      @20:5
+ *     %10 = blockarg 1 of %9 : <128xfp32>
+ *     yield %12
  *   store %9, %8, %4 : <1024x*fp32>         @17:5
  */
 #include <stdio.h>
@@ -16,23 +20,61 @@
 static const char *op_names[O_NOPS] = {
     "const", "arg", "program_id", "num_programs", "range", "splat", "broadcast",
     "expand_dims", "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr",
-    "min", "max", "neg", "not", "cmp", "select", "cast", "bitcast", "addptr", "load", "store"};
+    "min", "max", "neg", "not", "cmp", "select", "cast", "bitcast", "addptr", "load", "store",
+    "for", "if", "while", "yield", "condition", "blockarg", "result", "return"};
 
 static const char *cmp_names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 
 const char *op_name(Op op) { return op < O_NOPS ? op_names[op] : "?"; }
 
-int ir_add(Ctx *c, Fn *f, Ins in) {
+Block *ir_block(Ctx *c) { return arena_alloc(&c->arena, sizeof(Block)); }
+
+int ir_add(Ctx *c, Fn *f, Block *b, Ins in) {
+  int *args = arena_alloc(&c->arena, sizeof(int) * (size_t)(in.nargs + 1));
+  if (in.nargs) memcpy(args, in.args, sizeof(int) * (size_t)in.nargs);
+  in.args = args;
   vec_push(&c->arena, f->ins, in);
   int id = f->ins.n - 1;
-  vec_push(&c->arena, f->body, id);
+  vec_push(&c->arena, b->ins, id);
   return id;
 }
 
-void ir_count_uses(Fn *f) {
-  for (int i = 0; i < f->ins.n; i++) f->ins.v[i].uses = 0;
-  for (int i = 0; i < f->ins.n; i++)
-    for (int k = 0; k < f->ins.v[i].nargs; k++) f->ins.v[f->ins.v[i].args[k]].uses++;
+static bool has_result(Op op) {
+  return op != O_STORE && op != O_YIELD && op != O_CONDITION && op != O_RETURN && op != O_FOR &&
+         op != O_IF && op != O_WHILE;
+}
+
+static void print_block(Ctx *c, Fn *f, Block *blk, Buf *b, int depth) {
+  for (int bi = 0; bi < blk->ins.n; bi++) {
+    int id = blk->ins.v[bi];
+    Ins *in = &f->ins.v[id];
+    Buf line = {0};
+    buf_printf(&line, "%*s", depth * 2, "");
+    if (has_result((Op)in->op)) buf_printf(&line, "%%%d = %s", id, op_name((Op)in->op));
+    else if (in->op == O_FOR || in->op == O_IF || in->op == O_WHILE) buf_printf(&line, "%s %%%d", op_name((Op)in->op), id);
+    else buf_printf(&line, "%s", op_name((Op)in->op));
+    if (in->op == O_CMP) buf_printf(&line, " %s", cmp_names[in->aux]);
+    if (in->op == O_PROGRAM_ID || in->op == O_NUM_PROGRAMS || in->op == O_EXPAND_DIMS)
+      buf_printf(&line, " %d", in->aux);
+    if (in->op == O_BLOCKARG || in->op == O_RESULT) buf_printf(&line, " %d of %%%lld", in->aux, (long long)in->imm);
+    if (in->op == O_ARG) buf_printf(&line, " %s", f->params.v[in->aux].name);
+    if (in->op == O_CONST) {
+      if (dt_is_float((tm_dtype)in->ty.dt)) buf_printf(&line, " %.9g", in->fimm);
+      else buf_printf(&line, " %lld", (long long)in->imm);
+    }
+    if (in->op == O_RANGE) buf_printf(&line, " %lld", (long long)in->imm);
+    for (int k = 0; k < in->nargs; k++) buf_printf(&line, "%s%%%d", k ? ", " : " ", in->args[k]);
+    if (in->op == O_STORE) buf_printf(&line, " : %s", type_str(&c->arena, f->ins.v[in->args[0]].ty));
+    else if (has_result((Op)in->op)) buf_printf(&line, " : %s", type_str(&c->arena, in->ty));
+    buf_printf(b, "%-48s @%d:%d\n", line.p, in->line, in->col);
+    buf_free(&line);
+    for (int r = 0; r < in->nregions; r++) {
+      if (r) buf_printf(b, "%*s} else {\n", depth * 2, "");
+      else buf_printf(b, "%*s{\n", depth * 2, "");
+      print_block(c, f, in->regions[r], b, depth + 1);
+    }
+    if (in->nregions) buf_printf(b, "%*s}\n", depth * 2, "");
+  }
 }
 
 char *ir_print(Ctx *c, Fn *f) {
@@ -44,27 +86,7 @@ char *ir_print(Ctx *c, Fn *f) {
                (p->flags & TM_PF_DIV16) ? " {div16}" : "");
   }
   buf_printf(&b, ") num_warps=%d {\n", f->num_warps);
-  for (int bi = 0; bi < f->body.n; bi++) {
-    int id = f->body.v[bi];
-    Ins *in = &f->ins.v[id];
-    Buf line = {0};
-    if (in->op == O_STORE) buf_printf(&line, "  %s", op_name(in->op));
-    else buf_printf(&line, "  %%%d = %s", id, op_name(in->op));
-    if (in->op == O_CMP) buf_printf(&line, " %s", cmp_names[in->aux]);
-    if (in->op == O_PROGRAM_ID || in->op == O_NUM_PROGRAMS || in->op == O_EXPAND_DIMS)
-      buf_printf(&line, " %d", in->aux);
-    if (in->op == O_ARG) buf_printf(&line, " %s", f->params.v[in->aux].name);
-    if (in->op == O_CONST) {
-      if (dt_is_float((tm_dtype)in->ty.dt)) buf_printf(&line, " %.9g", in->fimm);
-      else buf_printf(&line, " %lld", (long long)in->imm);
-    }
-    if (in->op == O_RANGE) buf_printf(&line, " %lld", (long long)in->imm);
-    for (int k = 0; k < in->nargs; k++) buf_printf(&line, "%s%%%d", k ? ", " : " ", in->args[k]);
-    Type shown = in->op == O_STORE ? f->ins.v[in->args[0]].ty : in->ty;
-    buf_printf(&line, " : %s", type_str(&c->arena, shown));
-    buf_printf(&b, "%-48s @%d:%d\n", line.p, in->line, in->col);
-    buf_free(&line);
-  }
+  print_block(c, f, f->body, &b, 1);
   buf_puts(&b, "}\n");
   char *s = arena_strdup(&c->arena, b.p);
   buf_free(&b);

@@ -59,6 +59,7 @@ typedef struct Scope {
   bool returned;
   Val ret;
   bool is_kernel;
+  int base_depth;   /* S->depth when the function's body started */
 } Scope;
 
 typedef struct Sema {
@@ -68,6 +69,8 @@ typedef struct Sema {
   TokVec toks;
   VEC(JitFn *) jitfns;
   Scope *scope;
+  Block *blk;        /* where new instructions go */
+  int depth;         /* nesting of runtime control flow */
   int line, col;     /* location of the expression being lowered */
 } Sema;
 
@@ -109,11 +112,15 @@ static const char *vk_name(Sema *S, Val v) {
 }
 
 static int mk_ins(Sema *S, Op op, Type ty, int nargs, int a0, int a1, int a2) {
-  Ins in = {.op = (uint8_t)op, .nargs = (uint8_t)nargs, .ty = ty, .line = S->line, .col = S->col};
-  in.args[0] = a0;
-  in.args[1] = a1;
-  in.args[2] = a2;
-  return ir_add(S->c, S->fn, in);
+  int args[3] = {a0, a1, a2};
+  Ins in = {.op = (uint8_t)op, .nargs = nargs, .ty = ty, .line = S->line, .col = S->col, .args = args};
+  return ir_add(S->c, S->fn, S->blk, in);
+}
+
+/* An instruction with any number of arguments. */
+static int mk_insv(Sema *S, Op op, Type ty, int nargs, const int *args) {
+  Ins in = {.op = (uint8_t)op, .nargs = nargs, .ty = ty, .line = S->line, .col = S->col, .args = (int *)args};
+  return ir_add(S->c, S->fn, S->blk, in);
 }
 
 static Val tensor(int id) { return (Val){.k = V_TENSOR, .id = id}; }
@@ -329,7 +336,7 @@ static int make_const(Sema *S, Val v, tm_dtype dt) {
   if (dt_is_float(dt)) in.fimm = v.k == V_FLOAT ? v.f : (double)v.i;
   else if (dt == TM_I1) in.imm = v.k == V_FLOAT ? v.f != 0 : v.i != 0;
   else in.imm = v.k == V_FLOAT ? (int64_t)v.f : v.i;
-  return ir_add(S->c, S->fn, in);
+  return ir_add(S->c, S->fn, S->blk, in);
 }
 
 /* Range check of a Python int meeting an integer dtype (upstream raises ValueError). */
@@ -1144,7 +1151,171 @@ static void assign(Sema *S, Node *target, Val v) {
   ERR(S, "cannot assign to this expression");
 }
 
-/* range(...)/tl.static_range(...)/tl.range(...) with compile-time bounds: unrolled. */
+/* ---- runtime control flow ----
+ * Bindings are saved before a region and restored after it; names the region
+ * assigns that were bound before it are carried through the op's storage
+ * (BLOCKARG inside, RESULT after). */
+
+typedef struct Snapshot {
+  Binding *v;
+  int n;
+} Snapshot;
+
+static Snapshot snapshot(Sema *S) {
+  Snapshot sn = {.n = S->scope->vars.n};
+  sn.v = arena_alloc(&S->c->arena, sizeof(Binding) * (size_t)(sn.n + 1));
+  if (sn.n) memcpy(sn.v, S->scope->vars.v, sizeof(Binding) * (size_t)sn.n);
+  return sn;
+}
+
+static void restore(Sema *S, Snapshot sn) {
+  S->scope->vars.n = 0;
+  for (int i = 0; i < sn.n; i++) vec_push(&S->c->arena, S->scope->vars, sn.v[i]);
+}
+
+static Val *snap_lookup(Snapshot sn, const char *name) {
+  for (int i = sn.n - 1; i >= 0; i--)
+    if (!strcmp(sn.v[i].name, name)) return &sn.v[i].v;
+  return NULL;
+}
+
+typedef VEC(const char *) Names;
+
+static void add_name(Sema *S, Names *ns, const char *n) {
+  for (int i = 0; i < ns->n; i++)
+    if (!strcmp(ns->v[i], n)) return;
+  vec_push(&S->c->arena, *ns, n);
+}
+
+static void assigned_in_target(Sema *S, Node *t, Names *ns) {
+  if (t->kind == N_NAME) add_name(S, ns, t->name);
+  if (t->kind == N_TUPLE || t->kind == N_LIST)
+    for (int i = 0; i < t->list.n; i++) assigned_in_target(S, t->list.v[i], ns);
+}
+
+/* Names a statement list may assign, in first-assignment order. */
+static void assigned_names(Sema *S, NodeVec body, Names *ns) {
+  for (int i = 0; i < body.n; i++) {
+    Node *n = body.v[i];
+    switch (n->kind) {
+    case N_ASSIGN:
+      for (int k = 0; k < n->list.n; k++) assigned_in_target(S, n->list.v[k], ns);
+      break;
+    case N_AUGASSIGN: case N_ANNASSIGN: assigned_in_target(S, n->a, ns); break;
+    case N_FOR: assigned_in_target(S, n->a, ns); /* fallthrough */
+    case N_WHILE: assigned_names(S, n->list, ns); break;
+    case N_IF:
+      assigned_names(S, n->list, ns);
+      assigned_names(S, n->list2, ns);
+      break;
+    default: break;
+    }
+  }
+}
+
+static bool same_val(Val a, Val b) {
+  if (a.k != b.k) return false;
+  switch (a.k) {
+  case V_TENSOR: return a.id == b.id;
+  case V_INT: case V_BOOL: case V_DTYPE: return a.i == b.i;
+  case V_FLOAT: return a.f == b.f || (a.f != a.f && b.f != b.f);
+  case V_NONE: return true;
+  case V_STR: case V_MODULE: case V_FUNC: return !strcmp(a.s, b.s);
+  default: return false;
+  }
+}
+
+/* The names a region carries: assigned inside, bound to a runtime-capable value before. */
+static Names carried_names(Sema *S, NodeVec body, Snapshot before) {
+  Names all = {0}, out = {0};
+  assigned_names(S, body, &all);
+  for (int i = 0; i < all.n; i++) {
+    Val *v = snap_lookup(before, all.v[i]);
+    if (v && (v->k == V_TENSOR || is_const(*v))) vec_push(&S->c->arena, out, all.v[i]);
+  }
+  return out;
+}
+
+static int region_op(Sema *S, Op op, int nargs, const int *args, int nregions) {
+  int id = mk_insv(S, op, (Type){0}, nargs, args);
+  Ins *in = &S->fn->ins.v[id];
+  in->nregions = (uint8_t)nregions;
+  for (int r = 0; r < nregions; r++) in->regions[r] = ir_block(S->c);
+  return id;
+}
+
+static Val blockarg(Sema *S, int op, int index, Type ty) {
+  int id = mk_ins(S, O_BLOCKARG, ty, 0, 0, 0, 0);
+  S->fn->ins.v[id].aux = (int16_t)index;
+  S->fn->ins.v[id].imm = op;
+  return tensor(id);
+}
+
+/* Yields the carried names' current values, checked against their types on entry. */
+static void yield_carried(Sema *S, Names carried, const Type *types, const char *what) {
+  int *args = arena_alloc(&S->c->arena, sizeof(int) * (size_t)(carried.n + 1));
+  for (int i = 0; i < carried.n; i++) {
+    Val v = lookup(S, carried.v[i]);
+    if (v.k != V_TENSOR) {
+      if (!is_const(v)) ERR(S, "%s variable '%s' became %s inside the %s", what, carried.v[i], vk_name(S, v), what);
+      v = cast_to(S, v, (tm_dtype)types[i].dt);
+      if (types[i].rank) v = broadcast_to(S, v, types[i]);
+    }
+    Type t = ty_of(S, v);
+    if (!type_eq(t, types[i]))
+      ERR(S, "loop-carried variable '%s' has type %s before the %s but %s at the end of its body", carried.v[i],
+          type_str(&S->c->arena, types[i]), what, type_str(&S->c->arena, t));
+    args[i] = v.id;
+  }
+  mk_insv(S, O_YIELD, (Type){0}, carried.n, args);
+}
+
+/* Runs a region body; a `return` inside leaves the kernel (emitted as O_RETURN). */
+static bool exec_region(Sema *S, Block *b, NodeVec body) {
+  Block *outer = S->blk;
+  S->blk = b;
+  S->depth++;
+  exec_block(S, body);
+  bool ret = S->scope->returned;
+  S->scope->returned = false;
+  S->depth--;
+  S->blk = outer;
+  return ret;
+}
+
+static Val *carried_inits(Sema *S, Names carried, Snapshot before, Type **types) {
+  Val *inits = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(carried.n + 1));
+  *types = arena_alloc(&S->c->arena, sizeof(Type) * (size_t)(carried.n + 1));
+  for (int i = 0; i < carried.n; i++) {
+    inits[i] = to_tensor(S, *snap_lookup(before, carried.v[i]));
+    (*types)[i] = ty_of(S, inits[i]);
+  }
+  return inits;
+}
+
+static void bind_results(Sema *S, int op, Names names, const Type *types) {
+  for (int i = 0; i < names.n; i++) {
+    int id = mk_ins(S, O_RESULT, types[i], 0, 0, 0, 0);
+    S->fn->ins.v[id].aux = (int16_t)i;
+    S->fn->ins.v[id].imm = op;
+    bind(S, names.v[i], tensor(id));
+  }
+}
+
+static void unrolled_for(Sema *S, Node *n, const char *fname, Val *b, int np) {
+  int64_t lo = np > 1 ? const_int(S, b[0], "range start") : 0;
+  int64_t hi = const_int(S, b[np > 1 ? 1 : 0], "range end");
+  int64_t step = np > 2 ? const_int(S, b[2], "range step") : 1;
+  if (step == 0) ERR(S, "%s() step must not be zero", fname);
+  int64_t trips = step > 0 ? (hi > lo ? (hi - lo + step - 1) / step : 0) : (lo > hi ? (lo - hi - step - 1) / -step : 0);
+  if (trips > 4096) ERR(S, "static_range of %lld iterations is too long to unroll; use range()", (long long)trips);
+  for (int64_t k = 0; k < trips && !S->scope->returned; k++) {
+    assign(S, n->a, v_int(lo + k * step));
+    exec_block(S, n->list);
+  }
+}
+
+/* for i in range(lo, hi, step) / tl.range(...): a device loop; tl.static_range: unrolled. */
 static void exec_for(Sema *S, Node *n) {
   if (n->b->kind != N_CALL) ERR(S, "for loops must iterate over range(), tl.range() or tl.static_range()");
   Val f = eval(S, n->b->a);
@@ -1162,23 +1333,154 @@ static void exec_for(Sema *S, Node *n) {
     if (strcmp(kw, "num_stages") && strcmp(kw, "loop_unroll_factor") && strcmp(kw, "warp_specialize") &&
         strcmp(kw, "disallow_acc_multi_buffer") && strcmp(kw, "flatten") && strcmp(kw, "step"))
       ERR(S, "%s() got an unexpected keyword argument '%s'", fname, kw);
+    eval(S, n->b->list2.v[i]->a);
   }
-  for (int i = 0; i < np; i++)
-    if (b[i].k == V_TENSOR)
-      ERR(S, "loops with bounds known only at run time are not supported yet; the bounds must be tl.constexpr");
-  int64_t lo = np > 1 ? const_int(S, b[0], "range start") : 0;
-  int64_t hi = const_int(S, b[np > 1 ? 1 : 0], "range end");
-  int64_t step = np > 2 ? const_int(S, b[2], "range step") : 1;
-  if (step == 0) ERR(S, "range() step must not be zero");
-  int64_t trips = step > 0 ? (hi > lo ? (hi - lo + step - 1) / step : 0) : (lo > hi ? (lo - hi - step - 1) / -step : 0);
-  if (trips > 4096) ERR(S, "loop of %lld iterations is too long to unroll; loops with device-side iteration are not supported yet", (long long)trips);
-  for (int64_t k = 0; k < trips; k++) {
-    assign(S, n->a, v_int(lo + k * step));
-    exec_block(S, n->list);
-    if (S->scope->returned) ERR(S, "return inside a loop is not supported");
+  S->line = n->b->line;
+  S->col = n->b->col;
+  if (!strcmp(fname, "static_range")) {
+    for (int i = 0; i < np; i++)
+      if (b[i].k == V_TENSOR) ERR(S, "static_range() bounds must be compile-time constants");
+    unrolled_for(S, n, fname, b, np);
+    return;
   }
+  if (n->a->kind != N_NAME) ERR(S, "the loop variable must be a single name");
+  /* bounds: the induction variable is int32 unless a bound needs int64 */
+  Val lo = np > 1 ? b[0] : v_int(0), hi = b[np > 1 ? 1 : 0], step = np > 2 ? b[2] : v_int(1);
+  tm_dtype ivt = TM_I32;
+  Val bs[3] = {lo, hi, step};
+  for (int i = 0; i < 3; i++) {
+    if (bs[i].k == V_TENSOR) {
+      Type t = ty_of(S, bs[i]);
+      if (t.rank || t.ptr || !dt_is_int((tm_dtype)t.dt) || t.dt == TM_I1) ERR(S, "range() bounds must be integer scalars");
+      if (dt_bits((tm_dtype)t.dt) == 64) ivt = TM_I64;
+    } else if (bs[i].k != V_INT) {
+      ERR(S, "range() bounds must be integers, got %s", vk_name(S, bs[i]));
+    } else if (bs[i].i < INT32_MIN || bs[i].i > INT32_MAX) {
+      ivt = TM_I64;
+    }
+  }
+  if (step.k == V_INT && step.i == 0) ERR(S, "range() step must not be zero");
+  int args0[3];
+  for (int i = 0; i < 3; i++) args0[i] = cast_to(S, bs[i], ivt).id;
+
+  Snapshot before = snapshot(S);
+  Names carried = carried_names(S, n->list, before);
+  Type *types;
+  Val *inits = carried_inits(S, carried, before, &types);
+  int *args = arena_alloc(&S->c->arena, sizeof(int) * (size_t)(carried.n + 3));
+  memcpy(args, args0, sizeof args0);
+  for (int i = 0; i < carried.n; i++) args[3 + i] = inits[i].id;
+  int op = region_op(S, O_FOR, 3 + carried.n, args, 1);
+  Ins *fi = &S->fn->ins.v[op];
+  fi->ty = type_scalar(ivt);
+  Block *outer = S->blk;
+  S->blk = fi->regions[0];
+  bind(S, n->a->name, blockarg(S, op, 0, type_scalar(ivt)));
+  for (int i = 0; i < carried.n; i++) bind(S, carried.v[i], blockarg(S, op, i + 1, types[i]));
+  S->blk = outer;
+  exec_region(S, S->fn->ins.v[op].regions[0], n->list);
+  S->blk = S->fn->ins.v[op].regions[0];
+  S->line = n->line;
+  S->col = n->col;
+  yield_carried(S, carried, types, "loop");
+  S->blk = outer;
+  restore(S, before);
+  bind_results(S, op, carried, types);
 }
 
+static void exec_while(Sema *S, Node *n) {
+  Snapshot before = snapshot(S);
+  Names carried = carried_names(S, n->list, before);
+  Type *types;
+  Val *inits = carried_inits(S, carried, before, &types);
+  int *args = arena_alloc(&S->c->arena, sizeof(int) * (size_t)(carried.n + 1));
+  for (int i = 0; i < carried.n; i++) args[i] = inits[i].id;
+  int op = region_op(S, O_WHILE, carried.n, args, 2);
+  Block *outer = S->blk;
+  /* condition region */
+  S->blk = S->fn->ins.v[op].regions[0];
+  for (int i = 0; i < carried.n; i++) bind(S, carried.v[i], blockarg(S, op, i + 1, types[i]));
+  Val c = eval(S, n->a);
+  S->line = n->a->line;
+  S->col = n->a->col;
+  if (c.k != V_TENSOR) ERR(S, "a while loop's condition must depend on values the loop changes");
+  if (ty_of(S, c).rank) ERR(S, "a while loop's condition must be a scalar");
+  c = cast_to(S, c, TM_I1);
+  mk_ins(S, O_CONDITION, (Type){0}, 1, c.id, 0, 0);
+  /* body region */
+  S->blk = S->fn->ins.v[op].regions[1];
+  for (int i = 0; i < carried.n; i++) bind(S, carried.v[i], blockarg(S, op, i + 1, types[i]));
+  S->blk = outer;
+  exec_region(S, S->fn->ins.v[op].regions[1], n->list);
+  S->blk = S->fn->ins.v[op].regions[1];
+  S->line = n->line;
+  S->col = n->col;
+  yield_carried(S, carried, types, "while loop");
+  S->blk = outer;
+  restore(S, before);
+  bind_results(S, op, carried, types);
+}
+
+static void exec_if(Sema *S, Node *n, Val c) {
+  Type ct = ty_of(S, c);
+  if (ct.rank) ERR(S, "an 'if' condition must be a scalar, not a block; use tl.where for blocks");
+  c = cast_to(S, c, TM_I1);
+  Snapshot before = snapshot(S);
+  Block *outer = S->blk;
+  int op = region_op(S, O_IF, 1, &c.id, 2);
+  Block *rb[2] = {S->fn->ins.v[op].regions[0], S->fn->ins.v[op].regions[1]};
+  bool ret[2];
+  Snapshot after[2];
+  ret[0] = exec_region(S, rb[0], n->list);
+  after[0] = snapshot(S);
+  restore(S, before);
+  ret[1] = exec_region(S, rb[1], n->list2);
+  after[1] = snapshot(S);
+  restore(S, before);
+  /* names whose value after the if depends on the branch taken */
+  Names names = {0};
+  for (int side = 0; side < 2; side++) {
+    if (ret[side]) continue;
+    for (int i = 0; i < after[side].n; i++) {
+      const char *nm = after[side].v[i].name;
+      Val *o = snap_lookup(after[!side], nm), *b0 = snap_lookup(before, nm);
+      Val v = *snap_lookup(after[side], nm);
+      if (ret[!side]) {
+        if (!b0 || !same_val(*b0, v)) add_name(S, &names, nm);
+      } else if (o && !same_val(*o, v)) {
+        add_name(S, &names, nm);
+      }
+    }
+  }
+  Type *types = arena_alloc(&S->c->arena, sizeof(Type) * (size_t)(names.n + 1));
+  for (int side = 0; side < 2; side++) {
+    S->blk = rb[side];
+    S->line = n->line;
+    S->col = n->col;
+    if (ret[side]) {
+      mk_insv(S, O_YIELD, (Type){0}, 0, NULL);
+      continue;
+    }
+    int *args = arena_alloc(&S->c->arena, sizeof(int) * (size_t)(names.n + 1));
+    for (int i = 0; i < names.n; i++) {
+      Val v = *snap_lookup(after[side], names.v[i]);
+      if (!is_const(v) && v.k != V_TENSOR)
+        ERR(S, "'%s' is %s in one branch of the if; both branches must give it a device value", names.v[i], vk_name(S, v));
+      v = to_tensor(S, v);
+      Type t = ty_of(S, v);
+      if (side == 0 || ret[0]) types[i] = t;
+      else if (!type_eq(t, types[i]))
+        ERR(S, "'%s' has type %s in the if-branch but %s in the else-branch", names.v[i], type_str(&S->c->arena, types[i]),
+            type_str(&S->c->arena, t));
+      args[i] = v.id;
+    }
+    mk_insv(S, O_YIELD, (Type){0}, names.n, args);
+  }
+  S->blk = outer;
+  restore(S, before);
+  bind_results(S, op, names, types);
+  if (ret[0] && ret[1]) S->scope->returned = true;
+}
 static void exec_stmt(Sema *S, Node *n) {
   S->line = n->line;
   S->col = n->col;
@@ -1206,16 +1508,22 @@ static void exec_stmt(Sema *S, Node *n) {
     Val c = eval(S, n->a);
     S->line = n->a->line;
     S->col = n->a->col;
-    if (c.k == V_TENSOR)
-      ERR(S, "'if' on a device value is not supported yet; the condition must be a compile-time constant");
-    exec_block(S, truthy(S, c) ? n->list : n->list2);
+    if (c.k == V_TENSOR) exec_if(S, n, c);
+    else exec_block(S, truthy(S, c) ? n->list : n->list2);
     return;
   }
   case N_FOR: exec_for(S, n); return;
-  case N_WHILE: ERR(S, "while loops are not supported yet");
+  case N_WHILE: exec_while(S, n); return;
   case N_RETURN:
     S->scope->ret = n->a ? eval(S, n->a) : v_none();
+    S->line = n->line;
+    S->col = n->col;
     if (S->scope->is_kernel && S->scope->ret.k != V_NONE) ERR(S, "a kernel cannot return a value");
+    if (S->depth > S->scope->base_depth) {
+      if (!S->scope->is_kernel)
+        ERR(S, "'return' inside device-side control flow of a @jit helper is not supported; return at the end of the function");
+      mk_ins(S, O_RETURN, (Type){0}, 0, 0, 0, 0);
+    }
     S->scope->returned = true;
     return;
   case N_PASS: return;
@@ -1296,6 +1604,7 @@ static Val call_jitfn(Sema *S, JitFn *f, Args *A) {
   args_done(S, A, def->list.n);
   Scope *saved = S->scope;
   S->scope = &sc;
+  sc.base_depth = S->depth;
   S->c->src = f->src;
   f->active = 1;
   exec_block(S, def->list2);
@@ -1359,6 +1668,8 @@ Fn *sema(Ctx *c, TokVec toks, Node *module, const char *kernel_name) {
   fn->name = def->name;
   fn->num_warps = c->req->num_warps > 0 ? c->req->num_warps : 4;
   S.fn = fn;
+  fn->body = ir_block(c);
+  S.blk = fn->body;
   Scope sc = {.is_kernel = true};
   S.scope = &sc;
   S.line = def->line;

@@ -196,6 +196,16 @@ typedef enum Op {
   O_ADDPTR,       /* pointer + offset (elements) */
   O_LOAD,         /* args: ptr [mask [other]] */
   O_STORE,        /* args: ptr value [mask] */
+  /* structured control flow: regions are Blocks; carried values live in
+   * per-op storage that BLOCKARG and RESULT refer to */
+  O_FOR,          /* args: lo hi step init...; region 0 body (ends in YIELD) */
+  O_IF,           /* args: cond; regions then, else (each ends in YIELD) */
+  O_WHILE,        /* args: init...; region 0 cond (ends in CONDITION), region 1 body (YIELD) */
+  O_YIELD,        /* args: the region op's new carried values / results */
+  O_CONDITION,    /* args: cond (while) */
+  O_BLOCKARG,     /* aux: 0 = induction variable, i >= 1 = carried value i-1; imm = op id */
+  O_RESULT,       /* aux: result index; imm = op id */
+  O_RETURN,       /* leaves the kernel (uniform across the program) */
   O_NOPS
 } Op;
 
@@ -203,18 +213,26 @@ typedef enum Cmp { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE } Cmp;
 
 typedef struct Layout Layout;
 
+typedef struct Block Block;
+
 typedef struct Ins {
   uint8_t op;
-  uint8_t nargs;
+  uint8_t nregions;
   int16_t aux;
+  int nargs;
   Type ty;           /* result type (void dtype for stores) */
-  int args[3];       /* value ids */
+  int *args;         /* value ids */
   int64_t imm;
   double fimm;
   int line, col;
   Layout *layout;    /* set by layout.c on block values */
-  int uses;          /* number of uses, set by ir_count_uses */
+  Block *regions[2];
 } Ins;
+
+/* A straight-line list of instructions; regions of control-flow ops are Blocks. */
+struct Block {
+  VEC(int) ins;
+};
 
 typedef struct Param {
   const char *name;
@@ -228,14 +246,14 @@ typedef struct Param {
 typedef struct Fn {
   const char *name;
   VEC(Ins) ins;      /* value id = index */
-  VEC(int) body;     /* instruction ids in program order */
+  Block *body;
   VEC(Param) params; /* runtime params */
   int num_warps;
 } Fn;
 
-int ir_add(Ctx *c, Fn *f, Ins in);  /* appends to the body, returns the id */
+int ir_add(Ctx *c, Fn *f, Block *b, Ins in); /* appends to b, returns the id; copies args */
+Block *ir_block(Ctx *c);
 const char *op_name(Op op);
-void ir_count_uses(Fn *f);
 char *ir_print(Ctx *c, Fn *f);     /* arena text */
 
 /* ------------------------------------------------------------ sema.c */

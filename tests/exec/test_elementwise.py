@@ -8,7 +8,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
-from conftest import SIZES, random_ints, special_floats
+from exec_data import SIZES, random_ints, special_floats
 
 
 @triton.jit
