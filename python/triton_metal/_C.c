@@ -16,11 +16,9 @@
  * are first copied into tuples (immutable) so the C strings they lend stay
  * valid while the GIL is released.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
 #include <string.h>
 
-#include "triton_metal.h"
+#include "_C.h"
 
 #if PY_VERSION_HEX < 0x030C0000
 #include <structmember.h>
@@ -30,13 +28,15 @@
 #endif
 
 /* Exception types, created once at module init. */
-static PyObject *CompilationError;
-static PyObject *LaunchError;
+PyObject *tmpy_CompilationError;
+PyObject *tmpy_LaunchError;
+#define CompilationError tmpy_CompilationError
+#define LaunchError tmpy_LaunchError
+#define ModuleType tmpy_ModuleType
 
 /* ------------------------------------------------------------------ errors */
 
-/* Raises `exc` with the library's message (or a generic one) and frees it. */
-static void raise_msg(PyObject *exc, tm_status st, char *err, const char *what) {
+void tmpy_raise_msg(PyObject *exc, tm_status st, char *err, const char *what) {
   PyObject *msg;
   if (st == TM_ERR_NOMEM)
     exc = PyExc_MemoryError;
@@ -225,18 +225,25 @@ static int kernel_fill(KernelObject *ko) {
 }
 
 static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
-  static char *kwlist[] = {"source",  "filename",  "first_line", "kernel_name", "params",
-                           "globals", "num_warps", "debug",      "dump",        NULL};
+  static char *kwlist[] = {"source",  "filename",  "first_line", "kernel_name",
+                           "params",  "globals",   "num_warps",  "debug",
+                           "dump",    "opt_level", "debug_info", NULL};
+  int opt_level = TM_OPT_DEFAULT;
   tm_compile_request req;
   PyObject *params_in = Py_None, *globals_in = Py_None, *params = NULL, *globals = NULL;
   PyObject *result = NULL;
   tm_param_spec *ps = NULL;
   tm_global *gs = NULL;
   memset(&req, 0, sizeof req);
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "sziz|OOipz", kwlist, &req.source, &req.filename,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sziz|OOipzip", kwlist, &req.source, &req.filename,
                                    &req.first_line, &req.kernel_name, &params_in, &globals_in,
-                                   &req.num_warps, &req.debug, &req.dump))
+                                   &req.num_warps, &req.debug, &req.dump, &opt_level,
+                                   &req.debug_info))
     return NULL;
+  if (opt_level < TM_OPT_DEFAULT || opt_level > TM_OPT_AGGRESSIVE)
+    return PyErr_Format(PyExc_ValueError, "opt_level must be %d..%d, got %d", TM_OPT_DEFAULT,
+                        TM_OPT_AGGRESSIVE, opt_level);
+  req.opt_level = (tm_opt_level)opt_level;
   /* tuple copies: immutable, they keep every borrowed string alive */
   if (!(params = params_in == Py_None ? PyTuple_New(0) : PySequence_Tuple(params_in)) ||
       !(globals = globals_in == Py_None ? PyTuple_New(0) : PySequence_Tuple(globals_in)))
@@ -265,7 +272,7 @@ static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
   st = tm_compile(&req, &k, &err);
   Py_END_ALLOW_THREADS
   if (st != TM_OK) {
-    raise_msg(st == TM_ERR_COMPILE ? CompilationError : PyExc_RuntimeError, st, err,
+    tmpy_raise_msg(st == TM_ERR_COMPILE ? CompilationError : PyExc_RuntimeError, st, err,
               "tm_compile");
     tm_kernel_free(k);
     goto out;
@@ -298,17 +305,6 @@ typedef struct {
   tm_device *d;
 } DeviceObject;
 
-typedef struct {
-  PyObject_HEAD
-  tm_module *m;
-  PyObject *device; /* keeps the device open while the module lives */
-  int nargs;
-  int *param_index;
-  tm_arg_role *role;
-  tm_dtype *dtype;
-} ModuleObject;
-
-static PyTypeObject ModuleType;
 
 static int Device_init(DeviceObject *self, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"name", NULL};
@@ -326,7 +322,7 @@ static int Device_init(DeviceObject *self, PyObject *args, PyObject *kw) {
   st = tm_device_open(name, &d, &err);
   Py_END_ALLOW_THREADS
   if (st != TM_OK) {
-    raise_msg(PyExc_RuntimeError, st, err, "tm_device_open");
+    tmpy_raise_msg(PyExc_RuntimeError, st, err, "tm_device_open");
     if (d)
       tm_device_close(d);
     return -1;
@@ -356,6 +352,68 @@ static PyObject *Device_get_description(DeviceObject *self, void *c) {
   return device_ok(self) ? str_or_none(tm_device_description(self->d)) : NULL;
 }
 
+/* The tm_kernel_info of a Kernel, built from its Python-visible fields (so a
+ * Kernel read back from the disk cache loads as one fresh from tm_compile).
+ * Strings are borrowed from ko; *args_out is PyMem-allocated. */
+static int kernel_info(KernelObject *ko, tm_kernel_info *info, tm_kernel_arg **args_out) {
+  memset(info, 0, sizeof *info);
+  *args_out = NULL;
+  if (!PyUnicode_Check(ko->msl) || !PyUnicode_Check(ko->name) || !PyTuple_Check(ko->args) ||
+      !PyTuple_Check(ko->builtins)) {
+    PyErr_SetString(PyExc_TypeError, "malformed Kernel");
+    return -1;
+  }
+  if (!(info->name = PyUnicode_AsUTF8(ko->name)))
+    return -1;
+  if (ko->source_file != Py_None && !(info->source_file = PyUnicode_AsUTF8(ko->source_file)))
+    return -1;
+  Py_ssize_t n = PyTuple_GET_SIZE(ko->args), nb = PyTuple_GET_SIZE(ko->builtins);
+  if (n > 4096 || nb > TM_MAX_BUILTINS) {
+    PyErr_SetString(PyExc_ValueError, "Kernel has too many arguments or builtins");
+    return -1;
+  }
+  tm_kernel_arg *a = PyMem_Calloc((size_t)n + 1, sizeof *a);
+  if (!a) {
+    PyErr_NoMemory();
+    return -1;
+  }
+  for (Py_ssize_t i = 0; i < n; i++) {
+    int role, dtype;
+    if (check_tuple(PyTuple_GET_ITEM(ko->args, i), 5, "kernel arg") < 0 ||
+        !PyArg_ParseTuple(PyTuple_GET_ITEM(ko->args, i), "ziiii", &a[i].name, &a[i].param_index,
+                          &role, &dtype, &a[i].writable))
+      goto fail;
+    if ((role != TM_ARG_BUFFER && role != TM_ARG_BYTES) || dtype <= TM_VOID ||
+        dtype >= TM_NDTYPES || a[i].param_index < 0) {
+      PyErr_Format(PyExc_ValueError, "bad kernel arg %zd", i);
+      goto fail;
+    }
+    a[i].role = (tm_arg_role)role;
+    a[i].dtype = (tm_dtype)dtype;
+  }
+  for (Py_ssize_t i = 0; i < nb; i++) {
+    long b = PyLong_AsLong(PyTuple_GET_ITEM(ko->builtins, i));
+    if (b == -1 && PyErr_Occurred())
+      goto fail;
+    if (b < TM_BI_THREADGROUP_POSITION || b > TM_BI_SIMDGROUP) {
+      PyErr_Format(PyExc_ValueError, "bad kernel builtin %ld", b);
+      goto fail;
+    }
+    info->builtins[i] = (tm_builtin)b;
+  }
+  info->nargs = (int)n;
+  info->args = a;
+  info->nbuiltins = (int)nb;
+  info->threads_per_threadgroup = ko->threads_per_threadgroup;
+  info->threadgroup_mem_bytes = ko->threadgroup_mem_bytes;
+  info->uses_barriers = ko->uses_barriers;
+  *args_out = a;
+  return 0;
+fail:
+  PyMem_Free(a);
+  return -1;
+}
+
 static PyObject *Device_load(DeviceObject *self, PyObject *arg) {
   if (!device_ok(self))
     return NULL;
@@ -363,34 +421,48 @@ static PyObject *Device_load(DeviceObject *self, PyObject *arg) {
     return PyErr_Format(PyExc_TypeError, "Device.load expects a Kernel, got %.100s",
                         Py_TYPE(arg)->tp_name);
   KernelObject *ko = (KernelObject *)arg;
-  const tm_kernel_info *info = tm_kernel_get_info(ko->k);
-  ModuleObject *mo = PyObject_New(ModuleObject, &ModuleType);
-  if (!mo)
+  tm_kernel_info info;
+  tm_kernel_arg *iargs;
+  const char *msl;
+  if (kernel_info(ko, &info, &iargs) < 0)
     return NULL;
+  if (!(msl = PyUnicode_AsUTF8(ko->msl))) {
+    PyMem_Free(iargs);
+    return NULL;
+  }
+  ModuleObject *mo = PyObject_New(ModuleObject, &ModuleType);
+  if (!mo) {
+    PyMem_Free(iargs);
+    return NULL;
+  }
   mo->m = NULL;
-  mo->nargs = info->nargs;
-  mo->param_index = PyMem_Calloc((size_t)info->nargs + 1, sizeof *mo->param_index);
-  mo->role = PyMem_Calloc((size_t)info->nargs + 1, sizeof *mo->role);
-  mo->dtype = PyMem_Calloc((size_t)info->nargs + 1, sizeof *mo->dtype);
+  mo->nargs = info.nargs;
+  mo->param_index = PyMem_Calloc((size_t)info.nargs + 1, sizeof *mo->param_index);
+  mo->role = PyMem_Calloc((size_t)info.nargs + 1, sizeof *mo->role);
+  mo->dtype = PyMem_Calloc((size_t)info.nargs + 1, sizeof *mo->dtype);
   Py_INCREF(self);
   mo->device = (PyObject *)self;
   if (!mo->param_index || !mo->role || !mo->dtype) {
+    PyMem_Free(iargs);
     Py_DECREF(mo);
     return PyErr_NoMemory();
   }
-  for (int i = 0; i < info->nargs; i++) {
-    mo->param_index[i] = info->args[i].param_index;
-    mo->role[i] = info->args[i].role;
-    mo->dtype[i] = info->args[i].dtype;
+  for (int i = 0; i < info.nargs; i++) {
+    mo->param_index[i] = info.args[i].param_index;
+    mo->role[i] = info.args[i].role;
+    mo->dtype[i] = info.args[i].dtype;
   }
   char *err = NULL;
   tm_status st;
   tm_module *m = NULL;
+  Py_INCREF(ko); /* the borrowed strings stay alive while the GIL is released */
   Py_BEGIN_ALLOW_THREADS
-  st = tm_module_load(self->d, tm_kernel_msl(ko->k), info, &m, &err);
+  st = tm_module_load(self->d, msl, &info, &m, &err);
   Py_END_ALLOW_THREADS
+  Py_DECREF(ko);
+  PyMem_Free(iargs);
   if (st != TM_OK) {
-    raise_msg(PyExc_RuntimeError, st, err, "tm_module_load");
+    tmpy_raise_msg(PyExc_RuntimeError, st, err, "tm_module_load");
     if (m)
       tm_module_free(m);
     Py_DECREF(mo);
@@ -468,8 +540,7 @@ static uint16_t f32_to_bf16_bits(float f) {
   return (uint16_t)(x >> 16);
 }
 
-/* Converts a Python number to dtype dt into slot (little memcpy'd value). */
-static int scalar_to_bytes(PyObject *v, tm_dtype dt, unsigned char *slot, size_t *n) {
+int tmpy_scalar_to_bytes(PyObject *v, tm_dtype dt, unsigned char *slot, size_t *n) {
   long long i = 0;
   unsigned long long u = 0;
   double d = 0;
@@ -543,18 +614,87 @@ static int scalar_to_bytes(PyObject *v, tm_dtype dt, unsigned char *slot, size_t
   return -1;
 }
 
+/* Runtime arguments on the stack up to this many; more go to the heap. */
+#define STACK_ARGS 32
+
+int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py_ssize_t nvals,
+                const PtrArg *ptrs) {
+  tm_launch_arg la_stack[STACK_ARGS], *la = la_stack;
+  unsigned char slots_stack[STACK_ARGS][8], (*slots)[8] = slots_stack;
+  int rc = -1;
+  if (!mo->m) {
+    PyErr_SetString(PyExc_RuntimeError, "Module is not loaded");
+    return -1;
+  }
+  if (mo->nargs > STACK_ARGS) {
+    la = PyMem_Calloc((size_t)mo->nargs, sizeof *la);
+    slots = PyMem_Calloc((size_t)mo->nargs, sizeof *slots);
+    if (!la || !slots) {
+      PyErr_NoMemory();
+      goto out;
+    }
+  }
+  for (int i = 0; i < mo->nargs; i++) {
+    int p = mo->param_index[i];
+    if (p < 0 || p >= nvals) {
+      PyErr_Format(PyExc_ValueError, "kernel argument %d refers to parameter %d of %zd", i, p,
+                   nvals);
+      goto out;
+    }
+    PyObject *v = vals[p];
+    if (mo->role[i] == TM_ARG_BUFFER) {
+      if (ptrs) {
+        la[i].data = ptrs[p].ptr;
+        la[i].nbytes = ptrs[p].nbytes;
+        la[i].readonly = ptrs[p].readonly;
+        continue;
+      }
+      PyObject *ptr, *nbytes;
+      int ro;
+      if (check_tuple(v, 3, "pointer argument") < 0 ||
+          !PyArg_ParseTuple(v, "OOp", &ptr, &nbytes, &ro))
+        goto out;
+      la[i].data = PyLong_AsVoidPtr(ptr);
+      la[i].nbytes = PyLong_AsSize_t(nbytes);
+      la[i].readonly = ro;
+      if (PyErr_Occurred())
+        goto out;
+    } else {
+      size_t n = 0;
+      if (tmpy_scalar_to_bytes(v, mo->dtype[i], slots[i], &n) < 0)
+        goto out;
+      la[i].data = slots[i];
+      la[i].nbytes = n;
+      la[i].readonly = 0;
+    }
+  }
+  if (g[0] && g[1] && g[2]) { /* an empty grid launches nothing, as upstream */
+    char *err = NULL;
+    tm_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = tm_launch(mo->m, g, la, mo->nargs, &err);
+    Py_END_ALLOW_THREADS
+    if (st != TM_OK) {
+      tmpy_raise_msg(LaunchError, st, err, "tm_launch");
+      goto out;
+    }
+    tm_free(err);
+  }
+  rc = 0;
+out:
+  if (la != la_stack) {
+    PyMem_Free(la);
+    PyMem_Free(slots);
+  }
+  return rc;
+}
+
 /* launch(grid, values): grid is a 3-sequence of ints; values one per parameter. */
 static PyObject *Module_launch(ModuleObject *self, PyObject *args) {
   PyObject *grid_in, *values, *grid = NULL, *result = NULL;
   uint32_t g[3];
-  tm_launch_arg *la = NULL;
-  unsigned char(*slots)[8] = NULL;
   if (!PyArg_ParseTuple(args, "OO!", &grid_in, &PyTuple_Type, &values))
     return NULL;
-  if (!self->m) {
-    PyErr_SetString(PyExc_RuntimeError, "Module is not loaded");
-    return NULL;
-  }
   if (!(grid = PySequence_Tuple(grid_in)))
     return NULL;
   if (PyTuple_GET_SIZE(grid) != 3) {
@@ -575,56 +715,11 @@ static PyObject *Module_launch(ModuleObject *self, PyObject *args) {
     }
     g[i] = (uint32_t)x;
   }
-  la = PyMem_Calloc((size_t)self->nargs + 1, sizeof *la);
-  slots = PyMem_Calloc((size_t)self->nargs + 1, sizeof *slots);
-  if (!la || !slots) {
-    PyErr_NoMemory();
+  if (tmpy_launch(self, g, &PyTuple_GET_ITEM(values, 0), PyTuple_GET_SIZE(values), NULL) < 0)
     goto out;
-  }
-  for (int i = 0; i < self->nargs; i++) {
-    int p = self->param_index[i];
-    if (p < 0 || p >= PyTuple_GET_SIZE(values)) {
-      PyErr_Format(PyExc_ValueError, "kernel argument %d refers to parameter %d of %zd", i, p,
-                   PyTuple_GET_SIZE(values));
-      goto out;
-    }
-    PyObject *v = PyTuple_GET_ITEM(values, p);
-    if (self->role[i] == TM_ARG_BUFFER) {
-      PyObject *ptr, *nbytes;
-      int ro;
-      if (check_tuple(v, 3, "pointer argument") < 0 ||
-          !PyArg_ParseTuple(v, "OOp", &ptr, &nbytes, &ro))
-        goto out;
-      la[i].data = PyLong_AsVoidPtr(ptr);
-      la[i].nbytes = PyLong_AsSize_t(nbytes);
-      la[i].readonly = ro;
-      if (PyErr_Occurred())
-        goto out;
-    } else {
-      size_t n = 0;
-      if (scalar_to_bytes(v, self->dtype[i], slots[i], &n) < 0)
-        goto out;
-      la[i].data = slots[i];
-      la[i].nbytes = n;
-    }
-  }
-  if (g[0] && g[1] && g[2]) { /* an empty grid launches nothing, as upstream */
-    char *err = NULL;
-    tm_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = tm_launch(self->m, g, la, self->nargs, &err);
-    Py_END_ALLOW_THREADS
-    if (st != TM_OK) {
-      raise_msg(LaunchError, st, err, "tm_launch");
-      goto out;
-    }
-    tm_free(err);
-  }
   result = Py_None;
   Py_INCREF(result);
 out:
-  PyMem_Free(la);
-  PyMem_Free(slots);
   Py_XDECREF(grid);
   return result;
 }
@@ -634,7 +729,7 @@ static PyMethodDef Module_methods[] = {
      "launch(grid3, values): run the kernel; values has one entry per parameter"},
     {NULL, NULL, 0, NULL}};
 
-static PyTypeObject ModuleType = {
+PyTypeObject tmpy_ModuleType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "triton_metal._C.Module",
     .tp_basicsize = sizeof(ModuleObject),
     .tp_dealloc = (destructor)Module_dealloc,
@@ -644,6 +739,49 @@ static PyTypeObject ModuleType = {
 };
 
 /* ------------------------------------------------------------------ helpers */
+
+/* kernel_from_parts(msl, name, source_file, args, builtins, threads_per_threadgroup,
+ * threadgroup_mem_bytes, uses_barriers) -> Kernel: a Kernel rebuilt from the
+ * fields of one (the disk cache); validated as Device.load will read it. */
+static PyObject *py_kernel_from_parts(PyObject *mod, PyObject *args) {
+  PyObject *msl, *name, *source_file, *kargs, *builtins;
+  int tpt, tgmem, barriers;
+  tm_kernel_info info;
+  tm_kernel_arg *iargs;
+  if (!PyArg_ParseTuple(args, "UUOO!O!iii", &msl, &name, &source_file, &PyTuple_Type, &kargs,
+                        &PyTuple_Type, &builtins, &tpt, &tgmem, &barriers))
+    return NULL;
+  if (source_file != Py_None && !PyUnicode_Check(source_file))
+    return PyErr_Format(PyExc_TypeError, "source_file must be str or None");
+  if (tpt <= 0 || tpt > 1024 || tgmem < 0)
+    return PyErr_Format(PyExc_ValueError, "bad threads_per_threadgroup %d or memory %d", tpt,
+                        tgmem);
+  KernelObject *ko = PyObject_New(KernelObject, &KernelType);
+  if (!ko)
+    return NULL;
+  ko->k = NULL;
+  Py_INCREF(msl);
+  Py_INCREF(name);
+  Py_INCREF(source_file);
+  Py_INCREF(kargs);
+  Py_INCREF(builtins);
+  Py_INCREF(Py_None);
+  ko->msl = msl;
+  ko->name = name;
+  ko->source_file = source_file;
+  ko->args = kargs;
+  ko->builtins = builtins;
+  ko->dump = Py_None;
+  ko->threads_per_threadgroup = tpt;
+  ko->threadgroup_mem_bytes = tgmem;
+  ko->uses_barriers = barriers;
+  if (kernel_info(ko, &info, &iargs) < 0) {
+    Py_DECREF(ko);
+    return NULL;
+  }
+  PyMem_Free(iargs);
+  return (PyObject *)ko;
+}
 
 static PyObject *py_buffer_info(PyObject *mod, PyObject *obj) {
   Py_buffer view;
@@ -676,7 +814,10 @@ static PyObject *py_dtype_bytes(PyObject *mod, PyObject *arg) {
 static PyMethodDef module_methods[] = {
     {"compile", (PyCFunction)(void (*)(void))py_compile, METH_VARARGS | METH_KEYWORDS,
      "compile(source, filename, first_line, kernel_name, params=(), globals=(), num_warps=0, "
-     "debug=False, dump=None) -> Kernel"},
+     "debug=False, dump=None, opt_level=0, debug_info=False) -> Kernel"},
+    {"kernel_from_parts", py_kernel_from_parts, METH_VARARGS,
+     "kernel_from_parts(msl, name, source_file, args, builtins, threads_per_threadgroup, "
+     "threadgroup_mem_bytes, uses_barriers) -> Kernel (from the disk cache)"},
     {"buffer_info", py_buffer_info, METH_O,
      "buffer_info(obj) -> (ptr, nbytes, readonly, c_contiguous)"},
     {"dtype_name", py_dtype_name, METH_O, "tm_dtype_name"},
@@ -729,7 +870,7 @@ PyMODINIT_FUNC PyInit__C(void) {
     goto fail;
   }
   if (add_type(m, "Kernel", &KernelType) < 0 || add_type(m, "Device", &DeviceType) < 0 ||
-      add_type(m, "Module", &ModuleType) < 0)
+      add_type(m, "Module", &ModuleType) < 0 || tmpy_launcher_init(m) < 0)
     goto fail;
   if (PyModule_AddStringConstant(m, "VERSION", TM_VERSION) < 0 ||
       add_int(m, "NDTYPES", TM_NDTYPES) < 0 || add_int(m, "I1", TM_I1) < 0 ||
@@ -738,7 +879,10 @@ PyMODINIT_FUNC PyInit__C(void) {
       add_int(m, "F32", TM_F32) < 0 || add_int(m, "F64", TM_F64) < 0 ||
       add_int(m, "V_STR", TM_V_STR) < 0 || add_int(m, "PARAM_CONSTEXPR", TM_PARAM_CONSTEXPR) < 0 ||
       add_int(m, "PF_READONLY", TM_PF_READONLY) < 0 || add_int(m, "G_JITFN", TM_G_JITFN) < 0 ||
-      add_int(m, "ARG_BYTES", TM_ARG_BYTES) < 0)
+      add_int(m, "ARG_BYTES", TM_ARG_BYTES) < 0 || add_int(m, "OPT_DEFAULT", TM_OPT_DEFAULT) < 0 ||
+      add_int(m, "OPT_NONE", TM_OPT_NONE) < 0 || add_int(m, "OPT_BASIC", TM_OPT_BASIC) < 0 ||
+      add_int(m, "OPT_STANDARD", TM_OPT_STANDARD) < 0 ||
+      add_int(m, "OPT_AGGRESSIVE", TM_OPT_AGGRESSIVE) < 0)
     goto fail;
   return m;
 fail:

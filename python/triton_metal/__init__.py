@@ -6,6 +6,9 @@
 #   @triton.jit
 #   def kernel(x_ptr, n, BLOCK: tl.constexpr): ...
 #   kernel[(triton.cdiv(n, 1024),)](x, n, BLOCK=1024)
+#
+# Or, for code that says `import triton`: triton_metal.install() first (or
+# TRITON_BACKEND=metal in the environment; see compat.py).
 
 from . import language
 from .jit import jit, JITFunction, CompiledKernel, get_device
@@ -21,22 +24,51 @@ except ImportError as _e:  # extension not built: the pure-Python parts still wo
     class LaunchError(RuntimeError):
         """A kernel launch failed on the device."""
 
+from .autotuner import Config, autotune, heuristics
+from . import testing
+from . import runtime
+from .runtime import OutOfResources
+from .compat import install, uninstall
+from .tensor_descriptor import TensorDescriptor
+
 __version__ = "0.1.0"
 
 
+def constexpr_function(fn):
+    """Marks a host function whose result is a compile-time value (upstream's
+    triton.constexpr_function). On the host it is the function itself; inside
+    kernels the compiler knows cdiv and next_power_of_2 only."""
+    fn._tm_constexpr_function = True
+    return fn
+
+
+@constexpr_function
 def cdiv(x, y):
     """Ceiling division, for grids; also usable inside kernels."""
     return (x + y - 1) // y
 
 
+@constexpr_function
 def next_power_of_2(n):
-    """The smallest power of two >= n (1 for n <= 1); also usable inside kernels."""
+    """The smallest power of two >= n (0 for n <= 0, as upstream); also usable
+    inside kernels."""
     n = int(n)
-    return 1 if n <= 1 else 1 << (n - 1).bit_length()
+    return 0 if n <= 0 else 1 << (n - 1).bit_length()
 
 
 cdiv._tm_path = "triton.cdiv"
 next_power_of_2._tm_path = "triton.next_power_of_2"
 
+
+def set_allocator(allocator):
+    """Upstream's global-scratch allocator hook; kernels here need no scratch."""
+    global _allocator
+    _allocator = allocator
+
+
+_allocator = None
+
 __all__ = ["jit", "JITFunction", "CompiledKernel", "CompilationError", "LaunchError",
-           "cdiv", "next_power_of_2", "language", "get_device"]
+           "OutOfResources", "cdiv", "next_power_of_2", "constexpr_function", "language",
+           "testing", "runtime", "get_device", "Config", "autotune", "heuristics", "install",
+           "uninstall", "TensorDescriptor", "set_allocator"]

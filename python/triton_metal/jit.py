@@ -1,17 +1,21 @@
 # jit.py: @jit and the launch path.
 #
 #   kernel[grid](*args, **kw)
-#     bind     a generated def with the kernel's own signature binds the call
-#              (Python's own TypeErrors, defaults honoured); extra keywords are
-#              launch options
-#     spec     one (kind, dtype, flags, vkind, payload) tuple per parameter,
-#              upstream's specialization rules (int 1 -> constexpr, %16 -> DIV16,
-#              float -> fp32, ...), plus the launch values handed to C
-#     key      (specs, num_warps, debug) -> dict lookup in the compile cache
-#     launch   _C.Module.launch (GIL released in C)
+#     C (launcher.c)  binding, specialization key, lookup of the launch cache,
+#                     launch: no Python code runs for a cached kernel
+#     miss            JITFunction._slow_run: the reference rules in Python --
+#       bind     a generated def with the kernel's own signature binds the call
+#                (Python's own TypeErrors, defaults honoured); extra keywords are
+#                launch options (options.py validates them)
+#       spec     one (kind, dtype, flags, vkind, payload) tuple per parameter,
+#                upstream's specialization rules (int 1 -> constexpr, %16 -> DIV16,
+#                float -> fp32, ...), plus the launch values handed to C
+#       compile  in-memory cache (self.cache), then the disk cache (cache.py),
+#                then _C.compile; the module is loaded on the process's device
+#       register the C launch key -> (CompiledKernel, Module), then launch
 #
-# On a cache miss the source, its resolved globals and the specs go to
-# _C.compile; the module is loaded on the process's device at first launch.
+# TRITON_METAL_DEBUG=1 (read when a kernel is decorated) turns the C path off
+# for that kernel and logs every compile and launch to stderr.
 
 import builtins
 import inspect
@@ -19,17 +23,13 @@ import os
 import sys
 import textwrap
 import threading
+import time
 import types
 
 from . import _tm
+from . import cache as _cache
+from . import options as _options
 from .language import core as _core
-
-# Upstream launch options we accept. Only num_warps and debug change the code;
-# the rest are accepted so unchanged kernels run, and ignored.
-OPTIONS = frozenset((
-    "num_warps", "debug", "num_stages", "num_ctas", "maxnreg", "enable_fp_fusion",
-    "matrix_instr_nonkdim", "instrumentation_mode", "waves_per_eu", "kpack",
-))
 
 _I32 = (-2**31, 2**31)
 _I64 = (-2**63, 2**63)
@@ -139,24 +139,54 @@ def to_value(v):
 
 # ------------------------------------------------------------------ pointers
 
-def _buffer_info(v):
-    """(ptr, nbytes, readonly, contiguous) of a NumPy array."""
+def _c_or_none():
     try:
-        return _C().buffer_info(v)
+        return _C()
     except ImportError:
-        ptr, ro = v.__array_interface__["data"]
-        return ptr, v.nbytes, ro, v.flags.c_contiguous
+        return None
 
 
-def _pointer(kname, aname, v):
-    """(tm_dtype, ptr, nbytes, readonly) of a pointer argument, or raise."""
+_tensor_types_set = False
+
+
+def _register_tensor_types():
+    """Tells the C pointer conversion about torch once torch is imported."""
+    global _tensor_types_set
+    torch = sys.modules.get("torch")
+    c = _c_or_none()
+    if _tensor_types_set or torch is None or c is None or not hasattr(torch, "Tensor"):
+        return
+    codes = {}
+    for name, code in _DTYPE_NAMES.items():
+        dt = getattr(torch, name, None)
+        if dt is not None and code != _tm.F64:
+            codes[dt] = code
+    c.set_pointer_types(torch.Tensor, codes)
+    _tensor_types_set = True
+
+
+def pointer_arg(kname, aname, v):
+    """(tm_dtype, ptr, nbytes, readonly) of a pointer argument (an array or a
+    tensor), None when v is not one, or raise explaining why v cannot be used.
+
+    _C.pointer_arg (tmpy_pointer_arg in launcher.c, also the fast launch path)
+    converts the kinds it knows: buffer-protocol objects such as NumPy arrays,
+    and torch CPU tensors. Here are the refusals' explanations and the kinds C
+    does not know (objects with data_ptr()); a new kind of memory (torch MPS
+    tensors, MLX arrays) goes into both places."""
+    c = _c_or_none()
+    if c is not None:
+        r = c.pointer_arg(v)
+        if r is not None:
+            return r[0], r[1], r[2], bool(r[3])
     np = sys.modules.get("numpy")
     if np is not None and isinstance(v, np.ndarray):
-        ptr, nbytes, ro, contiguous = _buffer_info(v)
-        if not contiguous:
+        ro = not v.flags.writeable
+        if not v.flags.c_contiguous:
             raise ValueError(f"{kname}: argument '{aname}' is not contiguous; "
                              "pass np.ascontiguousarray(x)")
         code, fix = dtype_code(v.dtype), ".astype(np.float32)"
+        ptr, nbytes = v.__array_interface__["data"][0], v.nbytes
     elif hasattr(v, "data_ptr"):  # torch tensors and duck-typed objects
         dev = getattr(v, "device", None)
         if dev is not None and getattr(dev, "type", "cpu") != "cpu":
@@ -302,22 +332,40 @@ class KernelMetadata(types.SimpleNamespace):
     """What upstream's CompiledKernel.metadata offers that applies here."""
 
 
+def _target_name():
+    """The compile target's name (in the cache keys). _C.target_name, once the
+    runtime exports tm_target_default(); until then TRITON_METAL_HW or 'default'."""
+    c = _c_or_none()
+    f = getattr(c, "target_name", None)
+    return f() if f else os.environ.get("TRITON_METAL_HW") or "default"
+
+
 class CompiledKernel:
     """One specialization of a kernel: returned by kernel[grid](...) and warmup()."""
 
-    def __init__(self, jit, kernel, num_warps):
+    def __init__(self, jit, kernel, opts, hash_, target):
         self.fn = jit
         self.kernel = kernel  # _C.Kernel
         self.name = kernel.name
+        self.hash = hash_
         self.asm = {"msl": kernel.msl}
         self.metadata = KernelMetadata(
-            name=kernel.name, num_warps=num_warps,
+            name=kernel.name, hash=hash_, target=target, num_warps=opts.num_warps,
+            num_stages=opts.num_stages, num_ctas=opts.num_ctas, debug=opts.debug,
+            opt_level=opts.opt_level, debug_info=opts.debug_info,
+            enable_fp_fusion=opts.enable_fp_fusion, maxnreg=opts.maxnreg,
+            memory_optimization=opts.memory_optimization,
+            fusion_optimization=opts.fusion_optimization,
             threads_per_threadgroup=kernel.threads_per_threadgroup,
             shared=kernel.threadgroup_mem_bytes)
-        self.n_regs = 0
+        self.n_regs = 0  # not reported by Metal
         self.n_spills = 0
+        self.n_max_threads = kernel.threads_per_threadgroup
         self.module = None
         self._lock = threading.Lock()
+
+    def __repr__(self):
+        return f"CompiledKernel({self.name}, hash={self.hash[:12]})"
 
     def _init_handles(self):
         """Builds the MSL on the device (upstream: loads the binary)."""
@@ -388,12 +436,42 @@ def _make_binder(fn, sig):
     return ns[fn.__name__]
 
 
-class JITFunction:
+def _unwrap_upstream(fn):
+    """The Python function of an upstream @triton.jit object (triton.runtime.jit
+    JITFunction), so triton_metal.jit accepts kernels decorated for upstream."""
+    t = type(fn)
+    if t.__module__.startswith("triton.runtime") and hasattr(fn, "fn") \
+            and callable(getattr(fn, "fn")):
+        return fn.fn
+    return fn
+
+
+try:
+    from ._C import Dispatcher as _Base
+except ImportError:  # extension not built: binding and specialization still work
+    class _Base:
+        fast_cache = None
+
+        def _configure(self, *args):
+            pass
+
+        def __getitem__(self, grid):
+            return lambda *args, **kwargs: self._slow_run(grid, args, kwargs, None)
+
+        def _dispatch(self, grid, args, kwargs):
+            return self._slow_run(grid, args, kwargs, None)
+
+_DEBUG = os.environ.get("TRITON_METAL_DEBUG") == "1"
+
+
+class JITFunction(_Base):
     """A @jit kernel. Launch with kernel[grid](*args, **kwargs)."""
 
     def __init__(self, fn, debug=None, do_not_specialize=None,
                  do_not_specialize_on_alignment=None, noinline=None, repr=None,
-                 launch_metadata=None, version=None):
+                 launch_metadata=None, version=None, options=None):
+        super().__init__()
+        fn = _unwrap_upstream(fn)
         self.fn = fn
         self.__name__ = fn.__name__
         self.__qualname__ = getattr(fn, "__qualname__", fn.__name__)
@@ -416,8 +494,27 @@ class JITFunction:
         self._spec_align = [i not in dns and i not in dnsa for i in range(len(self.arg_names))]
         self._ptr_align = [i not in dnsa for i in range(len(self.arg_names))]
         self.debug = debug if debug is not None else os.environ.get("TRITON_DEBUG", "0") == "1"
-        self.cache = {}  # (specs, num_warps, debug) -> CompiledKernel
+        self.default_options = dict(options or {})
+        _options.check_defaults(self.__name__, self.default_options)
+        self.cache = {}  # (specs, num_warps, debug, extra, opt_level, debug_info) -> CompiledKernel
+        self._cache_lock = threading.Lock()
         self._binder = _make_binder(fn, self.signature)
+        self._log = _cache.debug_log if _DEBUG else None
+        self._configure_fast_path()
+
+    def _configure_fast_path(self):
+        params = list(self.signature.parameters.values())
+        flags = bytearray()
+        defaults = []
+        for i, p in enumerate(params):
+            f = (1 if self.constexprs[i] else 0) | (2 if self._spec_value[i] else 0) \
+                | (4 if self._spec_align[i] else 0) | (8 if self._ptr_align[i] else 0) \
+                | (16 if p.default is not p.empty else 0)
+            flags.append(f)
+            defaults.append(None if p.default is p.empty else p.default)
+        plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        self._configure(tuple(self.arg_names), bytes(flags), tuple(defaults),
+                        plain and not _DEBUG)
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError(f"{self.__name__} is a @jit kernel: launch it as "
@@ -426,40 +523,45 @@ class JITFunction:
     def __repr__(self):
         return f"JITFunction({self.__module__}:{self.__qualname__})"
 
-    def __getitem__(self, grid):
-        def launcher(*args, **kwargs):
-            return self.run(*args, grid=grid, warmup=False, **kwargs)
-        return launcher
-
     def warmup(self, *args, grid, **kwargs):
         """Compiles for these arguments without launching; returns the CompiledKernel."""
-        return self.run(*args, grid=grid, warmup=True, **kwargs)
+        return self._run(grid, args, kwargs, warmup=True)
 
     def run(self, *args, grid, warmup=False, **kwargs):
+        """kernel.run(*args, grid=grid, warmup=False, **kwargs), as upstream."""
+        if warmup:
+            return self._run(grid, args, kwargs, warmup=True)
+        return self._dispatch(grid, args, kwargs)
+
+    def _slow_run(self, grid, args, kwargs, key):
+        """The launch path in Python (launcher.c calls it on a miss): bind,
+        specialize, compile, launch; then remember key for the C path."""
+        _register_tensor_types()
+        compiled = self._run(grid, args, kwargs, warmup=False)
+        if key is not None and compiled.module is not None:
+            self.fast_cache[key] = (compiled, compiled.module)
+        return compiled
+
+    def _run(self, grid, args, kwargs, warmup):
         values, opts = self._binder(*args, **kwargs)
-        num_warps, debug = self._options(opts) if opts else (4, self.debug)
+        o = _options.resolve(self.__name__, opts, self.default_options, self.debug)
         specs, launch_values, extra = self._spec(values)
-        key = (specs, num_warps, debug, extra)
+        key = (specs, o.num_warps, o.debug, extra, o.opt_level, o.debug_info)
         compiled = self.cache.get(key)
         if compiled is None:
-            compiled = self._compile(key, specs, num_warps, debug)
+            compiled = self._compile(key, specs, o)
         if not warmup:
             grid3 = self._grid3(grid, values)
+            if self._log:
+                self._log(f"launch {self.__name__} grid={grid3} hash={compiled.hash[:12]}")
             (compiled.module or compiled._init_handles()).launch(grid3, launch_values)
         return compiled
 
     # ---- pieces of run()
 
     def _options(self, opts):
-        for k in opts:
-            if k not in OPTIONS:
-                raise KeyError(f"Keyword argument {k} was specified but unrecognised")
-        num_warps = opts.get("num_warps", 4)
-        if type(num_warps) is not int or num_warps <= 0 or num_warps & (num_warps - 1):
-            raise ValueError(f"{self.__name__}: num_warps must be a power of two, "
-                             f"got {num_warps!r}")
-        debug = opts.get("debug")
-        return num_warps, self.debug if debug is None else bool(debug)
+        o = _options.resolve(self.__name__, opts, self.default_options, self.debug)
+        return o.num_warps, o.debug
 
     def _grid3(self, grid, values):
         if callable(grid):
@@ -529,7 +631,7 @@ class JITFunction:
                 raise TypeError(f"{self.__name__}: argument '{aname}' has unsupported "
                                 f"scalar dtype {v.dtype}")
             return (_SCALAR, code, 0, _tm.V_NONE, None), v.item()
-        p = _pointer(self.__name__, aname, v)
+        p = pointer_arg(self.__name__, aname, v)
         if p is not None:
             code, ptr, nbytes, ro = p
             flags = (_tm.PF_DIV16 if self._ptr_align[i] and ptr % 16 == 0 else 0) \
@@ -548,21 +650,52 @@ class JITFunction:
         raise TypeError(f"{self.__name__}: argument '{aname}' of type {type(v).__name__} is "
                         "not supported (expected an array/tensor, int, float or bool)")
 
-    def _compile(self, key, specs, num_warps, debug):
-        globs = tuple(collect_globals(self.fn).values())
-        kernel = _C().compile(self.src, self.file, self.first_line, self.fn.__name__,
-                              specs, globs, num_warps, debug)
-        compiled = CompiledKernel(self, kernel, num_warps)
-        self.cache[key] = compiled
-        return compiled
+    def _compile(self, key, specs, o):
+        """The CompiledKernel for key: from the disk cache, or compiled (and stored)."""
+        with self._cache_lock:
+            compiled = self.cache.get(key)
+            if compiled is not None:
+                return compiled
+            c = _C()
+            t0 = time.perf_counter()
+            globs = tuple(collect_globals(self.fn).values())
+            target = _target_name()
+            disk_key = _cache.make_key(
+                "kernel", self.src, self.file, self.first_line, self.fn.__name__, globs, specs,
+                (o.num_warps, o.debug, o.opt_level, o.debug_info), target,
+                _cache.compiler_version(c))
+            kernel, source = None, "disk cache"
+            body = None if _cache.disabled() else _cache.load(disk_key, self._log or _cache.debug_log)
+            if body is not None:
+                try:
+                    kernel = _cache.kernel_from_body(c, body)
+                except (TypeError, ValueError, KeyError) as e:
+                    (self._log or _cache.debug_log)(
+                        f"cache: unusable entry {disk_key[:12]} ({e}); discarded, rebuilding")
+                    _cache.discard(disk_key)
+            if kernel is None:
+                source = "compiled"
+                kernel = c.compile(self.src, self.file, self.first_line, self.fn.__name__,
+                                   specs, globs, o.num_warps, o.debug, None, o.opt_level,
+                                   o.debug_info)
+                _cache.store(disk_key, _cache.kernel_body(kernel, {
+                    "kernel": self.__name__, "num_warps": o.num_warps, "debug": o.debug,
+                    "opt_level": o.opt_level, "debug_info": o.debug_info, "target": target}))
+            compiled = CompiledKernel(self, kernel, o, disk_key, target)
+            self.cache[key] = compiled
+            if self._log:
+                self._log(f"compile {self.__name__} {source} in "
+                          f"{(time.perf_counter() - t0) * 1e3:.1f} ms hash={disk_key[:12]} "
+                          f"num_warps={o.num_warps} opt_level={o.opt_level} "
+                          f"debug={o.debug} debug_info={o.debug_info} target={target}")
+            return compiled
 
     # ---- debug hooks for tests and tools
 
     def _specialize(self, *args, **kwargs):
         """The per-parameter specs the compiler would get (no compilation)."""
         values, opts = self._binder(*args, **kwargs)
-        if opts:
-            self._options(opts)
+        _options.resolve(self.__name__, opts, self.default_options, self.debug)
         return self._spec(values)[0]
 
     def _globals(self):
@@ -571,13 +704,20 @@ class JITFunction:
 
 
 def jit(fn=None, *, version=None, repr=None, launch_metadata=None, do_not_specialize=None,
-        do_not_specialize_on_alignment=None, debug=None, noinline=None):
-    """@jit or @jit(debug=..., do_not_specialize=[...]): compile fn as a kernel."""
+        do_not_specialize_on_alignment=None, debug=None, noinline=None, **options):
+    """@jit or @jit(debug=..., do_not_specialize=[...], num_warps=..., ...): compile fn
+    as a kernel. Extra keywords are default launch options (see options.py). fn may
+    be a plain function or an upstream @triton.jit kernel."""
+    _options.check_names(options)
+
     def decorator(f):
-        return JITFunction(f, debug=debug, do_not_specialize=do_not_specialize,
+        if isinstance(f, JITFunction) and not options and debug is None:
+            return f
+        return JITFunction(getattr(f, "fn", f) if isinstance(f, JITFunction) else f,
+                           debug=debug, do_not_specialize=do_not_specialize,
                            do_not_specialize_on_alignment=do_not_specialize_on_alignment,
                            noinline=noinline, repr=repr, launch_metadata=launch_metadata,
-                           version=version)
+                           version=version, options=options)
     return decorator(fn) if fn is not None else decorator
 
 

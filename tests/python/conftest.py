@@ -1,7 +1,12 @@
 # conftest.py: makes the in-tree package importable when it is not installed
-# (`pytest tests/python` from the repository root works either way).
+# (`pytest tests/python` from the repository root works either way), and keeps
+# the kernel cache of the test run in a fresh folder (unless one is given).
 import os
 import sys
+import tempfile
+
+if not os.environ.get("TRITON_METAL_CACHE_DIR"):
+    os.environ["TRITON_METAL_CACHE_DIR"] = tempfile.mkdtemp(prefix="tm-pytest-cache-")
 
 try:
     import triton_metal  # noqa: F401

@@ -237,7 +237,7 @@ def test_grid_forms():
 
 def test_cdiv_next_power_of_2():
     assert triton.cdiv(10, 4) == 3 and triton.cdiv(8, 4) == 2
-    assert [triton.next_power_of_2(n) for n in (0, 1, 2, 3, 5, 64, 65)] == [1, 1, 2, 4, 8, 64, 128]
+    assert [triton.next_power_of_2(n) for n in (0, 1, 2, 3, 5, 64, 65)] == [0, 1, 2, 4, 8, 64, 128]
 
 
 def test_jit_function_not_callable():

@@ -1,0 +1,355 @@
+# autotuner.py: triton_metal.autotune, triton_metal.heuristics, Config.
+#
+#   @autotune(configs=[Config({...}, num_warps=...), ...], key=["n"])
+#   @jit
+#   def kernel(...): ...
+#
+# The tuning key is the values of the `key` arguments plus the dtype of every
+# argument that has one (as upstream). For a key not seen before, each config
+# (after prune_configs_by) runs under testing.do_bench and the fastest is kept:
+# in memory, and on disk under <cache root>/autotune/<device>/ (keyed by the
+# kernel's source, the configs, the tuning key and the compiler version), so a
+# later process skips the benchmark. TRITON_METAL_DISABLE_AUTOTUNING=1 takes the
+# first config without benchmarking; TRITON_METAL_CACHE_AUTOTUNING=0 or
+# cache_results=False keeps results in memory only; TRITON_PRINT_AUTOTUNING=1
+# prints each choice.
+
+import builtins
+import json
+import os
+import time
+
+from . import cache as _cache
+from . import options as _options
+
+
+class Config:
+    """A point of the search space: meta-parameter values (kwargs) plus launch
+    options. pre_hook(args_dict) runs before each launch with this config."""
+
+    def __init__(self, kwargs, num_warps=4, num_stages=3, num_ctas=1, maxnreg=None,
+                 pre_hook=None, ir_override=None, **options):
+        _options.check_names(options)
+        self.kwargs = dict(kwargs)
+        self.num_warps = num_warps
+        self.num_stages = num_stages
+        self.num_ctas = num_ctas
+        self.maxnreg = maxnreg
+        self.pre_hook = pre_hook
+        self.ir_override = ir_override
+        self.options = options
+
+    def all_kwargs(self):
+        """Meta-parameters and the options that are set (not None)."""
+        opts = {"num_warps": self.num_warps, "num_stages": self.num_stages,
+                "num_ctas": self.num_ctas, "maxnreg": self.maxnreg, **self.options}
+        return {**self.kwargs, **{k: v for k, v in opts.items() if v is not None}}
+
+    def __str__(self):
+        res = [f"{k}: {v}" for k, v in self.kwargs.items()]
+        res += [f"num_warps: {self.num_warps}", f"num_ctas: {self.num_ctas}",
+                f"num_stages: {self.num_stages}", f"maxnreg: {self.maxnreg}"]
+        res += [f"{k}: {v}" for k, v in sorted(self.options.items())]
+        return ", ".join(res)
+
+    __repr__ = __str__
+
+    def __eq__(self, other):
+        return isinstance(other, Config) and str(self) == str(other) \
+            and self.pre_hook is other.pre_hook
+
+    def __hash__(self):
+        return hash(str(self))
+
+
+class KernelInterface:
+    """kernel[grid](*args, **kwargs) -> self.run(*args, grid=grid, **kwargs)."""
+
+    def __getitem__(self, grid):
+        return lambda *args, **kwargs: self.run(*args, grid=grid, warmup=False, **kwargs)
+
+
+def _base_jit(fn):
+    while not hasattr(fn, "arg_names") and hasattr(fn, "fn"):
+        fn = fn.fn
+    return fn
+
+
+def _zero(a):
+    if hasattr(a, "zero_"):
+        a.zero_()
+    else:
+        a.fill(0)
+
+
+def _copy(a):
+    return a.clone() if hasattr(a, "clone") else a.copy()
+
+
+def _restore(dst, src):
+    if hasattr(dst, "copy_"):
+        dst.copy_(src)
+    else:
+        dst[...] = src
+
+
+def _env_on(name, default):
+    e = os.environ.get(name)
+    return default if e is None or e == "" else e not in ("0", "false", "False")
+
+
+class Autotuner(KernelInterface):
+    def __init__(self, fn, arg_names, configs, key, reset_to_zero=None, restore_value=None,
+                 pre_hook=None, post_hook=None, prune_configs_by=None, warmup=None, rep=None,
+                 use_cuda_graph=False, do_bench=None, cache_results=None):
+        if not configs:
+            raise ValueError("autotune: configs must name at least one Config")
+        self.fn = fn
+        self.base_fn = _base_jit(fn)
+        self.arg_names = list(arg_names)
+        self.configs = list(configs)
+        self.keys = list(key)
+        for k in self.keys:
+            if k not in self.arg_names:
+                raise ValueError(f"autotune: key names unknown parameter {k!r} "
+                                 f"(parameters: {', '.join(self.arg_names)})")
+        self.reset_to_zero = list(reset_to_zero or [])
+        self.restore_value = list(restore_value or [])
+        for n in self.reset_to_zero + self.restore_value:
+            if n not in self.arg_names:
+                raise ValueError(f"autotune: reset_to_zero/restore_value name unknown "
+                                 f"parameter {n!r}")
+        self.user_pre_hook = pre_hook
+        self.user_post_hook = post_hook
+        prune = prune_configs_by or {}
+        self.early_config_prune = prune.get("early_config_prune")
+        self.perf_model = prune.get("perf_model")
+        self.top_k = prune.get("top_k", 1.0)
+        self.num_warmups = 25 if warmup is None else warmup
+        self.num_reps = 100 if rep is None else rep
+        self.do_bench = do_bench
+        self.cache_results = cache_results
+        self.cache = {}  # tuning key -> Config
+        self.configs_timings = None
+        self.best_config = None
+        self.bench_time = 0.0
+        self.__name__ = getattr(fn, "__name__", "kernel")
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    # ---- hooks around each benchmarked launch
+
+    def _pre_hook(self, args):
+        self._saved = {n: _copy(args[n]) for n in self.restore_value if n in args}
+        for n in self.reset_to_zero:
+            if n in args:
+                _zero(args[n])
+        if self.user_pre_hook:
+            self.user_pre_hook(args)
+
+    def _post_hook(self, args, exception):
+        for n, v in getattr(self, "_saved", {}).items():
+            _restore(args[n], v)
+        self._saved = {}
+        if self.user_post_hook:
+            self.user_post_hook(args, exception)
+
+    # ---- choosing
+
+    def _tuning_key(self, all_args):
+        key = [all_args[k] for k in self.keys if k in all_args]
+        key += [str(a.dtype) for a in all_args.values() if hasattr(a, "dtype")]
+        return tuple(key)
+
+    def prune_configs(self, kwargs, nargs=None):
+        configs = self.configs
+        nargs = nargs or {}
+        if self.early_config_prune:
+            configs = self.early_config_prune(configs, nargs, **kwargs)
+            if not configs:
+                raise ValueError("autotune: early_config_prune returned no configs")
+        if self.perf_model:
+            top_k = self.top_k
+            if isinstance(top_k, float) and top_k <= 1.0:
+                top_k = int(len(configs) * top_k)
+            top_k = max(1, top_k)
+            if len(configs) > top_k:
+                est = {c: self.perf_model(**nargs, **kwargs, **c.all_kwargs()) for c in configs}
+                configs = sorted(est, key=est.get)[:top_k]
+        return list(configs)
+
+    def _check_conflicts(self, kwargs, config):
+        conflicts = sorted(set(kwargs) & set(config.kwargs))
+        if conflicts:
+            raise ValueError(f"Conflicting meta-parameters: {', '.join(conflicts)}. Make sure "
+                             "that you don't re-define auto-tuned symbols.")
+
+    def _bench(self, args, nargs, kwargs, grid, config):
+        from . import testing
+        from . import CompilationError, LaunchError
+        self._check_conflicts(kwargs, config)
+        current = {**kwargs, **config.all_kwargs()}
+        full = {**nargs, **current}
+
+        def kernel_call():
+            if config.pre_hook:
+                config.pre_hook(full)
+            self._pre_hook(full)
+            exc = None
+            try:
+                self.fn.run(*args, grid=grid, **current)
+            except BaseException as e:
+                exc = e
+                raise
+            finally:
+                self._post_hook(full, exc)
+
+        bench = self.do_bench or testing.do_bench
+        try:
+            r = bench(kernel_call, warmup=self.num_warmups, rep=self.num_reps,
+                      quantiles=(0.5, 0.2, 0.8))
+        except (CompilationError, LaunchError) as e:  # this config does not fit: skip it
+            if os.environ.get("TRITON_PRINT_AUTOTUNING") == "1":
+                print(f"Autotuning: config {config} failed: {type(e).__name__}: {e}")
+            return [float("inf")] * 3, e
+        return (list(r) if isinstance(r, (list, tuple)) else [r, r, r]), None
+
+    def _disk_path(self, tkey):
+        from .jit import get_device, _c_or_none, _target_name
+        fn = self.base_fn
+        try:
+            device = get_device().name
+        except (ImportError, RuntimeError):  # no device: nothing to persist against
+            return None
+        c = _c_or_none()
+        key = _cache.make_key("autotune", getattr(fn, "src", None), getattr(fn, "file", None),
+                              getattr(fn, "__name__", None), [str(c) for c in self.configs],
+                              repr(tkey), self.keys, self.reset_to_zero, self.restore_value,
+                              _cache.compiler_version(c) if c else None, _target_name())
+        return os.path.join(_cache.root(), "autotune", device, key[:2], key + ".json")
+
+    def _persist(self):
+        if self.cache_results is not None:
+            return bool(self.cache_results)
+        return _env_on("TRITON_METAL_CACHE_AUTOTUNING", True)
+
+    def _load(self, tkey):
+        path = self._disk_path(tkey) if self._persist() else None
+        if not path:
+            return None, path
+        try:
+            with open(path) as f:
+                d = json.load(f)
+            i = d["index"]
+            if type(i) is int and 0 <= i < len(self.configs) and d["config"] == str(self.configs[i]):
+                return self.configs[i], path
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return None, path
+
+    def _store(self, path, config, timings):
+        if not path:
+            return
+        body = {"index": self.configs.index(config), "config": str(config),
+                "timings_ms": {str(c): t for c, t in timings.items()}}
+        try:
+            _cache.write_atomic(path, json.dumps(body, default=str).encode())
+        except OSError:
+            pass
+
+    def run(self, *args, grid, warmup=False, **kwargs):
+        nargs = dict(zip(self.arg_names, args))
+        all_args = {**nargs, **kwargs}
+        if os.environ.get("TRITON_METAL_DISABLE_AUTOTUNING") == "1":
+            config = self.configs[0]
+        else:
+            tkey = self._tuning_key(all_args)
+            try:
+                config = self.cache.get(tkey)
+            except TypeError:
+                raise TypeError(f"autotune: the values of key {self.keys} must be hashable, "
+                                f"got {tkey!r}") from None
+            if config is None:
+                config = self._tune(tkey, args, nargs, kwargs, grid)
+        self.best_config = config
+        self._check_conflicts(kwargs, config)
+        if config.pre_hook:
+            config.pre_hook({**nargs, **kwargs, **config.all_kwargs()})
+        return self.fn.run(*args, grid=grid, warmup=warmup, **kwargs, **config.all_kwargs())
+
+    def _tune(self, tkey, args, nargs, kwargs, grid):
+        config, path = self._load(tkey)
+        if config is not None:
+            self.cache[tkey] = config
+            return config
+        pruned = self.prune_configs(kwargs, nargs)
+        t0 = time.perf_counter()
+        timings, errors = {}, []
+        if len(pruned) == 1:
+            timings = {pruned[0]: [0.0, 0.0, 0.0]}
+        else:
+            for c in pruned:
+                timings[c], err = self._bench(args, nargs, kwargs, grid, c)
+                if err is not None:
+                    errors.append((c, err))
+        self.bench_time = time.perf_counter() - t0
+        config = builtins.min(timings, key=lambda c: timings[c][0])
+        if timings[config][0] == float("inf"):
+            c, e = errors[0]
+            raise RuntimeError(f"autotune: every config of {self.__name__} failed; the first, "
+                               f"{c}, with {type(e).__name__}: {e}") from e
+        self.configs_timings = timings
+        self.cache[tkey] = config
+        self._store(path, config, timings)
+        if os.environ.get("TRITON_PRINT_AUTOTUNING") == "1":
+            print(f"Triton autotuning for function {self.__name__} finished after "
+                  f"{self.bench_time:.2f}s; best config selected: {config};")
+        return config
+
+    def warmup(self, *args, **kwargs):
+        """Compiles every pruned config for these arguments (no launch)."""
+        nargs = dict(zip(self.arg_names, args))
+        return [self.fn.warmup(*args, **kwargs, **c.all_kwargs())
+                for c in self.prune_configs(kwargs, nargs)]
+
+
+def autotune(configs, key, prune_configs_by=None, reset_to_zero=None, restore_value=None,
+             pre_hook=None, post_hook=None, warmup=None, rep=None, use_cuda_graph=False,
+             do_bench=None, cache_results=None):
+    """Decorator: benchmark `configs` for each new value of the `key` arguments and
+    launch with the fastest (see the module comment)."""
+    def decorator(fn):
+        return Autotuner(fn, _base_jit(fn).arg_names, configs, key, reset_to_zero,
+                         restore_value, pre_hook=pre_hook, post_hook=post_hook,
+                         prune_configs_by=prune_configs_by, warmup=warmup, rep=rep,
+                         use_cuda_graph=use_cuda_graph, do_bench=do_bench,
+                         cache_results=cache_results)
+    return decorator
+
+
+class Heuristics(KernelInterface):
+    """Computes meta-parameters from the arguments before each launch."""
+
+    def __init__(self, fn, arg_names, values):
+        self.fn = fn
+        self.arg_names = list(arg_names)
+        self.values = dict(values)
+        self.__name__ = getattr(fn, "__name__", "kernel")
+
+    def run(self, *args, **kwargs):
+        for name, heur in self.values.items():
+            kwargs[name] = heur({**dict(zip(self.arg_names, args)), **kwargs})
+        return self.fn.run(*args, **kwargs)
+
+    def warmup(self, *args, **kwargs):
+        for name, heur in self.values.items():
+            kwargs[name] = heur({**dict(zip(self.arg_names, args)), **kwargs})
+        return self.fn.warmup(*args, **kwargs)
+
+
+def heuristics(values):
+    """Decorator: @heuristics({"BLOCK": lambda args: ...}) sets BLOCK from the
+    arguments' dict at each launch."""
+    def decorator(fn):
+        return Heuristics(fn, _base_jit(fn).arg_names, values)
+    return decorator
+

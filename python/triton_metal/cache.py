@@ -1,0 +1,161 @@
+# cache.py: the on-disk cache of compiled kernels (and the folder the autotuner
+# keeps its results in).
+#
+#   root      TRITON_METAL_CACHE_DIR, else $XDG_CACHE_HOME/triton-metal, else
+#             ~/.cache/triton-metal (the cpu device keeps its objects in root/cpu)
+#   entry     root/kernels/<key[:2]>/<key>.json: the MSL and the kernel
+#             descriptor, enough for tm_module_load without compiling
+#   key       sha256 of: the kernel's source, file and line, every global it uses
+#             (other @jit functions' sources included), the specialization, the
+#             options, the target and the compiler version (TM_VERSION and a hash
+#             of the extension binary, which holds the compiler)
+#
+# Writes are atomic (a temporary file in the same folder, then os.replace), so
+# processes compiling the same kernel at once each write a whole entry and
+# readers never see half of one. An entry carries the sha256 of its body; one
+# that does not parse, does not match its key or fails the checksum is deleted
+# and rebuilt. A cache that cannot be written is skipped, with one warning.
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import warnings
+
+FORMAT = 1
+_compiler_version = None
+_warned = False
+
+
+def root():
+    e = os.environ.get("TRITON_METAL_CACHE_DIR")
+    if e:
+        return e
+    e = os.environ.get("XDG_CACHE_HOME")
+    if e:
+        return os.path.join(e, "triton-metal")
+    return os.path.join(os.path.expanduser("~"), ".cache", "triton-metal")
+
+
+def disabled():
+    """TRITON_METAL_DISABLE_CACHE=1 (or upstream's TRITON_ALWAYS_COMPILE=1) skips
+    reading the disk cache; entries are still written."""
+    return os.environ.get("TRITON_METAL_DISABLE_CACHE") == "1" or \
+        os.environ.get("TRITON_ALWAYS_COMPILE") == "1"
+
+
+def compiler_version(c_module):
+    """TM_VERSION plus the sha256 of the extension binary (computed once)."""
+    global _compiler_version
+    if _compiler_version is None:
+        h = hashlib.sha256()
+        path = getattr(c_module, "__file__", None)
+        if path and os.path.exists(path):
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        _compiler_version = f"{getattr(c_module, 'VERSION', '?')}-{h.hexdigest()[:32]}"
+    return _compiler_version
+
+
+def make_key(*parts):
+    """sha256 hex of the parts' reprs (tuples of str/int/float/bool/None: exact)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(repr(p).encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _path(key):
+    return os.path.join(root(), "kernels", key[:2], key + ".json")
+
+
+def _digest(body):
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def load(key, log=None):
+    """The body stored under key, or None (absent, or corrupt: then deleted)."""
+    path = _path(key)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    try:
+        entry = json.loads(raw)
+        body = entry["body"]
+        if entry["format"] != FORMAT or entry["key"] != key or entry["sha256"] != _digest(body):
+            raise ValueError("checksum or key mismatch")
+        return body
+    except (ValueError, KeyError, TypeError) as e:
+        if log:
+            log(f"cache: corrupt entry {path} ({type(e).__name__}: {e}); discarded, rebuilding")
+        discard(key)
+        return None
+
+
+def discard(key):
+    try:
+        os.unlink(_path(key))
+    except OSError:
+        pass
+
+
+def write_atomic(path, data):
+    """Writes bytes to path through a temporary file in the same folder."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def store(key, body):
+    """Stores body under key; a failure to write is a warning, not an error."""
+    global _warned
+    data = json.dumps({"format": FORMAT, "key": key, "sha256": _digest(body), "body": body},
+                      sort_keys=True).encode()
+    try:
+        write_atomic(_path(key), data)
+    except OSError as e:
+        if not _warned:
+            _warned = True
+            warnings.warn(f"triton_metal: cannot write the kernel cache under {root()}: {e}; "
+                          "set TRITON_METAL_CACHE_DIR to a writable folder", RuntimeWarning,
+                          stacklevel=3)
+
+
+def kernel_body(kernel, meta):
+    """The JSON body of a _C.Kernel (what kernel_from_parts takes) plus metadata."""
+    return {"msl": kernel.msl, "name": kernel.name, "source_file": kernel.source_file,
+            "args": [list(a) for a in kernel.args], "builtins": list(kernel.builtins),
+            "threads_per_threadgroup": kernel.threads_per_threadgroup,
+            "threadgroup_mem_bytes": kernel.threadgroup_mem_bytes,
+            "uses_barriers": kernel.uses_barriers, "meta": meta}
+
+
+def kernel_from_body(c_module, body):
+    """A _C.Kernel from a stored body; raises TypeError/ValueError/KeyError if malformed."""
+    return c_module.kernel_from_parts(
+        body["msl"], body["name"], body["source_file"],
+        tuple(tuple(a) for a in body["args"]), tuple(body["builtins"]),
+        body["threads_per_threadgroup"], body["threadgroup_mem_bytes"],
+        int(body["uses_barriers"]))
+
+
+def debug_log(msg):
+    sys.stderr.write(f"[triton_metal] {msg}\n")
+    sys.stderr.flush()
