@@ -13,6 +13,9 @@ WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE -fPIC
 INC     := -Iinclude -Isrc -Iruntime -I$(BUILD)/gen
 LDLIBS  := -lm -ldl -lpthread
+ifeq ($(shell uname -s),Darwin)
+LDLIBS  += -lobjc -framework Metal -framework Foundation -framework CoreGraphics
+endif
 
 SRC_C   := $(wildcard src/*.c)
 RT_C    := $(wildcard runtime/*.c)
@@ -52,6 +55,13 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB)
 $(EXT): $(EXT_C) $(LIB_C) include/triton_metal.h $(wildcard src/*.h runtime/*.h) $(GEN)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) -Wno-missing-field-initializers -shared $(INC) -I$(PY_INC) $(EXT_C) $(LIB_C) $(LDLIBS) -o $@
 
+# The Metal wrappers (runtime/mtl_objc.c) compile only on macOS; elsewhere they
+# are syntax-checked against the declarations in runtime/objc-decls/.
+MTL_CHECK_CC ?= $(shell command -v clang-19 || command -v clang || echo $(CC))
+mtl-check:
+	$(MTL_CHECK_CC) -fsyntax-only $(CSTD) $(WARN) -DTM_MTL_SYNTAX_CHECK -Iruntime/objc-decls $(INC) runtime/mtl_objc.c
+	$(CC) -fsyntax-only $(CSTD) $(WARN) -DTM_MTL_SYNTAX_CHECK -Iruntime/objc-decls $(INC) runtime/mtl_objc.c
+
 ctest: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
@@ -76,4 +86,4 @@ golden-update: $(CLI)
 clean:
 	rm -rf build build-asan python/triton_metal/_C*.so
 
-.PHONY: all ctest pytest test demo asan golden-update clean
+.PHONY: all mtl-check ctest pytest test demo asan golden-update clean

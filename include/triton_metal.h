@@ -233,8 +233,54 @@ typedef struct tm_launch_arg {
   int readonly;   /* BUFFER: the caller forbids writes */
 } tm_launch_arg;
 
+/* When tm_launch returns, host-memory arguments hold the kernel's results. */
 tm_status tm_launch(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
                     int nargs, char **err);
+
+/* A BUFFER argument already on the GPU (metal devices only): an id<MTLBuffer>
+ * (a torch MPS tensor's storage, an MLX array's DLPack data, tm_buffer_new's
+ * handle) bound at `offset` bytes. */
+typedef struct tm_device_arg {
+  void *buffer;  /* NULL: the argument is the tm_launch_arg's host memory */
+  size_t offset;
+} tm_device_arg;
+
+/* tm_launch where dev (NULL, or nargs entries) may replace host memory with
+ * device buffers; for such an argument tm_launch_arg.data is ignored and
+ * nbytes is the extent from offset the kernel may touch (0: to the end).
+ * A launch whose buffers are all device buffers may still be running when it
+ * returns (the metal devices batch it); tm_device_synchronize waits for every
+ * launch of the device and reports the first failure among them. */
+tm_status tm_launch_ex(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
+                       const tm_device_arg *dev, int nargs, char **err);
+tm_status tm_device_synchronize(tm_device *d, char **err);
+
+/* A device buffer of at least nbytes from the device's pool (metal devices
+ * only): *buffer is its id<MTLBuffer> handle for tm_device_arg.buffer,
+ * *contents its CPU-visible bytes (shared storage). Reading contents after a
+ * launch that wrote the buffer needs tm_device_synchronize first. */
+tm_status tm_buffer_new(tm_device *d, size_t nbytes, void **buffer, void **contents, char **err);
+void tm_buffer_free(tm_device *d, void *buffer); /* back to the pool; NULL is fine */
+
+/* Counters of a metal device (all zero on the cpu device). */
+typedef struct tm_device_stats {
+  uint64_t pipeline_compiles;    /* pipelines built from MSL */
+  uint64_t pipeline_memory_hits; /* tm_module_load served from memory */
+  uint64_t pipeline_disk_hits;   /* binary archive on disk used */
+  uint64_t buffers_created;      /* buffers the pool asked the device for */
+  uint64_t buffers_reused;       /* pool requests served from its free lists */
+  uint64_t bytes_in_use;         /* pool buffers handed out now */
+  uint64_t bytes_cached;         /* pool buffers kept for reuse */
+  uint64_t bytes_peak;           /* highest bytes_in_use + bytes_cached */
+  uint64_t bytes_limit;          /* recommendedMaxWorkingSetSize */
+  uint64_t zero_copy_args;       /* host arguments wrapped without copying */
+  uint64_t staged_args;          /* host arguments copied in (and back) */
+  uint64_t command_buffers;      /* command buffers committed */
+  uint64_t dispatches;
+  uint64_t waits;                /* times the host waited for the GPU */
+} tm_device_stats;
+
+tm_status tm_device_get_stats(tm_device *d, tm_device_stats *out, char **err);
 
 #ifdef __cplusplus
 }

@@ -25,15 +25,16 @@ static int thread_count(void) {
   return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
-static char *cache_root(void) {
+char *rt_cache_dir(const char *sub) {
   const char *e = getenv("TRITON_METAL_CACHE_DIR");
-  if (e && *e) return rt_strfmt("%s/cpu", e);
-  if ((e = getenv("XDG_CACHE_HOME")) && *e) return rt_strfmt("%s/triton-metal/cpu", e);
-  if ((e = getenv("HOME")) && *e) return rt_strfmt("%s/.cache/triton-metal/cpu", e);
-  return rt_strfmt("/tmp/triton-metal-%ld/cpu", (long)getuid());
+  if (e && *e) return rt_strfmt("%s/%s", e, sub);
+  if ((e = getenv("XDG_CACHE_HOME")) && *e) return rt_strfmt("%s/triton-metal/%s", e, sub);
+  if ((e = getenv("HOME")) && *e) return rt_strfmt("%s/.cache/triton-metal/%s", e, sub);
+  return rt_strfmt("/tmp/triton-metal-%ld/%s", (long)getuid(), sub);
 }
 
-static void cpu_free(CpuDev *c) {
+void cpu_dev_free(CpuDev *c) {
+  if (!c) return;
   pool_destroy(&c->pool);
   cpu_objs_free(c);
   pthread_mutex_destroy(&c->mu);
@@ -42,24 +43,37 @@ static void cpu_free(CpuDev *c) {
   free(c);
 }
 
-static tm_status cpu_open(tm_device *d, char **err) {
+tm_status cpu_dev_new(CpuDev **out, char **err) {
+  *out = NULL;
   CpuDev *c = calloc(1, sizeof *c);
   if (!c) return rt_error(TM_ERR_NOMEM, err, "out of memory");
   pthread_mutex_init(&c->mu, NULL);
   pthread_mutex_init(&c->launch_mu, NULL);
-  int n = thread_count();
-  c->cache_dir = cache_root();
-  d->description = rt_strfmt("cpu emulator (%d worker threads, cache %s)", n,
-                             c->cache_dir ? c->cache_dir : "?");
-  if (!c->cache_dir || !d->description || pool_init(&c->pool, n)) {
-    cpu_free(c);
+  c->nthreads = thread_count();
+  c->cache_dir = rt_cache_dir("cpu");
+  if (!c->cache_dir || pool_init(&c->pool, c->nthreads)) {
+    cpu_dev_free(c);
+    return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  }
+  *out = c;
+  return TM_OK;
+}
+
+static tm_status cpu_open(tm_device *d, char **err) {
+  CpuDev *c;
+  tm_status st = cpu_dev_new(&c, err);
+  if (st) return st;
+  d->description = rt_strfmt("cpu emulator (%d worker threads, cache %s)", c->nthreads,
+                             c->cache_dir);
+  if (!d->description) {
+    cpu_dev_free(c);
     return rt_error(TM_ERR_NOMEM, err, "out of memory");
   }
   d->impl = c;
   return TM_OK;
 }
 
-static void cpu_close(tm_device *d) { cpu_free(d->impl); }
+static void cpu_close(tm_device *d) { cpu_dev_free(d->impl); }
 
 static tm_status cpu_load(tm_module *m, const char *msl, char **err) {
   CpuObj *o;
@@ -70,15 +84,30 @@ static tm_status cpu_load(tm_module *m, const char *msl, char **err) {
 
 static void cpu_unload(tm_module *m) { cpu_obj_put(m->dev->impl, m->impl); }
 
-static tm_status cpu_launch(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
-                            char **err) {
-  CpuDev *c = m->dev->impl;
-  const tm_kernel_info *k = &m->info;
+tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, const CpuObj *o, const uint32_t grid[3],
+                  void *const *argv, const tm_cpu_buf *bufs, int nbufs, char **err) {
   uint64_t ntg = (uint64_t)grid[0] * grid[1];
   if (ntg > (UINT64_MAX >> 1) / grid[2])
     return rt_error(TM_ERR_INVALID, err, "kernel '%s': grid %ux%ux%u is too large", k->name,
                     grid[0], grid[1], grid[2]);
   ntg *= grid[2];
+  CpuJob job = {.info = k, .obj = o, .args = argv, .bufs = bufs, .nbufs = nbufs, .ntg = ntg};
+  memcpy(job.grid, grid, sizeof job.grid);
+  pthread_mutex_init(&job.mu, NULL);
+  pthread_mutex_lock(&c->launch_mu);
+  pool_run(&c->pool, &job);
+  pthread_mutex_unlock(&c->launch_mu);
+  pthread_mutex_destroy(&job.mu);
+  if (!job.err) return TM_OK;
+  if (err) *err = job.err;
+  else free(job.err);
+  return TM_ERR_RUNTIME;
+}
+
+static tm_status cpu_launch(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
+                            const tm_device_arg *dev, char **err) {
+  (void)dev; /* always NULL: the cpu kind has no buffer_new */
+  const tm_kernel_info *k = &m->info;
   int n = k->nargs;
   void **argv = calloc((size_t)n + 1, sizeof *argv);
   tm_cpu_buf *bufs = calloc((size_t)n + 1, sizeof *bufs);
@@ -95,19 +124,9 @@ static tm_status cpu_launch(tm_module *m, const uint32_t grid[3], const tm_launc
                                  .writable = k->args[i].writable && !args[i].readonly,
                                  .arg = i};
   }
-  CpuJob job = {.info = k, .obj = m->impl, .args = argv, .bufs = bufs, .nbufs = nbufs,
-                .ntg = ntg};
-  memcpy(job.grid, grid, sizeof job.grid);
-  pthread_mutex_init(&job.mu, NULL);
-  pthread_mutex_lock(&c->launch_mu);
-  pool_run(&c->pool, &job);
-  pthread_mutex_unlock(&c->launch_mu);
-  pthread_mutex_destroy(&job.mu);
+  tm_status st = cpu_run(m->dev->impl, k, m->impl, grid, argv, bufs, nbufs, err);
   free(argv), free(bufs);
-  if (!job.err) return TM_OK;
-  if (err) *err = job.err;
-  else free(job.err);
-  return TM_ERR_RUNTIME;
+  return st;
 }
 
 const DeviceOps rt_cpu_ops = {

@@ -3,8 +3,8 @@
  *
  * A kind plugs in as a DeviceOps row. tm_device_open(NULL) reads
  * TRITON_METAL_DEVICE, else takes the first available kind in table order
- * (metal first, so a Mac gets the GPU once the metal kind exists; on Linux the
- * first available is cpu). A device is reference counted: each live module holds
+ * (metal first, so a Mac gets the GPU; on Linux the first available is cpu;
+ * metal-sim is chosen only by name). A device is reference counted: each live module holds
  * a reference, so modules may be freed after tm_device_close.
  */
 #include <stdio.h>
@@ -13,18 +13,7 @@
 
 #include "rt.h"
 
-static const char *metal_unavailable(void) {
-  return "Metal is not available on this machine (the metal device needs macOS on "
-         "Apple silicon)";
-}
-static const char *metal_sim_unavailable(void) {
-  return "the metal-sim device is not built yet";
-}
-static const DeviceOps metal_ops = {.name = "metal", .unavailable = metal_unavailable};
-static const DeviceOps metal_sim_ops = {.name = "metal-sim",
-                                        .unavailable = metal_sim_unavailable};
-
-static const DeviceOps *const kinds[] = {&metal_ops, &rt_cpu_ops, &metal_sim_ops};
+static const DeviceOps *const kinds[] = {&rt_metal_ops, &rt_cpu_ops, &rt_metal_sim_ops};
 enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 
 static int available(const DeviceOps *k) { return k->unavailable == NULL || !k->unavailable(); }
@@ -97,4 +86,32 @@ void rt_device_unref(tm_device *d) {
 
 void tm_device_close(tm_device *d) {
   if (d) rt_device_unref(d);
+}
+
+tm_status tm_device_synchronize(tm_device *d, char **err) {
+  if (err) *err = NULL;
+  if (!d) return rt_error(TM_ERR_INVALID, err, "tm_device_synchronize: NULL device");
+  return d->ops->synchronize ? d->ops->synchronize(d, err) : TM_OK;
+}
+
+tm_status tm_buffer_new(tm_device *d, size_t nbytes, void **buf, void **contents, char **err) {
+  if (err) *err = NULL;
+  if (!d || !buf || !contents) return rt_error(TM_ERR_INVALID, err, "tm_buffer_new: NULL argument");
+  *buf = *contents = NULL;
+  if (!d->ops->buffer_new)
+    return rt_error(TM_ERR_INVALID, err, "the %s device has no device buffers (it takes host memory)",
+                    d->ops->name);
+  return d->ops->buffer_new(d, nbytes, buf, contents, err);
+}
+
+void tm_buffer_free(tm_device *d, void *buf) {
+  if (d && buf && d->ops->buffer_free) d->ops->buffer_free(d, buf);
+}
+
+tm_status tm_device_get_stats(tm_device *d, tm_device_stats *out, char **err) {
+  if (err) *err = NULL;
+  if (!d || !out) return rt_error(TM_ERR_INVALID, err, "tm_device_get_stats: NULL argument");
+  memset(out, 0, sizeof *out);
+  if (d->ops->stats) d->ops->stats(d, out);
+  return TM_OK;
 }

@@ -2,7 +2,8 @@
  * launch.c: tm_launch's checks, the same for every device kind.
  *
  * Guarantees to the device's launch: nargs matches the descriptor, every
- * BUFFER has data unless it is empty, every BYTES value has exactly its dtype's
+ * BUFFER has data unless it is empty or a device buffer (then dev is non-NULL
+ * and the device takes device buffers), every BYTES value has exactly its dtype's
  * size and non-NULL data, and no grid dimension is zero (such a grid launches
  * nothing and returns TM_OK here).
  */
@@ -26,8 +27,8 @@ static tm_status check_arg(const tm_kernel_info *k, int i, const tm_launch_arg *
   return TM_OK;
 }
 
-tm_status tm_launch(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args, int nargs,
-                    char **err) {
+tm_status tm_launch_ex(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
+                       const tm_device_arg *dev, int nargs, char **err) {
   if (err) *err = NULL;
   if (!m || !grid) return rt_error(TM_ERR_INVALID, err, "tm_launch: NULL module or grid");
   const tm_kernel_info *k = &m->info;
@@ -35,10 +36,29 @@ tm_status tm_launch(tm_module *m, const uint32_t grid[3], const tm_launch_arg *a
     return rt_error(TM_ERR_INVALID, err, "kernel '%s' takes %d arguments, got %d", k->name,
                     k->nargs, nargs);
   if (nargs > 0 && !args) return rt_error(TM_ERR_INVALID, err, "tm_launch: args is NULL");
+  int any_dev = 0;
   for (int i = 0; i < nargs; i++) {
+    if (dev && dev[i].buffer) {
+      if (k->args[i].role != TM_ARG_BUFFER)
+        return rt_error(TM_ERR_INVALID, err,
+                        "kernel '%s': scalar argument %d '%s' cannot be a device buffer",
+                        k->name, i, k->args[i].name);
+      if (!m->dev->ops->buffer_new)
+        return rt_error(TM_ERR_INVALID, err,
+                        "kernel '%s': argument %d '%s' is a device buffer, but the %s device "
+                        "takes host memory only",
+                        k->name, i, k->args[i].name, m->dev->ops->name);
+      any_dev = 1;
+      continue; /* the device checks the handle and the extent */
+    }
     tm_status st = check_arg(k, i, &args[i], err);
     if (st) return st;
   }
   if (grid[0] == 0 || grid[1] == 0 || grid[2] == 0) return TM_OK;
-  return m->dev->ops->launch(m, grid, args, err);
+  return m->dev->ops->launch(m, grid, args, any_dev ? dev : NULL, err);
+}
+
+tm_status tm_launch(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args, int nargs,
+                    char **err) {
+  return tm_launch_ex(m, grid, args, NULL, nargs, err);
 }

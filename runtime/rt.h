@@ -38,9 +38,15 @@ typedef struct DeviceOps {
   void (*close)(tm_device *d);
   tm_status (*load)(tm_module *m, const char *msl, char **err); /* sets m->impl */
   void (*unload)(tm_module *m);
-  /* Arguments already validated against m->info; grid has no zero dimension. */
+  /* Arguments already validated against m->info; grid has no zero dimension;
+   * dev is NULL or one entry per argument (device buffers, metal kinds only). */
   tm_status (*launch)(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
-                      char **err);
+                      const tm_device_arg *dev, char **err);
+  /* Optional (NULL: nothing to wait for / no device buffers / no counters). */
+  tm_status (*synchronize)(tm_device *d, char **err);
+  tm_status (*buffer_new)(tm_device *d, size_t nbytes, void **buf, void **contents, char **err);
+  void (*buffer_free)(tm_device *d, void *buf);
+  void (*stats)(tm_device *d, tm_device_stats *out);
 } DeviceOps;
 
 struct tm_device {
@@ -52,6 +58,11 @@ struct tm_device {
 
 void rt_device_ref(tm_device *d);
 void rt_device_unref(tm_device *d);
+
+/* ------------------------------------------------------------ metal.c */
+
+/* The metal and metal-sim kinds: the same portable device over two backends. */
+extern const DeviceOps rt_metal_ops, rt_metal_sim_ops;
 
 /* ------------------------------------------------------------ module.c */
 
@@ -153,7 +164,19 @@ typedef struct CpuDev {
   pthread_mutex_t launch_mu; /* one launch at a time per device */
   Pool pool;
   unsigned long compiles; /* C++ compiler runs (for tests and stats), under mu */
+  int nthreads;
 } CpuDev;
+
+/* <cache root>/<sub>: TRITON_METAL_CACHE_DIR, else $XDG_CACHE_HOME/triton-metal,
+ * else ~/.cache/triton-metal (malloc'd; NULL when out of memory). */
+char *rt_cache_dir(const char *sub);
+/* The emulator without a tm_device around it (metal-sim runs on one). */
+tm_status cpu_dev_new(CpuDev **out, char **err);
+void cpu_dev_free(CpuDev *c); /* NULL is fine */
+/* Runs every threadgroup of one launch; argv has one pointer per kernel argument
+ * (BUFFER: first byte, BYTES: the value), bufs the checked ranges. */
+tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, const CpuObj *o, const uint32_t grid[3],
+                  void *const *argv, const tm_cpu_buf *bufs, int nbufs, char **err);
 
 /* ------------------------------------------------------------ cpu_build.c */
 
