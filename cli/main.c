@@ -17,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "triton_metal.h"
 
 static int usage(void) {
   fprintf(stderr,
           "usage: triton-metal compile FILE.py --kernel NAME --signature SIG [-D NAME=VALUE]...\n"
           "                            [--num-warps N] [-d ast|ir|msl] [-o OUT]\n"
+          "       triton-metal check [--json] [--no-run] [--no-python]\n"
           "       triton-metal version\n");
   return 2;
 }
@@ -226,6 +228,7 @@ done:
 int main(int argc, char **argv) {
   if (argc < 2) return usage();
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "check")) return cmd_check(argc - 2, argv + 2);
   if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
     printf("triton-metal %s\n", TM_VERSION);
     return 0;

@@ -282,6 +282,39 @@ typedef struct tm_device_stats {
 
 tm_status tm_device_get_stats(tm_device *d, tm_device_stats *out, char **err);
 
+/* ------------------------------------ hardware, environment and compatibility check
+ * (runtime/hw*.c; docs/compatibility.md). The hardware description behind
+ * tm_target_default() is this machine's, or the one TRITON_METAL_HW injects: a
+ * preset name ("M3-Max", "M2@13.5" = an M2 on macOS 13.5) or a JSON file. */
+
+/* tm_target_default()'s target, with an error when TRITON_METAL_HW is bad
+ * (unknown preset, unreadable or invalid JSON file): then *out is this
+ * machine's target, as tm_target_default() returns. */
+tm_status tm_target_get(const tm_target **out, char **err);
+
+/* requested, or for TM_OPT_DEFAULT the level TRITON_METAL_OPT_LEVEL names
+ * (0..3 = TM_OPT_NONE..TM_OPT_AGGRESSIVE; unset = TM_OPT_AGGRESSIVE). */
+tm_status tm_opt_level_resolve(tm_opt_level requested, tm_opt_level *out, char **err);
+
+/* What only Python can find out, for the report (NULL: not checked). */
+typedef struct tm_check_python {
+  const char *python;  /* interpreter version, "3.11.2" */
+  const char *mlx;     /* MLX version; NULL when not installed */
+  const char *torch;   /* torch version; NULL when not installed */
+  int torch_mps;       /* torch.backends.mps.is_available() */
+  const char *note;    /* NULL, or why a package could not be examined */
+} tm_check_python;
+
+enum {
+  TM_CHECK_JSON = 1,  /* the report as JSON (schema in docs/compatibility.md) */
+  TM_CHECK_NO_RUN = 2 /* skip running a probe kernel on the devices that open */
+};
+
+/* The compatibility report `triton-metal check` prints. *ok (may be NULL) is 1
+ * when this machine can run kernels on some device. */
+tm_status tm_check_report(unsigned flags, const tm_check_python *py, char **out, int *ok,
+                          char **err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -72,3 +72,4 @@ __all__ = ["jit", "JITFunction", "CompiledKernel", "CompilationError", "LaunchEr
            "OutOfResources", "cdiv", "next_power_of_2", "constexpr_function", "language",
            "testing", "runtime", "get_device", "Config", "autotune", "heuristics", "install",
            "uninstall", "TensorDescriptor", "set_allocator"]
+from ._check import check_compatibility  # noqa: E402  (compatibility report: _check.py)
