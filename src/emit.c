@@ -37,8 +37,11 @@ typedef struct Emitter {
   int *group_of;    /* planned group of each instruction (0: none) */
   bool *in_array;   /* block value kept in an array */
   bool need_coords, need_dup;
-  bool uses_tid, uses_npid;
+  bool uses_tid, uses_npid, uses_barrier;
   const char **param_names;
+  const char **subst;  /* how a BLOCKARG of a combine region is read, while emitting it */
+  int smem[TM_NDTYPES]; /* threadgroup scratch needed per dtype, in elements */
+  int uid;              /* for unique names */
 } Emitter;
 
 static const char *tname(Emitter *E, tm_dtype dt) {
@@ -106,10 +109,32 @@ static bool is_transparent(Ins *in) {
   return in->op == O_CONST || in->op == O_ARG || in->op == O_SPLAT || in->op == O_BLOCKARG || in->op == O_RESULT;
 }
 
-/* How instruction `id` is referred to from the current position. */
+/* The slot of `from` that holds, in this thread, what slot k of `to` holds
+ * (layout_maps(from, to) must hold). */
+static const char *slot_map(Emitter *E, const Layout *from, const Layout *to) {
+  if (layout_eq(from, to)) return "k";
+  Buf b = {0};
+  for (int d = 0; d < to->prank; d++) {
+    if (from->size[d] == 1 || to->per[d] == 1) continue;
+    buf_printf(&b, "%s(k / %du %% %du) * %du", b.len ? " + " : "", to->stride[d], to->per[d], from->stride[d]);
+  }
+  const char *r = arena_strdup(&E->c->arena, b.len ? b.p : "0");
+  buf_free(&b);
+  return r;
+}
+
+/* How instruction `id` is referred to from the current position (slot k of
+ * the open group's layout, for block values). */
 static const char *ref(Emitter *E, int id) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
+  if (E->subst && E->subst[id]) return E->subst[id];
+  const char *idx = "k";
+  if (in->ty.rank && in->layout && E->group && !layout_eq(in->layout, E->group)) {
+    if (!layout_maps(in->layout, E->group))
+      internal_error(E->c, "emit", "value %%%d is read in a group of an incompatible layout", id);
+    idx = slot_map(E, in->layout, E->group);
+  }
   switch (in->op) {
   case O_CONST: return literal(E, in);
   case O_ARG: return E->param_names[in->aux];
@@ -117,13 +142,11 @@ static const char *ref(Emitter *E, int id) {
   case O_BLOCKARG: case O_RESULT: {
     int i = in->op == O_BLOCKARG ? in->aux : in->aux + 1;
     const char *s = storage(E, (int)in->imm, i);
-    return in->ty.rank ? arena_printf(a, "%s[k]", s) : s;
+    return in->ty.rank ? arena_printf(a, "%s[%s]", s, idx) : s;
   }
   default: break;
   }
-  if (in->ty.rank && E->group && in->layout && !layout_eq(in->layout, E->group))
-    internal_error(E->c, "emit", "value %%%d is read in a group of another layout", id);
-  if (in->ty.rank && E->in_array[id]) return arena_printf(a, "v%d[k]", id);
+  if (in->ty.rank && E->in_array[id]) return arena_printf(a, "v%d[%s]", id, idx);
   return arena_printf(a, "v%d", id);
 }
 
@@ -177,42 +200,60 @@ static const char *binop_expr(Emitter *E, Ins *in) {
 
 static void indent(Buf *b, int n) { buf_printf(b, "%*s", n * 2, ""); }
 
-/* Per-slot element coordinates of the open group's layout: c0..c{r-1}, and dup. */
-static void coords_code(Emitter *E, Buf *b, int ind) {
-  Layout *l = E->group;
+/* Per-slot element coordinates of layout l: c<d> per parent dim d, and dup:
+ * whether the element is a duplicate along any dim (or only along dup_dim >= 0). */
+static void coords_along(Emitter *E, const Layout *l, Buf *b, int ind, bool need_dup, int dup_dim) {
   int T = E->f->num_warps * 32;
-  if (l->rank == 1 && l->spt[0] == 1 && l->tpw[0] == 32 && l->wpc[0] == E->f->num_warps) {
+  E->uses_tid = true;
+  if (l->prank == 1 && l->spt[0] == 1 && l->tpw[0] == 32 && l->wpc[0] == E->f->num_warps) {
     /* the common case: thread t holds elements t, t+T, t+2T, ... */
     indent(b, ind);
-    if (l->shape[0] >= T) buf_printf(b, "int c0 = int(k * %du + tm_tid);\n", T);
-    else buf_printf(b, "int c0 = int(tm_tid %% %du);\n", l->shape[0]);
-    if (E->need_dup && l->replicated) {
+    if (l->size[0] >= T) buf_printf(b, "int c0 = int(k * %du + tm_tid);\n", T);
+    else buf_printf(b, "int c0 = int(tm_tid %% %du);\n", l->size[0]);
+    if (need_dup && l->replicated) {
       indent(b, ind);
-      buf_printf(b, "bool dup = tm_tid >= %du;\n", l->shape[0]);
+      buf_printf(b, "bool dup = tm_tid >= %du;\n", l->size[0]);
     }
     return;
   }
   indent(b, ind);
-  buf_printf(b, "uint lane = tm_tid %% 32u, warp = tm_tid / 32u, s = k;\n");
-  if (E->need_dup && l->replicated) {
+  buf_printf(b, "uint lane = tm_tid %% 32u, warp = tm_tid / 32u;\n");
+  if (need_dup && l->replicated) {
     indent(b, ind);
     buf_printf(b, "bool dup = false;\n");
   }
-  for (int kk = 0; kk < l->rank; kk++) {
+  for (int kk = 0; kk < l->prank; kk++) {
     int d = l->order[kk];
-    int per = l->spt[d] * l->reps[d], tile = l->spt[d] * l->tpw[d] * l->wpc[d];
+    int tile = l->spt[d] * l->tpw[d] * l->wpc[d];
     indent(b, ind);
-    buf_printf(b, "uint e%d = (s %% %du) / %du * %du + ((warp %% %du) * %du + lane %% %du) * %du + s %% %du;\n", d, per,
-               l->spt[d], tile, l->wpc[d], l->tpw[d], l->tpw[d], l->spt[d], l->spt[d]);
-    indent(b, ind);
-    buf_printf(b, "lane /= %du; warp /= %du; s /= %du;\n", l->tpw[d], l->wpc[d], per);
-    if (E->need_dup && l->replicated) {
+    buf_printf(b, "uint e%d = (k / %du %% %du) / %du * %du + ((warp %% %du) * %du + lane %% %du) * %du + (k / %du %% %du) %% %du;\n",
+               d, l->stride[d], l->per[d], l->espt[d], tile, l->wpc[d], l->tpw[d], l->tpw[d], l->spt[d], l->stride[d],
+               l->per[d], l->espt[d]);
+    if (kk + 1 < l->prank) {
       indent(b, ind);
-      buf_printf(b, "dup = dup || e%d >= %du;\n", d, l->shape[d]);
+      buf_printf(b, "lane /= %du; warp /= %du;\n", l->tpw[d], l->wpc[d]);
+    }
+    if (need_dup && l->replicated && l->size[d] < tile && (dup_dim < 0 || dup_dim == d)) {
+      indent(b, ind);
+      buf_printf(b, "dup = dup || e%d >= %du;\n", d, l->size[d]);
     }
     indent(b, ind);
-    buf_printf(b, "int c%d = int(e%d %% %du);\n", d, d, l->shape[d]);
+    buf_printf(b, "int c%d = int(e%d %% %du);\n", d, d, l->size[d]);
   }
+}
+
+static void coords_for(Emitter *E, const Layout *l, Buf *b, int ind, bool need_dup) {
+  coords_along(E, l, b, ind, need_dup, -1);
+}
+
+static void coords_code(Emitter *E, Buf *b, int ind) { coords_for(E, E->group, b, ind, E->need_dup); }
+
+/* Row-major flat index of a value's element from the coordinates c<d>. */
+static const char *flat_index(Emitter *E, const Layout *l) {
+  if (!l->rank) return "0";
+  const char *r = arena_printf(&E->c->arena, "c%d", l->dims[0]);
+  for (int i = 1; i < l->rank; i++) r = arena_printf(&E->c->arena, "(%s) * %d + c%d", r, l->shape[i], l->dims[i]);
+  return r;
 }
 
 static void close_group(Emitter *E) {
@@ -242,7 +283,8 @@ static void open_group(Emitter *E, Layout *l, int ind) {
 static bool groupable(Ins *in) {
   if (is_transparent(in)) return false;
   switch ((Op)in->op) {
-  case O_FOR: case O_IF: case O_WHILE: case O_YIELD: case O_CONDITION: case O_RETURN: return false;
+  case O_FOR: case O_IF: case O_WHILE: case O_YIELD: case O_CONDITION: case O_RETURN: case O_CONVERT:
+  case O_REDUCE: return false;
   default: return in->layout != NULL;
   }
 }
@@ -260,9 +302,10 @@ static int plan_groups(Emitter *E, Block *b, int g) {
       cur = in->layout;
       E->group_of[id] = g;
     } else if (in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
-               in->op == O_CONDITION || in->op == O_RETURN) {
+               in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT) {
       cur = NULL;
-      for (int r = 0; r < in->nregions; r++) g = plan_groups(E, in->regions[r], g);
+      for (int r = 0; r < in->nregions; r++)
+        if (in->op != O_REDUCE) g = plan_groups(E, in->regions[r], g);
     }
   }
   return g;
@@ -352,6 +395,7 @@ static void emit_yield(Emitter *E, int op, Ins *y, int ind) {
 }
 
 static void emit_block(Emitter *E, Block *b, int ind, int op);
+static void emit_ins(Emitter *E, int id, int ind, int op);
 
 static void emit_for(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
@@ -407,13 +451,260 @@ static void emit_while(Emitter *E, int id, int ind) {
   buf_puts(&E->out, "}\n");
 }
 
+static const char *smem(Emitter *E, tm_dtype dt, int n) {
+  if (n > E->smem[dt]) E->smem[dt] = n;
+  return arena_printf(&E->c->arena, "tm_smem_%s", tname(E, dt));
+}
+
+static void barrier(Emitter *E, int ind) {
+  indent(&E->out, ind);
+  buf_puts(&E->out, "threadgroup_barrier(mem_flags::mem_threadgroup);\n");
+  E->uses_barrier = true;
+}
+
+/* A layout change: every element goes through threadgroup memory once.
+ *   write: each owner (not a duplicate) stores its elements at their row-major index
+ *   read:  each thread loads the elements its slots hold in the new layout */
+static void emit_convert(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  Ins *x = &E->f->ins.v[in->args[0]];
+  Layout *A = x->layout, *B = in->layout;
+  if (in->ty.ptr) error_at(E->c, in->line, in->col, "this block of pointers would need a layout conversion, which is not supported yet");
+  const char *sm = smem(E, (tm_dtype)in->ty.dt, (int)type_numel(in->ty));
+  indent(&E->out, ind);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
+  coords_for(E, A, &E->out, ind + 1, true);
+  Layout *saved = E->group;
+  E->group = A;
+  indent(&E->out, ind + 1);
+  buf_printf(&E->out, "%s%s[%s] = %s;\n", A->replicated ? "if (!dup) " : "", sm, flat_index(E, A), ref(E, in->args[0]));
+  E->group = saved;
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+  barrier(E, ind);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "%s v%d[%d];\n", tname(E, (tm_dtype)in->ty.dt), id, B->per_thread);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", B->per_thread);
+  coords_for(E, B, &E->out, ind + 1, false);
+  indent(&E->out, ind + 1);
+  buf_printf(&E->out, "v%d[k] = %s[%s];\n", id, sm, flat_index(E, B));
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+  barrier(E, ind);
+  E->in_array[id] = true;
+}
+
+/* Emits the combine region of a reduce: left[i] = combine(left, right). */
+static void emit_combine(Emitter *E, Ins *red, const char **left, const char **right, int ind) {
+  Block *rb = red->regions[0];
+  int n = red->nargs;
+  const char **saved = E->subst;
+  E->subst = arena_alloc(&E->c->arena, sizeof(char *) * (size_t)E->f->ins.n);
+  for (int bi = 0; bi < rb->ins.n; bi++) {
+    Ins *b = &E->f->ins.v[rb->ins.v[bi]];
+    if (b->op == O_BLOCKARG) E->subst[rb->ins.v[bi]] = b->aux <= n ? left[b->aux - 1] : right[b->aux - n - 1];
+  }
+  indent(&E->out, ind);
+  buf_puts(&E->out, "{\n");
+  Ins *y = NULL;
+  for (int bi = 0; bi < rb->ins.n; bi++) {
+    Ins *b = &E->f->ins.v[rb->ins.v[bi]];
+    if (b->op == O_YIELD) y = b;
+    else emit_ins(E, rb->ins.v[bi], ind + 1, -1);
+  }
+  for (int i = 0; i < n; i++) {
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "%s t%d = %s;\n", tname(E, (tm_dtype)E->f->ins.v[y->args[i]].ty.dt), i, ref(E, y->args[i]));
+  }
+  for (int i = 0; i < n; i++) {
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "%s = t%d;\n", left[i], i);
+  }
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+  E->subst = saved;
+}
+
+/* Combines (value, valid) pairs: into acc[i]/av unless the other side is invalid. */
+static void combine_valid(Emitter *E, Ins *red, const char **acc, const char *av, const char **other, const char *ov, int ind) {
+  indent(&E->out, ind);
+  buf_printf(&E->out, "if (%s && %s) {\n", av, ov);
+  emit_combine(E, red, acc, other, ind + 1);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "} else if (%s) {\n", ov);
+  for (int i = 0; i < red->nargs; i++) {
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "%s = %s;\n", acc[i], other[i]);
+  }
+  indent(&E->out, ind + 1);
+  buf_printf(&E->out, "%s = true;\n", av);
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+}
+
+/* A reduction along one axis, with no identity element needed:
+ *   1. in-thread over the slots that differ only along the axis (duplicates skipped)
+ *   2. across the lanes that differ along it: xor-shuffle butterfly
+ *   3. across the SIMD-groups that differ along it: threadgroup memory
+ * Every thread ends with the full result for each of its result slots. */
+static void emit_reduce(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  Arena *a = &E->c->arena;
+  int n = in->nargs;
+  Layout *A = E->f->ins.v[in->args[0]].layout;
+  int pd = A->dims[in->aux];
+  int dims[TM_MAX_RANK], shape[TM_MAX_RANK], r = 0;
+  for (int i = 0; i < A->rank; i++)
+    if (i != in->aux) {
+      dims[r] = A->dims[i];
+      shape[r++] = A->shape[i];
+    }
+  Layout *R = layout_in(E->c, A, r, dims, shape);
+  int RP = R->per_thread;
+  const char **acc = arena_alloc(a, sizeof(char *) * (size_t)n), **oth = arena_alloc(a, sizeof(char *) * (size_t)n);
+  /* result storage, visible after the reduction */
+  for (int i = 0; i < n; i++) {
+    tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
+    indent(&E->out, ind);
+    if (r) buf_printf(&E->out, "%s r%d_%d[%d];\n", tname(E, dt), id, i + 1, RP);
+    else buf_printf(&E->out, "%s r%d_%d;\n", tname(E, dt), id, i + 1);
+  }
+  indent(&E->out, ind);
+  buf_puts(&E->out, "{\n");
+  int in1 = ind + 1;
+  for (int i = 0; i < n; i++) {
+    indent(&E->out, in1);
+    buf_printf(&E->out, "%s a%d[%d];\n", tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, RP);
+  }
+  indent(&E->out, in1);
+  buf_printf(&E->out, "bool av[%d];\n", RP);
+  indent(&E->out, in1);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) av[k] = false;\n", RP);
+  /* 1. in-thread */
+  indent(&E->out, in1);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
+  /* only duplicates along the axis would be counted twice; elsewhere a
+   * duplicate reduces the same elements as its original, so every thread
+   * ends with valid results (a scalar result is uniform) */
+  coords_along(E, A, &E->out, in1 + 1, true, pd);
+  bool dup_pd = A->replicated && A->size[pd] < A->spt[pd] * A->tpw[pd] * A->wpc[pd];
+  Layout *saved = E->group;
+  E->group = A;
+  indent(&E->out, in1 + 1);
+  buf_printf(&E->out, "uint kr = %s;\n", slot_map(E, R, A));
+  for (int i = 0; i < n; i++) {
+    indent(&E->out, in1 + 1);
+    buf_printf(&E->out, "%s x%d = %s;\n", tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, ref(E, in->args[i]));
+    acc[i] = arena_printf(a, "a%d[kr]", i);
+    oth[i] = arena_printf(a, "x%d", i);
+  }
+  E->group = saved;
+  const char *isdup = dup_pd ? "dup" : "false";
+  indent(&E->out, in1 + 1);
+  buf_puts(&E->out, "if (!av[kr]) {\n");
+  for (int i = 0; i < n; i++) {
+    indent(&E->out, in1 + 2);
+    buf_printf(&E->out, "a%d[kr] = x%d;\n", i, i);
+  }
+  indent(&E->out, in1 + 2);
+  buf_printf(&E->out, "av[kr] = !%s;\n", isdup);
+  indent(&E->out, in1 + 1);
+  buf_printf(&E->out, "} else if (!%s) {\n", isdup);
+  emit_combine(E, in, acc, oth, in1 + 2);
+  indent(&E->out, in1 + 1);
+  buf_puts(&E->out, "}\n");
+  indent(&E->out, in1);
+  buf_puts(&E->out, "}\n");
+  /* 2. lanes */
+  int lstride = 1, wstride = 1;
+  for (int kk = 0; kk < A->prank && A->order[kk] != pd; kk++) {
+    lstride *= A->tpw[A->order[kk]];
+    wstride *= A->wpc[A->order[kk]];
+  }
+  for (int i = 0; i < n; i++) acc[i] = arena_printf(a, "a%d[k]", i);
+  if (A->tpw[pd] > 1) {
+    E->uses_barrier = true; /* SIMD-group collectives: the emulator runs threads as fibers */
+    indent(&E->out, in1);
+    buf_printf(&E->out, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
+    indent(&E->out, in1 + 1);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
+    for (int i = 0; i < n; i++) {
+      indent(&E->out, in1 + 2);
+      buf_printf(&E->out, "%s o%d = tm_shfl_xor(a%d[k], m);\n", tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, i);
+      oth[i] = arena_printf(a, "o%d", i);
+    }
+    indent(&E->out, in1 + 2);
+    buf_puts(&E->out, "bool ov = tm_shfl_xor(av[k], m);\n");
+    combine_valid(E, in, acc, "av[k]", oth, "ov", in1 + 2);
+    indent(&E->out, in1 + 1);
+    buf_puts(&E->out, "}\n");
+    indent(&E->out, in1);
+    buf_puts(&E->out, "}\n");
+  }
+  /* 3. SIMD-groups */
+  if (A->wpc[pd] > 1) {
+    int T = E->f->num_warps * 32;
+    const char **sm = arena_alloc(a, sizeof(char *) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+      tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
+      int need = T * RP * (i + 1); /* inputs of one dtype share an array: input i uses its own stripe */
+      sm[i] = smem(E, dt, need);
+      sm[i] = arena_printf(a, "%s[%d + ", sm[i], T * RP * i);
+    }
+    const char *smv = smem(E, TM_I1, T * RP);
+    /* scratch is free here: every user of it ends with a barrier */
+    indent(&E->out, in1);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
+    for (int i = 0; i < n; i++) {
+      indent(&E->out, in1 + 1);
+      buf_printf(&E->out, "%stm_tid * %du + k] = a%d[k];\n", sm[i], RP, i);
+    }
+    indent(&E->out, in1 + 1);
+    buf_printf(&E->out, "%s[tm_tid * %du + k] = av[k];\n", smv, RP);
+    indent(&E->out, in1);
+    buf_puts(&E->out, "}\n");
+    barrier(E, in1);
+    indent(&E->out, in1);
+    buf_printf(&E->out, "uint wbase = tm_tid / 32u - (tm_tid / 32u / %du %% %du) * %du;\n", wstride, A->wpc[pd], wstride);
+    indent(&E->out, in1);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
+    indent(&E->out, in1 + 1);
+    buf_puts(&E->out, "av[k] = false;\n");
+    indent(&E->out, in1 + 1);
+    buf_printf(&E->out, "for (uint w = 0; w < %du; ++w) {\n", A->wpc[pd]);
+    indent(&E->out, in1 + 2);
+    buf_printf(&E->out, "uint t2 = (wbase + w * %du) * 32u + tm_tid %% 32u;\n", wstride);
+    for (int i = 0; i < n; i++) {
+      indent(&E->out, in1 + 2);
+      buf_printf(&E->out, "%s o%d = %st2 * %du + k];\n", tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i], RP);
+      oth[i] = arena_printf(a, "o%d", i);
+    }
+    indent(&E->out, in1 + 2);
+    buf_printf(&E->out, "bool ov = %s[t2 * %du + k];\n", smv, RP);
+    combine_valid(E, in, acc, "av[k]", oth, "ov", in1 + 2);
+    indent(&E->out, in1 + 1);
+    buf_puts(&E->out, "}\n");
+    indent(&E->out, in1);
+    buf_puts(&E->out, "}\n");
+    barrier(E, in1);
+  }
+  for (int i = 0; i < n; i++) {
+    indent(&E->out, in1);
+    if (r) buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) r%d_%d[k] = a%d[k];\n", RP, id, i + 1, i);
+    else buf_printf(&E->out, "r%d_%d = a%d[0];\n", id, i + 1, i);
+  }
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+}
+
 static void emit_ins(Emitter *E, int id, int ind, int op) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
   if (is_transparent(in)) return; /* referred to directly */
   if (!groupable(in)) {
     bool pure = !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
-                  in->op == O_CONDITION || in->op == O_RETURN);
+                  in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT);
     if (!pure) close_group(E);
     Buf *b = E->group ? &E->pre : &E->out;
     switch ((Op)in->op) {
@@ -424,6 +715,8 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
       break;
     }
     case O_FOR: emit_for(E, id, ind); break;
+    case O_CONVERT: emit_convert(E, id, ind); break;
+    case O_REDUCE: emit_reduce(E, id, ind); break;
     case O_IF: emit_if(E, id, ind); break;
     case O_WHILE: emit_while(E, id, ind); break;
     case O_YIELD: emit_yield(E, op, in, ind); break;
@@ -453,9 +746,10 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   switch ((Op)in->op) {
   case O_RANGE:
     E->need_coords = true;
-    if (in->imm) buf_printf(&E->loop, "%sc0 + %lld;\n", lhs, (long long)in->imm);
-    else buf_printf(&E->loop, "%sc0;\n", lhs);
+    if (in->imm) buf_printf(&E->loop, "%sc%d + %lld;\n", lhs, in->layout->dims[0], (long long)in->imm);
+    else buf_printf(&E->loop, "%sc%d;\n", lhs, in->layout->dims[0]);
     break;
+  case O_EXPAND_DIMS: case O_BROADCAST: buf_printf(&E->loop, "%s%s;\n", lhs, ref(E, in->args[0])); break;
   case O_LOAD: emit_load_expr(E, in, &E->loop, lhs); break;
   case O_STORE: emit_store(E, in, &E->loop, ind + 1, true); break;
   default: buf_printf(&E->loop, "%s%s;\n", lhs, binop_expr(E, in)); break;
@@ -523,6 +817,15 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     sep = ",\n    ";
   }
   buf_puts(&k, ")\n{\n");
+  int smem_bytes = 0;
+  for (int dt = 0; dt < TM_NDTYPES; dt++) {
+    if (!E.smem[dt]) continue;
+    buf_printf(&k, "  threadgroup %s tm_smem_%s[%d];\n", tname(&E, (tm_dtype)dt), tname(&E, (tm_dtype)dt), E.smem[dt]);
+    smem_bytes += E.smem[dt] * (dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)dt));
+  }
+  if (smem_bytes > 32768)
+    error_at(c, f->line, f->col, "the kernel needs %d bytes of threadgroup memory for layout conversions and reductions; "
+             "Apple GPUs have 32768; use smaller blocks or fewer SIMD-groups (num_warps)", smem_bytes);
   buf_put(&k, E.out.p ? E.out.p : "", E.out.len);
   buf_puts(&k, "}\n");
   bool oom = k.oom || E.out.oom || E.pre.oom || E.loop.oom;
@@ -534,7 +837,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   if (!text) internal_error(c, "emit", "out of memory");
   info->name = kname;
   info->threads_per_threadgroup = f->num_warps * 32;
-  info->threadgroup_mem_bytes = 0;
-  info->uses_barriers = 0;
+  info->threadgroup_mem_bytes = smem_bytes;
+  info->uses_barriers = E.uses_barrier;
   return text;
 }

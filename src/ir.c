@@ -21,7 +21,7 @@ static const char *op_names[O_NOPS] = {
     "const", "arg", "program_id", "num_programs", "range", "splat", "broadcast",
     "expand_dims", "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr",
     "min", "max", "neg", "not", "cmp", "select", "cast", "bitcast", "addptr", "load", "store",
-    "for", "if", "while", "yield", "condition", "blockarg", "result", "return"};
+    "for", "if", "while", "yield", "condition", "blockarg", "result", "return", "convert", "reduce"};
 
 static const char *cmp_names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 
@@ -41,7 +41,7 @@ int ir_add(Ctx *c, Fn *f, Block *b, Ins in) {
 
 static bool has_result(Op op) {
   return op != O_STORE && op != O_YIELD && op != O_CONDITION && op != O_RETURN && op != O_FOR &&
-         op != O_IF && op != O_WHILE;
+         op != O_IF && op != O_WHILE && op != O_REDUCE;
 }
 
 static void print_block(Ctx *c, Fn *f, Block *blk, Buf *b, int depth) {
@@ -51,10 +51,10 @@ static void print_block(Ctx *c, Fn *f, Block *blk, Buf *b, int depth) {
     Buf line = {0};
     buf_printf(&line, "%*s", depth * 2, "");
     if (has_result((Op)in->op)) buf_printf(&line, "%%%d = %s", id, op_name((Op)in->op));
-    else if (in->op == O_FOR || in->op == O_IF || in->op == O_WHILE) buf_printf(&line, "%s %%%d", op_name((Op)in->op), id);
+    else if (in->nregions) buf_printf(&line, "%s %%%d", op_name((Op)in->op), id);
     else buf_printf(&line, "%s", op_name((Op)in->op));
     if (in->op == O_CMP) buf_printf(&line, " %s", cmp_names[in->aux]);
-    if (in->op == O_PROGRAM_ID || in->op == O_NUM_PROGRAMS || in->op == O_EXPAND_DIMS)
+    if (in->op == O_PROGRAM_ID || in->op == O_NUM_PROGRAMS || in->op == O_EXPAND_DIMS || in->op == O_REDUCE)
       buf_printf(&line, " %d", in->aux);
     if (in->op == O_BLOCKARG || in->op == O_RESULT) buf_printf(&line, " %d of %%%lld", in->aux, (long long)in->imm);
     if (in->op == O_ARG) buf_printf(&line, " %s", f->params.v[in->aux].name);

@@ -1,98 +1,323 @@
 /*
- * layout.c: distributed layouts for block values.
+ * layout.c: distributed layouts for block values (see the picture in tm.h).
  *
- * Every block value gets a blocked layout saying which thread of which
- * SIMD-group holds which element. This first pass gives all blocks of one
- * shape the same default layout (one element per thread per tile, lanes then
- * SIMD-groups along the fastest dims), so elementwise code needs no data
- * movement between threads. For a <1024xf32> block and 4 SIMD-groups:
+ * Expects: typed IR from sema. Guarantees: every block value (and every block
+ * store) has a Layout; each instruction's block operands are in a layout it can
+ * read thread-locally (same layout for elementwise work; a mapped one for
+ * broadcast, expand_dims and reductions), else an O_CONVERT through
+ * threadgroup memory is inserted before it.
  *
- *   element e = r*128 + w*32 + l   held by lane l of SIMD-group w, slot r (r < 8)
+ * All layouts of a kernel belong to one parent family, chosen for the largest
+ * block of the highest rank. Which parent dims a lower-rank value uses is
+ * decided backwards from its uses (x[:, None] wants the rows, x[None, :] the
+ * columns), so the usual index arithmetic needs no data movement. Values tied
+ * by control flow (a loop's init, block argument, yielded value and result)
+ * share one layout.
  *
- * Guarantees (tested exhaustively in tests/unit/test_layout.c): every element
- * is held by exactly one (thread, slot) that is not marked duplicate, and
+ * Ownership (tested exhaustively in tests/unit/test_compiler.c): every element
+ * is held by exactly one (thread, slot) that is not a duplicate, and
  * layout_coords inverts the owner map.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tm.h"
 
+/* ------------------------------------------------------------ families */
+
 Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps) {
-  Layout *l = arena_alloc(&c->arena, sizeof(Layout));
-  l->rank = rank;
+  Layout f = {.prank = rank};
   for (int d = 0; d < rank; d++) {
-    l->shape[d] = shape[d];
-    l->spt[d] = 1;
-    l->tpw[d] = 1;
-    l->wpc[d] = 1;
-    l->order[d] = rank - 1 - d; /* row-major: last dim fastest */
+    f.spt[d] = 1;
+    f.tpw[d] = 1;
+    f.wpc[d] = 1;
+    f.order[d] = rank - 1 - d; /* row-major: last dim fastest */
   }
-  /* lanes along the fastest dims first, then SIMD-groups */
+  /* lanes along the fastest dims first, then SIMD-groups; leftovers replicate */
   int lanes = 32, warps = num_warps;
   for (int k = 0; k < rank; k++) {
-    int d = l->order[k];
-    while (lanes > 1 && l->tpw[d] * 2 <= shape[d]) {
-      l->tpw[d] *= 2;
+    int d = f.order[k];
+    while (lanes > 1 && f.tpw[d] * 2 <= shape[d]) {
+      f.tpw[d] *= 2;
       lanes /= 2;
     }
   }
-  l->tpw[l->order[rank - 1]] *= lanes; /* leftover lanes replicate along the slowest dim */
+  f.tpw[f.order[rank - 1]] *= lanes;
   for (int k = 0; k < rank; k++) {
-    int d = l->order[k];
-    while (warps > 1 && l->tpw[d] * l->wpc[d] * 2 <= shape[d]) {
-      l->wpc[d] *= 2;
+    int d = f.order[k];
+    while (warps > 1 && f.tpw[d] * f.wpc[d] * 2 <= shape[d]) {
+      f.wpc[d] *= 2;
       warps /= 2;
     }
   }
-  l->wpc[l->order[rank - 1]] *= warps;
+  f.wpc[f.order[rank - 1]] *= warps;
+  int dims[TM_MAX_RANK];
+  for (int d = 0; d < rank; d++) dims[d] = d;
+  return layout_in(c, &f, rank, dims, shape);
+}
+
+Layout *layout_in(Ctx *c, const Layout *fam, int rank, const int *dims, const int32_t *shape) {
+  Layout *l = arena_alloc(&c->arena, sizeof(Layout));
+  l->prank = fam->prank;
+  memcpy(l->spt, fam->spt, sizeof l->spt);
+  memcpy(l->tpw, fam->tpw, sizeof l->tpw);
+  memcpy(l->wpc, fam->wpc, sizeof l->wpc);
+  memcpy(l->order, fam->order, sizeof l->order);
+  l->rank = rank;
+  for (int d = 0; d < l->prank; d++) l->size[d] = 1;
+  for (int i = 0; i < rank; i++) {
+    l->dims[i] = dims[i];
+    l->shape[i] = shape[i];
+    l->size[dims[i]] = shape[i];
+  }
   l->per_thread = 1;
   l->replicated = false;
-  for (int d = 0; d < rank; d++) {
+  for (int k = 0; k < l->prank; k++) {
+    int d = l->order[k];
     int tile = l->spt[d] * l->tpw[d] * l->wpc[d];
-    l->reps[d] = shape[d] > tile ? shape[d] / tile : 1;
-    if (tile > shape[d]) l->replicated = true;
-    l->per_thread *= l->spt[d] * l->reps[d];
+    l->espt[d] = l->spt[d] < l->size[d] ? l->spt[d] : l->size[d];
+    l->reps[d] = l->size[d] > tile ? l->size[d] / tile : 1;
+    l->per[d] = l->espt[d] * l->reps[d];
+    l->stride[d] = l->per_thread;
+    l->per_thread *= l->per[d];
+    if (l->size[d] < tile) l->replicated = true;
   }
   return l;
 }
 
 void layout_coords(const Layout *l, int lane, int warp, int slot, int *coords, bool *dup) {
   *dup = false;
-  for (int k = 0; k < l->rank; k++) {
+  int pc[TM_MAX_RANK];
+  for (int k = 0; k < l->prank; k++) {
     int d = l->order[k];
     int ln = lane % l->tpw[d], wp = warp % l->wpc[d];
     lane /= l->tpw[d];
     warp /= l->wpc[d];
-    int per = l->spt[d] * l->reps[d];
-    int j = slot % per;
-    slot /= per;
+    int j = (slot / l->stride[d]) % l->per[d];
     int tile = l->spt[d] * l->tpw[d] * l->wpc[d];
-    int e = (j / l->spt[d]) * tile + (wp * l->tpw[d] + ln) * l->spt[d] + j % l->spt[d];
-    if (e >= l->shape[d]) *dup = true;
-    coords[d] = e % l->shape[d];
+    int e = (j / l->espt[d]) * tile + (wp * l->tpw[d] + ln) * l->spt[d] + j % l->espt[d];
+    if (e >= l->size[d]) *dup = true;
+    pc[d] = e % l->size[d];
   }
+  for (int i = 0; i < l->rank; i++) coords[i] = pc[l->dims[i]];
 }
 
-bool layout_eq(const Layout *a, const Layout *b) {
-  if (a->rank != b->rank) return false;
-  for (int d = 0; d < a->rank; d++)
-    if (a->spt[d] != b->spt[d] || a->tpw[d] != b->tpw[d] || a->wpc[d] != b->wpc[d] ||
-        a->order[d] != b->order[d] || a->shape[d] != b->shape[d])
+bool layout_same_family(const Layout *a, const Layout *b) {
+  if (a->prank != b->prank) return false;
+  for (int d = 0; d < a->prank; d++)
+    if (a->spt[d] != b->spt[d] || a->tpw[d] != b->tpw[d] || a->wpc[d] != b->wpc[d] || a->order[d] != b->order[d])
       return false;
   return true;
 }
 
-void layout_assign(Ctx *c, Fn *f) {
-  for (int i = 0; i < f->ins.n; i++) {
-    Ins *in = &f->ins.v[i];
-    Type t = in->op == O_STORE ? f->ins.v[in->args[0]].ty : in->ty;
-    if (!t.rank) continue;
-    /* one layout per distinct shape */
-    for (int j = 0; j < i && !in->layout; j++) {
-      Ins *o = &f->ins.v[j];
-      if (o->layout && o->layout->rank == t.rank && !memcmp(o->layout->shape, t.shape, sizeof(int) * (size_t)t.rank))
-        in->layout = o->layout;
-    }
-    if (!in->layout) in->layout = layout_blocked(c, t.rank, t.shape, f->num_warps);
+bool layout_eq(const Layout *a, const Layout *b) {
+  if (a == b) return true;
+  if (!layout_same_family(a, b) || a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i] != b->dims[i] || a->shape[i] != b->shape[i]) return false;
+  return true;
+}
+
+bool layout_maps(const Layout *from, const Layout *to) {
+  if (!layout_same_family(from, to)) return false;
+  for (int d = 0; d < from->prank; d++)
+    if (from->size[d] != 1 && from->size[d] != to->size[d]) return false;
+  /* value dims must line up with the same parent dims, in order */
+  int last = -1;
+  for (int i = 0; i < from->rank; i++) {
+    int pos = -1;
+    for (int j = 0; j < to->rank; j++)
+      if (to->dims[j] == from->dims[i]) pos = j;
+    if (from->shape[i] != 1 && pos < 0) return false;
+    if (pos >= 0 && pos < last) return false;
+    if (pos >= 0) last = pos;
   }
+  return true;
+}
+
+/* ------------------------------------------------------------ assignment */
+
+typedef struct Assign {
+  Ctx *c;
+  Fn *f;
+  Layout *family;
+  int R;            /* parent rank */
+  int *cls;         /* union-find over values that must share a layout */
+  int **hint;       /* per class: parent dims of the value dims, or NULL */
+} Assign;
+
+static int find(Assign *A, int x) {
+  while (A->cls[x] != x) x = A->cls[x] = A->cls[A->cls[x]];
+  return x;
+}
+
+static void unite(Assign *A, int a, int b) {
+  a = find(A, a);
+  b = find(A, b);
+  if (a != b) A->cls[b] = a;
+}
+
+static Type value_type(Fn *f, int id) {
+  Ins *in = &f->ins.v[id];
+  return in->op == O_STORE ? f->ins.v[in->args[0]].ty : in->ty;
+}
+
+/* Ties carried values: inits, block arguments, yields and results of region ops. */
+static void tie_regions(Assign *A, Block *b) {
+  Fn *f = A->f;
+  for (int bi = 0; bi < b->ins.n; bi++) {
+    int id = b->ins.v[bi];
+    Ins *in = &f->ins.v[id];
+    for (int r = 0; r < in->nregions; r++) tie_regions(A, in->regions[r]);
+    if (in->op == O_BLOCKARG && in->aux > 0) {
+      Ins *op = &f->ins.v[in->imm];
+      int first = op->op == O_FOR ? 3 : 0;
+      unite(A, op->args[first + in->aux - 1], id);
+    }
+    if (in->op == O_RESULT && f->ins.v[in->imm].op != O_REDUCE) {
+      Ins *op = &f->ins.v[in->imm];
+      for (int r = 0; r < op->nregions; r++) {
+        Block *rb = op->regions[r];
+        Ins *y = &f->ins.v[rb->ins.v[rb->ins.n - 1]];
+        if (y->op == O_YIELD && y->nargs > in->aux) unite(A, y->args[in->aux], id);
+      }
+      if (op->op == O_FOR) unite(A, op->args[3 + in->aux], id);
+      if (op->op == O_WHILE) unite(A, op->args[in->aux], id);
+    }
+  }
+}
+
+static int *hint_of(Assign *A, int id) { return A->hint[find(A, id)]; }
+
+static void set_hint(Assign *A, int id, const int *dims, int rank) {
+  Type t = value_type(A->f, id);
+  if (!t.rank || t.rank != rank || hint_of(A, id)) return;
+  int *h = arena_alloc(&A->c->arena, sizeof(int) * TM_MAX_RANK);
+  memcpy(h, dims, sizeof(int) * (size_t)rank);
+  A->hint[find(A, id)] = h;
+}
+
+static bool elementwise(Op op) {
+  return (op >= O_ADD && op <= O_ADDPTR) || op == O_LOAD || op == O_STORE || op == O_SPLAT || op == O_BROADCAST;
+}
+
+/* One backward sweep: operands learn which parent dims they should use. */
+static void hint_sweep(Assign *A) {
+  Fn *f = A->f;
+  for (int id = f->ins.n - 1; id >= 0; id--) {
+    Ins *in = &f->ins.v[id];
+    Type t = value_type(f, id);
+    int *h = t.rank ? hint_of(A, id) : NULL;
+    if (in->op == O_STORE && !h) { /* a store learns from any operand */
+      for (int k = 0; k < in->nargs && !h; k++) h = hint_of(A, in->args[k]);
+      if (h) set_hint(A, id, h, t.rank);
+    }
+    if (!h) continue;
+    if (elementwise((Op)in->op)) {
+      for (int k = 0; k < in->nargs; k++) set_hint(A, in->args[k], h, t.rank);
+    } else if (in->op == O_EXPAND_DIMS) {
+      int d[TM_MAX_RANK], n = 0;
+      for (int i = 0; i < t.rank; i++)
+        if (i != in->aux) d[n++] = h[i];
+      set_hint(A, in->args[0], d, n);
+    }
+  }
+}
+
+static Layout *layout_for(Assign *A, int id, Type t) {
+  int *h = hint_of(A, id);
+  int dims[TM_MAX_RANK];
+  if (h) memcpy(dims, h, sizeof dims);
+  else
+    for (int i = 0; i < t.rank; i++) dims[i] = A->R - t.rank + i; /* trailing parent dims */
+  return layout_in(A->c, A->family, t.rank, dims, t.shape);
+}
+
+/* What an instruction needs of operand k, given its own layout; NULL: anything. */
+static Layout *required(Assign *A, Ins *in, int k) {
+  Fn *f = A->f;
+  Ins *a = &f->ins.v[in->args[k]];
+  if (!a->ty.rank) return NULL;
+  Layout *own = in->layout;
+  switch ((Op)in->op) {
+  case O_BROADCAST: return layout_maps(a->layout, own) ? a->layout : layout_in(A->c, own, a->ty.rank, own->dims, a->ty.shape);
+  case O_EXPAND_DIMS: {
+    int d[TM_MAX_RANK], n = 0;
+    for (int i = 0; i < own->rank; i++)
+      if (i != in->aux) d[n++] = own->dims[i];
+    return layout_in(A->c, own, n, d, a->ty.shape);
+  }
+  case O_STORE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
+  case O_REDUCE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
+  case O_YIELD: case O_FOR: case O_WHILE: case O_IF: case O_CONDITION: case O_CONVERT: return NULL;
+  default: return elementwise((Op)in->op) ? own : NULL;
+  }
+}
+
+/* Inserts conversions where an operand's layout is not what its user needs. */
+static void fix_block(Assign *A, Block *b) {
+  Fn *f = A->f;
+  Block nb = {0};
+  for (int bi = 0; bi < b->ins.n; bi++) {
+    int id = b->ins.v[bi];
+    for (int r = 0; r < f->ins.v[id].nregions; r++) fix_block(A, f->ins.v[id].regions[r]);
+    for (int k = 0; k < f->ins.v[id].nargs; k++) {
+      Ins *in = &f->ins.v[id];
+      Layout *want = required(A, in, k);
+      Ins *a = &f->ins.v[in->args[k]];
+      if (!want || layout_eq(want, a->layout)) continue;
+      if (in->op == O_BROADCAST && layout_maps(a->layout, in->layout)) continue;
+      Ins cv = {.op = O_CONVERT, .nargs = 1, .ty = a->ty, .line = in->line, .col = in->col, .args = &in->args[k]};
+      Block tmp = {0};
+      int cid = ir_add(A->c, f, &tmp, cv);
+      f->ins.v[cid].layout = want;
+      vec_push(&A->c->arena, nb.ins, cid);
+      f->ins.v[id].args[k] = cid;
+    }
+    vec_push(&A->c->arena, nb.ins, id);
+  }
+  *b = nb;
+}
+
+void layout_assign(Ctx *c, Fn *f) {
+  int R = 0, best = -1;
+  int64_t best_numel = 0;
+  for (int i = 0; i < f->ins.n; i++) {
+    Type t = value_type(f, i);
+    if (t.rank > R || (t.rank == R && t.rank && type_numel(t) > best_numel)) {
+      R = t.rank;
+      best = i;
+      best_numel = type_numel(t);
+    }
+  }
+  if (!R) return;
+  Type bt = value_type(f, best);
+  Assign A = {.c = c, .f = f, .R = R};
+  A.family = layout_blocked(c, R, bt.shape, f->num_warps);
+  A.cls = arena_alloc(&c->arena, sizeof(int) * (size_t)f->ins.n);
+  A.hint = arena_alloc(&c->arena, sizeof(int *) * (size_t)f->ins.n);
+  for (int i = 0; i < f->ins.n; i++) A.cls[i] = i;
+  tie_regions(&A, f->body);
+  int ident[TM_MAX_RANK];
+  for (int d = 0; d < R; d++) ident[d] = d;
+  for (int i = 0; i < f->ins.n; i++)
+    if (value_type(f, i).rank == R) set_hint(&A, i, ident, R);
+  for (int sweep = 0; sweep < 3; sweep++) hint_sweep(&A);
+  int n = f->ins.n;
+  for (int i = 0; i < n; i++) {
+    Type t = value_type(f, i);
+    if (t.rank) f->ins.v[i].layout = layout_for(&A, i, t);
+  }
+  /* a reduction's results are the slice of its input's layout along the axis */
+  for (int i = 0; i < n; i++) {
+    Ins *in = &f->ins.v[i];
+    if (in->op != O_RESULT || f->ins.v[in->imm].op != O_REDUCE || !in->ty.rank) continue;
+    Ins *red = &f->ins.v[in->imm];
+    Layout *src = f->ins.v[red->args[0]].layout;
+    int dims[TM_MAX_RANK], r = 0;
+    for (int k = 0; k < src->rank; k++)
+      if (k != red->aux) dims[r++] = src->dims[k];
+    in->layout = layout_in(c, src, r, dims, in->ty.shape);
+  }
+  fix_block(&A, f->body);
 }

@@ -12,6 +12,8 @@
  *                defined result where C has none: x // 0 == -1 (all ones), x % 0 == x,
  *                MIN // -1 == MIN, MIN % -1 == 0. A GPU does not trap, and neither
  *                does the emulator; both give these same values.
+ *   tm_shfl_xor  simd_shuffle_xor for every dtype reductions use (bool through
+ *                ushort, 64-bit integers as two 32-bit halves).
  */
 #include "tm.h"
 
@@ -26,7 +28,11 @@ const Dialect dialect_msl = {
         "template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }\n"
         "template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }\n"
         "template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }\n"
-        "template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }\n",
+        "template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }\n"
+        "template <typename T> inline T tm_shfl_xor(T x, ushort m) { return simd_shuffle_xor(x, m); }\n"
+        "inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m) != 0; }\n"
+        "inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n"
+        "inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n",
     .type_names =
         {
             [TM_VOID] = "void", [TM_I1] = "bool", [TM_I8] = "char", [TM_I16] = "short",

@@ -377,32 +377,61 @@ static Val cast_to(Sema *S, Val v, tm_dtype dt) {
   return tensor(mk_ins(S, O_CAST, r, 1, v.id, 0, 0));
 }
 
-static Val broadcast_to(Sema *S, Val v, Type shape_of) {
+static Val expand_dims(Sema *S, Val v, int axis) {
   Type t = ty_of(S, v);
-  if (t.rank == shape_of.rank) {
-    for (int i = 0; i < t.rank; i++)
-      if (t.shape[i] != shape_of.shape[i]) ERR(S, "cannot broadcast %s to shape of %s", type_str(&S->c->arena, t), type_str(&S->c->arena, shape_of));
-    return v;
+  if (axis < 0) axis += t.rank + 1;
+  if (axis < 0 || axis > t.rank) ERR(S, "expand_dims: axis %d is out of range for a block of rank %d", axis, t.rank);
+  if (t.rank + 1 > TM_MAX_RANK) ERR(S, "blocks of rank above %d are not supported", TM_MAX_RANK);
+  if (!t.rank) {
+    int32_t one[1] = {1};
+    return tensor(mk_ins(S, O_SPLAT, type_block(t, 1, one), 1, v.id, 0, 0));
   }
-  if (t.rank == 0) {
-    Type r = type_block(t, shape_of.rank, shape_of.shape);
-    return tensor(mk_ins(S, O_SPLAT, r, 1, v.id, 0, 0));
-  }
-  ERR(S, "cannot broadcast %s to shape of %s", type_str(&S->c->arena, t), type_str(&S->c->arena, shape_of));
+  int32_t shape[TM_MAX_RANK];
+  for (int i = 0, k = 0; i <= t.rank; i++) shape[i] = i == axis ? 1 : t.shape[k++];
+  int id = mk_ins(S, O_EXPAND_DIMS, type_block(type_elem(t), t.rank + 1, shape), 1, v.id, 0, 0);
+  S->fn->ins.v[id].aux = (int16_t)axis;
+  return tensor(id);
 }
 
-/* Broadcasts two tensors against each other (NumPy rules; rank-0 splats). */
+/* NumPy broadcasting of v to exactly the shape of `to` (rank padding on the left). */
+static Val broadcast_to(Sema *S, Val v, Type to) {
+  Type t = ty_of(S, v);
+  if (t.rank == 0) {
+    if (!to.rank) return v;
+    return tensor(mk_ins(S, O_SPLAT, type_block(t, to.rank, to.shape), 1, v.id, 0, 0));
+  }
+  if (t.rank > to.rank)
+    ERR(S, "cannot broadcast %s to shape of %s", type_str(&S->c->arena, t), type_str(&S->c->arena, to));
+  while (t.rank < to.rank) {
+    v = expand_dims(S, v, 0);
+    t = ty_of(S, v);
+  }
+  bool same = true;
+  for (int i = 0; i < t.rank; i++) {
+    if (t.shape[i] == to.shape[i]) continue;
+    if (t.shape[i] != 1)
+      ERR(S, "cannot broadcast %s to shape of %s", type_str(&S->c->arena, ty_of(S, v)), type_str(&S->c->arena, to));
+    same = false;
+  }
+  if (same) return v;
+  return tensor(mk_ins(S, O_BROADCAST, type_block(type_elem(t), to.rank, to.shape), 1, v.id, 0, 0));
+}
+
+/* Broadcasts two tensors against each other (NumPy rules). */
 static void broadcast_pair(Sema *S, Val *a, Val *b) {
   Type ta = ty_of(S, *a), tb = ty_of(S, *b);
-  if (ta.rank == tb.rank) {
-    for (int i = 0; i < ta.rank; i++)
-      if (ta.shape[i] != tb.shape[i])
-        ERR(S, "cannot make shapes compatible: %s and %s", type_str(&S->c->arena, ta), type_str(&S->c->arena, tb));
-    return;
+  if (!ta.rank && !tb.rank) return;
+  int r = ta.rank > tb.rank ? ta.rank : tb.rank;
+  int32_t shape[TM_MAX_RANK];
+  for (int i = 0; i < r; i++) {
+    int ia = i - (r - ta.rank), ib = i - (r - tb.rank);
+    int sa = ia >= 0 ? ta.shape[ia] : 1, sb = ib >= 0 ? tb.shape[ib] : 1;
+    if (sa != sb && sa != 1 && sb != 1)
+      ERR(S, "cannot make shapes compatible: %s and %s", type_str(&S->c->arena, ta), type_str(&S->c->arena, tb));
+    shape[i] = sa > sb ? sa : sb;
   }
-  if (ta.rank == 0) *a = broadcast_to(S, *a, tb);
-  else if (tb.rank == 0) *b = broadcast_to(S, *b, ta);
-  else ERR(S, "cannot make shapes compatible: %s and %s", type_str(&S->c->arena, ta), type_str(&S->c->arena, tb));
+  *a = broadcast_to(S, *a, type_block(type_elem(ta), r, shape));
+  *b = broadcast_to(S, *b, type_block(type_elem(tb), r, shape));
 }
 
 static Type with_dt(Type t, tm_dtype dt) {
@@ -844,7 +873,7 @@ static int shape_arg(Sema *S, Val v, int32_t *shape) {
     return 1;
   }
   if (v.k != V_TUPLE) ERR(S, "shape must be a tuple of compile-time integers");
-  if (v.n < 1 || v.n > 1) ERR(S, "blocks of rank %d are not supported yet (rank 1 only)", v.n);
+  if (v.n < 1 || v.n > TM_MAX_RANK) ERR(S, "blocks of rank %d are not supported (rank 1 to %d)", v.n, TM_MAX_RANK);
   for (int i = 0; i < v.n; i++) shape[i] = (int32_t)const_int(S, v.items[i], "shape dimension");
   check_block_shape(S, v.n, shape);
   return v.n;
@@ -893,6 +922,7 @@ static Val call_cdiv(Sema *S, Args *A) {
 }
 
 static Val call_jitfn(Sema *S, JitFn *f, Args *A);
+static bool call_reduction(Sema *S, const char *name, Args *A, Val *out);
 
 static Val call_builtin(Sema *S, const char *path, Args *A) {
   const char *name = strrchr(path, '.');
@@ -914,6 +944,12 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
     if (!strcmp(name, "int") || !strcmp(name, "float") || !strcmp(name, "bool")) {
       Val x = arg_req(S, A, 0, "x");
       args_done(S, A, 1);
+      if (x.k == V_STR && name[0] == 'f') { /* float('inf'), float('-inf'), float('nan') */
+        char *end;
+        double d = strtod(x.s, &end);
+        if (*end || !*x.s) ERR(S, "could not convert string to float: '%s'", x.s);
+        return v_float(d);
+      }
       if (!is_const(x)) ERR(S, "%s() needs a compile-time value", name);
       if (name[0] == 'i') return v_int(x.k == V_FLOAT ? (int64_t)x.f : x.i);
       if (name[0] == 'f') return v_float(x.k == V_FLOAT ? x.f : (double)x.i);
@@ -941,6 +977,53 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   if (!strcmp(name, "full")) return call_full(S, A, false);
   if (!strcmp(name, "zeros")) return call_full(S, A, true);
   if (!strcmp(name, "cdiv")) return call_cdiv(S, A);
+  Val red;
+  if (call_reduction(S, name, A, &red)) return red;
+  if (!strcmp(name, "expand_dims")) {
+    Val x = to_tensor(S, arg_req(S, A, 0, "input")), ax = arg_req(S, A, 1, "axis");
+    args_done(S, A, 2);
+    if (ax.k == V_TUPLE) {
+      for (int i = 0; i < ax.n; i++) x = expand_dims(S, x, (int)const_int(S, ax.items[i], "axis"));
+      return x;
+    }
+    return expand_dims(S, x, (int)const_int(S, ax, "axis"));
+  }
+  if (!strcmp(name, "broadcast_to")) {
+    Val x = to_tensor(S, arg_req(S, A, 0, "input"));
+    int32_t shape[TM_MAX_RANK];
+    int rank;
+    if (A->npos > 2) {
+      Val tup = {.k = V_TUPLE, .items = A->pos + 1, .n = A->npos - 1};
+      rank = shape_arg(S, tup, shape);
+      A->npos = 1;
+    } else {
+      rank = shape_arg(S, arg_req(S, A, 1, "shape"), shape);
+    }
+    args_done(S, A, 2);
+    return broadcast_to(S, x, type_block(type_elem(ty_of(S, x)), rank, shape));
+  }
+  if (!strcmp(name, "broadcast")) {
+    Val x = to_tensor(S, arg_req(S, A, 0, "input")), y = to_tensor(S, arg_req(S, A, 1, "other"));
+    args_done(S, A, 2);
+    broadcast_pair(S, &x, &y);
+    Val t = {.k = V_TUPLE, .n = 2};
+    t.items = arena_alloc(&S->c->arena, sizeof(Val) * 2);
+    t.items[0] = x;
+    t.items[1] = y;
+    return t;
+  }
+  if (!strcmp(name, "zeros_like")) {
+    Val x = to_tensor(S, arg_req(S, A, 0, "input"));
+    args_done(S, A, 1);
+    Type t = ty_of(S, x);
+    return broadcast_to(S, cast_to(S, v_int(0), (tm_dtype)t.dt), t);
+  }
+  if (!strcmp(name, "full_like")) {
+    Val x = to_tensor(S, arg_req(S, A, 0, "input")), v = arg_req(S, A, 1, "fill_value");
+    args_done(S, A, 2);
+    Type t = ty_of(S, x);
+    return broadcast_to(S, cast_to(S, v, (tm_dtype)t.dt), t);
+  }
   if (!strcmp(name, "cast")) return call_cast(S, arg_req(S, A, 0, "input"), A, 1);
   if (!strcmp(name, "constexpr")) {
     Val v = arg_req(S, A, 0, "value");
@@ -978,6 +1061,17 @@ static Val call_method(Sema *S, Val self, const char *name, Args *A) {
   A->fname = name;
   if (self.k != V_TENSOR) ERR(S, "%s has no method '%s'", vk_name(S, self), name);
   if (!strcmp(name, "to")) return call_cast(S, self, A, 0);
+  static const char *fns[] = {"sum", "max", "min", "argmax", "argmin", "xor_sum", "reduce_or", "reduce",
+                              "expand_dims", "broadcast_to", NULL};
+  for (int i = 0; fns[i]; i++)
+    if (!strcmp(name, fns[i])) {
+      Args B = *A;
+      B.pos = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(A->npos + 2));
+      B.pos[0] = self;
+      if (A->npos) memcpy(B.pos + 1, A->pos, sizeof(Val) * (size_t)A->npos);
+      B.npos = A->npos + 1;
+      return call_builtin(S, arena_printf(&S->c->arena, "triton.language.%s", name), &B);
+    }
   ERR(S, "tensor method '%s' is not supported yet", name);
 }
 
@@ -1044,6 +1138,29 @@ static Val attribute(Sema *S, Val obj, const char *name) {
     if (!strcmp(name, "is_floating")) ERR(S, "dtype methods are not supported yet");
   }
   ERR(S, "%s has no attribute '%s'", vk_name(S, obj), name);
+}
+
+/* x[:, None], x[None, :], x[None]: ':' keeps a dimension, None inserts one. */
+static Val subscript(Sema *S, Val x, Node *idx) {
+  Node *one[1] = {idx};
+  Node **items = idx->kind == N_TUPLE ? idx->list.v : one;
+  int n = idx->kind == N_TUPLE ? idx->list.n : 1;
+  Type t = ty_of(S, x);
+  int dim = 0;
+  for (int i = 0; i < n; i++) {
+    Node *it = items[i];
+    if (it->kind == N_NONE) {
+      x = expand_dims(S, x, dim++);
+    } else if (it->kind == N_SLICE && !it->a && !it->b && !it->c) {
+      if (dim >= ty_of(S, x).rank) ERR(S, "too many indices for a block of rank %d", t.rank);
+      dim++;
+    } else {
+      S->line = it->line;
+      S->col = it->col;
+      ERR(S, "blocks can only be indexed with ':' and None (x[:, None]); use tl.load with offsets or tl.gather");
+    }
+  }
+  return x;
 }
 
 static Val eval(Sema *S, Node *n) {
@@ -1113,6 +1230,9 @@ static Val eval(Sema *S, Node *n) {
   }
   case N_SUBSCRIPT: {
     Val o = eval(S, n->a);
+    S->line = n->line;
+    S->col = n->col;
+    if (o.k == V_TENSOR) return subscript(S, o, n->b);
     Val idx = n->b->kind == N_SLICE ? (Val){.k = V_SLICE} : eval(S, n->b);
     S->line = n->line;
     S->col = n->col;
@@ -1122,7 +1242,7 @@ static Val eval(Sema *S, Node *n) {
       if (i < 0 || i >= o.n) ERR(S, "tuple index out of range");
       return o.items[i];
     }
-    if (o.k == V_TENSOR) ERR(S, "indexing blocks (x[:, None], x[i]) is not supported yet: only 1-D blocks are");
+    if (o.k == V_TENSOR) return subscript(S, o, n->b);
     ERR(S, "%s is not subscriptable", vk_name(S, o));
   }
   case N_SLICE: ERR(S, "slices are only valid inside []");
@@ -1481,6 +1601,195 @@ static void exec_if(Sema *S, Node *n, Val c) {
   bind_results(S, op, names, types);
   if (ret[0] && ret[1]) S->scope->returned = true;
 }
+/* ---- reductions ----
+ * O_REDUCE combines along one axis with a region that works on scalars:
+ * blockargs 1..n are the left operands, n+1..2n the right ones. */
+
+typedef enum Combine { CB_SUM, CB_MAX, CB_MIN, CB_XOR, CB_OR, CB_ARGMAX, CB_ARGMIN, CB_USER } Combine;
+
+static Val combine(Sema *S, Combine cb, JitFn *fn, Val *a, Val *b, int n, bool tie_left) {
+  switch (cb) {
+  case CB_SUM: return binop(S, "+", a[0], b[0]);
+  case CB_XOR: return binop(S, "^", a[0], b[0]);
+  case CB_OR: return binop(S, "|", a[0], b[0]);
+  case CB_MAX: case CB_MIN:
+    return tensor(mk_ins(S, cb == CB_MAX ? O_MAX : O_MIN, ty_of(S, a[0]), 2, a[0].id, b[0].id, 0));
+  case CB_ARGMAX: case CB_ARGMIN: {
+    /* leftmost index on ties; a NaN never wins over a number, so the result
+     * does not depend on the combine order */
+    Val gt = compare(S, cb == CB_ARGMAX ? ">" : "<", a[0], b[0]);
+    if (tie_left) gt = binop(S, "|", gt, binop(S, "&", compare(S, "==", a[0], b[0]), compare(S, "<", a[1], b[1])));
+    if (dt_is_float((tm_dtype)ty_of(S, a[0]).dt))
+      gt = binop(S, "|", gt, binop(S, "&", compare(S, "!=", b[0], b[0]), compare(S, "==", a[0], a[0])));
+    Val r = {.k = V_TUPLE, .n = 2};
+    r.items = arena_alloc(&S->c->arena, sizeof(Val) * 2);
+    r.items[0] = tensor(mk_ins(S, O_SELECT, ty_of(S, a[0]), 3, gt.id, a[0].id, b[0].id));
+    r.items[1] = tensor(mk_ins(S, O_SELECT, ty_of(S, a[1]), 3, gt.id, a[1].id, b[1].id));
+    return r;
+  }
+  case CB_USER: {
+    Args A = {0};
+    A.npos = 2 * n;
+    A.pos = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(2 * n));
+    for (int i = 0; i < n; i++) {
+      A.pos[i] = a[i];
+      A.pos[n + i] = b[i];
+    }
+    A.kwused = arena_alloc(&S->c->arena, sizeof(bool));
+    return call_jitfn(S, fn, &A);
+  }
+  }
+  return v_none();
+}
+
+/* Reduces inputs (same shape) along axis; returns one value or a tuple. */
+static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left) {
+  Type t = ty_of(S, in[0]);
+  if (!t.rank) ERR(S, "cannot reduce a scalar");
+  if (axis < 0) axis += t.rank;
+  if (axis < 0 || axis >= t.rank) ERR(S, "reduction axis %d is out of range for a block of rank %d", axis, t.rank);
+  int *ids = arena_alloc(&S->c->arena, sizeof(int) * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    if (!type_eq(type_block(type_elem(ty_of(S, in[i])), t.rank, t.shape), ty_of(S, in[i])))
+      ERR(S, "all inputs of a reduction must have the same shape");
+    if (ty_of(S, in[i]).ptr) ERR(S, "reductions over pointers are not supported");
+    ids[i] = in[i].id;
+  }
+  int op = region_op(S, O_REDUCE, n, ids, 1);
+  S->fn->ins.v[op].aux = (int16_t)axis;
+  Block *outer = S->blk;
+  S->blk = S->fn->ins.v[op].regions[0];
+  S->depth++;
+  Val *a = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(2 * n));
+  for (int i = 0; i < 2 * n; i++) a[i] = blockarg(S, op, i + 1, type_elem(ty_of(S, in[i % n])));
+  Val r = combine(S, cb, fn, a, a + n, n, tie_left);
+  Val *outs = r.k == V_TUPLE ? r.items : &r;
+  int nout = r.k == V_TUPLE ? r.n : 1;
+  if (nout != n) ERR(S, "the combine function returns %d values for %d inputs", nout, n);
+  int *yargs = arena_alloc(&S->c->arena, sizeof(int) * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    Val o = cast_to(S, outs[i], (tm_dtype)ty_of(S, in[i]).dt);
+    if (ty_of(S, o).rank) ERR(S, "the combine function must return scalars");
+    yargs[i] = o.id;
+  }
+  mk_insv(S, O_YIELD, (Type){0}, n, yargs);
+  S->depth--;
+  S->blk = outer;
+  int32_t shape[TM_MAX_RANK];
+  for (int i = 0, k = 0; i < t.rank; i++)
+    if (i != axis) shape[k++] = t.shape[i];
+  Val res = {.k = V_TUPLE, .n = n};
+  res.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)n);
+  for (int i = 0; i < n; i++) {
+    Type et = type_elem(ty_of(S, in[i]));
+    int id = mk_ins(S, O_RESULT, t.rank > 1 ? type_block(et, t.rank - 1, shape) : et, 0, 0, 0, 0);
+    S->fn->ins.v[id].aux = (int16_t)i;
+    S->fn->ins.v[id].imm = op;
+    res.items[i] = tensor(id);
+  }
+  return n == 1 ? res.items[0] : res;
+}
+
+static Val keep(Sema *S, Val r, int axis, int rank) {
+  if (r.k == V_TUPLE) {
+    for (int i = 0; i < r.n; i++) r.items[i] = keep(S, r.items[i], axis, rank);
+    return r;
+  }
+  if (axis < 0) { /* all dims */
+    for (int i = 0; i < rank; i++) r = expand_dims(S, r, 0);
+    return r;
+  }
+  return expand_dims(S, r, axis);
+}
+
+/* int32 indices along `axis`, broadcast to the shape of t. */
+static Val axis_indices(Sema *S, Type t, int axis) {
+  int32_t one[1] = {t.shape[axis]};
+  int id = mk_ins(S, O_RANGE, type_block(type_scalar(TM_I32), 1, one), 0, 0, 0, 0);
+  Val r = tensor(id);
+  for (int i = 0; i < axis; i++) r = expand_dims(S, r, 0);
+  for (int i = axis + 1; i < t.rank; i++) r = expand_dims(S, r, ty_of(S, r).rank);
+  return broadcast_to(S, r, type_block(type_scalar(TM_I32), t.rank, t.shape));
+}
+
+static bool call_reduction(Sema *S, const char *name, Args *A, Val *out) {
+  static const struct {
+    const char *name;
+    Combine cb;
+  } fns[] = {{"sum", CB_SUM}, {"max", CB_MAX}, {"min", CB_MIN}, {"xor_sum", CB_XOR}, {"reduce_or", CB_OR},
+             {"argmax", CB_ARGMAX}, {"argmin", CB_ARGMIN}, {"reduce", CB_USER}};
+  int which = -1;
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+    if (!strcmp(name, fns[i].name)) which = (int)i;
+  if (which < 0) return false;
+  Combine cb = fns[which].cb;
+  Val x = arg_req(S, A, 0, "input");
+  Val axv = v_none(), kd = v_bool(false), dtv = v_none(), fnv = v_none(), ri = v_bool(false), tl = v_bool(true);
+  arg_opt(S, A, 1, "axis", &axv);
+  int npos = 2;
+  if (cb == CB_USER) {
+    fnv = arg_req(S, A, 2, "combine_fn");
+    arg_opt(S, A, 3, "keep_dims", &kd);
+    npos = 4;
+  } else if (cb == CB_SUM) {
+    arg_opt(S, A, 2, "keep_dims", &kd);
+    arg_opt(S, A, 3, "dtype", &dtv);
+    npos = 4;
+  } else if (cb == CB_MAX || cb == CB_MIN) {
+    arg_opt(S, A, 2, "return_indices", &ri);
+    arg_opt(S, A, 3, "return_indices_tie_break_left", &tl);
+    arg_opt(S, A, 4, "keep_dims", &kd);
+    npos = 5;
+  } else if (cb == CB_ARGMAX || cb == CB_ARGMIN) {
+    arg_opt(S, A, 2, "tie_break_left", &tl);
+    arg_opt(S, A, 3, "keep_dims", &kd);
+    npos = 4;
+  } else {
+    arg_opt(S, A, 2, "keep_dims", &kd);
+    npos = 3;
+  }
+  args_done(S, A, npos);
+  int n = x.k == V_TUPLE ? x.n : 1;
+  Val *in = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) in[i] = to_tensor(S, x.k == V_TUPLE ? x.items[i] : x);
+  if (n > 1 && cb != CB_USER) ERR(S, "%s() takes a single tensor", name);
+  if (cb == CB_USER && fnv.k != V_JITFN) ERR(S, "reduce()'s combine_fn must be a @jit function");
+  Type t = ty_of(S, in[0]);
+  if (!t.rank) ERR(S, "%s() needs a block, got a scalar", name);
+  tm_dtype dt = (tm_dtype)t.dt;
+  if ((cb == CB_XOR || cb == CB_OR) && !dt_is_int(dt)) ERR(S, "%s() needs integers, got %s", name, tm_dtype_name(dt));
+  if (cb == CB_SUM) {
+    if (dtv.k != V_NONE) in[0] = cast_to(S, in[0], dtype_arg(S, dtv, "dtype"));
+    else if (dt_is_int(dt) && dt_bits(dt) < 32) in[0] = cast_to(S, in[0], dt_is_signed(dt) ? TM_I32 : TM_U32);
+  }
+  if ((cb == CB_MAX || cb == CB_MIN) && !truthy(S, ri) && dt_bits(dt) < 32)
+    in[0] = cast_to(S, in[0], dt_is_float(dt) ? TM_F32 : TM_I32);
+  if ((cb == CB_MAX || cb == CB_MIN) && truthy(S, ri)) cb = cb == CB_MAX ? CB_ARGMAX : CB_ARGMIN;
+  bool with_index = cb == CB_ARGMAX || cb == CB_ARGMIN;
+  bool keep_dims = truthy(S, kd);
+  if (axv.k == V_NONE && t.rank > 1) {
+    if (with_index || cb == CB_USER)
+      ERR(S, "%s() with axis=None over a block of rank %d is not supported yet; reduce one axis at a time", name, t.rank);
+    Val r = in[0];
+    for (int ax = t.rank - 1; ax >= 0; ax--) r = reduce_axis(S, &r, 1, ax, cb, NULL, true);
+    *out = keep_dims ? keep(S, r, -1, t.rank) : r;
+    return true;
+  }
+  int axis = axv.k == V_NONE ? 0 : (int)const_int(S, axv, "axis");
+  if (axis < 0) axis += t.rank;
+  if (axis < 0 || axis >= t.rank) ERR(S, "axis %d is out of range for a block of rank %d", axis, t.rank);
+  Val r;
+  if (with_index) {
+    Val pair[2] = {in[0], axis_indices(S, t, axis)};
+    r = reduce_axis(S, pair, 2, axis, cb, NULL, truthy(S, tl));
+    if (!strcmp(name, "argmax") || !strcmp(name, "argmin")) r = r.items[1];
+  } else {
+    r = reduce_axis(S, in, n, axis, cb, cb == CB_USER ? fnv.fn : NULL, true);
+  }
+  *out = keep_dims ? keep(S, r, axis, t.rank) : r;
+  return true;
+}
+
 static void exec_stmt(Sema *S, Node *n) {
   S->line = n->line;
   S->col = n->col;
@@ -1666,6 +1975,8 @@ Fn *sema(Ctx *c, TokVec toks, Node *module, const char *kernel_name) {
   Node *def = jitfn_def(&S, kf);
   Fn *fn = arena_alloc(&c->arena, sizeof(Fn));
   fn->name = def->name;
+  fn->line = def->line;
+  fn->col = def->col;
   fn->num_warps = c->req->num_warps > 0 ? c->req->num_warps : 4;
   S.fn = fn;
   fn->body = ir_block(c);

@@ -206,6 +206,9 @@ typedef enum Op {
   O_BLOCKARG,     /* aux: 0 = induction variable, i >= 1 = carried value i-1; imm = op id */
   O_RESULT,       /* aux: result index; imm = op id */
   O_RETURN,       /* leaves the kernel (uniform across the program) */
+  O_CONVERT,      /* same value, another layout: through threadgroup memory */
+  O_REDUCE,       /* args: inputs; aux: axis; region 0 combines (2n scalar blockargs -> yield n);
+                     results are O_RESULTs */
   O_NOPS
 } Op;
 
@@ -245,6 +248,7 @@ typedef struct Param {
 
 typedef struct Fn {
   const char *name;
+  int line, col;     /* the def, for diagnostics about the whole kernel */
   VEC(Ins) ins;      /* value id = index */
   Block *body;
   VEC(Param) params; /* runtime params */
@@ -262,30 +266,54 @@ Fn *sema(Ctx *c, TokVec toks, Node *module, const char *kernel_name);
 
 /* ------------------------------------------------------------ layout.c */
 
-/* A blocked layout (Triton's #blocked): element (i0,..,ir-1) of a block is held
- * by the thread whose lane/warp coordinates match, in a per-thread slot.
- *   per dim d: spt[d] elements per thread, tpw[d] lanes, wpc[d] SIMD-groups;
- *   order[0] is the fastest-varying dim. Lanes and warps are numbered along order.
- * Picture for <8xf32>, spt 1, tpw 4 (toy warp), wpc 2:
+/* A blocked layout (Triton's #blocked) and its slices.
+ *
+ * A parent family describes how a rank-P tile is spread over the threadgroup:
+ * per parent dim d, spt[d] consecutive elements per thread, tpw[d] lanes and
+ * wpc[d] SIMD-groups; order[0] is the fastest-varying dim, and lanes and
+ * SIMD-groups are numbered along order. A value of rank r <= P uses r of the
+ * parent dims (dims[i] is the parent dim of value dim i); along a parent dim
+ * it does not use (a slice, as after a reduction) every thread holds the same
+ * elements. Picture for <8xf32>, spt 1, tpw 4 (toy warp), wpc 2:
+ *
  *   element : 0  1  2  3  4  5  6  7
  *   thread  : t0 t1 t2 t3 t4 t5 t6 t7   (t4..t7 are warp 1)
- * Elements beyond one tile repeat (slot r holds element r*tile + ...); when
- * the tile is larger than the block, threads beyond it hold duplicates. */
+ *
+ * Elements beyond one tile repeat in further slots (slot r holds element
+ * r*tile + ...); where the tile is larger than the block, threads beyond it
+ * hold duplicates ("dup"), which stores and reductions skip.
+ *
+ * Two layouts of one family map slots thread-locally when every parent dim
+ * is either the same size in both or size 1 in the one read (broadcast, slice):
+ * that is what expand_dims, broadcast and reductions rely on. Anything else
+ * moves through threadgroup memory (O_CONVERT). */
 struct Layout {
-  int rank;
-  int spt[TM_MAX_RANK], tpw[TM_MAX_RANK], wpc[TM_MAX_RANK], order[TM_MAX_RANK];
-  int shape[TM_MAX_RANK];
-  int reps[TM_MAX_RANK]; /* tiles per dim */
-  int per_thread;        /* slots per thread */
-  bool replicated;       /* some threads hold duplicates */
+  int prank;                 /* parent rank */
+  int spt[TM_MAX_RANK], tpw[TM_MAX_RANK], wpc[TM_MAX_RANK], order[TM_MAX_RANK]; /* per parent dim */
+  int rank;                  /* value rank */
+  int dims[TM_MAX_RANK];     /* value dim -> parent dim */
+  int shape[TM_MAX_RANK];    /* value shape */
+  /* derived, per parent dim: */
+  int size[TM_MAX_RANK];     /* value size along it (1 when unused) */
+  int espt[TM_MAX_RANK];     /* min(spt, size): elements per thread per tile */
+  int reps[TM_MAX_RANK];     /* tiles */
+  int per[TM_MAX_RANK];      /* slots along it = espt * reps */
+  int stride[TM_MAX_RANK];   /* slot stride (mixed radix in order) */
+  int per_thread;            /* slots per thread */
+  bool replicated;           /* some threads hold duplicates */
 };
 
 void layout_assign(Ctx *c, Fn *f);
+/* The default family for a shape, and a value layout within a family. */
 Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps);
+Layout *layout_in(Ctx *c, const Layout *family, int rank, const int *dims, const int32_t *shape);
 /* Which element slot `slot` of thread (lane, warp) holds; *dup set when the
  * element is a duplicate of one held by a lower thread. */
 void layout_coords(const Layout *l, int lane, int warp, int slot, int *coords, bool *dup);
 bool layout_eq(const Layout *a, const Layout *b);
+bool layout_same_family(const Layout *a, const Layout *b);
+/* Whether `from` can be read thread-locally where `to` is computed. */
+bool layout_maps(const Layout *from, const Layout *to);
 
 /* ------------------------------------------------------------ msl.c */
 

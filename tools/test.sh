@@ -13,3 +13,4 @@ echo "== C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 make -s asan 2>&1 | grep -v '^ar\|^cc' || exit 1
 echo "== Python tests"
 PYTHONPATH=python "$PYTHON" -m pytest -q -p no:cacheprovider tests
+echo "== Metal wrappers syntax check, then the executable Python tests on metal-sim"; make -s mtl-check && TRITON_METAL_DEVICE=metal-sim PYTHONPATH=python "$PYTHON" -m pytest -q -p no:cacheprovider tests/exec tests/python

@@ -10,6 +10,10 @@ template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b 
 template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }
 template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }
 template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }
+template <typename T> inline T tm_shfl_xor(T x, ushort m) { return simd_shuffle_xor(x, m); }
+inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m) != 0; }
+inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }
+inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }
 
 kernel void add_kernel(
     device const float* x_ptr [[buffer(0)]],

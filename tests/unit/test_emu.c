@@ -11,10 +11,12 @@
 static void test_devices(void) {
   tm_device *d = NULL;
   char *err = NULL;
+#ifndef __APPLE__
   CHECK(tm_device_open("metal", &d, &err) == TM_ERR_DEVICE && !d);
   CHECK_CONTAINS(err, "Metal is not available on this machine");
-  CHECK_CONTAINS(err, "available devices: cpu");
+  CHECK_CONTAINS(err, "available devices: cpu, metal-sim");
   tm_free(err);
+#endif
   CHECK(tm_device_open("metal-sim", &d, &err) == TM_OK);
   CHECK_STR(tm_device_name(d), "metal-sim");
   tm_device_close(d);
@@ -28,7 +30,9 @@ static void test_devices(void) {
   tm_device_close(d);
   unsetenv("TRITON_METAL_DEVICE");
   CHECK(tm_device_open(NULL, &d, &err) == TM_OK);
-  CHECK_STR(tm_device_name(d), "cpu");
+#ifndef __APPLE__
+  CHECK_STR(tm_device_name(d), "cpu"); /* a Mac's default is the metal device */
+#endif
   tm_device_close(d);
 }
 

@@ -1,0 +1,285 @@
+"""Interop adapters: what a kernel argument object is, in the runtime's terms.
+
+``describe(obj, name)`` looks at a NumPy array, a torch tensor (CPU or MPS), an
+MLX array or a DLPack capsule and returns an ``ArgView`` without copying:
+
+=============  ==========================================  ======================
+kind           memory                                      launch binds it as
+=============  ==========================================  ======================
+numpy          host pointer (``__array_interface__``)      tm_launch_arg.data
+torch_cpu      host pointer (``data_ptr()``)                tm_launch_arg.data
+dlpack_cpu     host pointer (DLPack kDLCPU)                 tm_launch_arg.data
+torch_mps      id<MTLBuffer> + byte offset (storage)        tm_device_arg
+mlx            id<MTLBuffer> + byte offset (DLPack Metal)   tm_device_arg
+dlpack_metal   id<MTLBuffer> + byte offset (kDLMetal = 8)   tm_device_arg
+=============  ==========================================  ======================
+
+Host memory that is contiguous goes to the runtime as is: the metal device
+wraps it without copying when it is page-aligned (16 KB pages on Apple
+silicon) and stages it (copy in, copy back if written) otherwise.
+``prepare(obj, name)`` additionally makes non-contiguous host arrays
+contiguous and returns a view whose ``finish()`` copies results back.
+
+float64 is refused with an ``InteropError`` naming the argument: Apple GPUs
+have no double, and narrowing silently would give wrong answers.
+
+This module only describes; docs/metal.md ("Integration") says what the launch
+path calls with the description.
+"""
+import ctypes
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+#: newBufferWithBytesNoCopy needs page-aligned memory; Apple silicon pages are
+#: 16 KB (metal-sim simulates the same).
+PAGE_SIZE = 16384
+
+KDL_CPU = 1
+KDL_METAL = 8
+DLPACK_FLAG_READ_ONLY = 1
+
+
+class InteropError(TypeError):
+    """An argument object the runtime cannot take (the message names it)."""
+
+
+@dataclass
+class ArgView:
+    kind: str
+    nbytes: int
+    dtype: str               # Triton's name: "float32", "int1", "bfloat16", ...
+    readonly: bool
+    contiguous: bool
+    ptr: int = 0             # host kinds: first byte
+    buffer: int = 0          # device kinds: the id<MTLBuffer>
+    offset: int = 0          # device kinds: byte offset into buffer
+    keepalive: Any = None    # keep referenced until the launch has completed
+    sync_before: Optional[Callable[[], None]] = None  # order after the producer's GPU work
+    _finish: Optional[Callable[[], None]] = field(default=None, repr=False)
+
+    @property
+    def on_device(self) -> bool:
+        return self.buffer != 0
+
+    @property
+    def page_aligned(self) -> bool:
+        return self.ptr != 0 and self.ptr % PAGE_SIZE == 0
+
+    def finish(self) -> None:
+        """After the launch (and its synchronization): copies staged results back."""
+        if self._finish is not None:
+            f, self._finish = self._finish, None
+            f()
+
+
+# ---------------------------------------------------------------- dtypes
+
+_NP_NAMES = {
+    "bool": "int1", "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
+    "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
+    "float16": "float16", "float32": "float32", "float64": "float64",
+}
+_TORCH_NAMES = dict(_NP_NAMES, bfloat16="bfloat16")
+# DLPack type codes: 0 int, 1 uint, 2 float, 4 bfloat, 6 bool
+_DL_NAMES = {(0, 8): "int8", (0, 16): "int16", (0, 32): "int32", (0, 64): "int64",
+             (1, 8): "uint8", (1, 16): "uint16", (1, 32): "uint32", (1, 64): "uint64",
+             (2, 16): "float16", (2, 32): "float32", (2, 64): "float64",
+             (4, 16): "bfloat16", (6, 8): "int1", (1, 1): "int1"}
+_ITEMSIZE = {"int1": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "float16": 2,
+             "bfloat16": 2, "int32": 4, "uint32": 4, "float32": 4, "int64": 8, "uint64": 8,
+             "float64": 8}
+
+
+def _refuse_f64(name: str, dtype: str, kind: str) -> None:
+    if dtype == "float64":
+        where = "on the GPU" if kind in ("torch_mps", "mlx", "dlpack_metal") else "in a Metal kernel"
+        raise InteropError(
+            f"argument '{name}': float64 ({kind}) cannot be used {where}: Apple GPUs have no "
+            f"double precision; convert it to float32 first")
+
+
+# ---------------------------------------------------------------- NumPy, torch
+
+def _numpy(a, name):
+    dtype = _NP_NAMES.get(a.dtype.name)
+    if dtype is None:
+        raise InteropError(f"argument '{name}': NumPy dtype {a.dtype} is not supported")
+    _refuse_f64(name, dtype, "numpy")
+    ptr, ro = a.__array_interface__["data"]
+    return ArgView("numpy", a.nbytes, dtype, bool(ro), bool(a.flags.c_contiguous), ptr=ptr,
+                   keepalive=a)
+
+
+def _torch(t, name):
+    dtype = _TORCH_NAMES.get(str(t.dtype).replace("torch.", ""))
+    if dtype is None:
+        raise InteropError(f"argument '{name}': torch dtype {t.dtype} is not supported")
+    kind = "torch_mps" if t.device.type == "mps" else "torch_cpu"
+    if t.device.type not in ("cpu", "mps"):
+        raise InteropError(f"argument '{name}': a torch tensor on '{t.device}' (need cpu or mps)")
+    _refuse_f64(name, dtype, kind)
+    nbytes = t.numel() * t.element_size()
+    contiguous = t.is_contiguous()
+    if kind == "torch_cpu":
+        return ArgView(kind, nbytes, dtype, False, contiguous, ptr=t.data_ptr(), keepalive=t)
+    # On MPS the storage's data pointer is the id<MTLBuffer> (ATen's
+    # getMTLBufferStorage); the tensor starts storage_offset elements in.
+    import torch
+    return ArgView(kind, nbytes, dtype, False, contiguous,
+                   buffer=t.untyped_storage().data_ptr(),
+                   offset=t.storage_offset() * t.element_size(), keepalive=t,
+                   sync_before=torch.mps.synchronize)
+
+
+# ---------------------------------------------------------------- DLPack
+
+class _DLDevice(ctypes.Structure):
+    _fields_ = [("device_type", ctypes.c_int32), ("device_id", ctypes.c_int32)]
+
+
+class _DLDataType(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
+
+
+class _DLTensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("device", _DLDevice), ("ndim", ctypes.c_int32),
+                ("dtype", _DLDataType), ("shape", ctypes.POINTER(ctypes.c_int64)),
+                ("strides", ctypes.POINTER(ctypes.c_int64)), ("byte_offset", ctypes.c_uint64)]
+
+
+class _DLManagedTensor(ctypes.Structure):
+    _fields_ = [("dl_tensor", _DLTensor), ("manager_ctx", ctypes.c_void_p),
+                ("deleter", ctypes.c_void_p)]
+
+
+class _DLPackVersion(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint32), ("minor", ctypes.c_uint32)]
+
+
+class _DLManagedTensorVersioned(ctypes.Structure):
+    _fields_ = [("version", _DLPackVersion), ("manager_ctx", ctypes.c_void_p),
+                ("deleter", ctypes.c_void_p), ("flags", ctypes.c_uint64),
+                ("dl_tensor", _DLTensor)]
+
+
+_api = ctypes.pythonapi
+_api.PyCapsule_IsValid.restype = ctypes.c_int
+_api.PyCapsule_IsValid.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+_api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_api.PyCapsule_SetName.restype = ctypes.c_int
+_api.PyCapsule_SetName.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_DELETER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class _DLOwner:
+    """Owns a consumed DLPack tensor: calls its deleter when dropped."""
+
+    def __init__(self, addr, deleter):
+        self.addr, self.deleter = addr, deleter
+
+    def __del__(self):
+        if self.deleter:
+            _DELETER(self.deleter)(self.addr)
+            self.deleter = None
+
+
+def _is_capsule(obj):
+    return type(obj).__name__ == "PyCapsule"
+
+
+def _dlpack(capsule, name, kind_hint=None):
+    if _api.PyCapsule_IsValid(capsule, b"dltensor_versioned"):
+        addr = _api.PyCapsule_GetPointer(capsule, b"dltensor_versioned")
+        m = _DLManagedTensorVersioned.from_address(addr)
+        t, ro, used = m.dl_tensor, bool(m.flags & DLPACK_FLAG_READ_ONLY), b"used_dltensor_versioned"
+    elif _api.PyCapsule_IsValid(capsule, b"dltensor"):
+        addr = _api.PyCapsule_GetPointer(capsule, b"dltensor")
+        m = _DLManagedTensor.from_address(addr)
+        t, ro, used = m.dl_tensor, False, b"used_dltensor"
+    else:
+        raise InteropError(f"argument '{name}': not an unconsumed DLPack capsule")
+    if t.dtype.lanes != 1:
+        raise InteropError(f"argument '{name}': DLPack vector dtype (lanes={t.dtype.lanes})")
+    dtype = _DL_NAMES.get((t.dtype.code, t.dtype.bits))
+    if dtype is None:
+        raise InteropError(f"argument '{name}': DLPack dtype code {t.dtype.code} with "
+                           f"{t.dtype.bits} bits is not supported")
+    dev = t.device.device_type
+    if dev not in (KDL_CPU, KDL_METAL):
+        raise InteropError(f"argument '{name}': DLPack device type {dev} (need CPU=1 or Metal=8)")
+    kind = kind_hint or ("dlpack_metal" if dev == KDL_METAL else "dlpack_cpu")
+    _refuse_f64(name, dtype, kind)
+    shape = [t.shape[i] for i in range(t.ndim)]
+    numel = 1
+    for s in shape:
+        numel *= s
+    contiguous = True
+    if t.strides:
+        expect = 1
+        for i in reversed(range(t.ndim)):
+            if shape[i] != 1 and t.strides[i] != expect:
+                contiguous = False
+            expect *= shape[i]
+    nbytes = numel * _ITEMSIZE[dtype]
+    # consume: rename the capsule so its producer does not delete the tensor;
+    # we own it now and call its deleter when the view is dropped
+    _api.PyCapsule_SetName(capsule, used)
+    owner = _DLOwner(addr, m.deleter)
+    if dev == KDL_METAL:
+        return ArgView(kind, nbytes, dtype, ro, contiguous, buffer=t.data or 0,
+                       offset=t.byte_offset, keepalive=owner)
+    return ArgView(kind, nbytes, dtype, ro, contiguous, ptr=(t.data or 0) + t.byte_offset,
+                   keepalive=owner)
+
+
+# ---------------------------------------------------------------- entry points
+
+def describe(obj, name="arg") -> ArgView:
+    """What obj is, without copying it. Raises InteropError for what the
+    runtime cannot take (float64, unknown objects, foreign devices)."""
+    mod = type(obj).__module__ or ""
+    if mod.startswith("numpy") and hasattr(obj, "__array_interface__"):
+        return _numpy(obj, name)
+    if mod.startswith("torch") and hasattr(obj, "data_ptr"):
+        return _torch(obj, name)
+    if mod.startswith("mlx"):
+        # DLPack export evaluates the array first (waits for MLX's stream), and
+        # on the GPU its data is the MTLBuffer with the array's offset.
+        return _dlpack(obj.__dlpack__(), name, kind_hint="mlx")
+    if _is_capsule(obj):
+        return _dlpack(obj, name)
+    if hasattr(obj, "__dlpack__"):
+        return _dlpack(obj.__dlpack__(), name)
+    raise InteropError(f"argument '{name}': {type(obj).__name__} is not an array the runtime "
+                       f"can take (NumPy, torch, MLX, DLPack)")
+
+
+def prepare(obj, name="arg", written=True) -> ArgView:
+    """describe(), then a contiguous staging copy for non-contiguous host
+    arrays; call finish() on the result after the launch to copy results back
+    (only when `written` and the original is writable)."""
+    v = describe(obj, name)
+    if v.contiguous or v.on_device:
+        if not v.contiguous:
+            raise InteropError(f"argument '{name}': non-contiguous {v.kind} arrays on the GPU "
+                               f"are not supported; make it contiguous first")
+        return v
+    mod = type(obj).__module__ or ""
+    if mod.startswith("numpy"):
+        import numpy as np
+        staged = np.ascontiguousarray(obj)
+        copy_back = (lambda: np.copyto(obj, staged)) if written and not v.readonly else None
+    elif mod.startswith("torch"):
+        staged = obj.contiguous()
+        copy_back = (lambda: obj.copy_(staged)) if written else None
+    else:
+        raise InteropError(f"argument '{name}': a non-contiguous {v.kind} array cannot be "
+                           f"staged; make it contiguous first")
+    s = describe(staged, name)
+    s.kind, s.readonly, s._finish = v.kind, v.readonly, copy_back
+    s.keepalive = (staged, obj)
+    return s
+
+
+__all__ = ["ArgView", "InteropError", "describe", "prepare", "PAGE_SIZE"]

@@ -1,0 +1,205 @@
+"""Reductions (sum, max, min, argmax, argmin, xor_sum, reduce_or, tl.reduce with
+a @jit combine function, keep_dims, axis=None) and multi-dimensional blocks
+(x[:, None], broadcasting, layout conversions), against NumPy."""
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+from exec_data import special_floats
+
+
+@triton.jit
+def softmax_kernel(out_ptr, in_ptr, in_stride, out_stride, n_rows, n_cols, BLOCK: tl.constexpr):
+    row_start = tl.program_id(0)
+    row_step = tl.num_programs(0)
+    for row_idx in tl.range(row_start, n_rows, row_step, num_stages=2):
+        offs = tl.arange(0, BLOCK)
+        mask = offs < n_cols
+        row = tl.load(in_ptr + row_idx * in_stride + offs, mask=mask, other=-float("inf"))
+        shifted = row - tl.max(row, axis=0)
+        num = tl.where(mask, shifted * 0.5 + 1.0, 0.0)
+        den = tl.sum(num, axis=0)
+        tl.store(out_ptr + row_idx * out_stride + offs, num / den, mask=mask)
+
+
+@pytest.mark.parametrize("n_cols,block", [(1, 16), (100, 128), (128, 128), (781, 1024)])
+@pytest.mark.parametrize("num_warps", [1, 4])
+def test_row_reductions_persistent_loop(n_cols, block, num_warps, rng):
+    n_rows = 37
+    x = (rng.standard_normal((n_rows, n_cols)) * 3).astype(np.float32)
+    out = np.zeros_like(x)
+    softmax_kernel[(8,)](out, x, x.shape[1], out.shape[1], n_rows, n_cols, BLOCK=block, num_warps=num_warps)
+    shifted = x - x.max(axis=1, keepdims=True)
+    num = shifted * np.float32(0.5) + np.float32(1.0)
+    exp = num / num.sum(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
+    np.testing.assert_allclose(out, exp, rtol=2e-6, atol=1e-7)
+
+
+@triton.jit
+def reduce2d_kernel(x_ptr, out_ptr, M, N, BM: tl.constexpr, BN: tl.constexpr):
+    rm = tl.arange(0, BM)
+    rn = tl.arange(0, BN)
+    mask = (rm[:, None] < M) & (rn[None, :] < N)
+    x = tl.load(x_ptr + rm[:, None] * N + rn[None, :], mask=mask, other=0)
+    s1 = tl.sum(x, axis=1)                 # [BM]
+    s0 = tl.sum(x, axis=0)                 # [BN]
+    mx = tl.max(x, axis=1)
+    mn = tl.min(x, axis=0)
+    total = tl.sum(x)                      # all elements
+    tl.store(out_ptr + rm, s1, mask=rm < M)
+    tl.store(out_ptr + BM + rn, s0, mask=rn < N)
+    tl.store(out_ptr + BM + BN + rm, mx, mask=rm < M)
+    tl.store(out_ptr + 2 * BM + BN + rn, mn, mask=rn < N)
+    tl.store(out_ptr + 2 * BM + 2 * BN, total)
+
+
+@pytest.mark.parametrize("M,N,BM,BN", [(5, 7, 8, 8), (16, 64, 16, 64), (33, 20, 64, 32), (1, 1, 2, 2), (100, 3, 128, 4)])
+@pytest.mark.parametrize("num_warps", [1, 2, 4])
+def test_2d_reductions(M, N, BM, BN, num_warps, rng):
+    x = rng.integers(-1000, 1000, (M, N)).astype(np.int32)
+    out = np.zeros(2 * BM + 2 * BN + 1, np.int32)
+    reduce2d_kernel[(1,)](x, out, M, N, BM=BM, BN=BN, num_warps=num_warps)
+    xp = np.zeros((BM, BN), np.int32)
+    xp[:M, :N] = x
+    np.testing.assert_array_equal(out[:M], x.sum(1))
+    np.testing.assert_array_equal(out[BM:BM + N], x.sum(0))
+    np.testing.assert_array_equal(out[BM + BN:BM + BN + M], xp.max(1)[:M])
+    np.testing.assert_array_equal(out[2 * BM + BN:2 * BM + BN + N], xp.min(0)[:N])
+    assert out[-1] == x.sum()
+
+
+@triton.jit
+def minmax_nan_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs, mask=offs < n, other=float("nan"))
+    tl.store(out_ptr + 0, tl.max(x, axis=0))
+    tl.store(out_ptr + 1, tl.min(x, axis=0))
+    tl.store(out_ptr + 2, tl.argmax(x, axis=0).to(tl.float32))
+    tl.store(out_ptr + 3, tl.argmin(x, axis=0).to(tl.float32))
+
+
+@pytest.mark.parametrize("vals", [[np.nan, 6, 8], [3, 5, np.nan], [1, np.inf, np.nan, -np.inf], [2, 2, 1, 1]])
+def test_max_min_argmax_ignore_nan(vals):
+    x = np.array(vals, np.float32)
+    out = np.zeros(4, np.float32)
+    minmax_nan_kernel[(1,)](x, out, len(x), BLOCK=4)
+    assert out[0] == np.nanmax(x) and out[1] == np.nanmin(x)
+    assert out[2] == np.nanargmax(x) and out[3] == np.nanargmin(x)
+
+
+@triton.jit
+def argmax2d_kernel(x_ptr, out_ptr, M, N: tl.constexpr, BM: tl.constexpr):
+    rm = tl.arange(0, BM)
+    rn = tl.arange(0, N)
+    x = tl.load(x_ptr + rm[:, None] * N + rn[None, :], mask=rm[:, None] < M, other=-1)
+    v, i = tl.max(x, axis=1, return_indices=True)
+    tl.store(out_ptr + rm, i, mask=rm < M)
+    tl.store(out_ptr + BM + rn, tl.argmin(x, axis=0))
+    tl.store(out_ptr + BM + N + rm, v, mask=rm < M)
+
+
+def test_argmax_ties_leftmost_2d(rng):
+    M, N, BM = 13, 16, 16
+    x = rng.integers(0, 5, (M, N)).astype(np.int32)  # many ties
+    out = np.zeros(BM + N + BM, np.int32)
+    argmax2d_kernel[(1,)](x, out, M, N=N, BM=BM)
+    xp = np.full((BM, N), -1, np.int32)
+    xp[:M] = x
+    np.testing.assert_array_equal(out[:M], x.argmax(1))
+    np.testing.assert_array_equal(out[BM:BM + N], xp.argmin(0))
+    np.testing.assert_array_equal(out[BM + N:BM + N + M], x.max(1))
+
+
+@triton.jit
+def bitwise_reduce_kernel(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, BLOCK))
+    tl.store(out_ptr, tl.xor_sum(x, axis=0))
+    tl.store(out_ptr + 1, tl.reduce_or(x, axis=0))
+    tl.store(out_ptr + 2, x.sum(axis=0))
+
+
+def test_xor_sum_reduce_or_and_small_int_sum(rng):
+    x = rng.integers(0, 255, 256).astype(np.uint8)
+    out = np.zeros(3, np.uint32)
+    bitwise_reduce_kernel[(1,)](x, out, BLOCK=256)
+    assert out[0] == np.bitwise_xor.reduce(x)
+    assert out[1] == np.bitwise_or.reduce(x)
+    assert out[2] == x.astype(np.uint32).sum()  # uint8 sums upcast to uint32
+
+
+@triton.jit
+def pick_larger_abs(a, ia, b, ib):
+    take_a = (tl.abs(a) > tl.abs(b)) | ((tl.abs(a) == tl.abs(b)) & (ia < ib)) if False else (a * a > b * b) | ((a * a == b * b) & (ia < ib))
+    return tl.where(take_a, a, b), tl.where(take_a, ia, ib)
+
+
+@triton.jit
+def user_reduce_kernel(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    v, i = tl.reduce((x, offs), 0, pick_larger_abs)
+    tl.store(out_ptr, v)
+    tl.store(out_ptr + 1, i)
+
+
+def test_user_combine_with_tuples(rng):
+    x = rng.integers(-50, 50, 64).astype(np.int32)
+    out = np.zeros(2, np.int32)
+    user_reduce_kernel[(1,)](x, out, BLOCK=64)
+    i = int(np.argmax(x.astype(np.int64) ** 2))
+    assert out[1] == i and out[0] == x[i]
+
+
+@triton.jit
+def keepdims_kernel(x_ptr, out_ptr, BM: tl.constexpr, BN: tl.constexpr):
+    rm = tl.arange(0, BM)
+    rn = tl.arange(0, BN)
+    x = tl.load(x_ptr + rm[:, None] * BN + rn[None, :])
+    centered = x - tl.sum(x, axis=1, keep_dims=True) / BN      # [BM, 1] broadcast back
+    tl.store(out_ptr + rm[:, None] * BN + rn[None, :], centered)
+
+
+def test_keep_dims_broadcasts_back(rng):
+    x = rng.standard_normal((32, 16)).astype(np.float32)
+    out = np.zeros_like(x)
+    keepdims_kernel[(1,)](x, out, BM=32, BN=16)
+    np.testing.assert_allclose(out, x - x.sum(1, keepdims=True) / 16, rtol=1e-5, atol=1e-6)
+
+
+@triton.jit
+def transpose_kernel(x_ptr, out_ptr, M, N, BM: tl.constexpr, BN: tl.constexpr):
+    rm = tl.arange(0, BM)
+    rn = tl.arange(0, BN)
+    mask = (rm[:, None] < M) & (rn[None, :] < N)
+    x = tl.load(x_ptr + rm[:, None] * N + rn[None, :], mask=mask)
+    # the same offsets used as rows and as columns need two layouts
+    tl.store(out_ptr + rn[None, :] * M + rm[:, None], x, mask=mask)
+    r = tl.arange(0, BM)
+    tl.store(out_ptr + M * N + r[:, None] * 0 + r[None, :] * 0 + r[:, None], x * 0 + 1, mask=(r[:, None] < M) & (rn[None, :] < 1))
+
+
+def test_transpose_store_and_reused_offsets(rng):
+    M, N = 19, 23
+    x = rng.standard_normal((M, N)).astype(np.float32)
+    out = np.zeros(M * N + M, np.float32)
+    transpose_kernel[(1,)](x, out, M, N, BM=32, BN=32)
+    np.testing.assert_array_equal(out[:M * N].reshape(N, M), x.T)
+    np.testing.assert_array_equal(out[M * N:], np.ones(M, np.float32))
+
+
+@triton.jit
+def broadcast_kernel(a_ptr, b_ptr, out_ptr, BM: tl.constexpr, BN: tl.constexpr):
+    a = tl.load(a_ptr + tl.arange(0, BM))           # column vector
+    b = tl.load(b_ptr + tl.arange(0, BN))           # row vector
+    outer = a[:, None] * b[None, :] + tl.zeros([BM, BN], dtype=tl.float32)
+    bias = tl.broadcast_to(b[None, :], (BM, BN))
+    tl.store(out_ptr + tl.arange(0, BM)[:, None] * BN + tl.arange(0, BN)[None, :], outer - bias)
+
+
+def test_outer_product_broadcasting(rng):
+    a = rng.standard_normal(8).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    out = np.zeros((8, 64), np.float32)
+    broadcast_kernel[(1,)](a, b, out, BM=8, BN=64)
+    np.testing.assert_array_equal(out, a[:, None] * b[None, :] - b[None, :])
