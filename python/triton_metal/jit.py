@@ -20,6 +20,7 @@
 import builtins
 import inspect
 import os
+import re
 import sys
 import textwrap
 import threading
@@ -480,6 +481,12 @@ class JITFunction(_Base):
         self.__wrapped__ = fn
         lines, self.first_line = inspect.getsourcelines(fn)
         self.src = textwrap.dedent("".join(lines))
+        # the compiler gets the text from the `def` on (as upstream): decorators
+        # above it may hold any Python (heuristics' lambdas, dicts)
+        m = re.search(r"^(async\s+)?def\s", self.src, re.MULTILINE)
+        if m and m.start():
+            self.first_line += self.src.count("\n", 0, m.start())
+            self.src = self.src[m.start():]
         self.file = inspect.getsourcefile(fn) or fn.__code__.co_filename
         self.signature = inspect.signature(fn)
         self.arg_names = list(self.signature.parameters)
@@ -496,7 +503,8 @@ class JITFunction(_Base):
         self.debug = debug if debug is not None else os.environ.get("TRITON_DEBUG", "0") == "1"
         self.default_options = dict(options or {})
         _options.check_defaults(self.__name__, self.default_options)
-        self.cache = {}  # (specs, num_warps, debug, extra, opt_level, debug_info) -> CompiledKernel
+        self.cache = {}  # (specs, num_warps, debug, extra, opt_level, debug_info, other options)
+        #                -> CompiledKernel
         self._cache_lock = threading.Lock()
         self._binder = _make_binder(fn, self.signature)
         self._log = _cache.debug_log if _DEBUG else None
@@ -546,7 +554,7 @@ class JITFunction(_Base):
         values, opts = self._binder(*args, **kwargs)
         o = _options.resolve(self.__name__, opts, self.default_options, self.debug)
         specs, launch_values, extra = self._spec(values)
-        key = (specs, o.num_warps, o.debug, extra, o.opt_level, o.debug_info)
+        key = (specs, o.num_warps, o.debug, extra, o.opt_level, o.debug_info, o[4:])
         compiled = self.cache.get(key)
         if compiled is None:
             compiled = self._compile(key, specs, o)

@@ -1,0 +1,228 @@
+# test_autotune.py: autotune (selection, pruning, hooks, persistence on disk,
+# TRITON_METAL_DISABLE_AUTOTUNING) and heuristics, on real launches.
+import os
+
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+
+pytest.importorskip("triton_metal._C", reason="triton_metal._C is not built")
+
+
+def add_one_src():
+    @triton.jit
+    def add_one(x_ptr, n, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=m) + 1.0, mask=m)
+    return add_one
+
+
+ADD_ONE = add_one_src()
+CONFIGS = [triton.Config({"BLOCK": 32}, num_warps=1), triton.Config({"BLOCK": 64}, num_warps=2),
+           triton.Config({"BLOCK": 128}, num_warps=4)]
+
+
+def grid(meta):
+    return (triton.cdiv(meta["n"], meta["BLOCK"]),)
+
+
+class FakeBench:
+    """A do_bench whose timings we choose: ms per BLOCK value; records calls."""
+
+    def __init__(self, ms_by_block):
+        self.ms = ms_by_block
+        self.calls = []
+
+    def __call__(self, fn, warmup, rep, quantiles):
+        fn()  # the config really runs (and compiles)
+        block = self.current
+        self.calls.append(block)
+        t = self.ms[block]
+        return [t, t, t]
+
+
+def tuned(bench, **kw):
+    at = triton.autotune(configs=CONFIGS, key=["n"], do_bench=bench, **kw)(ADD_ONE)
+    orig = at._bench
+
+    def spy(args, nargs, kwargs, grid_, config):
+        bench.current = config.kwargs["BLOCK"]
+        return orig(args, nargs, kwargs, grid_, config)
+    at._bench = spy
+    return at
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRITON_METAL_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("TRITON_METAL_DISABLE_AUTOTUNING", raising=False)
+
+
+def test_selects_fastest_and_launches_with_it():
+    bench = FakeBench({32: 3.0, 64: 1.0, 128: 2.0})
+    at = tuned(bench, reset_to_zero=["x_ptr"])
+    x = np.zeros(1000, np.float32)
+    at[grid](x, 1000)
+    assert sorted(bench.calls) == [32, 64, 128]
+    assert at.best_config.kwargs == {"BLOCK": 64} and at.best_config.num_warps == 2
+    # reset_to_zero zeroed x before each benchmarked run (the last left 1); the
+    # launch itself adds 1, as upstream
+    np.testing.assert_array_equal(x, 2.0)
+    at[grid](x, 1000)  # same key: no new benchmark
+    assert len(bench.calls) == 3
+    np.testing.assert_array_equal(x, 3.0)
+    k = ADD_ONE.cache
+    assert any(key[1] == 2 for key in k)  # num_warps of the chosen config
+
+
+def test_new_key_retunes():
+    bench = FakeBench({32: 3.0, 64: 1.0, 128: 2.0})
+    at = tuned(bench)
+    at[grid](np.zeros(100, np.float32), 100)
+    at[grid](np.zeros(200, np.float32), 200)
+    assert len(bench.calls) == 6
+    at[grid](np.zeros(100, np.int32), 100)  # a dtype is part of the key too
+    assert len(bench.calls) in (6, 9)
+
+
+def test_restore_value():
+    bench = FakeBench({32: 1.0, 64: 2.0, 128: 3.0})
+    at = tuned(bench, restore_value=["x_ptr"])
+    x = np.full(100, 5.0, np.float32)
+    at[grid](x, 100)
+    np.testing.assert_array_equal(x, 6.0)  # benchmarks undone, then one real launch
+
+
+def test_persisted_on_disk(tmp_path):
+    bench = FakeBench({32: 3.0, 64: 2.0, 128: 1.0})
+    at = tuned(bench)
+    at[grid](np.zeros(100, np.float32), 100)
+    assert at.best_config.kwargs == {"BLOCK": 128}
+    files = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "autotune") for f in fs]
+    assert len(files) == 1 and os.sep + "cpu" + os.sep in files[0]
+    bench2 = FakeBench({32: 0.1, 64: 0.1, 128: 9.0})
+    at2 = tuned(bench2)  # a new autotuner (as in a new process) reads the result
+    x = np.zeros(100, np.float32)
+    at2[grid](x, 100)
+    assert bench2.calls == [] and at2.best_config.kwargs == {"BLOCK": 128}
+    np.testing.assert_array_equal(x, 1.0)
+    at3 = tuned(FakeBench({32: 0.1, 64: 0.1, 128: 9.0}), cache_results=False)
+    at3[grid](np.zeros(100, np.float32), 100)
+    assert at3.best_config.kwargs in ({"BLOCK": 32}, {"BLOCK": 64})
+
+
+def test_disable_autotuning(monkeypatch):
+    monkeypatch.setenv("TRITON_METAL_DISABLE_AUTOTUNING", "1")
+    bench = FakeBench({32: 3.0, 64: 1.0, 128: 2.0})
+    at = tuned(bench)
+    x = np.zeros(100, np.float32)
+    at[grid](x, 100)
+    assert bench.calls == [] and at.best_config is CONFIGS[0]
+    np.testing.assert_array_equal(x, 1.0)
+
+
+def test_prune_configs_by():
+    bench = FakeBench({32: 3.0, 64: 1.0, 128: 2.0})
+
+    def early(configs, named_args, **kw):
+        assert named_args["n"] == 100
+        return [c for c in configs if c.kwargs["BLOCK"] != 64]
+    at = tuned(bench, prune_configs_by={"early_config_prune": early})
+    at[grid](np.zeros(100, np.float32), 100)
+    assert sorted(bench.calls) == [32, 128] and at.best_config.kwargs == {"BLOCK": 128}
+
+    bench2 = FakeBench({32: 3.0, 64: 1.0, 128: 2.0})
+    model = lambda n, BLOCK, **kw: -BLOCK  # noqa: E731  (largest block first)
+    at2 = tuned(bench2, prune_configs_by={"perf_model": model, "top_k": 2})
+    at2[grid](np.zeros(200, np.float32), 200)
+    assert sorted(bench2.calls) == [64, 128]
+
+
+def test_conflicting_meta_parameters():
+    at = tuned(FakeBench({32: 1.0, 64: 1.0, 128: 1.0}))
+    with pytest.raises(ValueError, match="Conflicting meta-parameters: BLOCK"):
+        at[grid](np.zeros(100, np.float32), 100, BLOCK=32)
+
+
+def test_failing_config_is_skipped_with_real_do_bench():
+    configs = [triton.Config({"BLOCK": 100}), triton.Config({"BLOCK": 64})]  # 100: not 2**k
+    at = triton.autotune(configs=configs, key=["n"], warmup=1, rep=2)(ADD_ONE)
+    x = np.zeros(300, np.float32)
+    at[grid](x, 300)
+    assert at.best_config.kwargs == {"BLOCK": 64}
+    assert at.configs_timings[configs[0]][0] == float("inf")
+    assert 0 < at.configs_timings[configs[1]][0] < float("inf")
+    assert x.min() >= 1.0
+
+
+def test_every_config_failing_is_an_error():
+    at = triton.autotune(configs=[triton.Config({"BLOCK": 100}), triton.Config({"BLOCK": 3})],
+                         key=["n"], warmup=1, rep=1)(ADD_ONE)
+    with pytest.raises(RuntimeError, match="every config of add_one failed"):
+        at[grid](np.zeros(10, np.float32), 10)
+
+
+def test_bad_key_name():
+    with pytest.raises(ValueError, match="unknown parameter 'm'"):
+        triton.autotune(configs=CONFIGS, key=["m"])(ADD_ONE)
+
+
+def test_config_all_kwargs_and_str():
+    c = triton.Config({"BLOCK": 8}, num_warps=2, num_stages=1, maxnreg=None)
+    assert c.all_kwargs() == {"BLOCK": 8, "num_warps": 2, "num_stages": 1, "num_ctas": 1}
+    assert str(c) == "BLOCK: 8, num_warps: 2, num_ctas: 1, num_stages: 1, maxnreg: None"
+    with pytest.raises(KeyError, match="unrecognised"):
+        triton.Config({}, foo=1)
+
+
+def test_config_pre_hook():
+    seen = []
+    configs = [triton.Config({"BLOCK": 64}, pre_hook=lambda args: seen.append(args["BLOCK"]))]
+    at = triton.autotune(configs=configs, key=["n"])(ADD_ONE)
+    at[grid](np.zeros(100, np.float32), 100)
+    assert seen == [64]
+
+
+def test_heuristics():
+    @triton.heuristics({"BLOCK": lambda args: triton.next_power_of_2(args["n"])})
+    @triton.jit
+    def add_one_h(x_ptr, n, BLOCK: tl.constexpr):
+        offs = tl.arange(0, BLOCK)
+        m = offs < n
+        tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=m) + 1.0, mask=m)
+
+    for n in (5, 17, 64):
+        x = np.zeros(n, np.float32)
+        add_one_h[(1,)](x, n)
+        np.testing.assert_array_equal(x, 1.0)
+    blocks = {k[0][2][4] for k in add_one_h.fn.cache}
+    assert blocks == {8, 32, 64}
+
+
+def test_heuristics_under_autotune():
+    bench = FakeBench({32: 2.0, 64: 1.0, 128: 3.0})
+    h = triton.heuristics({"EVEN": lambda a: a["n"] % a["BLOCK"] == 0})
+
+    @triton.jit
+    def k(x_ptr, n, BLOCK: tl.constexpr, EVEN: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        if EVEN:
+            tl.store(x_ptr + offs, tl.load(x_ptr + offs) + 1.0)
+        else:
+            m = offs < n
+            tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=m) + 1.0, mask=m)
+    at = triton.autotune(configs=CONFIGS, key=["n"], do_bench=bench, reset_to_zero=["x_ptr"])(h(k))
+    orig = at._bench
+
+    def spy(args, nargs, kwargs, grid_, config):
+        bench.current = config.kwargs["BLOCK"]
+        return orig(args, nargs, kwargs, grid_, config)
+    at._bench = spy
+    x = np.zeros(256, np.float32)
+    at[grid](x, 256)
+    np.testing.assert_array_equal(x, 2.0)  # the last benchmark's 1, then the launch
+    assert at.best_config.kwargs == {"BLOCK": 64}
+    assert {key[0][3][4] for key in k.cache} == {True}  # EVEN: 256 % BLOCK == 0
