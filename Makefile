@@ -25,7 +25,7 @@ LIB     := $(BUILD)/libtriton_metal.a
 CLI     := $(BUILD)/triton-metal
 TEST_C  := $(wildcard tests/unit/*.c)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_C))
-GEN     := $(BUILD)/gen/shim_text.inc
+GEN     := $(BUILD)/gen/shim_text.inc $(BUILD)/gen/stdlib_text.inc
 EXT_SUFFIX := $(shell $(PYTHON) -c "import sysconfig;print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null)
 PY_INC  := $(shell $(PYTHON) -c "import sysconfig;print(sysconfig.get_paths()['include'])" 2>/dev/null)
 EXT     := python/triton_metal/_C$(EXT_SUFFIX)
@@ -33,9 +33,13 @@ EXT_C   := $(wildcard python/triton_metal/*.c)
 
 all: $(LIB) $(CLI) $(TESTS) $(EXT)
 
-$(GEN): runtime/metal_stdlib tools/embed.py
+$(BUILD)/gen/shim_text.inc: runtime/metal_stdlib tools/embed.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/embed.py runtime/metal_stdlib tm_shim_text > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/stdlib_text.inc: src/stdlib.py tools/embed.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/embed.py src/stdlib.py tm_stdlib_text_data > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/%.o: %.c include/triton_metal.h $(wildcard src/*.h runtime/*.h) $(GEN)
 	@mkdir -p $(dir $@)

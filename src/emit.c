@@ -41,6 +41,7 @@ typedef struct Emitter {
   const char **param_names;
   const char **subst;  /* how a BLOCKARG of a combine region is read, while emitting it */
   int smem[TM_NDTYPES]; /* threadgroup scratch needed per dtype, in elements */
+  bool *helpers;        /* math_helpers used */
   int uid;              /* for unique names */
 } Emitter;
 
@@ -150,6 +151,14 @@ static const char *ref(Emitter *E, int id) {
   return arena_printf(a, "v%d", id);
 }
 
+static void use_helper(Emitter *E, const char *name) {
+  for (int i = 0; name && math_helpers[i].name; i++)
+    if (!strcmp(math_helpers[i].name, name) && !E->helpers[i]) {
+      E->helpers[i] = true;
+      use_helper(E, math_helpers[i].needs);
+    }
+}
+
 static const char *binop_expr(Emitter *E, Ins *in) {
   Arena *a = &E->c->arena;
   const char *x = ref(E, in->args[0]), *y = in->nargs > 1 ? ref(E, in->args[1]) : NULL;
@@ -189,6 +198,20 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     if (in->ty.dt == TM_I1) return arena_printf(a, "%s != %s(0)", x, tname(E, dt));
     return arena_printf(a, "%s(%s)", T, x);
   case O_BITCAST: return arena_printf(a, "as_type<%s>(%s)", T, x);
+  case O_MATH: { /* the table's spelling with $0.. $T substituted */
+    use_helper(E, math_fns[in->aux].needs);
+    Buf b = {0};
+    for (const char *p = math_fns[in->aux].msl; *p; p++) {
+      if (*p == '$' && p[1] >= '0' && p[1] <= '2') buf_puts(&b, ref(E, in->args[*++p - '0']));
+      else if (*p == '$' && p[1] == 'T') {
+        buf_puts(&b, T);
+        p++;
+      } else buf_put(&b, p, 1);
+    }
+    const char *r = arena_strdup(a, b.p ? b.p : "");
+    buf_free(&b);
+    return r;
+  }
   case O_ADDPTR: return arena_printf(a, "%s + %s", x, y);
   case O_PROGRAM_ID: return arena_printf(a, "int(tm_pid.%c)", "xyz"[in->aux]);
   case O_NUM_PROGRAMS:
@@ -785,6 +808,9 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   E.group_of = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
   E.in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
   E.param_names = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->params.n + 1));
+  int nh = 0;
+  while (math_helpers[nh].name) nh++;
+  E.helpers = arena_alloc(&c->arena, sizeof(bool) * (size_t)(nh + 1));
   for (int i = 0; i < f->params.n; i++)
     E.param_names[i] = reserved(f->params.v[i].name) ? arena_printf(&c->arena, "%s_", f->params.v[i].name) : f->params.v[i].name;
 
@@ -795,6 +821,9 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   Buf k = {0};
   buf_puts(&k, "#include <metal_stdlib>\nusing namespace metal;\n\n");
   buf_puts(&k, d->prelude);
+  /* helpers in table order, so one a helper needs comes first if listed first */
+  for (int i = 0; i < nh; i++)
+    if (E.helpers[i]) buf_printf(&k, "%s", math_helpers[i].text);
   const char *kname = reserved(f->name) ? arena_printf(&c->arena, "%s_", f->name) : f->name;
   buf_printf(&k, "\n%s %s(", d->kernel_kw, kname);
   const char *sep = "\n    ";

@@ -46,6 +46,8 @@ struct JitFn {
   Src src;
   TokVec toks;
   int tok_index;
+  Node *module;     /* where its global names resolve */
+  bool stdlib;      /* defined in src/stdlib.py: sees only that module */
   int active;       /* being inlined: recursion guard */
 };
 
@@ -65,8 +67,12 @@ typedef struct Scope {
 typedef struct Sema {
   Ctx *c;
   Fn *fn;
-  Node *module;      /* the text given to the compiler, scanned */
-  TokVec toks;
+  Node *module;      /* the module global names resolve in now */
+  TokVec toks;       /* its tokens */
+  bool in_stdlib;    /* compiling a function of src/stdlib.py */
+  Node *stdlib;      /* src/stdlib.py, scanned on first use */
+  TokVec stdlib_toks;
+  Src stdlib_src;
   VEC(JitFn *) jitfns;
   Scope *scope;
   Block *blk;        /* where new instructions go */
@@ -151,7 +157,7 @@ static const char *canon_module(Sema *S, const char *path) {
   return path;
 }
 
-static JitFn *jitfn_new(Sema *S, const char *name, Src src, TokVec toks, int index) {
+static JitFn *jitfn_new(Sema *S, const char *name, Src src, TokVec toks, int index, Node *module) {
   for (int i = 0; i < S->jitfns.n; i++)
     if (S->jitfns.v[i]->toks.v == toks.v && S->jitfns.v[i]->tok_index == index) return S->jitfns.v[i];
   JitFn *f = arena_alloc(&S->c->arena, sizeof(JitFn));
@@ -159,6 +165,7 @@ static JitFn *jitfn_new(Sema *S, const char *name, Src src, TokVec toks, int ind
   f->src = src;
   f->toks = toks;
   f->tok_index = index;
+  f->module = module;
   vec_push(&S->c->arena, S->jitfns, f);
   return f;
 }
@@ -199,7 +206,7 @@ static bool lookup_request_global(Sema *S, const char *name, Val *out) {
       for (int k = 0; k < mod->list.n; k++) {
         Node *e = mod->list.v[k];
         if (e->kind == N_DEF) {
-          *out = (Val){.k = V_JITFN, .fn = jitfn_new(S, e->name, src, toks, (int)e->ival)};
+          *out = (Val){.k = V_JITFN, .fn = jitfn_new(S, e->name, src, toks, (int)e->ival, mod)};
           return true;
         }
       }
@@ -227,7 +234,8 @@ static bool lookup_module_entry(Sema *S, const char *name, Val *out) {
       return true;
     }
     if (e->kind == N_DEF && !strcmp(e->name, name)) {
-      *out = (Val){.k = V_JITFN, .fn = jitfn_new(S, e->name, S->c->src, S->toks, (int)e->ival)};
+      *out = (Val){.k = V_JITFN, .fn = jitfn_new(S, e->name, S->c->src, S->toks, (int)e->ival, S->module)};
+      out->fn->stdlib = S->in_stdlib;
       return true;
     }
     if (e->kind == N_ASSIGN && !strcmp(e->name, name)) {
@@ -250,7 +258,7 @@ static Val lookup(Sema *S, const char *name) {
     for (int i = sc->vars.n - 1; i >= 0; i--)
       if (!strcmp(sc->vars.v[i].name, name)) return sc->vars.v[i].v;
   Val v;
-  if (lookup_request_global(S, name, &v)) return v;
+  if (!S->in_stdlib && lookup_request_global(S, name, &v)) return v;
   if (lookup_module_entry(S, name, &v)) return v;
   static const char *builtins[] = {"range", "min", "max", "int", "float", "bool", "len", "print",
                                    "abs", "isinstance", NULL};
@@ -922,6 +930,60 @@ static Val call_cdiv(Sema *S, Args *A) {
 }
 
 static Val call_jitfn(Sema *S, JitFn *f, Args *A);
+
+/* A function of the math table: operands promoted like arithmetic, dtype checked. */
+static Val call_math(Sema *S, int mi, Args *A) {
+  const MathFn *m = &math_fns[mi];
+  A->fname = m->name;
+  static const char *names[] = {"x", "y", "z"};
+  Val v[3];
+  for (int i = 0; i < m->arity; i++) v[i] = arg_req(S, A, i, names[i]);
+  args_done(S, A, m->arity);
+  for (int i = 0; i < m->arity; i++) {
+    v[i] = to_tensor(S, v[i]);
+    if (ty_of(S, v[i]).ptr) ERR(S, "%s() is not defined for pointers", m->name);
+  }
+  if (m->arity >= 2) unify(S, &v[0], &v[1], false);
+  if (m->arity == 3) {
+    unify(S, &v[0], &v[2], false);
+    unify(S, &v[1], &v[2], false);
+    unify(S, &v[0], &v[1], false);
+  }
+  tm_dtype dt = (tm_dtype)ty_of(S, v[0]).dt;
+  if (!(m->dtypes & (1u << dt))) {
+    if (m->dtypes == MT_F32) ERR(S, "%s(): expected dtype ['fp32', 'fp64'] but got %s", m->name, tm_dtype_sig(dt));
+    ERR(S, "%s() is not defined for %s", m->name, tm_dtype_name(dt));
+  }
+  Type rt = ty_of(S, v[0]);
+  if (m->result == MR_BOOL) rt.dt = TM_I1;
+  if (m->result == MR_I32) rt.dt = TM_I32;
+  int id = mk_ins(S, O_MATH, rt, m->arity, v[0].id, m->arity > 1 ? v[1].id : 0, m->arity > 2 ? v[2].id : 0);
+  S->fn->ins.v[id].aux = (int16_t)mi;
+  return tensor(id);
+}
+
+/* A def of src/stdlib.py, or NULL. */
+static JitFn *stdlib_fn(Sema *S, const char *name) {
+  if (!S->stdlib) {
+    Ctx *c = S->c;
+    Src saved = c->src;
+    S->stdlib_src = (Src){.text = tm_stdlib_text, .filename = "<triton-metal stdlib>", .first_line = 1};
+    c->src = S->stdlib_src;
+    S->stdlib_toks = lex(c);
+    S->stdlib = parse_module(c, S->stdlib_toks);
+    c->src = saved;
+  }
+  for (int i = 0; i < S->stdlib->list.n; i++) {
+    Node *e = S->stdlib->list.v[i];
+    if (e->kind == N_DEF && !strcmp(e->name, name)) {
+      JitFn *f = jitfn_new(S, e->name, S->stdlib_src, S->stdlib_toks, (int)e->ival, S->stdlib);
+      f->stdlib = true;
+      return f;
+    }
+  }
+  return NULL;
+}
+
 static bool call_reduction(Sema *S, const char *name, Args *A, Val *out);
 
 static Val call_builtin(Sema *S, const char *path, Args *A) {
@@ -1054,7 +1116,14 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   }
   if (!strcmp(name, "static_print")) return v_none();
   if (!strcmp(name, "jit")) ERR(S, "triton.jit cannot be called inside a kernel");
-  ERR(S, "tl.%s is not supported yet", name);
+  int space = !strncmp(path, "triton.language.extra.libdevice.", 32) ? MF_LIBDEVICE
+              : !strncmp(path, "triton.language.math.", 21)          ? MF_MATH
+                                                                      : MF_TL;
+  int mi = math_lookup(space, name);
+  if (mi >= 0) return call_math(S, mi, A);
+  JitFn *sf = stdlib_fn(S, name);
+  if (sf) return call_jitfn(S, sf, A);
+  ERR(S, "%s.%s is not supported yet", space == MF_LIBDEVICE ? "libdevice" : space == MF_MATH ? "tl.math" : "tl", name);
 }
 
 static Val call_method(Sema *S, Val self, const char *name, Args *A) {
@@ -1897,11 +1966,20 @@ static Val call_jitfn(Sema *S, JitFn *f, Args *A) {
       if (!p->b) ERR(S, "%s() missing required argument '%s'", f->name, p->name);
       Scope *saved = S->scope;
       Scope empty = {0};
+      Node *saved_mod = S->module;
+      TokVec saved_toks = S->toks;
+      bool saved_std = S->in_stdlib;
       S->scope = &empty;
       S->c->src = f->src;
+      S->module = f->module;
+      S->toks = f->toks;
+      S->in_stdlib = f->stdlib;
       v = eval(S, p->b);
       S->c->src = saved_src;
       S->scope = saved;
+      S->module = saved_mod;
+      S->toks = saved_toks;
+      S->in_stdlib = saved_std;
       S->line = line;
       S->col = col;
     }
@@ -1912,14 +1990,23 @@ static Val call_jitfn(Sema *S, JitFn *f, Args *A) {
   }
   args_done(S, A, def->list.n);
   Scope *saved = S->scope;
+  Node *saved_mod = S->module;
+  TokVec saved_toks = S->toks;
+  bool saved_std = S->in_stdlib;
   S->scope = &sc;
   sc.base_depth = S->depth;
   S->c->src = f->src;
+  S->module = f->module;
+  S->toks = f->toks;
+  S->in_stdlib = f->stdlib;
   f->active = 1;
   exec_block(S, def->list2);
   f->active = 0;
   S->c->src = saved_src;
   S->scope = saved;
+  S->module = saved_mod;
+  S->toks = saved_toks;
+  S->in_stdlib = saved_std;
   S->line = line;
   S->col = col;
   return sc.returned ? sc.ret : v_none();
@@ -1971,7 +2058,7 @@ Fn *sema(Ctx *c, TokVec toks, Node *module, const char *kernel_name) {
     if (kernel_name) error_at(c, c->src.first_line, 1, "no function named '%s' in the source", kernel_name);
     error_at(c, c->src.first_line, 1, "no function definition in the source");
   }
-  JitFn *kf = jitfn_new(&S, stub->name, c->src, toks, (int)stub->ival);
+  JitFn *kf = jitfn_new(&S, stub->name, c->src, toks, (int)stub->ival, module);
   Node *def = jitfn_def(&S, kf);
   Fn *fn = arena_alloc(&c->arena, sizeof(Fn));
   fn->name = def->name;

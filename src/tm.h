@@ -193,6 +193,7 @@ typedef enum Op {
   O_SELECT,       /* a ? b : c */
   O_CAST,         /* value conversion to ty */
   O_BITCAST,      /* reinterpretation, same bit width */
+  O_MATH,         /* aux = index in the math table (mathfns.c); args: 1 to 3 operands */
   O_ADDPTR,       /* pointer + offset (elements) */
   O_LOAD,         /* args: ptr [mask [other]] */
   O_STORE,        /* args: ptr value [mask] */
@@ -259,6 +260,49 @@ int ir_add(Ctx *c, Fn *f, Block *b, Ins in); /* appends to b, returns the id; co
 Block *ir_block(Ctx *c);
 const char *op_name(Op op);
 char *ir_print(Ctx *c, Fn *f);     /* arena text */
+
+/* ------------------------------------------------------------ mathfns.c */
+
+/* Elementwise library functions (tl.*, tl.math.*, libdevice.*) as data: how
+ * each is typed and how the dialect spells it. */
+enum {
+  MF_TL = 1, MF_MATH = 2, MF_LIBDEVICE = 4,         /* namespaces it is reachable from */
+};
+enum {
+  MT_F16 = 1 << TM_F16, MT_BF16 = 1 << TM_BF16, MT_F32 = 1 << TM_F32,
+  MT_FLOAT = (1 << TM_F16) | (1 << TM_BF16) | (1 << TM_F32),
+  MT_SINT = (1 << TM_I8) | (1 << TM_I16) | (1 << TM_I32) | (1 << TM_I64),
+  MT_UINT = (1 << TM_U8) | (1 << TM_U16) | (1 << TM_U32) | (1 << TM_U64),
+  MT_INT = MT_SINT | MT_UINT,
+  MT_I32_64 = (1 << TM_I32) | (1 << TM_I64) | (1 << TM_U32) | (1 << TM_U64),
+};
+typedef enum MathResult { MR_SAME, MR_BOOL, MR_I32 } MathResult;
+
+typedef struct MathFn {
+  const char *name;
+  int spaces;          /* MF_* */
+  int arity;           /* operands; more than one are promoted like arithmetic */
+  unsigned dtypes;     /* accepted operand dtypes (MT_*), checked after promotion */
+  MathResult result;
+  const char *msl;     /* spelling: $0 $1 $2 are the operands, $T the result type */
+  const char *needs;   /* name of the MSL helper (math_helpers) the spelling calls, or NULL */
+} MathFn;
+
+/* MSL helper functions for what the dialect lacks or computes too loosely,
+ * emitted into a kernel only when one of its functions is used. */
+typedef struct MathHelper {
+  const char *name;
+  const char *needs;   /* another helper it calls, or NULL */
+  const char *text;
+} MathHelper;
+
+extern const MathFn math_fns[];
+extern const MathHelper math_helpers[];
+int math_lookup(int space, const char *name); /* index, or -1 */
+
+/* The part of triton.language written in the kernel language itself (random
+ * numbers, sigmoid, softmax, ...): src/stdlib.py, embedded at build time. */
+extern const char *const tm_stdlib_text;
 
 /* ------------------------------------------------------------ sema.c */
 
