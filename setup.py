@@ -3,6 +3,8 @@
 # (runtime/*.c), after generating build/gen/shim_text.inc from runtime/metal_stdlib.
 # Package metadata lives in pyproject.toml. Works with `pip install .` and
 # `pip install -e .` on Linux (gcc/clang) and macOS (Apple clang).
+# python/triton-metal.pth goes next to the package in site-packages: the startup
+# hook that runs triton_metal.install() when TRITON_BACKEND=metal.
 import glob
 import os
 import subprocess
@@ -10,6 +12,7 @@ import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GEN_DIR = os.path.join("build", "gen")
@@ -20,18 +23,27 @@ def sources(pattern):
     return sorted(glob.glob(pattern))
 
 
-def generate_shim():
-    """build/gen/shim_text.inc: `python3 tools/embed.py runtime/metal_stdlib tm_shim_text`."""
-    src = os.path.join(HERE, "runtime", "metal_stdlib")
+EMBEDDED = [  # (source, generated include, C name): the same rules as the Makefile's
+    (os.path.join("runtime", "metal_stdlib"), GEN, "tm_shim_text"),
+    (os.path.join("src", "stdlib.py"), os.path.join(GEN_DIR, "stdlib_text.inc"), "tm_stdlib_text_data"),
+]
+
+
+def generate_embedded():
+    for src, out, name in EMBEDDED:
+        embed(os.path.join(HERE, src), os.path.join(HERE, out), name)
+
+
+def embed(src, out, name):
+    """out: `python3 tools/embed.py SRC NAME`."""
     if not os.path.exists(src):
         return
-    out = os.path.join(HERE, GEN)
     if os.path.exists(out) and os.path.getmtime(out) >= max(
             os.path.getmtime(src), os.path.getmtime(os.path.join(HERE, "tools", "embed.py"))):
         return
     os.makedirs(os.path.dirname(out), exist_ok=True)
     text = subprocess.run([sys.executable, os.path.join(HERE, "tools", "embed.py"), src,
-                           "tm_shim_text"], check=True, stdout=subprocess.PIPE).stdout
+                           name], check=True, stdout=subprocess.PIPE).stdout
     with open(out + ".tmp", "wb") as f:
         f.write(text)
     os.replace(out + ".tmp", out)
@@ -39,8 +51,17 @@ def generate_shim():
 
 class BuildExt(build_ext):
     def run(self):
-        generate_shim()
+        generate_embedded()
         super().run()
+
+
+class BuildPy(build_py):
+    """Also copies the startup hook (triton-metal.pth) to the top of the build."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join(HERE, "python", "triton-metal.pth"),
+                       os.path.join(self.build_lib, "triton-metal.pth"))
 
 
 link_args, libraries = [], ["m"]
@@ -63,4 +84,4 @@ ext = Extension(
     + sources("runtime/metal_stdlib"),
 )
 
-setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt})
+setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt, "build_py": BuildPy})
