@@ -793,6 +793,32 @@ static PyObject *py_buffer_info(PyObject *mod, PyObject *obj) {
   return r;
 }
 
+/* target() -> (name, key): the compile target (tm_target_get: this machine's, or
+ * the one TRITON_METAL_HW names) and a string of every field that can change
+ * the emitted code, for cache keys. A bad TRITON_METAL_HW raises ValueError. */
+static PyObject *py_target(PyObject *mod, PyObject *unused) {
+  const tm_target *t = NULL;
+  char *err = NULL;
+  tm_status st = tm_target_get(&t, &err);
+  if (st != TM_OK) {
+    tmpy_raise_msg(PyExc_ValueError, st, err, "tm_target_get");
+    return NULL;
+  }
+  tm_free(err);
+  const char *name = t && t->name ? t->name : "unknown";
+  if (!t)
+    return Py_BuildValue("(ss)", name, name);
+  return Py_BuildValue(
+      "(sN)", name,
+      PyUnicode_FromFormat("%s:family%d:msl%d:simd%d:warps%d:vec%d:tpt%d:tgmem%d:bf%d:sgm%d:mm%d:"
+                           "a64%d:fa%d",
+                           name, t->gpu_family, t->msl_version, t->simd_width,
+                           t->default_num_warps, t->max_vector_bytes,
+                           t->max_threads_per_threadgroup, t->threadgroup_mem_bytes,
+                           t->has_bfloat, t->has_simdgroup_matrix, t->has_matmul2d,
+                           t->has_atomic64, t->has_float_atomics));
+}
+
 static PyObject *py_dtype_name(PyObject *mod, PyObject *arg) {
   long d = PyLong_AsLong(arg);
   if (d == -1 && PyErr_Occurred())
@@ -820,6 +846,7 @@ static PyMethodDef module_methods[] = {
      "threadgroup_mem_bytes, uses_barriers) -> Kernel (from the disk cache)"},
     {"buffer_info", py_buffer_info, METH_O,
      "buffer_info(obj) -> (ptr, nbytes, readonly, c_contiguous)"},
+    {"target", py_target, METH_NOARGS, "target() -> (name, key) of the compile target"},
     {"dtype_name", py_dtype_name, METH_O, "tm_dtype_name"},
     {"dtype_bytes", py_dtype_bytes, METH_O, "tm_dtype_bytes"},
     {NULL, NULL, 0, NULL}};

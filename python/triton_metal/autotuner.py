@@ -214,7 +214,7 @@ class Autotuner(KernelInterface):
         return (list(r) if isinstance(r, (list, tuple)) else [r, r, r]), None
 
     def _disk_path(self, tkey):
-        from .jit import get_device, _c_or_none, _target_name
+        from .jit import get_device, _c_or_none, _target
         fn = self.base_fn
         try:
             device = get_device().name
@@ -224,7 +224,7 @@ class Autotuner(KernelInterface):
         key = _cache.make_key("autotune", getattr(fn, "src", None), getattr(fn, "file", None),
                               getattr(fn, "__name__", None), [str(c) for c in self.configs],
                               repr(tkey), self.keys, self.reset_to_zero, self.restore_value,
-                              _cache.compiler_version(c) if c else None, _target_name())
+                              _cache.compiler_version(c) if c else None, _target()[1])
         return os.path.join(_cache.root(), "autotune", device, key[:2], key + ".json")
 
     def _persist(self):

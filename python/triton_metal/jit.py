@@ -333,12 +333,19 @@ class KernelMetadata(types.SimpleNamespace):
     """What upstream's CompiledKernel.metadata offers that applies here."""
 
 
-def _target_name():
-    """The compile target's name (in the cache keys). _C.target_name, once the
-    runtime exports tm_target_default(); until then TRITON_METAL_HW or 'default'."""
+def _target():
+    """(name, key) of the compile target: key spells every field of it that can
+    change the emitted code (for the cache keys). Without the extension:
+    TRITON_METAL_HW or 'default'."""
     c = _c_or_none()
-    f = getattr(c, "target_name", None)
-    return f() if f else os.environ.get("TRITON_METAL_HW") or "default"
+    if c is None:
+        name = os.environ.get("TRITON_METAL_HW") or "default"
+        return name, name
+    return c.target()
+
+
+def _target_name():
+    return _target()[0]
 
 
 class CompiledKernel:
@@ -479,7 +486,12 @@ class JITFunction(_Base):
         self.__module__ = fn.__module__
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
-        lines, self.first_line = inspect.getsourcelines(fn)
+        try:
+            lines, self.first_line = inspect.getsourcelines(fn)
+        except (OSError, TypeError) as e:
+            raise OSError(f"@jit: cannot read the source of {fn.__name__} (from "
+                          f"{fn.__code__.co_filename}): kernels are compiled from their "
+                          f"source, so define them in a file ({e})") from None
         self.src = textwrap.dedent("".join(lines))
         # the compiler gets the text from the `def` on (as upstream): decorators
         # above it may hold any Python (heuristics' lambdas, dicts)
@@ -667,10 +679,10 @@ class JITFunction(_Base):
             c = _C()
             t0 = time.perf_counter()
             globs = tuple(collect_globals(self.fn).values())
-            target = _target_name()
+            target, target_key = _target()
             disk_key = _cache.make_key(
                 "kernel", self.src, self.file, self.first_line, self.fn.__name__, globs, specs,
-                (o.num_warps, o.debug, o.opt_level, o.debug_info), target,
+                (o.num_warps, o.debug, o.opt_level, o.debug_info), target_key,
                 _cache.compiler_version(c))
             kernel, source = None, "disk cache"
             body = None if _cache.disabled() else _cache.load(disk_key, self._log or _cache.debug_log)
