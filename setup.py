@@ -23,18 +23,27 @@ def sources(pattern):
     return sorted(glob.glob(pattern))
 
 
-def generate_shim():
-    """build/gen/shim_text.inc: `python3 tools/embed.py runtime/metal_stdlib tm_shim_text`."""
-    src = os.path.join(HERE, "runtime", "metal_stdlib")
+EMBEDDED = [  # (source, generated include, C name): the same rules as the Makefile's
+    (os.path.join("runtime", "metal_stdlib"), GEN, "tm_shim_text"),
+    (os.path.join("src", "stdlib.py"), os.path.join(GEN_DIR, "stdlib_text.inc"), "tm_stdlib_text_data"),
+]
+
+
+def generate_embedded():
+    for src, out, name in EMBEDDED:
+        embed(os.path.join(HERE, src), os.path.join(HERE, out), name)
+
+
+def embed(src, out, name):
+    """out: `python3 tools/embed.py SRC NAME`."""
     if not os.path.exists(src):
         return
-    out = os.path.join(HERE, GEN)
     if os.path.exists(out) and os.path.getmtime(out) >= max(
             os.path.getmtime(src), os.path.getmtime(os.path.join(HERE, "tools", "embed.py"))):
         return
     os.makedirs(os.path.dirname(out), exist_ok=True)
     text = subprocess.run([sys.executable, os.path.join(HERE, "tools", "embed.py"), src,
-                           "tm_shim_text"], check=True, stdout=subprocess.PIPE).stdout
+                           name], check=True, stdout=subprocess.PIPE).stdout
     with open(out + ".tmp", "wb") as f:
         f.write(text)
     os.replace(out + ".tmp", out)
@@ -42,7 +51,7 @@ def generate_shim():
 
 class BuildExt(build_ext):
     def run(self):
-        generate_shim()
+        generate_embedded()
         super().run()
 
 
