@@ -86,14 +86,7 @@ static const char *literal(Emitter *E, Ins *in) {
   }
 }
 
-static Param *ptr_param(Fn *f, int id) {
-  for (;;) {
-    Ins *in = &f->ins.v[id];
-    if (in->op == O_ADDPTR || in->op == O_SPLAT || in->op == O_BROADCAST) id = in->args[0];
-    else if (in->op == O_ARG) return &f->params.v[in->aux];
-    else return NULL;
-  }
-}
+static Param *ptr_param(Fn *f, int id) { return ir_pointer_param(f, id); }
 
 /* The declared type of a value of type t reached through id: `float`, `device const float*`. */
 static const char *decl_type(Emitter *E, int id) {
@@ -307,7 +300,7 @@ static bool groupable(Ins *in) {
   if (is_transparent(in)) return false;
   switch ((Op)in->op) {
   case O_FOR: case O_IF: case O_WHILE: case O_YIELD: case O_CONDITION: case O_RETURN: case O_CONVERT:
-  case O_REDUCE: return false;
+  case O_REDUCE: case O_DOT: return false;
   default: return in->layout != NULL;
   }
 }
@@ -325,7 +318,7 @@ static int plan_groups(Emitter *E, Block *b, int g) {
       cur = in->layout;
       E->group_of[id] = g;
     } else if (in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
-               in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT) {
+               in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT) {
       cur = NULL;
       for (int r = 0; r < in->nregions; r++)
         if (in->op != O_REDUCE) g = plan_groups(E, in->regions[r], g);
@@ -376,24 +369,24 @@ static void emit_store(Emitter *E, Ins *in, Buf *b, int ind, bool block) {
   else buf_printf(b, "*TM_ST(%s, %d) = %s;\n", ref(E, in->args[0]), in->line, val);
 }
 
-/* Declares an op's carried storage `rR_i` (i >= 1) and fills it from inits. */
-static void declare_storage(Emitter *E, int op, const int *inits, int n, const Type *types, Layout **layouts, int ind) {
+/* Declares an op's carried storage `rR_i` (i >= 1), typed like vals[i]
+ * (inits, or the values a branch yields), filled from them when init. */
+static void declare_storage(Emitter *E, int op, const int *vals, int n, bool init, int ind) {
   for (int i = 0; i < n; i++) {
     const char *s = storage(E, op, i + 1);
-    Type t = inits ? E->f->ins.v[inits[i]].ty : types[i];
-    const char *T = t.ptr ? arena_printf(&E->c->arena, "%s %s*", E->d->buffer_qual, mem_tname(E, (tm_dtype)t.dt))
-                          : tname(E, (tm_dtype)t.dt);
+    Ins *v = &E->f->ins.v[vals[i]];
+    const char *T = decl_type(E, vals[i]);
     indent(&E->out, ind);
-    if (!t.rank) {
-      if (inits) buf_printf(&E->out, "%s %s = %s;\n", T, s, ref(E, inits[i]));
+    if (!v->ty.rank) {
+      if (init) buf_printf(&E->out, "%s %s = %s;\n", T, s, ref(E, vals[i]));
       else buf_printf(&E->out, "%s %s;\n", T, s);
       continue;
     }
-    Layout *l = inits ? E->f->ins.v[inits[i]].layout : layouts[i];
+    Layout *l = v->layout;
     buf_printf(&E->out, "%s %s[%d];\n", T, s, l->per_thread);
-    if (inits) {
+    if (init) {
       indent(&E->out, ind);
-      buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) %s[k] = %s;\n", l->per_thread, s, ref(E, inits[i]));
+      buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) %s[k] = %s;\n", l->per_thread, s, ref(E, vals[i]));
     }
   }
 }
@@ -423,7 +416,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op);
 static void emit_for(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
-  declare_storage(E, id, in->args + 3, in->nargs - 3, NULL, NULL, ind);
+  declare_storage(E, id, in->args + 3, in->nargs - 3, true, ind);
   const char *iv = storage(E, id, 0);
   const char *lo = ref(E, in->args[0]), *hi = ref(E, in->args[1]), *st = ref(E, in->args[2]);
   Ins *si = &E->f->ins.v[in->args[2]];
@@ -443,14 +436,7 @@ static void emit_if(Emitter *E, int id, int ind) {
   Block *then = in->regions[0], *els = in->regions[1];
   Ins *y0 = &E->f->ins.v[then->ins.v[then->ins.n - 1]], *y1 = &E->f->ins.v[els->ins.v[els->ins.n - 1]];
   Ins *y = y0->nargs ? y0 : y1;
-  int n = y->nargs;
-  Type *types = arena_alloc(&E->c->arena, sizeof(Type) * (size_t)(n + 1));
-  Layout **layouts = arena_alloc(&E->c->arena, sizeof(Layout *) * (size_t)(n + 1));
-  for (int i = 0; i < n; i++) {
-    types[i] = E->f->ins.v[y->args[i]].ty;
-    layouts[i] = E->f->ins.v[y->args[i]].layout;
-  }
-  declare_storage(E, id, NULL, n, types, layouts, ind);
+  declare_storage(E, id, y->args, y->nargs, false, ind);
   indent(&E->out, ind);
   buf_printf(&E->out, "if (%s) {\n", ref(E, in->args[0]));
   emit_block(E, then, ind + 1, id);
@@ -465,7 +451,7 @@ static void emit_if(Emitter *E, int id, int ind) {
 
 static void emit_while(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
-  declare_storage(E, id, in->args, in->nargs, NULL, NULL, ind);
+  declare_storage(E, id, in->args, in->nargs, true, ind);
   indent(&E->out, ind);
   buf_puts(&E->out, "while (true) {\n");
   emit_block(E, in->regions[0], ind + 1, id);
@@ -515,6 +501,106 @@ static void emit_convert(Emitter *E, int id, int ind) {
   indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
   barrier(E, ind);
+  E->in_array[id] = true;
+}
+
+/* Writes the elements of operand x (layout A) whose coordinate along value dim
+ * kdim lies in [k0, k0 + kc) to sm, row-major with that dim cut to kc. */
+static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, const char *sm, int ind) {
+  Ins *xi = &E->f->ins.v[x];
+  Layout *A = xi->layout;
+  indent(&E->out, ind);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
+  coords_for(E, A, &E->out, ind + 1, true);
+  Layout *saved = E->group;
+  E->group = A;
+  const char *idx = "0";
+  for (int i = 0; i < A->rank; i++) {
+    const char *ci = i == kdim ? arena_printf(&E->c->arena, "(c%d - %s)", A->dims[i], k0) : arena_printf(&E->c->arena, "c%d", A->dims[i]);
+    idx = i ? arena_printf(&E->c->arena, "(%s) * %d + %s", idx, i == kdim ? kc : A->shape[i], ci) : ci;
+  }
+  indent(&E->out, ind + 1);
+  buf_printf(&E->out, "if (%sc%d >= %s && c%d < %s + %d) %s[%s] = %s;\n", A->replicated ? "!dup && " : "", A->dims[kdim], k0,
+             A->dims[kdim], k0, kc, sm, idx, ref(E, x));
+  E->group = saved;
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+}
+
+/* tl.dot, the portable path: operands staged through threadgroup memory in
+ * chunks of K, each thread accumulating its result elements with FMAs in the
+ * accumulator's dtype (fp32 for float inputs, int32 for int8). */
+static void emit_dot(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  Arena *a = &E->c->arena;
+  Ins *ai = &E->f->ins.v[in->args[0]], *bi = &E->f->ins.v[in->args[1]];
+  int r = in->ty.rank;
+  int M = ai->ty.shape[r - 2], K = ai->ty.shape[r - 1], N = bi->ty.shape[r - 1], B = r == 3 ? ai->ty.shape[0] : 1;
+  tm_dtype din = (tm_dtype)ai->ty.dt, dout = (tm_dtype)in->ty.dt;
+  tm_dtype dacc = dt_is_float(din) ? TM_F32 : TM_I32;
+  int bytes = din == TM_I1 ? 1 : tm_dtype_bytes(din);
+  int kc = K; /* the largest power-of-two chunk of K whose operands fit in 16 KB */
+  while (kc > 1 && (int64_t)B * (M + N) * kc * bytes > 16384) kc /= 2;
+  const char *smA = smem(E, din, B * M * kc), *smB;
+  /* A and B share one array per dtype: B's stripe follows A's */
+  smem(E, din, B * M * kc + B * kc * N);
+  smB = arena_printf(a, "(%s + %d)", smA, B * M * kc);
+  (void)smB;
+  Layout *R = in->layout;
+  const char *T = tname(E, dout), *TA = tname(E, dacc);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "%s v%d[%d];\n", T, id, R->per_thread);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "%s d%d[%d];\n", TA, id, R->per_thread);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) d%d[k] = %s(0);\n", R->per_thread, id, TA);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
+  stage_chunk(E, in->args[0], r - 1, kc, "k0", smA, ind + 1);
+  /* B's stripe: index offset by B*M*kc */
+  const char *smB_name = arena_printf(a, "%s[%d + ", smA, B * M * kc);
+  {
+    Layout *L = bi->layout;
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
+    coords_for(E, L, &E->out, ind + 2, true);
+    Layout *saved = E->group;
+    E->group = L;
+    const char *idx = "0";
+    for (int i = 0; i < L->rank; i++) {
+      const char *ci = i == r - 2 ? arena_printf(a, "(c%d - k0)", L->dims[i]) : arena_printf(a, "c%d", L->dims[i]);
+      idx = i ? arena_printf(a, "(%s) * %d + %s", idx, i == r - 2 ? kc : L->shape[i], ci) : ci;
+    }
+    indent(&E->out, ind + 2);
+    buf_printf(&E->out, "if (%sc%d >= k0 && c%d < k0 + %d) %s%s] = %s;\n", L->replicated ? "!dup && " : "", L->dims[r - 2],
+               L->dims[r - 2], kc, smB_name, idx, ref(E, in->args[1]));
+    E->group = saved;
+    indent(&E->out, ind + 1);
+    buf_puts(&E->out, "}\n");
+  }
+  barrier(E, ind + 1);
+  indent(&E->out, ind + 1);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
+  coords_for(E, R, &E->out, ind + 2, false);
+  const char *bm = r == 3 ? arena_printf(a, "c%d * %d + ", R->dims[0], M * kc) : "";
+  const char *bn = r == 3 ? arena_printf(a, "c%d * %d + ", R->dims[0], kc * N) : "";
+  indent(&E->out, ind + 2);
+  buf_printf(&E->out, "%s s = d%d[k];\n", TA, id);
+  indent(&E->out, ind + 2);
+  buf_printf(&E->out, "for (int kk = 0; kk < %d; ++kk) s += %s(%s[%sc%d * %d + kk]) * %s(%s%sc%d + kk * %d]);\n", kc, TA, smA, bm,
+             R->dims[r - 2], kc, TA, smB_name, bn, R->dims[r - 1], N);
+  indent(&E->out, ind + 2);
+  buf_printf(&E->out, "d%d[k] = s;\n", id);
+  indent(&E->out, ind + 1);
+  buf_puts(&E->out, "}\n");
+  barrier(E, ind + 1);
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+  E->group = R;
+  indent(&E->out, ind);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) v%d[k] = %s(%s(%s) + d%d[k]);\n", R->per_thread, id, T, TA,
+             ref(E, in->args[2]), id);
+  E->group = NULL;
   E->in_array[id] = true;
 }
 
@@ -727,7 +813,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   if (is_transparent(in)) return; /* referred to directly */
   if (!groupable(in)) {
     bool pure = !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
-                  in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT);
+                  in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT);
     if (!pure) close_group(E);
     Buf *b = E->group ? &E->pre : &E->out;
     switch ((Op)in->op) {
@@ -739,6 +825,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
     }
     case O_FOR: emit_for(E, id, ind); break;
     case O_CONVERT: emit_convert(E, id, ind); break;
+    case O_DOT: emit_dot(E, id, ind); break;
     case O_REDUCE: emit_reduce(E, id, ind); break;
     case O_IF: emit_if(E, id, ind); break;
     case O_WHILE: emit_while(E, id, ind); break;

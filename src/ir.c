@@ -21,7 +21,7 @@ static const char *op_names[O_NOPS] = {
     "const", "arg", "program_id", "num_programs", "range", "splat", "broadcast",
     "expand_dims", "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr",
     "min", "max", "neg", "not", "cmp", "select", "cast", "bitcast", "math", "addptr", "load", "store",
-    "for", "if", "while", "yield", "condition", "blockarg", "result", "return", "convert", "reduce"};
+    "for", "if", "while", "yield", "condition", "blockarg", "result", "return", "convert", "dot", "reduce"};
 
 static const char *cmp_names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 
@@ -92,4 +92,36 @@ char *ir_print(Ctx *c, Fn *f) {
   char *s = arena_strdup(&c->arena, b.p);
   buf_free(&b);
   return s;
+}
+
+/* The parameter a pointer value is derived from: through pointer arithmetic,
+ * splats, broadcasts, layout changes and control flow (a loop's pointer
+ * starts as its init). NULL when it is not derived from one parameter. */
+Param *ir_pointer_param(Fn *f, int id) {
+  for (int hops = 0; hops < 1 << 16; hops++) {
+    Ins *in = &f->ins.v[id];
+    switch ((Op)in->op) {
+    case O_ADDPTR: case O_SPLAT: case O_BROADCAST: case O_EXPAND_DIMS: case O_CONVERT: id = in->args[0]; break;
+    case O_ARG: return &f->params.v[in->aux];
+    case O_BLOCKARG: case O_RESULT: {
+      Ins *op = &f->ins.v[in->imm];
+      int i = in->op == O_BLOCKARG ? in->aux - 1 : in->aux;
+      if (op->op == O_FOR && i >= 0) id = op->args[3 + i];
+      else if (op->op == O_WHILE && i >= 0) id = op->args[i];
+      else if (op->op == O_IF) {
+        Block *b = op->regions[0];
+        Ins *y = &f->ins.v[b->ins.v[b->ins.n - 1]];
+        if (!y->nargs) {
+          b = op->regions[1];
+          y = &f->ins.v[b->ins.v[b->ins.n - 1]];
+        }
+        if (y->nargs <= i) return NULL;
+        id = y->args[i];
+      } else return NULL;
+      break;
+    }
+    default: return NULL;
+    }
+  }
+  return NULL;
 }

@@ -215,6 +215,8 @@ static void hint_sweep(Assign *A) {
     if (!h) continue;
     if (elementwise((Op)in->op)) {
       for (int k = 0; k < in->nargs; k++) set_hint(A, in->args[k], h, t.rank);
+    } else if (in->op == O_DOT) {
+      set_hint(A, in->args[2], h, t.rank);
     } else if (in->op == O_EXPAND_DIMS) {
       int d[TM_MAX_RANK], n = 0;
       for (int i = 0; i < t.rank; i++)
@@ -249,6 +251,7 @@ static Layout *required(Assign *A, Ins *in, int k) {
   }
   case O_STORE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
   case O_REDUCE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
+  case O_DOT: return k == 2 ? own : NULL;
   case O_YIELD: case O_FOR: case O_WHILE: case O_IF: case O_CONDITION: case O_CONVERT: return NULL;
   default: return elementwise((Op)in->op) ? own : NULL;
   }

@@ -811,14 +811,7 @@ static Val call_load(Sema *S, Args *A) {
 }
 
 static Param *param_of_pointer(Sema *S, Val p) {
-  /* follow addptr/splat chains to the argument, for read-only checks */
-  int id = p.id;
-  for (;;) {
-    Ins *in = &S->fn->ins.v[id];
-    if (in->op == O_ADDPTR || in->op == O_SPLAT || in->op == O_BROADCAST) id = in->args[0];
-    else if (in->op == O_ARG) return &S->fn->params.v[in->aux];
-    else return NULL;
-  }
+  return ir_pointer_param(S->fn, p.id);
 }
 
 static Val call_store(Sema *S, Args *A) {
@@ -962,6 +955,60 @@ static Val call_math(Sema *S, int mi, Args *A) {
   return tensor(id);
 }
 
+/* tl.dot: acc + a @ b with upstream's typing (int8 -> int32; fp16 -> out_dtype,
+ * fp32 by default; fp32 and bf16 -> fp32), rank 2 or batched rank 3. */
+static Val call_dot(Sema *S, Args *A) {
+  Val a = to_tensor(S, arg_req(S, A, 0, "input")), b = to_tensor(S, arg_req(S, A, 1, "other"));
+  Val acc = v_none(), ip = v_none(), tf32 = v_none(), imp = v_none(), od = v_none();
+  arg_opt(S, A, 2, "acc", &acc);
+  arg_opt(S, A, 3, "input_precision", &ip);
+  arg_opt(S, A, 4, "allow_tf32", &tf32);
+  arg_opt(S, A, 5, "max_num_imprecise_acc", &imp);
+  arg_opt(S, A, 6, "out_dtype", &od);
+  args_done(S, A, 7);
+  if (ip.k != V_NONE && tf32.k != V_NONE) ERR(S, "dot: give input_precision or allow_tf32, not both");
+  if (ip.k != V_NONE) {
+    if (ip.k != V_STR || (strcmp(ip.s, "ieee") && strcmp(ip.s, "tf32") && strcmp(ip.s, "tf32x3") && strcmp(ip.s, "bf16x3") &&
+                          strcmp(ip.s, "bf16x6")))
+      ERR(S, "dot: input_precision must be one of 'ieee', 'tf32', 'tf32x3', 'bf16x3', 'bf16x6'");
+  }
+  Type ta = ty_of(S, a), tb = ty_of(S, b);
+  if (ta.ptr || tb.ptr) ERR(S, "dot of pointers");
+  if (ta.rank != tb.rank || (ta.rank != 2 && ta.rank != 3))
+    ERR(S, "dot needs two blocks of rank 2 (or 3, batched), got %s and %s", type_str(&S->c->arena, ta), type_str(&S->c->arena, tb));
+  int r = ta.rank;
+  if (ta.shape[r - 1] != tb.shape[r - 2])
+    ERR(S, "dot: inner dimensions differ: %s @ %s", type_str(&S->c->arena, ta), type_str(&S->c->arena, tb));
+  if (r == 3 && ta.shape[0] != tb.shape[0]) ERR(S, "dot: batch dimensions differ");
+  tm_dtype da = (tm_dtype)ta.dt, db = (tm_dtype)tb.dt;
+  if (da != db) ERR(S, "dot: both operands must have the same dtype, got %s and %s", tm_dtype_name(da), tm_dtype_name(db));
+  tm_dtype out;
+  if (da == TM_I8) out = TM_I32;
+  else if (da == TM_F32 || da == TM_BF16) out = TM_F32;
+  else if (da == TM_F16) out = TM_F32;
+  else if (da == TM_U8) ERR(S, "dot: only int8 is supported among 8-bit integers");
+  else ERR(S, "dot does not support %s operands", tm_dtype_name(da));
+  if (od.k != V_NONE) {
+    tm_dtype want = dtype_arg(S, od, "out_dtype");
+    if (want == TM_BF16) ERR(S, "dot: out_dtype=bfloat16 is not supported");
+    if (da == TM_F16 && (want == TM_F16 || want == TM_F32)) out = want;
+    else if (want != out) ERR(S, "dot: out_dtype %s is not possible for %s operands", tm_dtype_name(want), tm_dtype_name(da));
+  }
+  int32_t shape[3];
+  for (int i = 0; i < r - 1; i++) shape[i] = ta.shape[i];
+  shape[r - 1] = tb.shape[r - 1];
+  Type rt = type_block(type_scalar(out), r, shape);
+  if (acc.k == V_NONE) {
+    acc = broadcast_to(S, cast_to(S, v_int(0), out), rt);
+  } else {
+    acc = to_tensor(S, acc);
+    Type tc = ty_of(S, acc);
+    if (tc.dt != out) ERR(S, "dot: acc has dtype %s but the result is %s", tm_dtype_name((tm_dtype)tc.dt), tm_dtype_name(out));
+    acc = broadcast_to(S, acc, rt);
+  }
+  return tensor(mk_ins(S, O_DOT, rt, 3, a.id, b.id, acc.id));
+}
+
 /* A def of src/stdlib.py, or NULL. */
 static JitFn *stdlib_fn(Sema *S, const char *name) {
   if (!S->stdlib) {
@@ -997,9 +1044,14 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
       if (A->npos < 1 || A->nkw) ERR(S, "%s() needs positional compile-time arguments", name);
       Val best = A->pos[0];
       for (int i = 1; i < A->npos; i++) {
-        Val c = compare(S, name[1] == 'i' ? "<" : ">", A->pos[i], best);
-        if (c.k != V_BOOL) ERR(S, "%s() on device values is not supported; use tl.minimum/tl.maximum", name);
-        if (c.i) best = A->pos[i];
+        Val x = A->pos[i];
+        if (is_const(x) && is_const(best)) {
+          if (compare(S, name[1] == 'i' ? "<" : ">", x, best).i) best = x;
+          continue;
+        }
+        /* on device values: tl.minimum / tl.maximum, as upstream */
+        unify(S, &best, &x, false);
+        best = tensor(mk_ins(S, name[1] == 'i' ? O_MIN : O_MAX, ty_of(S, best), 2, best.id, x.id, 0));
       }
       return best;
     }
@@ -1041,6 +1093,7 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   if (!strcmp(name, "cdiv")) return call_cdiv(S, A);
   Val red;
   if (call_reduction(S, name, A, &red)) return red;
+  if (!strcmp(name, "dot")) return call_dot(S, A);
   if (!strcmp(name, "expand_dims")) {
     Val x = to_tensor(S, arg_req(S, A, 0, "input")), ax = arg_req(S, A, 1, "axis");
     args_done(S, A, 2);

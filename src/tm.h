@@ -208,6 +208,7 @@ typedef enum Op {
   O_RESULT,       /* aux: result index; imm = op id */
   O_RETURN,       /* leaves the kernel (uniform across the program) */
   O_CONVERT,      /* same value, another layout: through threadgroup memory */
+  O_DOT,          /* args: a [(B,)M,K], b [(B,)K,N], acc [(B,)M,N]: acc + a @ b */
   O_REDUCE,       /* args: inputs; aux: axis; region 0 combines (2n scalar blockargs -> yield n);
                      results are O_RESULTs */
   O_NOPS
@@ -260,6 +261,7 @@ int ir_add(Ctx *c, Fn *f, Block *b, Ins in); /* appends to b, returns the id; co
 Block *ir_block(Ctx *c);
 const char *op_name(Op op);
 char *ir_print(Ctx *c, Fn *f);     /* arena text */
+Param *ir_pointer_param(Fn *f, int id);
 
 /* ------------------------------------------------------------ mathfns.c */
 
