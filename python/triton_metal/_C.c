@@ -473,6 +473,24 @@ static PyObject *Device_load(DeviceObject *self, PyObject *arg) {
   return (PyObject *)mo;
 }
 
+/* synchronize(): waits for every launch of the device (tm_device_synchronize);
+ * raises LaunchError with the first failure among them. */
+static PyObject *Device_synchronize(DeviceObject *self, PyObject *unused) {
+  if (!device_ok(self))
+    return NULL;
+  char *err = NULL;
+  tm_status st;
+  Py_BEGIN_ALLOW_THREADS
+  st = tm_device_synchronize(self->d, &err);
+  Py_END_ALLOW_THREADS
+  if (st != TM_OK) {
+    tmpy_raise_msg(LaunchError, st, err, "tm_device_synchronize");
+    return NULL;
+  }
+  tm_free(err);
+  Py_RETURN_NONE;
+}
+
 static PyGetSetDef Device_getset[] = {
     {"name", (getter)Device_get_name, NULL, "device name (cpu, metal, metal-sim)", NULL},
     {"description", (getter)Device_get_description, NULL, NULL, NULL},
@@ -480,6 +498,8 @@ static PyGetSetDef Device_getset[] = {
 
 static PyMethodDef Device_methods[] = {
     {"load", (PyCFunction)Device_load, METH_O, "load(kernel) -> Module: build the MSL"},
+    {"synchronize", (PyCFunction)Device_synchronize, METH_NOARGS,
+     "synchronize(): wait for every launch of the device"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject DeviceType = {

@@ -44,7 +44,8 @@ class _DeviceInterface:
 
     @staticmethod
     def synchronize(device=None):
-        """Launches complete before tm_launch returns on today's devices."""
+        """Waits for every launch of the device (tm_device_synchronize)."""
+        get_device().synchronize()
 
     @staticmethod
     def current_device():

@@ -1,11 +1,12 @@
 # testing.py: triton_metal.testing (upstream's triton.testing): do_bench,
 # assert_close, Benchmark and perf_report.
 #
-# do_bench times each call on the host clock (time.perf_counter_ns): launches on
-# the devices we have today return when the kernel has finished (the cpu device
-# runs it before tm_launch returns), so the host interval is the kernel's time
-# plus the launch overhead. The C API has no device timestamps yet; when it
-# does, do_bench will prefer them (see the report of issue 6).
+# do_bench times each call on the host clock (time.perf_counter_ns), and waits
+# for the device (tm_device_synchronize) before reading the clock, so launches a
+# metal device batches are counted whole; on the cpu device a launch has
+# finished when tm_launch returns. The interval is the kernel's time plus the
+# launch overhead. The C API has no device timestamps yet; when it does,
+# do_bench will prefer them.
 
 import math
 import os
@@ -27,6 +28,15 @@ def _flush_cache():
         _flush_buffer.fill(0)
     else:
         _flush_buffer[:] = bytes(len(_flush_buffer))
+
+
+def _synchronizer():
+    """The process's device's synchronize(), or a no-op without the extension."""
+    try:
+        from .jit import get_device
+        return get_device().synchronize
+    except (ImportError, AttributeError):
+        return lambda: None
 
 
 def _quantile(sorted_xs, q):
@@ -62,17 +72,21 @@ def do_bench(fn, warmup=25, rep=100, grad_to_none=None, quantiles=None, return_m
     if return_mode not in ("min", "max", "mean", "median", "all"):
         raise ValueError(f"do_bench: return_mode must be min, max, mean, median or all, "
                          f"got {return_mode!r}")
+    sync = _synchronizer()
     fn()
+    sync()
     t0 = time.perf_counter_ns()
     for _ in range(5):
         if clear_cache:
             _flush_cache()
         fn()
+    sync()
     est_ms = max((time.perf_counter_ns() - t0) / 5 / 1e6, 1e-6)
     n_warmup = max(1, int(warmup / est_ms))
     n_repeat = max(1, int(rep / est_ms))
     for _ in range(n_warmup):
         fn()
+    sync()
     times = []
     for _ in range(n_repeat):
         if grad_to_none is not None:
@@ -82,6 +96,7 @@ def do_bench(fn, warmup=25, rep=100, grad_to_none=None, quantiles=None, return_m
             _flush_cache()
         t = time.perf_counter_ns()
         fn()
+        sync()
         times.append((time.perf_counter_ns() - t) / 1e6)
     return _summarize(times, quantiles, return_mode)
 

@@ -216,3 +216,30 @@ def test_pointer_arg_conversion():
     assert _C.pointer_arg(np.zeros((4, 4), np.float32)[:, ::2]) is None
     assert _C.pointer_arg(np.zeros(4)) is None  # float64: Python explains
     assert _C.pointer_arg(3) is None
+
+
+def test_kernel_from_parts_round_trip_and_validation():
+    from triton_metal import _C
+    out = aligned(64)
+    k = run_fill(fill, out, 64, 1.0)
+    kern = k.kernel
+    parts = (kern.msl, kern.name, kern.source_file, kern.args, kern.builtins,
+             kern.threads_per_threadgroup, kern.threadgroup_mem_bytes, kern.uses_barriers)
+    again = _C.kernel_from_parts(*parts)
+    mod = triton.get_device().load(again)
+    out[:] = 0
+    mod.launch((1, 1, 1), (( out.ctypes.data, out.nbytes, False), 64, 3.0, None))
+    assert (out == 3.0).all()
+    bad_role = tuple((a[0], a[1], 7, a[3], a[4]) for a in kern.args)
+    with pytest.raises(ValueError, match="bad kernel arg"):
+        _C.kernel_from_parts(parts[0], parts[1], parts[2], bad_role, *parts[4:])
+    with pytest.raises(ValueError, match="bad kernel builtin"):
+        _C.kernel_from_parts(*parts[:4], (99,), *parts[5:])
+    with pytest.raises(ValueError, match="threads_per_threadgroup"):
+        _C.kernel_from_parts(*parts[:5], 0, *parts[6:])
+    with pytest.raises(TypeError):
+        _C.kernel_from_parts(*parts[:3], [list(a) for a in kern.args], *parts[4:])
+
+
+def test_device_synchronize():
+    assert triton.get_device().synchronize() is None
