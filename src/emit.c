@@ -300,7 +300,7 @@ static bool groupable(Ins *in) {
   if (is_transparent(in)) return false;
   switch ((Op)in->op) {
   case O_FOR: case O_IF: case O_WHILE: case O_YIELD: case O_CONDITION: case O_RETURN: case O_CONVERT:
-  case O_REDUCE: case O_DOT: return false;
+  case O_REDUCE: case O_DOT: case O_ATOMIC: return false;
   default: return in->layout != NULL;
   }
 }
@@ -318,7 +318,7 @@ static int plan_groups(Emitter *E, Block *b, int g) {
       cur = in->layout;
       E->group_of[id] = g;
     } else if (in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
-               in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT) {
+               in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC) {
       cur = NULL;
       for (int r = 0; r < in->nregions; r++)
         if (in->op != O_REDUCE) g = plan_groups(E, in->regions[r], g);
@@ -604,6 +604,128 @@ static void emit_dot(Emitter *E, int id, int ind) {
   E->in_array[id] = true;
 }
 
+/* One atomic read-modify-write at pointer p: `T old = ...;` at indentation ind. */
+static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, const char *v, const char *cmp, int ind) {
+  tm_dtype dt = (tm_dtype)in->ty.dt;
+  const char *T = tname(E, dt);
+  const char *mo = "memory_order_relaxed";
+  static const char *fetch[] = {"add", "max", "min", "and", "or", "xor"};
+  indent(&E->out, ind);
+  if (in->aux == AT_CAS) {
+    /* strong compare-and-swap from the weak one; floats compare bit patterns */
+    const char *U = dt == TM_F32 ? "uint" : T;
+    const char *A = dt == TM_I32 ? "atomic_int" : "atomic_uint";
+    const char *want = dt == TM_F32 ? arena_printf(&E->c->arena, "as_type<uint>(%s)", cmp) : cmp;
+    const char *des = dt == TM_F32 ? arena_printf(&E->c->arena, "as_type<uint>(%s)", v) : v;
+    buf_printf(&E->out, "%s o = %s; while (!atomic_compare_exchange_weak_explicit((device %s*)(%s), &o, %s, %s, %s) && o == %s) o = %s;\n",
+               U, want, A, p, des, mo, mo, want, want);
+    indent(&E->out, ind);
+    buf_printf(&E->out, "%s = %s;\n", old, dt == TM_F32 ? "as_type<float>(o)" : "o");
+    return;
+  }
+  if (dt == TM_F32 && (in->aux == AT_MAX || in->aux == AT_MIN)) {
+    /* no float max/min atomics in Metal: a compare-and-swap loop on the bits;
+     * NaN operands never replace the stored value */
+    buf_printf(&E->out, "uint o = atomic_load_explicit((device atomic_uint*)(%s), %s);\n", p, mo);
+    indent(&E->out, ind);
+    buf_printf(&E->out, "while ((%s %s as_type<float>(o)) && !atomic_compare_exchange_weak_explicit((device atomic_uint*)(%s), &o, as_type<uint>(%s), %s, %s)) {}\n",
+               v, in->aux == AT_MAX ? ">" : "<", p, v, mo, mo);
+    indent(&E->out, ind);
+    buf_printf(&E->out, "%s = as_type<float>(o);\n", old);
+    return;
+  }
+  const char *A = dt == TM_I32 ? "atomic_int" : dt == TM_U32 ? "atomic_uint" : "atomic_float";
+  if (in->aux == AT_XCHG)
+    buf_printf(&E->out, "%s = atomic_exchange_explicit((device %s*)(%s), %s, %s);\n", old, A, p, v, mo);
+  else
+    buf_printf(&E->out, "%s = atomic_fetch_%s_explicit((device %s*)(%s), %s, %s);\n", old, fetch[in->aux], A, p, v, mo);
+  (void)T;
+}
+
+/* tl.atomic_*: each element's owner (duplicates skipped, masked lanes too)
+ * updates memory and gets the old value; a scalar atomic is done once per
+ * program, by thread 0, and its old value shared through threadgroup memory. */
+static void emit_atomic(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  Arena *a = &E->c->arena;
+  tm_dtype dt = (tm_dtype)in->ty.dt;
+  const char *T = tname(E, dt);
+  bool cas = in->aux == AT_CAS;
+  const char *sm = !in->ty.rank || in->layout->replicated ? smem(E, dt, in->ty.rank ? (int)type_numel(in->ty) : 1) : NULL;
+  E->uses_tid = true;
+  if (in->imm & AT_FENCE_BEFORE) {
+    indent(&E->out, ind);
+    buf_puts(&E->out, "TM_FENCE();\n");
+  }
+  if (!in->ty.rank) {
+    const char *mask = !cas && in->nargs == 3 ? ref(E, in->args[2]) : "true";
+    /* every thread has done its earlier loads before thread 0 changes memory,
+     * so scalar values stay uniform (`count = load(p); atomic_xchg(p, ...)`) */
+    barrier(E, ind);
+    indent(&E->out, ind);
+    buf_printf(&E->out, "if (tm_tid == 0u) {\n");
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "%s old = %s(0);\n", T, T);
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "if (%s) {\n", mask);
+    const char *p = arena_printf(a, "TM_ST(%s, %d)", ref(E, in->args[0]), in->line);
+    atomic_rmw(E, in, "old", p, ref(E, in->args[cas ? 2 : 1]), cas ? ref(E, in->args[1]) : NULL, ind + 2);
+    indent(&E->out, ind + 1);
+    buf_puts(&E->out, "}\n");
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "%s[0] = old;\n", sm);
+    indent(&E->out, ind);
+    buf_puts(&E->out, "}\n");
+    barrier(E, ind);
+    indent(&E->out, ind);
+    buf_printf(&E->out, "%s v%d = %s[0];\n", T, id, sm);
+    barrier(E, ind);
+  } else {
+    Layout *L = in->layout;
+    E->group = L;
+    indent(&E->out, ind);
+    buf_printf(&E->out, "%s v%d[%d];\n", T, id, L->per_thread);
+    indent(&E->out, ind);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
+    coords_for(E, L, &E->out, ind + 1, true);
+    const char *cond = !cas && in->nargs == 3 ? ref(E, in->args[2]) : "true";
+    if (L->replicated) cond = arena_printf(a, "!dup && %s", cond);
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "%s old = %s(0);\n", T, T);
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "if (%s) {\n", cond);
+    const char *p = arena_printf(a, "TM_ST(%s, %d)", ref(E, in->args[0]), in->line);
+    atomic_rmw(E, in, "old", p, ref(E, in->args[cas ? 2 : 1]), cas ? ref(E, in->args[1]) : NULL, ind + 2);
+    indent(&E->out, ind + 1);
+    buf_puts(&E->out, "}\n");
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "v%d[k] = old;\n", id);
+    if (L->replicated) { /* duplicates receive their owner's old value */
+      indent(&E->out, ind + 1);
+      buf_printf(&E->out, "if (!dup) %s[%s] = old;\n", sm, flat_index(E, L));
+    }
+    indent(&E->out, ind);
+    buf_puts(&E->out, "}\n");
+    if (L->replicated) {
+      barrier(E, ind);
+      indent(&E->out, ind);
+      buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
+      coords_for(E, L, &E->out, ind + 1, false);
+      indent(&E->out, ind + 1);
+      buf_printf(&E->out, "v%d[k] = %s[%s];\n", id, sm, flat_index(E, L));
+      indent(&E->out, ind);
+      buf_puts(&E->out, "}\n");
+      barrier(E, ind);
+    }
+    E->group = NULL;
+    E->in_array[id] = true;
+  }
+  if (in->imm & AT_FENCE_AFTER) {
+    indent(&E->out, ind);
+    buf_puts(&E->out, "TM_FENCE();\n");
+  }
+}
+
 /* Emits the combine region of a reduce: left[i] = combine(left, right). */
 static void emit_combine(Emitter *E, Ins *red, const char **left, const char **right, int ind) {
   Block *rb = red->regions[0];
@@ -813,7 +935,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   if (is_transparent(in)) return; /* referred to directly */
   if (!groupable(in)) {
     bool pure = !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
-                  in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT);
+                  in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC);
     if (!pure) close_group(E);
     Buf *b = E->group ? &E->pre : &E->out;
     switch ((Op)in->op) {
@@ -826,6 +948,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
     case O_FOR: emit_for(E, id, ind); break;
     case O_CONVERT: emit_convert(E, id, ind); break;
     case O_DOT: emit_dot(E, id, ind); break;
+    case O_ATOMIC: emit_atomic(E, id, ind); break;
     case O_REDUCE: emit_reduce(E, id, ind); break;
     case O_IF: emit_if(E, id, ind); break;
     case O_WHILE: emit_while(E, id, ind); break;

@@ -208,12 +208,12 @@ static void hint_sweep(Assign *A) {
     Ins *in = &f->ins.v[id];
     Type t = value_type(f, id);
     int *h = t.rank ? hint_of(A, id) : NULL;
-    if (in->op == O_STORE && !h) { /* a store learns from any operand */
+    if ((in->op == O_STORE || in->op == O_ATOMIC) && !h) { /* learns from any operand */
       for (int k = 0; k < in->nargs && !h; k++) h = hint_of(A, in->args[k]);
       if (h) set_hint(A, id, h, t.rank);
     }
     if (!h) continue;
-    if (elementwise((Op)in->op)) {
+    if (elementwise((Op)in->op) || in->op == O_ATOMIC) {
       for (int k = 0; k < in->nargs; k++) set_hint(A, in->args[k], h, t.rank);
     } else if (in->op == O_DOT) {
       set_hint(A, in->args[2], h, t.rank);
@@ -252,6 +252,7 @@ static Layout *required(Assign *A, Ins *in, int k) {
   case O_STORE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
   case O_REDUCE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
   case O_DOT: return k == 2 ? own : NULL;
+  case O_ATOMIC: return own;
   case O_YIELD: case O_FOR: case O_WHILE: case O_IF: case O_CONDITION: case O_CONVERT: return NULL;
   default: return elementwise((Op)in->op) ? own : NULL;
   }

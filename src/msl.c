@@ -12,6 +12,8 @@
  *                defined result where C has none: x // 0 == -1 (all ones), x % 0 == x,
  *                MIN // -1 == MIN, MIN % -1 == 0. A GPU does not trap, and neither
  *                does the emulator; both give these same values.
+ *   TM_FENCE     the device-scope fence atomics with sem=acquire/release/acq_rel
+ *                place around themselves (MSL 3.2; the emulator's shim defines it).
  *   tm_shfl_xor  simd_shuffle_xor for every dtype reductions use (bool through
  *                ushort, 64-bit integers as two 32-bit halves).
  */
@@ -23,6 +25,13 @@ const Dialect dialect_msl = {
         "#ifndef TM_LD\n"
         "#define TM_LD(p, line) (p)\n"
         "#define TM_ST(p, line) (p)\n"
+        "#endif\n"
+        "#ifndef TM_FENCE\n"
+        "#if __METAL_VERSION__ >= 320\n"
+        "#define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)\n"
+        "#else\n"
+        "#define TM_FENCE() /* no device-scope fence before MSL 3.2: atomics stay relaxed */\n"
+        "#endif\n"
         "#endif\n"
         "\n"
         "template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }\n"

@@ -643,7 +643,11 @@ Node *parse_module(Ctx *c, TokVec toks) {
   Node *mod = mk(&P, N_MODULE, peek(&P));
   while (peek(&P)->kind != T_EOF) {
     Tok *t = peek(&P);
-    if (t->kind == T_NEWLINE || t->kind == T_INDENT || t->kind == T_DEDENT) {
+    if (t->kind == T_INDENT) {
+      /* as Python: an indented line outside a block (it would otherwise be read
+       * as a module-level statement) */
+      error_at(c, t->line, t->col, "unexpected indent");
+    } else if (t->kind == T_NEWLINE || t->kind == T_DEDENT) {
       next(&P);
     } else if (tok_is(t, T_OP, "@") || tok_is(t, T_KEYWORD, "def")) {
       int start = P.i;

@@ -1009,6 +1009,71 @@ static Val call_dot(Sema *S, Args *A) {
   return tensor(mk_ins(S, O_DOT, rt, 3, a.id, b.id, acc.id));
 }
 
+/* tl.atomic_*: returns the old values. sem orders the kernel's other memory
+ * accesses around it (fences); scope is accepted and validated. */
+static Val call_atomic(Sema *S, const char *kind, Args *A) {
+  static const char *kinds[] = {"add", "max", "min", "and", "or", "xor", "xchg", "cas"};
+  int k = -1;
+  for (int i = 0; i < 8; i++)
+    if (!strcmp(kind, kinds[i])) k = i;
+  if (k < 0) ERR(S, "tl.atomic_%s does not exist", kind);
+  bool cas = k == AT_CAS;
+  Val p = pointer_arg(S, arg_req(S, A, 0, "pointer"), A->fname);
+  Val cmp = v_none(), val, mask = v_none(), sem = v_none(), scope = v_none();
+  if (cas) {
+    cmp = arg_req(S, A, 1, "cmp");
+    val = arg_req(S, A, 2, "val");
+    arg_opt(S, A, 3, "sem", &sem);
+    arg_opt(S, A, 4, "scope", &scope);
+  } else {
+    val = arg_req(S, A, 1, "val");
+    arg_opt(S, A, 2, "mask", &mask);
+    arg_opt(S, A, 3, "sem", &sem);
+    arg_opt(S, A, 4, "scope", &scope);
+  }
+  args_done(S, A, 5);
+  int fence = AT_FENCE_BEFORE | AT_FENCE_AFTER; /* upstream's default is acq_rel */
+  if (sem.k != V_NONE) {
+    if (sem.k != V_STR) ERR(S, "sem must be a string");
+    if (!strcmp(sem.s, "relaxed")) fence = 0;
+    else if (!strcmp(sem.s, "acquire")) fence = AT_FENCE_AFTER;
+    else if (!strcmp(sem.s, "release")) fence = AT_FENCE_BEFORE;
+    else if (strcmp(sem.s, "acq_rel")) ERR(S, "sem must be 'relaxed', 'acquire', 'release' or 'acq_rel', got '%s'", sem.s);
+  }
+  if (scope.k != V_NONE && (scope.k != V_STR || (strcmp(scope.s, "gpu") && strcmp(scope.s, "cta") && strcmp(scope.s, "sys"))))
+    ERR(S, "scope must be 'gpu', 'cta' or 'sys'");
+  Type pt = ty_of(S, p);
+  tm_dtype dt = (tm_dtype)pt.dt;
+  Param *par = param_of_pointer(S, p);
+  if (par) {
+    if (par->flags & TM_PF_READONLY) ERR(S, "atomic through '%s', which was passed as a read-only array", par->name);
+    par->written = true;
+  }
+  bool ok = dt == TM_I32 || dt == TM_U32 || (dt == TM_F32 && k != AT_AND && k != AT_OR && k != AT_XOR);
+  if (!ok) {
+    if (dt_bits(dt) == 64)
+      ERR(S, "64-bit atomics (%s) are not supported on Apple GPUs; use 32-bit values", tm_dtype_name(dt));
+    ERR(S, "atomic_%s on %s is not supported (32-bit integers%s)", kind, tm_dtype_name(dt),
+        k == AT_AND || k == AT_OR || k == AT_XOR ? "" : " and float32");
+  }
+  val = broadcast_to(S, cast_to(S, val, dt), pt);
+  int id;
+  if (cas) {
+    cmp = broadcast_to(S, cast_to(S, cmp, dt), pt);
+    id = mk_ins(S, O_ATOMIC, with_dt(pt, dt), 3, p.id, cmp.id, val.id);
+  } else if (mask.k != V_NONE) {
+    mask = to_tensor(S, mask);
+    check_mask(S, mask);
+    mask = broadcast_to(S, mask, pt);
+    id = mk_ins(S, O_ATOMIC, with_dt(pt, dt), 3, p.id, val.id, mask.id);
+  } else {
+    id = mk_ins(S, O_ATOMIC, with_dt(pt, dt), 2, p.id, val.id, 0);
+  }
+  S->fn->ins.v[id].aux = (int16_t)k;
+  S->fn->ins.v[id].imm = fence;
+  return tensor(id);
+}
+
 /* A def of src/stdlib.py, or NULL. */
 static JitFn *stdlib_fn(Sema *S, const char *name) {
   if (!S->stdlib) {
@@ -1094,6 +1159,7 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   Val red;
   if (call_reduction(S, name, A, &red)) return red;
   if (!strcmp(name, "dot")) return call_dot(S, A);
+  if (!strncmp(name, "atomic_", 7)) return call_atomic(S, name + 7, A);
   if (!strcmp(name, "expand_dims")) {
     Val x = to_tensor(S, arg_req(S, A, 0, "input")), ax = arg_req(S, A, 1, "axis");
     args_done(S, A, 2);

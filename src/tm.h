@@ -209,12 +209,15 @@ typedef enum Op {
   O_RETURN,       /* leaves the kernel (uniform across the program) */
   O_CONVERT,      /* same value, another layout: through threadgroup memory */
   O_DOT,          /* args: a [(B,)M,K], b [(B,)K,N], acc [(B,)M,N]: acc + a @ b */
+  O_ATOMIC,       /* aux = AtomicKind; args: ptr val [mask] (CAS: ptr cmp val); imm = fence flags; result: old */
   O_REDUCE,       /* args: inputs; aux: axis; region 0 combines (2n scalar blockargs -> yield n);
                      results are O_RESULTs */
   O_NOPS
 } Op;
 
 typedef enum Cmp { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE } Cmp;
+typedef enum AtomicKind { AT_ADD, AT_MAX, AT_MIN, AT_AND, AT_OR, AT_XOR, AT_XCHG, AT_CAS } AtomicKind;
+enum { AT_FENCE_BEFORE = 1, AT_FENCE_AFTER = 2 }; /* release / acquire ordering */
 
 typedef struct Layout Layout;
 

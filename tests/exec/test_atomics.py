@@ -1,0 +1,145 @@
+"""Atomics: add/max/min/and/or/xor/xchg/cas on int32, uint32 and float32, block
+and scalar forms, masks, returned old values, contention across programs, and
+a spin lock built from atomic_cas/atomic_xchg (the layer-norm backward pattern)."""
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+
+
+@triton.jit
+def histogram_kernel(x_ptr, hist_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m, other=0)
+    tl.atomic_add(hist_ptr + x, 1, mask=m)
+
+
+def test_histogram_contention(rng):
+    n = 10_000
+    x = rng.integers(0, 16, n).astype(np.int32)
+    hist = np.zeros(16, np.int32)
+    histogram_kernel[(triton.cdiv(n, 256),)](x, hist, n, BLOCK=256)
+    np.testing.assert_array_equal(hist, np.bincount(x, minlength=16))
+
+
+@triton.jit
+def rmw_kernel(p_ptr, v_ptr, old_ptr, OP: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    v = tl.load(v_ptr + offs)
+    if OP == "add":
+        old = tl.atomic_add(p_ptr + offs, v)
+    elif OP == "max":
+        old = tl.atomic_max(p_ptr + offs, v)
+    elif OP == "min":
+        old = tl.atomic_min(p_ptr + offs, v, sem="relaxed")
+    elif OP == "and":
+        old = tl.atomic_and(p_ptr + offs, v)
+    elif OP == "or":
+        old = tl.atomic_or(p_ptr + offs, v, sem="release", scope="gpu")
+    elif OP == "xor":
+        old = tl.atomic_xor(p_ptr + offs, v)
+    else:
+        old = tl.atomic_xchg(p_ptr + offs, v)
+    tl.store(old_ptr + offs, old)
+
+
+OPS = {"add": np.add, "max": np.maximum, "min": np.minimum, "and": np.bitwise_and, "or": np.bitwise_or,
+       "xor": np.bitwise_xor, "xchg": lambda a, b: b}
+
+
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32, np.float32])
+def test_rmw_returns_old(op, dtype, rng):
+    if dtype == np.float32 and op in ("and", "or", "xor"):
+        pytest.skip("bitwise atomics are integer-only")
+    n = 64
+    if dtype == np.float32:
+        p = (rng.standard_normal(n) * 10).astype(dtype)
+        v = (rng.standard_normal(n) * 10).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        p = rng.integers(info.min, info.max, n, endpoint=True, dtype=np.int64).astype(dtype)
+        v = rng.integers(info.min, info.max, n, endpoint=True, dtype=np.int64).astype(dtype)
+    p0 = p.copy()
+    old = np.zeros(n, dtype)
+    rmw_kernel[(1,)](p, v, old, OP=op, BLOCK=n)
+    np.testing.assert_array_equal(old, p0)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(p, OPS[op](p0, v).astype(dtype))
+
+
+@triton.jit
+def float_minmax_nan_kernel(p_ptr, v_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.atomic_max(p_ptr + offs, tl.load(v_ptr + offs))
+    tl.atomic_min(p_ptr + BLOCK + offs, tl.load(v_ptr + offs))
+
+
+def test_float_max_min_ignore_nan_operands():
+    v = np.array([np.nan, 1.0, -np.inf, np.inf], np.float32)
+    p = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], np.float32)
+    float_minmax_nan_kernel[(1,)](p, v, BLOCK=4)
+    np.testing.assert_array_equal(p[:4], [0.0, 1.0, 0.0, np.inf])
+    np.testing.assert_array_equal(p[4:], [0.0, 0.0, -np.inf, 0.0])
+
+
+@triton.jit
+def counter_kernel(count_ptr, order_ptr):
+    # a scalar atomic happens once per program, whatever num_warps is
+    ticket = tl.atomic_add(count_ptr, 1)
+    tl.store(order_ptr + ticket, tl.program_id(0))
+
+
+@pytest.mark.parametrize("num_warps", [1, 4])
+def test_scalar_atomic_once_per_program(num_warps):
+    n = 200
+    count = np.zeros(1, np.int32)
+    order = np.full(n, -1, np.int32)
+    counter_kernel[(n,)](count, order, num_warps=num_warps)
+    assert count[0] == n
+    assert sorted(order.tolist()) == list(range(n))
+
+
+@triton.jit
+def cas_kernel(p_ptr, out_ptr):
+    old1 = tl.atomic_cas(p_ptr, 5, 7)    # matches: 5 -> 7
+    old2 = tl.atomic_cas(p_ptr, 5, 9)    # does not match: stays 7
+    tl.store(out_ptr, old1)
+    tl.store(out_ptr + 1, old2)
+
+
+def test_cas_semantics():
+    p = np.array([5], np.int32)
+    out = np.zeros(2, np.int32)
+    cas_kernel[(1,)](p, out)
+    assert p[0] == 7 and list(out) == [5, 7]
+
+
+@triton.jit
+def locked_sum_kernel(x_ptr, acc_ptr, lock_ptr, count_ptr, BLOCK: tl.constexpr):
+    # every program adds its block into one shared accumulator under a spin lock
+    pid = tl.program_id(0)
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + pid * BLOCK + offs)
+    while tl.atomic_cas(lock_ptr, 0, 1) == 1:
+        pass
+    count = tl.load(count_ptr)
+    if count == 0:
+        tl.atomic_xchg(count_ptr, 1)
+    else:
+        x += tl.load(acc_ptr + offs)
+    tl.store(acc_ptr + offs, x)
+    tl.atomic_xchg(lock_ptr, 0)
+
+
+def test_spin_lock_across_programs(rng):
+    programs, block = 64, 128
+    x = rng.integers(-1000, 1000, programs * block).astype(np.int64)
+    acc = np.full(block, 123456, np.int64)  # overwritten by the first program
+    lock = np.zeros(1, np.int32)
+    count = np.zeros(1, np.int32)
+    locked_sum_kernel[(programs,)](x, acc, lock, count, BLOCK=block)
+    np.testing.assert_array_equal(acc, x.reshape(programs, block).sum(0))
+    assert lock[0] == 0
