@@ -5,6 +5,13 @@ using namespace metal;
 #define TM_LD(p, line) (p)
 #define TM_ST(p, line) (p)
 #endif
+#ifndef TM_FENCE
+#if __METAL_VERSION__ >= 320
+#define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)
+#else
+#define TM_FENCE() /* no device-scope fence before MSL 3.2: atomics stay relaxed */
+#endif
+#endif
 
 template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }
 template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }
