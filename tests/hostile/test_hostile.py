@@ -1,0 +1,300 @@
+"""Hostile launch inputs: every one gets a Python exception naming the kernel
+(and the argument, where there is one), and corrupts nothing: the output
+arrays keep their contents and the next valid launch gives the right answer.
+
+Issue 8's list, one test (or parametrized group) per item: wrong argument
+count or type, None pointers, float64 arrays, read-only arrays written by the
+kernel, non-contiguous arrays, empty arrays, grids of zero, negative or
+oversized dimensions, constexpr values of the wrong type, block sizes that are
+not powers of two or exceed limits, kernels that read out of bounds.
+"""
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+
+N = 100
+BLOCK = 128
+SENTINEL = -12345.0
+
+
+@triton.jit
+def scale_kernel(x_ptr, out_ptr, n, s, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) * s, mask=m)
+
+
+@triton.jit
+def oob_kernel(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs))
+
+
+def arrays():
+    x = np.arange(N, dtype=np.float32) - 50
+    out = np.full(N, SENTINEL, np.float32)
+    return x, out
+
+
+def still_works():
+    """The process and the kernel are intact: a valid launch is right."""
+    x, out = arrays()
+    scale_kernel[(triton.cdiv(N, BLOCK),)](x, out, N, 2.0, BLOCK=BLOCK)
+    np.testing.assert_array_equal(out, x * 2)
+
+
+def names_kernel(msg, kernel):
+    """The message names the kernel: by name, or (a located compile error) by a
+    FILE:LINE inside the kernel's def."""
+    if kernel.__name__ in msg:
+        return True
+    first = kernel.fn.__code__.co_firstlineno
+    nlines = len(kernel.src.splitlines())
+    return any(f"test_hostile.py:{line}:" in msg for line in range(first, first + nlines + 1))
+
+
+def refused(exc, launch, *names, out=None, kernel=scale_kernel):
+    """launch() raises exc whose message names the kernel and every one of
+    names; out (if given) is untouched; then a valid launch works."""
+    before = None if out is None else out.copy()
+    with pytest.raises(exc) as e:
+        launch()
+    msg = str(e.value)
+    if kernel is not None:
+        assert names_kernel(msg, kernel), f"{kernel.__name__} not named in {msg!r}"
+    for n in names:
+        assert n in msg, f"{n!r} not in {msg!r}"
+    if out is not None:
+        np.testing.assert_array_equal(out, before)
+    still_works()
+    return msg
+
+
+# ------------------------------------------------------------ arguments
+
+def test_too_few_arguments():
+    x, out = arrays()
+    refused(TypeError, lambda: scale_kernel[(1,)](x, out, N, BLOCK=BLOCK), "s", out=out)
+
+
+def test_too_many_arguments():
+    x, out = arrays()
+    refused(TypeError, lambda: scale_kernel[(1,)](x, out, N, 2.0, 7, BLOCK=BLOCK), out=out)
+
+
+def test_unknown_keyword():
+    x, out = arrays()
+    # upstream raises KeyError("Keyword argument BLOK was specified but unrecognised")
+    refused((TypeError, KeyError), lambda: scale_kernel[(1,)](x, out, N, 2.0, BLOCK=BLOCK, BLOK=3), "BLOK", out=out,
+            kernel=None)
+
+
+@pytest.mark.xfail(strict=True, reason="H1 (docs/reliability.md): the unknown-keyword error (upstream's text) "
+                   "does not name the kernel")
+def test_unknown_keyword_names_the_kernel():
+    x, out = arrays()
+    refused((TypeError, KeyError), lambda: scale_kernel[(1,)](x, out, N, 2.0, BLOCK=BLOCK, BLOK=3), "BLOK")
+
+
+def test_missing_constexpr():
+    x, out = arrays()
+    refused(TypeError, lambda: scale_kernel[(1,)](x, out, N, 2.0), "BLOCK", out=out)
+
+
+@pytest.mark.parametrize("bad", ["a string", object(), [1.0, 2.0], {"a": 1}, 1 + 2j, b"bytes"],
+                         ids=["str", "object", "list", "dict", "complex", "bytes"])
+def test_wrong_type_for_pointer(bad):
+    _, out = arrays()
+    if isinstance(bad, bytes):
+        out = None  # in-bounds lanes of the failed launch were written
+    # bytes is a buffer (read-only uint8): 5 bytes read 100 elements deep is out of bounds
+    refused((TypeError, triton.CompilationError, triton.LaunchError),
+            lambda: scale_kernel[(1,)](bad, out, N, 2.0, BLOCK=BLOCK),
+            "x_ptr", out=out)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3, np.float32), "3", 2**70, None], ids=["array", "str", "huge", "None"])
+def test_wrong_type_for_scalar(bad):
+    x, out = arrays()
+    refused((TypeError, OverflowError, triton.CompilationError),
+            lambda: scale_kernel[(1,)](x, out, bad, 2.0, BLOCK=BLOCK), out=out)
+
+
+def test_none_pointer():
+    _, out = arrays()
+    refused((TypeError, ValueError, triton.CompilationError),
+            lambda: scale_kernel[(1,)](None, out, N, 2.0, BLOCK=BLOCK), out=out)
+
+
+def test_float64_array():
+    x, out = arrays()
+    refused(TypeError, lambda: scale_kernel[(1,)](x.astype(np.float64), out, N, 2.0, BLOCK=BLOCK),
+            "x_ptr", "float64", out=out)
+    refused(TypeError, lambda: scale_kernel[(1,)](x, out.astype(np.float64), N, 2.0, BLOCK=BLOCK),
+            "out_ptr", "float64")
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.object_, "U3", "datetime64[s]"])
+def test_unsupported_dtype_array(dtype):
+    _, out = arrays()
+    bad = np.zeros(N, dtype=dtype)
+    refused(TypeError, lambda: scale_kernel[(1,)](bad, out, N, 2.0, BLOCK=BLOCK), "x_ptr", out=out)
+
+
+def test_read_only_array_written():
+    x, out = arrays()
+    out.setflags(write=False)
+    msg = refused((TypeError, ValueError, triton.CompilationError, triton.LaunchError),
+                  lambda: scale_kernel[(1,)](x, out, N, 2.0, BLOCK=BLOCK), "out_ptr", out=out)
+    assert "read-only" in msg or "readonly" in msg or "not writable" in msg, msg
+    # the read-only input is fine when only read
+    x.setflags(write=False)
+    out2 = np.zeros(N, np.float32)
+    scale_kernel[(1,)](x, out2, N, 2.0, BLOCK=BLOCK)
+    np.testing.assert_array_equal(out2, x * 2)
+
+
+def test_non_contiguous_array():
+    x, out = arrays()
+    wide = np.zeros(2 * N, np.float32)
+    refused(ValueError, lambda: scale_kernel[(1,)](wide[::2], out, N, 2.0, BLOCK=BLOCK),
+            "x_ptr", "contiguous", out=out)
+    two_d = np.zeros((N, 2), np.float32)
+    refused(ValueError, lambda: scale_kernel[(1,)](x, two_d[:, 0], N, 2.0, BLOCK=BLOCK),
+            "out_ptr", "contiguous")
+    refused(ValueError, lambda: scale_kernel[(1,)](np.zeros((10, 10), np.float32).T, out, N, 2.0, BLOCK=BLOCK),
+            "x_ptr", out=out)
+
+
+def test_empty_arrays_with_masked_kernel():
+    """Zero elements, every lane masked off: runs and touches nothing."""
+    x = np.zeros(0, np.float32)
+    out = np.zeros(0, np.float32)
+    scale_kernel[(1,)](x, out, 0, 2.0, BLOCK=BLOCK)
+    still_works()
+
+
+def test_empty_array_read_unmasked_is_out_of_bounds():
+    x = np.zeros(0, np.float32)
+    big = np.full(32, SENTINEL, np.float32)
+    refused(triton.LaunchError, lambda: oob_kernel[(1,)](x, big[:16], BLOCK=16), "x_ptr", kernel=oob_kernel)
+    assert (big[16:] == SENTINEL).all()
+
+
+# ------------------------------------------------------------ grids
+
+@pytest.mark.parametrize("grid", [(0,), (0, 1), (1, 0, 1), (5, 0)])
+def test_grid_of_zero_launches_nothing(grid):
+    x, out = arrays()
+    scale_kernel[grid](x, out, N, 2.0, BLOCK=BLOCK)
+    assert (out == SENTINEL).all()
+    still_works()
+
+
+BAD_GRIDS = {
+    "negative": ((-1,), ValueError), "negative-y": ((1, -2), ValueError), "negative-z": ((1, 1, -3), ValueError),
+    "very-negative": ((-(2**40),), ValueError), "2**32": ((2**32,), ValueError), "2**64": ((2**64,), ValueError),
+    "y-2**32": ((1, 2**32), ValueError), "too-many-groups": ((2**31, 2**31, 2**31), triton.LaunchError),
+    "4-dims": ((1, 1, 1, 1), ValueError), "0-dims": ((), ValueError),
+    "float": ((1.5,), TypeError), "str": (("2",), TypeError), "None": ((None,), TypeError),
+}
+
+
+@pytest.mark.parametrize("name", BAD_GRIDS)
+def test_bad_grid_is_refused(name):
+    grid, exc = BAD_GRIDS[name]
+    x, out = arrays()
+    refused(exc, lambda: scale_kernel[grid](x, out, N, 2.0, BLOCK=BLOCK), out=out, kernel=None)
+
+
+@pytest.mark.xfail(strict=True, reason="H1 (docs/reliability.md): grid errors from the launcher "
+                   "(launcher.c, _grid3) do not name the kernel")
+@pytest.mark.parametrize("name", ["negative", "2**32", "4-dims", "float"])
+def test_bad_grid_error_names_the_kernel(name):
+    grid, exc = BAD_GRIDS[name]
+    x, out = arrays()
+    refused(exc, lambda: scale_kernel[grid](x, out, N, 2.0, BLOCK=BLOCK), out=out)
+
+
+def test_grid_callable_raising():
+    x, out = arrays()
+
+    def grid(meta):
+        raise KeyError("no such meta")
+    with pytest.raises(KeyError):
+        scale_kernel[grid](x, out, N, 2.0, BLOCK=BLOCK)
+    assert (out == SENTINEL).all()
+    still_works()
+
+
+# ------------------------------------------------------------ constexprs and block sizes
+
+@pytest.mark.parametrize("bad", ["128", 128.0, None, [128], object()], ids=["str", "float", "None", "list", "object"])
+def test_constexpr_of_wrong_type(bad):
+    x, out = arrays()
+    refused((TypeError, triton.CompilationError), lambda: scale_kernel[(1,)](x, out, N, 2.0, BLOCK=bad),
+            out=out)
+
+
+@pytest.mark.parametrize("block", [3, 100, 0, -128])
+def test_block_not_power_of_two(block):
+    x, out = arrays()
+    msg = refused(triton.CompilationError, lambda: scale_kernel[(1,)](x, out, N, 2.0, BLOCK=block),
+                  out=out)
+    assert "test_hostile.py:" in msg and "error:" in msg, msg  # located in the kernel's file
+
+
+@pytest.mark.parametrize("block", [2**21, 2**31, 2**62])
+def test_block_too_large(block):
+    x, out = arrays()
+    msg = refused((triton.CompilationError, OverflowError, ValueError, TypeError),
+                  lambda: scale_kernel[(1,)](x, out, N, 2.0, BLOCK=block), out=out)
+    assert "error" in msg.lower() or "limit" in msg.lower() or "large" in msg.lower(), msg
+
+
+@pytest.mark.parametrize("num_warps", [0, 3, 64, -1])
+def test_bad_num_warps(num_warps):
+    x, out = arrays()
+    refused((ValueError, TypeError, triton.CompilationError),
+            lambda: scale_kernel[(1,)](x, out, N, 2.0, BLOCK=BLOCK, num_warps=num_warps), "num_warps", out=out)
+
+
+# ------------------------------------------------------------ out of bounds
+
+def test_out_of_bounds_read():
+    x = np.arange(10, dtype=np.float32)
+    out = np.full(64, SENTINEL, np.float32)
+    refused(triton.LaunchError, lambda: oob_kernel[(1,)](x, out, BLOCK=64), "out-of-bounds", "x_ptr",
+            kernel=oob_kernel)
+
+
+def test_out_of_bounds_write_stays_inside_the_argument():
+    """An out-of-bounds store is refused before it lands: the memory past a
+    view (the rest of its base array) is untouched. (The in-bounds lanes of a
+    failed launch may have been written, as on a GPU.)"""
+    x = np.arange(64, dtype=np.float32)
+    big = np.full(64, SENTINEL, np.float32)
+    refused(triton.LaunchError, lambda: oob_kernel[(1,)](x, big[:10], BLOCK=64), "out-of-bounds", "out_ptr",
+            kernel=oob_kernel)
+    assert (big[10:] == SENTINEL).all()
+
+
+def test_out_of_bounds_read_of_a_view():
+    """A view into a larger array: the bound is the view, not the base."""
+    base = np.arange(128, dtype=np.float32)
+    out = np.full(64, SENTINEL, np.float32)
+    refused(triton.LaunchError, lambda: oob_kernel[(1,)](base[100:], out, BLOCK=64), "x_ptr", kernel=oob_kernel)
+
+
+def test_out_of_bounds_negative_offset():
+    base = np.arange(128, dtype=np.float32)
+    out = np.full(64, SENTINEL, np.float32)
+    refused(triton.LaunchError, lambda: neg_kernel[(1,)](base[64:], out, BLOCK=64), "x_ptr", kernel=neg_kernel)
+
+
+@triton.jit
+def neg_kernel(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs - 3))
