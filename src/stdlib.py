@@ -23,6 +23,42 @@ def softmax(x, dim=None, keep_dims=False, ieee_rounding: tl.constexpr = False):
     return num / den
 
 
+
+def swizzle2d(i, j, size_i, size_j, size_g):
+    # Renumbers a row-major size_i x size_j grid so that, within each band of
+    # size_g rows, consecutive indices run down the columns (the grouped
+    # launch order of a matmul: neighbouring programs share tiles of A and B).
+    # The last band may have fewer rows. size_i = size_j = 4, size_g = 2:
+    #
+    #   0  1  2  3        0  2  4  6
+    #   4  5  6  7   ->   1  3  5  7
+    #   8  9 10 11        8 10 12 14
+    #  12 13 14 15        9 11 13 15
+    ij = i * size_j + j
+    band = size_g * size_j
+    off_i = (ij // band) * size_g
+    rows = tl.minimum(size_i - off_i, size_g)
+    ij = ij % band
+    return off_i + ij % rows, ij // rows
+
+
+def clamp(x, min, max, propagate_nan: tl.constexpr = 0):
+    # min(max(x, min), max) on floats, as upstream's tt.clampf: with NaN
+    # propagation NONE (0) each step returns the non-NaN operand (so a NaN x
+    # gives min), otherwise (PropagateNan.ALL) a NaN anywhere gives NaN.
+    # Written with where() so the result keeps the promoted dtype of the
+    # three operands (fp16 and bf16 stay as they are).
+    if propagate_nan == 0:
+        lo = tl.where((x > min) | (min != min), x, min)
+        r = tl.where((lo < max) | (max != max), lo, max)
+    else:
+        lo = tl.where((x > min) | (x != x), x, min)
+        r = tl.where((lo < max) | (lo != lo), lo, max)
+    dt = r.dtype
+    tl.static_assert(dt == tl.float16 or dt == tl.bfloat16 or dt == tl.float32 or dt == tl.float64,
+                     "clamp: only floating point clamp is supported")
+    return r
+
 # ---------------------------------------------------------------- random
 #
 # Counter-based random numbers: Philox-4x32 (Salmon, Moraes, Dror, Shaw,
