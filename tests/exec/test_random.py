@@ -116,15 +116,6 @@ def test_reference_known_answers(bits, ctr, key, want):
 
 # ---------------------------------------------------------------- kernels
 
-# Philox-4x64 needs a 64-bit tl.umulhi; the CPU emulator's Metal shim
-# (runtime/metal_stdlib) defines mulhi for 32-bit ints only, so the C++
-# compile of those kernels fails. Strict: remove this once the shim has it.
-NEEDS_MULHI64 = pytest.mark.xfail(strict=True, raises=RuntimeError,
-                                  reason="metal shim lacks 64-bit mulhi")
-
-
-def _width(bits):
-    return pytest.param(bits, marks=NEEDS_MULHI64) if bits == 64 else bits
 
 @triton.jit
 def philox_impl_kernel(c_ptr, k_ptr, out_ptr, N_ROUNDS: tl.constexpr):
@@ -142,7 +133,7 @@ def philox_impl_kernel(c_ptr, k_ptr, out_ptr, N_ROUNDS: tl.constexpr):
     tl.store(out_ptr + i * 4 + 3, r3)
 
 
-@pytest.mark.parametrize("bits", [32, _width(64)])
+@pytest.mark.parametrize("bits", [32, 64])
 def test_philox_impl_known_answers(bits):
     """The kernel language's Philox against the published vectors directly
     (all three vectors of a width in one launch, plus one repeated)."""
@@ -156,7 +147,7 @@ def test_philox_impl_known_answers(bits):
     np.testing.assert_array_equal(out, np.array([k[3] for k in kats], dtype=dt))
 
 
-@pytest.mark.parametrize("bits", [32, _width(64)])
+@pytest.mark.parametrize("bits", [32, 64])
 @pytest.mark.parametrize("rounds", [1, 7, 10])
 def test_philox_impl_random(bits, rounds, rng):
     dt = np.uint32 if bits == 32 else np.uint64
@@ -184,8 +175,7 @@ def philox_kernel(seed, c_ptr, out_ptr, n, BLOCK: tl.constexpr):
     tl.store(out_ptr + offs * 4 + 3, r3, mask=m)
 
 
-@pytest.mark.parametrize("dtype", [np.int32, np.uint32, pytest.param(np.int64, marks=NEEDS_MULHI64),
-                                   pytest.param(np.uint64, marks=NEEDS_MULHI64)])
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32, np.int64, np.uint64])
 @pytest.mark.parametrize("seed", [0, 7, -3, 0xCAFEF00D, 0x0000000FCAFEB0BA, -2**63])
 def test_philox_seed_and_counter_width(dtype, seed, rng):
     """tl.philox: a 32-bit counter type keys Philox-4x32 with the seed's two
