@@ -239,12 +239,15 @@ static bool lookup_module_entry(Sema *S, const char *name, Val *out) {
       return true;
     }
     if (e->kind == N_ASSIGN && !strcmp(e->name, name)) {
+      if (e->op) ERR(S, "global '%s' is defined in terms of itself", name);
+      e->op = "evaluating"; /* a cycle guard: `X = X + 1` at module level */
       Node *x = parse_expr_at(S->c, S->toks, (int)e->ival);
       Scope *saved = S->scope;
       Scope empty = {0};
       S->scope = &empty;
       Val v = eval(S, x);
       S->scope = saved;
+      e->op = NULL;
       if (v.k == V_TENSOR) ERR(S, "global '%s' must be a compile-time constant", name);
       *out = v;
       return true;
