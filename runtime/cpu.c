@@ -39,6 +39,7 @@ void cpu_dev_free(CpuDev *c) {
   cpu_objs_free(c);
   pthread_mutex_destroy(&c->mu);
   pthread_mutex_destroy(&c->launch_mu);
+  if (c->cache_is_temp && c->cache_dir) cpu_temp_dir_remove(c->cache_dir);
   free(c->cache_dir);
   free(c);
 }

@@ -21,6 +21,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,26 @@ static int write_all(int fd, const char *s, size_t n) {
   return 0;
 }
 
+/* A fresh private folder under $TMPDIR (or /tmp), malloc'd; NULL on failure. */
+static char *temp_dir(void) {
+  const char *t = getenv("TMPDIR");
+  char *p = rt_strfmt("%s/triton-metal-cpu-XXXXXX", t && *t ? t : "/tmp");
+  if (p && !mkdtemp(p)) {
+    free(p);
+    p = NULL;
+  }
+  return p;
+}
+
+/* Removes a folder made by temp_dir and what the builds left in it. */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  remove(path);
+  return 0;
+}
+
+void cpu_temp_dir_remove(const char *dir) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
+
 /* Writes text to path atomically (unique temp file + rename). */
 static int write_file_atomic(const char *path, const char *const *parts, int nparts) {
   char *tmp = rt_strfmt("%s.XXXXXX", path);
@@ -405,13 +426,28 @@ static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, C
     free(why);
     why = NULL;
   }
-  if (mkdirs(d->cache_dir))
-    return rt_error(TM_ERR_DEVICE, err, "cannot create the cache folder %s: %s", d->cache_dir,
-                    strerror(errno));
+  if (!d->cache_is_temp && (mkdirs(d->cache_dir) || access(d->cache_dir, W_OK))) {
+    /* a read-only or unusable cache folder: build in a private temporary one */
+    char *tmp = temp_dir();
+    if (!tmp)
+      return rt_error(TM_ERR_DEVICE, err, "cannot write the cache folder %s, nor create a temporary one: %s",
+                      d->cache_dir, strerror(errno));
+    free(d->cache_dir);
+    d->cache_dir = tmp;
+    d->cache_is_temp = 1;
+    char *so = rt_strfmt("%s/%s.so", tmp, b->hex);
+    if (!so) return rt_error(TM_ERR_NOMEM, err, "out of memory");
+    free(b->so);
+    b->so = so;
+    b->dir = tmp;
+  }
   tm_status st = compile(b, msl, tramp, err);
   if (st) return st;
   d->compiles++;
-  if ((*out = open_obj(b->so, &why))) return TM_OK;
+  if ((*out = open_obj(b->so, &why))) {
+    if (d->cache_is_temp) unlink(b->so); /* loaded; the folder holds nothing for later */
+    return TM_OK;
+  }
   st = rt_error(TM_ERR_DEVICE, err, "cannot load the compiled kernel '%s' (%s): %s", b->name,
                 b->so, why ? why : "?");
   free(why);

@@ -158,7 +158,9 @@ typedef struct Pool {
 } Pool;
 
 typedef struct CpuDev {
-  char *cache_dir; /* <cache>/cpu */
+  char *cache_dir; /* <cache>/cpu, or a private temporary folder (below) */
+  int cache_is_temp; /* the cache folder could not be written: objects are built in a
+                        folder of this device's own, removed by cpu_dev_free */
   pthread_mutex_t mu; /* objs */
   CpuObj *objs;
   pthread_mutex_t launch_mu; /* one launch at a time per device */
@@ -186,6 +188,7 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, Cp
                       char **err);
 void cpu_obj_put(CpuDev *d, CpuObj *o);
 void cpu_objs_free(CpuDev *d);
+void cpu_temp_dir_remove(const char *dir); /* a CpuDev.cache_is_temp folder, and its contents */
 
 /* ------------------------------------------------------------ cpu_pool.c */
 

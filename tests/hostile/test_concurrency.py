@@ -1,0 +1,189 @@
+"""Concurrency and hostile cache folders: launches and compiles from several
+Python threads at once; several processes sharing one cache folder; a cache
+folder that cannot be written, or whose disk is full. Every launch gives the
+right answer or a clean exception; no process dies; the cache is never left
+with an entry that a later process misreads."""
+import os
+import pathlib
+import resource
+import signal
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@triton.jit
+def affine_kernel(x_ptr, out_ptr, n, b, A: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) * A + b, mask=m)
+
+
+def run_threads(nthreads, work):
+    """Runs work(i) in nthreads threads released together; re-raises the first error."""
+    start = threading.Barrier(nthreads)
+    errors = []
+
+    def body(i):
+        try:
+            start.wait()
+            work(i)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    ts = [threading.Thread(target=body, args=(i,)) for i in range(nthreads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in ts), "a thread hung"
+    if errors:
+        raise errors[0]
+
+
+def test_threads_compile_and_launch_different_specializations():
+    """Eight threads, each its own constexpr (a compile each) and its own data."""
+    def work(i):
+        rng = np.random.default_rng(i)
+        for rep in range(4):
+            n = int(rng.integers(1, 3000))
+            x = rng.standard_normal(n).astype(np.float32)
+            out = np.zeros(n, np.float32)
+            affine_kernel[(triton.cdiv(n, 256),)](x, out, n, float(rep), A=i + 100, BLOCK=256)
+            np.testing.assert_allclose(out, x * np.float32(i + 100) + np.float32(rep), rtol=1e-6)
+    run_threads(8, work)
+
+
+def test_threads_race_on_one_specialization():
+    """Eight threads launch the same not-yet-compiled specialization at once."""
+    def work(i):
+        x = np.arange(1000, dtype=np.float32) + i
+        out = np.zeros(1000, np.float32)
+        for _ in range(5):
+            affine_kernel[(8,)](x, out, 1000, 1.0, A=-7, BLOCK=128)
+            np.testing.assert_array_equal(out, x * -7 + 1)
+    run_threads(8, work)
+
+
+def test_threads_errors_do_not_leak_into_other_threads():
+    """Threads with hostile launches beside threads with valid ones."""
+    def work(i):
+        x = np.arange(300, dtype=np.float32)
+        out = np.zeros(300, np.float32)
+        for _ in range(5):
+            if i % 2:
+                with pytest.raises((TypeError, triton.LaunchError, triton.CompilationError)):
+                    if i % 4 == 1:
+                        affine_kernel[(1,)](x.astype(np.float64), out, 300, 0.0, A=2, BLOCK=512)
+                    else:
+                        affine_kernel[(1,)](x[:10], out, 300, 0.0, A=2, BLOCK=512)  # unmasked? no: n too big
+            else:
+                affine_kernel[(1,)](x, out, 300, 0.0, A=2, BLOCK=512)
+                np.testing.assert_array_equal(out, x * 2)
+    run_threads(8, work)
+
+
+# ------------------------------------------------------------ processes and cache folders
+
+SCRIPT = '''
+import sys
+import numpy as np
+import triton_metal as triton
+import triton_metal.language as tl
+
+
+@triton.jit
+def k(x_ptr, out_ptr, n, A: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) * A, mask=m)
+
+
+for a in range(int(sys.argv[1]), int(sys.argv[1]) + 3):
+    x = np.arange(777, dtype=np.float32)
+    out = np.zeros(777, np.float32)
+    k[(triton.cdiv(777, 128),)](x, out, 777, A=a, BLOCK=128)
+    assert (out == x * a).all(), a
+print("OK")
+'''
+
+
+def spawn(tmp_path, cache, first, limit_bytes=None):
+    script = tmp_path / "k.py"
+    if not script.exists():
+        script.write_text(SCRIPT)
+    env = dict(os.environ, TRITON_METAL_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT / "python"))
+
+    def limit():
+        if limit_bytes is not None:  # a full disk: writes past limit_bytes fail with EFBIG
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return subprocess.Popen([sys.executable, str(script), str(first)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+
+
+def finish(p):
+    out, err = p.communicate(timeout=300)
+    assert p.returncode >= 0, f"killed by signal {-p.returncode}: {err}"
+    return p.returncode, out, err
+
+
+def test_processes_share_one_cache_folder(tmp_path):
+    cache = tmp_path / "cache"
+    # overlapping specializations: processes race to build and store the same entries
+    procs = [spawn(tmp_path, cache, first) for first in (2, 3, 2, 3, 4)]
+    for p in procs:
+        rc, out, err = finish(p)
+        assert rc == 0 and "OK" in out, err
+    rc, out, err = finish(spawn(tmp_path, cache, 2))  # everything from the cache now
+    assert rc == 0 and "OK" in out, err
+    stray = [f for f in cache.rglob("*") if f.is_file() and ".tmp" in f.name]
+    assert stray == []
+
+
+def test_unwritable_cache_folder(tmp_path):
+    if os.geteuid() != 0:
+        cache = tmp_path / "ro"
+        cache.mkdir()
+        cache.chmod(0o555)
+    else:  # root writes through permissions: a path below a regular file cannot be created
+        (tmp_path / "file").write_text("not a folder")
+        cache = tmp_path / "file" / "cache"
+    rc, out, err = finish(spawn(tmp_path, cache, 5))
+    assert rc == 0 and "OK" in out, err
+
+
+def test_read_only_warm_cache_folder(tmp_path):
+    cache = tmp_path / "cache"
+    rc, out, err = finish(spawn(tmp_path, cache, 6))
+    assert rc == 0, err
+    for f in [cache, *cache.rglob("*")]:
+        f.chmod(0o555 if f.is_dir() else 0o444)
+    try:
+        rc, out, err = finish(spawn(tmp_path, cache, 6))
+        assert rc == 0 and "OK" in out, err
+    finally:
+        for f in [cache, *cache.rglob("*")]:
+            f.chmod(0o755 if f.is_dir() else 0o644)
+
+
+@pytest.mark.parametrize("limit", [0, 4096, 65536])
+def test_full_disk(tmp_path, limit):
+    """Every file write past `limit` bytes fails (RLIMIT_FSIZE: the process,
+    its C++ compiles included, sees a full disk). The process gets a clean
+    exception or the right answer; then an ordinary process on the same cache
+    folder gets the right answer (no half-written entry is trusted)."""
+    cache = tmp_path / "cache"
+    rc, out, err = finish(spawn(tmp_path, cache, 7, limit_bytes=limit))
+    if rc != 0:
+        assert "Traceback" in err and ("Error" in err), err  # a Python exception, not a crash
+        assert "Segmentation" not in err and "Sanitizer" not in err, err
+    rc, out, err = finish(spawn(tmp_path, cache, 7))
+    assert rc == 0 and "OK" in out, err
