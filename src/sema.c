@@ -1217,9 +1217,10 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   if (!strcmp(name, "next_power_of_2")) {
     int64_t n = const_int(S, arg_req(S, A, 0, "n"), "n");
     args_done(S, A, 1);
+    if (n < 0 || n > (INT64_C(1) << 62)) ERR(S, "next_power_of_2(%lld) is out of range", (long long)n);
     int64_t p = 1;
     while (p < n) p <<= 1;
-    return v_int(p);
+    return v_int(n == 0 ? 0 : p); /* upstream: next_power_of_2(0) == 0 */
   }
   if (!strcmp(name, "multiple_of") || !strcmp(name, "max_contiguous") || !strcmp(name, "max_constancy")) {
     Val x = arg_req(S, A, 0, "input");
