@@ -471,7 +471,8 @@ def test_binary(call, ref, dom, bound, rng):
         assert np.allclose(got[fin], want_[fin], rtol=1e-3)
         return
     if bound == 0:  # exact: bit-identical up to the sign of NaN
-        exp32 = want_.astype(F32) if call.split(".")[-1] not in ("nextafter",) else want_.astype(F32)
+        with np.errstate(over="ignore"):
+            exp32 = want_.astype(F32)
         same = (got == exp32) | (np.isnan(got) & np.isnan(exp32))
         # Metal may flush subnormal results
         same |= (np.abs(exp32) < TINY) & (got == 0)
