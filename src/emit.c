@@ -300,7 +300,7 @@ static bool groupable(Ins *in) {
   if (is_transparent(in)) return false;
   switch ((Op)in->op) {
   case O_FOR: case O_IF: case O_WHILE: case O_YIELD: case O_CONDITION: case O_RETURN: case O_CONVERT:
-  case O_REDUCE: case O_DOT: case O_ATOMIC: return false;
+  case O_REDUCE: case O_DOT: case O_ATOMIC: case O_SHUFFLE: return false;
   default: return in->layout != NULL;
   }
 }
@@ -318,7 +318,8 @@ static int plan_groups(Emitter *E, Block *b, int g) {
       cur = in->layout;
       E->group_of[id] = g;
     } else if (in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
-               in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC) {
+               in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC ||
+               in->op == O_SHUFFLE) {
       cur = NULL;
       for (int r = 0; r < in->nregions; r++)
         if (in->op != O_REDUCE) g = plan_groups(E, in->regions[r], g);
@@ -726,6 +727,102 @@ static void emit_atomic(Emitter *E, int id, int ind) {
   }
 }
 
+/* Writes every element of value x (non-duplicates) to sm[offset + row-major index]. */
+static void stage_all(Emitter *E, int x, const char *sm, int offset, int ind) {
+  Layout *A = E->f->ins.v[x].layout;
+  indent(&E->out, ind);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
+  coords_for(E, A, &E->out, ind + 1, true);
+  Layout *saved = E->group;
+  E->group = A;
+  indent(&E->out, ind + 1);
+  buf_printf(&E->out, "%s%s[%d + %s] = %s;\n", A->replicated ? "if (!dup) " : "", sm, offset, flat_index(E, A), ref(E, x));
+  E->group = saved;
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+}
+
+/* Row-major index into a block of `shape` from per-dim index expressions. */
+static const char *rowmajor(Emitter *E, int rank, const int *shape, const char **idx) {
+  if (!rank) return "0";
+  const char *r = idx[0];
+  for (int i = 1; i < rank; i++) r = arena_printf(&E->c->arena, "(%s) * %d + %s", r, shape[i], idx[i]);
+  return r;
+}
+
+/* Shape ops: inputs written to threadgroup memory in row-major order, then
+ * each output element read from where it comes from (tm.h, ShuffleKind). */
+static void emit_shuffle(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  Arena *a = &E->c->arena;
+  Ins *x = &E->f->ins.v[in->args[0]];
+  tm_dtype dt = (tm_dtype)in->ty.dt;
+  if (in->ty.ptr) error_at(E->c, in->line, in->col, "reshaping or permuting a block of pointers is not supported; apply it to the offsets");
+  int nx = (int)type_numel(x->ty);
+  bool two = in->aux == SH_JOIN || in->aux == SH_CAT;
+  const char *sm = smem(E, dt, two ? 2 * nx : nx);
+  stage_all(E, in->args[0], sm, 0, ind);
+  if (two) stage_all(E, in->args[1], sm, nx, ind);
+  barrier(E, ind);
+  Layout *R = in->layout;
+  indent(&E->out, ind);
+  buf_printf(&E->out, "%s v%d[%d];\n", tname(E, dt), id, R->per_thread);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
+  coords_for(E, R, &E->out, ind + 1, false);
+  const char *oc[TM_MAX_RANK]; /* output coordinates, by value dim */
+  for (int i = 0; i < R->rank; i++) oc[i] = arena_printf(a, "c%d", R->dims[i]);
+  const char *ic[TM_MAX_RANK];
+  int xr = x->ty.rank, xs[TM_MAX_RANK] = {0};
+  for (int i = 0; i < xr; i++) xs[i] = x->ty.shape[i];
+  const char *src;
+  switch ((ShuffleKind)in->aux) {
+  case SH_RESHAPE: src = flat_index(E, R); break;
+  case SH_PERMUTE:
+    for (int i = 0; i < R->rank; i++) ic[(in->imm >> (4 * i)) & 15] = oc[i];
+    src = rowmajor(E, xr, xs, ic);
+    break;
+  case SH_JOIN:
+    src = arena_printf(a, "c%d * %d + %s", R->dims[R->rank - 1], nx, rowmajor(E, xr, xs, oc));
+    break;
+  case SH_PICK:
+    for (int i = 0; i < xr - 1; i++) ic[i] = oc[i];
+    ic[xr - 1] = arena_printf(a, "%lld", (long long)in->imm);
+    src = rowmajor(E, xr, xs, ic);
+    break;
+  case SH_CAT: {
+    int d = (int)in->imm, n = xs[d];
+    for (int i = 0; i < xr; i++) ic[i] = i == d ? arena_printf(a, "(%s %% %d)", oc[i], n) : oc[i];
+    src = arena_printf(a, "(%s >= %d ? %d : 0) + %s", oc[d], n, nx, rowmajor(E, xr, xs, ic));
+    break;
+  }
+  case SH_FLIP: {
+    int d = (int)in->imm;
+    for (int i = 0; i < xr; i++) ic[i] = i == d ? arena_printf(a, "(%d - %s)", xs[d] - 1, oc[i]) : oc[i];
+    src = rowmajor(E, xr, xs, ic);
+    break;
+  }
+  case SH_GATHER: {
+    int d = (int)in->imm;
+    Layout *saved = E->group;
+    E->group = R;
+    /* an index outside the source reads a clamped element (upstream: undefined) */
+    const char *iv = arena_printf(a, "clamp(int(%s), 0, %d)", ref(E, in->args[1]), xs[d] - 1);
+    E->group = saved;
+    for (int i = 0; i < xr; i++) ic[i] = i == d ? iv : oc[i];
+    src = rowmajor(E, xr, xs, ic);
+    break;
+  }
+  default: internal_error(E->c, "emit", "unknown shuffle kind %d", in->aux);
+  }
+  indent(&E->out, ind + 1);
+  buf_printf(&E->out, "v%d[k] = %s[%s];\n", id, sm, src);
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+  barrier(E, ind);
+  E->in_array[id] = true;
+}
+
 /* Emits the combine region of a reduce: left[i] = combine(left, right). */
 static void emit_combine(Emitter *E, Ins *red, const char **left, const char **right, int ind) {
   Block *rb = red->regions[0];
@@ -935,7 +1032,8 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   if (is_transparent(in)) return; /* referred to directly */
   if (!groupable(in)) {
     bool pure = !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
-                  in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC);
+                  in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC ||
+                  in->op == O_SHUFFLE);
     if (!pure) close_group(E);
     Buf *b = E->group ? &E->pre : &E->out;
     switch ((Op)in->op) {
@@ -949,6 +1047,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
     case O_CONVERT: emit_convert(E, id, ind); break;
     case O_DOT: emit_dot(E, id, ind); break;
     case O_ATOMIC: emit_atomic(E, id, ind); break;
+    case O_SHUFFLE: emit_shuffle(E, id, ind); break;
     case O_REDUCE: emit_reduce(E, id, ind); break;
     case O_IF: emit_if(E, id, ind); break;
     case O_WHILE: emit_while(E, id, ind); break;

@@ -21,7 +21,7 @@ static const char *op_names[O_NOPS] = {
     "const", "arg", "program_id", "num_programs", "range", "splat", "broadcast",
     "expand_dims", "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr",
     "min", "max", "neg", "not", "cmp", "select", "cast", "bitcast", "math", "addptr", "load", "store",
-    "for", "if", "while", "yield", "condition", "blockarg", "result", "return", "convert", "dot", "atomic", "reduce"};
+    "for", "if", "while", "yield", "condition", "blockarg", "result", "return", "convert", "dot", "atomic", "shuffle", "reduce"};
 
 static const char *cmp_names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 
@@ -59,6 +59,9 @@ static void print_block(Ctx *c, Fn *f, Block *blk, Buf *b, int depth) {
     if (in->op == O_BLOCKARG || in->op == O_RESULT) buf_printf(&line, " %d of %%%lld", in->aux, (long long)in->imm);
     if (in->op == O_ARG) buf_printf(&line, " %s", f->params.v[in->aux].name);
     if (in->op == O_MATH) buf_printf(&line, " %s", math_fns[in->aux].name);
+    if (in->op == O_SHUFFLE)
+      buf_printf(&line, " %s %lld", (const char *[]){"reshape", "permute", "join", "pick", "cat", "flip", "gather"}[in->aux],
+                 (long long)in->imm);
     if (in->op == O_ATOMIC) buf_printf(&line, " %s", (const char *[]){"add", "max", "min", "and", "or", "xor", "xchg", "cas"}[in->aux]);
     if (in->op == O_CONST) {
       if (dt_is_float((tm_dtype)in->ty.dt)) buf_printf(&line, " %.9g", in->fimm);

@@ -84,6 +84,8 @@ typedef struct Sema {
 
 static Val eval(Sema *S, Node *n);
 static void exec_block(Sema *S, NodeVec body);
+typedef enum Combine { CB_SUM, CB_MAX, CB_MIN, CB_XOR, CB_OR, CB_ARGMAX, CB_ARGMIN, CB_USER } Combine;
+static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left);
 
 /* ------------------------------------------------------------ values */
 
@@ -1077,6 +1079,209 @@ static Val call_atomic(Sema *S, const char *kind, Args *A) {
   return tensor(id);
 }
 
+/* ---- shape ops: reshape, permute/trans, join/split/interleave, cat, flip, gather ---- */
+
+static Val shuffle(Sema *S, ShuffleKind kind, Type rt, Val a, Val b, int64_t imm) {
+  check_block_shape(S, rt.rank, rt.shape);
+  int id = b.k == V_TENSOR ? mk_ins(S, O_SHUFFLE, rt, 2, a.id, b.id, 0) : mk_ins(S, O_SHUFFLE, rt, 1, a.id, 0, 0);
+  S->fn->ins.v[id].aux = (int16_t)kind;
+  S->fn->ins.v[id].imm = imm;
+  return tensor(id);
+}
+
+/* Shape arguments given either as one tuple or as varargs from position `from`. */
+static int shape_varargs(Sema *S, Args *A, int from, const char *kw, int32_t *shape) {
+  Val v;
+  if (A->npos > from + 1) {
+    Val tup = {.k = V_TUPLE, .items = A->pos + from, .n = A->npos - from};
+    A->npos = from;
+    return shape_arg(S, tup, shape);
+  }
+  if (!arg_opt(S, A, from, kw, &v)) ERR(S, "%s() missing required argument '%s'", A->fname, kw);
+  if (A->npos > from) A->npos = from;
+  return shape_arg(S, v, shape);
+}
+
+static Val do_reshape(Sema *S, Val x, int rank, const int32_t *shape) {
+  Type t = ty_of(S, x);
+  Type rt = type_block(type_elem(t), rank, shape);
+  if (type_numel(rt) != (t.rank ? type_numel(t) : 1))
+    ERR(S, "cannot reshape %s to %s: the element counts differ", type_str(&S->c->arena, t), type_str(&S->c->arena, rt));
+  if (!t.rank) return broadcast_to(S, x, rt);
+  if (type_eq(t, rt)) return x;
+  return shuffle(S, SH_RESHAPE, rt, x, v_none(), 0);
+}
+
+static Val do_permute(Sema *S, Val x, const int *perm, int n) {
+  Type t = ty_of(S, x);
+  if (n != t.rank) ERR(S, "permute needs %d dims for a block of rank %d, got %d", t.rank, t.rank, n);
+  int seen = 0;
+  int64_t imm = 0;
+  int32_t shape[TM_MAX_RANK];
+  bool ident = true;
+  for (int i = 0; i < n; i++) {
+    int p = perm[i] < 0 ? perm[i] + n : perm[i];
+    if (p < 0 || p >= n || (seen & (1 << p))) ERR(S, "permute: dims must be a permutation of 0..%d", n - 1);
+    seen |= 1 << p;
+    shape[i] = t.shape[p];
+    imm |= (int64_t)p << (4 * i);
+    ident &= p == i;
+  }
+  if (ident) return x;
+  return shuffle(S, SH_PERMUTE, type_block(type_elem(t), n, shape), x, v_none(), imm);
+}
+
+static Val do_join(Sema *S, Val a, Val b) {
+  a = to_tensor(S, a);
+  b = to_tensor(S, b);
+  unify(S, &a, &b, false);
+  Type t = ty_of(S, a);
+  if (t.rank + 1 > TM_MAX_RANK) ERR(S, "join would make a block of rank above %d", TM_MAX_RANK);
+  int32_t shape[TM_MAX_RANK];
+  for (int i = 0; i < t.rank; i++) shape[i] = t.shape[i];
+  shape[t.rank] = 2;
+  if (!t.rank) { /* scalars: a block of two */
+    a = expand_dims(S, a, 0);
+    b = expand_dims(S, b, 0);
+  }
+  return shuffle(S, SH_JOIN, type_block(type_elem(t), t.rank + 1, shape), a, b, 0);
+}
+
+static bool call_shape_op(Sema *S, const char *name, Args *A, Val *out) {
+  A->fname = name;
+  if (!strcmp(name, "reshape") || !strcmp(name, "view")) {
+    Val x = to_tensor(S, arg_req(S, A, 0, "input"));
+    Val cr;
+    arg_opt(S, A, -1, "can_reorder", &cr);
+    int32_t shape[TM_MAX_RANK];
+    int rank = shape_varargs(S, A, 1, "shape", shape);
+    args_done(S, A, 1);
+    *out = do_reshape(S, x, rank, shape);
+    return true;
+  }
+  if (!strcmp(name, "ravel")) {
+    Val x = to_tensor(S, arg_req(S, A, 0, "x"));
+    Val cr;
+    arg_opt(S, A, 1, "can_reorder", &cr);
+    args_done(S, A, 2);
+    int32_t n[1] = {(int32_t)(ty_of(S, x).rank ? type_numel(ty_of(S, x)) : 1)};
+    *out = do_reshape(S, x, 1, n);
+    return true;
+  }
+  if (!strcmp(name, "trans") || !strcmp(name, "permute")) {
+    Val x = to_tensor(S, arg_req(S, A, 0, "input"));
+    Type t = ty_of(S, x);
+    int perm[TM_MAX_RANK], n = 0;
+    if (A->npos > 2) {
+      for (int i = 1; i < A->npos && n < TM_MAX_RANK; i++) perm[n++] = (int)const_int(S, A->pos[i], "dims");
+      A->npos = 1;
+    } else {
+      Val d;
+      if (arg_opt(S, A, 1, "dims", &d) && d.k != V_NONE) {
+        if (d.k == V_TUPLE)
+          for (int i = 0; i < d.n && n < TM_MAX_RANK; i++) perm[n++] = (int)const_int(S, d.items[i], "dims");
+        else perm[n++] = (int)const_int(S, d, "dims");
+      } else if (!strcmp(name, "permute")) {
+        ERR(S, "permute() missing required argument 'dims'");
+      }
+      if (A->npos > 1) A->npos = 1;
+    }
+    args_done(S, A, 1);
+    if (!n) { /* trans() of a 2-D block swaps its dims */
+      if (t.rank != 2) ERR(S, "trans() without dims needs a 2-D block, got rank %d", t.rank);
+      perm[0] = 1;
+      perm[1] = 0;
+      n = 2;
+    }
+    *out = do_permute(S, x, perm, n);
+    return true;
+  }
+  if (!strcmp(name, "join")) {
+    Val a = arg_req(S, A, 0, "a"), b = arg_req(S, A, 1, "b");
+    args_done(S, A, 2);
+    *out = do_join(S, a, b);
+    return true;
+  }
+  if (!strcmp(name, "interleave")) {
+    Val a = arg_req(S, A, 0, "a"), b = arg_req(S, A, 1, "b");
+    args_done(S, A, 2);
+    Val j = do_join(S, a, b);
+    Type t = ty_of(S, j);
+    if (t.rank < 2) ERR(S, "interleave needs blocks");
+    int32_t shape[TM_MAX_RANK];
+    for (int i = 0; i < t.rank - 2; i++) shape[i] = t.shape[i];
+    shape[t.rank - 2] = t.shape[t.rank - 2] * 2;
+    *out = do_reshape(S, j, t.rank - 1, shape);
+    return true;
+  }
+  if (!strcmp(name, "split")) {
+    Val x = to_tensor(S, arg_req(S, A, 0, "a"));
+    args_done(S, A, 1);
+    Type t = ty_of(S, x);
+    if (!t.rank || t.shape[t.rank - 1] != 2) ERR(S, "split() needs a block whose last dimension is 2, got %s", type_str(&S->c->arena, t));
+    int32_t shape[TM_MAX_RANK];
+    for (int i = 0; i < t.rank - 1; i++) shape[i] = t.shape[i];
+    Type rt = t.rank > 1 ? type_block(type_elem(t), t.rank - 1, shape) : type_elem(t);
+    Val r = {.k = V_TUPLE, .n = 2};
+    r.items = arena_alloc(&S->c->arena, sizeof(Val) * 2);
+    for (int k = 0; k < 2; k++) {
+      if (!rt.rank) { /* a <2> block: its elements as scalars */
+        Val red = shuffle(S, SH_PICK, type_block(type_elem(t), 1, (int32_t[]){1}), x, v_none(), k);
+        r.items[k] = reduce_axis(S, &red, 1, 0, CB_SUM, NULL, true);
+      } else {
+        r.items[k] = shuffle(S, SH_PICK, rt, x, v_none(), k);
+      }
+    }
+    *out = r;
+    return true;
+  }
+  if (!strcmp(name, "cat")) {
+    Val a = to_tensor(S, arg_req(S, A, 0, "input")), b = to_tensor(S, arg_req(S, A, 1, "other"));
+    Val cr, dv = v_int(0);
+    arg_opt(S, A, 2, "can_reorder", &cr);
+    arg_opt(S, A, 3, "dim", &dv);
+    args_done(S, A, 4);
+    unify(S, &a, &b, false);
+    Type t = ty_of(S, a);
+    if (!t.rank) ERR(S, "cat() needs blocks");
+    int dim = (int)const_int(S, dv, "dim");
+    if (dim < 0) dim += t.rank;
+    if (dim < 0 || dim >= t.rank) ERR(S, "cat(): dim %d is out of range", dim);
+    int32_t shape[TM_MAX_RANK];
+    for (int i = 0; i < t.rank; i++) shape[i] = t.shape[i];
+    shape[dim] *= 2;
+    *out = shuffle(S, SH_CAT, type_block(type_elem(t), t.rank, shape), a, b, dim);
+    return true;
+  }
+  if (!strcmp(name, "flip")) {
+    Val x = to_tensor(S, arg_req(S, A, 0, "x")), dv = v_none();
+    arg_opt(S, A, 1, "dim", &dv);
+    args_done(S, A, 2);
+    Type t = ty_of(S, x);
+    if (!t.rank) ERR(S, "flip() needs a block");
+    int dim = dv.k == V_NONE ? t.rank - 1 : (int)const_int(S, dv, "dim");
+    if (dim < 0) dim += t.rank;
+    if (dim < 0 || dim >= t.rank) ERR(S, "flip(): dim %d is out of range", dim);
+    *out = shuffle(S, SH_FLIP, t, x, v_none(), dim);
+    return true;
+  }
+  if (!strcmp(name, "gather")) {
+    Val src = to_tensor(S, arg_req(S, A, 0, "src")), idx = to_tensor(S, arg_req(S, A, 1, "index"));
+    int axis = (int)const_int(S, arg_req(S, A, 2, "axis"), "axis");
+    args_done(S, A, 3);
+    Type ts = ty_of(S, src), ti = ty_of(S, idx);
+    if (ts.rank != ti.rank || !ts.rank) ERR(S, "gather(): src and index must have the same rank");
+    if (axis < 0) axis += ts.rank;
+    if (axis < 0 || axis >= ts.rank) ERR(S, "gather(): axis %d is out of range", axis);
+    for (int i = 0; i < ts.rank; i++)
+      if (i != axis && ts.shape[i] != ti.shape[i]) ERR(S, "gather(): index and src shapes must match outside the axis");
+    if (!dt_is_int((tm_dtype)ti.dt) || ti.dt == TM_I1) ERR(S, "gather(): index must be integers");
+    *out = shuffle(S, SH_GATHER, type_block(type_elem(ts), ti.rank, ti.shape), src, idx, axis);
+    return true;
+  }
+  return false;
+}
+
 /* A def of src/stdlib.py, or NULL. */
 static JitFn *stdlib_fn(Sema *S, const char *name) {
   if (!S->stdlib) {
@@ -1100,6 +1305,7 @@ static JitFn *stdlib_fn(Sema *S, const char *name) {
 }
 
 static bool call_reduction(Sema *S, const char *name, Args *A, Val *out);
+static bool call_shape_op(Sema *S, const char *name, Args *A, Val *out);
 
 static Val call_builtin(Sema *S, const char *path, Args *A) {
   const char *name = strrchr(path, '.');
@@ -1163,6 +1369,8 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   if (call_reduction(S, name, A, &red)) return red;
   if (!strcmp(name, "dot")) return call_dot(S, A);
   if (!strncmp(name, "atomic_", 7)) return call_atomic(S, name + 7, A);
+  Val shv;
+  if (call_shape_op(S, name, A, &shv)) return shv;
   if (!strcmp(name, "expand_dims")) {
     Val x = to_tensor(S, arg_req(S, A, 0, "input")), ax = arg_req(S, A, 1, "axis");
     args_done(S, A, 2);
@@ -1254,7 +1462,8 @@ static Val call_method(Sema *S, Val self, const char *name, Args *A) {
   if (self.k != V_TENSOR) ERR(S, "%s has no method '%s'", vk_name(S, self), name);
   if (!strcmp(name, "to")) return call_cast(S, self, A, 0);
   static const char *fns[] = {"sum", "max", "min", "argmax", "argmin", "xor_sum", "reduce_or", "reduce",
-                              "expand_dims", "broadcast_to", NULL};
+                              "expand_dims", "broadcast_to", "reshape", "view", "trans", "permute", "ravel", "split",
+                              "cumsum", "cumprod", NULL};
   for (int i = 0; fns[i]; i++)
     if (!strcmp(name, fns[i])) {
       Args B = *A;
@@ -1319,6 +1528,11 @@ static Val attribute(Sema *S, Val obj, const char *name) {
       return tup;
     }
     if (!strcmp(name, "numel")) return v_int(type_numel(t));
+    if (!strcmp(name, "T")) {
+      if (t.rank != 2) ERR(S, ".T needs a 2-D block");
+      int perm[2] = {1, 0};
+      return do_permute(S, obj, perm, 2);
+    }
     Val m = {.k = V_METHOD, .s = name, .n = 1};
     m.items = arena_alloc(&S->c->arena, sizeof(Val));
     m.items[0] = obj;
@@ -1797,7 +2011,6 @@ static void exec_if(Sema *S, Node *n, Val c) {
  * O_REDUCE combines along one axis with a region that works on scalars:
  * blockargs 1..n are the left operands, n+1..2n the right ones. */
 
-typedef enum Combine { CB_SUM, CB_MAX, CB_MIN, CB_XOR, CB_OR, CB_ARGMAX, CB_ARGMIN, CB_USER } Combine;
 
 static Val combine(Sema *S, Combine cb, JitFn *fn, Val *a, Val *b, int n, bool tie_left) {
   switch (cb) {

@@ -155,11 +155,12 @@ def uint_to_uniform_float(x):
     # (-x - 1 maps [-2**(N-1), -1] onto [0, 2**(N-1) - 1]) and scale by the
     # largest float s with (2**(N-1) - 1) * s < 1 after float32 rounding, so
     # the result lies in [0, 1).
-    if x.dtype.primitive_bitwidth == 32:
+    if x.dtype == tl.uint32 or x.dtype == tl.int32:
         x = x.to(tl.int32, bitcast=True)
         scale = 4.6566127342e-10
     else:
-        tl.static_assert(x.dtype.primitive_bitwidth == 64, "uint_to_uniform_float: needs a 32- or 64-bit integer")
+        tl.static_assert(x.dtype == tl.uint64 or x.dtype == tl.int64,
+                         "uint_to_uniform_float: needs a 32- or 64-bit integer")
         x = x.to(tl.int64, bitcast=True)
         scale = 1.0842020432385337e-19
     x = tl.where(x < 0, -x - 1, x)

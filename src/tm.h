@@ -210,6 +210,7 @@ typedef enum Op {
   O_CONVERT,      /* same value, another layout: through threadgroup memory */
   O_DOT,          /* args: a [(B,)M,K], b [(B,)K,N], acc [(B,)M,N]: acc + a @ b */
   O_ATOMIC,       /* aux = AtomicKind; args: ptr val [mask] (CAS: ptr cmp val); imm = fence flags; result: old */
+  O_SHUFFLE,      /* aux = ShuffleKind; elements move through threadgroup memory; imm = parameters */
   O_REDUCE,       /* args: inputs; aux: axis; region 0 combines (2n scalar blockargs -> yield n);
                      results are O_RESULTs */
   O_NOPS
@@ -218,6 +219,15 @@ typedef enum Op {
 typedef enum Cmp { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE } Cmp;
 typedef enum AtomicKind { AT_ADD, AT_MAX, AT_MIN, AT_AND, AT_OR, AT_XOR, AT_XCHG, AT_CAS } AtomicKind;
 enum { AT_FENCE_BEFORE = 1, AT_FENCE_AFTER = 2 }; /* release / acquire ordering */
+/* O_SHUFFLE: out[c] = in[f(c)]
+ *   SH_RESHAPE  same row-major order, another shape
+ *   SH_PERMUTE  imm: permutation, 4 bits per output dim (out dim i = in dim perm[i])
+ *   SH_JOIN     args a, b: new last dim of size 2
+ *   SH_PICK     imm: k: out[...] = in[..., k] (split's halves)
+ *   SH_CAT      args a, b; imm: dim: b follows a along dim
+ *   SH_FLIP     imm: dim: reversed along dim
+ *   SH_GATHER   args src, index; imm: axis: out[c] = src[c with axis = index[c]] */
+typedef enum ShuffleKind { SH_RESHAPE, SH_PERMUTE, SH_JOIN, SH_PICK, SH_CAT, SH_FLIP, SH_GATHER } ShuffleKind;
 
 typedef struct Layout Layout;
 
