@@ -441,3 +441,9 @@ def test_loaded_seed_and_distinct_streams():
     for i, s in enumerate(seeds):
         np.testing.assert_array_equal(out[i], randint4x_ref(int(s), np.arange(64, dtype=np.int32))[0])
     assert len({bytes(r) for r in out}) == 4
+
+
+def test_uint_to_uniform_float_rejects_floats():
+    x = np.zeros(16, np.float32)
+    with pytest.raises(triton.CompilationError, match="32- or 64-bit integer"):
+        uniform_kernel[(1,)](x, x, 16, BLOCK=16)

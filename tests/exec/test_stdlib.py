@@ -236,3 +236,45 @@ def test_clamp_rejects_ints():
     x = np.zeros(16, np.int32)
     with pytest.raises(triton.CompilationError, match="floating point"):
         clamp_kernel[(1,)](x, x, x, x, 16, BLOCK=16, PN=0)
+
+
+# ---------------------------------------------------------------- flip
+
+
+@triton.jit
+def flip1d_kernel(x_ptr, out_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    tl.store(out_ptr + offs, tl.flip(tl.load(x_ptr + offs)))
+
+
+@triton.jit
+def flip2d_kernel(x_ptr, out_ptr, M: tl.constexpr, N: tl.constexpr, DIM: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    tl.store(out_ptr + offs, tl.flip(tl.load(x_ptr + offs), DIM))
+
+
+def _bits(x):
+    return x.view(np.dtype(f"u{x.dtype.itemsize}"))
+
+
+@pytest.mark.parametrize("n", [2, 16, 1024])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int8, np.uint16, np.int64])
+def test_flip_1d(n, dtype, rng):
+    if np.dtype(dtype).kind == "f":
+        x = special_floats(n, dtype, rng)  # NaN and -0.0 must move bit for bit
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, size=n, dtype=dtype, endpoint=True)
+    out = np.zeros_like(x)
+    flip1d_kernel[(1,)](x, out, N=n)
+    np.testing.assert_array_equal(_bits(out), _bits(x[::-1]))
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1, -1, -2])
+@pytest.mark.parametrize("M,N", [(4, 8), (16, 2), (2, 64)])
+def test_flip_2d(dim, M, N, rng):
+    x = special_floats(M * N, np.float32, rng).reshape(M, N)
+    out = np.zeros_like(x)
+    flip2d_kernel[(1,)](x, out, M=M, N=N, DIM=dim)
+    want = np.flip(x, -1 if dim is None else dim)
+    np.testing.assert_array_equal(_bits(out), _bits(np.ascontiguousarray(want)))
