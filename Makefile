@@ -91,3 +91,8 @@ clean:
 	rm -rf build build-asan python/triton_metal/_C*.so
 
 .PHONY: all mtl-check ctest pytest test demo asan golden-update clean
+
+bench:
+	@bash bench/run.sh
+
+.PHONY: bench
