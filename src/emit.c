@@ -173,8 +173,12 @@ static const char *binop_expr(Emitter *E, Ins *in) {
   case O_REM:
     if (fl) return arena_printf(a, "fmod(%s, %s)", x, y);
     return arena_printf(a, "tm_%crem(%s, %s)", sg ? 's' : 'u', x, y);
-  case O_MIN: return arena_printf(a, "%s(%s, %s)", fl ? "fmin" : "min", x, y);
-  case O_MAX: return arena_printf(a, "%s(%s, %s)", fl ? "fmax" : "max", x, y);
+  case O_MIN: case O_MAX: {
+    const char *f = fl ? (in->op == O_MIN ? "fmin" : "fmax") : (in->op == O_MIN ? "min" : "max");
+    if (fl && in->aux) /* propagate_nan=ALL: a NaN operand wins */
+      return arena_printf(a, "(%s != %s || %s != %s) ? %s(%s + %s) : %s(%s, %s)", x, x, y, y, T, x, y, f, x, y);
+    return arena_printf(a, "%s(%s, %s)", f, x, y);
+  }
   case O_NEG:
     if (fl || dt_bits(dt) >= 32) return arena_printf(a, "-%s", x);
     return arena_printf(a, "%s(-%s)", T, x);

@@ -86,6 +86,7 @@ static Val eval(Sema *S, Node *n);
 static void exec_block(Sema *S, NodeVec body);
 typedef enum Combine { CB_SUM, CB_MAX, CB_MIN, CB_XOR, CB_OR, CB_ARGMAX, CB_ARGMIN, CB_USER } Combine;
 static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left);
+static const char *up_name(tm_dtype dt);
 
 /* ------------------------------------------------------------ values */
 
@@ -862,14 +863,38 @@ static Val call_where(Sema *S, Args *A) {
   return tensor(mk_ins(S, O_SELECT, ty_of(S, x), 3, c.id, x.id, y.id));
 }
 
+/* propagate_nan: tl.PropagateNan.NONE (0, NaN ignored) or ALL (0xffff). */
+static int propagate_nan_arg(Sema *S, Val pn) {
+  if (pn.k == V_NONE) return 0;
+  int64_t v = const_int(S, pn, "propagate_nan");
+  if (v != 0 && v != 0xffff) ERR(S, "propagate_nan must be tl.PropagateNan.NONE or tl.PropagateNan.ALL");
+  return v != 0;
+}
+
+static Val minmax(Sema *S, Op op, Val x, Val y, int nan_all) {
+  unify(S, &x, &y, false);
+  int id = mk_ins(S, op, ty_of(S, x), 2, x.id, y.id, 0);
+  S->fn->ins.v[id].aux = (int16_t)(nan_all && dt_is_float((tm_dtype)ty_of(S, x).dt));
+  return tensor(id);
+}
+
 static Val call_minmax(Sema *S, Args *A, Op op) {
   Val x = arg_req(S, A, 0, "x"), y = arg_req(S, A, 1, "y");
-  Val pn;
-  if (arg_opt(S, A, 2, "propagate_nan", &pn) && !(pn.k == V_INT && pn.i == 0) && pn.k != V_NONE)
-    ERR(S, "propagate_nan=ALL is not supported yet");
+  Val pn = v_none();
+  arg_opt(S, A, 2, "propagate_nan", &pn);
   args_done(S, A, 3);
-  unify(S, &x, &y, false);
-  return tensor(mk_ins(S, op, ty_of(S, x), 2, x.id, y.id, 0));
+  return minmax(S, op, x, y, propagate_nan_arg(S, pn));
+}
+
+/* tl.clamp(x, min, max, propagate_nan): floating point only, as upstream. */
+static Val call_clamp(Sema *S, Args *A) {
+  Val x = to_tensor(S, arg_req(S, A, 0, "x")), lo = arg_req(S, A, 1, "min"), hi = arg_req(S, A, 2, "max");
+  Val pn = v_none();
+  arg_opt(S, A, 3, "propagate_nan", &pn);
+  args_done(S, A, 4);
+  if (!dt_is_float((tm_dtype)ty_of(S, x).dt)) ERR(S, "clamp() is only defined for floating-point values, got %s", up_name((tm_dtype)ty_of(S, x).dt));
+  int all = propagate_nan_arg(S, pn);
+  return minmax(S, O_MIN, minmax(S, O_MAX, x, lo, all), hi, all);
 }
 
 static int shape_arg(Sema *S, Val v, int32_t *shape) {
@@ -929,28 +954,55 @@ static Val call_cdiv(Sema *S, Args *A) {
 
 static Val call_jitfn(Sema *S, JitFn *f, Args *A);
 
-/* A function of the math table: operands promoted like arithmetic, dtype checked. */
+/* Upstream's dtype names in messages: fp16, bf16, fp32, int32, uint8, int1. */
+static const char *up_name(tm_dtype dt) { return dt_is_float(dt) ? tm_dtype_sig(dt) : tm_dtype_name(dt); }
+
+static _Noreturn void math_dtype_error(Sema *S, const MathFn *m, tm_dtype dt) {
+  if (m->dtypes == MT_F32) ERR(S, "%s(): expected dtype %s but got %s", m->name, m->fp32_only ? "['fp32']" : "['fp32', 'fp64']", up_name(dt));
+  ERR(S, "%s() is not defined for %s", m->name, tm_dtype_name(dt));
+}
+
+/* A function of the math table. Each operand must be of the kind the function
+ * takes (no silent int -> float); several operands are then promoted like
+ * arithmetic, unless the second has dtypes of its own (ldexp's exponent). */
 static Val call_math(Sema *S, int mi, Args *A) {
   const MathFn *m = &math_fns[mi];
   A->fname = m->name;
   static const char *names[] = {"x", "y", "z"};
   Val v[3];
   for (int i = 0; i < m->arity; i++) v[i] = arg_req(S, A, i, names[i]);
-  args_done(S, A, m->arity);
+  Val ieee = v_bool(false);
+  if (!strcmp(m->name, "fdiv")) arg_opt(S, A, 2, "ieee_rounding", &ieee);
+  args_done(S, A, m->arity + !strcmp(m->name, "fdiv"));
   for (int i = 0; i < m->arity; i++) {
     v[i] = to_tensor(S, v[i]);
     if (ty_of(S, v[i]).ptr) ERR(S, "%s() is not defined for pointers", m->name);
+    unsigned allowed = i == 1 && m->dtypes2 ? m->dtypes2 : m->dtypes;
+    tm_dtype di = (tm_dtype)ty_of(S, v[i]).dt;
+    bool float_fn = !(allowed & (MT_INT | (1u << TM_I1)));
+    if (float_fn && !dt_is_float(di)) {
+      if (m->arity == 1 || m->dtypes == MT_F32) math_dtype_error(S, m, di);
+      ERR(S, "%s(): operands must be floating-point, got %s", m->name, up_name(di));
+    }
+    if (!float_fn && !(allowed & MT_FLOAT) && dt_is_float(di)) ERR(S, "%s() is not defined for %s", m->name, tm_dtype_name(di));
   }
-  if (m->arity >= 2) unify(S, &v[0], &v[1], false);
-  if (m->arity == 3) {
-    unify(S, &v[0], &v[2], false);
-    unify(S, &v[1], &v[2], false);
-    unify(S, &v[0], &v[1], false);
+  if (m->dtypes2) {
+    broadcast_pair(S, &v[0], &v[1]);
+    if (!(m->dtypes2 & (1u << ty_of(S, v[1]).dt))) ERR(S, "%s(): second operand of dtype %s is not accepted", m->name, up_name((tm_dtype)ty_of(S, v[1]).dt));
+  } else {
+    if (m->arity >= 2) unify(S, &v[0], &v[1], false);
+    if (m->arity == 3) {
+      unify(S, &v[0], &v[2], false);
+      unify(S, &v[1], &v[2], false);
+      unify(S, &v[0], &v[1], false);
+    }
   }
   tm_dtype dt = (tm_dtype)ty_of(S, v[0]).dt;
-  if (!(m->dtypes & (1u << dt))) {
-    if (m->dtypes == MT_F32) ERR(S, "%s(): expected dtype ['fp32', 'fp64'] but got %s", m->name, tm_dtype_sig(dt));
-    ERR(S, "%s() is not defined for %s", m->name, tm_dtype_name(dt));
+  if (!(m->dtypes & (1u << dt))) math_dtype_error(S, m, dt);
+  if (truthy(S, ieee)) { /* fdiv(..., ieee_rounding=True) is div_rn */
+    if (dt != TM_F32) ERR(S, "fdiv(ieee_rounding=True) needs fp32, got %s", up_name(dt));
+    mi = math_lookup(MF_MATH, "div_rn");
+    m = &math_fns[mi];
   }
   Type rt = ty_of(S, v[0]);
   if (m->result == MR_BOOL) rt.dt = TM_I1;
@@ -1362,6 +1414,7 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   if (!strcmp(name, "where")) return call_where(S, A);
   if (!strcmp(name, "minimum")) return call_minmax(S, A, O_MIN);
   if (!strcmp(name, "maximum")) return call_minmax(S, A, O_MAX);
+  if (!strcmp(name, "clamp")) return call_clamp(S, A);
   if (!strcmp(name, "full")) return call_full(S, A, false);
   if (!strcmp(name, "zeros")) return call_full(S, A, true);
   if (!strcmp(name, "cdiv")) return call_cdiv(S, A);
@@ -1514,6 +1567,11 @@ static Val attribute(Sema *S, Val obj, const char *name) {
       return (Val){.k = V_MODULE, .s = "triton.language.extra.libdevice"};
     if (!strncmp(obj.s, "triton", 6)) return (Val){.k = V_FUNC, .s = arena_printf(&S->c->arena, "%s.%s", obj.s, name)};
     ERR(S, "module '%s' is not usable in kernels", obj.s);
+  }
+  if (obj.k == V_FUNC && !strcmp(obj.s, "triton.language.PropagateNan")) {
+    if (!strcmp(name, "NONE")) return v_int(0);
+    if (!strcmp(name, "ALL")) return v_int(0xffff);
+    ERR(S, "PropagateNan has no member '%s'", name);
   }
   if (obj.k == V_TENSOR) {
     Type t = ty_of(S, obj);

@@ -41,67 +41,6 @@ def swizzle2d(i, j, size_i, size_j, size_g):
     ij = ij % band
     return off_i + ij % rows, ij // rows
 
-
-def clamp(x, min, max, propagate_nan: tl.constexpr = 0):
-    # min(max(x, min), max) on floats, as upstream's tt.clampf: with NaN
-    # propagation NONE (0) each step returns the non-NaN operand (so a NaN x
-    # gives min), otherwise (PropagateNan.ALL) a NaN anywhere gives NaN.
-    # Written with where() so the result keeps the promoted dtype of the
-    # three operands (fp16 and bf16 stay as they are).
-    if propagate_nan == 0:
-        lo = tl.where((x > min) | (min != min), x, min)
-        r = tl.where((lo < max) | (max != max), lo, max)
-    else:
-        lo = tl.where((x > min) | (x != x), x, min)
-        r = tl.where((lo < max) | (lo != lo), lo, max)
-    dt = r.dtype
-    tl.static_assert(dt == tl.float16 or dt == tl.bfloat16 or dt == tl.float32 or dt == tl.float64,
-                     "clamp: only floating point clamp is supported")
-    return r
-
-
-def _int_of_width(bits):
-    if bits == 8:
-        return tl.int8
-    elif bits == 16:
-        return tl.int16
-    elif bits == 32:
-        return tl.int32
-    else:
-        tl.static_assert(bits == 64, "no integer type of this width")
-        return tl.int64
-
-
-def flip(x, dim=None):
-    # Reverses x along dim (default: the last); its size must be a power of
-    # two. Reversing an index of log2(n) bits complements every bit, so for
-    # each bit b we swap the elements whose indices differ in b only: viewed
-    # as (outer, 2, inner) with inner = 2**b * (size of the dims after dim),
-    # the pair along the middle axis is exchanged by xor with its xor-sum.
-    # (Upstream views dim as a hypercube of 2s; our blocks have rank <= 4.)
-    rank = len(x.shape)
-    if dim is None:
-        d = rank - 1
-    elif dim < 0:
-        d = dim + rank
-    else:
-        d = dim
-    tl.static_assert(0 <= d and d < rank, "flip: dim out of range")
-    n = x.shape[d]
-    tl.static_assert(n & (n - 1) == 0, "flip: the flipped dimension must be a power of two")
-    total = x.numel
-    post = 1
-    for i in tl.static_range(d + 1, rank):
-        post = post * x.shape[i]
-    y = x.to(_int_of_width(x.dtype.primitive_bitwidth), bitcast=True)
-    inner = post
-    while inner < n * post:
-        h = tl.reshape(y, (total // (2 * inner), 2, inner))
-        h = h ^ tl.xor_sum(h, 1, keep_dims=True)
-        y = tl.reshape(h, x.shape)
-        inner = inner * 2
-    return y.to(x.dtype, bitcast=True)
-
 # ---------------------------------------------------------------- random
 #
 # Counter-based random numbers: Philox-4x32 (Salmon, Moraes, Dror, Shaw,

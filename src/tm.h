@@ -301,6 +301,8 @@ typedef struct MathFn {
   MathResult result;
   const char *msl;     /* spelling: $0 $1 $2 are the operands, $T the result type */
   const char *needs;   /* name of the MSL helper (math_helpers) the spelling calls, or NULL */
+  unsigned dtypes2;    /* when set: the second operand's own dtypes, and no promotion between them */
+  int fp32_only;       /* upstream's message names only fp32 (sqrt_rn, div_rn) */
 } MathFn;
 
 /* MSL helper functions for what the dialect lacks or computes too loosely,
