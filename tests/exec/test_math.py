@@ -621,3 +621,22 @@ def test_report_measured():
     """Prints the worst errors measured by the tests above (run with -s)."""
     for k in sorted(MEASURED):
         print(f"{k:28s} {MEASURED[k]:6.2f} ulp")
+
+
+def test_python_stubs_list_every_table_function():
+    """`from triton_metal.language.extra.libdevice import erfinv` needs a stub for
+    every function the compiler's table offers in that namespace."""
+    import pathlib
+    import re
+
+    import triton_metal.language as tlm
+    import triton_metal.language.math as tmath
+    from triton_metal.language.extra import libdevice as ld
+
+    src = (pathlib.Path(__file__).resolve().parents[2] / "src" / "mathfns.c").read_text()
+    spaces = {"ALL": (tlm, tmath, ld), "TL_MATH": (tlm, tmath), "MF_LIBDEVICE": (ld,), "MF_TL": (tlm,), "MF_MATH": (tmath,)}
+    rows = re.findall(r'\{"([a-z_0-9]+)",\s*(ALL|TL_MATH|MF_[A-Z_| ]+?),', src)
+    assert len(rows) > 50
+    for name, sp in rows:
+        for mod in spaces[sp.strip()]:
+            assert hasattr(mod, name), f"{mod.__name__} lacks a stub for {name}"

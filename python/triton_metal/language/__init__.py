@@ -14,25 +14,19 @@ from . import extra
 TRITON_MAX_TENSOR_NUMEL = 1048576
 
 FUNCTIONS = """
-    program_id num_programs
-    arange full zeros zeros_like cast cat to_tensor
-    broadcast broadcast_to expand_dims reshape view ravel trans permute join split
-    interleave squeeze unsqueeze
-    load store make_block_ptr advance make_tensor_descriptor
-    load_tensor_descriptor store_tensor_descriptor
-    where flip swizzle2d gather
-    abs add sub mul cdiv ceil clamp cos div_rn erf exp exp2 fdiv floor fma log log2
-    maximum minimum rsqrt sigmoid sin softmax sqrt sqrt_rn umulhi
-    reduce sum max min argmax argmin xor_sum reduce_or
-    associative_scan cumsum cumprod histogram sort topk bitonic_merge
-    dot dot_scaled
-    atomic_add atomic_and atomic_cas atomic_max atomic_min atomic_or atomic_xchg atomic_xor
-    rand rand4x randint randint4x randn randn4x philox philox_impl
-    pair_uniform_to_normal uint_to_uniform_float
-    range static_range
-    assume debug_barrier max_constancy max_contiguous multiple_of expect_zero
-    static_print static_assert device_print device_assert
-    inline_asm_elementwise map_elementwise
+    abs add advance arange argmax argmin associative_scan assume atomic_add atomic_and
+    atomic_cas atomic_max atomic_min atomic_or atomic_xchg atomic_xor bitonic_merge
+    broadcast broadcast_to cast cat cdiv ceil clamp cos cumprod cumsum debug_barrier
+    device_assert device_print div_rn dot dot_scaled erf exp exp2 expand_dims
+    expect_zero fast_dividef fast_expf fdiv flip floor fma full gather histogram
+    inline_asm_elementwise interleave join load load_tensor_descriptor log log2
+    make_block_ptr make_tensor_descriptor map_elementwise max max_constancy
+    max_contiguous maximum min minimum mul multiple_of num_programs
+    pair_uniform_to_normal permute philox philox_impl program_id rand rand4x randint
+    randint4x randn randn4x range ravel reduce reduce_or reshape rsqrt sigmoid sin
+    softmax sort split sqrt sqrt_rn squeeze static_assert static_print static_range
+    store store_tensor_descriptor sub sum swizzle2d to_tensor topk trans
+    uint_to_uniform_float umulhi unsqueeze view where xor_sum zeros zeros_like
 """
 
 make_stubs(globals(), "triton.language", FUNCTIONS)

@@ -5,9 +5,12 @@
 from ..core import make_stubs
 
 FUNCTIONS = """
-    abs acos acosh asin asinh atan atan2 atanh cbrt ceil copysign cos cosh erf erfc
-    exp exp2 expm1 fabs floor fma fmax fmin fmod hypot isinf isnan log log10 log1p
-    log2 nextafter pow rint round rsqrt signbit sin sinh sqrt tan tanh trunc
+    abs acos acosh asin asinh atan atan2 atanh brev cbrt ceil clz copysign cos cosh
+    cospi div_rn erf erfc erfinv exp exp10 exp2 expm1 fabs fast_cosf fast_dividef
+    fast_exp10f fast_expf fast_log10f fast_log2f fast_logf fast_powf fast_sinf fast_tanf
+    fdim ffs finitef floor fma fmax fmin fmod hypot isinf isnan ldexp lgamma log log10
+    log1p log2 mulhi nearbyint nextafter popc pow rint round rsqrt saturatef scalbn
+    signbit sin sinh sinpi sqrt sqrt_rn tan tanh tgamma trunc
 """
 
 make_stubs(globals(), "triton.language.extra.libdevice", FUNCTIONS)
