@@ -85,9 +85,9 @@ static void lex_number(Lexer *L) {
     t->fval = strtod(buf, &end);
   } else {
     unsigned long long v = strtoull(buf, &end, base);
-    if (errno == ERANGE || v > (unsigned long long)INT64_MAX)
-      error_at(L->c, L->line, col, "integer literal %.*s does not fit in 64 bits", t->len, s);
+    if (errno == ERANGE) error_at(L->c, L->line, col, "integer literal %.*s does not fit in 64 bits", t->len, s);
     t->ival = (int64_t)v;
+    t->fval = v > (unsigned long long)INT64_MAX; /* marks [2**63, 2**64): typed uint64 */
   }
   if (*end) error_at(L->c, L->line, col, "invalid number literal '%.*s'", t->len, s);
 }

@@ -75,6 +75,7 @@ static Node *atom(Parser *P) {
     next(P);
     Node *n = mk(P, N_INT, t);
     n->ival = t->ival;
+    if (t->fval) n->op = "u64";
     return n;
   }
   if (t->kind == T_FLOAT) {

@@ -31,6 +31,7 @@ typedef struct Val Val;
 
 struct Val {
   VK k;
+  bool u64;         /* INT: i holds the bits of a value in [2**63, 2**64) */
   int64_t i;        /* BOOL, INT; DTYPE: tm_dtype */
   double f;         /* FLOAT */
   const char *s;    /* STR text; MODULE/FUNC canonical path; METHOD name */
@@ -95,11 +96,18 @@ static Val v_bool(bool b) { return (Val){.k = V_BOOL, .i = b}; }
 static Val v_float(double f) { return (Val){.k = V_FLOAT, .f = f}; }
 static Val v_none(void) { return (Val){.k = V_NONE}; }
 static Val v_dtype(tm_dtype dt) { return (Val){.k = V_DTYPE, .i = dt}; }
+#define DT_PTR 0x100 /* a V_DTYPE of a pointer type: i = element dtype | DT_PTR */
 
 static bool is_const(Val v) { return v.k == V_INT || v.k == V_BOOL || v.k == V_FLOAT; }
 
 static Ins *ins_of(Sema *S, Val v) { return &S->fn->ins.v[v.id]; }
 static Type ty_of(Sema *S, Val v) { return ins_of(S, v)->ty; }
+
+static Val *arena_memdup_val(Sema *S, Val v) {
+  Val *p = arena_alloc(&S->c->arena, sizeof(Val));
+  *p = v;
+  return p;
+}
 
 static const char *vk_name(Sema *S, Val v) {
   switch (v.k) {
@@ -267,7 +275,7 @@ static Val lookup(Sema *S, const char *name) {
   if (!S->in_stdlib && lookup_request_global(S, name, &v)) return v;
   if (lookup_module_entry(S, name, &v)) return v;
   static const char *builtins[] = {"range", "min", "max", "int", "float", "bool", "len", "print",
-                                   "abs", "isinstance", NULL};
+                                   "isinstance", "tuple", "str", NULL};
   for (int i = 0; builtins[i]; i++)
     if (!strcmp(builtins[i], name)) return (Val){.k = V_FUNC, .s = arena_printf(&S->c->arena, "builtins.%s", name)};
   ERR(S, "name '%s' is not defined", name);
@@ -300,6 +308,7 @@ static int dt_kind(tm_dtype dt) { return dt == TM_I1 ? 0 : dt_is_int(dt) ? 1 : 2
 static tm_dtype literal_dtype(Sema *S, Val v) {
   if (v.k == V_BOOL) return TM_I1;
   if (v.k == V_INT) {
+    if (v.u64) return TM_U64;
     if (v.i >= INT32_MIN && v.i <= INT32_MAX) return TM_I32;
     if (v.i >= 0 && v.i <= (int64_t)UINT32_MAX) return TM_U32;
     return TM_I64;
@@ -356,6 +365,10 @@ static int make_const(Sema *S, Val v, tm_dtype dt) {
 /* Range check of a Python int meeting an integer dtype (upstream raises ValueError). */
 static void check_scalar_range(Sema *S, Val v, tm_dtype dt) {
   if (v.k != V_INT || !dt_is_int(dt) || dt == TM_I1) return;
+  if (v.u64) {
+    if (dt != TM_U64) ERR(S, "scalar %llu is out of range for type %s", (unsigned long long)v.i, tm_dtype_name(dt));
+    return;
+  }
   int bits = dt_bits(dt);
   if (dt_is_signed(dt)) {
     int64_t lo = bits == 64 ? INT64_MIN : -(INT64_C(1) << (bits - 1));
@@ -488,6 +501,19 @@ static Val binop_ptr(Sema *S, const char *op, Val a, Val b) {
 }
 
 /* Compile-time arithmetic with Python semantics. */
+static __int128 ival128(Val v) { return v.u64 ? (__int128)(uint64_t)v.i : (__int128)v.i; }
+
+/* A compile-time integer result: int64, or [2**63, 2**64) marked u64 (typed uint64). */
+static Val v_int128(Sema *S, __int128 r) {
+  if (r >= INT64_MIN && r <= INT64_MAX) return v_int((int64_t)r);
+  if (r >= 0 && r <= (__int128)UINT64_MAX) {
+    Val v = v_int((int64_t)(uint64_t)r);
+    v.u64 = true;
+    return v;
+  }
+  ERR(S, "compile-time integer arithmetic leaves the 64-bit range");
+}
+
 static Val fold_binop(Sema *S, const char *op, Val a, Val b) {
   bool fl = a.k == V_FLOAT || b.k == V_FLOAT;
   double x = a.k == V_FLOAT ? a.f : (double)a.i, y = b.k == V_FLOAT ? b.f : (double)b.i;
@@ -516,46 +542,45 @@ static Val fold_binop(Sema *S, const char *op, Val a, Val b) {
     }
     ERR(S, "unsupported operand types for %s: float", op);
   }
-  if (!strcmp(op, "+")) {
-    if (__builtin_add_overflow(p, q, &r)) goto overflow;
-    return v_int(r);
-  }
-  if (!strcmp(op, "-")) {
-    if (__builtin_sub_overflow(p, q, &r)) goto overflow;
-    return v_int(r);
-  }
+  /* integers: Python semantics within [-2**63, 2**64) */
+  __int128 P = ival128(a), Q = ival128(b), R;
+  (void)p;
+  (void)q;
+  (void)r;
+  if (!strcmp(op, "+")) return v_int128(S, P + Q);
+  if (!strcmp(op, "-")) return v_int128(S, P - Q);
   if (!strcmp(op, "*")) {
-    if (__builtin_mul_overflow(p, q, &r)) goto overflow;
-    return v_int(r);
+    if (__builtin_mul_overflow(P, Q, &R)) goto overflow;
+    return v_int128(S, R);
   }
   if (!strcmp(op, "//") || !strcmp(op, "%")) {
-    if (q == 0) ERR(S, "integer division or modulo by zero");
-    if (p == INT64_MIN && q == -1) goto overflow;
-    int64_t d = p / q, m = p % q;
-    if (m != 0 && ((m < 0) != (q < 0))) {
+    if (Q == 0) ERR(S, "integer division or modulo by zero");
+    __int128 d = P / Q, m = P % Q;
+    if (m != 0 && ((m < 0) != (Q < 0))) {
       d -= 1;
-      m += q;
+      m += Q;
     }
-    return v_int(!strcmp(op, "%") ? m : d);
+    return v_int128(S, !strcmp(op, "%") ? m : d);
   }
   if (!strcmp(op, "**")) {
-    if (q < 0) return v_float(pow(x, y));
-    int64_t acc = 1;
-    for (int64_t i = 0; i < q; i++)
-      if (__builtin_mul_overflow(acc, p, &acc)) goto overflow;
-    return v_int(acc);
+    if (Q < 0) return v_float(pow(x, y));
+    __int128 acc = 1;
+    for (__int128 i = 0; i < Q; i++)
+      if (__builtin_mul_overflow(acc, P, &acc) || acc > (__int128)UINT64_MAX || acc < (__int128)INT64_MIN) goto overflow;
+    return v_int128(S, acc);
   }
-  if (!strcmp(op, "&")) return a.k == V_BOOL && b.k == V_BOOL ? v_bool(p & q) : v_int(p & q);
-  if (!strcmp(op, "|")) return a.k == V_BOOL && b.k == V_BOOL ? v_bool(p | q) : v_int(p | q);
-  if (!strcmp(op, "^")) return a.k == V_BOOL && b.k == V_BOOL ? v_bool(p ^ q) : v_int(p ^ q);
+  bool both_bool = a.k == V_BOOL && b.k == V_BOOL;
+  if (!strcmp(op, "&")) return both_bool ? v_bool(P & Q) : v_int128(S, P & Q);
+  if (!strcmp(op, "|")) return both_bool ? v_bool(P | Q) : v_int128(S, P | Q);
+  if (!strcmp(op, "^")) return both_bool ? v_bool(P ^ Q) : v_int128(S, P ^ Q);
   if (!strcmp(op, "<<")) {
-    if (q < 0) ERR(S, "negative shift count");
-    if (q >= 63 || (p != 0 && (p > (INT64_MAX >> q) || p < (INT64_MIN >> q)))) goto overflow;
-    return v_int(p * ((int64_t)1 << q));
+    if (Q < 0) ERR(S, "negative shift count");
+    if (Q > 64) goto overflow;
+    return v_int128(S, P * ((__int128)1 << Q));
   }
   if (!strcmp(op, ">>")) {
-    if (q < 0) ERR(S, "negative shift count");
-    return v_int(q >= 63 ? (p < 0 ? -1 : 0) : p >> q);
+    if (Q < 0) ERR(S, "negative shift count");
+    return v_int128(S, Q >= 127 ? (P < 0 ? -1 : 0) : P >> Q);
   }
   ERR(S, "unsupported operator '%s' on compile-time values", op);
 overflow:
@@ -564,6 +589,24 @@ overflow:
 
 static Val binop(Sema *S, const char *op, Val a, Val b) {
   if (is_const(a) && is_const(b)) return fold_binop(S, op, a, b);
+  if (a.k == V_TUPLE && b.k == V_TUPLE && !strcmp(op, "+")) { /* concatenation */
+    Val r = {.k = V_TUPLE, .n = a.n + b.n};
+    r.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(r.n + 1));
+    for (int i = 0; i < a.n; i++) r.items[i] = a.items[i];
+    for (int i = 0; i < b.n; i++) r.items[a.n + i] = b.items[i];
+    return r;
+  }
+  if ((a.k == V_TUPLE && b.k == V_INT) || (a.k == V_INT && b.k == V_TUPLE)) {
+    if (strcmp(op, "*")) ERR(S, "unsupported operand types for %s: tuple and int", op);
+    Val t = a.k == V_TUPLE ? a : b;
+    int64_t k = a.k == V_INT ? a.i : b.i;
+    if (k < 0) k = 0;
+    if (k * t.n > 4096) ERR(S, "tuple repetition too long");
+    Val r = {.k = V_TUPLE, .n = (int)(k * t.n)};
+    r.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(r.n + 1));
+    for (int i = 0; i < r.n; i++) r.items[i] = t.items[i % t.n];
+    return r;
+  }
   if ((a.k == V_TENSOR && ty_of(S, a).ptr) || (b.k == V_TENSOR && ty_of(S, b).ptr)) return binop_ptr(S, op, a, b);
   if ((a.k != V_TENSOR && !is_const(a)) || (b.k != V_TENSOR && !is_const(b)))
     ERR(S, "unsupported operand types for %s: %s and %s", op, vk_name(S, a), vk_name(S, b));
@@ -604,6 +647,16 @@ static Val compare(Sema *S, const char *op, Val a, Val b) {
   int k = -1;
   for (int i = 0; i < 6; i++)
     if (!strcmp(op, ops[i])) k = i;
+  if (!strcmp(op, "in") || !strcmp(op, "not in")) {
+    if (b.k != V_TUPLE) ERR(S, "'%s' needs a tuple on its right", op);
+    bool found = false;
+    for (int i = 0; i < b.n && !found; i++) {
+      Val c = compare(S, "==", a, b.items[i]);
+      if (c.k != V_BOOL) ERR(S, "'%s' on device values is not supported", op);
+      found = c.i;
+    }
+    return v_bool(op[0] == 'i' ? found : !found);
+  }
   if (!strcmp(op, "is") || !strcmp(op, "is not")) {
     if (a.k == V_TENSOR || b.k == V_TENSOR) ERR(S, "'%s' on device values is not supported", op);
     bool same = a.k == b.k && (a.k == V_NONE || ((a.k == V_BOOL || a.k == V_INT || a.k == V_DTYPE) && a.i == b.i));
@@ -613,8 +666,11 @@ static Val compare(Sema *S, const char *op, Val a, Val b) {
   if (is_const(a) && is_const(b)) {
     double x = a.k == V_FLOAT ? a.f : (double)a.i, y = b.k == V_FLOAT ? b.f : (double)b.i;
     bool fl = a.k == V_FLOAT || b.k == V_FLOAT;
+    __int128 P = ival128(a), Q = ival128(b);
+    if (fl && a.u64) x = (double)(uint64_t)a.i;
+    if (fl && b.u64) y = (double)(uint64_t)b.i;
     bool r = fl ? (k == 0 ? x == y : k == 1 ? x != y : k == 2 ? x < y : k == 3 ? x <= y : k == 4 ? x > y : x >= y)
-                : (k == 0 ? a.i == b.i : k == 1 ? a.i != b.i : k == 2 ? a.i < b.i : k == 3 ? a.i <= b.i : k == 4 ? a.i > b.i : a.i >= b.i);
+                : (k == 0 ? P == Q : k == 1 ? P != Q : k == 2 ? P < Q : k == 3 ? P <= Q : k == 4 ? P > Q : P >= Q);
     return v_bool(r);
   }
   if ((a.k == V_DTYPE && b.k == V_DTYPE) || (a.k == V_STR && b.k == V_STR) || (a.k == V_NONE || b.k == V_NONE)) {
@@ -658,8 +714,7 @@ static Val unary(Sema *S, const char *op, Val a) {
     if (!strcmp(op, "+")) return a.k == V_BOOL ? v_int(a.i) : a;
     if (!strcmp(op, "-")) {
       if (a.k == V_FLOAT) return v_float(-a.f);
-      if (a.i == INT64_MIN) ERR(S, "compile-time integer arithmetic overflows 64 bits");
-      return v_int(-a.i);
+      return v_int128(S, -ival128(a));
     }
     if (!strcmp(op, "~")) {
       if (a.k == V_FLOAT) ERR(S, "bad operand type for unary ~: 'float'");
@@ -722,6 +777,7 @@ static int64_t const_int(Sema *S, Val v, const char *what) {
 }
 
 static tm_dtype dtype_arg(Sema *S, Val v, const char *what) {
+  if (v.k == V_DTYPE && (v.i & DT_PTR)) ERR(S, "%s must be a scalar dtype, not a pointer type", what);
   if (v.k == V_DTYPE) return (tm_dtype)v.i;
   if (v.k == V_STR) {
     tm_dtype dt = tm_dtype_parse(v.s);
@@ -1403,6 +1459,22 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
       ERR(S, "len() of %s", vk_name(S, x));
     }
     if (!strcmp(name, "print")) return v_none();
+    if (!strcmp(name, "isinstance")) {
+      Val x = arg_req(S, A, 0, "obj"), cls = arg_req(S, A, 1, "class_or_tuple");
+      args_done(S, A, 2);
+      Val *cs = cls.k == V_TUPLE ? cls.items : &cls;
+      int nc = cls.k == V_TUPLE ? cls.n : 1;
+      for (int i = 0; i < nc; i++) {
+        if (cs[i].k != V_FUNC) ERR(S, "isinstance(): the second argument must be a type");
+        const char *t = strrchr(cs[i].s, '.') + 1;
+        bool r = (!strcmp(t, "constexpr") && x.k != V_TENSOR) || (!strcmp(t, "tensor") && x.k == V_TENSOR) ||
+                 (!strcmp(t, "int") && (x.k == V_INT || x.k == V_BOOL)) || (!strcmp(t, "bool") && x.k == V_BOOL) ||
+                 (!strcmp(t, "float") && x.k == V_FLOAT) || (!strcmp(t, "tuple") && x.k == V_TUPLE) ||
+                 (!strcmp(t, "str") && x.k == V_STR) || (!strcmp(t, "dtype") && x.k == V_DTYPE);
+        if (r) return v_bool(true);
+      }
+      return v_bool(false);
+    }
     ERR(S, "builtin %s() is not supported in kernels", name);
   }
   if (!lang) ERR(S, "'%s' is not a Triton function", path);
@@ -1470,6 +1542,11 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
     return broadcast_to(S, cast_to(S, v, (tm_dtype)t.dt), t);
   }
   if (!strcmp(name, "cast")) return call_cast(S, arg_req(S, A, 0, "input"), A, 1);
+  if (!strcmp(name, "to_tensor")) {
+    Val x = arg_req(S, A, 0, "x");
+    args_done(S, A, 1);
+    return to_tensor(S, x);
+  }
   if (!strcmp(name, "constexpr")) {
     Val v = arg_req(S, A, 0, "value");
     args_done(S, A, 1);
@@ -1510,8 +1587,32 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   ERR(S, "%s.%s is not supported yet", space == MF_LIBDEVICE ? "libdevice" : space == MF_MATH ? "tl.math" : "tl", name);
 }
 
+/* dtype predicates: tl.float16.is_floating(), x.dtype.is_int_signed(), ... */
+static Val dtype_method(Sema *S, Val self, const char *name, Args *A) {
+  args_done(S, A, 0);
+  tm_dtype dt = (tm_dtype)(self.i & ~DT_PTR);
+  bool ptr = self.i & DT_PTR;
+  if (!strcmp(name, "is_ptr")) return v_bool(ptr);
+  static const struct {
+    const char *name;
+    int dt;
+  } exact[] = {{"is_int1", TM_I1}, {"is_bool", TM_I1}, {"is_int8", TM_I8}, {"is_int16", TM_I16}, {"is_int32", TM_I32},
+               {"is_int64", TM_I64}, {"is_uint8", TM_U8}, {"is_uint16", TM_U16}, {"is_uint32", TM_U32},
+               {"is_uint64", TM_U64}, {"is_fp16", TM_F16}, {"is_bf16", TM_BF16}, {"is_fp32", TM_F32}, {"is_fp64", TM_F64}};
+  for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+    if (!strcmp(name, exact[i].name)) return v_bool(!ptr && (int)dt == exact[i].dt);
+  if (!strcmp(name, "is_floating") || !strcmp(name, "is_standard_floating")) return v_bool(!ptr && dt_is_float(dt));
+  if (!strcmp(name, "is_int")) return v_bool(!ptr && dt_is_int(dt));
+  if (!strcmp(name, "is_int_signed")) return v_bool(!ptr && dt_is_signed(dt));
+  if (!strcmp(name, "is_int_unsigned")) return v_bool(!ptr && dt_is_int(dt) && !dt_is_signed(dt));
+  if (!strncmp(name, "is_fp8", 6)) return v_bool(false);
+  if (!strcmp(name, "is_block")) return v_bool(false);
+  ERR(S, "dtype has no method '%s'", name);
+}
+
 static Val call_method(Sema *S, Val self, const char *name, Args *A) {
   A->fname = name;
+  if (self.k == V_DTYPE) return dtype_method(S, self, name, A);
   if (self.k != V_TENSOR) ERR(S, "%s has no method '%s'", vk_name(S, self), name);
   if (!strcmp(name, "to")) return call_cast(S, self, A, 0);
   static const char *fns[] = {"sum", "max", "min", "argmax", "argmin", "xor_sum", "reduce_or", "reduce",
@@ -1575,10 +1676,8 @@ static Val attribute(Sema *S, Val obj, const char *name) {
   }
   if (obj.k == V_TENSOR) {
     Type t = ty_of(S, obj);
-    if (!strcmp(name, "dtype")) {
-      if (t.ptr) ERR(S, "the dtype of a pointer value is not supported yet");
-      return v_dtype((tm_dtype)t.dt);
-    }
+    if (!strcmp(name, "dtype")) return (Val){.k = V_DTYPE, .i = t.dt | (t.ptr ? DT_PTR : 0)};
+    if (!strcmp(name, "type")) return (Val){.k = V_DTYPE, .i = t.dt | (t.ptr ? DT_PTR : 0)};
     if (!strcmp(name, "shape")) {
       Val tup = {.k = V_TUPLE, .n = t.rank};
       tup.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(t.rank + 1));
@@ -1597,9 +1696,21 @@ static Val attribute(Sema *S, Val obj, const char *name) {
     return m;
   }
   if (obj.k == V_DTYPE) {
-    tm_dtype dt = (tm_dtype)obj.i;
-    if (!strcmp(name, "primitive_bitwidth")) return v_int(dt_bits(dt));
-    if (!strcmp(name, "is_floating")) ERR(S, "dtype methods are not supported yet");
+    tm_dtype dt = (tm_dtype)(obj.i & ~DT_PTR);
+    bool ptr = obj.i & DT_PTR;
+    if (!strcmp(name, "element_ty")) {
+      if (!ptr) ERR(S, "dtype %s has no element_ty: it is not a pointer type", tm_dtype_name(dt));
+      return v_dtype(dt);
+    }
+    if (!strcmp(name, "scalar")) return obj;
+    if (!strcmp(name, "name")) return (Val){.k = V_STR, .s = ptr ? arena_printf(&S->c->arena, "pointer<%s>", up_name(dt)) : up_name(dt)};
+    if (ptr) {
+      if (!strcmp(name, "is_ptr")) return (Val){.k = V_METHOD, .s = "is_ptr", .n = 1, .items = arena_memdup_val(S, obj)};
+      ERR(S, "pointer type has no attribute '%s'", name);
+    }
+    if (!strcmp(name, "primitive_bitwidth") || !strcmp(name, "int_bitwidth")) return v_int(dt_bits(dt));
+    if (!strcmp(name, "fp_mantissa_width")) return v_int(dt_fp_mantissa(dt));
+    if (!strncmp(name, "is_", 3)) return (Val){.k = V_METHOD, .s = name, .n = 1, .items = arena_memdup_val(S, obj)};
   }
   ERR(S, "%s has no attribute '%s'", vk_name(S, obj), name);
 }
@@ -1631,7 +1742,11 @@ static Val eval(Sema *S, Node *n) {
   S->line = n->line;
   S->col = n->col;
   switch (n->kind) {
-  case N_INT: return v_int(n->ival);
+  case N_INT: {
+    Val v = v_int(n->ival);
+    v.u64 = n->op != NULL; /* a literal in [2**63, 2**64) */
+    return v;
+  }
   case N_FLOAT: return v_float(n->fval);
   case N_STR: return (Val){.k = V_STR, .s = n->str};
   case N_TRUE: return v_bool(true);

@@ -1,0 +1,94 @@
+"""Compile-time language features: dtype predicates and pointer element types,
+isinstance, tuple arithmetic and membership, uint64 literals, tl.to_tensor,
+constexpr folding with Python semantics; checked through kernel results."""
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+
+
+@triton.jit
+def dtype_query_kernel(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    flags = 0
+    if x.dtype.is_floating():
+        flags += 1
+    if x.dtype.is_int_signed():
+        flags += 2
+    if x.dtype.is_int_unsigned():
+        flags += 4
+    if x_ptr.dtype.is_ptr():
+        flags += 8
+    if x_ptr.dtype.element_ty == x.dtype:
+        flags += 16
+    if isinstance(BLOCK, tl.constexpr):
+        flags += 32
+    if isinstance(x, tl.tensor):
+        flags += 64
+    bits = x.dtype.primitive_bitwidth
+    y = x.to(out_ptr.dtype.element_ty)
+    tl.store(out_ptr + offs, y * 0 + flags + bits * 1000)
+
+
+@pytest.mark.parametrize("dtype,flags", [(np.float32, 1 + 8 + 16 + 32 + 64), (np.int16, 2 + 8 + 16 + 32 + 64),
+                                         (np.uint8, 4 + 8 + 16 + 32 + 64)])
+def test_dtype_predicates_and_element_ty(dtype, flags):
+    x = np.arange(16).astype(dtype)
+    out = np.zeros(16, np.int32)
+    dtype_query_kernel[(1,)](x, out, BLOCK=16)
+    assert (out == flags + np.dtype(dtype).itemsize * 8 * 1000).all()
+
+
+@triton.jit
+def tuple_kernel(out_ptr, N: tl.constexpr):
+    shape = (N,) * 2 + (1,)
+    total = 0
+    for i in tl.static_range(len(shape)):
+        total += shape[i]
+    if 7 in (1, 7, 9):
+        total += 100
+    if 3 not in (1, 7, 9):
+        total += 1000
+    z = tl.zeros(shape[:1] if False else (shape[0],), dtype=tl.int32)
+    tl.store(out_ptr + tl.arange(0, N), z + total)
+
+
+def test_tuple_repetition_concat_membership():
+    out = np.zeros(4, np.int32)
+    tuple_kernel[(1,)](out, N=4)
+    assert (out == 4 + 4 + 1 + 100 + 1000).all()
+
+
+@triton.jit
+def u64_kernel(out_ptr):
+    big = 0xD2E7470EE14C6C93          # above 2**63: typed uint64 as upstream
+    x = tl.to_tensor(3).to(tl.uint64)
+    tl.store(out_ptr, x * big)
+    tl.store(out_ptr + 1, tl.to_tensor(big) >> 60)
+
+
+def test_uint64_literals():
+    out = np.zeros(2, np.uint64)
+    u64_kernel[(1,)](out)
+    big = 0xD2E7470EE14C6C93
+    assert int(out[0]) == (3 * big) % 2**64
+    assert int(out[1]) == big >> 60
+
+
+@triton.jit
+def python_semantics_kernel(out_ptr, A: tl.constexpr, B: tl.constexpr):
+    # constexpr arithmetic folds with Python semantics (floor division, sign of divisor)
+    tl.store(out_ptr + 0, A // B)
+    tl.store(out_ptr + 1, A % B)
+    tl.store(out_ptr + 2, -A // B)
+    tl.store(out_ptr + 3, (A << 3) ^ B)
+    tl.store(out_ptr + 4, max(A, B, 3) - min(A, B))
+
+
+@pytest.mark.parametrize("a,b", [(7, 2), (-7, 2), (7, -2), (-7, -2), (100, 7)])
+def test_constexpr_python_semantics(a, b):
+    out = np.zeros(5, np.int64)
+    python_semantics_kernel[(1,)](out, A=a, B=b)
+    assert list(out) == [a // b, a % b, -a // b, (a << 3) ^ b, max(a, b, 3) - min(a, b)]
