@@ -1,5 +1,5 @@
 # args: --kernel k --signature *fp32
-# expect: 7:
+# expect: 6:5: error: global 'X' is defined in terms of itself
 import triton_metal as triton
 import triton_metal.language as tl
 
