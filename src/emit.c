@@ -326,7 +326,7 @@ static int plan_groups(Emitter *E, Block *b, int g) {
                in->op == O_SHUFFLE) {
       cur = NULL;
       for (int r = 0; r < in->nregions; r++)
-        if (in->op != O_REDUCE) g = plan_groups(E, in->regions[r], g);
+        if (in->op != O_REDUCE && in->op != O_SCAN) g = plan_groups(E, in->regions[r], g);
     }
   }
   return g;
@@ -1030,6 +1030,75 @@ static void emit_reduce(Emitter *E, int id, int ind) {
   buf_puts(&E->out, "}\n");
 }
 
+/* An inclusive scan along one axis, through threadgroup memory: every
+ * element is written at its row-major index, then the lines along the axis
+ * are scanned sequentially, one line per thread at a time (lines spread over
+ * the threadgroup), and every thread reads its elements back. */
+static void emit_scan(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  Arena *a = &E->c->arena;
+  int n = in->nargs, axis = in->aux;
+  bool reverse = in->imm != 0;
+  Type t = E->f->ins.v[in->args[0]].ty;
+  int len = t.shape[axis], inner = 1;
+  for (int i = axis + 1; i < t.rank; i++) inner *= t.shape[i];
+  int numel = (int)type_numel(t), lines = numel / len, T = E->f->num_warps * 32;
+  const char **sm = arena_alloc(a, sizeof(char *) * (size_t)n), **acc = arena_alloc(a, sizeof(char *) * (size_t)n),
+             **cur = arena_alloc(a, sizeof(char *) * (size_t)n);
+  int used[TM_NDTYPES] = {0};
+  for (int i = 0; i < n; i++) { /* inputs of one dtype take consecutive stripes of its array */
+    tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
+    int off = used[dt]++ * numel;
+    const char *arr = smem(E, dt, off + numel);
+    sm[i] = arena_printf(a, "%s[%d + ", arr, off);
+    stage_all(E, in->args[i], arr, off, ind);
+  }
+  barrier(E, ind);
+  indent(&E->out, ind);
+  buf_printf(&E->out, "for (uint line = tm_tid; line < %du; line += %du) {\n", lines, T);
+  indent(&E->out, ind + 1);
+  buf_printf(&E->out, "uint base = line / %du * %du + line %% %du;\n", inner, len * inner, inner);
+  for (int i = 0; i < n; i++) {
+    const char *ty = tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt);
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "%s s%d = %sbase + %du];\n", ty, i, sm[i], reverse ? (len - 1) * inner : 0);
+    acc[i] = arena_printf(a, "s%d", i);
+    cur[i] = arena_printf(a, "x%d", i);
+  }
+  indent(&E->out, ind + 1);
+  buf_printf(&E->out, "for (uint j = 1; j < %du; ++j) {\n", len);
+  indent(&E->out, ind + 2);
+  buf_printf(&E->out, "uint at = base + %s * %du;\n", reverse ? arena_printf(a, "(%du - j)", len - 1) : "j", inner);
+  for (int i = 0; i < n; i++) {
+    indent(&E->out, ind + 2);
+    buf_printf(&E->out, "%s x%d = %sat];\n", tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i]);
+  }
+  emit_combine(E, in, acc, cur, ind + 2);
+  for (int i = 0; i < n; i++) {
+    indent(&E->out, ind + 2);
+    buf_printf(&E->out, "%sat] = s%d;\n", sm[i], i);
+  }
+  indent(&E->out, ind + 1);
+  buf_puts(&E->out, "}\n");
+  indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+  barrier(E, ind);
+  for (int i = 0; i < n; i++) {
+    Ins *x = &E->f->ins.v[in->args[i]];
+    Layout *L = x->layout;
+    indent(&E->out, ind);
+    buf_printf(&E->out, "%s r%d_%d[%d];\n", tname(E, (tm_dtype)x->ty.dt), id, i + 1, L->per_thread);
+    indent(&E->out, ind);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
+    coords_for(E, L, &E->out, ind + 1, false);
+    indent(&E->out, ind + 1);
+    buf_printf(&E->out, "r%d_%d[k] = %s%s];\n", id, i + 1, sm[i], flat_index(E, L));
+    indent(&E->out, ind);
+    buf_puts(&E->out, "}\n");
+  }
+  barrier(E, ind);
+}
+
 static void emit_ins(Emitter *E, int id, int ind, int op) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
@@ -1053,6 +1122,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
     case O_ATOMIC: emit_atomic(E, id, ind); break;
     case O_SHUFFLE: emit_shuffle(E, id, ind); break;
     case O_REDUCE: emit_reduce(E, id, ind); break;
+    case O_SCAN: emit_scan(E, id, ind); break;
     case O_IF: emit_if(E, id, ind); break;
     case O_WHILE: emit_while(E, id, ind); break;
     case O_YIELD: emit_yield(E, op, in, ind); break;

@@ -21,7 +21,7 @@ static const char *op_names[O_NOPS] = {
     "const", "arg", "program_id", "num_programs", "range", "splat", "broadcast",
     "expand_dims", "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr",
     "min", "max", "neg", "not", "cmp", "select", "cast", "bitcast", "math", "addptr", "load", "store",
-    "for", "if", "while", "yield", "condition", "blockarg", "result", "return", "convert", "dot", "atomic", "shuffle", "reduce"};
+    "for", "if", "while", "yield", "condition", "blockarg", "result", "return", "convert", "dot", "atomic", "shuffle", "reduce", "scan"};
 
 static const char *cmp_names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 
@@ -41,7 +41,7 @@ int ir_add(Ctx *c, Fn *f, Block *b, Ins in) {
 
 static bool has_result(Op op) {
   return op != O_STORE && op != O_YIELD && op != O_CONDITION && op != O_RETURN && op != O_FOR &&
-         op != O_IF && op != O_WHILE && op != O_REDUCE;
+         op != O_IF && op != O_WHILE && op != O_REDUCE && op != O_SCAN;
 }
 
 static void print_block(Ctx *c, Fn *f, Block *blk, Buf *b, int depth) {
@@ -54,7 +54,7 @@ static void print_block(Ctx *c, Fn *f, Block *blk, Buf *b, int depth) {
     else if (in->nregions) buf_printf(&line, "%s %%%d", op_name((Op)in->op), id);
     else buf_printf(&line, "%s", op_name((Op)in->op));
     if (in->op == O_CMP) buf_printf(&line, " %s", cmp_names[in->aux]);
-    if (in->op == O_PROGRAM_ID || in->op == O_NUM_PROGRAMS || in->op == O_EXPAND_DIMS || in->op == O_REDUCE)
+    if (in->op == O_PROGRAM_ID || in->op == O_NUM_PROGRAMS || in->op == O_EXPAND_DIMS || in->op == O_REDUCE || in->op == O_SCAN)
       buf_printf(&line, " %d", in->aux);
     if (in->op == O_BLOCKARG || in->op == O_RESULT) buf_printf(&line, " %d of %%%lld", in->aux, (long long)in->imm);
     if (in->op == O_ARG) buf_printf(&line, " %s", f->params.v[in->aux].name);

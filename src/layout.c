@@ -174,7 +174,7 @@ static void tie_regions(Assign *A, Block *b) {
       int first = op->op == O_FOR ? 3 : 0;
       unite(A, op->args[first + in->aux - 1], id);
     }
-    if (in->op == O_RESULT && f->ins.v[in->imm].op != O_REDUCE) {
+    if (in->op == O_RESULT && f->ins.v[in->imm].op != O_REDUCE && f->ins.v[in->imm].op != O_SCAN) {
       Ins *op = &f->ins.v[in->imm];
       for (int r = 0; r < op->nregions; r++) {
         Block *rb = op->regions[r];
@@ -251,6 +251,7 @@ static Layout *required(Assign *A, Ins *in, int k) {
   }
   case O_STORE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
   case O_REDUCE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
+  case O_SCAN: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
   case O_DOT: return k == 2 ? own : NULL;
   case O_ATOMIC: return own;
   case O_SHUFFLE: return in->aux == SH_GATHER && k == 1 ? own : NULL;
@@ -316,8 +317,13 @@ void layout_assign(Ctx *c, Fn *f) {
   /* a reduction's results are the slice of its input's layout along the axis */
   for (int i = 0; i < n; i++) {
     Ins *in = &f->ins.v[i];
-    if (in->op != O_RESULT || f->ins.v[in->imm].op != O_REDUCE || !in->ty.rank) continue;
+    if (in->op != O_RESULT || !in->ty.rank) continue;
     Ins *red = &f->ins.v[in->imm];
+    if (red->op == O_SCAN) { /* a scan's results are laid out like its inputs */
+      in->layout = f->ins.v[red->args[in->aux]].layout;
+      continue;
+    }
+    if (red->op != O_REDUCE) continue;
     Layout *src = f->ins.v[red->args[0]].layout;
     int dims[TM_MAX_RANK], r = 0;
     for (int k = 0; k < src->rank; k++)

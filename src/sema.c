@@ -85,7 +85,7 @@ typedef struct Sema {
 
 static Val eval(Sema *S, Node *n);
 static void exec_block(Sema *S, NodeVec body);
-typedef enum Combine { CB_SUM, CB_MAX, CB_MIN, CB_XOR, CB_OR, CB_ARGMAX, CB_ARGMIN, CB_USER } Combine;
+typedef enum Combine { CB_SUM, CB_PROD, CB_MAX, CB_MIN, CB_XOR, CB_OR, CB_ARGMAX, CB_ARGMIN, CB_USER } Combine;
 static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left);
 static const char *up_name(tm_dtype dt);
 
@@ -1617,7 +1617,7 @@ static Val call_method(Sema *S, Val self, const char *name, Args *A) {
   if (!strcmp(name, "to")) return call_cast(S, self, A, 0);
   static const char *fns[] = {"sum", "max", "min", "argmax", "argmin", "xor_sum", "reduce_or", "reduce",
                               "expand_dims", "broadcast_to", "reshape", "view", "trans", "permute", "ravel", "split",
-                              "cumsum", "cumprod", NULL};
+                              "cumsum", "cumprod", "associative_scan", NULL};
   for (int i = 0; fns[i]; i++)
     if (!strcmp(name, fns[i])) {
       Args B = *A;
@@ -2188,6 +2188,7 @@ static void exec_if(Sema *S, Node *n, Val c) {
 static Val combine(Sema *S, Combine cb, JitFn *fn, Val *a, Val *b, int n, bool tie_left) {
   switch (cb) {
   case CB_SUM: return binop(S, "+", a[0], b[0]);
+  case CB_PROD: return binop(S, "*", a[0], b[0]);
   case CB_XOR: return binop(S, "^", a[0], b[0]);
   case CB_OR: return binop(S, "|", a[0], b[0]);
   case CB_MAX: case CB_MIN:
@@ -2220,8 +2221,19 @@ static Val combine(Sema *S, Combine cb, JitFn *fn, Val *a, Val *b, int n, bool t
   return v_none();
 }
 
+static Val combine_op(Sema *S, Op kind, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left, bool reverse);
+
 /* Reduces inputs (same shape) along axis; returns one value or a tuple. */
 static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left) {
+  return combine_op(S, O_REDUCE, in, n, axis, cb, fn, tie_left, false);
+}
+
+/* Inclusive scan along axis (reverse: from the end); results keep the shape. */
+static Val scan_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn, bool reverse) {
+  return combine_op(S, O_SCAN, in, n, axis, cb, fn, true, reverse);
+}
+
+static Val combine_op(Sema *S, Op kind, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left, bool reverse) {
   Type t = ty_of(S, in[0]);
   if (!t.rank) ERR(S, "cannot reduce a scalar");
   if (axis < 0) axis += t.rank;
@@ -2233,8 +2245,9 @@ static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn,
     if (ty_of(S, in[i]).ptr) ERR(S, "reductions over pointers are not supported");
     ids[i] = in[i].id;
   }
-  int op = region_op(S, O_REDUCE, n, ids, 1);
+  int op = region_op(S, kind, n, ids, 1);
   S->fn->ins.v[op].aux = (int16_t)axis;
+  S->fn->ins.v[op].imm = reverse;
   Block *outer = S->blk;
   S->blk = S->fn->ins.v[op].regions[0];
   S->depth++;
@@ -2260,7 +2273,8 @@ static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn,
   res.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)n);
   for (int i = 0; i < n; i++) {
     Type et = type_elem(ty_of(S, in[i]));
-    int id = mk_ins(S, O_RESULT, t.rank > 1 ? type_block(et, t.rank - 1, shape) : et, 0, 0, 0, 0);
+    Type rt = kind == O_SCAN ? ty_of(S, in[i]) : t.rank > 1 ? type_block(et, t.rank - 1, shape) : et;
+    int id = mk_ins(S, O_RESULT, rt, 0, 0, 0, 0);
     S->fn->ins.v[id].aux = (int16_t)i;
     S->fn->ins.v[id].imm = op;
     res.items[i] = tensor(id);
@@ -2290,7 +2304,42 @@ static Val axis_indices(Sema *S, Type t, int axis) {
   return broadcast_to(S, r, type_block(type_scalar(TM_I32), t.rank, t.shape));
 }
 
+static bool call_scan(Sema *S, const char *name, Args *A, Val *out) {
+  bool assoc = !strcmp(name, "associative_scan");
+  if (!assoc && strcmp(name, "cumsum") && strcmp(name, "cumprod")) return false;
+  Val x = arg_req(S, A, 0, "input"), axv = v_int(0), fnv = v_none(), rev = v_bool(false), dtv = v_none();
+  if (assoc) {
+    axv = arg_req(S, A, 1, "axis");
+    fnv = arg_req(S, A, 2, "combine_fn");
+    arg_opt(S, A, 3, "reverse", &rev);
+    args_done(S, A, 4);
+    if (fnv.k != V_JITFN) ERR(S, "associative_scan()'s combine_fn must be a @jit function");
+  } else {
+    arg_opt(S, A, 1, "axis", &axv);
+    arg_opt(S, A, 2, "reverse", &rev);
+    if (!strcmp(name, "cumsum")) arg_opt(S, A, 3, "dtype", &dtv);
+    args_done(S, A, name[3] == 's' ? 4 : 3);
+  }
+  int n = x.k == V_TUPLE ? x.n : 1;
+  Val *in = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) in[i] = to_tensor(S, x.k == V_TUPLE ? x.items[i] : x);
+  Type t = ty_of(S, in[0]);
+  if (!t.rank) ERR(S, "%s() needs a block", name);
+  tm_dtype dt = (tm_dtype)t.dt;
+  if (!strcmp(name, "cumsum")) {
+    if (dtv.k != V_NONE) in[0] = cast_to(S, in[0], dtype_arg(S, dtv, "dtype"));
+    else if (dt_is_int(dt) && dt_bits(dt) < 32) in[0] = cast_to(S, in[0], dt_is_signed(dt) ? TM_I32 : TM_U32);
+  }
+  int axis = (int)const_int(S, axv, "axis");
+  if (axis < 0) axis += t.rank;
+  if (axis < 0 || axis >= t.rank) ERR(S, "axis %d is out of range for a block of rank %d", axis, t.rank);
+  Combine cb = assoc ? CB_USER : !strcmp(name, "cumsum") ? CB_SUM : CB_PROD;
+  *out = scan_axis(S, in, n, axis, cb, assoc ? fnv.fn : NULL, truthy(S, rev));
+  return true;
+}
+
 static bool call_reduction(Sema *S, const char *name, Args *A, Val *out) {
+  if (call_scan(S, name, A, out)) return true;
   static const struct {
     const char *name;
     Combine cb;

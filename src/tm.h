@@ -213,6 +213,7 @@ typedef enum Op {
   O_SHUFFLE,      /* aux = ShuffleKind; elements move through threadgroup memory; imm = parameters */
   O_REDUCE,       /* args: inputs; aux: axis; region 0 combines (2n scalar blockargs -> yield n);
                      results are O_RESULTs */
+  O_SCAN,         /* as O_REDUCE, inclusive prefix along aux (imm = reverse); results keep the shape */
   O_NOPS
 } Op;
 
