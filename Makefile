@@ -92,7 +92,47 @@ clean:
 
 .PHONY: all mtl-check ctest pytest test demo asan golden-update clean
 
+# ---- reliability (tests/fuzz, tests/hostile, tests/diff; docs/reliability.md)
+#   make fuzz [FUZZ_TIME=600]   libFuzzer over the compiler from source text (ASan+UBSan+LSan)
+#   make fuzz-smoke             the same for FUZZ_SMOKE_TIME seconds (30)
+#   make asan-py                the extension built with ASan+UBSan; tests/exec and tests/hostile under it
+#   make valgrind-cli           the CLI under valgrind over the golden and error kernels
+FUZZ_CC    ?= $(shell command -v clang-19 || echo clang)
+FUZZ_TIME  ?= 600
+FUZZ_SMOKE_TIME ?= 30
+FUZZ_BIN   := $(BUILD)/fuzz/fuzz_compile
+FUZZ_SAN   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+$(FUZZ_BIN): tests/fuzz/fuzz_compile.c $(LIB_C) include/triton_metal.h $(wildcard src/*.h runtime/*.h) $(GEN)
+	@mkdir -p $(BUILD)/fuzz/src $(BUILD)/fuzz/rt
+	@set -e; for f in $(SRC_C); do $(FUZZ_CC) $(CSTD) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARN) $(INC) -c $$f -o $(BUILD)/fuzz/src/$$(basename $$f .c).o; done
+	@set -e; for f in $(RT_C); do $(FUZZ_CC) $(CSTD) $(FUZZ_SAN) $(WARN) -Wno-missing-field-initializers $(INC) -c $$f -o $(BUILD)/fuzz/rt/$$(basename $$f .c).o; done
+	$(FUZZ_CC) $(CSTD) $(FUZZ_SAN) -fsanitize=fuzzer $(WARN) $(INC) tests/fuzz/fuzz_compile.c $(BUILD)/fuzz/src/*.o $(BUILD)/fuzz/rt/*.o $(LDLIBS) -o $@
+
+fuzz: $(FUZZ_BIN) $(CLI)
+	@bash tests/fuzz/run.sh $(FUZZ_TIME)
+
+fuzz-smoke: $(FUZZ_BIN) $(CLI)
+	@bash tests/fuzz/run.sh $(FUZZ_SMOKE_TIME)
+
+ASAN_PY_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+asan-py: $(CLI)
+	@mkdir -p $(BUILD)/asan-py
+	$(CC) $(CSTD) $(ASAN_PY_FLAGS) $(WARN) -Wno-missing-field-initializers -shared $(INC) -I$(PY_INC) $(EXT_C) $(LIB_C) $(LDLIBS) -o $(BUILD)/asan-py/_C$(EXT_SUFFIX)
+	@CC="$(CC)" bash tests/hostile/asan_py.sh $(BUILD)/asan-py/_C$(EXT_SUFFIX)
+
+valgrind-cli: $(CLI)
+	@bash tests/hostile/valgrind_cli.sh
+
+.PHONY: fuzz fuzz-smoke asan-py valgrind-cli
+
 bench:
 	@bash bench/run.sh
 
 .PHONY: bench
+
+DIFF_CASES ?= 1000
+diff-long: $(EXT)
+	TM_DIFF_CASES=$(DIFF_CASES) TM_DIFF_SEED=$${TM_DIFF_SEED:-1000} PYTHONPATH=python $(PYTHON) -m pytest -q -p no:cacheprovider tests/diff
+
+.PHONY: diff-long

@@ -209,8 +209,6 @@ def test_bad_grid_is_refused(name):
     refused(exc, lambda: scale_kernel[grid](x, out, N, 2.0, BLOCK=BLOCK), out=out, kernel=None)
 
 
-@pytest.mark.xfail(strict=True, reason="H1 (docs/reliability.md): grid errors from the launcher "
-                   "(launcher.c, _grid3) do not name the kernel")
 @pytest.mark.parametrize("name", ["negative", "2**32", "4-dims", "float"])
 def test_bad_grid_error_names_the_kernel(name):
     grid, exc = BAD_GRIDS[name]
