@@ -11,7 +11,7 @@ import time
 import triton_metal
 
 HERE = pathlib.Path(__file__).resolve().parent
-EXAMPLES = ["vector_add", "dropout", "softmax", "matmul", "attention"]
+EXAMPLES = ["vector_add", "dropout", "softmax", "matmul", "layer_norm", "attention"]
 
 
 def main() -> int:

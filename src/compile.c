@@ -92,9 +92,15 @@ tm_status tm_compile(const tm_compile_request *req, tm_kernel **out, char **err)
     if (err) *err = strdup("tm_compile: invalid request (parameter/global tables, or num_warps not a power of two in 1..32)");
     return TM_ERR_INVALID;
   }
+  const tm_target *target = req->target;
+  if (!target && tm_target_get(&target, err) != TM_OK) return TM_ERR_INVALID; /* a bad TRITON_METAL_HW */
+  tm_opt_level opt;
+  if (tm_opt_level_resolve(req->opt_level, &opt, err) != TM_OK) return TM_ERR_INVALID;
   Ctx *c = calloc(1, sizeof *c);
   if (!c) return TM_ERR_NOMEM;
   c->req = req;
+  c->target = target;
+  c->opt = opt;
   c->src = (Src){.text = req->source, .filename = req->filename ? req->filename : "<kernel>",
                  .first_line = req->first_line > 0 ? req->first_line : 1};
   jmp_buf oom;

@@ -304,7 +304,7 @@ static bool groupable(Ins *in) {
   if (is_transparent(in)) return false;
   switch ((Op)in->op) {
   case O_FOR: case O_IF: case O_WHILE: case O_YIELD: case O_CONDITION: case O_RETURN: case O_CONVERT:
-  case O_REDUCE: case O_DOT: case O_ATOMIC: case O_SHUFFLE: return false;
+  case O_REDUCE: case O_DOT: case O_ATOMIC: case O_SHUFFLE: case O_BARRIER: return false;
   default: return in->layout != NULL;
   }
 }
@@ -323,7 +323,7 @@ static int plan_groups(Emitter *E, Block *b, int g) {
       E->group_of[id] = g;
     } else if (in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
                in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC ||
-               in->op == O_SHUFFLE) {
+               in->op == O_SHUFFLE || in->op == O_BARRIER) {
       cur = NULL;
       for (int r = 0; r < in->nregions; r++)
         if (in->op != O_REDUCE && in->op != O_SCAN) g = plan_groups(E, in->regions[r], g);
@@ -1106,7 +1106,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   if (!groupable(in)) {
     bool pure = !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
                   in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC ||
-                  in->op == O_SHUFFLE);
+                  in->op == O_SHUFFLE || in->op == O_BARRIER);
     if (!pure) close_group(E);
     Buf *b = E->group ? &E->pre : &E->out;
     switch ((Op)in->op) {
@@ -1133,6 +1133,13 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
     case O_RETURN:
       indent(&E->out, ind);
       buf_puts(&E->out, "return;\n");
+      break;
+    case O_BARRIER: /* device memory written before is visible to the program's threads, and ordered */
+      indent(&E->out, ind);
+      buf_puts(&E->out, "TM_FENCE();\n");
+      indent(&E->out, ind);
+      buf_puts(&E->out, "threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup);\n");
+      E->uses_barrier = true;
       break;
     default:
       indent(b, ind);

@@ -145,8 +145,9 @@ static Val tensor(int id) { return (Val){.k = V_TENSOR, .id = id}; }
 static void check_device_dtype(Sema *S, tm_dtype dt) {
   if (dt == TM_F64)
     ERR(S, "float64 is not supported on the device (Metal has no double); use float32");
-  if (dt == TM_BF16)
-    ERR(S, "bfloat16 device values are not supported yet");
+  if (dt == TM_BF16 && !S->c->target->has_bfloat)
+    ERR(S, "bfloat16 needs Metal Shading Language 3.1 (macOS 14); the target '%s' offers MSL %d.%d", S->c->target->name,
+        S->c->target->msl_version / 100, S->c->target->msl_version / 10 % 10);
   if (dt == TM_VOID || dt >= TM_NDTYPES) ERR(S, "unsupported dtype");
 }
 
@@ -1576,6 +1577,16 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
     return v_none();
   }
   if (!strcmp(name, "static_print")) return v_none();
+  if (!strcmp(name, "debug_barrier")) {
+    args_done(S, A, 0);
+    mk_ins(S, O_BARRIER, (Type){0}, 0, 0, 0, 0);
+    return v_none();
+  }
+  if (!strcmp(name, "assume")) {
+    arg_req(S, A, 0, "cond");
+    args_done(S, A, 1);
+    return v_none(); /* a hint: accepted */
+  }
   if (!strcmp(name, "jit")) ERR(S, "triton.jit cannot be called inside a kernel");
   int space = !strncmp(path, "triton.language.extra.libdevice.", 32) ? MF_LIBDEVICE
               : !strncmp(path, "triton.language.math.", 21)          ? MF_MATH
@@ -2622,7 +2633,10 @@ Fn *sema(Ctx *c, TokVec toks, Node *module, const char *kernel_name) {
   fn->name = def->name;
   fn->line = def->line;
   fn->col = def->col;
-  fn->num_warps = c->req->num_warps > 0 ? c->req->num_warps : 4;
+  fn->num_warps = c->req->num_warps > 0 ? c->req->num_warps : c->target->default_num_warps > 0 ? c->target->default_num_warps : 4;
+  if (fn->num_warps * 32 > c->target->max_threads_per_threadgroup && c->target->max_threads_per_threadgroup > 0)
+    error_at(c, def->line, def->col, "num_warps=%d needs %d threads per threadgroup; the target '%s' allows %d", fn->num_warps,
+             fn->num_warps * 32, c->target->name, c->target->max_threads_per_threadgroup);
   S.fn = fn;
   fn->body = ir_block(c);
   S.blk = fn->body;

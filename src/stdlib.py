@@ -179,3 +179,216 @@ def randn4x(seed, offset, n_rounds: tl.constexpr = N_ROUNDS_DEFAULT):
     n1, n2 = pair_uniform_to_normal(u1, u2)
     n3, n4 = pair_uniform_to_normal(u3, u4)
     return n1, n2, n3, n4
+
+# ---------------------------------------------------------------- histogram
+#
+# Upstream lowers tl.histogram to its own op; here it is a one-hot count:
+# compare every element with every bin (an n x num_bins block of booleans)
+# and sum the columns. That costs n * num_bins compares and a reduction over
+# n, and holds an n x num_bins int32 block, which is fine for the block sizes
+# kernels use (a 1024-element block into 64 bins is 64K lanes of work); a
+# kernel that needs thousands of bins should count with atomics instead.
+
+
+def histogram(input, num_bins, mask=None):
+    # Bins of width 1 starting at 0: out[b] = number of unmasked lanes equal
+    # to b. Values outside [0, num_bins) (negative ones included) match no bin
+    # and are not counted. The result is int32 of shape [num_bins].
+    tl.static_assert(len(input.shape) == 1, "histogram: input must be 1-D")
+    tl.static_assert(input.dtype.is_int(), "histogram: input must be integers")
+    hit = input[:, None] == tl.arange(0, num_bins)[None, :]
+    # (`mask is not None` is refused on a device value here; comparing a
+    # block with None by == is decided at compile time.)
+    if mask != None:  # noqa: E711
+        hit = hit & tl.broadcast_to(mask, input.shape)[:, None]
+    return tl.sum(hit.to(tl.int32), 0)
+
+
+# ---------------------------------------------------------------- sort, topk
+#
+# Bitonic networks along the last dimension, whose size must be a power of
+# two; every row of a 2-D (or higher) block is sorted on its own. A
+# compare-and-swap step pairs the elements whose column indices differ in
+# bit j only. Upstream reshapes the block into a hypercube of 2s to reach
+# bit j; our blocks have rank <= 4, and views of other shapes (a rank-3
+# (outer, 2, 2**j) view per step) would make the layout pass choose a parent
+# layout for them that leaves the block's own rank-1/2 values replicated in
+# every thread. So every step stays in x's own shape and fetches each
+# element's partner with tl.gather at column c ^ 2**j:
+#
+#   c      = column index          y = x[..., c ^ 2**j]       (bit-exact move)
+#   right  = bit j of c            (0: lower element of the pair, 1: upper)
+#   desc   = 1 where this pair is ordered descending
+#   x'     = where((x > y) != (desc ^ right), y, x)
+#
+# which is upstream's comparator exactly: both elements of a pair evaluate
+# the same `>` and each keeps its side. Because it is built from one `>`
+# only, a NaN (for which x > y is false both ways) is never moved past: the
+# lower element keeps itself and the upper one copies the lower, so a pair
+# holding a NaN ends up as two copies of its lower element, and sorting a
+# row with NaNs gives upstream's result, which is not a permutation of the
+# input. Likewise 0.0 and -0.0 compare equal and the upper one becomes a
+# copy of the lower. Without NaNs the result is the sorted row.
+#
+# Cost: a sort of n is log2(n) * (log2(n) + 1) / 2 steps, each one gather
+# through threadgroup memory (a store, a barrier, a load) and a select.
+
+
+def _log2(n):
+    # floor(log2(n)) of a compile-time n >= 1 (a while loop would run on the
+    # device; an unrolled static_range keeps r a compile-time int).
+    r = 0
+    for i in tl.static_range(1, 32):
+        if (1 << i) <= n:
+            r = i
+    return r
+
+
+def _sort_dim(x, dim):
+    # The sorted dim (the last; None or -1 name it) and a check of its size.
+    rank = len(x.shape)
+    tl.static_assert(rank >= 1, "sort: needs a block")
+    if dim is None:
+        d = rank - 1
+    elif dim < 0:
+        d = dim + rank
+    else:
+        d = dim
+    tl.static_assert(d == rank - 1, "sort: only the last (minor) dimension is supported")
+    n = x.shape[d]
+    tl.static_assert(n & (n - 1) == 0, "sort: the sorted dimension must be a power of two")
+    return d
+
+
+def _columns(shape, n):
+    # An int32 block of `shape` holding each element's column index, for
+    # columns 0..n-1 (n = the last entry of shape).
+    c = tl.arange(0, n)
+    for i in tl.static_range(len(shape) - 1):
+        c = tl.expand_dims(c, 0)
+    return tl.broadcast_to(c, shape)
+
+
+def _with_last(shape, m):
+    # shape[:-1] + (m,) (tuple slices are not in the kernel subset here).
+    r = ()
+    for i in tl.static_range(len(shape) - 1):
+        r = r + (shape[i],)
+    return r + (m,)
+
+
+def _bitonic_step(x, col, j, stage, desc):
+    # One compare-and-swap on bit j of the column. stage None: every pair is
+    # ordered by desc (0 ascending, 1 descending); else bit `stage` of the
+    # column (stage > j) gives the direction, so runs of 2**stage go up,
+    # down, up, ...
+    y = tl.gather(x, col ^ (1 << j), len(x.shape) - 1)
+    right = (col >> j) & 1
+    if stage is None:
+        d = right ^ desc
+    else:
+        d = right ^ ((col >> stage) & 1)
+    return tl.where((x > y) != (d == 1), y, x)
+
+
+def _bitonic_pass(x, col, stage, desc):
+    # Merges the bitonic runs of 2**stage: steps on bits stage-1 .. 0.
+    # desc = 2 alternates the direction from run to run, else 0 ascending or
+    # 1 descending throughout.
+    for i in tl.static_range(stage):
+        if desc == 2:
+            x = _bitonic_step(x, col, stage - 1 - i, stage, 0)
+        else:
+            x = _bitonic_step(x, col, stage - 1 - i, None, desc)
+    return x
+
+
+def sort(x, dim=None, descending: tl.constexpr = 0):
+    # Sorts each row (the last dimension) ascending, or descending.
+    d = _sort_dim(x, dim)
+    n = x.shape[d]
+    log_n = _log2(n)
+    if descending:
+        final = 1
+    else:
+        final = 0
+    col = _columns(x.shape, n)
+    for s in tl.static_range(1, log_n + 1):
+        if s < log_n:
+            x = _bitonic_pass(x, col, s, 2)
+        else:
+            x = _bitonic_pass(x, col, s, final)
+    return x
+
+
+def bitonic_merge(x, dim=None, descending: tl.constexpr = 0):
+    # One bitonic merge of whole rows (log2(n) compare-and-swap steps): a row
+    # that is bitonic (rises then falls, or falls then rises, or a rotation
+    # of such) comes out sorted ascending, or descending.
+    d = _sort_dim(x, dim)
+    n = x.shape[d]
+    if descending:
+        final = 1
+    else:
+        final = 0
+    return _bitonic_pass(x, _columns(x.shape, n), _log2(n), final)
+
+
+def topk(x, k: tl.constexpr, dim=None, descending: tl.constexpr = True):
+    # The k largest (descending) or smallest elements of each row, in sorted
+    # order (largest first, or smallest first); shape x.shape[:-1] + (k,).
+    # k must be a power of two <= the row length. As upstream (bitonic top-k,
+    # Shanbhag, Pirk and Madden, "Efficient Top-K Query Processing on
+    # Massively Parallel Hardware", SIGMOD 2018): sort runs of k alternately
+    # up and down, then repeatedly keep the elementwise max (min) of each
+    # neighbouring up/down pair of runs -- a bitonic run holding the top k of
+    # the 2k -- and merge it back into a sorted run, halving the row. That
+    # max/min is upstream's tl.max/tl.min over the pair, so NaNs lose there,
+    # and, when k < the row length, a dtype narrower than 32 bits comes back
+    # as int32 (integers) or float32 (floats), as tl.max returns them.
+    d = _sort_dim(x, dim)
+    n = x.shape[d]
+    tl.static_assert(k > 0, "topk: k must be greater than 0")
+    tl.static_assert(k & (k - 1) == 0, "topk: k must be a power of two")
+    tl.static_assert(k <= n, "topk: k must not exceed the size of the selected dimension")
+    log_n = _log2(n)
+    log_k = _log2(k)
+    if descending:
+        final = 1
+    else:
+        final = 0
+    if log_k == 0:
+        if descending:
+            x = tl.max(x, d, keep_dims=True)
+        else:
+            x = tl.min(x, d, keep_dims=True)
+    else:
+        col = _columns(x.shape, n)
+        for s in tl.static_range(1, log_k + 1):
+            if s < log_n:
+                x = _bitonic_pass(x, col, s, 2)
+            else:
+                x = _bitonic_pass(x, col, s, final)
+        if log_k < log_n and x.dtype.primitive_bitwidth < 32:
+            if x.dtype.is_floating():
+                x = x.to(tl.float32)
+            else:
+                x = x.to(tl.int32)
+        m = n
+        for s in tl.static_range(log_k + 1, log_n + 1):
+            # row of m = pairs of runs (up, down) of k -> one run of k each:
+            # new column c reads old columns a and a + k of run pair c // k
+            m = m // 2
+            c = _columns(_with_last(x.shape, m), m)
+            a = ((c >> log_k) << (log_k + 1)) | (c & (k - 1))
+            lo = tl.gather(x, a, d)
+            hi = tl.gather(x, a + k, d)
+            if descending:
+                x = tl.maximum(lo, hi)
+            else:
+                x = tl.minimum(lo, hi)
+            if s < log_n:
+                x = _bitonic_pass(x, c, log_k, 2)
+            else:
+                x = _bitonic_pass(x, c, log_k, final)
+    return x

@@ -78,6 +78,8 @@ typedef struct Src {
 typedef struct Ctx {
   Arena arena;
   const tm_compile_request *req;
+  const tm_target *target;  /* what the kernel is compiled for (never NULL) */
+  tm_opt_level opt;         /* resolved: never TM_OPT_DEFAULT */
   Src src;
   jmp_buf jb;
   char *err;            /* malloc'd message once an error was raised */
@@ -211,6 +213,7 @@ typedef enum Op {
   O_DOT,          /* args: a [(B,)M,K], b [(B,)K,N], acc [(B,)M,N]: acc + a @ b */
   O_ATOMIC,       /* aux = AtomicKind; args: ptr val [mask] (CAS: ptr cmp val); imm = fence flags; result: old */
   O_SHUFFLE,      /* aux = ShuffleKind; elements move through threadgroup memory; imm = parameters */
+  O_BARRIER,      /* tl.debug_barrier: every thread of the program arrives; device memory fenced */
   O_REDUCE,       /* args: inputs; aux: axis; region 0 combines (2n scalar blockargs -> yield n);
                      results are O_RESULTs */
   O_SCAN,         /* as O_REDUCE, inclusive prefix along aux (imm = reverse); results keep the shape */

@@ -12,10 +12,6 @@ import triton_metal
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 
-# the construct the layer-norm backward needs and the compiler lacks: the
-# example keeps upstream's form, and the strict xfail flips when it compiles
-DEBUG_BARRIER = pytest.mark.xfail(strict=True, raises=triton_metal.CompilationError,
-                                  reason="layer_norm.py:99:5: error: tl.debug_barrier is not supported yet")
 
 
 def example(name):
@@ -42,7 +38,6 @@ def test_matmul(M, N, K):
     assert example("matmul").main(M, N, K)
 
 
-@DEBUG_BARRIER
 @pytest.mark.parametrize("M,N,dtype", [(5, 7, np.float32), (70, 300, np.float32), (33, 200, np.float16)])
 def test_layer_norm(M, N, dtype):
     assert example("layer_norm").main(M, N, dtype)
