@@ -26,33 +26,16 @@
 
 #include "tm.h"
 
-typedef struct Emitter {
-  Ctx *c;
-  Fn *f;
-  const Dialect *d;
-  Buf out;          /* the function body so far */
-  Buf pre, loop;    /* the open group: hoisted scalars, loop body */
-  Layout *group;    /* layout of the open group, NULL when none */
-  int gind;         /* indentation of the open group */
-  int *group_of;    /* planned group of each instruction (0: none) */
-  bool *in_array;   /* block value kept in an array */
-  bool need_coords, need_dup;
-  bool uses_tid, uses_npid, uses_barrier;
-  const char **param_names;
-  const char **subst;  /* how a BLOCKARG of a combine region is read, while emitting it */
-  int smem[TM_NDTYPES]; /* threadgroup scratch needed per dtype, in elements */
-  bool *helpers;        /* math_helpers used */
-  int uid;              /* for unique names */
-} Emitter;
+#include "emit.h"
 
-static const char *tname(Emitter *E, tm_dtype dt) {
+const char *em_tname(Emitter *E, tm_dtype dt) {
   const char *s = E->d->type_names[dt];
   if (!s) internal_error(E->c, "emit", "dtype %s has no spelling in %s", tm_dtype_name(dt), E->d->name);
   return s;
 }
 
 /* The element type a buffer of dt is declared with (bools travel as bytes). */
-static const char *mem_tname(Emitter *E, tm_dtype dt) { return dt == TM_I1 ? tname(E, TM_U8) : tname(E, dt); }
+static const char *mem_tname(Emitter *E, tm_dtype dt) { return dt == TM_I1 ? em_tname(E, TM_U8) : em_tname(E, dt); }
 
 static const char *literal(Emitter *E, Ins *in) {
   Arena *a = &E->c->arena;
@@ -69,7 +52,7 @@ static const char *literal(Emitter *E, Ins *in) {
       s = arena_printf(a, "%sf", buf);
       if (buf[0] == '-') s = arena_printf(a, "(%s)", s);
     }
-    return dt == TM_F32 ? s : arena_printf(a, "%s(%s)", tname(E, dt), s);
+    return dt == TM_F32 ? s : arena_printf(a, "%s(%s)", em_tname(E, dt), s);
   }
   int64_t v = in->imm;
   switch (dt) {
@@ -82,7 +65,7 @@ static const char *literal(Emitter *E, Ins *in) {
     return v < 0 ? arena_printf(a, "(%lldL)", (long long)v) : arena_printf(a, "%lldL", (long long)v);
   case TM_U32: return arena_printf(a, "%lluu", (unsigned long long)(uint32_t)v);
   case TM_U64: return arena_printf(a, "%lluUL", (unsigned long long)v);
-  default: return arena_printf(a, "%s(%lld)", tname(E, dt), (long long)v);
+  default: return arena_printf(a, "%s(%lld)", em_tname(E, dt), (long long)v);
   }
 }
 
@@ -91,7 +74,7 @@ static Param *ptr_param(Fn *f, int id) { return ir_pointer_param(f, id); }
 /* The declared type of a value of type t reached through id: `float`, `device const float*`. */
 static const char *decl_type(Emitter *E, int id) {
   Ins *in = &E->f->ins.v[id];
-  if (!in->ty.ptr) return tname(E, (tm_dtype)in->ty.dt);
+  if (!in->ty.ptr) return em_tname(E, (tm_dtype)in->ty.dt);
   Param *p = ptr_param(E->f, id);
   const char *q = p && !p->written ? E->d->const_buffer_qual : E->d->buffer_qual;
   return arena_printf(&E->c->arena, "%s %s*", q, mem_tname(E, (tm_dtype)in->ty.dt));
@@ -119,7 +102,7 @@ static const char *slot_map(Emitter *E, const Layout *from, const Layout *to) {
 
 /* How instruction `id` is referred to from the current position (slot k of
  * the open group's layout, for block values). */
-static const char *ref(Emitter *E, int id) {
+const char *em_ref(Emitter *E, int id) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
   if (E->subst && E->subst[id]) return E->subst[id];
@@ -132,7 +115,7 @@ static const char *ref(Emitter *E, int id) {
   switch (in->op) {
   case O_CONST: return literal(E, in);
   case O_ARG: return E->param_names[in->aux];
-  case O_SPLAT: return ref(E, in->args[0]);
+  case O_SPLAT: return em_ref(E, in->args[0]);
   case O_BLOCKARG: case O_RESULT: {
     int i = in->op == O_BLOCKARG ? in->aux : in->aux + 1;
     const char *s = storage(E, (int)in->imm, i);
@@ -154,10 +137,10 @@ static void use_helper(Emitter *E, const char *name) {
 
 static const char *binop_expr(Emitter *E, Ins *in) {
   Arena *a = &E->c->arena;
-  const char *x = ref(E, in->args[0]), *y = in->nargs > 1 ? ref(E, in->args[1]) : NULL;
+  const char *x = em_ref(E, in->args[0]), *y = in->nargs > 1 ? em_ref(E, in->args[1]) : NULL;
   tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[0]].ty.dt;
   bool fl = dt_is_float(dt), sg = dt_is_signed(dt);
-  const char *T = tname(E, (tm_dtype)in->ty.dt);
+  const char *T = em_tname(E, (tm_dtype)in->ty.dt);
   static const char *sym[O_NOPS] = {[O_ADD] = "+", [O_SUB] = "-", [O_MUL] = "*", [O_AND] = "&", [O_OR] = "|",
                                     [O_XOR] = "^", [O_SHL] = "<<", [O_SHR] = ">>"};
   switch ((Op)in->op) {
@@ -190,16 +173,16 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     static const char *cs[] = {"==", "!=", "<", "<=", ">", ">="};
     return arena_printf(a, "%s %s %s", x, cs[in->aux], y);
   }
-  case O_SELECT: return arena_printf(a, "%s ? %s : %s", x, y, ref(E, in->args[2]));
+  case O_SELECT: return arena_printf(a, "%s ? %s : %s", x, y, em_ref(E, in->args[2]));
   case O_CAST:
-    if (in->ty.dt == TM_I1) return arena_printf(a, "%s != %s(0)", x, tname(E, dt));
+    if (in->ty.dt == TM_I1) return arena_printf(a, "%s != %s(0)", x, em_tname(E, dt));
     return arena_printf(a, "%s(%s)", T, x);
   case O_BITCAST: return arena_printf(a, "as_type<%s>(%s)", T, x);
   case O_MATH: { /* the table's spelling with $0.. $T substituted */
     use_helper(E, math_fns[in->aux].needs);
     Buf b = {0};
     for (const char *p = math_fns[in->aux].msl; *p; p++) {
-      if (*p == '$' && p[1] >= '0' && p[1] <= '2') buf_puts(&b, ref(E, in->args[*++p - '0']));
+      if (*p == '$' && p[1] >= '0' && p[1] <= '2') buf_puts(&b, em_ref(E, in->args[*++p - '0']));
       else if (*p == '$' && p[1] == 'T') {
         buf_puts(&b, T);
         p++;
@@ -218,7 +201,7 @@ static const char *binop_expr(Emitter *E, Ins *in) {
   }
 }
 
-static void indent(Buf *b, int n) { buf_printf(b, "%*s", n * 2, ""); }
+void em_indent(Buf *b, int n) { buf_printf(b, "%*s", n * 2, ""); }
 
 /* Per-slot element coordinates of layout l: c<d> per parent dim d, and dup:
  * whether the element is a duplicate along any dim (or only along dup_dim >= 0). */
@@ -227,46 +210,46 @@ static void coords_along(Emitter *E, const Layout *l, Buf *b, int ind, bool need
   E->uses_tid = true;
   if (l->prank == 1 && l->spt[0] == 1 && l->tpw[0] == 32 && l->wpc[0] == E->f->num_warps) {
     /* the common case: thread t holds elements t, t+T, t+2T, ... */
-    indent(b, ind);
+    em_indent(b, ind);
     if (l->size[0] >= T) buf_printf(b, "int c0 = int(k * %du + tm_tid);\n", T);
     else buf_printf(b, "int c0 = int(tm_tid %% %du);\n", l->size[0]);
     if (need_dup && l->replicated) {
-      indent(b, ind);
+      em_indent(b, ind);
       buf_printf(b, "bool dup = tm_tid >= %du;\n", l->size[0]);
     }
     return;
   }
-  indent(b, ind);
+  em_indent(b, ind);
   buf_printf(b, "uint lane = tm_tid %% 32u, warp = tm_tid / 32u;\n");
   if (need_dup && l->replicated) {
-    indent(b, ind);
+    em_indent(b, ind);
     buf_printf(b, "bool dup = false;\n");
   }
   for (int kk = 0; kk < l->prank; kk++) {
     int d = l->order[kk];
     int tile = l->spt[d] * l->tpw[d] * l->wpc[d];
-    indent(b, ind);
+    em_indent(b, ind);
     buf_printf(b, "uint e%d = (k / %du %% %du) / %du * %du + ((warp %% %du) * %du + lane %% %du) * %du + (k / %du %% %du) %% %du;\n",
                d, l->stride[d], l->per[d], l->espt[d], tile, l->wpc[d], l->tpw[d], l->tpw[d], l->spt[d], l->stride[d],
                l->per[d], l->espt[d]);
     if (kk + 1 < l->prank) {
-      indent(b, ind);
+      em_indent(b, ind);
       buf_printf(b, "lane /= %du; warp /= %du;\n", l->tpw[d], l->wpc[d]);
     }
     if (need_dup && l->replicated && l->size[d] < tile && (dup_dim < 0 || dup_dim == d)) {
-      indent(b, ind);
+      em_indent(b, ind);
       buf_printf(b, "dup = dup || e%d >= %du;\n", d, l->size[d]);
     }
-    indent(b, ind);
+    em_indent(b, ind);
     buf_printf(b, "int c%d = int(e%d %% %du);\n", d, d, l->size[d]);
   }
 }
 
-static void coords_for(Emitter *E, const Layout *l, Buf *b, int ind, bool need_dup) {
+void em_coords(Emitter *E, const Layout *l, Buf *b, int ind, bool need_dup) {
   coords_along(E, l, b, ind, need_dup, -1);
 }
 
-static void coords_code(Emitter *E, Buf *b, int ind) { coords_for(E, E->group, b, ind, E->need_dup); }
+static void coords_code(Emitter *E, Buf *b, int ind) { em_coords(E, E->group, b, ind, E->need_dup); }
 
 /* Row-major flat index of a value's element from the coordinates c<d>. */
 static const char *flat_index(Emitter *E, const Layout *l) {
@@ -279,11 +262,11 @@ static const char *flat_index(Emitter *E, const Layout *l) {
 static void close_group(Emitter *E) {
   if (!E->group) return;
   buf_put(&E->out, E->pre.p ? E->pre.p : "", E->pre.len);
-  indent(&E->out, E->gind);
+  em_indent(&E->out, E->gind);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", E->group->per_thread);
   if (E->need_coords) coords_code(E, &E->out, E->gind + 1);
   buf_put(&E->out, E->loop.p ? E->loop.p : "", E->loop.len);
-  indent(&E->out, E->gind);
+  em_indent(&E->out, E->gind);
   buf_puts(&E->out, "}\n");
   E->pre.len = E->loop.len = 0;
   if (E->pre.p) E->pre.p[0] = 0;
@@ -349,29 +332,29 @@ static void plan_arrays(Emitter *E) {
 static void emit_load_expr(Emitter *E, Ins *in, Buf *b, const char *lhs) {
   Arena *a = &E->c->arena;
   tm_dtype dt = (tm_dtype)in->ty.dt;
-  const char *acc = arena_printf(a, "*TM_LD(%s, %d)", ref(E, in->args[0]), in->line);
+  const char *acc = arena_printf(a, "*TM_LD(%s, %d)", em_ref(E, in->args[0]), in->line);
   if (dt == TM_I1) acc = arena_printf(a, "(%s != 0)", acc);
   if (in->nargs == 1) {
     buf_printf(b, "%s%s;\n", lhs, acc);
     return;
   }
-  const char *other = in->nargs == 3 ? ref(E, in->args[2]) : arena_printf(a, "%s(0)", tname(E, dt));
-  buf_printf(b, "%s%s ? %s : %s;\n", lhs, ref(E, in->args[1]), acc, other);
+  const char *other = in->nargs == 3 ? em_ref(E, in->args[2]) : arena_printf(a, "%s(0)", em_tname(E, dt));
+  buf_printf(b, "%s%s ? %s : %s;\n", lhs, em_ref(E, in->args[1]), acc, other);
 }
 
 static void emit_store(Emitter *E, Ins *in, Buf *b, int ind, bool block) {
   Arena *a = &E->c->arena;
   tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[0]].ty.dt;
-  const char *val = ref(E, in->args[1]);
-  if (dt == TM_I1) val = arena_printf(a, "%s(%s)", tname(E, TM_U8), val);
-  const char *cond = in->nargs == 3 ? ref(E, in->args[2]) : NULL;
+  const char *val = em_ref(E, in->args[1]);
+  if (dt == TM_I1) val = arena_printf(a, "%s(%s)", em_tname(E, TM_U8), val);
+  const char *cond = in->nargs == 3 ? em_ref(E, in->args[2]) : NULL;
   if (block && E->group->replicated) {
     E->need_dup = true;
     cond = cond ? arena_printf(a, "!dup && %s", cond) : "!dup";
   }
-  indent(b, ind);
-  if (cond) buf_printf(b, "if (%s) *TM_ST(%s, %d) = %s;\n", cond, ref(E, in->args[0]), in->line, val);
-  else buf_printf(b, "*TM_ST(%s, %d) = %s;\n", ref(E, in->args[0]), in->line, val);
+  em_indent(b, ind);
+  if (cond) buf_printf(b, "if (%s) *TM_ST(%s, %d) = %s;\n", cond, em_ref(E, in->args[0]), in->line, val);
+  else buf_printf(b, "*TM_ST(%s, %d) = %s;\n", em_ref(E, in->args[0]), in->line, val);
 }
 
 /* Declares an op's carried storage `rR_i` (i >= 1), typed like vals[i]
@@ -381,17 +364,17 @@ static void declare_storage(Emitter *E, int op, const int *vals, int n, bool ini
     const char *s = storage(E, op, i + 1);
     Ins *v = &E->f->ins.v[vals[i]];
     const char *T = decl_type(E, vals[i]);
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     if (!v->ty.rank) {
-      if (init) buf_printf(&E->out, "%s %s = %s;\n", T, s, ref(E, vals[i]));
+      if (init) buf_printf(&E->out, "%s %s = %s;\n", T, s, em_ref(E, vals[i]));
       else buf_printf(&E->out, "%s %s;\n", T, s);
       continue;
     }
     Layout *l = v->layout;
     buf_printf(&E->out, "%s %s[%d];\n", T, s, l->per_thread);
     if (init) {
-      indent(&E->out, ind);
-      buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) %s[k] = %s;\n", l->per_thread, s, ref(E, vals[i]));
+      em_indent(&E->out, ind);
+      buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) %s[k] = %s;\n", l->per_thread, s, em_ref(E, vals[i]));
     }
   }
 }
@@ -400,16 +383,16 @@ static void declare_storage(Emitter *E, int op, const int *vals, int n, bool ini
 static void emit_yield(Emitter *E, int op, Ins *y, int ind) {
   for (int i = 0; i < y->nargs; i++) {
     Ins *v = &E->f->ins.v[y->args[i]];
-    const char *T = v->ty.ptr ? decl_type(E, y->args[i]) : tname(E, (tm_dtype)v->ty.dt);
-    indent(&E->out, ind);
-    if (!v->ty.rank) buf_printf(&E->out, "%s y%d_%d = %s;\n", T, op, i + 1, ref(E, y->args[i]));
+    const char *T = v->ty.ptr ? decl_type(E, y->args[i]) : em_tname(E, (tm_dtype)v->ty.dt);
+    em_indent(&E->out, ind);
+    if (!v->ty.rank) buf_printf(&E->out, "%s y%d_%d = %s;\n", T, op, i + 1, em_ref(E, y->args[i]));
     else
       buf_printf(&E->out, "%s y%d_%d[%d]; for (uint k = 0; k < %du; ++k) y%d_%d[k] = %s;\n", T, op, i + 1,
-                 v->layout->per_thread, v->layout->per_thread, op, i + 1, ref(E, y->args[i]));
+                 v->layout->per_thread, v->layout->per_thread, op, i + 1, em_ref(E, y->args[i]));
   }
   for (int i = 0; i < y->nargs; i++) {
     Ins *v = &E->f->ins.v[y->args[i]];
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     if (!v->ty.rank) buf_printf(&E->out, "r%d_%d = y%d_%d;\n", op, i + 1, op, i + 1);
     else buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) r%d_%d[k] = y%d_%d[k];\n", v->layout->per_thread, op, i + 1, op, i + 1);
   }
@@ -423,15 +406,15 @@ static void emit_for(Emitter *E, int id, int ind) {
   Arena *a = &E->c->arena;
   declare_storage(E, id, in->args + 3, in->nargs - 3, true, ind);
   const char *iv = storage(E, id, 0);
-  const char *lo = ref(E, in->args[0]), *hi = ref(E, in->args[1]), *st = ref(E, in->args[2]);
+  const char *lo = em_ref(E, in->args[0]), *hi = em_ref(E, in->args[1]), *st = em_ref(E, in->args[2]);
   Ins *si = &E->f->ins.v[in->args[2]];
   const char *cond;
   if (si->op == O_CONST) cond = arena_printf(a, "%s %s %s", iv, si->imm > 0 ? "<" : ">", hi);
   else cond = arena_printf(a, "(%s > 0 ? %s < %s : %s > %s)", st, iv, hi, iv, hi);
-  indent(&E->out, ind);
-  buf_printf(&E->out, "for (%s %s = %s; %s; %s += %s) {\n", tname(E, (tm_dtype)in->ty.dt), iv, lo, cond, iv, st);
+  em_indent(&E->out, ind);
+  buf_printf(&E->out, "for (%s %s = %s; %s; %s += %s) {\n", em_tname(E, (tm_dtype)in->ty.dt), iv, lo, cond, iv, st);
   emit_block(E, in->regions[0], ind + 1, id);
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
 }
 
@@ -442,36 +425,36 @@ static void emit_if(Emitter *E, int id, int ind) {
   Ins *y0 = &E->f->ins.v[then->ins.v[then->ins.n - 1]], *y1 = &E->f->ins.v[els->ins.v[els->ins.n - 1]];
   Ins *y = y0->nargs ? y0 : y1;
   declare_storage(E, id, y->args, y->nargs, false, ind);
-  indent(&E->out, ind);
-  buf_printf(&E->out, "if (%s) {\n", ref(E, in->args[0]));
+  em_indent(&E->out, ind);
+  buf_printf(&E->out, "if (%s) {\n", em_ref(E, in->args[0]));
   emit_block(E, then, ind + 1, id);
   if (els->ins.n > 1 || y1->nargs) {
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_puts(&E->out, "} else {\n");
     emit_block(E, els, ind + 1, id);
   }
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
 }
 
 static void emit_while(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
   declare_storage(E, id, in->args, in->nargs, true, ind);
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "while (true) {\n");
   emit_block(E, in->regions[0], ind + 1, id);
   emit_block(E, in->regions[1], ind + 1, id);
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
 }
 
-static const char *smem(Emitter *E, tm_dtype dt, int n) {
+const char *em_smem(Emitter *E, tm_dtype dt, int n) {
   if (n > E->smem[dt]) E->smem[dt] = n;
-  return arena_printf(&E->c->arena, "tm_smem_%s", tname(E, dt));
+  return arena_printf(&E->c->arena, "tm_smem_%s", em_tname(E, dt));
 }
 
-static void barrier(Emitter *E, int ind) {
-  indent(&E->out, ind);
+void em_barrier(Emitter *E, int ind) {
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "threadgroup_barrier(mem_flags::mem_threadgroup);\n");
   E->uses_barrier = true;
 }
@@ -484,138 +467,38 @@ static void emit_convert(Emitter *E, int id, int ind) {
   Ins *x = &E->f->ins.v[in->args[0]];
   Layout *A = x->layout, *B = in->layout;
   if (in->ty.ptr) error_at(E->c, in->line, in->col, "this block of pointers would need a layout conversion, which is not supported yet");
-  const char *sm = smem(E, (tm_dtype)in->ty.dt, (int)type_numel(in->ty));
-  indent(&E->out, ind);
+  const char *sm = em_smem(E, (tm_dtype)in->ty.dt, (int)type_numel(in->ty));
+  em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
-  coords_for(E, A, &E->out, ind + 1, true);
+  em_coords(E, A, &E->out, ind + 1, true);
   Layout *saved = E->group;
   E->group = A;
-  indent(&E->out, ind + 1);
-  buf_printf(&E->out, "%s%s[%s] = %s;\n", A->replicated ? "if (!dup) " : "", sm, flat_index(E, A), ref(E, in->args[0]));
+  em_indent(&E->out, ind + 1);
+  buf_printf(&E->out, "%s%s[%s] = %s;\n", A->replicated ? "if (!dup) " : "", sm, flat_index(E, A), em_ref(E, in->args[0]));
   E->group = saved;
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
-  barrier(E, ind);
-  indent(&E->out, ind);
-  buf_printf(&E->out, "%s v%d[%d];\n", tname(E, (tm_dtype)in->ty.dt), id, B->per_thread);
-  indent(&E->out, ind);
+  em_barrier(E, ind);
+  em_indent(&E->out, ind);
+  buf_printf(&E->out, "%s v%d[%d];\n", em_tname(E, (tm_dtype)in->ty.dt), id, B->per_thread);
+  em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", B->per_thread);
-  coords_for(E, B, &E->out, ind + 1, false);
-  indent(&E->out, ind + 1);
+  em_coords(E, B, &E->out, ind + 1, false);
+  em_indent(&E->out, ind + 1);
   buf_printf(&E->out, "v%d[k] = %s[%s];\n", id, sm, flat_index(E, B));
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
-  barrier(E, ind);
-  E->in_array[id] = true;
-}
-
-/* Writes the elements of operand x (layout A) whose coordinate along value dim
- * kdim lies in [k0, k0 + kc) to sm, row-major with that dim cut to kc. */
-static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, const char *sm, int ind) {
-  Ins *xi = &E->f->ins.v[x];
-  Layout *A = xi->layout;
-  indent(&E->out, ind);
-  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
-  coords_for(E, A, &E->out, ind + 1, true);
-  Layout *saved = E->group;
-  E->group = A;
-  const char *idx = "0";
-  for (int i = 0; i < A->rank; i++) {
-    const char *ci = i == kdim ? arena_printf(&E->c->arena, "(c%d - %s)", A->dims[i], k0) : arena_printf(&E->c->arena, "c%d", A->dims[i]);
-    idx = i ? arena_printf(&E->c->arena, "(%s) * %d + %s", idx, i == kdim ? kc : A->shape[i], ci) : ci;
-  }
-  indent(&E->out, ind + 1);
-  buf_printf(&E->out, "if (%sc%d >= %s && c%d < %s + %d) %s[%s] = %s;\n", A->replicated ? "!dup && " : "", A->dims[kdim], k0,
-             A->dims[kdim], k0, kc, sm, idx, ref(E, x));
-  E->group = saved;
-  indent(&E->out, ind);
-  buf_puts(&E->out, "}\n");
-}
-
-/* tl.dot, the portable path: operands staged through threadgroup memory in
- * chunks of K, each thread accumulating its result elements with FMAs in the
- * accumulator's dtype (fp32 for float inputs, int32 for int8). */
-static void emit_dot(Emitter *E, int id, int ind) {
-  Ins *in = &E->f->ins.v[id];
-  Arena *a = &E->c->arena;
-  Ins *ai = &E->f->ins.v[in->args[0]], *bi = &E->f->ins.v[in->args[1]];
-  int r = in->ty.rank;
-  int M = ai->ty.shape[r - 2], K = ai->ty.shape[r - 1], N = bi->ty.shape[r - 1], B = r == 3 ? ai->ty.shape[0] : 1;
-  tm_dtype din = (tm_dtype)ai->ty.dt, dout = (tm_dtype)in->ty.dt;
-  tm_dtype dacc = dt_is_float(din) ? TM_F32 : TM_I32;
-  int bytes = din == TM_I1 ? 1 : tm_dtype_bytes(din);
-  int kc = K; /* the largest power-of-two chunk of K whose operands fit in 16 KB */
-  while (kc > 1 && (int64_t)B * (M + N) * kc * bytes > 16384) kc /= 2;
-  const char *smA = smem(E, din, B * M * kc), *smB;
-  /* A and B share one array per dtype: B's stripe follows A's */
-  smem(E, din, B * M * kc + B * kc * N);
-  smB = arena_printf(a, "(%s + %d)", smA, B * M * kc);
-  (void)smB;
-  Layout *R = in->layout;
-  const char *T = tname(E, dout), *TA = tname(E, dacc);
-  indent(&E->out, ind);
-  buf_printf(&E->out, "%s v%d[%d];\n", T, id, R->per_thread);
-  indent(&E->out, ind);
-  buf_printf(&E->out, "%s d%d[%d];\n", TA, id, R->per_thread);
-  indent(&E->out, ind);
-  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) d%d[k] = %s(0);\n", R->per_thread, id, TA);
-  indent(&E->out, ind);
-  buf_printf(&E->out, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
-  stage_chunk(E, in->args[0], r - 1, kc, "k0", smA, ind + 1);
-  /* B's stripe: index offset by B*M*kc */
-  const char *smB_name = arena_printf(a, "%s[%d + ", smA, B * M * kc);
-  {
-    Layout *L = bi->layout;
-    indent(&E->out, ind + 1);
-    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
-    coords_for(E, L, &E->out, ind + 2, true);
-    Layout *saved = E->group;
-    E->group = L;
-    const char *idx = "0";
-    for (int i = 0; i < L->rank; i++) {
-      const char *ci = i == r - 2 ? arena_printf(a, "(c%d - k0)", L->dims[i]) : arena_printf(a, "c%d", L->dims[i]);
-      idx = i ? arena_printf(a, "(%s) * %d + %s", idx, i == r - 2 ? kc : L->shape[i], ci) : ci;
-    }
-    indent(&E->out, ind + 2);
-    buf_printf(&E->out, "if (%sc%d >= k0 && c%d < k0 + %d) %s%s] = %s;\n", L->replicated ? "!dup && " : "", L->dims[r - 2],
-               L->dims[r - 2], kc, smB_name, idx, ref(E, in->args[1]));
-    E->group = saved;
-    indent(&E->out, ind + 1);
-    buf_puts(&E->out, "}\n");
-  }
-  barrier(E, ind + 1);
-  indent(&E->out, ind + 1);
-  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
-  coords_for(E, R, &E->out, ind + 2, false);
-  const char *bm = r == 3 ? arena_printf(a, "c%d * %d + ", R->dims[0], M * kc) : "";
-  const char *bn = r == 3 ? arena_printf(a, "c%d * %d + ", R->dims[0], kc * N) : "";
-  indent(&E->out, ind + 2);
-  buf_printf(&E->out, "%s s = d%d[k];\n", TA, id);
-  indent(&E->out, ind + 2);
-  buf_printf(&E->out, "for (int kk = 0; kk < %d; ++kk) s += %s(%s[%sc%d * %d + kk]) * %s(%s%sc%d + kk * %d]);\n", kc, TA, smA, bm,
-             R->dims[r - 2], kc, TA, smB_name, bn, R->dims[r - 1], N);
-  indent(&E->out, ind + 2);
-  buf_printf(&E->out, "d%d[k] = s;\n", id);
-  indent(&E->out, ind + 1);
-  buf_puts(&E->out, "}\n");
-  barrier(E, ind + 1);
-  indent(&E->out, ind);
-  buf_puts(&E->out, "}\n");
-  E->group = R;
-  indent(&E->out, ind);
-  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) v%d[k] = %s(%s(%s) + d%d[k]);\n", R->per_thread, id, T, TA,
-             ref(E, in->args[2]), id);
-  E->group = NULL;
+  em_barrier(E, ind);
   E->in_array[id] = true;
 }
 
 /* One atomic read-modify-write at pointer p: `T old = ...;` at indentation ind. */
 static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, const char *v, const char *cmp, int ind) {
   tm_dtype dt = (tm_dtype)in->ty.dt;
-  const char *T = tname(E, dt);
+  const char *T = em_tname(E, dt);
   const char *mo = "memory_order_relaxed";
   static const char *fetch[] = {"add", "max", "min", "and", "or", "xor"};
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   if (in->aux == AT_CAS) {
     /* strong compare-and-swap from the weak one; floats compare bit patterns */
     const char *U = dt == TM_F32 ? "uint" : T;
@@ -624,7 +507,7 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
     const char *des = dt == TM_F32 ? arena_printf(&E->c->arena, "as_type<uint>(%s)", v) : v;
     buf_printf(&E->out, "%s o = %s; while (!atomic_compare_exchange_weak_explicit((device %s*)(%s), &o, %s, %s, %s) && o == %s) o = %s;\n",
                U, want, A, p, des, mo, mo, want, want);
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_printf(&E->out, "%s = %s;\n", old, dt == TM_F32 ? "as_type<float>(o)" : "o");
     return;
   }
@@ -632,10 +515,10 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
     /* no float max/min atomics in Metal: a compare-and-swap loop on the bits;
      * NaN operands never replace the stored value */
     buf_printf(&E->out, "uint o = atomic_load_explicit((device atomic_uint*)(%s), %s);\n", p, mo);
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_printf(&E->out, "while ((%s %s as_type<float>(o)) && !atomic_compare_exchange_weak_explicit((device atomic_uint*)(%s), &o, as_type<uint>(%s), %s, %s)) {}\n",
                v, in->aux == AT_MAX ? ">" : "<", p, v, mo, mo);
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_printf(&E->out, "%s = as_type<float>(o);\n", old);
     return;
   }
@@ -654,79 +537,79 @@ static void emit_atomic(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
   tm_dtype dt = (tm_dtype)in->ty.dt;
-  const char *T = tname(E, dt);
+  const char *T = em_tname(E, dt);
   bool cas = in->aux == AT_CAS;
-  const char *sm = !in->ty.rank || in->layout->replicated ? smem(E, dt, in->ty.rank ? (int)type_numel(in->ty) : 1) : NULL;
+  const char *sm = !in->ty.rank || in->layout->replicated ? em_smem(E, dt, in->ty.rank ? (int)type_numel(in->ty) : 1) : NULL;
   E->uses_tid = true;
   if (in->imm & AT_FENCE_BEFORE) {
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_puts(&E->out, "TM_FENCE();\n");
   }
   if (!in->ty.rank) {
-    const char *mask = !cas && in->nargs == 3 ? ref(E, in->args[2]) : "true";
+    const char *mask = !cas && in->nargs == 3 ? em_ref(E, in->args[2]) : "true";
     /* every thread has done its earlier loads before thread 0 changes memory,
      * so scalar values stay uniform (`count = load(p); atomic_xchg(p, ...)`) */
-    barrier(E, ind);
-    indent(&E->out, ind);
+    em_barrier(E, ind);
+    em_indent(&E->out, ind);
     buf_printf(&E->out, "if (tm_tid == 0u) {\n");
-    indent(&E->out, ind + 1);
+    em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "%s old = %s(0);\n", T, T);
-    indent(&E->out, ind + 1);
+    em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "if (%s) {\n", mask);
-    const char *p = arena_printf(a, "TM_ST(%s, %d)", ref(E, in->args[0]), in->line);
-    atomic_rmw(E, in, "old", p, ref(E, in->args[cas ? 2 : 1]), cas ? ref(E, in->args[1]) : NULL, ind + 2);
-    indent(&E->out, ind + 1);
+    const char *p = arena_printf(a, "TM_ST(%s, %d)", em_ref(E, in->args[0]), in->line);
+    atomic_rmw(E, in, "old", p, em_ref(E, in->args[cas ? 2 : 1]), cas ? em_ref(E, in->args[1]) : NULL, ind + 2);
+    em_indent(&E->out, ind + 1);
     buf_puts(&E->out, "}\n");
-    indent(&E->out, ind + 1);
+    em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "%s[0] = old;\n", sm);
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_puts(&E->out, "}\n");
-    barrier(E, ind);
-    indent(&E->out, ind);
+    em_barrier(E, ind);
+    em_indent(&E->out, ind);
     buf_printf(&E->out, "%s v%d = %s[0];\n", T, id, sm);
-    barrier(E, ind);
+    em_barrier(E, ind);
   } else {
     Layout *L = in->layout;
     E->group = L;
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_printf(&E->out, "%s v%d[%d];\n", T, id, L->per_thread);
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
-    coords_for(E, L, &E->out, ind + 1, true);
-    const char *cond = !cas && in->nargs == 3 ? ref(E, in->args[2]) : "true";
+    em_coords(E, L, &E->out, ind + 1, true);
+    const char *cond = !cas && in->nargs == 3 ? em_ref(E, in->args[2]) : "true";
     if (L->replicated) cond = arena_printf(a, "!dup && %s", cond);
-    indent(&E->out, ind + 1);
+    em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "%s old = %s(0);\n", T, T);
-    indent(&E->out, ind + 1);
+    em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "if (%s) {\n", cond);
-    const char *p = arena_printf(a, "TM_ST(%s, %d)", ref(E, in->args[0]), in->line);
-    atomic_rmw(E, in, "old", p, ref(E, in->args[cas ? 2 : 1]), cas ? ref(E, in->args[1]) : NULL, ind + 2);
-    indent(&E->out, ind + 1);
+    const char *p = arena_printf(a, "TM_ST(%s, %d)", em_ref(E, in->args[0]), in->line);
+    atomic_rmw(E, in, "old", p, em_ref(E, in->args[cas ? 2 : 1]), cas ? em_ref(E, in->args[1]) : NULL, ind + 2);
+    em_indent(&E->out, ind + 1);
     buf_puts(&E->out, "}\n");
-    indent(&E->out, ind + 1);
+    em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "v%d[k] = old;\n", id);
     if (L->replicated) { /* duplicates receive their owner's old value */
-      indent(&E->out, ind + 1);
+      em_indent(&E->out, ind + 1);
       buf_printf(&E->out, "if (!dup) %s[%s] = old;\n", sm, flat_index(E, L));
     }
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_puts(&E->out, "}\n");
     if (L->replicated) {
-      barrier(E, ind);
-      indent(&E->out, ind);
+      em_barrier(E, ind);
+      em_indent(&E->out, ind);
       buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
-      coords_for(E, L, &E->out, ind + 1, false);
-      indent(&E->out, ind + 1);
+      em_coords(E, L, &E->out, ind + 1, false);
+      em_indent(&E->out, ind + 1);
       buf_printf(&E->out, "v%d[k] = %s[%s];\n", id, sm, flat_index(E, L));
-      indent(&E->out, ind);
+      em_indent(&E->out, ind);
       buf_puts(&E->out, "}\n");
-      barrier(E, ind);
+      em_barrier(E, ind);
     }
     E->group = NULL;
     E->in_array[id] = true;
   }
   if (in->imm & AT_FENCE_AFTER) {
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_puts(&E->out, "TM_FENCE();\n");
   }
 }
@@ -734,15 +617,15 @@ static void emit_atomic(Emitter *E, int id, int ind) {
 /* Writes every element of value x (non-duplicates) to sm[offset + row-major index]. */
 static void stage_all(Emitter *E, int x, const char *sm, int offset, int ind) {
   Layout *A = E->f->ins.v[x].layout;
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
-  coords_for(E, A, &E->out, ind + 1, true);
+  em_coords(E, A, &E->out, ind + 1, true);
   Layout *saved = E->group;
   E->group = A;
-  indent(&E->out, ind + 1);
-  buf_printf(&E->out, "%s%s[%d + %s] = %s;\n", A->replicated ? "if (!dup) " : "", sm, offset, flat_index(E, A), ref(E, x));
+  em_indent(&E->out, ind + 1);
+  buf_printf(&E->out, "%s%s[%d + %s] = %s;\n", A->replicated ? "if (!dup) " : "", sm, offset, flat_index(E, A), em_ref(E, x));
   E->group = saved;
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
 }
 
@@ -764,16 +647,16 @@ static void emit_shuffle(Emitter *E, int id, int ind) {
   if (in->ty.ptr) error_at(E->c, in->line, in->col, "reshaping or permuting a block of pointers is not supported; apply it to the offsets");
   int nx = (int)type_numel(x->ty);
   bool two = in->aux == SH_JOIN || in->aux == SH_CAT;
-  const char *sm = smem(E, dt, two ? 2 * nx : nx);
+  const char *sm = em_smem(E, dt, two ? 2 * nx : nx);
   stage_all(E, in->args[0], sm, 0, ind);
   if (two) stage_all(E, in->args[1], sm, nx, ind);
-  barrier(E, ind);
+  em_barrier(E, ind);
   Layout *R = in->layout;
-  indent(&E->out, ind);
-  buf_printf(&E->out, "%s v%d[%d];\n", tname(E, dt), id, R->per_thread);
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
+  buf_printf(&E->out, "%s v%d[%d];\n", em_tname(E, dt), id, R->per_thread);
+  em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
-  coords_for(E, R, &E->out, ind + 1, false);
+  em_coords(E, R, &E->out, ind + 1, false);
   const char *oc[TM_MAX_RANK]; /* output coordinates, by value dim */
   for (int i = 0; i < R->rank; i++) oc[i] = arena_printf(a, "c%d", R->dims[i]);
   const char *ic[TM_MAX_RANK];
@@ -811,7 +694,7 @@ static void emit_shuffle(Emitter *E, int id, int ind) {
     Layout *saved = E->group;
     E->group = R;
     /* an index outside the source reads a clamped element (upstream: undefined) */
-    const char *iv = arena_printf(a, "clamp(int(%s), 0, %d)", ref(E, in->args[1]), xs[d] - 1);
+    const char *iv = arena_printf(a, "clamp(int(%s), 0, %d)", em_ref(E, in->args[1]), xs[d] - 1);
     E->group = saved;
     for (int i = 0; i < xr; i++) ic[i] = i == d ? iv : oc[i];
     src = rowmajor(E, xr, xs, ic);
@@ -819,11 +702,11 @@ static void emit_shuffle(Emitter *E, int id, int ind) {
   }
   default: internal_error(E->c, "emit", "unknown shuffle kind %d", in->aux);
   }
-  indent(&E->out, ind + 1);
+  em_indent(&E->out, ind + 1);
   buf_printf(&E->out, "v%d[k] = %s[%s];\n", id, sm, src);
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
-  barrier(E, ind);
+  em_barrier(E, ind);
   E->in_array[id] = true;
 }
 
@@ -837,7 +720,7 @@ static void emit_combine(Emitter *E, Ins *red, const char **left, const char **r
     Ins *b = &E->f->ins.v[rb->ins.v[bi]];
     if (b->op == O_BLOCKARG) E->subst[rb->ins.v[bi]] = b->aux <= n ? left[b->aux - 1] : right[b->aux - n - 1];
   }
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "{\n");
   Ins *y = NULL;
   for (int bi = 0; bi < rb->ins.n; bi++) {
@@ -846,32 +729,32 @@ static void emit_combine(Emitter *E, Ins *red, const char **left, const char **r
     else emit_ins(E, rb->ins.v[bi], ind + 1, -1);
   }
   for (int i = 0; i < n; i++) {
-    indent(&E->out, ind + 1);
-    buf_printf(&E->out, "%s t%d = %s;\n", tname(E, (tm_dtype)E->f->ins.v[y->args[i]].ty.dt), i, ref(E, y->args[i]));
+    em_indent(&E->out, ind + 1);
+    buf_printf(&E->out, "%s t%d = %s;\n", em_tname(E, (tm_dtype)E->f->ins.v[y->args[i]].ty.dt), i, em_ref(E, y->args[i]));
   }
   for (int i = 0; i < n; i++) {
-    indent(&E->out, ind + 1);
+    em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "%s = t%d;\n", left[i], i);
   }
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
   E->subst = saved;
 }
 
 /* Combines (value, valid) pairs: into acc[i]/av unless the other side is invalid. */
 static void combine_valid(Emitter *E, Ins *red, const char **acc, const char *av, const char **other, const char *ov, int ind) {
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_printf(&E->out, "if (%s && %s) {\n", av, ov);
   emit_combine(E, red, acc, other, ind + 1);
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_printf(&E->out, "} else if (%s) {\n", ov);
   for (int i = 0; i < red->nargs; i++) {
-    indent(&E->out, ind + 1);
+    em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "%s = %s;\n", acc[i], other[i]);
   }
-  indent(&E->out, ind + 1);
+  em_indent(&E->out, ind + 1);
   buf_printf(&E->out, "%s = true;\n", av);
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
 }
 
@@ -898,23 +781,23 @@ static void emit_reduce(Emitter *E, int id, int ind) {
   /* result storage, visible after the reduction */
   for (int i = 0; i < n; i++) {
     tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
-    indent(&E->out, ind);
-    if (r) buf_printf(&E->out, "%s r%d_%d[%d];\n", tname(E, dt), id, i + 1, RP);
-    else buf_printf(&E->out, "%s r%d_%d;\n", tname(E, dt), id, i + 1);
+    em_indent(&E->out, ind);
+    if (r) buf_printf(&E->out, "%s r%d_%d[%d];\n", em_tname(E, dt), id, i + 1, RP);
+    else buf_printf(&E->out, "%s r%d_%d;\n", em_tname(E, dt), id, i + 1);
   }
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "{\n");
   int in1 = ind + 1;
   for (int i = 0; i < n; i++) {
-    indent(&E->out, in1);
-    buf_printf(&E->out, "%s a%d[%d];\n", tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, RP);
+    em_indent(&E->out, in1);
+    buf_printf(&E->out, "%s a%d[%d];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, RP);
   }
-  indent(&E->out, in1);
+  em_indent(&E->out, in1);
   buf_printf(&E->out, "bool av[%d];\n", RP);
-  indent(&E->out, in1);
+  em_indent(&E->out, in1);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) av[k] = false;\n", RP);
   /* 1. in-thread */
-  indent(&E->out, in1);
+  em_indent(&E->out, in1);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
   /* only duplicates along the axis would be counted twice; elsewhere a
    * duplicate reduces the same elements as its original, so every thread
@@ -923,30 +806,30 @@ static void emit_reduce(Emitter *E, int id, int ind) {
   bool dup_pd = A->replicated && A->size[pd] < A->spt[pd] * A->tpw[pd] * A->wpc[pd];
   Layout *saved = E->group;
   E->group = A;
-  indent(&E->out, in1 + 1);
+  em_indent(&E->out, in1 + 1);
   buf_printf(&E->out, "uint kr = %s;\n", slot_map(E, R, A));
   for (int i = 0; i < n; i++) {
-    indent(&E->out, in1 + 1);
-    buf_printf(&E->out, "%s x%d = %s;\n", tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, ref(E, in->args[i]));
+    em_indent(&E->out, in1 + 1);
+    buf_printf(&E->out, "%s x%d = %s;\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, em_ref(E, in->args[i]));
     acc[i] = arena_printf(a, "a%d[kr]", i);
     oth[i] = arena_printf(a, "x%d", i);
   }
   E->group = saved;
   const char *isdup = dup_pd ? "dup" : "false";
-  indent(&E->out, in1 + 1);
+  em_indent(&E->out, in1 + 1);
   buf_puts(&E->out, "if (!av[kr]) {\n");
   for (int i = 0; i < n; i++) {
-    indent(&E->out, in1 + 2);
+    em_indent(&E->out, in1 + 2);
     buf_printf(&E->out, "a%d[kr] = x%d;\n", i, i);
   }
-  indent(&E->out, in1 + 2);
+  em_indent(&E->out, in1 + 2);
   buf_printf(&E->out, "av[kr] = !%s;\n", isdup);
-  indent(&E->out, in1 + 1);
+  em_indent(&E->out, in1 + 1);
   buf_printf(&E->out, "} else if (!%s) {\n", isdup);
   emit_combine(E, in, acc, oth, in1 + 2);
-  indent(&E->out, in1 + 1);
+  em_indent(&E->out, in1 + 1);
   buf_puts(&E->out, "}\n");
-  indent(&E->out, in1);
+  em_indent(&E->out, in1);
   buf_puts(&E->out, "}\n");
   /* 2. lanes */
   int lstride = 1, wstride = 1;
@@ -957,21 +840,21 @@ static void emit_reduce(Emitter *E, int id, int ind) {
   for (int i = 0; i < n; i++) acc[i] = arena_printf(a, "a%d[k]", i);
   if (A->tpw[pd] > 1) {
     E->uses_barrier = true; /* SIMD-group collectives: the emulator runs threads as fibers */
-    indent(&E->out, in1);
+    em_indent(&E->out, in1);
     buf_printf(&E->out, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
-    indent(&E->out, in1 + 1);
+    em_indent(&E->out, in1 + 1);
     buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
     for (int i = 0; i < n; i++) {
-      indent(&E->out, in1 + 2);
-      buf_printf(&E->out, "%s o%d = tm_shfl_xor(a%d[k], m);\n", tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, i);
+      em_indent(&E->out, in1 + 2);
+      buf_printf(&E->out, "%s o%d = tm_shfl_xor(a%d[k], m);\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, i);
       oth[i] = arena_printf(a, "o%d", i);
     }
-    indent(&E->out, in1 + 2);
+    em_indent(&E->out, in1 + 2);
     buf_puts(&E->out, "bool ov = tm_shfl_xor(av[k], m);\n");
     combine_valid(E, in, acc, "av[k]", oth, "ov", in1 + 2);
-    indent(&E->out, in1 + 1);
+    em_indent(&E->out, in1 + 1);
     buf_puts(&E->out, "}\n");
-    indent(&E->out, in1);
+    em_indent(&E->out, in1);
     buf_puts(&E->out, "}\n");
   }
   /* 3. SIMD-groups */
@@ -981,52 +864,52 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     for (int i = 0; i < n; i++) {
       tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
       int need = T * RP * (i + 1); /* inputs of one dtype share an array: input i uses its own stripe */
-      sm[i] = smem(E, dt, need);
+      sm[i] = em_smem(E, dt, need);
       sm[i] = arena_printf(a, "%s[%d + ", sm[i], T * RP * i);
     }
-    const char *smv = smem(E, TM_I1, T * RP);
+    const char *smv = em_smem(E, TM_I1, T * RP);
     /* scratch is free here: every user of it ends with a barrier */
-    indent(&E->out, in1);
+    em_indent(&E->out, in1);
     buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
     for (int i = 0; i < n; i++) {
-      indent(&E->out, in1 + 1);
+      em_indent(&E->out, in1 + 1);
       buf_printf(&E->out, "%stm_tid * %du + k] = a%d[k];\n", sm[i], RP, i);
     }
-    indent(&E->out, in1 + 1);
+    em_indent(&E->out, in1 + 1);
     buf_printf(&E->out, "%s[tm_tid * %du + k] = av[k];\n", smv, RP);
-    indent(&E->out, in1);
+    em_indent(&E->out, in1);
     buf_puts(&E->out, "}\n");
-    barrier(E, in1);
-    indent(&E->out, in1);
+    em_barrier(E, in1);
+    em_indent(&E->out, in1);
     buf_printf(&E->out, "uint wbase = tm_tid / 32u - (tm_tid / 32u / %du %% %du) * %du;\n", wstride, A->wpc[pd], wstride);
-    indent(&E->out, in1);
+    em_indent(&E->out, in1);
     buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
-    indent(&E->out, in1 + 1);
+    em_indent(&E->out, in1 + 1);
     buf_puts(&E->out, "av[k] = false;\n");
-    indent(&E->out, in1 + 1);
+    em_indent(&E->out, in1 + 1);
     buf_printf(&E->out, "for (uint w = 0; w < %du; ++w) {\n", A->wpc[pd]);
-    indent(&E->out, in1 + 2);
+    em_indent(&E->out, in1 + 2);
     buf_printf(&E->out, "uint t2 = (wbase + w * %du) * 32u + tm_tid %% 32u;\n", wstride);
     for (int i = 0; i < n; i++) {
-      indent(&E->out, in1 + 2);
-      buf_printf(&E->out, "%s o%d = %st2 * %du + k];\n", tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i], RP);
+      em_indent(&E->out, in1 + 2);
+      buf_printf(&E->out, "%s o%d = %st2 * %du + k];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i], RP);
       oth[i] = arena_printf(a, "o%d", i);
     }
-    indent(&E->out, in1 + 2);
+    em_indent(&E->out, in1 + 2);
     buf_printf(&E->out, "bool ov = %s[t2 * %du + k];\n", smv, RP);
     combine_valid(E, in, acc, "av[k]", oth, "ov", in1 + 2);
-    indent(&E->out, in1 + 1);
+    em_indent(&E->out, in1 + 1);
     buf_puts(&E->out, "}\n");
-    indent(&E->out, in1);
+    em_indent(&E->out, in1);
     buf_puts(&E->out, "}\n");
-    barrier(E, in1);
+    em_barrier(E, in1);
   }
   for (int i = 0; i < n; i++) {
-    indent(&E->out, in1);
+    em_indent(&E->out, in1);
     if (r) buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) r%d_%d[k] = a%d[k];\n", RP, id, i + 1, i);
     else buf_printf(&E->out, "r%d_%d = a%d[0];\n", id, i + 1, i);
   }
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
 }
 
@@ -1049,54 +932,54 @@ static void emit_scan(Emitter *E, int id, int ind) {
   for (int i = 0; i < n; i++) { /* inputs of one dtype take consecutive stripes of its array */
     tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
     int off = used[dt]++ * numel;
-    const char *arr = smem(E, dt, off + numel);
+    const char *arr = em_smem(E, dt, off + numel);
     sm[i] = arena_printf(a, "%s[%d + ", arr, off);
     stage_all(E, in->args[i], arr, off, ind);
   }
-  barrier(E, ind);
-  indent(&E->out, ind);
+  em_barrier(E, ind);
+  em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint line = tm_tid; line < %du; line += %du) {\n", lines, T);
-  indent(&E->out, ind + 1);
+  em_indent(&E->out, ind + 1);
   buf_printf(&E->out, "uint base = line / %du * %du + line %% %du;\n", inner, len * inner, inner);
   for (int i = 0; i < n; i++) {
-    const char *ty = tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt);
-    indent(&E->out, ind + 1);
+    const char *ty = em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt);
+    em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "%s s%d = %sbase + %du];\n", ty, i, sm[i], reverse ? (len - 1) * inner : 0);
     acc[i] = arena_printf(a, "s%d", i);
     cur[i] = arena_printf(a, "x%d", i);
   }
-  indent(&E->out, ind + 1);
+  em_indent(&E->out, ind + 1);
   buf_printf(&E->out, "for (uint j = 1; j < %du; ++j) {\n", len);
-  indent(&E->out, ind + 2);
+  em_indent(&E->out, ind + 2);
   buf_printf(&E->out, "uint at = base + %s * %du;\n", reverse ? arena_printf(a, "(%du - j)", len - 1) : "j", inner);
   for (int i = 0; i < n; i++) {
-    indent(&E->out, ind + 2);
-    buf_printf(&E->out, "%s x%d = %sat];\n", tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i]);
+    em_indent(&E->out, ind + 2);
+    buf_printf(&E->out, "%s x%d = %sat];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i]);
   }
   emit_combine(E, in, acc, cur, ind + 2);
   for (int i = 0; i < n; i++) {
-    indent(&E->out, ind + 2);
+    em_indent(&E->out, ind + 2);
     buf_printf(&E->out, "%sat] = s%d;\n", sm[i], i);
   }
-  indent(&E->out, ind + 1);
+  em_indent(&E->out, ind + 1);
   buf_puts(&E->out, "}\n");
-  indent(&E->out, ind);
+  em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
-  barrier(E, ind);
+  em_barrier(E, ind);
   for (int i = 0; i < n; i++) {
     Ins *x = &E->f->ins.v[in->args[i]];
     Layout *L = x->layout;
-    indent(&E->out, ind);
-    buf_printf(&E->out, "%s r%d_%d[%d];\n", tname(E, (tm_dtype)x->ty.dt), id, i + 1, L->per_thread);
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "%s r%d_%d[%d];\n", em_tname(E, (tm_dtype)x->ty.dt), id, i + 1, L->per_thread);
+    em_indent(&E->out, ind);
     buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
-    coords_for(E, L, &E->out, ind + 1, false);
-    indent(&E->out, ind + 1);
+    em_coords(E, L, &E->out, ind + 1, false);
+    em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "r%d_%d[k] = %s%s];\n", id, i + 1, sm[i], flat_index(E, L));
-    indent(&E->out, ind);
+    em_indent(&E->out, ind);
     buf_puts(&E->out, "}\n");
   }
-  barrier(E, ind);
+  em_barrier(E, ind);
 }
 
 static void emit_ins(Emitter *E, int id, int ind, int op) {
@@ -1127,22 +1010,22 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
     case O_WHILE: emit_while(E, id, ind); break;
     case O_YIELD: emit_yield(E, op, in, ind); break;
     case O_CONDITION:
-      indent(&E->out, ind);
-      buf_printf(&E->out, "if (!%s) break;\n", ref(E, in->args[0]));
+      em_indent(&E->out, ind);
+      buf_printf(&E->out, "if (!%s) break;\n", em_ref(E, in->args[0]));
       break;
     case O_RETURN:
-      indent(&E->out, ind);
+      em_indent(&E->out, ind);
       buf_puts(&E->out, "return;\n");
       break;
     case O_BARRIER: /* device memory written before is visible to the program's threads, and ordered */
-      indent(&E->out, ind);
+      em_indent(&E->out, ind);
       buf_puts(&E->out, "TM_FENCE();\n");
-      indent(&E->out, ind);
+      em_indent(&E->out, ind);
       buf_puts(&E->out, "threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup);\n");
       E->uses_barrier = true;
       break;
     default:
-      indent(b, ind);
+      em_indent(b, ind);
       buf_printf(b, "%s v%d = %s;\n", decl_type(E, id), id, binop_expr(E, in));
       break;
     }
@@ -1150,7 +1033,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   }
   open_group(E, in->layout, ind);
   if (E->in_array[id]) {
-    indent(&E->pre, ind);
+    em_indent(&E->pre, ind);
     buf_printf(&E->pre, "%s v%d[%d];\n", decl_type(E, id), id, in->layout->per_thread);
   }
   const char *lhs = in->op == O_STORE ? NULL
@@ -1162,7 +1045,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
     if (in->imm) buf_printf(&E->loop, "%sc%d + %lld;\n", lhs, in->layout->dims[0], (long long)in->imm);
     else buf_printf(&E->loop, "%sc%d;\n", lhs, in->layout->dims[0]);
     break;
-  case O_EXPAND_DIMS: case O_BROADCAST: buf_printf(&E->loop, "%s%s;\n", lhs, ref(E, in->args[0])); break;
+  case O_EXPAND_DIMS: case O_BROADCAST: buf_printf(&E->loop, "%s%s;\n", lhs, em_ref(E, in->args[0])); break;
   case O_LOAD: emit_load_expr(E, in, &E->loop, lhs); break;
   case O_STORE: emit_store(E, in, &E->loop, ind + 1, true); break;
   default: buf_printf(&E->loop, "%s%s;\n", lhs, binop_expr(E, in)); break;
@@ -1223,7 +1106,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
       buf_printf(&k, "%s%s %s* %s [[buffer(%d)]]", sep, p->written ? d->buffer_qual : d->const_buffer_qual,
                  mem_tname(&E, (tm_dtype)p->ty.dt), E.param_names[i], i);
     else
-      buf_printf(&k, "%s%s %s& %s [[buffer(%d)]]", sep, d->bytes_qual, tname(&E, (tm_dtype)p->ty.dt), E.param_names[i], i);
+      buf_printf(&k, "%s%s %s& %s [[buffer(%d)]]", sep, d->bytes_qual, em_tname(&E, (tm_dtype)p->ty.dt), E.param_names[i], i);
     sep = ",\n    ";
   }
   info->nbuiltins = 0;
@@ -1239,7 +1122,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   int smem_bytes = 0;
   for (int dt = 0; dt < TM_NDTYPES; dt++) {
     if (!E.smem[dt]) continue;
-    buf_printf(&k, "  threadgroup %s tm_smem_%s[%d];\n", tname(&E, (tm_dtype)dt), tname(&E, (tm_dtype)dt), E.smem[dt]);
+    buf_printf(&k, "  threadgroup %s tm_smem_%s[%d];\n", em_tname(&E, (tm_dtype)dt), em_tname(&E, (tm_dtype)dt), E.smem[dt]);
     smem_bytes += E.smem[dt] * (dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)dt));
   }
   if (smem_bytes > 32768)

@@ -1,0 +1,40 @@
+/*
+ * emit.h: the emitter's state and the helpers its files share (emit.c is the
+ * core: values, groups, control flow, memory; emit_dot.c lowers tl.dot).
+ */
+#ifndef TM_EMIT_H
+#define TM_EMIT_H
+
+#include "tm.h"
+
+typedef struct Emitter {
+  Ctx *c;
+  Fn *f;
+  const Dialect *d;
+  Buf out;          /* the function body so far */
+  Buf pre, loop;    /* the open group: hoisted scalars, loop body */
+  Layout *group;    /* layout of the open group, NULL when none */
+  int gind;         /* indentation of the open group */
+  int *group_of;    /* planned group of each instruction (0: none) */
+  bool *in_array;   /* block value kept in an array */
+  bool need_coords, need_dup;
+  bool uses_tid, uses_npid, uses_barrier;
+  const char **param_names;
+  const char **subst;  /* how a BLOCKARG of a combine region is read, while emitting it */
+  int smem[TM_NDTYPES]; /* threadgroup scratch needed per dtype, in elements */
+  bool *helpers;        /* math_helpers used */
+  int uid;              /* for unique names */
+} Emitter;
+
+const char *em_tname(Emitter *E, tm_dtype dt);
+/* How value `id` is read at the current position (slot k of E->group for blocks). */
+const char *em_ref(Emitter *E, int id);
+void em_indent(Buf *b, int n);
+/* Per-slot coordinates of layout l (c<d> per parent dim) and, if need_dup, `dup`. */
+void em_coords(Emitter *E, const Layout *l, Buf *b, int ind, bool need_dup);
+/* The name of the threadgroup scratch array of dt, growing it to n elements. */
+const char *em_smem(Emitter *E, tm_dtype dt, int n);
+void em_barrier(Emitter *E, int ind);
+void emit_dot(Emitter *E, int id, int ind);
+
+#endif
