@@ -255,6 +255,42 @@ tm_status tm_launch_ex(tm_module *m, const uint32_t grid[3], const tm_launch_arg
                        const tm_device_arg *dev, int nargs, char **err);
 tm_status tm_device_synchronize(tm_device *d, char **err);
 
+/* Where tm_launch_timed's times come from. */
+typedef enum tm_time_source {
+  TM_TIME_NONE = 0, /* nothing ran (a grid with a zero dimension) */
+  TM_TIME_GPU,      /* metal: the command buffer's GPUStartTime / GPUEndTime */
+  TM_TIME_HOST      /* metal-sim and cpu: the host's monotonic clock around running the
+                       dispatch on the emulator (no GPU exists there) */
+} tm_time_source;
+
+/* One launch's start and end in nanoseconds on one clock; only end_ns -
+ * start_ns is meaningful. */
+typedef struct tm_launch_times {
+  tm_time_source source;
+  uint64_t start_ns, end_ns;
+} tm_launch_times;
+
+/* tm_launch_ex that also reports the launch's own time in *times (may be
+ * NULL). It returns when the launch has completed: on the metal devices the
+ * work batched before it is waited for first, so the command buffer whose
+ * GPU timestamps are read holds this dispatch alone. For benchmarks; plain
+ * launches keep batching. */
+tm_status tm_launch_timed(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
+                          const tm_device_arg *dev, int nargs, tm_launch_times *times,
+                          char **err);
+
+/* What the device made of a loaded module. */
+typedef struct tm_module_info {
+  int max_threads_per_threadgroup; /* metal kinds: the pipeline's maxTotalThreadsPerThreadgroup
+                                      (may be below 1024 for register-heavy kernels);
+                                      cpu: the emulator's limit, 1024 */
+  int thread_execution_width;      /* threadExecutionWidth (SIMD width; cpu: 32) */
+  int static_threadgroup_memory;   /* bytes (staticThreadgroupMemoryLength; cpu: the
+                                      descriptor's threadgroup_mem_bytes) */
+} tm_module_info;
+
+tm_status tm_module_get_info(const tm_module *m, tm_module_info *out, char **err);
+
 /* A device buffer of at least nbytes from the device's pool (metal devices
  * only): *buffer is its id<MTLBuffer> handle for tm_device_arg.buffer,
  * *contents its CPU-visible bytes (shared storage). Reading contents after a

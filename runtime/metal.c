@@ -27,6 +27,8 @@
  * errors   a failed command buffer reports Metal's message with the names of
  *          the kernels it held; a failure seen while nobody is waiting is kept
  *          and returned by the next synchronizing call.
+ * timed    tm_launch_timed: drains, then runs the launch in a command buffer of
+ *          its own and reads that buffer's GPU interval (metal-sim: host clock).
  * One mutex per device serializes loads, launches and synchronization.
  */
 #include <stdio.h>
@@ -438,6 +440,48 @@ static tm_status metal_launch(tm_module *mod, const uint32_t grid[3], const tm_l
   return st;
 }
 
+/* A launch in a command buffer of its own, waited for, with that command
+ * buffer's execution interval (tm_launch_timed). */
+static tm_status metal_launch_timed(tm_module *mod, const uint32_t grid[3],
+                                    const tm_launch_arg *args, const tm_device_arg *dev,
+                                    tm_launch_times *times, char **err) {
+  MetalDev *m = mod->dev->impl;
+  pthread_mutex_lock(&m->mu);
+  void *pool = m->api->pool_push();
+  int host = 0;
+  tm_status st = drain(m, err); /* earlier work: not part of this launch's time */
+  if (!st) st = encode(m, mod, grid, args, dev, &host, err);
+  if (st && m->open) /* nothing dispatched: drop the batch, copy nothing back */
+    for (Temp *t = m->open->temps; t; t = t->next) t->host = NULL;
+  if (!st) st = batch_commit(m, err);
+  if (!st) {
+    Batch *b = m->inflight; /* the only one: drained above */
+    m->inflight = b->next;
+    char *msg = batch_finish(m, b);
+    double t0 = 0, t1 = 0;
+    if (msg) {
+      if (err) *err = msg;
+      else free(msg);
+      st = TM_ERR_RUNTIME;
+    } else {
+      times->source = m->api->cb_times(b->cb, &t0, &t1);
+      times->start_ns = (uint64_t)(t0 * 1e9);
+      times->end_ns = (uint64_t)(t1 * 1e9);
+    }
+    batch_free(m, b);
+  }
+  m->api->pool_pop(pool);
+  pthread_mutex_unlock(&m->mu);
+  return st;
+}
+
+static void metal_module_info(const tm_module *mod, tm_module_info *out) {
+  const MetalPipe *p = mod->impl;
+  out->max_threads_per_threadgroup = (int)p->props.max_threads;
+  out->thread_execution_width = (int)p->props.execution_width;
+  out->static_threadgroup_memory = (int)p->props.static_tg_memory;
+}
+
 /* ------------------------------------------------------------ buffers, stats */
 
 static tm_status metal_buffer_new(tm_device *d, size_t n, void **buf, void **contents,
@@ -495,6 +539,8 @@ const DeviceOps rt_metal_sim_ops = {
     .buffer_new = metal_buffer_new,
     .buffer_free = metal_buffer_free,
     .stats = metal_stats,
+    .launch_timed = metal_launch_timed,
+    .module_info = metal_module_info,
 };
 
 #ifdef __APPLE__
@@ -525,4 +571,6 @@ const DeviceOps rt_metal_ops = {
     .buffer_new = metal_buffer_new,
     .buffer_free = metal_buffer_free,
     .stats = metal_stats,
+    .launch_timed = metal_launch_timed,
+    .module_info = metal_module_info,
 };

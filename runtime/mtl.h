@@ -115,6 +115,10 @@ typedef struct MtlApi {
   void (*wait)(void *cb); /* waitUntilCompleted */
   /* status; on MTL_CB_ERROR *msg is a malloc'd description of the error. */
   int (*cb_status)(void *cb, char **msg);
+  /* A completed command buffer's execution interval in seconds: real Metal's
+   * GPUStartTime / GPUEndTime (TM_TIME_GPU); metal-sim's host clock around
+   * running it on the emulator (TM_TIME_HOST). */
+  tm_time_source (*cb_times)(void *cb, double *start_s, double *end_s);
 } MtlApi;
 
 extern const MtlApi mtl_sim_api;

@@ -77,6 +77,7 @@ typedef void (*MSG_set_buf)(id, SEL, id buf, NSUInteger offset, NSUInteger index
 typedef void (*MSG_set_bytes)(id, SEL, const void *bytes, NSUInteger length, NSUInteger index);
 typedef void (*MSG_set_tg)(id, SEL, NSUInteger length, NSUInteger index);
 typedef void (*MSG_dispatch)(id, SEL, MtlSize groups, MtlSize threads);
+typedef double (*MSG_double)(id, SEL); /* CFTimeInterval: d0 on arm64 */
 
 /* Through a pointer, so the cast is to a function pointer type, not of the
  * function itself (gcc refuses calling a function through another type). */
@@ -96,7 +97,7 @@ static struct Sels {
   SEL maxTotalThreads, executionWidth, staticTgMem;
   SEL newBuffer, newBufferNoCopy, contents, length;
   SEL commandBuffer, computeEncoder, setPso, setBuffer, setBytes, setTgMem, dispatch,
-      endEncoding, commit, wait, status, error;
+      endEncoding, commit, wait, status, error, gpuStartTime, gpuEndTime;
 } S;
 static pthread_once_t sels_once = PTHREAD_ONCE_INIT;
 
@@ -127,6 +128,7 @@ static void sels_init(void) {
   R(setBytes, "setBytes:length:atIndex:"); R(setTgMem, "setThreadgroupMemoryLength:atIndex:");
   R(dispatch, "dispatchThreadgroups:threadsPerThreadgroup:"); R(endEncoding, "endEncoding");
   R(commit, "commit"); R(wait, "waitUntilCompleted"); R(status, "status"); R(error, "error");
+  R(gpuStartTime, "GPUStartTime"); R(gpuEndTime, "GPUEndTime");
 #undef R
 }
 
@@ -413,6 +415,15 @@ static int objc_cb_status(void *cb, char **msg) {
   return st;
 }
 
+/* GPUStartTime / GPUEndTime: seconds on the host's mach absolute clock, set
+ * once the command buffer has completed (macOS 10.15+). */
+static tm_time_source objc_cb_times(void *cb, double *start_s, double *end_s) {
+  const struct Sels *s = sels();
+  *start_s = SEND(MSG_double, cb, s->gpuStartTime);
+  *end_s = SEND(MSG_double, cb, s->gpuEndTime);
+  return *end_s > 0 ? TM_TIME_GPU : TM_TIME_NONE;
+}
+
 const MtlApi mtl_objc_api = {
     .name = "metal",
     .unavailable = objc_unavailable,
@@ -441,6 +452,7 @@ const MtlApi mtl_objc_api = {
     .commit = objc_commit,
     .wait = objc_wait,
     .cb_status = objc_cb_status,
+    .cb_times = objc_cb_times,
 };
 
 #else

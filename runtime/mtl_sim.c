@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "mtl.h"
 
@@ -118,6 +119,7 @@ struct SimCb {
   int encoded;    /* an encoder was made */
   Dispatch *head, *tail;
   SimCb *next;    /* in the queue */
+  double t0, t1;  /* host clock around running it (seconds) */
 };
 
 struct SimEnc {
@@ -766,6 +768,12 @@ static char *run_dispatch(SimDev *dv, Dispatch *d) {
   return msg;
 }
 
+static double host_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 /* Runs the queue's committed command buffers in order, up to and including c. */
 static void sim_wait(void *cb) {
   if (check(cb, K_CMDBUF, "waitUntilCompleted", NULL)) return;
@@ -779,7 +787,9 @@ static void sim_wait(void *cb) {
       if (!q->head) q->tail = NULL;
       x->next = NULL;
       x->status = MTL_CB_COMPLETED;
+      x->t0 = host_seconds();
       for (Dispatch *d = x->head; d && !x->error; d = d->next) x->error = run_dispatch(dv, d);
+      x->t1 = host_seconds();
       if (x->error) x->status = MTL_CB_ERROR;
       dispatches_free(x->head); /* completed: resources are let go */
       x->head = x->tail = NULL;
@@ -798,6 +808,17 @@ static int sim_cb_status(void *cb, char **msg) {
   if (c->status == MTL_CB_ERROR && msg)
     *msg = rt_strfmt("Metal command buffer failed (metal-sim): %s", c->error);
   return c->status;
+}
+
+/* No GPU: the host clock around the emulator's run of the command buffer. */
+static tm_time_source sim_cb_times(void *cb, double *start_s, double *end_s) {
+  *start_s = *end_s = 0;
+  if (check(cb, K_CMDBUF, "GPUStartTime", NULL)) return TM_TIME_NONE;
+  SimCb *c = cb;
+  if (c->status != MTL_CB_COMPLETED) return TM_TIME_NONE;
+  *start_s = c->t0;
+  *end_s = c->t1;
+  return TM_TIME_HOST;
 }
 
 const MtlApi mtl_sim_api = {
@@ -828,4 +849,5 @@ const MtlApi mtl_sim_api = {
     .commit = sim_commit,
     .wait = sim_wait,
     .cb_status = sim_cb_status,
+    .cb_times = sim_cb_times,
 };

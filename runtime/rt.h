@@ -47,6 +47,12 @@ typedef struct DeviceOps {
   tm_status (*buffer_new)(tm_device *d, size_t nbytes, void **buf, void **contents, char **err);
   void (*buffer_free)(tm_device *d, void *buf);
   void (*stats)(tm_device *d, tm_device_stats *out);
+  /* Optional: a launch that waits for itself and reports its time (NULL:
+   * launch.c times `launch` on the host clock, right for synchronous kinds). */
+  tm_status (*launch_timed)(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
+                            const tm_device_arg *dev, tm_launch_times *times, char **err);
+  /* Optional: the device's view of a loaded module (NULL: the cpu emulator's limits). */
+  void (*module_info)(const tm_module *m, tm_module_info *out);
 } DeviceOps;
 
 struct tm_device {

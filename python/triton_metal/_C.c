@@ -5,9 +5,12 @@
  *   compile(...)      -> Kernel   tm_compile; the request comes as plain tuples
  *                                 built by jit.py (see parse_param, parse_global)
  *   Device(name=None) -> Device   tm_device_open; .load(kernel) -> Module
- *   Module.launch(grid, values)   tm_launch; values has one entry per kernel
- *                                 parameter: (ptr, nbytes, readonly) for a
- *                                 pointer, a Python number for a scalar
+ *   Module.launch(grid, values)   tm_launch_ex; values has one entry per kernel
+ *                                 parameter: (ptr, nbytes, readonly) for host
+ *                                 memory, (0, nbytes, readonly, buffer, offset)
+ *                                 for an id<MTLBuffer>, a Python number for a
+ *                                 scalar; Device.set_timing(True) makes it
+ *                                 tm_launch_timed (Device.take_timing sums)
  *   buffer_info(obj)              (ptr, nbytes, readonly, c_contiguous) of a
  *                                 buffer-protocol object (NumPy arrays)
  *
@@ -303,6 +306,10 @@ out:
 typedef struct {
   PyObject_HEAD
   tm_device *d;
+  int timing;               /* set_timing(True): launches go through tm_launch_timed */
+  uint64_t timed_ns;        /* their summed end - start, since take_timing() */
+  uint64_t timed_launches;
+  int time_source;          /* tm_time_source of the last timed launch */
 } DeviceObject;
 
 
@@ -491,6 +498,91 @@ static PyObject *Device_synchronize(DeviceObject *self, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
+/* stats(): tm_device_get_stats as a dict (all zero on the cpu device). */
+static PyObject *Device_stats(DeviceObject *self, PyObject *unused) {
+  if (!device_ok(self))
+    return NULL;
+  tm_device_stats st;
+  char *err = NULL;
+  tm_status rc = tm_device_get_stats(self->d, &st, &err);
+  if (rc != TM_OK) {
+    tmpy_raise_msg(PyExc_RuntimeError, rc, err, "tm_device_get_stats");
+    return NULL;
+  }
+  tm_free(err);
+  return Py_BuildValue(
+      "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+      "pipeline_compiles", (unsigned long long)st.pipeline_compiles,
+      "pipeline_memory_hits", (unsigned long long)st.pipeline_memory_hits,
+      "pipeline_disk_hits", (unsigned long long)st.pipeline_disk_hits,
+      "buffers_created", (unsigned long long)st.buffers_created,
+      "buffers_reused", (unsigned long long)st.buffers_reused,
+      "bytes_in_use", (unsigned long long)st.bytes_in_use,
+      "bytes_cached", (unsigned long long)st.bytes_cached,
+      "bytes_peak", (unsigned long long)st.bytes_peak,
+      "bytes_limit", (unsigned long long)st.bytes_limit,
+      "zero_copy_args", (unsigned long long)st.zero_copy_args,
+      "staged_args", (unsigned long long)st.staged_args,
+      "command_buffers", (unsigned long long)st.command_buffers,
+      "dispatches", (unsigned long long)st.dispatches, "waits", (unsigned long long)st.waits);
+}
+
+/* buffer_new(nbytes) -> (buffer, contents): tm_buffer_new (metal kinds). */
+static PyObject *Device_buffer_new(DeviceObject *self, PyObject *arg) {
+  if (!device_ok(self))
+    return NULL;
+  Py_ssize_t n = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+  if (n == -1 && PyErr_Occurred())
+    return NULL;
+  if (n < 0)
+    return PyErr_Format(PyExc_ValueError, "buffer_new: negative size %zd", n);
+  void *buf = NULL, *contents = NULL;
+  char *err = NULL;
+  tm_status st = tm_buffer_new(self->d, (size_t)n, &buf, &contents, &err);
+  if (st != TM_OK) {
+    tmpy_raise_msg(st == TM_ERR_NOMEM ? PyExc_MemoryError : PyExc_RuntimeError, st, err,
+                   "tm_buffer_new");
+    return NULL;
+  }
+  tm_free(err);
+  return Py_BuildValue("(NN)", PyLong_FromVoidPtr(buf), PyLong_FromVoidPtr(contents));
+}
+
+/* buffer_free(buffer): back to the device's pool (waits for launches first). */
+static PyObject *Device_buffer_free(DeviceObject *self, PyObject *arg) {
+  if (!device_ok(self))
+    return NULL;
+  void *buf = PyLong_AsVoidPtr(arg);
+  if (!buf && PyErr_Occurred())
+    return NULL;
+  Py_BEGIN_ALLOW_THREADS
+  tm_buffer_free(self->d, buf);
+  Py_END_ALLOW_THREADS
+  Py_RETURN_NONE;
+}
+
+/* set_timing(on) -> previous: while on, every launch of the device's modules
+ * waits for itself and adds its tm_launch_timed interval to the total. */
+static PyObject *Device_set_timing(DeviceObject *self, PyObject *arg) {
+  int on = PyObject_IsTrue(arg);
+  if (on < 0)
+    return NULL;
+  PyObject *prev = PyBool_FromLong(self->timing);
+  self->timing = on;
+  return prev;
+}
+
+/* take_timing() -> (ns, launches, source): the timed launches since the last
+ * call; source is "gpu", "host" or None (no timed launch ran). */
+static PyObject *Device_take_timing(DeviceObject *self, PyObject *unused) {
+  const char *src = self->timed_launches == 0 ? NULL
+                    : self->time_source == TM_TIME_GPU ? "gpu" : "host";
+  PyObject *r = Py_BuildValue("(KKz)", (unsigned long long)self->timed_ns,
+                              (unsigned long long)self->timed_launches, src);
+  self->timed_ns = self->timed_launches = 0;
+  return r;
+}
+
 static PyGetSetDef Device_getset[] = {
     {"name", (getter)Device_get_name, NULL, "device name (cpu, metal, metal-sim)", NULL},
     {"description", (getter)Device_get_description, NULL, NULL, NULL},
@@ -500,6 +592,17 @@ static PyMethodDef Device_methods[] = {
     {"load", (PyCFunction)Device_load, METH_O, "load(kernel) -> Module: build the MSL"},
     {"synchronize", (PyCFunction)Device_synchronize, METH_NOARGS,
      "synchronize(): wait for every launch of the device"},
+    {"stats", (PyCFunction)Device_stats, METH_NOARGS,
+     "stats() -> dict: the device's counters (tm_device_get_stats; zero on cpu)"},
+    {"buffer_new", (PyCFunction)Device_buffer_new, METH_O,
+     "buffer_new(nbytes) -> (buffer, contents): a device buffer (metal kinds) and its "
+     "CPU-visible address; synchronize() before reading what a launch wrote"},
+    {"buffer_free", (PyCFunction)Device_buffer_free, METH_O,
+     "buffer_free(buffer): give a buffer_new buffer back"},
+    {"set_timing", (PyCFunction)Device_set_timing, METH_O,
+     "set_timing(on) -> previous: time every launch (tm_launch_timed; each waits)"},
+    {"take_timing", (PyCFunction)Device_take_timing, METH_NOARGS,
+     "take_timing() -> (ns, launches, 'gpu'|'host'|None): timed launches since last call"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject DeviceType = {
@@ -641,6 +744,7 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
                 const PtrArg *ptrs) {
   tm_launch_arg la_stack[STACK_ARGS], *la = la_stack;
   unsigned char slots_stack[STACK_ARGS][8], (*slots)[8] = slots_stack;
+  tm_device_arg *dev = NULL; /* allocated at the first device buffer */
   int rc = -1;
   if (!mo->m) {
     PyErr_SetString(PyExc_RuntimeError, "Module is not loaded");
@@ -669,16 +773,36 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
         la[i].readonly = ptrs[p].readonly;
         continue;
       }
-      PyObject *ptr, *nbytes;
+      /* (ptr, nbytes, readonly) of host memory, or (0, nbytes, readonly,
+       * buffer, offset) of an id<MTLBuffer> (tm_launch_ex) */
+      PyObject *ptr, *nbytes, *buffer = NULL, *offset = NULL;
       int ro;
-      if (check_tuple(v, 3, "pointer argument") < 0 ||
-          !PyArg_ParseTuple(v, "OOp", &ptr, &nbytes, &ro))
+      if (!PyTuple_Check(v) || (PyTuple_GET_SIZE(v) != 3 && PyTuple_GET_SIZE(v) != 5)) {
+        PyErr_Format(PyExc_TypeError,
+                     "pointer argument must be (ptr, nbytes, readonly) or (0, nbytes, "
+                     "readonly, buffer, offset), got %.100s",
+                     Py_TYPE(v)->tp_name);
+        goto out;
+      }
+      if (!PyArg_ParseTuple(v, "OOp|OO", &ptr, &nbytes, &ro, &buffer, &offset))
         goto out;
       la[i].data = PyLong_AsVoidPtr(ptr);
       la[i].nbytes = PyLong_AsSize_t(nbytes);
       la[i].readonly = ro;
       if (PyErr_Occurred())
         goto out;
+      if (buffer) {
+        void *b = PyLong_AsVoidPtr(buffer);
+        size_t off = PyLong_AsSize_t(offset);
+        if (PyErr_Occurred())
+          goto out;
+        if (!dev && !(dev = PyMem_Calloc((size_t)mo->nargs, sizeof *dev))) {
+          PyErr_NoMemory();
+          goto out;
+        }
+        dev[i] = (tm_device_arg){b, off};
+        la[i].data = NULL;
+      }
     } else {
       size_t n = 0;
       if (tmpy_scalar_to_bytes(v, mo->dtype[i], slots[i], &n) < 0)
@@ -691,17 +815,27 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
   if (g[0] && g[1] && g[2]) { /* an empty grid launches nothing, as upstream */
     char *err = NULL;
     tm_status st;
+    DeviceObject *d = (DeviceObject *)mo->device;
+    tm_launch_times t = {TM_TIME_NONE, 0, 0};
+    int timing = d->timing;
     Py_BEGIN_ALLOW_THREADS
-    st = tm_launch(mo->m, g, la, mo->nargs, &err);
+    st = timing ? tm_launch_timed(mo->m, g, la, dev, mo->nargs, &t, &err)
+                : tm_launch_ex(mo->m, g, la, dev, mo->nargs, &err);
     Py_END_ALLOW_THREADS
     if (st != TM_OK) {
       tmpy_raise_msg(LaunchError, st, err, "tm_launch");
       goto out;
     }
     tm_free(err);
+    if (timing && t.source != TM_TIME_NONE) {
+      d->timed_ns += t.end_ns - t.start_ns;
+      d->timed_launches++;
+      d->time_source = t.source;
+    }
   }
   rc = 0;
 out:
+  PyMem_Free(dev);
   if (la != la_stack) {
     PyMem_Free(la);
     PyMem_Free(slots);
@@ -744,9 +878,33 @@ out:
   return result;
 }
 
+/* info() -> dict: tm_module_get_info (the device's limits for this kernel). */
+static PyObject *Module_info(ModuleObject *self, PyObject *unused) {
+  if (!self->m) {
+    PyErr_SetString(PyExc_RuntimeError, "Module is not loaded");
+    return NULL;
+  }
+  tm_module_info mi;
+  char *err = NULL;
+  tm_status st = tm_module_get_info(self->m, &mi, &err);
+  if (st != TM_OK) {
+    tmpy_raise_msg(PyExc_RuntimeError, st, err, "tm_module_get_info");
+    return NULL;
+  }
+  tm_free(err);
+  return Py_BuildValue("{s:i,s:i,s:i}", "max_threads_per_threadgroup",
+                       mi.max_threads_per_threadgroup, "thread_execution_width",
+                       mi.thread_execution_width, "static_threadgroup_memory",
+                       mi.static_threadgroup_memory);
+}
+
 static PyMethodDef Module_methods[] = {
     {"launch", (PyCFunction)Module_launch, METH_VARARGS,
-     "launch(grid3, values): run the kernel; values has one entry per parameter"},
+     "launch(grid3, values): run the kernel; values has one entry per parameter: a number, "
+     "(ptr, nbytes, readonly) or (0, nbytes, readonly, buffer, offset)"},
+    {"info", (PyCFunction)Module_info, METH_NOARGS,
+     "info() -> dict: max_threads_per_threadgroup, thread_execution_width, "
+     "static_threadgroup_memory, as the device built the kernel"},
     {NULL, NULL, 0, NULL}};
 
 PyTypeObject tmpy_ModuleType = {

@@ -19,6 +19,7 @@
 
 import builtins
 import inspect
+import operator
 import os
 import re
 import sys
@@ -167,19 +168,25 @@ def _register_tensor_types():
 
 
 def pointer_arg(kname, aname, v):
-    """(tm_dtype, ptr, nbytes, readonly) of a pointer argument (an array or a
-    tensor), None when v is not one, or raise explaining why v cannot be used.
+    """(tm_dtype, ptr, nbytes, readonly, view) of a pointer argument (an array
+    or a tensor), None when v is not one, or raise explaining why v cannot be
+    used. view is None for host memory converted here, else interop's ArgView
+    (keep it referenced until the launch has completed; a device kind binds
+    view.buffer at view.offset, and ptr is 0).
 
     _C.pointer_arg (tmpy_pointer_arg in launcher.c, also the fast launch path)
     converts the kinds it knows: buffer-protocol objects such as NumPy arrays,
-    and torch CPU tensors. Here are the refusals' explanations and the kinds C
-    does not know (objects with data_ptr()); a new kind of memory (torch MPS
-    tensors, MLX arrays) goes into both places."""
+    and contiguous torch CPU tensors. Here are the refusals' explanations, the
+    duck-typed data_ptr() objects, and through interop.py the kinds that live
+    in Metal memory (torch MPS tensors, MLX arrays, kDLMetal capsules) and DLPack
+    capsules / __dlpack__ producers."""
     c = _c_or_none()
     if c is not None:
         r = c.pointer_arg(v)
         if r is not None:
-            return r[0], r[1], r[2], bool(r[3])
+            return r[0], r[1], r[2], bool(r[3]), None
+    if _interop_kind(v):
+        return _interop_arg(kname, aname, v)
     np = sys.modules.get("numpy")
     if np is not None and isinstance(v, np.ndarray):
         ro = not v.flags.writeable
@@ -192,7 +199,7 @@ def pointer_arg(kname, aname, v):
         dev = getattr(v, "device", None)
         if dev is not None and getattr(dev, "type", "cpu") != "cpu":
             raise TypeError(f"{kname}: argument '{aname}' is on device '{dev}'; "
-                            "only CPU tensors are supported here")
+                            "only CPU tensors, MPS tensors and MLX arrays are supported")
         if hasattr(v, "is_contiguous") and not v.is_contiguous():
             raise ValueError(f"{kname}: argument '{aname}' is not contiguous; "
                              "pass x.contiguous()")
@@ -212,7 +219,76 @@ def pointer_arg(kname, aname, v):
                         f"supported on the device; convert with {fix}")
     if code is None:
         raise TypeError(f"{kname}: argument '{aname}' has unsupported dtype {v.dtype}")
-    return code, ptr, nbytes, bool(ro)
+    return code, ptr, nbytes, bool(ro), None
+
+
+def _interop_kind(v):
+    """v is for interop.py: a torch tensor on 'mps', an MLX array, a DLPack
+    capsule, or another object exporting __dlpack__ (NumPy arrays and torch
+    CPU tensors stay on the paths above, which explain their refusals)."""
+    t = type(v)
+    mod = t.__module__ or ""
+    if mod.startswith("mlx") or t.__name__ == "PyCapsule":
+        return True
+    if hasattr(v, "data_ptr"):
+        return mod.startswith("torch") and getattr(getattr(v, "device", None), "type", "") == "mps"
+    np = sys.modules.get("numpy")
+    return hasattr(v, "__dlpack__") and not (np is not None and isinstance(v, np.ndarray))
+
+
+_DEVICE_KINDS = ("torch_mps", "mlx", "dlpack_metal")
+
+
+def _interop_arg(kname, aname, v):
+    """pointer_arg for interop's kinds (docs/metal.md, "Integration")."""
+    from . import interop
+    try:
+        view = interop.describe(v, aname)
+    except interop.InteropError as e:
+        raise interop.InteropError(f"{kname}: {e}") from None
+    if not view.contiguous:
+        raise ValueError(f"{kname}: argument '{aname}' ({view.kind}) is not contiguous; "
+                         "make it contiguous first")
+    if view.kind in _DEVICE_KINDS:
+        if not view.on_device:
+            raise TypeError(f"{kname}: argument '{aname}' ({view.kind}) has no Metal buffer "
+                            "(NULL data)")
+        dev = get_device().name
+        if dev == "cpu":
+            raise TypeError(f"{kname}: argument '{aname}' is a {view.kind} array in Metal "
+                            "memory, but the device is 'cpu', which takes host memory only; "
+                            "run on the metal device (TRITON_METAL_DEVICE=metal) or copy it "
+                            "to the host first")
+    return _DTYPE_NAMES[view.dtype], view.ptr, view.nbytes, view.readonly, view
+
+
+def _launch(module, grid3, launch_values, views):
+    """module.launch, with interop's protocol around it when views is not
+    empty: sync_before() of Metal-memory producers, then after the launch
+    tm_device_synchronize (our command queue is not torch's or MLX's: their
+    next operation must not start before ours ends, and a consumed DLPack
+    capsule's memory may be freed once its view is dropped). The views, and
+    the objects they keep alive, stay referenced until then."""
+    if not views:
+        module.launch(grid3, launch_values)
+        return
+    on_device = [v for v in views if v.on_device]
+    for v in on_device:
+        if v.sync_before is not None:
+            v.sync_before()
+    try:
+        module.launch(grid3, launch_values)
+    except BaseException:
+        if on_device:
+            try:
+                get_device().synchronize()
+            except Exception:  # the launch's own error is the one to report
+                pass
+        raise
+    if on_device:
+        get_device().synchronize()
+    for v in views:
+        v.finish()
 
 
 # ------------------------------------------------------------------ globals
@@ -368,12 +444,18 @@ class CompiledKernel:
             shared=kernel.threadgroup_mem_bytes)
         self.n_regs = 0  # not reported by Metal
         self.n_spills = 0
-        self.n_max_threads = kernel.threads_per_threadgroup
         self.module = None
         self._lock = threading.Lock()
 
     def __repr__(self):
         return f"CompiledKernel({self.name}, hash={self.hash[:12]})"
+
+    @property
+    def n_max_threads(self):
+        """The most threads per threadgroup the device's pipeline for this
+        kernel allows (tm_module_get_info; loads the kernel, as upstream's
+        _init_handles does)."""
+        return (self.module or self._init_handles()).info()["max_threads_per_threadgroup"]
 
     def _init_handles(self):
         """Builds the MSL on the device (upstream: loads the binary)."""
@@ -388,9 +470,9 @@ class CompiledKernel:
         parameter of the kernel (constexprs included), as upstream."""
         def launch(*args, **kwargs):
             values, _ = self.fn._binder(*args, **kwargs)
-            _, launch_values, _ = self.fn._spec(values)
-            (self.module or self._init_handles()).launch(
-                self.fn._grid3(grid, values), launch_values)
+            _, launch_values, _, views = self.fn._spec(values)
+            _launch(self.module or self._init_handles(), self.fn._grid3(grid, values),
+                    launch_values, views)
         return launch
 
 
@@ -565,7 +647,7 @@ class JITFunction(_Base):
     def _run(self, grid, args, kwargs, warmup):
         values, opts = self._binder(*args, **kwargs)
         o = _options.resolve(self.__name__, opts, self.default_options, self.debug)
-        specs, launch_values, extra = self._spec(values)
+        specs, launch_values, extra, views = self._spec(values)
         key = (specs, o.num_warps, o.debug, extra, o.opt_level, o.debug_info, o[4:])
         compiled = self.cache.get(key)
         if compiled is None:
@@ -574,7 +656,7 @@ class JITFunction(_Base):
             grid3 = self._grid3(grid, values)
             if self._log:
                 self._log(f"launch {self.__name__} grid={grid3} hash={compiled.hash[:12]}")
-            (compiled.module or compiled._init_handles()).launch(grid3, launch_values)
+            _launch(compiled.module or compiled._init_handles(), grid3, launch_values, views)
         return compiled
 
     # ---- pieces of run()
@@ -584,21 +666,35 @@ class JITFunction(_Base):
         return o.num_warps, o.debug
 
     def _grid3(self, grid, values):
-        if callable(grid):
+        """The launch grid as 3 ints in [0, 2**32); errors name the kernel (the
+        grid callable's own exceptions pass through)."""
+        if callable(grid) and not isinstance(grid, (tuple, list)):
             grid = grid(dict(zip(self.arg_names, values)))
-        n = len(grid)
-        if n == 3:
-            return grid
-        if n == 1:
-            return (grid[0], 1, 1)
-        if n == 2:
-            return (grid[0], grid[1], 1)
-        raise ValueError(f"{self.__name__}: grid must have 1 to 3 dimensions, got {grid!r}")
+        try:
+            dims = tuple(grid)
+        except TypeError:
+            raise TypeError(f"{self.__name__}: grid must be a tuple of 1 to 3 ints or a "
+                            f"callable, got {grid!r}") from None
+        if not 1 <= len(dims) <= 3:
+            raise ValueError(f"{self.__name__}: grid must have 1 to 3 dimensions, got {grid!r}")
+        out = []
+        for x in dims:
+            try:
+                x = operator.index(x)
+            except TypeError:
+                raise TypeError(f"{self.__name__}: grid dimensions must be integers, "
+                                f"got {grid!r}") from None
+            if not 0 <= x < 2**32:
+                raise ValueError(f"{self.__name__}: grid dimensions must be integers in "
+                                 f"[0, 2**32), got {grid!r}")
+            out.append(x)
+        return tuple(out) + (1,) * (3 - len(out))
 
     def _spec(self, values):
-        """Per-parameter specs (the compile-cache key), launch values for C, and
-        the hex spelling of float constexprs (0.0 vs -0.0, NaN) for the key."""
-        specs, launch, extra = [], [], ()
+        """Per-parameter specs (the compile-cache key), launch values for C, the
+        hex spelling of float constexprs (0.0 vs -0.0, NaN) for the key, and
+        the interop views to keep and honour around the launch (_launch)."""
+        specs, launch, extra, views = [], [], (), []
         for i, v in enumerate(values):
             t = type(v)
             if self.constexprs[i]:
@@ -613,10 +709,10 @@ class JITFunction(_Base):
             elif t is int or t is float or t is bool:
                 spec, lv = self._scalar(i, v)
             else:
-                spec, lv = self._other_arg(i, v)
+                spec, lv = self._other_arg(i, v, views)
             specs.append(spec)
             launch.append(lv)
-        return tuple(specs), tuple(launch), extra
+        return tuple(specs), tuple(launch), extra, views
 
     def _scalar(self, i, v):
         """Spec and launch value of a Python int, float or bool (exact types)."""
@@ -639,8 +735,9 @@ class JITFunction(_Base):
             return (_SCALAR, _tm.F32, 0, _tm.V_NONE, None), v
         return (_SCALAR, _tm.I1, 0, _tm.V_NONE, None), v
 
-    def _other_arg(self, i, v):
-        """Spec and launch value of an argument that is not a plain int/float/bool."""
+    def _other_arg(self, i, v, views):
+        """Spec and launch value of an argument that is not a plain int/float/bool;
+        an interop view is appended to views."""
         aname = self.arg_names[i]
         np = sys.modules.get("numpy")
         if np is not None and isinstance(v, np.generic):  # NumPy scalars, by dtype
@@ -653,10 +750,15 @@ class JITFunction(_Base):
             return (_SCALAR, code, 0, _tm.V_NONE, None), v.item()
         p = pointer_arg(self.__name__, aname, v)
         if p is not None:
-            code, ptr, nbytes, ro = p
-            flags = (_tm.PF_DIV16 if self._ptr_align[i] and ptr % 16 == 0 else 0) \
+            code, ptr, nbytes, ro, view = p
+            on_device = view is not None and view.on_device
+            addr = view.offset if on_device else ptr  # an MTLBuffer starts on a page
+            flags = (_tm.PF_DIV16 if self._ptr_align[i] and addr % 16 == 0 else 0) \
                 | (_tm.PF_READONLY if ro else 0)
-            return (_POINTER, code, flags, _tm.V_NONE, None), (ptr, nbytes, ro)
+            if view is not None:
+                views.append(view)
+            lv = (0, nbytes, ro, view.buffer, view.offset) if on_device else (ptr, nbytes, ro)
+            return (_POINTER, code, flags, _tm.V_NONE, None), lv
         if isinstance(v, (bool, int, float)):  # subclasses (IntEnum, np.float64, ...)
             base = bool if isinstance(v, bool) else int if isinstance(v, int) else float
             return self._scalar(i, base(v))

@@ -250,8 +250,26 @@ static Py_ssize_t param_index(Dispatcher *d, PyObject *k) {
   return -1;
 }
 
+/* Raises exc with "<kernel>: <message>" (the kernel is the JITFunction's
+ * __name__), so a bad grid names the kernel like every other launch error. */
+static void grid_error(Dispatcher *d, PyObject *exc, const char *fmt, PyObject *obj) {
+  PyObject *name = PyObject_GetAttrString((PyObject *)d, "__name__");
+  if (!name) {
+    PyErr_Clear();
+    name = PyUnicode_FromString("kernel");
+    if (!name)
+      return;
+  }
+  PyObject *msg = PyUnicode_FromFormat(fmt, obj);
+  if (msg)
+    PyErr_Format(exc, "%S: %U", name, msg);
+  Py_XDECREF(msg);
+  Py_DECREF(name);
+}
+
 /* A grid (1 to 3 ints, or a callable of the bound-arguments dict) -> g[3].
- * 0, or -1 with the exception set. */
+ * 0, or -1 with the exception set (the grid callable's own exceptions pass
+ * through; the grid's errors name the kernel). */
 static int parse_grid(Dispatcher *d, PyObject *grid, PyObject *const *vals, uint32_t g[3]) {
   PyObject *res = NULL;
   if (!PyTuple_Check(grid) && !PyList_Check(grid) && PyCallable_Check(grid)) {
@@ -269,39 +287,42 @@ static int parse_grid(Dispatcher *d, PyObject *grid, PyObject *const *vals, uint
       return -1;
     grid = res;
   }
-  PyObject *seq = PySequence_Fast(grid, "grid must be a tuple of 1 to 3 ints or a callable");
-  Py_XDECREF(res);
-  if (!seq)
+  PyObject *seq = PySequence_Fast(grid, "");
+  if (!seq) {
+    PyErr_Clear();
+    grid_error(d, PyExc_TypeError, "grid must be a tuple of 1 to 3 ints or a callable, got %R",
+               grid);
+    Py_XDECREF(res);
     return -1;
+  }
+  Py_XDECREF(res);
   Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
   if (n < 1 || n > 3) {
-    PyErr_Format(PyExc_ValueError, "grid must have 1 to 3 dimensions, got %R", seq);
+    grid_error(d, PyExc_ValueError, "grid must have 1 to 3 dimensions, got %R", seq);
     Py_DECREF(seq);
     return -1;
   }
   g[0] = g[1] = g[2] = 1;
   for (Py_ssize_t i = 0; i < n; i++) {
     PyObject *x = PySequence_Fast_GET_ITEM(seq, i);
-    unsigned long long u;
     int overflow = 0;
-    long long v = PyLong_Check(x) ? PyLong_AsLongLongAndOverflow(x, &overflow) : -1;
-    if (!PyLong_Check(x)) {
-      PyObject *idx = PyNumber_Index(x);
-      if (!idx) {
-        Py_DECREF(seq);
-        return -1;
-      }
-      v = PyLong_AsLongLongAndOverflow(idx, &overflow);
-      Py_DECREF(idx);
-    }
-    u = (unsigned long long)v;
-    if (overflow || v < 0 || u > 0xffffffffULL) {
-      PyErr_Format(PyExc_ValueError, "grid dimensions must be integers in [0, 2**32), got %R",
-                   seq);
+    long long v = -1;
+    PyObject *idx = PyLong_Check(x) ? Py_NewRef(x) : PyNumber_Index(x);
+    if (!idx) {
+      PyErr_Clear();
+      grid_error(d, PyExc_TypeError, "grid dimensions must be integers, got %R", seq);
       Py_DECREF(seq);
       return -1;
     }
-    g[i] = (uint32_t)u;
+    v = PyLong_AsLongLongAndOverflow(idx, &overflow);
+    Py_DECREF(idx);
+    if (overflow || v < 0 || (unsigned long long)v > 0xffffffffULL) {
+      grid_error(d, PyExc_ValueError, "grid dimensions must be integers in [0, 2**32), got %R",
+                 seq);
+      Py_DECREF(seq);
+      return -1;
+    }
+    g[i] = (uint32_t)v;
   }
   Py_DECREF(seq);
   return 0;

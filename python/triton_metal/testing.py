@@ -1,12 +1,14 @@
 # testing.py: triton_metal.testing (upstream's triton.testing): do_bench,
 # assert_close, Benchmark and perf_report.
 #
-# do_bench times each call on the host clock (time.perf_counter_ns), and waits
-# for the device (tm_device_synchronize) before reading the clock, so launches a
-# metal device batches are counted whole; on the cpu device a launch has
-# finished when tm_launch returns. The interval is the kernel's time plus the
-# launch overhead. The C API has no device timestamps yet; when it does,
-# do_bench will prefer them.
+# do_bench reports device time when the device gives it: during the timed
+# repetitions the device's launches go through tm_launch_timed
+# (Device.set_timing), and a repetition's time is the sum of its launches'
+# intervals -- GPU timestamps on the metal device, the host clock around the
+# emulator's run on metal-sim and cpu (no launch overhead either way; each
+# timed launch waits for itself, so batching is off while measuring). A
+# repetition that launched nothing (fn does other work) falls back to the host
+# clock around fn() plus tm_device_synchronize.
 
 import math
 import os
@@ -30,13 +32,19 @@ def _flush_cache():
         _flush_buffer[:] = bytes(len(_flush_buffer))
 
 
-def _synchronizer():
-    """The process's device's synchronize(), or a no-op without the extension."""
+def _device():
+    """The process's device, or None without the extension."""
     try:
         from .jit import get_device
-        return get_device().synchronize
-    except (ImportError, AttributeError):
-        return lambda: None
+        return get_device()
+    except ImportError:
+        return None
+
+
+def _synchronizer():
+    """The process's device's synchronize(), or a no-op without the extension."""
+    dev = _device()
+    return dev.synchronize if dev is not None else (lambda: None)
 
 
 def _quantile(sorted_xs, q):
@@ -88,16 +96,27 @@ def do_bench(fn, warmup=25, rep=100, grad_to_none=None, quantiles=None, return_m
         fn()
     sync()
     times = []
-    for _ in range(n_repeat):
-        if grad_to_none is not None:
-            for x in grad_to_none:
-                x.grad = None
-        if clear_cache:
-            _flush_cache()
-        t = time.perf_counter_ns()
-        fn()
-        sync()
-        times.append((time.perf_counter_ns() - t) / 1e6)
+    dev = _device()
+    timed = dev is not None and hasattr(dev, "set_timing")
+    prev = dev.set_timing(True) if timed else False
+    try:
+        for _ in range(n_repeat):
+            if grad_to_none is not None:
+                for x in grad_to_none:
+                    x.grad = None
+            if clear_cache:
+                _flush_cache()
+            if timed:
+                dev.take_timing()
+            t = time.perf_counter_ns()
+            fn()
+            sync()
+            host_ms = (time.perf_counter_ns() - t) / 1e6
+            ns, launches, _ = dev.take_timing() if timed else (0, 0, None)
+            times.append(ns / 1e6 if launches else host_ms)
+    finally:
+        if timed:
+            dev.set_timing(prev)
     return _summarize(times, quantiles, return_mode)
 
 
