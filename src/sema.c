@@ -23,7 +23,9 @@
 
 typedef enum VK {
   V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_DTYPE, V_MODULE, V_FUNC, V_JITFN,
-  V_TUPLE, V_TENSOR, V_METHOD, V_SLICE
+  V_TUPLE, V_TENSOR, V_METHOD, V_SLICE,
+  V_BLOCKPTR,   /* make_block_ptr: n = rank; items: base, shape[n], strides[n], offsets[n], block[n], order[n] */
+  V_TENSORDESC  /* make_tensor_descriptor: n = rank; items: base, shape[n], strides[n], block[n]; i = pad NaN */
 } VK;
 
 typedef struct JitFn JitFn;
@@ -88,6 +90,7 @@ static void exec_block(Sema *S, NodeVec body);
 typedef enum Combine { CB_SUM, CB_PROD, CB_MAX, CB_MIN, CB_XOR, CB_OR, CB_ARGMAX, CB_ARGMIN, CB_USER } Combine;
 static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left);
 static const char *up_name(tm_dtype dt);
+static Val deep_copy(Sema *S, Val v);
 
 /* ------------------------------------------------------------ values */
 
@@ -124,6 +127,8 @@ static const char *vk_name(Sema *S, Val v) {
   case V_TENSOR: return arena_printf(&S->c->arena, "tensor of type %s", type_str(&S->c->arena, ty_of(S, v)));
   case V_METHOD: return "method";
   case V_SLICE: return "slice";
+  case V_BLOCKPTR: return "block pointer";
+  case V_TENSORDESC: return "tensor descriptor";
   }
   return "value";
 }
@@ -840,9 +845,9 @@ static void check_hint_strings(Sema *S, Args *A, bool store) {
       ERR(S, "eviction_policy must be '', 'evict_first' or 'evict_last'");
   }
   if (arg_opt(S, A, -1, "boundary_check", &v) && !(v.k == V_TUPLE && v.n == 0) && v.k != V_NONE)
-    ERR(S, "boundary_check is only for block pointers, which are not supported yet");
+    ERR(S, "boundary_check is only for block pointers (tl.make_block_ptr)");
   if (arg_opt(S, A, -1, "padding_option", &v) && !(v.k == V_STR && !v.s[0]) && v.k != V_NONE)
-    ERR(S, "padding_option is only for block pointers, which are not supported yet");
+    ERR(S, "padding_option is only for block pointers (tl.make_block_ptr)");
   if (!store) arg_opt(S, A, -1, "volatile", &v);
 }
 
@@ -852,7 +857,11 @@ static Val pointer_arg(Sema *S, Val p, const char *fname) {
   return p;
 }
 
+static Val blockptr_load(Sema *S, Val bp, Args *A);
+static Val blockptr_store(Sema *S, Val bp, Args *A);
+
 static Val call_load(Sema *S, Args *A) {
+  if (A->npos && A->pos[0].k == V_BLOCKPTR) return blockptr_load(S, A->pos[0], A);
   Val p = pointer_arg(S, arg_req(S, A, 0, "pointer"), "load");
   Type pt = ty_of(S, p);
   Val mask = v_none(), other = v_none();
@@ -878,6 +887,7 @@ static Param *param_of_pointer(Sema *S, Val p) {
 }
 
 static Val call_store(Sema *S, Args *A) {
+  if (A->npos && A->pos[0].k == V_BLOCKPTR) return blockptr_store(S, A->pos[0], A);
   Val p = pointer_arg(S, arg_req(S, A, 0, "pointer"), "store");
   Val v = arg_req(S, A, 1, "value");
   Val mask = v_none();
@@ -1067,6 +1077,230 @@ static Val call_math(Sema *S, int mi, Args *A) {
   int id = mk_ins(S, O_MATH, rt, m->arity, v[0].id, m->arity > 1 ? v[1].id : 0, m->arity > 2 ? v[2].id : 0);
   S->fn->ins.v[id].aux = (int16_t)mi;
   return tensor(id);
+}
+
+/* ---- block pointers and tensor descriptors ----
+ * As upstream (3.7+) does, they are compile-time aggregates lowered to
+ * ordinary pointer blocks and masks at each load and store. */
+
+static Val int64_scalar(Sema *S, Val v, const char *what) {
+  v = to_tensor(S, v);
+  Type t = ty_of(S, v);
+  if (t.rank || t.ptr || !dt_is_int((tm_dtype)t.dt)) ERR(S, "%s must be integer scalars", what);
+  return cast_to(S, v, TM_I64);
+}
+
+static Val *tuple_items(Sema *S, Val v, int n, const char *what) {
+  if (v.k != V_TUPLE) {
+    if (n == 1) return arena_memdup_val(S, v);
+    ERR(S, "%s must be a tuple of %d values", what, n);
+  }
+  if (v.n != n) ERR(S, "%s must have %d values, got %d", what, n, v.n);
+  return v.items;
+}
+
+static Val call_make_block_ptr(Sema *S, Args *A) {
+  Val base = pointer_arg(S, arg_req(S, A, 0, "base"), "make_block_ptr");
+  Val shape = arg_req(S, A, 1, "shape"), strides = arg_req(S, A, 2, "strides"), offs = arg_req(S, A, 3, "offsets");
+  Val bs = arg_req(S, A, 4, "block_shape"), order = arg_req(S, A, 5, "order");
+  args_done(S, A, 6);
+  if (ty_of(S, base).rank) ERR(S, "make_block_ptr's base must be a scalar pointer");
+  int r = bs.k == V_TUPLE ? bs.n : 1;
+  if (r < 1 || r > TM_MAX_RANK) ERR(S, "block pointers of rank %d are not supported (1 to %d)", r, TM_MAX_RANK);
+  Val bp = {.k = V_BLOCKPTR, .n = r};
+  bp.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(1 + 5 * r));
+  bp.items[0] = base;
+  Val *sh = tuple_items(S, shape, r, "shape"), *st = tuple_items(S, strides, r, "strides"), *of = tuple_items(S, offs, r, "offsets");
+  Val *b = tuple_items(S, bs, r, "block_shape"), *o = tuple_items(S, order, r, "order");
+  int32_t bshape[TM_MAX_RANK];
+  int seen = 0;
+  for (int d = 0; d < r; d++) {
+    bp.items[1 + d] = int64_scalar(S, sh[d], "shape");
+    bp.items[1 + r + d] = int64_scalar(S, st[d], "strides");
+    bp.items[1 + 2 * r + d] = int64_scalar(S, of[d], "offsets");
+    bshape[d] = (int32_t)const_int(S, b[d], "block_shape");
+    bp.items[1 + 3 * r + d] = v_int(bshape[d]);
+    int64_t od = const_int(S, o[d], "order");
+    if (od < 0 || od >= r || (seen & (1 << od))) ERR(S, "order must be a permutation of 0..%d", r - 1);
+    seen |= 1 << od;
+    bp.items[1 + 4 * r + d] = v_int(od);
+  }
+  check_block_shape(S, r, bshape);
+  return bp;
+}
+
+static Val call_advance(Sema *S, Args *A) {
+  Val bp = arg_req(S, A, 0, "base"), offs = arg_req(S, A, 1, "offsets");
+  args_done(S, A, 2);
+  if (bp.k != V_BLOCKPTR) ERR(S, "advance() needs a block pointer, got %s", vk_name(S, bp));
+  Val nb = deep_copy(S, bp);
+  Val *of = tuple_items(S, offs, bp.n, "offsets");
+  for (int d = 0; d < bp.n; d++) {
+    Val delta = of[d];
+    if (is_const(delta) && delta.i == 0 && delta.k == V_INT) continue;
+    nb.items[1 + 2 * bp.n + d] = binop(S, "+", nb.items[1 + 2 * bp.n + d], int64_scalar(S, delta, "offsets"));
+  }
+  return nb;
+}
+
+/* Pointers of a block at `offs` (per dim: offs[d] + arange(block[d])) and, for
+ * the dims in `check` (bitmask), the in-bounds mask 0 <= coord < shape. */
+static Val block_pointers(Sema *S, Val base, const Val *shape, const Val *strides, const Val *offs, const int32_t *block,
+                          int r, unsigned check, Val *mask) {
+  Type bt = type_block(type_scalar(TM_I64), r, block);
+  Val ptr = base;
+  *mask = v_none();
+  for (int d = 0; d < r; d++) {
+    int32_t one[1] = {block[d]};
+    Val ar = cast_to(S, tensor(mk_ins(S, O_RANGE, type_block(type_scalar(TM_I32), 1, one), 0, 0, 0, 0)), TM_I64);
+    for (int i = 0; i < d; i++) ar = expand_dims(S, ar, 0);
+    for (int i = d + 1; i < r; i++) ar = expand_dims(S, ar, ty_of(S, ar).rank);
+    Val coord = binop(S, "+", ar, offs[d]);
+    ptr = binop(S, "+", ptr, binop(S, "*", coord, strides[d]));
+    if (check & (1u << d)) {
+      Val in = binop(S, "&", compare(S, ">=", coord, v_int(0)), compare(S, "<", coord, shape[d]));
+      *mask = mask->k == V_NONE ? in : binop(S, "&", *mask, in);
+    }
+  }
+  ptr = broadcast_to(S, ptr, type_block(ty_of(S, ptr), r, block));
+  if (mask->k != V_NONE) *mask = broadcast_to(S, *mask, with_dt(bt, TM_I1));
+  return ptr;
+}
+
+static unsigned boundary_dims(Sema *S, Val v, int r) {
+  if (v.k == V_NONE) return 0;
+  Val *d = v.k == V_TUPLE ? v.items : &v;
+  int n = v.k == V_TUPLE ? v.n : 1;
+  unsigned m = 0;
+  for (int i = 0; i < n; i++) {
+    int64_t k = const_int(S, d[i], "boundary_check");
+    if (k < 0 || k >= r) ERR(S, "boundary_check dim %lld is out of range for a block pointer of rank %d", (long long)k, r);
+    m |= 1u << k;
+  }
+  return m;
+}
+
+static Val masked_block_load(Sema *S, Val ptr, Val mask, const char *padding) {
+  Type pt = ty_of(S, ptr);
+  Type rt = with_dt(pt, (tm_dtype)pt.dt);
+  if (mask.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 1, ptr.id, 0, 0));
+  Val other;
+  if (!strcmp(padding, "nan")) {
+    if (!dt_is_float((tm_dtype)pt.dt)) ERR(S, "padding_option='nan' needs a floating-point block");
+    other = broadcast_to(S, cast_to(S, v_float(NAN), (tm_dtype)pt.dt), rt);
+  } else {
+    other = broadcast_to(S, cast_to(S, v_int(0), (tm_dtype)pt.dt), rt);
+  }
+  return tensor(mk_ins(S, O_LOAD, rt, 3, ptr.id, mask.id, other.id));
+}
+
+static Val blockptr_load(Sema *S, Val bp, Args *A) {
+  Val mask = v_none(), other = v_none(), bc = v_none(), pad = v_none();
+  arg_opt(S, A, 1, "mask", &mask);
+  arg_opt(S, A, 2, "other", &other);
+  arg_opt(S, A, 3, "boundary_check", &bc);
+  arg_opt(S, A, 4, "padding_option", &pad);
+  Val v;
+  arg_opt(S, A, 5, "cache_modifier", &v);
+  arg_opt(S, A, 6, "eviction_policy", &v);
+  arg_opt(S, A, 7, "volatile", &v);
+  args_done(S, A, 8);
+  if (mask.k != V_NONE || other.k != V_NONE) ERR(S, "load from a block pointer takes boundary_check and padding_option, not mask/other");
+  const char *padding = pad.k == V_STR ? pad.s : "";
+  if (strcmp(padding, "") && strcmp(padding, "zero") && strcmp(padding, "nan")) ERR(S, "padding_option must be '', 'zero' or 'nan'");
+  int r = bp.n;
+  int32_t block[TM_MAX_RANK];
+  for (int d = 0; d < r; d++) block[d] = (int32_t)bp.items[1 + 3 * r + d].i;
+  Val m;
+  Val ptr = block_pointers(S, bp.items[0], bp.items + 1, bp.items + 1 + r, bp.items + 1 + 2 * r, block, r, boundary_dims(S, bc, r), &m);
+  return masked_block_load(S, ptr, m, padding);
+}
+
+static Val store_block(Sema *S, Val ptr, Val value, Val mask) {
+  Type pt = ty_of(S, ptr);
+  Param *par = param_of_pointer(S, ptr);
+  if (par) {
+    if (par->flags & TM_PF_READONLY) ERR(S, "store through '%s', which was passed as a read-only array", par->name);
+    par->written = true;
+  }
+  value = broadcast_to(S, cast_to(S, value, (tm_dtype)pt.dt), pt);
+  if (mask.k == V_NONE) mk_ins(S, O_STORE, (Type){0}, 2, ptr.id, value.id, 0);
+  else mk_ins(S, O_STORE, (Type){0}, 3, ptr.id, value.id, mask.id);
+  return v_none();
+}
+
+static Val blockptr_store(Sema *S, Val bp, Args *A) {
+  Val value = arg_req(S, A, 1, "value"), mask = v_none(), bc = v_none(), v;
+  arg_opt(S, A, 2, "mask", &mask);
+  arg_opt(S, A, 3, "boundary_check", &bc);
+  arg_opt(S, A, 4, "cache_modifier", &v);
+  arg_opt(S, A, 5, "eviction_policy", &v);
+  args_done(S, A, 6);
+  if (mask.k != V_NONE) ERR(S, "store to a block pointer takes boundary_check, not mask");
+  int r = bp.n;
+  int32_t block[TM_MAX_RANK];
+  for (int d = 0; d < r; d++) block[d] = (int32_t)bp.items[1 + 3 * r + d].i;
+  Val m;
+  Val ptr = block_pointers(S, bp.items[0], bp.items + 1, bp.items + 1 + r, bp.items + 1 + 2 * r, block, r, boundary_dims(S, bc, r), &m);
+  return store_block(S, ptr, value, m);
+}
+
+static Val call_make_tensor_descriptor(Sema *S, Args *A) {
+  Val base = pointer_arg(S, arg_req(S, A, 0, "base"), "make_tensor_descriptor");
+  Val shape = arg_req(S, A, 1, "shape"), strides = arg_req(S, A, 2, "strides"), bs = arg_req(S, A, 3, "block_shape");
+  Val pad = v_none();
+  arg_opt(S, A, 4, "padding_option", &pad);
+  args_done(S, A, 5);
+  if (ty_of(S, base).rank) ERR(S, "make_tensor_descriptor's base must be a scalar pointer");
+  int r = bs.k == V_TUPLE ? bs.n : 1;
+  if (r < 1 || r > TM_MAX_RANK) ERR(S, "tensor descriptors of rank %d are not supported (1 to %d)", r, TM_MAX_RANK);
+  const char *padding = pad.k == V_STR ? pad.s : "zero";
+  if (strcmp(padding, "zero") && strcmp(padding, "nan")) ERR(S, "padding_option must be 'zero' or 'nan'");
+  Val d = {.k = V_TENSORDESC, .n = r, .i = !strcmp(padding, "nan")};
+  d.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(1 + 3 * r));
+  d.items[0] = base;
+  Val *sh = tuple_items(S, shape, r, "shape"), *st = tuple_items(S, strides, r, "strides"), *b = tuple_items(S, bs, r, "block_shape");
+  int32_t bshape[TM_MAX_RANK];
+  for (int k = 0; k < r; k++) {
+    d.items[1 + k] = cast_to(S, int64_scalar(S, sh[k], "shape"), TM_I32);
+    d.items[1 + r + k] = int64_scalar(S, st[k], "strides");
+    bshape[k] = (int32_t)const_int(S, b[k], "block_shape");
+    d.items[1 + 2 * r + k] = v_int(bshape[k]);
+  }
+  if (is_const(st[r - 1]) && st[r - 1].i != 1) ERR(S, "a tensor descriptor's last stride must be 1");
+  check_block_shape(S, r, bshape);
+  if (bshape[r - 1] * tm_dtype_bytes((tm_dtype)ty_of(S, base).dt) < 16)
+    ERR(S, "a tensor descriptor's last block dimension must span at least 16 bytes");
+  return d;
+}
+
+/* desc.load(offsets) / desc.store(offsets, value): out-of-bounds elements read
+ * as zero (or NaN) and are not written. */
+static Val desc_method(Sema *S, Val d, const char *name, Args *A) {
+  int r = d.n;
+  int32_t block[TM_MAX_RANK];
+  for (int k = 0; k < r; k++) block[k] = (int32_t)d.items[1 + 2 * r + k].i;
+  if (strcmp(name, "load") && strcmp(name, "store"))
+    ERR(S, "tensor descriptor method '%s' is not supported yet", name);
+  Val offs = arg_req(S, A, 0, "offsets");
+  Val *of = tuple_items(S, offs, r, "offsets");
+  Val o64[TM_MAX_RANK];
+  for (int k = 0; k < r; k++) o64[k] = int64_scalar(S, of[k], "offsets");
+  Val sh64[TM_MAX_RANK];
+  for (int k = 0; k < r; k++) sh64[k] = cast_to(S, d.items[1 + k], TM_I64);
+  Val m;
+  Val ptr = block_pointers(S, d.items[0], sh64, d.items + 1 + r, o64, block, r, (1u << r) - 1, &m);
+  if (!strcmp(name, "load")) {
+    args_done(S, A, 1);
+    return masked_block_load(S, ptr, m, d.i ? "nan" : "zero");
+  }
+  Val value = to_tensor(S, arg_req(S, A, 1, "value"));
+  args_done(S, A, 2);
+  Type vt = ty_of(S, value);
+  if (vt.rank != r) ERR(S, "desc.store: the value's shape must be the block shape");
+  for (int k = 0; k < r; k++)
+    if (vt.shape[k] != block[k]) ERR(S, "desc.store: the value's shape must be the block shape");
+  return store_block(S, ptr, value, m);
 }
 
 /* tl.dot: acc + a @ b with upstream's typing (int8 -> int32; fp16 -> out_dtype,
@@ -1494,6 +1728,17 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   Val red;
   if (call_reduction(S, name, A, &red)) return red;
   if (!strcmp(name, "dot")) return call_dot(S, A);
+  if (!strcmp(name, "make_block_ptr")) return call_make_block_ptr(S, A);
+  if (!strcmp(name, "advance")) return call_advance(S, A);
+  if (!strcmp(name, "make_tensor_descriptor")) return call_make_tensor_descriptor(S, A);
+  if (!strcmp(name, "load_tensor_descriptor") || !strcmp(name, "store_tensor_descriptor")) {
+    Val d = arg_req(S, A, 0, "desc");
+    if (d.k != V_TENSORDESC) ERR(S, "%s() needs a tensor descriptor", name);
+    Args B = *A;
+    B.pos = A->pos + 1;
+    B.npos = A->npos - 1;
+    return desc_method(S, d, name[0] == 'l' ? "load" : "store", &B);
+  }
   if (!strncmp(name, "atomic_", 7)) return call_atomic(S, name + 7, A);
   Val shv;
   if (call_shape_op(S, name, A, &shv)) return shv;
@@ -1621,9 +1866,12 @@ static Val dtype_method(Sema *S, Val self, const char *name, Args *A) {
   ERR(S, "dtype has no method '%s'", name);
 }
 
+static Val desc_method(Sema *S, Val d, const char *name, Args *A);
+
 static Val call_method(Sema *S, Val self, const char *name, Args *A) {
   A->fname = name;
   if (self.k == V_DTYPE) return dtype_method(S, self, name, A);
+  if (self.k == V_TENSORDESC) return desc_method(S, self, name, A);
   if (self.k != V_TENSOR) ERR(S, "%s has no method '%s'", vk_name(S, self), name);
   if (!strcmp(name, "to")) return call_cast(S, self, A, 0);
   static const char *fns[] = {"sum", "max", "min", "argmax", "argmin", "xor_sum", "reduce_or", "reduce",
@@ -1705,6 +1953,21 @@ static Val attribute(Sema *S, Val obj, const char *name) {
     m.items = arena_alloc(&S->c->arena, sizeof(Val));
     m.items[0] = obj;
     return m;
+  }
+  if (obj.k == V_TENSORDESC || obj.k == V_BLOCKPTR) {
+    int r = obj.n;
+    if (obj.k == V_TENSORDESC && (!strcmp(name, "load") || !strcmp(name, "store"))) {
+      Val m = {.k = V_METHOD, .s = name, .n = 1};
+      m.items = arena_memdup_val(S, obj);
+      return m;
+    }
+    if (!strcmp(name, "block_shape")) {
+      Val t = {.k = V_TUPLE, .n = r};
+      t.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)r);
+      for (int k = 0; k < r; k++) t.items[k] = obj.items[1 + (obj.k == V_TENSORDESC ? 2 : 3) * r + k];
+      return t;
+    }
+    ERR(S, "%s has no attribute '%s'", vk_name(S, obj), name);
   }
   if (obj.k == V_DTYPE) {
     tm_dtype dt = (tm_dtype)(obj.i & ~DT_PTR);
@@ -1935,15 +2198,156 @@ static bool same_val(Val a, Val b) {
   }
 }
 
-/* The names a region carries: assigned inside, bound to a runtime-capable value before. */
-static Names carried_names(Sema *S, NodeVec body, Snapshot before) {
-  Names all = {0}, out = {0};
+/* ---- carried values ----
+ * A name a loop carries may hold a scalar or block, or an aggregate (tuple,
+ * block pointer, tensor descriptor): its device values are the slots that
+ * travel through the loop's storage; its compile-time parts must not change. */
+
+static bool is_aggregate(Val v) { return v.k == V_TUPLE || v.k == V_BLOCKPTR || v.k == V_TENSORDESC; }
+
+static Val deep_copy(Sema *S, Val v) {
+  if (!is_aggregate(v)) return v;
+  int n = v.k == V_TUPLE ? v.n : v.k == V_BLOCKPTR ? 1 + 5 * v.n : 1 + 3 * v.n;
+  Val c = v;
+  c.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) c.items[i] = deep_copy(S, v.items[i]);
+  return c;
+}
+
+/* Pointers to the device-value slots of v (itself when it is one); returns the count. */
+static int slots_of(Sema *S, Val *v, Val ***out) {
+  VEC(Val *) acc = {0};
+  Val *stack[256];
+  int sp = 0;
+  stack[sp++] = v;
+  while (sp) {
+    Val *x = stack[--sp];
+    if (x->k == V_TENSOR || is_const(*x)) {
+      if (x != v && is_const(*x)) continue; /* constants inside aggregates stay compile-time */
+      vec_push(&S->c->arena, acc, x);
+      continue;
+    }
+    if (!is_aggregate(*x)) continue;
+    int n = x->k == V_TUPLE ? x->n : 1 + 3 * x->n; /* block ptr/desc: base, shape, strides, offsets */
+    for (int i = n - 1; i >= 0; i--) {
+      if (sp == 256) ERR(S, "aggregate too deep to carry through a loop");
+      stack[sp++] = &x->items[i];
+    }
+  }
+  *out = acc.v;
+  return acc.n;
+}
+
+typedef struct Carried {
+  Names names;
+  Val *templ;  /* per name: its value before the region (a private copy) */
+  int *first;  /* per name: its first slot */
+  int nslots;
+  Type *types; /* per slot */
+  int *inits;  /* per slot: the value entering the region */
+} Carried;
+
+/* The names a region carries: assigned inside, bound before to a value with device slots. */
+static Carried carried_prepare(Sema *S, NodeVec body, Snapshot before) {
+  Names all = {0};
+  Carried C = {0};
   assigned_names(S, body, &all);
   for (int i = 0; i < all.n; i++) {
     Val *v = snap_lookup(before, all.v[i]);
-    if (v && (v->k == V_TENSOR || is_const(*v))) vec_push(&S->c->arena, out, all.v[i]);
+    if (v && (v->k == V_TENSOR || is_const(*v) || is_aggregate(*v))) vec_push(&S->c->arena, C.names, all.v[i]);
   }
-  return out;
+  int n = C.names.n;
+  C.templ = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(n + 1));
+  C.first = arena_alloc(&S->c->arena, sizeof(int) * (size_t)(n + 1));
+  VEC(int) inits = {0};
+  VEC(Type) types = {0};
+  for (int i = 0; i < n; i++) {
+    C.templ[i] = deep_copy(S, *snap_lookup(before, C.names.v[i]));
+    C.first[i] = inits.n;
+    Val **sl;
+    int k = slots_of(S, &C.templ[i], &sl);
+    for (int j = 0; j < k; j++) {
+      Val t = to_tensor(S, *sl[j]);
+      vec_push(&S->c->arena, inits, t.id);
+      vec_push(&S->c->arena, types, ty_of(S, t));
+    }
+  }
+  C.first[n] = inits.n;
+  C.nslots = inits.n;
+  C.inits = inits.v;
+  C.types = types.v;
+  return C;
+}
+
+/* Binds each carried name to its value with the slots replaced: by BLOCKARGs
+ * (index 1 + slot) or by RESULTs of op (index slot). */
+static void carried_bind(Sema *S, Carried *C, int op, Op kind) {
+  for (int i = 0; i < C->names.n; i++) {
+    Val v = deep_copy(S, C->templ[i]);
+    Val **sl;
+    int k = slots_of(S, &v, &sl);
+    for (int j = 0; j < k; j++) {
+      int slot = C->first[i] + j;
+      int id = mk_ins(S, kind, C->types[slot], 0, 0, 0, 0);
+      S->fn->ins.v[id].aux = (int16_t)(kind == O_BLOCKARG ? slot + 1 : slot);
+      S->fn->ins.v[id].imm = op;
+      *sl[j] = tensor(id);
+    }
+    bind(S, C->names.v[i], v);
+  }
+}
+
+static bool same_shape_aggregate(Val a, Val b) {
+  if (a.k != b.k) return false;
+  if (!is_aggregate(a)) return true;
+  if (a.n != b.n) return false;
+  if (a.k == V_BLOCKPTR) {
+    for (int i = 1 + 3 * a.n; i < 1 + 5 * a.n; i++)
+      if (a.items[i].i != b.items[i].i) return false;
+    return true;
+  }
+  if (a.k == V_TENSORDESC) return a.i == b.i;
+  for (int i = 0; i < a.n; i++) {
+    Val x = a.items[i], y = b.items[i];
+    bool xs = x.k == V_TENSOR || is_aggregate(x), ys = y.k == V_TENSOR || is_aggregate(y);
+    if (xs != ys) return false;
+    if (xs ? !same_shape_aggregate(x, y) : !same_val(x, y)) return false;
+  }
+  return true;
+}
+
+/* Yields the carried names' current values, checked against their types on entry. */
+static void carried_yield(Sema *S, Carried *C, const char *what) {
+  int *args = arena_alloc(&S->c->arena, sizeof(int) * (size_t)(C->nslots + 1));
+  for (int i = 0; i < C->names.n; i++) {
+    Val v = lookup(S, C->names.v[i]);
+    const char *nm = C->names.v[i];
+    if (is_aggregate(C->templ[i]) || is_aggregate(v)) {
+      if (!same_shape_aggregate(C->templ[i], v))
+        ERR(S, "'%s' is %s before the %s but changes its structure or compile-time parts inside it", nm,
+            vk_name(S, C->templ[i]), what);
+    } else if (v.k != V_TENSOR && !is_const(v)) {
+      ERR(S, "%s variable '%s' became %s inside the %s", what, nm, vk_name(S, v), what);
+    }
+    Val copy = deep_copy(S, v);
+    Val **sl;
+    int k = slots_of(S, &copy, &sl);
+    for (int j = 0; j < k; j++) {
+      int slot = C->first[i] + j;
+      Type want = C->types[slot];
+      Val x = *sl[j];
+      if (x.k != V_TENSOR) {
+        x = cast_to(S, x, (tm_dtype)want.dt);
+        if (want.rank) x = broadcast_to(S, x, want);
+      }
+      Type t = ty_of(S, x);
+      if (!type_eq(t, want))
+        ERR(S, "loop-carried variable '%s' has type %s before the %s but %s at the end of its body", nm,
+            type_str(&S->c->arena, want), what, type_str(&S->c->arena, t));
+      args[slot] = x.id;
+    }
+  }
+  mk_insv(S, O_YIELD, (Type){0}, C->nslots, args);
 }
 
 static int region_op(Sema *S, Op op, int nargs, const int *args, int nregions) {
@@ -1961,25 +2365,6 @@ static Val blockarg(Sema *S, int op, int index, Type ty) {
   return tensor(id);
 }
 
-/* Yields the carried names' current values, checked against their types on entry. */
-static void yield_carried(Sema *S, Names carried, const Type *types, const char *what) {
-  int *args = arena_alloc(&S->c->arena, sizeof(int) * (size_t)(carried.n + 1));
-  for (int i = 0; i < carried.n; i++) {
-    Val v = lookup(S, carried.v[i]);
-    if (v.k != V_TENSOR) {
-      if (!is_const(v)) ERR(S, "%s variable '%s' became %s inside the %s", what, carried.v[i], vk_name(S, v), what);
-      v = cast_to(S, v, (tm_dtype)types[i].dt);
-      if (types[i].rank) v = broadcast_to(S, v, types[i]);
-    }
-    Type t = ty_of(S, v);
-    if (!type_eq(t, types[i]))
-      ERR(S, "loop-carried variable '%s' has type %s before the %s but %s at the end of its body", carried.v[i],
-          type_str(&S->c->arena, types[i]), what, type_str(&S->c->arena, t));
-    args[i] = v.id;
-  }
-  mk_insv(S, O_YIELD, (Type){0}, carried.n, args);
-}
-
 /* Runs a region body; a `return` inside leaves the kernel (emitted as O_RETURN). */
 static bool exec_region(Sema *S, Block *b, NodeVec body) {
   Block *outer = S->blk;
@@ -1991,16 +2376,6 @@ static bool exec_region(Sema *S, Block *b, NodeVec body) {
   S->depth--;
   S->blk = outer;
   return ret;
-}
-
-static Val *carried_inits(Sema *S, Names carried, Snapshot before, Type **types) {
-  Val *inits = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(carried.n + 1));
-  *types = arena_alloc(&S->c->arena, sizeof(Type) * (size_t)(carried.n + 1));
-  for (int i = 0; i < carried.n; i++) {
-    inits[i] = to_tensor(S, *snap_lookup(before, carried.v[i]));
-    (*types)[i] = ty_of(S, inits[i]);
-  }
-  return inits;
 }
 
 static void bind_results(Sema *S, int op, Names names, const Type *types) {
@@ -2074,42 +2449,36 @@ static void exec_for(Sema *S, Node *n) {
   for (int i = 0; i < 3; i++) args0[i] = cast_to(S, bs[i], ivt).id;
 
   Snapshot before = snapshot(S);
-  Names carried = carried_names(S, n->list, before);
-  Type *types;
-  Val *inits = carried_inits(S, carried, before, &types);
-  int *args = arena_alloc(&S->c->arena, sizeof(int) * (size_t)(carried.n + 3));
+  Carried C = carried_prepare(S, n->list, before);
+  int *args = arena_alloc(&S->c->arena, sizeof(int) * (size_t)(C.nslots + 3));
   memcpy(args, args0, sizeof args0);
-  for (int i = 0; i < carried.n; i++) args[3 + i] = inits[i].id;
-  int op = region_op(S, O_FOR, 3 + carried.n, args, 1);
+  for (int i = 0; i < C.nslots; i++) args[3 + i] = C.inits[i];
+  int op = region_op(S, O_FOR, 3 + C.nslots, args, 1);
   Ins *fi = &S->fn->ins.v[op];
   fi->ty = type_scalar(ivt);
   Block *outer = S->blk;
   S->blk = fi->regions[0];
   bind(S, n->a->name, blockarg(S, op, 0, type_scalar(ivt)));
-  for (int i = 0; i < carried.n; i++) bind(S, carried.v[i], blockarg(S, op, i + 1, types[i]));
+  carried_bind(S, &C, op, O_BLOCKARG);
   S->blk = outer;
   exec_region(S, S->fn->ins.v[op].regions[0], n->list);
   S->blk = S->fn->ins.v[op].regions[0];
   S->line = n->line;
   S->col = n->col;
-  yield_carried(S, carried, types, "loop");
+  carried_yield(S, &C, "loop");
   S->blk = outer;
   restore(S, before);
-  bind_results(S, op, carried, types);
+  carried_bind(S, &C, op, O_RESULT);
 }
 
 static void exec_while(Sema *S, Node *n) {
   Snapshot before = snapshot(S);
-  Names carried = carried_names(S, n->list, before);
-  Type *types;
-  Val *inits = carried_inits(S, carried, before, &types);
-  int *args = arena_alloc(&S->c->arena, sizeof(int) * (size_t)(carried.n + 1));
-  for (int i = 0; i < carried.n; i++) args[i] = inits[i].id;
-  int op = region_op(S, O_WHILE, carried.n, args, 2);
+  Carried C = carried_prepare(S, n->list, before);
+  int op = region_op(S, O_WHILE, C.nslots, C.inits, 2);
   Block *outer = S->blk;
   /* condition region */
   S->blk = S->fn->ins.v[op].regions[0];
-  for (int i = 0; i < carried.n; i++) bind(S, carried.v[i], blockarg(S, op, i + 1, types[i]));
+  carried_bind(S, &C, op, O_BLOCKARG);
   Val c = eval(S, n->a);
   S->line = n->a->line;
   S->col = n->a->col;
@@ -2119,16 +2488,16 @@ static void exec_while(Sema *S, Node *n) {
   mk_ins(S, O_CONDITION, (Type){0}, 1, c.id, 0, 0);
   /* body region */
   S->blk = S->fn->ins.v[op].regions[1];
-  for (int i = 0; i < carried.n; i++) bind(S, carried.v[i], blockarg(S, op, i + 1, types[i]));
+  carried_bind(S, &C, op, O_BLOCKARG);
   S->blk = outer;
   exec_region(S, S->fn->ins.v[op].regions[1], n->list);
   S->blk = S->fn->ins.v[op].regions[1];
   S->line = n->line;
   S->col = n->col;
-  yield_carried(S, carried, types, "while loop");
+  carried_yield(S, &C, "while loop");
   S->blk = outer;
   restore(S, before);
-  bind_results(S, op, carried, types);
+  carried_bind(S, &C, op, O_RESULT);
 }
 
 static void exec_if(Sema *S, Node *n, Val c) {

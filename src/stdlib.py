@@ -200,7 +200,9 @@ def histogram(input, num_bins, mask=None):
     # (`mask is not None` is refused on a device value here; comparing a
     # block with None by == is decided at compile time.)
     if mask != None:  # noqa: E711
-        hit = hit & tl.broadcast_to(mask, input.shape)[:, None]
+        m = tl.broadcast_to(mask, input.shape)
+        tl.static_assert(m.dtype == tl.int1, "histogram: mask must have boolean scalar type")
+        hit = hit & m[:, None]
     return tl.sum(hit.to(tl.int32), 0)
 
 
