@@ -125,6 +125,7 @@ tm_status tm_compile(const tm_compile_request *req, tm_kernel **out, char **err)
     }
     if (dump_is(req, "ir")) dump = ir_print(c, f);
     layout_assign(c, f);
+    axis_analyze(c, f);
     tm_kernel_info info = {0};
     char *msl = emit(c, f, &dialect_msl, &info);
     if (req->dump && !dump && strcmp(req->dump, "msl"))

@@ -285,6 +285,7 @@ static void open_group(Emitter *E, Layout *l, int ind) {
 /* Instructions that join a group: block-valued (or block-storing) elementwise work. */
 static bool groupable(Ins *in) {
   if (is_transparent(in)) return false;
+  if ((in->op == O_LOAD || in->op == O_STORE) && in->vec > 1) return false; /* its own vector loop */
   switch ((Op)in->op) {
   case O_FOR: case O_IF: case O_WHILE: case O_YIELD: case O_CONDITION: case O_RETURN: case O_CONVERT:
   case O_REDUCE: case O_DOT: case O_ATOMIC: case O_SHUFFLE: case O_BARRIER: return false;
@@ -982,10 +983,85 @@ static void emit_scan(Emitter *E, int id, int ind) {
   em_barrier(E, ind);
 }
 
+/* A block load or store of vec consecutive elements per vector (axis.c): one
+ * vector access where the vector's mask is all true, single elements elsewhere. */
+static void emit_vector_access(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  Arena *a = &E->c->arena;
+  Ins *p = &E->f->ins.v[in->args[0]];
+  Layout *L = in->layout;
+  int V = in->vec, PT = L->per_thread;
+  tm_dtype dt = (tm_dtype)p->ty.dt;
+  bool store = in->op == O_STORE;
+  bool has_mask = store ? in->nargs == 3 : in->nargs >= 2;
+  const char *T = em_tname(E, dt), *MT = mem_tname(E, dt);
+  const char *TV = arena_printf(a, "%s%d", MT, V);
+  Param *par = ptr_param(E->f, in->args[0]);
+  const char *q = store || (par && par->written) ? E->d->buffer_qual : E->d->const_buffer_qual;
+  E->group = L;
+  E->uses_tid = true;
+  const char *pref = em_ref(E, in->args[0]);
+  const char *mref = has_mask ? em_ref(E, in->args[store ? 2 : 1]) : "true";
+  if (!store) {
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "%s v%d[%d];\n", T, id, PT);
+    E->in_array[id] = true;
+  }
+  em_indent(&E->out, ind);
+  buf_printf(&E->out, "for (uint k0 = 0; k0 < %du; k0 += %du) { // %d-element vectors\n", PT, V, V);
+  const char *all = "true";
+  if (has_mask) {
+    em_indent(&E->out, ind + 1);
+    buf_printf(&E->out, "bool all = true;\n");
+    em_indent(&E->out, ind + 1);
+    buf_printf(&E->out, "for (uint k = k0; k < k0 + %du; ++k) all = all && %s;\n", V, mref);
+    all = "all";
+  }
+  em_indent(&E->out, ind + 1);
+  buf_printf(&E->out, "if (%s) {\n", all);
+  em_indent(&E->out, ind + 2);
+  buf_puts(&E->out, "uint k = k0;\n");
+  em_indent(&E->out, ind + 2);
+  if (!store) {
+    buf_printf(&E->out, "%s t = *TM_LD((%s %s*)(%s), %d);\n", TV, q, TV, pref, in->line);
+    em_indent(&E->out, ind + 2);
+    buf_printf(&E->out, "for (uint u = 0; u < %du; ++u) v%d[k0 + u] = %s;\n", V, id, dt == TM_I1 ? "t[u] != 0" : "t[u]");
+  } else {
+    buf_printf(&E->out, "%s t;\n", TV);
+    em_indent(&E->out, ind + 2);
+    buf_printf(&E->out, "for (uint u = 0; u < %du; ++u) { uint k = k0 + u; t[u] = %s(%s); }\n", V, MT, em_ref(E, in->args[1]));
+    em_indent(&E->out, ind + 2);
+    buf_printf(&E->out, "*TM_ST((%s %s*)(%s), %d) = t;\n", E->d->buffer_qual, TV, pref, in->line);
+  }
+  em_indent(&E->out, ind + 1);
+  buf_puts(&E->out, "} else {\n");
+  em_indent(&E->out, ind + 2);
+  if (!store) {
+    const char *acc = arena_printf(a, "*TM_LD(%s, %d)", pref, in->line);
+    if (dt == TM_I1) acc = arena_printf(a, "(%s != 0)", acc);
+    const char *other = in->nargs == 3 ? em_ref(E, in->args[2]) : arena_printf(a, "%s(0)", T);
+    buf_printf(&E->out, "for (uint k = k0; k < k0 + %du; ++k) v%d[k] = %s ? %s : %s;\n", V, id, mref, acc, other);
+  } else {
+    const char *val = em_ref(E, in->args[1]);
+    if (dt == TM_I1) val = arena_printf(a, "%s(%s)", MT, val);
+    buf_printf(&E->out, "for (uint k = k0; k < k0 + %du; ++k) if (%s) *TM_ST(%s, %d) = %s;\n", V, mref, pref, in->line, val);
+  }
+  em_indent(&E->out, ind + 1);
+  buf_puts(&E->out, "}\n");
+  em_indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+  E->group = NULL;
+}
+
 static void emit_ins(Emitter *E, int id, int ind, int op) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
   if (is_transparent(in)) return; /* referred to directly */
+  if ((in->op == O_LOAD || in->op == O_STORE) && in->vec > 1) {
+    close_group(E);
+    emit_vector_access(E, id, ind);
+    return;
+  }
   if (!groupable(in)) {
     bool pure = !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
                   in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC ||

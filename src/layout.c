@@ -25,7 +25,7 @@
 
 /* ------------------------------------------------------------ families */
 
-Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps) {
+Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps, int vec) {
   Layout f = {.prank = rank};
   for (int d = 0; d < rank; d++) {
     f.spt[d] = 1;
@@ -33,11 +33,19 @@ Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps) {
     f.wpc[d] = 1;
     f.order[d] = rank - 1 - d; /* row-major: last dim fastest */
   }
-  /* lanes along the fastest dims first, then SIMD-groups; leftovers replicate */
+  /* vec consecutive elements per thread along the last dim, so loads and stores
+   * can move them as one vector; then lanes along the fastest dims first, then
+   * SIMD-groups; leftovers replicate */
+  int64_t numel = 1;
+  for (int d = 0; d < rank; d++) numel *= shape[d];
+  /* no wider than the block, and narrow enough that every thread has its own
+   * elements (a replicated layout could not move vectors) */
+  while (vec > 1 && (vec > shape[rank - 1] || numel < (int64_t)vec * 32 * num_warps)) vec /= 2;
+  f.spt[rank - 1] = vec > 1 ? vec : 1;
   int lanes = 32, warps = num_warps;
   for (int k = 0; k < rank; k++) {
     int d = f.order[k];
-    while (lanes > 1 && f.tpw[d] * 2 <= shape[d]) {
+    while (lanes > 1 && f.spt[d] * f.tpw[d] * 2 <= shape[d]) {
       f.tpw[d] *= 2;
       lanes /= 2;
     }
@@ -45,7 +53,7 @@ Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps) {
   f.tpw[f.order[rank - 1]] *= lanes;
   for (int k = 0; k < rank; k++) {
     int d = f.order[k];
-    while (warps > 1 && f.tpw[d] * f.wpc[d] * 2 <= shape[d]) {
+    while (warps > 1 && f.spt[d] * f.tpw[d] * f.wpc[d] * 2 <= shape[d]) {
       f.wpc[d] *= 2;
       warps /= 2;
     }
@@ -299,7 +307,24 @@ void layout_assign(Ctx *c, Fn *f) {
   if (!R) return;
   Type bt = value_type(f, best);
   Assign A = {.c = c, .f = f, .R = R};
-  A.family = layout_blocked(c, R, bt.shape, f->num_warps);
+  /* elements per thread along the last dim: one 16-byte vector of the widest
+   * block access (at most 4 elements: MSL vectors have 4 components) */
+  int vec = 1;
+  if (c->opt != TM_OPT_NONE && c->opt != TM_OPT_BASIC) {
+    int bytes = 0;
+    for (int i = 0; i < f->ins.n; i++) {
+      Ins *in = &f->ins.v[i];
+      if ((in->op == O_LOAD || in->op == O_STORE) && value_type(f, i).rank) {
+        int b = tm_dtype_bytes((tm_dtype)f->ins.v[in->args[0]].ty.dt);
+        if (b > bytes) bytes = b;
+      }
+    }
+    int maxb = c->target->max_vector_bytes > 0 ? c->target->max_vector_bytes : 16;
+    if (bytes) vec = maxb / bytes;
+    if (vec > 4) vec = 4;
+    if (vec < 1) vec = 1;
+  }
+  A.family = layout_blocked(c, R, bt.shape, f->num_warps, vec);
   A.cls = arena_alloc(&c->arena, sizeof(int) * (size_t)f->ins.n);
   A.hint = arena_alloc(&c->arena, sizeof(int *) * (size_t)f->ins.n);
   for (int i = 0; i < f->ins.n; i++) A.cls[i] = i;

@@ -249,6 +249,12 @@ typedef struct Ins {
   int line, col;
   Layout *layout;    /* set by layout.c on block values */
   Block *regions[2];
+  /* axis.c, along the last dim: runs of `contig` consecutive values; every run
+   * starts at a multiple of `div` (elements for integers, bytes for pointers) */
+  int contig;
+  int64_t div;
+  bool uniform;      /* the same value along the last dim (a splat, a scalar) */
+  int vec;           /* emit.c: a load/store done `vec` elements at a time (0: scalar) */
 } Ins;
 
 /* A straight-line list of instructions; regions of control-flow ops are Blocks. */
@@ -369,8 +375,9 @@ struct Layout {
 };
 
 void layout_assign(Ctx *c, Fn *f);
-/* The default family for a shape, and a value layout within a family. */
-Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps);
+/* The default family for a shape (vec consecutive elements per thread along
+ * the last dim), and a value layout within a family. */
+Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps, int vec);
 Layout *layout_in(Ctx *c, const Layout *family, int rank, const int *dims, const int32_t *shape);
 /* Which element slot `slot` of thread (lane, warp) holds; *dup set when the
  * element is a duplicate of one held by a lower thread. */
@@ -379,6 +386,12 @@ bool layout_eq(const Layout *a, const Layout *b);
 bool layout_same_family(const Layout *a, const Layout *b);
 /* Whether `from` can be read thread-locally where `to` is computed. */
 bool layout_maps(const Layout *from, const Layout *to);
+
+/* ------------------------------------------------------------ axis.c */
+
+/* Contiguity and divisibility of every value along the last dim (Ins fields),
+ * and which block loads and stores can move vec elements at a time. */
+void axis_analyze(Ctx *c, Fn *f);
 
 /* ------------------------------------------------------------ msl.c */
 

@@ -33,7 +33,9 @@ kernel void add_kernel(
   int v4 = int(tm_pid.x);
   int v6 = v4 * 1024;
   for (uint k = 0; k < 8u; ++k) {
-    int c0 = int(k * 128u + tm_tid);
+    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+    uint e0 = (k / 1u % 8u) / 4u * 512u + ((warp % 4u) * 32u + lane % 32u) * 4u + (k / 1u % 8u) % 4u;
+    int c0 = int(e0 % 1024u);
     int v7 = c0;
     int v9 = v6 + v7;
     bool v11 = v9 < n_elements;

@@ -212,10 +212,10 @@ static void test_parse_params(void) {
 }
 
 /* Every element of a block is owned by exactly one non-duplicate (thread, slot). */
-static void check_layout(int rank, const int32_t *shape, int num_warps) {
+static void check_layout(int rank, const int32_t *shape, int num_warps, int vec) {
   tm_compile_request req;
   Ctx *c = new_ctx("", &req);
-  Layout *l = layout_blocked(c, rank, shape, num_warps);
+  Layout *l = layout_blocked(c, rank, shape, num_warps, vec);
   int64_t numel = 1;
   for (int d = 0; d < rank; d++) numel *= shape[d];
   int *owners = calloc((size_t)numel, sizeof(int));
@@ -242,13 +242,15 @@ static void check_layout(int rank, const int32_t *shape, int num_warps) {
 }
 
 static void test_layouts(void) {
-  for (int w = 1; w <= 16; w *= 2)
-    for (int n = 1; n <= 8192; n *= 2) check_layout(1, (int32_t[]){n}, w);
-  for (int w = 1; w <= 8; w *= 2)
-    for (int a = 1; a <= 256; a *= 4)
-      for (int b = 1; b <= 256; b *= 2) check_layout(2, (int32_t[]){a, b}, w);
-  check_layout(3, (int32_t[]){4, 8, 16}, 4);
-  check_layout(3, (int32_t[]){2, 1, 64}, 2);
+  for (int v = 1; v <= 4; v *= 2) {
+    for (int w = 1; w <= 16; w *= 2)
+      for (int n = 1; n <= 8192; n *= 2) check_layout(1, (int32_t[]){n}, w, v);
+    for (int w = 1; w <= 8; w *= 2)
+      for (int a = 1; a <= 256; a *= 4)
+        for (int b = 1; b <= 256; b *= 2) check_layout(2, (int32_t[]){a, b}, w, v);
+    check_layout(3, (int32_t[]){4, 8, 16}, 4, v);
+    check_layout(3, (int32_t[]){2, 1, 64}, 2, v);
+  }
 }
 
 int main(void) {

@@ -1,0 +1,137 @@
+/*
+ * axis.c: contiguity and divisibility along the last dim, and vector memory.
+ *
+ * Expects: layouts assigned (layout.c). Computes for every value, along the
+ * last dimension (Triton's AxisInfo, one dim):
+ *   contig   values come in runs of `contig` consecutive integers (pointers:
+ *            consecutive elements);
+ *   div      every run starts at a multiple of div (elements for integers,
+ *            bytes for pointers), from arange starts, constants, and the
+ *            launch-time specialization (integers divisible by 16, 16-byte
+ *            aligned pointers);
+ *   uniform  the same value all along the dim (splats and scalars).
+ * Guarantees: a block load or store gets vec = V > 1 only when each thread's
+ * V consecutive slots along the last dim are V consecutive elements at an
+ * address aligned to V elements; the emitter then moves them as one vector,
+ * falling back to single elements for a vector whose mask is not all true.
+ */
+#include <string.h>
+
+#include "tm.h"
+
+#define DIV_MAX ((int64_t)1 << 30)
+
+static int64_t pow2_factor(int64_t v) {
+  if (v == 0) return DIV_MAX;
+  int64_t d = 1;
+  while (!(v & 1) && d < DIV_MAX) {
+    v >>= 1;
+    d <<= 1;
+  }
+  return d;
+}
+
+static int64_t gcd64(int64_t a, int64_t b) { return a < b ? a : b; } /* powers of two */
+
+static int last_size(Type t) { return t.rank ? t.shape[t.rank - 1] : 1; }
+
+static void analyze(Fn *f, int id) {
+  Ins *in = &f->ins.v[id];
+  Ins *a = in->nargs > 0 ? &f->ins.v[in->args[0]] : NULL, *b = in->nargs > 1 ? &f->ins.v[in->args[1]] : NULL;
+  in->contig = 1;
+  in->div = 1;
+  in->uniform = in->ty.rank == 0;
+  switch ((Op)in->op) {
+  case O_CONST:
+    in->div = dt_is_int((tm_dtype)in->ty.dt) ? pow2_factor(in->imm) : 1;
+    break;
+  case O_ARG: {
+    Param *p = &f->params.v[in->aux];
+    if (in->ty.ptr) in->div = p->flags & TM_PF_DIV16 ? 16 : tm_dtype_bytes((tm_dtype)in->ty.dt);
+    else in->div = p->flags & TM_PF_DIV16 ? 16 : 1;
+    break;
+  }
+  case O_RANGE:
+    in->contig = last_size(in->ty);
+    in->div = pow2_factor(in->imm);
+    break;
+  case O_SPLAT:
+    in->uniform = true;
+    in->div = a->div;
+    break;
+  case O_BROADCAST: /* inherits, unless the last dim is what is broadcast */
+    if (last_size(a->ty) == 1 && last_size(in->ty) != 1) {
+      in->uniform = true;
+      in->div = a->div;
+    } else {
+      in->contig = a->contig;
+      in->div = a->div;
+      in->uniform = a->uniform;
+    }
+    break;
+  case O_EXPAND_DIMS:
+    if (in->aux == in->ty.rank - 1) { /* a new last dim of size 1 */
+      in->uniform = true;
+      in->div = a->uniform ? a->div : gcd64(a->div, 1);
+    } else {
+      in->contig = a->contig;
+      in->div = a->div;
+      in->uniform = a->uniform;
+    }
+    break;
+  case O_ADD: case O_SUB:
+    if (b->uniform) {
+      in->contig = a->contig;
+      in->uniform = a->uniform;
+    } else if (a->uniform && in->op == O_ADD) {
+      in->contig = b->contig;
+    }
+    in->div = gcd64(a->div, b->div);
+    break;
+  case O_MUL:
+    in->uniform = a->uniform && b->uniform;
+    in->div = a->div * b->div > DIV_MAX ? DIV_MAX : a->div * b->div;
+    break;
+  case O_CAST:
+    if (dt_is_int((tm_dtype)in->ty.dt) && dt_is_int((tm_dtype)a->ty.dt) && in->ty.dt != TM_I1) {
+      in->contig = a->contig;
+      in->div = a->div;
+    }
+    in->uniform = a->uniform;
+    break;
+  case O_ADDPTR: {
+    int bytes = tm_dtype_bytes((tm_dtype)in->ty.dt);
+    if (a->uniform) in->contig = b->contig;
+    int64_t offdiv = b->div * bytes > DIV_MAX ? DIV_MAX : b->div * bytes;
+    in->div = gcd64(a->div, offdiv);
+    in->uniform = a->uniform && b->uniform;
+    break;
+  }
+  default:
+    if (in->ty.rank == 0) in->uniform = true;
+    break;
+  }
+  if (in->contig > last_size(in->ty)) in->contig = last_size(in->ty);
+}
+
+/* How many consecutive slots of a block access can move as one vector. */
+static int vector_width(Ctx *c, Fn *f, Ins *in) {
+  Ins *p = &f->ins.v[in->args[0]];
+  Layout *l = in->layout;
+  if (!l || !p->ty.rank || c->opt == TM_OPT_NONE || l->replicated) return 0;
+  int d = l->dims[l->rank - 1];
+  if (l->order[0] != d) return 0;  /* slots along the last dim must be adjacent */
+  int v = l->espt[d];
+  int bytes = tm_dtype_bytes((tm_dtype)p->ty.dt);
+  if (p->ty.dt == TM_I1) bytes = 1;
+  while (v > 1 && (p->contig < v || p->div < (int64_t)v * bytes || v * bytes > 16)) v /= 2;
+  return v > 1 ? v : 0;
+}
+
+void axis_analyze(Ctx *c, Fn *f) {
+  for (int id = 0; id < f->ins.n; id++) analyze(f, id);
+  for (int id = 0; id < f->ins.n; id++) {
+    Ins *in = &f->ins.v[id];
+    if ((in->op == O_LOAD || in->op == O_STORE) && f->ins.v[in->args[0]].ty.rank) in->vec = vector_width(c, f, in);
+  }
+}

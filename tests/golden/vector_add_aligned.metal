@@ -1,0 +1,93 @@
+#include <metal_stdlib>
+using namespace metal;
+
+#ifndef TM_LD
+#define TM_LD(p, line) (p)
+#define TM_ST(p, line) (p)
+#endif
+#ifndef TM_FENCE
+#if __METAL_VERSION__ >= 320
+#define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)
+#else
+#define TM_FENCE() /* no device-scope fence before MSL 3.2: atomics stay relaxed */
+#endif
+#endif
+
+template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }
+template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }
+template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }
+template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }
+template <typename T> inline T tm_shfl_xor(T x, ushort m) { return simd_shuffle_xor(x, m); }
+inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m) != 0; }
+inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }
+inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }
+
+kernel void add_kernel(
+    device const float* x_ptr [[buffer(0)]],
+    device const float* y_ptr [[buffer(1)]],
+    device float* output_ptr [[buffer(2)]],
+    constant int& n_elements [[buffer(3)]],
+    uint3 tm_pid [[threadgroup_position_in_grid]],
+    uint tm_tid [[thread_index_in_threadgroup]])
+{
+  int v4 = int(tm_pid.x);
+  int v6 = v4 * 1024;
+  int v9[8];
+  bool v11[8];
+  device const float* v13[8];
+  for (uint k = 0; k < 8u; ++k) {
+    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+    uint e0 = (k / 1u % 8u) / 4u * 512u + ((warp % 4u) * 32u + lane % 32u) * 4u + (k / 1u % 8u) % 4u;
+    int c0 = int(e0 % 1024u);
+    int v7 = c0;
+    v9[k] = v6 + v7;
+    v11[k] = v9[k] < n_elements;
+    v13[k] = x_ptr + v9[k];
+  }
+  float v14[8];
+  for (uint k0 = 0; k0 < 8u; k0 += 4u) { // 4-element vectors
+    bool all = true;
+    for (uint k = k0; k < k0 + 4u; ++k) all = all && v11[k];
+    if (all) {
+      uint k = k0;
+      float4 t = *TM_LD((device const float4*)(v13[k]), 12);
+      for (uint u = 0; u < 4u; ++u) v14[k0 + u] = t[u];
+    } else {
+      for (uint k = k0; k < k0 + 4u; ++k) v14[k] = v11[k] ? *TM_LD(v13[k], 12) : float(0);
+    }
+  }
+  device const float* v16[8];
+  for (uint k = 0; k < 8u; ++k) {
+    v16[k] = y_ptr + v9[k];
+  }
+  float v17[8];
+  for (uint k0 = 0; k0 < 8u; k0 += 4u) { // 4-element vectors
+    bool all = true;
+    for (uint k = k0; k < k0 + 4u; ++k) all = all && v11[k];
+    if (all) {
+      uint k = k0;
+      float4 t = *TM_LD((device const float4*)(v16[k]), 13);
+      for (uint u = 0; u < 4u; ++u) v17[k0 + u] = t[u];
+    } else {
+      for (uint k = k0; k < k0 + 4u; ++k) v17[k] = v11[k] ? *TM_LD(v16[k], 13) : float(0);
+    }
+  }
+  device float* v19[8];
+  float v20[8];
+  for (uint k = 0; k < 8u; ++k) {
+    v19[k] = output_ptr + v9[k];
+    v20[k] = v14[k] + v17[k];
+  }
+  for (uint k0 = 0; k0 < 8u; k0 += 4u) { // 4-element vectors
+    bool all = true;
+    for (uint k = k0; k < k0 + 4u; ++k) all = all && v11[k];
+    if (all) {
+      uint k = k0;
+      float4 t;
+      for (uint u = 0; u < 4u; ++u) { uint k = k0 + u; t[u] = float(v20[k]); }
+      *TM_ST((device float4*)(v19[k]), 14) = t;
+    } else {
+      for (uint k = k0; k < k0 + 4u; ++k) if (v11[k]) *TM_ST(v19[k], 14) = v20[k];
+    }
+  }
+}
