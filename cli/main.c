@@ -2,7 +2,7 @@
  * cli/main.c: the triton-metal command.
  *
  *   triton-metal compile FILE.py --kernel NAME --signature '*fp32,*fp32,*fp32,i32'
- *                        [-D NAME=VALUE]... [--num-warps N] [-d ast|ir|msl] [-o OUT]
+ *                        [-D NAME=VALUE]... [--num-warps N] [--target NAME] [-d ast|ir|msl] [-o OUT]
  *   triton-metal version
  *
  * --signature lists the kernel's runtime parameters in order, skipping those
@@ -10,7 +10,9 @@
  * with -D). Entries use upstream's ahead-of-time notation: `*fp32` a pointer,
  * `*fp32:16` a 16-byte-aligned pointer, `i32:16` an integer divisible by 16,
  * `i32:1` an integer equal to 1 (compiled as a constant), and a bare number a
- * constant. Exit status: 0 success, 1 the kernel was not accepted, 2 usage.
+ * constant. --target names the hardware to compile for, as TRITON_METAL_HW does
+ * ("M3-Max", "M2@13.5", "generic"); the default is this machine's (or
+ * TRITON_METAL_HW's). Exit status: 0 success, 1 the kernel was not accepted, 2 usage.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +25,7 @@
 static int usage(void) {
   fprintf(stderr,
           "usage: triton-metal compile FILE.py --kernel NAME --signature SIG [-D NAME=VALUE]...\n"
-          "                            [--num-warps N] [-d ast|ir|msl] [-o OUT]\n"
+          "                            [--num-warps N] [--target NAME] [-d ast|ir|msl] [-o OUT]\n"
           "       triton-metal check [--json] [--no-run] [--no-python]\n"
           "       triton-metal version\n");
   return 2;
@@ -129,7 +131,7 @@ static int parse_sig_entry(char *e, tm_param_spec *p) {
 }
 
 static int cmd_compile(int argc, char **argv) {
-  const char *file = NULL, *kernel = NULL, *sig = NULL, *dump = NULL, *outpath = NULL;
+  const char *file = NULL, *kernel = NULL, *sig = NULL, *dump = NULL, *outpath = NULL, *target_name = NULL;
   int num_warps = 4;
   char *defs[64];
   int ndefs = 0;
@@ -141,6 +143,7 @@ static int cmd_compile(int argc, char **argv) {
     else if (!strcmp(a, "-d") && val) dump = argv[++i];
     else if (!strcmp(a, "-o") && val) outpath = argv[++i];
     else if (!strcmp(a, "--num-warps") && val) num_warps = atoi(argv[++i]);
+    else if (!strcmp(a, "--target") && val) target_name = argv[++i];
     else if (!strcmp(a, "-D") && val && ndefs < 64) defs[ndefs++] = argv[++i];
     else if (!strncmp(a, "-D", 2) && a[2] && ndefs < 64) defs[ndefs++] = argv[i] + 2;
     else if (a[0] != '-' && !file) file = a;
@@ -150,6 +153,11 @@ static int cmd_compile(int argc, char **argv) {
     }
   }
   if (!file) return usage();
+  const tm_target *target = NULL;
+  if (target_name && !(target = tm_target_lookup(target_name))) {
+    fprintf(stderr, "triton-metal: --target: unknown target '%s'\n", target_name);
+    return 2;
+  }
   char *src = read_file(file);
   if (!src) {
     fprintf(stderr, "triton-metal: cannot read %s: %s\n", file, strerror(errno));
@@ -197,7 +205,7 @@ static int cmd_compile(int argc, char **argv) {
     goto done;
   }
   tm_compile_request req = {.source = src, .filename = file, .first_line = 1, .kernel_name = kernel,
-                            .params = params, .nparams = n, .num_warps = num_warps,
+                            .params = params, .nparams = n, .num_warps = num_warps, .target = target,
                             .dump = dump && strcmp(dump, "msl") ? dump : NULL};
   tm_kernel *k = NULL;
   tm_status st = tm_compile(&req, &k, &err);

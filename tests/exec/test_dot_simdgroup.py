@@ -1,0 +1,114 @@
+"""tl.dot on the simdgroup_matrix path (src/emit_dot.c) on the emulator.
+
+The emulator's own target ("generic") has no simdgroup_matrix, so the dot tests
+of this file and of test_dot.py / test_bf16.py run again in a subprocess that
+compiles for M3-Max (TRITON_METAL_HW is read once per process). The CLI checks
+which path a target and an opt level choose."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+CLI = ROOT / "build" / "triton-metal"
+INNER = os.environ.get("TRITON_METAL_HW") == "M3-Max"
+INNER_ONLY = "runs in the M3-Max subprocess of test_dot_suites_on_simdgroup_path"
+inner = pytest.mark.skipif(not INNER, reason=INNER_ONLY)
+
+
+@pytest.mark.skipif(INNER, reason="already in the subprocess")
+def test_dot_suites_on_simdgroup_path():
+    env = dict(os.environ, TRITON_METAL_HW="M3-Max", PYTHONPATH=str(ROOT / "python"))
+    files = [str(ROOT / "tests" / "exec" / f) for f in ("test_dot.py", "test_bf16.py", "test_dot_simdgroup.py")]
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *files],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert INNER_ONLY not in r.stdout
+
+
+# ------------------------------------------------------------------ which path
+
+def compile_cli(*extra, env=None):
+    path = ROOT / "tests" / "golden" / "matmul_simdgroup.py"
+    args = ["--kernel", "matmul", "--signature", "*fp16,*fp16,*fp16,i32", "-D", "BLOCK_M=32", "-D", "BLOCK_N=32",
+            "-D", "BLOCK_K=16", *extra]
+    r = subprocess.run([str(CLI), "compile", str(path), *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, **(env or {})))
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_path_by_target_and_opt_level():
+    sg = compile_cli("--target", "M3-Max")
+    assert "simdgroup_multiply_accumulate" in sg
+    assert "// tl.dot: simdgroup_matrix 8x8, 4 tiles per SIMD-group" in sg
+    for msl in (compile_cli("--target", "M3-Max", env={"TRITON_METAL_OPT_LEVEL": "0"}),
+                compile_cli("--target", "generic")):
+        assert "simdgroup" not in msl and "tl.dot: simdgroup_matrix" not in msl
+    r = subprocess.run([str(CLI), "compile", "x.py", "--target", "Z80"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown target 'Z80'" in r.stderr
+
+
+# ------------------------------------------------------------------ results
+
+@triton.jit
+def dot_kernel(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr, OUT_F16: tl.constexpr):
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, K)
+    a = tl.load(a_ptr + rm[:, None] * K + rk[None, :])
+    b = tl.load(b_ptr + rk[:, None] * N + rn[None, :])
+    if OUT_F16:
+        c = tl.dot(a, b, tl.load(c_ptr + rm[:, None] * N + rn[None, :]), out_dtype=tl.float16)
+    else:
+        c = tl.dot(a, b, tl.load(c_ptr + rm[:, None] * N + rn[None, :]))
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], c)
+
+
+# (M, N, K, operand dtype, fp16 out, num_warps): result stripes of fewer rows than
+# M (64x64 fp32, 128x64, 64x128 fp16), K in several chunks (512), more SIMD-groups
+# than tiles (8x8 with 4 and 8), one SIMD-group, tall and wide grids.
+CASES = [(64, 64, 32, np.float32, False, 4), (128, 64, 64, np.float16, False, 4), (64, 128, 32, np.float16, True, 4),
+         (32, 32, 512, np.float16, False, 4), (8, 8, 64, np.float32, False, 4), (8, 16, 8, np.float16, False, 8),
+         (32, 16, 16, np.float32, False, 1), (16, 64, 16, np.float32, False, 2), (64, 8, 32, np.float16, False, 8)]
+
+
+@inner
+@pytest.mark.parametrize("M,N,K,dtype,out_f16,nw", CASES)
+def test_simdgroup_dot(M, N, K, dtype, out_f16, nw, rng):
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)
+    c = rng.standard_normal((M, N)).astype(np.float16 if out_f16 else np.float32)
+    c0 = c.astype(np.float64)
+    k = dot_kernel[(1,)](a, b, c, M=M, N=N, K=K, OUT_F16=out_f16, num_warps=nw)
+    assert "simdgroup_multiply_accumulate" in k.asm["msl"]
+    assert ("simdgroup_matrix<half, 8, 8> tm_acc" in k.asm["msl"]) == out_f16
+    exp = a.astype(np.float64) @ b.astype(np.float64) + c0
+    if out_f16:  # half accumulation
+        np.testing.assert_allclose(c.astype(np.float64), exp, rtol=1e-2, atol=2e-2 * np.sqrt(K))
+    else:
+        np.testing.assert_allclose(c, exp, rtol=1e-5, atol=1e-4 * np.sqrt(K))
+
+
+@inner
+def test_portable_where_simdgroup_cannot():
+    """int8 operands, a batch dim and opt level none keep the portable path."""
+    sys.path.insert(0, str(ROOT / "tests" / "exec"))
+    import test_dot as td
+    a8 = np.zeros((16, 16), np.int8)
+    k = td.dot_i8_kernel.warmup(a8, a8, np.zeros((16, 16), np.int32), M=16, N=16, K=16, grid=(1,))
+    assert "simdgroup" not in k.asm["msl"]
+    a3 = np.zeros((2, 16, 16), np.float32)
+    k = td.bmm_kernel.warmup(a3, a3, a3, B=2, M=16, N=16, K=16, grid=(1,))
+    assert "simdgroup" not in k.asm["msl"]
+    a = np.zeros((16, 16), np.float32)
+    k = dot_kernel.warmup(a, a, a, M=16, N=16, K=16, OUT_F16=False, grid=(1,))
+    assert "simdgroup_multiply_accumulate" in k.asm["msl"]
+    k = dot_kernel.warmup(a, a, a, M=16, N=16, K=16, OUT_F16=False, grid=(1,), metal_optimization_level="none")
+    assert "simdgroup" not in k.asm["msl"]

@@ -1,0 +1,294 @@
+/* test_emu_simdgroup.c: the shim's simdgroup_matrix (runtime/metal_stdlib) runs
+ * hand-written MSL on the cpu emulator: an 8x8 multiply(-accumulate) straight
+ * from device memory with transposed loads, strided and transposed stores and a
+ * diagonal matrix; a 32x32 matmul over four SIMD-groups staged through
+ * threadgroup memory; float, half, half x half -> float. Inputs are small
+ * integers, so every result is exact in every type and compared for equality
+ * with a C reference (plus one float run on random values, with a tolerance).
+ * Misuse fails loudly: at compile time (shape, element type, pointer type), by
+ * the launch (no fibers, a lane returned) or with NaN (lanes disagreeing, a
+ * matrix never written). */
+#include <math.h>
+
+#include "test_emu.h"
+
+/* IEEE half <-> float for normal numbers and zero (all these tests produce). */
+static uint16_t f2h(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  uint32_t s = (u >> 16) & 0x8000u;
+  if ((u & 0x7fffffffu) == 0) return (uint16_t)s;
+  uint32_t e = ((u >> 23) & 0xffu) - 127u + 15u, m = u & 0x7fffffu, r = m >> 13, rem = m & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) r++;
+  if (r == 0x400u) r = 0, e++;
+  return (uint16_t)(s | e << 10 | r);
+}
+static float h2f(uint16_t h) {
+  uint32_t s = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, u;
+  if (e == 0 && m == 0) u = s;
+  else if (e == 31) u = s | 0x7f800000u | m << 13;
+  else u = s | (e - 15u + 127u) << 23 | m << 13;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/* A buffer of n values of MSL type `t` ("float" or "half"). */
+typedef struct {
+  const char *t;
+  void *p;
+  size_t n;
+} Buf;
+static Buf buf_new(const char *t, size_t n) {
+  size_t es = strcmp(t, "half") ? 4 : 2;
+  return (Buf){t, calloc(n, es), n};
+}
+static void buf_set(Buf b, size_t i, float v) {
+  if (strcmp(b.t, "half")) ((float *)b.p)[i] = v;
+  else ((uint16_t *)b.p)[i] = f2h(v);
+}
+static float buf_get(Buf b, size_t i) { return strcmp(b.t, "half") ? ((float *)b.p)[i] : h2f(((uint16_t *)b.p)[i]); }
+static tm_launch_arg buf_arg(Buf b) { return emu_buf(b.p, b.n * (strcmp(b.t, "half") ? 4 : 2)); }
+static tm_dtype buf_dt(const char *t) { return strcmp(t, "half") ? TM_F32 : TM_F16; }
+
+/* ------------------------------------------------------------ 8x8, one SIMD-group */
+
+static const char mm8_fmt[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "kernel void mm8(device const %1$s* a [[buffer(0)]], device const %1$s* b [[buffer(1)]],\n"
+    "    device const %2$s* c [[buffer(2)]], device %2$s* out [[buffer(3)]],\n"
+    "    uint tid [[thread_index_in_threadgroup]])\n"
+    "{\n"
+    "  simdgroup_matrix<%1$s, 8, 8> ma, mb, mt;\n"
+    "  simdgroup_matrix<%2$s, 8, 8> mc, md;\n"
+    "  simdgroup_load(ma, a);\n"
+    "  simdgroup_load(mb, b, 8);\n"
+    "  simdgroup_load(mc, c, 8, ulong2(0, 0), false);\n"
+    "  simdgroup_multiply_accumulate(md, ma, mb, mc);\n"
+    "  simdgroup_store(md, out);\n"                          /* [0, 64): a*b + c */
+    "  simdgroup_multiply(md, ma, mb);\n"
+    "  simdgroup_store(md, out + 64, 8);\n"                  /* [64, 128): a*b */
+    "  simdgroup_load(mt, a, 8, ulong2(0, 0), true);\n"
+    "  simdgroup_multiply(md, mt, mb);\n"
+    "  simdgroup_store(md, out + 128, 8);\n"                 /* [128, 192): a^T*b */
+    "  simdgroup_matrix<%2$s, 8, 8> di(%2$s(3));\n"
+    "  simdgroup_store(di, out + 192, 16, ulong2(8, 4));\n"  /* [192, 448): 16-wide, diag at row 4, col 8 */
+    "  simdgroup_multiply_accumulate(mc, ma, mb, mc);\n"     /* d aliasing c */
+    "  simdgroup_store(mc, out + 448, 8, 0, true);\n"        /* [448, 512): (a*b + c)^T */
+    "}\n";
+
+static void test_mm8(tm_device *d, const char *T, const char *A, int random) {
+  char msl[4096];
+  snprintf(msl, sizeof msl, mm8_fmt, T, A);
+  tm_kernel_arg args[] = {{"a", 0, TM_ARG_BUFFER, buf_dt(T), 0},
+                          {"b", 1, TM_ARG_BUFFER, buf_dt(T), 0},
+                          {"c", 2, TM_ARG_BUFFER, buf_dt(A), 0},
+                          {"out", 3, TM_ARG_BUFFER, buf_dt(A), 1}};
+  tm_kernel_info k = {.name = "mm8", .source_file = "mm8.py", .nargs = 4, .args = args, .nbuiltins = 1,
+                      .builtins = {TM_BI_THREAD_INDEX}, .threads_per_threadgroup = 32, .uses_barriers = 1};
+  tm_module *m = emu_load(d, msl, &k);
+  if (!m) return;
+  Buf a = buf_new(T, 64), b = buf_new(T, 64), c = buf_new(A, 64), out = buf_new(A, 512);
+  unsigned seed = 99;
+  for (int i = 0; i < 64; i++) {
+    float r[3];
+    for (int j = 0; j < 3; j++) r[j] = emu_randf(&seed);
+    if (!random)
+      for (int j = 0; j < 3; j++) r[j] = floorf(r[j] / 2); /* integers in [-4, 4) */
+    buf_set(a, i, r[0]), buf_set(b, i, r[1]), buf_set(c, i, r[2]);
+  }
+  for (int i = 0; i < 512; i++) buf_set(out, i, -100);
+  for (int i = 192; i < 448; i++) buf_set(out, i, 0);
+  tm_launch_arg la[] = {buf_arg(a), buf_arg(b), buf_arg(c), buf_arg(out)};
+  uint32_t grid[3] = {1, 1, 1};
+  char *err = NULL;
+  tm_status st = tm_launch(m, grid, la, 4, &err);
+  CHECK(st == TM_OK);
+  if (st) fprintf(stderr, "%s\n", err);
+  tm_free(err);
+  double tol = random ? 1e-4 : 0;
+  int bad = 0;
+  for (int r = 0; r < 8; r++)
+    for (int col = 0; col < 8; col++) {
+      double ab = 0, atb = 0;
+      for (int kk = 0; kk < 8; kk++) {
+        ab += (double)buf_get(a, r * 8 + kk) * buf_get(b, kk * 8 + col);
+        atb += (double)buf_get(a, kk * 8 + r) * buf_get(b, kk * 8 + col);
+      }
+      double abc = ab + buf_get(c, r * 8 + col);
+      double got[4] = {buf_get(out, r * 8 + col), buf_get(out, 64 + r * 8 + col), buf_get(out, 128 + r * 8 + col),
+                       buf_get(out, 448 + col * 8 + r)};
+      double want[4] = {abc, ab, atb, abc};
+      for (int i = 0; i < 4; i++)
+        if (!(fabs(got[i] - want[i]) <= tol * (1 + fabs(want[i])))) {
+          if (bad++ < 4) fprintf(stderr, "mm8 %s->%s result %d (%d,%d): got %g want %g\n", T, A, i, r, col, got[i], want[i]);
+        }
+    }
+  for (int r = 0; r < 16; r++)
+    for (int col = 0; col < 16; col++) {
+      float want = r >= 4 && r < 12 && col >= 8 && r - 4 == col - 8 ? 3.0f : 0.0f;
+      bad += buf_get(out, 192 + r * 16 + col) != want;
+    }
+  CHECK(bad == 0);
+  tm_module_free(m);
+  free(a.p), free(b.p), free(c.p), free(out.p);
+}
+
+/* ------------------------------------------------------------ 32x32, four SIMD-groups */
+
+/* SIMD-group s computes output rows [8s, 8s+8): four 8x8 tiles accumulated over
+ * K in steps of 8, A and B staged in threadgroup memory, the result stored to
+ * threadgroup memory with an origin and copied out by all threads. */
+static const char mm32_fmt[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "kernel void mm32(device const %1$s* a [[buffer(0)]], device const %1$s* b [[buffer(1)]],\n"
+    "    device %2$s* out [[buffer(2)]],\n"
+    "    uint tid [[thread_index_in_threadgroup]], uint sg [[simdgroup_index_in_threadgroup]])\n"
+    "{\n"
+    "  threadgroup %1$s sa[1024];\n"
+    "  threadgroup %1$s sb[1024];\n"
+    "  threadgroup %2$s sc[1024];\n"
+    "  for (uint i = tid; i < 1024u; i += 128u) { sa[i] = a[i]; sb[i] = b[i]; }\n"
+    "  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+    "  simdgroup_matrix<%2$s, 8, 8> acc[4];\n"
+    "  for (uint j = 0; j < 4u; ++j) acc[j] = make_filled_simdgroup_matrix<%2$s, 8, 8>(%2$s(0));\n"
+    "  for (uint k = 0; k < 32u; k += 8u) {\n"
+    "    simdgroup_matrix<%1$s, 8, 8> ma;\n"
+    "    simdgroup_load(ma, &sa[sg * 8u * 32u + k], 32);\n"
+    "    for (uint j = 0; j < 4u; ++j) {\n"
+    "      simdgroup_matrix<%1$s, 8, 8> mb;\n"
+    "      simdgroup_load(mb, sb, 32, ulong2(j * 8u, k));\n"
+    "      simdgroup_multiply_accumulate(acc[j], ma, mb, acc[j]);\n"
+    "    }\n"
+    "  }\n"
+    "  for (uint j = 0; j < 4u; ++j) simdgroup_store(acc[j], sc, 32, ulong2(j * 8u, sg * 8u));\n"
+    "  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+    "  for (uint i = tid; i < 1024u; i += 128u) out[i] = sc[i];\n"
+    "}\n";
+
+static void test_mm32(tm_device *d, const char *T, const char *A) {
+  char msl[4096];
+  snprintf(msl, sizeof msl, mm32_fmt, T, A);
+  tm_kernel_arg args[] = {{"a", 0, TM_ARG_BUFFER, buf_dt(T), 0},
+                          {"b", 1, TM_ARG_BUFFER, buf_dt(T), 0},
+                          {"out", 2, TM_ARG_BUFFER, buf_dt(A), 1}};
+  tm_kernel_info k = {.name = "mm32", .source_file = "mm32.py", .nargs = 3, .args = args, .nbuiltins = 2,
+                      .builtins = {TM_BI_THREAD_INDEX, TM_BI_SIMDGROUP}, .threads_per_threadgroup = 128,
+                      .uses_barriers = 1};
+  tm_module *m = emu_load(d, msl, &k);
+  if (!m) return;
+  enum { G = 3 }; /* threadgroups: the same matrices, each writes all of out */
+  Buf a = buf_new(T, 1024), b = buf_new(T, 1024), out = buf_new(A, 1024);
+  unsigned seed = 7;
+  for (int i = 0; i < 1024; i++) buf_set(a, i, floorf(emu_randf(&seed) / 2)), buf_set(b, i, floorf(emu_randf(&seed) / 2));
+  tm_launch_arg la[] = {buf_arg(a), buf_arg(b), buf_arg(out)};
+  uint32_t grid[3] = {G, 1, 1};
+  char *err = NULL;
+  double t0 = emu_now();
+  tm_status st = tm_launch(m, grid, la, 3, &err);
+  double t1 = emu_now();
+  CHECK(st == TM_OK);
+  if (st) fprintf(stderr, "%s\n", err);
+  tm_free(err);
+  int bad = 0;
+  for (int r = 0; r < 32; r++)
+    for (int col = 0; col < 32; col++) {
+      double s = 0;
+      for (int kk = 0; kk < 32; kk++) s += (double)buf_get(a, r * 32 + kk) * buf_get(b, kk * 32 + col);
+      if (buf_get(out, r * 32 + col) != s && bad++ < 4)
+        fprintf(stderr, "mm32 %s->%s (%d,%d): got %g want %g\n", T, A, r, col, buf_get(out, r * 32 + col), s);
+    }
+  CHECK(bad == 0);
+  printf("simdgroup 32x32 %s->%s: %d threadgroups in %.2f ms\n", T, A, G, 1e3 * (t1 - t0));
+  tm_module_free(m);
+  free(a.p), free(b.p), free(out.p);
+}
+
+/* ------------------------------------------------------------ misuse */
+
+static tm_status run1(tm_device *d, const char *body, int uses_barriers, float *out, char **err) {
+  char msl[2048];
+  snprintf(msl, sizeof msl,
+           "#include <metal_stdlib>\nusing namespace metal;\n"
+           "kernel void bad_sgm(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],\n"
+           "    uint lane [[thread_index_in_simdgroup]]) {\n%s}\n",
+           body);
+  static const tm_kernel_arg args[] = {{"x", 0, TM_ARG_BUFFER, TM_F32, 0}, {"out", 1, TM_ARG_BUFFER, TM_F32, 1}};
+  tm_kernel_info k = {.name = "bad_sgm", .source_file = "bad.py", .nargs = 2, .args = args, .nbuiltins = 1,
+                      .builtins = {TM_BI_SIMDLANE}, .threads_per_threadgroup = 32, .uses_barriers = uses_barriers};
+  tm_module *m = NULL;
+  tm_status st = tm_module_load(d, msl, &k, &m, err);
+  if (st) return st;
+  static float x[72];
+  for (int i = 0; i < 72; i++) x[i] = (float)i;
+  for (int i = 0; i < 64; i++) out[i] = -1;
+  tm_launch_arg la[] = {emu_buf(x, sizeof x), emu_buf(out, 64 * sizeof *out)};
+  uint32_t grid[3] = {1, 1, 1};
+  st = tm_launch(m, grid, la, 2, err);
+  tm_module_free(m);
+  return st;
+}
+
+static int all_nan(const float *v, int n) {
+  for (int i = 0; i < n; i++)
+    if (!isnan(v[i])) return 0;
+  return 1;
+}
+
+static void test_misuse(tm_device *d) {
+  float out[64];
+  char *err = NULL;
+  /* Lanes disagreeing on the source pointer: NaN, not a plausible result. */
+  CHECK(run1(d, "  simdgroup_float8x8 m;\n  simdgroup_load(m, lane < 16u ? x : x + 1, 8);\n  simdgroup_store(m, out);\n", 1, out, &err) == TM_OK);
+  CHECK(all_nan(out, 64));
+  /* ... on the stride, and on transposition. */
+  CHECK(run1(d, "  simdgroup_float8x8 m;\n  simdgroup_load(m, x, lane == 3u ? 9 : 8);\n  simdgroup_store(m, out);\n", 1, out, &err) == TM_OK);
+  CHECK(all_nan(out, 64));
+  CHECK(run1(d, "  simdgroup_float8x8 m;\n  simdgroup_load(m, x);\n  simdgroup_store(m, out, 8, 0, lane == 0u);\n", 1, out, &err) == TM_OK);
+  CHECK(all_nan(out, 64));
+  /* The correct form of the same: the matrix as stored. */
+  CHECK(run1(d, "  simdgroup_float8x8 m;\n  simdgroup_load(m, x);\n  simdgroup_store(m, out, 8, 0, false);\n", 1, out, &err) == TM_OK);
+  CHECK(out[0] == 0 && out[9] == 9 && out[63] == 63);
+  /* A matrix that was never written reads as NaN. */
+  CHECK(run1(d, "  simdgroup_float8x8 m, r;\n  simdgroup_load(r, x);\n  simdgroup_multiply(r, m, r);\n  simdgroup_store(r, out);\n", 1, out, &err) == TM_OK);
+  CHECK(all_nan(out, 64));
+  /* Collectives need the fiber scheduler: a kernel that says it has none fails. */
+  CHECK(run1(d, "  simdgroup_float8x8 m;\n  simdgroup_load(m, x);\n  simdgroup_store(m, out);\n", 0, out, &err) == TM_ERR_RUNTIME);
+  CHECK_CONTAINS(err, "uses_barriers = 0");
+  tm_free(err), err = NULL;
+  /* A lane that returned before the collective. */
+  CHECK(run1(d, "  if (lane == 5u) return;\n  simdgroup_float8x8 m;\n  simdgroup_load(m, x);\n  simdgroup_store(m, out);\n", 1, out, &err) == TM_ERR_RUNTIME);
+  CHECK_CONTAINS(err, "lane 5 of SIMD-group 0 returned");
+  tm_free(err), err = NULL;
+  /* What Metal rejects does not compile here either (the C++ compile fails: TM_ERR_DEVICE). */
+  static const char *const refused[][2] = {
+      {"  simdgroup_matrix<float, 16, 16> m;\n", "only 8x8"},
+      {"  simdgroup_matrix<int, 8, 8> m;\n", "must be half, float or bfloat"},
+      {"  simdgroup_half8x8 m;\n  simdgroup_load(m, x);\n", "simdgroup_load"},
+      {"  simdgroup_float8x8 m(1.0f);\n  simdgroup_store(m, x);\n", "simdgroup_store"}, /* x is const */
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    tm_status st = run1(d, refused[i][0], 1, out, &err);
+    CHECK(st == TM_ERR_DEVICE);
+    CHECK_CONTAINS(err, refused[i][1]);
+    tm_free(err), err = NULL;
+  }
+}
+
+int main(void) {
+  emu_fresh_cache();
+  tm_device *d = emu_open();
+  test_mm8(d, "float", "float", 0);
+  test_mm8(d, "float", "float", 1);
+  test_mm8(d, "half", "half", 0);
+  test_mm8(d, "half", "float", 0);
+  test_mm32(d, "float", "float");
+  test_mm32(d, "half", "half");
+  test_mm32(d, "half", "float");
+  test_misuse(d);
+  tm_device_close(d);
+  emu_rm_cache();
+  return check_report("test_emu_simdgroup");
+}
