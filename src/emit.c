@@ -1206,6 +1206,18 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
              "Apple GPUs have 32768; use smaller blocks or fewer SIMD-groups (num_warps)", smem_bytes);
   buf_put(&k, E.out.p ? E.out.p : "", E.out.len);
   buf_puts(&k, "}\n");
+  /* per-thread arrays: an upper bound (every array at once); the emulator's
+   * fibers have 64 KiB stacks, and a GPU would spill such arrays to memory */
+  int64_t priv = 0;
+  for (int i = 0; i < f->ins.n; i++) {
+    Ins *in = &f->ins.v[i];
+    if (!in->ty.rank || !in->layout) continue;
+    bool stored = E.in_array[i] || ((in->op == O_RESULT || in->op == O_BLOCKARG) && in->aux > 0);
+    if (stored) priv += (int64_t)in->layout->per_thread * (in->ty.ptr ? 8 : tm_dtype_bytes((tm_dtype)in->ty.dt));
+  }
+  if (priv > 48 * 1024)
+    error_at(c, f->line, f->col, "the kernel would keep about %lld bytes of per-thread arrays (blocks of %d threads); "
+             "use smaller blocks or more SIMD-groups (num_warps), or split the work", (long long)priv, f->num_warps * 32);
   bool oom = k.oom || E.out.oom || E.pre.oom || E.loop.oom;
   char *text = oom ? NULL : arena_strdup(&c->arena, k.p);
   buf_free(&k);

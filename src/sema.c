@@ -664,7 +664,10 @@ static Val compare(Sema *S, const char *op, Val a, Val b) {
     return v_bool(op[0] == 'i' ? found : !found);
   }
   if (!strcmp(op, "is") || !strcmp(op, "is not")) {
-    if (a.k == V_TENSOR || b.k == V_TENSOR) ERR(S, "'%s' on device values is not supported", op);
+    if (a.k == V_TENSOR || b.k == V_TENSOR) { /* decided at compile time: a device value is never None */
+      if (a.k != V_NONE && b.k != V_NONE) ERR(S, "'%s' between device values is not supported", op);
+      return v_bool(op[2] != 0);
+    }
     bool same = a.k == b.k && (a.k == V_NONE || ((a.k == V_BOOL || a.k == V_INT || a.k == V_DTYPE) && a.i == b.i));
     return v_bool(op[2] ? !same : same);
   }
@@ -1877,16 +1880,15 @@ static Val call_method(Sema *S, Val self, const char *name, Args *A) {
   static const char *fns[] = {"sum", "max", "min", "argmax", "argmin", "xor_sum", "reduce_or", "reduce",
                               "expand_dims", "broadcast_to", "reshape", "view", "trans", "permute", "ravel", "split",
                               "cumsum", "cumprod", "associative_scan", NULL};
-  for (int i = 0; fns[i]; i++)
-    if (!strcmp(name, fns[i])) {
+  (void)fns;
+  { /* as upstream's tensor members: x.sum(0), x.exp(), x.sort(), ... are tl.<name>(x, ...) */
       Args B = *A;
       B.pos = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(A->npos + 2));
       B.pos[0] = self;
       if (A->npos) memcpy(B.pos + 1, A->pos, sizeof(Val) * (size_t)A->npos);
       B.npos = A->npos + 1;
       return call_builtin(S, arena_printf(&S->c->arena, "triton.language.%s", name), &B);
-    }
-  ERR(S, "tensor method '%s' is not supported yet", name);
+  }
 }
 
 static Val call(Sema *S, Node *n) {
@@ -2086,6 +2088,28 @@ static Val eval(Sema *S, Node *n) {
     S->line = n->line;
     S->col = n->col;
     if (o.k == V_TENSOR) return subscript(S, o, n->b);
+    if (o.k == V_TUPLE && n->b->kind == N_SLICE) { /* t[a:b:c] with compile-time bounds */
+      Node *sl = n->b;
+      int64_t step = sl->c ? const_int(S, eval(S, sl->c), "a slice step") : 1;
+      if (step == 0) ERR(S, "slice step cannot be zero");
+      int64_t len = o.n, lo, hi;
+      int64_t dlo = step > 0 ? 0 : len - 1, dhi = step > 0 ? len : -1;
+      lo = sl->a ? const_int(S, eval(S, sl->a), "a slice bound") : dlo;
+      hi = sl->b ? const_int(S, eval(S, sl->b), "a slice bound") : dhi;
+      if (sl->a && lo < 0) lo += len;
+      if (sl->b && hi < 0) hi += len;
+      if (step > 0) {
+        lo = lo < 0 ? 0 : lo > len ? len : lo;
+        hi = hi < 0 ? 0 : hi > len ? len : hi;
+      } else {
+        lo = lo < -1 ? -1 : lo > len - 1 ? len - 1 : lo;
+        hi = hi < -1 ? -1 : hi > len - 1 ? len - 1 : hi;
+      }
+      Val r = {.k = V_TUPLE};
+      r.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(len + 1));
+      for (int64_t i = lo; step > 0 ? i < hi : i > hi; i += step) r.items[r.n++] = o.items[i];
+      return r;
+    }
     Val idx = n->b->kind == N_SLICE ? (Val){.k = V_SLICE} : eval(S, n->b);
     S->line = n->line;
     S->col = n->col;

@@ -92,3 +92,40 @@ def test_constexpr_python_semantics(a, b):
     out = np.zeros(5, np.int64)
     python_semantics_kernel[(1,)](out, A=a, B=b)
     assert list(out) == [a // b, a % b, -a // b, (a << 3) ^ b, max(a, b, 3) - min(a, b)]
+
+
+@triton.jit
+def methods_kernel(x_ptr, out_ptr, mask_ptr, M: tl.constexpr, N: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + offs)
+    lead = x.shape[:-1]                        # tuple slice
+    m = tl.load(mask_ptr + offs) != 0
+    if m is not None:                          # decided at compile time
+        x = tl.where(m, x, 0.0)
+    y = x.exp().sum(axis=1) + x.abs().max(1)   # tl functions as tensor methods
+    tl.store(out_ptr + tl.arange(0, lead[0]), y)
+
+
+def test_tensor_methods_tuple_slices_is_none(rng):
+    M, N = 8, 16
+    x = rng.standard_normal((M, N)).astype(np.float32)
+    mask = (rng.random((M, N)) < 0.7).astype(np.int32)
+    out = np.zeros(M, np.float32)
+    methods_kernel[(1,)](x, out, mask, M=M, N=N)
+    xm = np.where(mask != 0, x, 0.0)
+    np.testing.assert_allclose(out, np.exp(xm).sum(1) + np.abs(xm).max(1), rtol=1e-5)
+
+
+@triton.jit
+def huge_kernel(x_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    a = tl.load(x_ptr + offs)
+    for i in range(4):
+        a = a * 2 + tl.load(x_ptr + offs)
+    tl.store(x_ptr + offs, a)
+
+
+def test_per_thread_memory_limit_is_a_compile_error():
+    x = np.zeros(1 << 20, np.float32)
+    with pytest.raises(triton.CompilationError, match="bytes of per-thread arrays"):
+        huge_kernel[(1,)](x, N=1 << 20, num_warps=1)
