@@ -27,6 +27,8 @@ static int usage(void) {
           "usage: triton-metal compile FILE.py --kernel NAME --signature SIG [-D NAME=VALUE]...\n"
           "                            [--num-warps N] [--target NAME] [-d ast|ir|msl] [-o OUT]\n"
           "       triton-metal check [--json] [--no-run] [--no-python]\n"
+          "       triton-metal explain FILE.py ... (the same arguments: prints layouts, vector widths,\n"
+          "                            reductions, dot paths, threadgroup memory and barriers)\n"
           "       triton-metal version\n");
   return 2;
 }
@@ -236,6 +238,17 @@ done:
 int main(int argc, char **argv) {
   if (argc < 2) return usage();
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "explain")) { /* compile, then report the lowering decisions */
+    char **args = calloc((size_t)argc + 2, sizeof(char *));
+    if (!args) return 2;
+    int n = 0;
+    for (int i = 2; i < argc; i++) args[n++] = argv[i];
+    args[n++] = "-d";
+    args[n++] = "explain";
+    int rc = cmd_compile(n, args);
+    free(args);
+    return rc;
+  }
   if (!strcmp(argv[1], "check")) return cmd_check(argc - 2, argv + 2);
   if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
     printf("triton-metal %s\n", TM_VERSION);

@@ -128,8 +128,9 @@ tm_status tm_compile(const tm_compile_request *req, tm_kernel **out, char **err)
     axis_analyze(c, f);
     tm_kernel_info info = {0};
     char *msl = emit(c, f, &dialect_msl, &info);
+    if (dump_is(req, "explain")) dump = explain(c, f, msl, &info);
     if (req->dump && !dump && strcmp(req->dump, "msl"))
-      error_at(c, c->src.first_line, 1, "unknown dump stage '%s' (known: ast, ir, msl)", req->dump);
+      error_at(c, c->src.first_line, 1, "unknown dump stage '%s' (known: ast, ir, msl, explain)", req->dump);
     *out = export_kernel(c, f, msl, &info, dump);
     if (!*out) st = TM_ERR_NOMEM;
   }

@@ -1148,7 +1148,7 @@ static bool reserved(const char *s) {
   for (int i = 0; words[i]; i++)
     if (!strcmp(words[i], s)) return true;
   if (!strncmp(s, "tm_", 3) || !strncmp(s, "TM_", 3) || !strncmp(s, "__", 2)) return true;
-  if ((s[0] == 'v' || s[0] == 'r' || s[0] == 'y') && s[1] >= '0' && s[1] <= '9') return true;
+  if (strchr("vryd", s[0]) && s[1] >= '0' && s[1] <= '9') return true; /* the emitter's own names */
   return false;
 }
 

@@ -411,4 +411,8 @@ extern const Dialect dialect_msl;
 
 char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info);
 
+/* ------------------------------------------------------------ explain.c */
+
+char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info);
+
 #endif

@@ -629,6 +629,18 @@ class JITFunction(_Base):
         """Compiles for these arguments without launching; returns the CompiledKernel."""
         return self._run(grid, args, kwargs, warmup=True)
 
+    def explain(self, *args, **kwargs):
+        """What the compiler decides for these arguments, as text: threads per
+        threadgroup, the layout of each block value, the vector width of each
+        memory access, reductions, dot paths, threadgroup memory and barriers."""
+        values, opts = self._binder(*args, **kwargs)
+        o = _options.resolve(self.__name__, opts, self.default_options, self.debug)
+        specs = self._spec(values)[0]
+        globs = tuple(collect_globals(self.fn).values())
+        kernel = _C().compile(self.src, self.file, self.first_line, self.fn.__name__, specs, globs,
+                              o.num_warps, o.debug, "explain", o.opt_level, o.debug_info)
+        return kernel.dump
+
     def run(self, *args, grid, warmup=False, **kwargs):
         """kernel.run(*args, grid=grid, warmup=False, **kwargs), as upstream."""
         if warmup:

@@ -72,3 +72,32 @@ def test_softmax_uses_simd_reductions_and_few_barriers(rng):
     assert msl.count("threadgroup_barrier") <= 4
     e = np.exp(x - x.max(1, keepdims=True))
     np.testing.assert_allclose(y, e / e.sum(1, keepdims=True), rtol=1e-6, atol=1e-7)
+
+
+def test_explain_reports_layouts_vectors_reductions(rng):
+    x = rng.standard_normal((8, 512)).astype(np.float32)
+    y = np.zeros_like(x)
+    text = row_softmax_kernel.explain(x, y, N=512)
+    assert text.startswith("kernel row_softmax_kernel")
+    assert "threads per threadgroup: 128 (4 SIMD-groups of 32)" in text
+    assert "layout family: rank 1, sizePerThread [4]" in text
+    assert text.count("reduction @") == 2 and "COALESCED input" in text
+    assert "through threadgroup memory (2 barriers)" in text
+    n = 1024
+    a, b, c = aligned(n, np.float32, rng), aligned(n, np.float32, rng), aligned(n, np.float32, rng)
+    t2 = add_kernel.explain(a, b, c, n, BLOCK=1024)
+    assert t2.count("vector of 4 (16 bytes)") == 3
+    t3 = add_kernel.explain(a, b, c, n, BLOCK=1024, metal_optimization_level="none")
+    assert "vector of" not in t3 and "scalar (4 bytes)" in t3
+
+
+def test_explain_cli(tmp_path):
+    import pathlib
+    import subprocess
+    root = pathlib.Path(__file__).resolve().parents[2]
+    r = subprocess.run([str(root / "build" / "triton-metal"), "explain", "tests/golden/vector_add_aligned.py",
+                        "--kernel", "add_kernel", "--signature", "*fp32:16,*fp32:16,*fp32:16,i32:16",
+                        "-D", "BLOCK_SIZE=1024"], cwd=root, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("vector of 4 (16 bytes), mask checked per vector") == 3
+    assert "barriers in the MSL: 0" in r.stdout
