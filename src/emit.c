@@ -1053,10 +1053,30 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
   E->group = NULL;
 }
 
+/* debug_info: `#line` directives map the MSL back to the kernel's Python source
+ * (Metal's diagnostics and debuggers then name the Python line). */
+static void line_mark(Emitter *E, Buf *b, Ins *in) {
+  if (!E->c->req->debug_info || in->line <= 0) return;
+  buf_printf(b, "#line %d \"%s\"\n", in->line, E->c->src.filename);
+}
+
 static void emit_ins(Emitter *E, int id, int ind, int op) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
   if (is_transparent(in)) return; /* referred to directly */
+  if (E->c->req->debug_info && in->line != E->last_line) {
+    bool grouped = groupable(in) && !((in->op == O_LOAD || in->op == O_STORE) && in->vec > 1);
+    bool pure = !grouped && !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
+                              in->op == O_CONDITION || in->op == O_RETURN);
+    Buf *b = grouped ? &E->loop : (pure && E->group) ? &E->pre : &E->out;
+    if (!grouped && !pure) close_group(E);
+    if (grouped && (!E->group || !layout_eq(E->group, in->layout))) {
+      open_group(E, in->layout, ind);
+      b = &E->loop;
+    }
+    line_mark(E, b, in);
+    E->last_line = in->line;
+  }
   if ((in->op == O_LOAD || in->op == O_STORE) && in->vec > 1) {
     close_group(E);
     emit_vector_access(E, id, ind);

@@ -24,6 +24,7 @@ typedef struct Emitter {
   int smem[TM_NDTYPES]; /* threadgroup scratch needed per dtype, in elements */
   bool *helpers;        /* math_helpers used */
   int uid;              /* for unique names */
+  int last_line;        /* debug_info: the Python line of the last #line directive */
 } Emitter;
 
 const char *em_tname(Emitter *E, tm_dtype dt);

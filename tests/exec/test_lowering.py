@@ -101,3 +101,16 @@ def test_explain_cli(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("vector of 4 (16 bytes), mask checked per vector") == 3
     assert "barriers in the MSL: 0" in r.stdout
+
+
+def test_debug_info_maps_msl_to_python_lines(rng):
+    n = 300
+    x, y, out = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
+    h = add_kernel[(2,)](x, y, out, n, BLOCK=256, debug_info=True)
+    msl = h.asm["msl"]
+    first = add_kernel.fn.__code__.co_firstlineno
+    for offset in (2, 3, 4):  # the offs, mask and store lines of add_kernel
+        assert f'#line {first + offset} "{__file__}"' in msl
+    np.testing.assert_array_equal(out, x + y)
+    plain = add_kernel[(2,)](x, y, out, n, BLOCK=256).asm["msl"]
+    assert "#line" not in plain
