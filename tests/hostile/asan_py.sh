@@ -26,5 +26,9 @@ echo "== Python executable, hostile-input, concurrency and differential tests wi
 PYTHONPATH=build/asan-py/pkg "$PYTHON" -c "import triton_metal._C as c; print('extension:', c.__file__)"
 PYTHONPATH=build/asan-py/pkg "$PYTHON" -m pytest -q -p no:cacheprovider ${ASAN_PY_TESTS:-tests/exec tests/hostile tests/diff} "$@" \
   2>&1 | tee build/asan-py/pytest.log | tail -15
-grep -q "ERROR: AddressSanitizer\|runtime error:" build/asan-py/pytest.log && { echo "asan-py: sanitizer report (build/asan-py/pytest.log)"; exit 1; }
-exit "${PIPESTATUS[0]}"
+rc=${PIPESTATUS[0]}
+if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" build/asan-py/pytest.log; then
+  echo "asan-py: sanitizer report (build/asan-py/pytest.log)"
+  exit 1
+fi
+exit "$rc"
