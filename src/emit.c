@@ -288,7 +288,7 @@ static bool groupable(Ins *in) {
   if ((in->op == O_LOAD || in->op == O_STORE) && in->vec > 1) return false; /* its own vector loop */
   switch ((Op)in->op) {
   case O_FOR: case O_IF: case O_WHILE: case O_YIELD: case O_CONDITION: case O_RETURN: case O_CONVERT:
-  case O_REDUCE: case O_DOT: case O_ATOMIC: case O_SHUFFLE: case O_BARRIER: return false;
+  case O_REDUCE: case O_DOT: case O_ATOMIC: case O_SHUFFLE: case O_BARRIER: case O_PRINT: case O_ASSERT: return false;
   default: return in->layout != NULL;
   }
 }
@@ -307,7 +307,7 @@ static int plan_groups(Emitter *E, Block *b, int g) {
       E->group_of[id] = g;
     } else if (in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
                in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC ||
-               in->op == O_SHUFFLE || in->op == O_BARRIER) {
+               in->op == O_SHUFFLE || in->op == O_BARRIER || in->op == O_PRINT || in->op == O_ASSERT) {
       cur = NULL;
       for (int r = 0; r < in->nregions; r++)
         if (in->op != O_REDUCE && in->op != O_SCAN) g = plan_groups(E, in->regions[r], g);
@@ -1053,6 +1053,64 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
   E->group = NULL;
 }
 
+/* device_print / device_assert: records appended to the hidden debug buffer
+ * (words: [0] cursor, [1] capacity, [2] an assert failed, [3] unused; then
+ * records [site, pid.x, pid.y, pid.z, element, value lo/hi...]), written by
+ * each element's owner (by thread 0 for scalars) and decoded by the host. */
+static void emit_debug(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  Arena *a = &E->c->arena;
+  const char *dbg = E->param_names[E->f->params.n - 1];
+  bool print = in->op == O_PRINT;
+  int nv = print ? in->nargs : 0, W = 5 + 2 * nv;
+  Ins *first = &E->f->ins.v[in->args[0]];
+  Layout *L = first->ty.rank ? first->layout : NULL;
+  E->uses_tid = true;
+  em_indent(&E->out, ind);
+  buf_printf(&E->out, "{ // %s @%d\n", print ? "device_print" : "device_assert", in->line);
+  int in1 = ind + 1;
+  const char *flat = "0u";
+  if (L) {
+    E->group = L;
+    em_indent(&E->out, in1);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
+    em_coords(E, L, &E->out, in1 + 1, true);
+    flat = arena_printf(a, "uint(%s)", flat_index(E, L));
+    in1++;
+  }
+  const char *cond = L && L->replicated ? "!dup" : L ? "true" : "tm_tid == 0u";
+  if (!print) cond = arena_printf(a, "%s && !(%s)", cond, em_ref(E, in->args[0]));
+  em_indent(&E->out, in1);
+  buf_printf(&E->out, "if (%s) {\n", cond);
+  em_indent(&E->out, in1 + 1);
+  buf_printf(&E->out, "uint at = atomic_fetch_add_explicit((device atomic_uint*)%s, %du, memory_order_relaxed) + 4u;\n", dbg, W);
+  if (!print) {
+    em_indent(&E->out, in1 + 1);
+    buf_printf(&E->out, "%s[2] = 1u;\n", dbg);
+  }
+  em_indent(&E->out, in1 + 1);
+  buf_printf(&E->out, "if (at + %du <= %s[1]) {\n", W, dbg);
+  em_indent(&E->out, in1 + 2);
+  buf_printf(&E->out, "%s[at] = %du; %s[at + 1] = tm_pid.x; %s[at + 2] = tm_pid.y; %s[at + 3] = tm_pid.z; %s[at + 4] = %s;\n", dbg,
+             in->aux, dbg, dbg, dbg, dbg, flat);
+  for (int i = 0; i < nv; i++) {
+    em_indent(&E->out, in1 + 2);
+    buf_printf(&E->out, "{ ulong b = tm_dbg_bits(%s); %s[at + %d] = uint(b); %s[at + %d] = uint(b >> 32); }\n", em_ref(E, in->args[i]),
+               dbg, 5 + 2 * i, dbg, 6 + 2 * i);
+  }
+  em_indent(&E->out, in1 + 1);
+  buf_puts(&E->out, "}\n");
+  em_indent(&E->out, in1);
+  buf_puts(&E->out, "}\n");
+  if (L) {
+    em_indent(&E->out, ind + 1);
+    buf_puts(&E->out, "}\n");
+    E->group = NULL;
+  }
+  em_indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+}
+
 /* debug_info: `#line` directives map the MSL back to the kernel's Python source
  * (Metal's diagnostics and debuggers then name the Python line). */
 static void line_mark(Emitter *E, Buf *b, Ins *in) {
@@ -1085,7 +1143,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   if (!groupable(in)) {
     bool pure = !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
                   in->op == O_CONDITION || in->op == O_RETURN || in->op == O_CONVERT || in->op == O_DOT || in->op == O_ATOMIC ||
-                  in->op == O_SHUFFLE || in->op == O_BARRIER);
+                  in->op == O_SHUFFLE || in->op == O_BARRIER || in->op == O_PRINT || in->op == O_ASSERT);
     if (!pure) close_group(E);
     Buf *b = E->group ? &E->pre : &E->out;
     switch ((Op)in->op) {
@@ -1099,6 +1157,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
     case O_CONVERT: emit_convert(E, id, ind); break;
     case O_DOT: emit_dot(E, id, ind); break;
     case O_ATOMIC: emit_atomic(E, id, ind); break;
+    case O_PRINT: case O_ASSERT: emit_debug(E, id, ind); break;
     case O_SHUFFLE: emit_shuffle(E, id, ind); break;
     case O_REDUCE: emit_reduce(E, id, ind); break;
     case O_SCAN: emit_scan(E, id, ind); break;
@@ -1190,6 +1249,23 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   Buf k = {0};
   buf_puts(&k, "#include <metal_stdlib>\nusing namespace metal;\n\n");
   buf_puts(&k, d->prelude);
+  if (f->sites.n) {
+    buf_puts(&k, "template <typename T> inline ulong tm_dbg_bits(T x) { return ulong(long(x)); }\n"
+                 "inline ulong tm_dbg_bits(ulong x) { return x; }\n"
+                 "inline ulong tm_dbg_bits(float x) { return ulong(as_type<uint>(x)); }\n"
+                 "inline ulong tm_dbg_bits(half x) { return ulong(as_type<uint>(float(x))); }\n");
+    if (c->target->has_bfloat) buf_puts(&k, "inline ulong tm_dbg_bits(bfloat x) { return ulong(as_type<uint>(float(x))); }\n");
+    /* the records' meaning, for the host (python/triton_metal/_debug.py reads these lines) */
+    for (int i = 0; i < f->sites.n; i++) {
+      DebugSite *s = &f->sites.v[i];
+      buf_printf(&k, "// tm-debug-site %d %s %d %d %d ", i, s->is_assert ? "assert" : "print", s->line, s->col, s->hex);
+      for (int j = 0; j < s->nvals; j++) buf_printf(&k, "%s%s", j ? "," : "", tm_dtype_sig(s->dts[j]));
+      buf_puts(&k, s->nvals ? " " : "- ");
+      for (const char *p = s->text; *p; p++) /* one line: newlines and backslashes escaped */
+        buf_printf(&k, *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : "%c", *p);
+      buf_puts(&k, "\n");
+    }
+  }
   /* helpers in table order, so one a helper needs comes first if listed first */
   for (int i = 0; i < nh; i++)
     if (E.helpers[i]) buf_printf(&k, "%s", math_helpers[i].text);

@@ -21,7 +21,7 @@ static const char *op_names[O_NOPS] = {
     "const", "arg", "program_id", "num_programs", "range", "splat", "broadcast",
     "expand_dims", "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr",
     "min", "max", "neg", "not", "cmp", "select", "cast", "bitcast", "math", "addptr", "load", "store",
-    "for", "if", "while", "yield", "condition", "blockarg", "result", "return", "convert", "dot", "atomic", "shuffle", "barrier", "reduce", "scan"};
+    "for", "if", "while", "yield", "condition", "blockarg", "result", "return", "convert", "dot", "atomic", "shuffle", "barrier", "print", "assert", "reduce", "scan"};
 
 static const char *cmp_names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
 
@@ -41,7 +41,7 @@ int ir_add(Ctx *c, Fn *f, Block *b, Ins in) {
 
 static bool has_result(Op op) {
   return op != O_STORE && op != O_YIELD && op != O_CONDITION && op != O_RETURN && op != O_FOR &&
-         op != O_IF && op != O_WHILE && op != O_REDUCE && op != O_SCAN && op != O_BARRIER;
+         op != O_IF && op != O_WHILE && op != O_REDUCE && op != O_SCAN && op != O_BARRIER && op != O_PRINT && op != O_ASSERT;
 }
 
 static void print_block(Ctx *c, Fn *f, Block *blk, Buf *b, int depth) {

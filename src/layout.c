@@ -263,6 +263,7 @@ static Layout *required(Assign *A, Ins *in, int k) {
   case O_DOT: return k == 2 ? own : NULL;
   case O_ATOMIC: return own;
   case O_SHUFFLE: return in->aux == SH_GATHER && k == 1 ? own : NULL;
+  case O_PRINT: return k == 0 ? NULL : f->ins.v[in->args[0]].layout; /* all in the first value's layout */
   case O_YIELD: case O_FOR: case O_WHILE: case O_IF: case O_CONDITION: case O_CONVERT: return NULL;
   default: return elementwise((Op)in->op) ? own : NULL;
   }

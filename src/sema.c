@@ -1024,6 +1024,59 @@ static Val call_cdiv(Sema *S, Args *A) {
 
 static Val call_jitfn(Sema *S, JitFn *f, Args *A);
 
+static Val v_str0(void) { return (Val){.k = V_STR, .s = ""}; }
+
+static int debug_site(Sema *S, bool is_assert, bool hex, const char *text) {
+  DebugSite d = {.is_assert = is_assert, .hex = hex, .line = S->line, .col = S->col, .text = text};
+  vec_push(&S->c->arena, S->fn->sites, d);
+  return S->fn->sites.n - 1;
+}
+
+/* tl.device_print(prefix, *args, hex=False): every value is printed by the
+ * host after the launch, per program and element, as upstream does. */
+static Val call_device_print(Sema *S, Args *A) {
+  Val prefix = arg_req(S, A, 0, "prefix"), hex = v_bool(false);
+  arg_opt(S, A, -1, "hex", &hex);
+  args_done(S, A, A->npos);
+  if (prefix.k != V_STR) ERR(S, "device_print's prefix must be a string");
+  int n = A->npos - 1;
+  if (n > 16) ERR(S, "device_print takes at most 16 values");
+  if (n < 1) ERR(S, "device_print needs a value to print");
+  Val *v = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(n + 1));
+  int ids[16];
+  for (int i = 0; i < n; i++) {
+    v[i] = to_tensor(S, A->pos[1 + i]);
+    if (ty_of(S, v[i]).ptr) ERR(S, "device_print of pointers is not supported");
+  }
+  for (int i = 1; i < n; i++) broadcast_pair(S, &v[0], &v[i]);
+  for (int i = 1; i < n; i++) broadcast_pair(S, &v[0], &v[i]);
+  int site = debug_site(S, false, truthy(S, hex), prefix.s);
+  DebugSite *d = &S->fn->sites.v[site];
+  d->nvals = n;
+  for (int i = 0; i < n; i++) {
+    d->dts[i] = (tm_dtype)ty_of(S, v[i]).dt;
+    ids[i] = v[i].id;
+  }
+  int id = mk_insv(S, O_PRINT, (Type){0}, n, ids);
+  S->fn->ins.v[id].aux = (int16_t)site;
+  return v_none();
+}
+
+/* device_assert / `assert` on device values: checked only in debug mode (as
+ * upstream); a failure is reported by the host after the launch. */
+static void device_assert(Sema *S, Val c, const char *msg, Val mask) {
+  if (c.k != V_TENSOR) {
+    if (!truthy(S, c)) ERR(S, "assertion failed%s%s", msg[0] ? ": " : "", msg);
+    return;
+  }
+  if (!S->c->req->debug) return;
+  c = cast_to(S, c, TM_I1);
+  if (mask.k != V_NONE) c = binop(S, "|", c, unary(S, "not", cast_to(S, to_tensor(S, mask), TM_I1)));
+  int site = debug_site(S, true, false, msg);
+  int id = mk_ins(S, O_ASSERT, (Type){0}, 1, c.id, 0, 0);
+  S->fn->ins.v[id].aux = (int16_t)site;
+}
+
 /* Upstream's dtype names in messages: fp16, bf16, fp32, int32, uint8, int1. */
 static const char *up_name(tm_dtype dt) { return dt_is_float(dt) ? tm_dtype_sig(dt) : tm_dtype_name(dt); }
 
@@ -1653,6 +1706,10 @@ static JitFn *stdlib_fn(Sema *S, const char *name) {
 static bool call_reduction(Sema *S, const char *name, Args *A, Val *out);
 static bool call_shape_op(Sema *S, const char *name, Args *A, Val *out);
 
+static Val call_device_print(Sema *S, Args *A);
+static void device_assert(Sema *S, Val c, const char *msg, Val mask);
+static Val v_str0(void);
+
 static Val call_builtin(Sema *S, const char *path, Args *A) {
   const char *name = strrchr(path, '.');
   name = name ? name + 1 : path;
@@ -1825,6 +1882,16 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
     return v_none();
   }
   if (!strcmp(name, "static_print")) return v_none();
+  if (!strcmp(name, "device_print")) return call_device_print(S, A);
+  if (!strcmp(name, "device_assert")) {
+    Val c = arg_req(S, A, 0, "cond"), msg = v_str0();
+    arg_opt(S, A, 1, "msg", &msg);
+    Val mask = v_none();
+    arg_opt(S, A, 2, "mask", &mask);
+    args_done(S, A, 3);
+    device_assert(S, c, msg.k == V_STR ? msg.s : "", mask);
+    return v_none();
+  }
   if (!strcmp(name, "debug_barrier")) {
     args_done(S, A, 0);
     mk_ins(S, O_BARRIER, (Type){0}, 0, 0, 0, 0);
@@ -2880,8 +2947,9 @@ static void exec_stmt(Sema *S, Node *n) {
       }
       return;
     }
-    if (S->c->req->debug) ERR(S, "device-side assert is not supported yet");
-    return; /* upstream: device asserts are inactive without debug */
+    Val m = n->b ? eval(S, n->b) : v_none();
+    device_assert(S, c, m.k == V_STR ? m.s : "", v_none());
+    return;
   }
   default: ERR(S, "this statement is not supported in kernels");
   }
@@ -3041,5 +3109,9 @@ Fn *sema(Ctx *c, TokVec toks, Node *module, const char *kernel_name) {
   kf->active = 1;
   exec_block(&S, def->list2);
   kf->active = 0;
+  if (fn->sites.n) { /* device_print / device_assert records go to a hidden buffer the host binds */
+    Param dbg = {.name = "tm_dbg", .index = -1, .kind = TM_PARAM_POINTER, .ty = type_ptr(TM_U32), .written = true};
+    vec_push(&c->arena, fn->params, dbg);
+  }
   return fn;
 }

@@ -214,6 +214,8 @@ typedef enum Op {
   O_ATOMIC,       /* aux = AtomicKind; args: ptr val [mask] (CAS: ptr cmp val); imm = fence flags; result: old */
   O_SHUFFLE,      /* aux = ShuffleKind; elements move through threadgroup memory; imm = parameters */
   O_BARRIER,      /* tl.debug_barrier: every thread of the program arrives; device memory fenced */
+  O_PRINT,        /* tl.device_print: aux = debug site; args: values (scalars or blocks of one shape) */
+  O_ASSERT,       /* tl.device_assert (debug only): aux = debug site; args: cond */
   O_REDUCE,       /* args: inputs; aux: axis; region 0 combines (2n scalar blockargs -> yield n);
                      results are O_RESULTs */
   O_SCAN,         /* as O_REDUCE, inclusive prefix along aux (imm = reverse); results keep the shape */
@@ -271,9 +273,21 @@ typedef struct Param {
   bool written;      /* a store goes through it (pointer params) */
 } Param;
 
+/* A device_print or device_assert: what the host needs to decode its records
+ * (the emitter lists the sites as comments at the top of the MSL). */
+typedef struct DebugSite {
+  bool is_assert;
+  bool hex;
+  int line, col;
+  const char *text;  /* print prefix or assert message */
+  int nvals;
+  tm_dtype dts[16];
+} DebugSite;
+
 typedef struct Fn {
   const char *name;
   int line, col;     /* the def, for diagnostics about the whole kernel */
+  VEC(DebugSite) sites;
   VEC(Ins) ins;      /* value id = index */
   Block *body;
   VEC(Param) params; /* runtime params */

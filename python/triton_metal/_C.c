@@ -390,8 +390,9 @@ static int kernel_info(KernelObject *ko, tm_kernel_info *info, tm_kernel_arg **a
         !PyArg_ParseTuple(PyTuple_GET_ITEM(ko->args, i), "ziiii", &a[i].name, &a[i].param_index,
                           &role, &dtype, &a[i].writable))
       goto fail;
+    int debug_buffer = a[i].param_index == -1 && role == TM_ARG_BUFFER && dtype == TM_U32;
     if ((role != TM_ARG_BUFFER && role != TM_ARG_BYTES) || dtype <= TM_VOID ||
-        dtype >= TM_NDTYPES || a[i].param_index < 0) {
+        dtype >= TM_NDTYPES || (a[i].param_index < 0 && !debug_buffer)) {
       PyErr_Format(PyExc_ValueError, "bad kernel arg %zd", i);
       goto fail;
     }
@@ -443,6 +444,7 @@ static PyObject *Device_load(DeviceObject *self, PyObject *arg) {
     return NULL;
   }
   mo->m = NULL;
+  mo->msl = NULL;
   mo->nargs = info.nargs;
   mo->param_index = PyMem_Calloc((size_t)info.nargs + 1, sizeof *mo->param_index);
   mo->role = PyMem_Calloc((size_t)info.nargs + 1, sizeof *mo->role);
@@ -458,6 +460,10 @@ static PyObject *Device_load(DeviceObject *self, PyObject *arg) {
     mo->param_index[i] = info.args[i].param_index;
     mo->role[i] = info.args[i].role;
     mo->dtype[i] = info.args[i].dtype;
+    if (info.args[i].param_index == -1 && !mo->msl) { /* device_print/assert: decode records later */
+      Py_INCREF(ko->msl);
+      mo->msl = ko->msl;
+    }
   }
   char *err = NULL;
   tm_status st;
@@ -625,6 +631,7 @@ static void Module_dealloc(ModuleObject *self) {
   PyMem_Free(self->param_index);
   PyMem_Free(self->role);
   PyMem_Free(self->dtype);
+  Py_XDECREF(self->msl);
   Py_XDECREF(self->device);
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -745,6 +752,8 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
   tm_launch_arg la_stack[STACK_ARGS], *la = la_stack;
   unsigned char slots_stack[STACK_ARGS][8], (*slots)[8] = slots_stack;
   tm_device_arg *dev = NULL; /* allocated at the first device buffer */
+  uint32_t *dbg = NULL;      /* device_print/assert records (the hidden argument) */
+  size_t dbg_words = (size_t)1 << 20;
   int rc = -1;
   if (!mo->m) {
     PyErr_SetString(PyExc_RuntimeError, "Module is not loaded");
@@ -760,6 +769,17 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
   }
   for (int i = 0; i < mo->nargs; i++) {
     int p = mo->param_index[i];
+    if (p == -1 && mo->role[i] == TM_ARG_BUFFER) {
+      if (!dbg && !(dbg = PyMem_Calloc(dbg_words, sizeof *dbg))) {
+        PyErr_NoMemory();
+        goto out;
+      }
+      dbg[1] = (uint32_t)dbg_words;
+      la[i].data = dbg;
+      la[i].nbytes = dbg_words * sizeof *dbg;
+      la[i].readonly = 0;
+      continue;
+    }
     if (p < 0 || p >= nvals) {
       PyErr_Format(PyExc_ValueError, "kernel argument %d refers to parameter %d of %zd", i, p,
                    nvals);
@@ -827,6 +847,17 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
       goto out;
     }
     tm_free(err);
+    if (dbg && (dbg[0] || dbg[2])) { /* print the records; raise for a failed device_assert */
+      size_t used = (size_t)dbg[0] + 4 < dbg_words ? (size_t)dbg[0] + 4 : dbg_words;
+      PyObject *mod = PyImport_ImportModule("triton_metal._debug");
+      PyObject *r = mod ? PyObject_CallMethod(mod, "report", "Oy#", mo->msl ? mo->msl : Py_None, (const char *)dbg,
+                                              (Py_ssize_t)(used * sizeof *dbg))
+                        : NULL;
+      Py_XDECREF(mod);
+      if (!r)
+        goto out;
+      Py_DECREF(r);
+    }
     if (timing && t.source != TM_TIME_NONE) {
       d->timed_ns += t.end_ns - t.start_ns;
       d->timed_launches++;
@@ -836,6 +867,7 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
   rc = 0;
 out:
   PyMem_Free(dev);
+  PyMem_Free(dbg);
   if (la != la_stack) {
     PyMem_Free(la);
     PyMem_Free(slots);

@@ -42,6 +42,7 @@ typedef struct {
   int *param_index; /* per runtime argument: the kernel parameter it comes from */
   tm_arg_role *role;
   tm_dtype *dtype;
+  PyObject *msl;    /* the MSL text, kept when the kernel has device_print/assert sites */
 } ModuleObject;
 
 /* The memory of one pointer argument, as handed to tm_launch. */
