@@ -177,7 +177,9 @@ static const char *binop_expr(Emitter *E, Ins *in) {
   case O_CAST:
     if (in->ty.dt == TM_I1) return arena_printf(a, "%s != %s(0)", x, em_tname(E, dt));
     return arena_printf(a, "%s(%s)", T, x);
-  case O_BITCAST: return arena_printf(a, "as_type<%s>(%s)", T, x);
+  case O_BITCAST:
+    if (in->ty.ptr) return arena_printf(a, "(%s)(%s)", decl_type(E, (int)(in - E->f->ins.v)), x);
+    return arena_printf(a, "as_type<%s>(%s)", T, x);
   case O_MATH: { /* the table's spelling with $0.. $T substituted */
     use_helper(E, math_fns[in->aux].needs);
     Buf b = {0};

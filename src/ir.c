@@ -105,7 +105,7 @@ Param *ir_pointer_param(Fn *f, int id) {
   for (int hops = 0; hops < 1 << 16; hops++) {
     Ins *in = &f->ins.v[id];
     switch ((Op)in->op) {
-    case O_ADDPTR: case O_SPLAT: case O_BROADCAST: case O_EXPAND_DIMS: case O_CONVERT: id = in->args[0]; break;
+    case O_ADDPTR: case O_SPLAT: case O_BROADCAST: case O_EXPAND_DIMS: case O_CONVERT: case O_BITCAST: id = in->args[0]; break;
     case O_ARG: return &f->params.v[in->aux];
     case O_BLOCKARG: case O_RESULT: {
       Ins *op = &f->ins.v[in->imm];

@@ -992,7 +992,25 @@ static Val call_full(Sema *S, Args *A, bool zeros) {
 }
 
 static Val call_cast(Sema *S, Val x, Args *A, int first) {
-  tm_dtype dt = dtype_arg(S, arg_req(S, A, first, "dtype"), "dtype");
+  Val target = arg_req(S, A, first, "dtype");
+  if (target.k == V_DTYPE && (target.i & DT_PTR)) { /* a pointer of another element type */
+    Val rest;
+    arg_opt(S, A, first + 1, "fp_downcast_rounding", &rest);
+    arg_opt(S, A, first + 2, "bitcast", &rest);
+    args_done(S, A, first + 3);
+    Val t = to_tensor(S, x);
+    Type ty = ty_of(S, t);
+    if (!ty.ptr) ERR(S, "casting integers to pointers is not supported on Metal; offset a pointer argument instead");
+    tm_dtype e = (tm_dtype)(target.i & ~DT_PTR);
+    check_device_dtype(S, e);
+    if (ty.dt == e) return t;
+    Type rt = ty;
+    rt.dt = (uint8_t)e;
+    return tensor(mk_ins(S, O_BITCAST, rt, 1, t.id, 0, 0));
+  }
+  if (x.k == V_TENSOR && ty_of(S, x).ptr)
+    ERR(S, "casting pointers to integers is not supported on Metal");
+  tm_dtype dt = dtype_arg(S, target, "dtype");
   Val bc = v_bool(false), rnd = v_none();
   arg_opt(S, A, first + 1, "fp_downcast_rounding", &rnd);
   arg_opt(S, A, first + 2, "bitcast", &bc);
@@ -1848,6 +1866,16 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
     return broadcast_to(S, cast_to(S, v, (tm_dtype)t.dt), t);
   }
   if (!strcmp(name, "cast")) return call_cast(S, arg_req(S, A, 0, "input"), A, 1);
+  if (!strcmp(name, "pointer_type")) {
+    Val e = arg_req(S, A, 0, "element_ty"), as;
+    arg_opt(S, A, 1, "address_space", &as);
+    arg_opt(S, A, 2, "const", &as);
+    args_done(S, A, 3);
+    return (Val){.k = V_DTYPE, .i = dtype_arg(S, e, "element_ty") | DT_PTR};
+  }
+  if (!strcmp(name, "inline_asm_elementwise") || !strcmp(name, "map_elementwise"))
+    ERR(S, "tl.%s is not supported: inline assembly has no Metal equivalent", name);
+  if (!strcmp(name, "dot_scaled")) ERR(S, "tl.dot_scaled (microscaling formats) is not supported yet");
   if (!strcmp(name, "to_tensor")) {
     Val x = arg_req(S, A, 0, "x");
     args_done(S, A, 1);
@@ -1990,6 +2018,8 @@ static Val attribute(Sema *S, Val obj, const char *name) {
     if (lang && dtype_by_name(name, &dt) && strcmp(name, "bool") && strcmp(name, "half") && strcmp(name, "float") && strcmp(name, "double"))
       return v_dtype(dt);
     if (!strcmp(obj.s, "triton") && !strcmp(name, "language")) return (Val){.k = V_MODULE, .s = "triton.language"};
+    if (lang && !strncmp(name, "float8", 6))
+      ERR(S, "tl.%s: fp8 types are not supported on Apple GPUs yet; use float16 or bfloat16", name);
     if (lang && (!strcmp(name, "math") || !strcmp(name, "extra")))
       return (Val){.k = V_MODULE, .s = arena_printf(&S->c->arena, "triton.language.%s", name)};
     if (!strcmp(obj.s, "triton.language.extra") && !strcmp(name, "libdevice"))

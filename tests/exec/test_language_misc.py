@@ -129,3 +129,33 @@ def test_per_thread_memory_limit_is_a_compile_error():
     x = np.zeros(1 << 20, np.float32)
     with pytest.raises(triton.CompilationError, match="bytes of per-thread arrays"):
         huge_kernel[(1,)](x, N=1 << 20, num_warps=1)
+
+
+@triton.jit
+def ptr_cast_kernel(x_ptr, out_ptr, N: tl.constexpr):
+    bits = x_ptr.to(tl.pointer_type(tl.int32))       # reinterpret float32 memory as int32
+    offs = tl.arange(0, N)
+    tl.store(out_ptr + offs, tl.load(bits + offs))
+
+
+def test_pointer_cast_reinterprets_memory(rng):
+    x = rng.standard_normal(16).astype(np.float32)
+    out = np.zeros(16, np.int32)
+    ptr_cast_kernel[(1,)](x, out, N=16)
+    np.testing.assert_array_equal(out, x.view(np.int32))
+
+
+@pytest.mark.parametrize("body,msg", [
+    ("x = tl.load(p).to(tl.float8e5)", "fp8 types are not supported on Apple GPUs yet"),
+    ("q = p.to(tl.int64)", "casting pointers to integers is not supported on Metal"),
+    ("y = tl.inline_asm_elementwise('mov', '=r', [tl.load(p)], tl.float32, True, 1)", "inline assembly has no Metal equivalent"),
+])
+def test_refused_constructs_are_located(tmp_path, body, msg):
+    import pathlib
+    import subprocess
+    root = pathlib.Path(__file__).resolve().parents[2]
+    k = tmp_path / "k.py"
+    k.write_text(f"import triton_metal.language as tl\n\ndef k(p):\n    {body}\n")
+    r = subprocess.run([str(root / "build" / "triton-metal"), "compile", str(k), "--signature", "*fp32"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and msg in r.stderr and "k.py:4:" in r.stderr, r.stderr
