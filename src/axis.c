@@ -35,7 +35,33 @@ static int64_t gcd64(int64_t a, int64_t b) { return a < b ? a : b; } /* powers o
 
 static int last_size(Type t) { return t.rank ? t.shape[t.rank - 1] : 1; }
 
-static void analyze(Fn *f, int id) {
+static bool is_one(Fn *f, int id) {
+  Ins *in = &f->ins.v[id];
+  while (in->op == O_SPLAT || in->op == O_BROADCAST) in = &f->ins.v[in->args[0]];
+  return in->op == O_CONST && dt_is_int((tm_dtype)in->ty.dt) && in->imm == 1;
+}
+
+/* A loop-carried value is what enters the loop met with what the body yields
+ * (the first pass, optimistically, only what enters). */
+static void carried(Fn *f, Ins *in, bool with_yield) {
+  Ins *op = &f->ins.v[in->imm];
+  int slot = in->op == O_BLOCKARG ? in->aux - 1 : in->aux;
+  if (slot < 0 || (op->op != O_FOR && op->op != O_WHILE)) return;
+  Ins *init = &f->ins.v[op->args[(op->op == O_FOR ? 3 : 0) + slot]];
+  in->contig = init->contig;
+  in->div = init->div;
+  in->uniform = init->uniform;
+  if (!with_yield) return;
+  Block *body = op->regions[op->nregions - 1];
+  Ins *y = &f->ins.v[body->ins.v[body->ins.n - 1]];
+  if (y->op != O_YIELD || y->nargs <= slot) return;
+  Ins *v = &f->ins.v[y->args[slot]];
+  if (v->contig < in->contig) in->contig = v->contig;
+  if (v->div < in->div) in->div = v->div;
+  in->uniform = in->uniform && v->uniform;
+}
+
+static void analyze(Fn *f, int id, bool with_yield) {
   Ins *in = &f->ins.v[id];
   Ins *a = in->nargs > 0 ? &f->ins.v[in->args[0]] : NULL, *b = in->nargs > 1 ? &f->ins.v[in->args[1]] : NULL;
   in->contig = 1;
@@ -91,6 +117,13 @@ static void analyze(Fn *f, int id) {
   case O_MUL:
     in->uniform = a->uniform && b->uniform;
     in->div = a->div * b->div > DIV_MAX ? DIV_MAX : a->div * b->div;
+    if (is_one(f, in->args[1])) in->contig = a->contig; /* x * 1: stride 1 specialized as a constant */
+    if (is_one(f, in->args[0])) in->contig = b->contig;
+    break;
+  case O_CONVERT: /* the same values, moved */
+    in->contig = a->contig;
+    in->div = a->div;
+    in->uniform = a->uniform;
     break;
   case O_CAST:
     if (dt_is_int((tm_dtype)in->ty.dt) && dt_is_int((tm_dtype)a->ty.dt) && in->ty.dt != TM_I1) {
@@ -102,16 +135,22 @@ static void analyze(Fn *f, int id) {
   case O_ADDPTR: {
     int bytes = tm_dtype_bytes((tm_dtype)in->ty.dt);
     if (a->uniform) in->contig = b->contig;
+    else if (b->uniform) in->contig = a->contig; /* p += BLOCK in a loop keeps p's runs */
     int64_t offdiv = b->div * bytes > DIV_MAX ? DIV_MAX : b->div * bytes;
     in->div = gcd64(a->div, offdiv);
     in->uniform = a->uniform && b->uniform;
     break;
   }
+  case O_BLOCKARG: case O_RESULT:
+    carried(f, in, with_yield);
+    break;
   default:
     if (in->ty.rank == 0) in->uniform = true;
     break;
   }
   if (in->contig > last_size(in->ty)) in->contig = last_size(in->ty);
+  if (in->contig < 1) in->contig = 1;
+  if (in->div < 1) in->div = 1;
 }
 
 /* How many consecutive slots of a block access can move as one vector. */
@@ -129,7 +168,10 @@ static int vector_width(Ctx *c, Fn *f, Ins *in) {
 }
 
 void axis_analyze(Ctx *c, Fn *f) {
-  for (int id = 0; id < f->ins.n; id++) analyze(f, id);
+  /* ids follow program order (a loop's yield after its block arguments), so a
+   * few sweeps settle loop-carried values */
+  for (int sweep = 0; sweep < 3; sweep++)
+    for (int id = 0; id < f->ins.n; id++) analyze(f, id, sweep > 0);
   for (int id = 0; id < f->ins.n; id++) {
     Ins *in = &f->ins.v[id];
     if ((in->op == O_LOAD || in->op == O_STORE) && f->ins.v[in->args[0]].ty.rank) in->vec = vector_width(c, f, in);

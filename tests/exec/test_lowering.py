@@ -114,3 +114,23 @@ def test_debug_info_maps_msl_to_python_lines(rng):
     np.testing.assert_array_equal(out, x + y)
     plain = add_kernel[(2,)](x, y, out, n, BLOCK=256).asm["msl"]
     assert "#line" not in plain
+
+
+@triton.jit
+def carried_ptr_kernel(x_ptr, out_ptr, n, B: tl.constexpr):
+    p = x_ptr + tl.arange(0, B)
+    acc = tl.zeros([B], dtype=tl.float32)
+    for i in range(n):
+        acc += tl.load(p)
+        p += B
+    tl.store(out_ptr + tl.arange(0, B), acc)
+
+
+def test_loop_carried_pointers_stay_vectorized(rng):
+    B, n = 512, 5
+    x = aligned(B * n, np.float32, rng)
+    out = aligned(B, np.float32, rng)
+    text = carried_ptr_kernel.explain(x, out, n, B=B)
+    assert text.count("vector of 4 (16 bytes)") == 2, text
+    carried_ptr_kernel[(1,)](x, out, n, B=B)
+    np.testing.assert_allclose(out, x.reshape(n, B).sum(0), rtol=1e-6)
