@@ -120,6 +120,13 @@ static void analyze(Fn *f, int id, bool with_yield) {
     if (is_one(f, in->args[1])) in->contig = a->contig; /* x * 1: stride 1 specialized as a constant */
     if (is_one(f, in->args[0])) in->contig = b->contig;
     break;
+  case O_HINT: /* the programmer's word: multiple_of / max_contiguous */
+    in->contig = a->contig;
+    in->div = a->div;
+    in->uniform = a->uniform;
+    if (in->aux == 0 && in->imm > in->div) in->div = in->imm > DIV_MAX ? DIV_MAX : in->imm;
+    if (in->aux == 1 && in->imm > in->contig) in->contig = (int)(in->imm > (1 << 30) ? 1 << 30 : in->imm);
+    break;
   case O_CONVERT: /* the same values, moved */
     in->contig = a->contig;
     in->div = a->div;

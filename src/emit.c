@@ -83,7 +83,8 @@ static const char *decl_type(Emitter *E, int id) {
 static const char *storage(Emitter *E, int op, int i) { return arena_printf(&E->c->arena, "r%d_%d", op, i); }
 
 static bool is_transparent(Ins *in) {
-  return in->op == O_CONST || in->op == O_ARG || in->op == O_SPLAT || in->op == O_BLOCKARG || in->op == O_RESULT;
+  return in->op == O_CONST || in->op == O_ARG || in->op == O_SPLAT || in->op == O_BLOCKARG || in->op == O_RESULT ||
+         in->op == O_HINT;
 }
 
 /* The slot of `from` that holds, in this thread, what slot k of `to` holds
@@ -115,7 +116,7 @@ const char *em_ref(Emitter *E, int id) {
   switch (in->op) {
   case O_CONST: return literal(E, in);
   case O_ARG: return E->param_names[in->aux];
-  case O_SPLAT: return em_ref(E, in->args[0]);
+  case O_SPLAT: case O_HINT: return em_ref(E, in->args[0]);
   case O_BLOCKARG: case O_RESULT: {
     int i = in->op == O_BLOCKARG ? in->aux : in->aux + 1;
     const char *s = storage(E, (int)in->imm, i);

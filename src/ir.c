@@ -20,7 +20,7 @@
 static const char *op_names[O_NOPS] = {
     "const", "arg", "program_id", "num_programs", "range", "splat", "broadcast",
     "expand_dims", "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr",
-    "min", "max", "neg", "not", "cmp", "select", "cast", "bitcast", "math", "addptr", "load", "store",
+    "min", "max", "neg", "not", "cmp", "select", "cast", "bitcast", "math", "hint", "addptr", "load", "store",
     "for", "if", "while", "yield", "condition", "blockarg", "result", "return", "convert", "dot", "atomic", "shuffle", "barrier", "print", "assert", "reduce", "scan"};
 
 static const char *cmp_names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
@@ -105,7 +105,9 @@ Param *ir_pointer_param(Fn *f, int id) {
   for (int hops = 0; hops < 1 << 16; hops++) {
     Ins *in = &f->ins.v[id];
     switch ((Op)in->op) {
-    case O_ADDPTR: case O_SPLAT: case O_BROADCAST: case O_EXPAND_DIMS: case O_CONVERT: case O_BITCAST: id = in->args[0]; break;
+    case O_ADDPTR: case O_SPLAT: case O_BROADCAST: case O_EXPAND_DIMS: case O_CONVERT: case O_BITCAST: case O_HINT:
+      id = in->args[0];
+      break;
     case O_ARG: return &f->params.v[in->aux];
     case O_BLOCKARG: case O_RESULT: {
       Ins *op = &f->ins.v[in->imm];

@@ -206,7 +206,7 @@ static void set_hint(Assign *A, int id, const int *dims, int rank) {
 }
 
 static bool elementwise(Op op) {
-  return (op >= O_ADD && op <= O_ADDPTR) || op == O_MATH || op == O_LOAD || op == O_STORE || op == O_SPLAT || op == O_BROADCAST;
+  return (op >= O_ADD && op <= O_ADDPTR) || op == O_MATH || op == O_HINT || op == O_LOAD || op == O_STORE || op == O_SPLAT || op == O_BROADCAST;
 }
 
 /* One backward sweep: operands learn which parent dims they should use. */

@@ -1895,11 +1895,19 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
     return v_int(n == 0 ? 0 : p); /* upstream: next_power_of_2(0) == 0 */
   }
   if (!strcmp(name, "multiple_of") || !strcmp(name, "max_contiguous") || !strcmp(name, "max_constancy")) {
-    Val x = arg_req(S, A, 0, "input");
+    Val x = to_tensor(S, arg_req(S, A, 0, "input"));
     Val v;
     if (!arg_opt(S, A, 1, "values", &v)) ERR(S, "%s() missing required argument 'values'", name);
     args_done(S, A, 2);
-    return x; /* a hint: accepted, used by the vectorizer once it exists */
+    /* the hint for the last dim (axis.c reads it): a value or a tuple, one per dim */
+    Val last = v.k == V_TUPLE ? (v.n ? v.items[v.n - 1] : v_int(1)) : v;
+    int64_t h = const_int(S, last, "a hint value");
+    if (h < 1) ERR(S, "%s() values must be positive", name);
+    if (name[4] == 'c' && name[1] == 'a') return x; /* max_constancy: accepted, not used */
+    int id = mk_ins(S, O_HINT, ty_of(S, x), 1, x.id, 0, 0);
+    S->fn->ins.v[id].aux = name[0] == 'm' && name[1] == 'u' ? 0 : 1; /* 0: multiple_of, 1: max_contiguous */
+    S->fn->ins.v[id].imm = h;
+    return tensor(id);
   }
   if (!strcmp(name, "static_assert")) {
     Val c = arg_req(S, A, 0, "cond"), msg = v_none();

@@ -196,6 +196,7 @@ typedef enum Op {
   O_CAST,         /* value conversion to ty */
   O_BITCAST,      /* reinterpretation, same bit width */
   O_MATH,         /* aux = index in the math table (mathfns.c); args: 1 to 3 operands */
+  O_HINT,         /* the same value; aux 0: multiple_of(imm), 1: max_contiguous(imm) (axis.c) */
   O_ADDPTR,       /* pointer + offset (elements) */
   O_LOAD,         /* args: ptr [mask [other]] */
   O_STORE,        /* args: ptr value [mask] */

@@ -134,3 +134,32 @@ def test_loop_carried_pointers_stay_vectorized(rng):
     assert text.count("vector of 4 (16 bytes)") == 2, text
     carried_ptr_kernel[(1,)](x, out, n, B=B)
     np.testing.assert_allclose(out, x.reshape(n, B).sum(0), rtol=1e-6)
+
+
+@triton.jit(do_not_specialize=["start"])
+def hinted_copy_kernel(x_ptr, out_ptr, start, B: tl.constexpr):
+    # `start` is a runtime integer: without a hint the compiler cannot know the
+    # offsets stay 16-byte aligned
+    s = tl.multiple_of(start, 16)
+    offs = s + tl.max_contiguous(tl.arange(0, B), B)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs))
+
+
+@triton.jit(do_not_specialize=["start"])
+def plain_copy_kernel(x_ptr, out_ptr, start, B: tl.constexpr):
+    offs = start + tl.arange(0, B)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs))
+
+
+def test_multiple_of_hint_enables_vectors(rng):
+    B = 512
+    x = aligned(B + 48, np.float32, rng)
+    out = aligned(B + 48, np.float32, rng)
+    out[:] = 0
+    hinted = hinted_copy_kernel.explain(x, out, 48, B=B)
+    assert hinted.count("vector of 4") == 2, hinted
+    plain = plain_copy_kernel.explain(x, out, 48, B=B)
+    assert "vector of" not in plain and "alignment 4" in plain, plain
+    hinted_copy_kernel[(1,)](x, out, 48, B=B)
+    np.testing.assert_array_equal(out[48:], x[48:])
+    assert (out[:48] == 0).all()
