@@ -176,6 +176,11 @@ static const char *binop_expr(Emitter *E, Ins *in) {
   }
   case O_SELECT: return arena_printf(a, "%s ? %s : %s", x, y, em_ref(E, in->args[2]));
   case O_CAST:
+    if (in->aux == 1) { /* fp_downcast_rounding='rtz' */
+      const char *h = in->ty.dt == TM_F16 ? "tm_rtz_half" : "tm_rtz_bfloat";
+      use_helper(E, h);
+      return arena_printf(a, "%s(%s)", h, x);
+    }
     if (in->ty.dt == TM_I1) return arena_printf(a, "%s != %s(0)", x, em_tname(E, dt));
     return arena_printf(a, "%s(%s)", T, x);
   case O_BITCAST:

@@ -115,6 +115,20 @@ const MathFn math_fns[] = {
 #define L(s) s "\n"
 
 const MathHelper math_helpers[] = {
+    /* casts with fp_downcast_rounding='rtz': round to nearest even, then step
+     * back toward zero when that rounded away from it (overflow gives the
+     * largest finite value; NaN stays NaN) */
+    {"tm_rtz_half", NULL,
+     "inline half tm_rtz_half(float x) {\n"
+     "  half h = half(x);\n"
+     "  if (isnan(x) || float(h) == x || fabs(float(h)) < fabs(x)) return h;\n"
+     "  return as_type<half>(ushort(as_type<ushort>(h) - 1));\n"
+     "}\n"},
+    {"tm_rtz_bfloat", NULL,
+     "inline bfloat tm_rtz_bfloat(float x) {\n"
+     "  if (isnan(x)) return bfloat(x);\n"
+     "  return as_type<bfloat>(ushort(as_type<uint>(x) >> 16));\n"
+     "}\n"},
     /* high word of the unsigned 2N-bit product (tl.umulhi is unsigned for
      * every dtype, as upstream's tt.mulhiui); 64-bit by 32-bit halves */
     {"tm_umulhi", NULL,

@@ -1015,8 +1015,12 @@ static Val call_cast(Sema *S, Val x, Args *A, int first) {
   arg_opt(S, A, first + 1, "fp_downcast_rounding", &rnd);
   arg_opt(S, A, first + 2, "bitcast", &bc);
   args_done(S, A, first + 3);
-  if (rnd.k != V_NONE && !(rnd.k == V_STR && !strcmp(rnd.s, "rtne")))
-    ERR(S, "fp_downcast_rounding other than 'rtne' is not supported yet");
+  bool rtz = false;
+  if (rnd.k != V_NONE) {
+    if (rnd.k != V_STR || (strcmp(rnd.s, "rtne") && strcmp(rnd.s, "rtz")))
+      ERR(S, "fp_downcast_rounding must be 'rtne' or 'rtz'");
+    rtz = !strcmp(rnd.s, "rtz");
+  }
   if (truthy(S, bc)) {
     Val t = to_tensor(S, x);
     Type ty = ty_of(S, t);
@@ -1027,7 +1031,18 @@ static Val call_cast(Sema *S, Val x, Args *A, int first) {
     if (ty.dt == dt) return t;
     return tensor(mk_ins(S, O_BITCAST, with_dt(ty, dt), 1, t.id, 0, 0));
   }
-  return cast_to(S, to_tensor(S, x), dt);
+  Val t = to_tensor(S, x);
+  if (rtz) { /* only float32 -> float16/bfloat16 rounds; elsewhere upstream refuses */
+    Type ty = ty_of(S, t);
+    if (ty.dt != TM_F32 || (dt != TM_F16 && dt != TM_BF16))
+      ERR(S, "fp_downcast_rounding='rtz' is for float32 -> float16/bfloat16 casts, not %s -> %s",
+          tm_dtype_name((tm_dtype)ty.dt), tm_dtype_name(dt));
+    check_device_dtype(S, dt);
+    int id = mk_ins(S, O_CAST, with_dt(ty, dt), 1, t.id, 0, 0);
+    S->fn->ins.v[id].aux = 1;
+    return tensor(id);
+  }
+  return cast_to(S, t, dt);
 }
 
 static Val call_cdiv(Sema *S, Args *A) {

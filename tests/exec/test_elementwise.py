@@ -327,3 +327,29 @@ def test_torch_cpu_tensors():
     out = torch.empty(n)
     add_kernel[lambda meta: (triton.cdiv(n, meta["BLOCK"]),)](x, y, out, n, BLOCK=512)
     assert torch.equal(out, x + y)
+
+
+@triton.jit
+def rtz_kernel(x_ptr, ne_ptr, z_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)
+    tl.store(ne_ptr + offs, x.to(tl.float16), mask=m)
+    tl.store(z_ptr + offs, x.to(tl.float16, fp_downcast_rounding="rtz"), mask=m)
+
+
+def test_fp_downcast_rounding_rtz(rng):
+    n = 500
+    x = (rng.standard_normal(n) * 1000).astype(np.float32)
+    x[:6] = [70000.0, -70000.0, np.nan, np.inf, 1e-9, -2.0 ** -25 * 3]
+    ne, z = np.zeros(n, np.float16), np.zeros(n, np.float16)
+    rtz_kernel[(1,)](x, ne, z, n, BLOCK=512)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(ne, x.astype(np.float16))
+    # the reference: the float16 of largest magnitude not beyond x
+    ref = x.astype(np.float16)
+    with np.errstate(invalid="ignore", over="ignore"):
+        away = np.abs(ref.astype(np.float64)) > np.abs(x.astype(np.float64))
+    ref[away] = (ref[away].view(np.uint16) - 1).view(np.float16)
+    np.testing.assert_array_equal(z, ref)
+    assert z[0] == 65504 and z[1] == -65504 and np.isnan(z[2]) and np.isinf(z[3])
