@@ -270,6 +270,45 @@ static Layout *required(Assign *A, Ins *in, int k) {
 }
 
 /* Inserts conversions where an operand's layout is not what its user needs. */
+/* Recomputes a cheap pure value (aranges, splats, constants and elementwise
+ * arithmetic, expand_dims and broadcasts of them) in layout `want` instead of
+ * moving it through threadgroup memory: offsets used as rows in one place and
+ * as columns in another then cost nothing. Returns the new value, or -1. The
+ * clones go to nb, before the user. */
+static int remat(Assign *A, int id, Layout *want, Block *nb, int depth) {
+  Fn *f = A->f;
+  Ins *in = &f->ins.v[id];
+  if (!in->ty.rank || layout_eq(in->layout, want)) return id;
+  if (depth > 8) return -1;
+  Op op = (Op)in->op;
+  bool ok = op == O_RANGE || op == O_SPLAT || op == O_EXPAND_DIMS || op == O_BROADCAST || op == O_HINT ||
+            (op >= O_ADD && op <= O_CAST && op != O_DIV && op != O_REM);
+  if (!ok) return -1;
+  int args[3];
+  for (int k = 0; k < in->nargs; k++) {
+    Ins *a = &f->ins.v[in->args[k]];
+    args[k] = in->args[k];
+    if (!a->ty.rank) continue;
+    Layout *need;
+    if (op == O_EXPAND_DIMS) {
+      int d[TM_MAX_RANK], n = 0;
+      for (int i = 0; i < want->rank; i++)
+        if (i != in->aux) d[n++] = want->dims[i];
+      need = layout_in(A->c, want, n, d, a->ty.shape);
+    } else if (op == O_BROADCAST) {
+      need = layout_in(A->c, want, a->ty.rank, want->dims, a->ty.shape);
+    } else {
+      need = want;
+    }
+    if ((args[k] = remat(A, in->args[k], need, nb, depth + 1)) < 0) return -1;
+  }
+  Ins c = *in;
+  c.args = args;
+  int nid = ir_add(A->c, f, nb, c);
+  f->ins.v[nid].layout = want;
+  return nid;
+}
+
 static void fix_block(Assign *A, Block *b) {
   Fn *f = A->f;
   Block nb = {0};
@@ -282,6 +321,13 @@ static void fix_block(Assign *A, Block *b) {
       Ins *a = &f->ins.v[in->args[k]];
       if (!want || layout_eq(want, a->layout)) continue;
       if (in->op == O_BROADCAST && layout_maps(a->layout, in->layout)) continue;
+      Block clones = {0};
+      int r = remat(A, in->args[k], want, &clones, 0);
+      if (r >= 0) {
+        for (int i = 0; i < clones.ins.n; i++) vec_push(&A->c->arena, nb.ins, clones.ins.v[i]);
+        f->ins.v[id].args[k] = r;
+        continue;
+      }
       Ins cv = {.op = O_CONVERT, .nargs = 1, .ty = a->ty, .line = in->line, .col = in->col, .args = &in->args[k]};
       Block tmp = {0};
       int cid = ir_add(A->c, f, &tmp, cv);

@@ -30,7 +30,6 @@ kernel void matmul(
     uint3 tm_pid [[threadgroup_position_in_grid]],
     uint tm_tid [[thread_index_in_threadgroup]])
 {
-  threadgroup int tm_smem_int[16];
   threadgroup half tm_smem_half[1024];
   threadgroup float tm_smem_float[1024];
   int v4[2];
@@ -72,19 +71,7 @@ kernel void matmul(
       int v16 = v14 * K;
       v18[k] = a_ptr + v16;
     }
-    for (uint k = 0; k < 1u; ++k) {
-      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-      bool dup = false;
-      uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
-      lane /= 8u; warp /= 1u;
-      dup = dup || e1 >= 1u;
-      int c1 = int(e1 % 1u);
-      uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
-      int c0 = int(e0 % 16u);
-      if (!dup) tm_smem_int[c0] = v6[k];
-    }
-    threadgroup_barrier(mem_flags::mem_threadgroup);
-    int v54[4];
+    int v20[4];
     for (uint k = 0; k < 4u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
@@ -92,12 +79,8 @@ kernel void matmul(
       int c1 = int(e1 % 16u);
       uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
       int c0 = int(e0 % 1u);
-      v54[k] = tm_smem_int[c1];
-    }
-    threadgroup_barrier(mem_flags::mem_threadgroup);
-    int v20[4];
-    for (uint k = 0; k < 4u; ++k) {
-      v20[k] = r11_0 + v54[k];
+      int v54 = c1;
+      v20[k] = r11_0 + v54;
     }
     int v21[4];
     for (uint k = 0; k < 4u; ++k) {
