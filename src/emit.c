@@ -539,6 +539,20 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
   (void)T;
 }
 
+/* `T old = T(0); if (cond) { old = <the atomic>; }` for one element. */
+static void atomic_site(Emitter *E, Ins *in, const char *cond, int ind) {
+  bool cas = in->aux == AT_CAS;
+  const char *T = em_tname(E, (tm_dtype)in->ty.dt);
+  em_indent(&E->out, ind);
+  buf_printf(&E->out, "%s old = %s(0);\n", T, T);
+  em_indent(&E->out, ind);
+  buf_printf(&E->out, "if (%s) {\n", cond);
+  const char *p = arena_printf(&E->c->arena, "TM_ST(%s, %d)", em_ref(E, in->args[0]), in->line);
+  atomic_rmw(E, in, "old", p, em_ref(E, in->args[cas ? 2 : 1]), cas ? em_ref(E, in->args[1]) : NULL, ind + 1);
+  em_indent(&E->out, ind);
+  buf_puts(&E->out, "}\n");
+}
+
 /* tl.atomic_*: each element's owner (duplicates skipped, masked lanes too)
  * updates memory and gets the old value; a scalar atomic is done once per
  * program, by thread 0, and its old value shared through threadgroup memory. */
@@ -561,14 +575,7 @@ static void emit_atomic(Emitter *E, int id, int ind) {
     em_barrier(E, ind);
     em_indent(&E->out, ind);
     buf_printf(&E->out, "if (tm_tid == 0u) {\n");
-    em_indent(&E->out, ind + 1);
-    buf_printf(&E->out, "%s old = %s(0);\n", T, T);
-    em_indent(&E->out, ind + 1);
-    buf_printf(&E->out, "if (%s) {\n", mask);
-    const char *p = arena_printf(a, "TM_ST(%s, %d)", em_ref(E, in->args[0]), in->line);
-    atomic_rmw(E, in, "old", p, em_ref(E, in->args[cas ? 2 : 1]), cas ? em_ref(E, in->args[1]) : NULL, ind + 2);
-    em_indent(&E->out, ind + 1);
-    buf_puts(&E->out, "}\n");
+    atomic_site(E, in, mask, ind + 1);
     em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "%s[0] = old;\n", sm);
     em_indent(&E->out, ind);
@@ -587,14 +594,7 @@ static void emit_atomic(Emitter *E, int id, int ind) {
     em_coords(E, L, &E->out, ind + 1, true);
     const char *cond = !cas && in->nargs == 3 ? em_ref(E, in->args[2]) : "true";
     if (L->replicated) cond = arena_printf(a, "!dup && %s", cond);
-    em_indent(&E->out, ind + 1);
-    buf_printf(&E->out, "%s old = %s(0);\n", T, T);
-    em_indent(&E->out, ind + 1);
-    buf_printf(&E->out, "if (%s) {\n", cond);
-    const char *p = arena_printf(a, "TM_ST(%s, %d)", em_ref(E, in->args[0]), in->line);
-    atomic_rmw(E, in, "old", p, em_ref(E, in->args[cas ? 2 : 1]), cas ? em_ref(E, in->args[1]) : NULL, ind + 2);
-    em_indent(&E->out, ind + 1);
-    buf_puts(&E->out, "}\n");
+    atomic_site(E, in, cond, ind + 1);
     em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "v%d[k] = old;\n", id);
     if (L->replicated) { /* duplicates receive their owner's old value */

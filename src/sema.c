@@ -2531,6 +2531,20 @@ static void bind_results(Sema *S, int op, Names names, const Type *types) {
   }
 }
 
+/* A loop's body (region r of op), its yield, and the carried names bound to
+ * the loop's results after it. */
+static void finish_loop(Sema *S, Node *n, Carried *C, int op, int r, const char *what, Snapshot before) {
+  Block *outer = S->blk;
+  exec_region(S, S->fn->ins.v[op].regions[r], n->list);
+  S->blk = S->fn->ins.v[op].regions[r];
+  S->line = n->line;
+  S->col = n->col;
+  carried_yield(S, C, what);
+  S->blk = outer;
+  restore(S, before);
+  carried_bind(S, C, op, O_RESULT);
+}
+
 static void unrolled_for(Sema *S, Node *n, const char *fname, Val *b, int np) {
   int64_t lo = np > 1 ? const_int(S, b[0], "range start") : 0;
   int64_t hi = const_int(S, b[np > 1 ? 1 : 0], "range end");
@@ -2605,14 +2619,7 @@ static void exec_for(Sema *S, Node *n) {
   bind(S, n->a->name, blockarg(S, op, 0, type_scalar(ivt)));
   carried_bind(S, &C, op, O_BLOCKARG);
   S->blk = outer;
-  exec_region(S, S->fn->ins.v[op].regions[0], n->list);
-  S->blk = S->fn->ins.v[op].regions[0];
-  S->line = n->line;
-  S->col = n->col;
-  carried_yield(S, &C, "loop");
-  S->blk = outer;
-  restore(S, before);
-  carried_bind(S, &C, op, O_RESULT);
+  finish_loop(S, n, &C, op, 0, "loop", before);
 }
 
 static void exec_while(Sema *S, Node *n) {
@@ -2634,14 +2641,7 @@ static void exec_while(Sema *S, Node *n) {
   S->blk = S->fn->ins.v[op].regions[1];
   carried_bind(S, &C, op, O_BLOCKARG);
   S->blk = outer;
-  exec_region(S, S->fn->ins.v[op].regions[1], n->list);
-  S->blk = S->fn->ins.v[op].regions[1];
-  S->line = n->line;
-  S->col = n->col;
-  carried_yield(S, &C, "while loop");
-  S->blk = outer;
-  restore(S, before);
-  carried_bind(S, &C, op, O_RESULT);
+  finish_loop(S, n, &C, op, 1, "while loop", before);
 }
 
 static void exec_if(Sema *S, Node *n, Val c) {
