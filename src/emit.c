@@ -1257,6 +1257,11 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   Buf k = {0};
   buf_puts(&k, "#include <metal_stdlib>\nusing namespace metal;\n\n");
   buf_puts(&k, d->prelude);
+  for (int i = 0; i < f->static_prints.n; i++) { /* python/triton_metal/jit.py prints these when it compiles */
+    buf_puts(&k, "// tm-static-print ");
+    for (const char *p = f->static_prints.v[i]; *p; p++) buf_printf(&k, *p == '\n' ? "\\n" : "%c", *p);
+    buf_puts(&k, "\n");
+  }
   if (f->sites.n) {
     buf_puts(&k, "template <typename T> inline ulong tm_dbg_bits(T x) { return ulong(long(x)); }\n"
                  "inline ulong tm_dbg_bits(ulong x) { return x; }\n"

@@ -1932,7 +1932,22 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
     if (!truthy(S, c)) ERR(S, "static_assert failed%s%s", msg.k == V_STR ? ": " : "", msg.k == V_STR ? msg.s : "");
     return v_none();
   }
-  if (!strcmp(name, "static_print")) return v_none();
+  if (!strcmp(name, "static_print")) { /* printed by the host when it compiles (upstream prints at compile time) */
+    Buf b = {0};
+    for (int i = 0; i < A->npos; i++) {
+      Val v = A->pos[i];
+      const char *t = v.k == V_STR ? v.s : v.k == V_INT ? arena_printf(&S->c->arena, v.u64 ? "%llu" : "%lld", (long long)v.i)
+                    : v.k == V_FLOAT ? arena_printf(&S->c->arena, "%.17g", v.f)
+                    : v.k == V_BOOL ? (v.i ? "True" : "False")
+                    : v.k == V_DTYPE ? up_name((tm_dtype)(v.i & ~DT_PTR))
+                    : v.k == V_TENSOR ? type_str(&S->c->arena, ty_of(S, v)) : vk_name(S, v);
+      buf_printf(&b, "%s%s", i ? " " : "", t);
+    }
+    for (int i = 0; i < A->nkw; i++) A->kwused[i] = true; /* sep=, end=, ... accepted */
+    vec_push(&S->c->arena, S->fn->static_prints, arena_strdup(&S->c->arena, b.p ? b.p : ""));
+    buf_free(&b);
+    return v_none();
+  }
   if (!strcmp(name, "device_print")) return call_device_print(S, A);
   if (!strcmp(name, "device_assert")) {
     Val c = arg_req(S, A, 0, "cond"), msg = v_str0();

@@ -289,6 +289,7 @@ typedef struct Fn {
   const char *name;
   int line, col;     /* the def, for diagnostics about the whole kernel */
   VEC(DebugSite) sites;
+  VEC(const char *) static_prints; /* tl.static_print messages, shown by the host at compile time */
   VEC(Ins) ins;      /* value id = index */
   Block *body;
   VEC(Param) params; /* runtime params */

@@ -167,6 +167,13 @@ def _register_tensor_types():
     _tensor_types_set = True
 
 
+def _static_prints(msl):
+    """tl.static_print output: the compiler leaves it in the MSL; shown when compiling."""
+    for line in msl.splitlines():
+        if line.startswith("// tm-static-print "):
+            print(line[len("// tm-static-print "):].replace("\\n", "\n"))
+
+
 def pointer_arg(kname, aname, v):
     """(tm_dtype, ptr, nbytes, readonly, view) of a pointer argument (an array
     or a tensor), None when v is not one, or raise explaining why v cannot be
@@ -812,6 +819,7 @@ class JITFunction(_Base):
                 kernel = c.compile(self.src, self.file, self.first_line, self.fn.__name__,
                                    specs, globs, o.num_warps, o.debug, None, o.opt_level,
                                    o.debug_info)
+                _static_prints(kernel.msl)
                 _cache.store(disk_key, _cache.kernel_body(kernel, {
                     "kernel": self.__name__, "num_warps": o.num_warps, "debug": o.debug,
                     "opt_level": o.opt_level, "debug_info": o.debug_info, "target": target}))

@@ -56,3 +56,20 @@ def test_device_assert_in_debug_mode():
     with pytest.raises(AssertionError, match="x must be non-negative.*element 3"):
         assert_kernel[(1,)](np.array([1, 2, 3, -4], np.int32), 4, B=8, debug=True)
     assert_kernel[(1,)](bad, 4, B=8)  # inactive without debug, as upstream
+
+
+@triton.jit
+def static_print_kernel(x_ptr, B: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, B))
+    tl.static_print("BLOCK is", B, "and x is", x, x.dtype)
+    tl.store(x_ptr + tl.arange(0, B), x + 1)
+
+
+def test_static_print_at_compile_time(capfd, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRITON_METAL_CACHE_DIR", str(tmp_path))  # a compile, not a disk-cache hit
+    x = np.zeros(8, np.float32)
+    static_print_kernel[(1,)](x, B=8)
+    assert "BLOCK is 8 and x is <8xfp32> fp32" in capfd.readouterr().out
+    static_print_kernel[(1,)](x, B=8)  # cached: not compiled again, nothing printed
+    assert "BLOCK is" not in capfd.readouterr().out
+    assert (x == 2).all()
