@@ -64,16 +64,17 @@ def env_opt_level():
     return OPT_NONE + int(e)
 
 
-def check_names(opts):
+def check_names(opts, kernel=None):
     for k in opts:
-        if k not in NAMES:
-            raise KeyError(f"Keyword argument {k} was specified but unrecognised")
+        if k not in NAMES:  # upstream's text, then the kernel
+            raise KeyError(f"Keyword argument {k} was specified but unrecognised"
+                           + (f" (kernel {kernel})" if kernel else ""))
 
 
 def resolve(kernel, opts, defaults, jit_debug):
     """Options for a launch: opts (launch keywords) over defaults (@jit keywords)
     over DEFAULTS; every value checked. Raises KeyError/ValueError/TypeError."""
-    check_names(opts)
+    check_names(opts, kernel)
     get = lambda k: opts[k] if k in opts else defaults.get(k, DEFAULTS[k])  # noqa: E731
     nw = get("num_warps")
     if type(nw) is not int or nw <= 0 or nw & (nw - 1) or nw > 32:

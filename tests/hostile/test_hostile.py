@@ -91,8 +91,6 @@ def test_unknown_keyword():
             kernel=None)
 
 
-@pytest.mark.xfail(strict=True, reason="H1 (docs/reliability.md): the unknown-keyword error (upstream's text) "
-                   "does not name the kernel")
 def test_unknown_keyword_names_the_kernel():
     x, out = arrays()
     refused((TypeError, KeyError), lambda: scale_kernel[(1,)](x, out, N, 2.0, BLOCK=BLOCK, BLOK=3), "BLOK")
