@@ -508,6 +508,20 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
   const char *mo = "memory_order_relaxed";
   static const char *fetch[] = {"add", "max", "min", "and", "or", "xor"};
   em_indent(&E->out, ind);
+  if (in->aux == AT_ADD16) { /* cmp carries the element's offset */
+    buf_printf(&E->out, "device %s* e = %s;\n", T, p);
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "device atomic_uint* w = (device atomic_uint*)(e - (%s & 1));\n", cmp);
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "uint sh = uint(%s & 1) * 16u, o = atomic_load_explicit(w, %s);\n", cmp, mo);
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "while (!atomic_compare_exchange_weak_explicit(w, &o, (o & ~(0xffffu << sh)) | "
+                        "(uint(as_type<ushort>(%s(as_type<%s>(ushort(o >> sh)) + %s))) << sh), %s, %s)) {}\n",
+               T, T, v, mo, mo);
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "%s = as_type<%s>(ushort(o >> sh));\n", old, T);
+    return;
+  }
   if (in->aux == AT_CAS) {
     /* strong compare-and-swap from the weak one; floats compare bit patterns */
     const char *U = dt == TM_F32 ? "uint" : T;
@@ -548,7 +562,8 @@ static void atomic_site(Emitter *E, Ins *in, const char *cond, int ind) {
   em_indent(&E->out, ind);
   buf_printf(&E->out, "if (%s) {\n", cond);
   const char *p = arena_printf(&E->c->arena, "TM_ST(%s, %d)", em_ref(E, in->args[0]), in->line);
-  atomic_rmw(E, in, "old", p, em_ref(E, in->args[cas ? 2 : 1]), cas ? em_ref(E, in->args[1]) : NULL, ind + 1);
+  const char *extra = cas ? em_ref(E, in->args[1]) : in->aux == AT_ADD16 ? em_ref(E, in->args[3]) : NULL;
+  atomic_rmw(E, in, "old", p, em_ref(E, in->args[cas ? 2 : 1]), extra, ind + 1);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
 }
@@ -569,7 +584,7 @@ static void emit_atomic(Emitter *E, int id, int ind) {
     buf_puts(&E->out, "TM_FENCE();\n");
   }
   if (!in->ty.rank) {
-    const char *mask = !cas && in->nargs == 3 ? em_ref(E, in->args[2]) : "true";
+    const char *mask = !cas && in->nargs >= 3 ? em_ref(E, in->args[2]) : "true";
     /* every thread has done its earlier loads before thread 0 changes memory,
      * so scalar values stay uniform (`count = load(p); atomic_xchg(p, ...)`) */
     em_barrier(E, ind);
@@ -592,7 +607,7 @@ static void emit_atomic(Emitter *E, int id, int ind) {
     em_indent(&E->out, ind);
     buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
     em_coords(E, L, &E->out, ind + 1, true);
-    const char *cond = !cas && in->nargs == 3 ? em_ref(E, in->args[2]) : "true";
+    const char *cond = !cas && in->nargs >= 3 ? em_ref(E, in->args[2]) : "true";
     if (L->replicated) cond = arena_printf(a, "!dup && %s", cond);
     atomic_site(E, in, cond, ind + 1);
     em_indent(&E->out, ind + 1);

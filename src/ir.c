@@ -62,7 +62,7 @@ static void print_block(Ctx *c, Fn *f, Block *blk, Buf *b, int depth) {
     if (in->op == O_SHUFFLE)
       buf_printf(&line, " %s %lld", (const char *[]){"reshape", "permute", "join", "pick", "cat", "flip", "gather"}[in->aux],
                  (long long)in->imm);
-    if (in->op == O_ATOMIC) buf_printf(&line, " %s", (const char *[]){"add", "max", "min", "and", "or", "xor", "xchg", "cas"}[in->aux]);
+    if (in->op == O_ATOMIC) buf_printf(&line, " %s", (const char *[]){"add", "max", "min", "and", "or", "xor", "xchg", "cas", "add16"}[in->aux]);
     if (in->op == O_CONST) {
       if (dt_is_float((tm_dtype)in->ty.dt)) buf_printf(&line, " %.9g", in->fimm);
       else buf_printf(&line, " %lld", (long long)in->imm);

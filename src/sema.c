@@ -1487,6 +1487,32 @@ static Val call_atomic(Sema *S, const char *kind, Args *A) {
     par->written = true;
   }
   bool ok = dt == TM_I32 || dt == TM_U32 || (dt == TM_F32 && k != AT_AND && k != AT_OR && k != AT_XOR);
+  if ((dt == TM_F16 || dt == TM_BF16) && k == AT_ADD) { /* upstream: 16-bit floats only for add */
+    check_device_dtype(S, dt);
+    /* the element's offset from a 16-byte-aligned pointer argument picks the half of the word */
+    Ins *pi = &S->fn->ins.v[p.id];
+    Val off = v_int(0);
+    int base = p.id;
+    if (pi->op == O_ADDPTR) {
+      off = tensor(pi->args[1]);
+      base = pi->args[0];
+    }
+    while (S->fn->ins.v[base].op == O_SPLAT || S->fn->ins.v[base].op == O_BROADCAST) base = S->fn->ins.v[base].args[0];
+    Ins *bi = &S->fn->ins.v[base];
+    if (bi->op != O_ARG || !(S->fn->params.v[bi->aux].flags & TM_PF_DIV16))
+      ERR(S, "atomic_add on %s needs the pointer argument plus an offset (ptr + offs), the argument 16-byte aligned "
+          "(as arrays from NumPy and torch are)", tm_dtype_name(dt));
+    val = broadcast_to(S, cast_to(S, val, dt), pt);
+    mask = mask.k == V_NONE ? cast_to(S, v_bool(true), TM_I1) : to_tensor(S, mask);
+    check_mask(S, mask);
+    mask = broadcast_to(S, mask, pt);
+    off = broadcast_to(S, cast_to(S, off, TM_I64), with_dt(pt, TM_I64));
+    int args4[4] = {p.id, val.id, mask.id, off.id};
+    int id = mk_insv(S, O_ATOMIC, with_dt(pt, dt), 4, args4);
+    S->fn->ins.v[id].aux = AT_ADD16;
+    S->fn->ins.v[id].imm = fence;
+    return tensor(id);
+  }
   if (!ok) {
     if (dt_bits(dt) == 64)
       ERR(S, "64-bit atomics (%s) are not supported on Apple GPUs; use 32-bit values", tm_dtype_name(dt));

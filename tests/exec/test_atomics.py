@@ -143,3 +143,30 @@ def test_spin_lock_across_programs(rng):
     locked_sum_kernel[(programs,)](x, acc, lock, count, BLOCK=block)
     np.testing.assert_array_equal(acc, x.reshape(programs, block).sum(0))
     assert lock[0] == 0
+
+
+@triton.jit
+def half_add_kernel(p_ptr, idx_ptr, v_ptr, old_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    idx = tl.load(idx_ptr + offs, mask=m, other=0)
+    v = tl.load(v_ptr + offs, mask=m, other=0)
+    old = tl.atomic_add(p_ptr + idx, v, mask=m)
+    tl.store(old_ptr + offs, old, mask=m)
+
+
+def test_fp16_atomic_add_through_word_cas(rng):
+    n = 200
+    p = np.zeros(16, np.float16)                      # neighbours share 32-bit words
+    idx = rng.integers(0, 16, n).astype(np.int32)
+    v = rng.integers(1, 5, n).astype(np.float16)      # exact in fp16, any order; positive
+    old = np.zeros(n, np.float16)
+    half_add_kernel[(1,)](p, idx, v, old, n, BLOCK=256)
+    exp = np.zeros(16, np.float64)
+    np.add.at(exp, idx, v.astype(np.float64))
+    np.testing.assert_array_equal(p, exp.astype(np.float16))
+    # each addition saw a different partial sum of its element: distinct, from 0, below the total
+    for i in range(16):
+        seen = old[idx == i].astype(np.float64)
+        if len(seen):
+            assert len(set(seen)) == len(seen) and seen.min() == 0 and seen.max() < exp[i]
