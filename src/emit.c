@@ -181,6 +181,9 @@ static const char *binop_expr(Emitter *E, Ins *in) {
       use_helper(E, h);
       return arena_printf(a, "%s(%s)", h, x);
     }
+    if (in->ty.ptr) /* int64 -> pointer */
+      return arena_printf(a, "(%s %s*)(%s)", E->d->buffer_qual, mem_tname(E, (tm_dtype)in->ty.dt), x);
+    if (E->f->ins.v[in->args[0]].ty.ptr) return arena_printf(a, "%s(%s)", T, x); /* pointer -> int64 */
     if (in->ty.dt == TM_I1) return arena_printf(a, "%s != %s(0)", x, em_tname(E, dt));
     return arena_printf(a, "%s(%s)", T, x);
   case O_BITCAST:

@@ -1000,16 +1000,30 @@ static Val call_cast(Sema *S, Val x, Args *A, int first) {
     args_done(S, A, first + 3);
     Val t = to_tensor(S, x);
     Type ty = ty_of(S, t);
-    if (!ty.ptr) ERR(S, "casting integers to pointers is not supported on Metal; offset a pointer argument instead");
     tm_dtype e = (tm_dtype)(target.i & ~DT_PTR);
     check_device_dtype(S, e);
+    if (!ty.ptr) { /* int64 -> pointer (upstream's int_to_ptr) */
+      if (ty.dt != TM_I64 && ty.dt != TM_U64) ERR(S, "only 64-bit integers can become pointers, not %s", tm_dtype_name((tm_dtype)ty.dt));
+      Type rt = ty;
+      rt.ptr = 1;
+      rt.dt = (uint8_t)e;
+      int id = mk_ins(S, O_CAST, rt, 1, t.id, 0, 0);
+      return tensor(id);
+    }
     if (ty.dt == e) return t;
     Type rt = ty;
     rt.dt = (uint8_t)e;
     return tensor(mk_ins(S, O_BITCAST, rt, 1, t.id, 0, 0));
   }
-  if (x.k == V_TENSOR && ty_of(S, x).ptr)
-    ERR(S, "casting pointers to integers is not supported on Metal");
+  if (x.k == V_TENSOR && ty_of(S, x).ptr) { /* pointer -> int64 (upstream's ptr_to_int) */
+    tm_dtype dt = dtype_arg(S, target, "dtype");
+    if (dt != TM_I64 && dt != TM_U64) ERR(S, "a pointer can only become a 64-bit integer, not %s", tm_dtype_name(dt));
+    args_done(S, A, A->npos);
+    Type rt = ty_of(S, x);
+    rt.ptr = 0;
+    rt.dt = (uint8_t)dt;
+    return tensor(mk_ins(S, O_CAST, rt, 1, x.id, 0, 0));
+  }
   tm_dtype dt = dtype_arg(S, target, "dtype");
   Val bc = v_bool(false), rnd = v_none();
   arg_opt(S, A, first + 1, "fp_downcast_rounding", &rnd);

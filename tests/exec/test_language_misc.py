@@ -147,7 +147,7 @@ def test_pointer_cast_reinterprets_memory(rng):
 
 @pytest.mark.parametrize("body,msg", [
     ("x = tl.load(p).to(tl.float8e5)", "fp8 types are not supported on Apple GPUs yet"),
-    ("q = p.to(tl.int64)", "casting pointers to integers is not supported on Metal"),
+    ("q = p.to(tl.int32)", "a pointer can only become a 64-bit integer, not int32"),
     ("y = tl.inline_asm_elementwise('mov', '=r', [tl.load(p)], tl.float32, True, 1)", "inline assembly has no Metal equivalent"),
 ])
 def test_refused_constructs_are_located(tmp_path, body, msg):
@@ -159,3 +159,18 @@ def test_refused_constructs_are_located(tmp_path, body, msg):
     r = subprocess.run([str(root / "build" / "triton-metal"), "compile", str(k), "--signature", "*fp32"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and msg in r.stderr and "k.py:4:" in r.stderr, r.stderr
+
+
+@triton.jit
+def int_ptr_kernel(x_ptr, out_ptr, N: tl.constexpr):
+    addr = x_ptr.to(tl.int64) + 4 * 8          # eight float32 further on
+    p = addr.to(tl.pointer_type(tl.float32))
+    offs = tl.arange(0, N)
+    tl.store(out_ptr + offs, tl.load(p + offs))
+
+
+def test_pointer_int_round_trip(rng):
+    x = rng.standard_normal(24).astype(np.float32)
+    out = np.zeros(16, np.float32)
+    int_ptr_kernel[(1,)](x, out, N=16)
+    np.testing.assert_array_equal(out, x[8:24])
