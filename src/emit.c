@@ -462,6 +462,8 @@ static void emit_while(Emitter *E, int id, int ind) {
 
 const char *em_smem(Emitter *E, tm_dtype dt, int n) {
   if (n > E->smem[dt]) E->smem[dt] = n;
+  vec_push(&E->c->arena, E->smem_users, E->cur);
+  vec_push(&E->c->arena, E->smem_sizes, n * (dt == TM_I1 ? 1 : tm_dtype_bytes(dt)));
   return arena_printf(&E->c->arena, "tm_smem_%s", em_tname(E, dt));
 }
 
@@ -1148,6 +1150,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
   if (is_transparent(in)) return; /* referred to directly */
+  E->cur = id;
   if (E->c->req->debug_info && in->line != E->last_line) {
     bool grouped = groupable(in) && !((in->op == O_LOAD || in->op == O_STORE) && in->vec > 1);
     bool pure = !grouped && !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
@@ -1328,9 +1331,18 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     buf_printf(&k, "  threadgroup %s tm_smem_%s[%d];\n", em_tname(&E, (tm_dtype)dt), em_tname(&E, (tm_dtype)dt), E.smem[dt]);
     smem_bytes += E.smem[dt] * (dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)dt));
   }
-  if (smem_bytes > 32768)
-    error_at(c, f->line, f->col, "the kernel needs %d bytes of threadgroup memory for layout conversions and reductions; "
-             "Apple GPUs have 32768; use smaller blocks or fewer SIMD-groups (num_warps)", smem_bytes);
+  int budget = c->target->threadgroup_mem_bytes > 0 ? c->target->threadgroup_mem_bytes : 32768;
+  if (smem_bytes > budget) { /* name the operations that need it */
+    Buf why = {0};
+    for (int i = 0; i < E.smem_users.n && i < 8; i++) {
+      Ins *u = &f->ins.v[E.smem_users.v[i]];
+      buf_printf(&why, "%s%s at %d:%d (%d bytes)", i ? ", " : "", op_name((Op)u->op), u->line, u->col, E.smem_sizes.v[i]);
+    }
+    const char *list = arena_strdup(&c->arena, why.p ? why.p : "");
+    buf_free(&why);
+    error_at(c, f->line, f->col, "the kernel needs %d bytes of threadgroup memory; the target '%s' has %d; needed by: %s; "
+             "use smaller blocks or fewer SIMD-groups (num_warps)", smem_bytes, c->target->name, budget, list);
+  }
   buf_put(&k, E.out.p ? E.out.p : "", E.out.len);
   buf_puts(&k, "}\n");
   /* per-thread arrays: an upper bound (every array at once); the emulator's

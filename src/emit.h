@@ -25,6 +25,9 @@ typedef struct Emitter {
   bool *helpers;        /* math_helpers used */
   int uid;              /* for unique names */
   int last_line;        /* debug_info: the Python line of the last #line directive */
+  int cur;              /* the instruction being emitted */
+  VEC(int) smem_users;  /* instructions that asked for threadgroup scratch (for the budget error) */
+  VEC(int) smem_sizes;  /* ... and how many bytes each asked for */
 } Emitter;
 
 const char *em_tname(Emitter *E, tm_dtype dt);
