@@ -787,6 +787,18 @@ static void combine_valid(Emitter *E, Ins *red, const char **acc, const char *av
   buf_puts(&E->out, "}\n");
 }
 
+/* Whether a reduce's combine region is exactly `a + b` (tl.sum). */
+static bool is_plain_sum(Emitter *E, Ins *red) {
+  Block *rb = red->regions[0];
+  int adds = 0, other = 0;
+  for (int i = 0; i < rb->ins.n; i++) {
+    Ins *x = &E->f->ins.v[rb->ins.v[i]];
+    if (x->op == O_ADD) adds++;
+    else if (x->op != O_BLOCKARG && x->op != O_YIELD) other++;
+  }
+  return adds == 1 && other == 0;
+}
+
 /* A reduction along one axis, with no identity element needed:
  *   1. in-thread over the slots that differ only along the axis (duplicates skipped)
  *   2. across the lanes that differ along it: xor-shuffle butterfly
@@ -867,7 +879,19 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     wstride *= A->wpc[A->order[kk]];
   }
   for (int i = 0; i < n; i++) acc[i] = arena_printf(a, "a%d[k]", i);
-  if (A->tpw[pd] > 1) {
+  tm_dtype dt0 = (tm_dtype)E->f->ins.v[in->args[0]].ty.dt;
+  if (A->tpw[pd] == 32 && lstride == 1 && n == 1 && is_plain_sum(E, in) && (dt0 == TM_F32 || dt0 == TM_I32 || dt0 == TM_U32)) {
+    /* a sum over the whole SIMD-group: one simd_sum (invalid lanes add zero) */
+    E->uses_barrier = true;
+    em_indent(&E->out, in1);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
+    em_indent(&E->out, in1 + 1);
+    buf_printf(&E->out, "a0[k] = simd_sum(av[k] ? a0[k] : %s(0));\n", em_tname(E, dt0));
+    em_indent(&E->out, in1 + 1);
+    buf_puts(&E->out, "av[k] = simd_any(av[k]);\n");
+    em_indent(&E->out, in1);
+    buf_puts(&E->out, "}\n");
+  } else if (A->tpw[pd] > 1) {
     E->uses_barrier = true; /* SIMD-group collectives: the emulator runs threads as fibers */
     em_indent(&E->out, in1);
     buf_printf(&E->out, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
