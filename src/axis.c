@@ -1,8 +1,8 @@
 /*
- * axis.c: contiguity and divisibility along the last dim, and vector memory.
+ * axis.c: contiguity and divisibility along a dim, and vector memory.
  *
  * Expects: layouts assigned (layout.c). Computes for every value, along the
- * last dimension (Triton's AxisInfo, one dim):
+ * last dimension (Triton's AxisInfo), and on demand along any other:
  *   contig   values come in runs of `contig` consecutive integers (pointers:
  *            consecutive elements);
  *   div      every run starts at a multiple of div (elements for integers,
@@ -11,7 +11,7 @@
  *            aligned pointers);
  *   uniform  the same value all along the dim (splats and scalars).
  * Guarantees: a block load or store gets vec = V > 1 only when each thread's
- * V consecutive slots along the last dim are V consecutive elements at an
+ * V consecutive slots (along its layout's fastest dim) are V consecutive elements at an
  * address aligned to V elements; the emitter then moves them as one vector,
  * falling back to single elements for a vector whose mask is not all true.
  */
@@ -33,13 +33,115 @@ static int64_t pow2_factor(int64_t v) {
 
 static int64_t gcd64(int64_t a, int64_t b) { return a < b ? a : b; } /* powers of two */
 
-static int last_size(Type t) { return t.rank ? t.shape[t.rank - 1] : 1; }
+/* What is known of a value along one of its dims. */
+typedef struct Axis {
+  int contig;
+  int64_t div;
+  bool uniform;
+} Axis;
+
+static int size_along(Type t, int dim) { return dim >= 0 && dim < t.rank ? t.shape[dim] : 1; }
 
 static bool is_one(Fn *f, int id) {
   Ins *in = &f->ins.v[id];
   while (in->op == O_SPLAT || in->op == O_BROADCAST) in = &f->ins.v[in->args[0]];
   return in->op == O_CONST && dt_is_int((tm_dtype)in->ty.dt) && in->imm == 1;
 }
+
+/* The dim of operand `a` that dim `dim` of `in` reads; -1: none (a new dim). */
+static int operand_dim(Ins *in, Ins *a, int dim) {
+  if (!a->ty.rank) return 0;
+  if (in->op != O_EXPAND_DIMS) return dim;
+  return dim == in->aux ? -1 : dim - (dim > in->aux);
+}
+
+/* One instruction's facts along `dim` from its operands' facts along theirs
+ * (operand_dim). Loop-carried values are the caller's business. */
+static Axis transfer(Fn *f, Ins *in, int dim, Axis a, Axis b) {
+  Ins *ia = in->nargs > 0 ? &f->ins.v[in->args[0]] : NULL;
+  Axis r = {.contig = 1, .div = 1, .uniform = in->ty.rank == 0};
+  switch ((Op)in->op) {
+  case O_CONST:
+    r.div = dt_is_int((tm_dtype)in->ty.dt) ? pow2_factor(in->imm) : 1;
+    break;
+  case O_ARG: {
+    Param *p = &f->params.v[in->aux];
+    if (in->ty.ptr) r.div = p->flags & TM_PF_DIV16 ? 16 : tm_dtype_bytes((tm_dtype)in->ty.dt);
+    else r.div = p->flags & TM_PF_DIV16 ? 16 : 1;
+    break;
+  }
+  case O_RANGE:
+    r.contig = size_along(in->ty, dim);
+    r.div = pow2_factor(in->imm);
+    break;
+  case O_SPLAT:
+    r.uniform = true;
+    r.div = a.div;
+    break;
+  case O_BROADCAST: /* inherits, unless this dim is what is broadcast */
+    r = a;
+    if (size_along(ia->ty, dim) == 1 && size_along(in->ty, dim) != 1) {
+      r.uniform = true;
+      r.contig = 1;
+    }
+    break;
+  case O_EXPAND_DIMS:
+    if (dim == in->aux) { /* the new dim, of size 1 */
+      r.uniform = true;
+      r.div = a.uniform ? a.div : 1;
+    } else {
+      r = a;
+    }
+    break;
+  case O_ADD: case O_SUB:
+    if (b.uniform) {
+      r.contig = a.contig;
+      r.uniform = a.uniform;
+    } else if (a.uniform && in->op == O_ADD) {
+      r.contig = b.contig;
+    }
+    r.div = gcd64(a.div, b.div);
+    break;
+  case O_MUL:
+    r.uniform = a.uniform && b.uniform;
+    r.div = a.div * b.div > DIV_MAX ? DIV_MAX : a.div * b.div;
+    if (is_one(f, in->args[1])) r.contig = a.contig; /* x * 1: stride 1 specialized as a constant */
+    if (is_one(f, in->args[0])) r.contig = b.contig;
+    break;
+  case O_HINT: /* the programmer's word: multiple_of / max_contiguous (along the last dim) */
+    r = a;
+    if (in->aux == 0 && in->imm > r.div) r.div = in->imm > DIV_MAX ? DIV_MAX : in->imm;
+    if (in->aux == 1 && in->imm > r.contig && dim == in->ty.rank - 1) r.contig = (int)(in->imm > (1 << 30) ? 1 << 30 : in->imm);
+    break;
+  case O_CONVERT: /* the same values, moved */
+    r = a;
+    break;
+  case O_CAST:
+    if (dt_is_int((tm_dtype)in->ty.dt) && dt_is_int((tm_dtype)ia->ty.dt) && in->ty.dt != TM_I1) {
+      r.contig = a.contig;
+      r.div = a.div;
+    }
+    r.uniform = a.uniform;
+    break;
+  case O_ADDPTR: {
+    int bytes = tm_dtype_bytes((tm_dtype)in->ty.dt);
+    if (a.uniform) r.contig = b.contig;
+    else if (b.uniform) r.contig = a.contig; /* p += BLOCK in a loop keeps p's runs */
+    int64_t offdiv = b.div * bytes > DIV_MAX ? DIV_MAX : b.div * bytes;
+    r.div = gcd64(a.div, offdiv);
+    r.uniform = a.uniform && b.uniform;
+    break;
+  }
+  default:
+    break;
+  }
+  if (r.contig > size_along(in->ty, dim)) r.contig = size_along(in->ty, dim);
+  if (r.contig < 1) r.contig = 1;
+  if (r.div < 1) r.div = 1;
+  return r;
+}
+
+static Axis stored(Ins *in) { return (Axis){in->contig, in->div, in->uniform}; }
 
 /* A loop-carried value is what enters the loop met with what the body yields
  * (the first pass, optimistically, only what enters). */
@@ -61,103 +163,45 @@ static void carried(Fn *f, Ins *in, bool with_yield) {
   in->uniform = in->uniform && v->uniform;
 }
 
+/* Along the last dim, for every value in program order (fields of Ins). */
 static void analyze(Fn *f, int id, bool with_yield) {
   Ins *in = &f->ins.v[id];
-  Ins *a = in->nargs > 0 ? &f->ins.v[in->args[0]] : NULL, *b = in->nargs > 1 ? &f->ins.v[in->args[1]] : NULL;
-  in->contig = 1;
-  in->div = 1;
-  in->uniform = in->ty.rank == 0;
-  switch ((Op)in->op) {
-  case O_CONST:
-    in->div = dt_is_int((tm_dtype)in->ty.dt) ? pow2_factor(in->imm) : 1;
-    break;
-  case O_ARG: {
-    Param *p = &f->params.v[in->aux];
-    if (in->ty.ptr) in->div = p->flags & TM_PF_DIV16 ? 16 : tm_dtype_bytes((tm_dtype)in->ty.dt);
-    else in->div = p->flags & TM_PF_DIV16 ? 16 : 1;
-    break;
-  }
-  case O_RANGE:
-    in->contig = last_size(in->ty);
-    in->div = pow2_factor(in->imm);
-    break;
-  case O_SPLAT:
-    in->uniform = true;
-    in->div = a->div;
-    break;
-  case O_BROADCAST: /* inherits, unless the last dim is what is broadcast */
-    if (last_size(a->ty) == 1 && last_size(in->ty) != 1) {
-      in->uniform = true;
-      in->div = a->div;
-    } else {
-      in->contig = a->contig;
-      in->div = a->div;
-      in->uniform = a->uniform;
-    }
-    break;
-  case O_EXPAND_DIMS:
-    if (in->aux == in->ty.rank - 1) { /* a new last dim of size 1 */
-      in->uniform = true;
-      in->div = a->uniform ? a->div : gcd64(a->div, 1);
-    } else {
-      in->contig = a->contig;
-      in->div = a->div;
-      in->uniform = a->uniform;
-    }
-    break;
-  case O_ADD: case O_SUB:
-    if (b->uniform) {
-      in->contig = a->contig;
-      in->uniform = a->uniform;
-    } else if (a->uniform && in->op == O_ADD) {
-      in->contig = b->contig;
-    }
-    in->div = gcd64(a->div, b->div);
-    break;
-  case O_MUL:
-    in->uniform = a->uniform && b->uniform;
-    in->div = a->div * b->div > DIV_MAX ? DIV_MAX : a->div * b->div;
-    if (is_one(f, in->args[1])) in->contig = a->contig; /* x * 1: stride 1 specialized as a constant */
-    if (is_one(f, in->args[0])) in->contig = b->contig;
-    break;
-  case O_HINT: /* the programmer's word: multiple_of / max_contiguous */
-    in->contig = a->contig;
-    in->div = a->div;
-    in->uniform = a->uniform;
-    if (in->aux == 0 && in->imm > in->div) in->div = in->imm > DIV_MAX ? DIV_MAX : in->imm;
-    if (in->aux == 1 && in->imm > in->contig) in->contig = (int)(in->imm > (1 << 30) ? 1 << 30 : in->imm);
-    break;
-  case O_CONVERT: /* the same values, moved */
-    in->contig = a->contig;
-    in->div = a->div;
-    in->uniform = a->uniform;
-    break;
-  case O_CAST:
-    if (dt_is_int((tm_dtype)in->ty.dt) && dt_is_int((tm_dtype)a->ty.dt) && in->ty.dt != TM_I1) {
-      in->contig = a->contig;
-      in->div = a->div;
-    }
-    in->uniform = a->uniform;
-    break;
-  case O_ADDPTR: {
-    int bytes = tm_dtype_bytes((tm_dtype)in->ty.dt);
-    if (a->uniform) in->contig = b->contig;
-    else if (b->uniform) in->contig = a->contig; /* p += BLOCK in a loop keeps p's runs */
-    int64_t offdiv = b->div * bytes > DIV_MAX ? DIV_MAX : b->div * bytes;
-    in->div = gcd64(a->div, offdiv);
-    in->uniform = a->uniform && b->uniform;
-    break;
-  }
-  case O_BLOCKARG: case O_RESULT:
+  Axis none = {1, 1, false};
+  if (in->op == O_BLOCKARG || in->op == O_RESULT) {
+    in->contig = 1;
+    in->div = 1;
+    in->uniform = in->ty.rank == 0;
     carried(f, in, with_yield);
-    break;
-  default:
-    if (in->ty.rank == 0) in->uniform = true;
-    break;
+    return;
   }
-  if (in->contig > last_size(in->ty)) in->contig = last_size(in->ty);
-  if (in->contig < 1) in->contig = 1;
-  if (in->div < 1) in->div = 1;
+  Axis a = in->nargs > 0 ? stored(&f->ins.v[in->args[0]]) : none;
+  Axis b = in->nargs > 1 ? stored(&f->ins.v[in->args[1]]) : none;
+  Axis r = transfer(f, in, in->ty.rank ? in->ty.rank - 1 : 0, a, b);
+  in->contig = r.contig;
+  in->div = r.div;
+  in->uniform = r.uniform;
+}
+
+/* Along any dim, on demand, before layouts exist (layout.c asks whether a
+ * block of pointers runs along another dim than the last). Loop-carried and
+ * deep values are assumed to know nothing. */
+static Axis along(Fn *f, int id, int dim, int depth) {
+  Ins *in = &f->ins.v[id];
+  Axis none = {1, 1, in->ty.rank == 0};
+  if (depth > 16 || in->op == O_BLOCKARG || in->op == O_RESULT || (in->ty.rank && dim < 0)) return none;
+  Axis x[2] = {{1, 1, false}, {1, 1, false}};
+  for (int k = 0; k < in->nargs && k < 2; k++) {
+    Ins *a = &f->ins.v[in->args[k]];
+    int d = operand_dim(in, a, dim);
+    x[k] = d < 0 ? (Axis){1, 1, true} : along(f, in->args[k], d, depth + 1);
+  }
+  return transfer(f, in, dim, x[0], x[1]);
+}
+
+int axis_contig_along(Fn *f, int id, int dim, int64_t *div) {
+  Axis r = along(f, id, dim, 0);
+  *div = r.div;
+  return r.contig;
 }
 
 /* How many consecutive slots of a block access can move as one vector. */
@@ -165,12 +209,17 @@ static int vector_width(Ctx *c, Fn *f, Ins *in) {
   Ins *p = &f->ins.v[in->args[0]];
   Layout *l = in->layout;
   if (!l || !p->ty.rank || c->opt == TM_OPT_NONE || l->replicated) return 0;
-  int d = l->dims[l->rank - 1];
-  if (l->order[0] != d) return 0;  /* slots along the last dim must be adjacent */
-  int v = l->espt[d];
+  /* each thread's consecutive slots run along the layout's fastest dim */
+  int vd = -1;
+  for (int i = 0; i < l->rank; i++)
+    if (l->dims[i] == l->order[0]) vd = i;
+  if (vd < 0) return 0;
+  int v = l->espt[l->order[0]];
+  int64_t div = p->div;
+  int contig = vd == l->rank - 1 ? p->contig : axis_contig_along(f, in->args[0], vd, &div);
   int bytes = tm_dtype_bytes((tm_dtype)p->ty.dt);
   if (p->ty.dt == TM_I1) bytes = 1;
-  while (v > 1 && (p->contig < v || p->div < (int64_t)v * bytes || v * bytes > 16)) v /= 2;
+  while (v > 1 && (contig < v || div < (int64_t)v * bytes || v * bytes > 16)) v /= 2;
   return v > 1 ? v : 0;
 }
 

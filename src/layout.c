@@ -26,22 +26,30 @@
 /* ------------------------------------------------------------ families */
 
 Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps, int vec) {
+  return layout_blocked_along(c, rank, shape, num_warps, vec, rank - 1);
+}
+
+Layout *layout_blocked_along(Ctx *c, int rank, const int32_t *shape, int num_warps, int vec, int fastest) {
   Layout f = {.prank = rank};
   for (int d = 0; d < rank; d++) {
     f.spt[d] = 1;
     f.tpw[d] = 1;
     f.wpc[d] = 1;
-    f.order[d] = rank - 1 - d; /* row-major: last dim fastest */
   }
-  /* vec consecutive elements per thread along the last dim, so loads and stores
-   * can move them as one vector; then lanes along the fastest dims first, then
-   * SIMD-groups; leftovers replicate */
+  /* `fastest` first, then the others from the last dim down (row-major when
+   * fastest is the last dim) */
+  f.order[0] = fastest;
+  for (int d = rank - 1, k = 1; d >= 0; d--)
+    if (d != fastest) f.order[k++] = d;
+  /* vec consecutive elements per thread along the fastest dim, so loads and
+   * stores can move them as one vector; then lanes along the fastest dims
+   * first, then SIMD-groups; leftovers replicate */
   int64_t numel = 1;
   for (int d = 0; d < rank; d++) numel *= shape[d];
   /* no wider than the block, and narrow enough that every thread has its own
    * elements (a replicated layout could not move vectors) */
-  while (vec > 1 && (vec > shape[rank - 1] || numel < (int64_t)vec * 32 * num_warps)) vec /= 2;
-  f.spt[rank - 1] = vec > 1 ? vec : 1;
+  while (vec > 1 && (vec > shape[fastest] || numel < (int64_t)vec * 32 * num_warps)) vec /= 2;
+  f.spt[fastest] = vec > 1 ? vec : 1;
   int lanes = 32, warps = num_warps;
   for (int k = 0; k < rank; k++) {
     int d = f.order[k];
@@ -257,7 +265,9 @@ static Layout *required(Assign *A, Ins *in, int k) {
       if (i != in->aux) d[n++] = own->dims[i];
     return layout_in(A->c, own, n, d, a->ty.shape);
   }
-  case O_STORE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
+  case O_STORE: /* a store of its own family (transposed) moves its pointers too */
+    if (k == 0) return layout_same_family(own, A->family) ? NULL : own;
+    return f->ins.v[in->args[0]].layout;
   case O_REDUCE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
   case O_SCAN: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
   case O_DOT: return k == 2 ? own : NULL;
@@ -269,7 +279,21 @@ static Layout *required(Assign *A, Ins *in, int k) {
   }
 }
 
-/* Inserts conversions where an operand's layout is not what its user needs. */
+static bool remat_op(Op op) {
+  return op == O_RANGE || op == O_SPLAT || op == O_EXPAND_DIMS || op == O_BROADCAST || op == O_HINT || op == O_ADDPTR ||
+         (op >= O_ADD && op <= O_CAST && op != O_DIV && op != O_REM);
+}
+
+/* Whether remat can rebuild value id (blocks only; scalars are shared). */
+static bool rematerializable(Fn *f, int id, int depth) {
+  Ins *in = &f->ins.v[id];
+  if (!in->ty.rank) return true;
+  if (depth > 8 || !remat_op((Op)in->op)) return false;
+  for (int k = 0; k < in->nargs; k++)
+    if (!rematerializable(f, in->args[k], depth + 1)) return false;
+  return true;
+}
+
 /* Recomputes a cheap pure value (aranges, splats, constants and elementwise
  * arithmetic, expand_dims and broadcasts of them) in layout `want` instead of
  * moving it through threadgroup memory: offsets used as rows in one place and
@@ -281,9 +305,7 @@ static int remat(Assign *A, int id, Layout *want, Block *nb, int depth) {
   if (!in->ty.rank || layout_eq(in->layout, want)) return id;
   if (depth > 8) return -1;
   Op op = (Op)in->op;
-  bool ok = op == O_RANGE || op == O_SPLAT || op == O_EXPAND_DIMS || op == O_BROADCAST || op == O_HINT ||
-            (op >= O_ADD && op <= O_CAST && op != O_DIV && op != O_REM);
-  if (!ok) return -1;
+  if (!remat_op(op)) return -1;
   int args[3];
   for (int k = 0; k < in->nargs; k++) {
     Ins *a = &f->ins.v[in->args[k]];
@@ -309,6 +331,7 @@ static int remat(Assign *A, int id, Layout *want, Block *nb, int depth) {
   return nid;
 }
 
+/* Inserts conversions where an operand's layout is not what its user needs. */
 static void fix_block(Assign *A, Block *b) {
   Fn *f = A->f;
   Block nb = {0};
@@ -338,6 +361,41 @@ static void fix_block(Assign *A, Block *b) {
     vec_push(&A->c->arena, nb.ins, id);
   }
   *b = nb;
+}
+
+/* A 2-D load or store whose pointers run along dim 0 (x.T, a column-major
+ * tensor) gets a layout of its own with dim 0 fastest, so each thread moves a
+ * vector and neighbouring lanes touch neighbouring addresses. Its pointers and
+ * mask are recomputed in that layout; the data goes through threadgroup
+ * memory once (a stored value before, a loaded one after). Only where the
+ * family's own layout could not move vectors and the pointers can be rebuilt. */
+static bool tied(Assign *A, int id) {
+  for (int j = 0; j < A->f->ins.n; j++)
+    if (j != id && find(A, j) == find(A, id)) return true;
+  return false;
+}
+
+static void transpose_accesses(Assign *A) {
+  Fn *f = A->f;
+  Layout *fam = A->family;
+  if (A->R != 2 || fam->spt[1] < 2) return; /* no vectors to gain */
+  Layout *tfam = NULL;
+  for (int id = 0; id < f->ins.n; id++) {
+    Ins *in = &f->ins.v[id];
+    if (in->op != O_LOAD && in->op != O_STORE) continue;
+    Ins *p = &f->ins.v[in->args[0]];
+    if (p->ty.rank != 2 || !in->layout || in->layout->dims[0] != 0 || in->layout->dims[1] != 1) continue;
+    int64_t div0 = 1, div1 = 1;
+    int bytes = tm_dtype_bytes((tm_dtype)p->ty.dt);
+    if (axis_contig_along(f, in->args[0], 1, &div1) >= 2) continue; /* already along the rows */
+    int c0 = axis_contig_along(f, in->args[0], 0, &div0);
+    if (c0 < 2 || div0 < 2 * bytes || !rematerializable(f, in->args[0], 0)) continue;
+    if (in->op == O_LOAD && tied(A, id)) continue; /* its layout is a loop's */
+    if (!tfam) tfam = layout_blocked_along(A->c, 2, fam->size, f->num_warps, fam->spt[1], 0);
+    if (tfam->spt[0] < 2) return;
+    int dims[2] = {0, 1};
+    in->layout = layout_in(A->c, tfam, 2, dims, p->ty.shape);
+  }
 }
 
 void layout_assign(Ctx *c, Fn *f) {
@@ -402,5 +460,6 @@ void layout_assign(Ctx *c, Fn *f) {
       if (k != red->aux) dims[r++] = src->dims[k];
     in->layout = layout_in(c, src, r, dims, in->ty.shape);
   }
+  transpose_accesses(&A);
   fix_block(&A, f->body);
 }

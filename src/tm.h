@@ -397,6 +397,8 @@ void layout_assign(Ctx *c, Fn *f);
 /* The default family for a shape (vec consecutive elements per thread along
  * the last dim), and a value layout within a family. */
 Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps, int vec);
+/* The same with `fastest` as the dim whose elements are adjacent in a thread. */
+Layout *layout_blocked_along(Ctx *c, int rank, const int32_t *shape, int num_warps, int vec, int fastest);
 Layout *layout_in(Ctx *c, const Layout *family, int rank, const int *dims, const int32_t *shape);
 /* Which element slot `slot` of thread (lane, warp) holds; *dup set when the
  * element is a duplicate of one held by a lower thread. */
@@ -411,6 +413,9 @@ bool layout_maps(const Layout *from, const Layout *to);
 /* Contiguity and divisibility of every value along the last dim (Ins fields),
  * and which block loads and stores can move vec elements at a time. */
 void axis_analyze(Ctx *c, Fn *f);
+/* Contiguity of value `id` along its dim `dim` (and, in *div, the alignment of
+ * its runs), computed on demand; loop-carried values count as unknown. */
+int axis_contig_along(Fn *f, int id, int dim, int64_t *div);
 
 /* ------------------------------------------------------------ msl.c */
 

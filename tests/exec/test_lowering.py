@@ -163,3 +163,80 @@ def test_multiple_of_hint_enables_vectors(rng):
     hinted_copy_kernel[(1,)](x, out, 48, B=B)
     np.testing.assert_array_equal(out[48:], x[48:])
     assert (out[:48] == 0).all()
+
+
+@triton.jit
+def transpose_kernel(x_ptr, y_ptr, M, N, sxm, sxn, sym, syn, BM: tl.constexpr, BN: tl.constexpr):
+    m = tl.program_id(0) * BM + tl.arange(0, BM)
+    n = tl.program_id(1) * BN + tl.arange(0, BN)
+    mask = (m[:, None] < M) & (n[None, :] < N)
+    x = tl.load(x_ptr + m[:, None] * sxm + n[None, :] * sxn, mask=mask, other=0.0)
+    tl.store(y_ptr + m[:, None] * sym + n[None, :] * syn, x * 2.0, mask=mask)
+
+
+def tile_accesses(msl, ty="float"):
+    """the vector loads and stores of the generated MSL, and its barriers"""
+    return (re.findall(rf"TM_LD\(\(device const {ty}(\d)\*\)", msl), re.findall(rf"TM_ST\(\(device {ty}(\d)\*\)", msl),
+            msl.count("threadgroup_barrier"))
+
+
+@pytest.mark.parametrize("M,N", [(64, 64), (67, 45), (5, 130)])
+def test_transposed_store_goes_through_threadgroup_memory_once(M, N, rng):
+    x = aligned(M * N, np.float32, rng).reshape(M, N)
+    x[0, 0], x[-1, -1], x[M // 2, N // 2] = np.nan, -np.inf, np.inf
+    raw = aligned(N * M + 4, np.float32, rng)
+    raw[:] = 7.0
+    y = raw[:N * M].reshape(N, M)
+    grid = (triton.cdiv(M, 32), triton.cdiv(N, 32))
+    h = transpose_kernel[grid](x, y, M, N, N, 1, 1, M, BM=32, BN=32)
+    np.testing.assert_array_equal(y, 2 * x.T)
+    assert (raw[N * M:] == 7.0).all()  # nothing past the end
+    if M % 16 == 0:  # the row strides keep every run 16-byte aligned
+        loads, stores, barriers = tile_accesses(h.asm["msl"])
+        assert loads == ["4"] and stores == ["4"] and barriers == 2, (loads, stores, barriers)
+
+
+def test_transposed_load_reads_columns_as_vectors(rng):
+    # x is read down its columns: a column-major view given through its strides
+    M, N = 96, 64
+    xt = aligned(M * N, np.float32, rng).reshape(N, M)  # x = xt.T, column-major
+    xt[3, 5] = np.nan
+    y = aligned(M * N, np.float32, rng).reshape(M, N)
+    h = transpose_kernel[(3, 2)](xt, y, M, N, 1, M, N, 1, BM=32, BN=32)
+    np.testing.assert_array_equal(y, 2 * xt.T)
+    loads, stores, barriers = tile_accesses(h.asm["msl"])
+    assert loads == ["4"] and stores == ["4"] and barriers == 2, (loads, stores, barriers)
+
+
+def test_row_major_copy_needs_no_transpose(rng):
+    M, N = 64, 64
+    x = aligned(M * N, np.float32, rng).reshape(M, N)
+    y = aligned(M * N, np.float32, rng).reshape(M, N)
+    h = transpose_kernel[(2, 2)](x, y, M, N, N, 1, N, 1, BM=32, BN=32)
+    np.testing.assert_array_equal(y, 2 * x)
+    loads, stores, barriers = tile_accesses(h.asm["msl"])
+    assert loads == ["4"] and stores == ["4"] and barriers == 0, (loads, stores, barriers)
+
+
+@triton.jit
+def transpose_in_loop_kernel(x_ptr, y_ptr, M, N, BM: tl.constexpr, BN: tl.constexpr):
+    # the column loads are loop-carried through acc's sum: the loop's layout wins
+    m = tl.arange(0, BM)
+    acc = tl.zeros((BM, BN), tl.float32)
+    for j in range(0, N, BN):
+        n = j + tl.arange(0, BN)
+        mask = (m[:, None] < M) & (n[None, :] < N)
+        acc += tl.load(x_ptr + n[None, :] * M + m[:, None], mask=mask, other=0.0)
+    tl.store(y_ptr + m[:, None] * BN + tl.arange(0, BN)[None, :], acc)
+
+
+def test_transposed_load_inside_a_loop(rng):
+    M, N = 32, 100
+    xt = aligned(N * M, np.float32, rng).reshape(N, M)
+    xt[7, 3] = -np.inf
+    y = np.zeros((32, 32), np.float32)
+    transpose_in_loop_kernel[(1,)](xt, y, M, N, BM=32, BN=32)
+    x = np.zeros((32, 128), np.float32)
+    x[:, :N] = xt.T
+    ref = x.reshape(32, 4, 32).sum(axis=1, dtype=np.float32)
+    np.testing.assert_allclose(y, ref, rtol=1e-6)

@@ -212,10 +212,11 @@ static void test_parse_params(void) {
 }
 
 /* Every element of a block is owned by exactly one non-duplicate (thread, slot). */
-static void check_layout(int rank, const int32_t *shape, int num_warps, int vec) {
+static void check_layout_along(int rank, const int32_t *shape, int num_warps, int vec, int fastest) {
   tm_compile_request req;
   Ctx *c = new_ctx("", &req);
-  Layout *l = layout_blocked(c, rank, shape, num_warps, vec);
+  Layout *l = layout_blocked_along(c, rank, shape, num_warps, vec, fastest);
+  CHECK(l->order[0] == fastest && l->stride[fastest] == 1);
   int64_t numel = 1;
   for (int d = 0; d < rank; d++) numel *= shape[d];
   int *owners = calloc((size_t)numel, sizeof(int));
@@ -239,6 +240,10 @@ static void check_layout(int rank, const int32_t *shape, int num_warps, int vec)
   CHECK(l->per_thread * 32 * num_warps >= numel);
   free(owners);
   free_ctx(c);
+}
+
+static void check_layout(int rank, const int32_t *shape, int num_warps, int vec) {
+  for (int f = 0; f < rank; f++) check_layout_along(rank, shape, num_warps, vec, f);
 }
 
 static void test_layouts(void) {
