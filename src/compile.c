@@ -107,9 +107,11 @@ tm_status tm_compile(const tm_compile_request *req, tm_kernel **out, char **err)
   c->arena.oom = &oom;
   volatile tm_status st = TM_OK;
   if (setjmp(oom)) {
+    ctx_free_bufs(c);
     st = TM_ERR_NOMEM;
     if (err) *err = NULL;
   } else if (setjmp(c->jb)) {
+    ctx_free_bufs(c);
     st = c->status;
     if (err) *err = c->err;
     else free(c->err);

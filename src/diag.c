@@ -75,3 +75,13 @@ void internal_error(Ctx *c, const char *pass, const char *fmt, ...) {
   c->status = TM_ERR_INTERNAL;
   longjmp(c->jb, 1);
 }
+
+void ctx_own_buf(Ctx *c, Buf *b) {
+  if (c->nbufs < (int)(sizeof c->bufs / sizeof c->bufs[0])) c->bufs[c->nbufs++] = b;
+  else internal_error(c, "diag", "too many owned buffers");
+}
+
+void ctx_free_bufs(Ctx *c) {
+  for (int i = 0; i < c->nbufs; i++) buf_free(c->bufs[i]);
+  c->nbufs = 0;
+}

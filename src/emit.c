@@ -1285,19 +1285,52 @@ static bool reserved(const char *s) {
 }
 
 char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
-  Emitter E = {.c = c, .f = f, .d = d};
-  E.group_of = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
-  E.in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
-  E.param_names = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->params.n + 1));
+  /* in the arena, so an error raised from anywhere below can free its buffers */
+  Emitter *E = arena_alloc(&c->arena, sizeof *E);
+  *E = (Emitter){.c = c, .f = f, .d = d};
+  ctx_own_buf(c, &E->out);
+  ctx_own_buf(c, &E->pre);
+  ctx_own_buf(c, &E->loop);
+  E->group_of = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
+  E->in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
+  E->param_names = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->params.n + 1));
   int nh = 0;
   while (math_helpers[nh].name) nh++;
-  E.helpers = arena_alloc(&c->arena, sizeof(bool) * (size_t)(nh + 1));
+  E->helpers = arena_alloc(&c->arena, sizeof(bool) * (size_t)(nh + 1));
   for (int i = 0; i < f->params.n; i++)
-    E.param_names[i] = reserved(f->params.v[i].name) ? arena_printf(&c->arena, "%s_", f->params.v[i].name) : f->params.v[i].name;
+    E->param_names[i] = reserved(f->params.v[i].name) ? arena_printf(&c->arena, "%s_", f->params.v[i].name) : f->params.v[i].name;
 
-  plan_groups(&E, f->body, 0);
-  plan_arrays(&E);
-  emit_block(&E, f->body, 1, -1);
+  plan_groups(E, f->body, 0);
+  plan_arrays(E);
+  emit_block(E, f->body, 1, -1);
+  int smem_bytes = 0;
+  for (int dt = 0; dt < TM_NDTYPES; dt++)
+    if (E->smem[dt]) smem_bytes += E->smem[dt] * (dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)dt));
+  int budget = c->target->threadgroup_mem_bytes > 0 ? c->target->threadgroup_mem_bytes : 32768;
+  if (smem_bytes > budget) { /* name the operations that need it */
+    Buf why = {0};
+    for (int i = 0; i < E->smem_users.n && i < 8; i++) {
+      Ins *u = &f->ins.v[E->smem_users.v[i]];
+      buf_printf(&why, "%s%s at %d:%d (%d bytes)", i ? ", " : "", op_name((Op)u->op), u->line, u->col, E->smem_sizes.v[i]);
+    }
+    const char *list = arena_strdup(&c->arena, why.p ? why.p : "");
+    buf_free(&why);
+    error_at(c, f->line, f->col, "the kernel needs %d bytes of threadgroup memory; the target '%s' has %d; needed by: %s; "
+             "use smaller blocks or fewer SIMD-groups (num_warps)", smem_bytes, c->target->name, budget, list);
+  }
+  /* per-thread arrays: an upper bound (every array at once); the emulator's
+   * fibers have 64 KiB stacks, and a GPU would spill such arrays to memory */
+  int64_t priv = 0;
+  for (int i = 0; i < f->ins.n; i++) {
+    Ins *in = &f->ins.v[i];
+    if (!in->ty.rank || !in->layout) continue;
+    bool stored = E->in_array[i] || ((in->op == O_RESULT || in->op == O_BLOCKARG) && in->aux > 0);
+    if (stored) priv += (int64_t)in->layout->per_thread * (in->ty.ptr ? 8 : tm_dtype_bytes((tm_dtype)in->ty.dt));
+  }
+  if (priv > 48 * 1024) {
+    error_at(c, f->line, f->col, "the kernel would keep about %lld bytes of per-thread arrays (blocks of %d threads); "
+             "use smaller blocks or more SIMD-groups (num_warps), or split the work", (long long)priv, f->num_warps * 32);
+  }
 
   Buf k = {0};
   buf_puts(&k, "#include <metal_stdlib>\nusing namespace metal;\n\n");
@@ -1326,7 +1359,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   }
   /* helpers in table order, so one a helper needs comes first if listed first */
   for (int i = 0; i < nh; i++)
-    if (E.helpers[i]) buf_printf(&k, "%s", math_helpers[i].text);
+    if (E->helpers[i]) buf_printf(&k, "%s", math_helpers[i].text);
   const char *kname = reserved(f->name) ? arena_printf(&c->arena, "%s_", f->name) : f->name;
   buf_printf(&k, "\n%s %s(", d->kernel_kw, kname);
   const char *sep = "\n    ";
@@ -1334,14 +1367,14 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     Param *p = &f->params.v[i];
     if (p->kind == TM_PARAM_POINTER)
       buf_printf(&k, "%s%s %s* %s [[buffer(%d)]]", sep, p->written ? d->buffer_qual : d->const_buffer_qual,
-                 mem_tname(&E, (tm_dtype)p->ty.dt), E.param_names[i], i);
+                 mem_tname(E, (tm_dtype)p->ty.dt), E->param_names[i], i);
     else
-      buf_printf(&k, "%s%s %s& %s [[buffer(%d)]]", sep, d->bytes_qual, em_tname(&E, (tm_dtype)p->ty.dt), E.param_names[i], i);
+      buf_printf(&k, "%s%s %s& %s [[buffer(%d)]]", sep, d->bytes_qual, em_tname(E, (tm_dtype)p->ty.dt), E->param_names[i], i);
     sep = ",\n    ";
   }
   info->nbuiltins = 0;
   tm_builtin bis[3] = {TM_BI_THREADGROUP_POSITION, TM_BI_THREADGROUPS_PER_GRID, TM_BI_THREAD_INDEX};
-  bool want[3] = {true, E.uses_npid, E.uses_tid};
+  bool want[3] = {true, E->uses_npid, E->uses_tid};
   for (int i = 0; i < 3; i++) {
     if (!want[i]) continue;
     buf_printf(&k, "%s%s", sep, d->builtin_decl[bis[i]]);
@@ -1349,48 +1382,19 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     sep = ",\n    ";
   }
   buf_puts(&k, ")\n{\n");
-  int smem_bytes = 0;
-  for (int dt = 0; dt < TM_NDTYPES; dt++) {
-    if (!E.smem[dt]) continue;
-    buf_printf(&k, "  threadgroup %s tm_smem_%s[%d];\n", em_tname(&E, (tm_dtype)dt), em_tname(&E, (tm_dtype)dt), E.smem[dt]);
-    smem_bytes += E.smem[dt] * (dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)dt));
-  }
-  int budget = c->target->threadgroup_mem_bytes > 0 ? c->target->threadgroup_mem_bytes : 32768;
-  if (smem_bytes > budget) { /* name the operations that need it */
-    Buf why = {0};
-    for (int i = 0; i < E.smem_users.n && i < 8; i++) {
-      Ins *u = &f->ins.v[E.smem_users.v[i]];
-      buf_printf(&why, "%s%s at %d:%d (%d bytes)", i ? ", " : "", op_name((Op)u->op), u->line, u->col, E.smem_sizes.v[i]);
-    }
-    const char *list = arena_strdup(&c->arena, why.p ? why.p : "");
-    buf_free(&why);
-    error_at(c, f->line, f->col, "the kernel needs %d bytes of threadgroup memory; the target '%s' has %d; needed by: %s; "
-             "use smaller blocks or fewer SIMD-groups (num_warps)", smem_bytes, c->target->name, budget, list);
-  }
-  buf_put(&k, E.out.p ? E.out.p : "", E.out.len);
+  for (int dt = 0; dt < TM_NDTYPES; dt++)
+    if (E->smem[dt])
+      buf_printf(&k, "  threadgroup %s tm_smem_%s[%d];\n", em_tname(E, (tm_dtype)dt), em_tname(E, (tm_dtype)dt), E->smem[dt]);
+  buf_put(&k, E->out.p ? E->out.p : "", E->out.len);
   buf_puts(&k, "}\n");
-  /* per-thread arrays: an upper bound (every array at once); the emulator's
-   * fibers have 64 KiB stacks, and a GPU would spill such arrays to memory */
-  int64_t priv = 0;
-  for (int i = 0; i < f->ins.n; i++) {
-    Ins *in = &f->ins.v[i];
-    if (!in->ty.rank || !in->layout) continue;
-    bool stored = E.in_array[i] || ((in->op == O_RESULT || in->op == O_BLOCKARG) && in->aux > 0);
-    if (stored) priv += (int64_t)in->layout->per_thread * (in->ty.ptr ? 8 : tm_dtype_bytes((tm_dtype)in->ty.dt));
-  }
-  if (priv > 48 * 1024)
-    error_at(c, f->line, f->col, "the kernel would keep about %lld bytes of per-thread arrays (blocks of %d threads); "
-             "use smaller blocks or more SIMD-groups (num_warps), or split the work", (long long)priv, f->num_warps * 32);
-  bool oom = k.oom || E.out.oom || E.pre.oom || E.loop.oom;
+  bool oom = k.oom || E->out.oom || E->pre.oom || E->loop.oom;
   char *text = oom ? NULL : arena_strdup(&c->arena, k.p);
   buf_free(&k);
-  buf_free(&E.out);
-  buf_free(&E.pre);
-  buf_free(&E.loop);
+  ctx_free_bufs(c);
   if (!text) internal_error(c, "emit", "out of memory");
   info->name = kname;
   info->threads_per_threadgroup = f->num_warps * 32;
   info->threadgroup_mem_bytes = smem_bytes;
-  info->uses_barriers = E.uses_barrier;
+  info->uses_barriers = E->uses_barrier;
   return text;
 }

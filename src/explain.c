@@ -26,7 +26,8 @@ static const char *layout_str(Arena *a, const Layout *l) {
   int pdims[TM_MAX_RANK];
   for (int i = 0; i < l->rank; i++) pdims[i] = l->dims[i];
   const char *kind = l->rank == l->prank ? "blocked" : "slice";
-  return arena_printf(a, "%s dims %s, %d per thread%s", kind, ints(a, pdims, l->rank), l->per_thread,
+  const char *fast = l->order[0] != l->prank - 1 ? arena_printf(a, ", dim %d fastest", l->order[0]) : "";
+  return arena_printf(a, "%s dims %s, %d per thread%s%s", kind, ints(a, pdims, l->rank), l->per_thread, fast,
                       l->replicated ? ", replicated" : "");
 }
 
@@ -64,9 +65,14 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
     Ins *p = &f->ins.v[in->args[0]];
     int bytes = p->ty.dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)p->ty.dt);
     bool masked = in->op == O_STORE ? in->nargs == 3 : in->nargs >= 2;
+    const Layout *l = in->layout;
+    const char *down = l->order[0] != l->prank - 1
+                           ? arena_printf(a, ", along dim %d (the %s crosses threadgroup memory once)", l->order[0],
+                                          in->op == O_STORE ? "stored value" : "loaded value")
+                           : "";
     if (in->vec > 1)
-      buf_printf(&b, "  %-6s @%d:%d  %s  vector of %d (%d bytes)%s\n", op_name((Op)in->op), in->line, in->col,
-                 type_str(a, p->ty), in->vec, in->vec * bytes, masked ? ", mask checked per vector" : "");
+      buf_printf(&b, "  %-6s @%d:%d  %s  vector of %d (%d bytes)%s%s\n", op_name((Op)in->op), in->line, in->col,
+                 type_str(a, p->ty), in->vec, in->vec * bytes, masked ? ", mask checked per vector" : "", down);
     else
       buf_printf(&b, "  %-6s @%d:%d  %s  scalar (%d bytes)%s [contiguity %d, alignment %lld]\n", op_name((Op)in->op), in->line,
                  in->col, type_str(a, p->ty), bytes, masked ? ", masked" : "", p->contig, (long long)p->div);

@@ -83,8 +83,14 @@ typedef struct Ctx {
   Src src;
   jmp_buf jb;
   char *err;            /* malloc'd message once an error was raised */
+  Buf *bufs[4];         /* growable buffers freed if an error unwinds past their owner */
+  int nbufs;
   tm_status status;
 } Ctx;
+
+/* Registers b to be freed if an error unwinds (ctx_free_bufs at the boundary). */
+void ctx_own_buf(Ctx *c, Buf *b);
+void ctx_free_bufs(Ctx *c);
 
 /* Located user error: file:line:col, message, the source line and a caret. */
 _Noreturn void error_at(Ctx *c, int line, int col, const char *fmt, ...);

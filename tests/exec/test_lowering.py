@@ -206,6 +206,8 @@ def test_transposed_load_reads_columns_as_vectors(rng):
     np.testing.assert_array_equal(y, 2 * xt.T)
     loads, stores, barriers = tile_accesses(h.asm["msl"])
     assert loads == ["4"] and stores == ["4"] and barriers == 2, (loads, stores, barriers)
+    text = transpose_kernel.explain(xt, y, M, N, 1, M, N, 1, BM=32, BN=32)
+    assert "along dim 0 (the loaded value crosses threadgroup memory once)" in text, text
 
 
 def test_row_major_copy_needs_no_transpose(rng):
