@@ -10,7 +10,9 @@ back with [:, None] / [None, :]), row/column vectors broadcast against blocks
 
   1-D  several programs of BLOCK lanes over n elements (n not a multiple of BLOCK);
        the evaluator sees the padded data as (programs, BLOCK) and reduces axis 1.
-  2-D  one program over a BM x BN block holding an M x N array (M <= BM, N <= BN).
+  2-D  one program over a BM x BN block holding an M x N array (M <= BM, N <= BN);
+       some inputs and the output may be column-major (read and written down
+       the columns, the compiler's transposed layouts).
 
 `Program.source` is the kernel's Python text; `Program.evaluate(inputs)` is the
 expected output computed with NumPy on the padded blocks, masked lanes
@@ -70,7 +72,14 @@ class Program:
             self.n = int(r.integers(1, 4 * self.BLOCK + 2))
             self.grid = -(-self.n // self.BLOCK)
         self.num_warps = int(2 ** r.integers(0, 3))
-        self.inputs = []  # (name, dtype, kind) kind: "full" | "row" | "col"
+        # column-major ("transposed") loads and stores, from a stream of their
+        # own so the rest of each seed's program stays the same
+        t = np.random.default_rng([seed, 1])
+        self.tstore = self.twod and bool(t.integers(3) == 0)
+        self.tload = self.twod and bool(t.integers(3) == 0)
+        if self.twod and (self.tstore or self.tload) and t.integers(2):
+            self.M = self.BM  # whole columns: runs aligned for vectors when BM >= 16
+        self.inputs = []  # (name, dtype, kind) kind: "full" | "tfull" (column-major) | "row" | "col"
         self.body = []    # kernel lines
         self.ops = []     # evaluator closures: env -> None
         self.vals = []
@@ -105,6 +114,8 @@ class Program:
         r = self.rng
         dt = list(DTYPES)[int(r.integers(len(DTYPES)))]
         kind = "full" if not self.twod else ["full", "full", "row", "col"][int(r.integers(4))]
+        if kind == "full" and self.tload and len(self.inputs) % 2 == 0:
+            kind = "tfull"  # stored column-major: read down the columns
         i = len(self.inputs)
         self.inputs.append((f"in{i}_ptr", dt, kind))
         name = self.fresh()
@@ -112,12 +123,14 @@ class Program:
             line = f"{name} = tl.load(in{i}_ptr + offs, mask=mask, other=0)"
         elif kind == "full":
             line = f"{name} = tl.load(in{i}_ptr + offs, mask=mask, other=0)"
+        elif kind == "tfull":
+            line = f"{name} = tl.load(in{i}_ptr + toffs, mask=mask, other=0)"
         elif kind == "row":
             line = f"{name} = tl.load(in{i}_ptr + rm, mask=rm < M, other=0)[:, None]"
         else:
             line = f"{name} = tl.load(in{i}_ptr + rn, mask=rn < N, other=0)[None, :]"
         self.emit(line, lambda env, name=name, i=i: env.__setitem__(name, env[f"in{i}"]))
-        self.vals.append(Val(name, dt, kind))
+        self.vals.append(Val(name, dt, "full" if kind == "tfull" else kind))
 
     # ---------------------------------------------------------------- operations
     def step(self):
@@ -305,7 +318,7 @@ class Program:
                       lambda env, src=name: env.__setitem__(w, np.broadcast_to(env[src], (self.rows(), self.cols()))))
             name = w
         self.result = name
-        self.body.append(f"tl.store(out_ptr + offs, {name}, mask=mask)")
+        self.body.append(f"tl.store(out_ptr + {'toffs' if self.tstore else 'offs'}, {name}, mask=mask)")
 
     @property
     def source(self):
@@ -314,7 +327,8 @@ class Program:
             head = [f"def kernel({params}, M, N, BM: tl.constexpr, BN: tl.constexpr):",
                     "    rm = tl.arange(0, BM)", "    rn = tl.arange(0, BN)",
                     "    mask = (rm[:, None] < M) & (rn[None, :] < N)",
-                    "    offs = rm[:, None] * N + rn[None, :]"]
+                    "    offs = rm[:, None] * N + rn[None, :]",
+                    "    toffs = rn[None, :] * M + rm[:, None]"]
         else:
             head = [f"def kernel({params}, n, BLOCK: tl.constexpr):",
                     "    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)", "    mask = offs < n"]
@@ -327,7 +341,7 @@ class Program:
         r = self.rng
         arrays = []
         for _, dt, kind in self.inputs:
-            n = (self.M * self.N if kind == "full" else self.M if kind == "row" else self.N) if self.twod else self.n
+            n = (self.M * self.N if kind in ("full", "tfull") else self.M if kind == "row" else self.N) if self.twod else self.n
             ndt = DTYPES[dt]
             if is_float(dt):
                 x = (r.standard_normal(n) * 8).astype(ndt)
@@ -352,6 +366,9 @@ class Program:
         if kind == "full":
             p = np.zeros((self.BM, self.BN), dt)
             p[:self.M, :self.N] = x.reshape(self.M, self.N)
+        elif kind == "tfull":  # x holds the M x N array column-major
+            p = np.zeros((self.BM, self.BN), dt)
+            p[:self.M, :self.N] = x.reshape(self.N, self.M).T
         elif kind == "row":
             p = np.zeros((self.BM, 1), dt)
             p[:self.M, 0] = x
@@ -367,7 +384,8 @@ class Program:
                 fn(env)
         full = np.broadcast_to(env[self.result], (self.rows(), self.cols())).astype(DTYPES[self.out_dt])
         if self.twod:
-            return np.ascontiguousarray(full[:self.M, :self.N]).reshape(-1)
+            block = full[:self.M, :self.N]
+            return np.ascontiguousarray(block.T if self.tstore else block).reshape(-1)
         return full.reshape(-1)[:self.n]
 
     def launch_args(self):
