@@ -144,9 +144,14 @@ static Axis transfer(Fn *f, Ins *in, int dim, Axis a, Axis b) {
 static Axis stored(Ins *in) { return (Axis){in->contig, in->div, in->uniform}; }
 
 /* A loop-carried value is what enters the loop met with what the body yields
- * (the first pass, optimistically, only what enters). */
+ * (the first pass, optimistically, only what enters). A for loop's induction
+ * variable lo + i * step is a multiple of what both lo and step are. */
 static void carried(Fn *f, Ins *in, bool with_yield) {
   Ins *op = &f->ins.v[in->imm];
+  if (in->op == O_BLOCKARG && in->aux == 0 && op->op == O_FOR) { /* lo + i * step */
+    in->div = gcd64(f->ins.v[op->args[0]].div, f->ins.v[op->args[2]].div);
+    return;
+  }
   int slot = in->op == O_BLOCKARG ? in->aux - 1 : in->aux;
   if (slot < 0 || (op->op != O_FOR && op->op != O_WHILE)) return;
   Ins *init = &f->ins.v[op->args[(op->op == O_FOR ? 3 : 0) + slot]];
@@ -188,7 +193,13 @@ static void analyze(Fn *f, int id, bool with_yield) {
 static Axis along(Fn *f, int id, int dim, int depth) {
   Ins *in = &f->ins.v[id];
   Axis none = {1, 1, in->ty.rank == 0};
-  if (depth > 16 || in->op == O_BLOCKARG || in->op == O_RESULT || (in->ty.rank && dim < 0)) return none;
+  if (depth > 16 || (in->ty.rank && dim < 0)) return none;
+  if (in->op == O_BLOCKARG && in->aux == 0 && f->ins.v[in->imm].op == O_FOR) { /* a for loop's induction variable */
+    Ins *op = &f->ins.v[in->imm];
+    none.div = gcd64(along(f, op->args[0], 0, depth + 1).div, along(f, op->args[2], 0, depth + 1).div);
+    return none;
+  }
+  if (in->op == O_BLOCKARG || in->op == O_RESULT) return none;
   Axis x[2] = {{1, 1, false}, {1, 1, false}};
   for (int k = 0; k < in->nargs && k < 2; k++) {
     Ins *a = &f->ins.v[in->args[k]];

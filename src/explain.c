@@ -66,10 +66,7 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
     int bytes = p->ty.dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)p->ty.dt);
     bool masked = in->op == O_STORE ? in->nargs == 3 : in->nargs >= 2;
     const Layout *l = in->layout;
-    const char *down = l->order[0] != l->prank - 1
-                           ? arena_printf(a, ", along dim %d (the %s crosses threadgroup memory once)", l->order[0],
-                                          in->op == O_STORE ? "stored value" : "loaded value")
-                           : "";
+    const char *down = l->order[0] != l->prank - 1 ? arena_printf(a, ", along dim %d", l->order[0]) : "";
     if (in->vec > 1)
       buf_printf(&b, "  %-6s @%d:%d  %s  vector of %d (%d bytes)%s%s\n", op_name((Op)in->op), in->line, in->col,
                  type_str(a, p->ty), in->vec, in->vec * bytes, masked ? ", mask checked per vector" : "", down);

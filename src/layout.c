@@ -160,6 +160,7 @@ typedef struct Assign {
   int R;            /* parent rank */
   int *cls;         /* union-find over values that must share a layout */
   int **hint;       /* per class: parent dims of the value dims, or NULL */
+  int vec;          /* elements per thread the family wanted along its fastest dim */
 } Assign;
 
 static int find(Assign *A, int x) {
@@ -265,7 +266,7 @@ static Layout *required(Assign *A, Ins *in, int k) {
       if (i != in->aux) d[n++] = own->dims[i];
     return layout_in(A->c, own, n, d, a->ty.shape);
   }
-  case O_STORE: /* a store of its own family (transposed) moves its pointers too */
+  case O_STORE: /* a store of its own family (access_layouts) moves its pointers too */
     if (k == 0) return layout_same_family(own, A->family) ? NULL : own;
     return f->ins.v[in->args[0]].layout;
   case O_REDUCE: return k == 0 ? NULL : f->ins.v[in->args[0]].layout;
@@ -363,39 +364,91 @@ static void fix_block(Assign *A, Block *b) {
   *b = nb;
 }
 
-/* A 2-D load or store whose pointers run along dim 0 (x.T, a column-major
- * tensor) gets a layout of its own with dim 0 fastest, so each thread moves a
- * vector and neighbouring lanes touch neighbouring addresses. Its pointers and
- * mask are recomputed in that layout; the data goes through threadgroup
- * memory once (a stored value before, a loaded one after). Only where the
- * family's own layout could not move vectors and the pointers can be rebuilt. */
+/* Whether value id is used only as an operand of tl.dot (which stages its
+ * operands through threadgroup memory from whatever layout they are in). */
+static bool feeds_only_dots(Fn *f, int id) {
+  bool used = false;
+  for (int j = 0; j < f->ins.n; j++) {
+    Ins *u = &f->ins.v[j];
+    for (int k = 0; k < u->nargs; k++) {
+      if (u->args[k] != id) continue;
+      if (u->op != O_DOT || k > 1) return false;
+      used = true;
+    }
+  }
+  return used;
+}
+
 static bool tied(Assign *A, int id) {
   for (int j = 0; j < A->f->ins.n; j++)
     if (j != id && find(A, j) == find(A, id)) return true;
   return false;
 }
 
-static void transpose_accesses(Assign *A) {
+/* Layouts of their own for 2-D loads and stores the family serves badly:
+ *  - pointers that run along dim 0 (x.T, a column-major tensor): a layout
+ *    with dim 0 fastest, so each thread moves a vector and neighbouring lanes
+ *    touch neighbouring addresses; the data goes through threadgroup memory
+ *    once (a stored value before, a loaded one after);
+ *  - a load feeding only tl.dot whose tile is smaller than the family's (the
+ *    family would replicate it, and move no vectors): a layout built for the
+ *    tile, at no cost, since tl.dot reads its operands from any layout.
+ * Pointers and masks are recomputed in the new layout, so only where they
+ * can be; a loop-carried load keeps the loop's layout. */
+static void access_layouts(Assign *A) {
   Fn *f = A->f;
-  Layout *fam = A->family;
-  if (A->R != 2 || fam->spt[1] < 2) return; /* no vectors to gain */
-  Layout *tfam = NULL;
+  if (A->R != 2 || A->vec < 2) return; /* no vectors to gain */
   for (int id = 0; id < f->ins.n; id++) {
     Ins *in = &f->ins.v[id];
     if (in->op != O_LOAD && in->op != O_STORE) continue;
     Ins *p = &f->ins.v[in->args[0]];
     if (p->ty.rank != 2 || !in->layout || in->layout->dims[0] != 0 || in->layout->dims[1] != 1) continue;
+    if (in->op == O_LOAD && tied(A, id)) continue;
     int64_t div0 = 1, div1 = 1;
     int bytes = tm_dtype_bytes((tm_dtype)p->ty.dt);
-    if (axis_contig_along(f, in->args[0], 1, &div1) >= 2) continue; /* already along the rows */
-    int c0 = axis_contig_along(f, in->args[0], 0, &div0);
-    if (c0 < 2 || div0 < 2 * bytes || !rematerializable(f, in->args[0], 0)) continue;
-    if (in->op == O_LOAD && tied(A, id)) continue; /* its layout is a loop's */
-    if (!tfam) tfam = layout_blocked_along(A->c, 2, fam->size, f->num_warps, fam->spt[1], 0);
-    if (tfam->spt[0] < 2) return;
-    int dims[2] = {0, 1};
-    in->layout = layout_in(A->c, tfam, 2, dims, p->ty.shape);
+    int dims[2] = {0, 1}, fastest;
+    if (axis_contig_along(f, in->args[0], 1, &div1) >= 2) { /* along the rows */
+      if (!in->layout->replicated || in->op != O_LOAD || !feeds_only_dots(f, id)) continue;
+      fastest = 1;
+    } else {
+      int c0 = axis_contig_along(f, in->args[0], 0, &div0);
+      if (c0 < 2 || div0 < 2 * bytes) continue;
+      fastest = 0;
+    }
+    if (!rematerializable(f, in->args[0], 0)) continue;
+    Layout *fam = layout_blocked_along(A->c, 2, p->ty.shape, f->num_warps, A->vec, fastest);
+    if (fam->spt[fastest] < 2 || fam->replicated) continue;
+    in->layout = layout_in(A->c, fam, 2, dims, p->ty.shape);
   }
+}
+
+/* Removes the pure values nothing uses any more (originals that a user now
+ * reads rematerialized in another layout), innermost users first. */
+static void drop_from(Fn *f, Block *b, int *uses) {
+  int n = 0;
+  for (int bi = b->ins.n - 1; bi >= 0; bi--) {
+    int id = b->ins.v[bi];
+    Ins *in = &f->ins.v[id];
+    if (in->ty.rank && !uses[id] && (remat_op((Op)in->op) || in->op == O_CONVERT)) {
+      for (int k = 0; k < in->nargs; k++) uses[in->args[k]]--;
+      in->layout = NULL; /* gone: explain does not list it */
+      b->ins.v[bi] = -1;
+      continue;
+    }
+    for (int r = 0; r < in->nregions; r++) drop_from(f, in->regions[r], uses);
+  }
+  for (int bi = 0; bi < b->ins.n; bi++)
+    if (b->ins.v[bi] >= 0) b->ins.v[n++] = b->ins.v[bi];
+  b->ins.n = n;
+}
+
+static void drop_unused(Fn *f) {
+  int *uses = calloc((size_t)f->ins.n, sizeof(int));
+  if (!uses) return; /* keeping them is harmless */
+  for (int i = 0; i < f->ins.n; i++)
+    for (int k = 0; k < f->ins.v[i].nargs; k++) uses[f->ins.v[i].args[k]]++;
+  drop_from(f, f->body, uses);
+  free(uses);
 }
 
 void layout_assign(Ctx *c, Fn *f) {
@@ -460,6 +513,8 @@ void layout_assign(Ctx *c, Fn *f) {
       if (k != red->aux) dims[r++] = src->dims[k];
     in->layout = layout_in(c, src, r, dims, in->ty.shape);
   }
-  transpose_accesses(&A);
+  A.vec = vec;
+  access_layouts(&A);
   fix_block(&A, f->body);
+  drop_unused(f);
 }

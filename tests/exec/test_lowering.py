@@ -207,7 +207,7 @@ def test_transposed_load_reads_columns_as_vectors(rng):
     loads, stores, barriers = tile_accesses(h.asm["msl"])
     assert loads == ["4"] and stores == ["4"] and barriers == 2, (loads, stores, barriers)
     text = transpose_kernel.explain(xt, y, M, N, 1, M, N, 1, BM=32, BN=32)
-    assert "along dim 0 (the loaded value crosses threadgroup memory once)" in text, text
+    assert "vector of 4 (16 bytes), mask checked per vector, along dim 0" in text, text
 
 
 def test_row_major_copy_needs_no_transpose(rng):
@@ -242,3 +242,34 @@ def test_transposed_load_inside_a_loop(rng):
     x[:, :N] = xt.T
     ref = x.reshape(32, 4, 32).sum(axis=1, dtype=np.float32)
     np.testing.assert_allclose(y, ref, rtol=1e-6)
+
+
+@triton.jit
+def strided_matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K, sam, sak, sbk, sbn, scm, scn,
+                          BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+    rm = tl.program_id(0) * BM + tl.arange(0, BM)
+    rn = tl.program_id(1) * BN + tl.arange(0, BN)
+    acc = tl.zeros((BM, BN), tl.float32)
+    for k in range(0, K, BK):
+        rk = k + tl.arange(0, BK)
+        a = tl.load(a_ptr + rm[:, None] * sam + rk[None, :] * sak, mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0)
+        b = tl.load(b_ptr + rk[:, None] * sbk + rn[None, :] * sbn, mask=(rk[:, None] < K) & (rn[None, :] < N), other=0.0)
+        acc += tl.dot(a, b)
+    tl.store(c_ptr + rm[:, None] * scm + rn[None, :] * scn, acc, mask=(rm[:, None] < M) & (rn[None, :] < N))
+
+
+@pytest.mark.parametrize("M,N,K", [(64, 64, 64), (50, 70, 48), (128, 32, 80)])
+def test_dot_operands_get_layouts_of_their_own(M, N, K, rng):
+    # A row-major with a K tile narrower than the family, B column-major (B = bt.T):
+    # both load 16-byte vectors, and tl.dot reads them where they are
+    a = aligned(M * K, np.float32, rng).reshape(M, K)
+    bt = aligned(N * K, np.float32, rng).reshape(N, K)
+    c = aligned(M * N, np.float32, rng).reshape(M, N)
+    args = (a, bt, c, M, N, K, K, 1, 1, K, N, 1)
+    h = strided_matmul_kernel[(triton.cdiv(M, 32), triton.cdiv(N, 32))](*args, BM=32, BN=32, BK=16)
+    np.testing.assert_allclose(c, a.astype(np.float64) @ bt.T.astype(np.float64), rtol=1e-4, atol=1e-4)
+    text = strided_matmul_kernel.explain(*args, BM=32, BN=32, BK=16)
+    assert "<32x16x*fp32>  vector of 4" in text and "<16x32x*fp32>  vector of 4 (16 bytes), mask checked per vector, along dim 0" in text, text
+    assert "layout conversion" not in text, text  # tl.dot takes its operands from any layout
+    loads, _, _ = tile_accesses(h.asm["msl"])
+    assert loads == ["4", "4"], loads

@@ -65,33 +65,46 @@ kernel void matmul(
   float r11_1[8];
   for (uint k = 0; k < 8u; ++k) r11_1[k] = 0.0f;
   for (int r11_0 = 0; r11_0 < K; r11_0 += 16) {
-    device const half* v18[2];
-    for (uint k = 0; k < 2u; ++k) {
-      int v14 = v4[(k / 1u % 2u) * 1u];
-      int v16 = v14 * K;
-      v18[k] = a_ptr + v16;
+    int v56[1];
+    for (uint k = 0; k < 1u; ++k) {
+      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+      uint e1 = (k / 1u % 1u) / 1u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 1u) % 1u;
+      lane /= 4u; warp /= 1u;
+      int c1 = int(e1 % 1u);
+      uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
+      int c0 = int(e0 % 32u);
+      v56[k] = c0;
     }
-    int v20[4];
+    device const half* v60[1];
+    for (uint k = 0; k < 1u; ++k) {
+      int v57 = v56[0];
+      int v59 = v57 * K;
+      v60[k] = a_ptr + v59;
+    }
+    device const half* v61[4];
+    for (uint k = 0; k < 4u; ++k) {
+      v61[k] = v60[0];
+    }
+    int v64[4];
     for (uint k = 0; k < 4u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-      uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
-      lane /= 8u; warp /= 1u;
+      uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
+      lane /= 4u; warp /= 1u;
       int c1 = int(e1 % 16u);
-      uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
+      uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
       int c0 = int(e0 % 1u);
-      int v54 = c1;
-      v20[k] = r11_0 + v54;
+      int v63 = c1;
+      v64[k] = r11_0 + v63;
     }
-    int v21[4];
+    int v65[4];
     for (uint k = 0; k < 4u; ++k) {
-      v21[k] = v20[(k / 1u % 4u) * 1u];
+      v65[k] = v64[(k / 1u % 4u) * 1u];
     }
-    half v25[8];
-    for (uint k = 0; k < 8u; ++k) {
-      device const half* v22 = v18[(k / 4u % 2u) * 1u];
-      int v23 = v21[(k / 1u % 4u) * 1u];
-      device const half* v24 = v22 + v23;
-      v25[k] = *TM_LD(v24, 16);
+    half v25[4];
+    for (uint k = 0; k < 4u; ++k) {
+      int v66 = v65[(k / 1u % 4u) * 1u];
+      device const half* v67 = v61[k] + v66;
+      v25[k] = *TM_LD(v67, 16);
     }
     int v27[1];
     for (uint k = 0; k < 1u; ++k) {
@@ -121,16 +134,14 @@ kernel void matmul(
       simdgroup_matrix<float, 8, 8> tm_acc[4];
       for (uint t = 0; t < 4u; ++t) tm_acc[t] = make_filled_simdgroup_matrix<float, 8, 8>(float(0));
       for (int k0 = 0; k0 < 16; k0 += 16) {
-        for (uint k = 0; k < 8u; ++k) {
+        for (uint k = 0; k < 4u; ++k) {
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-          bool dup = false;
-          uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
-          lane /= 8u; warp /= 1u;
-          dup = dup || e1 >= 16u;
+          uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
+          lane /= 4u; warp /= 1u;
           int c1 = int(e1 % 16u);
-          uint e0 = (k / 4u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 2u) % 1u;
+          uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
           int c0 = int(e0 % 32u);
-          if (!dup && c1 >= k0 && c1 < k0 + 16) tm_smem_half[(c0) * 16 + (c1 - k0)] = v25[k];
+          if (c1 >= k0 && c1 < k0 + 16) tm_smem_half[(c0) * 16 + (c1 - k0)] = v25[k];
         }
         for (uint k = 0; k < 4u; ++k) {
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
