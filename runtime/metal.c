@@ -525,22 +525,20 @@ static void metal_stats(tm_device *d, tm_device_stats *out) {
 
 /* ------------------------------------------------------------ the two kinds */
 
+/* Both kinds differ only in how they open (which MtlApi) and say unavailable. */
+#define METAL_SHARED_OPS                                                                      \
+  .close = metal_close, .load = metal_load, .unload = metal_unload, .launch = metal_launch,   \
+  .synchronize = metal_synchronize, .buffer_new = metal_buffer_new,                           \
+  .buffer_free = metal_buffer_free, .stats = metal_stats, .launch_timed = metal_launch_timed, \
+  .module_info = metal_module_info,
+
 static const char *sim_unavailable(void) { return mtl_sim_api.unavailable(); }
 
 const DeviceOps rt_metal_sim_ops = {
     .name = "metal-sim",
     .unavailable = sim_unavailable,
     .open = sim_open,
-    .close = metal_close,
-    .load = metal_load,
-    .unload = metal_unload,
-    .launch = metal_launch,
-    .synchronize = metal_synchronize,
-    .buffer_new = metal_buffer_new,
-    .buffer_free = metal_buffer_free,
-    .stats = metal_stats,
-    .launch_timed = metal_launch_timed,
-    .module_info = metal_module_info,
+    METAL_SHARED_OPS
 };
 
 #ifdef __APPLE__
@@ -563,14 +561,5 @@ const DeviceOps rt_metal_ops = {
     .name = "metal",
     .unavailable = real_unavailable,
     .open = real_open,
-    .close = metal_close,
-    .load = metal_load,
-    .unload = metal_unload,
-    .launch = metal_launch,
-    .synchronize = metal_synchronize,
-    .buffer_new = metal_buffer_new,
-    .buffer_free = metal_buffer_free,
-    .stats = metal_stats,
-    .launch_timed = metal_launch_timed,
-    .module_info = metal_module_info,
+    METAL_SHARED_OPS
 };
