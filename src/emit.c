@@ -370,21 +370,23 @@ static void emit_store(Emitter *E, Ins *in, Buf *b, int ind, bool block) {
 }
 
 /* Declares an op's carried storage `rR_i` (i >= 1), typed like vals[i]
- * (inits, or the values a branch yields), filled from them when init. */
-static void declare_storage(Emitter *E, int op, const int *vals, int n, bool init, int ind) {
+ * (inits, or the values a branch yields), filled from them when init (except
+ * where skip[i], when given, holds). */
+static void declare_storage(Emitter *E, int op, const int *vals, int n, bool init, const bool *skip, int ind) {
   for (int i = 0; i < n; i++) {
     const char *s = storage(E, op, i + 1);
     Ins *v = &E->f->ins.v[vals[i]];
     const char *T = decl_type(E, vals[i]);
+    bool fill = init && !(skip && skip[i]);
     em_indent(&E->out, ind);
     if (!v->ty.rank) {
-      if (init) buf_printf(&E->out, "%s %s = %s;\n", T, s, em_ref(E, vals[i]));
+      if (fill) buf_printf(&E->out, "%s %s = %s;\n", T, s, em_ref(E, vals[i]));
       else buf_printf(&E->out, "%s %s;\n", T, s);
       continue;
     }
     Layout *l = v->layout;
     buf_printf(&E->out, "%s %s[%d];\n", T, s, l->per_thread);
-    if (init) {
+    if (fill) {
       em_indent(&E->out, ind);
       buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) %s[k] = %s;\n", l->per_thread, s, em_ref(E, vals[i]));
     }
@@ -395,6 +397,7 @@ static void declare_storage(Emitter *E, int op, const int *vals, int n, bool ini
 static void emit_yield(Emitter *E, int op, Ins *y, int ind) {
   for (int i = 0; i < y->nargs; i++) {
     Ins *v = &E->f->ins.v[y->args[i]];
+    if (E->carried[y->args[i]]) continue; /* already in the loop's simdgroup matrices */
     const char *T = v->ty.ptr ? decl_type(E, y->args[i]) : em_tname(E, (tm_dtype)v->ty.dt);
     em_indent(&E->out, ind);
     if (!v->ty.rank) buf_printf(&E->out, "%s y%d_%d = %s;\n", T, op, i + 1, em_ref(E, y->args[i]));
@@ -404,6 +407,7 @@ static void emit_yield(Emitter *E, int op, Ins *y, int ind) {
   }
   for (int i = 0; i < y->nargs; i++) {
     Ins *v = &E->f->ins.v[y->args[i]];
+    if (E->carried[y->args[i]]) continue;
     em_indent(&E->out, ind);
     if (!v->ty.rank) buf_printf(&E->out, "r%d_%d = y%d_%d;\n", op, i + 1, op, i + 1);
     else buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) r%d_%d[k] = y%d_%d[k];\n", v->layout->per_thread, op, i + 1, op, i + 1);
@@ -416,7 +420,13 @@ static void emit_ins(Emitter *E, int id, int ind, int op);
 static void emit_for(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
-  declare_storage(E, id, in->args + 3, in->nargs - 3, true, ind);
+  int n = in->nargs - 3;
+  int *dots = arena_alloc(a, sizeof(int) * (size_t)(n + 1));
+  bool *sg = arena_alloc(a, sizeof(bool) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) sg[i] = (dots[i] = em_dot_carried(E, id, i)) >= 0;
+  declare_storage(E, id, in->args + 3, n, true, sg, ind);
+  for (int i = 0; i < n; i++)
+    if (sg[i]) em_dot_carry_in(E, id, i, dots[i], ind);
   const char *iv = storage(E, id, 0);
   const char *lo = em_ref(E, in->args[0]), *hi = em_ref(E, in->args[1]), *st = em_ref(E, in->args[2]);
   Ins *si = &E->f->ins.v[in->args[2]];
@@ -428,6 +438,8 @@ static void emit_for(Emitter *E, int id, int ind) {
   emit_block(E, in->regions[0], ind + 1, id);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
+  for (int i = 0; i < n; i++)
+    if (sg[i]) em_dot_carry_out(E, id, i, dots[i], ind);
 }
 
 static void emit_if(Emitter *E, int id, int ind) {
@@ -436,7 +448,7 @@ static void emit_if(Emitter *E, int id, int ind) {
   Block *then = in->regions[0], *els = in->regions[1];
   Ins *y0 = &E->f->ins.v[then->ins.v[then->ins.n - 1]], *y1 = &E->f->ins.v[els->ins.v[els->ins.n - 1]];
   Ins *y = y0->nargs ? y0 : y1;
-  declare_storage(E, id, y->args, y->nargs, false, ind);
+  declare_storage(E, id, y->args, y->nargs, false, NULL, ind);
   em_indent(&E->out, ind);
   buf_printf(&E->out, "if (%s) {\n", em_ref(E, in->args[0]));
   emit_block(E, then, ind + 1, id);
@@ -451,7 +463,7 @@ static void emit_if(Emitter *E, int id, int ind) {
 
 static void emit_while(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
-  declare_storage(E, id, in->args, in->nargs, true, ind);
+  declare_storage(E, id, in->args, in->nargs, true, NULL, ind);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "while (true) {\n");
   emit_block(E, in->regions[0], ind + 1, id);
@@ -1174,6 +1186,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
   if (is_transparent(in)) return; /* referred to directly */
+  if (E->carried[id] && in->op != O_DOT) return; /* acc + tl.dot, done by the dot in the loop's matrices */
   E->cur = id;
   if (E->c->req->debug_info && in->line != E->last_line) {
     bool grouped = groupable(in) && !((in->op == O_LOAD || in->op == O_STORE) && in->vec > 1);
@@ -1293,6 +1306,8 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   ctx_own_buf(c, &E->loop);
   E->group_of = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
   E->in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
+  E->sg_acc = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->ins.n + 1));
+  E->carried = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
   E->param_names = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->params.n + 1));
   int nh = 0;
   while (math_helpers[nh].name) nh++;

@@ -28,6 +28,9 @@ typedef struct Emitter {
   int cur;              /* the instruction being emitted */
   VEC(int) smem_users;  /* instructions that asked for threadgroup scratch (for the budget error) */
   VEC(int) smem_sizes;  /* ... and how many bytes each asked for */
+  int *uses;            /* uses of each value in the kernel's blocks (emit_dot.c counts them on demand) */
+  const char **sg_acc;  /* tl.dot accumulating into simdgroup matrices carried by a loop: their name */
+  bool *carried;        /* a yielded value that stays in those matrices (the dot, or acc + dot folded) */
 } Emitter;
 
 const char *em_tname(Emitter *E, tm_dtype dt);
@@ -40,5 +43,12 @@ void em_coords(Emitter *E, const Layout *l, Buf *b, int ind, bool need_dup);
 const char *em_smem(Emitter *E, tm_dtype dt, int n);
 void em_barrier(Emitter *E, int ind);
 void emit_dot(Emitter *E, int id, int ind);
+/* Carried value i of for loop `op` kept in simdgroup matrices across the loop:
+ * the tl.dot that accumulates into it, or -1 (emit_dot.c has the rules);
+ * carry_in declares and fills the matrices before the loop, carry_out moves
+ * them to the loop's result after it. */
+int em_dot_carried(Emitter *E, int op, int i);
+void em_dot_carry_in(Emitter *E, int op, int i, int dot, int ind);
+void em_dot_carry_out(Emitter *E, int op, int i, int dot, int ind);
 
 #endif

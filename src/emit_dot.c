@@ -26,6 +26,7 @@
  * Every simdgroup_* call sits under control flow that is uniform in the
  * SIMD-group (loop bounds are constants, conditions depend on tm_tid / 32).
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,72 +108,249 @@ static void line(Emitter *E, int ind, const char *fmt, ...) {
   buf_puts(&E->out, tmp);
 }
 
+/* The SIMD-group's place in the tiling: tm_w, its first output row tm_r and column tm_c. */
+static void sg_place(Emitter *E, const SgPlan *p, int ind) {
+  line(E, ind, "uint tm_w = tm_tid / 32u, tm_r = tm_w / %du * %du, tm_c = tm_w %% %du * %du;\n", p->WN, p->TM * 8, p->WN, p->TN * 8);
+}
+
+/* Idle SIMD-groups (more of them than tiles) skip the matrix work, never a barrier. */
+static const char *sg_busy(Emitter *E, const SgPlan *p) {
+  return p->WM * p->WN < E->f->num_warps ? arena_printf(&E->c->arena, "if (tm_w < %du) ", p->WM * p->WN) : "";
+}
+
+/* Opens the loop over result stripes of rs rows (none when one stripe holds all M). */
+static int stripes_open(Emitter *E, const SgPlan *p, int M, int ind) {
+  if (p->rs == M) return ind;
+  line(E, ind, "for (uint r0 = 0; r0 < %du; r0 += %du) {\n", M, p->rs);
+  return ind + 1;
+}
+
+static void stripes_close(Emitter *E, const SgPlan *p, int M, int ind) {
+  if (p->rs < M) line(E, ind, "}\n");
+}
+
+/* The SIMD-groups' tiles `acc` (M x N) to layout R through the stripe smC:
+ * slot k of each thread gets dst = T(TA(addend) + element), or T(element)
+ * when addend < 0. Two barriers per stripe. */
+static void tiles_to_layout(Emitter *E, const SgPlan *p, int M, int N, const char *acc, const char *smC, Layout *R,
+                            const char *dst, int addend, tm_dtype dt, int ind) {
+  int rs = p->rs, TM = p->TM, TN = p->TN;
+  const char *T = em_tname(E, dt), *TA = em_tname(E, p->dacc), *busy = sg_busy(E, p);
+  int rind = stripes_open(E, p, M, ind);
+  line(E, rind, "%sfor (uint i = 0; i < %du; ++i)\n", busy, TM);
+  if (rs < M) line(E, rind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
+  line(E, rind + 1 + (rs < M),
+       "for (uint j = 0; j < %du; ++j) simdgroup_store(%s[i * %du + j], &%s[(tm_r + i * 8u%s) * %du + tm_c + j * 8u], %d);\n",
+       TN, acc, TN, smC, rs < M ? " - r0" : "", N, N);
+  em_barrier(E, rind);
+  line(E, rind, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
+  em_coords(E, R, &E->out, rind + 1, false);
+  const char *el = rs < M ? arena_printf(&E->c->arena, "%s[(uint(c%d) - r0) * %du + c%d]", smC, R->dims[0], N, R->dims[1])
+                          : arena_printf(&E->c->arena, "%s[c%d * %d + c%d]", smC, R->dims[0], N, R->dims[1]);
+  const char *val = arena_printf(&E->c->arena, "%s(%s)", T, el);
+  if (addend >= 0) {
+    E->group = R;
+    val = arena_printf(&E->c->arena, "%s(%s(%s) + %s)", T, TA, em_ref(E, addend), el);
+    E->group = NULL;
+  }
+  if (rs < M) line(E, rind + 1, "if (uint(c%d) >= r0 && uint(c%d) < r0 + %du) %s = %s;\n", R->dims[0], R->dims[0], rs, dst, val);
+  else line(E, rind + 1, "%s = %s;\n", dst, val);
+  line(E, rind, "}\n");
+  em_barrier(E, rind);
+  stripes_close(E, p, M, ind);
+}
+
+/* The reverse: value x (M x N, in its own layout) into the tiles `acc`. */
+static void layout_to_tiles(Emitter *E, const SgPlan *p, int M, int N, int x, const char *acc, const char *smC, int ind) {
+  Layout *L = E->f->ins.v[x].layout;
+  int rs = p->rs, TM = p->TM, TN = p->TN;
+  const char *TA = em_tname(E, p->dacc), *busy = sg_busy(E, p);
+  int rind = stripes_open(E, p, M, ind);
+  line(E, rind, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
+  em_coords(E, L, &E->out, rind + 1, true);
+  E->group = L;
+  const char *v = em_ref(E, x);
+  E->group = NULL;
+  const char *cond = L->replicated ? "!dup && " : "";
+  if (rs < M)
+    line(E, rind + 1, "if (%suint(c%d) >= r0 && uint(c%d) < r0 + %du) %s[(uint(c%d) - r0) * %du + c%d] = %s(%s);\n", cond,
+         L->dims[0], L->dims[0], rs, smC, L->dims[0], N, L->dims[1], TA, v);
+  else if (*cond) line(E, rind + 1, "if (!dup) %s[c%d * %d + c%d] = %s(%s);\n", smC, L->dims[0], N, L->dims[1], TA, v);
+  else line(E, rind + 1, "%s[c%d * %d + c%d] = %s(%s);\n", smC, L->dims[0], N, L->dims[1], TA, v);
+  line(E, rind, "}\n");
+  em_barrier(E, rind);
+  line(E, rind, "%sfor (uint i = 0; i < %du; ++i)\n", busy, TM);
+  if (rs < M) line(E, rind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
+  line(E, rind + 1 + (rs < M),
+       "for (uint j = 0; j < %du; ++j) simdgroup_load(%s[i * %du + j], &%s[(tm_r + i * 8u%s) * %du + tm_c + j * 8u], %d);\n",
+       TN, acc, TN, smC, rs < M ? " - r0" : "", N, N);
+  em_barrier(E, rind);
+  stripes_close(E, p, M, ind);
+}
+
 /* tl.dot on simdgroup matrices (see the header). Names: tm_w the SIMD-group,
- * (tm_r, tm_c) its first output row and column, tm_acc its TM x TN tiles. */
+ * (tm_r, tm_c) its first output row and column, tm_acc its TM x TN tiles (or
+ * the loop's carried matrices, E->sg_acc). */
 static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   Ins *in = &E->f->ins.v[id];
   Ins *ai = &E->f->ins.v[in->args[0]], *bi = &E->f->ins.v[in->args[1]];
-  int M = ai->ty.shape[0], K = ai->ty.shape[1], N = bi->ty.shape[1], kc = p->kc, rs = p->rs;
+  int M = ai->ty.shape[0], K = ai->ty.shape[1], N = bi->ty.shape[1], kc = p->kc;
   int TM = p->TM, TN = p->TN, active = p->WM * p->WN, nw = E->f->num_warps;
   tm_dtype din = (tm_dtype)ai->ty.dt;
-  const char *smA = em_smem(E, din, M * kc + kc * N), *smC = em_smem(E, p->dacc, rs * N);
-  Layout *R = in->layout;
+  const char *smA = em_smem(E, din, M * kc + kc * N);
   const char *T = em_tname(E, (tm_dtype)in->ty.dt), *TA = em_tname(E, p->dacc), *TI = em_tname(E, din);
+  const char *carried = E->sg_acc ? E->sg_acc[id] : NULL, *acc = carried ? carried : "tm_acc";
+  in->dot_path = carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP;
   E->uses_tid = true;
   E->uses_barrier = true; /* simdgroup matrix operations are SIMD-group collectives */
-  line(E, ind, "// tl.dot: simdgroup_matrix 8x8, %d tiles per SIMD-group (%dx%d; %d of %d SIMD-groups), K in chunks of %d\n",
-       TM * TN, TM, TN, active, nw, kc);
-  line(E, ind, "%s v%d[%d];\n", T, id, R->per_thread);
+  line(E, ind, "// tl.dot: simdgroup_matrix 8x8, %d tiles per SIMD-group (%dx%d; %d of %d SIMD-groups), K in chunks of %d%s\n",
+       TM * TN, TM, TN, active, nw, kc, carried ? ", accumulating into the loop's matrices" : "");
+  if (!carried) line(E, ind, "%s v%d[%d];\n", T, id, in->layout->per_thread);
   line(E, ind, "{\n");
   ind++;
-  line(E, ind, "uint tm_w = tm_tid / 32u, tm_r = tm_w / %du * %du, tm_c = tm_w %% %du * %du;\n", p->WN, TM * 8, p->WN, TN * 8);
-  line(E, ind, "simdgroup_matrix<%s, 8, 8> tm_acc[%d];\n", TA, TM * TN);
-  line(E, ind, "for (uint t = 0; t < %du; ++t) tm_acc[t] = make_filled_simdgroup_matrix<%s, 8, 8>(%s(0));\n", TM * TN, TA, TA);
-  /* idle SIMD-groups (more than tiles) skip the matrix work, never a barrier */
-  const char *busy = active < nw ? arena_printf(&E->c->arena, "if (tm_w < %du) ", active) : "";
+  sg_place(E, p, ind);
+  if (!carried) {
+    line(E, ind, "simdgroup_matrix<%s, 8, 8> tm_acc[%d];\n", TA, TM * TN);
+    line(E, ind, "for (uint t = 0; t < %du; ++t) tm_acc[t] = make_filled_simdgroup_matrix<%s, 8, 8>(%s(0));\n", TM * TN, TA, TA);
+  }
   line(E, ind, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
   stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, ind + 1);
   stage_chunk(E, in->args[1], 0, kc, "k0", smA, M * kc, ind + 1);
   em_barrier(E, ind + 1);
-  line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", busy, kc);
+  line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", sg_busy(E, p), kc);
   line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d], tm_b[%d];\n", TI, TM, TN);
   line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], &%s[(tm_r + i * 8u) * %du + kk], %d);\n", TM, smA, kc, kc);
   line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], &%s[%du + kk * %du + tm_c + j * 8u], %d);\n", TN, smA,
        M * kc, N, N);
   line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM);
-  line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(tm_acc[i * %du + j], tm_a[i], tm_b[j], tm_acc[i * %du + j]);\n",
-       TN, TN, TN);
+  line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], tm_a[i], tm_b[j], %s[i * %du + j]);\n",
+       TN, acc, TN, acc, TN);
   line(E, ind + 1, "}\n");
   em_barrier(E, ind + 1);
   line(E, ind, "}\n");
-  /* the tiles, through the stripe, to the accumulator layout; + acc */
-  int rind = ind;
-  if (rs < M) {
-    line(E, ind, "for (uint r0 = 0; r0 < %du; r0 += %du) {\n", M, rs);
-    rind = ind + 1;
+  if (!carried) { /* the tiles, through the stripe, to the accumulator layout; + acc */
+    const char *smC = em_smem(E, p->dacc, p->rs * N);
+    tiles_to_layout(E, p, M, N, "tm_acc", smC, in->layout, arena_printf(&E->c->arena, "v%d[k]", id), in->args[2],
+                    (tm_dtype)in->ty.dt, ind);
+    E->in_array[id] = true;
   }
-  line(E, rind, "%sfor (uint i = 0; i < %du; ++i)\n", busy, TM);
-  if (rs < M) line(E, rind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
-  line(E, rind + 1 + (rs < M),
-       "for (uint j = 0; j < %du; ++j) simdgroup_store(tm_acc[i * %du + j], &%s[(tm_r + i * 8u%s) * %du + tm_c + j * 8u], %d);\n",
-       TN, TN, smC, rs < M ? " - r0" : "", N, N);
-  em_barrier(E, rind);
-  line(E, rind, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
-  em_coords(E, R, &E->out, rind + 1, false);
-  E->group = R;
-  const char *acc = em_ref(E, in->args[2]);
-  E->group = NULL;
-  if (rs < M)
-    line(E, rind + 1, "if (uint(c%d) >= r0 && uint(c%d) < r0 + %du) v%d[k] = %s(%s(%s) + %s[(uint(c%d) - r0) * %du + c%d]);\n",
-         R->dims[0], R->dims[0], rs, id, T, TA, acc, smC, R->dims[0], N, R->dims[1]);
-  else
-    line(E, rind + 1, "v%d[k] = %s(%s(%s) + %s[c%d * %d + c%d]);\n", id, T, TA, acc, smC, R->dims[0], N, R->dims[1]);
-  line(E, rind, "}\n");
-  em_barrier(E, rind);
-  if (rs < M) line(E, ind, "}\n");
   ind--;
   line(E, ind, "}\n");
-  E->in_array[id] = true;
+}
+
+/* ---- accumulators carried across a loop ----
+ *
+ *   acc = tl.zeros(...)                     simdgroup_matrix tm_accL_i[TM * TN] = acc
+ *   for k in range(...):                    for (...) {
+ *       acc = tl.dot(a, b, acc)       ->      stage a, b; multiply-accumulate into tm_accL_i
+ *   use(acc)                                }
+ *                                           rL_i = tm_accL_i (through threadgroup memory, once)
+ *
+ * The carried value must be read in the body only as that dot's acc, and the
+ * dot must be the value yielded for it and have no other use. acc +=
+ * tl.dot(a, b) (the dot's own acc zero) is the same loop: upstream's combine
+ * pass folds acc + dot(a, b, 0) into dot(a, b, acc) too. */
+
+static void count_uses(Fn *f, Block *b, int *uses) {
+  for (int bi = 0; bi < b->ins.n; bi++) {
+    Ins *in = &f->ins.v[b->ins.v[bi]];
+    for (int k = 0; k < in->nargs; k++) uses[in->args[k]]++;
+    for (int r = 0; r < in->nregions; r++) count_uses(f, in->regions[r], uses);
+  }
+}
+
+static bool is_carried(Fn *f, int id, Op kind, int op, int slot) {
+  Ins *x = &f->ins.v[id];
+  return x->op == kind && x->imm == op && x->aux == slot;
+}
+
+/* The dot's own zero acc (tl.dot(a, b) without one): +0 splat. */
+static bool is_zero_splat(Fn *f, int id) {
+  Ins *x = &f->ins.v[id];
+  if (x->op != O_SPLAT) return false;
+  Ins *c = &f->ins.v[x->args[0]];
+  return c->op == O_CONST && c->imm == 0 && c->fimm == 0 && !signbit(c->fimm);
+}
+
+static bool in_block(Block *b, int id) {
+  for (int bi = 0; bi < b->ins.n; bi++)
+    if (b->ins.v[bi] == id) return true;
+  return false;
+}
+
+int em_dot_carried(Emitter *E, int op, int i) {
+  Fn *f = E->f;
+  Block *body = f->ins.v[op].regions[0];
+  Ins *y = &f->ins.v[body->ins.v[body->ins.n - 1]];
+  if (y->op != O_YIELD || i >= y->nargs) return -1;
+  if (!E->uses) {
+    E->uses = arena_alloc(&E->c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
+    count_uses(f, f->body, E->uses);
+  }
+  int v = y->args[i], dot = v, add = -1;
+  Ins *vi = &f->ins.v[v];
+  if (vi->op == O_ADD && vi->ty.rank == 2) { /* acc + tl.dot(a, b) */
+    int d = is_carried(f, vi->args[0], O_BLOCKARG, op, i + 1) ? vi->args[1] : vi->args[0];
+    Ins *di = &f->ins.v[d];
+    if (di->op != O_DOT || !type_eq(di->ty, vi->ty) || !is_zero_splat(f, di->args[2]) || E->uses[d] != 1) return -1;
+    if (!is_carried(f, vi->args[0], O_BLOCKARG, op, i + 1) && !is_carried(f, vi->args[1], O_BLOCKARG, op, i + 1)) return -1;
+    dot = d, add = v;
+  } else if (vi->op != O_DOT || !is_carried(f, vi->args[2], O_BLOCKARG, op, i + 1)) {
+    return -1;
+  }
+  if (E->uses[v] != 1 || !in_block(body, dot)) return -1;
+  int reads = 0; /* of the carried value in the body: the one above only */
+  for (int id = 0; id < f->ins.n; id++)
+    if (is_carried(f, id, O_BLOCKARG, op, i + 1)) reads += E->uses[id];
+  SgPlan p;
+  if (reads != 1 || !sg_plan(E, &f->ins.v[dot], &p)) return -1;
+  E->sg_acc[dot] = arena_printf(&E->c->arena, "tm_acc%d_%d", op, i + 1);
+  E->carried[v] = true;
+  (void)add;
+  return dot;
+}
+
+void em_dot_carry_in(Emitter *E, int op, int i, int dot, int ind) {
+  Fn *f = E->f;
+  Ins *in = &f->ins.v[dot];
+  SgPlan p;
+  sg_plan(E, in, &p);
+  int M = in->ty.shape[0], N = in->ty.shape[1], init = f->ins.v[op].args[3 + i];
+  const char *TA = em_tname(E, p.dacc), *acc = E->sg_acc[dot];
+  E->uses_tid = true;
+  E->uses_barrier = true;
+  line(E, ind, "// %s: tl.dot's accumulator in simdgroup matrices across the loop\n", acc);
+  line(E, ind, "simdgroup_matrix<%s, 8, 8> %s[%d];\n", TA, acc, p.TM * p.TN);
+  Ins *ii = &f->ins.v[init];
+  if (ii->op == O_SPLAT) {
+    E->group = NULL;
+    line(E, ind, "for (uint t = 0; t < %du; ++t) %s[t] = make_filled_simdgroup_matrix<%s, 8, 8>(%s(%s));\n", p.TM * p.TN, acc, TA, TA,
+         em_ref(E, init));
+    return;
+  }
+  line(E, ind, "{\n");
+  sg_place(E, &p, ind + 1);
+  E->cur = dot;
+  layout_to_tiles(E, &p, M, N, init, acc, em_smem(E, p.dacc, p.rs * N), ind + 1);
+  line(E, ind, "}\n");
+}
+
+void em_dot_carry_out(Emitter *E, int op, int i, int dot, int ind) {
+  Fn *f = E->f;
+  bool read = false; /* the loop's result, if anything reads it */
+  for (int id = 0; id < f->ins.n && !read; id++) read = is_carried(f, id, O_RESULT, op, i) && E->uses[id];
+  if (!read) return;
+  Ins *in = &f->ins.v[dot];
+  SgPlan p;
+  sg_plan(E, in, &p);
+  int M = in->ty.shape[0], N = in->ty.shape[1];
+  Layout *R = f->ins.v[f->ins.v[op].args[3 + i]].layout;
+  line(E, ind, "{\n");
+  sg_place(E, &p, ind + 1);
+  E->cur = dot;
+  tiles_to_layout(E, &p, M, N, E->sg_acc[dot], em_smem(E, p.dacc, p.rs * N), R, arena_printf(&E->c->arena, "r%d_%d[k]", op, i + 1),
+                  -1, (tm_dtype)in->ty.dt, ind + 1);
+  line(E, ind, "}\n");
 }
 
 /* tl.dot, the portable path: operands staged through threadgroup memory in
@@ -186,6 +364,7 @@ void emit_dot(Emitter *E, int id, int ind) {
     return;
   }
   Arena *a = &E->c->arena;
+  in->dot_path = DOT_PORTABLE;
   Ins *ai = &E->f->ins.v[in->args[0]], *bi = &E->f->ins.v[in->args[1]];
   int r = in->ty.rank;
   int M = ai->ty.shape[r - 2], K = ai->ty.shape[r - 1], N = bi->ty.shape[r - 1], B = r == 3 ? ai->ty.shape[0] : 1;

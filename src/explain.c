@@ -91,7 +91,9 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
   for (int i = 0; i < f->ins.n; i++) {
     Ins *in = &f->ins.v[i];
     if (in->op != O_DOT) continue;
-    const char *path = strstr(msl, "simdgroup_multiply_accumulate") ? "simdgroup_matrix 8x8" : "portable (threadgroup memory, FMA)";
+    const char *path = in->dot_path == DOT_SIMDGROUP_CARRIED ? "simdgroup_matrix 8x8, accumulator in simdgroup matrices across the loop"
+                       : in->dot_path == DOT_SIMDGROUP ? "simdgroup_matrix 8x8"
+                                                       : "portable (threadgroup memory, FMA)";
     buf_printf(&b, "dot @%d:%d %s: %s\n", in->line, in->col, type_str(a, in->ty), path);
   }
   for (int i = 0; i < f->ins.n; i++) {

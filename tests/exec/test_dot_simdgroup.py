@@ -112,3 +112,110 @@ def test_portable_where_simdgroup_cannot():
     assert "simdgroup_multiply_accumulate" in k.asm["msl"]
     k = dot_kernel.warmup(a, a, a, M=16, N=16, K=16, OUT_F16=False, grid=(1,), metal_optimization_level="none")
     assert "simdgroup" not in k.asm["msl"]
+
+
+# ------------------------------------------------------------------ accumulators across the K loop
+
+@triton.jit
+def kloop_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, M, N, K, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr,
+                 INIT: tl.constexpr, FORM: tl.constexpr, OUT16: tl.constexpr, EPI: tl.constexpr):
+    rm = tl.program_id(0) * BM + tl.arange(0, BM)
+    rn = tl.program_id(1) * BN + tl.arange(0, BN)
+    rk = tl.arange(0, BK)
+    cmask = (rm[:, None] < M) & (rn[None, :] < N)
+    if OUT16:
+        acc = tl.zeros((BM, BN), dtype=tl.float16)
+    elif INIT == 0:
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+    elif INIT == 1:
+        acc = tl.load(bias_ptr + rm[:, None] * N + rn[None, :], mask=cmask, other=0.0)
+    else:
+        acc = tl.full((BM, BN), 1.5, tl.float32)
+    for k0 in range(0, K, BK):
+        a = tl.load(a_ptr + rm[:, None] * K + (k0 + rk)[None, :], mask=(rm[:, None] < M) & ((k0 + rk)[None, :] < K), other=0.0)
+        b = tl.load(b_ptr + (k0 + rk)[:, None] * N + rn[None, :], mask=((k0 + rk)[:, None] < K) & (rn[None, :] < N), other=0.0)
+        if OUT16:
+            acc = tl.dot(a, b, acc, out_dtype=tl.float16)
+        elif FORM == 0:
+            acc = tl.dot(a, b, acc)
+        elif FORM == 1:
+            acc += tl.dot(a, b)
+        else:  # the carried value has another reader: it stays in the blocked layout
+            acc = tl.dot(a, b, acc)
+            acc = acc * 0.5
+    if EPI:
+        acc = tl.where(acc > 0, acc, acc * 0.01)
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], acc, mask=cmask)
+
+
+def braced(msl, start):
+    """The text of the C block whose header line contains `start`, by indentation."""
+    lines = msl.splitlines()
+    i = next(n for n, l in enumerate(lines) if start in l)
+    ind = len(lines[i]) - len(lines[i].lstrip())
+    j = next(n for n in range(i + 1, len(lines)) if lines[n] == " " * ind + "}")
+    return "\n".join(lines[i:j + 1])
+
+
+def kloop_ref(a, b, bias, K, init, form, epi):
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    base = {0: 0.0, 1: bias.astype(np.float64), 2: 1.5}[init]
+    if form == 2:  # acc = (acc + a_k @ b_k) * 0.5 per chunk of 16
+        acc = np.zeros_like(ref) + base
+        for k0 in range(0, K, 16):
+            acc = (acc + a[:, k0:k0 + 16].astype(np.float64) @ b[k0:k0 + 16].astype(np.float64)) * 0.5
+        ref = acc
+    else:
+        ref = ref + base
+    return np.where(ref > 0, ref, ref * 0.01) if epi else ref
+
+
+# (M, N, K, BM, BN, operand dtype, init, form, epilogue, num_warps): ragged edges
+# (masked rows, columns and K), a bias with NaN/inf as the initial acc, result
+# stripes of fewer rows than BM (64x64 fp32), idle SIMD-groups (16x16 with 8),
+# a loop that runs zero times, and acc += tl.dot(a, b).
+KLOOP = [(70, 45, 75, 32, 32, np.float16, 0, 0, False, 4), (70, 45, 75, 32, 32, np.float32, 1, 0, True, 4),
+         (64, 64, 48, 64, 64, np.float32, 1, 0, False, 4), (33, 17, 40, 16, 16, np.float16, 1, 1, True, 8),
+         (40, 40, 0, 32, 32, np.float16, 1, 0, False, 4), (40, 40, 37, 32, 32, np.float16, 2, 1, False, 2),
+         (50, 30, 64, 32, 32, np.float32, 0, 2, True, 4)]
+
+
+@inner
+@pytest.mark.parametrize("M,N,K,BM,BN,dtype,init,form,epi,nw", KLOOP)
+def test_accumulator_across_k_loop(M, N, K, BM, BN, dtype, init, form, epi, nw, rng):
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)
+    bias = rng.standard_normal((M, N)).astype(np.float32)
+    bias.flat[rng.choice(M * N, 6, replace=False)] = [np.nan, np.inf, -np.inf, np.nan, 0.0, -0.0]
+    c = np.full((M, N), 7.0, np.float32)
+    grid = (triton.cdiv(M, BM), triton.cdiv(N, BN))
+    k = kloop_kernel[grid](a, b, c, bias, M, N, K, BM=BM, BN=BN, BK=16, INIT=init, FORM=form, OUT16=False, EPI=epi,
+                           num_warps=nw)
+    np.testing.assert_allclose(c, kloop_ref(a, b, bias, K, init, form, epi), rtol=1e-5, atol=1e-4 * np.sqrt(K + 1))
+    msl = k.asm["msl"]
+    if form == 2:
+        assert "accumulating into the loop's matrices" not in msl
+        return
+    # the accumulator stays in simdgroup matrices: no per-iteration trip through
+    # threadgroup memory, two barriers per iteration (operands staged, then reused)
+    assert "accumulating into the loop's matrices" in msl
+    body = braced(msl, "for (int r")
+    assert "simdgroup_multiply_accumulate(tm_acc" in body
+    assert "simdgroup_store" not in body and "make_filled_simdgroup_matrix" not in body
+    assert body.count("threadgroup_barrier(") == 2
+    assert msl.count("simdgroup_store(") == 1
+    assert ("simdgroup_load(tm_acc" in msl) == (init == 1)
+
+
+@inner
+def test_accumulator_across_k_loop_fp16():
+    rng = np.random.default_rng(5)
+    M, N, K = 48, 40, 50
+    a = rng.standard_normal((M, K)).astype(np.float16)
+    b = rng.standard_normal((K, N)).astype(np.float16)
+    c = np.zeros((M, N), np.float16)
+    k = kloop_kernel[(2, 2)](a, b, c, c, M, N, K, BM=32, BN=32, BK=16, INIT=0, FORM=0, OUT16=True, EPI=False)
+    assert "simdgroup_matrix<half, 8, 8> tm_acc" in k.asm["msl"]
+    assert "accumulating into the loop's matrices" in k.asm["msl"]
+    exp = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(c.astype(np.float64), exp, rtol=1e-2, atol=2e-2 * np.sqrt(K))

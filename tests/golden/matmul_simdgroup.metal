@@ -63,7 +63,9 @@ kernel void matmul(
     v6[k] = c0;
   }
   float r11_1[8];
-  for (uint k = 0; k < 8u; ++k) r11_1[k] = 0.0f;
+  // tm_acc11_1: tl.dot's accumulator in simdgroup matrices across the loop
+  simdgroup_matrix<float, 8, 8> tm_acc11_1[4];
+  for (uint t = 0; t < 4u; ++t) tm_acc11_1[t] = make_filled_simdgroup_matrix<float, 8, 8>(float(0.0f));
   for (int r11_0 = 0; r11_0 < K; r11_0 += 16) {
     int v56[1];
     for (uint k = 0; k < 1u; ++k) {
@@ -104,7 +106,7 @@ kernel void matmul(
     for (uint k = 0; k < 4u; ++k) {
       int v66 = v65[(k / 1u % 4u) * 1u];
       device const half* v67 = v61[k] + v66;
-      v25[k] = *TM_LD(v67, 16);
+      v25[k] = *TM_LD(v67, 17);
     }
     int v27[1];
     for (uint k = 0; k < 1u; ++k) {
@@ -125,14 +127,11 @@ kernel void matmul(
       device const half* v35 = v33[0];
       int v36 = v34[(k / 1u % 4u) * 1u];
       device const half* v37 = v35 + v36;
-      v38[k] = *TM_LD(v37, 17);
+      v38[k] = *TM_LD(v37, 18);
     }
-    // tl.dot: simdgroup_matrix 8x8, 4 tiles per SIMD-group (2x2; 4 of 4 SIMD-groups), K in chunks of 16
-    float v39[8];
+    // tl.dot: simdgroup_matrix 8x8, 4 tiles per SIMD-group (2x2; 4 of 4 SIMD-groups), K in chunks of 16, accumulating into the loop's matrices
     {
       uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
-      simdgroup_matrix<float, 8, 8> tm_acc[4];
-      for (uint t = 0; t < 4u; ++t) tm_acc[t] = make_filled_simdgroup_matrix<float, 8, 8>(float(0));
       for (int k0 = 0; k0 < 16; k0 += 16) {
         for (uint k = 0; k < 4u; ++k) {
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -158,26 +157,27 @@ kernel void matmul(
           for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], &tm_smem_half[(tm_r + i * 8u) * 16u + kk], 16);
           for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], &tm_smem_half[512u + kk * 32u + tm_c + j * 8u], 32);
           for (uint i = 0; i < 2u; ++i)
-            for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc[i * 2u + j], tm_a[i], tm_b[j], tm_acc[i * 2u + j]);
+            for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc11_1[i * 2u + j], tm_a[i], tm_b[j], tm_acc11_1[i * 2u + j]);
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
       }
-      for (uint i = 0; i < 2u; ++i)
-        for (uint j = 0; j < 2u; ++j) simdgroup_store(tm_acc[i * 2u + j], &tm_smem_float[(tm_r + i * 8u) * 32u + tm_c + j * 8u], 32);
-      threadgroup_barrier(mem_flags::mem_threadgroup);
-      for (uint k = 0; k < 8u; ++k) {
-        uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-        uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
-        lane /= 8u; warp /= 1u;
-        int c1 = int(e1 % 32u);
-        uint e0 = (k / 4u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 2u) % 1u;
-        int c0 = int(e0 % 32u);
-        v39[k] = float(float(r11_1[k]) + tm_smem_float[c0 * 32 + c1]);
-      }
-      threadgroup_barrier(mem_flags::mem_threadgroup);
     }
-    float y11_1[8]; for (uint k = 0; k < 8u; ++k) y11_1[k] = v39[k];
-    for (uint k = 0; k < 8u; ++k) r11_1[k] = y11_1[k];
+  }
+  {
+    uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
+    for (uint i = 0; i < 2u; ++i)
+      for (uint j = 0; j < 2u; ++j) simdgroup_store(tm_acc11_1[i * 2u + j], &tm_smem_float[(tm_r + i * 8u) * 32u + tm_c + j * 8u], 32);
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    for (uint k = 0; k < 8u; ++k) {
+      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+      uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
+      lane /= 8u; warp /= 1u;
+      int c1 = int(e1 % 32u);
+      uint e0 = (k / 4u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 2u) % 1u;
+      int c0 = int(e0 % 32u);
+      r11_1[k] = float(tm_smem_float[c0 * 32 + c1]);
+    }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
   }
   device half* v47[2];
   for (uint k = 0; k < 2u; ++k) {
@@ -194,6 +194,6 @@ kernel void matmul(
     int v50 = v48[(k / 1u % 4u) * 1u];
     device half* v51 = v49 + v50;
     half v52 = half(r11_1[k]);
-    *TM_ST(v51, 19) = v52;
+    *TM_ST(v51, 20) = v52;
   }
 }

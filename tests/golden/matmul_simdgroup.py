@@ -1,7 +1,8 @@
 # golden: --kernel matmul --signature *fp16,*fp16,*fp16,i32 -D BLOCK_M=32 -D BLOCK_N=32 -D BLOCK_K=16 --target M3-Max
 # tl.dot on a target with simdgroup_matrix (Apple7+, MSL 2.3+): fp16 operands
-# staged in threadgroup memory, fp32 simdgroup accumulators, 2x2 tiles of 8x8 per
-# SIMD-group, the K loop's acc added in the accumulator layout.
+# staged in threadgroup memory, 2x2 tiles of 8x8 per SIMD-group, the fp32
+# accumulators kept in simdgroup matrices across the K loop (two barriers per
+# iteration) and moved to the blocked layout once, after it, for the store.
 import triton_metal as triton
 import triton_metal.language as tl
 
