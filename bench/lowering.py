@@ -1,7 +1,7 @@
 """bench/lowering.py: what the compiler does to each benchmark kernel, per target.
 
 For vector add, fused softmax, layer norm and matmul (bench/kernels, the same
-sources bench/run.py times) and each target (generic = the emulator, M1, M3-Max),
+sources bench/run.py times) and each target (generic = the emulator, M1, M3-Max, M5),
 this reports from `triton-metal explain` the vector width of every memory access,
 the reductions and dot path, threadgroup memory and the barriers in the MSL, and
 computes from the problem sizes the bytes each kernel must move and the
@@ -22,7 +22,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from cases import KERNELS  # noqa: E402
 
-TARGETS = ["generic", "M1", "M3-Max"]
+TARGETS = ["generic", "M1", "M3-Max", "M5"]
 
 # (problem description, bytes moved, operations) for the sizes bench/run.py uses
 PROBLEMS = {

@@ -314,6 +314,8 @@ typedef struct tm_device_stats {
   uint64_t command_buffers;      /* command buffers committed */
   uint64_t dispatches;
   uint64_t waits;                /* times the host waited for the GPU */
+  uint64_t tensor_ops_fallbacks; /* kernels whose Metal 4 matmul2d code the Metal compiler
+                                    rejected, rebuilt with their simdgroup_matrix code */
 } tm_device_stats;
 
 tm_status tm_device_get_stats(tm_device *d, tm_device_stats *out, char **err);

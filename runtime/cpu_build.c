@@ -290,19 +290,41 @@ static int write_file_atomic(const char *path, const char *const *parts, int npa
   return bad ? -1 : 0;
 }
 
-/* <dir>/shim-<hash>/ holding metal_stdlib; returns the folder (malloc'd). */
+/* The headers Metal 4 tensor ops include: the shim's metal_stdlib declares
+ * what they would (in C++20 mode), so they only include it. */
+#define TENSOR_OPS_HEADER "MetalPerformancePrimitives/MetalPerformancePrimitives.h"
+static const char *const stub_headers[] = {"metal_tensor", TENSOR_OPS_HEADER};
+static const char stub_text[] = "// the emulator's metal_stdlib holds the subset of this header it supports\n"
+                                "#include <metal_stdlib>\n";
+
+/* Writes <folder>/<name> unless present; 0 when it is there. */
+static int shim_file(const char *folder, const char *name, const char *text) {
+  char *file = rt_strfmt("%s/%s", folder, name);
+  char *slash = file ? strrchr(file, '/') : NULL;
+  struct stat st;
+  int ok = 0;
+  if (file && stat(file, &st) == 0) ok = 1;
+  else if (slash) {
+    *slash = 0;
+    ok = mkdirs(file) == 0;
+    *slash = '/';
+    ok = ok && write_file_atomic(file, (const char *const[]){text}, 1) == 0;
+  }
+  free(file);
+  return ok ? 0 : -1;
+}
+
+/* <dir>/shim-<hash>/ holding metal_stdlib (and the stub headers); returns the
+ * folder (malloc'd). */
 static char *shim_dir(const char *dir) {
   uint8_t d[32];
   char hex[65];
   sha256(tm_shim_text, sizeof tm_shim_text - 1, d);
   sha256_hex(d, hex);
   char *folder = rt_strfmt("%s/shim-%.16s", dir, hex);
-  char *file = folder ? rt_strfmt("%s/metal_stdlib", folder) : NULL;
-  struct stat st;
-  int ok = file && (stat(file, &st) == 0 ||
-                    (mkdirs(folder) == 0 &&
-                     write_file_atomic(file, (const char *const[]){tm_shim_text}, 1) == 0));
-  free(file);
+  int ok = folder && shim_file(folder, "metal_stdlib", tm_shim_text) == 0;
+  for (size_t i = 0; ok && i < sizeof stub_headers / sizeof *stub_headers; i++)
+    ok = shim_file(folder, stub_headers[i], stub_text) == 0;
   if (!ok) free(folder);
   return ok ? folder : NULL;
 }
@@ -346,6 +368,8 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **er
   int n = 0;
   argv[n++] = b->tc->path;
   for (int i = 0; i < NFLAGS; i++) argv[n++] = (char *)cxx_flags[i];
+  /* Metal 4 tensor ops take class-type template arguments: C++20 for those only */
+  if (strstr(msl, TENSOR_OPS_HEADER)) argv[1] = (char *)"-std=c++20";
   argv[n++] = (char *)"-I";
   argv[n++] = inc;
   argv[n++] = (char *)"-x";

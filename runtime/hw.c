@@ -466,10 +466,11 @@ tm_status tm_target_get(const tm_target **out, char **err) {
 
 /* ------------------------------------------------------------ targets */
 
-/* The cpu emulator (runtime/metal_stdlib) implements MSL 3.1's types incl. bfloat,
- * SIMD-group functions and device atomics on int, uint and float; it has no
- * simdgroup_matrix, no 64-bit atomics and no tensor ops yet. Update this row
- * when the shim gains one of them. */
+/* The emulator's own target. Its shim (runtime/metal_stdlib) implements MSL
+ * 3.1's types incl. bfloat, SIMD-group functions and device atomics on int,
+ * uint and float, and also simdgroup_matrix and the matmul2d subset the
+ * compiler emits; this row keeps the portable tl.dot (what an unknown GPU
+ * gets), and a preset (TRITON_METAL_HW=M3-Max, M5) selects the others. */
 static const tm_target generic = {
     .name = "generic",
     .gpu_family = 0,

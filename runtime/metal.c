@@ -71,9 +71,12 @@ typedef struct MetalDev {
 
 /* ------------------------------------------------------------ open / close */
 
+/* MSL 3.1, or 4.0 where the target has Metal 4 tensor ops (a tl.dot's matmul2d
+ * variant compiles only then); TRITON_METAL_MSL_VERSION overrides. */
 static unsigned lang_version(void) {
-  const char *e = getenv("TRITON_METAL_MSL_VERSION"); /* "3.0", "3.1", "3.2" */
+  const char *e = getenv("TRITON_METAL_MSL_VERSION"); /* "3.0", "3.1", "3.2", "4.0" */
   unsigned maj = 3, min = 1;
+  if (tm_target_default()->has_matmul2d) maj = 4, min = 0;
   if (e && *e) sscanf(e, "%u.%u", &maj, &min);
   return maj << 16 | min; /* MTLLanguageVersion: major << 16 | minor */
 }
@@ -514,6 +517,7 @@ static void metal_stats(tm_device *d, tm_device_stats *out) {
   out->pipeline_compiles = m->cache.compiles;
   out->pipeline_memory_hits = m->cache.memory_hits;
   out->pipeline_disk_hits = m->cache.disk_hits;
+  out->tensor_ops_fallbacks = m->cache.tensor_ops_fallbacks;
   out->buffers_created = m->pool.created;
   out->buffers_reused = m->pool.reused;
   out->bytes_in_use = m->pool.in_use;

@@ -87,6 +87,21 @@ static tm_status build(PipeCache *c, const char *msl, const tm_kernel_info *k,
   void *pool = a->pool_push();
   int hit = 0;
   tm_status st = a->library_new(c->dev, msl, c->lang_version, c->math_mode, &p->lib, err);
+  if (st && strstr(msl, "\n#define TM_TENSOR_OPS 1\n") && strncmp(msl, NO_TENSOR_OPS, strlen(NO_TENSOR_OPS))) {
+    /* a tl.dot's matmul2d variant the Metal compiler rejects: its
+     * simdgroup_matrix variant instead (the MSL carries both) */
+    char *again = rt_strfmt("%s%s", NO_TENSOR_OPS, msl), *err2 = NULL;
+    if (again && !a->library_new(c->dev, again, c->lang_version, c->math_mode, &p->lib, &err2)) {
+      st = TM_OK;
+      c->tensor_ops_fallbacks++;
+      if (err) {
+        free(*err);
+        *err = NULL;
+      }
+    }
+    free(err2);
+    free(again);
+  }
   if (!st) st = a->function_new(p->lib, k->name, &p->fn, err);
   if (!st) st = a->pipeline_new(c->dev, p->fn, archive, k, &p->pso, &p->props, &hit, err);
   a->pool_pop(pool);

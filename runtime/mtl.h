@@ -175,7 +175,11 @@ typedef struct PipeCache {
   int math_mode;
   MetalPipe *pipes;
   uint64_t compiles, memory_hits, disk_hits;
+  uint64_t tensor_ops_fallbacks; /* kernels recompiled without their matmul2d variant */
 } PipeCache;
+
+/* What a kernel's MSL starts with to leave out its Metal 4 tensor-ops code. */
+#define NO_TENSOR_OPS "#define TM_NO_TENSOR_OPS 1\n"
 
 /* Finds or builds the pipeline of msl + info; takes a reference. */
 tm_status pipecache_get(PipeCache *c, const char *device_name, const char *msl,

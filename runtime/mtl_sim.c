@@ -23,6 +23,11 @@
  * buffer MTLCommandBufferStatusError with the emulator's message.
  * Pipelines compile through the emulator (cpu_build.c) from the descriptor
  * passed as `hint`; a "binary archive" is a small file naming the pipeline.
+ * Metal 4 tensor ops (a tl.dot's matmul2d variant) compile only for MSL 4.0
+ * and later: below, the library is built as the preprocessor would leave it
+ * without them (TM_NO_TENSOR_OPS). TRITON_METAL_SIM_REJECT_TENSOR_OPS=1
+ * simulates a Metal compiler that rejects that code outright (the runtime
+ * then rebuilds the kernel with its simdgroup_matrix variant).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,9 +310,14 @@ static tm_status sim_library_new(void *dev, const char *msl, unsigned lang, int 
     return rt_error(TM_ERR_DEVICE, err, "metal-sim: unknown MTLLanguageVersion %u.%u", maj, min);
   if (math < MTL_MATH_SAFE || math > MTL_MATH_FAST)
     return rt_error(TM_ERR_DEVICE, err, "metal-sim: unknown MTLMathMode %d", math);
+  int tensor_ops = strstr(msl, "\n#define TM_TENSOR_OPS 1\n") && strncmp(msl, NO_TENSOR_OPS, strlen(NO_TENSOR_OPS));
+  if (tensor_ops && maj >= 4 && getenv("TRITON_METAL_SIM_REJECT_TENSOR_OPS") &&
+      !strcmp(getenv("TRITON_METAL_SIM_REJECT_TENSOR_OPS"), "1"))
+    return rt_error(TM_ERR_DEVICE, err, "metal-sim: compile error: the Metal 4 tensor ops are rejected "
+                    "(TRITON_METAL_SIM_REJECT_TENSOR_OPS=1)");
   pthread_mutex_lock(&d->mu);
   SimLib *l = obj_new(d, sizeof *l, K_LIBRARY);
-  if (l && !(l->msl = rt_strdup(msl))) l->o.refs = 0;
+  if (l && !(l->msl = tensor_ops && maj < 4 ? rt_strfmt("%s%s", NO_TENSOR_OPS, msl) : rt_strdup(msl))) l->o.refs = 0;
   pthread_mutex_unlock(&d->mu);
   if (!l || !l->msl) return rt_error(TM_ERR_NOMEM, err, "out of memory");
   *lib = l;

@@ -1348,7 +1348,19 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   }
 
   Buf k = {0};
-  buf_puts(&k, "#include <metal_stdlib>\nusing namespace metal;\n\n");
+  buf_puts(&k, "#include <metal_stdlib>\n");
+  if (E->tensor_ops) /* a tl.dot's matmul2d variant (emit_dot.c), where the compiler has MSL 4.0 */
+    buf_puts(&k, "#if !defined(TM_NO_TENSOR_OPS) && (__METAL_VERSION__ >= 400 || defined(__HAVE_TENSOR__))\n"
+                 "#include <metal_tensor>\n"
+                 "#include <MetalPerformancePrimitives/MetalPerformancePrimitives.h>\n"
+                 "#define TM_TENSOR_OPS 1\n"
+                 "#else\n"
+                 "#define TM_TENSOR_OPS 0\n"
+                 "#endif\n"
+                 "#ifndef TM_TG\n"
+                 "#define TM_TG(T) threadgroup T\n"
+                 "#endif\n");
+  buf_puts(&k, "using namespace metal;\n\n");
   buf_puts(&k, d->prelude);
   for (int i = 0; i < f->static_prints.n; i++) { /* python/triton_metal/jit.py prints these when it compiles */
     buf_puts(&k, "// tm-static-print ");

@@ -65,6 +65,7 @@ typedef struct SgPlan {
   int rs;         /* result rows per pass through the stripe */
   int WM, WN;     /* SIMD-groups along M and N; WM * WN may be < num_warps */
   int TM, TN;     /* 8x8 tiles per SIMD-group along M and N */
+  bool mm;        /* also a Metal 4 matmul2d variant (see the header) */
 } SgPlan;
 
 /* Whether tl.dot `in` takes the simdgroup_matrix path, and its plan. */
@@ -93,6 +94,10 @@ static bool sg_plan(Emitter *E, Ins *in, SgPlan *p) {
     else p->WN *= 2;
   }
   p->TM = tm / p->WM, p->TN = tn / p->WN;
+  /* matmul2d keeps the whole M x N destination's way to the blocked layout in
+   * threadgroup memory (no stripes): where that and the staged operands fit */
+  int64_t staged = (int64_t)(M + N) * p->kc * bytes, whole = (int64_t)M * N * abytes;
+  p->mm = t->has_matmul2d && whole <= 16384 && (din == p->dacc ? (staged > whole ? staged : whole) : staged + whole) <= 24576;
   return true;
 }
 
@@ -129,22 +134,14 @@ static void stripes_close(Emitter *E, const SgPlan *p, int M, int ind) {
   if (p->rs < M) line(E, ind, "}\n");
 }
 
-/* The SIMD-groups' tiles `acc` (M x N) to layout R through the stripe smC:
- * slot k of each thread gets dst = T(TA(addend) + element), or T(element)
- * when addend < 0. Two barriers per stripe. */
-static void tiles_to_layout(Emitter *E, const SgPlan *p, int M, int N, const char *acc, const char *smC, Layout *R,
-                            const char *dst, int addend, tm_dtype dt, int ind) {
-  int rs = p->rs, TM = p->TM, TN = p->TN;
-  const char *T = em_tname(E, dt), *TA = em_tname(E, p->dacc), *busy = sg_busy(E, p);
-  int rind = stripes_open(E, p, M, ind);
-  line(E, rind, "%sfor (uint i = 0; i < %du; ++i)\n", busy, TM);
-  if (rs < M) line(E, rind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
-  line(E, rind + 1 + (rs < M),
-       "for (uint j = 0; j < %du; ++j) simdgroup_store(%s[i * %du + j], &%s[(tm_r + i * 8u%s) * %du + tm_c + j * 8u], %d);\n",
-       TN, acc, TN, smC, rs < M ? " - r0" : "", N, N);
-  em_barrier(E, rind);
-  line(E, rind, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
-  em_coords(E, R, &E->out, rind + 1, false);
+/* Slot k of each thread of layout R from the row-major M x N result in smC
+ * (rows [r0, r0 + rs) of it when rs < M): dst = T(TA(addend) + element), or
+ * T(element) when addend < 0; then a barrier. */
+static void stripe_to_layout(Emitter *E, tm_dtype dacc, int rs, int M, int N, const char *smC, Layout *R, const char *dst,
+                             int addend, tm_dtype dt, int ind) {
+  const char *T = em_tname(E, dt), *TA = em_tname(E, dacc);
+  line(E, ind, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
+  em_coords(E, R, &E->out, ind + 1, false);
   const char *el = rs < M ? arena_printf(&E->c->arena, "%s[(uint(c%d) - r0) * %du + c%d]", smC, R->dims[0], N, R->dims[1])
                           : arena_printf(&E->c->arena, "%s[c%d * %d + c%d]", smC, R->dims[0], N, R->dims[1]);
   const char *val = arena_printf(&E->c->arena, "%s(%s)", T, el);
@@ -153,33 +150,54 @@ static void tiles_to_layout(Emitter *E, const SgPlan *p, int M, int N, const cha
     val = arena_printf(&E->c->arena, "%s(%s(%s) + %s)", T, TA, em_ref(E, addend), el);
     E->group = NULL;
   }
-  if (rs < M) line(E, rind + 1, "if (uint(c%d) >= r0 && uint(c%d) < r0 + %du) %s = %s;\n", R->dims[0], R->dims[0], rs, dst, val);
-  else line(E, rind + 1, "%s = %s;\n", dst, val);
-  line(E, rind, "}\n");
-  em_barrier(E, rind);
-  stripes_close(E, p, M, ind);
+  if (rs < M) line(E, ind + 1, "if (uint(c%d) >= r0 && uint(c%d) < r0 + %du) %s = %s;\n", R->dims[0], R->dims[0], rs, dst, val);
+  else line(E, ind + 1, "%s = %s;\n", dst, val);
+  line(E, ind, "}\n");
+  em_barrier(E, ind);
 }
 
-/* The reverse: value x (M x N, in its own layout) into the tiles `acc`. */
-static void layout_to_tiles(Emitter *E, const SgPlan *p, int M, int N, int x, const char *acc, const char *smC, int ind) {
+/* The reverse: value x (M x N, in its own layout) to the row-major result in
+ * smC (rows [r0, r0 + rs) when rs < M), as TA; then a barrier. */
+static void layout_to_stripe(Emitter *E, tm_dtype dacc, int rs, int M, int N, int x, const char *smC, int ind) {
   Layout *L = E->f->ins.v[x].layout;
-  int rs = p->rs, TM = p->TM, TN = p->TN;
-  const char *TA = em_tname(E, p->dacc), *busy = sg_busy(E, p);
-  int rind = stripes_open(E, p, M, ind);
-  line(E, rind, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
-  em_coords(E, L, &E->out, rind + 1, true);
+  const char *TA = em_tname(E, dacc);
+  line(E, ind, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
+  em_coords(E, L, &E->out, ind + 1, true);
   E->group = L;
   const char *v = em_ref(E, x);
   E->group = NULL;
   const char *cond = L->replicated ? "!dup && " : "";
   if (rs < M)
-    line(E, rind + 1, "if (%suint(c%d) >= r0 && uint(c%d) < r0 + %du) %s[(uint(c%d) - r0) * %du + c%d] = %s(%s);\n", cond,
+    line(E, ind + 1, "if (%suint(c%d) >= r0 && uint(c%d) < r0 + %du) %s[(uint(c%d) - r0) * %du + c%d] = %s(%s);\n", cond,
          L->dims[0], L->dims[0], rs, smC, L->dims[0], N, L->dims[1], TA, v);
-  else if (*cond) line(E, rind + 1, "if (!dup) %s[c%d * %d + c%d] = %s(%s);\n", smC, L->dims[0], N, L->dims[1], TA, v);
-  else line(E, rind + 1, "%s[c%d * %d + c%d] = %s(%s);\n", smC, L->dims[0], N, L->dims[1], TA, v);
-  line(E, rind, "}\n");
+  else if (*cond) line(E, ind + 1, "if (!dup) %s[c%d * %d + c%d] = %s(%s);\n", smC, L->dims[0], N, L->dims[1], TA, v);
+  else line(E, ind + 1, "%s[c%d * %d + c%d] = %s(%s);\n", smC, L->dims[0], N, L->dims[1], TA, v);
+  line(E, ind, "}\n");
+  em_barrier(E, ind);
+}
+
+/* The SIMD-groups' tiles `acc` (M x N) to layout R through the stripe smC
+ * (see stripe_to_layout). Two barriers per stripe. */
+static void tiles_to_layout(Emitter *E, const SgPlan *p, int M, int N, const char *acc, const char *smC, Layout *R,
+                            const char *dst, int addend, tm_dtype dt, int ind) {
+  int rs = p->rs, TM = p->TM, TN = p->TN;
+  int rind = stripes_open(E, p, M, ind);
+  line(E, rind, "%sfor (uint i = 0; i < %du; ++i)\n", sg_busy(E, p), TM);
+  if (rs < M) line(E, rind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
+  line(E, rind + 1 + (rs < M),
+       "for (uint j = 0; j < %du; ++j) simdgroup_store(%s[i * %du + j], &%s[(tm_r + i * 8u%s) * %du + tm_c + j * 8u], %d);\n",
+       TN, acc, TN, smC, rs < M ? " - r0" : "", N, N);
   em_barrier(E, rind);
-  line(E, rind, "%sfor (uint i = 0; i < %du; ++i)\n", busy, TM);
+  stripe_to_layout(E, p->dacc, rs, M, N, smC, R, dst, addend, dt, rind);
+  stripes_close(E, p, M, ind);
+}
+
+/* The reverse: value x (M x N, in its own layout) into the tiles `acc`. */
+static void layout_to_tiles(Emitter *E, const SgPlan *p, int M, int N, int x, const char *acc, const char *smC, int ind) {
+  int rs = p->rs, TM = p->TM, TN = p->TN;
+  int rind = stripes_open(E, p, M, ind);
+  layout_to_stripe(E, p->dacc, rs, M, N, x, smC, rind);
+  line(E, rind, "%sfor (uint i = 0; i < %du; ++i)\n", sg_busy(E, p), TM);
   if (rs < M) line(E, rind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
   line(E, rind + 1 + (rs < M),
        "for (uint j = 0; j < %du; ++j) simdgroup_load(%s[i * %du + j], &%s[(tm_r + i * 8u%s) * %du + tm_c + j * 8u], %d);\n",
@@ -188,9 +206,81 @@ static void layout_to_tiles(Emitter *E, const SgPlan *p, int M, int N, int x, co
   stripes_close(E, p, M, ind);
 }
 
+/* ---- the matmul2d variant ----
+ *
+ * On targets with Metal 4 tensor ops the dot is emitted twice, chosen by the
+ * preprocessor: TM_TENSOR_OPS (MSL 4.0, and no TM_NO_TENSOR_OPS, which the
+ * runtime defines to recompile when the Metal compiler rejects the tensor
+ * code) selects a Metal Performance Primitives matmul2d over the same staged
+ * operands, run by all SIMD-groups with the accumulator in a cooperative
+ * tensor; otherwise the simdgroup_matrix code. The cooperative tensor's
+ * element layout is the implementation's: it reaches the blocked layout
+ * through threadgroup memory (store / load of a tensor over it). */
+
+static const char *tg_tensor(Emitter *E, tm_dtype dt, const char *data, int x, int y) {
+  return arena_printf(&E->c->arena, "metal::tensor<TM_TG(%s), metal::dextents<int, 2>, metal::tensor_inline>(%s, metal::dextents<int, 2>(%d, %d))",
+                      em_tname(E, dt), data, x, y);
+}
+
+/* Declares dot `id`'s matmul2d op tm_op<id> and its operand tensors tm_ta<id>,
+ * tm_tb<id> over the staged chunk, and the cooperative destination `acc`. */
+static void mm_declare(Emitter *E, int id, const SgPlan *p, const char *acc, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  Ins *ai = &E->f->ins.v[in->args[0]], *bi = &E->f->ins.v[in->args[1]];
+  int M = ai->ty.shape[0], N = bi->ty.shape[1], kc = p->kc;
+  tm_dtype din = (tm_dtype)ai->ty.dt;
+  const char *smA = em_smem(E, din, M * kc + kc * N);
+  E->tensor_ops = true;
+  line(E, ind, "constexpr auto tm_desc%d = mpp::tensor_ops::matmul2d_descriptor(%d, %d, %d, false, false, false, "
+       "mpp::tensor_ops::matmul2d_descriptor::mode::multiply_accumulate);\n", id, M, N, kc);
+  line(E, ind, "mpp::tensor_ops::matmul2d<tm_desc%d, metal::execution_simdgroups<%d>> tm_op%d;\n", id, E->f->num_warps, id);
+  line(E, ind, "auto tm_ta%d = %s;\n", id, tg_tensor(E, din, smA, kc, M));
+  line(E, ind, "auto tm_tb%d = %s;\n", id, tg_tensor(E, din, arena_printf(&E->c->arena, "%s + %d", smA, M * kc), N, kc));
+  line(E, ind, "auto %s = tm_op%d.get_destination_cooperative_tensor<decltype(tm_ta%d), decltype(tm_tb%d), %s>();\n", acc, id, id,
+       id, em_tname(E, p->dacc));
+}
+
+/* Fills the cooperative tensor `acc` of dot `id` with value x (a splat, or
+ * any M x N value through threadgroup memory). */
+static void mm_fill(Emitter *E, int id, const SgPlan *p, const char *acc, int x, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  int M = in->ty.shape[0], N = in->ty.shape[1];
+  const char *TA = em_tname(E, p->dacc);
+  Ins *xi = &E->f->ins.v[x];
+  if (xi->op == O_SPLAT) {
+    E->group = NULL;
+    line(E, ind, "for (ushort i = 0; i < %s.get_capacity(); ++i) if (%s.get_mask(i)) %s[i] = %s(%s);\n", acc, acc, acc, TA,
+         em_ref(E, x));
+    return;
+  }
+  const char *smC = em_smem(E, p->dacc, M * N);
+  layout_to_stripe(E, p->dacc, M, M, N, x, smC, ind);
+  line(E, ind, "{\n");
+  line(E, ind + 1, "auto tm_tc = %s;\n", tg_tensor(E, p->dacc, smC, N, M));
+  line(E, ind + 1, "%s.load(tm_tc);\n", acc);
+  line(E, ind, "}\n");
+  em_barrier(E, ind);
+}
+
+/* The cooperative tensor `acc` of dot `id` to layout R (see stripe_to_layout). */
+static void mm_to_layout(Emitter *E, int id, const SgPlan *p, const char *acc, Layout *R, const char *dst, int addend, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  int M = in->ty.shape[0], N = in->ty.shape[1];
+  const char *smC = em_smem(E, p->dacc, M * N);
+  line(E, ind, "{\n");
+  line(E, ind + 1, "auto tm_tc = %s;\n", tg_tensor(E, p->dacc, smC, N, M));
+  line(E, ind + 1, "%s.store(tm_tc);\n", acc);
+  line(E, ind, "}\n");
+  em_barrier(E, ind);
+  stripe_to_layout(E, p->dacc, M, M, N, smC, R, dst, addend, (tm_dtype)in->ty.dt, ind);
+}
+
+static void pp(Emitter *E, const char *directive) { buf_printf(&E->out, "%s\n", directive); }
+
 /* tl.dot on simdgroup matrices (see the header). Names: tm_w the SIMD-group,
  * (tm_r, tm_c) its first output row and column, tm_acc its TM x TN tiles (or
- * the loop's carried matrices, E->sg_acc). */
+ * the loop's carried matrices, E->sg_acc); with the matmul2d variant, tm_acc
+ * is its cooperative tensor. */
 static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   Ins *in = &E->f->ins.v[id];
   Ins *ai = &E->f->ins.v[in->args[0]], *bi = &E->f->ins.v[in->args[1]];
@@ -200,23 +290,36 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   const char *smA = em_smem(E, din, M * kc + kc * N);
   const char *T = em_tname(E, (tm_dtype)in->ty.dt), *TA = em_tname(E, p->dacc), *TI = em_tname(E, din);
   const char *carried = E->sg_acc ? E->sg_acc[id] : NULL, *acc = carried ? carried : "tm_acc";
-  in->dot_path = carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP;
+  in->dot_path = (carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP) | (p->mm ? DOT_MATMUL2D : 0);
   E->uses_tid = true;
   E->uses_barrier = true; /* simdgroup matrix operations are SIMD-group collectives */
-  line(E, ind, "// tl.dot: simdgroup_matrix 8x8, %d tiles per SIMD-group (%dx%d; %d of %d SIMD-groups), K in chunks of %d%s\n",
-       TM * TN, TM, TN, active, nw, kc, carried ? ", accumulating into the loop's matrices" : "");
+  line(E, ind, "// tl.dot: %ssimdgroup_matrix 8x8, %d tiles per SIMD-group (%dx%d; %d of %d SIMD-groups), K in chunks of %d%s\n",
+       p->mm ? "matmul2d (Metal 4 tensor ops) or " : "", TM * TN, TM, TN, active, nw, kc,
+       carried ? ", accumulating into the loop's matrices" : "");
   if (!carried) line(E, ind, "%s v%d[%d];\n", T, id, in->layout->per_thread);
   line(E, ind, "{\n");
   ind++;
   sg_place(E, p, ind);
   if (!carried) {
+    if (p->mm) {
+      pp(E, "#if TM_TENSOR_OPS");
+      mm_declare(E, id, p, "tm_acc", ind);
+      line(E, ind, "for (ushort i = 0; i < tm_acc.get_capacity(); ++i) if (tm_acc.get_mask(i)) tm_acc[i] = %s(0);\n", TA);
+      pp(E, "#else");
+    }
     line(E, ind, "simdgroup_matrix<%s, 8, 8> tm_acc[%d];\n", TA, TM * TN);
     line(E, ind, "for (uint t = 0; t < %du; ++t) tm_acc[t] = make_filled_simdgroup_matrix<%s, 8, 8>(%s(0));\n", TM * TN, TA, TA);
+    if (p->mm) pp(E, "#endif");
   }
   line(E, ind, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
   stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, ind + 1);
   stage_chunk(E, in->args[1], 0, kc, "k0", smA, M * kc, ind + 1);
   em_barrier(E, ind + 1);
+  if (p->mm) {
+    pp(E, "#if TM_TENSOR_OPS");
+    line(E, ind + 1, "tm_op%d.run(tm_ta%d, tm_tb%d, %s);\n", id, id, id, acc);
+    pp(E, "#else");
+  }
   line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", sg_busy(E, p), kc);
   line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d], tm_b[%d];\n", TI, TM, TN);
   line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], &%s[(tm_r + i * 8u) * %du + kk], %d);\n", TM, smA, kc, kc);
@@ -226,12 +329,18 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], tm_a[i], tm_b[j], %s[i * %du + j]);\n",
        TN, acc, TN, acc, TN);
   line(E, ind + 1, "}\n");
+  if (p->mm) pp(E, "#endif");
   em_barrier(E, ind + 1);
   line(E, ind, "}\n");
-  if (!carried) { /* the tiles, through the stripe, to the accumulator layout; + acc */
-    const char *smC = em_smem(E, p->dacc, p->rs * N);
-    tiles_to_layout(E, p, M, N, "tm_acc", smC, in->layout, arena_printf(&E->c->arena, "v%d[k]", id), in->args[2],
-                    (tm_dtype)in->ty.dt, ind);
+  if (!carried) { /* the accumulator to the blocked layout; + acc */
+    const char *dst = arena_printf(&E->c->arena, "v%d[k]", id);
+    if (p->mm) {
+      pp(E, "#if TM_TENSOR_OPS");
+      mm_to_layout(E, id, p, "tm_acc", in->layout, dst, in->args[2], ind);
+      pp(E, "#else");
+    }
+    tiles_to_layout(E, p, M, N, "tm_acc", em_smem(E, p->dacc, p->rs * N), in->layout, dst, in->args[2], (tm_dtype)in->ty.dt, ind);
+    if (p->mm) pp(E, "#endif");
     E->in_array[id] = true;
   }
   ind--;
@@ -246,10 +355,11 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
  *   use(acc)                                }
  *                                           rL_i = tm_accL_i (through threadgroup memory, once)
  *
- * The carried value must be read in the body only as that dot's acc, and the
- * dot must be the value yielded for it and have no other use. acc +=
- * tl.dot(a, b) (the dot's own acc zero) is the same loop: upstream's combine
- * pass folds acc + dot(a, b, 0) into dot(a, b, acc) too. */
+ * (With the matmul2d variant, tm_accL_i is its cooperative tensor.) The
+ * carried value must be read in the body only as that dot's acc, and the dot
+ * must be the value yielded for it and have no other use. acc += tl.dot(a, b)
+ * (the dot's own acc zero) is the same loop: upstream's combine pass folds
+ * acc + dot(a, b, 0) into dot(a, b, acc) too. */
 
 static void count_uses(Fn *f, Block *b, int *uses) {
   for (int bi = 0; bi < b->ins.n; bi++) {
@@ -287,14 +397,14 @@ int em_dot_carried(Emitter *E, int op, int i) {
     E->uses = arena_alloc(&E->c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
     count_uses(f, f->body, E->uses);
   }
-  int v = y->args[i], dot = v, add = -1;
+  int v = y->args[i], dot = v;
   Ins *vi = &f->ins.v[v];
   if (vi->op == O_ADD && vi->ty.rank == 2) { /* acc + tl.dot(a, b) */
     int d = is_carried(f, vi->args[0], O_BLOCKARG, op, i + 1) ? vi->args[1] : vi->args[0];
     Ins *di = &f->ins.v[d];
     if (di->op != O_DOT || !type_eq(di->ty, vi->ty) || !is_zero_splat(f, di->args[2]) || E->uses[d] != 1) return -1;
     if (!is_carried(f, vi->args[0], O_BLOCKARG, op, i + 1) && !is_carried(f, vi->args[1], O_BLOCKARG, op, i + 1)) return -1;
-    dot = d, add = v;
+    dot = d;
   } else if (vi->op != O_DOT || !is_carried(f, vi->args[2], O_BLOCKARG, op, i + 1)) {
     return -1;
   }
@@ -306,7 +416,6 @@ int em_dot_carried(Emitter *E, int op, int i) {
   if (reads != 1 || !sg_plan(E, &f->ins.v[dot], &p)) return -1;
   E->sg_acc[dot] = arena_printf(&E->c->arena, "tm_acc%d_%d", op, i + 1);
   E->carried[v] = true;
-  (void)add;
   return dot;
 }
 
@@ -317,22 +426,29 @@ void em_dot_carry_in(Emitter *E, int op, int i, int dot, int ind) {
   sg_plan(E, in, &p);
   int M = in->ty.shape[0], N = in->ty.shape[1], init = f->ins.v[op].args[3 + i];
   const char *TA = em_tname(E, p.dacc), *acc = E->sg_acc[dot];
+  E->cur = dot;
   E->uses_tid = true;
   E->uses_barrier = true;
-  line(E, ind, "// %s: tl.dot's accumulator in simdgroup matrices across the loop\n", acc);
+  line(E, ind, "// %s: tl.dot's accumulator in %ssimdgroup matrices across the loop\n", acc,
+       p.mm ? "a matmul2d cooperative tensor or " : "");
+  if (p.mm) {
+    pp(E, "#if TM_TENSOR_OPS");
+    mm_declare(E, dot, &p, acc, ind);
+    mm_fill(E, dot, &p, acc, init, ind);
+    pp(E, "#else");
+  }
   line(E, ind, "simdgroup_matrix<%s, 8, 8> %s[%d];\n", TA, acc, p.TM * p.TN);
-  Ins *ii = &f->ins.v[init];
-  if (ii->op == O_SPLAT) {
+  if (f->ins.v[init].op == O_SPLAT) {
     E->group = NULL;
     line(E, ind, "for (uint t = 0; t < %du; ++t) %s[t] = make_filled_simdgroup_matrix<%s, 8, 8>(%s(%s));\n", p.TM * p.TN, acc, TA, TA,
          em_ref(E, init));
-    return;
+  } else {
+    line(E, ind, "{\n");
+    sg_place(E, &p, ind + 1);
+    layout_to_tiles(E, &p, M, N, init, acc, em_smem(E, p.dacc, p.rs * N), ind + 1);
+    line(E, ind, "}\n");
   }
-  line(E, ind, "{\n");
-  sg_place(E, &p, ind + 1);
-  E->cur = dot;
-  layout_to_tiles(E, &p, M, N, init, acc, em_smem(E, p.dacc, p.rs * N), ind + 1);
-  line(E, ind, "}\n");
+  if (p.mm) pp(E, "#endif");
 }
 
 void em_dot_carry_out(Emitter *E, int op, int i, int dot, int ind) {
@@ -345,12 +461,18 @@ void em_dot_carry_out(Emitter *E, int op, int i, int dot, int ind) {
   sg_plan(E, in, &p);
   int M = in->ty.shape[0], N = in->ty.shape[1];
   Layout *R = f->ins.v[f->ins.v[op].args[3 + i]].layout;
+  const char *dst = arena_printf(&E->c->arena, "r%d_%d[k]", op, i + 1), *acc = E->sg_acc[dot];
+  E->cur = dot;
+  if (p.mm) {
+    pp(E, "#if TM_TENSOR_OPS");
+    mm_to_layout(E, dot, &p, acc, R, dst, -1, ind);
+    pp(E, "#else");
+  }
   line(E, ind, "{\n");
   sg_place(E, &p, ind + 1);
-  E->cur = dot;
-  tiles_to_layout(E, &p, M, N, E->sg_acc[dot], em_smem(E, p.dacc, p.rs * N), R, arena_printf(&E->c->arena, "r%d_%d[k]", op, i + 1),
-                  -1, (tm_dtype)in->ty.dt, ind + 1);
+  tiles_to_layout(E, &p, M, N, acc, em_smem(E, p.dacc, p.rs * N), R, dst, -1, (tm_dtype)in->ty.dt, ind + 1);
   line(E, ind, "}\n");
+  if (p.mm) pp(E, "#endif");
 }
 
 /* tl.dot, the portable path: operands staged through threadgroup memory in

@@ -91,9 +91,15 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
   for (int i = 0; i < f->ins.n; i++) {
     Ins *in = &f->ins.v[i];
     if (in->op != O_DOT) continue;
-    const char *path = in->dot_path == DOT_SIMDGROUP_CARRIED ? "simdgroup_matrix 8x8, accumulator in simdgroup matrices across the loop"
-                       : in->dot_path == DOT_SIMDGROUP ? "simdgroup_matrix 8x8"
-                                                       : "portable (threadgroup memory, FMA)";
+    int base = in->dot_path & 7;
+    const char *path = base == DOT_SIMDGROUP_CARRIED ? "simdgroup_matrix 8x8, accumulator in simdgroup matrices across the loop"
+                       : base == DOT_SIMDGROUP        ? "simdgroup_matrix 8x8"
+                                                      : "portable (threadgroup memory, FMA)";
+    if (in->dot_path & DOT_MATMUL2D)
+      path = base == DOT_SIMDGROUP_CARRIED
+                 ? "matmul2d (Metal 4 tensor ops), accumulator in a cooperative tensor across the loop; "
+                   "simdgroup_matrix 8x8 where the OS lacks tensor ops"
+                 : "matmul2d (Metal 4 tensor ops); simdgroup_matrix 8x8 where the OS lacks tensor ops";
     buf_printf(&b, "dot @%d:%d %s: %s\n", in->line, in->col, type_str(a, in->ty), path);
   }
   for (int i = 0; i < f->ins.n; i++) {

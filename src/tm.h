@@ -266,7 +266,7 @@ typedef struct Ins {
   int contig;
   int64_t div;
   bool uniform;      /* the same value along the last dim (a splat, a scalar) */
-  uint8_t dot_path;  /* emit_dot.c, for explain: DOT_PORTABLE, DOT_SIMDGROUP, DOT_SIMDGROUP_CARRIED */
+  uint8_t dot_path;  /* emit_dot.c, for explain: DOT_* */
   int vec;           /* emit.c: a load/store done `vec` elements at a time (0: scalar) */
 } Ins;
 
@@ -424,7 +424,7 @@ void axis_analyze(Ctx *c, Fn *f);
  * its runs), computed on demand; loop-carried values count as unknown. */
 int axis_contig_along(Fn *f, int id, int dim, int64_t *div);
 
-enum { DOT_PORTABLE = 1, DOT_SIMDGROUP, DOT_SIMDGROUP_CARRIED };
+enum { DOT_PORTABLE = 1, DOT_SIMDGROUP, DOT_SIMDGROUP_CARRIED, DOT_MATMUL2D = 8 /* | a simdgroup path: also a matmul2d variant */ };
 
 /* ------------------------------------------------------------ msl.c */
 

@@ -517,7 +517,7 @@ static PyObject *Device_stats(DeviceObject *self, PyObject *unused) {
   }
   tm_free(err);
   return Py_BuildValue(
-      "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+      "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
       "pipeline_compiles", (unsigned long long)st.pipeline_compiles,
       "pipeline_memory_hits", (unsigned long long)st.pipeline_memory_hits,
       "pipeline_disk_hits", (unsigned long long)st.pipeline_disk_hits,
@@ -530,7 +530,8 @@ static PyObject *Device_stats(DeviceObject *self, PyObject *unused) {
       "zero_copy_args", (unsigned long long)st.zero_copy_args,
       "staged_args", (unsigned long long)st.staged_args,
       "command_buffers", (unsigned long long)st.command_buffers,
-      "dispatches", (unsigned long long)st.dispatches, "waits", (unsigned long long)st.waits);
+      "dispatches", (unsigned long long)st.dispatches, "waits", (unsigned long long)st.waits,
+      "tensor_ops_fallbacks", (unsigned long long)st.tensor_ops_fallbacks);
 }
 
 /* buffer_new(nbytes) -> (buffer, contents): tm_buffer_new (metal kinds). */

@@ -17,7 +17,7 @@ import triton_metal.language as tl
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 CLI = ROOT / "build" / "triton-metal"
-INNER = os.environ.get("TRITON_METAL_HW") == "M3-Max"
+INNER = os.environ.get("TRITON_METAL_HW") in ("M3-Max", "M5")
 INNER_ONLY = "runs in the M3-Max subprocess of test_dot_suites_on_simdgroup_path"
 inner = pytest.mark.skipif(not INNER, reason=INNER_ONLY)
 

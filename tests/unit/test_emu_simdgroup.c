@@ -7,7 +7,9 @@
  * with a C reference (plus one float run on random values, with a tolerance).
  * Misuse fails loudly: at compile time (shape, element type, pointer type), by
  * the launch (no fibers, a lane returned) or with NaN (lanes disagreeing, a
- * matrix never written). */
+ * matrix never written). The Metal 4 matmul2d subset (tensor_inline operands in
+ * threadgroup memory, a cooperative-tensor accumulator) likewise, exact on
+ * small integers, NaN on a wrong scope or extents. */
 #include <math.h>
 
 #include "test_emu.h"
@@ -277,6 +279,93 @@ static void test_misuse(tm_device *d) {
   }
 }
 
+/* ------------------------------------------------------------ matmul2d (Metal 4 tensor ops) */
+
+/* out = c + a @ b, 32x32x32 fp32 over %1$d SIMD-groups' scope (4 dispatched):
+ * a staged as two packed 32x16 column chunks, b as two 16x32 row chunks, the
+ * cooperative destination loaded from c, two runs, stored back. %2$d: the
+ * first A chunk's x extent (16 when right). */
+static const char mm2d_fmt[] =
+    "#include <metal_stdlib>\n"
+    "#include <metal_tensor>\n"
+    "#include <MetalPerformancePrimitives/MetalPerformancePrimitives.h>\n"
+    "using namespace metal;\n"
+    "kernel void mm2d(device const float* a [[buffer(0)]], device const float* b [[buffer(1)]],\n"
+    "    device const float* c [[buffer(2)]], device float* out [[buffer(3)]],\n"
+    "    uint tid [[thread_index_in_threadgroup]])\n"
+    "{\n"
+    "  threadgroup float sa[1024];\n"
+    "  threadgroup float sb[1024];\n"
+    "  threadgroup float sc[1024];\n"
+    "  for (uint i = tid; i < 1024u; i += 128u) {\n"
+    "    uint r = i / 32u, k = i %% 32u;\n"
+    "    sa[(k / 16u) * 512u + r * 16u + k %% 16u] = a[i];\n"
+    "    sb[i] = b[i];\n"
+    "    sc[i] = c[i];\n"
+    "  }\n"
+    "  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+    "  constexpr auto desc = mpp::tensor_ops::matmul2d_descriptor(32, 32, 16, false, false, false,\n"
+    "      mpp::tensor_ops::matmul2d_descriptor::mode::multiply_accumulate);\n"
+    "  mpp::tensor_ops::matmul2d<desc, metal::execution_simdgroups<%1$d>> op;\n"
+    "  auto ta0 = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(sa, metal::dextents<int, 2>(%2$d, 32));\n"
+    "  auto ta1 = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(sa + 512, metal::dextents<int, 2>(16, 32));\n"
+    "  auto tb0 = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(sb, metal::dextents<int, 2>(32, 16));\n"
+    "  auto tb1 = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(sb + 512, metal::dextents<int, 2>(32, 16));\n"
+    "  auto tc = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(sc, metal::dextents<int, 2>(32, 32));\n"
+    "  auto acc = op.get_destination_cooperative_tensor<decltype(ta0), decltype(tb0), float>();\n"
+    "  acc.load(tc);\n"
+    "  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+    "  op.run(ta0, tb0, acc);\n"
+    "  op.run(ta1, tb1, acc);\n"
+    "  acc.store(tc);\n"
+    "  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+    "  for (uint i = tid; i < 1024u; i += 128u) out[i] = sc[i];\n"
+    "}\n";
+
+/* 1: exact; 0: every element NaN; -1: the build failed */
+static int run_mm2d(tm_device *d, int scope, int ax, float *out) {
+  char msl[4096];
+  snprintf(msl, sizeof msl, mm2d_fmt, scope, ax);
+  static const tm_kernel_arg args[] = {{"a", 0, TM_ARG_BUFFER, TM_F32, 0}, {"b", 1, TM_ARG_BUFFER, TM_F32, 0},
+                                       {"c", 2, TM_ARG_BUFFER, TM_F32, 0}, {"out", 3, TM_ARG_BUFFER, TM_F32, 1}};
+  tm_kernel_info k = {.name = "mm2d", .source_file = "mm2d.py", .nargs = 4, .args = args, .nbuiltins = 1,
+                      .builtins = {TM_BI_THREAD_INDEX}, .threads_per_threadgroup = 128, .uses_barriers = 1};
+  tm_module *m = emu_load(d, msl, &k);
+  if (!m) return -1;
+  static float a[1024], b[1024], c[1024];
+  unsigned seed = 11;
+  for (int i = 0; i < 1024; i++) {
+    a[i] = floorf(emu_randf(&seed) / 2), b[i] = floorf(emu_randf(&seed) / 2), c[i] = floorf(emu_randf(&seed));
+    out[i] = -1;
+  }
+  tm_launch_arg la[] = {emu_buf(a, sizeof a), emu_buf(b, sizeof b), emu_buf(c, sizeof c), emu_buf(out, 1024 * sizeof *out)};
+  uint32_t grid[3] = {2, 1, 1};
+  char *err = NULL;
+  tm_status st = tm_launch(m, grid, la, 4, &err);
+  CHECK(st == TM_OK);
+  if (st) fprintf(stderr, "%s\n", err);
+  tm_free(err);
+  tm_module_free(m);
+  int exact = 1, nan = 1;
+  for (int r = 0; r < 32; r++)
+    for (int col = 0; col < 32; col++) {
+      double s = c[r * 32 + col];
+      for (int kk = 0; kk < 32; kk++) s += (double)a[r * 32 + kk] * b[kk * 32 + col];
+      float v = out[r * 32 + col];
+      if (v != s && exact && scope == 4 && ax == 16) fprintf(stderr, "mm2d (%d,%d): got %g want %g\n", r, col, v, s);
+      exact = exact && v == s;
+      nan = nan && isnan(v);
+    }
+  return exact ? 1 : nan ? 0 : 2;
+}
+
+static void test_matmul2d(tm_device *d) {
+  float out[1024];
+  CHECK(run_mm2d(d, 4, 16, out) == 1);
+  CHECK(run_mm2d(d, 2, 16, out) == 0);  /* a scope of 2 SIMD-groups, 4 dispatched */
+  CHECK(run_mm2d(d, 4, 8, out) == 0);   /* A's extents disagree with the descriptor's k */
+}
+
 int main(void) {
   emu_fresh_cache();
   tm_device *d = emu_open();
@@ -288,6 +377,7 @@ int main(void) {
   test_mm32(d, "half", "half");
   test_mm32(d, "half", "float");
   test_misuse(d);
+  test_matmul2d(d);
   tm_device_close(d);
   emu_rm_cache();
   return check_report("test_emu_simdgroup");

@@ -1,0 +1,240 @@
+#include <metal_stdlib>
+#if !defined(TM_NO_TENSOR_OPS) && (__METAL_VERSION__ >= 400 || defined(__HAVE_TENSOR__))
+#include <metal_tensor>
+#include <MetalPerformancePrimitives/MetalPerformancePrimitives.h>
+#define TM_TENSOR_OPS 1
+#else
+#define TM_TENSOR_OPS 0
+#endif
+#ifndef TM_TG
+#define TM_TG(T) threadgroup T
+#endif
+using namespace metal;
+
+#ifndef TM_LD
+#define TM_LD(p, line) (p)
+#define TM_ST(p, line) (p)
+#endif
+#ifndef TM_FENCE
+#if __METAL_VERSION__ >= 320
+#define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)
+#else
+#define TM_FENCE() /* no device-scope fence before MSL 3.2: atomics stay relaxed */
+#endif
+#endif
+
+template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }
+template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }
+template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }
+template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }
+template <typename T> inline T tm_shfl_xor(T x, ushort m) { return simd_shuffle_xor(x, m); }
+inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m) != 0; }
+inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }
+inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }
+
+kernel void matmul(
+    device const half* a_ptr [[buffer(0)]],
+    device const half* b_ptr [[buffer(1)]],
+    device half* c_ptr [[buffer(2)]],
+    constant int& K [[buffer(3)]],
+    uint3 tm_pid [[threadgroup_position_in_grid]],
+    uint tm_tid [[thread_index_in_threadgroup]])
+{
+  threadgroup half tm_smem_half[1024];
+  threadgroup float tm_smem_float[1024];
+  int v4[2];
+  for (uint k = 0; k < 2u; ++k) {
+    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+    uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
+    lane /= 8u; warp /= 1u;
+    int c1 = int(e1 % 1u);
+    uint e0 = (k / 1u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 2u) % 1u;
+    int c0 = int(e0 % 32u);
+    v4[k] = c0;
+  }
+  int v5[4];
+  for (uint k = 0; k < 4u; ++k) {
+    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+    uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
+    lane /= 8u; warp /= 1u;
+    int c1 = int(e1 % 32u);
+    uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
+    int c0 = int(e0 % 1u);
+    v5[k] = c1;
+  }
+  int v6[1];
+  for (uint k = 0; k < 1u; ++k) {
+    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+    uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
+    lane /= 8u; warp /= 1u;
+    int c1 = int(e1 % 1u);
+    uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
+    int c0 = int(e0 % 16u);
+    v6[k] = c0;
+  }
+  float r11_1[8];
+  // tm_acc11_1: tl.dot's accumulator in a matmul2d cooperative tensor or simdgroup matrices across the loop
+#if TM_TENSOR_OPS
+  constexpr auto tm_desc39 = mpp::tensor_ops::matmul2d_descriptor(32, 32, 16, false, false, false, mpp::tensor_ops::matmul2d_descriptor::mode::multiply_accumulate);
+  mpp::tensor_ops::matmul2d<tm_desc39, metal::execution_simdgroups<4>> tm_op39;
+  auto tm_ta39 = metal::tensor<TM_TG(half), metal::dextents<int, 2>, metal::tensor_inline>(tm_smem_half, metal::dextents<int, 2>(16, 32));
+  auto tm_tb39 = metal::tensor<TM_TG(half), metal::dextents<int, 2>, metal::tensor_inline>(tm_smem_half + 512, metal::dextents<int, 2>(32, 16));
+  auto tm_acc11_1 = tm_op39.get_destination_cooperative_tensor<decltype(tm_ta39), decltype(tm_tb39), float>();
+  for (ushort i = 0; i < tm_acc11_1.get_capacity(); ++i) if (tm_acc11_1.get_mask(i)) tm_acc11_1[i] = float(0.0f);
+#else
+  simdgroup_matrix<float, 8, 8> tm_acc11_1[4];
+  for (uint t = 0; t < 4u; ++t) tm_acc11_1[t] = make_filled_simdgroup_matrix<float, 8, 8>(float(0.0f));
+#endif
+  for (int r11_0 = 0; r11_0 < K; r11_0 += 16) {
+    int v56[1];
+    for (uint k = 0; k < 1u; ++k) {
+      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+      uint e1 = (k / 1u % 1u) / 1u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 1u) % 1u;
+      lane /= 4u; warp /= 1u;
+      int c1 = int(e1 % 1u);
+      uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
+      int c0 = int(e0 % 32u);
+      v56[k] = c0;
+    }
+    device const half* v60[1];
+    for (uint k = 0; k < 1u; ++k) {
+      int v57 = v56[0];
+      int v59 = v57 * K;
+      v60[k] = a_ptr + v59;
+    }
+    device const half* v61[4];
+    for (uint k = 0; k < 4u; ++k) {
+      v61[k] = v60[0];
+    }
+    int v64[4];
+    for (uint k = 0; k < 4u; ++k) {
+      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+      uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
+      lane /= 4u; warp /= 1u;
+      int c1 = int(e1 % 16u);
+      uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
+      int c0 = int(e0 % 1u);
+      int v63 = c1;
+      v64[k] = r11_0 + v63;
+    }
+    int v65[4];
+    for (uint k = 0; k < 4u; ++k) {
+      v65[k] = v64[(k / 1u % 4u) * 1u];
+    }
+    half v25[4];
+    for (uint k = 0; k < 4u; ++k) {
+      int v66 = v65[(k / 1u % 4u) * 1u];
+      device const half* v67 = v61[k] + v66;
+      v25[k] = *TM_LD(v67, 18);
+    }
+    int v27[1];
+    for (uint k = 0; k < 1u; ++k) {
+      v27[k] = r11_0 + v6[k];
+    }
+    device const half* v33[1];
+    for (uint k = 0; k < 1u; ++k) {
+      int v28 = v27[0];
+      int v31 = v28 * 32;
+      v33[k] = b_ptr + v31;
+    }
+    int v34[4];
+    for (uint k = 0; k < 4u; ++k) {
+      v34[k] = v5[(k / 1u % 4u) * 1u];
+    }
+    half v38[4];
+    for (uint k = 0; k < 4u; ++k) {
+      device const half* v35 = v33[0];
+      int v36 = v34[(k / 1u % 4u) * 1u];
+      device const half* v37 = v35 + v36;
+      v38[k] = *TM_LD(v37, 19);
+    }
+    // tl.dot: matmul2d (Metal 4 tensor ops) or simdgroup_matrix 8x8, 4 tiles per SIMD-group (2x2; 4 of 4 SIMD-groups), K in chunks of 16, accumulating into the loop's matrices
+    {
+      uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
+      for (int k0 = 0; k0 < 16; k0 += 16) {
+        for (uint k = 0; k < 4u; ++k) {
+          uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+          uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
+          lane /= 4u; warp /= 1u;
+          int c1 = int(e1 % 16u);
+          uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
+          int c0 = int(e0 % 32u);
+          if (c1 >= k0 && c1 < k0 + 16) tm_smem_half[(c0) * 16 + (c1 - k0)] = v25[k];
+        }
+        for (uint k = 0; k < 4u; ++k) {
+          uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+          uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
+          lane /= 8u; warp /= 1u;
+          int c1 = int(e1 % 32u);
+          uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
+          int c0 = int(e0 % 16u);
+          if (c0 >= k0 && c0 < k0 + 16) tm_smem_half[512 + ((c0 - k0)) * 32 + c1] = v38[k];
+        }
+        threadgroup_barrier(mem_flags::mem_threadgroup);
+#if TM_TENSOR_OPS
+        tm_op39.run(tm_ta39, tm_tb39, tm_acc11_1);
+#else
+        for (uint kk = 0; kk < 16u; kk += 8u) {
+          simdgroup_matrix<half, 8, 8> tm_a[2], tm_b[2];
+          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], &tm_smem_half[(tm_r + i * 8u) * 16u + kk], 16);
+          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], &tm_smem_half[512u + kk * 32u + tm_c + j * 8u], 32);
+          for (uint i = 0; i < 2u; ++i)
+            for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc11_1[i * 2u + j], tm_a[i], tm_b[j], tm_acc11_1[i * 2u + j]);
+        }
+#endif
+        threadgroup_barrier(mem_flags::mem_threadgroup);
+      }
+    }
+  }
+#if TM_TENSOR_OPS
+  {
+    auto tm_tc = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(tm_smem_float, metal::dextents<int, 2>(32, 32));
+    tm_acc11_1.store(tm_tc);
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+  for (uint k = 0; k < 8u; ++k) {
+    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+    uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
+    lane /= 8u; warp /= 1u;
+    int c1 = int(e1 % 32u);
+    uint e0 = (k / 4u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 2u) % 1u;
+    int c0 = int(e0 % 32u);
+    r11_1[k] = float(tm_smem_float[c0 * 32 + c1]);
+  }
+  threadgroup_barrier(mem_flags::mem_threadgroup);
+#else
+  {
+    uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
+    for (uint i = 0; i < 2u; ++i)
+      for (uint j = 0; j < 2u; ++j) simdgroup_store(tm_acc11_1[i * 2u + j], &tm_smem_float[(tm_r + i * 8u) * 32u + tm_c + j * 8u], 32);
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    for (uint k = 0; k < 8u; ++k) {
+      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+      uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
+      lane /= 8u; warp /= 1u;
+      int c1 = int(e1 % 32u);
+      uint e0 = (k / 4u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 2u) % 1u;
+      int c0 = int(e0 % 32u);
+      r11_1[k] = float(tm_smem_float[c0 * 32 + c1]);
+    }
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+  }
+#endif
+  device half* v47[2];
+  for (uint k = 0; k < 2u; ++k) {
+    int v42 = v4[(k / 1u % 2u) * 1u];
+    int v45 = v42 * 32;
+    v47[k] = c_ptr + v45;
+  }
+  int v48[4];
+  for (uint k = 0; k < 4u; ++k) {
+    v48[k] = v5[(k / 1u % 4u) * 1u];
+  }
+  for (uint k = 0; k < 8u; ++k) {
+    device half* v49 = v47[(k / 4u % 2u) * 1u];
+    int v50 = v48[(k / 1u % 4u) * 1u];
+    device half* v51 = v49 + v50;
+    half v52 = half(r11_1[k]);
+    *TM_ST(v51, 21) = v52;
+  }
+}
