@@ -128,11 +128,11 @@ const char *em_ref(Emitter *E, int id) {
   return arena_printf(a, "v%d", id);
 }
 
-static void use_helper(Emitter *E, const char *name) {
+void em_use_helper(Emitter *E, const char *name) {
   for (int i = 0; name && math_helpers[i].name; i++)
     if (!strcmp(math_helpers[i].name, name) && !E->helpers[i]) {
       E->helpers[i] = true;
-      use_helper(E, math_helpers[i].needs);
+      em_use_helper(E, math_helpers[i].needs);
     }
 }
 
@@ -178,7 +178,7 @@ static const char *binop_expr(Emitter *E, Ins *in) {
   case O_CAST:
     if (in->aux == 1) { /* fp_downcast_rounding='rtz' */
       const char *h = in->ty.dt == TM_F16 ? "tm_rtz_half" : "tm_rtz_bfloat";
-      use_helper(E, h);
+      em_use_helper(E, h);
       return arena_printf(a, "%s(%s)", h, x);
     }
     if (in->ty.ptr) /* int64 -> pointer */
@@ -190,7 +190,7 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     if (in->ty.ptr) return arena_printf(a, "(%s)(%s)", decl_type(E, (int)(in - E->f->ins.v)), x);
     return arena_printf(a, "as_type<%s>(%s)", T, x);
   case O_MATH: { /* the table's spelling with $0.. $T substituted */
-    use_helper(E, math_fns[in->aux].needs);
+    em_use_helper(E, math_fns[in->aux].needs);
     Buf b = {0};
     for (const char *p = math_fns[in->aux].msl; *p; p++) {
       if (*p == '$' && p[1] >= '0' && p[1] <= '2') buf_puts(&b, em_ref(E, in->args[*++p - '0']));
@@ -752,7 +752,7 @@ static void emit_shuffle(Emitter *E, int id, int ind) {
 }
 
 /* Emits the combine region of a reduce: left[i] = combine(left, right). */
-static void emit_combine(Emitter *E, Ins *red, const char **left, const char **right, int ind) {
+void em_combine(Emitter *E, Ins *red, const char **left, const char **right, int ind) {
   Block *rb = red->regions[0];
   int n = red->nargs;
   const char **saved = E->subst;
@@ -786,7 +786,7 @@ static void emit_combine(Emitter *E, Ins *red, const char **left, const char **r
 static void combine_valid(Emitter *E, Ins *red, const char **acc, const char *av, const char **other, const char *ov, int ind) {
   em_indent(&E->out, ind);
   buf_printf(&E->out, "if (%s && %s) {\n", av, ov);
-  emit_combine(E, red, acc, other, ind + 1);
+  em_combine(E, red, acc, other, ind + 1);
   em_indent(&E->out, ind);
   buf_printf(&E->out, "} else if (%s) {\n", ov);
   for (int i = 0; i < red->nargs; i++) {
@@ -879,7 +879,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
   buf_printf(&E->out, "av[kr] = !%s;\n", isdup);
   em_indent(&E->out, in1 + 1);
   buf_printf(&E->out, "} else if (!%s) {\n", isdup);
-  emit_combine(E, in, acc, oth, in1 + 2);
+  em_combine(E, in, acc, oth, in1 + 2);
   em_indent(&E->out, in1 + 1);
   buf_puts(&E->out, "}\n");
   em_indent(&E->out, in1);
@@ -983,7 +983,9 @@ static void emit_reduce(Emitter *E, int id, int ind) {
  * are scanned sequentially, one line per thread at a time (lines spread over
  * the threadgroup), and every thread reads its elements back. */
 static void emit_scan(Emitter *E, int id, int ind) {
+  if (em_scan_parallel(E, id, ind)) return;
   Ins *in = &E->f->ins.v[id];
+  in->path = SCAN_SEQUENTIAL;
   Arena *a = &E->c->arena;
   int n = in->nargs, axis = in->aux;
   bool reverse = in->imm != 0;
@@ -1021,7 +1023,7 @@ static void emit_scan(Emitter *E, int id, int ind) {
     em_indent(&E->out, ind + 2);
     buf_printf(&E->out, "%s x%d = %sat];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i]);
   }
-  emit_combine(E, in, acc, cur, ind + 2);
+  em_combine(E, in, acc, cur, ind + 2);
   for (int i = 0; i < n; i++) {
     em_indent(&E->out, ind + 2);
     buf_printf(&E->out, "%sat] = s%d;\n", sm[i], i);

@@ -44,6 +44,12 @@ void em_coords(Emitter *E, const Layout *l, Buf *b, int ind, bool need_dup);
 const char *em_smem(Emitter *E, tm_dtype dt, int n);
 void em_barrier(Emitter *E, int ind);
 void emit_dot(Emitter *E, int id, int ind);
+/* left = combine(left, right) with a reduce or scan op's combine region. */
+void em_combine(Emitter *E, Ins *red, const char **left, const char **right, int ind);
+/* Emits math helper `name` (and what it needs) into the kernel's prelude. */
+void em_use_helper(Emitter *E, const char *name);
+/* A scan in parallel (emit_scan.c); false where it keeps the sequential path. */
+bool em_scan_parallel(Emitter *E, int id, int ind);
 /* Carried value i of for loop `op` kept in simdgroup matrices across the loop:
  * the tl.dot that accumulates into it, or -1 (emit_dot.c has the rules);
  * carry_in declares and fills the matrices before the loop, carry_out moves

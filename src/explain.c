@@ -79,8 +79,16 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
     if (in->op != O_REDUCE && in->op != O_SCAN) continue;
     Layout *l = f->ins.v[in->args[0]].layout;
     int pd = l->dims[in->aux];
+    if (in->op == O_SCAN && in->path == SCAN_PARALLEL) {
+      buf_printf(&b, "scan @%d:%d axis %d: input (%s); in-thread over runs of %d, SIMD-group shuffles over %d lanes, %s%s\n",
+                 in->line, in->col, in->aux, layout_str(a, l), l->espt[pd], l->tpw[pd],
+                 l->wpc[pd] > 1 ? arena_printf(a, "%d SIMD-groups through threadgroup memory (2 barriers)", l->wpc[pd])
+                                : "no threadgroup memory",
+                 l->reps[pd] > 1 ? arena_printf(a, ", %d tiles carried in order", l->reps[pd]) : "");
+      continue;
+    }
     if (in->op == O_SCAN) {
-      buf_printf(&b, "scan @%d:%d axis %d: through threadgroup memory, one line per thread\n", in->line, in->col, in->aux);
+      buf_printf(&b, "scan @%d:%d axis %d: sequential, through threadgroup memory, one line per thread\n", in->line, in->col, in->aux);
       continue;
     }
     buf_printf(&b, "reduction @%d:%d axis %d: COALESCED input (%s); in-thread over %d, SIMD-group xor-shuffles over %d lanes, "
@@ -91,11 +99,11 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
   for (int i = 0; i < f->ins.n; i++) {
     Ins *in = &f->ins.v[i];
     if (in->op != O_DOT) continue;
-    int base = in->dot_path & 7;
+    int base = in->path & 7;
     const char *path = base == DOT_SIMDGROUP_CARRIED ? "simdgroup_matrix 8x8, accumulator in simdgroup matrices across the loop"
                        : base == DOT_SIMDGROUP        ? "simdgroup_matrix 8x8"
                                                       : "portable (threadgroup memory, FMA)";
-    if (in->dot_path & DOT_MATMUL2D)
+    if (in->path & DOT_MATMUL2D)
       path = base == DOT_SIMDGROUP_CARRIED
                  ? "matmul2d (Metal 4 tensor ops), accumulator in a cooperative tensor across the loop; "
                    "simdgroup_matrix 8x8 where the OS lacks tensor ops"

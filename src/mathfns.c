@@ -115,6 +115,22 @@ const MathFn math_fns[] = {
 #define L(s) s "\n"
 
 const MathHelper math_helpers[] = {
+    /* scans (emit_scan.c): simd_shuffle_up/down and simd_shuffle for every
+     * dtype, bool through ushort and 64-bit integers as two 32-bit halves, as
+     * tm_shfl_xor in the prelude */
+    {"tm_shfl_up", NULL,
+     "template <typename T> inline T tm_shfl_up(T x, ushort d) { return simd_shuffle_up(x, d); }\n"
+     "inline bool tm_shfl_up(bool x, ushort d) { return simd_shuffle_up(ushort(x), d) != 0; }\n"
+     "inline long tm_shfl_up(long x, ushort d) { return as_type<long>(simd_shuffle_up(as_type<uint2>(x), d)); }\n"
+     "inline ulong tm_shfl_up(ulong x, ushort d) { return as_type<ulong>(simd_shuffle_up(as_type<uint2>(x), d)); }\n"
+     "template <typename T> inline T tm_shfl_down(T x, ushort d) { return simd_shuffle_down(x, d); }\n"
+     "inline bool tm_shfl_down(bool x, ushort d) { return simd_shuffle_down(ushort(x), d) != 0; }\n"
+     "inline long tm_shfl_down(long x, ushort d) { return as_type<long>(simd_shuffle_down(as_type<uint2>(x), d)); }\n"
+     "inline ulong tm_shfl_down(ulong x, ushort d) { return as_type<ulong>(simd_shuffle_down(as_type<uint2>(x), d)); }\n"
+     "template <typename T> inline T tm_shfl(T x, ushort l) { return simd_shuffle(x, l); }\n"
+     "inline bool tm_shfl(bool x, ushort l) { return simd_shuffle(ushort(x), l) != 0; }\n"
+     "inline long tm_shfl(long x, ushort l) { return as_type<long>(simd_shuffle(as_type<uint2>(x), l)); }\n"
+     "inline ulong tm_shfl(ulong x, ushort l) { return as_type<ulong>(simd_shuffle(as_type<uint2>(x), l)); }\n"},
     /* casts with fp_downcast_rounding='rtz': round to nearest even, then step
      * back toward zero when that rounded away from it (overflow gives the
      * largest finite value; NaN stays NaN) */

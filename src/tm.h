@@ -266,7 +266,7 @@ typedef struct Ins {
   int contig;
   int64_t div;
   bool uniform;      /* the same value along the last dim (a splat, a scalar) */
-  uint8_t dot_path;  /* emit_dot.c, for explain: DOT_* */
+  uint8_t path;      /* which lowering the emitter chose, for explain: DOT_* (tl.dot), SCAN_* (scans) */
   int vec;           /* emit.c: a load/store done `vec` elements at a time (0: scalar) */
 } Ins;
 
@@ -425,6 +425,7 @@ void axis_analyze(Ctx *c, Fn *f);
 int axis_contig_along(Fn *f, int id, int dim, int64_t *div);
 
 enum { DOT_PORTABLE = 1, DOT_SIMDGROUP, DOT_SIMDGROUP_CARRIED, DOT_MATMUL2D = 8 /* | a simdgroup path: also a matmul2d variant */ };
+enum { SCAN_SEQUENTIAL = 1, SCAN_PARALLEL };
 
 /* ------------------------------------------------------------ msl.c */
 

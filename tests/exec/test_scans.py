@@ -69,3 +69,100 @@ def test_associative_scan_tuple(rng):
     # the last index reaching the running maximum (v2 >= v1 keeps later ties)
     exp_i = [max(j for j in range(k + 1) if x[j] == v[k]) for k in range(N)]
     np.testing.assert_array_equal(i, exp_i)
+
+
+# ------------------------------------------------------------------ in parallel (src/emit_scan.c)
+
+@triton.jit
+def affine(a1, b1, a2, b2):
+    # x -> a*x + b, composed: first (a1, b1), then (a2, b2). Associative, not commutative.
+    return a1 * a2, b1 * a2 + b2
+
+
+@triton.jit
+def affine_scan_kernel(a_ptr, b_ptr, oa_ptr, ob_ptr, s_ptr, M: tl.constexpr, N: tl.constexpr, AXIS: tl.constexpr,
+                       REV: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    a = tl.load(a_ptr + offs)
+    b = tl.load(b_ptr + offs)
+    ra, rb = tl.associative_scan((a, b), AXIS, affine, reverse=REV)
+    tl.store(oa_ptr + offs, ra)
+    tl.store(ob_ptr + offs, rb)
+    x = tl.load(s_ptr + offs)
+    tl.store(s_ptr + offs, tl.cumsum(x, AXIS, reverse=REV))
+
+
+def affine_ref(a, b, axis, rev):
+    """The sequential definition: the running composition, earlier map first."""
+    a, b = np.moveaxis(a.astype(np.int64), axis, -1), np.moveaxis(b.astype(np.int64), axis, -1)
+    oa, ob = np.empty_like(a), np.empty_like(b)
+    order = range(a.shape[-1] - 1, -1, -1) if rev else range(a.shape[-1])
+    ca = cb = None
+    for j in order:
+        if ca is None:
+            ca, cb = a[..., j], b[..., j]
+        else:
+            ca, cb = (ca * a[..., j]) % 2**32, (cb * a[..., j] + b[..., j]) % 2**32
+        oa[..., j], ob[..., j] = ca, cb
+    wrap = lambda v: np.moveaxis(v, -1, axis).astype(np.uint32).view(np.int32)  # noqa: E731
+    return wrap(oa), wrap(ob)
+
+
+# shapes whose scanned dim spans one thread's run, lanes, SIMD-groups and
+# several tiles, in both directions, with 1 to 8 SIMD-groups
+SHAPES = [(1, 4096, 1, 4), (1, 1024, 1, 8), (1, 512, 1, 1), (1, 64, 1, 2), (64, 32, 0, 4), (64, 32, 1, 4),
+          (8, 256, 0, 8), (8, 256, 1, 2), (256, 4, 0, 4), (2, 2, 0, 1)]
+
+
+@pytest.mark.parametrize("rev", [False, True])
+@pytest.mark.parametrize("M,N,axis,nw", SHAPES)
+def test_scan_order_preserved(M, N, axis, nw, rev, rng):
+    a = rng.integers(-5, 6, (M, N)).astype(np.int32)
+    b = rng.integers(-1000, 1000, (M, N)).astype(np.int32)
+    s = rng.integers(-50, 50, (M, N)).astype(np.float32)
+    s.flat[rng.choice(M * N, min(3, M * N), replace=False)] = [np.nan, np.inf, -np.inf][:min(3, M * N)]
+    with np.errstate(invalid="ignore"):  # inf + -inf
+        want_s = np.flip(np.cumsum(np.flip(s, axis), axis), axis) if rev else np.cumsum(s, axis)
+    oa, ob = np.zeros_like(a), np.zeros_like(b)
+    k = affine_scan_kernel[(1,)](a, b, oa, ob, s, M=M, N=N, AXIS=axis, REV=rev, num_warps=nw)
+    ea, eb = affine_ref(a, b, axis, rev)
+    np.testing.assert_array_equal(oa, ea)
+    np.testing.assert_array_equal(ob, eb)
+    np.testing.assert_array_equal(s, want_s)  # integer-valued: exact in any order; NaN/inf propagate
+    if M * N >= 64 and (N if axis else M) >= 32:
+        assert "tm_shfl_" in k.asm["msl"] and "for (uint line = tm_tid" not in k.asm["msl"]
+
+
+@triton.jit
+def cumsum_dtypes_kernel(x_ptr, y_ptr, m_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    tl.store(y_ptr + offs, tl.cumsum(tl.load(x_ptr + offs), 0))
+    tl.store(m_ptr + offs, tl.cumsum(tl.load(x_ptr + offs) > 0, 0))  # bool: counted as int32
+
+
+def test_scan_int64_and_bool(rng):
+    N = 2048
+    x = rng.integers(-2**40, 2**40, N).astype(np.int64)
+    y, m = np.zeros(N, np.int64), np.zeros(N, np.int32)
+    cumsum_dtypes_kernel[(1,)](x, y, m, N=N)
+    np.testing.assert_array_equal(y, np.cumsum(x))
+    np.testing.assert_array_equal(m, np.cumsum(x > 0))
+
+
+def test_scan_barriers_and_opt_none(rng):
+    """A 1-D cumsum over 4 SIMD-groups: two barriers per tile step; opt level
+    none keeps the sequential scan, with the same results."""
+    N = 1024
+    x = rng.integers(-100, 100, N).astype(np.int32)
+    s, p, rs = np.zeros(N, np.int32), np.zeros(N, np.int32), np.zeros(N, np.int32)
+    k = cum_kernel[(1,)](x, s, p, rs, N=N)
+    msl = k.asm["msl"]
+    assert msl.count("tm_shfl_up(") >= 2 and msl.count("threadgroup_barrier(") == 3 * 2  # two per scan
+    s2, p2, rs2 = np.zeros(N, np.int32), np.zeros(N, np.int32), np.zeros(N, np.int32)
+    k2 = cum_kernel[(1,)](x, s2, p2, rs2, N=N, metal_optimization_level="none")
+    assert "tm_shfl_up" not in k2.asm["msl"] and "for (uint line = tm_tid" in k2.asm["msl"]
+    for got, want in ((s, s2), (p, p2), (rs, rs2)):
+        np.testing.assert_array_equal(got, want)
+    text = cum_kernel.explain(x, s, p, rs, N=N)
+    assert text.count("SIMD-group shuffles over 32 lanes, 4 SIMD-groups through threadgroup memory (2 barriers)") == 3
+    assert "sequential" in cum_kernel.explain(x, s, p, rs, N=N, metal_optimization_level="none")
