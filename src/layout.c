@@ -387,9 +387,10 @@ static bool tied(Assign *A, int id) {
 
 /* Layouts of their own for 2-D loads and stores the family serves badly:
  *  - pointers that run along dim 0 (x.T, a column-major tensor): a layout
- *    with dim 0 fastest, so each thread moves a vector and neighbouring lanes
- *    touch neighbouring addresses; the data goes through threadgroup memory
- *    once (a stored value before, a loaded one after);
+ *    with dim 0 fastest, so neighbouring lanes touch neighbouring addresses
+ *    and each thread moves a vector where alignment allows; the data goes
+ *    through threadgroup memory once (a stored value before, a loaded one
+ *    after);
  *  - a load feeding only tl.dot whose tile is smaller than the family's (the
  *    family would replicate it, and move no vectors): a layout built for the
  *    tile, at no cost, since tl.dot reads its operands from any layout.
@@ -397,7 +398,7 @@ static bool tied(Assign *A, int id) {
  * can be; a loop-carried load keeps the loop's layout. */
 static void access_layouts(Assign *A) {
   Fn *f = A->f;
-  if (A->R != 2 || A->vec < 2) return; /* no vectors to gain */
+  if (A->R != 2) return;
   for (int id = 0; id < f->ins.n; id++) {
     Ins *in = &f->ins.v[id];
     if (in->op != O_LOAD && in->op != O_STORE) continue;
@@ -406,18 +407,23 @@ static void access_layouts(Assign *A) {
     if (in->op == O_LOAD && tied(A, id)) continue;
     int64_t div0 = 1, div1 = 1;
     int bytes = tm_dtype_bytes((tm_dtype)p->ty.dt);
-    int dims[2] = {0, 1}, fastest;
+    int dims[2] = {0, 1}, fastest, vec = A->vec;
     if (axis_contig_along(f, in->args[0], 1, &div1) >= 2) { /* along the rows */
-      if (!in->layout->replicated || in->op != O_LOAD || !feeds_only_dots(f, id)) continue;
+      if (vec < 2 || !in->layout->replicated || in->op != O_LOAD || !feeds_only_dots(f, id)) continue;
       fastest = 1;
     } else {
+      /* down the columns: lanes along dim 0 make neighbouring accesses; each
+       * thread moves a vector where the runs are aligned for one, else one
+       * element (still coalesced: as upstream, order from contiguity, vector
+       * width from alignment) */
       int c0 = axis_contig_along(f, in->args[0], 0, &div0);
-      if (c0 < 2 || div0 < 2 * bytes) continue;
+      if (c0 < 2) continue;
+      if (div0 < 2 * bytes) vec = 1;
       fastest = 0;
     }
     if (!rematerializable(f, in->args[0], 0)) continue;
-    Layout *fam = layout_blocked_along(A->c, 2, p->ty.shape, f->num_warps, A->vec, fastest);
-    if (fam->spt[fastest] < 2 || fam->replicated) continue;
+    Layout *fam = layout_blocked_along(A->c, 2, p->ty.shape, f->num_warps, vec, fastest);
+    if ((vec > 1 && fam->spt[fastest] < 2) || fam->replicated) continue;
     in->layout = layout_in(A->c, fam, 2, dims, p->ty.shape);
   }
 }

@@ -191,9 +191,13 @@ def test_transposed_store_goes_through_threadgroup_memory_once(M, N, rng):
     h = transpose_kernel[grid](x, y, M, N, N, 1, 1, M, BM=32, BN=32)
     np.testing.assert_array_equal(y, 2 * x.T)
     assert (raw[N * M:] == 7.0).all()  # nothing past the end
+    loads, stores, barriers = tile_accesses(h.asm["msl"])
     if M % 16 == 0:  # the row strides keep every run 16-byte aligned
-        loads, stores, barriers = tile_accesses(h.asm["msl"])
         assert loads == ["4"] and stores == ["4"] and barriers == 2, (loads, stores, barriers)
+    else:  # unaligned: one element per access, still down the columns (coalesced), one conversion
+        assert loads == [] and stores == [] and barriers == 2, (loads, stores, barriers)
+        text = transpose_kernel.explain(x, y, M, N, N, 1, 1, M, BM=32, BN=32)
+        assert "dim 0 fastest" in text and text.count("layout conversion") == 1, text
 
 
 def test_transposed_load_reads_columns_as_vectors(rng):
