@@ -21,6 +21,7 @@
  * a yield computes all new values before assigning any (yield b, a swaps).
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -213,6 +214,17 @@ static const char *binop_expr(Emitter *E, Ins *in) {
 }
 
 void em_indent(Buf *b, int n) { buf_printf(b, "%*s", n * 2, ""); }
+
+void em_line(Emitter *E, int ind, const char *fmt, ...) {
+  char tmp[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n < 0 || n >= (int)sizeof tmp) internal_error(E->c, "emit", "an emitted line is too long");
+  em_indent(&E->out, ind);
+  buf_puts(&E->out, tmp);
+}
 
 /* Per-slot element coordinates of layout l: c<d> per parent dim d, and dup:
  * whether the element is a duplicate along any dim (or only along dup_dim >= 0). */

@@ -38,6 +38,8 @@ const char *em_tname(Emitter *E, tm_dtype dt);
 /* How value `id` is read at the current position (slot k of E->group for blocks). */
 const char *em_ref(Emitter *E, int id);
 void em_indent(Buf *b, int n);
+/* One printf-formatted line of the function body at indentation ind. */
+void em_line(Emitter *E, int ind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Per-slot coordinates of layout l (c<d> per parent dim) and, if need_dup, `dup`. */
 void em_coords(Emitter *E, const Layout *l, Buf *b, int ind, bool need_dup);
 /* The name of the threadgroup scratch array of dt, growing it to n elements. */

@@ -101,21 +101,10 @@ static bool sg_plan(Emitter *E, Ins *in, SgPlan *p) {
   return true;
 }
 
-static void line(Emitter *E, int ind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void line(Emitter *E, int ind, const char *fmt, ...) {
-  char tmp[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  if (n < 0 || n >= (int)sizeof tmp) internal_error(E->c, "emit", "tl.dot: an emitted line is too long");
-  em_indent(&E->out, ind);
-  buf_puts(&E->out, tmp);
-}
 
 /* The SIMD-group's place in the tiling: tm_w, its first output row tm_r and column tm_c. */
 static void sg_place(Emitter *E, const SgPlan *p, int ind) {
-  line(E, ind, "uint tm_w = tm_tid / 32u, tm_r = tm_w / %du * %du, tm_c = tm_w %% %du * %du;\n", p->WN, p->TM * 8, p->WN, p->TN * 8);
+  em_line(E, ind, "uint tm_w = tm_tid / 32u, tm_r = tm_w / %du * %du, tm_c = tm_w %% %du * %du;\n", p->WN, p->TM * 8, p->WN, p->TN * 8);
 }
 
 /* Idle SIMD-groups (more of them than tiles) skip the matrix work, never a barrier. */
@@ -126,12 +115,12 @@ static const char *sg_busy(Emitter *E, const SgPlan *p) {
 /* Opens the loop over result stripes of rs rows (none when one stripe holds all M). */
 static int stripes_open(Emitter *E, const SgPlan *p, int M, int ind) {
   if (p->rs == M) return ind;
-  line(E, ind, "for (uint r0 = 0; r0 < %du; r0 += %du) {\n", M, p->rs);
+  em_line(E, ind, "for (uint r0 = 0; r0 < %du; r0 += %du) {\n", M, p->rs);
   return ind + 1;
 }
 
 static void stripes_close(Emitter *E, const SgPlan *p, int M, int ind) {
-  if (p->rs < M) line(E, ind, "}\n");
+  if (p->rs < M) em_line(E, ind, "}\n");
 }
 
 /* Slot k of each thread of layout R from the row-major M x N result in smC
@@ -140,7 +129,7 @@ static void stripes_close(Emitter *E, const SgPlan *p, int M, int ind) {
 static void stripe_to_layout(Emitter *E, tm_dtype dacc, int rs, int M, int N, const char *smC, Layout *R, const char *dst,
                              int addend, tm_dtype dt, int ind) {
   const char *T = em_tname(E, dt), *TA = em_tname(E, dacc);
-  line(E, ind, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
+  em_line(E, ind, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
   em_coords(E, R, &E->out, ind + 1, false);
   const char *el = rs < M ? arena_printf(&E->c->arena, "%s[(uint(c%d) - r0) * %du + c%d]", smC, R->dims[0], N, R->dims[1])
                           : arena_printf(&E->c->arena, "%s[c%d * %d + c%d]", smC, R->dims[0], N, R->dims[1]);
@@ -150,9 +139,9 @@ static void stripe_to_layout(Emitter *E, tm_dtype dacc, int rs, int M, int N, co
     val = arena_printf(&E->c->arena, "%s(%s(%s) + %s)", T, TA, em_ref(E, addend), el);
     E->group = NULL;
   }
-  if (rs < M) line(E, ind + 1, "if (uint(c%d) >= r0 && uint(c%d) < r0 + %du) %s = %s;\n", R->dims[0], R->dims[0], rs, dst, val);
-  else line(E, ind + 1, "%s = %s;\n", dst, val);
-  line(E, ind, "}\n");
+  if (rs < M) em_line(E, ind + 1, "if (uint(c%d) >= r0 && uint(c%d) < r0 + %du) %s = %s;\n", R->dims[0], R->dims[0], rs, dst, val);
+  else em_line(E, ind + 1, "%s = %s;\n", dst, val);
+  em_line(E, ind, "}\n");
   em_barrier(E, ind);
 }
 
@@ -161,18 +150,30 @@ static void stripe_to_layout(Emitter *E, tm_dtype dacc, int rs, int M, int N, co
 static void layout_to_stripe(Emitter *E, tm_dtype dacc, int rs, int M, int N, int x, const char *smC, int ind) {
   Layout *L = E->f->ins.v[x].layout;
   const char *TA = em_tname(E, dacc);
-  line(E, ind, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
+  em_line(E, ind, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
   em_coords(E, L, &E->out, ind + 1, true);
   E->group = L;
   const char *v = em_ref(E, x);
   E->group = NULL;
   const char *cond = L->replicated ? "!dup && " : "";
   if (rs < M)
-    line(E, ind + 1, "if (%suint(c%d) >= r0 && uint(c%d) < r0 + %du) %s[(uint(c%d) - r0) * %du + c%d] = %s(%s);\n", cond,
+    em_line(E, ind + 1, "if (%suint(c%d) >= r0 && uint(c%d) < r0 + %du) %s[(uint(c%d) - r0) * %du + c%d] = %s(%s);\n", cond,
          L->dims[0], L->dims[0], rs, smC, L->dims[0], N, L->dims[1], TA, v);
-  else if (*cond) line(E, ind + 1, "if (!dup) %s[c%d * %d + c%d] = %s(%s);\n", smC, L->dims[0], N, L->dims[1], TA, v);
-  else line(E, ind + 1, "%s[c%d * %d + c%d] = %s(%s);\n", smC, L->dims[0], N, L->dims[1], TA, v);
-  line(E, ind, "}\n");
+  else if (*cond) em_line(E, ind + 1, "if (!dup) %s[c%d * %d + c%d] = %s(%s);\n", smC, L->dims[0], N, L->dims[1], TA, v);
+  else em_line(E, ind + 1, "%s[c%d * %d + c%d] = %s(%s);\n", smC, L->dims[0], N, L->dims[1], TA, v);
+  em_line(E, ind, "}\n");
+  em_barrier(E, ind);
+}
+
+/* Each SIMD-group's tiles of the stripe (rows [r0, r0 + rs) when rs < M) and
+ * the stripe in smC: op is simdgroup_store (tiles to memory) or
+ * simdgroup_load (back); then a barrier. */
+static void tiles_stripe(Emitter *E, const SgPlan *p, int M, int N, const char *op, const char *acc, const char *smC, int ind) {
+  int rs = p->rs;
+  em_line(E, ind, "%sfor (uint i = 0; i < %du; ++i)\n", sg_busy(E, p), p->TM);
+  if (rs < M) em_line(E, ind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
+  em_line(E, ind + 1 + (rs < M), "for (uint j = 0; j < %du; ++j) %s(%s[i * %du + j], &%s[(tm_r + i * 8u%s) * %du + tm_c + j * 8u], %d);\n",
+       p->TN, op, acc, p->TN, smC, rs < M ? " - r0" : "", N, N);
   em_barrier(E, ind);
 }
 
@@ -180,29 +181,17 @@ static void layout_to_stripe(Emitter *E, tm_dtype dacc, int rs, int M, int N, in
  * (see stripe_to_layout). Two barriers per stripe. */
 static void tiles_to_layout(Emitter *E, const SgPlan *p, int M, int N, const char *acc, const char *smC, Layout *R,
                             const char *dst, int addend, tm_dtype dt, int ind) {
-  int rs = p->rs, TM = p->TM, TN = p->TN;
   int rind = stripes_open(E, p, M, ind);
-  line(E, rind, "%sfor (uint i = 0; i < %du; ++i)\n", sg_busy(E, p), TM);
-  if (rs < M) line(E, rind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
-  line(E, rind + 1 + (rs < M),
-       "for (uint j = 0; j < %du; ++j) simdgroup_store(%s[i * %du + j], &%s[(tm_r + i * 8u%s) * %du + tm_c + j * 8u], %d);\n",
-       TN, acc, TN, smC, rs < M ? " - r0" : "", N, N);
-  em_barrier(E, rind);
-  stripe_to_layout(E, p->dacc, rs, M, N, smC, R, dst, addend, dt, rind);
+  tiles_stripe(E, p, M, N, "simdgroup_store", acc, smC, rind);
+  stripe_to_layout(E, p->dacc, p->rs, M, N, smC, R, dst, addend, dt, rind);
   stripes_close(E, p, M, ind);
 }
 
 /* The reverse: value x (M x N, in its own layout) into the tiles `acc`. */
 static void layout_to_tiles(Emitter *E, const SgPlan *p, int M, int N, int x, const char *acc, const char *smC, int ind) {
-  int rs = p->rs, TM = p->TM, TN = p->TN;
   int rind = stripes_open(E, p, M, ind);
-  layout_to_stripe(E, p->dacc, rs, M, N, x, smC, rind);
-  line(E, rind, "%sfor (uint i = 0; i < %du; ++i)\n", sg_busy(E, p), TM);
-  if (rs < M) line(E, rind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
-  line(E, rind + 1 + (rs < M),
-       "for (uint j = 0; j < %du; ++j) simdgroup_load(%s[i * %du + j], &%s[(tm_r + i * 8u%s) * %du + tm_c + j * 8u], %d);\n",
-       TN, acc, TN, smC, rs < M ? " - r0" : "", N, N);
-  em_barrier(E, rind);
+  layout_to_stripe(E, p->dacc, p->rs, M, N, x, smC, rind);
+  tiles_stripe(E, p, M, N, "simdgroup_load", acc, smC, rind);
   stripes_close(E, p, M, ind);
 }
 
@@ -231,12 +220,12 @@ static void mm_declare(Emitter *E, int id, const SgPlan *p, const char *acc, int
   tm_dtype din = (tm_dtype)ai->ty.dt;
   const char *smA = em_smem(E, din, M * kc + kc * N);
   E->tensor_ops = true;
-  line(E, ind, "constexpr auto tm_desc%d = mpp::tensor_ops::matmul2d_descriptor(%d, %d, %d, false, false, false, "
+  em_line(E, ind, "constexpr auto tm_desc%d = mpp::tensor_ops::matmul2d_descriptor(%d, %d, %d, false, false, false, "
        "mpp::tensor_ops::matmul2d_descriptor::mode::multiply_accumulate);\n", id, M, N, kc);
-  line(E, ind, "mpp::tensor_ops::matmul2d<tm_desc%d, metal::execution_simdgroups<%d>> tm_op%d;\n", id, E->f->num_warps, id);
-  line(E, ind, "auto tm_ta%d = %s;\n", id, tg_tensor(E, din, smA, kc, M));
-  line(E, ind, "auto tm_tb%d = %s;\n", id, tg_tensor(E, din, arena_printf(&E->c->arena, "%s + %d", smA, M * kc), N, kc));
-  line(E, ind, "auto %s = tm_op%d.get_destination_cooperative_tensor<decltype(tm_ta%d), decltype(tm_tb%d), %s>();\n", acc, id, id,
+  em_line(E, ind, "mpp::tensor_ops::matmul2d<tm_desc%d, metal::execution_simdgroups<%d>> tm_op%d;\n", id, E->f->num_warps, id);
+  em_line(E, ind, "auto tm_ta%d = %s;\n", id, tg_tensor(E, din, smA, kc, M));
+  em_line(E, ind, "auto tm_tb%d = %s;\n", id, tg_tensor(E, din, arena_printf(&E->c->arena, "%s + %d", smA, M * kc), N, kc));
+  em_line(E, ind, "auto %s = tm_op%d.get_destination_cooperative_tensor<decltype(tm_ta%d), decltype(tm_tb%d), %s>();\n", acc, id, id,
        id, em_tname(E, p->dacc));
 }
 
@@ -249,16 +238,16 @@ static void mm_fill(Emitter *E, int id, const SgPlan *p, const char *acc, int x,
   Ins *xi = &E->f->ins.v[x];
   if (xi->op == O_SPLAT) {
     E->group = NULL;
-    line(E, ind, "for (ushort i = 0; i < %s.get_capacity(); ++i) if (%s.get_mask(i)) %s[i] = %s(%s);\n", acc, acc, acc, TA,
+    em_line(E, ind, "for (ushort i = 0; i < %s.get_capacity(); ++i) if (%s.get_mask(i)) %s[i] = %s(%s);\n", acc, acc, acc, TA,
          em_ref(E, x));
     return;
   }
   const char *smC = em_smem(E, p->dacc, M * N);
   layout_to_stripe(E, p->dacc, M, M, N, x, smC, ind);
-  line(E, ind, "{\n");
-  line(E, ind + 1, "auto tm_tc = %s;\n", tg_tensor(E, p->dacc, smC, N, M));
-  line(E, ind + 1, "%s.load(tm_tc);\n", acc);
-  line(E, ind, "}\n");
+  em_line(E, ind, "{\n");
+  em_line(E, ind + 1, "auto tm_tc = %s;\n", tg_tensor(E, p->dacc, smC, N, M));
+  em_line(E, ind + 1, "%s.load(tm_tc);\n", acc);
+  em_line(E, ind, "}\n");
   em_barrier(E, ind);
 }
 
@@ -267,10 +256,10 @@ static void mm_to_layout(Emitter *E, int id, const SgPlan *p, const char *acc, L
   Ins *in = &E->f->ins.v[id];
   int M = in->ty.shape[0], N = in->ty.shape[1];
   const char *smC = em_smem(E, p->dacc, M * N);
-  line(E, ind, "{\n");
-  line(E, ind + 1, "auto tm_tc = %s;\n", tg_tensor(E, p->dacc, smC, N, M));
-  line(E, ind + 1, "%s.store(tm_tc);\n", acc);
-  line(E, ind, "}\n");
+  em_line(E, ind, "{\n");
+  em_line(E, ind + 1, "auto tm_tc = %s;\n", tg_tensor(E, p->dacc, smC, N, M));
+  em_line(E, ind + 1, "%s.store(tm_tc);\n", acc);
+  em_line(E, ind, "}\n");
   em_barrier(E, ind);
   stripe_to_layout(E, p->dacc, M, M, N, smC, R, dst, addend, (tm_dtype)in->ty.dt, ind);
 }
@@ -293,45 +282,45 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   in->path = (carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP) | (p->mm ? DOT_MATMUL2D : 0);
   E->uses_tid = true;
   E->uses_barrier = true; /* simdgroup matrix operations are SIMD-group collectives */
-  line(E, ind, "// tl.dot: %ssimdgroup_matrix 8x8, %d tiles per SIMD-group (%dx%d; %d of %d SIMD-groups), K in chunks of %d%s\n",
+  em_line(E, ind, "// tl.dot: %ssimdgroup_matrix 8x8, %d tiles per SIMD-group (%dx%d; %d of %d SIMD-groups), K in chunks of %d%s\n",
        p->mm ? "matmul2d (Metal 4 tensor ops) or " : "", TM * TN, TM, TN, active, nw, kc,
        carried ? ", accumulating into the loop's matrices" : "");
-  if (!carried) line(E, ind, "%s v%d[%d];\n", T, id, in->layout->per_thread);
-  line(E, ind, "{\n");
+  if (!carried) em_line(E, ind, "%s v%d[%d];\n", T, id, in->layout->per_thread);
+  em_line(E, ind, "{\n");
   ind++;
   sg_place(E, p, ind);
   if (!carried) {
     if (p->mm) {
       pp(E, "#if TM_TENSOR_OPS");
       mm_declare(E, id, p, "tm_acc", ind);
-      line(E, ind, "for (ushort i = 0; i < tm_acc.get_capacity(); ++i) if (tm_acc.get_mask(i)) tm_acc[i] = %s(0);\n", TA);
+      em_line(E, ind, "for (ushort i = 0; i < tm_acc.get_capacity(); ++i) if (tm_acc.get_mask(i)) tm_acc[i] = %s(0);\n", TA);
       pp(E, "#else");
     }
-    line(E, ind, "simdgroup_matrix<%s, 8, 8> tm_acc[%d];\n", TA, TM * TN);
-    line(E, ind, "for (uint t = 0; t < %du; ++t) tm_acc[t] = make_filled_simdgroup_matrix<%s, 8, 8>(%s(0));\n", TM * TN, TA, TA);
+    em_line(E, ind, "simdgroup_matrix<%s, 8, 8> tm_acc[%d];\n", TA, TM * TN);
+    em_line(E, ind, "for (uint t = 0; t < %du; ++t) tm_acc[t] = make_filled_simdgroup_matrix<%s, 8, 8>(%s(0));\n", TM * TN, TA, TA);
     if (p->mm) pp(E, "#endif");
   }
-  line(E, ind, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
+  em_line(E, ind, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
   stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, ind + 1);
   stage_chunk(E, in->args[1], 0, kc, "k0", smA, M * kc, ind + 1);
   em_barrier(E, ind + 1);
   if (p->mm) {
     pp(E, "#if TM_TENSOR_OPS");
-    line(E, ind + 1, "tm_op%d.run(tm_ta%d, tm_tb%d, %s);\n", id, id, id, acc);
+    em_line(E, ind + 1, "tm_op%d.run(tm_ta%d, tm_tb%d, %s);\n", id, id, id, acc);
     pp(E, "#else");
   }
-  line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", sg_busy(E, p), kc);
-  line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d], tm_b[%d];\n", TI, TM, TN);
-  line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], &%s[(tm_r + i * 8u) * %du + kk], %d);\n", TM, smA, kc, kc);
-  line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], &%s[%du + kk * %du + tm_c + j * 8u], %d);\n", TN, smA,
+  em_line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", sg_busy(E, p), kc);
+  em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d], tm_b[%d];\n", TI, TM, TN);
+  em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], &%s[(tm_r + i * 8u) * %du + kk], %d);\n", TM, smA, kc, kc);
+  em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], &%s[%du + kk * %du + tm_c + j * 8u], %d);\n", TN, smA,
        M * kc, N, N);
-  line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM);
-  line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], tm_a[i], tm_b[j], %s[i * %du + j]);\n",
+  em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM);
+  em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], tm_a[i], tm_b[j], %s[i * %du + j]);\n",
        TN, acc, TN, acc, TN);
-  line(E, ind + 1, "}\n");
+  em_line(E, ind + 1, "}\n");
   if (p->mm) pp(E, "#endif");
   em_barrier(E, ind + 1);
-  line(E, ind, "}\n");
+  em_line(E, ind, "}\n");
   if (!carried) { /* the accumulator to the blocked layout; + acc */
     const char *dst = arena_printf(&E->c->arena, "v%d[k]", id);
     if (p->mm) {
@@ -344,7 +333,7 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     E->in_array[id] = true;
   }
   ind--;
-  line(E, ind, "}\n");
+  em_line(E, ind, "}\n");
 }
 
 /* ---- accumulators carried across a loop ----
@@ -429,7 +418,7 @@ void em_dot_carry_in(Emitter *E, int op, int i, int dot, int ind) {
   E->cur = dot;
   E->uses_tid = true;
   E->uses_barrier = true;
-  line(E, ind, "// %s: tl.dot's accumulator in %ssimdgroup matrices across the loop\n", acc,
+  em_line(E, ind, "// %s: tl.dot's accumulator in %ssimdgroup matrices across the loop\n", acc,
        p.mm ? "a matmul2d cooperative tensor or " : "");
   if (p.mm) {
     pp(E, "#if TM_TENSOR_OPS");
@@ -437,16 +426,16 @@ void em_dot_carry_in(Emitter *E, int op, int i, int dot, int ind) {
     mm_fill(E, dot, &p, acc, init, ind);
     pp(E, "#else");
   }
-  line(E, ind, "simdgroup_matrix<%s, 8, 8> %s[%d];\n", TA, acc, p.TM * p.TN);
+  em_line(E, ind, "simdgroup_matrix<%s, 8, 8> %s[%d];\n", TA, acc, p.TM * p.TN);
   if (f->ins.v[init].op == O_SPLAT) {
     E->group = NULL;
-    line(E, ind, "for (uint t = 0; t < %du; ++t) %s[t] = make_filled_simdgroup_matrix<%s, 8, 8>(%s(%s));\n", p.TM * p.TN, acc, TA, TA,
+    em_line(E, ind, "for (uint t = 0; t < %du; ++t) %s[t] = make_filled_simdgroup_matrix<%s, 8, 8>(%s(%s));\n", p.TM * p.TN, acc, TA, TA,
          em_ref(E, init));
   } else {
-    line(E, ind, "{\n");
+    em_line(E, ind, "{\n");
     sg_place(E, &p, ind + 1);
     layout_to_tiles(E, &p, M, N, init, acc, em_smem(E, p.dacc, p.rs * N), ind + 1);
-    line(E, ind, "}\n");
+    em_line(E, ind, "}\n");
   }
   if (p.mm) pp(E, "#endif");
 }
@@ -468,10 +457,10 @@ void em_dot_carry_out(Emitter *E, int op, int i, int dot, int ind) {
     mm_to_layout(E, dot, &p, acc, R, dst, -1, ind);
     pp(E, "#else");
   }
-  line(E, ind, "{\n");
+  em_line(E, ind, "{\n");
   sg_place(E, &p, ind + 1);
   tiles_to_layout(E, &p, M, N, acc, em_smem(E, p.dacc, p.rs * N), R, dst, -1, (tm_dtype)in->ty.dt, ind + 1);
-  line(E, ind, "}\n");
+  em_line(E, ind, "}\n");
   if (p.mm) pp(E, "#endif");
 }
 

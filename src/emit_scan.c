@@ -26,23 +26,10 @@
  * program (slot indices), results are per-thread arrays r<id>_<i> in the
  * input's layout.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "emit.h"
 
-static void ln(Emitter *E, int ind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void ln(Emitter *E, int ind, const char *fmt, ...) {
-  char tmp[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  if (k < 0 || k >= (int)sizeof tmp) internal_error(E->c, "emit", "scan: an emitted line is too long");
-  em_indent(&E->out, ind);
-  buf_puts(&E->out, tmp);
-}
 
 /* Names of n per-input values: prefix<i>, with an optional index. */
 static const char **names(Emitter *E, int n, const char *prefix, const char *idx) {
@@ -61,21 +48,21 @@ static const char **res(Emitter *E, int id, int n, const char *idx) {
 /* dst = combine(first, dst): through temporaries cc<i> (dst may be read by the combine). */
 static void combine_into(Emitter *E, Ins *scan, const char **first, const char **dst, int ind) {
   int n = scan->nargs;
-  ln(E, ind, "{\n");
+  em_line(E, ind, "{\n");
   for (int i = 0; i < n; i++)
-    ln(E, ind + 1, "%s cc%d = %s;\n", em_tname(E, (tm_dtype)E->f->ins.v[scan->args[i]].ty.dt), i, first[i]);
+    em_line(E, ind + 1, "%s cc%d = %s;\n", em_tname(E, (tm_dtype)E->f->ins.v[scan->args[i]].ty.dt), i, first[i]);
   em_combine(E, scan, names(E, n, "cc", NULL), dst, ind + 1);
-  for (int i = 0; i < n; i++) ln(E, ind + 1, "%s = cc%d;\n", dst[i], i);
-  ln(E, ind, "}\n");
+  for (int i = 0; i < n; i++) em_line(E, ind + 1, "%s = cc%d;\n", dst[i], i);
+  em_line(E, ind, "}\n");
 }
 
 static void declare(Emitter *E, Ins *scan, const char *prefix, const char *dim, int ind) {
   for (int i = 0; i < scan->nargs; i++)
-    ln(E, ind, "%s %s%d%s;\n", em_tname(E, (tm_dtype)E->f->ins.v[scan->args[i]].ty.dt), prefix, i, dim);
+    em_line(E, ind, "%s %s%d%s;\n", em_tname(E, (tm_dtype)E->f->ins.v[scan->args[i]].ty.dt), prefix, i, dim);
 }
 
 static void assign(Emitter *E, int n, const char **dst, const char **src, int ind) {
-  for (int i = 0; i < n; i++) ln(E, ind, "%s = %s;\n", dst[i], src[i]);
+  for (int i = 0; i < n; i++) em_line(E, ind, "%s = %s;\n", dst[i], src[i]);
 }
 
 bool em_scan_parallel(Emitter *E, int id, int ind) {
@@ -100,25 +87,25 @@ bool em_scan_parallel(Emitter *E, int id, int ind) {
   const char **r = res(E, id, n, "k"), **t = names(E, n, "u", NULL);
   /* results: r<id>_<i+1> in the input's layout, first the inputs */
   for (int i = 0; i < n; i++) {
-    ln(E, ind, "%s r%d_%d[%d];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), id, i + 1, P);
+    em_line(E, ind, "%s r%d_%d[%d];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), id, i + 1, P);
   }
   Layout *saved = E->group;
   E->group = L;
-  ln(E, ind, "for (uint k = 0; k < %du; ++k) {\n", P);
-  for (int i = 0; i < n; i++) ln(E, ind + 1, "%s = %s;\n", r[i], em_ref(E, in->args[i]));
-  ln(E, ind, "}\n");
+  em_line(E, ind, "for (uint k = 0; k < %du; ++k) {\n", P);
+  for (int i = 0; i < n; i++) em_line(E, ind + 1, "%s = %s;\n", r[i], em_ref(E, in->args[i]));
+  em_line(E, ind, "}\n");
   E->group = saved;
-  ln(E, ind, "{\n");
+  em_line(E, ind, "{\n");
   int i1 = ind + 1;
-  ln(E, i1, "uint tm_ld = tm_tid %% 32u / %du %% %du, tm_wd = tm_tid / 32u / %du %% %du;\n", LS, TPW, WS, WPC);
+  em_line(E, i1, "uint tm_ld = tm_tid %% 32u / %du %% %du, tm_wd = tm_tid / 32u / %du %% %du;\n", LS, TPW, WS, WPC);
   (void)REPS;
   /* 1. in-thread, in scan order */
   if (ES > 1) {
-    ln(E, i1, rev ? "for (int kk = %d; kk >= 0; --kk) {\n" : "for (int kk = 0; kk < %d; ++kk) {\n", rev ? P - 1 : P);
-    ln(E, i1 + 1, "uint k = uint(kk);\n");
-    ln(E, i1 + 1, "if (k / %du %% %du %% %du == %du) continue;\n", S, PER, ES, FIRST);
+    em_line(E, i1, rev ? "for (int kk = %d; kk >= 0; --kk) {\n" : "for (int kk = 0; kk < %d; ++kk) {\n", rev ? P - 1 : P);
+    em_line(E, i1 + 1, "uint k = uint(kk);\n");
+    em_line(E, i1 + 1, "if (k / %du %% %du %% %du == %du) continue;\n", S, PER, ES, FIRST);
     combine_into(E, in, res(E, id, n, arena_printf(a, "k %s %du", rev ? "+" : "-", S)), r, i1 + 1);
-    ln(E, i1, "}\n");
+    em_line(E, i1, "}\n");
   }
   /* 2. per run (the thread's last slot of each run, in scan order): its
    * total u over the lanes before it and its own, and the lanes' exclusive
@@ -128,7 +115,7 @@ bool em_scan_parallel(Emitter *E, int id, int ind) {
   const char *run = arena_printf(a, "if (k / %du %% %du %% %du != %du) continue;\n", S, PER, ES, LAST);
   declare(E, in, "U", arena_printf(a, "[%d]", P), i1);
   declare(E, in, "Q", arena_printf(a, "[%d]", P), i1);
-  ln(E, i1, "bool HQ[%d];\n", P);
+  em_line(E, i1, "bool HQ[%d];\n", P);
   const char **sm = NULL, *slot = NULL;
   int i2 = i1 + 2;
   if (WPC > 1) {
@@ -146,125 +133,125 @@ bool em_scan_parallel(Emitter *E, int id, int ind) {
       if (v != in->aux) line = arena_printf(a, "(%s) * %d + c%d", line, L->shape[v], L->dims[v]);
     slot = arena_printf(a, "uint slot = ((%s) * %du + k / %du %% %du / %du) * %du;\n", line, REPS, S, PER, ES, WPC);
   }
-  ln(E, i1, "for (uint k = 0; k < %du; ++k) {\n", P);
-  ln(E, i1 + 1, "%s", run);
-  ln(E, i1 + 1, "{\n");
+  em_line(E, i1, "for (uint k = 0; k < %du; ++k) {\n", P);
+  em_line(E, i1 + 1, "%s", run);
+  em_line(E, i1 + 1, "{\n");
   declare(E, in, "u", "", i2);
   assign(E, n, t, r, i2);
   declare(E, in, "p", "", i2);
-  ln(E, i2, "bool hp = false;\n");
+  em_line(E, i2, "bool hp = false;\n");
   if (TPW > 1) {
     em_use_helper(E, "tm_shfl_up");
-    ln(E, i2, "for (ushort off = 1; off < %du; off <<= 1) {\n", TPW);
+    em_line(E, i2, "for (ushort off = 1; off < %du; off <<= 1) {\n", TPW);
     for (int i = 0; i < n; i++)
-      ln(E, i2 + 1, "%s y%d = %s(u%d, ushort(off * %du));\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, shfl, i, LS);
-    if (rev) ln(E, i2 + 1, "if (tm_ld + off < %du)\n", TPW);
-    else ln(E, i2 + 1, "if (tm_ld >= off)\n");
+      em_line(E, i2 + 1, "%s y%d = %s(u%d, ushort(off * %du));\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, shfl, i, LS);
+    if (rev) em_line(E, i2 + 1, "if (tm_ld + off < %du)\n", TPW);
+    else em_line(E, i2 + 1, "if (tm_ld >= off)\n");
     combine_into(E, in, names(E, n, "y", NULL), t, i2 + 2);
-    ln(E, i2, "}\n");
+    em_line(E, i2, "}\n");
     /* the exclusive prefix: the neighbour's inclusive value */
-    for (int i = 0; i < n; i++) ln(E, i2, "p%d = %s(u%d, ushort(%du));\n", i, shfl, i, LS);
-    if (rev) ln(E, i2, "hp = tm_ld + 1u < %du;\n", TPW);
-    else ln(E, i2, "hp = tm_ld > 0u;\n");
+    for (int i = 0; i < n; i++) em_line(E, i2, "p%d = %s(u%d, ushort(%du));\n", i, shfl, i, LS);
+    if (rev) em_line(E, i2, "hp = tm_ld + 1u < %du;\n", TPW);
+    else em_line(E, i2, "hp = tm_ld > 0u;\n");
   }
   assign(E, n, names(E, n, "U", "k"), t, i2);
   assign(E, n, names(E, n, "Q", "k"), names(E, n, "p", NULL), i2);
-  ln(E, i2, "HQ[k] = hp;\n");
+  em_line(E, i2, "HQ[k] = hp;\n");
   if (WPC > 1) { /* each SIMD-group's total, from its last lane in scan order */
     em_coords(E, L, &E->out, i2, true);
-    ln(E, i2, "%s", slot);
-    ln(E, i2, "if (%stm_ld == %du) {\n", L->replicated ? "!dup && " : "", rev ? 0 : TPW - 1);
-    for (int i = 0; i < n; i++) ln(E, i2 + 1, "%sslot + tm_wd] = u%d;\n", sm[i], i);
-    ln(E, i2, "}\n");
+    em_line(E, i2, "%s", slot);
+    em_line(E, i2, "if (%stm_ld == %du) {\n", L->replicated ? "!dup && " : "", rev ? 0 : TPW - 1);
+    for (int i = 0; i < n; i++) em_line(E, i2 + 1, "%sslot + tm_wd] = u%d;\n", sm[i], i);
+    em_line(E, i2, "}\n");
   }
-  ln(E, i1 + 1, "}\n");
-  ln(E, i1, "}\n");
+  em_line(E, i1 + 1, "}\n");
+  em_line(E, i1, "}\n");
   if (WPC > 1) em_barrier(E, i1);
   /* 3, 4. per run: the SIMD-groups before its own into p, the prefix into the
    * run's elements; the tile's total tt for 5 */
   if (REPS > 1) declare(E, in, "tt", arena_printf(a, "[%d]", P), i1);
-  ln(E, i1, "for (uint k = 0; k < %du; ++k) {\n", P);
-  ln(E, i1 + 1, "%s", run);
-  ln(E, i1 + 1, "{\n");
+  em_line(E, i1, "for (uint k = 0; k < %du; ++k) {\n", P);
+  em_line(E, i1 + 1, "%s", run);
+  em_line(E, i1 + 1, "{\n");
   declare(E, in, "u", "", i2);
   assign(E, n, t, names(E, n, "U", "k"), i2);
   declare(E, in, "p", "", i2);
   assign(E, n, names(E, n, "p", NULL), names(E, n, "Q", "k"), i2);
-  ln(E, i2, "bool hp = HQ[k];\n");
+  em_line(E, i2, "bool hp = HQ[k];\n");
   const char **tot = t; /* the tile's total */
   if (WPC > 1) {
     em_coords(E, L, &E->out, i2, false);
-    ln(E, i2, "%s", slot);
+    em_line(E, i2, "%s", slot);
     /* the groups before this one (w), and all of them (a), in scan order */
     declare(E, in, "w", "", i2);
     declare(E, in, "a", "", i2);
-    ln(E, i2, "bool hw = false;\n");
-    ln(E, i2, rev ? "for (int g = %d; g >= 0; --g) {\n" : "for (int g = 0; g < %d; ++g) {\n", rev ? WPC - 1 : WPC);
+    em_line(E, i2, "bool hw = false;\n");
+    em_line(E, i2, rev ? "for (int g = %d; g >= 0; --g) {\n" : "for (int g = 0; g < %d; ++g) {\n", rev ? WPC - 1 : WPC);
     for (int i = 0; i < n; i++)
-      ln(E, i2 + 1, "%s v%d = %sslot + uint(g)];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i]);
+      em_line(E, i2 + 1, "%s v%d = %sslot + uint(g)];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i]);
     const char **av = names(E, n, "a", NULL), **vv = names(E, n, "v", NULL), **wv = names(E, n, "w", NULL);
-    ln(E, i2 + 1, "if (g == %d) {\n", rev ? WPC - 1 : 0);
+    em_line(E, i2 + 1, "if (g == %d) {\n", rev ? WPC - 1 : 0);
     assign(E, n, av, vv, i2 + 2);
-    ln(E, i2 + 1, "} else {\n"); /* a = a (+) v: v comes later */
+    em_line(E, i2 + 1, "} else {\n"); /* a = a (+) v: v comes later */
     em_combine(E, in, av, vv, i2 + 2);
-    ln(E, i2 + 1, "}\n");
-    ln(E, i2 + 1, rev ? "if (uint(g) > tm_wd) {\n" : "if (uint(g) < tm_wd) {\n");
-    ln(E, i2 + 2, "if (hw) {\n");
+    em_line(E, i2 + 1, "}\n");
+    em_line(E, i2 + 1, rev ? "if (uint(g) > tm_wd) {\n" : "if (uint(g) < tm_wd) {\n");
+    em_line(E, i2 + 2, "if (hw) {\n");
     em_combine(E, in, wv, vv, i2 + 3);
-    ln(E, i2 + 2, "} else {\n");
+    em_line(E, i2 + 2, "} else {\n");
     assign(E, n, wv, vv, i2 + 3);
-    ln(E, i2 + 2, "}\n");
-    ln(E, i2 + 2, "hw = true;\n");
-    ln(E, i2 + 1, "}\n");
-    ln(E, i2, "}\n");
+    em_line(E, i2 + 2, "}\n");
+    em_line(E, i2 + 2, "hw = true;\n");
+    em_line(E, i2 + 1, "}\n");
+    em_line(E, i2, "}\n");
     /* p = w (+) p: the earlier groups come first */
-    ln(E, i2, "if (hw) {\n");
-    ln(E, i2 + 1, "if (hp) {\n");
+    em_line(E, i2, "if (hw) {\n");
+    em_line(E, i2 + 1, "if (hp) {\n");
     combine_into(E, in, wv, names(E, n, "p", NULL), i2 + 2);
-    ln(E, i2 + 1, "} else {\n");
+    em_line(E, i2 + 1, "} else {\n");
     assign(E, n, names(E, n, "p", NULL), wv, i2 + 2);
-    ln(E, i2 + 1, "}\n");
-    ln(E, i2 + 1, "hp = true;\n");
-    ln(E, i2, "}\n");
+    em_line(E, i2 + 1, "}\n");
+    em_line(E, i2 + 1, "hp = true;\n");
+    em_line(E, i2, "}\n");
     tot = av;
   } else if (REPS > 1 && TPW > 1) {
     /* the tile's total: the inclusive value of its last lane in scan order */
     for (int i = 0; i < n; i++)
-      ln(E, i2, "u%d = tm_shfl(u%d, ushort(tm_tid %% 32u - tm_ld * %du + %du));\n", i, i, LS, (rev ? 0 : TPW - 1) * LS);
+      em_line(E, i2, "u%d = tm_shfl(u%d, ushort(tm_tid %% 32u - tm_ld * %du + %du));\n", i, i, LS, (rev ? 0 : TPW - 1) * LS);
   }
   if (REPS > 1)
-    for (int i = 0; i < n; i++) ln(E, i2, "tt%d[k] = %s;\n", i, tot[i]);
+    for (int i = 0; i < n; i++) em_line(E, i2, "tt%d[k] = %s;\n", i, tot[i]);
   if (TPW > 1 || WPC > 1) {
-    ln(E, i2, "if (hp) {\n");
-    ln(E, i2 + 1, "for (uint j = 0; j < %du; ++j) {\n", ES);
-    ln(E, i2 + 2, "uint kj = k %s j * %du;\n", rev ? "+" : "-", S);
+    em_line(E, i2, "if (hp) {\n");
+    em_line(E, i2 + 1, "for (uint j = 0; j < %du; ++j) {\n", ES);
+    em_line(E, i2 + 2, "uint kj = k %s j * %du;\n", rev ? "+" : "-", S);
     combine_into(E, in, names(E, n, "p", NULL), res(E, id, n, "kj"), i2 + 2);
-    ln(E, i2 + 1, "}\n");
-    ln(E, i2, "}\n");
+    em_line(E, i2 + 1, "}\n");
+    em_line(E, i2, "}\n");
   }
-  ln(E, i1 + 1, "}\n");
-  ln(E, i1, "}\n");
+  em_line(E, i1 + 1, "}\n");
+  em_line(E, i1, "}\n");
   if (WPC > 1) em_barrier(E, i1); /* before the scratch is used again */
   /* 5. tiles, in scan order: each run's elements get the totals of the tiles before */
   if (REPS > 1) {
     int first_rep = rev ? REPS - 1 : 0, tile = ES * S;
-    ln(E, i1, "for (uint k = 0; k < %du; ++k) {\n", P);
-    ln(E, i1 + 1, "if (k / %du %% %du %% %du != %du || k / %du %% %du / %du != %du) continue;\n", S, PER, ES, LAST, S, PER, ES,
+    em_line(E, i1, "for (uint k = 0; k < %du; ++k) {\n", P);
+    em_line(E, i1 + 1, "if (k / %du %% %du %% %du != %du || k / %du %% %du / %du != %du) continue;\n", S, PER, ES, LAST, S, PER, ES,
        first_rep);
     declare(E, in, "q", "", i1 + 1);
     assign(E, n, names(E, n, "q", NULL), names(E, n, "tt", "k"), i1 + 1);
-    ln(E, i1 + 1, "for (uint rep = 1; rep < %du; ++rep) {\n", REPS);
-    ln(E, i1 + 2, "uint kr = k %s rep * %du;\n", rev ? "-" : "+", tile);
-    ln(E, i1 + 2, "for (uint j = 0; j < %du; ++j) {\n", ES);
-    ln(E, i1 + 3, "uint kj = kr %s j * %du;\n", rev ? "+" : "-", S);
+    em_line(E, i1 + 1, "for (uint rep = 1; rep < %du; ++rep) {\n", REPS);
+    em_line(E, i1 + 2, "uint kr = k %s rep * %du;\n", rev ? "-" : "+", tile);
+    em_line(E, i1 + 2, "for (uint j = 0; j < %du; ++j) {\n", ES);
+    em_line(E, i1 + 3, "uint kj = kr %s j * %du;\n", rev ? "+" : "-", S);
     combine_into(E, in, names(E, n, "q", NULL), res(E, id, n, "kj"), i1 + 3);
-    ln(E, i1 + 2, "}\n");
-    ln(E, i1 + 2, "{\n");
+    em_line(E, i1 + 2, "}\n");
+    em_line(E, i1 + 2, "{\n");
     em_combine(E, in, names(E, n, "q", NULL), names(E, n, "tt", "kr"), i1 + 3);
-    ln(E, i1 + 2, "}\n");
-    ln(E, i1 + 1, "}\n");
-    ln(E, i1, "}\n");
+    em_line(E, i1 + 2, "}\n");
+    em_line(E, i1 + 1, "}\n");
+    em_line(E, i1, "}\n");
   }
-  ln(E, ind, "}\n");
+  em_line(E, ind, "}\n");
   return true;
 }

@@ -6,7 +6,8 @@ matmul2d with a cooperative-tensor accumulator, or the simdgroup_matrix code.
 The emulator implements the matmul2d subset (runtime/metal_stdlib), so the
 cpu device runs the tensor variant; metal-sim compiles it only for MSL 4.0
 and, with TRITON_METAL_SIM_REJECT_TENSOR_OPS=1, plays a Metal compiler that
-rejects it, which the runtime answers by rebuilding with the other variant."""
+rejects it, which the runtime answers by rebuilding with the other variant.
+Every dot test runs again on an M5 target from test_dot_simdgroup.py."""
 import hashlib
 import json
 import os
@@ -20,17 +21,6 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 CLI = ROOT / "build" / "triton-metal"
 INNER = os.environ.get("TRITON_METAL_HW") == "M5"
-
-
-@pytest.mark.skipif(INNER, reason="already in the subprocess")
-def test_dot_suites_with_tensor_ops():
-    """Every dot test again on an M5 target: the cpu device runs the matmul2d variant."""
-    env = dict(os.environ, TRITON_METAL_HW="M5", PYTHONPATH=str(ROOT / "python"))
-    files = [str(ROOT / "tests" / "exec" / f) for f in ("test_dot.py", "test_bf16.py", "test_dot_simdgroup.py")]
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *files],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
-    assert "runs in the M3-Max subprocess" not in r.stdout
 
 
 def compile_cli(target, m=32, n=32, k=16, sig="*fp16,*fp16,*fp16,i32", verb="compile"):

@@ -1,8 +1,8 @@
 """tl.dot on the simdgroup_matrix path (src/emit_dot.c) on the emulator.
 
 The emulator's own target ("generic") has no simdgroup_matrix, so the dot tests
-of this file and of test_dot.py / test_bf16.py run again in a subprocess that
-compiles for M3-Max (TRITON_METAL_HW is read once per process). The CLI checks
+of this file and of test_dot.py / test_bf16.py run again in subprocesses that
+compile for M3-Max and for M5 (TRITON_METAL_HW is read once per process). The CLI checks
 which path a target and an opt level choose."""
 import os
 import pathlib
@@ -23,8 +23,9 @@ inner = pytest.mark.skipif(not INNER, reason=INNER_ONLY)
 
 
 @pytest.mark.skipif(INNER, reason="already in the subprocess")
-def test_dot_suites_on_simdgroup_path():
-    env = dict(os.environ, TRITON_METAL_HW="M3-Max", PYTHONPATH=str(ROOT / "python"))
+@pytest.mark.parametrize("hw", ["M3-Max", "M5"])  # M5: the matmul2d variant (test_dot_matmul2d.py)
+def test_dot_suites_on_simdgroup_path(hw):
+    env = dict(os.environ, TRITON_METAL_HW=hw, PYTHONPATH=str(ROOT / "python"))
     files = [str(ROOT / "tests" / "exec" / f) for f in ("test_dot.py", "test_bf16.py", "test_dot_simdgroup.py")]
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *files],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
