@@ -63,7 +63,7 @@ def explain(name, target, aligned=True):
         "vector widths": sorted(set(vectors)) or [1],
         "vectorized accesses": len(vectors),
         "reductions": text.count("reduction @"),
-        "dot path": (re.search(r"dot @\S+ \S+: (.*)", text) or [None, "-"])[1],
+        "dot path": (re.search(r"dot @\S+ \S+: (.*?)(?:; A \d|$)", text, re.M) or [None, "-"])[1],
         "layout conversions": text.count("layout conversion @"),
         "threadgroup bytes": int(re.search(r"threadgroup memory: (\d+) bytes", text).group(1)),
         "barriers": int(re.search(r"barriers in the MSL: (\d+)", text).group(1)),

@@ -197,6 +197,12 @@ def side_env(side, **extra):
     env.pop("TRITON_INTERPRET", None)
     if side == "interpret":
         env["TRITON_INTERPRET"] = "1"
+    else:
+        # NumPy's BLAS serves only the reference check on our side; its worker
+        # threads keep spinning after a call and would take the cores from the
+        # emulator's threadgroups (the interpreter keeps its BLAS threads: its
+        # tl.dot is a NumPy matmul)
+        env["OPENBLAS_NUM_THREADS"] = "1"
     return env
 
 

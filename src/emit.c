@@ -910,9 +910,13 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     em_indent(&E->out, in1);
     buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
     em_indent(&E->out, in1 + 1);
-    buf_printf(&E->out, "a0[k] = simd_sum(av[k] ? a0[k] : %s(0));\n", em_tname(E, dt0));
-    em_indent(&E->out, in1 + 1);
-    buf_puts(&E->out, "av[k] = simd_any(av[k]);\n");
+    if (dup_pd) {
+      buf_printf(&E->out, "a0[k] = simd_sum(av[k] ? a0[k] : %s(0));\n", em_tname(E, dt0));
+      em_indent(&E->out, in1 + 1);
+      buf_puts(&E->out, "av[k] = simd_any(av[k]);\n");
+    } else { /* every lane holds elements along the axis: all valid */
+      buf_puts(&E->out, "a0[k] = simd_sum(a0[k]);\n");
+    }
     em_indent(&E->out, in1);
     buf_puts(&E->out, "}\n");
   } else if (A->tpw[pd] > 1) {
@@ -926,9 +930,13 @@ static void emit_reduce(Emitter *E, int id, int ind) {
       buf_printf(&E->out, "%s o%d = tm_shfl_xor(a%d[k], m);\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, i);
       oth[i] = arena_printf(a, "o%d", i);
     }
-    em_indent(&E->out, in1 + 2);
-    buf_puts(&E->out, "bool ov = tm_shfl_xor(av[k], m);\n");
-    combine_valid(E, in, acc, "av[k]", oth, "ov", in1 + 2);
+    if (dup_pd) { /* lanes holding only duplicates along the axis contribute nothing */
+      em_indent(&E->out, in1 + 2);
+      buf_puts(&E->out, "bool ov = tm_shfl_xor(av[k], m);\n");
+      combine_valid(E, in, acc, "av[k]", oth, "ov", in1 + 2);
+    } else { /* every lane holds elements along the axis: all valid */
+      em_combine(E, in, acc, oth, in1 + 2);
+    }
     em_indent(&E->out, in1 + 1);
     buf_puts(&E->out, "}\n");
     em_indent(&E->out, in1);

@@ -280,6 +280,11 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   const char *T = em_tname(E, (tm_dtype)in->ty.dt), *TA = em_tname(E, p->dacc), *TI = em_tname(E, din);
   const char *carried = E->sg_acc ? E->sg_acc[id] : NULL, *acc = carried ? carried : "tm_acc";
   in->path = (carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP) | (p->mm ? DOT_MATMUL2D : 0);
+  in->note = arena_printf(&E->c->arena, "A %dx%d and B %dx%d staged row-major in threadgroup memory, K in chunks of %d; "
+                          "accumulator tiles: %dx%d of 8x8 per SIMD-group on a %dx%d grid of SIMD-groups (%d of %d)%s",
+                          M, kc, kc, N, kc, TM, TN, p->WM, p->WN, active, nw,
+                          carried ? "; to the blocked layout once, after the loop"
+                                  : "; to the blocked layout through threadgroup memory, where acc is added");
   E->uses_tid = true;
   E->uses_barrier = true; /* simdgroup matrix operations are SIMD-group collectives */
   em_line(E, ind, "// tl.dot: %ssimdgroup_matrix 8x8, %d tiles per SIMD-group (%dx%d; %d of %d SIMD-groups), K in chunks of %d%s\n",
@@ -488,6 +493,10 @@ void emit_dot(Emitter *E, int id, int ind) {
   /* A and B share one array per dtype: B's stripe follows A's */
   em_smem(E, din, B * M * kc + B * kc * N);
   smB = arena_printf(a, "(%s + %d)", smA, B * M * kc);
+  in->note = arena_printf(a, "%sA %dx%d and B %dx%d staged row-major in threadgroup memory, K in chunks of %d; each thread "
+                          "accumulates its %d result elements of the blocked layout with FMAs in %s",
+                          B > 1 ? arena_printf(a, "%d batches; ", B) : "", M, kc, kc, N, kc, in->layout->per_thread,
+                          tm_dtype_name(dacc));
   (void)smB;
   Layout *R = in->layout;
   const char *T = em_tname(E, dout), *TA = em_tname(E, dacc);

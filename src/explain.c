@@ -108,7 +108,8 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
                  ? "matmul2d (Metal 4 tensor ops), accumulator in a cooperative tensor across the loop; "
                    "simdgroup_matrix 8x8 where the OS lacks tensor ops"
                  : "matmul2d (Metal 4 tensor ops); simdgroup_matrix 8x8 where the OS lacks tensor ops";
-    buf_printf(&b, "dot @%d:%d %s: %s\n", in->line, in->col, type_str(a, in->ty), path);
+    buf_printf(&b, "dot @%d:%d %s: %s%s%s\n", in->line, in->col, type_str(a, in->ty), path, in->note ? "; " : "",
+               in->note ? in->note : "");
   }
   for (int i = 0; i < f->ins.n; i++) {
     Ins *in = &f->ins.v[i];

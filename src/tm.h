@@ -268,6 +268,7 @@ typedef struct Ins {
   bool uniform;      /* the same value along the last dim (a splat, a scalar) */
   uint8_t path;      /* which lowering the emitter chose, for explain: DOT_* (tl.dot), SCAN_* (scans) */
   int vec;           /* emit.c: a load/store done `vec` elements at a time (0: scalar) */
+  const char *note;  /* the emitter's account of how it lowered this op, for explain (arena; NULL: none) */
 } Ins;
 
 /* A straight-line list of instructions; regions of control-flow ops are Blocks. */

@@ -52,6 +52,18 @@ def test_path_by_target_and_opt_level():
     for msl in (compile_cli("--target", "M3-Max", env={"TRITON_METAL_OPT_LEVEL": "0"}),
                 compile_cli("--target", "generic")):
         assert "simdgroup" not in msl and "tl.dot: simdgroup_matrix" not in msl
+    # explain gives the operand staging and the accumulator's tiling
+    ex = subprocess.run([str(CLI), "explain", str(ROOT / "tests" / "golden" / "matmul_simdgroup.py"), "--kernel", "matmul",
+                         "--signature", "*fp16,*fp16,*fp16,i32", "-D", "BLOCK_M=32", "-D", "BLOCK_N=32", "-D", "BLOCK_K=16",
+                         "--target", "M3-Max"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+    assert ("dot @19:15 <32x32xfp32>: simdgroup_matrix 8x8, accumulator in simdgroup matrices across the loop; "
+            "A 32x16 and B 16x32 staged row-major in threadgroup memory, K in chunks of 16; accumulator tiles: 2x2 of "
+            "8x8 per SIMD-group on a 2x2 grid of SIMD-groups (4 of 4); to the blocked layout once, after the loop") in ex, ex
+    ex = subprocess.run([str(CLI), "explain", str(ROOT / "tests" / "golden" / "matmul_simdgroup.py"), "--kernel", "matmul",
+                         "--signature", "*fp16,*fp16,*fp16,i32", "-D", "BLOCK_M=32", "-D", "BLOCK_N=32", "-D", "BLOCK_K=16",
+                         "--target", "generic"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+    assert "portable (threadgroup memory, FMA); A 32x16 and B 16x32 staged row-major in threadgroup memory" in ex, ex
+    assert "each thread accumulates its 8 result elements of the blocked layout with FMAs in float32" in ex, ex
     r = subprocess.run([str(CLI), "compile", "x.py", "--target", "Z80"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2 and "unknown target 'Z80'" in r.stderr
 

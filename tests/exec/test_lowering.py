@@ -277,3 +277,28 @@ def test_dot_operands_get_layouts_of_their_own(M, N, K, rng):
     assert "layout conversion" not in text, text  # tl.dot takes its operands from any layout
     loads, _, _ = tile_accesses(h.asm["msl"])
     assert loads == ["4", "4"], loads
+
+
+@triton.jit
+def row_max_sum_kernel(x_ptr, m_ptr, s_ptr, N: tl.constexpr):
+    x = tl.load(x_ptr + tl.program_id(0) * N + tl.arange(0, N))
+    tl.store(m_ptr + tl.program_id(0), tl.max(x, 0))
+    tl.store(s_ptr + tl.program_id(0), tl.sum(x, 0))
+
+
+@pytest.mark.parametrize("N", [1024, 16])
+def test_reduction_shuffles_validity_only_where_lanes_hold_duplicates(N, rng):
+    """Every lane holds elements of a 1024-wide row: the butterflies shuffle the
+    values alone (no valid flags, no simd_any). A 16-wide row over 128 threads
+    leaves lanes with duplicates only: they are flagged and add nothing."""
+    x = rng.standard_normal((3, N)).astype(np.float32)
+    x[1, 5] = np.nan
+    x[2, :] = -np.abs(x[2, :]) - 1
+    m, s = np.zeros(3, np.float32), np.zeros(3, np.float32)
+    k = row_max_sum_kernel[(3,)](x, m, s, N=N)
+    msl = k.asm["msl"]
+    assert ("tm_shfl_xor(av[k]" in msl) == (N == 16) and ("simd_any" in msl) == (N == 16)
+    np.testing.assert_allclose(s, x.sum(1, dtype=np.float64), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(m[[0, 2]], x[[0, 2]].max(1))
+    assert m[1] == np.nanmax(x[1])  # tl.max ignores NaN (maxnum)
+    assert np.isnan(s[1])
