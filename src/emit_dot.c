@@ -512,20 +512,24 @@ void emit_dot(Emitter *E, int id, int ind) {
   stage_chunk(E, in->args[1], r - 2, kc, "k0", smA, B * M * kc, ind + 1);
   const char *smB_name = arena_printf(a, "%s[%d + ", smA, B * M * kc);
   em_barrier(E, ind + 1);
-  em_indent(&E->out, ind + 1);
-  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
+  /* G result slots at a time where G consecutive slots are G neighbouring
+   * columns of one row (the last dim's slots fastest, runs of G in a thread):
+   * one A element feeds G independent sums, each still over kk in order */
+  int pl = R->dims[r - 1], G = 1;
+  if (R->stride[pl] == 1)
+    while (G < 4 && R->espt[pl] % (2 * G) == 0) G *= 2;
+  em_line(E, ind + 1, "for (uint k = 0; k < %du; k += %du) {\n", R->per_thread, G);
   em_coords(E, R, &E->out, ind + 2, false);
   const char *bm = r == 3 ? arena_printf(a, "c%d * %d + ", R->dims[0], M * kc) : "";
   const char *bn = r == 3 ? arena_printf(a, "c%d * %d + ", R->dims[0], kc * N) : "";
-  em_indent(&E->out, ind + 2);
-  buf_printf(&E->out, "%s s = d%d[k];\n", TA, id);
-  em_indent(&E->out, ind + 2);
-  buf_printf(&E->out, "for (int kk = 0; kk < %d; ++kk) s += %s(%s[%sc%d * %d + kk]) * %s(%s%sc%d + kk * %d]);\n", kc, TA, smA, bm,
-             R->dims[r - 2], kc, TA, smB_name, bn, R->dims[r - 1], N);
-  em_indent(&E->out, ind + 2);
-  buf_printf(&E->out, "d%d[k] = s;\n", id);
-  em_indent(&E->out, ind + 1);
-  buf_puts(&E->out, "}\n");
+  for (int g = 0; g < G; g++) em_line(E, ind + 2, "%s tm_s%d = d%d[k + %du];\n", TA, g, id, g);
+  em_line(E, ind + 2, "for (int kk = 0; kk < %d; ++kk) {\n", kc);
+  em_line(E, ind + 3, "%s tm_a = %s(%s[%sc%d * %d + kk]);\n", TA, TA, smA, bm, R->dims[r - 2], kc);
+  for (int g = 0; g < G; g++)
+    em_line(E, ind + 3, "tm_s%d += tm_a * %s(%s%sc%d + %d + kk * %d]);\n", g, TA, smB_name, bn, pl, g, N);
+  em_line(E, ind + 2, "}\n");
+  for (int g = 0; g < G; g++) em_line(E, ind + 2, "d%d[k + %du] = tm_s%d;\n", id, g, g);
+  em_line(E, ind + 1, "}\n");
   em_barrier(E, ind + 1);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");

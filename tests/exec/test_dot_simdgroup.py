@@ -52,6 +52,9 @@ def test_path_by_target_and_opt_level():
     for msl in (compile_cli("--target", "M3-Max", env={"TRITON_METAL_OPT_LEVEL": "0"}),
                 compile_cli("--target", "generic")):
         assert "simdgroup" not in msl and "tl.dot: simdgroup_matrix" not in msl
+    # the portable path: four neighbouring result columns per pass over K (the layout gives each
+    # thread runs of four along N), one A element each step
+    assert "tm_s3 += tm_a * float(" in msl and "tm_s4" not in msl
     # explain gives the operand staging and the accumulator's tiling
     ex = subprocess.run([str(CLI), "explain", str(ROOT / "tests" / "golden" / "matmul_simdgroup.py"), "--kernel", "matmul",
                          "--signature", "*fp16,*fp16,*fp16,i32", "-D", "BLOCK_M=32", "-D", "BLOCK_N=32", "-D", "BLOCK_K=16",
