@@ -193,7 +193,7 @@ static void analyze(Fn *f, int id, bool with_yield) {
 static Axis along(Fn *f, int id, int dim, int depth) {
   Ins *in = &f->ins.v[id];
   Axis none = {1, 1, in->ty.rank == 0};
-  if (depth > 8 || (in->ty.rank && dim < 0)) return none; /* as deep as layout.c rematerializes */
+  if (depth > TM_REMAT_DEPTH || (in->ty.rank && dim < 0)) return none; /* as deep as layout.c rematerializes */
   if (in->op == O_BLOCKARG && in->aux == 0 && f->ins.v[in->imm].op == O_FOR) { /* a for loop's induction variable */
     Ins *op = &f->ins.v[in->imm];
     none.div = gcd64(along(f, op->args[0], 0, depth + 1).div, along(f, op->args[2], 0, depth + 1).div);

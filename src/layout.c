@@ -285,14 +285,20 @@ static bool remat_op(Op op) {
          (op >= O_ADD && op <= O_CAST && op != O_DIV && op != O_REM);
 }
 
-/* Whether remat can rebuild value id (blocks only; scalars are shared). */
-static bool rematerializable(Fn *f, int id, int depth) {
+/* Whether remat can rebuild value id (blocks only; scalars are shared),
+ * visiting at most *budget nodes (shared subexpressions are visited again). */
+static bool remat_walk(Fn *f, int id, int depth, int *budget) {
   Ins *in = &f->ins.v[id];
   if (!in->ty.rank) return true;
-  if (depth > 8 || !remat_op((Op)in->op)) return false;
+  if (depth > TM_REMAT_DEPTH || --*budget < 0 || !remat_op((Op)in->op)) return false;
   for (int k = 0; k < in->nargs; k++)
-    if (!rematerializable(f, in->args[k], depth + 1)) return false;
+    if (!remat_walk(f, in->args[k], depth + 1, budget)) return false;
   return true;
+}
+
+static bool rematerializable(Fn *f, int id, int depth) {
+  int budget = 4096;
+  return remat_walk(f, id, depth, &budget);
 }
 
 /* Recomputes a cheap pure value (aranges, splats, constants and elementwise
@@ -304,7 +310,7 @@ static int remat(Assign *A, int id, Layout *want, Block *nb, int depth) {
   Fn *f = A->f;
   Ins *in = &f->ins.v[id];
   if (!in->ty.rank || layout_eq(in->layout, want)) return id;
-  if (depth > 8) return -1;
+  if (depth > TM_REMAT_DEPTH) return -1;
   Op op = (Op)in->op;
   if (!remat_op(op)) return -1;
   int args[3];
@@ -385,12 +391,12 @@ static bool tied(Assign *A, int id) {
   return false;
 }
 
-/* Layouts of their own for 2-D loads and stores the family serves badly:
- *  - pointers that run along dim 0 (x.T, a column-major tensor): a layout
- *    with dim 0 fastest, so neighbouring lanes touch neighbouring addresses
- *    and each thread moves a vector where alignment allows; the data goes
- *    through threadgroup memory once (a stored value before, a loaded one
- *    after);
+/* Layouts of their own for loads and stores the family serves badly:
+ *  - pointers that run along another dim than the last (x.T, a column-major
+ *    tensor, a permuted batch): a layout with that dim fastest, so
+ *    neighbouring lanes touch neighbouring addresses and each thread moves a
+ *    vector where alignment allows; the data goes through threadgroup memory
+ *    once (a stored value before, a loaded one after);
  *  - a load feeding only tl.dot whose tile is smaller than the family's (the
  *    family would replicate it, and move no vectors): a layout built for the
  *    tile, at no cost, since tl.dot reads its operands from any layout.
@@ -398,33 +404,39 @@ static bool tied(Assign *A, int id) {
  * can be; a loop-carried load keeps the loop's layout. */
 static void access_layouts(Assign *A) {
   Fn *f = A->f;
-  if (A->R != 2) return;
+  int R = A->R;
+  if (R < 2) return;
+  int dims[TM_MAX_RANK];
+  for (int d = 0; d < R; d++) dims[d] = d;
   for (int id = 0; id < f->ins.n; id++) {
     Ins *in = &f->ins.v[id];
     if (in->op != O_LOAD && in->op != O_STORE) continue;
     Ins *p = &f->ins.v[in->args[0]];
-    if (p->ty.rank != 2 || !in->layout || in->layout->dims[0] != 0 || in->layout->dims[1] != 1) continue;
-    if (in->op == O_LOAD && tied(A, id)) continue;
-    int64_t div0 = 1, div1 = 1;
+    if (p->ty.rank != R || !in->layout) continue;
+    bool whole = true; /* the access uses the family's dims as they are */
+    for (int d = 0; d < R; d++) whole = whole && in->layout->dims[d] == d;
+    if (!whole || (in->op == O_LOAD && tied(A, id))) continue;
+    int64_t div = 1;
     int bytes = tm_dtype_bytes((tm_dtype)p->ty.dt);
-    int dims[2] = {0, 1}, fastest, vec = A->vec;
-    if (axis_contig_along(f, in->args[0], 1, &div1) >= 2) { /* along the rows */
-      if (vec < 2 || !in->layout->replicated || in->op != O_LOAD || !feeds_only_dots(f, id)) continue;
-      fastest = 1;
+    int fastest = -1, vec = A->vec;
+    if (axis_contig_along(f, in->args[0], R - 1, &div) >= 2) { /* along the rows */
+      if (R != 2 || vec < 2 || !in->layout->replicated || in->op != O_LOAD || !feeds_only_dots(f, id)) continue;
+      fastest = R - 1;
     } else {
-      /* down the columns: lanes along dim 0 make neighbouring accesses; each
-       * thread moves a vector where the runs are aligned for one, else one
-       * element (still coalesced: as upstream, order from contiguity, vector
-       * width from alignment) */
-      int c0 = axis_contig_along(f, in->args[0], 0, &div0);
-      if (c0 < 2) continue;
-      if (div0 < 2 * bytes) vec = 1;
-      fastest = 0;
+      /* along another dim (a transpose, a column-major tensor, a permuted
+       * batch): lanes along it make neighbouring accesses; each thread moves a
+       * vector where the runs are aligned for one, else one element (still
+       * coalesced: as upstream, order from contiguity, vector width from
+       * alignment) */
+      for (int d = R - 2; d >= 0 && fastest < 0; d--)
+        if (axis_contig_along(f, in->args[0], d, &div) >= 2) fastest = d;
+      if (fastest < 0) continue;
+      if (div < 2 * bytes) vec = 1;
     }
     if (!rematerializable(f, in->args[0], 0)) continue;
-    Layout *fam = layout_blocked_along(A->c, 2, p->ty.shape, f->num_warps, vec, fastest);
+    Layout *fam = layout_blocked_along(A->c, R, p->ty.shape, f->num_warps, vec, fastest);
     if ((vec > 1 && fam->spt[fastest] < 2) || fam->replicated) continue;
-    in->layout = layout_in(A->c, fam, 2, dims, p->ty.shape);
+    in->layout = layout_in(A->c, fam, R, dims, p->ty.shape);
   }
 }
 

@@ -416,6 +416,11 @@ bool layout_same_family(const Layout *a, const Layout *b);
 /* Whether `from` can be read thread-locally where `to` is computed. */
 bool layout_maps(const Layout *from, const Layout *to);
 
+/* How deep an expression layout.c rebuilds in another layout (and axis.c
+ * analyses on demand): a rank-3 pointer such as p + b*S0*S1 + n*S1 + m, each
+ * offset an arange through two expand_dims and a broadcast, needs more than 8. */
+#define TM_REMAT_DEPTH 12
+
 /* ------------------------------------------------------------ axis.c */
 
 /* Contiguity and divisibility of every value along the last dim (Ins fields),

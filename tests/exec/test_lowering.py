@@ -302,3 +302,34 @@ def test_reduction_shuffles_validity_only_where_lanes_hold_duplicates(N, rng):
     np.testing.assert_array_equal(m[[0, 2]], x[[0, 2]].max(1))
     assert m[1] == np.nanmax(x[1])  # tl.max ignores NaN (maxnum)
     assert np.isnan(s[1])
+
+
+@triton.jit
+def batch_transpose_kernel(x_ptr, y_ptr, Mr, Nr, B: tl.constexpr, M: tl.constexpr, N: tl.constexpr):
+    b = tl.arange(0, B)[:, None, None]
+    m = tl.arange(0, M)[None, :, None]
+    n = tl.arange(0, N)[None, None, :]
+    mask = (m < Mr) & (n < Nr)
+    x = tl.load(x_ptr + b * Mr * Nr + m * Nr + n, mask=mask, other=0.0)
+    tl.store(y_ptr + b * Mr * Nr + n * Mr + m, x + 1.0, mask=mask)  # y[b] = x[b].T + 1
+
+
+@pytest.mark.parametrize("Mr,Nr", [(32, 32), (30, 27)])
+def test_batched_transpose_runs_down_dim_1(Mr, Nr, rng):
+    """Rank 3: the store's pointers run along dim 1, so the store takes a
+    dim-1-fastest layout (float4 where aligned, one element otherwise) and the
+    data crosses threadgroup memory once."""
+    B = 4
+    x = aligned(B * Mr * Nr, np.float32, rng).reshape(B, Mr, Nr)
+    x[1, 2, 3], x[3, -1, -1] = np.nan, -np.inf
+    raw = aligned(B * Mr * Nr + 4, np.float32, rng)
+    raw[:] = 7.0
+    y = raw[:B * Mr * Nr].reshape(B, Nr, Mr)
+    h = batch_transpose_kernel[(1,)](x, y, Mr, Nr, B=B, M=32, N=32)
+    np.testing.assert_array_equal(y, np.swapaxes(x, 1, 2) + 1)
+    assert (raw[B * Mr * Nr:] == 7.0).all()
+    loads, stores, barriers = tile_accesses(h.asm["msl"])
+    assert barriers == 2 and loads == (["4"] if Nr % 4 == 0 else [])
+    assert stores == (["4"] if Mr % 4 == 0 else []), stores
+    text = batch_transpose_kernel.explain(x, y, Mr, Nr, B=B, M=32, N=32)
+    assert "dim 1 fastest" in text and text.count("layout conversion") == 1, text
