@@ -5,7 +5,8 @@ int8..int64, uint8, uint32), loaded with masks (`other=0`), then a chain of
 random operations — arithmetic with Triton's promotion rules, C-semantics
 integer // and %, bitwise ops, comparisons feeding tl.where, abs, sqrt,
 maximum/minimum, casts, reductions (max/min/sum over a random axis, broadcast
-back with [:, None] / [None, :]), row/column vectors broadcast against blocks
+back with [:, None] / [None, :]), integer prefix sums (tl.cumsum along a random
+axis, either direction), row/column vectors broadcast against blocks
 — and one masked store. Two shapes:
 
   1-D  several programs of BLOCK lanes over n elements (n not a multiple of BLOCK);
@@ -135,7 +136,7 @@ class Program:
     # ---------------------------------------------------------------- operations
     def step(self):
         r = self.rng
-        kinds = ["arith"] * 4 + ["bitwise", "divmod", "where", "unary", "minmax", "cast", "reduce", "const"]
+        kinds = ["arith"] * 4 + ["bitwise", "divmod", "where", "unary", "minmax", "cast", "reduce", "const", "scan"]
         k = kinds[int(r.integers(len(kinds)))]
         getattr(self, "op_" + k)()
 
@@ -305,6 +306,28 @@ class Program:
             env[name] = v
         self.emit(f"{name} = tl.{f}({src}, axis={axis}){expand}", run)
         self.vals.append(Val(name, dt, shape))
+
+    def op_scan(self):
+        a = self.pick(lambda v: v.shape != "scalar" and not is_float(v.dt))
+        if a is None:  # integer prefix sums only (exact in any order)
+            return self.op_reduce()
+        name = self.fresh()
+        rev = bool(self.rng.integers(2))
+        axis = int(self.rng.integers(2)) if self.twod else 0
+        npaxis = axis if self.twod else 1
+        dt = "int64" if a.dt == "int64" else "int32"  # as op_reduce's sums: int32 throughout (int64 kept)
+        src = a.name if dt == a.dt else f"{a.name}.to(tl.int32)"
+        ndt = DTYPES[dt]
+
+        def run(env):
+            x = env[a.name].astype(ndt)  # (R,1) and (1,C) values scan along a size-1 dim as they are
+            if rev:
+                x = np.flip(x, npaxis)
+            with np.errstate(over="ignore"):
+                v = np.cumsum(x, axis=npaxis, dtype=ndt)
+            env[name] = np.flip(v, npaxis) if rev else v
+        self.emit(f"{name} = tl.cumsum({src}, axis={axis}, reverse={rev})", run)
+        self.vals.append(Val(name, dt, a.shape))
 
     # ---------------------------------------------------------------- store
     def finish(self):
