@@ -919,6 +919,26 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     }
     em_indent(&E->out, in1);
     buf_puts(&E->out, "}\n");
+  } else if (A->tpw[pd] > 1 && !dup_pd && n == 1 && RP % 2 == 0 &&
+             (dt0 == TM_F32 || dt0 == TM_I32 || dt0 == TM_U32 || dt0 == TM_F16)) {
+    /* several result slots per thread, all lanes valid: each butterfly step
+     * moves up to four slots in one vector shuffle */
+    int G = RP % 4 == 0 ? 4 : 2;
+    const char *T = em_tname(E, dt0), *pack = "a0[k]";
+    for (int j = 1; j < G; j++) pack = arena_printf(a, "%s, a0[k + %du]", pack, j);
+    E->uses_barrier = true;
+    em_line(E, in1, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
+    em_line(E, in1 + 1, "for (uint k = 0; k < %du; k += %du) {\n", RP, G);
+    em_line(E, in1 + 2, "%s%d o4 = tm_shfl_xor(%s%d(%s), m);\n", T, G, T, G, pack);
+    em_line(E, in1 + 2, "for (uint j = 0; j < %du; ++j) {\n", G);
+    em_line(E, in1 + 3, "%s o0 = o4[j];\n", T);
+    acc[0] = "a0[k + j]";
+    oth[0] = "o0";
+    em_combine(E, in, acc, oth, in1 + 3);
+    acc[0] = "a0[k]";
+    em_line(E, in1 + 2, "}\n");
+    em_line(E, in1 + 1, "}\n");
+    em_line(E, in1, "}\n");
   } else if (A->tpw[pd] > 1) {
     E->uses_barrier = true; /* SIMD-group collectives: the emulator runs threads as fibers */
     em_indent(&E->out, in1);

@@ -333,3 +333,31 @@ def test_batched_transpose_runs_down_dim_1(Mr, Nr, rng):
     assert stores == (["4"] if Mr % 4 == 0 else []), stores
     text = batch_transpose_kernel.explain(x, y, Mr, Nr, B=B, M=32, N=32)
     assert "dim 1 fastest" in text and text.count("layout conversion") == 1, text
+
+
+@triton.jit
+def rows_max_sum_kernel(x_ptr, i_ptr, m_ptr, s_ptr, is_ptr, M: tl.constexpr, N: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + offs)
+    tl.store(m_ptr + tl.arange(0, M), tl.max(x, 1))
+    tl.store(s_ptr + tl.arange(0, M), tl.sum(x, 1))
+    tl.store(is_ptr + tl.arange(0, M), tl.sum(tl.load(i_ptr + offs), 1))
+
+
+@pytest.mark.parametrize("M,N", [(64, 64), (16, 256), (32, 8)])
+def test_reduction_of_several_rows_per_thread_shuffles_vectors(M, N, rng):
+    """Each thread holds several rows' partial results: a butterfly step moves
+    four (or two) of them in one vector shuffle, the results bit-identical to
+    combining them one by one."""
+    x = rng.standard_normal((M, N)).astype(np.float32)
+    x[3, 7], x[5, :] = np.nan, -np.inf
+    xi = rng.integers(-1000, 1000, (M, N)).astype(np.int32)
+    m, s, si = np.zeros(M, np.float32), np.zeros(M, np.float32), np.zeros(M, np.int32)
+    k = rows_max_sum_kernel[(1,)](x, xi, m, s, si, M=M, N=N)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(m, np.fmax.reduce(x, axis=1))
+        np.testing.assert_allclose(s, x.astype(np.float64).sum(1), rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(si, xi.sum(1))
+    msl = k.asm["msl"]
+    if M == 64:
+        assert "float4 o4 = tm_shfl_xor(float4(" in msl and "int4 o4 = tm_shfl_xor(int4(" in msl
