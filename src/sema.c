@@ -1297,6 +1297,15 @@ static Val masked_block_load(Sema *S, Val ptr, Val mask, const char *padding) {
   return tensor(mk_ins(S, O_LOAD, rt, 3, ptr.id, mask.id, other.id));
 }
 
+/* The pointers of block pointer bp's block, and in *m the mask of the dims
+ * boundary_check names (what tl.load and tl.store of a block pointer share). */
+static Val blockptr_pointers(Sema *S, Val bp, Val bc, Val *m) {
+  int r = bp.n;
+  int32_t block[TM_MAX_RANK];
+  for (int d = 0; d < r; d++) block[d] = (int32_t)bp.items[1 + 3 * r + d].i;
+  return block_pointers(S, bp.items[0], bp.items + 1, bp.items + 1 + r, bp.items + 1 + 2 * r, block, r, boundary_dims(S, bc, r), m);
+}
+
 static Val blockptr_load(Sema *S, Val bp, Args *A) {
   Val mask = v_none(), other = v_none(), bc = v_none(), pad = v_none();
   arg_opt(S, A, 1, "mask", &mask);
@@ -1311,11 +1320,7 @@ static Val blockptr_load(Sema *S, Val bp, Args *A) {
   if (mask.k != V_NONE || other.k != V_NONE) ERR(S, "load from a block pointer takes boundary_check and padding_option, not mask/other");
   const char *padding = pad.k == V_STR ? pad.s : "";
   if (strcmp(padding, "") && strcmp(padding, "zero") && strcmp(padding, "nan")) ERR(S, "padding_option must be '', 'zero' or 'nan'");
-  int r = bp.n;
-  int32_t block[TM_MAX_RANK];
-  for (int d = 0; d < r; d++) block[d] = (int32_t)bp.items[1 + 3 * r + d].i;
-  Val m;
-  Val ptr = block_pointers(S, bp.items[0], bp.items + 1, bp.items + 1 + r, bp.items + 1 + 2 * r, block, r, boundary_dims(S, bc, r), &m);
+  Val m, ptr = blockptr_pointers(S, bp, bc, &m);
   return masked_block_load(S, ptr, m, padding);
 }
 
@@ -1340,11 +1345,7 @@ static Val blockptr_store(Sema *S, Val bp, Args *A) {
   arg_opt(S, A, 5, "eviction_policy", &v);
   args_done(S, A, 6);
   if (mask.k != V_NONE) ERR(S, "store to a block pointer takes boundary_check, not mask");
-  int r = bp.n;
-  int32_t block[TM_MAX_RANK];
-  for (int d = 0; d < r; d++) block[d] = (int32_t)bp.items[1 + 3 * r + d].i;
-  Val m;
-  Val ptr = block_pointers(S, bp.items[0], bp.items + 1, bp.items + 1 + r, bp.items + 1 + 2 * r, block, r, boundary_dims(S, bc, r), &m);
+  Val m, ptr = blockptr_pointers(S, bp, bc, &m);
   return store_block(S, ptr, value, m);
 }
 

@@ -305,6 +305,17 @@ def _bitonic_pass(x, col, stage, desc):
     return x
 
 
+def _bitonic_sort_runs(x, col, log_run, log_n, final):
+    # Sorts the runs of 2**log_run along the row of 2**log_n: alternately up
+    # and down, except that a run as long as the row ends in direction final.
+    for s in tl.static_range(1, log_run + 1):
+        if s < log_n:
+            x = _bitonic_pass(x, col, s, 2)
+        else:
+            x = _bitonic_pass(x, col, s, final)
+    return x
+
+
 def sort(x, dim=None, descending: tl.constexpr = 0):
     # Sorts each row (the last dimension) ascending, or descending.
     d = _sort_dim(x, dim)
@@ -314,13 +325,7 @@ def sort(x, dim=None, descending: tl.constexpr = 0):
         final = 1
     else:
         final = 0
-    col = _columns(x.shape, n)
-    for s in tl.static_range(1, log_n + 1):
-        if s < log_n:
-            x = _bitonic_pass(x, col, s, 2)
-        else:
-            x = _bitonic_pass(x, col, s, final)
-    return x
+    return _bitonic_sort_runs(x, _columns(x.shape, n), log_n, log_n, final)
 
 
 def bitonic_merge(x, dim=None, descending: tl.constexpr = 0):
@@ -365,12 +370,7 @@ def topk(x, k: tl.constexpr, dim=None, descending: tl.constexpr = True):
         else:
             x = tl.min(x, d, keep_dims=True)
     else:
-        col = _columns(x.shape, n)
-        for s in tl.static_range(1, log_k + 1):
-            if s < log_n:
-                x = _bitonic_pass(x, col, s, 2)
-            else:
-                x = _bitonic_pass(x, col, s, final)
+        x = _bitonic_sort_runs(x, _columns(x.shape, n), log_k, log_n, final)
         if log_k < log_n and x.dtype.primitive_bitwidth < 32:
             if x.dtype.is_floating():
                 x = x.to(tl.float32)
