@@ -2014,6 +2014,7 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
               : !strncmp(path, "triton.language.math.", 21)          ? MF_MATH
                                                                       : MF_TL;
   int mi = math_lookup(space, name);
+  if (mi < 0 && space == MF_MATH) mi = math_lookup(MF_LIBDEVICE, name); /* Triton 2.x: tl.math.tanh */
   if (mi >= 0) return call_math(S, mi, A);
   JitFn *sf = stdlib_fn(S, name);
   if (sf) return call_jitfn(S, sf, A);

@@ -1086,17 +1086,18 @@ PyMODINIT_FUNC PyInit__C(void) {
   PyObject *m = PyModule_Create(&moduledef);
   if (!m)
     return NULL;
-  if (!CompilationError &&
-      !(CompilationError = PyErr_NewExceptionWithDoc(
-            "triton_metal.CompilationError",
-            "The kernel source was not accepted; the message has file:line:col and a caret.",
-            PyExc_Exception, NULL)))
-    goto fail;
-  if (!LaunchError &&
-      !(LaunchError = PyErr_NewExceptionWithDoc(
-            "triton_metal.LaunchError", "A kernel launch failed on the device.",
-            PyExc_RuntimeError, NULL)))
-    goto fail;
+  if (!CompilationError || !LaunchError) {
+    /* the classes are Python's (errors.py): CompilationError derives from
+       TritonError and chains its cause, as upstream's */
+    PyObject *errors = PyImport_ImportModule("triton_metal.errors");
+    if (!errors)
+      goto fail;
+    CompilationError = PyObject_GetAttrString(errors, "CompilationError");
+    LaunchError = PyObject_GetAttrString(errors, "LaunchError");
+    Py_DECREF(errors);
+    if (!CompilationError || !LaunchError)
+      goto fail;
+  }
   Py_INCREF(CompilationError);
   if (PyModule_AddObject(m, "CompilationError", CompilationError) < 0) {
     Py_DECREF(CompilationError);

@@ -11,35 +11,40 @@
 # TRITON_BACKEND=metal in the environment; see compat.py).
 
 from . import language
-from .jit import jit, JITFunction, CompiledKernel, get_device
+from .jit import jit, JITFunction, CompiledKernel, get_device, TensorWrapper, reinterpret
+
+from .errors import (TritonError, CompilationError, LaunchError, OutOfResources,
+                     InterpreterError)
 
 try:
-    from ._C import CompilationError, LaunchError
+    from . import _C  # noqa: F401
 except ImportError as _e:  # extension not built: the pure-Python parts still work
     _C_IMPORT_ERROR = _e
-
-    class CompilationError(Exception):
-        """The kernel source was not accepted (message has file:line:col and a caret)."""
-
-    class LaunchError(RuntimeError):
-        """A kernel launch failed on the device."""
 
 from .autotuner import Config, autotune, heuristics
 from . import testing
 from . import runtime
-from .runtime import OutOfResources
+from . import compiler
+from . import knobs
 from .compat import install, uninstall
 from .tensor_descriptor import TensorDescriptor
 
 __version__ = "0.1.0"
 
+# The upstream Triton API level that `import triton` presents (triton.__version__):
+# libraries branch on it. Our own version is __version__.
+TRITON_API_VERSION = "3.4.0"
 
-def constexpr_function(fn):
-    """Marks a host function whose result is a compile-time value (upstream's
-    triton.constexpr_function). On the host it is the function itself; inside
-    kernels the compiler knows cdiv and next_power_of_2 only."""
-    fn._tm_constexpr_function = True
-    return fn
+
+from .language.core import constexpr_function  # noqa: E402
+
+
+def must_use_result(x, s=True):
+    """Upstream's marker for functions whose result must be used; a no-op mark here."""
+    if isinstance(x, str):
+        return lambda fn: must_use_result(fn, x)
+    x._must_use_result = s
+    return x
 
 
 @constexpr_function
@@ -68,7 +73,7 @@ def set_allocator(allocator):
 
 _allocator = None
 
-__all__ = ["jit", "JITFunction", "CompiledKernel", "CompilationError", "LaunchError",
+__all__ = ["jit", "JITFunction", "CompiledKernel", "TritonError", "CompilationError", "LaunchError",
            "OutOfResources", "cdiv", "next_power_of_2", "constexpr_function", "language",
            "testing", "runtime", "get_device", "Config", "autotune", "heuristics", "install",
            "uninstall", "TensorDescriptor", "set_allocator"]

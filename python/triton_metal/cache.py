@@ -159,3 +159,18 @@ def kernel_from_body(c_module, body):
 def debug_log(msg):
     sys.stderr.write(f"[triton_metal] {msg}\n")
     sys.stderr.flush()
+
+
+def default_cache_dir():
+    """The kernel cache's folder (TRITON_METAL_CACHE_DIR, else under XDG_CACHE_HOME
+    or ~/.cache): upstream's triton.runtime.cache.default_cache_dir."""
+    return root()
+
+
+def triton_key():
+    """A string that changes whenever the compiler does (upstream's triton_key)."""
+    try:
+        from . import _C as c
+    except ImportError:
+        c = None
+    return f"triton-metal-{compiler_version(c)}"

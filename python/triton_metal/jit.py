@@ -187,6 +187,15 @@ def pointer_arg(kname, aname, v):
     duck-typed data_ptr() objects, and through interop.py the kinds that live
     in Metal memory (torch MPS tensors, MLX arrays, kDLMetal capsules) and DLPack
     capsules / __dlpack__ producers."""
+    if isinstance(v, TensorWrapper):
+        p = pointer_arg(kname, aname, v.base)
+        if p is None:
+            return None
+        code = dtype_code(v.dtype)
+        if code is None or code == _tm.F64:
+            raise TypeError(f"{kname}: argument '{aname}' is reinterpreted as {v.dtype}, which "
+                            "is not supported on the device")
+        return (code,) + tuple(p[1:])
     c = _c_or_none()
     if c is not None:
         r = c.pointer_arg(v)
@@ -378,10 +387,13 @@ def collect_globals(fn, table=None, seen=None):
     functions') names are added too, where the kernel does not bind the name."""
     table = {} if table is None else table
     seen = set() if seen is None else seen
+    jf = fn if isinstance(fn, JITFunction) else None
+    fn = jf.fn if jf is not None else fn
     if id(fn) in seen:
         return table
     seen.add(id(fn))
     code = fn.__code__
+    names_code = jf._names_code if jf is not None and jf._names_code is not None else code
     env = {}
     if fn.__closure__:
         for name, cell in zip(code.co_freevars, fn.__closure__):
@@ -390,7 +402,7 @@ def collect_globals(fn, table=None, seen=None):
             except ValueError:  # empty cell
                 pass
     helpers = []
-    for name in _code_names(code, list(code.co_freevars)):
+    for name in _code_names(names_code, list(code.co_freevars)):
         if name in table:
             continue
         obj = env.get(name, _MISSING)
@@ -406,7 +418,7 @@ def collect_globals(fn, table=None, seen=None):
             if isinstance(obj, JITFunction):
                 helpers.append(obj)
     for h in helpers:
-        collect_globals(h.fn, table, seen)
+        collect_globals(h, table, seen)
     return table
 
 
@@ -483,6 +495,153 @@ class CompiledKernel:
         return launch
 
 
+# ------------------------------------------------------------------ upstream's helper types
+
+# dtype spellings -> upstream's canonical short names (signature strings)
+type_canonicalisation_dict = {
+    "bool": "u1", "int1": "u1", "uint1": "u1", "i1": "u1",
+    "float8e4nv": "fp8e4nv", "float8e5": "fp8e5", "float8e4b15": "fp8e4b15",
+    "float8_e4m3fn": "fp8e4nv", "float8e4b8": "fp8e4b8", "float8_e4m3fnuz": "fp8e4b8",
+    "float8_e5m2": "fp8e5", "float8e5b16": "fp8e5b16", "float8_e5m2fnuz": "fp8e5b16",
+    "half": "fp16", "float16": "fp16", "bfloat16": "bf16", "float": "fp32", "float32": "fp32",
+    "double": "fp64", "float64": "fp64",
+    "int8": "i8", "int16": "i16", "int": "i32", "int32": "i32", "int64": "i64",
+    "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
+}
+for _v in list(type_canonicalisation_dict.values()):
+    type_canonicalisation_dict[_v] = _v
+del _v
+
+
+class KernelParam:
+    """One parameter of a @jit function, as upstream's JITFunction.params lists them."""
+
+    def __init__(self, num, param, do_not_specialize, do_not_specialize_on_alignment):
+        self.num = num
+        self._param = param
+        self.do_not_specialize = do_not_specialize
+        self.do_not_specialize_on_alignment = do_not_specialize_on_alignment
+
+    @property
+    def name(self):
+        return self._param.name
+
+    @property
+    def annotation(self):
+        a = self._param.annotation
+        if a is inspect.Parameter.empty or not a:
+            return ""
+        if isinstance(a, str):
+            return a
+        if _is_constexpr_annotation(a):
+            return "constexpr"
+        if isinstance(a, _core.dtype):
+            return type_canonicalisation_dict.get(a.name, a.name)
+        return getattr(a, "__name__", str(a))
+
+    @property
+    def is_constexpr(self):
+        return "constexpr" in self.annotation
+
+    @property
+    def is_const(self):
+        a = self._param.annotation
+        return a is _core.const or (isinstance(a, str) and a.endswith("const"))
+
+    @property
+    def default(self):
+        return self._param.default
+
+    @property
+    def has_default(self):
+        return self._param.default is not inspect.Parameter.empty
+
+    def __repr__(self):
+        return f"KernelParam({self.num}, {self.name!r})"
+
+
+class TensorWrapper:
+    """A tensor seen as another element type (upstream's triton.runtime.jit.TensorWrapper):
+    reinterpret(x, tl.uint8) passes x's memory to a kernel as uint8 data."""
+
+    def __init__(self, base, dtype):
+        self.dtype = dtype
+        self.base = base
+        self.data = getattr(base, "data", None)
+        self.device = getattr(base, "device", None)
+        self.shape = base.shape
+
+    def data_ptr(self):
+        return self.base.data_ptr()
+
+    def stride(self, *args):
+        return self.base.stride(*args)
+
+    def numel(self):
+        return self.base.numel()
+
+    def dim(self):
+        return self.base.dim()
+
+    def element_size(self):
+        return self.base.element_size()
+
+    def is_contiguous(self):
+        return self.base.is_contiguous()
+
+    def __str__(self):
+        return f"TensorWrapper[{self.dtype}]({self.base})"
+
+    def cpu(self):
+        return TensorWrapper(self.base.cpu(), self.dtype)
+
+    def copy_(self, other):
+        self.base.copy_(other.base if isinstance(other, TensorWrapper) else other)
+
+    def clone(self):
+        return TensorWrapper(self.base.clone(), self.dtype)
+
+    def to(self, device):
+        return TensorWrapper(self.base.to(device), self.dtype)
+
+    def new_empty(self, sizes):
+        return TensorWrapper(self.base.new_empty(sizes), self.dtype)
+
+
+def reinterpret(tensor, dtype):
+    """tensor's memory as dtype (a triton dtype); reinterpreting back to the
+    base tensor's own dtype gives the base tensor."""
+    if isinstance(tensor, TensorWrapper):
+        if str(tensor.base.dtype) in (f"torch.{dtype.codegen_name()}",) or dtype == tensor.base.dtype:
+            return tensor.base
+        return TensorWrapper(tensor.base, dtype)
+    if hasattr(tensor, "data_ptr"):
+        return TensorWrapper(tensor, dtype)
+    raise TypeError(f"cannot reinterpret a {type(tensor).__name__}")
+
+
+class MockTensor:
+    """Stands in for a tensor of a dtype where only the dtype matters
+    (`kernel.warmup(MockTensor(torch.float32), ...)`)."""
+
+    @staticmethod
+    def wrap_dtype(arg):
+        if type(arg).__name__ == "dtype" and type(arg).__module__ == "torch":
+            return MockTensor(arg)
+        return arg
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    @staticmethod
+    def data_ptr():
+        return 0
+
+    @staticmethod
+    def ptr_range():
+        return 0
+
+
 # ------------------------------------------------------------------ the jit
 
 def _is_constexpr_annotation(ann):
@@ -495,14 +654,17 @@ def _is_constexpr_annotation(ann):
 
 
 def _param_indices(kname, names, items, what):
+    """The parameter indices named by items (ints or names). As upstream, an entry
+    that names no parameter is ignored (libraries list names shared by several
+    kernels); an entry of another type is an error."""
     out = set()
     for it in items or ():
+        if isinstance(it, bool) or not isinstance(it, (int, str)):
+            raise TypeError(f"{kname}: {what} takes parameter names or indices, got {it!r}")
         if isinstance(it, int) and 0 <= it < len(names):
             out.add(it)
         elif isinstance(it, str) and it in names:
             out.add(names.index(it))
-        else:
-            raise ValueError(f"{kname}: {what} names unknown parameter {it!r}")
     return out
 
 
@@ -589,15 +751,26 @@ class JITFunction(_Base):
             self.first_line += self.src.count("\n", 0, m.start())
             self.src = self.src[m.start():]
         self.file = inspect.getsourcefile(fn) or fn.__code__.co_filename
+        self.starting_line_number = self.first_line
+        self._names_code = None  # set by _unsafe_update_src: the code the globals come from
         self.signature = inspect.signature(fn)
         self.arg_names = list(self.signature.parameters)
-        self.constexprs = [_is_constexpr_annotation(p.annotation)
+        self.__globals__ = fn.__globals__
+        self.noinline = noinline
+        self.repr = repr
+        self.launch_metadata = launch_metadata
+        self.pre_run_hooks = []
+        self._constexpr = [_is_constexpr_annotation(p.annotation)
                            for p in self.signature.parameters.values()]
+        self.constexprs = [i for i, c in enumerate(self._constexpr) if c]  # upstream: indices
         dns = _param_indices(fn.__name__, self.arg_names, do_not_specialize,
                              "do_not_specialize")
         dnsa = _param_indices(fn.__name__, self.arg_names, do_not_specialize_on_alignment,
                               "do_not_specialize_on_alignment")
         self.do_not_specialize = sorted(dns)
+        self.do_not_specialize_on_alignment = sorted(dnsa)
+        self.params = [KernelParam(i, p, i in dns, i in dnsa)
+                       for i, p in enumerate(self.signature.parameters.values())]
         self._spec_value = [i not in dns for i in range(len(self.arg_names))]
         self._spec_align = [i not in dns and i not in dnsa for i in range(len(self.arg_names))]
         self._ptr_align = [i not in dnsa for i in range(len(self.arg_names))]
@@ -616,7 +789,7 @@ class JITFunction(_Base):
         flags = bytearray()
         defaults = []
         for i, p in enumerate(params):
-            f = (1 if self.constexprs[i] else 0) | (2 if self._spec_value[i] else 0) \
+            f = (1 if self._constexpr[i] else 0) | (2 if self._spec_value[i] else 0) \
                 | (4 if self._spec_align[i] else 0) | (8 if self._ptr_align[i] else 0) \
                 | (16 if p.default is not p.empty else 0)
             flags.append(f)
@@ -624,6 +797,32 @@ class JITFunction(_Base):
         plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
         self._configure(tuple(self.arg_names), bytes(flags), tuple(defaults),
                         plain and not _DEBUG)
+
+    def _unsafe_update_src(self, new_src):
+        """Replaces the kernel's source text (upstream's hook for templated kernels:
+        `k._unsafe_update_src(k.src.replace("EXPR", "x + y"))`). Compiled
+        specializations are dropped; global names are taken from the new text."""
+        self.src = new_src
+        try:
+            self._names_code = compile(new_src, self.file, "exec")
+        except SyntaxError:
+            self._names_code = None  # the compiler reports it, located
+        with self._cache_lock:
+            self.cache = {}
+        if self.fast_cache is not None:
+            self.fast_cache.clear()
+
+    @property
+    def cache_key(self):
+        """A hash of what the kernel's code depends on: its source, the sources
+        and values of the globals it uses (helpers included) and the compiler."""
+        globs = tuple(collect_globals(self).values())
+        return _cache.make_key("jit-cache-key", self.src, self.fn.__name__, globs,
+                               _cache.compiler_version(_c_or_none()))
+
+    @property
+    def type(self):
+        return None
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError(f"{self.__name__} is a @jit kernel: launch it as "
@@ -643,7 +842,7 @@ class JITFunction(_Base):
         values, opts = self._binder(*args, **kwargs)
         o = _options.resolve(self.__name__, opts, self.default_options, self.debug)
         specs = self._spec(values)[0]
-        globs = tuple(collect_globals(self.fn).values())
+        globs = tuple(collect_globals(self).values())
         kernel = _C().compile(self.src, self.file, self.first_line, self.fn.__name__, specs, globs,
                               o.num_warps, o.debug, "explain", o.opt_level, o.debug_info)
         return kernel.dump
@@ -716,7 +915,7 @@ class JITFunction(_Base):
         specs, launch, extra, views = [], [], (), []
         for i, v in enumerate(values):
             t = type(v)
-            if self.constexprs[i]:
+            if self._constexpr[i]:
                 try:
                     vk, payload = to_value(v)
                 except TypeError as e:
@@ -799,7 +998,7 @@ class JITFunction(_Base):
                 return compiled
             c = _C()
             t0 = time.perf_counter()
-            globs = tuple(collect_globals(self.fn).values())
+            globs = tuple(collect_globals(self).values())
             target, target_key = _target()
             disk_key = _cache.make_key(
                 "kernel", self.src, self.file, self.first_line, self.fn.__name__, globs, specs,
@@ -842,7 +1041,7 @@ class JITFunction(_Base):
 
     def _globals(self):
         """The resolved globals table (a dict name -> tm_global tuple)."""
-        return collect_globals(self.fn)
+        return collect_globals(self)
 
 
 def jit(fn=None, *, version=None, repr=None, launch_metadata=None, do_not_specialize=None,

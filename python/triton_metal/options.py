@@ -8,7 +8,12 @@
 #                          instrumentation_mode, waves_per_eu, kpack; and
 #                          memory_optimization, fusion_optimization (recorded in
 #                          the kernel's metadata; the compiler has no such passes
-#                          to switch yet)
+#                          to switch yet); extern_libs (libdevice is built into
+#                          the compiler: no bitcode libraries are linked),
+#                          launch_pdl (a scheduling hint for NVIDIA's dependent
+#                          launches), sanitize_overflow
+#   must be False          launch_cooperative_grid (Metal cannot guarantee that
+#                          every program of a grid is resident at once)
 #   must be 'metal'        backend
 #
 # Any other keyword is upstream's KeyError("Keyword argument X was specified but
@@ -33,6 +38,8 @@ DEFAULTS = {
     "waves_per_eu": 0, "kpack": 1,
     "memory_optimization": "auto", "fusion_optimization": "auto",
     "metal_optimization_level": None, "debug_info": False, "backend": "metal",
+    "extern_libs": None, "launch_pdl": False, "launch_cooperative_grid": False,
+    "sanitize_overflow": True,
 }
 NAMES = frozenset(DEFAULTS)
 
@@ -111,6 +118,13 @@ def resolve(kernel, opts, defaults, jit_debug):
     if type(fp_fusion) is not bool:
         raise TypeError(f"{kernel}: enable_fp_fusion must be True or False, got {fp_fusion!r}")
     _int("matrix_instr_nonkdim", get("matrix_instr_nonkdim"), 0, kernel)
+    if get("launch_cooperative_grid"):
+        raise ValueError(f"{kernel}: launch_cooperative_grid=True is not supported: Metal "
+                         "cannot guarantee that every program of a grid runs at once")
+    libs = get("extern_libs")
+    if libs is not None and not isinstance(libs, (dict, list, tuple)):
+        raise TypeError(f"{kernel}: extern_libs must be a dict of library name -> path, "
+                        f"got {libs!r}")
     return Options(nw, debug, opt_level, debug_info, num_stages, 1, maxnreg, fp_fusion, mem,
                    fusion)
 

@@ -11,22 +11,39 @@
 # first use.
 
 import types
-from collections import namedtuple
 
 from . import autotuner as _autotuner
 from .jit import JITFunction as _JITFunction, jit as _jit_decorator, get_device, _target_name
 from . import testing as _testing
+from .errors import OutOfResources, InterpreterError, PTXASError
 
-GPUTarget = namedtuple("GPUTarget", "backend arch warp_size")
 
 
-class OutOfResources(Exception):
-    """A config needs more than the device has (threadgroup memory, threads)."""
+def _torch_device_type():
+    """The torch device type our kernels' tensors live on: 'mps' on the metal
+    device, 'cpu' on the emulator and metal-sim (host memory)."""
+    return "mps" if get_device().name == "metal" else "cpu"
 
-    def __init__(self, required, limit, name):
-        super().__init__(f"out of resource: {name}, required: {required}, "
-                         f"hardware limit: {limit}")
-        self.required, self.limit, self.name = required, limit, name
+
+class DriverBase:
+    """Upstream's driver interface (triton.backends.driver.DriverBase)."""
+
+    @classmethod
+    def is_active(cls):
+        raise NotImplementedError
+
+    def get_current_target(self):
+        raise NotImplementedError
+
+    def get_active_torch_device(self):
+        raise NotImplementedError
+
+    def get_benchmarker(self):
+        raise NotImplementedError
+
+
+class GPUDriver(DriverBase):
+    """Upstream's base of GPU drivers; MetalDriver is one."""
 
 
 class _Utils:
@@ -56,20 +73,24 @@ class _DeviceInterface:
         return 1
 
 
-class MetalDriver:
-    """triton.runtime.driver.active for triton-metal."""
+class MetalDriver(GPUDriver):
+    """triton.runtime.driver.active for triton-metal. Its target's `backend` is the
+    torch device type of the tensors kernels take ('mps' on Metal, 'cpu' on the
+    emulator), as upstream's CPU and AMD drivers name theirs: libraries do
+    getattr(torch, target.backend) and torch.amp.custom_fwd(device_type=...)."""
 
     backend = "metal"
 
     def __init__(self):
         self.utils = _Utils()
 
-    @staticmethod
-    def is_active():
+    @classmethod
+    def is_active(cls):
         return True
 
     def get_current_target(self):
-        return GPUTarget("metal", _target_name(), 32)
+        from .compiler import GPUTarget
+        return GPUTarget(_torch_device_type(), _target_name(), 32)
 
     def get_current_device(self):
         return 0
@@ -89,10 +110,7 @@ class MetalDriver:
 
     def get_active_torch_device(self):
         import torch
-        name = get_device().name
-        if name == "metal" and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device(_torch_device_type())
 
     def get_empty_cache_for_benchmark(self):
         return None
@@ -130,7 +148,9 @@ class _Backend:
         self.name, self.compiler, self.driver = name, compiler, driver
 
 
-backends = {"metal": _Backend("metal", None, MetalDriver)}
+from .compiler import MetalBackend  # noqa: E402
+
+backends = {"metal": _Backend("metal", MetalBackend, MetalDriver)}
 
 jit = types.SimpleNamespace(JITFunction=_JITFunction, jit=_jit_decorator,
                             KernelInterface=_autotuner.KernelInterface)
@@ -138,6 +158,7 @@ autotuner = types.SimpleNamespace(Autotuner=_autotuner.Autotuner, Config=_autotu
                                   Heuristics=_autotuner.Heuristics,
                                   autotune=_autotuner.autotune,
                                   heuristics=_autotuner.heuristics)
-errors = types.SimpleNamespace(OutOfResources=OutOfResources)
+errors = types.SimpleNamespace(OutOfResources=OutOfResources, InterpreterError=InterpreterError,
+                               PTXASError=PTXASError)
 Autotuner, Config, Heuristics = _autotuner.Autotuner, _autotuner.Config, _autotuner.Heuristics
 JITFunction, KernelInterface = _JITFunction, _autotuner.KernelInterface

@@ -41,3 +41,31 @@ class TensorDescriptor:
         else:
             strides = [s // tensor.itemsize for s in tensor.strides]
         return TensorDescriptor(tensor, list(tensor.shape), strides, list(block_shape), padding)
+
+
+# Upstream's older host-side TMA descriptors (triton.tools.experimental_descriptor):
+# NVIDIA Hopper's tensor memory accelerator, which Apple GPUs do not have.
+# The names exist so that code probing for them imports; using one is refused.
+
+def _no_tma(*args, **kwargs):
+    raise RuntimeError("TMA descriptors are an NVIDIA Hopper feature that Apple GPUs do not "
+                       "have; use TensorDescriptor (triton.tools.tensor_descriptor) or "
+                       "block pointers instead")
+
+
+def create_1d_tma_descriptor(*args, **kwargs):
+    _no_tma()
+
+
+def create_2d_tma_descriptor(*args, **kwargs):
+    _no_tma()
+
+
+class TmaDescKernelParam:
+    def __init__(self, *args, **kwargs):
+        _no_tma()
+
+
+def enable_in_pytorch():
+    """Whether torch should use these descriptors: never here."""
+    return False

@@ -120,6 +120,13 @@ def do_bench(fn, warmup=25, rep=100, grad_to_none=None, quantiles=None, return_m
     return _summarize(times, quantiles, return_mode)
 
 
+def do_bench_cudagraph(fn, rep=20, grad_to_none=None, quantiles=None, return_mode="mean"):
+    """Upstream times fn through a recorded CUDA graph; there are no graphs here,
+    so this is do_bench with the same repetition budget (no warmup budget of its own)."""
+    return do_bench(fn, warmup=max(1, rep // 4), rep=rep, grad_to_none=grad_to_none,
+                    quantiles=quantiles, return_mode=return_mode)
+
+
 def _to_numpy(x):
     import numpy as np
     if hasattr(x, "detach"):  # torch
@@ -278,3 +285,6 @@ def perf_report(benchmarks):
     """Decorator: fn(**x_args, line_arg=value, **args) -> ms (or (mid, min, max));
     returns a Mark whose run() makes the tables."""
     return lambda fn: Mark(fn, benchmarks)
+
+
+__all__ = ["do_bench", "do_bench_cudagraph", "assert_close", "Benchmark", "perf_report", "Mark"]

@@ -50,7 +50,7 @@ def test_unchanged_script_through_install(tmp_path):
             f"exec(compile(open({SCRIPT!r}).read(), {SCRIPT!r}, 'exec'))")
     p = run(code, {"TRITON_METAL_CACHE_DIR": str(tmp_path)})
     assert p.returncode == 0, p.stderr
-    assert "UPSTREAM-STYLE OK triton_metal triton_metal.language" in p.stdout
+    assert "UPSTREAM-STYLE OK triton triton.language" in p.stdout
 
 
 @needs_c
@@ -63,11 +63,30 @@ def test_startup_hook_with_triton_backend_env(tmp_path):
             sitedir=str(site_dir))
     assert p.returncode == 0, p.stderr
     assert "UPSTREAM-STYLE OK" in p.stdout
-    # without the variable the hook does nothing (and imports nothing)
+    # without the variable the hook imports nothing of ours, and `import triton`
+    # still finds our tree because no other Triton is installed (the fallback finder)
     p = run("import site, sys; site.addsitedir(%r); print('triton_metal' in sys.modules); "
-            "import triton" % str(site_dir))
-    assert p.returncode != 0 and "False" in p.stdout
-    assert "No module named 'triton'" in p.stderr
+            "import triton; print(triton.__file__, triton.__version__)" % str(site_dir))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("False") and "_triton" in p.stdout and "3." in p.stdout
+
+
+@needs_c
+@pytest.mark.skipif(upstream_present(), reason="upstream triton is installed")
+def test_startup_hook_leaves_another_triton_first(tmp_path):
+    # a stand-in "upstream" triton on sys.path wins over the fallback finder...
+    site_dir = tmp_path / "site"
+    (tmp_path / "other" / "triton").mkdir(parents=True)
+    (tmp_path / "other" / "triton" / "__init__.py").write_text("WHO = 'other'\n")
+    site_dir.mkdir()
+    shutil.copy(os.path.join(PYTHON_DIR, "triton-metal.pth"), site_dir)
+    code = ("import site, sys; site.addsitedir(%r); sys.path.insert(0, %r); import triton; "
+            "print(getattr(triton, 'WHO', 'ours'))" % (str(site_dir), str(tmp_path / "other")))
+    p = run(code)
+    assert p.returncode == 0 and p.stdout.strip() == "other", p.stderr
+    # ...unless TRITON_BACKEND=metal asks for ours
+    p = run(code, {"TRITON_BACKEND": "metal"})
+    assert p.returncode == 0 and p.stdout.strip() == "ours", p.stderr
 
 
 @pytest.mark.skipif(upstream_present(), reason="upstream triton is installed")
@@ -77,11 +96,23 @@ def test_install_registers_modules_and_uninstall():
         import triton
         import triton.language as tl2
         from triton.runtime import driver
-        assert triton is triton_metal and tl2 is tl
-        assert sys.modules["triton.language.extra.libdevice"] is tl.extra.libdevice
+        # `triton` is a package of its own in upstream's layout, re-exporting ours
+        assert triton is not triton_metal and triton.__name__ == "triton"
+        assert triton.__version__.startswith("3.") and triton_metal.__version__ == "0.1.0"
+        assert triton.jit is triton_metal.jit and tl2.float32 is tl.float32 and tl2.load is tl.load
+        import triton.language.extra.libdevice as ld
+        assert ld.tanh is tl.extra.libdevice.tanh
         assert "metal" in triton.runtime.backends and "metal" in sys.modules[
             "triton.backends"].backends
-        assert driver.active.get_current_target().backend == "metal"
+        assert hasattr(sys.modules["triton.backends"], "__path__")  # a package
+        # the target names the torch device our tensors live on
+        assert driver.active.get_current_target().backend == (
+            "mps" if triton_metal.get_device().name == "metal" else "cpu")
+        # attributes set on a module are seen by every importer
+        import triton.runtime.jit as rj
+        rj._tm_probe = 1
+        from triton.runtime import jit as rj2
+        assert rj2._tm_probe == 1
         from triton.runtime.jit import JITFunction
         from triton.compiler.errors import CompilationError
         assert JITFunction is triton_metal.JITFunction

@@ -42,7 +42,12 @@ def kern(x_ptr):
 
 def test_dtypes():
     assert tl.float32.name == "fp32" and str(tl.float32) == "fp32"
-    assert repr(tl.float32) == "triton.language.fp32"
+    assert repr(tl.float32) == "triton.language.float32" and repr(tl.bfloat16) == "triton.language.bfloat16"
+    assert tl.dtype("fp16") == tl.float16 and tl.float16.fp_mantissa_width == 10
+    assert tl.bfloat16.exponent_bias == 127 and tl.int8.int_bitwidth == 8
+    assert "fp16" in tl.dtype.STANDARD_FP_TYPES and "uint8" in tl.dtype.UINT_TYPES
+    assert tl.str_to_ty("i32") == tl.int32 and tl.str_to_ty("*fp16") == tl.pointer_type(tl.float16)
+    assert tl.pi32_t == tl.pointer_type(tl.int32) and tl.pi32_t != tl.int32
     assert tl.int1.tm == _tm.I1 and tl.bfloat16.tm == _tm.BF16 and tl.float64.tm == _tm.F64
     assert tl.float8e5.tm is None
     assert tl.float16.is_floating() and tl.int8.is_int_signed() and tl.uint8.is_int_unsigned()

@@ -4,10 +4,13 @@
 # ("triton.language.<name>"); called from Python they raise a clear error.
 # To add a language function, add its name to FUNCTIONS.
 
-from .core import (dtype, pointer_type, block_type, constexpr, tensor, make_stubs,
+from .core import (dtype, pointer_type, const_pointer_type, block_type, constexpr, const,
+                   tensor, tensor_descriptor, make_stubs, str_to_ty, pi32_t, builtin,
+                   is_builtin, PropagateNan, constexpr_function,
                    void, int1, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
                    float16, bfloat16, float32, float64,
                    float8e5, float8e5b16, float8e4nv, float8e4b8, float8e4b15)
+from . import core
 from . import math
 from . import extra
 
@@ -30,8 +33,18 @@ FUNCTIONS = """
 """
 
 make_stubs(globals(), "triton.language", FUNCTIONS)
+from . import standard, random  # noqa: E402  (their stubs share the names above)
+
+__all__ = FUNCTIONS.split() + [
+    "dtype", "pointer_type", "const_pointer_type", "block_type", "constexpr", "const", "tensor",
+    "tensor_descriptor", "str_to_ty", "pi32_t", "builtin", "is_builtin", "PropagateNan",
+    "constexpr_function", "void", "int1", "int8", "int16", "int32", "int64", "uint8", "uint16",
+    "uint32", "uint64", "float16", "bfloat16", "float32", "float64", "float8e5", "float8e5b16",
+    "float8e4nv", "float8e4b8", "float8e4b15", "TRITON_MAX_TENSOR_NUMEL", "core", "math",
+    "extra", "standard", "random"]
 
 # Types a kernel may name (annotations, isinstance, tl.constexpr(...) calls).
-for _cls in (dtype, pointer_type, block_type, constexpr, tensor):
+for _cls in (dtype, pointer_type, const_pointer_type, block_type, constexpr, const, tensor,
+             tensor_descriptor):
     _cls._tm_path = "triton.language." + _cls.__name__
 del _cls

@@ -8,4 +8,10 @@ FUNCTIONS = """
     log log2 maximum minimum rsqrt sin sqrt sqrt_rn umulhi
 """
 
+# Triton 2.x kept the libdevice functions in tl.math (tl.math.tanh, tl.math.pow, ...),
+# and kernels written then still call them there: the same functions, by that path.
+from .extra.libdevice import FUNCTIONS as _LIBDEVICE  # noqa: E402
+
+FUNCTIONS = " ".join(sorted(set(FUNCTIONS.split()) | set(_LIBDEVICE.split())))
 make_stubs(globals(), "triton.language.math", FUNCTIONS)
+__all__ = FUNCTIONS.split()

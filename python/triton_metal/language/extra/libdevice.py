@@ -14,3 +14,4 @@ FUNCTIONS = """
 """
 
 make_stubs(globals(), "triton.language.extra.libdevice", FUNCTIONS)
+__all__ = FUNCTIONS.split()

@@ -1,0 +1,2 @@
+# triton.backends.driver
+from triton_metal.runtime import DriverBase, GPUDriver  # noqa: F401

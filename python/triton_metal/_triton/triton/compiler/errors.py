@@ -1,0 +1,3 @@
+# triton.compiler.errors
+from triton_metal.errors import (CompilationError, CompileTimeAssertionFailure,  # noqa: F401
+                                 UnsupportedLanguageConstruct)

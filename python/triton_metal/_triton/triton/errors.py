@@ -1,0 +1,2 @@
+# triton.errors
+from triton_metal.errors import TritonError  # noqa: F401

@@ -1,0 +1,2 @@
+# triton.runtime.driver
+from triton_metal.runtime import driver, MetalDriver  # noqa: F401

@@ -1,0 +1,2 @@
+# triton.runtime.errors
+from triton_metal.errors import OutOfResources, InterpreterError, PTXASError  # noqa: F401
