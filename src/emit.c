@@ -376,6 +376,10 @@ static void emit_store(Emitter *E, Ins *in, Buf *b, int ind, bool block) {
     E->need_dup = true;
     cond = cond ? arena_printf(a, "!dup && %s", cond) : "!dup";
   }
+  if (!block) { /* a scalar: every thread holds it; the program stores it once */
+    E->uses_tid = true;
+    cond = cond ? arena_printf(a, "tm_tid == 0u && %s", cond) : "tm_tid == 0u";
+  }
   em_indent(b, ind);
   if (cond) buf_printf(b, "if (%s) *TM_ST(%s, %d) = %s;\n", cond, em_ref(E, in->args[0]), in->line, val);
   else buf_printf(b, "*TM_ST(%s, %d) = %s;\n", em_ref(E, in->args[0]), in->line, val);

@@ -34,6 +34,8 @@ typedef struct Val Val;
 struct Val {
   VK k;
   bool u64;         /* INT: i holds the bits of a value in [2**63, 2**64) */
+  uint8_t tdt;      /* BOOL, INT, FLOAT: 0 for a Python value; else the tm_dtype of the
+                       0-d tensor upstream makes of it (a typed constant, see typed()) */
   int64_t i;        /* BOOL, INT; DTYPE: tm_dtype */
   double f;         /* FLOAT */
   const char *s;    /* STR text; MODULE/FUNC canonical path; METHOD name */
@@ -87,6 +89,7 @@ typedef struct Sema {
 
 static Val eval(Sema *S, Node *n);
 static void exec_block(Sema *S, NodeVec body);
+static bool is_constexpr_annotation(Sema *S, Node *ann);
 typedef enum Combine { CB_SUM, CB_PROD, CB_MAX, CB_MIN, CB_XOR, CB_OR, CB_ARGMAX, CB_ARGMIN, CB_USER } Combine;
 static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left);
 static const char *up_name(tm_dtype dt);
@@ -393,12 +396,13 @@ static Val cast_to(Sema *S, Val v, tm_dtype dt);
 static Val to_tensor(Sema *S, Val v) {
   if (v.k == V_TENSOR) return v;
   if (!is_const(v)) ERR(S, "%s cannot be used as a device value", vk_name(S, v));
-  return tensor(make_const(S, v, literal_dtype(S, v)));
+  return tensor(make_const(S, v, v.tdt ? (tm_dtype)v.tdt : literal_dtype(S, v)));
 }
 
 static Val cast_to(Sema *S, Val v, tm_dtype dt) {
+  if (v.k != V_TENSOR && v.tdt && v.tdt != dt) v = to_tensor(S, v); /* a typed constant converts as a tensor */
   if (v.k != V_TENSOR) {
-    check_scalar_range(S, v, dt);
+    if (!v.tdt) check_scalar_range(S, v, dt);
     return tensor(make_const(S, v, dt));
   }
   Type t = ty_of(S, v);
@@ -474,8 +478,8 @@ static Type with_dt(Type t, tm_dtype dt) {
 }
 
 static tm_dtype val_dtype(Sema *S, Val v, bool *is_py) {
-  *is_py = v.k != V_TENSOR;
-  if (*is_py) return literal_dtype(S, v);
+  *is_py = v.k != V_TENSOR && !v.tdt;
+  if (v.k != V_TENSOR) return v.tdt ? (tm_dtype)v.tdt : literal_dtype(S, v);
   Type t = ty_of(S, v);
   return (tm_dtype)t.dt;
 }
@@ -593,8 +597,171 @@ overflow:
   ERR(S, "compile-time integer arithmetic overflows 64 bits");
 }
 
+/* ---- typed constants ----
+ * Upstream makes a 0-d tensor of every Python value assigned to a name or
+ * returned by a helper (semantic.py to_tensor: int32, uint32, int64 or uint64 by
+ * range; fp32, or fp64 beyond fp32's range). We keep such a value a compile-time
+ * constant that carries that dtype in Val.tdt, so that it promotes as the tensor
+ * it is upstream (int8_block * n is int32, fp16_block * scale is fp32), computes
+ * in its dtype (int32 arithmetic wraps), and stays usable where a compile-time
+ * integer is needed (where upstream would refuse it). Arithmetic on typed
+ * constants folds here when the result is defined and exactly computable (ints of
+ * at most 64 bits, fp32 and fp64); anything else becomes device code. */
+
+static Val typed(Sema *S, Val v) {
+  if (is_const(v)) {
+    if (!v.tdt) v.tdt = (uint8_t)literal_dtype(S, v);
+    return v;
+  }
+  if (v.k == V_TUPLE) {
+    Val *items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(v.n + 1));
+    for (int i = 0; i < v.n; i++) items[i] = typed(S, v.items[i]);
+    v.items = items;
+  }
+  return v;
+}
+
+/* x reduced to dtype dt's range as the device's integer conversions do: the low
+ * bits, read as dt's signedness; int1 is x != 0. */
+static __int128 wrap_int(__int128 x, tm_dtype dt) {
+  if (dt == TM_I1) return x != 0;
+  int bits = dt_bits(dt);
+  unsigned __int128 u = (unsigned __int128)x & ((((unsigned __int128)1) << bits) - 1);
+  if (dt_is_signed(dt) && ((u >> (bits - 1)) & 1)) return (__int128)u - ((__int128)1 << bits);
+  return (__int128)u;
+}
+
+/* The value of constant v as an integer of dtype dt (C conversion: wraps), or
+ * false when that conversion is undefined (a float out of dt's range, NaN). */
+static bool const_as_int(Val v, tm_dtype dt, __int128 *out) {
+  __int128 x;
+  if (v.k == V_FLOAT) {
+    if (isnan(v.f) || fabs(v.f) >= 0x1p64) return false;
+    x = (__int128)v.f; /* truncation toward zero */
+    int bits = dt_bits(dt);
+    __int128 lo = dt_is_signed(dt) ? -((__int128)1 << (bits - 1)) : 0;
+    __int128 hi = dt_is_signed(dt) ? ((__int128)1 << (bits - 1)) - 1 : ((__int128)1 << bits) - 1;
+    if (dt == TM_I1) return false;
+    if (x < lo || x > hi) return false;
+  } else {
+    x = ival128(v);
+  }
+  *out = wrap_int(x, dt);
+  return true;
+}
+
+static Val typed_int(tm_dtype dt, __int128 x) {
+  Val v = dt == TM_I1 ? v_bool(x != 0) : v_int((int64_t)(uint64_t)x);
+  v.u64 = dt == TM_U64 && x > INT64_MAX;
+  v.tdt = (uint8_t)dt;
+  return v;
+}
+
+static Val typed_float(tm_dtype dt, double f) {
+  Val v = v_float(dt == TM_F32 ? (double)(float)f : f);
+  v.tdt = (uint8_t)dt;
+  return v;
+}
+
+static bool const_as_float(Val v, double *out) {
+  *out = v.k == V_FLOAT ? v.f : v.u64 ? (double)(uint64_t)v.i : (double)v.i;
+  return true;
+}
+
+static bool foldable_dtype(tm_dtype dt) {
+  return dt == TM_I1 || dt_is_int(dt) || dt == TM_F32 || dt == TM_F64;
+}
+
+/* op on two constants at least one of which is typed; *ok false: not folded. */
+static Val typed_fold(Sema *S, const char *op, Val a, Val b, bool *ok) {
+  bool apy, bpy, divmod = !strcmp(op, "/") || !strcmp(op, "//") || !strcmp(op, "%");
+  tm_dtype da = val_dtype(S, a, &apy), db = val_dtype(S, b, &bpy);
+  *ok = false;
+  if (!strcmp(op, "**") || !strcmp(op, "@")) return a;
+  tm_dtype dt = computation_type(S, da, apy, db, bpy, divmod);
+  if (!apy) check_device_dtype(S, da);
+  if (!bpy) check_device_dtype(S, db);
+  if (apy) check_scalar_range(S, a, dt);
+  if (bpy) check_scalar_range(S, b, dt);
+  if (!strcmp(op, "/") && !dt_is_float(dt)) dt = TM_F32;
+  if (!foldable_dtype(dt)) return a;
+  if (dt_is_float(dt)) {
+    double x, y;
+    const_as_float(a, &x);
+    const_as_float(b, &y);
+    if (dt == TM_F32) {
+      x = (float)x;
+      y = (float)y;
+    }
+    if (!strcmp(op, "+")) x = x + y;
+    else if (!strcmp(op, "-")) x = x - y;
+    else if (!strcmp(op, "*")) x = x * y;
+    else if (!strcmp(op, "/")) x = x / y;
+    else if (!strcmp(op, "%")) x = fmod(x, y);
+    else return a; /* //, bitwise: the device path says what is wrong */
+    *ok = true;
+    return typed_float(dt, x);
+  }
+  __int128 x, y, r;
+  if (!const_as_int(a, dt, &x) || !const_as_int(b, dt, &y)) return a;
+  int bits = dt == TM_I1 ? 1 : dt_bits(dt);
+  if (!strcmp(op, "+")) r = x + y;
+  else if (!strcmp(op, "-")) r = x - y;
+  else if (!strcmp(op, "*")) {
+    if (__builtin_mul_overflow(x, y, &r)) return a;
+  } else if (!strcmp(op, "//") || !strcmp(op, "%")) {
+    if (y == 0) return a; /* undefined on the device: left to it */
+    if (dt_is_signed(dt) && y == -1 && x == -((__int128)1 << (bits - 1))) return a;
+    r = !strcmp(op, "//") ? x / y : x % y; /* C: truncating, as the device */
+  } else if (!strcmp(op, "&")) r = x & y;
+  else if (!strcmp(op, "|")) r = x | y;
+  else if (!strcmp(op, "^")) r = x ^ y;
+  else if (!strcmp(op, "<<") || !strcmp(op, ">>")) {
+    if (y < 0 || y >= bits) return a; /* poison on the device */
+    if (op[0] == '<') r = (__int128)((unsigned __int128)x << y);
+    else r = dt_is_signed(dt) ? x >> y : (__int128)((unsigned __int128)x >> y);
+  } else return a;
+  *ok = true;
+  return typed_int(dt, wrap_int(r, dt));
+}
+
+/* a compare b on constants at least one of which is typed (in their computation type). */
+static Val typed_compare(Sema *S, int k, Val a, Val b, bool *ok) {
+  bool apy, bpy;
+  tm_dtype da = val_dtype(S, a, &apy), db = val_dtype(S, b, &bpy);
+  tm_dtype dt = computation_type(S, da, apy, db, bpy, false);
+  *ok = false;
+  if (apy) check_scalar_range(S, a, dt);
+  if (bpy) check_scalar_range(S, b, dt);
+  if (!foldable_dtype(dt)) return a;
+  bool r;
+  if (dt_is_float(dt)) {
+    double x, y;
+    const_as_float(a, &x);
+    const_as_float(b, &y);
+    if (dt == TM_F32) {
+      x = (float)x;
+      y = (float)y;
+    }
+    r = k == 0 ? x == y : k == 1 ? x != y : k == 2 ? x < y : k == 3 ? x <= y : k == 4 ? x > y : x >= y;
+  } else {
+    __int128 x, y;
+    if (!const_as_int(a, dt, &x) || !const_as_int(b, dt, &y)) return a;
+    r = k == 0 ? x == y : k == 1 ? x != y : k == 2 ? x < y : k == 3 ? x <= y : k == 4 ? x > y : x >= y;
+  }
+  *ok = true;
+  return typed_int(TM_I1, r);
+}
+
 static Val binop(Sema *S, const char *op, Val a, Val b) {
-  if (is_const(a) && is_const(b)) return fold_binop(S, op, a, b);
+  if (is_const(a) && is_const(b)) {
+    if (!a.tdt && !b.tdt) return fold_binop(S, op, a, b);
+    bool ok;
+    Val r = typed_fold(S, op, a, b, &ok);
+    if (ok) return r;
+    a = to_tensor(S, a); /* not folded: computed on the device, as upstream */
+    b = to_tensor(S, b);
+  }
   if (a.k == V_TUPLE && b.k == V_TUPLE && !strcmp(op, "+")) { /* concatenation */
     Val r = {.k = V_TUPLE, .n = a.n + b.n};
     r.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(r.n + 1));
@@ -672,6 +839,13 @@ static Val compare(Sema *S, const char *op, Val a, Val b) {
     return v_bool(op[2] ? !same : same);
   }
   if (k < 0) ERR(S, "operator '%s' is not supported in kernels", op);
+  if (is_const(a) && is_const(b) && (a.tdt || b.tdt)) {
+    bool ok;
+    Val r = typed_compare(S, k, a, b, &ok);
+    if (ok) return r;
+    a = to_tensor(S, a);
+    b = to_tensor(S, b);
+  }
   if (is_const(a) && is_const(b)) {
     double x = a.k == V_FLOAT ? a.f : (double)a.i, y = b.k == V_FLOAT ? b.f : (double)b.i;
     bool fl = a.k == V_FLOAT || b.k == V_FLOAT;
@@ -681,6 +855,15 @@ static Val compare(Sema *S, const char *op, Val a, Val b) {
     bool r = fl ? (k == 0 ? x == y : k == 1 ? x != y : k == 2 ? x < y : k == 3 ? x <= y : k == 4 ? x > y : x >= y)
                 : (k == 0 ? P == Q : k == 1 ? P != Q : k == 2 ? P < Q : k == 3 ? P <= Q : k == 4 ? P > Q : P >= Q);
     return v_bool(r);
+  }
+  if (a.k == V_TUPLE && b.k == V_TUPLE && k <= 1) { /* shapes: a.shape == [16, 32] */
+    bool same = a.n == b.n;
+    for (int i = 0; i < a.n && same; i++) {
+      Val c = compare(S, "==", a.items[i], b.items[i]);
+      if (c.k != V_BOOL) ERR(S, "cannot compare tuples holding device values");
+      same = c.i != 0;
+    }
+    return v_bool(k == 0 ? same : !same);
   }
   if ((a.k == V_DTYPE && b.k == V_DTYPE) || (a.k == V_STR && b.k == V_STR) || (a.k == V_NONE || b.k == V_NONE)) {
     bool same = a.k == b.k && (a.k == V_STR ? !strcmp(a.s, b.s) : a.i == b.i);
@@ -718,6 +901,14 @@ static Val unary(Sema *S, const char *op, Val a) {
       return tensor(mk_ins(S, O_NOT, t, 1, a.id, 0, 0));
     }
     return v_bool(!truthy(S, a));
+  }
+  if (is_const(a) && a.tdt) { /* a typed constant: the 0-d tensor's arithmetic */
+    tm_dtype dt = (tm_dtype)a.tdt;
+    if (!strcmp(op, "+")) return a;
+    if (a.k == V_FLOAT && !strcmp(op, "-")) return typed_float(dt, -a.f);
+    if (a.k != V_FLOAT && dt != TM_I1 && (!strcmp(op, "-") || !strcmp(op, "~")))
+      return typed_int(dt, wrap_int(op[0] == '-' ? -ival128(a) : ~ival128(a), dt));
+    a = to_tensor(S, a);
   }
   if (is_const(a)) {
     if (!strcmp(op, "+")) return a.k == V_BOOL ? v_int(a.i) : a;
@@ -980,15 +1171,24 @@ static int shape_arg(Sema *S, Val v, int32_t *shape) {
   return v.n;
 }
 
+/* tl.full / tl.zeros: shape () is a 0-d value (a scalar); the value may be a
+ * runtime scalar, converted to dtype as upstream's full does. */
 static Val call_full(Sema *S, Args *A, bool zeros) {
   int32_t shape[TM_MAX_RANK];
-  int rank = shape_arg(S, arg_req(S, A, 0, "shape"), shape);
+  Val sv = arg_req(S, A, 0, "shape");
+  bool rank0 = (sv.k == V_TUPLE && sv.n == 0);
+  int rank = rank0 ? 0 : shape_arg(S, sv, shape);
   Val value = zeros ? v_int(0) : arg_req(S, A, 1, "value");
   tm_dtype dt = dtype_arg(S, arg_req(S, A, zeros ? 1 : 2, "dtype"), "dtype");
   args_done(S, A, zeros ? 2 : 3);
-  if (!is_const(value)) ERR(S, "full()'s value must be a compile-time constant");
+  if (value.k == V_TENSOR) {
+    Type vt = ty_of(S, value);
+    if (vt.rank || vt.ptr) ERR(S, "full()'s value must be a scalar, got a block or a pointer");
+  } else if (!is_const(value)) {
+    ERR(S, "full()'s value must be a number or a scalar, got %s", vk_name(S, value));
+  }
   Val s = cast_to(S, value, dt);
-  return broadcast_to(S, s, type_block(type_scalar(dt), rank, shape));
+  return rank0 ? s : broadcast_to(S, s, type_block(type_scalar(dt), rank, shape));
 }
 
 static Val call_cast(Sema *S, Val x, Args *A, int first) {
@@ -1613,9 +1813,10 @@ static Val do_join(Sema *S, Val a, Val b) {
   int32_t shape[TM_MAX_RANK];
   for (int i = 0; i < t.rank; i++) shape[i] = t.shape[i];
   shape[t.rank] = 2;
-  if (!t.rank) { /* scalars: a block of two */
-    a = expand_dims(S, a, 0);
-    b = expand_dims(S, b, 0);
+  if (!t.rank) { /* scalars: join [1] and [1] into [1, 2], then a block of two */
+    int32_t one_two[2] = {1, 2}, two[1] = {2};
+    Val j = shuffle(S, SH_JOIN, type_block(type_elem(t), 2, one_two), expand_dims(S, a, 0), expand_dims(S, b, 0), 0);
+    return do_reshape(S, j, 1, two);
   }
   return shuffle(S, SH_JOIN, type_block(type_elem(t), t.rank + 1, shape), a, b, 0);
 }
@@ -1680,7 +1881,10 @@ static bool call_shape_op(Sema *S, const char *name, Args *A, Val *out) {
     args_done(S, A, 2);
     Val j = do_join(S, a, b);
     Type t = ty_of(S, j);
-    if (t.rank < 2) ERR(S, "interleave needs blocks");
+    if (t.rank < 2) { /* scalars: join already made the block of two */
+      *out = j;
+      return true;
+    }
     int32_t shape[TM_MAX_RANK];
     for (int i = 0; i < t.rank - 2; i++) shape[i] = t.shape[i];
     shape[t.rank - 2] = t.shape[t.rank - 2] * 2;
@@ -2111,6 +2315,10 @@ static Val attribute(Sema *S, Val obj, const char *name) {
     if (!strcmp(name, "NONE")) return v_int(0);
     if (!strcmp(name, "ALL")) return v_int(0xffff);
     ERR(S, "PropagateNan has no member '%s'", name);
+  }
+  if (is_const(obj) && obj.tdt) { /* a typed constant answers as its 0-d tensor */
+    if (!strcmp(name, "dtype") || !strcmp(name, "type")) return v_dtype((tm_dtype)obj.tdt);
+    obj = to_tensor(S, obj);
   }
   if (obj.k == V_TENSOR) {
     Type t = ty_of(S, obj);
@@ -2633,7 +2841,16 @@ static void exec_for(Sema *S, Node *n) {
     if (strcmp(kw, "num_stages") && strcmp(kw, "loop_unroll_factor") && strcmp(kw, "warp_specialize") &&
         strcmp(kw, "disallow_acc_multi_buffer") && strcmp(kw, "flatten") && strcmp(kw, "step"))
       ERR(S, "%s() got an unexpected keyword argument '%s'", fname, kw);
-    eval(S, n->b->list2.v[i]->a);
+    Val kv = eval(S, n->b->list2.v[i]->a);
+    if (!strcmp(kw, "step")) { /* range(end, step=s) and range(start, end, step=s) */
+      if (np == 3) ERR(S, "%s() got multiple values for argument 'step'", fname);
+      if (np == 1) {
+        b[1] = b[0];
+        b[0] = v_int(0);
+      }
+      b[2] = kv;
+      np = 3;
+    }
   }
   S->line = n->b->line;
   S->col = n->b->col;
@@ -3006,19 +3223,22 @@ static void exec_stmt(Sema *S, Node *n) {
     if (n->a->kind == N_STR) return; /* docstring */
     eval(S, n->a);
     return;
-  case N_ASSIGN: {
-    Val v = eval(S, n->a);
+  case N_ASSIGN: { /* a Python value assigned to a name is a typed constant (typed()) */
+    Val v = typed(S, eval(S, n->a));
     for (int i = 0; i < n->list.n; i++) assign(S, n->list.v[i], v);
     return;
   }
-  case N_ANNASSIGN:
-    if (n->c) assign(S, n->a, eval(S, n->c));
+  case N_ANNASSIGN: /* `x: tl.constexpr = v` keeps v a Python value */
+    if (n->c) {
+      Val v = eval(S, n->c);
+      assign(S, n->a, is_constexpr_annotation(S, n->b) ? v : typed(S, v));
+    }
     return;
   case N_AUGASSIGN: {
     Val cur = eval(S, n->a), rhs = eval(S, n->b);
     S->line = n->line;
     S->col = n->col;
-    assign(S, n->a, binop(S, n->op, cur, rhs));
+    assign(S, n->a, typed(S, binop(S, n->op, cur, rhs)));
     return;
   }
   case N_IF: {
@@ -3031,8 +3251,8 @@ static void exec_stmt(Sema *S, Node *n) {
   }
   case N_FOR: exec_for(S, n); return;
   case N_WHILE: exec_while(S, n); return;
-  case N_RETURN:
-    S->scope->ret = n->a ? eval(S, n->a) : v_none();
+  case N_RETURN: /* a helper's Python result is a typed constant, as upstream's is a tensor */
+    S->scope->ret = n->a ? typed(S, eval(S, n->a)) : v_none();
     S->line = n->line;
     S->col = n->col;
     if (S->scope->is_kernel && S->scope->ret.k != V_NONE) ERR(S, "a kernel cannot return a value");
