@@ -150,6 +150,11 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     if (dt == TM_I1) return arena_printf(a, "bool((%s %s %s) & 1)", x, sym[in->op], y);
     /* fallthrough */
   case O_AND: case O_OR: case O_XOR: case O_SHL: case O_SHR:
+    if (in->op == O_SHR && (bool)in->aux != sg) { /* the other kind of shift than dt's own */
+      static const tm_dtype flip[] = {[TM_I8] = TM_U8, [TM_I16] = TM_U16, [TM_I32] = TM_U32, [TM_I64] = TM_U64,
+                                      [TM_U8] = TM_I8, [TM_U16] = TM_I16, [TM_U32] = TM_I32, [TM_U64] = TM_I64};
+      return arena_printf(a, "%s(%s(%s) >> %s)", T, em_tname(E, flip[dt]), x, y);
+    }
     if (fl || dt_bits(dt) >= 32) return arena_printf(a, "%s %s %s", x, sym[in->op], y);
     return arena_printf(a, "%s(%s %s %s)", T, x, sym[in->op], y); /* C promotes narrow ints */
   case O_DIV:
@@ -358,12 +363,17 @@ static void emit_load_expr(Emitter *E, Ins *in, Buf *b, const char *lhs) {
   tm_dtype dt = (tm_dtype)in->ty.dt;
   const char *acc = arena_printf(a, "*TM_LD(%s, %d)", em_ref(E, in->args[0]), in->line);
   if (dt == TM_I1) acc = arena_printf(a, "(%s != 0)", acc);
-  if (in->nargs == 1) {
+  const char *cond = in->nargs > 1 ? em_ref(E, in->args[1]) : NULL;
+  if (in->solo) { /* order.c: only thread 0 needs this value */
+    E->uses_tid = true;
+    cond = cond ? arena_printf(a, "tm_tid == 0u && %s", cond) : "tm_tid == 0u";
+  }
+  if (!cond) {
     buf_printf(b, "%s%s;\n", lhs, acc);
     return;
   }
   const char *other = in->nargs == 3 ? em_ref(E, in->args[2]) : arena_printf(a, "%s(0)", em_tname(E, dt));
-  buf_printf(b, "%s%s ? %s : %s;\n", lhs, em_ref(E, in->args[1]), acc, other);
+  buf_printf(b, "%s%s ? %s : %s;\n", lhs, cond, acc, other);
 }
 
 static void emit_store(Emitter *E, Ins *in, Buf *b, int ind, bool block) {

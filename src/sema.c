@@ -61,12 +61,25 @@ typedef struct Binding {
   Val v;
 } Binding;
 
+/* A statement list being executed, and the index of the statement running:
+ * the continuation of a point in a function is the rest of every frame. */
+typedef struct Frame {
+  NodeVec body;
+  int i;
+} Frame;
+
+#define MAX_FRAMES 64
+
 typedef struct Scope {
   VEC(Binding) vars;
   bool returned;
   Val ret;
   bool is_kernel;
   int base_depth;   /* S->depth when the function's body started */
+  int loop_depth;   /* device loops of this function around the statement running */
+  int unroll_depth; /* static_range loops likewise */
+  Frame frames[MAX_FRAMES];
+  int nframes;
 } Scope;
 
 typedef struct Sema {
@@ -90,6 +103,7 @@ typedef struct Sema {
 static Val eval(Sema *S, Node *n);
 static void exec_block(Sema *S, NodeVec body);
 static bool is_constexpr_annotation(Sema *S, Node *ann);
+static bool is_const_annotation(Node *ann);
 typedef enum Combine { CB_SUM, CB_PROD, CB_MAX, CB_MIN, CB_XOR, CB_OR, CB_ARGMAX, CB_ARGMIN, CB_USER } Combine;
 static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left);
 static const char *up_name(tm_dtype dt);
@@ -284,7 +298,7 @@ static Val lookup(Sema *S, const char *name) {
   if (!S->in_stdlib && lookup_request_global(S, name, &v)) return v;
   if (lookup_module_entry(S, name, &v)) return v;
   static const char *builtins[] = {"range", "min", "max", "int", "float", "bool", "len", "print",
-                                   "isinstance", "tuple", "str", NULL};
+                                   "isinstance", "tuple", "str", "getattr", NULL};
   for (int i = 0; builtins[i]; i++)
     if (!strcmp(builtins[i], name)) return (Val){.k = V_FUNC, .s = arena_printf(&S->c->arena, "builtins.%s", name)};
   ERR(S, "name '%s' is not defined", name);
@@ -355,7 +369,7 @@ static tm_dtype computation_type(Sema *S, tm_dtype a, bool a_py, tm_dtype b, boo
   if (a == TM_BF16 && b == TM_BF16) return divmod ? TM_F32 : TM_BF16;
   if (a == TM_BF16 || b == TM_BF16) return TM_F32;
   if (divmod && dt_is_signed(a) != dt_is_signed(b))
-    ERR(S, "cannot use /, // or %% with %s and %s: the operands have different signedness", tm_dtype_name(a),
+    ERR(S, "Cannot use /, //, or %% with %s and %s because they have different signedness; cast one of them first", tm_dtype_name(a),
         tm_dtype_name(b));
   return integer_promote(a, b);
 }
@@ -417,7 +431,9 @@ static Val cast_to(Sema *S, Val v, tm_dtype dt) {
 static Val expand_dims(Sema *S, Val v, int axis) {
   Type t = ty_of(S, v);
   if (axis < 0) axis += t.rank + 1;
-  if (axis < 0 || axis > t.rank) ERR(S, "expand_dims: axis %d is out of range for a block of rank %d", axis, t.rank);
+  if (axis < 0 || axis > t.rank)
+    ERR(S, "expand_dims: invalid axis %d; a block of rank %d takes %d <= axis < %d", axis < 0 ? axis - t.rank - 1 : axis, t.rank,
+        -t.rank - 1, t.rank + 1);
   if (t.rank + 1 > TM_MAX_RANK) ERR(S, "blocks of rank above %d are not supported", TM_MAX_RANK);
   if (!t.rank) {
     int32_t one[1] = {1};
@@ -719,7 +735,13 @@ static Val typed_fold(Sema *S, const char *op, Val a, Val b, bool *ok) {
   else if (!strcmp(op, "<<") || !strcmp(op, ">>")) {
     if (y < 0 || y >= bits) return a; /* poison on the device */
     if (op[0] == '<') r = (__int128)((unsigned __int128)x << y);
-    else r = dt_is_signed(dt) ? x >> y : (__int128)((unsigned __int128)x >> y);
+    else if (dt_is_signed(apy && !bpy ? db : da)) { /* arithmetic: the shifted value's own signedness */
+      __int128 sx = x;
+      if (!dt_is_signed(dt) && (x >> (bits - 1)) & 1) sx = x - ((__int128)1 << bits);
+      r = sx >> y;
+    } else {
+      r = (__int128)(((unsigned __int128)x & ((((unsigned __int128)1) << bits) - 1)) >> y);
+    }
   } else return a;
   *ok = true;
   return typed_int(dt, wrap_int(r, dt));
@@ -807,10 +829,17 @@ static Val binop(Sema *S, const char *op, Val a, Val b) {
   for (size_t i = 0; i < sizeof arith / sizeof arith[0]; i++) {
     if (strcmp(op, arith[i].op)) continue;
     bool bitwise = i >= 3;
+    /* >> is arithmetic when the shifted tensor's own dtype is signed, whatever
+     * dtype both operands are promoted to (upstream's tensor.__rshift__) */
+    bool apy, bpy;
+    tm_dtype da = val_dtype(S, a, &apy), db = val_dtype(S, b, &bpy);
+    bool arith_shift = dt_is_signed(apy && !bpy ? db : da);
     tm_dtype dt = unify(S, &a, &b, false);
     if (bitwise && !dt_is_int(dt))
-      ERR(S, "operator '%s' is not defined for %s; bitwise operators need integer operands", op, tm_dtype_name(dt));
-    return tensor(mk_ins(S, arith[i].ir, ty_of(S, a), 2, a.id, b.id, 0));
+      ERR(S, "invalid operands of type %s for operator '%s': bitwise operators need integers", tm_dtype_name(dt), op);
+    int id = mk_ins(S, arith[i].ir, ty_of(S, a), 2, a.id, b.id, 0);
+    if (arith[i].ir == O_SHR) S->fn->ins.v[id].aux = arith_shift;
+    return tensor(id);
   }
   ERR(S, "unsupported operator '%s'", op);
 }
@@ -1014,7 +1043,7 @@ static Val call_arange(Sema *S, Args *A) {
 static Val call_program_id(Sema *S, Args *A, Op op) {
   int64_t axis = const_int(S, arg_req(S, A, 0, "axis"), "axis");
   args_done(S, A, 1);
-  if (axis < 0 || axis > 2) ERR(S, "axis must be 0, 1 or 2, got %lld", (long long)axis);
+  if (axis < 0 || axis > 2) ERR(S, "program_id axis must be 0, 1, or 2 but got %lld", (long long)axis);
   int id = mk_ins(S, op, type_scalar(TM_I32), 0, 0, 0, 0);
   S->fn->ins.v[id].aux = (int16_t)axis;
   return tensor(id);
@@ -1089,12 +1118,14 @@ static Val call_store(Sema *S, Args *A) {
   check_hint_strings(S, A, true);
   args_done(S, A, 3);
   Type pt = ty_of(S, p);
+  if (pt.ptr == PTR_CONST) ERR(S, "Cannot store to a constant pointer (the parameter is annotated tl.const)");
   Param *par = param_of_pointer(S, p);
   if (par) {
     if (par->flags & TM_PF_READONLY)
       ERR(S, "store through '%s', which was passed as a read-only array", par->name);
     par->written = true;
   }
+  if (v.k != V_TENSOR && !is_const(v)) ERR(S, "store: the value must be a tensor or a number, not %s", vk_name(S, v));
   if (v.k == V_TENSOR && ty_of(S, v).ptr) ERR(S, "storing pointers is not supported");
   v = cast_to(S, v, (tm_dtype)pt.dt);
   if (ty_of(S, v).rank > pt.rank) ERR(S, "store: the value has more dimensions than the pointer");
@@ -1671,6 +1702,7 @@ static Val call_atomic(Sema *S, const char *kind, Args *A) {
   if (k < 0) ERR(S, "tl.atomic_%s does not exist", kind);
   bool cas = k == AT_CAS;
   Val p = pointer_arg(S, arg_req(S, A, 0, "pointer"), A->fname);
+  if (ty_of(S, p).ptr == PTR_CONST) ERR(S, "Cannot store to a constant pointer (atomic_%s through a tl.const parameter)", kind);
   Val cmp = v_none(), val, mask = v_none(), sem = v_none(), scope = v_none();
   if (cas) {
     cmp = arg_req(S, A, 1, "cmp");
@@ -1988,6 +2020,8 @@ static Val call_device_print(Sema *S, Args *A);
 static void device_assert(Sema *S, Val c, const char *msg, Val mask);
 static Val v_str0(void);
 
+static Val attribute(Sema *S, Val obj, const char *name);
+
 static Val call_builtin(Sema *S, const char *path, Args *A) {
   const char *name = strrchr(path, '.');
   name = name ? name + 1 : path;
@@ -2032,6 +2066,12 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
       ERR(S, "len() of %s", vk_name(S, x));
     }
     if (!strcmp(name, "print")) return v_none();
+    if (!strcmp(name, "getattr")) { /* getattr(tl, FUNC) with a compile-time name */
+      Val obj = arg_req(S, A, 0, "object"), attr = arg_req(S, A, 1, "name");
+      args_done(S, A, 2);
+      if (attr.k != V_STR) ERR(S, "getattr(): the attribute name must be a compile-time string, got %s", vk_name(S, attr));
+      return attribute(S, obj, attr.s);
+    }
     if (!strcmp(name, "isinstance")) {
       Val x = arg_req(S, A, 0, "obj"), cls = arg_req(S, A, 1, "class_or_tuple");
       args_done(S, A, 2);
@@ -2040,7 +2080,8 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
       for (int i = 0; i < nc; i++) {
         if (cs[i].k != V_FUNC) ERR(S, "isinstance(): the second argument must be a type");
         const char *t = strrchr(cs[i].s, '.') + 1;
-        bool r = (!strcmp(t, "constexpr") && x.k != V_TENSOR) || (!strcmp(t, "tensor") && x.k == V_TENSOR) ||
+        bool dev = x.k == V_TENSOR || (is_const(x) && x.tdt); /* a typed constant is upstream's 0-d tensor */
+        bool r = (!strcmp(t, "constexpr") && !dev) || (!strcmp(t, "tensor") && dev) ||
                  (!strcmp(t, "int") && (x.k == V_INT || x.k == V_BOOL)) || (!strcmp(t, "bool") && x.k == V_BOOL) ||
                  (!strcmp(t, "float") && x.k == V_FLOAT) || (!strcmp(t, "tuple") && x.k == V_TUPLE) ||
                  (!strcmp(t, "str") && x.k == V_STR) || (!strcmp(t, "dtype") && x.k == V_DTYPE);
@@ -2083,8 +2124,28 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   if (!strcmp(name, "expand_dims")) {
     Val x = to_tensor(S, arg_req(S, A, 0, "input")), ax = arg_req(S, A, 1, "axis");
     args_done(S, A, 2);
-    if (ax.k == V_TUPLE) {
-      for (int i = 0; i < ax.n; i++) x = expand_dims(S, x, (int)const_int(S, ax.items[i], "axis"));
+    if (ax.k == V_TUPLE) { /* each axis counts in the result's rank; applied in ascending order */
+      int rank = ty_of(S, x).rank + ax.n, axes[TM_MAX_RANK + 1];
+      if (ax.n > TM_MAX_RANK) ERR(S, "expand_dims: too many axes");
+      for (int i = 0; i < ax.n; i++) {
+        int d = (int)const_int(S, ax.items[i], "axis");
+        if (d < -rank || d >= rank) ERR(S, "expand_dims: invalid axis %d; the result's rank %d takes %d <= axis < %d", d, rank, -rank, rank);
+        axes[i] = d < 0 ? d + rank : d;
+      }
+      for (int i = 0; i < ax.n; i++)
+        for (int j = i + 1; j < ax.n; j++)
+          if (axes[i] == axes[j]) {
+            const char *list = "";
+            for (int k = 0; k < ax.n; k++) list = arena_printf(&S->c->arena, "%s%s%d", list, k ? ", " : "", axes[k]);
+            ERR(S, "expand_dims: duplicate axes, normalized axes = [%s]", list);
+          }
+      for (int i = 1; i < ax.n; i++) /* ascending */
+        for (int j = i; j > 0 && axes[j - 1] > axes[j]; j--) {
+          int t = axes[j];
+          axes[j] = axes[j - 1];
+          axes[j - 1] = t;
+        }
+      for (int i = 0; i < ax.n; i++) x = expand_dims(S, x, axes[i]);
       return x;
     }
     return expand_dims(S, x, (int)const_int(S, ax, "axis"));
@@ -2393,10 +2454,41 @@ static Val subscript(Sema *S, Val x, Node *idx) {
     } else {
       S->line = it->line;
       S->col = it->col;
-      ERR(S, "blocks can only be indexed with ':' and None (x[:, None]); use tl.load with offsets or tl.gather");
+      ERR(S, "unsupported tensor index: blocks can only be indexed with ':' and None (x[:, None]); use tl.load with offsets or tl.gather");
     }
   }
   return x;
+}
+
+static int region_op(Sema *S, Op op, int nargs, const int *args, int nregions);
+
+/* `a if c else b` on a scalar device condition: an if op whose branches each
+ * compute their value (only the branch taken runs), as upstream. */
+static Val ifexp_device(Sema *S, Node *n, Val c) {
+  if (ty_of(S, c).rank) ERR(S, "a conditional expression needs a scalar condition, not a block; use tl.where for blocks");
+  c = cast_to(S, c, TM_I1);
+  Block *outer = S->blk;
+  int op = region_op(S, O_IF, 1, &c.id, 2);
+  Node *branch[2] = {n->b, n->c};
+  Type t[2];
+  for (int side = 0; side < 2; side++) {
+    S->blk = S->fn->ins.v[op].regions[side];
+    S->depth++;
+    Val v = to_tensor(S, eval(S, branch[side]));
+    S->depth--;
+    t[side] = ty_of(S, v);
+    S->line = n->line;
+    S->col = n->col;
+    if (side && !type_eq(t[0], t[1]))
+      ERR(S, "Ternary expression with dynamic condition has inconsistent types %s and %s",
+          type_str(&S->c->arena, t[0]), type_str(&S->c->arena, t[1]));
+    mk_insv(S, O_YIELD, (Type){0}, 1, &v.id);
+  }
+  S->blk = outer;
+  int id = mk_ins(S, O_RESULT, t[0], 0, 0, 0, 0);
+  S->fn->ins.v[id].aux = 0;
+  S->fn->ins.v[id].imm = op;
+  return tensor(id);
 }
 
 static Val eval(Sema *S, Node *n) {
@@ -2465,7 +2557,7 @@ static Val eval(Sema *S, Node *n) {
     Val c = eval(S, n->a);
     S->line = n->line;
     S->col = n->col;
-    if (c.k == V_TENSOR) ERR(S, "a conditional expression on a device value is not supported; use tl.where");
+    if (c.k == V_TENSOR) return ifexp_device(S, n, c);
     return eval(S, truthy(S, c) ? n->b : n->c);
   }
   case N_SUBSCRIPT: {
@@ -2800,7 +2892,9 @@ static void bind_results(Sema *S, int op, Names names, const Type *types) {
  * the loop's results after it. */
 static void finish_loop(Sema *S, Node *n, Carried *C, int op, int r, const char *what, Snapshot before) {
   Block *outer = S->blk;
+  S->scope->loop_depth++;
   exec_region(S, S->fn->ins.v[op].regions[r], n->list);
+  S->scope->loop_depth--;
   S->blk = S->fn->ins.v[op].regions[r];
   S->line = n->line;
   S->col = n->col;
@@ -2817,10 +2911,12 @@ static void unrolled_for(Sema *S, Node *n, const char *fname, Val *b, int np) {
   if (step == 0) ERR(S, "%s() step must not be zero", fname);
   int64_t trips = step > 0 ? (hi > lo ? (hi - lo + step - 1) / step : 0) : (lo > hi ? (lo - hi - step - 1) / -step : 0);
   if (trips > 4096) ERR(S, "static_range of %lld iterations is too long to unroll; use range()", (long long)trips);
+  S->scope->unroll_depth++;
   for (int64_t k = 0; k < trips && !S->scope->returned; k++) {
     assign(S, n->a, v_int(lo + k * step));
     exec_block(S, n->list);
   }
+  S->scope->unroll_depth--;
 }
 
 /* for i in range(lo, hi, step) / tl.range(...): a device loop; tl.static_range: unrolled. */
@@ -2967,8 +3063,8 @@ static void exec_if(Sema *S, Node *n, Val c) {
       Type t = ty_of(S, v);
       if (side == 0 || ret[0]) types[i] = t;
       else if (!type_eq(t, types[i]))
-        ERR(S, "'%s' has type %s in the if-branch but %s in the else-branch", names.v[i], type_str(&S->c->arena, types[i]),
-            type_str(&S->c->arena, t));
+        ERR(S, "Mismatched type for %s between then block (%s) and else block (%s)", names.v[i],
+            type_str(&S->c->arena, types[i]), type_str(&S->c->arena, t));
       args[i] = v.id;
     }
     mk_insv(S, O_YIELD, (Type){0}, names.n, args);
@@ -3256,11 +3352,10 @@ static void exec_stmt(Sema *S, Node *n) {
     S->line = n->line;
     S->col = n->col;
     if (S->scope->is_kernel && S->scope->ret.k != V_NONE) ERR(S, "a kernel cannot return a value");
-    if (S->depth > S->scope->base_depth) {
-      if (!S->scope->is_kernel)
-        ERR(S, "'return' inside device-side control flow of a @jit helper is not supported; return at the end of the function");
-      mk_ins(S, O_RETURN, (Type){0}, 0, 0, 0, 0);
-    }
+    if (!S->scope->is_kernel && S->scope->loop_depth)
+      ERR(S, "'return' inside a loop of a @jit helper is not supported (as upstream: Triton cannot return from inside "
+             "'for' or 'while')");
+    if (S->scope->is_kernel && S->depth > S->scope->base_depth) mk_ins(S, O_RETURN, (Type){0}, 0, 0, 0, 0);
     S->scope->returned = true;
     return;
   case N_PASS: return;
@@ -3285,11 +3380,145 @@ static void exec_stmt(Sema *S, Node *n) {
   }
 }
 
+/* ---- `return` inside device control flow of a @jit helper ----
+ * Upstream's helpers are functions, and may return from inside an `if` on a
+ * device value (not from inside a loop). Ours are inlined, so such an `if`
+ * becomes an if op that yields the function's result: each branch runs its own
+ * statements and then, unless it returned, the rest of the function (every
+ * enclosing statement list's remainder, innermost first). Both paths must
+ * return values of one type ("Inconsistent return types"). */
+
+static bool contains_return(NodeVec body) {
+  for (int i = 0; i < body.n; i++) {
+    Node *st = body.v[i];
+    if (st->kind == N_RETURN) return true;
+    if (st->kind == N_IF && (contains_return(st->list) || contains_return(st->list2))) return true;
+  }
+  return false;
+}
+
+static void exec_continuation(Sema *S) {
+  Scope *sc = S->scope;
+  int saved = sc->nframes;
+  for (int k = saved - 1; k >= 0 && !sc->returned; k--) {
+    Frame f = sc->frames[k];
+    sc->nframes = k;
+    exec_block(S, (NodeVec){.v = f.body.v + f.i + 1, .n = f.body.n - f.i - 1});
+  }
+  sc->nframes = saved;
+}
+
+/* The values a returned value flattens to (a tuple's items, each a tensor). */
+static int flatten_return(Sema *S, Val v, int *ids, Type *tys, int max) {
+  if (v.k == V_NONE) return 0;
+  Val *items = v.k == V_TUPLE ? v.items : &v;
+  int n = v.k == V_TUPLE ? v.n : 1;
+  if (n > max) ERR(S, "a helper returning from inside device control flow may return at most %d values", max);
+  for (int i = 0; i < n; i++) {
+    if (items[i].k == V_TUPLE || (!is_const(items[i]) && items[i].k != V_TENSOR))
+      ERR(S, "a helper returning from inside device control flow must return tensors, numbers or a tuple of them, not %s",
+          vk_name(S, items[i]));
+    Val t = to_tensor(S, items[i]);
+    ids[i] = t.id;
+    tys[i] = ty_of(S, t);
+  }
+  return n;
+}
+
+static void exec_if_returning(Sema *S, Node *n, Val c) {
+  if (ty_of(S, c).rank) ERR(S, "an 'if' condition must be a scalar, not a block; use tl.where for blocks");
+  c = cast_to(S, c, TM_I1);
+  Snapshot before = snapshot(S);
+  Block *outer = S->blk;
+  int op = region_op(S, O_IF, 1, &c.id, 2);
+  enum { MAXR = 16 };
+  int ids[2][MAXR], nv[2];
+  Type tys[2][MAXR];
+  bool tuple[2];
+  Val shape_of = v_none();
+  for (int side = 0; side < 2; side++) {
+    S->blk = S->fn->ins.v[op].regions[side];
+    S->depth++;
+    exec_block(S, side ? n->list2 : n->list);
+    if (!S->scope->returned) exec_continuation(S);
+    Val r = S->scope->returned ? S->scope->ret : v_none();
+    S->scope->returned = false;
+    S->line = n->line;
+    S->col = n->col;
+    nv[side] = flatten_return(S, r, ids[side], tys[side], MAXR);
+    tuple[side] = r.k == V_TUPLE;
+    if (!side) shape_of = r;
+    S->depth--;
+    restore(S, before);
+  }
+  bool same = nv[0] == nv[1] && tuple[0] == tuple[1];
+  for (int i = 0; same && i < nv[0]; i++) same = type_eq(tys[0][i], tys[1][i]);
+  if (!same) {
+    const char *t[2];
+    for (int side = 0; side < 2; side++) {
+      t[side] = nv[side] ? "" : "void";
+      for (int i = 0; i < nv[side]; i++)
+        t[side] = arena_printf(&S->c->arena, "%s%s%s", t[side], i ? ", " : "", type_str(&S->c->arena, tys[side][i]));
+    }
+    ERR(S, "Inconsistent return types: %s and %s", t[0], t[1]);
+  }
+  for (int side = 0; side < 2; side++) {
+    S->blk = S->fn->ins.v[op].regions[side];
+    mk_insv(S, O_YIELD, (Type){0}, nv[side], ids[side]);
+  }
+  S->blk = outer;
+  Val res = v_none();
+  if (nv[0]) {
+    Val *items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)nv[0]);
+    for (int i = 0; i < nv[0]; i++) {
+      int id = mk_ins(S, O_RESULT, tys[0][i], 0, 0, 0, 0);
+      S->fn->ins.v[id].aux = (int16_t)i;
+      S->fn->ins.v[id].imm = op;
+      items[i] = tensor(id);
+    }
+    res = tuple[0] ? (Val){.k = V_TUPLE, .n = nv[0], .items = items} : items[0];
+  }
+  (void)shape_of;
+  S->scope->ret = res;
+  S->scope->returned = true;
+}
+
 static void exec_block(Sema *S, NodeVec body) {
-  for (int i = 0; i < body.n && !S->scope->returned; i++) exec_stmt(S, body.v[i]);
+  Scope *sc = S->scope;
+  if (sc->nframes == MAX_FRAMES) ERR(S, "statements nested too deeply");
+  int fi = sc->nframes++;
+  sc->frames[fi].body = body;
+  for (int i = 0; i < body.n && !sc->returned; i++) {
+    Node *st = body.v[i];
+    sc->frames[fi].i = i;
+    if (st->kind == N_IF && !sc->is_kernel && !sc->loop_depth && (contains_return(st->list) || contains_return(st->list2))) {
+      Val c = eval(S, st->a);
+      S->line = st->a->line;
+      S->col = st->a->col;
+      if (c.k == V_TENSOR) {
+        if (sc->unroll_depth)
+          ERR(S, "'return' under an 'if' on a device value inside tl.static_range is not supported; "
+                 "compute the value with tl.where and return it after the loop");
+        exec_if_returning(S, st, c);
+        break;
+      }
+      exec_block(S, truthy(S, c) ? st->list : st->list2);
+      continue;
+    }
+    exec_stmt(S, st);
+  }
+  sc->nframes = fi;
 }
 
 /* ------------------------------------------------------------ functions */
+
+/* `tl.const` (upstream: a pointer to data the kernel only reads; its pointer
+ * type differs from the plain one, and storing through it is an error). */
+static bool is_const_annotation(Node *ann) {
+  if (!ann) return false;
+  if (ann->kind == N_ATTR || ann->kind == N_NAME) return !strcmp(ann->name, "const");
+  return ann->kind == N_STR && (!strcmp(ann->str, "tl.const") || !strcmp(ann->str, "const"));
+}
 
 static bool is_constexpr_annotation(Sema *S, Node *ann) {
   if (!ann) return false;
@@ -3395,6 +3624,7 @@ static void bind_kernel_params(Sema *S, Node *def) {
     check_device_dtype(S, ps->dtype);
     Param par = {.name = p->name, .index = i, .kind = ps->kind, .flags = ps->flags,
                  .ty = ps->kind == TM_PARAM_POINTER ? type_ptr(ps->dtype) : type_scalar(ps->dtype)};
+    if (ps->kind == TM_PARAM_POINTER && is_const_annotation(p->a)) par.ty.ptr = PTR_CONST; /* `x: tl.const` */
     vec_push(&S->c->arena, S->fn->params, par);
     int id = mk_ins(S, O_ARG, par.ty, 0, 0, 0, 0);
     S->fn->ins.v[id].aux = (int16_t)(S->fn->params.n - 1);

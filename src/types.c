@@ -49,7 +49,7 @@ int64_t type_numel(Type t) {
 }
 
 const char *type_str(Arena *a, Type t) {
-  const char *e = arena_printf(a, "%s%s", t.ptr ? "*" : "", tm_dtype_sig((tm_dtype)t.dt));
+  const char *e = arena_printf(a, "%s%s", t.ptr == PTR_CONST ? "*k" : t.ptr ? "*" : "", tm_dtype_sig((tm_dtype)t.dt));
   if (!t.rank) return e;
   char dims[96] = "";
   size_t n = 0;

@@ -446,14 +446,14 @@ def _target_name():
 class CompiledKernel:
     """One specialization of a kernel: returned by kernel[grid](...) and warmup()."""
 
-    def __init__(self, jit, kernel, opts, hash_, target):
+    def __init__(self, jit, kernel, opts, hash_, target, key_specs=None):
         self.fn = jit
         self.kernel = kernel  # _C.Kernel
-        self.name = kernel.name
+        self.name = jit._kernel_name(kernel, key_specs) if key_specs is not None else kernel.name
         self.hash = hash_
         self.asm = {"msl": kernel.msl}
         self.metadata = KernelMetadata(
-            name=kernel.name, hash=hash_, target=target, num_warps=opts.num_warps,
+            name=self.name, hash=hash_, target=target, num_warps=opts.num_warps,
             num_stages=opts.num_stages, num_ctas=opts.num_ctas, debug=opts.debug,
             opt_level=opts.opt_level, debug_info=opts.debug_info,
             enable_fp_fusion=opts.enable_fp_fusion, maxnreg=opts.maxnreg,
@@ -496,6 +496,16 @@ class CompiledKernel:
 
 
 # ------------------------------------------------------------------ upstream's helper types
+
+_SIG = {_tm.I1: "i1", _tm.I8: "i8", _tm.I16: "i16", _tm.I32: "i32", _tm.I64: "i64", _tm.U8: "u8",
+        _tm.U16: "u16", _tm.U32: "u32", _tm.U64: "u64", _tm.F16: "fp16", _tm.BF16: "bf16",
+        _tm.F32: "fp32", _tm.F64: "fp64"}
+
+
+def _sig_string(kind, code):
+    """Upstream's signature spelling of a runtime parameter: "*fp32", "i32", ..."""
+    return ("*" if kind == _POINTER else "") + _SIG.get(code, "?")
+
 
 # dtype spellings -> upstream's canonical short names (signature strings)
 type_canonicalisation_dict = {
@@ -1022,7 +1032,7 @@ class JITFunction(_Base):
                 _cache.store(disk_key, _cache.kernel_body(kernel, {
                     "kernel": self.__name__, "num_warps": o.num_warps, "debug": o.debug,
                     "opt_level": o.opt_level, "debug_info": o.debug_info, "target": target}))
-            compiled = CompiledKernel(self, kernel, o, disk_key, target)
+            compiled = CompiledKernel(self, kernel, o, disk_key, target, specs)
             self.cache[key] = compiled
             if self._log:
                 self._log(f"compile {self.__name__} {source} in "
@@ -1030,6 +1040,23 @@ class JITFunction(_Base):
                           f"num_warps={o.num_warps} opt_level={o.opt_level} "
                           f"debug={o.debug} debug_info={o.debug_info} target={target}")
             return compiled
+
+    def _kernel_name(self, kernel, specs):
+        """The compiled kernel's name: repr(specialization) when @jit(repr=...) was
+        given (upstream's hook: .signature maps runtime parameters to their type
+        strings, .constants the compile-time ones, specialized 1s included), else
+        the function's name."""
+        if self.repr is None:
+            return self.__name__
+        sig, consts = {}, {}
+        for name, spec in zip(self.arg_names, specs):
+            kind, code, flags, vk, payload = spec
+            if kind == _CONSTEXPR:
+                consts[name] = payload
+            else:
+                sig[name] = _sig_string(kind, code)
+        spec_obj = types.SimpleNamespace(signature=sig, constants=consts, name=self.__name__)
+        return self.repr(spec_obj)
 
     # ---- debug hooks for tests and tools
 
