@@ -191,6 +191,8 @@ static const char *binop_expr(Emitter *E, Ins *in) {
       return arena_printf(a, "(%s %s*)(%s)", E->d->buffer_qual, mem_tname(E, (tm_dtype)in->ty.dt), x);
     if (E->f->ins.v[in->args[0]].ty.ptr) return arena_printf(a, "%s(%s)", T, x); /* pointer -> int64 */
     if (in->ty.dt == TM_I1) return arena_printf(a, "%s != %s(0)", x, em_tname(E, dt));
+    if ((dt == TM_BF16 && in->ty.dt == TM_F16) || (dt == TM_F16 && in->ty.dt == TM_BF16))
+      return arena_printf(a, "%s(float(%s))", T, x); /* exact widening, then one rounding */
     return arena_printf(a, "%s(%s)", T, x);
   case O_BITCAST:
     if (in->ty.ptr) return arena_printf(a, "(%s)(%s)", decl_type(E, (int)(in - E->f->ins.v)), x);

@@ -625,6 +625,7 @@ overflow:
  * at most 64 bits, fp32 and fp64); anything else becomes device code. */
 
 static Val typed(Sema *S, Val v) {
+  if (S->in_stdlib) return v; /* src/stdlib.py is written with Python values in mind */
   if (is_const(v)) {
     if (!v.tdt) v.tdt = (uint8_t)literal_dtype(S, v);
     return v;
@@ -1671,11 +1672,17 @@ static Val call_dot(Sema *S, Args *A) {
   else if (da == TM_F16) out = TM_F32;
   else if (da == TM_U8) ERR(S, "dot: only int8 is supported among 8-bit integers");
   else ERR(S, "dot does not support %s operands", tm_dtype_name(da));
-  if (od.k != V_NONE) {
+  if (od.k != V_NONE) { /* as upstream: integer operands give int32 whatever out_dtype says; fp32 and
+                          * bf16 operands give fp32; fp16 operands give out_dtype (fp16 or fp32) */
     tm_dtype want = dtype_arg(S, od, "out_dtype");
-    if (want == TM_BF16) ERR(S, "dot: out_dtype=bfloat16 is not supported");
-    if (da == TM_F16 && (want == TM_F16 || want == TM_F32)) out = want;
-    else if (want != out) ERR(S, "dot: out_dtype %s is not possible for %s operands", tm_dtype_name(want), tm_dtype_name(da));
+    if (da != TM_I8) {
+      if (want == TM_BF16)
+        ERR(S, "out_dtype=bfloat16 is unsupported. Please use out_dtype=float32/float16 and cast with `.to(tl.bfloat16)`");
+      if (da == TM_F16) {
+        if (want != TM_F16 && want != TM_F32) ERR(S, "dot: out_dtype %s is not possible for float16 operands", tm_dtype_name(want));
+        out = want;
+      }
+    }
   }
   int32_t shape[3];
   for (int i = 0; i < r - 1; i++) shape[i] = ta.shape[i];
@@ -2275,6 +2282,14 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
     return v_none(); /* a hint: accepted */
   }
   if (!strcmp(name, "jit")) ERR(S, "triton.jit cannot be called inside a kernel");
+  if (!strncmp(path, "triton.language.extra.cuda.", 27) || !strncmp(path, "triton.language.extra.hip.", 26)) {
+    /* the backend modules' program-shape queries; their other functions are NVIDIA/AMD hardware */
+    if (!strcmp(name, "num_threads") || !strcmp(name, "num_warps")) {
+      args_done(S, A, 0);
+      return typed(S, v_int(name[4] == 't' ? S->fn->num_warps * 32 : S->fn->num_warps));
+    }
+    ERR(S, "%s is specific to %s GPUs and has no Apple GPU counterpart", path, path[22] == 'c' ? "NVIDIA" : "AMD");
+  }
   int space = !strncmp(path, "triton.language.extra.libdevice.", 32) ? MF_LIBDEVICE
               : !strncmp(path, "triton.language.math.", 21)          ? MF_MATH
                                                                       : MF_TL;
@@ -2368,6 +2383,11 @@ static Val attribute(Sema *S, Val obj, const char *name) {
     if (lang && (!strcmp(name, "math") || !strcmp(name, "extra")))
       return (Val){.k = V_MODULE, .s = arena_printf(&S->c->arena, "triton.language.%s", name)};
     if (!strcmp(obj.s, "triton.language.extra") && !strcmp(name, "libdevice"))
+      return (Val){.k = V_MODULE, .s = "triton.language.extra.libdevice"};
+    if (!strcmp(obj.s, "triton.language.extra") && (!strcmp(name, "cuda") || !strcmp(name, "hip")))
+      return (Val){.k = V_MODULE, .s = arena_printf(&S->c->arena, "triton.language.extra.%s", name)};
+    if ((!strcmp(obj.s, "triton.language.extra.cuda") || !strcmp(obj.s, "triton.language.extra.hip")) &&
+        !strcmp(name, "libdevice"))
       return (Val){.k = V_MODULE, .s = "triton.language.extra.libdevice"};
     if (!strncmp(obj.s, "triton", 6)) return (Val){.k = V_FUNC, .s = arena_printf(&S->c->arena, "%s.%s", obj.s, name)};
     ERR(S, "module '%s' is not usable in kernels", obj.s);
@@ -2471,20 +2491,24 @@ static Val ifexp_device(Sema *S, Node *n, Val c) {
   int op = region_op(S, O_IF, 1, &c.id, 2);
   Node *branch[2] = {n->b, n->c};
   Type t[2];
+  bool none[2];
   for (int side = 0; side < 2; side++) {
     S->blk = S->fn->ins.v[op].regions[side];
     S->depth++;
-    Val v = to_tensor(S, eval(S, branch[side]));
+    Val v = eval(S, branch[side]);
+    none[side] = v.k == V_NONE; /* `tl.store(a, x) if c else tl.store(b, x)`: no value */
+    if (!none[side]) v = to_tensor(S, v);
     S->depth--;
-    t[side] = ty_of(S, v);
+    t[side] = none[side] ? (Type){0} : ty_of(S, v);
     S->line = n->line;
     S->col = n->col;
-    if (side && !type_eq(t[0], t[1]))
+    if (side && (none[0] != none[1] || (!none[0] && !type_eq(t[0], t[1]))))
       ERR(S, "Ternary expression with dynamic condition has inconsistent types %s and %s",
-          type_str(&S->c->arena, t[0]), type_str(&S->c->arena, t[1]));
-    mk_insv(S, O_YIELD, (Type){0}, 1, &v.id);
+          none[0] ? "void" : type_str(&S->c->arena, t[0]), none[1] ? "void" : type_str(&S->c->arena, t[1]));
+    mk_insv(S, O_YIELD, (Type){0}, none[side] ? 0 : 1, &v.id);
   }
   S->blk = outer;
+  if (none[0]) return v_none();
   int id = mk_ins(S, O_RESULT, t[0], 0, 0, 0, 0);
   S->fn->ins.v[id].aux = 0;
   S->fn->ins.v[id].imm = op;
@@ -3572,8 +3596,7 @@ static Val call_jitfn(Sema *S, JitFn *f, Args *A) {
       S->line = line;
       S->col = col;
     }
-    if (is_constexpr_annotation(S, p->a) && v.k == V_TENSOR)
-      ERR(S, "argument '%s' of %s() is tl.constexpr but received a device value", p->name, f->name);
+    if (is_constexpr_annotation(S, p->a) && is_const(v)) v.tdt = 0; /* a constexpr parameter holds a Python value */
     Binding b = {p->name, v};
     vec_push(&S->c->arena, sc.vars, b);
   }

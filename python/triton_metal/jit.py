@@ -324,8 +324,11 @@ _MODULES = {
     "triton.language.math": "triton.language.math",
     "triton.language.extra": "triton.language.extra",
     "triton.language.extra.libdevice": "triton.language.extra.libdevice",
+    "triton.language.extra.cuda": "triton.language.extra.cuda",
+    "triton.language.extra.hip": "triton.language.extra.hip",
     "triton.language.extra.cuda.libdevice": "triton.language.extra.libdevice",
     "triton.language.extra.hip.libdevice": "triton.language.extra.libdevice",
+    "triton.language.random": "triton.language",
 }
 
 # Modules of upstream functions -> the namespace they are exported from.
