@@ -470,6 +470,20 @@ static Val broadcast_to(Sema *S, Val v, Type to) {
   return tensor(mk_ins(S, O_BROADCAST, type_block(type_elem(t), to.rank, to.shape), 1, v.id, 0, 0));
 }
 
+/* broadcast_to for a value meeting a pointer (load/store/atomic operands) or
+ * tl.broadcast_to: as upstream's broadcast_impl_shape, a block must already
+ * have the target's rank (a scalar is splat). */
+static Val broadcast_exact(Sema *S, Val v, Type to) {
+  Type t = ty_of(S, v);
+  if (t.rank && t.rank != to.rank) {
+    const char *a = "", *b = "";
+    for (int i = 0; i < t.rank; i++) a = arena_printf(&S->c->arena, "%s%s%d", a, i ? ", " : "", t.shape[i]);
+    for (int i = 0; i < to.rank; i++) b = arena_printf(&S->c->arena, "%s%s%d", b, i ? ", " : "", to.shape[i]);
+    ERR(S, "Cannot broadcast, rank mismatch: [%s], [%s]", a, b);
+  }
+  return broadcast_to(S, v, to);
+}
+
 /* Broadcasts two tensors against each other (NumPy rules). */
 static void broadcast_pair(Sema *S, Val *a, Val *b) {
   Type ta = ty_of(S, *a), tb = ty_of(S, *b);
@@ -1098,11 +1112,10 @@ static Val call_load(Sema *S, Args *A) {
   if (mask.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 1, p.id, 0, 0));
   mask = to_tensor(S, mask);
   check_mask(S, mask);
-  if (ty_of(S, mask).rank > pt.rank) ERR(S, "load: the mask has more dimensions than the pointer");
-  mask = broadcast_to(S, mask, pt);
+  mask = broadcast_exact(S, mask, pt);
   if (other.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 2, p.id, mask.id, 0));
   other = cast_to(S, other, (tm_dtype)pt.dt);
-  other = broadcast_to(S, other, pt);
+  other = broadcast_exact(S, other, pt);
   return tensor(mk_ins(S, O_LOAD, rt, 3, p.id, mask.id, other.id));
 }
 
@@ -1129,15 +1142,14 @@ static Val call_store(Sema *S, Args *A) {
   if (v.k != V_TENSOR && !is_const(v)) ERR(S, "store: the value must be a tensor or a number, not %s", vk_name(S, v));
   if (v.k == V_TENSOR && ty_of(S, v).ptr) ERR(S, "storing pointers is not supported");
   v = cast_to(S, v, (tm_dtype)pt.dt);
-  if (ty_of(S, v).rank > pt.rank) ERR(S, "store: the value has more dimensions than the pointer");
-  v = broadcast_to(S, v, pt);
+  v = broadcast_exact(S, v, pt);
   Type vt = {0};
   if (mask.k == V_NONE) {
     mk_ins(S, O_STORE, vt, 2, p.id, v.id, 0);
   } else {
     mask = to_tensor(S, mask);
     check_mask(S, mask);
-    mask = broadcast_to(S, mask, pt);
+    mask = broadcast_exact(S, mask, pt);
     mk_ins(S, O_STORE, vt, 3, p.id, v.id, mask.id);
   }
   return v_none();
@@ -1773,15 +1785,15 @@ static Val call_atomic(Sema *S, const char *kind, Args *A) {
     ERR(S, "atomic_%s on %s is not supported (32-bit integers%s)", kind, tm_dtype_name(dt),
         k == AT_AND || k == AT_OR || k == AT_XOR ? "" : " and float32");
   }
-  val = broadcast_to(S, cast_to(S, val, dt), pt);
+  val = broadcast_exact(S, cast_to(S, val, dt), pt);
   int id;
   if (cas) {
-    cmp = broadcast_to(S, cast_to(S, cmp, dt), pt);
+    cmp = broadcast_exact(S, cast_to(S, cmp, dt), pt);
     id = mk_ins(S, O_ATOMIC, with_dt(pt, dt), 3, p.id, cmp.id, val.id);
   } else if (mask.k != V_NONE) {
     mask = to_tensor(S, mask);
     check_mask(S, mask);
-    mask = broadcast_to(S, mask, pt);
+    mask = broadcast_exact(S, mask, pt);
     id = mk_ins(S, O_ATOMIC, with_dt(pt, dt), 3, p.id, val.id, mask.id);
   } else {
     id = mk_ins(S, O_ATOMIC, with_dt(pt, dt), 2, p.id, val.id, 0);
@@ -2169,7 +2181,7 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
       rank = shape_arg(S, arg_req(S, A, 1, "shape"), shape);
     }
     args_done(S, A, 2);
-    return broadcast_to(S, x, type_block(type_elem(ty_of(S, x)), rank, shape));
+    return broadcast_exact(S, x, type_block(type_elem(ty_of(S, x)), rank, shape));
   }
   if (!strcmp(name, "broadcast")) {
     Val x = to_tensor(S, arg_req(S, A, 0, "input")), y = to_tensor(S, arg_req(S, A, 1, "other"));
