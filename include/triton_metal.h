@@ -226,11 +226,26 @@ tm_status tm_module_load(tm_device *d, const char *msl, const tm_kernel_info *in
                          tm_module **out, char **err);
 void tm_module_free(tm_module *m);
 
-/* One launch argument per tm_kernel_info.args entry, same order. */
+/* One launch argument per tm_kernel_info.args entry, same order.
+ *
+ * A BUFFER is the kernel's base pointer plus the allocation around it. A
+ * strided view (a transposed tensor, a slice with an offset, a NumPy view with
+ * negative strides) passes its data pointer, as upstream does, and the kernel
+ * may address anything of the allocation it lives in, on either side of it:
+ *
+ *        allocation  [-------------------------------------------)
+ *                    ^ data - before     ^ data           ^ data + nbytes
+ *
+ * Checked accesses (cpu, metal-sim) must lie in [data - before, data + nbytes);
+ * a metal device copies or wraps that whole range and binds it so the kernel's
+ * pointer is data. before = 0 and nbytes = the tensor's size is a contiguous
+ * tensor at the start of its memory. */
 typedef struct tm_launch_arg {
-  void *data;     /* BUFFER: first byte of the memory; BYTES: the value */
-  size_t nbytes;  /* BUFFER: size of the memory; BYTES: size of the value */
+  void *data;     /* BUFFER: the kernel's base pointer; BYTES: the value */
+  size_t nbytes;  /* BUFFER: bytes from data to the end of the allocation;
+                     BYTES: size of the value */
   int readonly;   /* BUFFER: the caller forbids writes */
+  size_t before;  /* BUFFER: bytes of the same allocation below data (0 for BYTES) */
 } tm_launch_arg;
 
 /* When tm_launch returns, host-memory arguments hold the kernel's results. */
@@ -246,8 +261,10 @@ typedef struct tm_device_arg {
 } tm_device_arg;
 
 /* tm_launch where dev (NULL, or nargs entries) may replace host memory with
- * device buffers; for such an argument tm_launch_arg.data is ignored and
- * nbytes is the extent from offset the kernel may touch (0: to the end).
+ * device buffers; for such an argument tm_launch_arg.data is ignored, the
+ * kernel's pointer is the buffer's offset, nbytes is the extent from offset
+ * the kernel may touch (0: to the end) and before the bytes below offset it
+ * may touch (at most offset).
  * A launch whose buffers are all device buffers may still be running when it
  * returns (the metal devices batch it); tm_device_synchronize waits for every
  * launch of the device and reports the first failure among them. */

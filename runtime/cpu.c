@@ -120,8 +120,8 @@ static tm_status cpu_launch(tm_module *m, const uint32_t grid[3], const tm_launc
   for (int i = 0; i < n; i++) {
     argv[i] = args[i].data;
     if (k->args[i].role != TM_ARG_BUFFER) continue;
-    bufs[nbufs++] = (tm_cpu_buf){.lo = (uintptr_t)args[i].data,
-                                 .size = args[i].nbytes,
+    bufs[nbufs++] = (tm_cpu_buf){.lo = (uintptr_t)args[i].data - args[i].before,
+                                 .size = args[i].before + args[i].nbytes,
                                  .writable = k->args[i].writable && !args[i].readonly,
                                  .arg = i};
   }

@@ -116,16 +116,32 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
                      kind, k->name, k->source_file, line, p, where);
   const tm_cpu_buf *b = &j->bufs[best];
   const char *arg = k->args[b->arg].name;
-  if (best_miss == 0)
+  /* A strided view's memory extends below its data pointer (tm_launch_arg.before):
+   * say where the access is relative to that pointer, which the kernel sees. */
+  uintptr_t data = (uintptr_t)j->args[b->arg];
+  size_t below = data >= b->lo && data - b->lo <= b->size ? (size_t)(data - b->lo) : 0;
+  char extent[128];
+  if (below)
+    snprintf(extent, sizeof extent, "its allocation: %zu bytes before its data pointer and %zu from it",
+             below, (size_t)b->size - below);
+  else
+    snprintf(extent, sizeof extent, "%zu bytes", (size_t)b->size);
+  if (best_miss == 0 && !below)
     return rt_strfmt("store to read-only argument '%s' in kernel '%s' at %s:%d (byte offset %zu "
                      "of %zu)%s",
                      arg, k->name, k->source_file, line, (size_t)((uintptr_t)p - b->lo),
                      (size_t)b->size, where);
+  if (best_miss == 0)
+    return rt_strfmt("store to read-only argument '%s' in kernel '%s' at %s:%d (byte offset %td "
+                     "from its data pointer; %s)%s",
+                     arg, k->name, k->source_file, line, (ptrdiff_t)((uintptr_t)p - data),
+                     extent, where);
   return rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s argument "
-                   "'%s' (%zu bytes)%s",
+                   "'%s' (%s)%s",
                    kind, k->name, k->source_file, line, best_miss,
-                   best_before ? "before the start of" : "past the end of", arg,
-                   (size_t)b->size, where);
+                   best_before ? (below ? "before the allocation of" : "before the start of")
+                               : (below ? "past the allocation of" : "past the end of"),
+                   arg, extent, where);
 }
 
 static void *on_oob(tm_cpu_ctx *c, const void *p, size_t n, int line, int store) {

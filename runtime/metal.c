@@ -8,10 +8,13 @@
  *          2. binds every argument at its buffer index (= argument index):
  *               BYTES             setBytes
  *               device buffer     setBuffer(handle, offset)
- *               host memory       grouped first: host ranges that overlap form
- *                                 one group bound through ONE buffer at
- *                                 different offsets (two buffers over the same
- *                                 bytes would lose writes), then per group
+ *               host memory       an argument's range is its allocation around
+ *                                 its data pointer (tm_launch_arg.before/nbytes:
+ *                                 a strided view may address below it); ranges
+ *                                 that overlap form one group bound through ONE
+ *                                 buffer at each argument's data pointer (two
+ *                                 buffers over the same bytes would lose
+ *                                 writes), then per group
  *                                   page-aligned on unified memory -> wrapped
  *                                     (newBufferWithBytesNoCopy, zero-copy),
  *                                     unless the kernel may write memory the
@@ -286,10 +289,11 @@ static tm_status metal_synchronize(tm_device *d, char **err) {
 
 /* ------------------------------------------------------------ binding */
 
+/* A host argument's memory [lo, hi): its allocation around data (lo = data -
+ * before), all of which the kernel may address. */
 typedef struct HostArg {
   int arg;
-  uintptr_t lo, hi;
-  int group;
+  uintptr_t lo, hi, data;
 } HostArg;
 
 static int by_lo(const void *a, const void *b) {
@@ -307,7 +311,8 @@ static tm_status add_temp(Batch *b, void *buf, int pooled, void *host, size_t of
 }
 
 /* Binds the host arguments: groups of overlapping ranges, each through one
- * buffer (wrapped or staged). */
+ * buffer (wrapped or staged) that covers the whole range, bound at the
+ * argument's data pointer (a strided view may address memory below it). */
 static tm_status bind_host(MetalDev *m, const tm_kernel_info *k, const tm_launch_arg *args,
                            HostArg *h, int nh, char **err) {
   const MtlApi *a = m->api;
@@ -346,9 +351,10 @@ static tm_status bind_host(MetalDev *m, const tm_kernel_info *k, const tm_launch
     }
     for (int t = i; t < j; t++) {
       int arg = h[t].arg;
-      st = a->set_buffer(b->enc, buf, base + (h[t].lo - lo), (unsigned)arg, err);
+      st = a->set_buffer(b->enc, buf, base + (h[t].data - lo), (unsigned)arg, err);
       if (st) return st;
-      a->set_checks(b->enc, (unsigned)arg, args[arg].nbytes, args[arg].readonly);
+      a->set_checks(b->enc, (unsigned)arg, args[arg].before, args[arg].nbytes,
+                    args[arg].readonly);
     }
     i = j;
   }
@@ -395,17 +401,19 @@ static tm_status encode(MetalDev *m, tm_module *mod, const uint32_t grid[3],
                       "its %zu-byte Metal buffer",
                       k->name, i, k->args[i].name, x->nbytes, off, len);
       else st = a->set_buffer(b->enc, dev[i].buffer, off, (unsigned)i, err);
-      if (!st)
-        a->set_checks(b->enc, (unsigned)i, x->nbytes ? x->nbytes : len - off, x->readonly);
-    } else if (x->nbytes == 0) { /* nothing to touch: any small buffer will do */
+      if (!st) /* launch.c checked before <= off */
+        a->set_checks(b->enc, (unsigned)i, x->before, x->nbytes ? x->nbytes : len - off,
+                      x->readonly);
+    } else if (x->nbytes == 0 && x->before == 0) { /* nothing to touch: any small buffer */
       void *buf;
       st = bufpool_get(&m->pool, 0, &buf, err);
       if (!st) st = add_temp(b, buf, 1, NULL, 0, 0, err);
       if (!st) st = a->set_buffer(b->enc, buf, 0, (unsigned)i, err);
-      if (!st) a->set_checks(b->enc, (unsigned)i, 0, x->readonly);
+      if (!st) a->set_checks(b->enc, (unsigned)i, 0, 0, x->readonly);
     } else {
-      h[nh++] = (HostArg){.arg = i, .lo = (uintptr_t)x->data,
-                          .hi = (uintptr_t)x->data + x->nbytes};
+      uintptr_t data = (uintptr_t)x->data;
+      h[nh++] = (HostArg){.arg = i, .lo = data - x->before, .hi = data + x->nbytes,
+                          .data = data};
     }
   }
   if (!st && nh) st = bind_host(m, k, args, h, nh, err);

@@ -104,10 +104,12 @@ typedef struct MtlApi {
   tm_status (*set_buffer)(void *enc, void *buf, size_t offset, unsigned index, char **err);
   tm_status (*set_bytes)(void *enc, const void *data, size_t len, unsigned index, char **err);
   tm_status (*set_tg_memory)(void *enc, size_t len, unsigned index, char **err);
-  /* Checked mode only: the bytes from the bound offset the argument may touch
-   * and whether the caller forbids writes (metal-sim checks every access
-   * against them, as the cpu device does; real Metal has no such check). */
-  void (*set_checks)(void *enc, unsigned index, size_t nbytes, int readonly);
+  /* Checked mode only: the bytes below the bound offset and from it that the
+   * argument may touch (a strided view's allocation around its data pointer;
+   * before <= offset) and whether the caller forbids writes (metal-sim checks
+   * every access against them, as the cpu device does; real Metal has no such
+   * check). */
+  void (*set_checks)(void *enc, unsigned index, size_t before, size_t nbytes, int readonly);
   tm_status (*dispatch)(void *enc, const uint32_t groups[3], const uint32_t threads[3],
                         char **err);
   tm_status (*end_encoding)(void *enc, char **err);

@@ -377,8 +377,9 @@ static tm_status objc_set_tg_memory(void *enc, size_t len, unsigned index, char 
   return TM_OK;
 }
 
-static void objc_set_checks(void *enc, unsigned index, size_t nbytes, int readonly) {
-  (void)enc, (void)index, (void)nbytes, (void)readonly; /* no checked mode on a GPU */
+static void objc_set_checks(void *enc, unsigned index, size_t before, size_t nbytes,
+                            int readonly) {
+  (void)enc, (void)index, (void)before, (void)nbytes, (void)readonly; /* no checked mode on a GPU */
 }
 
 static tm_status objc_dispatch(void *enc, const uint32_t g[3], const uint32_t t[3], char **err) {

@@ -102,6 +102,7 @@ typedef struct Binding {
   SimBuf *buf;
   size_t off;
   size_t extent; /* set_checks; SIZE_MAX: to the end of the buffer */
+  size_t before; /* set_checks: bytes below off the argument may touch */
   int readonly;
   unsigned char *bytes;
   size_t nbytes;
@@ -597,10 +598,12 @@ static tm_status sim_set_tg_memory(void *enc, size_t len, unsigned index, char *
   return TM_OK;
 }
 
-static void sim_set_checks(void *enc, unsigned index, size_t nbytes, int readonly) {
+static void sim_set_checks(void *enc, unsigned index, size_t before, size_t nbytes,
+                           int readonly) {
   if (check(enc, K_ENCODER, "set_checks", NULL) || index >= MTL_MAX_BUFFER_INDEX) return;
   Binding *x = &((SimEnc *)enc)->b[index];
   x->extent = nbytes;
+  x->before = before < x->off ? before : x->off; /* never below the buffer's first byte */
   x->readonly = readonly;
 }
 
@@ -766,8 +769,8 @@ static char *run_dispatch(SimDev *dv, Dispatch *d) {
     argv[i] = x->buf->mem + x->off;
     size_t avail = x->buf->len - x->off;
     if (p->info.args[i].role == TM_ARG_BUFFER)
-      bufs[nb++] = (tm_cpu_buf){.lo = (uintptr_t)argv[i],
-                                .size = x->extent < avail ? x->extent : avail,
+      bufs[nb++] = (tm_cpu_buf){.lo = (uintptr_t)argv[i] - x->before,
+                                .size = x->before + (x->extent < avail ? x->extent : avail),
                                 .writable = p->info.args[i].writable && !x->readonly,
                                 .arg = i};
   }

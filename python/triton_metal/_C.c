@@ -6,8 +6,10 @@
  *                                 built by jit.py (see parse_param, parse_global)
  *   Device(name=None) -> Device   tm_device_open; .load(kernel) -> Module
  *   Module.launch(grid, values)   tm_launch_ex; values has one entry per kernel
- *                                 parameter: (ptr, nbytes, readonly) for host
- *                                 memory, (0, nbytes, readonly, buffer, offset)
+ *                                 parameter: (ptr, nbytes, readonly[, before])
+ *                                 for host memory (ptr: the kernel's pointer,
+ *                                 [ptr - before, ptr + nbytes) its allocation),
+ *                                 (0, nbytes, readonly, buffer, offset[, before])
  *                                 for an id<MTLBuffer>, a Python number for a
  *                                 scalar; Device.set_timing(True) makes it
  *                                 tm_launch_timed (Device.take_timing sums)
@@ -779,6 +781,7 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
       la[i].data = dbg;
       la[i].nbytes = dbg_words * sizeof *dbg;
       la[i].readonly = 0;
+      la[i].before = 0;
       continue;
     }
     if (p < 0 || p >= nvals) {
@@ -792,24 +795,32 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
         la[i].data = ptrs[p].ptr;
         la[i].nbytes = ptrs[p].nbytes;
         la[i].readonly = ptrs[p].readonly;
+        la[i].before = ptrs[p].before;
         continue;
       }
-      /* (ptr, nbytes, readonly) of host memory, or (0, nbytes, readonly,
-       * buffer, offset) of an id<MTLBuffer> (tm_launch_ex) */
-      PyObject *ptr, *nbytes, *buffer = NULL, *offset = NULL;
+      /* (ptr, nbytes, readonly[, before]) of host memory, or (0, nbytes,
+       * readonly, buffer, offset[, before]) of an id<MTLBuffer> (tm_launch_ex) */
+      PyObject *ptr, *nbytes, *buffer = NULL, *offset = NULL, *before = NULL;
       int ro;
-      if (!PyTuple_Check(v) || (PyTuple_GET_SIZE(v) != 3 && PyTuple_GET_SIZE(v) != 5)) {
+      Py_ssize_t tn = PyTuple_Check(v) ? PyTuple_GET_SIZE(v) : 0;
+      if (tn < 3 || tn > 6) {
         PyErr_Format(PyExc_TypeError,
-                     "pointer argument must be (ptr, nbytes, readonly) or (0, nbytes, "
-                     "readonly, buffer, offset), got %.100s",
+                     "pointer argument must be (ptr, nbytes, readonly[, before]) or (0, nbytes, "
+                     "readonly, buffer, offset[, before]), got %.100s",
                      Py_TYPE(v)->tp_name);
         goto out;
       }
-      if (!PyArg_ParseTuple(v, "OOp|OO", &ptr, &nbytes, &ro, &buffer, &offset))
+      if (tn == 4 ? !PyArg_ParseTuple(v, "OOpO", &ptr, &nbytes, &ro, &before)
+                  : !PyArg_ParseTuple(v, "OOp|OOO", &ptr, &nbytes, &ro, &buffer, &offset, &before))
         goto out;
+      if (buffer && !offset) {
+        PyErr_SetString(PyExc_TypeError, "a device-buffer pointer argument needs its offset");
+        goto out;
+      }
       la[i].data = PyLong_AsVoidPtr(ptr);
       la[i].nbytes = PyLong_AsSize_t(nbytes);
       la[i].readonly = ro;
+      la[i].before = before ? PyLong_AsSize_t(before) : 0;
       if (PyErr_Occurred())
         goto out;
       if (buffer) {
@@ -831,6 +842,7 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
       la[i].data = slots[i];
       la[i].nbytes = n;
       la[i].readonly = 0;
+      la[i].before = 0;
     }
   }
   if (g[0] && g[1] && g[2]) { /* an empty grid launches nothing, as upstream */
@@ -934,7 +946,7 @@ static PyObject *Module_info(ModuleObject *self, PyObject *unused) {
 static PyMethodDef Module_methods[] = {
     {"launch", (PyCFunction)Module_launch, METH_VARARGS,
      "launch(grid3, values): run the kernel; values has one entry per parameter: a number, "
-     "(ptr, nbytes, readonly) or (0, nbytes, readonly, buffer, offset)"},
+     "(ptr, nbytes, readonly[, before]) or (0, nbytes, readonly, buffer, offset[, before])"},
     {"info", (PyCFunction)Module_info, METH_NOARGS,
      "info() -> dict: max_threads_per_threadgroup, thread_execution_width, "
      "static_threadgroup_memory, as the device built the kernel"},

@@ -155,15 +155,25 @@ def test_read_only_array_written():
 
 
 def test_non_contiguous_array():
+    """A strided view is passed as upstream passes it (its data pointer); the
+    kernel indexes it densely here, so it reads the view's memory from there,
+    inside the array it views. A view whose strides leave its array's memory
+    is refused, and a kernel reading past the array is a located error."""
     x, out = arrays()
-    wide = np.zeros(2 * N, np.float32)
-    refused(ValueError, lambda: scale_kernel[(1,)](wide[::2], out, N, 2.0, BLOCK=BLOCK),
-            "x_ptr", "contiguous", out=out)
-    two_d = np.zeros((N, 2), np.float32)
-    refused(ValueError, lambda: scale_kernel[(1,)](x, two_d[:, 0], N, 2.0, BLOCK=BLOCK),
-            "out_ptr", "contiguous")
-    refused(ValueError, lambda: scale_kernel[(1,)](np.zeros((10, 10), np.float32).T, out, N, 2.0, BLOCK=BLOCK),
-            "x_ptr", out=out)
+    wide = np.arange(2 * N, dtype=np.float32)
+    scale_kernel[(1,)](wide[::2], out, N, 2.0, BLOCK=BLOCK)
+    np.testing.assert_array_equal(out, wide[:N] * 2)
+    two_d = np.full((N, 2), SENTINEL, np.float32)
+    scale_kernel[(1,)](x, two_d[:, 0], N, 2.0, BLOCK=BLOCK)
+    np.testing.assert_array_equal(two_d.reshape(-1)[:N], x * 2)
+    assert (two_d.reshape(-1)[N:] == SENTINEL).all()
+    _, out = arrays()
+    refused(triton.LaunchError, lambda: scale_kernel[(1,)](two_d[N // 2:, 1], out, N, 2.0, BLOCK=BLOCK),
+            "x_ptr", "past the allocation of argument 'x_ptr'")
+    _, out = arrays()
+    refused(ValueError, lambda: scale_kernel[(1,)](
+        np.lib.stride_tricks.as_strided(x, (N,), (8,)), out, N, 2.0, BLOCK=BLOCK),
+        "x_ptr", "past the end of the memory of the array it views", out=out)
 
 
 def test_empty_arrays_with_masked_kernel():
