@@ -277,18 +277,22 @@ def test_out_of_bounds_read():
 
 
 def test_out_of_bounds_write_stays_inside_the_argument():
-    """An out-of-bounds store is refused before it lands: the memory past a
-    view (the rest of its base array) is untouched. (The in-bounds lanes of a
-    failed launch may have been written, as on a GPU.)"""
+    """A view may be addressed anywhere inside the array it views (upstream
+    passes a data pointer); a store past that array is refused before it
+    lands. (The in-bounds lanes of a failed launch may have been written, as on
+    a GPU.)"""
     x = np.arange(64, dtype=np.float32)
     big = np.full(64, SENTINEL, np.float32)
-    refused(triton.LaunchError, lambda: oob_kernel[(1,)](x, big[:10], BLOCK=64), "out-of-bounds", "out_ptr",
-            kernel=oob_kernel)
-    assert (big[10:] == SENTINEL).all()
+    oob_kernel[(1,)](x, big[:10], BLOCK=64)  # past the view, inside its array
+    np.testing.assert_array_equal(big, x)
+    big = np.full(80, SENTINEL, np.float32)
+    refused(triton.LaunchError, lambda: oob_kernel[(1,)](x, big[20:], BLOCK=64), "out-of-bounds",
+            "past the allocation of argument 'out_ptr'", kernel=oob_kernel)
+    assert (big[:20] == SENTINEL).all()
 
 
 def test_out_of_bounds_read_of_a_view():
-    """A view into a larger array: the bound is the view, not the base."""
+    """A view into a larger array: the bound is the base array's memory."""
     base = np.arange(128, dtype=np.float32)
     out = np.full(64, SENTINEL, np.float32)
     refused(triton.LaunchError, lambda: oob_kernel[(1,)](base[100:], out, BLOCK=64), "x_ptr", kernel=oob_kernel)
@@ -297,7 +301,11 @@ def test_out_of_bounds_read_of_a_view():
 def test_out_of_bounds_negative_offset():
     base = np.arange(128, dtype=np.float32)
     out = np.full(64, SENTINEL, np.float32)
-    refused(triton.LaunchError, lambda: neg_kernel[(1,)](base[64:], out, BLOCK=64), "x_ptr", kernel=neg_kernel)
+    neg_kernel[(1,)](base[64:], out, BLOCK=64)  # below the view, inside its array
+    np.testing.assert_array_equal(out, base[61:125])
+    out = np.full(64, SENTINEL, np.float32)
+    refused(triton.LaunchError, lambda: neg_kernel[(1,)](base[2:], out, BLOCK=64), "x_ptr",
+            "before the allocation of argument 'x_ptr'", kernel=neg_kernel)
 
 
 @triton.jit
