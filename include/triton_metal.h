@@ -315,6 +315,27 @@ tm_status tm_module_get_info(const tm_module *m, tm_module_info *out, char **err
 tm_status tm_buffer_new(tm_device *d, size_t nbytes, void **buffer, void **contents, char **err);
 void tm_buffer_free(tm_device *d, void *buffer); /* back to the pool; NULL is fine */
 
+/* Kernel-visible memory. A kernel may dereference pointers it loads from
+ * memory (a table of tensor addresses, as grouped GEMM kernels use). Such a
+ * pointer may reach exactly:
+ *   - the allocation of any BUFFER argument of the launch, and
+ *   - memory registered here, from tm_visible_add until tm_visible_remove.
+ * The cpu device and metal-sim check every device access against that set; a
+ * metal device makes registered memory resident (useResource) for every
+ * dispatch. mem gives the memory as a launch argument does ([data - before,
+ * data + nbytes), readonly: kernels must not store to it); dev (NULL, or
+ * dev->buffer NULL: host memory) gives a device buffer instead (metal kinds:
+ * mem->data is ignored, nbytes 0 = to the buffer's end). Host memory on a
+ * metal device is wrapped once, without copying (pointers to it must stay
+ * valid), so it must be page-aligned there. *address is the address kernels
+ * use for mem's data pointer: put it in pointer tables (cpu: data itself; a
+ * metal device: the buffer's GPU address plus the offset). */
+typedef struct tm_visible tm_visible;
+tm_status tm_visible_add(tm_device *d, const tm_launch_arg *mem, const tm_device_arg *dev,
+                         tm_visible **out, uint64_t *address, char **err);
+/* Waits for launches that may use it, then forgets it; NULL is fine. */
+void tm_visible_remove(tm_device *d, tm_visible *v);
+
 /* Counters of a metal device (all zero on the cpu device). */
 typedef struct tm_device_stats {
   uint64_t pipeline_compiles;    /* pipelines built from MSL */

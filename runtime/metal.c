@@ -21,6 +21,9 @@
  *                                     caller marked read-only
  *                                   otherwise -> a pool buffer, copied in, and
  *                                     copied back after the wait if written;
+ *             registered kernel-visible memory (visible.c) is made resident
+ *             (useResource) for the dispatch, and a host argument inside a
+ *             registered region binds through that region's buffer;
  *          3. encodes the dispatch into the device's open command buffer
  *             (the batch); commits it every BATCH_MAX dispatches;
  *          4. when a host argument is bound (the caller reads host memory as
@@ -310,13 +313,37 @@ static tm_status add_temp(Batch *b, void *buf, int pooled, void *host, size_t of
   return TM_OK;
 }
 
-/* Binds the host arguments: groups of overlapping ranges, each through one
- * buffer (wrapped or staged) that covers the whole range, bound at the
- * argument's data pointer (a strided view may address memory below it). */
+/* The registered host region holding [lo, hi), or NULL. */
+static const tm_visible *visible_holding(const tm_visible *vis, int nvis, uintptr_t lo,
+                                         uintptr_t hi) {
+  for (int i = 0; i < nvis; i++)
+    if (vis[i].lo && lo >= vis[i].lo && hi <= vis[i].lo + vis[i].size) return &vis[i];
+  return NULL;
+}
+
+/* Binds the host arguments: one inside registered kernel-visible memory through
+ * that memory's wrap (one buffer for both uses); the others in groups of
+ * overlapping ranges, each through one buffer (wrapped or staged) that covers
+ * the whole range, bound at the argument's data pointer (a strided view may
+ * address memory below it). */
 static tm_status bind_host(MetalDev *m, const tm_kernel_info *k, const tm_launch_arg *args,
-                           HostArg *h, int nh, char **err) {
+                           HostArg *h, int nh, const tm_visible *vis, int nvis, char **err) {
   const MtlApi *a = m->api;
   Batch *b = m->open;
+  int kept = 0;
+  for (int i = 0; i < nh; i++) {
+    const tm_visible *v = visible_holding(vis, nvis, h[i].lo, h[i].hi);
+    if (!v) {
+      h[kept++] = h[i];
+      continue;
+    }
+    int arg = h[i].arg;
+    tm_status st = a->set_buffer(b->enc, v->buffer, v->offset + (h[i].data - v->lo), (unsigned)arg, err);
+    if (st) return st;
+    a->set_checks(b->enc, (unsigned)arg, args[arg].before, args[arg].nbytes, args[arg].readonly);
+    m->st.zero_copy_args++;
+  }
+  nh = kept;
   qsort(h, (size_t)nh, sizeof *h, by_lo);
   for (int i = 0; i < nh;) {
     uintptr_t lo = h[i].lo, hi = h[i].hi;
@@ -386,8 +413,14 @@ static tm_status encode(MetalDev *m, tm_module *mod, const uint32_t grid[3],
   if (st) return st;
   Batch *b = m->open;
   st = a->set_pipeline(b->enc, p->pso, err);
+  tm_visible *vis;
+  int nvis;
+  if (rt_visible_snapshot(mod->dev, &vis, &nvis)) return rt_error(TM_ERR_NOMEM, err, "out of memory");
   HostArg *h = calloc((size_t)k->nargs + 1, sizeof *h);
-  if (!h) return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  if (!h) {
+    free(vis);
+    return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  }
   int nh = 0;
   for (int i = 0; i < k->nargs && !st; i++) {
     const tm_launch_arg *x = &args[i];
@@ -416,8 +449,12 @@ static tm_status encode(MetalDev *m, tm_module *mod, const uint32_t grid[3],
                           .data = data};
     }
   }
-  if (!st && nh) st = bind_host(m, k, args, h, nh, err);
+  if (!st && nh) st = bind_host(m, k, args, h, nh, vis, nvis, err);
+  /* memory the kernel may reach only through pointers loaded from memory */
+  for (int i = 0; i < nvis && !st; i++)
+    a->use_resource(b->enc, vis[i].buffer, vis[i].offset, vis[i].size, !vis[i].readonly);
   free(h);
+  free(vis);
   *host_used = nh > 0;
   if (st) return st;
   uint32_t threads[3] = {(uint32_t)k->threads_per_threadgroup, 1, 1};
@@ -493,6 +530,62 @@ static void metal_module_info(const tm_module *mod, tm_module_info *out) {
   out->static_threadgroup_memory = (int)p->props.static_tg_memory;
 }
 
+/* ------------------------------------------------------------ kernel-visible memory */
+
+/* Registered host memory is wrapped once, without copying: kernels reach it
+ * through addresses in memory, which must stay valid for the registration
+ * (a staged copy would not be what they point at). */
+static tm_status metal_visible_add(tm_device *d, tm_visible *v, char **err) {
+  MetalDev *m = d->impl;
+  const MtlApi *a = m->api;
+  size_t page = m->props.page_size;
+  tm_status st = TM_OK;
+  pthread_mutex_lock(&m->mu);
+  if (!v->buffer) {
+    if (!m->props.unified_memory || v->lo % page)
+      st = rt_error(TM_ERR_INVALID, err,
+                    "kernel-visible host memory at %p: the %s device wraps it without copying, "
+                    "which needs %s; allocate it page-aligned or use a Metal tensor (MPS, MLX)",
+                    (void *)v->lo, a->name,
+                    m->props.unified_memory ? "a page-aligned start (16384-byte pages)"
+                                            : "unified memory");
+    else if (!(st = a->buffer_wrap(m->dev, (void *)v->lo, (v->size + page - 1) / page * page,
+                                   &v->buffer, err)))
+      v->owned = 1, v->offset = 0;
+  } else {
+    size_t len = a->buffer_length(v->buffer);
+    if (v->offset > len || (v->size && v->size > len - v->offset))
+      st = rt_error(TM_ERR_INVALID, err,
+                    "kernel-visible memory: %zu bytes at offset %zu pass the end of its %zu-byte "
+                    "Metal buffer",
+                    v->size, v->offset, len);
+  }
+  if (!st) {
+    uint64_t base = a->buffer_gpu_address(v->buffer);
+    if (!base) {
+      st = rt_error(TM_ERR_DEVICE, err,
+                    "kernel-visible memory needs MTLBuffer.gpuAddress (Metal 3, macOS 13 or "
+                    "later)");
+      if (v->owned) a->release(m->dev, v->buffer), v->buffer = NULL, v->owned = 0;
+    }
+    v->address = base + v->offset;
+  }
+  pthread_mutex_unlock(&m->mu);
+  return st;
+}
+
+static void metal_visible_remove(tm_device *d, tm_visible *v) {
+  MetalDev *m = d->impl;
+  pthread_mutex_lock(&m->mu);
+  if (m->open || m->inflight) { /* launches may still reach it */
+    char *msg = NULL;
+    if (drain(m, &msg) && !m->deferred) m->deferred = msg;
+    else free(msg);
+  }
+  if (v->owned) m->api->release(m->dev, v->buffer);
+  pthread_mutex_unlock(&m->mu);
+}
+
 /* ------------------------------------------------------------ buffers, stats */
 
 static tm_status metal_buffer_new(tm_device *d, size_t n, void **buf, void **contents,
@@ -542,7 +635,8 @@ static void metal_stats(tm_device *d, tm_device_stats *out) {
   .close = metal_close, .load = metal_load, .unload = metal_unload, .launch = metal_launch,   \
   .synchronize = metal_synchronize, .buffer_new = metal_buffer_new,                           \
   .buffer_free = metal_buffer_free, .stats = metal_stats, .launch_timed = metal_launch_timed, \
-  .module_info = metal_module_info,
+  .module_info = metal_module_info, .visible_add = metal_visible_add,                         \
+  .visible_remove = metal_visible_remove,
 
 static const char *sim_unavailable(void) { return mtl_sim_api.unavailable(); }
 

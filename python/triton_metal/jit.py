@@ -30,6 +30,7 @@ import types
 
 from . import _tm
 from . import cache as _cache
+from . import visible as _visible
 from . import options as _options
 from .language import core as _core
 
@@ -299,7 +300,11 @@ def _launch(module, grid3, launch_values, views):
     tm_device_synchronize (our command queue is not torch's or MLX's: their
     next operation must not start before ours ends, and a consumed DLPack
     capsule's memory may be freed once its view is dropped). The views, and
-    the objects they keep alive, stay referenced until then."""
+    the objects they keep alive, stay referenced until then. Registered
+    kernel-visible memory in Metal memory (visible.py) is synchronized the
+    same way."""
+    if _visible._device_views:
+        views = list(views) + _visible.device_views()
     if not views:
         module.launch(grid3, launch_values)
         return

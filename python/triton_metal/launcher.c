@@ -62,6 +62,9 @@ static PyObject *tensor_dtypes;
 static PyObject *s_is_cpu, *s_untyped_storage, *s_base, *s_dtype, *s_data_ptr, *s_nbytes,
     *s_slow_run;
 static PyObject *OPTS;
+/* Registrations of kernel-visible Metal memory (visible.py): while there are
+ * any, launches take the Python path, which synchronizes them. */
+static long visible_device_views;
 
 /* tm_dtype of a buffer-protocol format ("f", "<i", "=q", ...), TM_VOID if none. */
 static tm_dtype format_dtype(const char *f, Py_ssize_t itemsize) {
@@ -270,6 +273,16 @@ static PyObject *py_pointer_arg(PyObject *mod, PyObject *obj) {
     Py_RETURN_NONE;
   return Py_BuildValue("(iNnin)", (int)p.dtype, PyLong_FromVoidPtr(p.ptr), (Py_ssize_t)p.nbytes,
                        p.readonly, (Py_ssize_t)p.before);
+}
+
+/* set_visible_device_views(n): the number of live registrations of
+ * kernel-visible Metal memory (visible.py). */
+static PyObject *py_set_visible_device_views(PyObject *mod, PyObject *arg) {
+  long n = PyLong_AsLong(arg);
+  if (n == -1 && PyErr_Occurred())
+    return NULL;
+  visible_device_views = n;
+  Py_RETURN_NONE;
 }
 
 /* set_pointer_types(tensor_type, dtypes): what tmpy_pointer_arg knows of torch. */
@@ -507,7 +520,7 @@ static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
   int nitems = 0, nopts = 0;
   Py_ssize_t nargs = PyTuple_GET_SIZE(args), n = d->nparams;
 
-  if (!d->fast_ok || nargs > n)
+  if (!d->fast_ok || nargs > n || visible_device_views)
     return slow_run(d, grid, args, kwargs, NULL);
   for (Py_ssize_t i = 0; i < n; i++)
     vals[i] = i < nargs ? PyTuple_GET_ITEM(args, i) : NULL;
@@ -686,6 +699,8 @@ static PyMethodDef launcher_functions[] = {
      "pointer_arg(obj) -> (tm_dtype, ptr, nbytes, readonly, before), or None when obj is not "
      "an array/tensor usable as it is: ptr is the view's data pointer, [ptr - before, ptr + "
      "nbytes) the allocation it lives in"},
+    {"set_visible_device_views", py_set_visible_device_views, METH_O,
+     "set_visible_device_views(n): while n > 0 launches take the Python path (visible.py)"},
     {"set_pointer_types", py_set_pointer_types, METH_VARARGS,
      "set_pointer_types(tensor_type, {dtype: tm_dtype}): torch support for pointer_arg"},
     {NULL, NULL, 0, NULL}};
