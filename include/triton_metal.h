@@ -327,7 +327,7 @@ void tm_buffer_free(tm_device *d, void *buffer); /* back to the pool; NULL is fi
  * dev->buffer NULL: host memory) gives a device buffer instead (metal kinds:
  * mem->data is ignored, nbytes 0 = to the buffer's end). Host memory on a
  * metal device is wrapped once, without copying (pointers to it must stay
- * valid), so it must be page-aligned there. *address is the address kernels
+ * valid): the wrap covers the pages it lies on. *address is the address kernels
  * use for mem's data pointer: put it in pointer tables (cpu: data itself; a
  * metal device: the buffer's GPU address plus the offset). */
 typedef struct tm_visible tm_visible;

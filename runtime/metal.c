@@ -534,7 +534,9 @@ static void metal_module_info(const tm_module *mod, tm_module_info *out) {
 
 /* Registered host memory is wrapped once, without copying: kernels reach it
  * through addresses in memory, which must stay valid for the registration
- * (a staged copy would not be what they point at). */
+ * (a staged copy would not be what they point at). The wrap covers the whole
+ * pages the memory lies on (Metal wraps page-aligned ranges; the pages around
+ * an allocation are mapped); checked accesses are held to the registered bytes. */
 static tm_status metal_visible_add(tm_device *d, tm_visible *v, char **err) {
   MetalDev *m = d->impl;
   const MtlApi *a = m->api;
@@ -542,16 +544,15 @@ static tm_status metal_visible_add(tm_device *d, tm_visible *v, char **err) {
   tm_status st = TM_OK;
   pthread_mutex_lock(&m->mu);
   if (!v->buffer) {
-    if (!m->props.unified_memory || v->lo % page)
+    uintptr_t base = v->lo / page * page;
+    size_t len = (v->lo + v->size - base + page - 1) / page * page;
+    if (!m->props.unified_memory)
       st = rt_error(TM_ERR_INVALID, err,
-                    "kernel-visible host memory at %p: the %s device wraps it without copying, "
-                    "which needs %s; allocate it page-aligned or use a Metal tensor (MPS, MLX)",
-                    (void *)v->lo, a->name,
-                    m->props.unified_memory ? "a page-aligned start (16384-byte pages)"
-                                            : "unified memory");
-    else if (!(st = a->buffer_wrap(m->dev, (void *)v->lo, (v->size + page - 1) / page * page,
-                                   &v->buffer, err)))
-      v->owned = 1, v->offset = 0;
+                    "kernel-visible host memory at %p: the %s device has no unified memory to "
+                    "wrap it in; use a Metal tensor (MPS, MLX)",
+                    (void *)v->lo, a->name);
+    else if (!(st = a->buffer_wrap(m->dev, (void *)base, len, &v->buffer, err)))
+      v->owned = 1, v->offset = v->lo - base;
   } else {
     size_t len = a->buffer_length(v->buffer);
     if (v->offset > len || (v->size && v->size > len - v->offset))
@@ -561,14 +562,14 @@ static tm_status metal_visible_add(tm_device *d, tm_visible *v, char **err) {
                     v->size, v->offset, len);
   }
   if (!st) {
-    uint64_t base = a->buffer_gpu_address(v->buffer);
-    if (!base) {
+    uint64_t gpu = a->buffer_gpu_address(v->buffer);
+    if (!gpu) {
       st = rt_error(TM_ERR_DEVICE, err,
                     "kernel-visible memory needs MTLBuffer.gpuAddress (Metal 3, macOS 13 or "
                     "later)");
       if (v->owned) a->release(m->dev, v->buffer), v->buffer = NULL, v->owned = 0;
     }
-    v->address = base + v->offset;
+    v->address = gpu + v->offset;
   }
   pthread_mutex_unlock(&m->mu);
   return st;

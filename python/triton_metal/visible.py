@@ -23,8 +23,9 @@ metal device the GPU addresses of their buffers)::
 
 The registration keeps the objects alive until it is released (``release()``,
 the end of the ``with`` block, or dropping it). On a metal device host memory
-is wrapped once, without copying, so it must be page-aligned there; a torch MPS
-tensor or an MLX array is registered by its buffer.
+is wrapped once, without copying (the pages it lies on); a torch MPS tensor or
+an MLX array is registered by its buffer. Registering a view registers the
+allocation it lives in, as a launch argument's is.
 """
 import importlib
 import threading
@@ -50,6 +51,9 @@ class KernelVisible:
                     raise TypeError(f"kernel_visible: argument #{i} of type {type(o).__name__} "
                                     "is not an array or tensor")
                 _code, ptr, nbytes, ro, before, view = p
+                if before + nbytes == 0 and not (view is not None and view.on_device):
+                    self.addresses.append(ptr)  # empty: nothing to reach
+                    continue
                 if view is not None and view.on_device:
                     if view.sync_before is not None:
                         view.sync_before()
