@@ -885,13 +885,15 @@ class JITFunction(_Base):
     def _run(self, grid, args, kwargs, warmup):
         values, opts = self._binder(*args, **kwargs)
         o = _options.resolve(self.__name__, opts, self.default_options, self.debug)
+        # the grid first, as upstream: a grid callable may resize or replace an
+        # argument's memory, so no argument is read before it has run
+        grid3 = None if warmup else self._grid3(grid, values)
         specs, launch_values, extra, views = self._spec(values)
         key = (specs, o.num_warps, o.debug, extra, o.opt_level, o.debug_info, o[4:])
         compiled = self.cache.get(key)
         if compiled is None:
             compiled = self._compile(key, specs, o)
         if not warmup:
-            grid3 = self._grid3(grid, values)
             if self._log:
                 self._log(f"launch {self.__name__} grid={grid3} hash={compiled.hash[:12]}")
             _launch(compiled.module or compiled._init_handles(), grid3, launch_values, views)

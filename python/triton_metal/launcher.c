@@ -540,14 +540,29 @@ static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
     }
   }
   for (Py_ssize_t i = 0; i < n; i++) {
+    if (vals[i])
+      continue;
+    if (!(d->flags[i] & F_HAS_DEFAULT))
+      return slow_run(d, grid, args, kwargs, NULL); /* missing argument: Python raises */
+    vals[i] = PyTuple_GET_ITEM(d->defaults, i);
+  }
+  /* The grid first, as upstream: a grid callable may resize or replace an
+   * argument's memory, so no argument is read before it has run. The slow
+   * path then gets the evaluated grid, not the callable (it runs once). */
+  uint32_t g[3];
+  PyObject *evaluated = NULL;
+  if (!PyTuple_Check(grid) && !PyList_Check(grid) && PyCallable_Check(grid)) {
+    if (parse_grid(d, grid, vals, g) < 0)
+      return NULL;
+    if (!(evaluated = Py_BuildValue("(kkk)", (unsigned long)g[0], (unsigned long)g[1],
+                                    (unsigned long)g[2])))
+      return NULL;
+    grid = evaluated;
+  }
+  for (Py_ssize_t i = 0; i < n; i++) {
     PyObject *v = vals[i];
     unsigned f = d->flags[i];
     int code;
-    if (!v) {
-      if (!(f & F_HAS_DEFAULT))
-        goto slow; /* missing argument: Python raises */
-      v = vals[i] = PyTuple_GET_ITEM(d->defaults, i);
-    }
     if ((f & F_CONSTEXPR) || v == Py_None || PyUnicode_CheckExact(v)) {
       if (push_value(items, &nitems, v) < 0)
         goto fail;
@@ -595,13 +610,13 @@ static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
   if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2 ||
       !PyObject_TypeCheck(PyTuple_GET_ITEM(entry, 1), &tmpy_ModuleType))
     goto slow;
-  Py_INCREF(entry); /* the grid callable may run arbitrary code */
-  uint32_t g[3];
-  if (parse_grid(d, grid, vals, g) == 0 &&
+  Py_INCREF(entry);
+  if ((evaluated || parse_grid(d, grid, vals, g) == 0) &&
       tmpy_launch((ModuleObject *)PyTuple_GET_ITEM(entry, 1), g, vals, n, ptrs) == 0)
     result = Py_NewRef(PyTuple_GET_ITEM(entry, 0));
   Py_DECREF(entry);
   Py_DECREF(key);
+  Py_XDECREF(evaluated);
   return result;
 
 slow:
@@ -609,11 +624,13 @@ slow:
     Py_DECREF(items[i]);
   result = slow_run(d, grid, args, kwargs, key);
   Py_XDECREF(key);
+  Py_XDECREF(evaluated);
   return result;
 fail:
   for (int i = 0; i < nitems; i++)
     Py_DECREF(items[i]);
   Py_XDECREF(key);
+  Py_XDECREF(evaluated);
   return NULL;
 }
 
