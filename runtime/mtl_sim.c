@@ -402,13 +402,13 @@ static int copy_hint(tm_kernel_info *dst, const tm_kernel_info *src) {
 
 /* The archive file: one line naming the pipeline. */
 static int archive_matches(const char *path, const char *name) {
-  FILE *f = fopen(path, "r");
-  if (!f) return 0;
-  char line[512] = {0}, want[512];
-  int ok = fgets(line, sizeof line, f) != NULL;
-  fclose(f);
+  char *text = NULL, want[512];
+  size_t n;
+  if (rt_read_regular(path, 4096, &text, &n)) return 0; /* absent, or not a regular file */
   snprintf(want, sizeof want, "metal-sim binary archive: %s\n", name);
-  return ok && !strcmp(line, want);
+  int ok = !strcmp(text, want);
+  free(text);
+  return ok;
 }
 
 static void archive_write(const char *path, const char *name) {

@@ -28,6 +28,18 @@ char *rt_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *rt_vstrfmt(const char *fmt, va_list ap);
 char *rt_strdup(const char *s); /* NULL stays NULL */
 
+/* ------------------------------------------------------------ files.c */
+
+/* Opens path for reading only if it is a regular file, never blocking (a FIFO
+ * or a device node in place of a cache entry is refused): the descriptor, -1
+ * when path does not exist, -2 when it is not a readable regular file. *size
+ * (may be NULL) gets its size. */
+int rt_open_regular(const char *path, off_t *size);
+/* The whole regular file (at most max bytes; NUL-terminated) in a malloc'd
+ * *out of *len bytes: 0, or -1 (absent) / -2 (not a regular file, too large,
+ * unreadable, out of memory) with *out NULL. */
+int rt_read_regular(const char *path, size_t max, char **out, size_t *len);
+
 /* ------------------------------------------------------------ device.c */
 
 typedef struct DeviceOps {

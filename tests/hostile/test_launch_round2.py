@@ -93,3 +93,64 @@ def test_grid_callable_runs_once_per_launch():
     fill_index[grid](out, 64, BLOCK=64)  # the C path
     fill_index[grid](out.copy(), 32, BLOCK=64)  # a new key: the C path misses, Python runs
     assert calls == [64, 64, 32]
+
+
+# ------------------------------------------------------------ 3, 5: the disk cache
+
+CACHE_SCRIPT = """
+import sys
+import numpy as np
+sys.path.insert(0, {here!r})
+import triton_metal as triton
+from test_launch_round2 import fill_index
+
+out = np.zeros(300, np.float32)
+fill_index[(3,)](out, 300, BLOCK=128)
+assert (out == np.arange(300, dtype=np.float32) * 0.5).all()
+print("OK")
+"""
+
+
+def _cache_files(root, suffix):
+    found = []
+    for folder, _dirs, names in os.walk(root):
+        found += [os.path.join(folder, n) for n in names if n.endswith(suffix)]
+    return found
+
+
+@pytest.mark.parametrize("what", ["kernel entry", "cpu object", "object hash", "shim header"])
+def test_fifo_in_place_of_a_cache_file(tmp_path, what):
+    """Each file the launch path reads from the cache, replaced by a FIFO: the
+    next process rebuilds it instead of blocking forever on the read."""
+    env = {"TRITON_METAL_CACHE_DIR": str(tmp_path), "TRITON_METAL_DEVICE": "cpu"}
+    body = CACHE_SCRIPT.format(here=os.path.dirname(__file__))
+    rc, out = run_script(body, env)
+    assert rc == 0 and "OK" in out, out[-2000:]
+    paths = {"kernel entry": _cache_files(tmp_path / "kernels", ".json"),
+             "cpu object": _cache_files(tmp_path / "cpu", ".so"),
+             "object hash": _cache_files(tmp_path / "cpu", ".sum"),
+             "shim header": [p for p in _cache_files(tmp_path / "cpu", "metal_stdlib")]}[what]
+    assert paths, what
+    for p in paths:
+        os.unlink(p)
+        os.mkfifo(p)
+    if what == "shim header":  # read by the C++ compiler: make the next launch compile
+        for p in _cache_files(tmp_path / "cpu", ".so") + _cache_files(tmp_path / "kernels", ".json"):
+            os.unlink(p)
+    rc, out = run_script(body, env, timeout=120)  # a hang raises TimeoutExpired
+    assert rc == 0 and "OK" in out, out[-2000:]
+    for p in paths:
+        assert os.path.isfile(p), p  # rebuilt as a regular file
+
+
+def test_truncated_cpu_object_is_rebuilt(tmp_path):
+    env = {"TRITON_METAL_CACHE_DIR": str(tmp_path), "TRITON_METAL_DEVICE": "cpu"}
+    body = CACHE_SCRIPT.format(here=os.path.dirname(__file__))
+    rc, out = run_script(body, env)
+    assert rc == 0, out[-2000:]
+    (so,) = _cache_files(tmp_path / "cpu", ".so")
+    size = os.path.getsize(so)
+    os.truncate(so, size // 2)
+    rc, out = run_script(body, env)  # SIGBUS (rc -7) before the fix
+    assert rc == 0 and "OK" in out, (rc, out[-2000:])
+    assert os.path.getsize(so) == size
