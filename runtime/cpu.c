@@ -41,6 +41,8 @@ void cpu_dev_free(CpuDev *c) {
   pthread_mutex_destroy(&c->mu);
   pthread_mutex_destroy(&c->launch_mu);
   if (c->cache_is_temp && c->cache_dir) cpu_temp_dir_remove(c->cache_dir);
+  if (c->obj_dir) cpu_temp_dir_remove(c->obj_dir);
+  free(c->obj_dir);
   free(c->cache_dir);
   free(c);
 }

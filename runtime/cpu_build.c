@@ -12,8 +12,8 @@
  *      used only if its bytes hash to what <key>.sum recorded when it was built
  *      (a truncated, garbled or swapped object, a FIFO or anything but a
  *      regular file in its place: deleted and rebuilt), else compile. The
- *      verified bytes are what gets loaded (on Linux from a private memfd), so
- *      the file cannot change under dlopen.
+ *      verified bytes are what gets loaded (from a private copy named by their
+ *      hash), so the cache file cannot change under dlopen.
  *   5. compile: source and output go to unique temporary names and the output is
  *      renamed into place, so concurrent processes building the same kernel are
  *      safe. On a C++ error the source is kept as <cache>/cpu/<key>.cc and the
@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -461,38 +460,53 @@ static void key(const Toolchain *tc, const char *msl, const char *tramp, uint8_t
   sha256_final(&s, out);
 }
 
-/* Loads an object from its bytes: on Linux through a private memfd (what was
- * verified is what runs, whatever happens to the file), elsewhere from path. */
-static CpuObj *open_bytes(const char *bytes, size_t n, const char *path, char **why) {
-#ifdef __linux__
-  int fd = memfd_create("triton-metal-kernel", MFD_CLOEXEC);
-  if (fd >= 0) {
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    CpuObj *o = write_all(fd, bytes, n) == 0 ? open_obj(proc, why) : NULL;
-    close(fd); /* the mapping stays */
-    if (o || *why) return o;
-  }
-#else
-  (void)bytes, (void)n;
-#endif
-  return open_obj(path, why);
+/* The SHA-256 (hex) of an object's bytes. */
+static void obj_hash(const char *bytes, size_t n, char hex[65]) {
+  uint8_t d[32];
+  sha256(bytes, n, d);
+  sha256_hex(d, hex);
 }
 
 /* "<tag> <key> <sha256 of the object>\n", what <key>.sum holds. */
-static char *sum_line(const Build *b, const char *bytes, size_t n) {
-  uint8_t d[32];
-  char hex[65];
-  sha256(bytes, n, d);
-  sha256_hex(d, hex);
-  return rt_strfmt("%s %s %s\n", SUM_TAG, b->hex, hex);
+static char *sum_line(const Build *b, const char *objhex) {
+  return rt_strfmt("%s %s %s\n", SUM_TAG, b->hex, objhex);
+}
+
+/* Loads verified object bytes from a private copy, <private folder>/<sha256 of
+ * the bytes>.so, so that what was verified is what runs, whatever happens to
+ * the cache file. The name is the content's hash because dlopen identifies a
+ * loaded object by its path: equal names must mean equal bytes. (The folder is
+ * the device's own, removed by cpu_dev_free; without one, the cache file.) */
+static CpuObj *open_bytes(CpuDev *d, const char *bytes, size_t n, const char *objhex,
+                          const char *fallback, char **why) {
+  if (!d->obj_dir) d->obj_dir = temp_dir();
+  char *path = d->obj_dir ? rt_strfmt("%s/%s.so", d->obj_dir, objhex) : NULL;
+  int fd = path ? rt_open_regular(path, NULL) : -1;
+  if (fd >= 0) {
+    close(fd); /* written by this device from the same bytes */
+  } else if (path) {
+    char *tmp = rt_strfmt("%s.XXXXXX", path);
+    int t = tmp ? mkstemp(tmp) : -1;
+    int bad = t < 0 || write_all(t, bytes, n);
+    if (t >= 0) bad |= close(t);
+    if (bad || rename(tmp, path)) {
+      if (t >= 0) unlink(tmp);
+      free(path);
+      path = NULL;
+    }
+    free(tmp);
+  }
+  CpuObj *o = open_obj(path ? path : fallback, why);
+  free(path);
+  return o;
 }
 
 /* The cached object of b if its bytes are the ones recorded at build time.
  * NULL with *why NULL: not cached; with *why set: unusable (then deleted). */
-static CpuObj *load_cached(const Build *b, char **why) {
+static CpuObj *load_cached(CpuDev *d, const Build *b, char **why) {
   *why = NULL;
   char *sum = rt_strfmt("%s/%s.sum", b->dir, b->hex), *rec = NULL, *bytes = NULL, *want = NULL;
+  char objhex[65];
   size_t nrec, n;
   CpuObj *o = NULL;
   int rs = sum ? rt_read_regular(sum, 512, &rec, &nrec) : -2;
@@ -501,10 +515,10 @@ static CpuObj *load_cached(const Build *b, char **why) {
   if (rs || ro) {
     *why = rt_strdup(ro == -1 ? "object missing" : rs == -1 ? "no recorded hash"
                                                             : "not a regular file or unreadable");
-  } else if (!(want = sum_line(b, bytes, n)) || strcmp(rec, want)) {
+  } else if (obj_hash(bytes, n, objhex), !(want = sum_line(b, objhex)) || strcmp(rec, want)) {
     *why = rt_strdup("its bytes do not match the hash recorded when it was built");
   } else {
-    o = open_bytes(bytes, n, b->so, why);
+    o = open_bytes(d, bytes, n, objhex, b->so, why);
   }
   if (!o && *why) { /* corrupt, truncated, swapped or foreign: rebuilt */
     unlink(b->so);
@@ -519,7 +533,7 @@ out:
 static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, CpuObj **out,
                       char **err) {
   char *why = NULL;
-  if ((*out = load_cached(b, &why))) return TM_OK;
+  if ((*out = load_cached(d, b, &why))) return TM_OK;
   free(why);
   why = NULL;
   if (!d->cache_is_temp && (mkdirs(d->cache_dir) || access(d->cache_dir, W_OK))) {
@@ -542,12 +556,14 @@ static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, C
   tm_status st = compile(b, msl, tramp, &bytes, &n, err);
   if (st) return st;
   d->compiles++;
+  char objhex[65];
+  obj_hash(bytes, n, objhex);
   if (!d->cache_is_temp) { /* record the hash; a failure only costs the cache */
-    char *sum = rt_strfmt("%s/%s.sum", b->dir, b->hex), *line = sum_line(b, bytes, n);
+    char *sum = rt_strfmt("%s/%s.sum", b->dir, b->hex), *line = sum_line(b, objhex);
     if (sum && line) write_file_atomic(sum, (const char *const[]){line}, 1);
     free(sum), free(line);
   }
-  *out = open_bytes(bytes, n, b->so, &why);
+  *out = open_bytes(d, bytes, n, objhex, b->so, &why);
   free(bytes);
   if (*out) {
     if (d->cache_is_temp) unlink(b->so); /* loaded; the folder holds nothing for later */

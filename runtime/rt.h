@@ -204,6 +204,7 @@ typedef struct CpuDev {
   char *cache_dir; /* <cache>/cpu, or a private temporary folder (below) */
   int cache_is_temp; /* the cache folder could not be written: objects are built in a
                         folder of this device's own, removed by cpu_dev_free */
+  char *obj_dir;     /* private copies of the loaded objects (cpu_build.c), or NULL */
   pthread_mutex_t mu; /* objs */
   CpuObj *objs;
   pthread_mutex_t launch_mu; /* one launch at a time per device */
