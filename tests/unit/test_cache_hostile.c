@@ -41,7 +41,7 @@ static int fresh(const char *msl, float want2) {
 }
 
 /* The cache files whose names end in suffix, in <cache>/cpu (at most 4). */
-static int files(const char *suffix, char out[][512]) {
+static int files(const char *suffix, char out[][700]) {
   char sub[300];
   snprintf(sub, sizeof sub, "%s/cpu", emu_cache_dir);
   DIR *dd = opendir(sub);
@@ -49,7 +49,7 @@ static int files(const char *suffix, char out[][512]) {
   for (struct dirent *e; dd && (e = readdir(dd));) {
     size_t n = strlen(e->d_name), k = strlen(suffix);
     if (n > k && !strcmp(e->d_name + n - k, suffix) && count < 4)
-      snprintf(out[count++], 512, "%s/%s", sub, e->d_name);
+      snprintf(out[count++], 700, "%s/%s", sub, e->d_name);
   }
   if (dd) closedir(dd);
   return count;
@@ -83,8 +83,8 @@ int main(void) {
            plus + strlen("v5 + v6"));
 
   CHECK(fresh(emu_add_msl, -3.0f)); /* builds both objects and records their hashes */
-  char so_sub[512], sum_add[512], so_add[512];
-  char names[4][512];
+  char so_sub[700], sum_add[700], so_add[700];
+  char names[4][700];
   CHECK(files(".so", names) == 1);
   snprintf(so_add, sizeof so_add, "%s", names[0]);
   CHECK(fresh(sub_msl, 9.0f));
@@ -104,7 +104,7 @@ int main(void) {
   /* 8: another specialization's object swapped in (its recorded hash too) */
   copy_file(so_sub, so_add);
   CHECK(fresh(emu_add_msl, -3.0f)); /* 3 + -6, not 3 - -6 */
-  char sum_sub[512];
+  char sum_sub[700];
   snprintf(sum_sub, sizeof sum_sub, "%.*s.sum", (int)(strlen(so_sub) - 3), so_sub);
   copy_file(so_sub, so_add);
   copy_file(sum_sub, sum_add);
@@ -119,7 +119,7 @@ int main(void) {
   CHECK(mkfifo(sum_add, 0644) == 0);
   CHECK(fresh(emu_add_msl, -3.0f));
   CHECK(stat(sum_add, &st) == 0 && S_ISREG(st.st_mode));
-  char shim[600];
+  char shim[700];
   shim_path(shim, sizeof shim);
   CHECK(shim[0] != 0);
   unlink(shim);
