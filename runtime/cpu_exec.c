@@ -152,8 +152,9 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
                      extent, where);
   if (best_miss > NEAR && best_miss > b->size)
     return rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is in no argument's "
-                     "allocation nor in memory registered as kernel-visible (the nearest, %s, "
-                     "is %zu bytes away)%s",
+                     "allocation nor in memory registered as kernel-visible (memory reached "
+                     "through pointers loaded from memory must be registered: "
+                     "triton_metal.kernel_visible; the nearest, %s, is %zu bytes away)%s",
                      kind, k->name, k->source_file, line, p, name, best_miss, where);
   return rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s %s (%s)%s",
                    kind, k->name, k->source_file, line, best_miss,

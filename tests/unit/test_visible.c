@@ -63,7 +63,9 @@ static void host_memory(tm_device *d, float *in, float *out, const char *what) {
   CHECK(run(m, table, N, &err) == TM_ERR_RUNTIME);
   CHECK_CONTAINS(err, "out-of-bounds load in kernel 'indirect' at grouped.py:6: address");
   CHECK_CONTAINS(err, "is in no argument's allocation nor in memory registered as "
-                      "kernel-visible (the nearest, argument 't', is");
+                      "kernel-visible (memory reached through pointers loaded from memory "
+                      "must be registered: triton_metal.kernel_visible; the nearest, argument "
+                      "'t', is");
   tm_free(err);
   /* registered: runs, through the addresses the registration gives */
   tm_visible *vin = NULL, *vout = NULL;
