@@ -279,6 +279,37 @@ def test_device_views_address_their_whole_buffer(monkeypatch):
             c.module = None
 
 
+def test_metal_capsule_view_addresses_its_whole_buffer():
+    """An MLX array (a kDLMetal DLPack capsule) is its MTLBuffer at an offset:
+    the buffer is its allocation, down to the first byte."""
+    from test_interop_launch import DeviceArray, metal_capsule
+    saved = tmjit._device
+    dev = _C.Device("metal-sim")
+    tmjit._device = dev
+    shifted.fast_cache.clear()
+    for c in shifted.cache.values():
+        c.module = None
+    try:
+        vals = rand(120, 14)
+        arr = DeviceArray(dev, vals[24:], offset=24)
+        arr.all[:24] = vals[:24]
+        out = np.full(100, SENTINEL, np.float32)
+        cap, keep = metal_capsule(arr)
+        shifted[(2,)](cap, out, 24, 100, BLOCK=64)  # reads buffer elements 0..100
+        np.testing.assert_array_equal(out, vals[:100] + 1)
+        cap, keep = metal_capsule(arr)
+        with pytest.raises(triton.LaunchError, match="before the allocation of argument 'x_ptr'"):
+            shifted[(2,)](cap, out, 25, 100, BLOCK=64)
+        del keep
+        arr.free()
+    finally:
+        dev.synchronize()
+        tmjit._device = saved
+        shifted.fast_cache.clear()
+        for c in shifted.cache.values():
+            c.module = None
+
+
 def test_c_pointer_arg_reports_the_allocation():
     a = np.zeros((6, 8), np.float32)
     lo = a.ctypes.data
