@@ -181,7 +181,7 @@ static void sim_residency(tm_device *d) {
   void *pso = ((MetalPipe *)m->impl)->pso;
   int n = N;
   for (int mode = 0; mode < 3; mode++) { /* 0: not resident, 1: out read-only, 2: right */
-    void *cb, *enc;
+    void *cb = NULL, *enc = NULL;
     CHECK(a->cmdbuf_new(q, &cb, &err) == TM_OK && a->encoder_new(cb, &enc, &err) == TM_OK);
     CHECK(a->set_pipeline(enc, pso, &err) == TM_OK);
     CHECK(a->set_buffer(enc, tb, 0, 0, &err) == TM_OK);
@@ -215,7 +215,7 @@ static void sim_residency(tm_device *d) {
   }
   /* a resident buffer and a different bound buffer over the same memory, one
    * written: Metal would not keep the two coherent */
-  void *alias, *cb, *enc;
+  void *alias = NULL, *cb = NULL, *enc = NULL;
   CHECK(a->buffer_wrap(dev, in, PAGE, &alias, &err) == TM_OK);
   CHECK(a->cmdbuf_new(q, &cb, &err) == TM_OK && a->encoder_new(cb, &enc, &err) == TM_OK);
   CHECK(a->set_pipeline(enc, pso, &err) == TM_OK);
