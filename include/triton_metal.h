@@ -226,11 +226,26 @@ tm_status tm_module_load(tm_device *d, const char *msl, const tm_kernel_info *in
                          tm_module **out, char **err);
 void tm_module_free(tm_module *m);
 
-/* One launch argument per tm_kernel_info.args entry, same order. */
+/* One launch argument per tm_kernel_info.args entry, same order.
+ *
+ * A BUFFER is the kernel's base pointer plus the allocation around it. A
+ * strided view (a transposed tensor, a slice with an offset, a NumPy view with
+ * negative strides) passes its data pointer, as upstream does, and the kernel
+ * may address anything of the allocation it lives in, on either side of it:
+ *
+ *        allocation  [-------------------------------------------)
+ *                    ^ data - before     ^ data           ^ data + nbytes
+ *
+ * Checked accesses (cpu, metal-sim) must lie in [data - before, data + nbytes);
+ * a metal device copies or wraps that whole range and binds it so the kernel's
+ * pointer is data. before = 0 and nbytes = the tensor's size is a contiguous
+ * tensor at the start of its memory. */
 typedef struct tm_launch_arg {
-  void *data;     /* BUFFER: first byte of the memory; BYTES: the value */
-  size_t nbytes;  /* BUFFER: size of the memory; BYTES: size of the value */
+  void *data;     /* BUFFER: the kernel's base pointer; BYTES: the value */
+  size_t nbytes;  /* BUFFER: bytes from data to the end of the allocation;
+                     BYTES: size of the value */
   int readonly;   /* BUFFER: the caller forbids writes */
+  size_t before;  /* BUFFER: bytes of the same allocation below data (0 for BYTES) */
 } tm_launch_arg;
 
 /* When tm_launch returns, host-memory arguments hold the kernel's results. */
@@ -246,8 +261,10 @@ typedef struct tm_device_arg {
 } tm_device_arg;
 
 /* tm_launch where dev (NULL, or nargs entries) may replace host memory with
- * device buffers; for such an argument tm_launch_arg.data is ignored and
- * nbytes is the extent from offset the kernel may touch (0: to the end).
+ * device buffers; for such an argument tm_launch_arg.data is ignored, the
+ * kernel's pointer is the buffer's offset, nbytes is the extent from offset
+ * the kernel may touch (0: to the end) and before the bytes below offset it
+ * may touch (at most offset).
  * A launch whose buffers are all device buffers may still be running when it
  * returns (the metal devices batch it); tm_device_synchronize waits for every
  * launch of the device and reports the first failure among them. */
@@ -297,6 +314,27 @@ tm_status tm_module_get_info(const tm_module *m, tm_module_info *out, char **err
  * launch that wrote the buffer needs tm_device_synchronize first. */
 tm_status tm_buffer_new(tm_device *d, size_t nbytes, void **buffer, void **contents, char **err);
 void tm_buffer_free(tm_device *d, void *buffer); /* back to the pool; NULL is fine */
+
+/* Kernel-visible memory. A kernel may dereference pointers it loads from
+ * memory (a table of tensor addresses, as grouped GEMM kernels use). Such a
+ * pointer may reach exactly:
+ *   - the allocation of any BUFFER argument of the launch, and
+ *   - memory registered here, from tm_visible_add until tm_visible_remove.
+ * The cpu device and metal-sim check every device access against that set; a
+ * metal device makes registered memory resident (useResource) for every
+ * dispatch. mem gives the memory as a launch argument does ([data - before,
+ * data + nbytes), readonly: kernels must not store to it); dev (NULL, or
+ * dev->buffer NULL: host memory) gives a device buffer instead (metal kinds:
+ * mem->data is ignored, nbytes 0 = to the buffer's end). Host memory on a
+ * metal device is wrapped once, without copying (pointers to it must stay
+ * valid): the wrap covers the pages it lies on. *address is the address kernels
+ * use for mem's data pointer: put it in pointer tables (cpu: data itself; a
+ * metal device: the buffer's GPU address plus the offset). */
+typedef struct tm_visible tm_visible;
+tm_status tm_visible_add(tm_device *d, const tm_launch_arg *mem, const tm_device_arg *dev,
+                         tm_visible **out, uint64_t *address, char **err);
+/* Waits for launches that may use it, then forgets it; NULL is fine. */
+void tm_visible_remove(tm_device *d, tm_visible *v);
 
 /* Counters of a metal device (all zero on the cpu device). */
 typedef struct tm_device_stats {

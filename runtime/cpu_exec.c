@@ -95,6 +95,13 @@ static size_t miss(const tm_cpu_buf *b, uintptr_t a, size_t n, int *before) {
   return a + n - (b->lo + b->size);
 }
 
+/* An address farther than this and than the nearest known memory's own size
+ * from it is reported as belonging to none (a pointer loaded from memory that
+ * points elsewhere) rather than as an overrun of the nearest argument. */
+#define NEAR ((size_t)4096)
+
+/* The message of a checked access that missed: relative to the nearest known
+ * memory (an argument's allocation or registered kernel-visible memory). */
 static char *oob_message(Worker *w, const void *p, size_t n, int line, int store) {
   const CpuJob *j = w->job;
   const tm_kernel_info *k = j->info;
@@ -112,20 +119,48 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
   const char *kind = store ? "store" : "load";
   if (best < 0)
     return rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is not in any "
-                     "argument buffer (the launch binds none)%s",
+                     "argument buffer (the launch binds none and no memory is registered as "
+                     "kernel-visible)%s",
                      kind, k->name, k->source_file, line, p, where);
   const tm_cpu_buf *b = &j->bufs[best];
-  const char *arg = k->args[b->arg].name;
-  if (best_miss == 0)
-    return rt_strfmt("store to read-only argument '%s' in kernel '%s' at %s:%d (byte offset %zu "
-                     "of %zu)%s",
-                     arg, k->name, k->source_file, line, (size_t)((uintptr_t)p - b->lo),
+  char name[160], extent[128];
+  size_t below = 0;
+  uintptr_t data = b->lo;
+  if (b->arg >= 0) {
+    snprintf(name, sizeof name, "argument '%s'", k->args[b->arg].name);
+    /* A strided view's memory extends below its data pointer (tm_launch_arg.before):
+     * say where the access is relative to that pointer, which the kernel sees. */
+    data = (uintptr_t)j->args[b->arg];
+    below = data >= b->lo && data - b->lo <= b->size ? (size_t)(data - b->lo) : 0;
+    if (!below) data = b->lo;
+  } else {
+    snprintf(name, sizeof name, "kernel-visible memory registered at %p", (void *)b->lo);
+  }
+  if (below)
+    snprintf(extent, sizeof extent, "its allocation: %zu bytes before its data pointer and %zu from it",
+             below, (size_t)b->size - below);
+  else
+    snprintf(extent, sizeof extent, "%zu bytes", (size_t)b->size);
+  if (best_miss == 0 && !below)
+    return rt_strfmt("store to read-only %s in kernel '%s' at %s:%d (byte offset %zu of %zu)%s",
+                     name, k->name, k->source_file, line, (size_t)((uintptr_t)p - b->lo),
                      (size_t)b->size, where);
-  return rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s argument "
-                   "'%s' (%zu bytes)%s",
+  if (best_miss == 0)
+    return rt_strfmt("store to read-only %s in kernel '%s' at %s:%d (byte offset %td from its "
+                     "data pointer; %s)%s",
+                     name, k->name, k->source_file, line, (ptrdiff_t)((uintptr_t)p - data),
+                     extent, where);
+  if (best_miss > NEAR && best_miss > b->size)
+    return rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is in no argument's "
+                     "allocation nor in memory registered as kernel-visible (memory reached "
+                     "through pointers loaded from memory must be registered: "
+                     "triton_metal.kernel_visible; the nearest, %s, is %zu bytes away)%s",
+                     kind, k->name, k->source_file, line, p, name, best_miss, where);
+  return rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s %s (%s)%s",
                    kind, k->name, k->source_file, line, best_miss,
-                   best_before ? "before the start of" : "past the end of", arg,
-                   (size_t)b->size, where);
+                   best_before ? (below ? "before the allocation of" : "before the start of")
+                               : (below ? "past the allocation of" : "past the end of"),
+                   name, extent, where);
 }
 
 static void *on_oob(tm_cpu_ctx *c, const void *p, size_t n, int line, int store) {

@@ -6,8 +6,10 @@
  *                                 built by jit.py (see parse_param, parse_global)
  *   Device(name=None) -> Device   tm_device_open; .load(kernel) -> Module
  *   Module.launch(grid, values)   tm_launch_ex; values has one entry per kernel
- *                                 parameter: (ptr, nbytes, readonly) for host
- *                                 memory, (0, nbytes, readonly, buffer, offset)
+ *                                 parameter: (ptr, nbytes, readonly[, before])
+ *                                 for host memory (ptr: the kernel's pointer,
+ *                                 [ptr - before, ptr + nbytes) its allocation),
+ *                                 (0, nbytes, readonly, buffer, offset[, before])
  *                                 for an id<MTLBuffer>, a Python number for a
  *                                 scalar; Device.set_timing(True) makes it
  *                                 tm_launch_timed (Device.take_timing sums)
@@ -590,6 +592,8 @@ static PyObject *Device_take_timing(DeviceObject *self, PyObject *unused) {
   return r;
 }
 
+static PyObject *Device_visible_add(DeviceObject *self, PyObject *arg); /* below */
+
 static PyGetSetDef Device_getset[] = {
     {"name", (getter)Device_get_name, NULL, "device name (cpu, metal, metal-sim)", NULL},
     {"description", (getter)Device_get_description, NULL, NULL, NULL},
@@ -610,6 +614,9 @@ static PyMethodDef Device_methods[] = {
      "set_timing(on) -> previous: time every launch (tm_launch_timed; each waits)"},
     {"take_timing", (PyCFunction)Device_take_timing, METH_NOARGS,
      "take_timing() -> (ns, launches, 'gpu'|'host'|None): timed launches since last call"},
+    {"visible_add", (PyCFunction)Device_visible_add, METH_O,
+     "visible_add(memory) -> Visible: register kernel-visible memory (tm_visible_add); memory "
+     "is a pointer argument's launch value"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject DeviceType = {
@@ -748,6 +755,40 @@ int tmpy_scalar_to_bytes(PyObject *v, tm_dtype dt, unsigned char *slot, size_t *
 /* Runtime arguments on the stack up to this many; more go to the heap. */
 #define STACK_ARGS 32
 
+/* A pointer argument's memory: (ptr, nbytes, readonly[, before]) of host
+ * memory, or (0, nbytes, readonly, buffer, offset[, before]) of an
+ * id<MTLBuffer> (then dv->buffer is set). 0, or -1 with an exception set. */
+static int parse_memory(PyObject *v, tm_launch_arg *la, tm_device_arg *dv) {
+  PyObject *ptr, *nbytes, *buffer = NULL, *offset = NULL, *before = NULL;
+  int ro;
+  *dv = (tm_device_arg){NULL, 0};
+  Py_ssize_t tn = PyTuple_Check(v) ? PyTuple_GET_SIZE(v) : 0;
+  if (tn < 3 || tn > 6) {
+    PyErr_Format(PyExc_TypeError,
+                 "pointer argument must be (ptr, nbytes, readonly[, before]) or (0, nbytes, "
+                 "readonly, buffer, offset[, before]), got %.100s",
+                 Py_TYPE(v)->tp_name);
+    return -1;
+  }
+  if (tn == 4 ? !PyArg_ParseTuple(v, "OOpO", &ptr, &nbytes, &ro, &before)
+              : !PyArg_ParseTuple(v, "OOp|OOO", &ptr, &nbytes, &ro, &buffer, &offset, &before))
+    return -1;
+  if (buffer && !offset) {
+    PyErr_SetString(PyExc_TypeError, "a device-buffer pointer argument needs its offset");
+    return -1;
+  }
+  la->data = PyLong_AsVoidPtr(ptr);
+  la->nbytes = PyLong_AsSize_t(nbytes);
+  la->readonly = ro;
+  la->before = before ? PyLong_AsSize_t(before) : 0;
+  if (buffer) {
+    dv->buffer = PyLong_AsVoidPtr(buffer);
+    dv->offset = PyLong_AsSize_t(offset);
+    la->data = NULL;
+  }
+  return PyErr_Occurred() ? -1 : 0;
+}
+
 int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py_ssize_t nvals,
                 const PtrArg *ptrs) {
   tm_launch_arg la_stack[STACK_ARGS], *la = la_stack;
@@ -779,6 +820,7 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
       la[i].data = dbg;
       la[i].nbytes = dbg_words * sizeof *dbg;
       la[i].readonly = 0;
+      la[i].before = 0;
       continue;
     }
     if (p < 0 || p >= nvals) {
@@ -792,37 +834,18 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
         la[i].data = ptrs[p].ptr;
         la[i].nbytes = ptrs[p].nbytes;
         la[i].readonly = ptrs[p].readonly;
+        la[i].before = ptrs[p].before;
         continue;
       }
-      /* (ptr, nbytes, readonly) of host memory, or (0, nbytes, readonly,
-       * buffer, offset) of an id<MTLBuffer> (tm_launch_ex) */
-      PyObject *ptr, *nbytes, *buffer = NULL, *offset = NULL;
-      int ro;
-      if (!PyTuple_Check(v) || (PyTuple_GET_SIZE(v) != 3 && PyTuple_GET_SIZE(v) != 5)) {
-        PyErr_Format(PyExc_TypeError,
-                     "pointer argument must be (ptr, nbytes, readonly) or (0, nbytes, "
-                     "readonly, buffer, offset), got %.100s",
-                     Py_TYPE(v)->tp_name);
+      tm_device_arg dv;
+      if (parse_memory(v, &la[i], &dv) < 0)
         goto out;
-      }
-      if (!PyArg_ParseTuple(v, "OOp|OO", &ptr, &nbytes, &ro, &buffer, &offset))
-        goto out;
-      la[i].data = PyLong_AsVoidPtr(ptr);
-      la[i].nbytes = PyLong_AsSize_t(nbytes);
-      la[i].readonly = ro;
-      if (PyErr_Occurred())
-        goto out;
-      if (buffer) {
-        void *b = PyLong_AsVoidPtr(buffer);
-        size_t off = PyLong_AsSize_t(offset);
-        if (PyErr_Occurred())
-          goto out;
+      if (dv.buffer) {
         if (!dev && !(dev = PyMem_Calloc((size_t)mo->nargs, sizeof *dev))) {
           PyErr_NoMemory();
           goto out;
         }
-        dev[i] = (tm_device_arg){b, off};
-        la[i].data = NULL;
+        dev[i] = dv;
       }
     } else {
       size_t n = 0;
@@ -831,6 +854,7 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
       la[i].data = slots[i];
       la[i].nbytes = n;
       la[i].readonly = 0;
+      la[i].before = 0;
     }
   }
   if (g[0] && g[1] && g[2]) { /* an empty grid launches nothing, as upstream */
@@ -874,6 +898,95 @@ out:
     PyMem_Free(slots);
   }
   return rc;
+}
+
+/* ------------------------------------------------------------------ Visible */
+
+/* A registration of kernel-visible memory; removed by release() or when dropped. */
+typedef struct {
+  PyObject_HEAD
+  tm_visible *v;
+  PyObject *device; /* keeps the device open while registered */
+  uint64_t address;
+} VisibleObject;
+
+static void visible_release(VisibleObject *self) {
+  if (!self->v)
+    return;
+  tm_visible *v = self->v;
+  tm_device *d = ((DeviceObject *)self->device)->d;
+  self->v = NULL;
+  Py_BEGIN_ALLOW_THREADS
+  tm_visible_remove(d, v); /* waits for launches that may reach it */
+  Py_END_ALLOW_THREADS
+}
+
+static void Visible_dealloc(VisibleObject *self) {
+  visible_release(self);
+  Py_XDECREF(self->device);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Visible_release(VisibleObject *self, PyObject *unused) {
+  visible_release(self);
+  Py_RETURN_NONE;
+}
+
+static PyObject *Visible_get_address(VisibleObject *self, void *c) {
+  return PyLong_FromUnsignedLongLong(self->address);
+}
+
+static PyObject *Visible_get_registered(VisibleObject *self, void *c) {
+  return PyBool_FromLong(self->v != NULL);
+}
+
+static PyMethodDef Visible_methods[] = {
+    {"release", (PyCFunction)Visible_release, METH_NOARGS,
+     "release(): unregister (tm_visible_remove); kernels may no longer reach the memory"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Visible_getset[] = {
+    {"address", (getter)Visible_get_address, NULL,
+     "the address kernels use for the memory's data pointer (for pointer tables)", NULL},
+    {"registered", (getter)Visible_get_registered, NULL, "not released yet", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject VisibleType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "triton_metal._C.Visible",
+    .tp_basicsize = sizeof(VisibleObject),
+    .tp_dealloc = (destructor)Visible_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Kernel-visible memory registered on a device (Device.visible_add).",
+    .tp_methods = Visible_methods,
+    .tp_getset = Visible_getset,
+};
+
+static PyObject *Device_visible_add(DeviceObject *self, PyObject *arg) {
+  if (!device_ok(self))
+    return NULL;
+  tm_launch_arg la;
+  tm_device_arg dv;
+  if (parse_memory(arg, &la, &dv) < 0)
+    return NULL;
+  VisibleObject *vo = PyObject_New(VisibleObject, &VisibleType);
+  if (!vo)
+    return NULL;
+  vo->v = NULL;
+  vo->device = Py_NewRef(self);
+  vo->address = 0;
+  char *err = NULL;
+  tm_status st;
+  Py_BEGIN_ALLOW_THREADS
+  st = tm_visible_add(self->d, &la, dv.buffer ? &dv : NULL, &vo->v, &vo->address, &err);
+  Py_END_ALLOW_THREADS
+  if (st != TM_OK) {
+    tmpy_raise_msg(st == TM_ERR_NOMEM ? PyExc_MemoryError : PyExc_ValueError, st, err,
+                   "tm_visible_add");
+    Py_DECREF(vo);
+    return NULL;
+  }
+  tm_free(err);
+  return (PyObject *)vo;
 }
 
 /* launch(grid, values): grid is a 3-sequence of ints; values one per parameter. */
@@ -934,7 +1047,7 @@ static PyObject *Module_info(ModuleObject *self, PyObject *unused) {
 static PyMethodDef Module_methods[] = {
     {"launch", (PyCFunction)Module_launch, METH_VARARGS,
      "launch(grid3, values): run the kernel; values has one entry per parameter: a number, "
-     "(ptr, nbytes, readonly) or (0, nbytes, readonly, buffer, offset)"},
+     "(ptr, nbytes, readonly[, before]) or (0, nbytes, readonly, buffer, offset[, before])"},
     {"info", (PyCFunction)Module_info, METH_NOARGS,
      "info() -> dict: max_threads_per_threadgroup, thread_execution_width, "
      "static_threadgroup_memory, as the device built the kernel"},
@@ -1109,7 +1222,8 @@ PyMODINIT_FUNC PyInit__C(void) {
     goto fail;
   }
   if (add_type(m, "Kernel", &KernelType) < 0 || add_type(m, "Device", &DeviceType) < 0 ||
-      add_type(m, "Module", &ModuleType) < 0 || tmpy_launcher_init(m) < 0)
+      add_type(m, "Module", &ModuleType) < 0 || add_type(m, "Visible", &VisibleType) < 0 ||
+      tmpy_launcher_init(m) < 0)
     goto fail;
   if (PyModule_AddStringConstant(m, "VERSION", TM_VERSION) < 0 ||
       add_int(m, "NDTYPES", TM_NDTYPES) < 0 || add_int(m, "I1", TM_I1) < 0 ||

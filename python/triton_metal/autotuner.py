@@ -237,8 +237,7 @@ class Autotuner(KernelInterface):
         if not path:
             return None, path
         try:
-            with open(path) as f:
-                d = json.load(f)
+            d = json.loads(_cache.read_regular(path))  # a FIFO in its place: OSError
             i = d["index"]
             if type(i) is int and 0 <= i < len(self.configs) and d["config"] == str(self.configs[i]):
                 return self.configs[i], path

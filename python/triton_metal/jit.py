@@ -30,6 +30,7 @@ import types
 
 from . import _tm
 from . import cache as _cache
+from . import visible as _visible
 from . import options as _options
 from .language import core as _core
 
@@ -175,17 +176,20 @@ def _static_prints(msl):
 
 
 def pointer_arg(kname, aname, v):
-    """(tm_dtype, ptr, nbytes, readonly, view) of a pointer argument (an array
-    or a tensor), None when v is not one, or raise explaining why v cannot be
-    used. view is None for host memory converted here, else interop's ArgView
-    (keep it referenced until the launch has completed; a device kind binds
-    view.buffer at view.offset, and ptr is 0).
+    """(tm_dtype, ptr, nbytes, readonly, before, view) of a pointer argument (an
+    array or a tensor), None when v is not one, or raise explaining why v cannot
+    be used. ptr is the view's data pointer, as upstream passes it (a strided
+    view is an ordinary argument: the kernel uses the strides it is given), and
+    [ptr - before, ptr + nbytes) the allocation the view lives in, which the
+    kernel may address (checked on the emulator). view is None for host memory
+    converted here, else interop's ArgView (keep it referenced until the launch
+    has completed; a device kind binds view.buffer at view.offset, and ptr is 0).
 
     _C.pointer_arg (tmpy_pointer_arg in launcher.c, also the fast launch path)
     converts the kinds it knows: buffer-protocol objects such as NumPy arrays,
-    and contiguous torch CPU tensors. Here are the refusals' explanations, the
-    duck-typed data_ptr() objects, and through interop.py the kinds that live
-    in Metal memory (torch MPS tensors, MLX arrays, kDLMetal capsules) and DLPack
+    and torch CPU tensors. Here are the refusals' explanations, the duck-typed
+    data_ptr() objects, and through interop.py the kinds that live in Metal
+    memory (torch MPS tensors, MLX arrays, kDLMetal capsules) and DLPack
     capsules / __dlpack__ producers."""
     if isinstance(v, TensorWrapper):
         p = pointer_arg(kname, aname, v.base)
@@ -198,36 +202,28 @@ def pointer_arg(kname, aname, v):
         return (code,) + tuple(p[1:])
     c = _c_or_none()
     if c is not None:
-        r = c.pointer_arg(v)
+        try:
+            r = c.pointer_arg(v)
+        except ValueError as e:
+            raise ValueError(f"{kname}: argument '{aname}': {e}") from None
         if r is not None:
-            return r[0], r[1], r[2], bool(r[3]), None
+            return r[0], r[1], r[2], bool(r[3]), r[4], None
     if _interop_kind(v):
         return _interop_arg(kname, aname, v)
     np = sys.modules.get("numpy")
     if np is not None and isinstance(v, np.ndarray):
-        ro = not v.flags.writeable
-        if not v.flags.c_contiguous:
-            raise ValueError(f"{kname}: argument '{aname}' is not contiguous; "
-                             "pass np.ascontiguousarray(x)")
         code, fix = dtype_code(v.dtype), ".astype(np.float32)"
-        ptr, nbytes = v.__array_interface__["data"][0], v.nbytes
+        ptr, ro = v.__array_interface__["data"][0], not v.flags.writeable
+        from .interop import _extent  # its own extent: nothing owns a larger one
+        before, nbytes = _extent(v.shape, v.strides, v.itemsize)
     elif hasattr(v, "data_ptr"):  # torch tensors and duck-typed objects
         dev = getattr(v, "device", None)
         if dev is not None and getattr(dev, "type", "cpu") != "cpu":
             raise TypeError(f"{kname}: argument '{aname}' is on device '{dev}'; "
                             "only CPU tensors, MPS tensors and MLX arrays are supported")
-        if hasattr(v, "is_contiguous") and not v.is_contiguous():
-            raise ValueError(f"{kname}: argument '{aname}' is not contiguous; "
-                             "pass x.contiguous()")
-        if hasattr(v, "numel") and hasattr(v, "element_size"):
-            nbytes = v.numel() * v.element_size()
-        elif hasattr(v, "nbytes"):
-            nbytes = v.nbytes
-        else:
-            raise TypeError(f"{kname}: argument '{aname}' has data_ptr() but no size "
-                            "(numel()/element_size() or nbytes)")
         code, fix = dtype_code(v.dtype), ".to(torch.float32)"
         ptr, ro = v.data_ptr(), False
+        before, nbytes = _duck_extent(kname, aname, v, ptr)
     else:
         return None
     if code == _tm.F64:
@@ -235,7 +231,29 @@ def pointer_arg(kname, aname, v):
                         f"supported on the device; convert with {fix}")
     if code is None:
         raise TypeError(f"{kname}: argument '{aname}' has unsupported dtype {v.dtype}")
-    return code, ptr, nbytes, bool(ro), None
+    return code, ptr, nbytes, bool(ro), before, None
+
+
+def _duck_extent(kname, aname, v, ptr):
+    """(before, nbytes) of a duck-typed data_ptr() object: its storage when it
+    has one (torch's untyped_storage()), else what its strides address, else
+    numel() * element_size() or nbytes from the data pointer."""
+    storage = getattr(v, "untyped_storage", None)
+    if storage is not None:
+        s = storage()
+        sp, sn = s.data_ptr(), s.nbytes()
+        if sp <= ptr <= sp + sn:
+            return ptr - sp, sp + sn - ptr
+    if hasattr(v, "stride") and hasattr(v, "shape") and hasattr(v, "element_size"):
+        from .interop import _extent
+        size = v.element_size()
+        return _extent(tuple(v.shape), tuple(x * size for x in v.stride()), size)
+    if hasattr(v, "numel") and hasattr(v, "element_size"):
+        return 0, v.numel() * v.element_size()
+    if hasattr(v, "nbytes"):
+        return 0, v.nbytes
+    raise TypeError(f"{kname}: argument '{aname}' has data_ptr() but no size "
+                    "(numel()/element_size() or nbytes)")
 
 
 def _interop_kind(v):
@@ -262,9 +280,6 @@ def _interop_arg(kname, aname, v):
         view = interop.describe(v, aname)
     except interop.InteropError as e:
         raise interop.InteropError(f"{kname}: {e}") from None
-    if not view.contiguous:
-        raise ValueError(f"{kname}: argument '{aname}' ({view.kind}) is not contiguous; "
-                         "make it contiguous first")
     if view.kind in _DEVICE_KINDS:
         if not view.on_device:
             raise TypeError(f"{kname}: argument '{aname}' ({view.kind}) has no Metal buffer "
@@ -275,7 +290,8 @@ def _interop_arg(kname, aname, v):
                             "memory, but the device is 'cpu', which takes host memory only; "
                             "run on the metal device (TRITON_METAL_DEVICE=metal) or copy it "
                             "to the host first")
-    return _DTYPE_NAMES[view.dtype], view.ptr, view.nbytes, view.readonly, view
+    after = view.nbytes if view.after is None else view.after
+    return _DTYPE_NAMES[view.dtype], view.ptr, after, view.readonly, view.before, view
 
 
 def _launch(module, grid3, launch_values, views):
@@ -284,7 +300,11 @@ def _launch(module, grid3, launch_values, views):
     tm_device_synchronize (our command queue is not torch's or MLX's: their
     next operation must not start before ours ends, and a consumed DLPack
     capsule's memory may be freed once its view is dropped). The views, and
-    the objects they keep alive, stay referenced until then."""
+    the objects they keep alive, stay referenced until then. Registered
+    kernel-visible memory in Metal memory (visible.py) is synchronized the
+    same way."""
+    if _visible._device_views:
+        views = list(views) + _visible.device_views()
     if not views:
         module.launch(grid3, launch_values)
         return
@@ -878,13 +898,15 @@ class JITFunction(_Base):
     def _run(self, grid, args, kwargs, warmup):
         values, opts = self._binder(*args, **kwargs)
         o = _options.resolve(self.__name__, opts, self.default_options, self.debug)
+        # the grid first, as upstream: a grid callable may resize or replace an
+        # argument's memory, so no argument is read before it has run
+        grid3 = None if warmup else self._grid3(grid, values)
         specs, launch_values, extra, views = self._spec(values)
         key = (specs, o.num_warps, o.debug, extra, o.opt_level, o.debug_info, o[4:])
         compiled = self.cache.get(key)
         if compiled is None:
             compiled = self._compile(key, specs, o)
         if not warmup:
-            grid3 = self._grid3(grid, values)
             if self._log:
                 self._log(f"launch {self.__name__} grid={grid3} hash={compiled.hash[:12]}")
             _launch(compiled.module or compiled._init_handles(), grid3, launch_values, views)
@@ -981,14 +1003,15 @@ class JITFunction(_Base):
             return (_SCALAR, code, 0, _tm.V_NONE, None), v.item()
         p = pointer_arg(self.__name__, aname, v)
         if p is not None:
-            code, ptr, nbytes, ro, view = p
+            code, ptr, nbytes, ro, before, view = p
             on_device = view is not None and view.on_device
             addr = view.offset if on_device else ptr  # an MTLBuffer starts on a page
             flags = (_tm.PF_DIV16 if self._ptr_align[i] and addr % 16 == 0 else 0) \
                 | (_tm.PF_READONLY if ro else 0)
             if view is not None:
                 views.append(view)
-            lv = (0, nbytes, ro, view.buffer, view.offset) if on_device else (ptr, nbytes, ro)
+            lv = (0, nbytes, ro, view.buffer, view.offset, before) if on_device \
+                else (ptr, nbytes, ro, before)
             return (_POINTER, code, flags, _tm.V_NONE, None), lv
         if isinstance(v, (bool, int, float)):  # subclasses (IntEnum, np.float64, ...)
             base = bool if isinstance(v, bool) else int if isinstance(v, int) else float
