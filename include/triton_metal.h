@@ -45,7 +45,12 @@ typedef enum tm_dtype {
   TM_I1, TM_I8, TM_I16, TM_I32, TM_I64,
   TM_U8, TM_U16, TM_U32, TM_U64,
   TM_F16, TM_BF16, TM_F32, TM_F64,
-  TM_NDTYPES
+  TM_NDTYPES,
+  /* Compile-time only: the fp8 types, which a kernel may name and compare
+   * (x.dtype.element_ty == tl.float8e5) but whose data no Apple GPU computes:
+   * refused wherever data would have one of them. */
+  TM_FP8E5 = 32, TM_FP8E5B16, TM_FP8E4NV, TM_FP8E4B8, TM_FP8E4B15,
+  TM_DT_END
 } tm_dtype;
 
 /* Triton's names: "int1", "int32", "float16", "bfloat16", ... */

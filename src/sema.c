@@ -170,6 +170,9 @@ static void check_device_dtype(Sema *S, tm_dtype dt) {
   if (dt == TM_BF16 && !S->c->target->has_bfloat)
     ERR(S, "bfloat16 needs Metal Shading Language 3.1 (macOS 14); the target '%s' offers MSL %d.%d", S->c->target->name,
         S->c->target->msl_version / 100, S->c->target->msl_version / 10 % 10);
+  if (dt >= TM_FP8E5 && dt < TM_DT_END)
+    ERR(S, "%s: fp8 data is not supported on Apple GPUs (no fp8 arithmetic or conversions); use float16 or bfloat16",
+        tm_dtype_name(dt));
   if (dt == TM_VOID || dt >= TM_NDTYPES) ERR(S, "unsupported dtype");
 }
 
@@ -313,7 +316,9 @@ static const struct {
     {"int1", TM_I1}, {"int8", TM_I8}, {"int16", TM_I16}, {"int32", TM_I32}, {"int64", TM_I64},
     {"uint8", TM_U8}, {"uint16", TM_U16}, {"uint32", TM_U32}, {"uint64", TM_U64},
     {"float16", TM_F16}, {"bfloat16", TM_BF16}, {"float32", TM_F32}, {"float64", TM_F64},
-    {"bool", TM_I1}, {"half", TM_F16}, {"float", TM_F32}, {"double", TM_F64}, {NULL, TM_VOID}};
+    {"bool", TM_I1}, {"half", TM_F16}, {"float", TM_F32}, {"double", TM_F64},
+    {"float8e5", TM_FP8E5}, {"float8e5b16", TM_FP8E5B16}, {"float8e4nv", TM_FP8E4NV}, {"float8e4b8", TM_FP8E4B8},
+    {"float8e4b15", TM_FP8E4B15}, {NULL, TM_VOID}};
 
 static bool dtype_by_name(const char *name, tm_dtype *dt) {
   for (int i = 0; dtype_names[i].name; i++)
@@ -1022,7 +1027,10 @@ static int64_t const_int(Sema *S, Val v, const char *what) {
 
 static tm_dtype dtype_arg(Sema *S, Val v, const char *what) {
   if (v.k == V_DTYPE && (v.i & DT_PTR)) ERR(S, "%s must be a scalar dtype, not a pointer type", what);
-  if (v.k == V_DTYPE) return (tm_dtype)v.i;
+  if (v.k == V_DTYPE) {
+    if (v.i >= TM_FP8E5) check_device_dtype(S, (tm_dtype)v.i);
+    return (tm_dtype)v.i;
+  }
   if (v.k == V_STR) {
     tm_dtype dt = tm_dtype_parse(v.s);
     if (dt != TM_VOID) return dt;
@@ -2327,11 +2335,18 @@ static Val dtype_method(Sema *S, Val self, const char *name, Args *A) {
                {"is_uint64", TM_U64}, {"is_fp16", TM_F16}, {"is_bf16", TM_BF16}, {"is_fp32", TM_F32}, {"is_fp64", TM_F64}};
   for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
     if (!strcmp(name, exact[i].name)) return v_bool(!ptr && (int)dt == exact[i].dt);
-  if (!strcmp(name, "is_floating") || !strcmp(name, "is_standard_floating")) return v_bool(!ptr && dt_is_float(dt));
+  bool fp8 = !ptr && dt >= TM_FP8E5 && dt < TM_DT_END;
+  if (!strcmp(name, "is_fp8")) return v_bool(fp8);
+  if (!strncmp(name, "is_fp8", 6)) {
+    static const char *fp8s[] = {"is_fp8e5", "is_fp8e5b16", "is_fp8e4nv", "is_fp8e4b8", "is_fp8e4b15"};
+    for (int i = 0; i < 5; i++)
+      if (!strcmp(name, fp8s[i])) return v_bool(fp8 && (int)dt == TM_FP8E5 + i);
+  }
+  if (!strcmp(name, "is_floating")) return v_bool(!ptr && (dt_is_float(dt) || fp8));
+  if (!strcmp(name, "is_standard_floating")) return v_bool(!ptr && dt_is_float(dt));
   if (!strcmp(name, "is_int")) return v_bool(!ptr && dt_is_int(dt));
   if (!strcmp(name, "is_int_signed")) return v_bool(!ptr && dt_is_signed(dt));
   if (!strcmp(name, "is_int_unsigned")) return v_bool(!ptr && dt_is_int(dt) && !dt_is_signed(dt));
-  if (!strncmp(name, "is_fp8", 6)) return v_bool(false);
   if (!strcmp(name, "is_block")) return v_bool(false);
   ERR(S, "dtype has no method '%s'", name);
 }
@@ -2390,8 +2405,6 @@ static Val attribute(Sema *S, Val obj, const char *name) {
     if (lang && dtype_by_name(name, &dt) && strcmp(name, "bool") && strcmp(name, "half") && strcmp(name, "float") && strcmp(name, "double"))
       return v_dtype(dt);
     if (!strcmp(obj.s, "triton") && !strcmp(name, "language")) return (Val){.k = V_MODULE, .s = "triton.language"};
-    if (lang && !strncmp(name, "float8", 6))
-      ERR(S, "tl.%s: fp8 types are not supported on Apple GPUs yet; use float16 or bfloat16", name);
     if (lang && (!strcmp(name, "math") || !strcmp(name, "extra")))
       return (Val){.k = V_MODULE, .s = arena_printf(&S->c->arena, "triton.language.%s", name)};
     if (!strcmp(obj.s, "triton.language.extra") && !strcmp(name, "libdevice"))

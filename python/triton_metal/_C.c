@@ -86,7 +86,7 @@ static int parse_value(int vkind, PyObject *payload, tm_value *v) {
     long d = PyLong_AsLong(payload);
     if (d == -1 && PyErr_Occurred())
       return -1;
-    if (d <= TM_VOID || d >= TM_NDTYPES) {
+    if (d <= TM_VOID || (d >= TM_NDTYPES && d < TM_FP8E5) || d >= TM_DT_END) {
       PyErr_Format(PyExc_ValueError, "bad dtype code %ld", d);
       return -1;
     }

@@ -126,7 +126,7 @@ def to_value(v):
     if isinstance(v, _core.constexpr) or _is_upstream(v, "constexpr"):
         return to_value(v.value)
     if isinstance(v, _core.dtype) or _is_upstream(v, "dtype"):
-        code = _DTYPE_NAMES.get(v.name)
+        code = _DTYPE_NAMES.get(v.name) or _tm.FP8_CODES.get(v.name)  # fp8: a value to compare with
         if code is None:
             raise TypeError(f"dtype {v.name} is not supported by triton-metal")
         return (_tm.V_DTYPE, code)

@@ -434,3 +434,40 @@ def test_int8_dot_with_int8_out_dtype(rng):
     c = np.zeros((16, 16), np.int32)
     _dot_i8[(1,)](a, b, c, 16, 16, 32)
     np.testing.assert_array_equal(c, a.astype(np.int32) @ b.astype(np.int32))
+
+
+@triton.jit
+def _fp8_compare(x_ptr, out_ptr):
+    if x_ptr.dtype.element_ty == tl.float8e5:   # a compile-time question, even without fp8 data
+        tl.store(out_ptr, 1)
+    else:
+        tl.store(out_ptr, 2)
+    if tl.float8e4nv.is_fp8():
+        tl.store(out_ptr + 1, tl.float8e4nv.primitive_bitwidth)
+
+
+def test_fp8_dtypes_are_compile_time_values():
+    out = np.zeros(2, np.int32)
+    _fp8_compare[(1,)](np.zeros(4, np.float16), out)
+    assert out.tolist() == [2, 8]
+
+
+@triton.jit
+def _fp8_data(x_ptr):
+    tl.store(x_ptr, tl.load(x_ptr).to(tl.float8e5).to(tl.float32))
+
+
+def test_fp8_data_is_refused():
+    with pytest.raises(triton.CompilationError, match="fp8 data is not supported"):
+        _fp8_data[(1,)](np.zeros(1, np.float32))
+
+
+@triton.jit
+def _semicolons(out_ptr):
+    a = 1; b = 2; tl.store(out_ptr, a + b)  # noqa: E702
+
+
+def test_semicolons_between_statements():
+    out = np.zeros(1, np.int32)
+    _semicolons[(1,)](out)
+    assert out[0] == 3
