@@ -98,7 +98,9 @@ typedef enum tm_global_kind {
   TM_G_MODULE = 1, /* `tl`, `triton`, ...: target names the module ("triton.language") */
   TM_G_FUNC,       /* a library function imported by name: target "triton.language.arange" */
   TM_G_VALUE,      /* a constant: value */
-  TM_G_JITFN       /* another @jit function: source, file, line */
+  TM_G_JITFN,      /* another @jit function: source, file, line */
+  TM_G_HOSTFN      /* a host function run at compile time (@triton.constexpr_function):
+                      the request's host_call calls it; source identifies it for caches */
 } tm_global_kind;
 
 /* A name the kernel refers to that is not a parameter, resolved by the caller.
@@ -112,7 +114,14 @@ typedef struct tm_global {
   const char *source;
   const char *file;
   int line;
+  void *host;       /* HOSTFN: the caller's handle of the function */
 } tm_global;
+
+/* Calls host function g (a TM_G_HOSTFN global) with compile-time arguments.
+ * Returns 0 with the result in *out, or nonzero with a malloc'd message in
+ * *err. A string result must stay valid until tm_compile returns. */
+typedef int (*tm_host_call)(void *ctx, const tm_global *g, const tm_value *args, int nargs, tm_value *out,
+                            char **err);
 
 /* What the compiler targets: one row of the per-generation table (runtime/hw.c
  * holds the table and the detection; tm_target_default() picks the machine's,
@@ -159,6 +168,8 @@ typedef struct tm_compile_request {
   tm_opt_level opt_level;
   const tm_target *target;  /* NULL: tm_target_default() */
   const char *dump;         /* NULL, or a stage name ("ast", "ir") whose text tm_kernel_dump returns */
+  tm_host_call host_call;   /* runs TM_G_HOSTFN globals; NULL: calling one is an error */
+  void *host_ctx;
 } tm_compile_request;
 
 typedef enum tm_arg_role {

@@ -25,7 +25,8 @@ typedef enum VK {
   V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_DTYPE, V_MODULE, V_FUNC, V_JITFN,
   V_TUPLE, V_TENSOR, V_METHOD, V_SLICE,
   V_BLOCKPTR,   /* make_block_ptr: n = rank; items: base, shape[n], strides[n], offsets[n], block[n], order[n] */
-  V_TENSORDESC  /* make_tensor_descriptor: n = rank; items: base, shape[n], strides[n], block[n]; i = pad NaN */
+  V_TENSORDESC, /* make_tensor_descriptor: n = rank; items: base, shape[n], strides[n], block[n]; i = pad NaN */
+  V_HOSTFN      /* a host function run at compile time: i = index in the request's globals, s = name */
 } VK;
 
 typedef struct JitFn JitFn;
@@ -146,6 +147,7 @@ static const char *vk_name(Sema *S, Val v) {
   case V_SLICE: return "slice";
   case V_BLOCKPTR: return "block pointer";
   case V_TENSORDESC: return "tensor descriptor";
+  case V_HOSTFN: return "host function";
   }
   return "value";
 }
@@ -229,6 +231,7 @@ static bool lookup_request_global(Sema *S, const char *name, Val *out) {
     case TM_G_MODULE: *out = (Val){.k = V_MODULE, .s = canon_module(S, g->target ? g->target : "")}; return true;
     case TM_G_FUNC: *out = (Val){.k = V_FUNC, .s = canon_module(S, g->target ? g->target : "")}; return true;
     case TM_G_VALUE: *out = from_tm_value(S, g->value); return true;
+    case TM_G_HOSTFN: *out = (Val){.k = V_HOSTFN, .i = i, .s = g->name}; return true;
     case TM_G_JITFN: {
       if (!g->source) return false;
       Ctx *c = S->c;
@@ -2373,6 +2376,41 @@ static Val call_method(Sema *S, Val self, const char *name, Args *A) {
   }
 }
 
+/* A compile-time value as the host sees it (typed constants as their Python value). */
+static tm_value to_tm_value(Sema *S, Val v, const char *fname) {
+  switch (v.k) {
+  case V_NONE: return (tm_value){.kind = TM_V_NONE};
+  case V_BOOL: return (tm_value){.kind = TM_V_BOOL, .i = v.i};
+  case V_INT:
+    if (v.u64) ERR(S, "%s(): integer arguments of host functions must fit in int64", fname);
+    return (tm_value){.kind = TM_V_INT, .i = v.i};
+  case V_FLOAT: return (tm_value){.kind = TM_V_FLOAT, .f = v.f};
+  case V_STR: return (tm_value){.kind = TM_V_STR, .s = v.s};
+  case V_DTYPE:
+    if (v.i & DT_PTR) ERR(S, "%s(): pointer types cannot be passed to host functions", fname);
+    return (tm_value){.kind = TM_V_DTYPE, .i = v.i};
+  default: ERR(S, "%s() runs at compile time: its arguments must be compile-time values, got %s", fname, vk_name(S, v));
+  }
+}
+
+/* A @triton.constexpr_function called by the kernel: run on the host now. */
+static Val call_hostfn(Sema *S, Val f, Args *A) {
+  const tm_compile_request *r = S->c->req;
+  if (!r->host_call) ERR(S, "%s() is a host function; this compiler was called without a host to run it", f.s);
+  if (A->nkw) ERR(S, "%s(): keyword arguments are not supported for host functions", f.s);
+  tm_value *args = arena_alloc(&S->c->arena, sizeof(tm_value) * (size_t)(A->npos + 1));
+  for (int i = 0; i < A->npos; i++) args[i] = to_tm_value(S, A->pos[i], f.s);
+  tm_value out = {0};
+  char *err = NULL;
+  if (r->host_call(r->host_ctx, &r->globals[f.i], args, A->npos, &out, &err)) {
+    const char *m = arena_strdup(&S->c->arena, err ? err : "failed");
+    free(err);
+    ERR(S, "%s() failed at compile time: %s", f.s, m);
+  }
+  free(err);
+  return from_tm_value(S, out);
+}
+
 static Val call(Sema *S, Node *n) {
   Val f = eval(S, n->a);
   Args A = {0};
@@ -2392,6 +2430,7 @@ static Val call(Sema *S, Node *n) {
   if (f.k == V_FUNC) return call_builtin(S, f.s, &A);
   if (f.k == V_METHOD) return call_method(S, f.items[0], f.s, &A);
   if (f.k == V_JITFN) return call_jitfn(S, f.fn, &A);
+  if (f.k == V_HOSTFN) return call_hostfn(S, f, &A);
   if (f.k == V_DTYPE) ERR(S, "dtypes are not callable; use x.to(dtype)");
   ERR(S, "%s is not callable", vk_name(S, f));
 }
@@ -2415,12 +2454,22 @@ static Val attribute(Sema *S, Val obj, const char *name) {
         !strcmp(name, "libdevice"))
       return (Val){.k = V_MODULE, .s = "triton.language.extra.libdevice"};
     if (!strncmp(obj.s, "triton", 6)) return (Val){.k = V_FUNC, .s = arena_printf(&S->c->arena, "%s.%s", obj.s, name)};
+    if (!strncmp(obj.s, "pymod:", 6)) { /* a Python module of the program's (`import helpers as h; h.f(x)`) */
+      Val v;
+      if (lookup_request_global(S, arena_printf(&S->c->arena, "%s.%s", obj.s, name), &v)) return v;
+      ERR(S, "module '%s' has no attribute '%s' that kernels can use (a @jit function, a number, a dtype or a module)",
+          obj.s + 6, name);
+    }
     ERR(S, "module '%s' is not usable in kernels", obj.s);
   }
   if (obj.k == V_FUNC && !strcmp(obj.s, "triton.language.PropagateNan")) {
     if (!strcmp(name, "NONE")) return v_int(0);
     if (!strcmp(name, "ALL")) return v_int(0xffff);
     ERR(S, "PropagateNan has no member '%s'", name);
+  }
+  if ((is_const(obj) || obj.k == V_DTYPE || obj.k == V_STR || obj.k == V_NONE) && !strcmp(name, "value")) {
+    obj.tdt = 0; /* constexpr.value: the Python value */
+    return obj;
   }
   if (is_const(obj) && obj.tdt) { /* a typed constant answers as its 0-d tensor */
     if (!strcmp(name, "dtype") || !strcmp(name, "type")) return v_dtype((tm_dtype)obj.tdt);

@@ -139,12 +139,81 @@ static int parse_global(PyObject *item, tm_global *g) {
       !PyArg_ParseTuple(item, "siziOzzi", &g->name, &gkind, &g->target, &vkind, &payload,
                         &g->source, &g->file, &g->line))
     return -1;
-  if (gkind < TM_G_MODULE || gkind > TM_G_JITFN) {
+  if (gkind < TM_G_MODULE || gkind > TM_G_HOSTFN) {
     PyErr_SetString(PyExc_ValueError, "bad global kind");
     return -1;
   }
   g->kind = (tm_global_kind)gkind;
+  if (gkind == TM_G_HOSTFN) { /* payload: the callable (the globals tuple keeps it alive) */
+    if (!PyCallable_Check(payload)) {
+      PyErr_SetString(PyExc_TypeError, "a host-function global needs a callable");
+      return -1;
+    }
+    g->host = payload;
+    return 0;
+  }
   return parse_value(vkind, payload, &g->value);
+}
+
+/* ------------------------------------------------------------------ host functions */
+
+/* (kind, payload) of a compile-time value, for triton_metal.jit._host_call. */
+static PyObject *value_to_py(const tm_value *v) {
+  switch (v->kind) {
+  case TM_V_BOOL: return Py_BuildValue("(iO)", (int)v->kind, v->i ? Py_True : Py_False);
+  case TM_V_INT: case TM_V_DTYPE: return Py_BuildValue("(iL)", (int)v->kind, (long long)v->i);
+  case TM_V_FLOAT: return Py_BuildValue("(id)", (int)v->kind, v->f);
+  case TM_V_STR: return Py_BuildValue("(is)", (int)v->kind, v->s ? v->s : "");
+  default: return Py_BuildValue("(iO)", (int)TM_V_NONE, Py_None);
+  }
+}
+
+static char *exception_text(void) {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  PyObject *s = value ? PyObject_Str(value) : NULL;
+  const char *tn = type ? ((PyTypeObject *)type)->tp_name : "error";
+  const char *ms = s ? PyUnicode_AsUTF8(s) : NULL;
+  size_t n = strlen(tn) + (ms ? strlen(ms) : 0) + 4;
+  char *out = malloc(n);
+  if (out) snprintf(out, n, "%s: %s", tn, ms ? ms : "");
+  PyErr_Clear();
+  Py_XDECREF(s);
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  return out;
+}
+
+/* tm_host_call: runs a @constexpr_function through triton_metal.jit._host_call,
+ * which converts the values both ways. ctx is a list that keeps string results
+ * alive until the compile returns. */
+static int host_call(void *ctx, const tm_global *g, const tm_value *args, int nargs, tm_value *out, char **err) {
+  PyGILState_STATE gil = PyGILState_Ensure();
+  int rc = 1;
+  PyObject *jit = NULL, *t = PyTuple_New(nargs), *r = NULL;
+  for (int i = 0; t && i < nargs; i++) {
+    PyObject *v = value_to_py(&args[i]);
+    if (!v) {
+      Py_CLEAR(t);
+      break;
+    }
+    PyTuple_SET_ITEM(t, i, v);
+  }
+  if (t && (jit = PyImport_ImportModule("triton_metal.jit")))
+    r = PyObject_CallMethod(jit, "_host_call", "OO", (PyObject *)g->host, t);
+  int kind;
+  PyObject *payload;
+  if (r && PyArg_ParseTuple(r, "iO", &kind, &payload) && parse_value(kind, payload, out) == 0 &&
+      PyList_Append((PyObject *)ctx, r) == 0)
+    rc = 0;
+  if (rc) *err = exception_text();
+  Py_XDECREF(r);
+  Py_XDECREF(t);
+  Py_XDECREF(jit);
+  PyGILState_Release(gil);
+  return rc;
 }
 
 /* ------------------------------------------------------------------ Kernel */
@@ -235,7 +304,7 @@ static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
                            "dump",    "opt_level", "debug_info", NULL};
   int opt_level = TM_OPT_DEFAULT;
   tm_compile_request req;
-  PyObject *params_in = Py_None, *globals_in = Py_None, *params = NULL, *globals = NULL;
+  PyObject *params_in = Py_None, *globals_in = Py_None, *params = NULL, *globals = NULL, *host_keep = NULL;
   PyObject *result = NULL;
   tm_param_spec *ps = NULL;
   tm_global *gs = NULL;
@@ -269,6 +338,10 @@ static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
       goto out;
   req.params = ps;
   req.globals = gs;
+  if (!(host_keep = PyList_New(0)))
+    goto out;
+  req.host_call = host_call;
+  req.host_ctx = host_keep;
 
   tm_kernel *k = NULL;
   char *err = NULL;
@@ -300,6 +373,7 @@ out:
   PyMem_Free(gs);
   Py_XDECREF(params);
   Py_XDECREF(globals);
+  Py_XDECREF(host_keep);
   return result;
 }
 

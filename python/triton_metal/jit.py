@@ -383,6 +383,8 @@ def _classify(name, obj):
     """The tm_global tuple for a name bound to obj, or None (not passed)."""
     if isinstance(obj, types.ModuleType):
         target = _MODULES.get(obj.__name__)
+        if target is None and not obj.__name__.startswith(("triton", "numpy", "torch")):
+            target = "pymod:" + obj.__name__  # a module of the program's: its attributes follow
         return target and (name, _tm.G_MODULE, target, _tm.V_NONE, None, None, None, 0)
     if isinstance(obj, JITFunction):
         return (name, _tm.G_JITFN, None, _tm.V_NONE, None, obj.src, obj.file, obj.first_line)
@@ -394,7 +396,61 @@ def _classify(name, obj):
             return None
         return (name, _tm.G_VALUE, None, vkind, payload, None, None, 0)
     path = _func_path(obj)
+    if not path and getattr(obj, "_tm_constexpr_function", False) and callable(obj):
+        # run on the host when the kernel calls it; its source identifies it in caches
+        try:
+            ident = inspect.getsource(obj)
+        except (OSError, TypeError):
+            ident = repr(getattr(obj, "__code__", obj))
+        return (name, _tm.G_HOSTFN, None, _tm.V_NONE, obj, ident, None, 0)
     return path and (name, _tm.G_FUNC, path, _tm.V_NONE, None, None, None, 0)
+
+
+def _module_attrs(mod, code, table, helpers, depth):
+    """Globals `pymod:<module>.<attr>` for the attributes of a program module
+    that code may use (its names), for kernels that call `h.f(x)`."""
+    if depth > 3:
+        return
+    names = set(_code_names(code, []))
+    for attr in names:
+        obj = getattr(mod, attr, _MISSING)
+        if obj is _MISSING:
+            continue
+        key = f"pymod:{mod.__name__}.{attr}"
+        if key in table:
+            continue
+        g = _classify(key, obj)
+        if not g:
+            continue
+        table[key] = g
+        if isinstance(obj, JITFunction):
+            helpers.append(obj)
+        elif g[1] == _tm.G_MODULE and g[2].startswith("pymod:"):
+            _module_attrs(obj, code, table, helpers, depth + 1)
+
+
+def _key_globals(globs):
+    """The globals as cache keys see them: a host function by its source, not its
+    object (whose repr differs from process to process)."""
+    return tuple(g[:4] + (None,) + g[5:] if g[1] == _tm.G_HOSTFN else g for g in globs)
+
+
+def _host_call(fn, args):
+    """Runs a @constexpr_function for the compiler: args are (kind, payload)
+    pairs (dtypes as tm_dtype codes), and so is the result."""
+    py = []
+    for kind, payload in args:
+        if kind == _tm.V_DTYPE:
+            name = _CODE_NAMES.get(payload)
+            py.append(getattr(_core, name) if name else payload)
+        else:
+            py.append(payload)
+    result = fn(*py)
+    return to_value(result)
+
+
+_CODE_NAMES = {c.tm: c.codegen_name() for c in _core.DTYPES if c.tm is not None}
+_CODE_NAMES.update({code: "float8" + name[3:] for name, code in _tm.FP8_CODES.items()})
 
 
 def _code_names(code, out):
@@ -440,6 +496,8 @@ def collect_globals(fn, table=None, seen=None):
             table[name] = g
             if isinstance(obj, JITFunction):
                 helpers.append(obj)
+            elif g[1] == _tm.G_MODULE and g[2].startswith("pymod:"):
+                _module_attrs(obj, names_code, table, helpers, 0)
     for h in helpers:
         collect_globals(h, table, seen)
     return table
@@ -850,7 +908,7 @@ class JITFunction(_Base):
         """A hash of what the kernel's code depends on: its source, the sources
         and values of the globals it uses (helpers included) and the compiler."""
         globs = tuple(collect_globals(self).values())
-        return _cache.make_key("jit-cache-key", self.src, self.fn.__name__, globs,
+        return _cache.make_key("jit-cache-key", self.src, self.fn.__name__, _key_globals(globs),
                                _cache.compiler_version(_c_or_none()))
 
     @property
@@ -1037,7 +1095,7 @@ class JITFunction(_Base):
             globs = tuple(collect_globals(self).values())
             target, target_key = _target()
             disk_key = _cache.make_key(
-                "kernel", self.src, self.file, self.first_line, self.fn.__name__, globs, specs,
+                "kernel", self.src, self.file, self.first_line, self.fn.__name__, _key_globals(globs), specs,
                 (o.num_warps, o.debug, o.opt_level, o.debug_info), target_key,
                 _cache.compiler_version(c))
             kernel, source = None, "disk cache"

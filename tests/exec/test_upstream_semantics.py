@@ -471,3 +471,62 @@ def test_semicolons_between_statements():
     out = np.zeros(1, np.int32)
     _semicolons[(1,)](out)
     assert out[0] == 3
+
+
+# ---------------------------------------------------------------- helpers and host functions
+
+import alias_helpers as h  # noqa: E402  (tests/exec is on sys.path under pytest)
+
+
+@triton.jit
+def _through_alias(out_ptr, C: tl.constexpr):
+    pid = h.program_id64(0)
+    tl.store(out_ptr + pid, h.scaled(pid) + h.SCALE + C.value)
+
+
+def test_helpers_through_a_module_alias():
+    out = np.zeros(5, np.int64)
+    _through_alias[(5,)](out, 10)
+    np.testing.assert_array_equal(out, np.arange(5) * 3 + 13)
+
+
+@triton.constexpr_function
+def _acc_type(dt):
+    return tl.float32 if dt in (tl.float16, tl.bfloat16) else dt
+
+
+@triton.constexpr_function
+def _twice(n):
+    return 2 * n
+
+
+@triton.jit
+def _host_fn_kernel(x_ptr, out_ptr, B: tl.constexpr):
+    T: tl.constexpr = _acc_type(x_ptr.dtype.element_ty)
+    offs = tl.arange(0, _twice(B))
+    x = tl.load(x_ptr + offs).to(T)
+    tl.static_assert(x.dtype == T)
+    tl.store(out_ptr + offs, x * 2)
+
+
+@pytest.mark.parametrize("dt,want", [(np.float16, np.float32), (np.int32, np.int32)])
+def test_constexpr_function_runs_at_compile_time(rng, dt, want):
+    x = (rng.normal(0, 100, 16)).astype(dt)
+    out = np.zeros(16, want)
+    _host_fn_kernel[(1,)](x, out, 8)
+    np.testing.assert_array_equal(out, x.astype(want) * 2)
+
+
+@triton.constexpr_function
+def _fails(n):
+    raise ValueError(f"no block for {n}")
+
+
+@triton.jit
+def _host_fn_error(out_ptr):
+    tl.store(out_ptr + tl.arange(0, _fails(3)), 1)
+
+
+def test_constexpr_function_error_is_located():
+    with pytest.raises(triton.CompilationError, match="_fails.. failed at compile time: ValueError: no block for 3"):
+        _host_fn_error[(1,)](np.zeros(4, np.int32))
