@@ -208,6 +208,7 @@ typedef struct tm_kernel_info {
   int threads_per_threadgroup; /* num_warps * 32 */
   int threadgroup_mem_bytes;   /* static threadgroup memory the MSL declares */
   int uses_barriers;           /* threadgroup_barrier or SIMD-group collectives */
+  int private_bytes;           /* estimate (an upper bound) of a thread's private arrays */
 } tm_kernel_info;
 
 typedef struct tm_kernel tm_kernel;

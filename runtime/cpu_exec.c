@@ -54,7 +54,7 @@ struct Worker {
   unsigned char state[MAX_THREADS];
   unsigned wait_gen[MAX_THREADS];
   void *stacks;
-  size_t nstacks;
+  size_t nstacks, stack_size;
   unsigned alive, bar_arrived, bar_gen;
   SimdGroup sg[MAX_THREADS / 32];
   unsigned char slots[2][MAX_THREADS][TM_CPU_SLOT];
@@ -297,19 +297,29 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
   return base;
 }
 
-static int ensure_stacks(Worker *w, unsigned n) {
-  if (w->nstacks >= n) return 1;
-  fiber_stacks_free(w->stacks, w->nstacks, STACK_SIZE);
+/* Fiber stacks of at least `size` bytes for n threads (kept for later launches). */
+static int ensure_stacks(Worker *w, unsigned n, size_t size) {
+  if (w->nstacks >= n && w->stack_size >= size) return 1;
+  if (w->stacks) fiber_stacks_free(w->stacks, w->nstacks, w->stack_size);
   w->nstacks = 0;
-  w->stacks = fiber_stacks_alloc(n, STACK_SIZE);
+  w->stacks = fiber_stacks_alloc(n, size);
   if (!w->stacks) return 0;
   w->nstacks = n;
+  w->stack_size = size;
   return 1;
+}
+
+/* A fiber's stack for a kernel: 64 KiB, or its private arrays plus room for frames. */
+static size_t stack_for(const tm_kernel_info *k) {
+  size_t need = (size_t)(k->private_bytes > 0 ? k->private_bytes : 0) + 48 * 1024;
+  need = (need + 16383) & ~(size_t)16383;
+  return need > STACK_SIZE ? need : STACK_SIZE;
 }
 
 static void run_fibers(Worker *w) {
   unsigned n = w->ctx.nthreads;
-  if (!ensure_stacks(w, n)) {
+  size_t ss = stack_for(w->job->info);
+  if (!ensure_stacks(w, n, ss)) {
     worker_fail(w, "out of memory for %u fiber stacks", n);
     return;
   }
@@ -320,7 +330,7 @@ static void run_fibers(Worker *w) {
     w->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
   for (unsigned t = 0; t < n; t++) {
     w->state[t] = READY;
-    fiber_init(&w->fibers[t], fiber_stack_at(w->stacks, t, STACK_SIZE), STACK_SIZE, fiber_main, w);
+    fiber_init(&w->fibers[t], fiber_stack_at(w->stacks, t, w->stack_size), w->stack_size, fiber_main, w);
   }
   w->ctx.tid = 0;
   fiber_switch(&w->sched, &w->fibers[0]);
@@ -346,7 +356,7 @@ Worker *worker_new(void) {
 
 void worker_free(Worker *w) {
   if (!w) return;
-  fiber_stacks_free(w->stacks, w->nstacks, STACK_SIZE);
+  if (w->stacks) fiber_stacks_free(w->stacks, w->nstacks, w->stack_size);
   for (int i = 0; i < MAX_THREADS; i++) fiber_release(&w->fibers[i]);
   fiber_release(&w->sched);
   free(w);

@@ -513,6 +513,60 @@ void em_barrier(Emitter *E, int ind) {
   E->uses_barrier = true;
 }
 
+/* ---- staging through threadgroup memory ----
+ * Layout conversions and shape ops move every element through threadgroup
+ * memory at its index in a staging order (row-major). When the staged
+ * elements exceed the target's threadgroup memory, they move in chunks of C
+ * indices: for each chunk, the writers store the elements whose index falls in
+ * it, a barrier, the readers take theirs, a barrier. Staging is then C
+ * elements whatever the block's size (tm_lo: the chunk's first index). */
+
+/* Staged indices per chunk for n elements of dt: n when they fit the target's
+ * threadgroup memory, else the largest power of two filling half of it. */
+static int stage_chunk(Emitter *E, tm_dtype dt, int n) {
+  int bytes = dt == TM_I1 ? 1 : tm_dtype_bytes(dt);
+  int budget = E->c->target->threadgroup_mem_bytes > 0 ? E->c->target->threadgroup_mem_bytes : 32768;
+  if ((int64_t)n * bytes <= budget) return n;
+  int c = 1;
+  while ((int64_t)c * 2 * bytes <= budget / 2) c *= 2;
+  return c;
+}
+
+/* Opens the chunk loop (when chunk < n): `tm_lo` is the chunk's first index. */
+static int open_chunks(Emitter *E, int n, int chunk, int ind) {
+  if (chunk >= n) return ind;
+  em_indent(&E->out, ind);
+  buf_printf(&E->out, "for (int tm_lo = 0; tm_lo < %d; tm_lo += %d) {\n", n, chunk);
+  return ind + 1;
+}
+
+static void close_chunks(Emitter *E, int n, int chunk, int ind) {
+  if (chunk >= n) return;
+  em_indent(&E->out, ind - 1);
+  buf_puts(&E->out, "}\n");
+}
+
+/* `sm[idx] = val;` or, chunked, only for an index in the chunk. */
+static void stage_store(Emitter *E, const char *sm, const char *idx, const char *val, bool dup, bool chunked, int ind) {
+  em_indent(&E->out, ind);
+  if (!chunked) {
+    buf_printf(&E->out, "%s%s[%s] = %s;\n", dup ? "if (!dup) " : "", sm, idx, val);
+    return;
+  }
+  buf_printf(&E->out, "{ int s = %s; if (%ss >= tm_lo && s < tm_lo + %d) %s[s - tm_lo] = %s; }\n", idx,
+             dup ? "!dup && " : "", E->chunk, sm, val);
+}
+
+/* `dst = sm[idx];` or, chunked, only for an index in the chunk. */
+static void stage_load(Emitter *E, const char *dst, const char *sm, const char *idx, bool chunked, int ind) {
+  em_indent(&E->out, ind);
+  if (!chunked) {
+    buf_printf(&E->out, "%s = %s[%s];\n", dst, sm, idx);
+    return;
+  }
+  buf_printf(&E->out, "{ int s = %s; if (s >= tm_lo && s < tm_lo + %d) %s = %s[s - tm_lo]; }\n", idx, E->chunk, dst, sm);
+}
+
 /* A layout change: every element goes through threadgroup memory once.
  *   write: each owner (not a duplicate) stores its elements at their row-major index
  *   read:  each thread loads the elements its slots hold in the new layout */
@@ -521,28 +575,32 @@ static void emit_convert(Emitter *E, int id, int ind) {
   Ins *x = &E->f->ins.v[in->args[0]];
   Layout *A = x->layout, *B = in->layout;
   if (in->ty.ptr) error_at(E->c, in->line, in->col, "this block of pointers would need a layout conversion, which is not supported yet");
-  const char *sm = em_smem(E, (tm_dtype)in->ty.dt, (int)type_numel(in->ty));
+  tm_dtype dt = (tm_dtype)in->ty.dt;
+  int n = (int)type_numel(in->ty), chunk = stage_chunk(E, dt, n);
+  bool chunked = chunk < n;
+  E->chunk = chunk;
+  const char *sm = em_smem(E, dt, chunk);
   em_indent(&E->out, ind);
+  buf_printf(&E->out, "%s v%d[%d];\n", em_tname(E, dt), id, B->per_thread);
+  int ci = open_chunks(E, n, chunk, ind);
+  em_indent(&E->out, ci);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
-  em_coords(E, A, &E->out, ind + 1, true);
+  em_coords(E, A, &E->out, ci + 1, true);
   Layout *saved = E->group;
   E->group = A;
-  em_indent(&E->out, ind + 1);
-  buf_printf(&E->out, "%s%s[%s] = %s;\n", A->replicated ? "if (!dup) " : "", sm, flat_index(E, A), em_ref(E, in->args[0]));
+  stage_store(E, sm, flat_index(E, A), em_ref(E, in->args[0]), A->replicated, chunked, ci + 1);
   E->group = saved;
-  em_indent(&E->out, ind);
+  em_indent(&E->out, ci);
   buf_puts(&E->out, "}\n");
-  em_barrier(E, ind);
-  em_indent(&E->out, ind);
-  buf_printf(&E->out, "%s v%d[%d];\n", em_tname(E, (tm_dtype)in->ty.dt), id, B->per_thread);
-  em_indent(&E->out, ind);
+  em_barrier(E, ci);
+  em_indent(&E->out, ci);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", B->per_thread);
-  em_coords(E, B, &E->out, ind + 1, false);
-  em_indent(&E->out, ind + 1);
-  buf_printf(&E->out, "v%d[k] = %s[%s];\n", id, sm, flat_index(E, B));
-  em_indent(&E->out, ind);
+  em_coords(E, B, &E->out, ci + 1, false);
+  stage_load(E, arena_printf(&E->c->arena, "v%d[k]", id), sm, flat_index(E, B), chunked, ci + 1);
+  em_indent(&E->out, ci);
   buf_puts(&E->out, "}\n");
-  em_barrier(E, ind);
+  em_barrier(E, ci);
+  close_chunks(E, n, chunk, ci);
   E->in_array[id] = true;
 }
 
@@ -683,16 +741,17 @@ static void emit_atomic(Emitter *E, int id, int ind) {
   }
 }
 
-/* Writes every element of value x (non-duplicates) to sm[offset + row-major index]. */
-static void stage_all(Emitter *E, int x, const char *sm, int offset, int ind) {
+/* Writes every element of value x (non-duplicates) to sm[offset + row-major index]
+ * (of the current chunk, when chunked). */
+static void stage_all(Emitter *E, int x, const char *sm, int offset, bool chunked, int ind) {
   Layout *A = E->f->ins.v[x].layout;
   em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
   em_coords(E, A, &E->out, ind + 1, true);
   Layout *saved = E->group;
   E->group = A;
-  em_indent(&E->out, ind + 1);
-  buf_printf(&E->out, "%s%s[%d + %s] = %s;\n", A->replicated ? "if (!dup) " : "", sm, offset, flat_index(E, A), em_ref(E, x));
+  stage_store(E, sm, arena_printf(&E->c->arena, "%d + %s", offset, flat_index(E, A)), em_ref(E, x), A->replicated, chunked,
+              ind + 1);
   E->group = saved;
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
@@ -716,13 +775,18 @@ static void emit_shuffle(Emitter *E, int id, int ind) {
   if (in->ty.ptr) error_at(E->c, in->line, in->col, "reshaping or permuting a block of pointers is not supported; apply it to the offsets");
   int nx = (int)type_numel(x->ty);
   bool two = in->aux == SH_JOIN || in->aux == SH_CAT;
-  const char *sm = em_smem(E, dt, two ? 2 * nx : nx);
-  stage_all(E, in->args[0], sm, 0, ind);
-  if (two) stage_all(E, in->args[1], sm, nx, ind);
-  em_barrier(E, ind);
+  int n = two ? 2 * nx : nx, chunk = stage_chunk(E, dt, n);
+  bool chunked = chunk < n;
+  const char *sm = em_smem(E, dt, chunk);
   Layout *R = in->layout;
   em_indent(&E->out, ind);
   buf_printf(&E->out, "%s v%d[%d];\n", em_tname(E, dt), id, R->per_thread);
+  int outer = ind;
+  ind = open_chunks(E, n, chunk, ind);
+  E->chunk = chunk;
+  stage_all(E, in->args[0], sm, 0, chunked, ind);
+  if (two) stage_all(E, in->args[1], sm, nx, chunked, ind);
+  em_barrier(E, ind);
   em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
   em_coords(E, R, &E->out, ind + 1, false);
@@ -771,11 +835,13 @@ static void emit_shuffle(Emitter *E, int id, int ind) {
   }
   default: internal_error(E->c, "emit", "unknown shuffle kind %d", in->aux);
   }
-  em_indent(&E->out, ind + 1);
-  buf_printf(&E->out, "v%d[k] = %s[%s];\n", id, sm, src);
+  E->chunk = chunk;
+  stage_load(E, arena_printf(a, "v%d[k]", id), sm, src, chunked, ind + 1);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
   em_barrier(E, ind);
+  close_chunks(E, n, chunk, ind);
+  (void)outer;
   E->in_array[id] = true;
 }
 
@@ -1057,7 +1123,7 @@ static void emit_scan(Emitter *E, int id, int ind) {
     int off = used[dt]++ * numel;
     const char *arr = em_smem(E, dt, off + numel);
     sm[i] = arena_printf(a, "%s[%d + ", arr, off);
-    stage_all(E, in->args[i], arr, off, ind);
+    stage_all(E, in->args[i], arr, off, false, ind);
   }
   em_barrier(E, ind);
   em_indent(&E->out, ind);
@@ -1341,8 +1407,8 @@ static void emit_block(Emitter *E, Block *b, int ind, int op) {
 static bool reserved(const char *s) {
   static const char *words[] = {
       "kernel", "device", "constant", "threadgroup", "thread", "half", "float", "int", "uint", "bool", "char",
-      "short", "long", "uchar", "ushort", "ulong", "bfloat", "void", "k", "c0", "c1", "c2", "c3", "dup", "lane",
-      "warp", "s", "e0", "e1", "e2", "e3", "min", "max", "fmin", "fmax", "fmod", "metal", "using", "namespace",
+      "short", "long", "uchar", "ushort", "ulong", "bfloat", "void", "k", "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7",
+      "dup", "lane", "warp", "s", "e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "min", "max", "fmin", "fmax", "fmod", "metal", "using", "namespace",
       "template", "typename", "class", "struct", "union", "enum", "const", "static", "auto", "register",
       "signed", "unsigned", "sizeof", "switch", "case", "default", "do", "goto", "new", "delete", "this",
       "operator", "private", "public", "protected", "virtual", "friend", "inline", "volatile", "extern",
@@ -1391,8 +1457,10 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     error_at(c, f->line, f->col, "the kernel needs %d bytes of threadgroup memory; the target '%s' has %d; needed by: %s; "
              "use smaller blocks or fewer SIMD-groups (num_warps)", smem_bytes, c->target->name, budget, list);
   }
-  /* per-thread arrays: an upper bound (every array at once); the emulator's
-   * fibers have 64 KiB stacks, and a GPU would spill such arrays to memory */
+  /* per-thread arrays: an upper bound (every array at once). A GPU spills
+   * large ones to memory (slow, but it runs, as upstream's kernels do); the
+   * emulator sizes its fiber stacks from this figure (info->private_bytes).
+   * Beyond 1 MiB a thread, it is surely a mistake. */
   int64_t priv = 0;
   for (int i = 0; i < f->ins.n; i++) {
     Ins *in = &f->ins.v[i];
@@ -1400,10 +1468,11 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     bool stored = E->in_array[i] || ((in->op == O_RESULT || in->op == O_BLOCKARG) && in->aux > 0);
     if (stored) priv += (int64_t)in->layout->per_thread * (in->ty.ptr ? 8 : tm_dtype_bytes((tm_dtype)in->ty.dt));
   }
-  if (priv > 48 * 1024) {
+  if (priv > 1024 * 1024) {
     error_at(c, f->line, f->col, "the kernel would keep about %lld bytes of per-thread arrays (blocks of %d threads); "
              "use smaller blocks or more SIMD-groups (num_warps), or split the work", (long long)priv, f->num_warps * 32);
   }
+  info->private_bytes = (int)priv;
 
   Buf k = {0};
   buf_puts(&k, "#include <metal_stdlib>\n");

@@ -51,7 +51,7 @@ int64_t type_numel(Type t) {
 const char *type_str(Arena *a, Type t) {
   const char *e = arena_printf(a, "%s%s", t.ptr == PTR_CONST ? "*k" : t.ptr ? "*" : "", tm_dtype_sig((tm_dtype)t.dt));
   if (!t.rank) return e;
-  char dims[96] = "";
+  char dims[192] = "";
   size_t n = 0;
   for (int i = 0; i < t.rank; i++) n += (size_t)snprintf(dims + n, sizeof dims - n, "%dx", t.shape[i]);
   return arena_printf(a, "<%s%s>", dims, e);

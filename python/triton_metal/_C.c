@@ -222,7 +222,7 @@ typedef struct {
   PyObject_HEAD
   tm_kernel *k;
   PyObject *msl, *name, *source_file, *args, *builtins, *dump;
-  int threads_per_threadgroup, threadgroup_mem_bytes, uses_barriers;
+  int threads_per_threadgroup, threadgroup_mem_bytes, uses_barriers, private_bytes;
 } KernelObject;
 
 static void Kernel_dealloc(KernelObject *self) {
@@ -255,6 +255,8 @@ static PyMemberDef Kernel_members[] = {
     {"threadgroup_mem_bytes", Py_T_INT, offsetof(KernelObject, threadgroup_mem_bytes),
      Py_READONLY, NULL},
     {"uses_barriers", Py_T_INT, offsetof(KernelObject, uses_barriers), Py_READONLY, NULL},
+    {"private_bytes", Py_T_INT, offsetof(KernelObject, private_bytes), Py_READONLY,
+     "estimate of a thread's private arrays, in bytes (an upper bound)"},
     {NULL, 0, 0, 0, NULL}};
 
 static PyTypeObject KernelType = {
@@ -295,6 +297,7 @@ static int kernel_fill(KernelObject *ko) {
   ko->threads_per_threadgroup = info->threads_per_threadgroup;
   ko->threadgroup_mem_bytes = info->threadgroup_mem_bytes;
   ko->uses_barriers = info->uses_barriers;
+  ko->private_bytes = info->private_bytes;
   return 0;
 }
 
@@ -491,6 +494,7 @@ static int kernel_info(KernelObject *ko, tm_kernel_info *info, tm_kernel_arg **a
   info->threads_per_threadgroup = ko->threads_per_threadgroup;
   info->threadgroup_mem_bytes = ko->threadgroup_mem_bytes;
   info->uses_barriers = ko->uses_barriers;
+  info->private_bytes = ko->private_bytes;
   *args_out = a;
   return 0;
 fail:
@@ -1139,16 +1143,18 @@ PyTypeObject tmpy_ModuleType = {
 /* ------------------------------------------------------------------ helpers */
 
 /* kernel_from_parts(msl, name, source_file, args, builtins, threads_per_threadgroup,
- * threadgroup_mem_bytes, uses_barriers) -> Kernel: a Kernel rebuilt from the
- * fields of one (the disk cache); validated as Device.load will read it. */
+ * threadgroup_mem_bytes, uses_barriers[, private_bytes]) -> Kernel: a Kernel rebuilt
+ * from the fields of one (the disk cache); validated as Device.load will read it. */
 static PyObject *py_kernel_from_parts(PyObject *mod, PyObject *args) {
   PyObject *msl, *name, *source_file, *kargs, *builtins;
-  int tpt, tgmem, barriers;
+  int tpt, tgmem, barriers, priv = 0;
   tm_kernel_info info;
   tm_kernel_arg *iargs;
-  if (!PyArg_ParseTuple(args, "UUOO!O!iii", &msl, &name, &source_file, &PyTuple_Type, &kargs,
-                        &PyTuple_Type, &builtins, &tpt, &tgmem, &barriers))
+  if (!PyArg_ParseTuple(args, "UUOO!O!iii|i", &msl, &name, &source_file, &PyTuple_Type, &kargs,
+                        &PyTuple_Type, &builtins, &tpt, &tgmem, &barriers, &priv))
     return NULL;
+  if (priv < 0)
+    return PyErr_Format(PyExc_ValueError, "bad private_bytes %d", priv);
   if (source_file != Py_None && !PyUnicode_Check(source_file))
     return PyErr_Format(PyExc_TypeError, "source_file must be str or None");
   if (tpt <= 0 || tpt > 1024 || tgmem < 0)
@@ -1173,6 +1179,7 @@ static PyObject *py_kernel_from_parts(PyObject *mod, PyObject *args) {
   ko->threads_per_threadgroup = tpt;
   ko->threadgroup_mem_bytes = tgmem;
   ko->uses_barriers = barriers;
+  ko->private_bytes = priv;
   if (kernel_info(ko, &info, &iargs) < 0) {
     Py_DECREF(ko);
     return NULL;

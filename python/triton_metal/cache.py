@@ -178,7 +178,8 @@ def kernel_body(kernel, meta):
             "args": [list(a) for a in kernel.args], "builtins": list(kernel.builtins),
             "threads_per_threadgroup": kernel.threads_per_threadgroup,
             "threadgroup_mem_bytes": kernel.threadgroup_mem_bytes,
-            "uses_barriers": kernel.uses_barriers, "meta": meta}
+            "uses_barriers": kernel.uses_barriers, "private_bytes": kernel.private_bytes,
+            "meta": meta}
 
 
 def kernel_from_body(c_module, body):
@@ -187,7 +188,7 @@ def kernel_from_body(c_module, body):
         body["msl"], body["name"], body["source_file"],
         tuple(tuple(a) for a in body["args"]), tuple(body["builtins"]),
         body["threads_per_threadgroup"], body["threadgroup_mem_bytes"],
-        int(body["uses_barriers"]))
+        int(body["uses_barriers"]), int(body.get("private_bytes", 0)))
 
 
 def debug_log(msg):

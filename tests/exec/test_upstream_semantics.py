@@ -530,3 +530,46 @@ def _host_fn_error(out_ptr):
 def test_constexpr_function_error_is_located():
     with pytest.raises(triton.CompilationError, match="_fails.. failed at compile time: ValueError: no block for 3"):
         _host_fn_error[(1,)](np.zeros(4, np.int32))
+
+
+# ---------------------------------------------------------------- big blocks
+
+@triton.jit
+def _rank5(x_ptr, out_ptr, D0: tl.constexpr, D1: tl.constexpr, D2: tl.constexpr, D3: tl.constexpr,
+           D4: tl.constexpr):
+    idx = tl.arange(0, D0 * D1 * D2 * D3 * D4).reshape(D0, D1, D2, D3, D4)
+    v = tl.load(x_ptr + idx)
+    v = tl.permute(v, [2, 1, 0, 3, 4])           # 5-D blocks (upstream has no rank limit)
+    r = tl.sum(tl.sum(v, 3), 0)                   # [D1, D0, D4]
+    o = tl.arange(0, D1 * D0 * D4).reshape(D1, D0, D4)
+    tl.store(out_ptr + o, r)
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 8, 2, 2), (4, 8, 32, 4, 2)])  # the second stages 128 KiB
+def test_rank5_blocks_and_chunked_staging(rng, shape):
+    x = rng.integers(-1000, 1000, shape).astype(np.int32)
+    out = np.zeros((shape[1], shape[0], shape[4]), np.int32)
+    _rank5[(1,)](x, out, *shape)
+    ref = np.transpose(x, (2, 1, 0, 3, 4)).sum(axis=3).sum(axis=0)
+    np.testing.assert_array_equal(out, ref)
+
+
+@triton.jit
+def _big_transpose(x_ptr, out_ptr, M: tl.constexpr, N: tl.constexpr):
+    m = tl.arange(0, M)[:, None]
+    n = tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + m * N + n)
+    r = tl.arange(0, N)[:, None]
+    c = tl.arange(0, M)[None, :]
+    tl.store(out_ptr + r * M + c, tl.trans(x))   # 64 KiB and more: staged in chunks of threadgroup memory
+
+
+@pytest.mark.parametrize("num_warps", [1, 4])
+@pytest.mark.parametrize("M,N", [(128, 128), (256, 64), (64, 32)])
+def test_permute_larger_than_threadgroup_memory(rng, num_warps, M, N):
+    x = rng.normal(size=(M, N)).astype(np.float32)
+    x[3, 5] = np.nan
+    x[7, 1] = -np.inf
+    out = np.zeros((N, M), np.float32)
+    _big_transpose[(1,)](x, out, M, N, num_warps=num_warps)
+    np.testing.assert_array_equal(out.view(np.uint32), x.T.view(np.uint32))
