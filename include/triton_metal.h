@@ -64,15 +64,17 @@ int tm_dtype_bytes(tm_dtype dt);
 /* ---------------------------------------------------------------- compiler */
 
 typedef enum tm_value_kind {
-  TM_V_NONE = 0, TM_V_BOOL, TM_V_INT, TM_V_FLOAT, TM_V_DTYPE, TM_V_STR
+  TM_V_NONE = 0, TM_V_BOOL, TM_V_INT, TM_V_FLOAT, TM_V_DTYPE, TM_V_STR, TM_V_TUPLE
 } tm_value_kind;
 
-/* A compile-time (constexpr) value: a Python bool/int/float/None/str or a dtype. */
+/* A compile-time (constexpr) value: a Python bool/int/float/None/str, a dtype,
+ * or a tuple of such values. */
 typedef struct tm_value {
   tm_value_kind kind;
-  int64_t i;      /* BOOL, INT; for DTYPE a tm_dtype */
+  int64_t i;      /* BOOL, INT; for DTYPE a tm_dtype; for TUPLE the number of items */
   double f;       /* FLOAT */
   const char *s;  /* STR */
+  const struct tm_value *items; /* TUPLE */
 } tm_value;
 
 typedef enum tm_param_kind {

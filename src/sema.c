@@ -217,6 +217,12 @@ static Val from_tm_value(Sema *S, tm_value v) {
   case TM_V_FLOAT: return v_float(v.f);
   case TM_V_DTYPE: return v_dtype((tm_dtype)v.i);
   case TM_V_STR: return (Val){.k = V_STR, .s = arena_strdup(&S->c->arena, v.s ? v.s : "")};
+  case TM_V_TUPLE: {
+    Val t = {.k = V_TUPLE, .n = (int)v.i};
+    t.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(t.n + 1));
+    for (int k = 0; k < t.n; k++) t.items[k] = from_tm_value(S, v.items[k]);
+    return t;
+  }
   }
   return v_none();
 }
@@ -1629,7 +1635,7 @@ static Val call_make_tensor_descriptor(Sema *S, Args *A) {
   if (is_const(st[r - 1]) && st[r - 1].i != 1) ERR(S, "a tensor descriptor's last stride must be 1");
   check_block_shape(S, r, bshape);
   if (bshape[r - 1] * tm_dtype_bytes((tm_dtype)ty_of(S, base).dt) < 16)
-    ERR(S, "a tensor descriptor's last block dimension must span at least 16 bytes");
+    ERR(S, "Descriptor block shape must have at least 16 bytes in the last dimension (a tensor descriptor's last block dimension spans fewer)");
   return d;
 }
 

@@ -59,12 +59,36 @@ void tmpy_raise_msg(PyObject *exc, tm_status st, char *err, const char *what) {
 /* ------------------------------------------------------------------ values */
 
 /* (vkind, payload) -> tm_value. Strings are borrowed from payload. */
-static int parse_value(int vkind, PyObject *payload, tm_value *v) {
+/* (vkind, payload) -> tm_value. A tuple's items live in a bytes object added to
+ * keep (a list the caller holds until the compile returns). */
+static int parse_value(int vkind, PyObject *payload, tm_value *v, PyObject *keep) {
   memset(v, 0, sizeof *v);
   v->kind = (tm_value_kind)vkind;
   switch (vkind) {
   case TM_V_NONE:
     return 0;
+  case TM_V_TUPLE: {
+    if (!PyTuple_Check(payload) || !keep)
+      return PyErr_SetString(PyExc_TypeError, "a tuple value needs a tuple of (kind, payload)"), -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(payload);
+    PyObject *store = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(tm_value));
+    if (!store || PyList_Append(keep, store) < 0) {
+      Py_XDECREF(store);
+      return -1;
+    }
+    Py_DECREF(store); /* the list holds it */
+    tm_value *items = (tm_value *)PyBytes_AS_STRING(store);
+    for (Py_ssize_t i = 0; i < n; i++) {
+      int k;
+      PyObject *p;
+      if (!PyArg_ParseTuple(PyTuple_GET_ITEM(payload, i), "iO", &k, &p) ||
+          parse_value(k, p, &items[i], keep) < 0)
+        return -1;
+    }
+    v->items = items;
+    v->i = n;
+    return 0;
+  }
   case TM_V_BOOL: {
     int b = PyObject_IsTrue(payload);
     if (b < 0)
@@ -114,7 +138,7 @@ static int check_tuple(PyObject *item, Py_ssize_t n, const char *what) {
 }
 
 /* (kind, dtype, flags, vkind, payload) -> tm_param_spec */
-static int parse_param(PyObject *item, tm_param_spec *p) {
+static int parse_param(PyObject *item, tm_param_spec *p, PyObject *keep) {
   int kind, dtype, flags, vkind;
   PyObject *payload;
   if (check_tuple(item, 5, "param spec") < 0 ||
@@ -128,11 +152,11 @@ static int parse_param(PyObject *item, tm_param_spec *p) {
   p->kind = (tm_param_kind)kind;
   p->dtype = (tm_dtype)dtype;
   p->flags = (unsigned)flags;
-  return parse_value(vkind, payload, &p->value);
+  return parse_value(vkind, payload, &p->value, keep);
 }
 
 /* (name, gkind, target, vkind, payload, source, file, line) -> tm_global */
-static int parse_global(PyObject *item, tm_global *g) {
+static int parse_global(PyObject *item, tm_global *g, PyObject *keep) {
   int gkind, vkind;
   PyObject *payload;
   if (check_tuple(item, 8, "global") < 0 ||
@@ -152,7 +176,7 @@ static int parse_global(PyObject *item, tm_global *g) {
     g->host = payload;
     return 0;
   }
-  return parse_value(vkind, payload, &g->value);
+  return parse_value(vkind, payload, &g->value, keep);
 }
 
 /* ------------------------------------------------------------------ host functions */
@@ -205,7 +229,7 @@ static int host_call(void *ctx, const tm_global *g, const tm_value *args, int na
     r = PyObject_CallMethod(jit, "_host_call", "OO", (PyObject *)g->host, t);
   int kind;
   PyObject *payload;
-  if (r && PyArg_ParseTuple(r, "iO", &kind, &payload) && parse_value(kind, payload, out) == 0 &&
+  if (r && PyArg_ParseTuple(r, "iO", &kind, &payload) && parse_value(kind, payload, out, (PyObject *)ctx) == 0 &&
       PyList_Append((PyObject *)ctx, r) == 0)
     rc = 0;
   if (rc) *err = exception_text();
@@ -333,16 +357,16 @@ static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
     PyErr_NoMemory();
     goto out;
   }
+  if (!(host_keep = PyList_New(0)))
+    goto out;
   for (int i = 0; i < req.nparams; i++)
-    if (parse_param(PyTuple_GET_ITEM(params, i), &ps[i]) < 0)
+    if (parse_param(PyTuple_GET_ITEM(params, i), &ps[i], host_keep) < 0)
       goto out;
   for (int i = 0; i < req.nglobals; i++)
-    if (parse_global(PyTuple_GET_ITEM(globals, i), &gs[i]) < 0)
+    if (parse_global(PyTuple_GET_ITEM(globals, i), &gs[i], host_keep) < 0)
       goto out;
   req.params = ps;
   req.globals = gs;
-  if (!(host_keep = PyList_New(0)))
-    goto out;
   req.host_call = host_call;
   req.host_ctx = host_keep;
 
@@ -1311,7 +1335,8 @@ PyMODINIT_FUNC PyInit__C(void) {
       add_int(m, "I64", TM_I64) < 0 || add_int(m, "U64", TM_U64) < 0 ||
       add_int(m, "F16", TM_F16) < 0 || add_int(m, "BF16", TM_BF16) < 0 ||
       add_int(m, "F32", TM_F32) < 0 || add_int(m, "F64", TM_F64) < 0 ||
-      add_int(m, "V_STR", TM_V_STR) < 0 || add_int(m, "PARAM_CONSTEXPR", TM_PARAM_CONSTEXPR) < 0 ||
+      add_int(m, "V_STR", TM_V_STR) < 0 || add_int(m, "V_TUPLE", TM_V_TUPLE) < 0 ||
+      add_int(m, "PARAM_CONSTEXPR", TM_PARAM_CONSTEXPR) < 0 ||
       add_int(m, "PF_READONLY", TM_PF_READONLY) < 0 || add_int(m, "G_JITFN", TM_G_JITFN) < 0 ||
       add_int(m, "ARG_BYTES", TM_ARG_BYTES) < 0 || add_int(m, "OPT_DEFAULT", TM_OPT_DEFAULT) < 0 ||
       add_int(m, "OPT_NONE", TM_OPT_NONE) < 0 || add_int(m, "OPT_BASIC", TM_OPT_BASIC) < 0 ||

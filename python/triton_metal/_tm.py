@@ -11,7 +11,7 @@ FP8_CODES = {"fp8e5": FP8E5, "fp8e5b16": FP8E5B16, "fp8e4nv": FP8E4NV, "fp8e4b8"
              "fp8e4b15": FP8E4B15}
 
 # tm_value_kind
-V_NONE, V_BOOL, V_INT, V_FLOAT, V_DTYPE, V_STR = range(6)
+V_NONE, V_BOOL, V_INT, V_FLOAT, V_DTYPE, V_STR, V_TUPLE = range(7)
 
 # tm_param_kind
 PARAM_POINTER, PARAM_SCALAR, PARAM_CONSTEXPR = 1, 2, 3

@@ -136,8 +136,10 @@ def to_value(v):
     np = sys.modules.get("numpy")
     if np is not None and isinstance(v, np.generic):
         return to_value(v.item())
+    if isinstance(v, (tuple, list)):  # shapes and other tuples of compile-time values
+        return (_tm.V_TUPLE, tuple(to_value(x) for x in v))
     raise TypeError(f"{type(v).__name__} is not a supported constexpr value "
-                    "(int, float, bool, None, str, dtype)")
+                    "(int, float, bool, None, str, dtype, or a tuple of them)")
 
 
 # ------------------------------------------------------------------ pointers

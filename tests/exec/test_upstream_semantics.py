@@ -573,3 +573,19 @@ def test_permute_larger_than_threadgroup_memory(rng, num_warps, M, N):
     out = np.zeros((N, M), np.float32)
     _big_transpose[(1,)](x, out, M, N, num_warps=num_warps)
     np.testing.assert_array_equal(out.view(np.uint32), x.T.view(np.uint32))
+
+
+@triton.jit
+def _tuple_arg(z_ptr, x_ptr, SHAPE: tl.constexpr, N: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, N))
+    z = tl.reshape(x, SHAPE)
+    tl.static_assert(z.shape == SHAPE)
+    tl.store(z_ptr + tl.arange(0, N), tl.reshape(tl.flip(z, len(SHAPE) - 1), [N]))
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 4), [8, 8], (2, 32)])
+def test_tuple_constexpr_arguments(rng, shape):
+    x = rng.integers(-100, 100, 64).astype(np.int32)
+    z = np.zeros(64, np.int32)
+    _tuple_arg[(1,)](z, x, shape, 64)
+    np.testing.assert_array_equal(z, np.flip(x.reshape(shape), -1).reshape(-1))

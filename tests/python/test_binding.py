@@ -104,8 +104,10 @@ def test_constexpr_values():
     assert spec_of(kern, 2, x, 3, tl.float16)[3:] == (_tm.V_DTYPE, _tm.F16)
     assert spec_of(kern, 2, x, 3, tl.constexpr(7))[3:] == (_tm.V_INT, 7)
     assert spec_of(kern, 2, x, 3, BLOCK=32)[3:] == (_tm.V_INT, 32)
+    # tuples (and lists) of compile-time values are compile-time values (shapes)
+    assert kern._specialize(x, 3, [1, 2])[2][3:] == (_tm.V_TUPLE, ((_tm.V_INT, 1), (_tm.V_INT, 2)))
     with pytest.raises(TypeError, match="BLOCK"):
-        kern._specialize(x, 3, [1, 2])
+        kern._specialize(x, 3, {1: 2})
     # an fp8 dtype is a compile-time value like any dtype (kernels compare with
     # it); data of it is refused by the compiler
     assert kern._specialize(x, 3, tl.float8e5)[2][3:] == (_tm.V_DTYPE, _tm.FP8E5)
@@ -193,7 +195,7 @@ def test_launch_options_accepted():
     specs = kern._specialize(x, 3, 64, num_warps=8, num_stages=3, num_ctas=1, maxnreg=128,
                              enable_fp_fusion=False, matrix_instr_nonkdim=16, debug=True)
     assert len(specs) == 3
-    with pytest.raises(ValueError, match="power of two"):
+    with pytest.raises(ValueError, match="power of 2"):
         kern._specialize(x, 3, 64, num_warps=3)
 
 

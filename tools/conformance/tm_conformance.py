@@ -50,10 +50,15 @@ def load_skips(path=SKIPS_FILE):
     return out
 
 
+def _match(name, pat):
+    """fnmatch with '[' and ']' literal (case names hold them: `test_x[cpu]`); `*` and `?` wild."""
+    return fnmatch.fnmatchcase(name, pat.replace("[", "[[]").replace("]", "[]]").replace("[[[]]", "[[]"))
+
+
 def skip_line(name, skips):
     """(pattern, reason) of the first skip line matching a case name, or None."""
     for pat, reason in skips:
-        if fnmatch.fnmatchcase(name, pat):
+        if _match(name, pat):
             return pat, reason
     return None
 
