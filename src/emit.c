@@ -1044,52 +1044,72 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     em_indent(&E->out, in1);
     buf_puts(&E->out, "}\n");
   }
-  /* 3. SIMD-groups */
+  /* 3. SIMD-groups: every thread's partials through threadgroup memory, all
+   * result slots at once, or KC slots at a time when they do not fit */
   if (A->wpc[pd] > 1) {
-    int T = E->f->num_warps * 32;
+    int T = E->f->num_warps * 32, per_k = T; /* bytes staged per result slot: the valid flags... */
+    for (int i = 0; i < n; i++) {
+      tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
+      per_k += T * (dt == TM_I1 ? 1 : tm_dtype_bytes(dt)) * (i + 1); /* ...and the inputs' stripes */
+    }
+    int budget = E->c->target->threadgroup_mem_bytes > 0 ? E->c->target->threadgroup_mem_bytes : 32768;
+    int KC = RP;
+    if ((int64_t)per_k * RP > budget) {
+      KC = 1;
+      while (KC * 2 <= RP && (int64_t)per_k * KC * 2 <= budget / 2) KC *= 2;
+    }
+    bool chunked = KC < RP;
+    const char *kk = chunked ? "(k0 + k)" : "k"; /* the result slot */
     const char **sm = arena_alloc(a, sizeof(char *) * (size_t)n);
     for (int i = 0; i < n; i++) {
       tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
-      int need = T * RP * (i + 1); /* inputs of one dtype share an array: input i uses its own stripe */
+      int need = T * KC * (i + 1); /* inputs of one dtype share an array: input i uses its own stripe */
       sm[i] = em_smem(E, dt, need);
-      sm[i] = arena_printf(a, "%s[%d + ", sm[i], T * RP * i);
+      sm[i] = arena_printf(a, "%s[%d + ", sm[i], T * KC * i);
     }
-    const char *smv = em_smem(E, TM_I1, T * RP);
+    const char *smv = em_smem(E, TM_I1, T * KC);
+    int i3 = in1;
+    if (chunked) {
+      em_line(E, in1, "for (uint k0 = 0; k0 < %du; k0 += %du) {\n", RP, KC);
+      i3 = in1 + 1;
+    }
     /* scratch is free here: every user of it ends with a barrier */
-    em_indent(&E->out, in1);
-    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
+    em_indent(&E->out, i3);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", KC);
     for (int i = 0; i < n; i++) {
-      em_indent(&E->out, in1 + 1);
-      buf_printf(&E->out, "%stm_tid * %du + k] = a%d[k];\n", sm[i], RP, i);
+      em_indent(&E->out, i3 + 1);
+      buf_printf(&E->out, "%stm_tid * %du + k] = a%d[%s];\n", sm[i], KC, i, kk);
     }
-    em_indent(&E->out, in1 + 1);
-    buf_printf(&E->out, "%s[tm_tid * %du + k] = av[k];\n", smv, RP);
-    em_indent(&E->out, in1);
+    em_indent(&E->out, i3 + 1);
+    buf_printf(&E->out, "%s[tm_tid * %du + k] = av[%s];\n", smv, KC, kk);
+    em_indent(&E->out, i3);
     buf_puts(&E->out, "}\n");
-    em_barrier(E, in1);
-    em_indent(&E->out, in1);
+    em_barrier(E, i3);
+    em_indent(&E->out, i3);
     buf_printf(&E->out, "uint wbase = tm_tid / 32u - (tm_tid / 32u / %du %% %du) * %du;\n", wstride, A->wpc[pd], wstride);
-    em_indent(&E->out, in1);
-    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
-    em_indent(&E->out, in1 + 1);
-    buf_puts(&E->out, "av[k] = false;\n");
-    em_indent(&E->out, in1 + 1);
+    em_indent(&E->out, i3);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", KC);
+    em_indent(&E->out, i3 + 1);
+    buf_printf(&E->out, "av[%s] = false;\n", kk);
+    em_indent(&E->out, i3 + 1);
     buf_printf(&E->out, "for (uint w = 0; w < %du; ++w) {\n", A->wpc[pd]);
-    em_indent(&E->out, in1 + 2);
+    em_indent(&E->out, i3 + 2);
     buf_printf(&E->out, "uint t2 = (wbase + w * %du) * 32u + tm_tid %% 32u;\n", wstride);
     for (int i = 0; i < n; i++) {
-      em_indent(&E->out, in1 + 2);
-      buf_printf(&E->out, "%s o%d = %st2 * %du + k];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i], RP);
+      em_indent(&E->out, i3 + 2);
+      buf_printf(&E->out, "%s o%d = %st2 * %du + k];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i], KC);
       oth[i] = arena_printf(a, "o%d", i);
+      acc[i] = arena_printf(a, "a%d[%s]", i, kk);
     }
-    em_indent(&E->out, in1 + 2);
-    buf_printf(&E->out, "bool ov = %s[t2 * %du + k];\n", smv, RP);
-    combine_valid(E, in, acc, "av[k]", oth, "ov", in1 + 2);
-    em_indent(&E->out, in1 + 1);
+    em_indent(&E->out, i3 + 2);
+    buf_printf(&E->out, "bool ov = %s[t2 * %du + k];\n", smv, KC);
+    combine_valid(E, in, acc, arena_printf(a, "av[%s]", kk), oth, "ov", i3 + 2);
+    em_indent(&E->out, i3 + 1);
     buf_puts(&E->out, "}\n");
-    em_indent(&E->out, in1);
+    em_indent(&E->out, i3);
     buf_puts(&E->out, "}\n");
-    em_barrier(E, in1);
+    em_barrier(E, i3);
+    if (chunked) em_line(E, in1, "}\n");
   }
   for (int i = 0; i < n; i++) {
     em_indent(&E->out, in1);

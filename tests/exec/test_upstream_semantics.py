@@ -589,3 +589,27 @@ def test_tuple_constexpr_arguments(rng, shape):
     z = np.zeros(64, np.int32)
     _tuple_arg[(1,)](z, x, shape, 64)
     np.testing.assert_array_equal(z, np.flip(x.reshape(shape), -1).reshape(-1))
+
+
+@triton.jit
+def _mul_broadcast_dot(z_ptr, x_ptr, y_ptr, K: tl.constexpr, N: tl.constexpr, BM: tl.constexpr,
+                       BN: tl.constexpr, BK: tl.constexpr):
+    om = tl.arange(0, BM)[:, None]
+    on = tl.arange(0, BN)[None, :]
+    ak = tl.arange(0, BK)[None, :]
+    bk = tl.arange(0, BK)[:, None]
+    acc = tl.zeros((BM, BN), tl.float32)
+    for k in range(0, K // BK):
+        x = tl.expand_dims(tl.load(x_ptr + om * K + k * BK + ak), 2)
+        y = tl.expand_dims(tl.load(y_ptr + bk * N + k * BK * N + on), 0)
+        acc += tl.sum(x * y, axis=1)      # a [BM, BK, BN] product: partials staged in chunks
+    tl.store(z_ptr + om * N + on, acc)
+
+
+@pytest.mark.parametrize("num_warps", [4, 8])
+def test_reduction_larger_than_threadgroup_memory(rng, num_warps):
+    x = rng.normal(0, 0.1, (128, 64)).astype(np.float32)
+    y = rng.normal(0, 0.1, (64, 32)).astype(np.float32)
+    z = np.zeros((128, 32), np.float32)
+    _mul_broadcast_dot[(1,)](z, x, y, 64, 32, 128, 32, 32, num_warps=num_warps)
+    np.testing.assert_allclose(z, x.astype(np.float64) @ y.astype(np.float64), rtol=1e-4, atol=1e-5)
