@@ -206,6 +206,7 @@ static char *trampoline(const tm_kernel_info *k) {
     const char *t = rt_msl_type(k->args[i].dtype);
     /* bool buffers are declared as bytes in the MSL (any nonzero byte is true) */
     if (k->args[i].role == TM_ARG_BUFFER && k->args[i].dtype == TM_I1) t = rt_msl_type(TM_U8);
+    if (k->args[i].role == TM_ARG_BUFFER && k->args[i].dtype == TM_F64) t = rt_msl_type(TM_U64); /* as emit.c declares it */
     if (k->args[i].role == TM_ARG_BUFFER)
       put(&b, "%s\n    ::metal::tm_buf<%s>{tm_a[%d]}", n ? "," : "", t, i);
     else

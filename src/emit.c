@@ -35,8 +35,12 @@ const char *em_tname(Emitter *E, tm_dtype dt) {
   return s;
 }
 
-/* The element type a buffer of dt is declared with (bools travel as bytes). */
-static const char *mem_tname(Emitter *E, tm_dtype dt) { return dt == TM_I1 ? em_tname(E, TM_U8) : em_tname(E, dt); }
+/* The element type a buffer of dt is declared with: bools travel as bytes, and
+ * float64 memory (which a kernel may take and address but never read as data:
+ * sema refuses that) as 8-byte words. */
+static const char *mem_tname(Emitter *E, tm_dtype dt) {
+  return dt == TM_I1 ? em_tname(E, TM_U8) : dt == TM_F64 ? em_tname(E, TM_U64) : em_tname(E, dt);
+}
 
 static const char *literal(Emitter *E, Ins *in) {
   Arena *a = &E->c->arena;
@@ -1427,8 +1431,8 @@ static void emit_block(Emitter *E, Block *b, int ind, int op) {
 static bool reserved(const char *s) {
   static const char *words[] = {
       "kernel", "device", "constant", "threadgroup", "thread", "half", "float", "int", "uint", "bool", "char",
-      "short", "long", "uchar", "ushort", "ulong", "bfloat", "void", "k", "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7",
-      "dup", "lane", "warp", "s", "e0", "e1", "e2", "e3", "e4", "e5", "e6", "e7", "min", "max", "fmin", "fmax", "fmod", "metal", "using", "namespace",
+      "short", "long", "uchar", "ushort", "ulong", "bfloat", "void", "k", "dup", "lane", "warp", "s", "min", "max",
+      "fmin", "fmax", "fmod", "metal", "using", "namespace",
       "template", "typename", "class", "struct", "union", "enum", "const", "static", "auto", "register",
       "signed", "unsigned", "sizeof", "switch", "case", "default", "do", "goto", "new", "delete", "this",
       "operator", "private", "public", "protected", "virtual", "friend", "inline", "volatile", "extern",
@@ -1437,7 +1441,7 @@ static bool reserved(const char *s) {
   for (int i = 0; words[i]; i++)
     if (!strcmp(words[i], s)) return true;
   if (!strncmp(s, "tm_", 3) || !strncmp(s, "TM_", 3) || !strncmp(s, "__", 2)) return true;
-  if (strchr("vryd", s[0]) && s[1] >= '0' && s[1] <= '9') return true; /* the emitter's own names */
+  if (strchr("vrydce", s[0]) && s[1] >= '0' && s[1] <= '9') return true; /* the emitter's own names (c<d>, e<d>: coordinates) */
   return false;
 }
 

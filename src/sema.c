@@ -1106,9 +1106,20 @@ static void check_hint_strings(Sema *S, Args *A, bool store) {
   if (!store) arg_opt(S, A, -1, "volatile", &v);
 }
 
+/* Memory of pt's element type must be data the device computes with: a
+ * float64 array may be taken and addressed, but not read or written. */
+static void check_pointee(Sema *S, Val p, const char *what) {
+  Type pt = ty_of(S, p);
+  if (pt.dt != TM_F64) return;
+  Param *par = ir_pointer_param(S->fn, p.id);
+  ERR(S, "%s through %s%s%s, a float64 array: float64 is not supported on the device (Metal has no double); "
+      "convert the array to float32", what, par ? "'" : "a float64 pointer", par ? par->name : "", par ? "'" : "");
+}
+
 static Val pointer_arg(Sema *S, Val p, const char *fname) {
   if (p.k != V_TENSOR || !ty_of(S, p).ptr)
     ERR(S, "%s() expects a pointer (or block of pointers) as its first argument, got %s", fname, vk_name(S, p));
+  check_pointee(S, p, fname);
   return p;
 }
 
@@ -1545,6 +1556,7 @@ static unsigned boundary_dims(Sema *S, Val v, int r) {
 }
 
 static Val masked_block_load(Sema *S, Val ptr, Val mask, const char *padding) {
+  check_pointee(S, ptr, "load");
   Type pt = ty_of(S, ptr);
   Type rt = with_dt(pt, (tm_dtype)pt.dt);
   if (mask.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 1, ptr.id, 0, 0));
@@ -1586,6 +1598,7 @@ static Val blockptr_load(Sema *S, Val bp, Args *A) {
 }
 
 static Val store_block(Sema *S, Val ptr, Val value, Val mask) {
+  check_pointee(S, ptr, "store");
   Type pt = ty_of(S, ptr);
   Param *par = param_of_pointer(S, ptr);
   if (par) {
@@ -3721,10 +3734,10 @@ static void bind_kernel_params(Sema *S, Node *def) {
       ERR(S, "parameter '%s' is annotated tl.constexpr but was given a runtime %s", p->name,
           ps->kind == TM_PARAM_POINTER ? "pointer" : "scalar");
     if (ps->kind != TM_PARAM_POINTER && ps->kind != TM_PARAM_SCALAR) ERR(S, "parameter '%s': invalid specification", p->name);
-    if (ps->dtype == TM_F64)
+    if (ps->dtype == TM_F64 && ps->kind != TM_PARAM_POINTER)
       ERR(S, "parameter '%s' is float64, which is not supported on the device (Metal has no double)", p->name);
     if (ps->dtype == TM_VOID || ps->dtype >= TM_NDTYPES) ERR(S, "parameter '%s': invalid dtype", p->name);
-    check_device_dtype(S, ps->dtype);
+    if (ps->dtype != TM_F64) check_device_dtype(S, ps->dtype); /* float64 memory: refused where it is read or written */
     Param par = {.name = p->name, .index = i, .kind = ps->kind, .flags = ps->flags,
                  .ty = ps->kind == TM_PARAM_POINTER ? type_ptr(ps->dtype) : type_scalar(ps->dtype)};
     if (ps->kind == TM_PARAM_POINTER && is_const_annotation(p->a)) par.ty.ptr = PTR_CONST; /* `x: tl.const` */

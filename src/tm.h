@@ -24,7 +24,7 @@
 
 #include "triton_metal.h"
 
-#define TM_MAX_RANK 8
+#define TM_MAX_RANK 16
 
 /* ------------------------------------------------------------ arena.c */
 

@@ -228,9 +228,8 @@ def pointer_arg(kname, aname, v):
         before, nbytes = _duck_extent(kname, aname, v, ptr)
     else:
         return None
-    if code == _tm.F64:
-        raise TypeError(f"{kname}: argument '{aname}' is a float64 array; float64 is not "
-                        f"supported on the device; convert with {fix}")
+    # a float64 array is passed as it is: the compiler refuses reading or writing
+    # it (Metal has no double), with the kernel line that does
     if code is None:
         raise TypeError(f"{kname}: argument '{aname}' has unsupported dtype {v.dtype}")
     return code, ptr, nbytes, bool(ro), before, None

@@ -261,8 +261,10 @@ def test_read_only_registration_refuses_stores(device):
 def test_registration_refusals(device):
     with pytest.raises(TypeError, match="kernel_visible: argument #0 of type int is not an array"):
         triton.kernel_visible(5)
-    with pytest.raises(TypeError, match="float64"):
-        triton.kernel_visible(np.zeros(4))
+    # float64 memory may be registered (kernels may address it, e.g. as int64
+    # words); reading it as float64 is what the compiler refuses
+    with triton.kernel_visible(np.zeros(4)) as vis:
+        assert len(vis.addresses) == 1
 
 
 # ------------------------------------------------------------ metal-sim specifics
