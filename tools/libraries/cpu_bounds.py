@@ -1,0 +1,71 @@
+# cpu_bounds.py: a pytest plugin (pytest -p cpu_bounds, with this folder on
+# PYTHONPATH) that runs a library's own test files, unedited, on triton-metal's
+# CPU emulator. It is the only thing between the library's tests and us:
+#
+#   device   TRITON_METAL_DEVICE defaults to cpu; torch tensors stay on the CPU
+#            (the libraries' infer_device() answers "cpu" on a machine without
+#            CUDA, and triton's target backend is "cpu" there).
+#   shapes   a parametrized test whose work is over TM_LIBS_MAX_WORK (default
+#            2**26) is skipped, with its work in the reason, so the counts show
+#            it. Work = the product of the test's integer parameters that are
+#            sizes (every int >= 2, and the ints inside tuple parameters, except
+#            the names in NOT_SIZES): B*T*V for a cross-entropy, B*T*H*V for a
+#            fused linear cross-entropy. The emulator runs a 2**26 one in ~5 s.
+#   torch    torch.cpu has no get_device_properties(); tests that ask
+#            getattr(torch, device).get_device_properties(0).total_memory in a
+#            skipif (Liger's test_tvd.py) get the host's memory instead of an
+#            AttributeError at collection. Nothing a kernel computes reads it.
+import math
+import os
+
+os.environ.setdefault("TRITON_METAL_DEVICE", "cpu")
+
+import pytest  # noqa: E402
+
+NOT_SIZES = {"ignore_index", "label_smoothing", "lse_square_scale", "atol", "rtol",
+             "world_size", "num_groups", "num_kv_heads", "seed", "scale"}
+
+
+def max_work():
+    return int(float(os.environ.get("TM_LIBS_MAX_WORK", 2 ** 26)))
+
+
+def work(params):
+    """The product of the size-like integers among a test's parameters."""
+    w = 1
+    for name, v in params.items():
+        if name in NOT_SIZES:
+            continue
+        if type(v) is int and v >= 2:
+            w *= v
+        elif isinstance(v, (tuple, list)) and v and all(type(x) is int for x in v):
+            w *= math.prod(x for x in v if x >= 1)
+    return w
+
+
+class _HostProperties:
+    def __init__(self):
+        pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+        self.total_memory = pages * os.sysconf("SC_PAGE_SIZE") if pages else 0
+        self.name = "cpu"
+
+
+def pytest_configure(config):
+    try:
+        import torch
+    except ImportError:
+        return
+    if not hasattr(torch.cpu, "get_device_properties"):
+        torch.cpu.get_device_properties = lambda device=None: _HostProperties()
+
+
+def pytest_collection_modifyitems(config, items):
+    limit = max_work()
+    for item in items:
+        cs = getattr(item, "callspec", None)
+        if cs is None:
+            continue
+        w = work(cs.params)
+        if w > limit:
+            item.add_marker(pytest.mark.skip(
+                reason=f"cpu_bounds: work {w} > TM_LIBS_MAX_WORK {limit} (CPU emulator)"))

@@ -1,0 +1,155 @@
+"""Runs real Triton libraries, unedited, on triton-metal's CPU emulator and
+reports per test file (Liger-Kernel) or per op (flash-linear-attention).
+
+    python tools/libraries/run.py liger [FILE ...]     Liger's own op test files
+    python tools/libraries/run.py fla [OP ...]         fla's ops against its naive references
+
+The Python that runs this must have torch (CPU), the library (`pip install
+--no-deps liger-kernel fla-core` and their pure-Python deps: transformers,
+einops, packaging) and triton-metal importable, and no upstream `triton`.
+tools/libraries/README.md says how to make such an environment.
+
+Liger's test files come from its sdist on PyPI (the version installed), kept
+under $TM_LIBS_DIR (default ~/.cache/triton-metal/libs); --src DIR uses a
+source tree that has test/ instead. Each file runs in its own pytest process
+with the cpu_bounds plugin (this folder), which is the whole harness: it picks
+the device and skips parametrizations over a work budget. Results go to
+--out (default $TM_LIBS_DIR/results): one JUnit XML per file and summary.md.
+"""
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import tarfile
+import time
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+LIGER_FILES = ["rms_norm", "layer_norm", "rope", "swiglu", "geglu", "cross_entropy",
+               "fused_linear_cross_entropy", "kl_div", "jsd", "group_norm", "softmax", "dyt",
+               "tvd", "sparsemax", "qwen2vl_mrope"]
+
+
+def libs_dir():
+    d = os.environ.get("TM_LIBS_DIR") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                      "triton-metal", "libs")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def installed_version(dist):
+    from importlib.metadata import version
+    return version(dist)
+
+
+def liger_source(src=None):
+    """A Liger source tree with test/: --src, or the installed version's sdist."""
+    if src:
+        return src
+    ver = installed_version("liger-kernel")
+    tree = os.path.join(libs_dir(), f"liger_kernel-{ver}")
+    if os.path.isdir(os.path.join(tree, "test")):
+        return tree
+    dl = os.path.join(libs_dir(), "dl")
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary",
+                    ":all:", "-d", dl, f"liger-kernel=={ver}"], check=True)
+    (tgz,) = glob.glob(os.path.join(dl, f"liger_kernel-{ver}.tar.gz"))
+    with tarfile.open(tgz) as t:
+        t.extractall(libs_dir(), filter="data")
+    return tree
+
+
+def env_for_pytest():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [HERE, os.path.join(ROOT, "python")] + [p for p in [env.get("PYTHONPATH")] if p])
+    env.setdefault("TRITON_METAL_DEVICE", "cpu")
+    return env
+
+
+def junit_counts(path):
+    """(passed, failed, skipped, errors, [failed test ids])."""
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root)
+    passed = failed = skipped = errors = 0
+    names = []
+    for s in suites:
+        for case in s.iter("testcase"):
+            tags = {c.tag for c in case}
+            cid = f"{case.get('classname')}::{case.get('name')}"
+            if "failure" in tags:
+                failed += 1
+                names.append(cid)
+            elif "error" in tags:
+                errors += 1
+                names.append(cid)
+            elif "skipped" in tags:
+                skipped += 1
+            else:
+                passed += 1
+    return passed, failed, skipped, errors, names
+
+
+def run_liger(args):
+    src = liger_source(args.src)
+    out = args.out or os.path.join(libs_dir(), "results", "liger")
+    os.makedirs(out, exist_ok=True)
+    rows, total = [], [0, 0, 0, 0]
+    for name in args.items or LIGER_FILES:
+        f = os.path.join("test", "transformers", f"test_{name}.py")
+        xml = os.path.join(out, f"{name}.xml")
+        log = os.path.join(out, f"{name}.log")
+        t0 = time.time()
+        with open(log, "w") as lf:
+            rc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 "-p", "cpu_bounds", "--junitxml", xml, "-o",
+                                 "junit_family=xunit1", f] + args.pytest_args, cwd=src,
+                                env=env_for_pytest(), stdout=lf, stderr=subprocess.STDOUT).returncode
+        dt = time.time() - t0
+        if os.path.exists(xml):
+            p, fl, s, e, names = junit_counts(xml)
+        else:
+            p, fl, s, e, names = 0, 0, 0, 1, [f"{f} (pytest exit {rc}, no report)"]
+        for i, v in enumerate((p, fl, s, e)):
+            total[i] += v
+        rows.append((name, p, fl, s, e, dt, names))
+        print(f"{name:28s} {p:5d} passed {fl:4d} failed {s:4d} skipped {e:3d} errors "
+              f"{dt:7.1f} s", flush=True)
+    write_summary(out, "Liger-Kernel " + installed_version("liger-kernel"), rows, total)
+    return 0
+
+
+def write_summary(out, title, rows, total):
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(f"# {title} on triton-metal (cpu emulator)\n\n")
+        f.write("| test file | passed | failed | skipped | errors | seconds |\n|---|---|---|---|---|---|\n")
+        for name, p, fl, s, e, dt, _ in rows:
+            f.write(f"| {name} | {p} | {fl} | {s} | {e} | {dt:.0f} |\n")
+        f.write(f"| total | {total[0]} | {total[1]} | {total[2]} | {total[3]} | "
+                f"{sum(r[5] for r in rows):.0f} |\n\n")
+        for name, *_, names in rows:
+            for n in names:
+                f.write(f"- {name}: {n}\n")
+    print(f"total: {total[0]} passed, {total[1]} failed, {total[2]} skipped, {total[3]} errors; "
+          f"summary in {os.path.join(out, 'summary.md')}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("library", choices=["liger", "fla"])
+    ap.add_argument("items", nargs="*", help="test files (liger) or ops (fla); default all")
+    ap.add_argument("--src", help="a Liger source tree with test/ (default: the sdist)")
+    ap.add_argument("--out", help="results folder")
+    ap.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[])
+    args = ap.parse_args()
+    if args.library == "liger":
+        return run_liger(args)
+    sys.path.insert(0, HERE)
+    import fla_ops
+    return fla_ops.main(args.items, args.out or os.path.join(libs_dir(), "results", "fla"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
