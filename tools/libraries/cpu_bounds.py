@@ -8,8 +8,8 @@
 #   shapes   a parametrized test whose work is over TM_LIBS_MAX_WORK (default
 #            2**26) is skipped, with its work in the reason, so the counts show
 #            it. Work = the product of the test's integer parameters that are
-#            sizes (every int >= 2, and the ints inside tuple parameters, except
-#            the names in NOT_SIZES): B*T*V for a cross-entropy, B*T*H*V for a
+#            sizes (every int >= 2, the product of a tuple of ints, the last of
+#            a list of offsets such as cu_seqlens; except the names in NOT_SIZES): B*T*V for a cross-entropy, B*T*H*V for a
 #            fused linear cross-entropy. The emulator runs a 2**26 one in ~5 s.
 #   torch    torch.cpu has no get_device_properties(); tests that ask
 #            getattr(torch, device).get_device_properties(0).total_memory in a
@@ -39,7 +39,10 @@ def work(params):
         if type(v) is int and v >= 2:
             w *= v
         elif isinstance(v, (tuple, list)) and v and all(type(x) is int for x in v):
-            w *= math.prod(x for x in v if x >= 1)
+            if v[0] == 0 and list(v) == sorted(v):  # offsets (cu_seqlens): the total length
+                w *= max(v[-1], 1)
+            else:  # a shape
+                w *= math.prod(x for x in v if x >= 1)
     return w
 
 

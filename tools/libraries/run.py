@@ -1,8 +1,8 @@
 """Runs real Triton libraries, unedited, on triton-metal's CPU emulator and
 reports per test file (Liger-Kernel) or per op (flash-linear-attention).
 
-    python tools/libraries/run.py liger [FILE ...]     Liger's own op test files
-    python tools/libraries/run.py fla [OP ...]         fla's ops against its naive references
+    python tools/libraries/run.py liger [FILE ...]             Liger's own op test files
+    python tools/libraries/run.py fla --src CHECKOUT [FILE ...]  fla's own op test files
 
 The Python that runs this must have torch (CPU), the library (`pip install
 --no-deps liger-kernel fla-core` and their pure-Python deps: transformers,
@@ -11,10 +11,15 @@ tools/libraries/README.md says how to make such an environment.
 
 Liger's test files come from its sdist on PyPI (the version installed), kept
 under $TM_LIBS_DIR (default ~/.cache/triton-metal/libs); --src DIR uses a
-source tree that has test/ instead. Each file runs in its own pytest process
-with the cpu_bounds plugin (this folder), which is the whole harness: it picks
-the device and skips parametrizations over a work budget. Results go to
---out (default $TM_LIBS_DIR/results): one JUnit XML per file and summary.md.
+source tree that has test/ instead. fla-core's sdist has no tests: --src names a
+flash-linear-attention checkout (its tests/ run against the installed fla).
+Each file runs in its own pytest process with the plugins of this folder, which
+are the whole harness: cpu_bounds picks the device and skips parametrizations
+over a work budget; fla_device undoes fla.utils' "cpu" -> "cuda" device choice.
+fla's autotuned kernels run their first config (TRITON_METAL_DISABLE_AUTOTUNING=1):
+timing every config of every kernel on the emulator would dominate the run.
+Results go to --out (default $TM_LIBS_DIR/results/<library>): one JUnit XML and
+one log per file, and summary.md.
 """
 import argparse
 import glob
@@ -27,6 +32,9 @@ import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+FLA_FILES = ["modules/test_layernorm", "modules/test_l2norm", "modules/test_cross_entropy",
+             "ops/utils/test_cumsum", "modules/test_token_shift", "ops/test_simple_gla",
+             "ops/test_gla", "ops/test_delta"]
 LIGER_FILES = ["rms_norm", "layer_norm", "rope", "swiglu", "geglu", "cross_entropy",
                "fused_linear_cross_entropy", "kl_div", "jsd", "group_norm", "softmax", "dyt",
                "tvd", "sparsemax", "qwen2vl_mrope"]
@@ -92,21 +100,22 @@ def junit_counts(path):
     return passed, failed, skipped, errors, names
 
 
-def run_liger(args):
-    src = liger_source(args.src)
-    out = args.out or os.path.join(libs_dir(), "results", "liger")
+def run_files(args, title, src, files, plugins, env):
+    """Each test file in its own pytest process; a row per file."""
+    out = args.out or os.path.join(libs_dir(), "results", args.library)
     os.makedirs(out, exist_ok=True)
     rows, total = [], [0, 0, 0, 0]
-    for name in args.items or LIGER_FILES:
-        f = os.path.join("test", "transformers", f"test_{name}.py")
+    for f in files:
+        name = os.path.basename(f)[:-3].replace("test_", "", 1)
         xml = os.path.join(out, f"{name}.xml")
         log = os.path.join(out, f"{name}.log")
         t0 = time.time()
+        plug = [a for p in plugins for a in ("-p", p)]
         with open(log, "w") as lf:
             rc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                 "-p", "cpu_bounds", "--junitxml", xml, "-o",
-                                 "junit_family=xunit1", f] + args.pytest_args, cwd=src,
-                                env=env_for_pytest(), stdout=lf, stderr=subprocess.STDOUT).returncode
+                                 *plug, "--junitxml", xml, "-o", "junit_family=xunit1", f]
+                                + args.pytest_args, cwd=src, env=env, stdout=lf,
+                                stderr=subprocess.STDOUT).returncode
         dt = time.time() - t0
         if os.path.exists(xml):
             p, fl, s, e, names = junit_counts(xml)
@@ -117,8 +126,29 @@ def run_liger(args):
         rows.append((name, p, fl, s, e, dt, names))
         print(f"{name:28s} {p:5d} passed {fl:4d} failed {s:4d} skipped {e:3d} errors "
               f"{dt:7.1f} s", flush=True)
-    write_summary(out, "Liger-Kernel " + installed_version("liger-kernel"), rows, total)
-    return 0
+    write_summary(out, title, rows, total)
+    return 1 if total[1] or total[3] else 0
+
+
+def run_liger(args):
+    src = liger_source(args.src)
+    files = [os.path.join("test", "transformers", f"test_{n}.py") for n in args.items or LIGER_FILES]
+    return run_files(args, "Liger-Kernel " + installed_version("liger-kernel"), src, files,
+                     ["cpu_bounds"], env_for_pytest())
+
+
+def run_fla(args):
+    if not args.src or not os.path.isdir(os.path.join(args.src, "tests")):
+        sys.exit("run.py fla: --src must name a flash-linear-attention checkout (its tests/); "
+                 "fla-core's sdist has none")
+    env = env_for_pytest()
+    env.setdefault("TRITON_METAL_DISABLE_AUTOTUNING", "1")
+    files = [os.path.join("tests", (n if n.startswith(("ops", "modules")) else
+                                    next(f for f in FLA_FILES if f.endswith("test_" + n)))
+                          + ("" if n.endswith(".py") else ".py"))
+             for n in args.items or FLA_FILES]
+    return run_files(args, "fla-core " + installed_version("fla-core"), args.src, files,
+                     ["cpu_bounds", "fla_device"], env)
 
 
 def write_summary(out, title, rows, total):
@@ -140,15 +170,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("library", choices=["liger", "fla"])
     ap.add_argument("items", nargs="*", help="test files (liger) or ops (fla); default all")
-    ap.add_argument("--src", help="a Liger source tree with test/ (default: the sdist)")
+    ap.add_argument("--src", help="a Liger source tree with test/ (default: its sdist), or a "
+                    "flash-linear-attention checkout (required for fla)")
     ap.add_argument("--out", help="results folder")
     ap.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[])
     args = ap.parse_args()
-    if args.library == "liger":
-        return run_liger(args)
-    sys.path.insert(0, HERE)
-    import fla_ops
-    return fla_ops.main(args.items, args.out or os.path.join(libs_dir(), "results", "fla"))
+    return run_liger(args) if args.library == "liger" else run_fla(args)
 
 
 if __name__ == "__main__":
