@@ -16,8 +16,8 @@ flash-linear-attention checkout (its tests/ run against the installed fla).
 Each file runs in its own pytest process with the plugins of this folder, which
 are the whole harness: cpu_bounds picks the device and skips parametrizations
 over a work budget; fla_device undoes fla.utils' "cpu" -> "cuda" device choice.
-fla's autotuned kernels run their first config (TRITON_METAL_DISABLE_AUTOTUNING=1):
-timing every config of every kernel on the emulator would dominate the run.
+Autotuned kernels run their first config (TRITON_METAL_DISABLE_AUTOTUNING=1, unless
+set): timing every config of every kernel on the emulator would dominate the run.
 Results go to --out (default $TM_LIBS_DIR/results/<library>): one JUnit XML and
 one log per file, and summary.md.
 """
@@ -70,7 +70,12 @@ def liger_source(src=None):
 
 
 def env_for_pytest():
+    """The library's tests see our package first, the device cpu by default, and
+    autotuned kernels take their first config: these runs check results, and
+    timing every config of every autotuned kernel on the emulator (Liger's MoE
+    GEMMs, fla's chunked kernels) would take most of the run."""
     env = dict(os.environ)
+    env.setdefault("TRITON_METAL_DISABLE_AUTOTUNING", "1")
     env["PYTHONPATH"] = os.pathsep.join(
         [HERE, os.path.join(ROOT, "python")] + [p for p in [env.get("PYTHONPATH")] if p])
     env.setdefault("TRITON_METAL_DEVICE", "cpu")
@@ -142,7 +147,6 @@ def run_fla(args):
         sys.exit("run.py fla: --src must name a flash-linear-attention checkout (its tests/); "
                  "fla-core's sdist has none")
     env = env_for_pytest()
-    env.setdefault("TRITON_METAL_DISABLE_AUTOTUNING", "1")
     files = [os.path.join("tests", (n if n.startswith(("ops", "modules")) else
                                     next(f for f in FLA_FILES if f.endswith("test_" + n)))
                           + ("" if n.endswith(".py") else ".py"))
