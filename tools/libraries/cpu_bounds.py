@@ -11,10 +11,6 @@
 #            sizes (every int >= 2, the product of a tuple of ints, the last of
 #            a list of offsets such as cu_seqlens; except the names in NOT_SIZES): B*T*V for a cross-entropy, B*T*H*V for a
 #            fused linear cross-entropy. The emulator runs a 2**26 one in ~5 s.
-#   torch    torch.cpu has no get_device_properties(); tests that ask
-#            getattr(torch, device).get_device_properties(0).total_memory in a
-#            skipif (Liger's test_tvd.py) get the host's memory instead of an
-#            AttributeError at collection. Nothing a kernel computes reads it.
 import math
 import os
 
@@ -44,22 +40,6 @@ def work(params):
             else:  # a shape
                 w *= math.prod(x for x in v if x >= 1)
     return w
-
-
-class _HostProperties:
-    def __init__(self):
-        pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
-        self.total_memory = pages * os.sysconf("SC_PAGE_SIZE") if pages else 0
-        self.name = "cpu"
-
-
-def pytest_configure(config):
-    try:
-        import torch
-    except ImportError:
-        return
-    if not hasattr(torch.cpu, "get_device_properties"):
-        torch.cpu.get_device_properties = lambda device=None: _HostProperties()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -15,7 +15,9 @@ source tree that has test/ instead. fla-core's sdist has no tests: --src names a
 flash-linear-attention checkout (its tests/ run against the installed fla).
 Each file runs in its own pytest process with the plugins of this folder, which
 are the whole harness: cpu_bounds picks the device and skips parametrizations
-over a work budget; fla_device undoes fla.utils' "cpu" -> "cuda" device choice.
+over a work budget; liger_device answers Liger's device questions (bfloat16,
+memory) for triton-metal's device; fla_device undoes fla.utils' "cpu" -> "cuda"
+device choice.
 Autotuned kernels run their first config (TRITON_METAL_DISABLE_AUTOTUNING=1, unless
 set): timing every config of every kernel on the emulator would dominate the run.
 Results go to --out (default $TM_LIBS_DIR/results/<library>): one JUnit XML and
@@ -139,7 +141,7 @@ def run_liger(args):
     src = liger_source(args.src)
     files = [os.path.join("test", "transformers", f"test_{n}.py") for n in args.items or LIGER_FILES]
     return run_files(args, "Liger-Kernel " + installed_version("liger-kernel"), src, files,
-                     ["cpu_bounds"], env_for_pytest())
+                     ["cpu_bounds", "liger_device"], env_for_pytest())
 
 
 def run_fla(args):
