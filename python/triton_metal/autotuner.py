@@ -179,6 +179,10 @@ class Autotuner(KernelInterface):
         if self._do_bench is not None:
             return self._do_bench
         from . import testing
+        if self.use_cuda_graph:  # upstream's do_bench_cudagraph (testing.py: no graphs here)
+            rep = 20 if self.num_reps is None else self.num_reps
+            return lambda fn, quantiles=None: testing.do_bench_cudagraph(fn, rep=rep,
+                                                                         quantiles=quantiles)
         warmup = 25 if self.num_warmups is None else self.num_warmups
         rep = 100 if self.num_reps is None else self.num_reps
         return lambda fn, quantiles=None: testing.do_bench(fn, warmup=warmup, rep=rep,

@@ -391,3 +391,13 @@ def test_do_bench_is_assignable_and_configs_may_be_empty():
     at2.do_bench = bench
     at2[grid](np.zeros(64, np.float32), 64)
     assert len(seen) == 3
+
+
+def test_use_cuda_graph_benchmarks_with_do_bench_cudagraph(monkeypatch):
+    from triton_metal import testing
+    seen = []
+    monkeypatch.setattr(testing, "do_bench_cudagraph",
+                        lambda fn, rep=20, quantiles=None: (seen.append(rep), fn(), [1.0] * 3)[2])
+    at = triton.autotune(configs=CONFIGS, key=["n"], use_cuda_graph=True, rep=7)(ADD_ONE)
+    at[grid](np.zeros(64, np.float32), 64)
+    assert seen == [7, 7, 7]
