@@ -12,7 +12,7 @@
 # later process skips the benchmark. The class has upstream's shape (hooks,
 # _bench, prune_configs, do_bench, cache), because libraries subclass it (see
 # Autotuner). TRITON_METAL_DISABLE_AUTOTUNING=1 takes the first (pruned) config
-# without benchmarking; TRITON_METAL_CACHE_AUTOTUNING=0 or
+# that compiles, without benchmarking; TRITON_METAL_CACHE_AUTOTUNING=0 or
 # cache_results=False keeps results in memory only; TRITON_PRINT_AUTOTUNING=1
 # prints each choice.
 
@@ -123,8 +123,10 @@ class Autotuner(KernelInterface):
       cache                                           tuning key -> Config (subclasses may fill it)
 
     TRITON_METAL_DISABLE_AUTOTUNING=1 benchmarks nothing: run takes the first
-    pruned config, and _bench (for subclasses that override run) gives each config
-    its index in `configs` as its time, so the first wins there too."""
+    pruned config that compiles for the arguments (one that does not fit, such as
+    too much threadgroup memory, is what tuning would skip too), and _bench (for
+    subclasses that override run) gives each config that compiles its index in
+    `configs` as its time, so the same config wins there."""
 
     def __init__(self, fn, arg_names, configs, key, reset_to_zero=None, restore_value=None,
                  pre_hook=None, post_hook=None, prune_configs_by=None, warmup=None, rep=None,
@@ -146,6 +148,7 @@ class Autotuner(KernelInterface):
                                  f"parameter {n!r}")
         self.restore_copies = {}
         self._failures = []  # (config, error) of the configs _bench found not to fit
+        self._untuned = {}  # tuning key -> the config taken with autotuning disabled
         self.pre_hook, self.user_defined_pre_hook = self._default_pre_hook, False
         self.post_hook, self.user_defined_post_hook = self._default_post_hook, False
         if pre_hook:
@@ -247,6 +250,8 @@ class Autotuner(KernelInterface):
         from . import CompilationError, LaunchError, OutOfResources
         self._check_conflicts(meta, config)
         if _autotuning_disabled():
+            if not self._compiles(args, meta, config):
+                return [float("inf")] * 3
             i = self.configs.index(config) if config in self.configs else len(self.configs)
             return [float(i)] * 3
         if _print_autotuning():
@@ -326,7 +331,7 @@ class Autotuner(KernelInterface):
         try:
             all_args = {**self.nargs, **kwargs}
             if _autotuning_disabled():
-                config = self.prune_configs(kwargs)[0]
+                config = self._first_that_compiles(args, kwargs)
             else:
                 tkey = self._tuning_key(all_args)
                 try:
@@ -343,6 +348,34 @@ class Autotuner(KernelInterface):
             return self.fn.run(*args, **kwargs, **config.all_kwargs())
         finally:
             self.nargs = None
+
+    def _compiles(self, args, kwargs, config):
+        """Whether the kernel compiles with config for these arguments (no launch)."""
+        from . import CompilationError, OutOfResources
+        try:
+            self.fn.run(*args, **{**kwargs, "warmup": True}, **config.all_kwargs())
+        except (CompilationError, OutOfResources) as e:
+            self._failures.append((config, e))
+            return False
+        return True
+
+    def _first_that_compiles(self, args, kwargs):
+        tkey = self._tuning_key({**self.nargs, **kwargs})
+        try:
+            config = self._untuned.get(tkey)
+        except TypeError:  # unhashable key values: decide again each time
+            tkey, config = None, None
+        if config is not None:
+            return config
+        self._failures = []
+        for c in self.prune_configs(kwargs):
+            self._check_conflicts(kwargs, c)
+            if self._compiles(args, kwargs, c):
+                if tkey is not None:
+                    self._untuned[tkey] = c
+                return c
+        c, e = self._failures[0]
+        raise e
 
     def _tune(self, tkey, args, kwargs):
         config, path = self._load(tkey)

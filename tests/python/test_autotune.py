@@ -401,3 +401,21 @@ def test_use_cuda_graph_benchmarks_with_do_bench_cudagraph(monkeypatch):
     at = triton.autotune(configs=CONFIGS, key=["n"], use_cuda_graph=True, rep=7)(ADD_ONE)
     at[grid](np.zeros(64, np.float32), 64)
     assert seen == [7, 7, 7]
+
+
+def test_disable_autotuning_skips_configs_that_do_not_compile(monkeypatch):
+    monkeypatch.setenv("TRITON_METAL_DISABLE_AUTOTUNING", "1")
+    configs = [triton.Config({"BLOCK": 100}), triton.Config({"BLOCK": 64})]  # 100: not 2**k
+    at = triton.autotune(configs=configs, key=["n"])(ADD_ONE)
+    x = np.zeros(300, np.float32)
+    at[grid](x, 300)
+    assert at.best_config is configs[1]
+    np.testing.assert_array_equal(x, 1.0)
+    own = OwnRun(ADD_ONE, ADD_ONE.arg_names, configs, ["n"], None, None)
+    own[grid](x, 300)  # the subclass's own selection through _bench skips it too
+    assert own.best_config is configs[1]
+    np.testing.assert_array_equal(x, 2.0)
+    bad = triton.autotune(configs=[triton.Config({"BLOCK": 100}), triton.Config({"BLOCK": 3})],
+                          key=["n"])(ADD_ONE)
+    with pytest.raises(triton.CompilationError):
+        bad[grid](x, 300)

@@ -18,7 +18,7 @@ are the whole harness: cpu_bounds picks the device and skips parametrizations
 over a work budget; liger_device answers Liger's device questions (bfloat16,
 memory) for triton-metal's device; fla_device undoes fla.utils' "cpu" -> "cuda"
 device choice.
-Autotuned kernels run their first config (TRITON_METAL_DISABLE_AUTOTUNING=1, unless
+Autotuned kernels run their first config that compiles (TRITON_METAL_DISABLE_AUTOTUNING=1, unless
 set): timing every config of every kernel on the emulator would dominate the run.
 Results go to --out (default $TM_LIBS_DIR/results/<library>): one JUnit XML and
 one log per file, and summary.md.
@@ -81,7 +81,7 @@ def liger_source(src=None):
 
 def env_for_pytest():
     """The library's tests see our package first, the device cpu by default, and
-    autotuned kernels take their first config: these runs check results, and
+    autotuned kernels take their first config that compiles: these runs check results, and
     timing every config of every autotuned kernel on the emulator (Liger's MoE
     GEMMs, fla's chunked kernels) would take most of the run."""
     env = dict(os.environ)
