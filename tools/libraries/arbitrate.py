@@ -160,9 +160,26 @@ def cross_entropy(name, B, T, V, dtype, reduction, seed, ignore_index=-100, rand
     return report(name, ["loss", "dlogits"], out[0], out[1], out[2])
 
 
+def tvd_compile():
+    """test_tvd.py::test_torch_compile_matches_eager[mean]: torch.equal(eager,
+    compiled). Both run the same kernel; which total is closer to float64?"""
+    from liger_kernel.transformers.tvd import LigerTVDLoss
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    loss = LigerTVDLoss(reduction="mean")
+    p = torch.randn(64, 1271).softmax(dim=-1)
+    q = torch.randn(64, 1271).softmax(dim=-1)
+    eager = loss(p, q)
+    compiled = torch.compile(loss)(p, q)
+    f64 = (0.5 * (p.double() - q.double()).abs()).sum() / p.numel()
+    return report("test_tvd torch.compile vs eager, mean (lib = eager, ref = compiled)",
+                  ["loss"], [eager.detach()], [compiled.detach()], [f64])
+
+
 CASES = {
     "layer_norm": lambda: [layer_norm(2, 8, 64), layer_norm(4, 16, 128), layer_norm(3, 7, 256)],
     "group_norm": lambda: [group_norm(16, 48, 12, 8192)],
+    "tvd_compile": lambda: [tvd_compile()],
     "cross_entropy": lambda: [
         cross_entropy(f"test_correctness bf16 {r} 3x423x32000", 3, 423, 32000, torch.bfloat16, r,
                       seed=0) for r in ("sum", "none")] + [
