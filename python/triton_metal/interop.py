@@ -11,6 +11,8 @@ torch_cpu      host pointer (``data_ptr()``)                tm_launch_arg.data
 dlpack_cpu     host pointer (DLPack kDLCPU)                 tm_launch_arg.data
 torch_mps      id<MTLBuffer> + byte offset (storage)        tm_device_arg
 mlx            id<MTLBuffer> + byte offset (DLPack Metal)   tm_device_arg
+mlx_cpu        host pointer (DLPack kDLCPU: MLX's CPU      tm_launch_arg.data
+               arrays, as ``mlx[cpu]`` on Linux)
 dlpack_metal   id<MTLBuffer> + byte offset (kDLMetal = 8)   tm_device_arg
 =============  ==========================================  ======================
 
@@ -238,7 +240,10 @@ def _dlpack(capsule, name, kind_hint=None):
     dev = t.device.device_type
     if dev not in (KDL_CPU, KDL_METAL):
         raise InteropError(f"argument '{name}': DLPack device type {dev} (need CPU=1 or Metal=8)")
-    kind = kind_hint or ("dlpack_metal" if dev == KDL_METAL else "dlpack_cpu")
+    if kind_hint:
+        kind = kind_hint if dev == KDL_METAL else kind_hint + "_cpu"
+    else:
+        kind = "dlpack_metal" if dev == KDL_METAL else "dlpack_cpu"
     _refuse_f64(name, dtype, kind)
     shape = [t.shape[i] for i in range(t.ndim)]
     numel = 1
@@ -281,8 +286,10 @@ def describe(obj, name="arg") -> ArgView:
     if mod.startswith("torch") and hasattr(obj, "data_ptr"):
         return _torch(obj, name)
     if mod.startswith("mlx"):
-        # DLPack export evaluates the array first (waits for MLX's stream), and
-        # on the GPU its data is the MTLBuffer with the array's offset.
+        # DLPack export evaluates the array first (waits for MLX's stream); on
+        # the GPU its data is the MTLBuffer with the array's offset ("mlx"), on
+        # MLX's CPU device a host pointer ("mlx_cpu": bfloat16 arrays, which have
+        # no buffer-protocol format, come this way).
         return _dlpack(obj.__dlpack__(), name, kind_hint="mlx")
     if _is_capsule(obj):
         return _dlpack(obj, name)
