@@ -543,8 +543,15 @@ class CompiledKernel:
             fusion_optimization=opts.fusion_optimization,
             threads_per_threadgroup=kernel.threads_per_threadgroup,
             shared=kernel.threadgroup_mem_bytes)
-        self.n_regs = 0  # not reported by Metal
-        self.n_spills = 0
+        # Metal reports no register counts; these are the compiler's estimate:
+        # the 32-bit words of a thread's block values (an upper bound: every
+        # array at once) plus a base for scalars and addresses, at most 255 (the
+        # most a thread holds in registers); what exceeds that is what a GPU
+        # would spill to memory. Occupancy formulas (max_num_regs // (n_regs *
+        # 32 * num_warps)) then stay positive.
+        words = (getattr(kernel, "private_bytes", 0) + 3) // 4 + 24
+        self.n_regs = min(words, 255)
+        self.n_spills = max(0, words - 255)
         self.module = None
         self._lock = threading.Lock()
 

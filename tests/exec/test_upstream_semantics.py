@@ -613,3 +613,18 @@ def test_reduction_larger_than_threadgroup_memory(rng, num_warps):
     z = np.zeros((128, 32), np.float32)
     _mul_broadcast_dot[(1,)](z, x, y, 64, 32, 128, 32, 32, num_warps=num_warps)
     np.testing.assert_allclose(z, x.astype(np.float64) @ y.astype(np.float64), rtol=1e-4, atol=1e-5)
+
+
+def test_register_estimates_are_meaningful():
+    @triton.jit
+    def small(x_ptr, BLOCK: tl.constexpr):
+        offs = tl.arange(0, BLOCK)
+        tl.store(x_ptr + offs, tl.load(x_ptr + offs) + 1)
+
+    x = np.zeros(4096, np.float32)
+    a = small.warmup(x, 128, grid=(1,), num_warps=4)
+    b = small.warmup(x, 4096, grid=(1,), num_warps=4)
+    assert 24 <= a.n_regs < b.n_regs <= 255          # more elements per thread: more registers
+    assert a.n_spills == 0 and a.metadata.shared >= 0
+    occupancy = 65536 // (b.n_regs * 32 * 4)          # what libraries compute: stays positive
+    assert occupancy >= 1
