@@ -1128,6 +1128,85 @@ static void emit_reduce(Emitter *E, int id, int ind) {
  * element is written at its row-major index, then the lines along the axis
  * are scanned sequentially, one line per thread at a time (lines spread over
  * the threadgroup), and every thread reads its elements back. */
+/* The sequential scan when its block does not fit threadgroup memory: the
+ * lines move through it in chunks of O outer indices x I inner indices
+ * (row-major index r = (outer * len + pos) * inner + ii; a chunk stages
+ * ((outer - o0) * len + pos) * I + (ii - i0)), each chunk staged, scanned and
+ * read back. False when even one line does not fit. */
+static bool scan_in_chunks(Emitter *E, int id, int ind, int len, int inner, int bytes, int budget) {
+  Ins *in = &E->f->ins.v[id];
+  Arena *a = &E->c->arena;
+  int n = in->nargs, T = E->f->num_warps * 32;
+  bool reverse = in->imm != 0;
+  Type t = E->f->ins.v[in->args[0]].ty;
+  int outers = (int)type_numel(t) / (len * inner), O = outers, I = inner;
+  while ((int64_t)O * len * I * bytes > budget / 2 && (I > 1 || O > 1)) {
+    if (I > 1) I /= 2;
+    else O /= 2;
+  }
+  if ((int64_t)O * len * I * bytes > budget) return false;
+  int stripe = O * len * I;
+  const char **sm = arena_alloc(a, sizeof(char *) * (size_t)n), **acc = arena_alloc(a, sizeof(char *) * (size_t)n),
+             **cur = arena_alloc(a, sizeof(char *) * (size_t)n);
+  int used[TM_NDTYPES] = {0};
+  for (int i = 0; i < n; i++) {
+    tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
+    int off = used[dt]++ * stripe;
+    sm[i] = arena_printf(a, "%s[%d + ", em_smem(E, dt, off + stripe), off);
+  }
+  for (int i = 0; i < n; i++) {
+    Ins *x = &E->f->ins.v[in->args[i]];
+    em_line(E, ind, "%s r%d_%d[%d];\n", em_tname(E, (tm_dtype)x->ty.dt), id, i + 1, x->layout->per_thread);
+  }
+  em_line(E, ind, "for (int tm_o0 = 0; tm_o0 < %d; tm_o0 += %d)\n", outers, O);
+  em_line(E, ind, "for (int tm_i0 = 0; tm_i0 < %d; tm_i0 += %d) {\n", inner, I);
+  int i1 = ind + 1;
+  /* the chunk's place of row-major index r, or -1 outside it */
+  const char *place = arena_printf(a, "(uint(r / %d - tm_o0) < %du && uint(r %% %d - tm_i0) < %du ? "
+                                      "((r / %d - tm_o0) * %d + r / %d %% %d) * %d + r %% %d - tm_i0 : -1)",
+                                   len * inner, O, inner, I, len * inner, len, inner, len, I, inner);
+  for (int i = 0; i < n; i++) { /* stage */
+    Layout *A = E->f->ins.v[in->args[i]].layout;
+    em_line(E, i1, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
+    em_coords(E, A, &E->out, i1 + 1, true);
+    Layout *saved = E->group;
+    E->group = A;
+    em_line(E, i1 + 1, "int r = %s, at = %s;\n", flat_index(E, A), place);
+    em_line(E, i1 + 1, "if (%sat >= 0) %sat] = %s;\n", A->replicated ? "!dup && " : "", sm[i], em_ref(E, in->args[i]));
+    E->group = saved;
+    em_line(E, i1, "}\n");
+  }
+  em_barrier(E, i1);
+  em_line(E, i1, "for (uint line = tm_tid; line < %du; line += %du) {\n", O * I, T);
+  em_line(E, i1 + 1, "uint base = line / %du * %du + line %% %du;\n", I, len * I, I);
+  for (int i = 0; i < n; i++) {
+    em_line(E, i1 + 1, "%s s%d = %sbase + %du];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i],
+            reverse ? (len - 1) * I : 0);
+    acc[i] = arena_printf(a, "s%d", i);
+    cur[i] = arena_printf(a, "x%d", i);
+  }
+  em_line(E, i1 + 1, "for (uint j = 1; j < %du; ++j) {\n", len);
+  em_line(E, i1 + 2, "uint at = base + %s * %du;\n", reverse ? arena_printf(a, "(%du - j)", len - 1) : "j", I);
+  for (int i = 0; i < n; i++)
+    em_line(E, i1 + 2, "%s x%d = %sat];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i]);
+  em_combine(E, in, acc, cur, i1 + 2);
+  for (int i = 0; i < n; i++) em_line(E, i1 + 2, "%sat] = s%d;\n", sm[i], i);
+  em_line(E, i1 + 1, "}\n");
+  em_line(E, i1, "}\n");
+  em_barrier(E, i1);
+  for (int i = 0; i < n; i++) { /* read back */
+    Layout *L = E->f->ins.v[in->args[i]].layout;
+    em_line(E, i1, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
+    em_coords(E, L, &E->out, i1 + 1, false);
+    em_line(E, i1 + 1, "int r = %s, at = %s;\n", flat_index(E, L), place);
+    em_line(E, i1 + 1, "if (at >= 0) r%d_%d[k] = %sat];\n", id, i + 1, sm[i]);
+    em_line(E, i1, "}\n");
+  }
+  em_barrier(E, i1);
+  em_line(E, ind, "}\n");
+  return true;
+}
+
 static void emit_scan(Emitter *E, int id, int ind) {
   if (em_scan_parallel(E, id, ind)) return;
   Ins *in = &E->f->ins.v[id];
@@ -1141,6 +1220,13 @@ static void emit_scan(Emitter *E, int id, int ind) {
   int numel = (int)type_numel(t), lines = numel / len, T = E->f->num_warps * 32;
   const char **sm = arena_alloc(a, sizeof(char *) * (size_t)n), **acc = arena_alloc(a, sizeof(char *) * (size_t)n),
              **cur = arena_alloc(a, sizeof(char *) * (size_t)n);
+  int bytes = 0;
+  for (int i = 0; i < n; i++) {
+    tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
+    bytes += dt == TM_I1 ? 1 : tm_dtype_bytes(dt);
+  }
+  int budget = E->c->target->threadgroup_mem_bytes > 0 ? E->c->target->threadgroup_mem_bytes : 32768;
+  if ((int64_t)numel * bytes > budget && scan_in_chunks(E, id, ind, len, inner, bytes, budget)) return;
   int used[TM_NDTYPES] = {0};
   for (int i = 0; i < n; i++) { /* inputs of one dtype take consecutive stripes of its array */
     tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;

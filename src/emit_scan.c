@@ -78,6 +78,16 @@ bool em_scan_parallel(Emitter *E, int id, int ind) {
   int TPW = L->tpw[d], WPC = L->wpc[d];
   /* duplicates along the scanned dim (a tile longer than it) keep the sequential path */
   if (E->c->opt == TM_OPT_NONE || L->size[d] < L->spt[d] * TPW * WPC) return false;
+  if (WPC > 1) { /* the SIMD-groups' totals go through threadgroup memory: where they do not
+                  * fit, the sequential path (which stages in chunks) takes the scan */
+    int64_t lines = type_numel(E->f->ins.v[in->args[0]].ty) / L->shape[in->aux], need = 0;
+    for (int i = 0; i < n; i++) {
+      tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
+      need += lines * REPS * WPC * (dt == TM_I1 ? 1 : tm_dtype_bytes(dt));
+    }
+    int budget = E->c->target->threadgroup_mem_bytes > 0 ? E->c->target->threadgroup_mem_bytes : 32768;
+    if (need > budget) return false;
+  }
   int LS = 1, WS = 1; /* lane and SIMD-group strides of dim d */
   for (int kk = 0; kk < L->prank && L->order[kk] != d; kk++) LS *= L->tpw[L->order[kk]], WS *= L->wpc[L->order[kk]];
   int FIRST = rev ? ES - 1 : 0, LAST = rev ? 0 : ES - 1;

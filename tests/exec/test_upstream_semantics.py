@@ -650,3 +650,21 @@ def test_program_order_across_aliasing_arguments(rng, num_warps):
     b = np.zeros(256, np.float32)   # distinct memory: the variant without barriers
     _aliased[(1,)](np.array([v], np.float32), b, 128, num_warps=num_warps)
     np.testing.assert_array_equal(b[128:], np.full(128, v, np.float32))
+
+
+@triton.jit
+def _scan2d(x_ptr, y_ptr, N: tl.constexpr, AX: tl.constexpr, REV: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs[:, None] * N + offs[None, :])
+    tl.store(y_ptr + offs[:, None] * N + offs[None, :], tl.cumsum(x, AX, reverse=REV))
+
+
+@pytest.mark.parametrize("N", [128, 256])    # 64 KiB and 256 KiB blocks: scanned in chunks
+@pytest.mark.parametrize("ax", [0, 1])
+@pytest.mark.parametrize("rev", [False, True])
+def test_scan_larger_than_threadgroup_memory(rng, N, ax, rev):
+    x = rng.integers(-1000, 1000, (N, N)).astype(np.int32)
+    y = np.zeros_like(x)
+    _scan2d[(1,)](x, y, N, ax, rev)
+    ref = np.flip(np.cumsum(np.flip(x, ax), ax), ax) if rev else np.cumsum(x, ax)
+    np.testing.assert_array_equal(y, ref)
