@@ -184,7 +184,10 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     static const char *cs[] = {"==", "!=", "<", "<=", ">", ">="};
     return arena_printf(a, "%s %s %s", x, cs[in->aux], y);
   }
-  case O_SELECT: return arena_printf(a, "%s ? %s : %s", x, y, em_ref(E, in->args[2]));
+  case O_SELECT:
+    if (in->ty.ptr) /* either pointer may be declared const (a read-only argument) */
+      return arena_printf(a, "(%s)(%s ? %s : %s)", decl_type(E, (int)(in - E->f->ins.v)), x, y, em_ref(E, in->args[2]));
+    return arena_printf(a, "%s ? %s : %s", x, y, em_ref(E, in->args[2]));
   case O_CAST:
     if (in->aux == 1) { /* fp_downcast_rounding='rtz' */
       const char *h = in->ty.dt == TM_F16 ? "tm_rtz_half" : "tm_rtz_bfloat";

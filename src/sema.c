@@ -1188,8 +1188,15 @@ static Val call_where(Sema *S, Args *A) {
   Val x = arg_req(S, A, 1, "x"), y = arg_req(S, A, 2, "y");
   args_done(S, A, 3);
   c = cast_to(S, c, TM_I1);
-  if (x.k == V_TENSOR && ty_of(S, x).ptr) ERR(S, "where() on pointers is not supported yet");
-  unify(S, &x, &y, false);
+  bool xp = x.k == V_TENSOR && ty_of(S, x).ptr, yp = y.k == V_TENSOR && ty_of(S, y).ptr;
+  if (xp || yp) { /* a choice between pointers of one type */
+    if (!xp || !yp || ty_of(S, x).dt != ty_of(S, y).dt || ty_of(S, x).ptr != ty_of(S, y).ptr)
+      ERR(S, "where() on pointers needs two pointers of the same type, got %s and %s",
+          x.k == V_TENSOR ? type_str(&S->c->arena, ty_of(S, x)) : vk_name(S, x),
+          y.k == V_TENSOR ? type_str(&S->c->arena, ty_of(S, y)) : vk_name(S, y));
+  } else {
+    unify(S, &x, &y, false);
+  }
   broadcast_pair(S, &c, &x);
   broadcast_pair(S, &c, &y);
   broadcast_pair(S, &x, &y);
@@ -2812,6 +2819,17 @@ static bool same_val(Val a, Val b) {
   case V_FLOAT: return a.f == b.f || (a.f != a.f && b.f != b.f);
   case V_NONE: return true;
   case V_STR: case V_MODULE: case V_FUNC: return !strcmp(a.s, b.s);
+  case V_JITFN: return a.fn == b.fn;
+  case V_HOSTFN: return a.i == b.i;
+  case V_TUPLE: case V_BLOCKPTR: case V_TENSORDESC: /* aggregates: the same parts */
+    if (a.n != b.n || a.i != b.i) return false;
+    if (a.items == b.items) return true;
+    {
+      int m = a.k == V_TUPLE ? a.n : a.k == V_BLOCKPTR ? 1 + 5 * a.n : 1 + 3 * a.n;
+      for (int i = 0; i < m; i++)
+        if (!same_val(a.items[i], b.items[i])) return false;
+    }
+    return true;
   default: return false;
   }
 }

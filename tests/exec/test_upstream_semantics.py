@@ -668,3 +668,32 @@ def test_scan_larger_than_threadgroup_memory(rng, N, ax, rev):
     _scan2d[(1,)](x, y, N, ax, rev)
     ref = np.flip(np.cumsum(np.flip(x, ax), ax), ax) if rev else np.cumsum(x, ax)
     np.testing.assert_array_equal(y, ref)
+
+
+@triton.jit
+def _carried_block_ptr(x_ptr, y_ptr, out_ptr, n, flag, B: tl.constexpr):
+    bp = tl.make_block_ptr(x_ptr, (n,), (1,), (0,), (B,), (0,))
+    acc = tl.zeros([B], tl.float32)
+    for i in range(0, tl.cdiv(n, B)):
+        v = tl.load(bp, boundary_check=(0,))
+        if flag > 0:            # a runtime if that does not touch bp
+            acc += v
+        else:
+            acc -= v
+        bp = tl.advance(bp, (B,))
+    p = tl.where(flag > 0, x_ptr, y_ptr)   # a choice between pointers
+    tl.store(out_ptr + tl.arange(0, B), acc + tl.load(p + tl.arange(0, B)))
+
+
+@pytest.mark.parametrize("flag", [1, -1])
+def test_block_pointer_through_loop_with_runtime_if_and_where_on_pointers(rng, flag):
+    n = 70
+    x = rng.normal(size=n).astype(np.float32)
+    y = rng.normal(size=16).astype(np.float32)
+    out = np.zeros(16, np.float32)
+    _carried_block_ptr[(1,)](x, y, out, n, flag, 16)
+    padded = np.zeros(80, np.float32)
+    padded[:n] = x
+    s = padded.reshape(5, 16).sum(0)
+    ref = (s + x[:16]) if flag > 0 else (-s + y)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
