@@ -241,6 +241,8 @@ void axis_analyze(Ctx *c, Fn *f) {
     for (int id = 0; id < f->ins.n; id++) analyze(f, id, sweep > 0);
   for (int id = 0; id < f->ins.n; id++) {
     Ins *in = &f->ins.v[id];
-    if ((in->op == O_LOAD || in->op == O_STORE) && f->ins.v[in->args[0]].ty.rank) in->vec = vector_width(c, f, in);
+    if ((in->op == O_LOAD || in->op == O_STORE) && f->ins.v[in->args[0]].ty.rank &&
+        f->ins.v[in->args[0]].ty.dt != TM_F64) /* float64 stores go element by element, as bits */
+      in->vec = vector_width(c, f, in);
   }
 }

@@ -146,7 +146,7 @@ static const char *binop_expr(Emitter *E, Ins *in) {
   const char *x = em_ref(E, in->args[0]), *y = in->nargs > 1 ? em_ref(E, in->args[1]) : NULL;
   tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[0]].ty.dt;
   bool fl = dt_is_float(dt), sg = dt_is_signed(dt);
-  const char *T = em_tname(E, (tm_dtype)in->ty.dt);
+  const char *T = in->ty.ptr ? mem_tname(E, (tm_dtype)in->ty.dt) : em_tname(E, (tm_dtype)in->ty.dt);
   static const char *sym[O_NOPS] = {[O_ADD] = "+", [O_SUB] = "-", [O_MUL] = "*", [O_AND] = "&", [O_OR] = "|",
                                     [O_XOR] = "^", [O_SHL] = "<<", [O_SHR] = ">>"};
   switch ((Op)in->op) {
@@ -189,6 +189,12 @@ static const char *binop_expr(Emitter *E, Ins *in) {
       return arena_printf(a, "(%s)(%s ? %s : %s)", decl_type(E, (int)(in - E->f->ins.v)), x, y, em_ref(E, in->args[2]));
     return arena_printf(a, "%s ? %s : %s", x, y, em_ref(E, in->args[2]));
   case O_CAST:
+    if (in->aux == 2) { /* to the bits of a double (a float64 store, sema.c store_f64) */
+      em_use_helper(E, "tm_f64_bits");
+      if (dt_is_float(dt)) return arena_printf(a, "tm_f64_bits(float(%s))", x);
+      if (dt == TM_U64) return arena_printf(a, "tm_f64_bits(ulong(%s))", x);
+      return arena_printf(a, "tm_f64_bits(long(%s))", x);
+    }
     if (in->aux == 1) { /* fp_downcast_rounding='rtz' */
       const char *h = in->ty.dt == TM_F16 ? "tm_rtz_half" : "tm_rtz_bfloat";
       em_use_helper(E, h);

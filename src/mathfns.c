@@ -147,6 +147,39 @@ const MathHelper math_helpers[] = {
      "}\n"},
     /* high word of the unsigned 2N-bit product (tl.umulhi is unsigned for
      * every dtype, as upstream's tt.mulhiui); 64-bit by 32-bit halves */
+    /* float64 stores: the bits of the double a value converts to, computed
+     * with integers (Metal has no double). fp32 -> fp64 is exact (subnormals
+     * normalized, NaN payloads kept); 64-bit integers round to nearest even,
+     * as C's conversion does; narrower integers are exact. */
+    {"tm_f64_bits", NULL,
+     L("inline ulong tm_f64_bits(float f) {")
+     L("  uint b = as_type<uint>(f), e = (b >> 23) & 0xffu, m = b & 0x7fffffu;")
+     L("  ulong s = ulong(b >> 31) << 63;")
+     L("  if (e == 0xffu) return s | (ulong(0x7ffu) << 52) | (ulong(m) << 29);")
+     L("  if (e == 0u) {")
+     L("    if (m == 0u) return s;")
+     L("    uint p = 31u - clz(m); /* value = m * 2^-149, leading bit at p */")
+     L("    return s | (ulong(p + 1023u - 149u) << 52) | ((ulong(m) << (52u - p)) & 0xffffffffffffful);")
+     L("  }")
+     L("  return s | (ulong(e + 1023u - 127u) << 52) | (ulong(m) << 29);")
+     L("}")
+     L("inline ulong tm_f64_bits_mag(ulong u, ulong s) {")
+     L("  if (u == 0ul) return s;")
+     L("  uint p = 63u - uint(clz(u));")
+     L("  ulong mant;")
+     L("  if (p <= 52u) {")
+     L("    mant = u << (52u - p);")
+     L("  } else {")
+     L("    uint sh = p - 52u;")
+     L("    ulong rem = u & ((ulong(1) << sh) - 1ul), half = ulong(1) << (sh - 1u);")
+     L("    mant = u >> sh;")
+     L("    if (rem > half || (rem == half && (mant & 1ul))) mant += 1ul;")
+     L("    if (mant >> 53) { mant >>= 1; p += 1u; }")
+     L("  }")
+     L("  return s | (ulong(p + 1023u) << 52) | (mant & 0xffffffffffffful);")
+     L("}")
+     L("inline ulong tm_f64_bits(long x) { return x < 0 ? tm_f64_bits_mag(ulong(0) - ulong(x), ulong(1) << 63) : tm_f64_bits_mag(ulong(x), 0ul); }")
+     L("inline ulong tm_f64_bits(ulong x) { return tm_f64_bits_mag(x, 0ul); }")},
     {"tm_umulhi", NULL,
      L("inline uint tm_umulhi(uint a, uint b) { return uint((ulong(a) * ulong(b)) >> 32); }")
      L("inline int tm_umulhi(int a, int b) { return int(tm_umulhi(uint(a), uint(b))); }")

@@ -1119,7 +1119,7 @@ static void check_pointee(Sema *S, Val p, const char *what) {
 static Val pointer_arg(Sema *S, Val p, const char *fname) {
   if (p.k != V_TENSOR || !ty_of(S, p).ptr)
     ERR(S, "%s() expects a pointer (or block of pointers) as its first argument, got %s", fname, vk_name(S, p));
-  check_pointee(S, p, fname);
+  if (strcmp(fname, "store")) check_pointee(S, p, fname); /* stores into float64 memory: store_f64 */
   return p;
 }
 
@@ -1151,6 +1151,50 @@ static Param *param_of_pointer(Sema *S, Val p) {
   return ir_pointer_param(S->fn, p.id);
 }
 
+/* A store into float64 memory: the value (computed in a type the device has)
+ * converted to the bits of the double it equals, exactly as upstream's
+ * conversion to fp64 (floats widen exactly, 64-bit integers round to nearest),
+ * with integer arithmetic (Metal has no double). A Python number becomes its
+ * double at compile time. */
+static Val store_f64(Sema *S, Val p, Val v, Val mask) {
+  Type pt = ty_of(S, p);
+  Param *par = param_of_pointer(S, p);
+  if (par) {
+    if (par->flags & TM_PF_READONLY) ERR(S, "store through '%s', which was passed as a read-only array", par->name);
+    par->written = true;
+  }
+  if (v.k != V_TENSOR && !is_const(v)) ERR(S, "store: the value must be a tensor or a number, not %s", vk_name(S, v));
+  Val bits;
+  if (is_const(v) && !v.tdt) { /* a Python number: its double, now */
+    double d = v.k == V_FLOAT ? v.f : v.u64 ? (double)(uint64_t)v.i : (double)v.i;
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    Val c = v_int((int64_t)b);
+    c.u64 = b > INT64_MAX;
+    bits = tensor(make_const(S, c, TM_U64));
+  } else {
+    v = to_tensor(S, v);
+    Type vt = ty_of(S, v);
+    if (vt.ptr) ERR(S, "storing pointers is not supported");
+    if (vt.dt == TM_F64) ERR(S, "float64 is not supported on the device (Metal has no double)");
+    Type bt = vt;
+    bt.dt = TM_U64;
+    int id = mk_ins(S, O_CAST, bt, 1, v.id, 0, 0);
+    S->fn->ins.v[id].aux = 2; /* to float64 bits */
+    bits = tensor(id);
+  }
+  bits = broadcast_exact(S, bits, with_dt(pt, TM_U64));
+  if (mask.k == V_NONE) {
+    mk_ins(S, O_STORE, (Type){0}, 2, p.id, bits.id, 0);
+  } else {
+    mask = to_tensor(S, mask);
+    check_mask(S, mask);
+    mask = broadcast_exact(S, mask, pt);
+    mk_ins(S, O_STORE, (Type){0}, 3, p.id, bits.id, mask.id);
+  }
+  return v_none();
+}
+
 static Val call_store(Sema *S, Args *A) {
   if (A->npos && A->pos[0].k == V_BLOCKPTR) return blockptr_store(S, A->pos[0], A);
   Val p = pointer_arg(S, arg_req(S, A, 0, "pointer"), "store");
@@ -1161,6 +1205,7 @@ static Val call_store(Sema *S, Args *A) {
   args_done(S, A, 3);
   Type pt = ty_of(S, p);
   if (pt.ptr == PTR_CONST) ERR(S, "Cannot store to a constant pointer (the parameter is annotated tl.const)");
+  if (pt.dt == TM_F64) return store_f64(S, p, v, mask);
   Param *par = param_of_pointer(S, p);
   if (par) {
     if (par->flags & TM_PF_READONLY)

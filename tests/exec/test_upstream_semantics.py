@@ -697,3 +697,61 @@ def test_block_pointer_through_loop_with_runtime_if_and_where_on_pointers(rng, f
     s = padded.reshape(5, 16).sum(0)
     ref = (s + x[:16]) if flag > 0 else (-s + y)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- float64 memory
+
+@triton.jit
+def _to_f64(x_ptr, z_ptr, n, BLOCK: tl.constexpr):
+    o = tl.arange(0, BLOCK)
+    m = o < n
+    tl.store(z_ptr + o, tl.load(x_ptr + o, mask=m), mask=m)   # converted to float64 as it is stored
+
+
+@pytest.mark.parametrize("dt", ["float32", "float16", "int8", "int32", "int64", "uint32", "uint64", "bool"])
+def test_stores_into_float64_arrays_are_exact(rng, dt):
+    n = 200
+    if dt == "float32":
+        x = rng.normal(0, 1e3, n).astype(np.float32)
+        x[:8] = [np.nan, np.inf, -np.inf, -0.0, 1e-40, -3e-45, np.finfo(np.float32).max, 1.17549435e-38]
+    elif dt == "float16":
+        x = rng.normal(0, 10, n).astype(np.float16)
+        x[:3] = [np.nan, 6e-8, -65504]
+    elif dt == "bool":
+        x = rng.random(n) > 0.5
+    else:
+        info = np.iinfo(dt)
+        x = rng.integers(info.min, info.max, n, endpoint=True, dtype=dt)
+        x[:2] = [info.min, info.max]
+        if info.bits == 64:
+            x[2] = (1 << 53) + 1 if info.min == 0 else -((1 << 53) + 1)  # rounds to nearest even
+    z = np.full(256, 7.0)
+    _to_f64[(1,)](x, z, n, BLOCK=256)
+    ref = x.astype(np.float64)
+    np.testing.assert_array_equal(z[:n].view(np.uint64)[~np.isnan(ref)], ref.view(np.uint64)[~np.isnan(ref)])
+    assert np.isnan(z[:n][np.isnan(ref)]).all()
+    assert (z[n:] == 7.0).all()                       # masked lanes untouched
+
+
+@triton.jit
+def _f64_constants(z_ptr):
+    tl.store(z_ptr, 0.1)          # a Python float: its double, exactly
+    c = 0.1                       # upstream's 0-d fp32 tensor: 0.1 rounded to fp32, then widened
+    tl.store(z_ptr + 1, c)
+    tl.store(z_ptr + 2, 2**60 + 1)
+
+
+def test_float64_store_of_constants():
+    z = np.zeros(3)
+    _f64_constants[(1,)](z)
+    assert z[0] == 0.1 and z[1] == np.float64(np.float32(0.1)) and z[2] == float(2**60 + 1)
+
+
+@triton.jit
+def _f64_load(z_ptr, out_ptr):
+    tl.store(out_ptr, tl.load(z_ptr).to(tl.float32))
+
+
+def test_float64_loads_are_refused():
+    with pytest.raises(triton.CompilationError, match="load through 'z_ptr', a float64 array"):
+        _f64_load[(1,)](np.zeros(1), np.zeros(1, np.float32))

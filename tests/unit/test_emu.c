@@ -88,7 +88,8 @@ static void test_launch_validation(tm_device *d) {
   CHECK_CONTAINS(err, "'x_ptr' has NULL data");
   tm_free(err);
   tm_module_free(m);
-  tm_kernel_arg f64[] = {{"x", 0, TM_ARG_BUFFER, TM_F64, 1}};
+  /* a float64 buffer is valid (addressed, and stored to as bits); a float64 value is not */
+  tm_kernel_arg f64[] = {{"x", 0, TM_ARG_BYTES, TM_F64, 0}};
   tm_kernel_info k = emu_add_info;
   k.nargs = 1, k.args = f64;
   CHECK(tm_module_load(d, emu_add_msl, &k, &m, &err) == TM_ERR_INVALID);
