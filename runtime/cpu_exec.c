@@ -9,9 +9,10 @@
  *
  * Interleaved schedule (TRITON_METAL_CPU_SCHEDULE=interleave[:SEED]): worker 0
  * alone runs a window of up to MAX_GROUPS threadgroups side by side, every
- * thread a fiber, and before every device or threadgroup memory access (the
- * shim's access hook) a seeded random draw decides whether the thread goes on or
- * the scheduler resumes a random ready thread of any threadgroup in the window.
+ * thread a fiber, and before every device memory access, atomics included (the
+ * shim's access hook), a seeded random draw decides whether the thread goes on
+ * or the scheduler resumes a random ready thread of any threadgroup in the
+ * window (barriers and SIMD-group collectives hand over to it as well).
  * So a read-modify-write that is not atomic loses updates at once, within a
  * threadgroup and across threadgroups, and the same seed gives the same
  * interleaving. A finished threadgroup's place goes to the next one. Each
