@@ -163,9 +163,18 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
     if (best < 0 || d < best_miss) best = i, best_miss = d, best_before = before;
   }
   char *at = where(w);
-  const char *kind = store ? "store" : "load";
+  const char *kind = store & 1 ? "store" : "load";
   char *m;
-  if (best < 0) {
+  if (store & TM_BAD_ALIGN) {
+    char *in = best >= 0 && best_miss == 0
+                   ? rt_strfmt(" (byte offset %zu of argument '%s')", (size_t)((uintptr_t)p - j->bufs[best].lo),
+                               k->args[j->bufs[best].arg].name)
+                   : NULL;
+    m = rt_strfmt("misaligned %s in kernel '%s' at %s:%d: a %zu-byte access at address %p%s, "
+                  "which is not a multiple of %zu%s",
+                  kind, k->name, k->source_file, line, n, p, in ? in : "", n, at ? at : "");
+    free(in);
+  } else if (best < 0) {
     m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is not in any "
                   "argument buffer (the launch binds none)%s",
                   kind, k->name, k->source_file, line, p, at ? at : "");

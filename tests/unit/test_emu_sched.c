@@ -108,6 +108,48 @@ static void test_tg_memory(tm_device *d, const char *schedule) {
   set_schedule(NULL);
 }
 
+/* ------------------------------------------------------------ misaligned vectors */
+
+/* A float4 load from x + off: Metal needs 16-byte aligned vector accesses (x86
+ * does not care), so the emulator refuses a misaligned one as a GPU would fail it. */
+static const char align_msl[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "kernel void al(device const float* x [[buffer(0)]], device float* y [[buffer(1)]],\n"
+    "    constant int& off [[buffer(2)]], uint tm_tid [[thread_index_in_threadgroup]])\n"
+    "{\n"
+    "  *TM_ST((device float4*)(y + 4u * tm_tid), 6) = *TM_LD((device const float4*)(x + off + 4 * int(tm_tid)), 6);\n"
+    "}\n";
+
+static void test_misaligned_vectors(tm_device *d) {
+  static const tm_kernel_arg args[] = {{"x", 0, TM_ARG_BUFFER, TM_F32, 0},
+                                       {"y", 1, TM_ARG_BUFFER, TM_F32, 1},
+                                       {"off", 2, TM_ARG_BYTES, TM_I32, 0}};
+  tm_kernel_info k = {.name = "al", .source_file = "al.py", .nargs = 3, .args = args, .nbuiltins = 1,
+                      .builtins = {TM_BI_THREAD_INDEX}, .threads_per_threadgroup = 8, .uses_barriers = 0};
+  tm_module *m = emu_load(d, align_msl, &k);
+  if (!m) return;
+  static _Alignas(16) float x[64], y[32];
+  for (int i = 0; i < 64; i++) x[i] = (float)i;
+  for (int off = 0; off < 8; off++) {
+    tm_launch_arg la[] = {emu_buf(x, sizeof x), emu_buf(y, sizeof y), emu_val(&off, 4)};
+    char *err = NULL;
+    tm_status st = launch(m, 1, la, 3, &err);
+    if (off % 4 == 0) {
+      CHECK(st == TM_OK && y[0] == (float)off && y[31] == (float)(off + 31));
+    } else {
+      CHECK(st == TM_ERR_RUNTIME);
+      char want[160];
+      snprintf(want, sizeof want, "misaligned load in kernel 'al' at al.py:6: a 16-byte access at address %p "
+               "(byte offset %d of argument 'x'), which is not a multiple of 16; threadgroup (0,0,0) thread 0",
+               (void *)(x + off), 4 * off);
+      CHECK_CONTAINS(err, want);
+    }
+    tm_free(err);
+  }
+  tm_module_free(m);
+}
+
 /* ------------------------------------------------------------ lost updates */
 
 /* count[0] += 1 by every thread (ATOMIC: atomic_fetch_add; else a load and a
@@ -230,6 +272,46 @@ static void test_same_seed_same_order(tm_device *d) {
   tm_module_free(m);
 }
 
+/* ------------------------------------------------------------ the window */
+
+/* How many threads are between their first and their last access at once:
+ * one worker runs at most 8 threadgroups side by side (of 32 threads here), and
+ * runs more than two of them side by side. */
+static const char live_msl[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "kernel void live(device int* cur [[buffer(0)]], device int* peak [[buffer(1)]], device int* out [[buffer(2)]],\n"
+    "    uint3 tm_pid [[threadgroup_position_in_grid]], uint tm_tid [[thread_index_in_threadgroup]])\n"
+    "{\n"
+    "  int now = atomic_fetch_add_explicit((device atomic_int*)TM_ST(cur, 6), 1, memory_order_relaxed) + 1;\n"
+    "  atomic_fetch_max_explicit((device atomic_int*)TM_ST(peak, 7), now, memory_order_relaxed);\n"
+    "  for (int i = 0; i < 16; i++) *TM_ST(out + tm_pid.x * 32u + tm_tid, 8) = i;\n"
+    "  atomic_fetch_sub_explicit((device atomic_int*)TM_ST(cur, 9), 1, memory_order_relaxed);\n"
+    "}\n";
+
+static void test_window(tm_device *d) {
+  enum { G = 600, N = G * 32 };
+  static const tm_kernel_arg args[] = {{"cur", 0, TM_ARG_BUFFER, TM_I32, 1},
+                                       {"peak", 1, TM_ARG_BUFFER, TM_I32, 1},
+                                       {"out", 2, TM_ARG_BUFFER, TM_I32, 1}};
+  tm_kernel_info k = {.name = "live", .source_file = "live.py", .nargs = 3, .args = args, .nbuiltins = 2,
+                      .builtins = {TM_BI_THREADGROUP_POSITION, TM_BI_THREAD_INDEX},
+                      .threads_per_threadgroup = 32, .uses_barriers = 0};
+  tm_module *m = emu_load(d, live_msl, &k);
+  if (!m) return;
+  static int out[N];
+  set_schedule("interleave:8");
+  int cur = 0, peak = 0;
+  tm_launch_arg la[] = {emu_buf(&cur, sizeof cur), emu_buf(&peak, sizeof peak), emu_buf(out, sizeof out)};
+  CHECK(launch(m, G, la, 3, NULL) == TM_OK);
+  CHECK(cur == 0);
+  CHECK(peak > 2 * 32);  /* threadgroups side by side */
+  CHECK(peak <= 8 * 32); /* one worker, one window (pool threads stay out) */
+  if (peak <= 2 * 32 || peak > 8 * 32) fprintf(stderr, "peak %d threads live at once\n", peak);
+  set_schedule(NULL);
+  tm_module_free(m);
+}
+
 /* ------------------------------------------------------------ SIMD-groups and deadlocks */
 
 static const char simd_msl[] =
@@ -315,8 +397,10 @@ int main(void) {
   tm_device *d = emu_open();
   test_tg_memory(d, "default");
   test_tg_memory(d, "interleave:3");
+  test_misaligned_vectors(d);
   test_lost_updates(d);
   test_same_seed_same_order(d);
+  test_window(d);
   test_simd_interleaved(d);
   test_deadlock_and_setting(d);
   tm_device_close(d);

@@ -167,7 +167,7 @@ MUTANTS = [
       "a grid's third dimension is dropped",
       ["py:tests/exec/test_elementwise.py -k program_ids"]),
     M("check-emulator-claims", "runtime/hw_check.c",
-      'return apple ? "needs MSL 2.3 (macOS 11)" : TARGET_NOT_CHOSEN;',
+      'return apple ? "needs MSL 2.3 (macOS 11)" : SGM_ON_EMULATOR;',
       'return apple ? "needs MSL 2.3 (macOS 11)" : "not implemented by the cpu emulator yet";',
       "triton-metal check says the emulator lacks simdgroup_matrix, which it runs",
       ["py:tests/check/test_check.py -k emulator_runs"]),
