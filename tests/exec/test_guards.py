@@ -142,6 +142,32 @@ def test_reversed_load_analysis():
         assert "vector of 4" in store, store
 
 
+# ------------------------------------------------------------------ integer arguments' divisibility
+#
+# src/axis.c: what an integer argument is a multiple of comes from the launch-time
+# specialization only (divisible by 16, or nothing known). Mutant: every integer
+# argument taken as a multiple of 16: the loads at an odd offset below become
+# float4 loads from misaligned addresses, which Metal does not allow and the
+# emulator reports (runtime/metal_stdlib tm_chk), where x86 would not care.
+
+@triton.jit
+def shifted_copy_kernel(x_ptr, y_ptr, off, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(y_ptr + offs, tl.load(x_ptr + off + offs, mask=m, other=-1.0), mask=m)
+
+
+@pytest.mark.parametrize("off", [0, 1, 2, 3, 16, 17, 36])
+def test_integer_argument_alignment_comes_from_the_specialization(off, rng):
+    n = 3000
+    x = rng.standard_normal(n + 40).astype(np.float32)
+    y = np.full(n, np.nan, np.float32)
+    k = shifted_copy_kernel[(triton.cdiv(n, 1024),)](x, y, off, n, BLOCK=1024)
+    np.testing.assert_array_equal(y, x[off:off + n])
+    vector_load = "*TM_LD((device const float4*)" in k.asm["msl"]
+    assert vector_load == (off % 16 == 0), off  # only a multiple of 16 is specialized as one
+
+
 # ------------------------------------------------------------------ fp16 / and % a Python float
 #
 # src/sema.c computation_type: an fp16 (or bf16) tensor divided by, or taken

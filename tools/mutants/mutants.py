@@ -146,7 +146,7 @@ MUTANTS = [
     M("scalar-arg-div16", "src/axis.c",
       "else r.div = p->flags & TM_PF_DIV16 ? 16 : 1;", "else r.div = 16;",
       "every integer argument taken as a multiple of 16: misaligned vector accesses",
-      ["py:tests/exec/test_examples.py -k softmax"]),
+      ["py:tests/exec/test_guards.py -k alignment"]),
     M("opt-levels", "src/layout.c",
       "if (c->opt != TM_OPT_NONE && c->opt != TM_OPT_BASIC) {", "if (c->opt == TM_OPT_AGGRESSIVE) {",
       "vectorization only at level 3: levels 2 and 3 no longer the one documented level",
