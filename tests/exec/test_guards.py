@@ -168,6 +168,26 @@ def test_integer_argument_alignment_comes_from_the_specialization(off, rng):
     assert vector_load == (off % 16 == 0), off  # only a multiple of 16 is specialized as one
 
 
+# The same for pointers: a 16-byte aligned pointer is specialized as one
+# (python/triton_metal/jit.py on the first launch, launcher.c's fast path on the
+# next ones). Mutants: the test of the address loosened to 4 bytes, in either
+# place: a view starting 4 bytes into an array then gets float4 loads from
+# misaligned addresses.
+
+@pytest.mark.parametrize("start", [0, 1, 2, 3, 4])
+def test_pointer_alignment_comes_from_the_address(start, rng):
+    n = 3000
+    base = rng.standard_normal(n + 8).astype(np.float32)
+    x = base[start:start + n]  # a view: its data starts 4 * start bytes into base's
+    assert x.ctypes.data % 16 == (base.ctypes.data + 4 * start) % 16
+    for _ in range(2):  # the compiling launch, then the dispatcher's fast path
+        y = np.full(n, np.nan, np.float32)
+        k = shifted_copy_kernel[(triton.cdiv(n, 1024),)](x, y, 0, n, BLOCK=1024)
+        np.testing.assert_array_equal(y, x)
+        vector_load = "*TM_LD((device const float4*)" in k.asm["msl"]
+        assert vector_load == (x.ctypes.data % 16 == 0), start
+
+
 # ------------------------------------------------------------------ fp16 / and % a Python float
 #
 # src/sema.c computation_type: an fp16 (or bf16) tensor divided by, or taken
