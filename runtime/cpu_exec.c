@@ -105,7 +105,7 @@ static Group *group_of(Worker *w, unsigned f) { return &w->groups[f / w->n]; }
 static void run_as(Worker *w, unsigned f) {
   w->cur = f;
   w->ctx.tid = f % w->n;
-  if (w->ngroups > 1) {
+  if (w->interleave) {
     Group *g = group_of(w, f);
     memcpy(w->ctx.pid, g->pid, sizeof g->pid);
     w->ctx.tg_mem = g->tg;
@@ -546,9 +546,9 @@ static int bind(Worker *w, CpuJob *job) {
   size_t tg = ((size_t)(job->info->threadgroup_mem_bytes > 0 ? job->info->threadgroup_mem_bytes : 0) + 15) & ~(size_t)15;
   w->tg_bytes = tg;
   size_t slots = (size_t)2 * n * TM_CPU_SLOT;
-  int ok = grow(&w->tg_mem, &w->tg_cap, groups * tg + 16) &&
-           (!w->fibers_on || (grow(&w->slot_mem, &w->slot_cap, groups * slots) &&
-                              ensure_fibers(w, groups * n) && ensure_stacks(w, groups * n)));
+  /* slots even without fibers: a one-thread kernel's collectives use its own */
+  int ok = grow(&w->tg_mem, &w->tg_cap, groups * tg + 16) && grow(&w->slot_mem, &w->slot_cap, groups * slots) &&
+           (!w->fibers_on || (ensure_fibers(w, groups * n) && ensure_stacks(w, groups * n)));
   if (!ok) {
     w->ctx.tid = 0;
     worker_fail(w, "out of memory for %u threadgroup(s) of %u threads", groups, n);
@@ -558,7 +558,7 @@ static int bind(Worker *w, CpuJob *job) {
     Group *g = &w->groups[gi];
     g->base = gi * n;
     g->tg = w->tg_mem + gi * tg;
-    g->slots = w->slot_mem ? w->slot_mem + gi * slots : NULL;
+    g->slots = w->slot_mem + gi * slots;
   }
   w->ctx.tg_mem = w->groups[0].tg;
   w->ctx.tg_size = tg;

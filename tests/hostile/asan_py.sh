@@ -16,6 +16,7 @@ for f in python/triton_metal/*; do
   case "$f" in *.so|*.c|*.h) ;; *) ln -s "$PWD/$f" "$PKG/";; esac
 done
 cp "$EXT" "$PKG/"
+for f in python/*.py; do ln -s "$PWD/$f" build/asan-py/pkg/; done # _triton_metal_finder (compat.py)
 LIBASAN=$($CC -print-file-name=libasan.so)
 [ -f "$LIBASAN" ] || { echo "asan-py: libasan.so not found via $CC" >&2; exit 1; }
 export LD_PRELOAD=$LIBASAN

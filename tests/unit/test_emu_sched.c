@@ -352,6 +352,36 @@ static void test_simd_interleaved(tm_device *d) {
   tm_module_free(m);
 }
 
+/* A one-thread kernel without barriers may call SIMD-group functions (a
+ * SIMD-group of one lane): as the first launch of a fresh device, whose worker
+ * has allocated nothing for fibers yet. */
+static const char lone_msl[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "kernel void lone(device float* out [[buffer(0)]], uint3 tm_pid [[threadgroup_position_in_grid]])\n"
+    "{\n"
+    "  float v = float(tm_pid.x) + 0.5f;\n"
+    "  *TM_ST(out + tm_pid.x, 6) = simd_sum(v) + simd_shuffle_xor(v, 1);\n"
+    "}\n";
+
+static void test_lone_lane_first_launch(void) {
+  static const tm_kernel_arg args[] = {{"out", 0, TM_ARG_BUFFER, TM_F32, 1}};
+  tm_kernel_info k = {.name = "lone", .source_file = "lone.py", .nargs = 1, .args = args, .nbuiltins = 1,
+                      .builtins = {TM_BI_THREADGROUP_POSITION}, .threads_per_threadgroup = 1, .uses_barriers = 0};
+  tm_device *d = emu_open();
+  tm_module *m = emu_load(d, lone_msl, &k);
+  if (m) {
+    static float out[5];
+    tm_launch_arg la[] = {emu_buf(out, sizeof out)};
+    CHECK(launch(m, 5, la, 1, NULL) == TM_OK);
+    int bad = 0;
+    for (int i = 0; i < 5; i++) bad += out[i] != 2.0f * ((float)i + 0.5f);
+    CHECK(bad == 0);
+    tm_module_free(m);
+  }
+  tm_device_close(d);
+}
+
 static const char deadlock_msl[] =
     "#include <metal_stdlib>\n"
     "using namespace metal;\n"
@@ -394,6 +424,7 @@ static void test_deadlock_and_setting(tm_device *d) {
 int main(void) {
   emu_fresh_cache();
   set_schedule(NULL);
+  test_lone_lane_first_launch();
   tm_device *d = emu_open();
   test_tg_memory(d, "default");
   test_tg_memory(d, "interleave:3");
