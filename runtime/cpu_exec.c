@@ -99,14 +99,16 @@ struct Worker {
   size_t slot_cap, tg_cap, tg_bytes;
 };
 
-static Group *group_of(Worker *w, unsigned f) { return &w->groups[f / w->n]; }
+/* Fiber f's threadgroup (one division, and only in the interleaved schedule:
+ * the default one has a single group). */
+static Group *group_of(Worker *w, unsigned f) { return w->interleave ? &w->groups[f / w->n] : w->groups; }
 
 /* Makes fiber f the running thread as far as the shim can tell. */
 static void run_as(Worker *w, unsigned f) {
+  Group *g = group_of(w, f);
   w->cur = f;
-  w->ctx.tid = f % w->n;
+  w->ctx.tid = f - g->base;
   if (w->interleave) {
-    Group *g = group_of(w, f);
     memcpy(w->ctx.pid, g->pid, sizeof g->pid);
     w->ctx.tg_mem = g->tg;
   }
@@ -234,9 +236,11 @@ static int ready(Worker *w, unsigned j) {
   case WAIT_BAR:
     if (group_of(w, j)->bar_gen == w->wait_gen[j]) return 0;
     break;
-  case WAIT_SIMD:
-    if (group_of(w, j)->sg[j % w->n / 32].gen == w->wait_gen[j]) return 0;
+  case WAIT_SIMD: {
+    Group *g = group_of(w, j);
+    if (g->sg[(j - g->base) / 32].gen == w->wait_gen[j]) return 0;
     break;
+  }
   default: return 0;
   }
   w->state[j] = READY;
@@ -246,11 +250,11 @@ static int ready(Worker *w, unsigned j) {
 /* The next ready thread of f's threadgroup after f in round-robin order, or
  * -1 (default schedule). */
 static long next_ready(Worker *w, unsigned f) {
-  unsigned n = w->n, base = f - f % n;
-  for (unsigned k = 1; k < n; k++) {
-    unsigned j = base + (f % n + k) % n;
-    if (ready(w, j)) return j;
-  }
+  unsigned n = w->n, base = group_of(w, f)->base, t = f - base;
+  for (unsigned j = t + 1; j < n; j++)
+    if (ready(w, base + j)) return base + j;
+  for (unsigned j = 0; j < t; j++)
+    if (ready(w, base + j)) return base + j;
   return -1;
 }
 
@@ -275,7 +279,7 @@ static _Noreturn void abandon(Worker *w, unsigned f) {
 
 static void thread_done(Worker *w, unsigned f) {
   Group *g = group_of(w, f);
-  unsigned t = f % w->n;
+  unsigned t = f - g->base;
   SimdGroup *s = &g->sg[t / 32];
   w->state[f] = DONE;
   g->alive--;
