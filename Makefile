@@ -4,6 +4,7 @@
 #   make demo       build, check the machine, run the examples (the README's main command)
 #   make asan       C tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make golden-update   regenerate tests/golden/*.metal from the current compiler
+#   make libraries  Liger-Kernel's own op tests on the CPU emulator (tools/libraries/README.md)
 
 CC      ?= cc
 PYTHON  ?= python3
@@ -136,6 +137,13 @@ diff-long: $(EXT)
 	TM_DIFF_CASES=$(DIFF_CASES) TM_DIFF_SEED=$${TM_DIFF_SEED:-1000} PYTHONPATH=python $(PYTHON) -m pytest -q -p no:cacheprovider tests/diff
 
 .PHONY: diff-long
+
+# ---- real libraries, unedited, on the CPU emulator (tools/libraries/README.md):
+#   make libraries [PYTHON=venv/bin/python]   Liger-Kernel's op test files (its sdist)
+libraries: $(EXT)
+	TRITON_METAL_DEVICE=$${TRITON_METAL_DEVICE:-cpu} $(PYTHON) tools/libraries/run.py liger
+
+.PHONY: libraries
 
 # ---- mutation testing (tools/mutants; docs/reliability.md)
 #   make mutants       apply each mutant of tools/mutants/mutants.py to a copy of the

@@ -4,7 +4,11 @@
 # Package metadata lives in pyproject.toml. Works with `pip install .` and
 # `pip install -e .` on Linux (gcc/clang) and macOS (Apple clang).
 # python/triton-metal.pth goes next to the package in site-packages: the startup
-# hook that runs triton_metal.install() when TRITON_BACKEND=metal.
+# hook that makes `import triton` ours (first with TRITON_BACKEND=metal; otherwise
+# only where no other Triton is installed). The `triton-metal` command is the C
+# CLI (cli/*.c linked with the extension's compiler and runtime objects), built
+# next to the extension as triton_metal/triton-metal and run by the console
+# script triton_metal._cli (pyproject.toml [project.scripts]).
 import glob
 import os
 import subprocess
@@ -53,6 +57,25 @@ class BuildExt(build_ext):
     def run(self):
         generate_embedded()
         super().run()
+
+    def build_extension(self, ext):
+        super().build_extension(ext)
+        if ext.name == "triton_metal._C":
+            self.build_cli(ext)
+
+    def build_cli(self, ext):
+        """Links cli/*.c with the compiler and runtime objects just built for ext."""
+        lib_sources = [s for s in ext.sources if not s.startswith(os.path.join("python", ""))]
+        objects = self.compiler.object_filenames(lib_sources, output_dir=self.build_temp)
+        objects += self.compiler.compile(sources("cli/*.c"), output_dir=self.build_temp,
+                                         macros=ext.define_macros,
+                                         include_dirs=ext.include_dirs,
+                                         extra_postargs=ext.extra_compile_args,
+                                         depends=ext.depends)
+        out_dir = os.path.dirname(self.get_ext_fullpath(ext.name))
+        self.compiler.link_executable(objects, "triton-metal", output_dir=out_dir,
+                                      libraries=ext.libraries,
+                                      extra_postargs=ext.extra_link_args)
 
 
 class BuildPy(build_py):

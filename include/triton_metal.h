@@ -45,7 +45,12 @@ typedef enum tm_dtype {
   TM_I1, TM_I8, TM_I16, TM_I32, TM_I64,
   TM_U8, TM_U16, TM_U32, TM_U64,
   TM_F16, TM_BF16, TM_F32, TM_F64,
-  TM_NDTYPES
+  TM_NDTYPES,
+  /* Compile-time only: the fp8 types, which a kernel may name and compare
+   * (x.dtype.element_ty == tl.float8e5) but whose data no Apple GPU computes:
+   * refused wherever data would have one of them. */
+  TM_FP8E5 = 32, TM_FP8E5B16, TM_FP8E4NV, TM_FP8E4B8, TM_FP8E4B15,
+  TM_DT_END
 } tm_dtype;
 
 /* Triton's names: "int1", "int32", "float16", "bfloat16", ... */
@@ -59,15 +64,17 @@ int tm_dtype_bytes(tm_dtype dt);
 /* ---------------------------------------------------------------- compiler */
 
 typedef enum tm_value_kind {
-  TM_V_NONE = 0, TM_V_BOOL, TM_V_INT, TM_V_FLOAT, TM_V_DTYPE, TM_V_STR
+  TM_V_NONE = 0, TM_V_BOOL, TM_V_INT, TM_V_FLOAT, TM_V_DTYPE, TM_V_STR, TM_V_TUPLE
 } tm_value_kind;
 
-/* A compile-time (constexpr) value: a Python bool/int/float/None/str or a dtype. */
+/* A compile-time (constexpr) value: a Python bool/int/float/None/str, a dtype,
+ * or a tuple of such values. */
 typedef struct tm_value {
   tm_value_kind kind;
-  int64_t i;      /* BOOL, INT; for DTYPE a tm_dtype */
+  int64_t i;      /* BOOL, INT; for DTYPE a tm_dtype; for TUPLE the number of items */
   double f;       /* FLOAT */
   const char *s;  /* STR */
+  const struct tm_value *items; /* TUPLE */
 } tm_value;
 
 typedef enum tm_param_kind {
@@ -93,7 +100,9 @@ typedef enum tm_global_kind {
   TM_G_MODULE = 1, /* `tl`, `triton`, ...: target names the module ("triton.language") */
   TM_G_FUNC,       /* a library function imported by name: target "triton.language.arange" */
   TM_G_VALUE,      /* a constant: value */
-  TM_G_JITFN       /* another @jit function: source, file, line */
+  TM_G_JITFN,      /* another @jit function: source, file, line */
+  TM_G_HOSTFN      /* a host function run at compile time (@triton.constexpr_function):
+                      the request's host_call calls it; source identifies it for caches */
 } tm_global_kind;
 
 /* A name the kernel refers to that is not a parameter, resolved by the caller.
@@ -107,7 +116,14 @@ typedef struct tm_global {
   const char *source;
   const char *file;
   int line;
+  void *host;       /* HOSTFN: the caller's handle of the function */
 } tm_global;
+
+/* Calls host function g (a TM_G_HOSTFN global) with compile-time arguments.
+ * Returns 0 with the result in *out, or nonzero with a malloc'd message in
+ * *err. A string result must stay valid until tm_compile returns. */
+typedef int (*tm_host_call)(void *ctx, const tm_global *g, const tm_value *args, int nargs, tm_value *out,
+                            char **err);
 
 /* What the compiler targets: one row of the per-generation table (runtime/hw.c
  * holds the table and the detection; tm_target_default() picks the machine's,
@@ -154,6 +170,8 @@ typedef struct tm_compile_request {
   tm_opt_level opt_level;
   const tm_target *target;  /* NULL: tm_target_default() */
   const char *dump;         /* NULL, or a stage name ("ast", "ir") whose text tm_kernel_dump returns */
+  tm_host_call host_call;   /* runs TM_G_HOSTFN globals; NULL: calling one is an error */
+  void *host_ctx;
 } tm_compile_request;
 
 typedef enum tm_arg_role {
@@ -192,6 +210,7 @@ typedef struct tm_kernel_info {
   int threads_per_threadgroup; /* num_warps * 32 */
   int threadgroup_mem_bytes;   /* static threadgroup memory the MSL declares */
   int uses_barriers;           /* threadgroup_barrier or SIMD-group collectives */
+  int private_bytes;           /* estimate (an upper bound) of a thread's private arrays */
 } tm_kernel_info;
 
 typedef struct tm_kernel tm_kernel;
@@ -226,11 +245,26 @@ tm_status tm_module_load(tm_device *d, const char *msl, const tm_kernel_info *in
                          tm_module **out, char **err);
 void tm_module_free(tm_module *m);
 
-/* One launch argument per tm_kernel_info.args entry, same order. */
+/* One launch argument per tm_kernel_info.args entry, same order.
+ *
+ * A BUFFER is the kernel's base pointer plus the allocation around it. A
+ * strided view (a transposed tensor, a slice with an offset, a NumPy view with
+ * negative strides) passes its data pointer, as upstream does, and the kernel
+ * may address anything of the allocation it lives in, on either side of it:
+ *
+ *        allocation  [-------------------------------------------)
+ *                    ^ data - before     ^ data           ^ data + nbytes
+ *
+ * Checked accesses (cpu, metal-sim) must lie in [data - before, data + nbytes);
+ * a metal device copies or wraps that whole range and binds it so the kernel's
+ * pointer is data. before = 0 and nbytes = the tensor's size is a contiguous
+ * tensor at the start of its memory. */
 typedef struct tm_launch_arg {
-  void *data;     /* BUFFER: first byte of the memory; BYTES: the value */
-  size_t nbytes;  /* BUFFER: size of the memory; BYTES: size of the value */
+  void *data;     /* BUFFER: the kernel's base pointer; BYTES: the value */
+  size_t nbytes;  /* BUFFER: bytes from data to the end of the allocation;
+                     BYTES: size of the value */
   int readonly;   /* BUFFER: the caller forbids writes */
+  size_t before;  /* BUFFER: bytes of the same allocation below data (0 for BYTES) */
 } tm_launch_arg;
 
 /* When tm_launch returns, host-memory arguments hold the kernel's results. */
@@ -246,8 +280,10 @@ typedef struct tm_device_arg {
 } tm_device_arg;
 
 /* tm_launch where dev (NULL, or nargs entries) may replace host memory with
- * device buffers; for such an argument tm_launch_arg.data is ignored and
- * nbytes is the extent from offset the kernel may touch (0: to the end).
+ * device buffers; for such an argument tm_launch_arg.data is ignored, the
+ * kernel's pointer is the buffer's offset, nbytes is the extent from offset
+ * the kernel may touch (0: to the end) and before the bytes below offset it
+ * may touch (at most offset).
  * A launch whose buffers are all device buffers may still be running when it
  * returns (the metal devices batch it); tm_device_synchronize waits for every
  * launch of the device and reports the first failure among them. */
@@ -297,6 +333,27 @@ tm_status tm_module_get_info(const tm_module *m, tm_module_info *out, char **err
  * launch that wrote the buffer needs tm_device_synchronize first. */
 tm_status tm_buffer_new(tm_device *d, size_t nbytes, void **buffer, void **contents, char **err);
 void tm_buffer_free(tm_device *d, void *buffer); /* back to the pool; NULL is fine */
+
+/* Kernel-visible memory. A kernel may dereference pointers it loads from
+ * memory (a table of tensor addresses, as grouped GEMM kernels use). Such a
+ * pointer may reach exactly:
+ *   - the allocation of any BUFFER argument of the launch, and
+ *   - memory registered here, from tm_visible_add until tm_visible_remove.
+ * The cpu device and metal-sim check every device access against that set; a
+ * metal device makes registered memory resident (useResource) for every
+ * dispatch. mem gives the memory as a launch argument does ([data - before,
+ * data + nbytes), readonly: kernels must not store to it); dev (NULL, or
+ * dev->buffer NULL: host memory) gives a device buffer instead (metal kinds:
+ * mem->data is ignored, nbytes 0 = to the buffer's end). Host memory on a
+ * metal device is wrapped once, without copying (pointers to it must stay
+ * valid): the wrap covers the pages it lies on. *address is the address kernels
+ * use for mem's data pointer: put it in pointer tables (cpu: data itself; a
+ * metal device: the buffer's GPU address plus the offset). */
+typedef struct tm_visible tm_visible;
+tm_status tm_visible_add(tm_device *d, const tm_launch_arg *mem, const tm_device_arg *dev,
+                         tm_visible **out, uint64_t *address, char **err);
+/* Waits for launches that may use it, then forgets it; NULL is fine. */
+void tm_visible_remove(tm_device *d, tm_visible *v);
 
 /* Counters of a metal device (all zero on the cpu device). */
 typedef struct tm_device_stats {

@@ -6,8 +6,9 @@
  *   ~/.cache/triton-metal; objects go to its cpu/ subfolder).
  * load: cpu_build.c turns the MSL into a loaded object (cached in memory and on
  *   disk by content hash).
- * launch: binds the arguments (the buffer table the shim's checks use), then the
- *   pool runs every threadgroup (TRITON_METAL_CPU_SCHEDULE, read at every
+ * launch: binds the arguments (the buffer table the shim's checks use: each
+ *   argument's allocation, then the registered kernel-visible memory), then
+ *   the pool runs every threadgroup (TRITON_METAL_CPU_SCHEDULE, read at every
  *   launch, picks the schedule: see cpu_exec.c). All per-launch state lives in a CpuJob on the
  *   launcher's stack; launches on one device run one at a time.
  */
@@ -41,6 +42,8 @@ void cpu_dev_free(CpuDev *c) {
   pthread_mutex_destroy(&c->mu);
   pthread_mutex_destroy(&c->launch_mu);
   if (c->cache_is_temp && c->cache_dir) cpu_temp_dir_remove(c->cache_dir);
+  if (c->obj_dir) cpu_temp_dir_remove(c->obj_dir);
+  free(c->obj_dir);
   free(c->cache_dir);
   free(c);
 }
@@ -112,22 +115,30 @@ static tm_status cpu_launch(tm_module *m, const uint32_t grid[3], const tm_launc
                             const tm_device_arg *dev, char **err) {
   (void)dev; /* always NULL: the cpu kind has no buffer_new */
   const tm_kernel_info *k = &m->info;
-  int n = k->nargs;
+  int n = k->nargs, nvis;
+  tm_visible *vis;
+  if (rt_visible_snapshot(m->dev, &vis, &nvis)) return rt_error(TM_ERR_NOMEM, err, "out of memory");
   void **argv = calloc((size_t)n + 1, sizeof *argv);
-  tm_cpu_buf *bufs = calloc((size_t)n + 1, sizeof *bufs);
+  tm_cpu_buf *bufs = calloc((size_t)n + (size_t)nvis + 1, sizeof *bufs);
   if (!argv || !bufs) {
-    free(argv), free(bufs);
+    free(argv), free(bufs), free(vis);
     return rt_error(TM_ERR_NOMEM, err, "out of memory");
   }
   int nbufs = 0;
   for (int i = 0; i < n; i++) {
     argv[i] = args[i].data;
     if (k->args[i].role != TM_ARG_BUFFER) continue;
-    bufs[nbufs++] = (tm_cpu_buf){.lo = (uintptr_t)args[i].data,
-                                 .size = args[i].nbytes,
+    bufs[nbufs++] = (tm_cpu_buf){.lo = (uintptr_t)args[i].data - args[i].before,
+                                 .size = args[i].before + args[i].nbytes,
                                  .writable = k->args[i].writable && !args[i].readonly,
                                  .arg = i};
   }
+  /* registered kernel-visible memory: reachable through pointers loaded from
+   * memory (visible.c); arg -1 tells the error messages */
+  for (int i = 0; i < nvis; i++)
+    bufs[nbufs++] = (tm_cpu_buf){.lo = vis[i].lo, .size = vis[i].size,
+                                 .writable = !vis[i].readonly, .arg = -1};
+  free(vis);
   tm_status st = cpu_run(m->dev->impl, k, m->impl, grid, argv, bufs, nbufs, err);
   free(argv), free(bufs);
   return st;

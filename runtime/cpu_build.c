@@ -8,15 +8,20 @@
  *      tm_cpu_entry_range (ABI in runtime/metal_stdlib) which call the kernel by
  *      name with each argument cast per the descriptor and the builtins in order.
  *   3. key: SHA-256 over toolchain identity, flags, shim text, MSL, trampoline.
- *   4. lookup: the device's loaded objects, then <cache>/cpu/<key>.so on disk
- *      (a .so that dlopen rejects is deleted and rebuilt once), else compile.
+ *   4. lookup: the device's loaded objects, then <cache>/cpu/<key>.so on disk,
+ *      used only if its bytes hash to what <key>.sum recorded when it was built
+ *      (a truncated, garbled or swapped object, a FIFO or anything but a
+ *      regular file in its place: deleted and rebuilt), else compile. The
+ *      verified bytes are what gets loaded (from a private copy named by their
+ *      hash), so the cache file cannot change under dlopen.
  *   5. compile: source and output go to unique temporary names and the output is
  *      renamed into place, so concurrent processes building the same kernel are
  *      safe. On a C++ error the source is kept as <cache>/cpu/<key>.cc and the
  *      error carries the compiler's first 40 lines.
  *
- * The shim is embedded (build/gen/shim_text.inc) and written once to
- * <cache>/cpu/shim-<hash>/metal_stdlib, the -I directory of the compiles.
+ * The shim is embedded (build/gen/shim_text.inc) and written to
+ * <cache>/cpu/shim-<hash>/metal_stdlib, the -I directory of the compiles
+ * (rewritten whenever what is there is not exactly its text).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -201,6 +206,7 @@ static char *trampoline(const tm_kernel_info *k) {
     const char *t = rt_msl_type(k->args[i].dtype);
     /* bool buffers are declared as bytes in the MSL (any nonzero byte is true) */
     if (k->args[i].role == TM_ARG_BUFFER && k->args[i].dtype == TM_I1) t = rt_msl_type(TM_U8);
+    if (k->args[i].role == TM_ARG_BUFFER && k->args[i].dtype == TM_F64) t = rt_msl_type(TM_U64); /* as emit.c declares it */
     if (k->args[i].role == TM_ARG_BUFFER)
       put(&b, "%s\n    ::metal::tm_buf<%s>{tm_a[%d]}", n ? "," : "", t, i);
     else
@@ -297,19 +303,23 @@ static const char *const stub_headers[] = {"metal_tensor", TENSOR_OPS_HEADER};
 static const char stub_text[] = "// the emulator's metal_stdlib holds the subset of this header it supports\n"
                                 "#include <metal_stdlib>\n";
 
-/* Writes <folder>/<name> unless present; 0 when it is there. */
+/* Writes <folder>/<name> unless it holds exactly text; 0 when it does. */
 static int shim_file(const char *folder, const char *name, const char *text) {
   char *file = rt_strfmt("%s/%s", folder, name);
   char *slash = file ? strrchr(file, '/') : NULL;
-  struct stat st;
+  char *have = NULL;
+  size_t n = 0, want = strlen(text);
   int ok = 0;
-  if (file && stat(file, &st) == 0) ok = 1;
+  if (file && rt_read_regular(file, want, &have, &n) == 0 && n == want && !memcmp(have, text, n))
+    ok = 1;
   else if (slash) {
+    unlink(file); /* garbled, truncated, a FIFO...: replaced */
     *slash = 0;
     ok = mkdirs(file) == 0;
     *slash = '/';
     ok = ok && write_file_atomic(file, (const char *const[]){text}, 1) == 0;
   }
+  free(have);
   free(file);
   return ok ? 0 : -1;
 }
@@ -339,6 +349,9 @@ static char *head(char *s, int lines) {
 
 /* ------------------------------------------------------------ build */
 
+enum { OBJ_MAX = 256 << 20 }; /* larger "objects" are not ours */
+#define SUM_TAG "triton-metal cpu object v1"
+
 typedef struct Build {
   const Toolchain *tc;
   const char *dir;  /* <cache>/cpu */
@@ -347,7 +360,10 @@ typedef struct Build {
   char *so;         /* final path of the object */
 } Build;
 
-static tm_status compile(Build *b, const char *msl, const char *tramp, char **err) {
+/* Compiles msl + tramp to b->so; *bytes (malloc'd, *n bytes) gets the object
+ * as it was written, before it was renamed into place. */
+static tm_status compile(Build *b, const char *msl, const char *tramp, char **bytes, size_t *n_out,
+                         char **err) {
   char *inc = shim_dir(b->dir);
   char *src = rt_strfmt("%s/%s.XXXXXX.cc", b->dir, b->hex);
   char *out = rt_strfmt("%s/%s.XXXXXX.so", b->dir, b->hex);
@@ -392,8 +408,13 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **er
     free(text);
     goto done;
   }
+  if (rt_read_regular(out, OBJ_MAX, bytes, n_out)) {
+    st = rt_error(TM_ERR_DEVICE, err, "cannot read the compiled object %s", out);
+    goto done;
+  }
   if (rename(out, b->so)) {
     st = rt_error(TM_ERR_DEVICE, err, "cannot rename %s to %s: %s", out, b->so, strerror(errno));
+    free(*bytes), *bytes = NULL;
     goto done;
   }
 done:
@@ -440,16 +461,82 @@ static void key(const Toolchain *tc, const char *msl, const char *tramp, uint8_t
   sha256_final(&s, out);
 }
 
-/* Disk cache, then compiler. Called with d->mu held. */
+/* The SHA-256 (hex) of an object's bytes. */
+static void obj_hash(const char *bytes, size_t n, char hex[65]) {
+  uint8_t d[32];
+  sha256(bytes, n, d);
+  sha256_hex(d, hex);
+}
+
+/* "<tag> <key> <sha256 of the object>\n", what <key>.sum holds. */
+static char *sum_line(const Build *b, const char *objhex) {
+  return rt_strfmt("%s %s %s\n", SUM_TAG, b->hex, objhex);
+}
+
+/* Loads verified object bytes from a private copy, <private folder>/<sha256 of
+ * the bytes>.so, so that what was verified is what runs, whatever happens to
+ * the cache file. The name is the content's hash because dlopen identifies a
+ * loaded object by its path: equal names must mean equal bytes. (The folder is
+ * the device's own, removed by cpu_dev_free; without one, the cache file.) */
+static CpuObj *open_bytes(CpuDev *d, const char *bytes, size_t n, const char *objhex,
+                          const char *fallback, char **why) {
+  if (!d->obj_dir) d->obj_dir = temp_dir();
+  char *path = d->obj_dir ? rt_strfmt("%s/%s.so", d->obj_dir, objhex) : NULL;
+  int fd = path ? rt_open_regular(path, NULL) : -1;
+  if (fd >= 0) {
+    close(fd); /* written by this device from the same bytes */
+  } else if (path) {
+    char *tmp = rt_strfmt("%s.XXXXXX", path);
+    int t = tmp ? mkstemp(tmp) : -1;
+    int bad = t < 0 || write_all(t, bytes, n);
+    if (t >= 0) bad |= close(t);
+    if (bad || rename(tmp, path)) {
+      if (t >= 0) unlink(tmp);
+      free(path);
+      path = NULL;
+    }
+    free(tmp);
+  }
+  CpuObj *o = open_obj(path ? path : fallback, why);
+  free(path);
+  return o;
+}
+
+/* The cached object of b if its bytes are the ones recorded at build time.
+ * NULL with *why NULL: not cached; with *why set: unusable (then deleted). */
+static CpuObj *load_cached(CpuDev *d, const Build *b, char **why) {
+  *why = NULL;
+  char *sum = rt_strfmt("%s/%s.sum", b->dir, b->hex), *rec = NULL, *bytes = NULL, *want = NULL;
+  char objhex[65];
+  size_t nrec, n;
+  CpuObj *o = NULL;
+  int rs = sum ? rt_read_regular(sum, 512, &rec, &nrec) : -2;
+  int ro = rt_read_regular(b->so, OBJ_MAX, &bytes, &n);
+  if (rs == -1 && ro == -1) goto out; /* not cached */
+  if (rs || ro) {
+    *why = rt_strdup(ro == -1 ? "object missing" : rs == -1 ? "no recorded hash"
+                                                            : "not a regular file or unreadable");
+  } else if (obj_hash(bytes, n, objhex), !(want = sum_line(b, objhex)) || strcmp(rec, want)) {
+    *why = rt_strdup("its bytes do not match the hash recorded when it was built");
+  } else {
+    o = open_bytes(d, bytes, n, objhex, b->so, why);
+  }
+  if (!o && *why) { /* corrupt, truncated, swapped or foreign: rebuilt */
+    unlink(b->so);
+    if (sum) unlink(sum);
+  }
+out:
+  free(sum), free(rec), free(bytes), free(want);
+  return o;
+}
+
+/* Disk cache (verified), then compiler. Called with d->mu held. */
 static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, CpuObj **out,
                       char **err) {
   char *why = NULL;
-  if (access(b->so, F_OK) == 0) {
-    if ((*out = open_obj(b->so, &why))) return TM_OK;
-    unlink(b->so); /* corrupt or foreign: rebuild once */
-    free(why);
-    why = NULL;
-  }
+  if ((*out = load_cached(d, b, &why))) return TM_OK;
+  free(why);
+  why = NULL;
   if (!d->cache_is_temp && (mkdirs(d->cache_dir) || access(d->cache_dir, W_OK))) {
     /* a read-only or unusable cache folder: build in a private temporary one */
     char *tmp = temp_dir();
@@ -465,10 +552,21 @@ static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, C
     b->so = so;
     b->dir = tmp;
   }
-  tm_status st = compile(b, msl, tramp, err);
+  char *bytes = NULL;
+  size_t n = 0;
+  tm_status st = compile(b, msl, tramp, &bytes, &n, err);
   if (st) return st;
   d->compiles++;
-  if ((*out = open_obj(b->so, &why))) {
+  char objhex[65];
+  obj_hash(bytes, n, objhex);
+  if (!d->cache_is_temp) { /* record the hash; a failure only costs the cache */
+    char *sum = rt_strfmt("%s/%s.sum", b->dir, b->hex), *line = sum_line(b, objhex);
+    if (sum && line) write_file_atomic(sum, (const char *const[]){line}, 1);
+    free(sum), free(line);
+  }
+  *out = open_bytes(d, bytes, n, objhex, b->so, &why);
+  free(bytes);
+  if (*out) {
     if (d->cache_is_temp) unlink(b->so); /* loaded; the folder holds nothing for later */
     return TM_OK;
   }

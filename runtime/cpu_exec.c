@@ -91,7 +91,7 @@ struct Worker {
   unsigned *wait_gen;
   unsigned cap;
   void *stacks;
-  size_t nstacks;
+  size_t nstacks, stack_size;
   Group groups[MAX_GROUPS];
   unsigned ngroups;
   /* the groups' slots and threadgroup memory, grown as jobs need */
@@ -154,6 +154,13 @@ static size_t miss(const tm_cpu_buf *b, uintptr_t a, size_t n, int *before) {
   return a + n - (b->lo + b->size);
 }
 
+/* An address farther than this and than the nearest known memory's own size
+ * from it is reported as belonging to none (a pointer loaded from memory that
+ * points elsewhere) rather than as an overrun of the nearest argument. */
+#define NEAR ((size_t)4096)
+
+/* The message of a checked access that missed: relative to the nearest known
+ * memory (an argument's allocation or registered kernel-visible memory). */
 static char *oob_message(Worker *w, const void *p, size_t n, int line, int store) {
   const CpuJob *j = w->job;
   const tm_kernel_info *k = j->info;
@@ -165,36 +172,71 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
     if (best < 0 || d < best_miss) best = i, best_miss = d, best_before = before;
   }
   char *at = where(w);
+  const char *wh = at ? at : "";
   const char *kind = store & 1 ? "store" : "load";
   char *m;
   if (store & TM_BAD_ALIGN) {
-    char *in = best >= 0 && best_miss == 0
-                   ? rt_strfmt(" (byte offset %zu of argument '%s')", (size_t)((uintptr_t)p - j->bufs[best].lo),
-                               k->args[j->bufs[best].arg].name)
-                   : NULL;
+    const tm_cpu_buf *b = best >= 0 && best_miss == 0 ? &j->bufs[best] : NULL;
+    char *in = !b ? NULL
+               : b->arg >= 0 ? rt_strfmt(" (byte offset %zu of argument '%s')", (size_t)((uintptr_t)p - b->lo),
+                                         k->args[b->arg].name)
+                             : rt_strfmt(" (byte offset %zu of kernel-visible memory registered at %p)",
+                                         (size_t)((uintptr_t)p - b->lo), (void *)b->lo);
     m = rt_strfmt("misaligned %s in kernel '%s' at %s:%d: a %zu-byte access at address %p%s, "
                   "which is not a multiple of %zu%s",
-                  kind, k->name, k->source_file, line, n, p, in ? in : "", n, at ? at : "");
+                  kind, k->name, k->source_file, line, n, p, in ? in : "", n, wh);
     free(in);
-  } else if (best < 0) {
-    m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is not in any "
-                  "argument buffer (the launch binds none)%s",
-                  kind, k->name, k->source_file, line, p, at ? at : "");
-  } else {
-    const tm_cpu_buf *b = &j->bufs[best];
-    const char *arg = k->args[b->arg].name;
-    if (best_miss == 0)
-      m = rt_strfmt("store to read-only argument '%s' in kernel '%s' at %s:%d (byte offset %zu "
-                    "of %zu)%s",
-                    arg, k->name, k->source_file, line, (size_t)((uintptr_t)p - b->lo),
-                    (size_t)b->size, at ? at : "");
-    else
-      m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s argument "
-                    "'%s' (%zu bytes)%s",
-                    kind, k->name, k->source_file, line, best_miss,
-                    best_before ? "before the start of" : "past the end of", arg,
-                    (size_t)b->size, at ? at : "");
+    free(at);
+    return m;
   }
+  if (best < 0) {
+    m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is not in any "
+                  "argument buffer (the launch binds none and no memory is registered as "
+                  "kernel-visible)%s",
+                  kind, k->name, k->source_file, line, p, wh);
+    free(at);
+    return m;
+  }
+  const tm_cpu_buf *b = &j->bufs[best];
+  char name[160], extent[128];
+  size_t below = 0;
+  uintptr_t data = b->lo;
+  if (b->arg >= 0) {
+    snprintf(name, sizeof name, "argument '%s'", k->args[b->arg].name);
+    /* A strided view's memory extends below its data pointer (tm_launch_arg.before):
+     * say where the access is relative to that pointer, which the kernel sees. */
+    data = (uintptr_t)j->args[b->arg];
+    below = data >= b->lo && data - b->lo <= b->size ? (size_t)(data - b->lo) : 0;
+    if (!below) data = b->lo;
+  } else {
+    snprintf(name, sizeof name, "kernel-visible memory registered at %p", (void *)b->lo);
+  }
+  if (below)
+    snprintf(extent, sizeof extent, "its allocation: %zu bytes before its data pointer and %zu from it",
+             below, (size_t)b->size - below);
+  else
+    snprintf(extent, sizeof extent, "%zu bytes", (size_t)b->size);
+  if (best_miss == 0 && !below)
+    m = rt_strfmt("store to read-only %s in kernel '%s' at %s:%d (byte offset %zu of %zu)%s",
+                  name, k->name, k->source_file, line, (size_t)((uintptr_t)p - b->lo),
+                  (size_t)b->size, wh);
+  else if (best_miss == 0)
+    m = rt_strfmt("store to read-only %s in kernel '%s' at %s:%d (byte offset %td from its "
+                  "data pointer; %s)%s",
+                  name, k->name, k->source_file, line, (ptrdiff_t)((uintptr_t)p - data),
+                  extent, wh);
+  else if (best_miss > NEAR && best_miss > b->size)
+    m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is in no argument's "
+                  "allocation nor in memory registered as kernel-visible (memory reached "
+                  "through pointers loaded from memory must be registered: "
+                  "triton_metal.kernel_visible; the nearest, %s, is %zu bytes away)%s",
+                  kind, k->name, k->source_file, line, p, name, best_miss, wh);
+  else
+    m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s %s (%s)%s",
+                  kind, k->name, k->source_file, line, best_miss,
+                  best_before ? (below ? "before the allocation of" : "before the start of")
+                              : (below ? "past the allocation of" : "past the end of"),
+                  name, extent, wh);
   free(at);
   return m;
 }
@@ -381,14 +423,23 @@ static void on_access(tm_cpu_ctx *c, const void *p, size_t n, int line, int kind
 
 /* ------------------------------------------------------------ running threadgroups */
 
-static int ensure_stacks(Worker *w, unsigned n) {
-  if (w->nstacks >= n) return 1;
-  fiber_stacks_free(w->stacks, w->nstacks, STACK_SIZE);
+/* Fiber stacks of at least `size` bytes for n threads (kept for later launches). */
+static int ensure_stacks(Worker *w, unsigned n, size_t size) {
+  if (w->nstacks >= n && w->stack_size >= size) return 1;
+  if (w->stacks) fiber_stacks_free(w->stacks, w->nstacks, w->stack_size);
   w->nstacks = 0;
-  w->stacks = fiber_stacks_alloc(n, STACK_SIZE);
+  w->stacks = fiber_stacks_alloc(n, size);
   if (!w->stacks) return 0;
   w->nstacks = n;
+  w->stack_size = size;
   return 1;
+}
+
+/* A fiber's stack for a kernel: 64 KiB, or its private arrays plus room for frames. */
+static size_t stack_for(const tm_kernel_info *k) {
+  size_t need = (size_t)(k->private_bytes > 0 ? k->private_bytes : 0) + 48 * 1024;
+  need = (need + 16383) & ~(size_t)16383;
+  return need > STACK_SIZE ? need : STACK_SIZE;
 }
 
 /* Group gi takes threadgroup i (linear, x fastest): every thread a fresh fiber. */
@@ -407,7 +458,7 @@ static int group_start(Worker *w, unsigned gi, uint64_t i) {
   for (unsigned t = 0; t < n; t++) {
     unsigned f = g->base + t;
     w->state[f] = READY;
-    fiber_init(&w->fibers[f], fiber_stack_at(w->stacks, f, STACK_SIZE), STACK_SIZE, fiber_main, w);
+    fiber_init(&w->fibers[f], fiber_stack_at(w->stacks, f, w->stack_size), w->stack_size, fiber_main, w);
   }
   return 1;
 }
@@ -433,7 +484,7 @@ static void run_fibers(Worker *w) {
     g->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
   for (unsigned t = 0; t < n; t++) {
     w->state[t] = READY;
-    fiber_init(&w->fibers[t], fiber_stack_at(w->stacks, t, STACK_SIZE), STACK_SIZE, fiber_main, w);
+    fiber_init(&w->fibers[t], fiber_stack_at(w->stacks, t, w->stack_size), w->stack_size, fiber_main, w);
   }
   w->abort = 0;
   run_as(w, 0);
@@ -495,7 +546,7 @@ Worker *worker_new(void) {
 
 void worker_free(Worker *w) {
   if (!w) return;
-  fiber_stacks_free(w->stacks, w->nstacks, STACK_SIZE);
+  if (w->stacks) fiber_stacks_free(w->stacks, w->nstacks, w->stack_size);
   for (unsigned i = 0; i < w->cap; i++) fiber_release(&w->fibers[i]);
   fiber_release(&w->sched);
   free(w->fibers), free(w->state), free(w->wait_gen);
@@ -552,7 +603,7 @@ static int bind(Worker *w, CpuJob *job) {
   size_t slots = (size_t)2 * n * TM_CPU_SLOT;
   /* slots even without fibers: a one-thread kernel's collectives use its own */
   int ok = grow(&w->tg_mem, &w->tg_cap, groups * tg + 16) && grow(&w->slot_mem, &w->slot_cap, groups * slots) &&
-           (!w->fibers_on || (ensure_fibers(w, groups * n) && ensure_stacks(w, groups * n)));
+           (!w->fibers_on || (ensure_fibers(w, groups * n) && ensure_stacks(w, groups * n, stack_for(job->info))));
   if (!ok) {
     w->ctx.tid = 0;
     worker_fail(w, "out of memory for %u threadgroup(s) of %u threads", groups, n);

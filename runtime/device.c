@@ -60,8 +60,10 @@ tm_status tm_device_open(const char *name, tm_device **out, char **err) {
   if (!d) return rt_error(TM_ERR_NOMEM, err, "out of memory");
   d->ops = kind;
   d->refs = 1;
+  pthread_mutex_init(&d->vis_mu, NULL);
   tm_status st = kind->open(d, err);
   if (st) {
+    pthread_mutex_destroy(&d->vis_mu);
     free(d->description);
     free(d);
     return st;
@@ -79,7 +81,9 @@ void rt_device_ref(tm_device *d) { __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELA
 
 void rt_device_unref(tm_device *d) {
   if (__atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL)) return;
+  while (d->visible) tm_visible_remove(d, d->visible); /* registrations left behind */
   d->ops->close(d);
+  pthread_mutex_destroy(&d->vis_mu);
   free(d->description);
   free(d);
 }

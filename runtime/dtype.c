@@ -13,7 +13,7 @@ typedef struct DtypeRow {
   int bytes;
 } DtypeRow;
 
-static const DtypeRow rows[TM_NDTYPES] = {
+static const DtypeRow rows[TM_DT_END] = {
     [TM_VOID] = {"void", "void", NULL, 0},
     [TM_I1] = {"int1", "i1", "bool", 1},
     [TM_I8] = {"int8", "i8", "char", 1},
@@ -28,10 +28,15 @@ static const DtypeRow rows[TM_NDTYPES] = {
     [TM_BF16] = {"bfloat16", "bf16", "bfloat", 2},
     [TM_F32] = {"float32", "fp32", "float", 4},
     [TM_F64] = {"float64", "fp64", NULL, 8},
+    [TM_FP8E5] = {"float8e5", "fp8e5", NULL, 1},
+    [TM_FP8E5B16] = {"float8e5b16", "fp8e5b16", NULL, 1},
+    [TM_FP8E4NV] = {"float8e4nv", "fp8e4nv", NULL, 1},
+    [TM_FP8E4B8] = {"float8e4b8", "fp8e4b8", NULL, 1},
+    [TM_FP8E4B15] = {"float8e4b15", "fp8e4b15", NULL, 1},
 };
 
 static const DtypeRow *row(tm_dtype dt) {
-  return (unsigned)dt < TM_NDTYPES ? &rows[dt] : &rows[TM_VOID];
+  return (unsigned)dt < TM_DT_END && rows[dt].name ? &rows[dt] : &rows[TM_VOID];
 }
 
 const char *tm_dtype_name(tm_dtype dt) { return row(dt)->name; }

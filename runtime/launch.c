@@ -4,7 +4,8 @@
  *
  * Guarantees to the device's launch: nargs matches the descriptor, every
  * BUFFER has data unless it is empty or a device buffer (then dev is non-NULL
- * and the device takes device buffers), every BYTES value has exactly its dtype's
+ * and the device takes device buffers), [data - before, data + nbytes) does
+ * not wrap around (a device buffer: before <= offset), every BYTES value has exactly its dtype's
  * size and non-NULL data, and no grid dimension is zero (such a grid launches
  * nothing and returns TM_OK here).
  */
@@ -15,10 +16,16 @@
 static tm_status check_arg(const tm_kernel_info *k, int i, const tm_launch_arg *a, char **err) {
   const tm_kernel_arg *ka = &k->args[i];
   if (ka->role == TM_ARG_BUFFER) {
-    if (!a->data && a->nbytes > 0)
+    if (!a->data && (a->nbytes > 0 || a->before > 0))
       return rt_error(TM_ERR_INVALID, err,
                       "kernel '%s': argument %d '%s' has NULL data and %zu bytes", k->name, i,
-                      ka->name, a->nbytes);
+                      ka->name, a->nbytes + a->before);
+    uintptr_t p = (uintptr_t)a->data;
+    if (a->before > p || a->nbytes > UINTPTR_MAX - p)
+      return rt_error(TM_ERR_INVALID, err,
+                      "kernel '%s': argument %d '%s': its memory (%zu bytes before and %zu "
+                      "from %p) wraps around the address space",
+                      k->name, i, ka->name, a->before, a->nbytes, a->data);
     return TM_OK;
   }
   size_t want = (size_t)tm_dtype_bytes(ka->dtype);
@@ -51,6 +58,11 @@ static tm_status check_launch(tm_module *m, const uint32_t grid[3], const tm_lau
                         "kernel '%s': argument %d '%s' is a device buffer, but the %s device "
                         "takes host memory only",
                         k->name, i, k->args[i].name, m->dev->ops->name);
+      if (args[i].before > dev[i].offset)
+        return rt_error(TM_ERR_INVALID, err,
+                        "kernel '%s': argument %d '%s' reaches %zu bytes before its offset %zu "
+                        "in its Metal buffer",
+                        k->name, i, k->args[i].name, args[i].before, dev[i].offset);
       *any_dev = 1;
       continue; /* the device checks the handle and the extent */
     }

@@ -8,16 +8,22 @@
  *          2. binds every argument at its buffer index (= argument index):
  *               BYTES             setBytes
  *               device buffer     setBuffer(handle, offset)
- *               host memory       grouped first: host ranges that overlap form
- *                                 one group bound through ONE buffer at
- *                                 different offsets (two buffers over the same
- *                                 bytes would lose writes), then per group
+ *               host memory       an argument's range is its allocation around
+ *                                 its data pointer (tm_launch_arg.before/nbytes:
+ *                                 a strided view may address below it); ranges
+ *                                 that overlap form one group bound through ONE
+ *                                 buffer at each argument's data pointer (two
+ *                                 buffers over the same bytes would lose
+ *                                 writes), then per group
  *                                   page-aligned on unified memory -> wrapped
  *                                     (newBufferWithBytesNoCopy, zero-copy),
  *                                     unless the kernel may write memory the
  *                                     caller marked read-only
  *                                   otherwise -> a pool buffer, copied in, and
  *                                     copied back after the wait if written;
+ *             registered kernel-visible memory (visible.c) is made resident
+ *             (useResource) for the dispatch, and a host argument inside a
+ *             registered region binds through that region's buffer;
  *          3. encodes the dispatch into the device's open command buffer
  *             (the batch); commits it every BATCH_MAX dispatches;
  *          4. when a host argument is bound (the caller reads host memory as
@@ -286,10 +292,11 @@ static tm_status metal_synchronize(tm_device *d, char **err) {
 
 /* ------------------------------------------------------------ binding */
 
+/* A host argument's memory [lo, hi): its allocation around data (lo = data -
+ * before), all of which the kernel may address. */
 typedef struct HostArg {
   int arg;
-  uintptr_t lo, hi;
-  int group;
+  uintptr_t lo, hi, data;
 } HostArg;
 
 static int by_lo(const void *a, const void *b) {
@@ -306,12 +313,37 @@ static tm_status add_temp(Batch *b, void *buf, int pooled, void *host, size_t of
   return TM_OK;
 }
 
-/* Binds the host arguments: groups of overlapping ranges, each through one
- * buffer (wrapped or staged). */
+/* The registered host region holding [lo, hi), or NULL. */
+static const tm_visible *visible_holding(const tm_visible *vis, int nvis, uintptr_t lo,
+                                         uintptr_t hi) {
+  for (int i = 0; i < nvis; i++)
+    if (vis[i].lo && lo >= vis[i].lo && hi <= vis[i].lo + vis[i].size) return &vis[i];
+  return NULL;
+}
+
+/* Binds the host arguments: one inside registered kernel-visible memory through
+ * that memory's wrap (one buffer for both uses); the others in groups of
+ * overlapping ranges, each through one buffer (wrapped or staged) that covers
+ * the whole range, bound at the argument's data pointer (a strided view may
+ * address memory below it). */
 static tm_status bind_host(MetalDev *m, const tm_kernel_info *k, const tm_launch_arg *args,
-                           HostArg *h, int nh, char **err) {
+                           HostArg *h, int nh, const tm_visible *vis, int nvis, char **err) {
   const MtlApi *a = m->api;
   Batch *b = m->open;
+  int kept = 0;
+  for (int i = 0; i < nh; i++) {
+    const tm_visible *v = visible_holding(vis, nvis, h[i].lo, h[i].hi);
+    if (!v) {
+      h[kept++] = h[i];
+      continue;
+    }
+    int arg = h[i].arg;
+    tm_status st = a->set_buffer(b->enc, v->buffer, v->offset + (h[i].data - v->lo), (unsigned)arg, err);
+    if (st) return st;
+    a->set_checks(b->enc, (unsigned)arg, args[arg].before, args[arg].nbytes, args[arg].readonly);
+    m->st.zero_copy_args++;
+  }
+  nh = kept;
   qsort(h, (size_t)nh, sizeof *h, by_lo);
   for (int i = 0; i < nh;) {
     uintptr_t lo = h[i].lo, hi = h[i].hi;
@@ -346,9 +378,10 @@ static tm_status bind_host(MetalDev *m, const tm_kernel_info *k, const tm_launch
     }
     for (int t = i; t < j; t++) {
       int arg = h[t].arg;
-      st = a->set_buffer(b->enc, buf, base + (h[t].lo - lo), (unsigned)arg, err);
+      st = a->set_buffer(b->enc, buf, base + (h[t].data - lo), (unsigned)arg, err);
       if (st) return st;
-      a->set_checks(b->enc, (unsigned)arg, args[arg].nbytes, args[arg].readonly);
+      a->set_checks(b->enc, (unsigned)arg, args[arg].before, args[arg].nbytes,
+                    args[arg].readonly);
     }
     i = j;
   }
@@ -380,8 +413,14 @@ static tm_status encode(MetalDev *m, tm_module *mod, const uint32_t grid[3],
   if (st) return st;
   Batch *b = m->open;
   st = a->set_pipeline(b->enc, p->pso, err);
+  tm_visible *vis;
+  int nvis;
+  if (rt_visible_snapshot(mod->dev, &vis, &nvis)) return rt_error(TM_ERR_NOMEM, err, "out of memory");
   HostArg *h = calloc((size_t)k->nargs + 1, sizeof *h);
-  if (!h) return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  if (!h) {
+    free(vis);
+    return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  }
   int nh = 0;
   for (int i = 0; i < k->nargs && !st; i++) {
     const tm_launch_arg *x = &args[i];
@@ -395,21 +434,27 @@ static tm_status encode(MetalDev *m, tm_module *mod, const uint32_t grid[3],
                       "its %zu-byte Metal buffer",
                       k->name, i, k->args[i].name, x->nbytes, off, len);
       else st = a->set_buffer(b->enc, dev[i].buffer, off, (unsigned)i, err);
-      if (!st)
-        a->set_checks(b->enc, (unsigned)i, x->nbytes ? x->nbytes : len - off, x->readonly);
-    } else if (x->nbytes == 0) { /* nothing to touch: any small buffer will do */
+      if (!st) /* launch.c checked before <= off */
+        a->set_checks(b->enc, (unsigned)i, x->before, x->nbytes ? x->nbytes : len - off,
+                      x->readonly);
+    } else if (x->nbytes == 0 && x->before == 0) { /* nothing to touch: any small buffer */
       void *buf;
       st = bufpool_get(&m->pool, 0, &buf, err);
       if (!st) st = add_temp(b, buf, 1, NULL, 0, 0, err);
       if (!st) st = a->set_buffer(b->enc, buf, 0, (unsigned)i, err);
-      if (!st) a->set_checks(b->enc, (unsigned)i, 0, x->readonly);
+      if (!st) a->set_checks(b->enc, (unsigned)i, 0, 0, x->readonly);
     } else {
-      h[nh++] = (HostArg){.arg = i, .lo = (uintptr_t)x->data,
-                          .hi = (uintptr_t)x->data + x->nbytes};
+      uintptr_t data = (uintptr_t)x->data;
+      h[nh++] = (HostArg){.arg = i, .lo = data - x->before, .hi = data + x->nbytes,
+                          .data = data};
     }
   }
-  if (!st && nh) st = bind_host(m, k, args, h, nh, err);
+  if (!st && nh) st = bind_host(m, k, args, h, nh, vis, nvis, err);
+  /* memory the kernel may reach only through pointers loaded from memory */
+  for (int i = 0; i < nvis && !st; i++)
+    a->use_resource(b->enc, vis[i].buffer, vis[i].offset, vis[i].size, !vis[i].readonly);
   free(h);
+  free(vis);
   *host_used = nh > 0;
   if (st) return st;
   uint32_t threads[3] = {(uint32_t)k->threads_per_threadgroup, 1, 1};
@@ -485,6 +530,63 @@ static void metal_module_info(const tm_module *mod, tm_module_info *out) {
   out->static_threadgroup_memory = (int)p->props.static_tg_memory;
 }
 
+/* ------------------------------------------------------------ kernel-visible memory */
+
+/* Registered host memory is wrapped once, without copying: kernels reach it
+ * through addresses in memory, which must stay valid for the registration
+ * (a staged copy would not be what they point at). The wrap covers the whole
+ * pages the memory lies on (Metal wraps page-aligned ranges; the pages around
+ * an allocation are mapped); checked accesses are held to the registered bytes. */
+static tm_status metal_visible_add(tm_device *d, tm_visible *v, char **err) {
+  MetalDev *m = d->impl;
+  const MtlApi *a = m->api;
+  size_t page = m->props.page_size;
+  tm_status st = TM_OK;
+  pthread_mutex_lock(&m->mu);
+  if (!v->buffer) {
+    uintptr_t base = v->lo / page * page;
+    size_t len = (v->lo + v->size - base + page - 1) / page * page;
+    if (!m->props.unified_memory)
+      st = rt_error(TM_ERR_INVALID, err,
+                    "kernel-visible host memory at %p: the %s device has no unified memory to "
+                    "wrap it in; use a Metal tensor (MPS, MLX)",
+                    (void *)v->lo, a->name);
+    else if (!(st = a->buffer_wrap(m->dev, (void *)base, len, &v->buffer, err)))
+      v->owned = 1, v->offset = v->lo - base;
+  } else {
+    size_t len = a->buffer_length(v->buffer);
+    if (v->offset > len || (v->size && v->size > len - v->offset))
+      st = rt_error(TM_ERR_INVALID, err,
+                    "kernel-visible memory: %zu bytes at offset %zu pass the end of its %zu-byte "
+                    "Metal buffer",
+                    v->size, v->offset, len);
+  }
+  if (!st) {
+    uint64_t gpu = a->buffer_gpu_address(v->buffer);
+    if (!gpu) {
+      st = rt_error(TM_ERR_DEVICE, err,
+                    "kernel-visible memory needs MTLBuffer.gpuAddress (Metal 3, macOS 13 or "
+                    "later)");
+      if (v->owned) a->release(m->dev, v->buffer), v->buffer = NULL, v->owned = 0;
+    }
+    v->address = gpu + v->offset;
+  }
+  pthread_mutex_unlock(&m->mu);
+  return st;
+}
+
+static void metal_visible_remove(tm_device *d, tm_visible *v) {
+  MetalDev *m = d->impl;
+  pthread_mutex_lock(&m->mu);
+  if (m->open || m->inflight) { /* launches may still reach it */
+    char *msg = NULL;
+    if (drain(m, &msg) && !m->deferred) m->deferred = msg;
+    else free(msg);
+  }
+  if (v->owned) m->api->release(m->dev, v->buffer);
+  pthread_mutex_unlock(&m->mu);
+}
+
 /* ------------------------------------------------------------ buffers, stats */
 
 static tm_status metal_buffer_new(tm_device *d, size_t n, void **buf, void **contents,
@@ -534,7 +636,8 @@ static void metal_stats(tm_device *d, tm_device_stats *out) {
   .close = metal_close, .load = metal_load, .unload = metal_unload, .launch = metal_launch,   \
   .synchronize = metal_synchronize, .buffer_new = metal_buffer_new,                           \
   .buffer_free = metal_buffer_free, .stats = metal_stats, .launch_timed = metal_launch_timed, \
-  .module_info = metal_module_info,
+  .module_info = metal_module_info, .visible_add = metal_visible_add,                         \
+  .visible_remove = metal_visible_remove,
 
 static const char *sim_unavailable(void) { return mtl_sim_api.unavailable(); }
 

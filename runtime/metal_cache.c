@@ -11,7 +11,8 @@
  *           from it without compiling (a disk hit); absent -> written after
  *           the compile. Files are written to a temporary name and renamed, so
  *           processes sharing the folder never read half a file.
- * Disk trouble (no folder, full disk) only costs the cache, never the load.
+ * Disk trouble (no folder, full disk) only costs the cache, never the load; an
+ * archive that is not a regular file (a FIFO would block its reader) is removed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -136,6 +137,9 @@ tm_status pipecache_get(PipeCache *c, const char *device_name, const char *msl,
     if (src) write_once(src, msl);
     free(src);
     archive = rt_strfmt("%s/%s.archive", c->dir, hex);
+    int fd = archive ? rt_open_regular(archive, NULL) : -1;
+    if (fd >= 0) close(fd);
+    else if (fd == -2) unlink(archive); /* a FIFO or a folder in its place: never handed to Metal */
   }
   tm_status st = build(c, msl, k, archive, p, err);
   free(archive);

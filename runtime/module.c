@@ -25,6 +25,8 @@ static tm_status check_info(const tm_kernel_info *in, char **err) {
     const char *an = a->name ? a->name : "?";
     if (a->role != TM_ARG_BUFFER && a->role != TM_ARG_BYTES)
       return rt_error(TM_ERR_INVALID, err, "kernel '%s': argument '%s' has no role", in->name, an);
+    if (a->dtype == TM_F64 && a->role == TM_ARG_BUFFER && !a->writable)
+      continue; /* float64 memory the kernel only addresses (the compiler refuses reading it) */
     if (a->dtype == TM_F64)
       return rt_error(TM_ERR_INVALID, err,
                       "kernel '%s': argument '%s' is float64, which Metal does not support",

@@ -96,6 +96,10 @@ typedef struct MtlApi {
   tm_status (*buffer_wrap)(void *dev, void *ptr, size_t len, void **buf, char **err);
   void *(*buffer_contents)(void *buf);
   size_t (*buffer_length)(void *buf);
+  /* gpuAddress (Metal 3, macOS 13+): the address a kernel uses for the
+   * buffer's first byte when it reaches it through a pointer in memory; 0 when
+   * the system has none. metal-sim: the buffer's host address. */
+  uint64_t (*buffer_gpu_address)(void *buf);
 
   tm_status (*queue_new)(void *dev, void **queue, char **err);
   tm_status (*cmdbuf_new)(void *queue, void **cb, char **err);
@@ -104,10 +108,19 @@ typedef struct MtlApi {
   tm_status (*set_buffer)(void *enc, void *buf, size_t offset, unsigned index, char **err);
   tm_status (*set_bytes)(void *enc, const void *data, size_t len, unsigned index, char **err);
   tm_status (*set_tg_memory)(void *enc, size_t len, unsigned index, char **err);
-  /* Checked mode only: the bytes from the bound offset the argument may touch
-   * and whether the caller forbids writes (metal-sim checks every access
-   * against them, as the cpu device does; real Metal has no such check). */
-  void (*set_checks)(void *enc, unsigned index, size_t nbytes, int readonly);
+  /* Checked mode only: the bytes below the bound offset and from it that the
+   * argument may touch (a strided view's allocation around its data pointer;
+   * before <= offset) and whether the caller forbids writes (metal-sim checks
+   * every access against them, as the cpu device does; real Metal has no such
+   * check). */
+  void (*set_checks)(void *enc, unsigned index, size_t before, size_t nbytes, int readonly);
+  /* useResource:usage: (read, or read + write): the buffer is resident for the
+   * encoder's later dispatches, which may reach it only through pointers in
+   * memory (it is bound at no index). Checked mode only: [offset, offset +
+   * nbytes) of it is what the caller registered (0 nbytes: to the end).
+   * metal-sim checks that every access of a dispatch lies in a bound buffer's
+   * declared range or a resident range, and a store in a writable one. */
+  void (*use_resource)(void *enc, void *buf, size_t offset, size_t nbytes, int writable);
   tm_status (*dispatch)(void *enc, const uint32_t groups[3], const uint32_t threads[3],
                         char **err);
   tm_status (*end_encoding)(void *enc, char **err);

@@ -44,6 +44,7 @@ extern void objc_autoreleasePoolPop(void *pool);
 
 enum {
   STORAGE_SHARED = 0,           /* MTLResourceStorageModeShared */
+  USAGE_READ = 1, USAGE_WRITE = 2, /* MTLResourceUsageRead / Write */
   HAZARD_TRACKED = 0,           /* default hazard tracking */
   PIPELINE_FAIL_ON_MISS = 1 << 2, /* MTLPipelineOptionFailOnBinaryArchiveMiss (UNCONFIRMED) */
 };
@@ -76,6 +77,7 @@ typedef id (*MSG_buf_wrap)(id, SEL, void *ptr, NSUInteger length, NSUInteger opt
 typedef void (*MSG_set_buf)(id, SEL, id buf, NSUInteger offset, NSUInteger index);
 typedef void (*MSG_set_bytes)(id, SEL, const void *bytes, NSUInteger length, NSUInteger index);
 typedef void (*MSG_set_tg)(id, SEL, NSUInteger length, NSUInteger index);
+typedef void (*MSG_use_resource)(id, SEL, id resource, NSUInteger usage);
 typedef void (*MSG_dispatch)(id, SEL, MtlSize groups, MtlSize threads);
 typedef double (*MSG_double)(id, SEL); /* CFTimeInterval: d0 on arm64 */
 
@@ -95,7 +97,7 @@ static struct Sels {
   SEL setUrl, newArchive, setComputeFunction, setBinaryArchives, newPsoDesc, addFunctions,
       serialize;
   SEL maxTotalThreads, executionWidth, staticTgMem;
-  SEL newBuffer, newBufferNoCopy, contents, length;
+  SEL newBuffer, newBufferNoCopy, contents, length, gpuAddress, useResource;
   SEL commandBuffer, computeEncoder, setPso, setBuffer, setBytes, setTgMem, dispatch,
       endEncoding, commit, wait, status, error, gpuStartTime, gpuEndTime;
 } S;
@@ -122,7 +124,8 @@ static void sels_init(void) {
   R(staticTgMem, "staticThreadgroupMemoryLength");
   R(newBuffer, "newBufferWithLength:options:");
   R(newBufferNoCopy, "newBufferWithBytesNoCopy:length:options:deallocator:");
-  R(contents, "contents"); R(length, "length");
+  R(contents, "contents"); R(length, "length"); R(gpuAddress, "gpuAddress");
+  R(useResource, "useResource:usage:");
   R(commandBuffer, "commandBuffer"); R(computeEncoder, "computeCommandEncoder");
   R(setPso, "setComputePipelineState:"); R(setBuffer, "setBuffer:offset:atIndex:");
   R(setBytes, "setBytes:length:atIndex:"); R(setTgMem, "setThreadgroupMemoryLength:atIndex:");
@@ -326,6 +329,13 @@ static tm_status objc_buffer_wrap(void *dev, void *ptr, size_t len, void **buf, 
 }
 
 static void *objc_buffer_contents(void *buf) { return SEND(MSG_ptr, buf, sels()->contents); }
+
+/* MTLBuffer.gpuAddress exists from macOS 13 (Metal 3); 0 before. */
+static uint64_t objc_buffer_gpu_address(void *buf) {
+  const struct Sels *s = sels();
+  if (!SEND(MSG_bool_sel, buf, s->respondsTo, s->gpuAddress)) return 0;
+  return SEND(MSG_u64, buf, s->gpuAddress);
+}
 static size_t objc_buffer_length(void *buf) { return SEND(MSG_uint, buf, sels()->length); }
 
 /* ------------------------------------------------------------ commands */
@@ -377,8 +387,15 @@ static tm_status objc_set_tg_memory(void *enc, size_t len, unsigned index, char 
   return TM_OK;
 }
 
-static void objc_set_checks(void *enc, unsigned index, size_t nbytes, int readonly) {
-  (void)enc, (void)index, (void)nbytes, (void)readonly; /* no checked mode on a GPU */
+static void objc_set_checks(void *enc, unsigned index, size_t before, size_t nbytes,
+                            int readonly) {
+  (void)enc, (void)index, (void)before, (void)nbytes, (void)readonly; /* no checked mode on a GPU */
+}
+
+static void objc_use_resource(void *enc, void *buf, size_t offset, size_t nbytes, int writable) {
+  (void)offset, (void)nbytes; /* no checked mode on a GPU: Metal makes the whole buffer resident */
+  SEND(MSG_use_resource, enc, sels()->useResource, (id)buf,
+       (NSUInteger)(USAGE_READ | (writable ? USAGE_WRITE : 0)));
 }
 
 static tm_status objc_dispatch(void *enc, const uint32_t g[3], const uint32_t t[3], char **err) {
@@ -439,6 +456,8 @@ const MtlApi mtl_objc_api = {
     .buffer_wrap = objc_buffer_wrap,
     .buffer_contents = objc_buffer_contents,
     .buffer_length = objc_buffer_length,
+    .buffer_gpu_address = objc_buffer_gpu_address,
+    .use_resource = objc_use_resource,
     .queue_new = objc_queue_new,
     .cmdbuf_new = objc_cmdbuf_new,
     .encoder_new = objc_encoder_new,

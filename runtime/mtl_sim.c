@@ -11,7 +11,11 @@
  *     most 32 KB;
  *   - every argument the kernel declares is bound, with the right kind;
  *   - two different buffers over overlapping memory, one of them written by
- *     the kernel (writes through one are not seen through the other);
+ *     the kernel (writes through one are not seen through the other), bound
+ *     or made resident (useResource);
+ *   - an access outside every bound buffer and every buffer made resident with
+ *     useResource (a buffer reached only through a pointer in memory must be
+ *     resident), or a store into one made resident for reading only;
  *   - newBufferWithBytesNoCopy needs page-aligned pointer and length (16 KB
  *     pages, as on Apple silicon);
  *   - any use of a released object (objects are marked, never reused, until
@@ -102,15 +106,29 @@ typedef struct Binding {
   SimBuf *buf;
   size_t off;
   size_t extent; /* set_checks; SIZE_MAX: to the end of the buffer */
+  size_t before; /* set_checks: bytes below off the argument may touch */
   int readonly;
   unsigned char *bytes;
   size_t nbytes;
 } Binding;
 
+/* Ranges of buffers made resident with useResource (a growing array). */
+typedef struct ResRange {
+  SimBuf *buf;
+  size_t off, size; /* what the caller registered (checked mode) */
+  int writable;
+} ResRange;
+
+typedef struct Resident {
+  ResRange *r;
+  int n, cap;
+} Resident;
+
 typedef struct Dispatch {
   SimPso *pso;
   uint32_t groups[3], threads[3];
   Binding b[MTL_MAX_BUFFER_INDEX];
+  Resident res; /* the encoder's resident buffers when it was encoded */
   struct Dispatch *next;
 } Dispatch;
 
@@ -134,6 +152,8 @@ struct SimEnc {
   SimPso *pso;
   Binding b[MTL_MAX_BUFFER_INDEX];
   size_t tg[MTL_MAX_BUFFER_INDEX];
+  Resident res;
+  int res_failed; /* useResource ran out of memory: the next dispatch fails */
 };
 
 /* ------------------------------------------------------------ objects */
@@ -167,6 +187,12 @@ static tm_status check(void *h, int kind, const char *call, char **err) {
 static void retain(void *h) { ((SimObj *)h)->refs++; }
 static void put(void *h);
 
+static void resident_clear(Resident *r) {
+  for (int i = 0; i < r->n; i++) put(r->r[i].buf);
+  free(r->r);
+  *r = (Resident){0};
+}
+
 static void dispatches_free(Dispatch *d) {
   while (d) {
     Dispatch *n = d->next;
@@ -174,6 +200,7 @@ static void dispatches_free(Dispatch *d) {
       if (d->b[i].buf) put(d->b[i].buf);
       free(d->b[i].bytes);
     }
+    resident_clear(&d->res);
     put(d->pso);
     free(d);
     d = n;
@@ -219,6 +246,7 @@ static void drop(SimObj *o) {
   case K_ENCODER: {
     SimEnc *e = (SimEnc *)o;
     bindings_clear(e->b);
+    resident_clear(&e->res);
     if (e->pso) put(e->pso);
     put(e->cb);
     break;
@@ -374,13 +402,13 @@ static int copy_hint(tm_kernel_info *dst, const tm_kernel_info *src) {
 
 /* The archive file: one line naming the pipeline. */
 static int archive_matches(const char *path, const char *name) {
-  FILE *f = fopen(path, "r");
-  if (!f) return 0;
-  char line[512] = {0}, want[512];
-  int ok = fgets(line, sizeof line, f) != NULL;
-  fclose(f);
+  char *text = NULL, want[512];
+  size_t n;
+  if (rt_read_regular(path, 4096, &text, &n)) return 0; /* absent, or not a regular file */
   snprintf(want, sizeof want, "metal-sim binary archive: %s\n", name);
-  return ok && !strcmp(line, want);
+  int ok = !strcmp(text, want);
+  free(text);
+  return ok;
 }
 
 static void archive_write(const char *path, const char *name) {
@@ -463,6 +491,11 @@ static tm_status sim_buffer_wrap(void *dev, void *ptr, size_t len, void **buf, c
                     "(%d-byte pages); got %p and %zu bytes",
                     SIM_PAGE, ptr, len);
   return new_buf(dev, ptr, len, 1, buf, err);
+}
+
+/* metal-sim has one address space: a buffer's GPU address is its host address. */
+static uint64_t sim_buffer_gpu_address(void *buf) {
+  return check(buf, K_BUFFER, "gpuAddress", NULL) ? 0 : (uint64_t)(uintptr_t)((SimBuf *)buf)->mem;
 }
 
 static void *sim_buffer_contents(void *buf) {
@@ -597,11 +630,44 @@ static tm_status sim_set_tg_memory(void *enc, size_t len, unsigned index, char *
   return TM_OK;
 }
 
-static void sim_set_checks(void *enc, unsigned index, size_t nbytes, int readonly) {
+static void sim_set_checks(void *enc, unsigned index, size_t before, size_t nbytes,
+                           int readonly) {
   if (check(enc, K_ENCODER, "set_checks", NULL) || index >= MTL_MAX_BUFFER_INDEX) return;
   Binding *x = &((SimEnc *)enc)->b[index];
   x->extent = nbytes;
+  x->before = before < x->off ? before : x->off; /* never below the buffer's first byte */
   x->readonly = readonly;
+}
+
+/* Adds a resident range to r (or widens its usage); 0 when out of memory.
+ * Takes a reference to the buffer. */
+static int resident_add(Resident *r, ResRange x) {
+  for (int i = 0; i < r->n; i++)
+    if (r->r[i].buf == x.buf && r->r[i].off == x.off && r->r[i].size == x.size) {
+      r->r[i].writable |= x.writable;
+      return 1;
+    }
+  if (r->n == r->cap) {
+    int cap = r->cap ? 2 * r->cap : 4;
+    ResRange *a = realloc(r->r, (size_t)cap * sizeof *a);
+    if (!a) return 0;
+    r->r = a, r->cap = cap;
+  }
+  retain(x.buf);
+  r->r[r->n++] = x;
+  return 1;
+}
+
+static void sim_use_resource(void *enc, void *buf, size_t off, size_t nbytes, int writable) {
+  if (open_enc(enc, "useResource:usage:", NULL) || check(buf, K_BUFFER, "useResource:usage:", NULL))
+    return;
+  SimEnc *e = enc;
+  SimBuf *b = buf;
+  if (off > b->len) off = b->len;
+  size_t size = nbytes && nbytes <= b->len - off ? nbytes : b->len - off;
+  pthread_mutex_lock(&e->o.dev->mu);
+  if (!resident_add(&e->res, (ResRange){b, off, size, writable})) e->res_failed = 1;
+  pthread_mutex_unlock(&e->o.dev->mu);
 }
 
 static const char *arg_name(const SimPso *p, unsigned i) {
@@ -651,6 +717,26 @@ static tm_status validate(SimEnc *e, const uint32_t groups[3], const uint32_t th
                         p->info.name, i, a->name, have, tm_dtype_bytes(a->dtype));
     }
   }
+  if (e->res_failed) return rt_error(TM_ERR_NOMEM, err, "metal-sim: out of memory in useResource");
+  /* a resident buffer and a different bound buffer over the same memory, one written */
+  for (int r = 0; r < e->res.n; r++) {
+    const SimBuf *rb = e->res.r[r].buf;
+    if (check((void *)rb, K_BUFFER, "dispatchThreadgroups", err)) return TM_ERR_INVALID;
+    uintptr_t rl = (uintptr_t)rb->mem, rh = rl + rb->len;
+    for (int i = 0; i < p->info.nargs; i++) {
+      const Binding *x = &e->b[i];
+      if (x->kind != B_BUFFER || x->buf == rb) continue;
+      if (!e->res.r[r].writable && !p->info.args[i].writable) continue;
+      uintptr_t xl = (uintptr_t)x->buf->mem, xh = xl + x->buf->len;
+      if (xl < rh && rl < xh)
+        return rt_error(TM_ERR_INVALID, err,
+                        "metal-sim: dispatch of '%s': index %d ('%s') and a buffer made "
+                        "resident with useResource are different MTLBuffers over overlapping "
+                        "memory, one of them written; writes through one are not seen through "
+                        "the other",
+                        p->info.name, i, arg_name(p, (unsigned)i));
+    }
+  }
   /* different buffers over the same memory, one written */
   for (int i = 0; i < p->info.nargs; i++) {
     const Binding *x = &e->b[i];
@@ -690,6 +776,8 @@ static tm_status sim_dispatch(void *enc, const uint32_t groups[3], const uint32_
     retain(d->pso);
     memcpy(d->groups, groups, sizeof d->groups);
     memcpy(d->threads, threads, sizeof d->threads);
+    for (int r = 0; r < e->res.n && !st; r++)
+      if (!resident_add(&d->res, e->res.r[r])) st = rt_error(TM_ERR_NOMEM, err, "out of memory");
     for (int i = 0; i < e->pso->info.nargs && !st; i++) {
       d->b[i] = e->b[i];
       d->b[i].bytes = NULL;
@@ -750,7 +838,7 @@ static char *run_dispatch(SimDev *dv, Dispatch *d) {
   SimPso *p = d->pso;
   int n = p->info.nargs;
   void **argv = calloc((size_t)n + 1, sizeof *argv);
-  tm_cpu_buf *bufs = calloc((size_t)n + 1, sizeof *bufs);
+  tm_cpu_buf *bufs = calloc((size_t)n + (size_t)d->res.n + 1, sizeof *bufs);
   char *msg = NULL;
   if (!argv || !bufs) {
     free(argv), free(bufs);
@@ -766,10 +854,16 @@ static char *run_dispatch(SimDev *dv, Dispatch *d) {
     argv[i] = x->buf->mem + x->off;
     size_t avail = x->buf->len - x->off;
     if (p->info.args[i].role == TM_ARG_BUFFER)
-      bufs[nb++] = (tm_cpu_buf){.lo = (uintptr_t)argv[i],
-                                .size = x->extent < avail ? x->extent : avail,
+      bufs[nb++] = (tm_cpu_buf){.lo = (uintptr_t)argv[i] - x->before,
+                                .size = x->before + (x->extent < avail ? x->extent : avail),
                                 .writable = p->info.args[i].writable && !x->readonly,
                                 .arg = i};
+  }
+  /* resident ranges (arg -1: kernel-visible memory in the emulator's messages) */
+  for (int r = 0; r < d->res.n; r++) {
+    const ResRange *x = &d->res.r[r];
+    bufs[nb++] = (tm_cpu_buf){.lo = (uintptr_t)x->buf->mem + x->off, .size = x->size,
+                              .writable = x->writable, .arg = -1};
   }
   tm_kernel_info info = p->info;
   info.threads_per_threadgroup = (int)(d->threads[0] * d->threads[1] * d->threads[2]);
@@ -846,6 +940,8 @@ const MtlApi mtl_sim_api = {
     .buffer_wrap = sim_buffer_wrap,
     .buffer_contents = sim_buffer_contents,
     .buffer_length = sim_buffer_length,
+    .buffer_gpu_address = sim_buffer_gpu_address,
+    .use_resource = sim_use_resource,
     .queue_new = sim_queue_new,
     .cmdbuf_new = sim_cmdbuf_new,
     .encoder_new = sim_encoder_new,

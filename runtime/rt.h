@@ -28,6 +28,18 @@ char *rt_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *rt_vstrfmt(const char *fmt, va_list ap);
 char *rt_strdup(const char *s); /* NULL stays NULL */
 
+/* ------------------------------------------------------------ files.c */
+
+/* Opens path for reading only if it is a regular file, never blocking (a FIFO
+ * or a device node in place of a cache entry is refused): the descriptor, -1
+ * when path does not exist, -2 when it is not a readable regular file. *size
+ * (may be NULL) gets its size. */
+int rt_open_regular(const char *path, off_t *size);
+/* The whole regular file (at most max bytes; NUL-terminated) in a malloc'd
+ * *out of *len bytes: 0, or -1 (absent) / -2 (not a regular file, too large,
+ * unreadable, out of memory) with *out NULL. */
+int rt_read_regular(const char *path, size_t max, char **out, size_t *len);
+
 /* ------------------------------------------------------------ device.c */
 
 typedef struct DeviceOps {
@@ -53,14 +65,39 @@ typedef struct DeviceOps {
                             const tm_device_arg *dev, tm_launch_times *times, char **err);
   /* Optional: the device's view of a loaded module (NULL: the cpu emulator's limits). */
   void (*module_info)(const tm_module *m, tm_module_info *out);
+  /* Optional (NULL: host memory only, address = data): prepares registered
+   * kernel-visible memory (metal: wraps host memory, checks a device buffer)
+   * and sets v->buffer, v->address; visible_remove undoes it. */
+  tm_status (*visible_add)(tm_device *d, tm_visible *v, char **err);
+  void (*visible_remove)(tm_device *d, tm_visible *v);
 } DeviceOps;
+
+/* ------------------------------------------------------------ visible.c */
+
+/* One registration of kernel-visible memory (tm_visible_add). */
+struct tm_visible {
+  uintptr_t lo;      /* host memory: first byte (0 for a device buffer) */
+  size_t size;       /* bytes (a device buffer: from its offset - before) */
+  int readonly;
+  void *buffer;      /* metal kinds: the MTLBuffer holding it (the caller's, or a wrap) */
+  size_t offset;     /* metal kinds: offset of the first byte in buffer */
+  int owned;         /* buffer is a wrap of host memory made for this registration */
+  uint64_t address;  /* the address kernels use for the first byte */
+  struct tm_visible *next;
+};
 
 struct tm_device {
   const DeviceOps *ops;
   char *description;
   void *impl;
   int refs; /* 1 for the opener + 1 per live module (atomic) */
+  pthread_mutex_t vis_mu; /* visible */
+  tm_visible *visible;    /* registered kernel-visible memory, newest first */
 };
+
+/* The registered kernel-visible memory of d, copied under its lock: *n
+ * entries in a malloc'd array (NULL when none); -1 when out of memory. */
+int rt_visible_snapshot(tm_device *d, tm_visible **out, int *n);
 
 void rt_device_ref(tm_device *d);
 void rt_device_unref(tm_device *d);
@@ -169,6 +206,7 @@ typedef struct CpuDev {
   char *cache_dir; /* <cache>/cpu, or a private temporary folder (below) */
   int cache_is_temp; /* the cache folder could not be written: objects are built in a
                         folder of this device's own, removed by cpu_dev_free */
+  char *obj_dir;     /* private copies of the loaded objects (cpu_build.c), or NULL */
   pthread_mutex_t mu; /* objs */
   CpuObj *objs;
   pthread_mutex_t launch_mu; /* one launch at a time per device */

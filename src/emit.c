@@ -35,8 +35,12 @@ const char *em_tname(Emitter *E, tm_dtype dt) {
   return s;
 }
 
-/* The element type a buffer of dt is declared with (bools travel as bytes). */
-static const char *mem_tname(Emitter *E, tm_dtype dt) { return dt == TM_I1 ? em_tname(E, TM_U8) : em_tname(E, dt); }
+/* The element type a buffer of dt is declared with: bools travel as bytes, and
+ * float64 memory (which a kernel may take and address but never read as data:
+ * sema refuses that) as 8-byte words. */
+static const char *mem_tname(Emitter *E, tm_dtype dt) {
+  return dt == TM_I1 ? em_tname(E, TM_U8) : dt == TM_F64 ? em_tname(E, TM_U64) : em_tname(E, dt);
+}
 
 static const char *literal(Emitter *E, Ins *in) {
   Arena *a = &E->c->arena;
@@ -150,6 +154,11 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     if (dt == TM_I1) return arena_printf(a, "bool((%s %s %s) & 1)", x, sym[in->op], y);
     /* fallthrough */
   case O_AND: case O_OR: case O_XOR: case O_SHL: case O_SHR:
+    if (in->op == O_SHR && (bool)in->aux != sg) { /* the other kind of shift than dt's own */
+      static const tm_dtype flip[] = {[TM_I8] = TM_U8, [TM_I16] = TM_U16, [TM_I32] = TM_U32, [TM_I64] = TM_U64,
+                                      [TM_U8] = TM_I8, [TM_U16] = TM_I16, [TM_U32] = TM_I32, [TM_U64] = TM_I64};
+      return arena_printf(a, "%s(%s(%s) >> %s)", T, em_tname(E, flip[dt]), x, y);
+    }
     if (fl || dt_bits(dt) >= 32) return arena_printf(a, "%s %s %s", x, sym[in->op], y);
     return arena_printf(a, "%s(%s %s %s)", T, x, sym[in->op], y); /* C promotes narrow ints */
   case O_DIV:
@@ -186,6 +195,8 @@ static const char *binop_expr(Emitter *E, Ins *in) {
       return arena_printf(a, "(%s %s*)(%s)", E->d->buffer_qual, mem_tname(E, (tm_dtype)in->ty.dt), x);
     if (E->f->ins.v[in->args[0]].ty.ptr) return arena_printf(a, "%s(%s)", T, x); /* pointer -> int64 */
     if (in->ty.dt == TM_I1) return arena_printf(a, "%s != %s(0)", x, em_tname(E, dt));
+    if ((dt == TM_BF16 && in->ty.dt == TM_F16) || (dt == TM_F16 && in->ty.dt == TM_BF16))
+      return arena_printf(a, "%s(float(%s))", T, x); /* exact widening, then one rounding */
     return arena_printf(a, "%s(%s)", T, x);
   case O_BITCAST:
     if (in->ty.ptr) return arena_printf(a, "(%s)(%s)", decl_type(E, (int)(in - E->f->ins.v)), x);
@@ -358,12 +369,17 @@ static void emit_load_expr(Emitter *E, Ins *in, Buf *b, const char *lhs) {
   tm_dtype dt = (tm_dtype)in->ty.dt;
   const char *acc = arena_printf(a, "*TM_LD(%s, %d)", em_ref(E, in->args[0]), in->line);
   if (dt == TM_I1) acc = arena_printf(a, "(%s != 0)", acc);
-  if (in->nargs == 1) {
+  const char *cond = in->nargs > 1 ? em_ref(E, in->args[1]) : NULL;
+  if (in->solo) { /* order.c: only thread 0 needs this value */
+    E->uses_tid = true;
+    cond = cond ? arena_printf(a, "tm_tid == 0u && %s", cond) : "tm_tid == 0u";
+  }
+  if (!cond) {
     buf_printf(b, "%s%s;\n", lhs, acc);
     return;
   }
   const char *other = in->nargs == 3 ? em_ref(E, in->args[2]) : arena_printf(a, "%s(0)", em_tname(E, dt));
-  buf_printf(b, "%s%s ? %s : %s;\n", lhs, em_ref(E, in->args[1]), acc, other);
+  buf_printf(b, "%s%s ? %s : %s;\n", lhs, cond, acc, other);
 }
 
 static void emit_store(Emitter *E, Ins *in, Buf *b, int ind, bool block) {
@@ -375,6 +391,10 @@ static void emit_store(Emitter *E, Ins *in, Buf *b, int ind, bool block) {
   if (block && E->group->replicated) {
     E->need_dup = true;
     cond = cond ? arena_printf(a, "!dup && %s", cond) : "!dup";
+  }
+  if (!block) { /* a scalar: every thread holds it; the program stores it once */
+    E->uses_tid = true;
+    cond = cond ? arena_printf(a, "tm_tid == 0u && %s", cond) : "tm_tid == 0u";
   }
   em_indent(b, ind);
   if (cond) buf_printf(b, "if (%s) *TM_ST(%s, %d) = %s;\n", cond, em_ref(E, in->args[0]), in->line, val);
@@ -499,6 +519,60 @@ void em_barrier(Emitter *E, int ind) {
   E->uses_barrier = true;
 }
 
+/* ---- staging through threadgroup memory ----
+ * Layout conversions and shape ops move every element through threadgroup
+ * memory at its index in a staging order (row-major). When the staged
+ * elements exceed the target's threadgroup memory, they move in chunks of C
+ * indices: for each chunk, the writers store the elements whose index falls in
+ * it, a barrier, the readers take theirs, a barrier. Staging is then C
+ * elements whatever the block's size (tm_lo: the chunk's first index). */
+
+/* Staged indices per chunk for n elements of dt: n when they fit the target's
+ * threadgroup memory, else the largest power of two filling half of it. */
+static int stage_chunk(Emitter *E, tm_dtype dt, int n) {
+  int bytes = dt == TM_I1 ? 1 : tm_dtype_bytes(dt);
+  int budget = E->c->target->threadgroup_mem_bytes > 0 ? E->c->target->threadgroup_mem_bytes : 32768;
+  if ((int64_t)n * bytes <= budget) return n;
+  int c = 1;
+  while ((int64_t)c * 2 * bytes <= budget / 2) c *= 2;
+  return c;
+}
+
+/* Opens the chunk loop (when chunk < n): `tm_lo` is the chunk's first index. */
+static int open_chunks(Emitter *E, int n, int chunk, int ind) {
+  if (chunk >= n) return ind;
+  em_indent(&E->out, ind);
+  buf_printf(&E->out, "for (int tm_lo = 0; tm_lo < %d; tm_lo += %d) {\n", n, chunk);
+  return ind + 1;
+}
+
+static void close_chunks(Emitter *E, int n, int chunk, int ind) {
+  if (chunk >= n) return;
+  em_indent(&E->out, ind - 1);
+  buf_puts(&E->out, "}\n");
+}
+
+/* `sm[idx] = val;` or, chunked, only for an index in the chunk. */
+static void stage_store(Emitter *E, const char *sm, const char *idx, const char *val, bool dup, bool chunked, int ind) {
+  em_indent(&E->out, ind);
+  if (!chunked) {
+    buf_printf(&E->out, "%s%s[%s] = %s;\n", dup ? "if (!dup) " : "", sm, idx, val);
+    return;
+  }
+  buf_printf(&E->out, "{ int s = %s; if (%ss >= tm_lo && s < tm_lo + %d) %s[s - tm_lo] = %s; }\n", idx,
+             dup ? "!dup && " : "", E->chunk, sm, val);
+}
+
+/* `dst = sm[idx];` or, chunked, only for an index in the chunk. */
+static void stage_load(Emitter *E, const char *dst, const char *sm, const char *idx, bool chunked, int ind) {
+  em_indent(&E->out, ind);
+  if (!chunked) {
+    buf_printf(&E->out, "%s = %s[%s];\n", dst, sm, idx);
+    return;
+  }
+  buf_printf(&E->out, "{ int s = %s; if (s >= tm_lo && s < tm_lo + %d) %s = %s[s - tm_lo]; }\n", idx, E->chunk, dst, sm);
+}
+
 /* A layout change: every element goes through threadgroup memory once.
  *   write: each owner (not a duplicate) stores its elements at their row-major index
  *   read:  each thread loads the elements its slots hold in the new layout */
@@ -507,28 +581,32 @@ static void emit_convert(Emitter *E, int id, int ind) {
   Ins *x = &E->f->ins.v[in->args[0]];
   Layout *A = x->layout, *B = in->layout;
   if (in->ty.ptr) error_at(E->c, in->line, in->col, "this block of pointers would need a layout conversion, which is not supported yet");
-  const char *sm = em_smem(E, (tm_dtype)in->ty.dt, (int)type_numel(in->ty));
+  tm_dtype dt = (tm_dtype)in->ty.dt;
+  int n = (int)type_numel(in->ty), chunk = stage_chunk(E, dt, n);
+  bool chunked = chunk < n;
+  E->chunk = chunk;
+  const char *sm = em_smem(E, dt, chunk);
   em_indent(&E->out, ind);
+  buf_printf(&E->out, "%s v%d[%d];\n", em_tname(E, dt), id, B->per_thread);
+  int ci = open_chunks(E, n, chunk, ind);
+  em_indent(&E->out, ci);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
-  em_coords(E, A, &E->out, ind + 1, true);
+  em_coords(E, A, &E->out, ci + 1, true);
   Layout *saved = E->group;
   E->group = A;
-  em_indent(&E->out, ind + 1);
-  buf_printf(&E->out, "%s%s[%s] = %s;\n", A->replicated ? "if (!dup) " : "", sm, flat_index(E, A), em_ref(E, in->args[0]));
+  stage_store(E, sm, flat_index(E, A), em_ref(E, in->args[0]), A->replicated, chunked, ci + 1);
   E->group = saved;
-  em_indent(&E->out, ind);
+  em_indent(&E->out, ci);
   buf_puts(&E->out, "}\n");
-  em_barrier(E, ind);
-  em_indent(&E->out, ind);
-  buf_printf(&E->out, "%s v%d[%d];\n", em_tname(E, (tm_dtype)in->ty.dt), id, B->per_thread);
-  em_indent(&E->out, ind);
+  em_barrier(E, ci);
+  em_indent(&E->out, ci);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", B->per_thread);
-  em_coords(E, B, &E->out, ind + 1, false);
-  em_indent(&E->out, ind + 1);
-  buf_printf(&E->out, "v%d[k] = %s[%s];\n", id, sm, flat_index(E, B));
-  em_indent(&E->out, ind);
+  em_coords(E, B, &E->out, ci + 1, false);
+  stage_load(E, arena_printf(&E->c->arena, "v%d[k]", id), sm, flat_index(E, B), chunked, ci + 1);
+  em_indent(&E->out, ci);
   buf_puts(&E->out, "}\n");
-  em_barrier(E, ind);
+  em_barrier(E, ci);
+  close_chunks(E, n, chunk, ci);
   E->in_array[id] = true;
 }
 
@@ -669,16 +747,17 @@ static void emit_atomic(Emitter *E, int id, int ind) {
   }
 }
 
-/* Writes every element of value x (non-duplicates) to sm[offset + row-major index]. */
-static void stage_all(Emitter *E, int x, const char *sm, int offset, int ind) {
+/* Writes every element of value x (non-duplicates) to sm[offset + row-major index]
+ * (of the current chunk, when chunked). */
+static void stage_all(Emitter *E, int x, const char *sm, int offset, bool chunked, int ind) {
   Layout *A = E->f->ins.v[x].layout;
   em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
   em_coords(E, A, &E->out, ind + 1, true);
   Layout *saved = E->group;
   E->group = A;
-  em_indent(&E->out, ind + 1);
-  buf_printf(&E->out, "%s%s[%d + %s] = %s;\n", A->replicated ? "if (!dup) " : "", sm, offset, flat_index(E, A), em_ref(E, x));
+  stage_store(E, sm, arena_printf(&E->c->arena, "%d + %s", offset, flat_index(E, A)), em_ref(E, x), A->replicated, chunked,
+              ind + 1);
   E->group = saved;
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
@@ -702,13 +781,18 @@ static void emit_shuffle(Emitter *E, int id, int ind) {
   if (in->ty.ptr) error_at(E->c, in->line, in->col, "reshaping or permuting a block of pointers is not supported; apply it to the offsets");
   int nx = (int)type_numel(x->ty);
   bool two = in->aux == SH_JOIN || in->aux == SH_CAT;
-  const char *sm = em_smem(E, dt, two ? 2 * nx : nx);
-  stage_all(E, in->args[0], sm, 0, ind);
-  if (two) stage_all(E, in->args[1], sm, nx, ind);
-  em_barrier(E, ind);
+  int n = two ? 2 * nx : nx, chunk = stage_chunk(E, dt, n);
+  bool chunked = chunk < n;
+  const char *sm = em_smem(E, dt, chunk);
   Layout *R = in->layout;
   em_indent(&E->out, ind);
   buf_printf(&E->out, "%s v%d[%d];\n", em_tname(E, dt), id, R->per_thread);
+  int outer = ind;
+  ind = open_chunks(E, n, chunk, ind);
+  E->chunk = chunk;
+  stage_all(E, in->args[0], sm, 0, chunked, ind);
+  if (two) stage_all(E, in->args[1], sm, nx, chunked, ind);
+  em_barrier(E, ind);
   em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", R->per_thread);
   em_coords(E, R, &E->out, ind + 1, false);
@@ -757,11 +841,13 @@ static void emit_shuffle(Emitter *E, int id, int ind) {
   }
   default: internal_error(E->c, "emit", "unknown shuffle kind %d", in->aux);
   }
-  em_indent(&E->out, ind + 1);
-  buf_printf(&E->out, "v%d[k] = %s[%s];\n", id, sm, src);
+  E->chunk = chunk;
+  stage_load(E, arena_printf(a, "v%d[k]", id), sm, src, chunked, ind + 1);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
   em_barrier(E, ind);
+  close_chunks(E, n, chunk, ind);
+  (void)outer;
   E->in_array[id] = true;
 }
 
@@ -964,52 +1050,72 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     em_indent(&E->out, in1);
     buf_puts(&E->out, "}\n");
   }
-  /* 3. SIMD-groups */
+  /* 3. SIMD-groups: every thread's partials through threadgroup memory, all
+   * result slots at once, or KC slots at a time when they do not fit */
   if (A->wpc[pd] > 1) {
-    int T = E->f->num_warps * 32;
+    int T = E->f->num_warps * 32, per_k = T; /* bytes staged per result slot: the valid flags... */
+    for (int i = 0; i < n; i++) {
+      tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
+      per_k += T * (dt == TM_I1 ? 1 : tm_dtype_bytes(dt)) * (i + 1); /* ...and the inputs' stripes */
+    }
+    int budget = E->c->target->threadgroup_mem_bytes > 0 ? E->c->target->threadgroup_mem_bytes : 32768;
+    int KC = RP;
+    if ((int64_t)per_k * RP > budget) {
+      KC = 1;
+      while (KC * 2 <= RP && (int64_t)per_k * KC * 2 <= budget / 2) KC *= 2;
+    }
+    bool chunked = KC < RP;
+    const char *kk = chunked ? "(k0 + k)" : "k"; /* the result slot */
     const char **sm = arena_alloc(a, sizeof(char *) * (size_t)n);
     for (int i = 0; i < n; i++) {
       tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
-      int need = T * RP * (i + 1); /* inputs of one dtype share an array: input i uses its own stripe */
+      int need = T * KC * (i + 1); /* inputs of one dtype share an array: input i uses its own stripe */
       sm[i] = em_smem(E, dt, need);
-      sm[i] = arena_printf(a, "%s[%d + ", sm[i], T * RP * i);
+      sm[i] = arena_printf(a, "%s[%d + ", sm[i], T * KC * i);
     }
-    const char *smv = em_smem(E, TM_I1, T * RP);
+    const char *smv = em_smem(E, TM_I1, T * KC);
+    int i3 = in1;
+    if (chunked) {
+      em_line(E, in1, "for (uint k0 = 0; k0 < %du; k0 += %du) {\n", RP, KC);
+      i3 = in1 + 1;
+    }
     /* scratch is free here: every user of it ends with a barrier */
-    em_indent(&E->out, in1);
-    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
+    em_indent(&E->out, i3);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", KC);
     for (int i = 0; i < n; i++) {
-      em_indent(&E->out, in1 + 1);
-      buf_printf(&E->out, "%stm_tid * %du + k] = a%d[k];\n", sm[i], RP, i);
+      em_indent(&E->out, i3 + 1);
+      buf_printf(&E->out, "%stm_tid * %du + k] = a%d[%s];\n", sm[i], KC, i, kk);
     }
-    em_indent(&E->out, in1 + 1);
-    buf_printf(&E->out, "%s[tm_tid * %du + k] = av[k];\n", smv, RP);
-    em_indent(&E->out, in1);
+    em_indent(&E->out, i3 + 1);
+    buf_printf(&E->out, "%s[tm_tid * %du + k] = av[%s];\n", smv, KC, kk);
+    em_indent(&E->out, i3);
     buf_puts(&E->out, "}\n");
-    em_barrier(E, in1);
-    em_indent(&E->out, in1);
+    em_barrier(E, i3);
+    em_indent(&E->out, i3);
     buf_printf(&E->out, "uint wbase = tm_tid / 32u - (tm_tid / 32u / %du %% %du) * %du;\n", wstride, A->wpc[pd], wstride);
-    em_indent(&E->out, in1);
-    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
-    em_indent(&E->out, in1 + 1);
-    buf_puts(&E->out, "av[k] = false;\n");
-    em_indent(&E->out, in1 + 1);
+    em_indent(&E->out, i3);
+    buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", KC);
+    em_indent(&E->out, i3 + 1);
+    buf_printf(&E->out, "av[%s] = false;\n", kk);
+    em_indent(&E->out, i3 + 1);
     buf_printf(&E->out, "for (uint w = 0; w < %du; ++w) {\n", A->wpc[pd]);
-    em_indent(&E->out, in1 + 2);
+    em_indent(&E->out, i3 + 2);
     buf_printf(&E->out, "uint t2 = (wbase + w * %du) * 32u + tm_tid %% 32u;\n", wstride);
     for (int i = 0; i < n; i++) {
-      em_indent(&E->out, in1 + 2);
-      buf_printf(&E->out, "%s o%d = %st2 * %du + k];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i], RP);
+      em_indent(&E->out, i3 + 2);
+      buf_printf(&E->out, "%s o%d = %st2 * %du + k];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, sm[i], KC);
       oth[i] = arena_printf(a, "o%d", i);
+      acc[i] = arena_printf(a, "a%d[%s]", i, kk);
     }
-    em_indent(&E->out, in1 + 2);
-    buf_printf(&E->out, "bool ov = %s[t2 * %du + k];\n", smv, RP);
-    combine_valid(E, in, acc, "av[k]", oth, "ov", in1 + 2);
-    em_indent(&E->out, in1 + 1);
+    em_indent(&E->out, i3 + 2);
+    buf_printf(&E->out, "bool ov = %s[t2 * %du + k];\n", smv, KC);
+    combine_valid(E, in, acc, arena_printf(a, "av[%s]", kk), oth, "ov", i3 + 2);
+    em_indent(&E->out, i3 + 1);
     buf_puts(&E->out, "}\n");
-    em_indent(&E->out, in1);
+    em_indent(&E->out, i3);
     buf_puts(&E->out, "}\n");
-    em_barrier(E, in1);
+    em_barrier(E, i3);
+    if (chunked) em_line(E, in1, "}\n");
   }
   for (int i = 0; i < n; i++) {
     em_indent(&E->out, in1);
@@ -1043,7 +1149,7 @@ static void emit_scan(Emitter *E, int id, int ind) {
     int off = used[dt]++ * numel;
     const char *arr = em_smem(E, dt, off + numel);
     sm[i] = arena_printf(a, "%s[%d + ", arr, off);
-    stage_all(E, in->args[i], arr, off, ind);
+    stage_all(E, in->args[i], arr, off, false, ind);
   }
   em_barrier(E, ind);
   em_indent(&E->out, ind);
@@ -1327,8 +1433,8 @@ static void emit_block(Emitter *E, Block *b, int ind, int op) {
 static bool reserved(const char *s) {
   static const char *words[] = {
       "kernel", "device", "constant", "threadgroup", "thread", "half", "float", "int", "uint", "bool", "char",
-      "short", "long", "uchar", "ushort", "ulong", "bfloat", "void", "k", "c0", "c1", "c2", "c3", "dup", "lane",
-      "warp", "s", "e0", "e1", "e2", "e3", "min", "max", "fmin", "fmax", "fmod", "metal", "using", "namespace",
+      "short", "long", "uchar", "ushort", "ulong", "bfloat", "void", "k", "dup", "lane", "warp", "s", "min", "max",
+      "fmin", "fmax", "fmod", "metal", "using", "namespace",
       "template", "typename", "class", "struct", "union", "enum", "const", "static", "auto", "register",
       "signed", "unsigned", "sizeof", "switch", "case", "default", "do", "goto", "new", "delete", "this",
       "operator", "private", "public", "protected", "virtual", "friend", "inline", "volatile", "extern",
@@ -1337,7 +1443,7 @@ static bool reserved(const char *s) {
   for (int i = 0; words[i]; i++)
     if (!strcmp(words[i], s)) return true;
   if (!strncmp(s, "tm_", 3) || !strncmp(s, "TM_", 3) || !strncmp(s, "__", 2)) return true;
-  if (strchr("vryd", s[0]) && s[1] >= '0' && s[1] <= '9') return true; /* the emitter's own names */
+  if (strchr("vrydce", s[0]) && s[1] >= '0' && s[1] <= '9') return true; /* the emitter's own names (c<d>, e<d>: coordinates) */
   return false;
 }
 
@@ -1377,8 +1483,10 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     error_at(c, f->line, f->col, "the kernel needs %d bytes of threadgroup memory; the target '%s' has %d; needed by: %s; "
              "use smaller blocks or fewer SIMD-groups (num_warps)", smem_bytes, c->target->name, budget, list);
   }
-  /* per-thread arrays: an upper bound (every array at once); the emulator's
-   * fibers have 64 KiB stacks, and a GPU would spill such arrays to memory */
+  /* per-thread arrays: an upper bound (every array at once). A GPU spills
+   * large ones to memory (slow, but it runs, as upstream's kernels do); the
+   * emulator sizes its fiber stacks from this figure (info->private_bytes).
+   * Beyond 1 MiB a thread, it is surely a mistake. */
   int64_t priv = 0;
   for (int i = 0; i < f->ins.n; i++) {
     Ins *in = &f->ins.v[i];
@@ -1386,10 +1494,11 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     bool stored = E->in_array[i] || ((in->op == O_RESULT || in->op == O_BLOCKARG) && in->aux > 0);
     if (stored) priv += (int64_t)in->layout->per_thread * (in->ty.ptr ? 8 : tm_dtype_bytes((tm_dtype)in->ty.dt));
   }
-  if (priv > 48 * 1024) {
+  if (priv > 1024 * 1024) {
     error_at(c, f->line, f->col, "the kernel would keep about %lld bytes of per-thread arrays (blocks of %d threads); "
              "use smaller blocks or more SIMD-groups (num_warps), or split the work", (long long)priv, f->num_warps * 32);
   }
+  info->private_bytes = (int)priv;
 
   Buf k = {0};
   buf_puts(&k, "#include <metal_stdlib>\n");

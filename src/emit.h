@@ -32,6 +32,7 @@ typedef struct Emitter {
   const char **sg_acc;  /* tl.dot accumulating into simdgroup matrices carried by a loop: their name */
   bool *carried;        /* a yielded value that stays in those matrices (the dot, or acc + dot folded) */
   bool tensor_ops;      /* a tl.dot has a Metal 4 matmul2d variant: the prelude includes the tensor headers */
+  int chunk;            /* staging through threadgroup memory: indices per chunk of the op being emitted */
 } Emitter;
 
 const char *em_tname(Emitter *E, tm_dtype dt);

@@ -16,6 +16,7 @@ typedef struct Parser {
   Ctx *c;
   TokVec toks;
   int i;
+  bool more;  /* the last simple statement ended with ';' and another follows on its line */
 } Parser;
 
 static Tok *peek(Parser *P) { return &P->toks.v[P->i]; }
@@ -348,10 +349,29 @@ static Node *testlist(Parser *P) {
   return tup;
 }
 
+/* The end of a simple statement: a newline, or ';' (then another simple
+ * statement may follow on the line: P->more). */
 static void end_stmt(Parser *P) {
-  if (is_op(P, ";")) error_at(P->c, peek(P)->line, peek(P)->col, "';' between statements is not supported; put each statement on its own line");
+  if (is_op(P, ";")) {
+    next(P);
+    if (peek(P)->kind != T_NEWLINE && peek(P)->kind != T_EOF) {
+      P->more = true;
+      return;
+    }
+  }
   if (peek(P)->kind != T_NEWLINE && peek(P)->kind != T_EOF) fail(P, peek(P), "end of line");
   next(P);
+}
+
+static Node *simple_stmt(Parser *P);
+
+/* Appends n and the simple statements that follow it after ';' on its line. */
+static void push_stmts(Parser *P, NodeVec *out, Node *n) {
+  vec_push(&P->c->arena, *out, n);
+  while (P->more) {
+    P->more = false;
+    vec_push(&P->c->arena, *out, simple_stmt(P));
+  }
 }
 
 static Node *stmt(Parser *P);
@@ -489,13 +509,13 @@ static Node *stmt(Parser *P) {
 /* block: NEWLINE INDENT stmt+ DEDENT | simple_stmt */
 static void block(Parser *P, NodeVec *out) {
   if (peek(P)->kind != T_NEWLINE) {
-    vec_push(&P->c->arena, *out, simple_stmt(P));
+    push_stmts(P, out, simple_stmt(P));
     return;
   }
   next(P);
   if (peek(P)->kind != T_INDENT) fail(P, peek(P), "an indented block");
   next(P);
-  while (peek(P)->kind != T_DEDENT && peek(P)->kind != T_EOF) vec_push(&P->c->arena, *out, stmt(P));
+  while (peek(P)->kind != T_DEDENT && peek(P)->kind != T_EOF) push_stmts(P, out, stmt(P));
   next(P);
 }
 

@@ -25,7 +25,8 @@ typedef enum VK {
   V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_DTYPE, V_MODULE, V_FUNC, V_JITFN,
   V_TUPLE, V_TENSOR, V_METHOD, V_SLICE,
   V_BLOCKPTR,   /* make_block_ptr: n = rank; items: base, shape[n], strides[n], offsets[n], block[n], order[n] */
-  V_TENSORDESC  /* make_tensor_descriptor: n = rank; items: base, shape[n], strides[n], block[n]; i = pad NaN */
+  V_TENSORDESC, /* make_tensor_descriptor: n = rank; items: base, shape[n], strides[n], block[n]; i = pad NaN */
+  V_HOSTFN      /* a host function run at compile time: i = index in the request's globals, s = name */
 } VK;
 
 typedef struct JitFn JitFn;
@@ -34,6 +35,8 @@ typedef struct Val Val;
 struct Val {
   VK k;
   bool u64;         /* INT: i holds the bits of a value in [2**63, 2**64) */
+  uint8_t tdt;      /* BOOL, INT, FLOAT: 0 for a Python value; else the tm_dtype of the
+                       0-d tensor upstream makes of it (a typed constant, see typed()) */
   int64_t i;        /* BOOL, INT; DTYPE: tm_dtype */
   double f;         /* FLOAT */
   const char *s;    /* STR text; MODULE/FUNC canonical path; METHOD name */
@@ -59,12 +62,25 @@ typedef struct Binding {
   Val v;
 } Binding;
 
+/* A statement list being executed, and the index of the statement running:
+ * the continuation of a point in a function is the rest of every frame. */
+typedef struct Frame {
+  NodeVec body;
+  int i;
+} Frame;
+
+#define MAX_FRAMES 64
+
 typedef struct Scope {
   VEC(Binding) vars;
   bool returned;
   Val ret;
   bool is_kernel;
   int base_depth;   /* S->depth when the function's body started */
+  int loop_depth;   /* device loops of this function around the statement running */
+  int unroll_depth; /* static_range loops likewise */
+  Frame frames[MAX_FRAMES];
+  int nframes;
 } Scope;
 
 typedef struct Sema {
@@ -87,6 +103,8 @@ typedef struct Sema {
 
 static Val eval(Sema *S, Node *n);
 static void exec_block(Sema *S, NodeVec body);
+static bool is_constexpr_annotation(Sema *S, Node *ann);
+static bool is_const_annotation(Node *ann);
 typedef enum Combine { CB_SUM, CB_PROD, CB_MAX, CB_MIN, CB_XOR, CB_OR, CB_ARGMAX, CB_ARGMIN, CB_USER } Combine;
 static Val reduce_axis(Sema *S, Val *in, int n, int axis, Combine cb, JitFn *fn, bool tie_left);
 static const char *up_name(tm_dtype dt);
@@ -129,6 +147,7 @@ static const char *vk_name(Sema *S, Val v) {
   case V_SLICE: return "slice";
   case V_BLOCKPTR: return "block pointer";
   case V_TENSORDESC: return "tensor descriptor";
+  case V_HOSTFN: return "host function";
   }
   return "value";
 }
@@ -153,6 +172,9 @@ static void check_device_dtype(Sema *S, tm_dtype dt) {
   if (dt == TM_BF16 && !S->c->target->has_bfloat)
     ERR(S, "bfloat16 needs Metal Shading Language 3.1 (macOS 14); the target '%s' offers MSL %d.%d", S->c->target->name,
         S->c->target->msl_version / 100, S->c->target->msl_version / 10 % 10);
+  if (dt >= TM_FP8E5 && dt < TM_DT_END)
+    ERR(S, "%s: fp8 data is not supported on Apple GPUs (no fp8 arithmetic or conversions); use float16 or bfloat16",
+        tm_dtype_name(dt));
   if (dt == TM_VOID || dt >= TM_NDTYPES) ERR(S, "unsupported dtype");
 }
 
@@ -195,6 +217,12 @@ static Val from_tm_value(Sema *S, tm_value v) {
   case TM_V_FLOAT: return v_float(v.f);
   case TM_V_DTYPE: return v_dtype((tm_dtype)v.i);
   case TM_V_STR: return (Val){.k = V_STR, .s = arena_strdup(&S->c->arena, v.s ? v.s : "")};
+  case TM_V_TUPLE: {
+    Val t = {.k = V_TUPLE, .n = (int)v.i};
+    t.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(t.n + 1));
+    for (int k = 0; k < t.n; k++) t.items[k] = from_tm_value(S, v.items[k]);
+    return t;
+  }
   }
   return v_none();
 }
@@ -209,6 +237,7 @@ static bool lookup_request_global(Sema *S, const char *name, Val *out) {
     case TM_G_MODULE: *out = (Val){.k = V_MODULE, .s = canon_module(S, g->target ? g->target : "")}; return true;
     case TM_G_FUNC: *out = (Val){.k = V_FUNC, .s = canon_module(S, g->target ? g->target : "")}; return true;
     case TM_G_VALUE: *out = from_tm_value(S, g->value); return true;
+    case TM_G_HOSTFN: *out = (Val){.k = V_HOSTFN, .i = i, .s = g->name}; return true;
     case TM_G_JITFN: {
       if (!g->source) return false;
       Ctx *c = S->c;
@@ -281,7 +310,7 @@ static Val lookup(Sema *S, const char *name) {
   if (!S->in_stdlib && lookup_request_global(S, name, &v)) return v;
   if (lookup_module_entry(S, name, &v)) return v;
   static const char *builtins[] = {"range", "min", "max", "int", "float", "bool", "len", "print",
-                                   "isinstance", "tuple", "str", NULL};
+                                   "isinstance", "tuple", "str", "getattr", NULL};
   for (int i = 0; builtins[i]; i++)
     if (!strcmp(builtins[i], name)) return (Val){.k = V_FUNC, .s = arena_printf(&S->c->arena, "builtins.%s", name)};
   ERR(S, "name '%s' is not defined", name);
@@ -296,7 +325,9 @@ static const struct {
     {"int1", TM_I1}, {"int8", TM_I8}, {"int16", TM_I16}, {"int32", TM_I32}, {"int64", TM_I64},
     {"uint8", TM_U8}, {"uint16", TM_U16}, {"uint32", TM_U32}, {"uint64", TM_U64},
     {"float16", TM_F16}, {"bfloat16", TM_BF16}, {"float32", TM_F32}, {"float64", TM_F64},
-    {"bool", TM_I1}, {"half", TM_F16}, {"float", TM_F32}, {"double", TM_F64}, {NULL, TM_VOID}};
+    {"bool", TM_I1}, {"half", TM_F16}, {"float", TM_F32}, {"double", TM_F64},
+    {"float8e5", TM_FP8E5}, {"float8e5b16", TM_FP8E5B16}, {"float8e4nv", TM_FP8E4NV}, {"float8e4b8", TM_FP8E4B8},
+    {"float8e4b15", TM_FP8E4B15}, {NULL, TM_VOID}};
 
 static bool dtype_by_name(const char *name, tm_dtype *dt) {
   for (int i = 0; dtype_names[i].name; i++)
@@ -352,7 +383,7 @@ static tm_dtype computation_type(Sema *S, tm_dtype a, bool a_py, tm_dtype b, boo
   if (a == TM_BF16 && b == TM_BF16) return divmod ? TM_F32 : TM_BF16;
   if (a == TM_BF16 || b == TM_BF16) return TM_F32;
   if (divmod && dt_is_signed(a) != dt_is_signed(b))
-    ERR(S, "cannot use /, // or %% with %s and %s: the operands have different signedness", tm_dtype_name(a),
+    ERR(S, "Cannot use /, //, or %% with %s and %s because they have different signedness; cast one of them first", tm_dtype_name(a),
         tm_dtype_name(b));
   return integer_promote(a, b);
 }
@@ -393,12 +424,13 @@ static Val cast_to(Sema *S, Val v, tm_dtype dt);
 static Val to_tensor(Sema *S, Val v) {
   if (v.k == V_TENSOR) return v;
   if (!is_const(v)) ERR(S, "%s cannot be used as a device value", vk_name(S, v));
-  return tensor(make_const(S, v, literal_dtype(S, v)));
+  return tensor(make_const(S, v, v.tdt ? (tm_dtype)v.tdt : literal_dtype(S, v)));
 }
 
 static Val cast_to(Sema *S, Val v, tm_dtype dt) {
+  if (v.k != V_TENSOR && v.tdt && v.tdt != dt) v = to_tensor(S, v); /* a typed constant converts as a tensor */
   if (v.k != V_TENSOR) {
-    check_scalar_range(S, v, dt);
+    if (!v.tdt) check_scalar_range(S, v, dt);
     return tensor(make_const(S, v, dt));
   }
   Type t = ty_of(S, v);
@@ -413,7 +445,9 @@ static Val cast_to(Sema *S, Val v, tm_dtype dt) {
 static Val expand_dims(Sema *S, Val v, int axis) {
   Type t = ty_of(S, v);
   if (axis < 0) axis += t.rank + 1;
-  if (axis < 0 || axis > t.rank) ERR(S, "expand_dims: axis %d is out of range for a block of rank %d", axis, t.rank);
+  if (axis < 0 || axis > t.rank)
+    ERR(S, "expand_dims: invalid axis %d; a block of rank %d takes %d <= axis < %d", axis < 0 ? axis - t.rank - 1 : axis, t.rank,
+        -t.rank - 1, t.rank + 1);
   if (t.rank + 1 > TM_MAX_RANK) ERR(S, "blocks of rank above %d are not supported", TM_MAX_RANK);
   if (!t.rank) {
     int32_t one[1] = {1};
@@ -450,6 +484,20 @@ static Val broadcast_to(Sema *S, Val v, Type to) {
   return tensor(mk_ins(S, O_BROADCAST, type_block(type_elem(t), to.rank, to.shape), 1, v.id, 0, 0));
 }
 
+/* broadcast_to for a value meeting a pointer (load/store/atomic operands) or
+ * tl.broadcast_to: as upstream's broadcast_impl_shape, a block must already
+ * have the target's rank (a scalar is splat). */
+static Val broadcast_exact(Sema *S, Val v, Type to) {
+  Type t = ty_of(S, v);
+  if (t.rank && t.rank != to.rank) {
+    const char *a = "", *b = "";
+    for (int i = 0; i < t.rank; i++) a = arena_printf(&S->c->arena, "%s%s%d", a, i ? ", " : "", t.shape[i]);
+    for (int i = 0; i < to.rank; i++) b = arena_printf(&S->c->arena, "%s%s%d", b, i ? ", " : "", to.shape[i]);
+    ERR(S, "Cannot broadcast, rank mismatch: [%s], [%s]", a, b);
+  }
+  return broadcast_to(S, v, to);
+}
+
 /* Broadcasts two tensors against each other (NumPy rules). */
 static void broadcast_pair(Sema *S, Val *a, Val *b) {
   Type ta = ty_of(S, *a), tb = ty_of(S, *b);
@@ -474,8 +522,8 @@ static Type with_dt(Type t, tm_dtype dt) {
 }
 
 static tm_dtype val_dtype(Sema *S, Val v, bool *is_py) {
-  *is_py = v.k != V_TENSOR;
-  if (*is_py) return literal_dtype(S, v);
+  *is_py = v.k != V_TENSOR && !v.tdt;
+  if (v.k != V_TENSOR) return v.tdt ? (tm_dtype)v.tdt : literal_dtype(S, v);
   Type t = ty_of(S, v);
   return (tm_dtype)t.dt;
 }
@@ -593,8 +641,178 @@ overflow:
   ERR(S, "compile-time integer arithmetic overflows 64 bits");
 }
 
+/* ---- typed constants ----
+ * Upstream makes a 0-d tensor of every Python value assigned to a name or
+ * returned by a helper (semantic.py to_tensor: int32, uint32, int64 or uint64 by
+ * range; fp32, or fp64 beyond fp32's range). We keep such a value a compile-time
+ * constant that carries that dtype in Val.tdt, so that it promotes as the tensor
+ * it is upstream (int8_block * n is int32, fp16_block * scale is fp32), computes
+ * in its dtype (int32 arithmetic wraps), and stays usable where a compile-time
+ * integer is needed (where upstream would refuse it). Arithmetic on typed
+ * constants folds here when the result is defined and exactly computable (ints of
+ * at most 64 bits, fp32 and fp64); anything else becomes device code. */
+
+static Val typed(Sema *S, Val v) {
+  if (S->in_stdlib) return v; /* src/stdlib.py is written with Python values in mind */
+  if (is_const(v)) {
+    if (!v.tdt) v.tdt = (uint8_t)literal_dtype(S, v);
+    return v;
+  }
+  if (v.k == V_TUPLE) {
+    Val *items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(v.n + 1));
+    for (int i = 0; i < v.n; i++) items[i] = typed(S, v.items[i]);
+    v.items = items;
+  }
+  return v;
+}
+
+/* x reduced to dtype dt's range as the device's integer conversions do: the low
+ * bits, read as dt's signedness; int1 is x != 0. */
+static __int128 wrap_int(__int128 x, tm_dtype dt) {
+  if (dt == TM_I1) return x != 0;
+  int bits = dt_bits(dt);
+  unsigned __int128 u = (unsigned __int128)x & ((((unsigned __int128)1) << bits) - 1);
+  if (dt_is_signed(dt) && ((u >> (bits - 1)) & 1)) return (__int128)u - ((__int128)1 << bits);
+  return (__int128)u;
+}
+
+/* The value of constant v as an integer of dtype dt (C conversion: wraps), or
+ * false when that conversion is undefined (a float out of dt's range, NaN). */
+static bool const_as_int(Val v, tm_dtype dt, __int128 *out) {
+  __int128 x;
+  if (v.k == V_FLOAT) {
+    if (isnan(v.f) || fabs(v.f) >= 0x1p64) return false;
+    x = (__int128)v.f; /* truncation toward zero */
+    int bits = dt_bits(dt);
+    __int128 lo = dt_is_signed(dt) ? -((__int128)1 << (bits - 1)) : 0;
+    __int128 hi = dt_is_signed(dt) ? ((__int128)1 << (bits - 1)) - 1 : ((__int128)1 << bits) - 1;
+    if (dt == TM_I1) return false;
+    if (x < lo || x > hi) return false;
+  } else {
+    x = ival128(v);
+  }
+  *out = wrap_int(x, dt);
+  return true;
+}
+
+static Val typed_int(tm_dtype dt, __int128 x) {
+  Val v = dt == TM_I1 ? v_bool(x != 0) : v_int((int64_t)(uint64_t)x);
+  v.u64 = dt == TM_U64 && x > INT64_MAX;
+  v.tdt = (uint8_t)dt;
+  return v;
+}
+
+static Val typed_float(tm_dtype dt, double f) {
+  Val v = v_float(dt == TM_F32 ? (double)(float)f : f);
+  v.tdt = (uint8_t)dt;
+  return v;
+}
+
+static bool const_as_float(Val v, double *out) {
+  *out = v.k == V_FLOAT ? v.f : v.u64 ? (double)(uint64_t)v.i : (double)v.i;
+  return true;
+}
+
+static bool foldable_dtype(tm_dtype dt) {
+  return dt == TM_I1 || dt_is_int(dt) || dt == TM_F32 || dt == TM_F64;
+}
+
+/* op on two constants at least one of which is typed; *ok false: not folded. */
+static Val typed_fold(Sema *S, const char *op, Val a, Val b, bool *ok) {
+  bool apy, bpy, divmod = !strcmp(op, "/") || !strcmp(op, "//") || !strcmp(op, "%");
+  tm_dtype da = val_dtype(S, a, &apy), db = val_dtype(S, b, &bpy);
+  *ok = false;
+  if (!strcmp(op, "**") || !strcmp(op, "@")) return a;
+  tm_dtype dt = computation_type(S, da, apy, db, bpy, divmod);
+  if (!apy) check_device_dtype(S, da);
+  if (!bpy) check_device_dtype(S, db);
+  if (apy) check_scalar_range(S, a, dt);
+  if (bpy) check_scalar_range(S, b, dt);
+  if (!strcmp(op, "/") && !dt_is_float(dt)) dt = TM_F32;
+  if (!foldable_dtype(dt)) return a;
+  if (dt_is_float(dt)) {
+    double x, y;
+    const_as_float(a, &x);
+    const_as_float(b, &y);
+    if (dt == TM_F32) {
+      x = (float)x;
+      y = (float)y;
+    }
+    if (!strcmp(op, "+")) x = x + y;
+    else if (!strcmp(op, "-")) x = x - y;
+    else if (!strcmp(op, "*")) x = x * y;
+    else if (!strcmp(op, "/")) x = x / y;
+    else if (!strcmp(op, "%")) x = fmod(x, y);
+    else return a; /* //, bitwise: the device path says what is wrong */
+    *ok = true;
+    return typed_float(dt, x);
+  }
+  __int128 x, y, r;
+  if (!const_as_int(a, dt, &x) || !const_as_int(b, dt, &y)) return a;
+  int bits = dt == TM_I1 ? 1 : dt_bits(dt);
+  if (!strcmp(op, "+")) r = x + y;
+  else if (!strcmp(op, "-")) r = x - y;
+  else if (!strcmp(op, "*")) {
+    if (__builtin_mul_overflow(x, y, &r)) return a;
+  } else if (!strcmp(op, "//") || !strcmp(op, "%")) {
+    if (y == 0) return a; /* undefined on the device: left to it */
+    if (dt_is_signed(dt) && y == -1 && x == -((__int128)1 << (bits - 1))) return a;
+    r = !strcmp(op, "//") ? x / y : x % y; /* C: truncating, as the device */
+  } else if (!strcmp(op, "&")) r = x & y;
+  else if (!strcmp(op, "|")) r = x | y;
+  else if (!strcmp(op, "^")) r = x ^ y;
+  else if (!strcmp(op, "<<") || !strcmp(op, ">>")) {
+    if (y < 0 || y >= bits) return a; /* poison on the device */
+    if (op[0] == '<') r = (__int128)((unsigned __int128)x << y);
+    else if (dt_is_signed(apy && !bpy ? db : da)) { /* arithmetic: the shifted value's own signedness */
+      __int128 sx = x;
+      if (!dt_is_signed(dt) && (x >> (bits - 1)) & 1) sx = x - ((__int128)1 << bits);
+      r = sx >> y;
+    } else {
+      r = (__int128)(((unsigned __int128)x & ((((unsigned __int128)1) << bits) - 1)) >> y);
+    }
+  } else return a;
+  *ok = true;
+  return typed_int(dt, wrap_int(r, dt));
+}
+
+/* a compare b on constants at least one of which is typed (in their computation type). */
+static Val typed_compare(Sema *S, int k, Val a, Val b, bool *ok) {
+  bool apy, bpy;
+  tm_dtype da = val_dtype(S, a, &apy), db = val_dtype(S, b, &bpy);
+  tm_dtype dt = computation_type(S, da, apy, db, bpy, false);
+  *ok = false;
+  if (apy) check_scalar_range(S, a, dt);
+  if (bpy) check_scalar_range(S, b, dt);
+  if (!foldable_dtype(dt)) return a;
+  bool r;
+  if (dt_is_float(dt)) {
+    double x, y;
+    const_as_float(a, &x);
+    const_as_float(b, &y);
+    if (dt == TM_F32) {
+      x = (float)x;
+      y = (float)y;
+    }
+    r = k == 0 ? x == y : k == 1 ? x != y : k == 2 ? x < y : k == 3 ? x <= y : k == 4 ? x > y : x >= y;
+  } else {
+    __int128 x, y;
+    if (!const_as_int(a, dt, &x) || !const_as_int(b, dt, &y)) return a;
+    r = k == 0 ? x == y : k == 1 ? x != y : k == 2 ? x < y : k == 3 ? x <= y : k == 4 ? x > y : x >= y;
+  }
+  *ok = true;
+  return typed_int(TM_I1, r);
+}
+
 static Val binop(Sema *S, const char *op, Val a, Val b) {
-  if (is_const(a) && is_const(b)) return fold_binop(S, op, a, b);
+  if (is_const(a) && is_const(b)) {
+    if (!a.tdt && !b.tdt) return fold_binop(S, op, a, b);
+    bool ok;
+    Val r = typed_fold(S, op, a, b, &ok);
+    if (ok) return r;
+    a = to_tensor(S, a); /* not folded: computed on the device, as upstream */
+    b = to_tensor(S, b);
+  }
   if (a.k == V_TUPLE && b.k == V_TUPLE && !strcmp(op, "+")) { /* concatenation */
     Val r = {.k = V_TUPLE, .n = a.n + b.n};
     r.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(r.n + 1));
@@ -640,10 +858,17 @@ static Val binop(Sema *S, const char *op, Val a, Val b) {
   for (size_t i = 0; i < sizeof arith / sizeof arith[0]; i++) {
     if (strcmp(op, arith[i].op)) continue;
     bool bitwise = i >= 3;
+    /* >> is arithmetic when the shifted tensor's own dtype is signed, whatever
+     * dtype both operands are promoted to (upstream's tensor.__rshift__) */
+    bool apy, bpy;
+    tm_dtype da = val_dtype(S, a, &apy), db = val_dtype(S, b, &bpy);
+    bool arith_shift = dt_is_signed(apy && !bpy ? db : da);
     tm_dtype dt = unify(S, &a, &b, false);
     if (bitwise && !dt_is_int(dt))
-      ERR(S, "operator '%s' is not defined for %s; bitwise operators need integer operands", op, tm_dtype_name(dt));
-    return tensor(mk_ins(S, arith[i].ir, ty_of(S, a), 2, a.id, b.id, 0));
+      ERR(S, "invalid operands of type %s for operator '%s': bitwise operators need integers", tm_dtype_name(dt), op);
+    int id = mk_ins(S, arith[i].ir, ty_of(S, a), 2, a.id, b.id, 0);
+    if (arith[i].ir == O_SHR) S->fn->ins.v[id].aux = arith_shift;
+    return tensor(id);
   }
   ERR(S, "unsupported operator '%s'", op);
 }
@@ -672,6 +897,13 @@ static Val compare(Sema *S, const char *op, Val a, Val b) {
     return v_bool(op[2] ? !same : same);
   }
   if (k < 0) ERR(S, "operator '%s' is not supported in kernels", op);
+  if (is_const(a) && is_const(b) && (a.tdt || b.tdt)) {
+    bool ok;
+    Val r = typed_compare(S, k, a, b, &ok);
+    if (ok) return r;
+    a = to_tensor(S, a);
+    b = to_tensor(S, b);
+  }
   if (is_const(a) && is_const(b)) {
     double x = a.k == V_FLOAT ? a.f : (double)a.i, y = b.k == V_FLOAT ? b.f : (double)b.i;
     bool fl = a.k == V_FLOAT || b.k == V_FLOAT;
@@ -681,6 +913,15 @@ static Val compare(Sema *S, const char *op, Val a, Val b) {
     bool r = fl ? (k == 0 ? x == y : k == 1 ? x != y : k == 2 ? x < y : k == 3 ? x <= y : k == 4 ? x > y : x >= y)
                 : (k == 0 ? P == Q : k == 1 ? P != Q : k == 2 ? P < Q : k == 3 ? P <= Q : k == 4 ? P > Q : P >= Q);
     return v_bool(r);
+  }
+  if (a.k == V_TUPLE && b.k == V_TUPLE && k <= 1) { /* shapes: a.shape == [16, 32] */
+    bool same = a.n == b.n;
+    for (int i = 0; i < a.n && same; i++) {
+      Val c = compare(S, "==", a.items[i], b.items[i]);
+      if (c.k != V_BOOL) ERR(S, "cannot compare tuples holding device values");
+      same = c.i != 0;
+    }
+    return v_bool(k == 0 ? same : !same);
   }
   if ((a.k == V_DTYPE && b.k == V_DTYPE) || (a.k == V_STR && b.k == V_STR) || (a.k == V_NONE || b.k == V_NONE)) {
     bool same = a.k == b.k && (a.k == V_STR ? !strcmp(a.s, b.s) : a.i == b.i);
@@ -718,6 +959,14 @@ static Val unary(Sema *S, const char *op, Val a) {
       return tensor(mk_ins(S, O_NOT, t, 1, a.id, 0, 0));
     }
     return v_bool(!truthy(S, a));
+  }
+  if (is_const(a) && a.tdt) { /* a typed constant: the 0-d tensor's arithmetic */
+    tm_dtype dt = (tm_dtype)a.tdt;
+    if (!strcmp(op, "+")) return a;
+    if (a.k == V_FLOAT && !strcmp(op, "-")) return typed_float(dt, -a.f);
+    if (a.k != V_FLOAT && dt != TM_I1 && (!strcmp(op, "-") || !strcmp(op, "~")))
+      return typed_int(dt, wrap_int(op[0] == '-' ? -ival128(a) : ~ival128(a), dt));
+    a = to_tensor(S, a);
   }
   if (is_const(a)) {
     if (!strcmp(op, "+")) return a.k == V_BOOL ? v_int(a.i) : a;
@@ -787,7 +1036,10 @@ static int64_t const_int(Sema *S, Val v, const char *what) {
 
 static tm_dtype dtype_arg(Sema *S, Val v, const char *what) {
   if (v.k == V_DTYPE && (v.i & DT_PTR)) ERR(S, "%s must be a scalar dtype, not a pointer type", what);
-  if (v.k == V_DTYPE) return (tm_dtype)v.i;
+  if (v.k == V_DTYPE) {
+    if (v.i >= TM_FP8E5) check_device_dtype(S, (tm_dtype)v.i);
+    return (tm_dtype)v.i;
+  }
   if (v.k == V_STR) {
     tm_dtype dt = tm_dtype_parse(v.s);
     if (dt != TM_VOID) return dt;
@@ -823,7 +1075,7 @@ static Val call_arange(Sema *S, Args *A) {
 static Val call_program_id(Sema *S, Args *A, Op op) {
   int64_t axis = const_int(S, arg_req(S, A, 0, "axis"), "axis");
   args_done(S, A, 1);
-  if (axis < 0 || axis > 2) ERR(S, "axis must be 0, 1 or 2, got %lld", (long long)axis);
+  if (axis < 0 || axis > 2) ERR(S, "program_id axis must be 0, 1, or 2 but got %lld", (long long)axis);
   int id = mk_ins(S, op, type_scalar(TM_I32), 0, 0, 0, 0);
   S->fn->ins.v[id].aux = (int16_t)axis;
   return tensor(id);
@@ -854,9 +1106,20 @@ static void check_hint_strings(Sema *S, Args *A, bool store) {
   if (!store) arg_opt(S, A, -1, "volatile", &v);
 }
 
+/* Memory of pt's element type must be data the device computes with: a
+ * float64 array may be taken and addressed, but not read or written. */
+static void check_pointee(Sema *S, Val p, const char *what) {
+  Type pt = ty_of(S, p);
+  if (pt.dt != TM_F64) return;
+  Param *par = ir_pointer_param(S->fn, p.id);
+  ERR(S, "%s through %s%s%s, a float64 array: float64 is not supported on the device (Metal has no double); "
+      "convert the array to float32", what, par ? "'" : "a float64 pointer", par ? par->name : "", par ? "'" : "");
+}
+
 static Val pointer_arg(Sema *S, Val p, const char *fname) {
   if (p.k != V_TENSOR || !ty_of(S, p).ptr)
     ERR(S, "%s() expects a pointer (or block of pointers) as its first argument, got %s", fname, vk_name(S, p));
+  check_pointee(S, p, fname);
   return p;
 }
 
@@ -877,11 +1140,10 @@ static Val call_load(Sema *S, Args *A) {
   if (mask.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 1, p.id, 0, 0));
   mask = to_tensor(S, mask);
   check_mask(S, mask);
-  if (ty_of(S, mask).rank > pt.rank) ERR(S, "load: the mask has more dimensions than the pointer");
-  mask = broadcast_to(S, mask, pt);
+  mask = broadcast_exact(S, mask, pt);
   if (other.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 2, p.id, mask.id, 0));
   other = cast_to(S, other, (tm_dtype)pt.dt);
-  other = broadcast_to(S, other, pt);
+  other = broadcast_exact(S, other, pt);
   return tensor(mk_ins(S, O_LOAD, rt, 3, p.id, mask.id, other.id));
 }
 
@@ -898,23 +1160,24 @@ static Val call_store(Sema *S, Args *A) {
   check_hint_strings(S, A, true);
   args_done(S, A, 3);
   Type pt = ty_of(S, p);
+  if (pt.ptr == PTR_CONST) ERR(S, "Cannot store to a constant pointer (the parameter is annotated tl.const)");
   Param *par = param_of_pointer(S, p);
   if (par) {
     if (par->flags & TM_PF_READONLY)
       ERR(S, "store through '%s', which was passed as a read-only array", par->name);
     par->written = true;
   }
+  if (v.k != V_TENSOR && !is_const(v)) ERR(S, "store: the value must be a tensor or a number, not %s", vk_name(S, v));
   if (v.k == V_TENSOR && ty_of(S, v).ptr) ERR(S, "storing pointers is not supported");
   v = cast_to(S, v, (tm_dtype)pt.dt);
-  if (ty_of(S, v).rank > pt.rank) ERR(S, "store: the value has more dimensions than the pointer");
-  v = broadcast_to(S, v, pt);
+  v = broadcast_exact(S, v, pt);
   Type vt = {0};
   if (mask.k == V_NONE) {
     mk_ins(S, O_STORE, vt, 2, p.id, v.id, 0);
   } else {
     mask = to_tensor(S, mask);
     check_mask(S, mask);
-    mask = broadcast_to(S, mask, pt);
+    mask = broadcast_exact(S, mask, pt);
     mk_ins(S, O_STORE, vt, 3, p.id, v.id, mask.id);
   }
   return v_none();
@@ -980,15 +1243,24 @@ static int shape_arg(Sema *S, Val v, int32_t *shape) {
   return v.n;
 }
 
+/* tl.full / tl.zeros: shape () is a 0-d value (a scalar); the value may be a
+ * runtime scalar, converted to dtype as upstream's full does. */
 static Val call_full(Sema *S, Args *A, bool zeros) {
   int32_t shape[TM_MAX_RANK];
-  int rank = shape_arg(S, arg_req(S, A, 0, "shape"), shape);
+  Val sv = arg_req(S, A, 0, "shape");
+  bool rank0 = (sv.k == V_TUPLE && sv.n == 0);
+  int rank = rank0 ? 0 : shape_arg(S, sv, shape);
   Val value = zeros ? v_int(0) : arg_req(S, A, 1, "value");
   tm_dtype dt = dtype_arg(S, arg_req(S, A, zeros ? 1 : 2, "dtype"), "dtype");
   args_done(S, A, zeros ? 2 : 3);
-  if (!is_const(value)) ERR(S, "full()'s value must be a compile-time constant");
+  if (value.k == V_TENSOR) {
+    Type vt = ty_of(S, value);
+    if (vt.rank || vt.ptr) ERR(S, "full()'s value must be a scalar, got a block or a pointer");
+  } else if (!is_const(value)) {
+    ERR(S, "full()'s value must be a number or a scalar, got %s", vk_name(S, value));
+  }
   Val s = cast_to(S, value, dt);
-  return broadcast_to(S, s, type_block(type_scalar(dt), rank, shape));
+  return rank0 ? s : broadcast_to(S, s, type_block(type_scalar(dt), rank, shape));
 }
 
 static Val call_cast(Sema *S, Val x, Args *A, int first) {
@@ -1284,6 +1556,7 @@ static unsigned boundary_dims(Sema *S, Val v, int r) {
 }
 
 static Val masked_block_load(Sema *S, Val ptr, Val mask, const char *padding) {
+  check_pointee(S, ptr, "load");
   Type pt = ty_of(S, ptr);
   Type rt = with_dt(pt, (tm_dtype)pt.dt);
   if (mask.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 1, ptr.id, 0, 0));
@@ -1325,6 +1598,7 @@ static Val blockptr_load(Sema *S, Val bp, Args *A) {
 }
 
 static Val store_block(Sema *S, Val ptr, Val value, Val mask) {
+  check_pointee(S, ptr, "store");
   Type pt = ty_of(S, ptr);
   Param *par = param_of_pointer(S, ptr);
   if (par) {
@@ -1374,7 +1648,7 @@ static Val call_make_tensor_descriptor(Sema *S, Args *A) {
   if (is_const(st[r - 1]) && st[r - 1].i != 1) ERR(S, "a tensor descriptor's last stride must be 1");
   check_block_shape(S, r, bshape);
   if (bshape[r - 1] * tm_dtype_bytes((tm_dtype)ty_of(S, base).dt) < 16)
-    ERR(S, "a tensor descriptor's last block dimension must span at least 16 bytes");
+    ERR(S, "Descriptor block shape must have at least 16 bytes in the last dimension (a tensor descriptor's last block dimension spans fewer)");
   return d;
 }
 
@@ -1440,11 +1714,17 @@ static Val call_dot(Sema *S, Args *A) {
   else if (da == TM_F16) out = TM_F32;
   else if (da == TM_U8) ERR(S, "dot: only int8 is supported among 8-bit integers");
   else ERR(S, "dot does not support %s operands", tm_dtype_name(da));
-  if (od.k != V_NONE) {
+  if (od.k != V_NONE) { /* as upstream: integer operands give int32 whatever out_dtype says; fp32 and
+                          * bf16 operands give fp32; fp16 operands give out_dtype (fp16 or fp32) */
     tm_dtype want = dtype_arg(S, od, "out_dtype");
-    if (want == TM_BF16) ERR(S, "dot: out_dtype=bfloat16 is not supported");
-    if (da == TM_F16 && (want == TM_F16 || want == TM_F32)) out = want;
-    else if (want != out) ERR(S, "dot: out_dtype %s is not possible for %s operands", tm_dtype_name(want), tm_dtype_name(da));
+    if (da != TM_I8) {
+      if (want == TM_BF16)
+        ERR(S, "out_dtype=bfloat16 is unsupported. Please use out_dtype=float32/float16 and cast with `.to(tl.bfloat16)`");
+      if (da == TM_F16) {
+        if (want != TM_F16 && want != TM_F32) ERR(S, "dot: out_dtype %s is not possible for float16 operands", tm_dtype_name(want));
+        out = want;
+      }
+    }
   }
   int32_t shape[3];
   for (int i = 0; i < r - 1; i++) shape[i] = ta.shape[i];
@@ -1471,6 +1751,7 @@ static Val call_atomic(Sema *S, const char *kind, Args *A) {
   if (k < 0) ERR(S, "tl.atomic_%s does not exist", kind);
   bool cas = k == AT_CAS;
   Val p = pointer_arg(S, arg_req(S, A, 0, "pointer"), A->fname);
+  if (ty_of(S, p).ptr == PTR_CONST) ERR(S, "Cannot store to a constant pointer (atomic_%s through a tl.const parameter)", kind);
   Val cmp = v_none(), val, mask = v_none(), sem = v_none(), scope = v_none();
   if (cas) {
     cmp = arg_req(S, A, 1, "cmp");
@@ -1534,15 +1815,15 @@ static Val call_atomic(Sema *S, const char *kind, Args *A) {
     ERR(S, "atomic_%s on %s is not supported (32-bit integers%s)", kind, tm_dtype_name(dt),
         k == AT_AND || k == AT_OR || k == AT_XOR ? "" : " and float32");
   }
-  val = broadcast_to(S, cast_to(S, val, dt), pt);
+  val = broadcast_exact(S, cast_to(S, val, dt), pt);
   int id;
   if (cas) {
-    cmp = broadcast_to(S, cast_to(S, cmp, dt), pt);
+    cmp = broadcast_exact(S, cast_to(S, cmp, dt), pt);
     id = mk_ins(S, O_ATOMIC, with_dt(pt, dt), 3, p.id, cmp.id, val.id);
   } else if (mask.k != V_NONE) {
     mask = to_tensor(S, mask);
     check_mask(S, mask);
-    mask = broadcast_to(S, mask, pt);
+    mask = broadcast_exact(S, mask, pt);
     id = mk_ins(S, O_ATOMIC, with_dt(pt, dt), 3, p.id, val.id, mask.id);
   } else {
     id = mk_ins(S, O_ATOMIC, with_dt(pt, dt), 2, p.id, val.id, 0);
@@ -1613,9 +1894,10 @@ static Val do_join(Sema *S, Val a, Val b) {
   int32_t shape[TM_MAX_RANK];
   for (int i = 0; i < t.rank; i++) shape[i] = t.shape[i];
   shape[t.rank] = 2;
-  if (!t.rank) { /* scalars: a block of two */
-    a = expand_dims(S, a, 0);
-    b = expand_dims(S, b, 0);
+  if (!t.rank) { /* scalars: join [1] and [1] into [1, 2], then a block of two */
+    int32_t one_two[2] = {1, 2}, two[1] = {2};
+    Val j = shuffle(S, SH_JOIN, type_block(type_elem(t), 2, one_two), expand_dims(S, a, 0), expand_dims(S, b, 0), 0);
+    return do_reshape(S, j, 1, two);
   }
   return shuffle(S, SH_JOIN, type_block(type_elem(t), t.rank + 1, shape), a, b, 0);
 }
@@ -1680,7 +1962,10 @@ static bool call_shape_op(Sema *S, const char *name, Args *A, Val *out) {
     args_done(S, A, 2);
     Val j = do_join(S, a, b);
     Type t = ty_of(S, j);
-    if (t.rank < 2) ERR(S, "interleave needs blocks");
+    if (t.rank < 2) { /* scalars: join already made the block of two */
+      *out = j;
+      return true;
+    }
     int32_t shape[TM_MAX_RANK];
     for (int i = 0; i < t.rank - 2; i++) shape[i] = t.shape[i];
     shape[t.rank - 2] = t.shape[t.rank - 2] * 2;
@@ -1784,6 +2069,8 @@ static Val call_device_print(Sema *S, Args *A);
 static void device_assert(Sema *S, Val c, const char *msg, Val mask);
 static Val v_str0(void);
 
+static Val attribute(Sema *S, Val obj, const char *name);
+
 static Val call_builtin(Sema *S, const char *path, Args *A) {
   const char *name = strrchr(path, '.');
   name = name ? name + 1 : path;
@@ -1828,6 +2115,12 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
       ERR(S, "len() of %s", vk_name(S, x));
     }
     if (!strcmp(name, "print")) return v_none();
+    if (!strcmp(name, "getattr")) { /* getattr(tl, FUNC) with a compile-time name */
+      Val obj = arg_req(S, A, 0, "object"), attr = arg_req(S, A, 1, "name");
+      args_done(S, A, 2);
+      if (attr.k != V_STR) ERR(S, "getattr(): the attribute name must be a compile-time string, got %s", vk_name(S, attr));
+      return attribute(S, obj, attr.s);
+    }
     if (!strcmp(name, "isinstance")) {
       Val x = arg_req(S, A, 0, "obj"), cls = arg_req(S, A, 1, "class_or_tuple");
       args_done(S, A, 2);
@@ -1836,7 +2129,8 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
       for (int i = 0; i < nc; i++) {
         if (cs[i].k != V_FUNC) ERR(S, "isinstance(): the second argument must be a type");
         const char *t = strrchr(cs[i].s, '.') + 1;
-        bool r = (!strcmp(t, "constexpr") && x.k != V_TENSOR) || (!strcmp(t, "tensor") && x.k == V_TENSOR) ||
+        bool dev = x.k == V_TENSOR || (is_const(x) && x.tdt); /* a typed constant is upstream's 0-d tensor */
+        bool r = (!strcmp(t, "constexpr") && !dev) || (!strcmp(t, "tensor") && dev) ||
                  (!strcmp(t, "int") && (x.k == V_INT || x.k == V_BOOL)) || (!strcmp(t, "bool") && x.k == V_BOOL) ||
                  (!strcmp(t, "float") && x.k == V_FLOAT) || (!strcmp(t, "tuple") && x.k == V_TUPLE) ||
                  (!strcmp(t, "str") && x.k == V_STR) || (!strcmp(t, "dtype") && x.k == V_DTYPE);
@@ -1879,8 +2173,28 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   if (!strcmp(name, "expand_dims")) {
     Val x = to_tensor(S, arg_req(S, A, 0, "input")), ax = arg_req(S, A, 1, "axis");
     args_done(S, A, 2);
-    if (ax.k == V_TUPLE) {
-      for (int i = 0; i < ax.n; i++) x = expand_dims(S, x, (int)const_int(S, ax.items[i], "axis"));
+    if (ax.k == V_TUPLE) { /* each axis counts in the result's rank; applied in ascending order */
+      int rank = ty_of(S, x).rank + ax.n, axes[TM_MAX_RANK + 1];
+      if (ax.n > TM_MAX_RANK) ERR(S, "expand_dims: too many axes");
+      for (int i = 0; i < ax.n; i++) {
+        int d = (int)const_int(S, ax.items[i], "axis");
+        if (d < -rank || d >= rank) ERR(S, "expand_dims: invalid axis %d; the result's rank %d takes %d <= axis < %d", d, rank, -rank, rank);
+        axes[i] = d < 0 ? d + rank : d;
+      }
+      for (int i = 0; i < ax.n; i++)
+        for (int j = i + 1; j < ax.n; j++)
+          if (axes[i] == axes[j]) {
+            const char *list = "";
+            for (int k = 0; k < ax.n; k++) list = arena_printf(&S->c->arena, "%s%s%d", list, k ? ", " : "", axes[k]);
+            ERR(S, "expand_dims: duplicate axes, normalized axes = [%s]", list);
+          }
+      for (int i = 1; i < ax.n; i++) /* ascending */
+        for (int j = i; j > 0 && axes[j - 1] > axes[j]; j--) {
+          int t = axes[j];
+          axes[j] = axes[j - 1];
+          axes[j - 1] = t;
+        }
+      for (int i = 0; i < ax.n; i++) x = expand_dims(S, x, axes[i]);
       return x;
     }
     return expand_dims(S, x, (int)const_int(S, ax, "axis"));
@@ -1897,7 +2211,7 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
       rank = shape_arg(S, arg_req(S, A, 1, "shape"), shape);
     }
     args_done(S, A, 2);
-    return broadcast_to(S, x, type_block(type_elem(ty_of(S, x)), rank, shape));
+    return broadcast_exact(S, x, type_block(type_elem(ty_of(S, x)), rank, shape));
   }
   if (!strcmp(name, "broadcast")) {
     Val x = to_tensor(S, arg_req(S, A, 0, "input")), y = to_tensor(S, arg_req(S, A, 1, "other"));
@@ -2010,6 +2324,14 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
     return v_none(); /* a hint: accepted */
   }
   if (!strcmp(name, "jit")) ERR(S, "triton.jit cannot be called inside a kernel");
+  if (!strncmp(path, "triton.language.extra.cuda.", 27) || !strncmp(path, "triton.language.extra.hip.", 26)) {
+    /* the backend modules' program-shape queries; their other functions are NVIDIA/AMD hardware */
+    if (!strcmp(name, "num_threads") || !strcmp(name, "num_warps")) {
+      args_done(S, A, 0);
+      return typed(S, v_int(name[4] == 't' ? S->fn->num_warps * 32 : S->fn->num_warps));
+    }
+    ERR(S, "%s is specific to %s GPUs and has no Apple GPU counterpart", path, path[22] == 'c' ? "NVIDIA" : "AMD");
+  }
   int space = !strncmp(path, "triton.language.extra.libdevice.", 32) ? MF_LIBDEVICE
               : !strncmp(path, "triton.language.math.", 21)          ? MF_MATH
                                                                       : MF_TL;
@@ -2035,11 +2357,18 @@ static Val dtype_method(Sema *S, Val self, const char *name, Args *A) {
                {"is_uint64", TM_U64}, {"is_fp16", TM_F16}, {"is_bf16", TM_BF16}, {"is_fp32", TM_F32}, {"is_fp64", TM_F64}};
   for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
     if (!strcmp(name, exact[i].name)) return v_bool(!ptr && (int)dt == exact[i].dt);
-  if (!strcmp(name, "is_floating") || !strcmp(name, "is_standard_floating")) return v_bool(!ptr && dt_is_float(dt));
+  bool fp8 = !ptr && dt >= TM_FP8E5 && dt < TM_DT_END;
+  if (!strcmp(name, "is_fp8")) return v_bool(fp8);
+  if (!strncmp(name, "is_fp8", 6)) {
+    static const char *fp8s[] = {"is_fp8e5", "is_fp8e5b16", "is_fp8e4nv", "is_fp8e4b8", "is_fp8e4b15"};
+    for (int i = 0; i < 5; i++)
+      if (!strcmp(name, fp8s[i])) return v_bool(fp8 && (int)dt == TM_FP8E5 + i);
+  }
+  if (!strcmp(name, "is_floating")) return v_bool(!ptr && (dt_is_float(dt) || fp8));
+  if (!strcmp(name, "is_standard_floating")) return v_bool(!ptr && dt_is_float(dt));
   if (!strcmp(name, "is_int")) return v_bool(!ptr && dt_is_int(dt));
   if (!strcmp(name, "is_int_signed")) return v_bool(!ptr && dt_is_signed(dt));
   if (!strcmp(name, "is_int_unsigned")) return v_bool(!ptr && dt_is_int(dt) && !dt_is_signed(dt));
-  if (!strncmp(name, "is_fp8", 6)) return v_bool(false);
   if (!strcmp(name, "is_block")) return v_bool(false);
   ERR(S, "dtype has no method '%s'", name);
 }
@@ -2066,6 +2395,41 @@ static Val call_method(Sema *S, Val self, const char *name, Args *A) {
   }
 }
 
+/* A compile-time value as the host sees it (typed constants as their Python value). */
+static tm_value to_tm_value(Sema *S, Val v, const char *fname) {
+  switch (v.k) {
+  case V_NONE: return (tm_value){.kind = TM_V_NONE};
+  case V_BOOL: return (tm_value){.kind = TM_V_BOOL, .i = v.i};
+  case V_INT:
+    if (v.u64) ERR(S, "%s(): integer arguments of host functions must fit in int64", fname);
+    return (tm_value){.kind = TM_V_INT, .i = v.i};
+  case V_FLOAT: return (tm_value){.kind = TM_V_FLOAT, .f = v.f};
+  case V_STR: return (tm_value){.kind = TM_V_STR, .s = v.s};
+  case V_DTYPE:
+    if (v.i & DT_PTR) ERR(S, "%s(): pointer types cannot be passed to host functions", fname);
+    return (tm_value){.kind = TM_V_DTYPE, .i = v.i};
+  default: ERR(S, "%s() runs at compile time: its arguments must be compile-time values, got %s", fname, vk_name(S, v));
+  }
+}
+
+/* A @triton.constexpr_function called by the kernel: run on the host now. */
+static Val call_hostfn(Sema *S, Val f, Args *A) {
+  const tm_compile_request *r = S->c->req;
+  if (!r->host_call) ERR(S, "%s() is a host function; this compiler was called without a host to run it", f.s);
+  if (A->nkw) ERR(S, "%s(): keyword arguments are not supported for host functions", f.s);
+  tm_value *args = arena_alloc(&S->c->arena, sizeof(tm_value) * (size_t)(A->npos + 1));
+  for (int i = 0; i < A->npos; i++) args[i] = to_tm_value(S, A->pos[i], f.s);
+  tm_value out = {0};
+  char *err = NULL;
+  if (r->host_call(r->host_ctx, &r->globals[f.i], args, A->npos, &out, &err)) {
+    const char *m = arena_strdup(&S->c->arena, err ? err : "failed");
+    free(err);
+    ERR(S, "%s() failed at compile time: %s", f.s, m);
+  }
+  free(err);
+  return from_tm_value(S, out);
+}
+
 static Val call(Sema *S, Node *n) {
   Val f = eval(S, n->a);
   Args A = {0};
@@ -2085,6 +2449,7 @@ static Val call(Sema *S, Node *n) {
   if (f.k == V_FUNC) return call_builtin(S, f.s, &A);
   if (f.k == V_METHOD) return call_method(S, f.items[0], f.s, &A);
   if (f.k == V_JITFN) return call_jitfn(S, f.fn, &A);
+  if (f.k == V_HOSTFN) return call_hostfn(S, f, &A);
   if (f.k == V_DTYPE) ERR(S, "dtypes are not callable; use x.to(dtype)");
   ERR(S, "%s is not callable", vk_name(S, f));
 }
@@ -2098,19 +2463,36 @@ static Val attribute(Sema *S, Val obj, const char *name) {
     if (lang && dtype_by_name(name, &dt) && strcmp(name, "bool") && strcmp(name, "half") && strcmp(name, "float") && strcmp(name, "double"))
       return v_dtype(dt);
     if (!strcmp(obj.s, "triton") && !strcmp(name, "language")) return (Val){.k = V_MODULE, .s = "triton.language"};
-    if (lang && !strncmp(name, "float8", 6))
-      ERR(S, "tl.%s: fp8 types are not supported on Apple GPUs yet; use float16 or bfloat16", name);
     if (lang && (!strcmp(name, "math") || !strcmp(name, "extra")))
       return (Val){.k = V_MODULE, .s = arena_printf(&S->c->arena, "triton.language.%s", name)};
     if (!strcmp(obj.s, "triton.language.extra") && !strcmp(name, "libdevice"))
       return (Val){.k = V_MODULE, .s = "triton.language.extra.libdevice"};
+    if (!strcmp(obj.s, "triton.language.extra") && (!strcmp(name, "cuda") || !strcmp(name, "hip")))
+      return (Val){.k = V_MODULE, .s = arena_printf(&S->c->arena, "triton.language.extra.%s", name)};
+    if ((!strcmp(obj.s, "triton.language.extra.cuda") || !strcmp(obj.s, "triton.language.extra.hip")) &&
+        !strcmp(name, "libdevice"))
+      return (Val){.k = V_MODULE, .s = "triton.language.extra.libdevice"};
     if (!strncmp(obj.s, "triton", 6)) return (Val){.k = V_FUNC, .s = arena_printf(&S->c->arena, "%s.%s", obj.s, name)};
+    if (!strncmp(obj.s, "pymod:", 6)) { /* a Python module of the program's (`import helpers as h; h.f(x)`) */
+      Val v;
+      if (lookup_request_global(S, arena_printf(&S->c->arena, "%s.%s", obj.s, name), &v)) return v;
+      ERR(S, "module '%s' has no attribute '%s' that kernels can use (a @jit function, a number, a dtype or a module)",
+          obj.s + 6, name);
+    }
     ERR(S, "module '%s' is not usable in kernels", obj.s);
   }
   if (obj.k == V_FUNC && !strcmp(obj.s, "triton.language.PropagateNan")) {
     if (!strcmp(name, "NONE")) return v_int(0);
     if (!strcmp(name, "ALL")) return v_int(0xffff);
     ERR(S, "PropagateNan has no member '%s'", name);
+  }
+  if ((is_const(obj) || obj.k == V_DTYPE || obj.k == V_STR || obj.k == V_NONE) && !strcmp(name, "value")) {
+    obj.tdt = 0; /* constexpr.value: the Python value */
+    return obj;
+  }
+  if (is_const(obj) && obj.tdt) { /* a typed constant answers as its 0-d tensor */
+    if (!strcmp(name, "dtype") || !strcmp(name, "type")) return v_dtype((tm_dtype)obj.tdt);
+    obj = to_tensor(S, obj);
   }
   if (obj.k == V_TENSOR) {
     Type t = ty_of(S, obj);
@@ -2185,10 +2567,45 @@ static Val subscript(Sema *S, Val x, Node *idx) {
     } else {
       S->line = it->line;
       S->col = it->col;
-      ERR(S, "blocks can only be indexed with ':' and None (x[:, None]); use tl.load with offsets or tl.gather");
+      ERR(S, "unsupported tensor index: blocks can only be indexed with ':' and None (x[:, None]); use tl.load with offsets or tl.gather");
     }
   }
   return x;
+}
+
+static int region_op(Sema *S, Op op, int nargs, const int *args, int nregions);
+
+/* `a if c else b` on a scalar device condition: an if op whose branches each
+ * compute their value (only the branch taken runs), as upstream. */
+static Val ifexp_device(Sema *S, Node *n, Val c) {
+  if (ty_of(S, c).rank) ERR(S, "a conditional expression needs a scalar condition, not a block; use tl.where for blocks");
+  c = cast_to(S, c, TM_I1);
+  Block *outer = S->blk;
+  int op = region_op(S, O_IF, 1, &c.id, 2);
+  Node *branch[2] = {n->b, n->c};
+  Type t[2];
+  bool none[2];
+  for (int side = 0; side < 2; side++) {
+    S->blk = S->fn->ins.v[op].regions[side];
+    S->depth++;
+    Val v = eval(S, branch[side]);
+    none[side] = v.k == V_NONE; /* `tl.store(a, x) if c else tl.store(b, x)`: no value */
+    if (!none[side]) v = to_tensor(S, v);
+    S->depth--;
+    t[side] = none[side] ? (Type){0} : ty_of(S, v);
+    S->line = n->line;
+    S->col = n->col;
+    if (side && (none[0] != none[1] || (!none[0] && !type_eq(t[0], t[1]))))
+      ERR(S, "Ternary expression with dynamic condition has inconsistent types %s and %s",
+          none[0] ? "void" : type_str(&S->c->arena, t[0]), none[1] ? "void" : type_str(&S->c->arena, t[1]));
+    mk_insv(S, O_YIELD, (Type){0}, none[side] ? 0 : 1, &v.id);
+  }
+  S->blk = outer;
+  if (none[0]) return v_none();
+  int id = mk_ins(S, O_RESULT, t[0], 0, 0, 0, 0);
+  S->fn->ins.v[id].aux = 0;
+  S->fn->ins.v[id].imm = op;
+  return tensor(id);
 }
 
 static Val eval(Sema *S, Node *n) {
@@ -2257,7 +2674,7 @@ static Val eval(Sema *S, Node *n) {
     Val c = eval(S, n->a);
     S->line = n->line;
     S->col = n->col;
-    if (c.k == V_TENSOR) ERR(S, "a conditional expression on a device value is not supported; use tl.where");
+    if (c.k == V_TENSOR) return ifexp_device(S, n, c);
     return eval(S, truthy(S, c) ? n->b : n->c);
   }
   case N_SUBSCRIPT: {
@@ -2592,7 +3009,9 @@ static void bind_results(Sema *S, int op, Names names, const Type *types) {
  * the loop's results after it. */
 static void finish_loop(Sema *S, Node *n, Carried *C, int op, int r, const char *what, Snapshot before) {
   Block *outer = S->blk;
+  S->scope->loop_depth++;
   exec_region(S, S->fn->ins.v[op].regions[r], n->list);
+  S->scope->loop_depth--;
   S->blk = S->fn->ins.v[op].regions[r];
   S->line = n->line;
   S->col = n->col;
@@ -2609,10 +3028,12 @@ static void unrolled_for(Sema *S, Node *n, const char *fname, Val *b, int np) {
   if (step == 0) ERR(S, "%s() step must not be zero", fname);
   int64_t trips = step > 0 ? (hi > lo ? (hi - lo + step - 1) / step : 0) : (lo > hi ? (lo - hi - step - 1) / -step : 0);
   if (trips > 4096) ERR(S, "static_range of %lld iterations is too long to unroll; use range()", (long long)trips);
+  S->scope->unroll_depth++;
   for (int64_t k = 0; k < trips && !S->scope->returned; k++) {
     assign(S, n->a, v_int(lo + k * step));
     exec_block(S, n->list);
   }
+  S->scope->unroll_depth--;
 }
 
 /* for i in range(lo, hi, step) / tl.range(...): a device loop; tl.static_range: unrolled. */
@@ -2633,7 +3054,16 @@ static void exec_for(Sema *S, Node *n) {
     if (strcmp(kw, "num_stages") && strcmp(kw, "loop_unroll_factor") && strcmp(kw, "warp_specialize") &&
         strcmp(kw, "disallow_acc_multi_buffer") && strcmp(kw, "flatten") && strcmp(kw, "step"))
       ERR(S, "%s() got an unexpected keyword argument '%s'", fname, kw);
-    eval(S, n->b->list2.v[i]->a);
+    Val kv = eval(S, n->b->list2.v[i]->a);
+    if (!strcmp(kw, "step")) { /* range(end, step=s) and range(start, end, step=s) */
+      if (np == 3) ERR(S, "%s() got multiple values for argument 'step'", fname);
+      if (np == 1) {
+        b[1] = b[0];
+        b[0] = v_int(0);
+      }
+      b[2] = kv;
+      np = 3;
+    }
   }
   S->line = n->b->line;
   S->col = n->b->col;
@@ -2750,8 +3180,8 @@ static void exec_if(Sema *S, Node *n, Val c) {
       Type t = ty_of(S, v);
       if (side == 0 || ret[0]) types[i] = t;
       else if (!type_eq(t, types[i]))
-        ERR(S, "'%s' has type %s in the if-branch but %s in the else-branch", names.v[i], type_str(&S->c->arena, types[i]),
-            type_str(&S->c->arena, t));
+        ERR(S, "Mismatched type for %s between then block (%s) and else block (%s)", names.v[i],
+            type_str(&S->c->arena, types[i]), type_str(&S->c->arena, t));
       args[i] = v.id;
     }
     mk_insv(S, O_YIELD, (Type){0}, names.n, args);
@@ -3006,19 +3436,22 @@ static void exec_stmt(Sema *S, Node *n) {
     if (n->a->kind == N_STR) return; /* docstring */
     eval(S, n->a);
     return;
-  case N_ASSIGN: {
-    Val v = eval(S, n->a);
+  case N_ASSIGN: { /* a Python value assigned to a name is a typed constant (typed()) */
+    Val v = typed(S, eval(S, n->a));
     for (int i = 0; i < n->list.n; i++) assign(S, n->list.v[i], v);
     return;
   }
-  case N_ANNASSIGN:
-    if (n->c) assign(S, n->a, eval(S, n->c));
+  case N_ANNASSIGN: /* `x: tl.constexpr = v` keeps v a Python value */
+    if (n->c) {
+      Val v = eval(S, n->c);
+      assign(S, n->a, is_constexpr_annotation(S, n->b) ? v : typed(S, v));
+    }
     return;
   case N_AUGASSIGN: {
     Val cur = eval(S, n->a), rhs = eval(S, n->b);
     S->line = n->line;
     S->col = n->col;
-    assign(S, n->a, binop(S, n->op, cur, rhs));
+    assign(S, n->a, typed(S, binop(S, n->op, cur, rhs)));
     return;
   }
   case N_IF: {
@@ -3031,16 +3464,15 @@ static void exec_stmt(Sema *S, Node *n) {
   }
   case N_FOR: exec_for(S, n); return;
   case N_WHILE: exec_while(S, n); return;
-  case N_RETURN:
-    S->scope->ret = n->a ? eval(S, n->a) : v_none();
+  case N_RETURN: /* a helper's Python result is a typed constant, as upstream's is a tensor */
+    S->scope->ret = n->a ? typed(S, eval(S, n->a)) : v_none();
     S->line = n->line;
     S->col = n->col;
     if (S->scope->is_kernel && S->scope->ret.k != V_NONE) ERR(S, "a kernel cannot return a value");
-    if (S->depth > S->scope->base_depth) {
-      if (!S->scope->is_kernel)
-        ERR(S, "'return' inside device-side control flow of a @jit helper is not supported; return at the end of the function");
-      mk_ins(S, O_RETURN, (Type){0}, 0, 0, 0, 0);
-    }
+    if (!S->scope->is_kernel && S->scope->loop_depth)
+      ERR(S, "'return' inside a loop of a @jit helper is not supported (as upstream: Triton cannot return from inside "
+             "'for' or 'while')");
+    if (S->scope->is_kernel && S->depth > S->scope->base_depth) mk_ins(S, O_RETURN, (Type){0}, 0, 0, 0, 0);
     S->scope->returned = true;
     return;
   case N_PASS: return;
@@ -3065,11 +3497,145 @@ static void exec_stmt(Sema *S, Node *n) {
   }
 }
 
+/* ---- `return` inside device control flow of a @jit helper ----
+ * Upstream's helpers are functions, and may return from inside an `if` on a
+ * device value (not from inside a loop). Ours are inlined, so such an `if`
+ * becomes an if op that yields the function's result: each branch runs its own
+ * statements and then, unless it returned, the rest of the function (every
+ * enclosing statement list's remainder, innermost first). Both paths must
+ * return values of one type ("Inconsistent return types"). */
+
+static bool contains_return(NodeVec body) {
+  for (int i = 0; i < body.n; i++) {
+    Node *st = body.v[i];
+    if (st->kind == N_RETURN) return true;
+    if (st->kind == N_IF && (contains_return(st->list) || contains_return(st->list2))) return true;
+  }
+  return false;
+}
+
+static void exec_continuation(Sema *S) {
+  Scope *sc = S->scope;
+  int saved = sc->nframes;
+  for (int k = saved - 1; k >= 0 && !sc->returned; k--) {
+    Frame f = sc->frames[k];
+    sc->nframes = k;
+    exec_block(S, (NodeVec){.v = f.body.v + f.i + 1, .n = f.body.n - f.i - 1});
+  }
+  sc->nframes = saved;
+}
+
+/* The values a returned value flattens to (a tuple's items, each a tensor). */
+static int flatten_return(Sema *S, Val v, int *ids, Type *tys, int max) {
+  if (v.k == V_NONE) return 0;
+  Val *items = v.k == V_TUPLE ? v.items : &v;
+  int n = v.k == V_TUPLE ? v.n : 1;
+  if (n > max) ERR(S, "a helper returning from inside device control flow may return at most %d values", max);
+  for (int i = 0; i < n; i++) {
+    if (items[i].k == V_TUPLE || (!is_const(items[i]) && items[i].k != V_TENSOR))
+      ERR(S, "a helper returning from inside device control flow must return tensors, numbers or a tuple of them, not %s",
+          vk_name(S, items[i]));
+    Val t = to_tensor(S, items[i]);
+    ids[i] = t.id;
+    tys[i] = ty_of(S, t);
+  }
+  return n;
+}
+
+static void exec_if_returning(Sema *S, Node *n, Val c) {
+  if (ty_of(S, c).rank) ERR(S, "an 'if' condition must be a scalar, not a block; use tl.where for blocks");
+  c = cast_to(S, c, TM_I1);
+  Snapshot before = snapshot(S);
+  Block *outer = S->blk;
+  int op = region_op(S, O_IF, 1, &c.id, 2);
+  enum { MAXR = 16 };
+  int ids[2][MAXR], nv[2];
+  Type tys[2][MAXR];
+  bool tuple[2];
+  Val shape_of = v_none();
+  for (int side = 0; side < 2; side++) {
+    S->blk = S->fn->ins.v[op].regions[side];
+    S->depth++;
+    exec_block(S, side ? n->list2 : n->list);
+    if (!S->scope->returned) exec_continuation(S);
+    Val r = S->scope->returned ? S->scope->ret : v_none();
+    S->scope->returned = false;
+    S->line = n->line;
+    S->col = n->col;
+    nv[side] = flatten_return(S, r, ids[side], tys[side], MAXR);
+    tuple[side] = r.k == V_TUPLE;
+    if (!side) shape_of = r;
+    S->depth--;
+    restore(S, before);
+  }
+  bool same = nv[0] == nv[1] && tuple[0] == tuple[1];
+  for (int i = 0; same && i < nv[0]; i++) same = type_eq(tys[0][i], tys[1][i]);
+  if (!same) {
+    const char *t[2];
+    for (int side = 0; side < 2; side++) {
+      t[side] = nv[side] ? "" : "void";
+      for (int i = 0; i < nv[side]; i++)
+        t[side] = arena_printf(&S->c->arena, "%s%s%s", t[side], i ? ", " : "", type_str(&S->c->arena, tys[side][i]));
+    }
+    ERR(S, "Inconsistent return types: %s and %s", t[0], t[1]);
+  }
+  for (int side = 0; side < 2; side++) {
+    S->blk = S->fn->ins.v[op].regions[side];
+    mk_insv(S, O_YIELD, (Type){0}, nv[side], ids[side]);
+  }
+  S->blk = outer;
+  Val res = v_none();
+  if (nv[0]) {
+    Val *items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)nv[0]);
+    for (int i = 0; i < nv[0]; i++) {
+      int id = mk_ins(S, O_RESULT, tys[0][i], 0, 0, 0, 0);
+      S->fn->ins.v[id].aux = (int16_t)i;
+      S->fn->ins.v[id].imm = op;
+      items[i] = tensor(id);
+    }
+    res = tuple[0] ? (Val){.k = V_TUPLE, .n = nv[0], .items = items} : items[0];
+  }
+  (void)shape_of;
+  S->scope->ret = res;
+  S->scope->returned = true;
+}
+
 static void exec_block(Sema *S, NodeVec body) {
-  for (int i = 0; i < body.n && !S->scope->returned; i++) exec_stmt(S, body.v[i]);
+  Scope *sc = S->scope;
+  if (sc->nframes == MAX_FRAMES) ERR(S, "statements nested too deeply");
+  int fi = sc->nframes++;
+  sc->frames[fi].body = body;
+  for (int i = 0; i < body.n && !sc->returned; i++) {
+    Node *st = body.v[i];
+    sc->frames[fi].i = i;
+    if (st->kind == N_IF && !sc->is_kernel && !sc->loop_depth && (contains_return(st->list) || contains_return(st->list2))) {
+      Val c = eval(S, st->a);
+      S->line = st->a->line;
+      S->col = st->a->col;
+      if (c.k == V_TENSOR) {
+        if (sc->unroll_depth)
+          ERR(S, "'return' under an 'if' on a device value inside tl.static_range is not supported; "
+                 "compute the value with tl.where and return it after the loop");
+        exec_if_returning(S, st, c);
+        break;
+      }
+      exec_block(S, truthy(S, c) ? st->list : st->list2);
+      continue;
+    }
+    exec_stmt(S, st);
+  }
+  sc->nframes = fi;
 }
 
 /* ------------------------------------------------------------ functions */
+
+/* `tl.const` (upstream: a pointer to data the kernel only reads; its pointer
+ * type differs from the plain one, and storing through it is an error). */
+static bool is_const_annotation(Node *ann) {
+  if (!ann) return false;
+  if (ann->kind == N_ATTR || ann->kind == N_NAME) return !strcmp(ann->name, "const");
+  return ann->kind == N_STR && (!strcmp(ann->str, "tl.const") || !strcmp(ann->str, "const"));
+}
 
 static bool is_constexpr_annotation(Sema *S, Node *ann) {
   if (!ann) return false;
@@ -3123,8 +3689,7 @@ static Val call_jitfn(Sema *S, JitFn *f, Args *A) {
       S->line = line;
       S->col = col;
     }
-    if (is_constexpr_annotation(S, p->a) && v.k == V_TENSOR)
-      ERR(S, "argument '%s' of %s() is tl.constexpr but received a device value", p->name, f->name);
+    if (is_constexpr_annotation(S, p->a) && is_const(v)) v.tdt = 0; /* a constexpr parameter holds a Python value */
     Binding b = {p->name, v};
     vec_push(&S->c->arena, sc.vars, b);
   }
@@ -3169,12 +3734,13 @@ static void bind_kernel_params(Sema *S, Node *def) {
       ERR(S, "parameter '%s' is annotated tl.constexpr but was given a runtime %s", p->name,
           ps->kind == TM_PARAM_POINTER ? "pointer" : "scalar");
     if (ps->kind != TM_PARAM_POINTER && ps->kind != TM_PARAM_SCALAR) ERR(S, "parameter '%s': invalid specification", p->name);
-    if (ps->dtype == TM_F64)
+    if (ps->dtype == TM_F64 && ps->kind != TM_PARAM_POINTER)
       ERR(S, "parameter '%s' is float64, which is not supported on the device (Metal has no double)", p->name);
     if (ps->dtype == TM_VOID || ps->dtype >= TM_NDTYPES) ERR(S, "parameter '%s': invalid dtype", p->name);
-    check_device_dtype(S, ps->dtype);
+    if (ps->dtype != TM_F64) check_device_dtype(S, ps->dtype); /* float64 memory: refused where it is read or written */
     Param par = {.name = p->name, .index = i, .kind = ps->kind, .flags = ps->flags,
                  .ty = ps->kind == TM_PARAM_POINTER ? type_ptr(ps->dtype) : type_scalar(ps->dtype)};
+    if (ps->kind == TM_PARAM_POINTER && is_const_annotation(p->a)) par.ty.ptr = PTR_CONST; /* `x: tl.const` */
     vec_push(&S->c->arena, S->fn->params, par);
     int id = mk_ins(S, O_ARG, par.ty, 0, 0, 0, 0);
     S->fn->ins.v[id].aux = (int16_t)(S->fn->params.n - 1);

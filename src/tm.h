@@ -24,7 +24,7 @@
 
 #include "triton_metal.h"
 
-#define TM_MAX_RANK 4
+#define TM_MAX_RANK 16
 
 /* ------------------------------------------------------------ arena.c */
 
@@ -160,9 +160,11 @@ char *ast_print(Ctx *c, Node *n); /* arena text, for `-d ast` */
 /* ------------------------------------------------------------ types.c */
 
 /* A value's type: a scalar dtype, a pointer to one, or a block of either. */
+enum { PTR_MUT = 1, PTR_CONST = 2 };
+
 typedef struct Type {
   uint8_t dt;    /* tm_dtype of the scalar element (pointee for pointers) */
-  uint8_t ptr;   /* 1: pointer to dt */
+  uint8_t ptr;   /* PTR_MUT: pointer to dt; PTR_CONST: pointer to data the kernel only reads (tl.const) */
   uint8_t rank;  /* 0: scalar */
   int32_t shape[TM_MAX_RANK];
 } Type;
@@ -194,7 +196,7 @@ typedef enum Op {
   O_BROADCAST,    /* block with 1-dims -> bigger block */
   O_EXPAND_DIMS,  /* aux = axis */
   O_ADD, O_SUB, O_MUL, O_DIV, O_REM, /* DIV on ints truncates, REM is C's */
-  O_AND, O_OR, O_XOR, O_SHL, O_SHR,  /* SHR arithmetic iff signed */
+  O_AND, O_OR, O_XOR, O_SHL, O_SHR,  /* SHR: aux 1 arithmetic, 0 logical (the shifted operand's own signedness) */
   O_MIN, O_MAX,
   O_NEG, O_NOT,   /* NOT: bitwise complement */
   O_CMP,          /* aux = Cmp */
@@ -220,7 +222,7 @@ typedef enum Op {
   O_DOT,          /* args: a [(B,)M,K], b [(B,)K,N], acc [(B,)M,N]: acc + a @ b */
   O_ATOMIC,       /* aux = AtomicKind; args: ptr val [mask] (CAS: ptr cmp val); imm = fence flags; result: old */
   O_SHUFFLE,      /* aux = ShuffleKind; elements move through threadgroup memory; imm = parameters */
-  O_BARRIER,      /* tl.debug_barrier: every thread of the program arrives; device memory fenced */
+  O_BARRIER,      /* tl.debug_barrier (aux 0) or order.c's (aux 1): every thread of the program arrives; device memory fenced */
   O_PRINT,        /* tl.device_print: aux = debug site; args: values (scalars or blocks of one shape) */
   O_ASSERT,       /* tl.device_assert (debug only): aux = debug site; args: cond */
   O_REDUCE,       /* args: inputs; aux: axis; region 0 combines (2n scalar blockargs -> yield n);
@@ -269,6 +271,7 @@ typedef struct Ins {
   uint8_t path;      /* which lowering the emitter chose, for explain: DOT_* (tl.dot), SCAN_* (scans) */
   int vec;           /* emit.c: a load/store done `vec` elements at a time (0: scalar) */
   const char *note;  /* the emitter's account of how it lowered this op, for explain (arena; NULL: none) */
+  bool solo;         /* order.c: a scalar load only thread 0 needs, so only thread 0 does it */
 } Ins;
 
 /* A straight-line list of instructions; regions of control-flow ops are Blocks. */
@@ -402,6 +405,9 @@ struct Layout {
 };
 
 void layout_assign(Ctx *c, Fn *f);
+/* order.c: solo scalar loads and the barriers that keep program order between
+ * replicated loads and the stores that may alias them */
+void order_memory(Ctx *c, Fn *f);
 /* The default family for a shape (vec consecutive elements per thread along
  * the last dim), and a value layout within a family. */
 Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps, int vec);

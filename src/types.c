@@ -49,9 +49,9 @@ int64_t type_numel(Type t) {
 }
 
 const char *type_str(Arena *a, Type t) {
-  const char *e = arena_printf(a, "%s%s", t.ptr ? "*" : "", tm_dtype_sig((tm_dtype)t.dt));
+  const char *e = arena_printf(a, "%s%s", t.ptr == PTR_CONST ? "*k" : t.ptr ? "*" : "", tm_dtype_sig((tm_dtype)t.dt));
   if (!t.rank) return e;
-  char dims[96] = "";
+  char dims[192] = "";
   size_t n = 0;
   for (int i = 0; i < t.rank; i++) n += (size_t)snprintf(dims + n, sizeof dims - n, "%dx", t.shape[i]);
   return arena_printf(a, "<%s%s>", dims, e);
@@ -63,10 +63,13 @@ bool dt_is_signed(tm_dtype dt) { return dt >= TM_I8 && dt <= TM_I64; }
 
 int dt_bits(tm_dtype dt) {
   static const int bits[TM_NDTYPES] = {0, 1, 8, 16, 32, 64, 8, 16, 32, 64, 16, 16, 32, 64};
-  return bits[dt];
+  if (dt >= TM_FP8E5 && dt < TM_DT_END) return 8;
+  return (unsigned)dt < TM_NDTYPES ? bits[dt] : 0;
 }
 
 int dt_fp_mantissa(tm_dtype dt) {
+  if (dt == TM_FP8E5 || dt == TM_FP8E5B16) return 2;
+  if (dt >= TM_FP8E4NV && dt <= TM_FP8E4B15) return 3;
   return dt == TM_F16 ? 10 : dt == TM_BF16 ? 7 : dt == TM_F32 ? 23 : dt == TM_F64 ? 52 : 0;
 }
 

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-bash tools/setup.sh
+# the examples need none of the libraries tests/libs runs
+TRITON_METAL_SKIP_LIBS=${TRITON_METAL_SKIP_LIBS:-1} bash tools/setup.sh
 PYTHONPATH=python "$PYTHON" examples/run_all.py

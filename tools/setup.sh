@@ -6,16 +6,32 @@
 #   - clang++-19 (Debian) for the CPU emulator: preferred, because it compiles
 #     MSL's half/bfloat and vector types natively; g++ works as a fallback
 #   - torch (CPU), optional: its interop tests are skipped without it
+#   - the real libraries tests/libs runs (optional, TRITON_METAL_SKIP_LIBS=1 skips):
+#     Liger-Kernel and fla-core without their dependencies (they would pull
+#     upstream triton and a CUDA torch), their pure-Python needs (transformers,
+#     einops) and MLX's CPU build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 need_py() { "$PYTHON" -c "import $1" 2>/dev/null; }
+# installed, without importing it (liger_kernel and fla import triton, which is ours
+# only with python/ on the path)
+need_dist() { "$PYTHON" -c "import importlib.metadata as m; m.version('$1')" 2>/dev/null; }
 for mod in numpy pytest; do
   need_py "$mod" || "$PYTHON" -m pip install -q "$mod"
 done
 if [ "${TRITON_METAL_SKIP_TORCH:-0}" != 1 ] && ! need_py torch; then
   "$PYTHON" -m pip install -q torch==2.13.0 2>/dev/null || echo "setup: torch not installed; its tests will be skipped"
+fi
+
+if [ "${TRITON_METAL_SKIP_LIBS:-0}" != 1 ] && need_py torch; then
+  need_py transformers || "$PYTHON" -m pip install -q "transformers==5.25.0" 2>/dev/null || echo "setup: transformers not installed; its tests will be skipped"
+  need_py einops || "$PYTHON" -m pip install -q "einops==0.8.2" 2>/dev/null || echo "setup: einops not installed"
+  need_dist liger-kernel || "$PYTHON" -m pip install -q --no-deps "liger-kernel==0.8.5" 2>/dev/null || echo "setup: liger-kernel not installed; its tests will be skipped"
+  need_dist fla-core || "$PYTHON" -m pip install -q --no-deps "fla-core==0.6.0" 2>/dev/null || echo "setup: fla-core not installed; its tests will be skipped"
+  if [ "$(uname)" = Linux ]; then mlx_spec="mlx[cpu]==0.32.4"; else mlx_spec="mlx==0.32.4"; fi
+  need_py mlx.core || "$PYTHON" -m pip install -q "$mlx_spec" 2>/dev/null || echo "setup: mlx not installed; its tests will be skipped"
 fi
 
 if [ "$(uname)" = Linux ] && ! command -v clang++-19 >/dev/null && ! command -v clang++ >/dev/null; then

@@ -6,8 +6,10 @@
  *                                 built by jit.py (see parse_param, parse_global)
  *   Device(name=None) -> Device   tm_device_open; .load(kernel) -> Module
  *   Module.launch(grid, values)   tm_launch_ex; values has one entry per kernel
- *                                 parameter: (ptr, nbytes, readonly) for host
- *                                 memory, (0, nbytes, readonly, buffer, offset)
+ *                                 parameter: (ptr, nbytes, readonly[, before])
+ *                                 for host memory (ptr: the kernel's pointer,
+ *                                 [ptr - before, ptr + nbytes) its allocation),
+ *                                 (0, nbytes, readonly, buffer, offset[, before])
  *                                 for an id<MTLBuffer>, a Python number for a
  *                                 scalar; Device.set_timing(True) makes it
  *                                 tm_launch_timed (Device.take_timing sums)
@@ -57,12 +59,36 @@ void tmpy_raise_msg(PyObject *exc, tm_status st, char *err, const char *what) {
 /* ------------------------------------------------------------------ values */
 
 /* (vkind, payload) -> tm_value. Strings are borrowed from payload. */
-static int parse_value(int vkind, PyObject *payload, tm_value *v) {
+/* (vkind, payload) -> tm_value. A tuple's items live in a bytes object added to
+ * keep (a list the caller holds until the compile returns). */
+static int parse_value(int vkind, PyObject *payload, tm_value *v, PyObject *keep) {
   memset(v, 0, sizeof *v);
   v->kind = (tm_value_kind)vkind;
   switch (vkind) {
   case TM_V_NONE:
     return 0;
+  case TM_V_TUPLE: {
+    if (!PyTuple_Check(payload) || !keep)
+      return PyErr_SetString(PyExc_TypeError, "a tuple value needs a tuple of (kind, payload)"), -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(payload);
+    PyObject *store = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(tm_value));
+    if (!store || PyList_Append(keep, store) < 0) {
+      Py_XDECREF(store);
+      return -1;
+    }
+    Py_DECREF(store); /* the list holds it */
+    tm_value *items = (tm_value *)PyBytes_AS_STRING(store);
+    for (Py_ssize_t i = 0; i < n; i++) {
+      int k;
+      PyObject *p;
+      if (!PyArg_ParseTuple(PyTuple_GET_ITEM(payload, i), "iO", &k, &p) ||
+          parse_value(k, p, &items[i], keep) < 0)
+        return -1;
+    }
+    v->items = items;
+    v->i = n;
+    return 0;
+  }
   case TM_V_BOOL: {
     int b = PyObject_IsTrue(payload);
     if (b < 0)
@@ -84,7 +110,7 @@ static int parse_value(int vkind, PyObject *payload, tm_value *v) {
     long d = PyLong_AsLong(payload);
     if (d == -1 && PyErr_Occurred())
       return -1;
-    if (d <= TM_VOID || d >= TM_NDTYPES) {
+    if (d <= TM_VOID || (d >= TM_NDTYPES && d < TM_FP8E5) || d >= TM_DT_END) {
       PyErr_Format(PyExc_ValueError, "bad dtype code %ld", d);
       return -1;
     }
@@ -112,7 +138,7 @@ static int check_tuple(PyObject *item, Py_ssize_t n, const char *what) {
 }
 
 /* (kind, dtype, flags, vkind, payload) -> tm_param_spec */
-static int parse_param(PyObject *item, tm_param_spec *p) {
+static int parse_param(PyObject *item, tm_param_spec *p, PyObject *keep) {
   int kind, dtype, flags, vkind;
   PyObject *payload;
   if (check_tuple(item, 5, "param spec") < 0 ||
@@ -126,23 +152,92 @@ static int parse_param(PyObject *item, tm_param_spec *p) {
   p->kind = (tm_param_kind)kind;
   p->dtype = (tm_dtype)dtype;
   p->flags = (unsigned)flags;
-  return parse_value(vkind, payload, &p->value);
+  return parse_value(vkind, payload, &p->value, keep);
 }
 
 /* (name, gkind, target, vkind, payload, source, file, line) -> tm_global */
-static int parse_global(PyObject *item, tm_global *g) {
+static int parse_global(PyObject *item, tm_global *g, PyObject *keep) {
   int gkind, vkind;
   PyObject *payload;
   if (check_tuple(item, 8, "global") < 0 ||
       !PyArg_ParseTuple(item, "siziOzzi", &g->name, &gkind, &g->target, &vkind, &payload,
                         &g->source, &g->file, &g->line))
     return -1;
-  if (gkind < TM_G_MODULE || gkind > TM_G_JITFN) {
+  if (gkind < TM_G_MODULE || gkind > TM_G_HOSTFN) {
     PyErr_SetString(PyExc_ValueError, "bad global kind");
     return -1;
   }
   g->kind = (tm_global_kind)gkind;
-  return parse_value(vkind, payload, &g->value);
+  if (gkind == TM_G_HOSTFN) { /* payload: the callable (the globals tuple keeps it alive) */
+    if (!PyCallable_Check(payload)) {
+      PyErr_SetString(PyExc_TypeError, "a host-function global needs a callable");
+      return -1;
+    }
+    g->host = payload;
+    return 0;
+  }
+  return parse_value(vkind, payload, &g->value, keep);
+}
+
+/* ------------------------------------------------------------------ host functions */
+
+/* (kind, payload) of a compile-time value, for triton_metal.jit._host_call. */
+static PyObject *value_to_py(const tm_value *v) {
+  switch (v->kind) {
+  case TM_V_BOOL: return Py_BuildValue("(iO)", (int)v->kind, v->i ? Py_True : Py_False);
+  case TM_V_INT: case TM_V_DTYPE: return Py_BuildValue("(iL)", (int)v->kind, (long long)v->i);
+  case TM_V_FLOAT: return Py_BuildValue("(id)", (int)v->kind, v->f);
+  case TM_V_STR: return Py_BuildValue("(is)", (int)v->kind, v->s ? v->s : "");
+  default: return Py_BuildValue("(iO)", (int)TM_V_NONE, Py_None);
+  }
+}
+
+static char *exception_text(void) {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  PyObject *s = value ? PyObject_Str(value) : NULL;
+  const char *tn = type ? ((PyTypeObject *)type)->tp_name : "error";
+  const char *ms = s ? PyUnicode_AsUTF8(s) : NULL;
+  size_t n = strlen(tn) + (ms ? strlen(ms) : 0) + 4;
+  char *out = malloc(n);
+  if (out) snprintf(out, n, "%s: %s", tn, ms ? ms : "");
+  PyErr_Clear();
+  Py_XDECREF(s);
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  return out;
+}
+
+/* tm_host_call: runs a @constexpr_function through triton_metal.jit._host_call,
+ * which converts the values both ways. ctx is a list that keeps string results
+ * alive until the compile returns. */
+static int host_call(void *ctx, const tm_global *g, const tm_value *args, int nargs, tm_value *out, char **err) {
+  PyGILState_STATE gil = PyGILState_Ensure();
+  int rc = 1;
+  PyObject *jit = NULL, *t = PyTuple_New(nargs), *r = NULL;
+  for (int i = 0; t && i < nargs; i++) {
+    PyObject *v = value_to_py(&args[i]);
+    if (!v) {
+      Py_CLEAR(t);
+      break;
+    }
+    PyTuple_SET_ITEM(t, i, v);
+  }
+  if (t && (jit = PyImport_ImportModule("triton_metal.jit")))
+    r = PyObject_CallMethod(jit, "_host_call", "OO", (PyObject *)g->host, t);
+  int kind;
+  PyObject *payload;
+  if (r && PyArg_ParseTuple(r, "iO", &kind, &payload) && parse_value(kind, payload, out, (PyObject *)ctx) == 0 &&
+      PyList_Append((PyObject *)ctx, r) == 0)
+    rc = 0;
+  if (rc) *err = exception_text();
+  Py_XDECREF(r);
+  Py_XDECREF(t);
+  Py_XDECREF(jit);
+  PyGILState_Release(gil);
+  return rc;
 }
 
 /* ------------------------------------------------------------------ Kernel */
@@ -151,7 +246,7 @@ typedef struct {
   PyObject_HEAD
   tm_kernel *k;
   PyObject *msl, *name, *source_file, *args, *builtins, *dump;
-  int threads_per_threadgroup, threadgroup_mem_bytes, uses_barriers;
+  int threads_per_threadgroup, threadgroup_mem_bytes, uses_barriers, private_bytes;
 } KernelObject;
 
 static void Kernel_dealloc(KernelObject *self) {
@@ -184,6 +279,8 @@ static PyMemberDef Kernel_members[] = {
     {"threadgroup_mem_bytes", Py_T_INT, offsetof(KernelObject, threadgroup_mem_bytes),
      Py_READONLY, NULL},
     {"uses_barriers", Py_T_INT, offsetof(KernelObject, uses_barriers), Py_READONLY, NULL},
+    {"private_bytes", Py_T_INT, offsetof(KernelObject, private_bytes), Py_READONLY,
+     "estimate of a thread's private arrays, in bytes (an upper bound)"},
     {NULL, 0, 0, 0, NULL}};
 
 static PyTypeObject KernelType = {
@@ -224,6 +321,7 @@ static int kernel_fill(KernelObject *ko) {
   ko->threads_per_threadgroup = info->threads_per_threadgroup;
   ko->threadgroup_mem_bytes = info->threadgroup_mem_bytes;
   ko->uses_barriers = info->uses_barriers;
+  ko->private_bytes = info->private_bytes;
   return 0;
 }
 
@@ -233,7 +331,7 @@ static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
                            "dump",    "opt_level", "debug_info", NULL};
   int opt_level = TM_OPT_DEFAULT;
   tm_compile_request req;
-  PyObject *params_in = Py_None, *globals_in = Py_None, *params = NULL, *globals = NULL;
+  PyObject *params_in = Py_None, *globals_in = Py_None, *params = NULL, *globals = NULL, *host_keep = NULL;
   PyObject *result = NULL;
   tm_param_spec *ps = NULL;
   tm_global *gs = NULL;
@@ -259,14 +357,18 @@ static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
     PyErr_NoMemory();
     goto out;
   }
+  if (!(host_keep = PyList_New(0)))
+    goto out;
   for (int i = 0; i < req.nparams; i++)
-    if (parse_param(PyTuple_GET_ITEM(params, i), &ps[i]) < 0)
+    if (parse_param(PyTuple_GET_ITEM(params, i), &ps[i], host_keep) < 0)
       goto out;
   for (int i = 0; i < req.nglobals; i++)
-    if (parse_global(PyTuple_GET_ITEM(globals, i), &gs[i]) < 0)
+    if (parse_global(PyTuple_GET_ITEM(globals, i), &gs[i], host_keep) < 0)
       goto out;
   req.params = ps;
   req.globals = gs;
+  req.host_call = host_call;
+  req.host_ctx = host_keep;
 
   tm_kernel *k = NULL;
   char *err = NULL;
@@ -298,6 +400,7 @@ out:
   PyMem_Free(gs);
   Py_XDECREF(params);
   Py_XDECREF(globals);
+  Py_XDECREF(host_keep);
   return result;
 }
 
@@ -415,6 +518,7 @@ static int kernel_info(KernelObject *ko, tm_kernel_info *info, tm_kernel_arg **a
   info->threads_per_threadgroup = ko->threads_per_threadgroup;
   info->threadgroup_mem_bytes = ko->threadgroup_mem_bytes;
   info->uses_barriers = ko->uses_barriers;
+  info->private_bytes = ko->private_bytes;
   *args_out = a;
   return 0;
 fail:
@@ -590,6 +694,8 @@ static PyObject *Device_take_timing(DeviceObject *self, PyObject *unused) {
   return r;
 }
 
+static PyObject *Device_visible_add(DeviceObject *self, PyObject *arg); /* below */
+
 static PyGetSetDef Device_getset[] = {
     {"name", (getter)Device_get_name, NULL, "device name (cpu, metal, metal-sim)", NULL},
     {"description", (getter)Device_get_description, NULL, NULL, NULL},
@@ -610,6 +716,9 @@ static PyMethodDef Device_methods[] = {
      "set_timing(on) -> previous: time every launch (tm_launch_timed; each waits)"},
     {"take_timing", (PyCFunction)Device_take_timing, METH_NOARGS,
      "take_timing() -> (ns, launches, 'gpu'|'host'|None): timed launches since last call"},
+    {"visible_add", (PyCFunction)Device_visible_add, METH_O,
+     "visible_add(memory) -> Visible: register kernel-visible memory (tm_visible_add); memory "
+     "is a pointer argument's launch value"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject DeviceType = {
@@ -748,6 +857,40 @@ int tmpy_scalar_to_bytes(PyObject *v, tm_dtype dt, unsigned char *slot, size_t *
 /* Runtime arguments on the stack up to this many; more go to the heap. */
 #define STACK_ARGS 32
 
+/* A pointer argument's memory: (ptr, nbytes, readonly[, before]) of host
+ * memory, or (0, nbytes, readonly, buffer, offset[, before]) of an
+ * id<MTLBuffer> (then dv->buffer is set). 0, or -1 with an exception set. */
+static int parse_memory(PyObject *v, tm_launch_arg *la, tm_device_arg *dv) {
+  PyObject *ptr, *nbytes, *buffer = NULL, *offset = NULL, *before = NULL;
+  int ro;
+  *dv = (tm_device_arg){NULL, 0};
+  Py_ssize_t tn = PyTuple_Check(v) ? PyTuple_GET_SIZE(v) : 0;
+  if (tn < 3 || tn > 6) {
+    PyErr_Format(PyExc_TypeError,
+                 "pointer argument must be (ptr, nbytes, readonly[, before]) or (0, nbytes, "
+                 "readonly, buffer, offset[, before]), got %.100s",
+                 Py_TYPE(v)->tp_name);
+    return -1;
+  }
+  if (tn == 4 ? !PyArg_ParseTuple(v, "OOpO", &ptr, &nbytes, &ro, &before)
+              : !PyArg_ParseTuple(v, "OOp|OOO", &ptr, &nbytes, &ro, &buffer, &offset, &before))
+    return -1;
+  if (buffer && !offset) {
+    PyErr_SetString(PyExc_TypeError, "a device-buffer pointer argument needs its offset");
+    return -1;
+  }
+  la->data = PyLong_AsVoidPtr(ptr);
+  la->nbytes = PyLong_AsSize_t(nbytes);
+  la->readonly = ro;
+  la->before = before ? PyLong_AsSize_t(before) : 0;
+  if (buffer) {
+    dv->buffer = PyLong_AsVoidPtr(buffer);
+    dv->offset = PyLong_AsSize_t(offset);
+    la->data = NULL;
+  }
+  return PyErr_Occurred() ? -1 : 0;
+}
+
 int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py_ssize_t nvals,
                 const PtrArg *ptrs) {
   tm_launch_arg la_stack[STACK_ARGS], *la = la_stack;
@@ -779,6 +922,7 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
       la[i].data = dbg;
       la[i].nbytes = dbg_words * sizeof *dbg;
       la[i].readonly = 0;
+      la[i].before = 0;
       continue;
     }
     if (p < 0 || p >= nvals) {
@@ -792,37 +936,18 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
         la[i].data = ptrs[p].ptr;
         la[i].nbytes = ptrs[p].nbytes;
         la[i].readonly = ptrs[p].readonly;
+        la[i].before = ptrs[p].before;
         continue;
       }
-      /* (ptr, nbytes, readonly) of host memory, or (0, nbytes, readonly,
-       * buffer, offset) of an id<MTLBuffer> (tm_launch_ex) */
-      PyObject *ptr, *nbytes, *buffer = NULL, *offset = NULL;
-      int ro;
-      if (!PyTuple_Check(v) || (PyTuple_GET_SIZE(v) != 3 && PyTuple_GET_SIZE(v) != 5)) {
-        PyErr_Format(PyExc_TypeError,
-                     "pointer argument must be (ptr, nbytes, readonly) or (0, nbytes, "
-                     "readonly, buffer, offset), got %.100s",
-                     Py_TYPE(v)->tp_name);
+      tm_device_arg dv;
+      if (parse_memory(v, &la[i], &dv) < 0)
         goto out;
-      }
-      if (!PyArg_ParseTuple(v, "OOp|OO", &ptr, &nbytes, &ro, &buffer, &offset))
-        goto out;
-      la[i].data = PyLong_AsVoidPtr(ptr);
-      la[i].nbytes = PyLong_AsSize_t(nbytes);
-      la[i].readonly = ro;
-      if (PyErr_Occurred())
-        goto out;
-      if (buffer) {
-        void *b = PyLong_AsVoidPtr(buffer);
-        size_t off = PyLong_AsSize_t(offset);
-        if (PyErr_Occurred())
-          goto out;
+      if (dv.buffer) {
         if (!dev && !(dev = PyMem_Calloc((size_t)mo->nargs, sizeof *dev))) {
           PyErr_NoMemory();
           goto out;
         }
-        dev[i] = (tm_device_arg){b, off};
-        la[i].data = NULL;
+        dev[i] = dv;
       }
     } else {
       size_t n = 0;
@@ -831,6 +956,7 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
       la[i].data = slots[i];
       la[i].nbytes = n;
       la[i].readonly = 0;
+      la[i].before = 0;
     }
   }
   if (g[0] && g[1] && g[2]) { /* an empty grid launches nothing, as upstream */
@@ -874,6 +1000,95 @@ out:
     PyMem_Free(slots);
   }
   return rc;
+}
+
+/* ------------------------------------------------------------------ Visible */
+
+/* A registration of kernel-visible memory; removed by release() or when dropped. */
+typedef struct {
+  PyObject_HEAD
+  tm_visible *v;
+  PyObject *device; /* keeps the device open while registered */
+  uint64_t address;
+} VisibleObject;
+
+static void visible_release(VisibleObject *self) {
+  if (!self->v)
+    return;
+  tm_visible *v = self->v;
+  tm_device *d = ((DeviceObject *)self->device)->d;
+  self->v = NULL;
+  Py_BEGIN_ALLOW_THREADS
+  tm_visible_remove(d, v); /* waits for launches that may reach it */
+  Py_END_ALLOW_THREADS
+}
+
+static void Visible_dealloc(VisibleObject *self) {
+  visible_release(self);
+  Py_XDECREF(self->device);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Visible_release(VisibleObject *self, PyObject *unused) {
+  visible_release(self);
+  Py_RETURN_NONE;
+}
+
+static PyObject *Visible_get_address(VisibleObject *self, void *c) {
+  return PyLong_FromUnsignedLongLong(self->address);
+}
+
+static PyObject *Visible_get_registered(VisibleObject *self, void *c) {
+  return PyBool_FromLong(self->v != NULL);
+}
+
+static PyMethodDef Visible_methods[] = {
+    {"release", (PyCFunction)Visible_release, METH_NOARGS,
+     "release(): unregister (tm_visible_remove); kernels may no longer reach the memory"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Visible_getset[] = {
+    {"address", (getter)Visible_get_address, NULL,
+     "the address kernels use for the memory's data pointer (for pointer tables)", NULL},
+    {"registered", (getter)Visible_get_registered, NULL, "not released yet", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject VisibleType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "triton_metal._C.Visible",
+    .tp_basicsize = sizeof(VisibleObject),
+    .tp_dealloc = (destructor)Visible_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Kernel-visible memory registered on a device (Device.visible_add).",
+    .tp_methods = Visible_methods,
+    .tp_getset = Visible_getset,
+};
+
+static PyObject *Device_visible_add(DeviceObject *self, PyObject *arg) {
+  if (!device_ok(self))
+    return NULL;
+  tm_launch_arg la;
+  tm_device_arg dv;
+  if (parse_memory(arg, &la, &dv) < 0)
+    return NULL;
+  VisibleObject *vo = PyObject_New(VisibleObject, &VisibleType);
+  if (!vo)
+    return NULL;
+  vo->v = NULL;
+  vo->device = Py_NewRef(self);
+  vo->address = 0;
+  char *err = NULL;
+  tm_status st;
+  Py_BEGIN_ALLOW_THREADS
+  st = tm_visible_add(self->d, &la, dv.buffer ? &dv : NULL, &vo->v, &vo->address, &err);
+  Py_END_ALLOW_THREADS
+  if (st != TM_OK) {
+    tmpy_raise_msg(st == TM_ERR_NOMEM ? PyExc_MemoryError : PyExc_ValueError, st, err,
+                   "tm_visible_add");
+    Py_DECREF(vo);
+    return NULL;
+  }
+  tm_free(err);
+  return (PyObject *)vo;
 }
 
 /* launch(grid, values): grid is a 3-sequence of ints; values one per parameter. */
@@ -934,7 +1149,7 @@ static PyObject *Module_info(ModuleObject *self, PyObject *unused) {
 static PyMethodDef Module_methods[] = {
     {"launch", (PyCFunction)Module_launch, METH_VARARGS,
      "launch(grid3, values): run the kernel; values has one entry per parameter: a number, "
-     "(ptr, nbytes, readonly) or (0, nbytes, readonly, buffer, offset)"},
+     "(ptr, nbytes, readonly[, before]) or (0, nbytes, readonly, buffer, offset[, before])"},
     {"info", (PyCFunction)Module_info, METH_NOARGS,
      "info() -> dict: max_threads_per_threadgroup, thread_execution_width, "
      "static_threadgroup_memory, as the device built the kernel"},
@@ -952,16 +1167,18 @@ PyTypeObject tmpy_ModuleType = {
 /* ------------------------------------------------------------------ helpers */
 
 /* kernel_from_parts(msl, name, source_file, args, builtins, threads_per_threadgroup,
- * threadgroup_mem_bytes, uses_barriers) -> Kernel: a Kernel rebuilt from the
- * fields of one (the disk cache); validated as Device.load will read it. */
+ * threadgroup_mem_bytes, uses_barriers[, private_bytes]) -> Kernel: a Kernel rebuilt
+ * from the fields of one (the disk cache); validated as Device.load will read it. */
 static PyObject *py_kernel_from_parts(PyObject *mod, PyObject *args) {
   PyObject *msl, *name, *source_file, *kargs, *builtins;
-  int tpt, tgmem, barriers;
+  int tpt, tgmem, barriers, priv = 0;
   tm_kernel_info info;
   tm_kernel_arg *iargs;
-  if (!PyArg_ParseTuple(args, "UUOO!O!iii", &msl, &name, &source_file, &PyTuple_Type, &kargs,
-                        &PyTuple_Type, &builtins, &tpt, &tgmem, &barriers))
+  if (!PyArg_ParseTuple(args, "UUOO!O!iii|i", &msl, &name, &source_file, &PyTuple_Type, &kargs,
+                        &PyTuple_Type, &builtins, &tpt, &tgmem, &barriers, &priv))
     return NULL;
+  if (priv < 0)
+    return PyErr_Format(PyExc_ValueError, "bad private_bytes %d", priv);
   if (source_file != Py_None && !PyUnicode_Check(source_file))
     return PyErr_Format(PyExc_TypeError, "source_file must be str or None");
   if (tpt <= 0 || tpt > 1024 || tgmem < 0)
@@ -986,6 +1203,7 @@ static PyObject *py_kernel_from_parts(PyObject *mod, PyObject *args) {
   ko->threads_per_threadgroup = tpt;
   ko->threadgroup_mem_bytes = tgmem;
   ko->uses_barriers = barriers;
+  ko->private_bytes = priv;
   if (kernel_info(ko, &info, &iargs) < 0) {
     Py_DECREF(ko);
     return NULL;
@@ -1109,14 +1327,16 @@ PyMODINIT_FUNC PyInit__C(void) {
     goto fail;
   }
   if (add_type(m, "Kernel", &KernelType) < 0 || add_type(m, "Device", &DeviceType) < 0 ||
-      add_type(m, "Module", &ModuleType) < 0 || tmpy_launcher_init(m) < 0)
+      add_type(m, "Module", &ModuleType) < 0 || add_type(m, "Visible", &VisibleType) < 0 ||
+      tmpy_launcher_init(m) < 0)
     goto fail;
   if (PyModule_AddStringConstant(m, "VERSION", TM_VERSION) < 0 ||
       add_int(m, "NDTYPES", TM_NDTYPES) < 0 || add_int(m, "I1", TM_I1) < 0 ||
       add_int(m, "I64", TM_I64) < 0 || add_int(m, "U64", TM_U64) < 0 ||
       add_int(m, "F16", TM_F16) < 0 || add_int(m, "BF16", TM_BF16) < 0 ||
       add_int(m, "F32", TM_F32) < 0 || add_int(m, "F64", TM_F64) < 0 ||
-      add_int(m, "V_STR", TM_V_STR) < 0 || add_int(m, "PARAM_CONSTEXPR", TM_PARAM_CONSTEXPR) < 0 ||
+      add_int(m, "V_STR", TM_V_STR) < 0 || add_int(m, "V_TUPLE", TM_V_TUPLE) < 0 ||
+      add_int(m, "PARAM_CONSTEXPR", TM_PARAM_CONSTEXPR) < 0 ||
       add_int(m, "PF_READONLY", TM_PF_READONLY) < 0 || add_int(m, "G_JITFN", TM_G_JITFN) < 0 ||
       add_int(m, "ARG_BYTES", TM_ARG_BYTES) < 0 || add_int(m, "OPT_DEFAULT", TM_OPT_DEFAULT) < 0 ||
       add_int(m, "OPT_NONE", TM_OPT_NONE) < 0 || add_int(m, "OPT_BASIC", TM_OPT_BASIC) < 0 ||

@@ -45,21 +45,25 @@ typedef struct {
   PyObject *msl;    /* the MSL text, kept when the kernel has device_print/assert sites */
 } ModuleObject;
 
-/* The memory of one pointer argument, as handed to tm_launch. */
+/* The memory of one pointer argument, as handed to tm_launch: the view's data
+ * pointer and the allocation around it (tm_launch_arg's before and nbytes). */
 typedef struct {
   tm_dtype dtype;
   void *ptr;
-  size_t nbytes;
+  size_t nbytes; /* from ptr to the end of the allocation */
   int readonly;
+  size_t before; /* bytes of the allocation below ptr */
 } PtrArg;
 
 /* The one place that turns a pointer argument (an array or tensor object) into
- * device-visible memory. Returns 1 and fills *out when obj is usable as it is;
- * 0 when it is not a kind handled here or not usable (not contiguous, not on
- * the CPU, unknown dtype): the caller then takes the Python path
- * (jit.pointer_arg), which handles more kinds and explains refusals; -1 with an
- * exception set. Kinds handled: buffer-protocol objects (NumPy arrays) and
- * torch CPU tensors. New kinds (torch MPS tensors, MLX arrays) go here. */
+ * device-visible memory. Returns 1 and fills *out when obj is usable as it is
+ * (any strides: the kernel gets the view's data pointer and may address the
+ * whole allocation around it); 0 when it is not a kind handled here or not
+ * usable (not on the CPU, unknown dtype): the caller then takes the Python
+ * path (jit.pointer_arg), which handles more kinds and explains refusals; -1
+ * with an exception set (a view that reaches outside the memory of the array
+ * it views). Kinds handled: buffer-protocol objects (NumPy arrays) and torch
+ * CPU tensors. New kinds (torch MPS tensors, MLX arrays) go here. */
 int tmpy_pointer_arg(PyObject *obj, PtrArg *out);
 
 /* Raises `exc` with the library's message (or a generic one) and frees it. */
@@ -70,7 +74,8 @@ int tmpy_scalar_to_bytes(PyObject *v, tm_dtype dt, unsigned char *slot, size_t *
 
 /* Launches mo on grid g. vals[p] is the value of kernel parameter p (nvals of
  * them); for a pointer parameter ptrs[p] is its memory when ptrs is not NULL,
- * otherwise vals[p] is a (ptr, nbytes, readonly) tuple. Releases the GIL
+ * otherwise vals[p] is a (ptr, nbytes, readonly[, before]) tuple (or the
+ * device-buffer form, see Module.launch). Releases the GIL
  * around tm_launch. 0 or -1 with an exception set. */
 int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py_ssize_t nvals,
                 const PtrArg *ptrs);

@@ -28,6 +28,7 @@ from . import compiler
 from . import knobs
 from .compat import install, uninstall
 from .tensor_descriptor import TensorDescriptor
+from .visible import kernel_visible, KernelVisible
 
 __version__ = "0.1.0"
 
@@ -76,5 +77,5 @@ _allocator = None
 __all__ = ["jit", "JITFunction", "CompiledKernel", "TritonError", "CompilationError", "LaunchError",
            "OutOfResources", "cdiv", "next_power_of_2", "constexpr_function", "language",
            "testing", "runtime", "get_device", "Config", "autotune", "heuristics", "install",
-           "uninstall", "TensorDescriptor", "set_allocator"]
+           "uninstall", "TensorDescriptor", "set_allocator", "kernel_visible", "KernelVisible"]
 from ._check import check_compatibility  # noqa: E402  (compatibility report: _check.py)

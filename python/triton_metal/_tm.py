@@ -5,8 +5,13 @@
 # tm_dtype
 VOID, I1, I8, I16, I32, I64, U8, U16, U32, U64, F16, BF16, F32, F64 = range(14)
 
+# the compile-time-only fp8 dtypes (data of them is refused)
+FP8E5, FP8E5B16, FP8E4NV, FP8E4B8, FP8E4B15 = range(32, 37)
+FP8_CODES = {"fp8e5": FP8E5, "fp8e5b16": FP8E5B16, "fp8e4nv": FP8E4NV, "fp8e4b8": FP8E4B8,
+             "fp8e4b15": FP8E4B15}
+
 # tm_value_kind
-V_NONE, V_BOOL, V_INT, V_FLOAT, V_DTYPE, V_STR = range(6)
+V_NONE, V_BOOL, V_INT, V_FLOAT, V_DTYPE, V_STR, V_TUPLE = range(7)
 
 # tm_param_kind
 PARAM_POINTER, PARAM_SCALAR, PARAM_CONSTEXPR = 1, 2, 3
@@ -15,7 +20,7 @@ PARAM_POINTER, PARAM_SCALAR, PARAM_CONSTEXPR = 1, 2, 3
 PF_DIV16, PF_READONLY = 1, 2
 
 # tm_global_kind
-G_MODULE, G_FUNC, G_VALUE, G_JITFN = 1, 2, 3, 4
+G_MODULE, G_FUNC, G_VALUE, G_JITFN, G_HOSTFN = 1, 2, 3, 4, 5
 
 # tm_arg_role
 ARG_BUFFER, ARG_BYTES = 1, 2

@@ -9,8 +9,10 @@
 # (after prune_configs_by) runs under testing.do_bench and the fastest is kept:
 # in memory, and on disk under <cache root>/autotune/<device>/ (keyed by the
 # kernel's source, the configs, the tuning key and the compiler version), so a
-# later process skips the benchmark. TRITON_METAL_DISABLE_AUTOTUNING=1 takes the
-# first config without benchmarking; TRITON_METAL_CACHE_AUTOTUNING=0 or
+# later process skips the benchmark. The class has upstream's shape (hooks,
+# _bench, prune_configs, do_bench, cache), because libraries subclass it (see
+# Autotuner). TRITON_METAL_DISABLE_AUTOTUNING=1 takes the first (pruned) config
+# that compiles, without benchmarking; TRITON_METAL_CACHE_AUTOTUNING=0 or
 # cache_results=False keeps results in memory only; TRITON_PRINT_AUTOTUNING=1
 # prints each choice.
 
@@ -98,17 +100,42 @@ def _env_on(name, default):
     return default if e is None or e == "" else e not in ("0", "false", "False")
 
 
+def _autotuning_disabled():
+    return _env_on("TRITON_METAL_DISABLE_AUTOTUNING", False)
+
+
+def _print_autotuning():
+    return os.environ.get("TRITON_PRINT_AUTOTUNING") == "1"
+
+
 class Autotuner(KernelInterface):
+    """Upstream's Autotuner, as libraries use and subclass it:
+
+      run(*args, grid=..., warmup=False, **kwargs)   tunes (once per key), then launches
+      _bench(*args, config=..., **meta) -> [ms] * 3  times one config (inf if it does not fit)
+      prune_configs(kwargs)                           early_config_prune, then perf_model top_k
+      pre_hook(nargs, reset_only=False)               assignable; by default reset_to_zero
+      post_hook(nargs, exception)                     and restore_value (None arguments skipped)
+      user_defined_pre_hook / user_defined_post_hook  True when the decorator was given hooks:
+                                                      they then replace the defaults, as upstream
+      do_bench                                        the benchmarker (default: the driver's)
+      nargs                                           the positional arguments by name, during run
+      cache                                           tuning key -> Config (subclasses may fill it)
+
+    TRITON_METAL_DISABLE_AUTOTUNING=1 benchmarks nothing: run takes the first
+    pruned config that compiles for the arguments (one that does not fit, such as
+    too much threadgroup memory, is what tuning would skip too), and _bench (for
+    subclasses that override run) gives each config that compiles its index in
+    `configs` as its time, so the same config wins there."""
+
     def __init__(self, fn, arg_names, configs, key, reset_to_zero=None, restore_value=None,
                  pre_hook=None, post_hook=None, prune_configs_by=None, warmup=None, rep=None,
                  use_cuda_graph=False, do_bench=None, cache_results=None):
-        if not configs:
-            raise ValueError("autotune: configs must name at least one Config")
+        self.configs = list(configs) if configs else [Config({})]
         self.fn = fn
         self.base_fn = _base_jit(fn)
         self.arg_names = list(arg_names)
-        self.configs = list(configs)
-        self.keys = list(key)
+        self.keys = list(key or [])
         for k in self.keys:
             if k not in self.arg_names:
                 raise ValueError(f"autotune: key names unknown parameter {k!r} "
@@ -119,56 +146,90 @@ class Autotuner(KernelInterface):
             if n not in self.arg_names:
                 raise ValueError(f"autotune: reset_to_zero/restore_value name unknown "
                                  f"parameter {n!r}")
-        self.user_pre_hook = pre_hook
-        self.user_post_hook = post_hook
+        self.restore_copies = {}
+        self._failures = []  # (config, error) of the configs _bench found not to fit
+        self._untuned = {}  # tuning key -> the config taken with autotuning disabled
+        self.pre_hook, self.user_defined_pre_hook = self._default_pre_hook, False
+        self.post_hook, self.user_defined_post_hook = self._default_post_hook, False
+        if pre_hook:
+            self.pre_hook, self.user_defined_pre_hook = pre_hook, True
+        if post_hook:
+            self.post_hook, self.user_defined_post_hook = post_hook, True
         prune = prune_configs_by or {}
         self.early_config_prune = prune.get("early_config_prune")
         self.perf_model = prune.get("perf_model")
-        self.top_k = prune.get("top_k", 1.0)
-        self.num_warmups = 25 if warmup is None else warmup
-        self.num_reps = 100 if rep is None else rep
-        self.do_bench = do_bench
+        self.configs_top_k = prune.get("top_k", 1.0)
+        self.num_warmups, self.num_reps = warmup, rep
+        self.use_cuda_graph = use_cuda_graph
+        self._do_bench = do_bench
         self.cache_results = cache_results
-        self.cache = {}  # tuning key -> Config
+        self.cache = {}
+        self.nargs = None
         self.configs_timings = None
         self.best_config = None
         self.bench_time = 0.0
         self.__name__ = getattr(fn, "__name__", "kernel")
         self.__doc__ = getattr(fn, "__doc__", None)
 
-    # ---- hooks around each benchmarked launch
+    @property
+    def top_k(self):
+        return self.configs_top_k
 
-    def _pre_hook(self, args):
-        self._saved = {n: _copy(args[n]) for n in self.restore_value if n in args}
+    # ---- the benchmarker: assignable, as upstream's cached property
+
+    @property
+    def do_bench(self):
+        if self._do_bench is not None:
+            return self._do_bench
+        from . import testing
+        if self.use_cuda_graph:  # upstream's do_bench_cudagraph (testing.py: no graphs here)
+            rep = 20 if self.num_reps is None else self.num_reps
+            return lambda fn, quantiles=None: testing.do_bench_cudagraph(fn, rep=rep,
+                                                                         quantiles=quantiles)
+        warmup = 25 if self.num_warmups is None else self.num_warmups
+        rep = 100 if self.num_reps is None else self.num_reps
+        return lambda fn, quantiles=None: testing.do_bench(fn, warmup=warmup, rep=rep,
+                                                           quantiles=quantiles)
+
+    @do_bench.setter
+    def do_bench(self, fn):
+        self._do_bench = fn
+
+    # ---- hooks around each benchmarked launch (arguments that are None are skipped:
+    #      optional pointers gated by a constexpr flag are passed as None)
+
+    def _default_pre_hook(self, nargs, reset_only=False):
         for n in self.reset_to_zero:
-            if n in args:
-                _zero(args[n])
-        if self.user_pre_hook:
-            self.user_pre_hook(args)
+            if nargs.get(n) is not None:
+                _zero(nargs[n])
+        if not reset_only:
+            self.restore_copies = {n: _copy(nargs[n]) for n in self.restore_value
+                                   if nargs.get(n) is not None}
 
-    def _post_hook(self, args, exception):
-        for n, v in getattr(self, "_saved", {}).items():
-            _restore(args[n], v)
-        self._saved = {}
-        if self.user_post_hook:
-            self.user_post_hook(args, exception)
+    def _default_post_hook(self, nargs, exception):
+        for n, v in self.restore_copies.items():
+            _restore(nargs[n], v)
+        self.restore_copies = {}
 
     # ---- choosing
 
     def _tuning_key(self, all_args):
-        key = [all_args[k] for k in self.keys if k in all_args]
-        key += [str(a.dtype) for a in all_args.values() if hasattr(a, "dtype")]
+        args = {k: v for k, v in all_args.items() if k in self.arg_names}
+        key = [args[k] for k in self.keys if k in args]
+        key += [str(a.dtype) for a in args.values() if hasattr(a, "dtype")]
         return tuple(key)
 
     def prune_configs(self, kwargs, nargs=None):
+        """The configs worth timing for these launch arguments (upstream reads
+        self.nargs, which run sets; nargs overrides it)."""
+        nargs = nargs if nargs is not None else (self.nargs or {})
         configs = self.configs
-        nargs = nargs or {}
         if self.early_config_prune:
             configs = self.early_config_prune(configs, nargs, **kwargs)
             if not configs:
                 raise ValueError("autotune: early_config_prune returned no configs")
         if self.perf_model:
-            top_k = self.top_k
+            top_k = self.configs_top_k
             if isinstance(top_k, float) and top_k <= 1.0:
                 top_k = int(len(configs) * top_k)
             top_k = max(1, top_k)
@@ -183,35 +244,43 @@ class Autotuner(KernelInterface):
             raise ValueError(f"Conflicting meta-parameters: {', '.join(conflicts)}. Make sure "
                              "that you don't re-define auto-tuned symbols.")
 
-    def _bench(self, args, nargs, kwargs, grid, config):
-        from . import testing
-        from . import CompilationError, LaunchError
-        self._check_conflicts(kwargs, config)
-        current = {**kwargs, **config.all_kwargs()}
+    def _bench(self, *args, config, **meta):
+        """[median, p20, p80] ms of launching with `config` (meta holds grid= and the
+        other keyword arguments of run); [inf] * 3 when the config does not fit."""
+        from . import CompilationError, LaunchError, OutOfResources
+        self._check_conflicts(meta, config)
+        if _autotuning_disabled():
+            if not self._compiles(args, meta, config):
+                return [float("inf")] * 3
+            i = self.configs.index(config) if config in self.configs else len(self.configs)
+            return [float(i)] * 3
+        if _print_autotuning():
+            print(f"Autotuning kernel {self.__name__} with config {config}")
+        current = {**meta, **config.all_kwargs()}
+        nargs = self.nargs if self.nargs is not None else dict(zip(self.arg_names, args))
         full = {**nargs, **current}
 
         def kernel_call():
             if config.pre_hook:
                 config.pre_hook(full)
-            self._pre_hook(full)
-            exc = None
+            self.pre_hook(full)
             try:
-                self.fn.run(*args, grid=grid, **current)
+                self.fn.run(*args, **current)
             except BaseException as e:
-                exc = e
-                raise
-            finally:
-                self._post_hook(full, exc)
+                try:
+                    self.post_hook(full, exception=e)
+                finally:
+                    raise
+            self.post_hook(full, exception=None)
 
-        bench = self.do_bench or testing.do_bench
         try:
-            r = bench(kernel_call, warmup=self.num_warmups, rep=self.num_reps,
-                      quantiles=(0.5, 0.2, 0.8))
-        except (CompilationError, LaunchError) as e:  # this config does not fit: skip it
-            if os.environ.get("TRITON_PRINT_AUTOTUNING") == "1":
+            r = self.do_bench(kernel_call, quantiles=(0.5, 0.2, 0.8))
+        except (CompilationError, LaunchError, OutOfResources) as e:  # the config does not fit
+            if _print_autotuning():
                 print(f"Autotuning: config {config} failed: {type(e).__name__}: {e}")
-            return [float("inf")] * 3, e
-        return (list(r) if isinstance(r, (list, tuple)) else [r, r, r]), None
+            self._failures.append((config, e))
+            return [float("inf")] * 3
+        return list(r) if isinstance(r, (list, tuple)) else [r, r, r]
 
     def _disk_path(self, tkey):
         from .jit import get_device, _c_or_none, _target
@@ -237,8 +306,7 @@ class Autotuner(KernelInterface):
         if not path:
             return None, path
         try:
-            with open(path) as f:
-                d = json.load(f)
+            d = json.loads(_cache.read_regular(path))  # a FIFO in its place: OSError
             i = d["index"]
             if type(i) is int and 0 <= i < len(self.configs) and d["config"] == str(self.configs[i]):
                 return self.configs[i], path
@@ -247,7 +315,7 @@ class Autotuner(KernelInterface):
         return None, path
 
     def _store(self, path, config, timings):
-        if not path:
+        if not path or config not in self.configs:
             return
         body = {"index": self.configs.index(config), "config": str(config),
                 "timings_ms": {str(c): t for c, t in timings.items()}}
@@ -256,60 +324,96 @@ class Autotuner(KernelInterface):
         except OSError:
             pass
 
-    def run(self, *args, grid, warmup=False, **kwargs):
-        nargs = dict(zip(self.arg_names, args))
-        all_args = {**nargs, **kwargs}
-        if os.environ.get("TRITON_METAL_DISABLE_AUTOTUNING") == "1":
-            config = self.configs[0]
-        else:
-            tkey = self._tuning_key(all_args)
-            try:
-                config = self.cache.get(tkey)
-            except TypeError:
-                raise TypeError(f"autotune: the values of key {self.keys} must be hashable, "
-                                f"got {tkey!r}") from None
-            if config is None:
-                config = self._tune(tkey, args, nargs, kwargs, grid)
-        self.best_config = config
-        self._check_conflicts(kwargs, config)
-        if config.pre_hook:
-            config.pre_hook({**nargs, **kwargs, **config.all_kwargs()})
-        return self.fn.run(*args, grid=grid, warmup=warmup, **kwargs, **config.all_kwargs())
+    def run(self, *args, **kwargs):
+        """kwargs holds grid= and warmup= besides the kernel's keyword arguments."""
+        self.nargs = dict(zip(self.arg_names, args))
+        try:
+            all_args = {**self.nargs, **kwargs}
+            if _autotuning_disabled():
+                config = self._first_that_compiles(args, kwargs)
+            else:
+                tkey = self._tuning_key(all_args)
+                try:
+                    config = self.cache.get(tkey)
+                except TypeError:
+                    raise TypeError(f"autotune: the values of key {self.keys} must be hashable, "
+                                    f"got {tkey!r}") from None
+                if config is None:
+                    config = self._tune(tkey, args, kwargs)
+            self.best_config = config
+            self._check_conflicts(kwargs, config)
+            if config.pre_hook:
+                config.pre_hook({**self.nargs, **kwargs, **config.all_kwargs()})
+            return self.fn.run(*args, **kwargs, **config.all_kwargs())
+        finally:
+            self.nargs = None
 
-    def _tune(self, tkey, args, nargs, kwargs, grid):
+    def _compiles(self, args, kwargs, config):
+        """Whether the kernel compiles with config for these arguments (no launch)."""
+        from . import CompilationError, OutOfResources
+        try:
+            self.fn.run(*args, **{**kwargs, "warmup": True}, **config.all_kwargs())
+        except (CompilationError, OutOfResources) as e:
+            self._failures.append((config, e))
+            return False
+        return True
+
+    def _first_that_compiles(self, args, kwargs):
+        tkey = self._tuning_key({**self.nargs, **kwargs})
+        try:
+            config = self._untuned.get(tkey)
+        except TypeError:  # unhashable key values: decide again each time
+            tkey, config = None, None
+        if config is not None:
+            return config
+        self._failures = []
+        for c in self.prune_configs(kwargs):
+            self._check_conflicts(kwargs, c)
+            if self._compiles(args, kwargs, c):
+                if tkey is not None:
+                    self._untuned[tkey] = c
+                return c
+        c, e = self._failures[0]
+        raise e
+
+    def _tune(self, tkey, args, kwargs):
         config, path = self._load(tkey)
         if config is not None:
             self.cache[tkey] = config
             return config
-        pruned = self.prune_configs(kwargs, nargs)
+        pruned = self.prune_configs(kwargs)
         t0 = time.perf_counter()
-        timings, errors = {}, []
+        self._failures = []
         if len(pruned) == 1:
             timings = {pruned[0]: [0.0, 0.0, 0.0]}
         else:
-            for c in pruned:
-                timings[c], err = self._bench(args, nargs, kwargs, grid, c)
-                if err is not None:
-                    errors.append((c, err))
+            timings = {c: self._bench(*args, config=c, **kwargs) for c in pruned}
         self.bench_time = time.perf_counter() - t0
         config = builtins.min(timings, key=lambda c: timings[c][0])
         if timings[config][0] == float("inf"):
-            c, e = errors[0]
+            c, e = self._failures[0]
             raise RuntimeError(f"autotune: every config of {self.__name__} failed; the first, "
                                f"{c}, with {type(e).__name__}: {e}") from e
+        if len(pruned) > 1:
+            # the benchmark ran the kernel: reset_to_zero arguments start again from zero
+            # (as upstream, a user's pre_hook is called so too)
+            self.pre_hook({**self.nargs, **kwargs, **config.all_kwargs()}, reset_only=True)
         self.configs_timings = timings
         self.cache[tkey] = config
         self._store(path, config, timings)
-        if os.environ.get("TRITON_PRINT_AUTOTUNING") == "1":
+        if _print_autotuning():
             print(f"Triton autotuning for function {self.__name__} finished after "
                   f"{self.bench_time:.2f}s; best config selected: {config};")
         return config
 
     def warmup(self, *args, **kwargs):
         """Compiles every pruned config for these arguments (no launch)."""
-        nargs = dict(zip(self.arg_names, args))
-        return [self.fn.warmup(*args, **kwargs, **c.all_kwargs())
-                for c in self.prune_configs(kwargs, nargs)]
+        self.nargs = dict(zip(self.arg_names, args))
+        try:
+            return [self.fn.warmup(*args, **kwargs, **c.all_kwargs())
+                    for c in self.prune_configs(kwargs)]
+        finally:
+            self.nargs = None
 
 
 def autotune(configs, key, prune_configs_by=None, reset_to_zero=None, restore_value=None,

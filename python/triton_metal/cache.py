@@ -14,11 +14,14 @@
 # processes compiling the same kernel at once each write a whole entry and
 # readers never see half of one. An entry carries the sha256 of its body; one
 # that does not parse, does not match its key or fails the checksum is deleted
-# and rebuilt. A cache that cannot be written is skipped, with one warning.
+# and rebuilt, and so is anything but a regular file in its place (entries are
+# opened without blocking: a FIFO is never read). A cache that cannot be
+# written is skipped, with one warning.
 
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 import warnings
@@ -76,13 +79,44 @@ def _digest(body):
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+def read_regular(path, limit=64 << 20):
+    """The bytes of path, opened without blocking and read only if it is a
+    regular file of at most limit bytes; OSError otherwise (FileNotFoundError
+    when absent), so a FIFO or a device node in place of a cache file can
+    neither block nor feed the reader."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_NOCTTY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if st.st_size > limit:
+            raise OSError(f"{path} is larger than {limit} bytes")
+        os.set_blocking(fd, True)
+        chunks, left = [], st.st_size
+        while left > 0:
+            b = os.read(fd, min(left, 1 << 20))
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def load(key, log=None):
-    """The body stored under key, or None (absent, or corrupt: then deleted)."""
+    """The body stored under key, or None (absent, or corrupt or not a regular
+    file: then deleted)."""
     path = _path(key)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError:
+        raw = read_regular(path)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if log:
+            log(f"cache: unusable entry {path} ({e}); discarded, rebuilding")
+        discard(key)
         return None
     try:
         entry = json.loads(raw)
@@ -144,7 +178,8 @@ def kernel_body(kernel, meta):
             "args": [list(a) for a in kernel.args], "builtins": list(kernel.builtins),
             "threads_per_threadgroup": kernel.threads_per_threadgroup,
             "threadgroup_mem_bytes": kernel.threadgroup_mem_bytes,
-            "uses_barriers": kernel.uses_barriers, "meta": meta}
+            "uses_barriers": kernel.uses_barriers, "private_bytes": kernel.private_bytes,
+            "meta": meta}
 
 
 def kernel_from_body(c_module, body):
@@ -153,7 +188,7 @@ def kernel_from_body(c_module, body):
         body["msl"], body["name"], body["source_file"],
         tuple(tuple(a) for a in body["args"]), tuple(body["builtins"]),
         body["threads_per_threadgroup"], body["threadgroup_mem_bytes"],
-        int(body["uses_barriers"]))
+        int(body["uses_barriers"]), int(body.get("private_bytes", 0)))
 
 
 def debug_log(msg):

@@ -11,14 +11,21 @@ torch_cpu      host pointer (``data_ptr()``)                tm_launch_arg.data
 dlpack_cpu     host pointer (DLPack kDLCPU)                 tm_launch_arg.data
 torch_mps      id<MTLBuffer> + byte offset (storage)        tm_device_arg
 mlx            id<MTLBuffer> + byte offset (DLPack Metal)   tm_device_arg
+mlx_cpu        host pointer (DLPack kDLCPU: MLX's CPU      tm_launch_arg.data
+               arrays, as ``mlx[cpu]`` on Linux)
 dlpack_metal   id<MTLBuffer> + byte offset (kDLMetal = 8)   tm_device_arg
 =============  ==========================================  ======================
 
-Host memory that is contiguous goes to the runtime as is: the metal device
-wraps it without copying when it is page-aligned (16 KB pages on Apple
-silicon) and stages it (copy in, copy back if written) otherwise.
-``prepare(obj, name)`` additionally makes non-contiguous host arrays
-contiguous and returns a view whose ``finish()`` copies results back.
+Every view goes to the runtime as upstream passes it: its data pointer (host
+``ptr``, or ``buffer`` + ``offset``), whatever its strides; the kernel uses the
+strides it is given. ``before`` and ``after`` give the allocation the view
+lives in around that pointer, which the kernel may address (a transposed or
+sliced view, negative strides): the emulator checks accesses against it and
+the metal device wraps or stages all of it. Host memory is wrapped without
+copying when the allocation is page-aligned (16 KB pages on Apple silicon)
+and staged (copy in, copy back if written) otherwise. ``prepare(obj, name)``
+instead makes non-contiguous host arrays contiguous and returns a view whose
+``finish()`` copies results back (for callers that index densely).
 
 float64 is refused with an ``InteropError`` naming the argument: Apple GPUs
 have no double, and narrowing silently would give wrong answers.
@@ -50,9 +57,12 @@ class ArgView:
     dtype: str               # Triton's name: "float32", "int1", "bfloat16", ...
     readonly: bool
     contiguous: bool
-    ptr: int = 0             # host kinds: first byte
+    ptr: int = 0             # host kinds: the view's data pointer
     buffer: int = 0          # device kinds: the id<MTLBuffer>
-    offset: int = 0          # device kinds: byte offset into buffer
+    offset: int = 0          # device kinds: byte offset of the data pointer into buffer
+    before: int = 0          # bytes of the allocation below the data pointer
+    after: Optional[int] = None  # bytes from the data pointer to the allocation's end
+                                 # (None: nbytes; 0 on a device kind: the buffer's end)
     keepalive: Any = None    # keep referenced until the launch has completed
     sync_before: Optional[Callable[[], None]] = None  # order after the producer's GPU work
     _finish: Optional[Callable[[], None]] = field(default=None, repr=False)
@@ -100,14 +110,30 @@ def _refuse_f64(name: str, dtype: str, kind: str) -> None:
 
 # ---------------------------------------------------------------- NumPy, torch
 
+def _extent(shape, strides, itemsize):
+    """(before, after): the bytes a view with these byte strides addresses
+    below its data pointer and from it (0, 0 when it is empty)."""
+    below = above = 0
+    for n, st in zip(shape, strides):
+        if n == 0:
+            return 0, 0
+        reach = (n - 1) * st
+        if reach < 0:
+            below -= reach
+        else:
+            above += reach
+    return below, above + itemsize
+
+
 def _numpy(a, name):
     dtype = _NP_NAMES.get(a.dtype.name)
     if dtype is None:
         raise InteropError(f"argument '{name}': NumPy dtype {a.dtype} is not supported")
     _refuse_f64(name, dtype, "numpy")
     ptr, ro = a.__array_interface__["data"]
+    before, after = _extent(a.shape, a.strides, a.itemsize)
     return ArgView("numpy", a.nbytes, dtype, bool(ro), bool(a.flags.c_contiguous), ptr=ptr,
-                   keepalive=a)
+                   before=before, after=after, keepalive=a)
 
 
 def _torch(t, name):
@@ -120,14 +146,20 @@ def _torch(t, name):
     _refuse_f64(name, dtype, kind)
     nbytes = t.numel() * t.element_size()
     contiguous = t.is_contiguous()
+    storage = t.untyped_storage()
+    snbytes = getattr(storage, "nbytes", None)
+    # the tensor's allocation is its storage; the view starts storage_offset
+    # elements in and may address all of it
+    offset = t.storage_offset() * t.element_size()
+    after = snbytes() - offset if snbytes is not None else 0
     if kind == "torch_cpu":
-        return ArgView(kind, nbytes, dtype, False, contiguous, ptr=t.data_ptr(), keepalive=t)
+        return ArgView(kind, nbytes, dtype, False, contiguous, ptr=t.data_ptr(), before=offset,
+                       after=after, keepalive=t)
     # On MPS the storage's data pointer is the id<MTLBuffer> (ATen's
-    # getMTLBufferStorage); the tensor starts storage_offset elements in.
+    # getMTLBufferStorage), bound at the view's offset.
     import torch
-    return ArgView(kind, nbytes, dtype, False, contiguous,
-                   buffer=t.untyped_storage().data_ptr(),
-                   offset=t.storage_offset() * t.element_size(), keepalive=t,
+    return ArgView(kind, nbytes, dtype, False, contiguous, buffer=storage.data_ptr(),
+                   offset=offset, before=offset, after=after, keepalive=t,
                    sync_before=torch.mps.synchronize)
 
 
@@ -208,7 +240,10 @@ def _dlpack(capsule, name, kind_hint=None):
     dev = t.device.device_type
     if dev not in (KDL_CPU, KDL_METAL):
         raise InteropError(f"argument '{name}': DLPack device type {dev} (need CPU=1 or Metal=8)")
-    kind = kind_hint or ("dlpack_metal" if dev == KDL_METAL else "dlpack_cpu")
+    if kind_hint:
+        kind = kind_hint if dev == KDL_METAL else kind_hint + "_cpu"
+    else:
+        kind = "dlpack_metal" if dev == KDL_METAL else "dlpack_cpu"
     _refuse_f64(name, dtype, kind)
     shape = [t.shape[i] for i in range(t.ndim)]
     numel = 1
@@ -222,15 +257,22 @@ def _dlpack(capsule, name, kind_hint=None):
                 contiguous = False
             expect *= shape[i]
     nbytes = numel * _ITEMSIZE[dtype]
+    size = _ITEMSIZE[dtype]
+    if t.strides:
+        before, after = _extent(shape, [t.strides[i] * size for i in range(t.ndim)], size)
+    else:
+        before, after = 0, nbytes
     # consume: rename the capsule so its producer does not delete the tensor;
     # we own it now and call its deleter when the view is dropped
     _api.PyCapsule_SetName(capsule, used)
     owner = _DLOwner(addr, m.deleter)
     if dev == KDL_METAL:
+        # the MTLBuffer is the array's allocation: a view (an MLX slice) may
+        # address all of it, from its first byte to its end
         return ArgView(kind, nbytes, dtype, ro, contiguous, buffer=t.data or 0,
-                       offset=t.byte_offset, keepalive=owner)
+                       offset=t.byte_offset, before=t.byte_offset, after=0, keepalive=owner)
     return ArgView(kind, nbytes, dtype, ro, contiguous, ptr=(t.data or 0) + t.byte_offset,
-                   keepalive=owner)
+                   before=before, after=after, keepalive=owner)
 
 
 # ---------------------------------------------------------------- entry points
@@ -244,8 +286,10 @@ def describe(obj, name="arg") -> ArgView:
     if mod.startswith("torch") and hasattr(obj, "data_ptr"):
         return _torch(obj, name)
     if mod.startswith("mlx"):
-        # DLPack export evaluates the array first (waits for MLX's stream), and
-        # on the GPU its data is the MTLBuffer with the array's offset.
+        # DLPack export evaluates the array first (waits for MLX's stream); on
+        # the GPU its data is the MTLBuffer with the array's offset ("mlx"), on
+        # MLX's CPU device a host pointer ("mlx_cpu": bfloat16 arrays, which have
+        # no buffer-protocol format, come this way).
         return _dlpack(obj.__dlpack__(), name, kind_hint="mlx")
     if _is_capsule(obj):
         return _dlpack(obj, name)

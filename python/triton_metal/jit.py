@@ -30,6 +30,7 @@ import types
 
 from . import _tm
 from . import cache as _cache
+from . import visible as _visible
 from . import options as _options
 from .language import core as _core
 
@@ -125,7 +126,7 @@ def to_value(v):
     if isinstance(v, _core.constexpr) or _is_upstream(v, "constexpr"):
         return to_value(v.value)
     if isinstance(v, _core.dtype) or _is_upstream(v, "dtype"):
-        code = _DTYPE_NAMES.get(v.name)
+        code = _DTYPE_NAMES.get(v.name) or _tm.FP8_CODES.get(v.name)  # fp8: a value to compare with
         if code is None:
             raise TypeError(f"dtype {v.name} is not supported by triton-metal")
         return (_tm.V_DTYPE, code)
@@ -135,8 +136,10 @@ def to_value(v):
     np = sys.modules.get("numpy")
     if np is not None and isinstance(v, np.generic):
         return to_value(v.item())
+    if isinstance(v, (tuple, list)):  # shapes and other tuples of compile-time values
+        return (_tm.V_TUPLE, tuple(to_value(x) for x in v))
     raise TypeError(f"{type(v).__name__} is not a supported constexpr value "
-                    "(int, float, bool, None, str, dtype)")
+                    "(int, float, bool, None, str, dtype, or a tuple of them)")
 
 
 # ------------------------------------------------------------------ pointers
@@ -175,17 +178,20 @@ def _static_prints(msl):
 
 
 def pointer_arg(kname, aname, v):
-    """(tm_dtype, ptr, nbytes, readonly, view) of a pointer argument (an array
-    or a tensor), None when v is not one, or raise explaining why v cannot be
-    used. view is None for host memory converted here, else interop's ArgView
-    (keep it referenced until the launch has completed; a device kind binds
-    view.buffer at view.offset, and ptr is 0).
+    """(tm_dtype, ptr, nbytes, readonly, before, view) of a pointer argument (an
+    array or a tensor), None when v is not one, or raise explaining why v cannot
+    be used. ptr is the view's data pointer, as upstream passes it (a strided
+    view is an ordinary argument: the kernel uses the strides it is given), and
+    [ptr - before, ptr + nbytes) the allocation the view lives in, which the
+    kernel may address (checked on the emulator). view is None for host memory
+    converted here, else interop's ArgView (keep it referenced until the launch
+    has completed; a device kind binds view.buffer at view.offset, and ptr is 0).
 
     _C.pointer_arg (tmpy_pointer_arg in launcher.c, also the fast launch path)
     converts the kinds it knows: buffer-protocol objects such as NumPy arrays,
-    and contiguous torch CPU tensors. Here are the refusals' explanations, the
-    duck-typed data_ptr() objects, and through interop.py the kinds that live
-    in Metal memory (torch MPS tensors, MLX arrays, kDLMetal capsules) and DLPack
+    and torch CPU tensors. Here are the refusals' explanations, the duck-typed
+    data_ptr() objects, and through interop.py the kinds that live in Metal
+    memory (torch MPS tensors, MLX arrays, kDLMetal capsules) and DLPack
     capsules / __dlpack__ producers."""
     if isinstance(v, TensorWrapper):
         p = pointer_arg(kname, aname, v.base)
@@ -198,44 +204,57 @@ def pointer_arg(kname, aname, v):
         return (code,) + tuple(p[1:])
     c = _c_or_none()
     if c is not None:
-        r = c.pointer_arg(v)
+        try:
+            r = c.pointer_arg(v)
+        except ValueError as e:
+            raise ValueError(f"{kname}: argument '{aname}': {e}") from None
         if r is not None:
-            return r[0], r[1], r[2], bool(r[3]), None
+            return r[0], r[1], r[2], bool(r[3]), r[4], None
     if _interop_kind(v):
         return _interop_arg(kname, aname, v)
     np = sys.modules.get("numpy")
     if np is not None and isinstance(v, np.ndarray):
-        ro = not v.flags.writeable
-        if not v.flags.c_contiguous:
-            raise ValueError(f"{kname}: argument '{aname}' is not contiguous; "
-                             "pass np.ascontiguousarray(x)")
         code, fix = dtype_code(v.dtype), ".astype(np.float32)"
-        ptr, nbytes = v.__array_interface__["data"][0], v.nbytes
+        ptr, ro = v.__array_interface__["data"][0], not v.flags.writeable
+        from .interop import _extent  # its own extent: nothing owns a larger one
+        before, nbytes = _extent(v.shape, v.strides, v.itemsize)
     elif hasattr(v, "data_ptr"):  # torch tensors and duck-typed objects
         dev = getattr(v, "device", None)
         if dev is not None and getattr(dev, "type", "cpu") != "cpu":
             raise TypeError(f"{kname}: argument '{aname}' is on device '{dev}'; "
                             "only CPU tensors, MPS tensors and MLX arrays are supported")
-        if hasattr(v, "is_contiguous") and not v.is_contiguous():
-            raise ValueError(f"{kname}: argument '{aname}' is not contiguous; "
-                             "pass x.contiguous()")
-        if hasattr(v, "numel") and hasattr(v, "element_size"):
-            nbytes = v.numel() * v.element_size()
-        elif hasattr(v, "nbytes"):
-            nbytes = v.nbytes
-        else:
-            raise TypeError(f"{kname}: argument '{aname}' has data_ptr() but no size "
-                            "(numel()/element_size() or nbytes)")
         code, fix = dtype_code(v.dtype), ".to(torch.float32)"
         ptr, ro = v.data_ptr(), False
+        before, nbytes = _duck_extent(kname, aname, v, ptr)
     else:
         return None
-    if code == _tm.F64:
-        raise TypeError(f"{kname}: argument '{aname}' is a float64 array; float64 is not "
-                        f"supported on the device; convert with {fix}")
+    # a float64 array is passed as it is: the compiler refuses reading or writing
+    # it (Metal has no double), with the kernel line that does
     if code is None:
         raise TypeError(f"{kname}: argument '{aname}' has unsupported dtype {v.dtype}")
-    return code, ptr, nbytes, bool(ro), None
+    return code, ptr, nbytes, bool(ro), before, None
+
+
+def _duck_extent(kname, aname, v, ptr):
+    """(before, nbytes) of a duck-typed data_ptr() object: its storage when it
+    has one (torch's untyped_storage()), else what its strides address, else
+    numel() * element_size() or nbytes from the data pointer."""
+    storage = getattr(v, "untyped_storage", None)
+    if storage is not None:
+        s = storage()
+        sp, sn = s.data_ptr(), s.nbytes()
+        if sp <= ptr <= sp + sn:
+            return ptr - sp, sp + sn - ptr
+    if hasattr(v, "stride") and hasattr(v, "shape") and hasattr(v, "element_size"):
+        from .interop import _extent
+        size = v.element_size()
+        return _extent(tuple(v.shape), tuple(x * size for x in v.stride()), size)
+    if hasattr(v, "numel") and hasattr(v, "element_size"):
+        return 0, v.numel() * v.element_size()
+    if hasattr(v, "nbytes"):
+        return 0, v.nbytes
+    raise TypeError(f"{kname}: argument '{aname}' has data_ptr() but no size "
+                    "(numel()/element_size() or nbytes)")
 
 
 def _interop_kind(v):
@@ -262,9 +281,6 @@ def _interop_arg(kname, aname, v):
         view = interop.describe(v, aname)
     except interop.InteropError as e:
         raise interop.InteropError(f"{kname}: {e}") from None
-    if not view.contiguous:
-        raise ValueError(f"{kname}: argument '{aname}' ({view.kind}) is not contiguous; "
-                         "make it contiguous first")
     if view.kind in _DEVICE_KINDS:
         if not view.on_device:
             raise TypeError(f"{kname}: argument '{aname}' ({view.kind}) has no Metal buffer "
@@ -275,7 +291,8 @@ def _interop_arg(kname, aname, v):
                             "memory, but the device is 'cpu', which takes host memory only; "
                             "run on the metal device (TRITON_METAL_DEVICE=metal) or copy it "
                             "to the host first")
-    return _DTYPE_NAMES[view.dtype], view.ptr, view.nbytes, view.readonly, view
+    after = view.nbytes if view.after is None else view.after
+    return _DTYPE_NAMES[view.dtype], view.ptr, after, view.readonly, view.before, view
 
 
 def _launch(module, grid3, launch_values, views):
@@ -284,7 +301,11 @@ def _launch(module, grid3, launch_values, views):
     tm_device_synchronize (our command queue is not torch's or MLX's: their
     next operation must not start before ours ends, and a consumed DLPack
     capsule's memory may be freed once its view is dropped). The views, and
-    the objects they keep alive, stay referenced until then."""
+    the objects they keep alive, stay referenced until then. Registered
+    kernel-visible memory in Metal memory (visible.py) is synchronized the
+    same way."""
+    if _visible._device_views:
+        views = list(views) + _visible.device_views()
     if not views:
         module.launch(grid3, launch_values)
         return
@@ -324,8 +345,11 @@ _MODULES = {
     "triton.language.math": "triton.language.math",
     "triton.language.extra": "triton.language.extra",
     "triton.language.extra.libdevice": "triton.language.extra.libdevice",
+    "triton.language.extra.cuda": "triton.language.extra.cuda",
+    "triton.language.extra.hip": "triton.language.extra.hip",
     "triton.language.extra.cuda.libdevice": "triton.language.extra.libdevice",
     "triton.language.extra.hip.libdevice": "triton.language.extra.libdevice",
+    "triton.language.random": "triton.language",
 }
 
 # Modules of upstream functions -> the namespace they are exported from.
@@ -360,6 +384,8 @@ def _classify(name, obj):
     """The tm_global tuple for a name bound to obj, or None (not passed)."""
     if isinstance(obj, types.ModuleType):
         target = _MODULES.get(obj.__name__)
+        if target is None and not obj.__name__.startswith(("triton", "numpy", "torch")):
+            target = "pymod:" + obj.__name__  # a module of the program's: its attributes follow
         return target and (name, _tm.G_MODULE, target, _tm.V_NONE, None, None, None, 0)
     if isinstance(obj, JITFunction):
         return (name, _tm.G_JITFN, None, _tm.V_NONE, None, obj.src, obj.file, obj.first_line)
@@ -371,7 +397,61 @@ def _classify(name, obj):
             return None
         return (name, _tm.G_VALUE, None, vkind, payload, None, None, 0)
     path = _func_path(obj)
+    if not path and getattr(obj, "_tm_constexpr_function", False) and callable(obj):
+        # run on the host when the kernel calls it; its source identifies it in caches
+        try:
+            ident = inspect.getsource(obj)
+        except (OSError, TypeError):
+            ident = repr(getattr(obj, "__code__", obj))
+        return (name, _tm.G_HOSTFN, None, _tm.V_NONE, obj, ident, None, 0)
     return path and (name, _tm.G_FUNC, path, _tm.V_NONE, None, None, None, 0)
+
+
+def _module_attrs(mod, code, table, helpers, depth):
+    """Globals `pymod:<module>.<attr>` for the attributes of a program module
+    that code may use (its names), for kernels that call `h.f(x)`."""
+    if depth > 3:
+        return
+    names = set(_code_names(code, []))
+    for attr in names:
+        obj = getattr(mod, attr, _MISSING)
+        if obj is _MISSING:
+            continue
+        key = f"pymod:{mod.__name__}.{attr}"
+        if key in table:
+            continue
+        g = _classify(key, obj)
+        if not g:
+            continue
+        table[key] = g
+        if isinstance(obj, JITFunction):
+            helpers.append(obj)
+        elif g[1] == _tm.G_MODULE and g[2].startswith("pymod:"):
+            _module_attrs(obj, code, table, helpers, depth + 1)
+
+
+def _key_globals(globs):
+    """The globals as cache keys see them: a host function by its source, not its
+    object (whose repr differs from process to process)."""
+    return tuple(g[:4] + (None,) + g[5:] if g[1] == _tm.G_HOSTFN else g for g in globs)
+
+
+def _host_call(fn, args):
+    """Runs a @constexpr_function for the compiler: args are (kind, payload)
+    pairs (dtypes as tm_dtype codes), and so is the result."""
+    py = []
+    for kind, payload in args:
+        if kind == _tm.V_DTYPE:
+            name = _CODE_NAMES.get(payload)
+            py.append(getattr(_core, name) if name else payload)
+        else:
+            py.append(payload)
+    result = fn(*py)
+    return to_value(result)
+
+
+_CODE_NAMES = {c.tm: c.codegen_name() for c in _core.DTYPES if c.tm is not None}
+_CODE_NAMES.update({code: "float8" + name[3:] for name, code in _tm.FP8_CODES.items()})
 
 
 def _code_names(code, out):
@@ -417,6 +497,8 @@ def collect_globals(fn, table=None, seen=None):
             table[name] = g
             if isinstance(obj, JITFunction):
                 helpers.append(obj)
+            elif g[1] == _tm.G_MODULE and g[2].startswith("pymod:"):
+                _module_attrs(obj, names_code, table, helpers, 0)
     for h in helpers:
         collect_globals(h, table, seen)
     return table
@@ -446,14 +528,14 @@ def _target_name():
 class CompiledKernel:
     """One specialization of a kernel: returned by kernel[grid](...) and warmup()."""
 
-    def __init__(self, jit, kernel, opts, hash_, target):
+    def __init__(self, jit, kernel, opts, hash_, target, key_specs=None):
         self.fn = jit
         self.kernel = kernel  # _C.Kernel
-        self.name = kernel.name
+        self.name = jit._kernel_name(kernel, key_specs) if key_specs is not None else kernel.name
         self.hash = hash_
         self.asm = {"msl": kernel.msl}
         self.metadata = KernelMetadata(
-            name=kernel.name, hash=hash_, target=target, num_warps=opts.num_warps,
+            name=self.name, hash=hash_, target=target, num_warps=opts.num_warps,
             num_stages=opts.num_stages, num_ctas=opts.num_ctas, debug=opts.debug,
             opt_level=opts.opt_level, debug_info=opts.debug_info,
             enable_fp_fusion=opts.enable_fp_fusion, maxnreg=opts.maxnreg,
@@ -496,6 +578,16 @@ class CompiledKernel:
 
 
 # ------------------------------------------------------------------ upstream's helper types
+
+_SIG = {_tm.I1: "i1", _tm.I8: "i8", _tm.I16: "i16", _tm.I32: "i32", _tm.I64: "i64", _tm.U8: "u8",
+        _tm.U16: "u16", _tm.U32: "u32", _tm.U64: "u64", _tm.F16: "fp16", _tm.BF16: "bf16",
+        _tm.F32: "fp32", _tm.F64: "fp64"}
+
+
+def _sig_string(kind, code):
+    """Upstream's signature spelling of a runtime parameter: "*fp32", "i32", ..."""
+    return ("*" if kind == _POINTER else "") + _SIG.get(code, "?")
+
 
 # dtype spellings -> upstream's canonical short names (signature strings)
 type_canonicalisation_dict = {
@@ -817,7 +909,7 @@ class JITFunction(_Base):
         """A hash of what the kernel's code depends on: its source, the sources
         and values of the globals it uses (helpers included) and the compiler."""
         globs = tuple(collect_globals(self).values())
-        return _cache.make_key("jit-cache-key", self.src, self.fn.__name__, globs,
+        return _cache.make_key("jit-cache-key", self.src, self.fn.__name__, _key_globals(globs),
                                _cache.compiler_version(_c_or_none()))
 
     @property
@@ -865,13 +957,15 @@ class JITFunction(_Base):
     def _run(self, grid, args, kwargs, warmup):
         values, opts = self._binder(*args, **kwargs)
         o = _options.resolve(self.__name__, opts, self.default_options, self.debug)
+        # the grid first, as upstream: a grid callable may resize or replace an
+        # argument's memory, so no argument is read before it has run
+        grid3 = None if warmup else self._grid3(grid, values)
         specs, launch_values, extra, views = self._spec(values)
         key = (specs, o.num_warps, o.debug, extra, o.opt_level, o.debug_info, o[4:])
         compiled = self.cache.get(key)
         if compiled is None:
             compiled = self._compile(key, specs, o)
         if not warmup:
-            grid3 = self._grid3(grid, values)
             if self._log:
                 self._log(f"launch {self.__name__} grid={grid3} hash={compiled.hash[:12]}")
             _launch(compiled.module or compiled._init_handles(), grid3, launch_values, views)
@@ -968,14 +1062,15 @@ class JITFunction(_Base):
             return (_SCALAR, code, 0, _tm.V_NONE, None), v.item()
         p = pointer_arg(self.__name__, aname, v)
         if p is not None:
-            code, ptr, nbytes, ro, view = p
+            code, ptr, nbytes, ro, before, view = p
             on_device = view is not None and view.on_device
             addr = view.offset if on_device else ptr  # an MTLBuffer starts on a page
             flags = (_tm.PF_DIV16 if self._ptr_align[i] and addr % 16 == 0 else 0) \
                 | (_tm.PF_READONLY if ro else 0)
             if view is not None:
                 views.append(view)
-            lv = (0, nbytes, ro, view.buffer, view.offset) if on_device else (ptr, nbytes, ro)
+            lv = (0, nbytes, ro, view.buffer, view.offset, before) if on_device \
+                else (ptr, nbytes, ro, before)
             return (_POINTER, code, flags, _tm.V_NONE, None), lv
         if isinstance(v, (bool, int, float)):  # subclasses (IntEnum, np.float64, ...)
             base = bool if isinstance(v, bool) else int if isinstance(v, int) else float
@@ -1001,7 +1096,7 @@ class JITFunction(_Base):
             globs = tuple(collect_globals(self).values())
             target, target_key = _target()
             disk_key = _cache.make_key(
-                "kernel", self.src, self.file, self.first_line, self.fn.__name__, globs, specs,
+                "kernel", self.src, self.file, self.first_line, self.fn.__name__, _key_globals(globs), specs,
                 (o.num_warps, o.debug, o.opt_level, o.debug_info), target_key,
                 _cache.compiler_version(c))
             kernel, source = None, "disk cache"
@@ -1022,7 +1117,7 @@ class JITFunction(_Base):
                 _cache.store(disk_key, _cache.kernel_body(kernel, {
                     "kernel": self.__name__, "num_warps": o.num_warps, "debug": o.debug,
                     "opt_level": o.opt_level, "debug_info": o.debug_info, "target": target}))
-            compiled = CompiledKernel(self, kernel, o, disk_key, target)
+            compiled = CompiledKernel(self, kernel, o, disk_key, target, specs)
             self.cache[key] = compiled
             if self._log:
                 self._log(f"compile {self.__name__} {source} in "
@@ -1030,6 +1125,23 @@ class JITFunction(_Base):
                           f"num_warps={o.num_warps} opt_level={o.opt_level} "
                           f"debug={o.debug} debug_info={o.debug_info} target={target}")
             return compiled
+
+    def _kernel_name(self, kernel, specs):
+        """The compiled kernel's name: repr(specialization) when @jit(repr=...) was
+        given (upstream's hook: .signature maps runtime parameters to their type
+        strings, .constants the compile-time ones, specialized 1s included), else
+        the function's name."""
+        if self.repr is None:
+            return self.__name__
+        sig, consts = {}, {}
+        for name, spec in zip(self.arg_names, specs):
+            kind, code, flags, vk, payload = spec
+            if kind == _CONSTEXPR:
+                consts[name] = payload
+            else:
+                sig[name] = _sig_string(kind, code)
+        spec_obj = types.SimpleNamespace(signature=sig, constants=consts, name=self.__name__)
+        return self.repr(spec_obj)
 
     # ---- debug hooks for tests and tools
 

@@ -59,8 +59,12 @@ enum {
 /* Set by jit.py (_C.set_pointer_types): torch.Tensor and {torch dtype: tm_dtype}. */
 static PyObject *tensor_type;
 static PyObject *tensor_dtypes;
-static PyObject *s_is_cpu, *s_is_contiguous, *s_dtype, *s_data_ptr, *s_nbytes, *s_slow_run;
+static PyObject *s_is_cpu, *s_untyped_storage, *s_base, *s_dtype, *s_data_ptr, *s_nbytes,
+    *s_slow_run;
 static PyObject *OPTS;
+/* Registrations of kernel-visible Metal memory (visible.py): while there are
+ * any, launches take the Python path, which synchronizes them. */
+static long visible_device_views;
 
 /* tm_dtype of a buffer-protocol format ("f", "<i", "=q", ...), TM_VOID if none. */
 static tm_dtype format_dtype(const char *f, Py_ssize_t itemsize) {
@@ -87,17 +91,125 @@ static tm_dtype format_dtype(const char *f, Py_ssize_t itemsize) {
   return TM_VOID;
 }
 
-/* A torch CPU tensor: five attribute reads, no Python frames. */
+/* Where a pointer argument's memory comes from.
+ *
+ * A kernel gets a view's data pointer, as upstream passes it, and addresses
+ * elements through the strides it is given: a transposed or sliced view, a
+ * NumPy view with negative strides (its data pointer is its last byte in
+ * memory order) or an expanded one (zero strides) are ordinary arguments. The
+ * kernel may address the whole allocation the view lives in, on either side of
+ * the data pointer, so the runtime gets that allocation (PtrArg.before /
+ * nbytes around ptr) and checks every access against it:
+ *
+ *   torch       the tensor's storage: untyped_storage().data_ptr() / nbytes()
+ *   buffers     the last buffer along the `base` chain (a NumPy view's base
+ *               array, a memoryview's exporter, the bytes/mmap under
+ *               np.frombuffer); without one, the view's own extent. A view
+ *               reaching outside that memory (as_strided) is refused.
+ */
+
+/* [*lo, *hi) of the bytes a buffer view addresses; 0 when it is empty. */
+static int view_extent(const Py_buffer *v, uintptr_t *lo, uintptr_t *hi) {
+  intptr_t below = 0, above = 0;
+  for (int d = 0; d < v->ndim; d++) {
+    Py_ssize_t n = v->shape ? v->shape[d] : v->len / v->itemsize;
+    Py_ssize_t st = v->strides ? v->strides[d] : v->itemsize;
+    intptr_t reach;
+    if (n == 0)
+      return 0;
+    if (__builtin_mul_overflow((intptr_t)(n - 1), (intptr_t)st, &reach))
+      return -1;
+    if (reach < 0 ? __builtin_add_overflow(below, reach, &below)
+                  : __builtin_add_overflow(above, reach, &above))
+      return -1;
+  }
+  if (v->len == 0)
+    return 0;
+  *lo = (uintptr_t)v->buf + (uintptr_t)below;
+  *hi = (uintptr_t)v->buf + (uintptr_t)above + (uintptr_t)v->itemsize;
+  return 1;
+}
+
+/* The object that owns obj's memory (new reference): the last object with a
+ * buffer along the chain of a NumPy view's `base` (through objects without
+ * one, such as as_strided's interface holder) and a memoryview's exporter;
+ * obj itself when there is none. */
+static PyObject *memory_owner(PyObject *obj) {
+  PyObject *cur = Py_NewRef(obj), *owner = Py_NewRef(obj);
+  for (int depth = 0; depth < 32; depth++) {
+    PyObject *next;
+    if (PyMemoryView_Check(cur)) {
+      next = PyMemoryView_GET_BUFFER(cur)->obj;
+      Py_XINCREF(next);
+    } else if (!(next = PyObject_GetAttr(cur, s_base))) {
+      PyErr_Clear();
+    }
+    if (!next || next == Py_None || next == cur) {
+      Py_XDECREF(next);
+      break;
+    }
+    Py_SETREF(cur, next);
+    if (PyObject_CheckBuffer(cur))
+      Py_SETREF(owner, Py_NewRef(cur));
+  }
+  Py_DECREF(cur);
+  return owner;
+}
+
+/* A buffer-protocol object (NumPy arrays, memoryviews, ...). */
+static int buffer_arg(PyObject *obj, PtrArg *out) {
+  Py_buffer view, whole;
+  uintptr_t lo, hi, alo, ahi;
+  if (PyObject_GetBuffer(obj, &view, PyBUF_RECORDS_RO) < 0) {
+    PyErr_Clear(); /* the Python path explains */
+    return 0;
+  }
+  out->dtype = format_dtype(view.format, view.itemsize);
+  out->ptr = view.buf;
+  out->readonly = view.readonly;
+  out->nbytes = out->before = 0;
+  int ext = view_extent(&view, &lo, &hi);
+  PyBuffer_Release(&view);
+  if (out->dtype == TM_VOID || out->dtype == TM_F64)
+    return 0;
+  if (ext < 0) {
+    PyErr_SetString(PyExc_ValueError, "its shape and strides overflow the address space");
+    return -1;
+  }
+  PyObject *owner = memory_owner(obj);
+  int owned = 0;
+  if (owner != obj && PyObject_GetBuffer(owner, &whole, PyBUF_RECORDS_RO) == 0) {
+    owned = view_extent(&whole, &alo, &ahi) > 0;
+    PyBuffer_Release(&whole);
+  }
+  PyErr_Clear();
+  Py_DECREF(owner);
+  uintptr_t p = (uintptr_t)out->ptr;
+  if (!owned) { /* the view is all we know of its allocation */
+    if (ext > 0)
+      out->before = p - lo, out->nbytes = hi - p;
+    return 1;
+  }
+  if (ext > 0 && (lo < alo || hi > ahi)) {
+    int below = lo < alo;
+    PyErr_Format(PyExc_ValueError,
+                 "its shape and strides reach %zu bytes %s the memory of the array it views "
+                 "(%zu bytes); a view must stay inside its array's memory",
+                 below ? (size_t)(alo - lo) : (size_t)(hi - ahi),
+                 below ? "before the start of" : "past the end of", (size_t)(ahi - alo));
+    return -1;
+  }
+  if (p >= alo && p <= ahi) /* an empty view may point anywhere: then it gets nothing */
+    out->before = p - alo, out->nbytes = ahi - p;
+  return 1;
+}
+
+/* A torch CPU tensor: attribute reads and method calls, no Python frames. Its
+ * allocation is its storage (torch keeps every view inside it). */
 static int tensor_arg(PyObject *obj, PtrArg *out) {
-  PyObject *t;
+  PyObject *t, *st;
   int ok;
   if (!(t = PyObject_GetAttr(obj, s_is_cpu)))
-    return -1;
-  ok = t == Py_True;
-  Py_DECREF(t);
-  if (!ok)
-    return 0;
-  if (!(t = PyObject_CallMethodNoArgs(obj, s_is_contiguous)))
     return -1;
   ok = t == Py_True;
   Py_DECREF(t);
@@ -114,29 +226,35 @@ static int tensor_arg(PyObject *obj, PtrArg *out) {
     return -1;
   out->ptr = PyLong_AsVoidPtr(t);
   Py_DECREF(t);
-  if (!(t = PyObject_GetAttr(obj, s_nbytes)))
+  if (!(st = PyObject_CallMethodNoArgs(obj, s_untyped_storage)))
     return -1;
-  out->nbytes = PyLong_AsSize_t(t);
-  Py_DECREF(t);
+  void *sp = NULL;
+  size_t sn = 0;
+  if ((t = PyObject_CallMethodNoArgs(st, s_data_ptr))) {
+    sp = PyLong_AsVoidPtr(t);
+    Py_DECREF(t);
+    if ((t = PyObject_CallMethodNoArgs(st, s_nbytes))) {
+      sn = PyLong_AsSize_t(t);
+      Py_DECREF(t);
+    }
+  }
+  Py_DECREF(st);
   out->readonly = 0;
-  return PyErr_Occurred() ? -1 : 1;
+  if (PyErr_Occurred())
+    return -1;
+  uintptr_t p = (uintptr_t)out->ptr, s0 = (uintptr_t)sp;
+  if (p < s0 || p - s0 > sn) { /* only an empty tensor can point elsewhere */
+    out->before = out->nbytes = 0;
+    return 1;
+  }
+  out->before = p - s0;
+  out->nbytes = sn - (p - s0);
+  return 1;
 }
 
 int tmpy_pointer_arg(PyObject *obj, PtrArg *out) {
-  if (PyObject_CheckBuffer(obj)) {
-    Py_buffer view;
-    if (PyObject_GetBuffer(obj, &view, PyBUF_RECORDS_RO) < 0) {
-      PyErr_Clear(); /* the Python path explains */
-      return 0;
-    }
-    out->dtype = format_dtype(view.format, view.itemsize);
-    out->ptr = view.buf;
-    out->nbytes = (size_t)view.len;
-    out->readonly = view.readonly;
-    int contiguous = PyBuffer_IsContiguous(&view, 'C');
-    PyBuffer_Release(&view);
-    return contiguous && out->dtype != TM_VOID && out->dtype != TM_F64;
-  }
+  if (PyObject_CheckBuffer(obj))
+    return buffer_arg(obj, out);
   if (tensor_type && PyObject_TypeCheck(obj, (PyTypeObject *)tensor_type)) {
     int r = tensor_arg(obj, out);
     return r == 1 && out->dtype > TM_VOID && out->dtype < TM_F64 ? 1 : r < 0 ? -1 : 0;
@@ -144,7 +262,8 @@ int tmpy_pointer_arg(PyObject *obj, PtrArg *out) {
   return 0;
 }
 
-/* pointer_arg(obj) -> (tm_dtype, ptr, nbytes, readonly) or None: tmpy_pointer_arg. */
+/* pointer_arg(obj) -> (tm_dtype, ptr, nbytes, readonly, before) or None:
+ * tmpy_pointer_arg. */
 static PyObject *py_pointer_arg(PyObject *mod, PyObject *obj) {
   PtrArg p;
   int r = tmpy_pointer_arg(obj, &p);
@@ -152,8 +271,18 @@ static PyObject *py_pointer_arg(PyObject *mod, PyObject *obj) {
     return NULL;
   if (r == 0)
     Py_RETURN_NONE;
-  return Py_BuildValue("(iNni)", (int)p.dtype, PyLong_FromVoidPtr(p.ptr), (Py_ssize_t)p.nbytes,
-                       p.readonly);
+  return Py_BuildValue("(iNnin)", (int)p.dtype, PyLong_FromVoidPtr(p.ptr), (Py_ssize_t)p.nbytes,
+                       p.readonly, (Py_ssize_t)p.before);
+}
+
+/* set_visible_device_views(n): the number of live registrations of
+ * kernel-visible Metal memory (visible.py). */
+static PyObject *py_set_visible_device_views(PyObject *mod, PyObject *arg) {
+  long n = PyLong_AsLong(arg);
+  if (n == -1 && PyErr_Occurred())
+    return NULL;
+  visible_device_views = n;
+  Py_RETURN_NONE;
 }
 
 /* set_pointer_types(tensor_type, dtypes): what tmpy_pointer_arg knows of torch. */
@@ -391,7 +520,7 @@ static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
   int nitems = 0, nopts = 0;
   Py_ssize_t nargs = PyTuple_GET_SIZE(args), n = d->nparams;
 
-  if (!d->fast_ok || nargs > n)
+  if (!d->fast_ok || nargs > n || visible_device_views)
     return slow_run(d, grid, args, kwargs, NULL);
   for (Py_ssize_t i = 0; i < n; i++)
     vals[i] = i < nargs ? PyTuple_GET_ITEM(args, i) : NULL;
@@ -411,14 +540,29 @@ static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
     }
   }
   for (Py_ssize_t i = 0; i < n; i++) {
+    if (vals[i])
+      continue;
+    if (!(d->flags[i] & F_HAS_DEFAULT))
+      return slow_run(d, grid, args, kwargs, NULL); /* missing argument: Python raises */
+    vals[i] = PyTuple_GET_ITEM(d->defaults, i);
+  }
+  /* The grid first, as upstream: a grid callable may resize or replace an
+   * argument's memory, so no argument is read before it has run. The slow
+   * path then gets the evaluated grid, not the callable (it runs once). */
+  uint32_t g[3];
+  PyObject *evaluated = NULL;
+  if (!PyTuple_Check(grid) && !PyList_Check(grid) && PyCallable_Check(grid)) {
+    if (parse_grid(d, grid, vals, g) < 0)
+      return NULL;
+    if (!(evaluated = Py_BuildValue("(kkk)", (unsigned long)g[0], (unsigned long)g[1],
+                                    (unsigned long)g[2])))
+      return NULL;
+    grid = evaluated;
+  }
+  for (Py_ssize_t i = 0; i < n; i++) {
     PyObject *v = vals[i];
     unsigned f = d->flags[i];
     int code;
-    if (!v) {
-      if (!(f & F_HAS_DEFAULT))
-        goto slow; /* missing argument: Python raises */
-      v = vals[i] = PyTuple_GET_ITEM(d->defaults, i);
-    }
     if ((f & F_CONSTEXPR) || v == Py_None || PyUnicode_CheckExact(v)) {
       if (push_value(items, &nitems, v) < 0)
         goto fail;
@@ -466,13 +610,13 @@ static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
   if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2 ||
       !PyObject_TypeCheck(PyTuple_GET_ITEM(entry, 1), &tmpy_ModuleType))
     goto slow;
-  Py_INCREF(entry); /* the grid callable may run arbitrary code */
-  uint32_t g[3];
-  if (parse_grid(d, grid, vals, g) == 0 &&
+  Py_INCREF(entry);
+  if ((evaluated || parse_grid(d, grid, vals, g) == 0) &&
       tmpy_launch((ModuleObject *)PyTuple_GET_ITEM(entry, 1), g, vals, n, ptrs) == 0)
     result = Py_NewRef(PyTuple_GET_ITEM(entry, 0));
   Py_DECREF(entry);
   Py_DECREF(key);
+  Py_XDECREF(evaluated);
   return result;
 
 slow:
@@ -480,11 +624,13 @@ slow:
     Py_DECREF(items[i]);
   result = slow_run(d, grid, args, kwargs, key);
   Py_XDECREF(key);
+  Py_XDECREF(evaluated);
   return result;
 fail:
   for (int i = 0; i < nitems; i++)
     Py_DECREF(items[i]);
   Py_XDECREF(key);
+  Py_XDECREF(evaluated);
   return NULL;
 }
 
@@ -567,15 +713,19 @@ static PyTypeObject DispatcherType = {
 
 static PyMethodDef launcher_functions[] = {
     {"pointer_arg", py_pointer_arg, METH_O,
-     "pointer_arg(obj) -> (tm_dtype, ptr, nbytes, readonly), or None when obj is not an "
-     "array/tensor usable as it is"},
+     "pointer_arg(obj) -> (tm_dtype, ptr, nbytes, readonly, before), or None when obj is not "
+     "an array/tensor usable as it is: ptr is the view's data pointer, [ptr - before, ptr + "
+     "nbytes) the allocation it lives in"},
+    {"set_visible_device_views", py_set_visible_device_views, METH_O,
+     "set_visible_device_views(n): while n > 0 launches take the Python path (visible.py)"},
     {"set_pointer_types", py_set_pointer_types, METH_VARARGS,
      "set_pointer_types(tensor_type, {dtype: tm_dtype}): torch support for pointer_arg"},
     {NULL, NULL, 0, NULL}};
 
 int tmpy_launcher_init(PyObject *m) {
   if (!(s_is_cpu = PyUnicode_InternFromString("is_cpu")) ||
-      !(s_is_contiguous = PyUnicode_InternFromString("is_contiguous")) ||
+      !(s_untyped_storage = PyUnicode_InternFromString("untyped_storage")) ||
+      !(s_base = PyUnicode_InternFromString("base")) ||
       !(s_dtype = PyUnicode_InternFromString("dtype")) ||
       !(s_data_ptr = PyUnicode_InternFromString("data_ptr")) ||
       !(s_nbytes = PyUnicode_InternFromString("nbytes")) ||

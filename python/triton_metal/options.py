@@ -49,6 +49,10 @@ Options = namedtuple("Options", "num_warps debug opt_level debug_info num_stages
                                 "fusion_optimization")
 
 
+class NumWarpsError(ValueError, AssertionError):
+    """A bad num_warps: a ValueError, and an AssertionError as upstream raises."""
+
+
 def _int(name, v, lo, kernel):
     if type(v) is not int or v < lo:
         raise ValueError(f"{kernel}: {name} must be an int >= {lo}, got {v!r}")
@@ -85,7 +89,7 @@ def resolve(kernel, opts, defaults, jit_debug):
     get = lambda k: opts[k] if k in opts else defaults.get(k, DEFAULTS[k])  # noqa: E731
     nw = get("num_warps")
     if type(nw) is not int or nw <= 0 or nw & (nw - 1) or nw > 32:
-        raise ValueError(f"{kernel}: num_warps must be a power of two from 1 to 32, got {nw!r}")
+        raise NumWarpsError(f"{kernel}: num_warps must be a power of 2 from 1 to 32, got {nw!r}")
     backend = get("backend")
     if backend != "metal":
         raise ValueError(f"{kernel}: backend must be 'metal' (this is triton-metal), "

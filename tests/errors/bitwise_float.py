@@ -1,5 +1,5 @@
 # args: --kernel k --signature *fp32
-# expect: 10:11: error: operator '&' is not defined for float32
+# expect: 10:11: error: invalid operands of type float32 for operator '&': bitwise operators need integers
 import triton_metal as triton
 import triton_metal.language as tl
 

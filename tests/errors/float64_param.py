@@ -1,5 +1,5 @@
 # args: --kernel k --signature *fp64
-# expect: 8:7: error: parameter 'x_ptr' is float64, which is not supported on the device
+# expect: 9:5: error: store through 'x_ptr', a float64 array: float64 is not supported on the device (Metal has no double); convert the array to float32
 import triton_metal as triton
 import triton_metal.language as tl
 

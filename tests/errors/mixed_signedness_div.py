@@ -1,5 +1,5 @@
 # args: --kernel k --signature *i32,*u32
-# expect: 10:11: error: cannot use /, // or % with int32 and uint32: the operands have different signedness
+# expect: 10:11: error: Cannot use /, //, or % with int32 and uint32 because they have different signedness; cast one of them first
 import triton_metal as triton
 import triton_metal.language as tl
 

@@ -16,7 +16,8 @@ for f in python/triton_metal/*; do
   case "$f" in *.so|*.c|*.h) ;; *) ln -s "$PWD/$f" "$PKG/";; esac
 done
 cp "$EXT" "$PKG/"
-for f in python/*.py; do ln -s "$PWD/$f" build/asan-py/pkg/; done # _triton_metal_finder (compat.py)
+# the `triton` compat layer's meta-path finder lives beside the package
+[ -f python/_triton_metal_finder.py ] && ln -s "$PWD/python/_triton_metal_finder.py" build/asan-py/pkg/
 LIBASAN=$($CC -print-file-name=libasan.so)
 [ -f "$LIBASAN" ] || { echo "asan-py: libasan.so not found via $CC" >&2; exit 1; }
 export LD_PRELOAD=$LIBASAN

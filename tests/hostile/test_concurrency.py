@@ -83,7 +83,9 @@ def test_threads_errors_do_not_leak_into_other_threads():
                     if i % 4 == 1:
                         affine_kernel[(1,)](x.astype(np.float64), out, 300, 0.0, A=2, BLOCK=512)
                     else:
-                        affine_kernel[(1,)](x[:10], out, 300, 0.0, A=2, BLOCK=512)  # unmasked? no: n too big
+                        # 300 elements read from an array of 10 (a view x[:10] would not do: a
+                        # view may be addressed anywhere in its array, issue 13)
+                        affine_kernel[(1,)](x[:10].copy(), out, 300, 0.0, A=2, BLOCK=512)
             else:
                 affine_kernel[(1,)](x, out, 300, 0.0, A=2, BLOCK=512)
                 np.testing.assert_array_equal(out, x * 2)

@@ -128,9 +128,13 @@ def test_none_pointer():
 
 def test_float64_array():
     x, out = arrays()
-    refused(TypeError, lambda: scale_kernel[(1,)](x.astype(np.float64), out, N, 2.0, BLOCK=BLOCK),
+    # float64 arrays are taken as float64 memory; reading or writing them is a
+    # located compile error (Metal has no double), and nothing runs
+    refused(triton.CompilationError,
+            lambda: scale_kernel[(1,)](x.astype(np.float64), out, N, 2.0, BLOCK=BLOCK),
             "x_ptr", "float64", out=out)
-    refused(TypeError, lambda: scale_kernel[(1,)](x, out.astype(np.float64), N, 2.0, BLOCK=BLOCK),
+    refused(triton.CompilationError,
+            lambda: scale_kernel[(1,)](x, out.astype(np.float64), N, 2.0, BLOCK=BLOCK),
             "out_ptr", "float64")
 
 
@@ -155,15 +159,25 @@ def test_read_only_array_written():
 
 
 def test_non_contiguous_array():
+    """A strided view is passed as upstream passes it (its data pointer); the
+    kernel indexes it densely here, so it reads the view's memory from there,
+    inside the array it views. A view whose strides leave its array's memory
+    is refused, and a kernel reading past the array is a located error."""
     x, out = arrays()
-    wide = np.zeros(2 * N, np.float32)
-    refused(ValueError, lambda: scale_kernel[(1,)](wide[::2], out, N, 2.0, BLOCK=BLOCK),
-            "x_ptr", "contiguous", out=out)
-    two_d = np.zeros((N, 2), np.float32)
-    refused(ValueError, lambda: scale_kernel[(1,)](x, two_d[:, 0], N, 2.0, BLOCK=BLOCK),
-            "out_ptr", "contiguous")
-    refused(ValueError, lambda: scale_kernel[(1,)](np.zeros((10, 10), np.float32).T, out, N, 2.0, BLOCK=BLOCK),
-            "x_ptr", out=out)
+    wide = np.arange(2 * N, dtype=np.float32)
+    scale_kernel[(1,)](wide[::2], out, N, 2.0, BLOCK=BLOCK)
+    np.testing.assert_array_equal(out, wide[:N] * 2)
+    two_d = np.full((N, 2), SENTINEL, np.float32)
+    scale_kernel[(1,)](x, two_d[:, 0], N, 2.0, BLOCK=BLOCK)
+    np.testing.assert_array_equal(two_d.reshape(-1)[:N], x * 2)
+    assert (two_d.reshape(-1)[N:] == SENTINEL).all()
+    _, out = arrays()
+    refused(triton.LaunchError, lambda: scale_kernel[(1,)](two_d[N // 2:, 1], out, N, 2.0, BLOCK=BLOCK),
+            "x_ptr", "past the allocation of argument 'x_ptr'")
+    _, out = arrays()
+    refused(ValueError, lambda: scale_kernel[(1,)](
+        np.lib.stride_tricks.as_strided(x, (N,), (8,)), out, N, 2.0, BLOCK=BLOCK),
+        "x_ptr", "past the end of the memory of the array it views", out=out)
 
 
 def test_empty_arrays_with_masked_kernel():
@@ -267,18 +281,22 @@ def test_out_of_bounds_read():
 
 
 def test_out_of_bounds_write_stays_inside_the_argument():
-    """An out-of-bounds store is refused before it lands: the memory past a
-    view (the rest of its base array) is untouched. (The in-bounds lanes of a
-    failed launch may have been written, as on a GPU.)"""
+    """A view may be addressed anywhere inside the array it views (upstream
+    passes a data pointer); a store past that array is refused before it
+    lands. (The in-bounds lanes of a failed launch may have been written, as on
+    a GPU.)"""
     x = np.arange(64, dtype=np.float32)
     big = np.full(64, SENTINEL, np.float32)
-    refused(triton.LaunchError, lambda: oob_kernel[(1,)](x, big[:10], BLOCK=64), "out-of-bounds", "out_ptr",
-            kernel=oob_kernel)
-    assert (big[10:] == SENTINEL).all()
+    oob_kernel[(1,)](x, big[:10], BLOCK=64)  # past the view, inside its array
+    np.testing.assert_array_equal(big, x)
+    big = np.full(80, SENTINEL, np.float32)
+    refused(triton.LaunchError, lambda: oob_kernel[(1,)](x, big[20:], BLOCK=64), "out-of-bounds",
+            "past the allocation of argument 'out_ptr'", kernel=oob_kernel)
+    assert (big[:20] == SENTINEL).all()
 
 
 def test_out_of_bounds_read_of_a_view():
-    """A view into a larger array: the bound is the view, not the base."""
+    """A view into a larger array: the bound is the base array's memory."""
     base = np.arange(128, dtype=np.float32)
     out = np.full(64, SENTINEL, np.float32)
     refused(triton.LaunchError, lambda: oob_kernel[(1,)](base[100:], out, BLOCK=64), "x_ptr", kernel=oob_kernel)
@@ -287,7 +305,11 @@ def test_out_of_bounds_read_of_a_view():
 def test_out_of_bounds_negative_offset():
     base = np.arange(128, dtype=np.float32)
     out = np.full(64, SENTINEL, np.float32)
-    refused(triton.LaunchError, lambda: neg_kernel[(1,)](base[64:], out, BLOCK=64), "x_ptr", kernel=neg_kernel)
+    neg_kernel[(1,)](base[64:], out, BLOCK=64)  # below the view, inside its array
+    np.testing.assert_array_equal(out, base[61:125])
+    out = np.full(64, SENTINEL, np.float32)
+    refused(triton.LaunchError, lambda: neg_kernel[(1,)](base[2:], out, BLOCK=64), "x_ptr",
+            "before the allocation of argument 'x_ptr'", kernel=neg_kernel)
 
 
 @triton.jit

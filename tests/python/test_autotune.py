@@ -36,7 +36,7 @@ class FakeBench:
         self.ms = ms_by_block
         self.calls = []
 
-    def __call__(self, fn, warmup, rep, quantiles):
+    def __call__(self, fn, quantiles=None):
         fn()  # the config really runs (and compiles)
         block = self.current
         self.calls.append(block)
@@ -48,9 +48,9 @@ def tuned(bench, **kw):
     at = triton.autotune(configs=CONFIGS, key=["n"], do_bench=bench, **kw)(ADD_ONE)
     orig = at._bench
 
-    def spy(args, nargs, kwargs, grid_, config):
+    def spy(*args, config, **meta):
         bench.current = config.kwargs["BLOCK"]
-        return orig(args, nargs, kwargs, grid_, config)
+        return orig(*args, config=config, **meta)
     at._bench = spy
     return at
 
@@ -68,12 +68,12 @@ def test_selects_fastest_and_launches_with_it():
     at[grid](x, 1000)
     assert sorted(bench.calls) == [32, 64, 128]
     assert at.best_config.kwargs == {"BLOCK": 64} and at.best_config.num_warps == 2
-    # reset_to_zero zeroed x before each benchmarked run (the last left 1); the
-    # launch itself adds 1, as upstream
-    np.testing.assert_array_equal(x, 2.0)
-    at[grid](x, 1000)  # same key: no new benchmark
+    # reset_to_zero zeroed x before each benchmarked run and again after the last
+    # (pre_hook(reset_only=True), as upstream): the launch adds 1 to zeros
+    np.testing.assert_array_equal(x, 1.0)
+    at[grid](x, 1000)  # same key: no new benchmark, no reset
     assert len(bench.calls) == 3
-    np.testing.assert_array_equal(x, 3.0)
+    np.testing.assert_array_equal(x, 2.0)
     k = ADD_ONE.cache
     assert any(key[1] == 2 for key in k)  # num_warps of the chosen config
 
@@ -218,12 +218,204 @@ def test_heuristics_under_autotune():
     at = triton.autotune(configs=CONFIGS, key=["n"], do_bench=bench, reset_to_zero=["x_ptr"])(h(k))
     orig = at._bench
 
-    def spy(args, nargs, kwargs, grid_, config):
+    def spy(*args, config, **meta):
         bench.current = config.kwargs["BLOCK"]
-        return orig(args, nargs, kwargs, grid_, config)
+        return orig(*args, config=config, **meta)
     at._bench = spy
     x = np.zeros(256, np.float32)
     at[grid](x, 256)
-    np.testing.assert_array_equal(x, 2.0)  # the last benchmark's 1, then the launch
+    np.testing.assert_array_equal(x, 1.0)  # zeroed after the benchmarks, then the launch
     assert at.best_config.kwargs == {"BLOCK": 64}
     assert {key[0][3][4] for key in k.cache} == {True}  # EVEN: 256 % BLOCK == 0
+
+
+# ---- Autotuner as libraries subclass it (upstream's shape)
+
+class CachedTuner(triton.runtime.Autotuner):
+    """Shaped as flash-linear-attention's CachedAutotuner: upstream's positional
+    __init__, hooks assigned when the decorator gave none, a run override that
+    fills self.cache from elsewhere and then defers to Autotuner.run."""
+
+    def __init__(self, fn, arg_names, configs, key, reset_to_zero, restore_value, **kwargs):
+        super().__init__(fn, arg_names, configs, key, reset_to_zero, restore_value, **kwargs)
+        self.hook_calls = []
+        if not self.user_defined_pre_hook and (self.reset_to_zero or self.restore_value):
+            default = self.pre_hook
+
+            def _pre_hook(kw, reset_only=False):
+                self.hook_calls.append(("pre", reset_only))
+                default(kw, reset_only)
+            self.pre_hook = _pre_hook
+        self.preset = None
+
+    def run(self, *args, **kwargs):
+        if self.preset is not None:
+            key = tuple([dict(zip(self.arg_names, args))[k] for k in self.keys]
+                        + [str(a.dtype) for a in args if hasattr(a, "dtype")])
+            self.cache[key] = self.preset
+        return super().run(*args, **kwargs)
+
+
+def test_subclass_like_fla_cached_autotuner():
+    bench = FakeBench({32: 3.0, 64: 1.0, 128: 2.0})
+    at = CachedTuner(ADD_ONE, ADD_ONE.arg_names, CONFIGS, ["n"], ["x_ptr"], None, do_bench=bench)
+    assert at.user_defined_pre_hook is False and at.user_defined_post_hook is False
+    orig = at._bench
+
+    def spy(*args, config, **meta):
+        bench.current = config.kwargs["BLOCK"]
+        return orig(*args, config=config, **meta)
+    at._bench = spy
+    x = np.zeros(100, np.float32)
+    at[grid](x, 100)
+    assert sorted(bench.calls) == [32, 64, 128] and at.best_config.kwargs == {"BLOCK": 64}
+    # the assigned hook ran before each benchmark and once to reset after them
+    assert at.hook_calls == [("pre", False)] * 3 + [("pre", True)]
+    np.testing.assert_array_equal(x, 1.0)
+    at.preset = CONFIGS[2]  # a config found elsewhere: no benchmark, launched with it
+    y = np.zeros(300, np.float32)
+    at[grid](y, 300)
+    assert len(bench.calls) == 3 and at.best_config is CONFIGS[2]
+    np.testing.assert_array_equal(y, 1.0)
+    assert at.nargs is None  # set during run only, as upstream
+
+
+class OwnRun(triton.runtime.Autotuner):
+    """A subclass that replaces run: times every config with _bench itself."""
+
+    def run(self, *args, **kwargs):
+        self.nargs = dict(zip(self.arg_names, args))
+        timings = {c: self._bench(*args, config=c, **kwargs) for c in self.prune_configs(kwargs)}
+        self.best_config = min(timings, key=lambda c: timings[c][0])
+        return self.fn.run(*args, **kwargs, **self.best_config.all_kwargs())
+
+
+def test_disable_autotuning_in_subclass_that_overrides_run(monkeypatch):
+    bench = FakeBench({32: 3.0, 64: 1.0, 128: 2.0})
+    at = OwnRun(ADD_ONE, ADD_ONE.arg_names, CONFIGS, ["n"], None, None, do_bench=bench)
+    monkeypatch.setenv("TRITON_METAL_DISABLE_AUTOTUNING", "1")
+    x = np.zeros(100, np.float32)
+    at[grid](x, 100)
+    assert bench.calls == [] and at.best_config is CONFIGS[0]  # nothing timed: the first
+    np.testing.assert_array_equal(x, 1.0)
+    monkeypatch.delenv("TRITON_METAL_DISABLE_AUTOTUNING")
+    orig = at._bench
+
+    def spy(*args, config, **meta):
+        bench.current = config.kwargs["BLOCK"]
+        return orig(*args, config=config, **meta)
+    at._bench = spy
+    at[grid](x, 100)
+    assert sorted(bench.calls) == [32, 64, 128] and at.best_config.kwargs == {"BLOCK": 64}
+
+
+def test_disable_autotuning_takes_first_pruned_config(monkeypatch):
+    monkeypatch.setenv("TRITON_METAL_DISABLE_AUTOTUNING", "1")
+    early = lambda configs, nargs, **kw: configs[1:]  # noqa: E731
+    at = triton.autotune(configs=CONFIGS, key=["n"],
+                         prune_configs_by={"early_config_prune": early})(ADD_ONE)
+    x = np.zeros(100, np.float32)
+    at[grid](x, 100)
+    assert at.best_config is CONFIGS[1]
+    np.testing.assert_array_equal(x, 1.0)
+
+
+def optional_out_kernel():
+    @triton.jit
+    def k(x_ptr, y_ptr, n, HAS_Y: tl.constexpr, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        v = tl.load(x_ptr + offs, mask=m) + 1.0
+        tl.store(x_ptr + offs, v, mask=m)
+        if HAS_Y:
+            tl.store(y_ptr + offs, v * 2.0, mask=m)
+    return k
+
+
+def test_default_hooks_skip_none_arguments():
+    k = optional_out_kernel()
+    bench = FakeBench({32: 3.0, 64: 1.0, 128: 2.0})
+    at = triton.autotune(configs=CONFIGS, key=["n"], do_bench=bench, reset_to_zero=["y_ptr"],
+                         restore_value=["x_ptr", "y_ptr"])(k)
+    orig = at._bench
+
+    def spy(*args, config, **meta):
+        bench.current = config.kwargs["BLOCK"]
+        return orig(*args, config=config, **meta)
+    at._bench = spy
+    x = np.full(100, 3.0, np.float32)
+    at[grid](x, None, 100, HAS_Y=False)  # y_ptr is None: nothing to zero or restore
+    np.testing.assert_array_equal(x, 4.0)
+    x = np.full(200, 3.0, np.float32)
+    y = np.full(200, 7.0, np.float32)
+    at[grid](x, y, 200, HAS_Y=True)
+    np.testing.assert_array_equal(x, 4.0)
+    np.testing.assert_array_equal(y, 8.0)
+
+
+def test_user_hooks_replace_the_defaults():
+    calls = []
+
+    def pre(nargs, reset_only=False):
+        calls.append(("pre", reset_only))
+
+    def post(nargs, exception):
+        calls.append(("post", exception))
+    bench = FakeBench({32: 3.0, 64: 1.0, 128: 2.0})
+    at = triton.autotune(configs=CONFIGS, key=["n"], do_bench=bench, reset_to_zero=["x_ptr"],
+                         pre_hook=pre, post_hook=post)(ADD_ONE)
+    assert at.user_defined_pre_hook and at.user_defined_post_hook
+    orig = at._bench
+
+    def spy(*args, config, **meta):
+        bench.current = config.kwargs["BLOCK"]
+        return orig(*args, config=config, **meta)
+    at._bench = spy
+    x = np.zeros(100, np.float32)
+    at[grid](x, 100)
+    # the user's hooks ran instead of reset_to_zero: three benchmark runs + the launch
+    np.testing.assert_array_equal(x, 4.0)
+    assert calls == [("pre", False), ("post", None)] * 3 + [("pre", True)]
+
+
+def test_do_bench_is_assignable_and_configs_may_be_empty():
+    at = triton.autotune(configs=[], key=["n"])(ADD_ONE)
+    assert len(at.configs) == 1 and at.configs[0].kwargs == {}
+    at2 = triton.autotune(configs=CONFIGS, key=["n"])(ADD_ONE)
+    seen = []
+
+    def bench(fn, quantiles=None):
+        fn()
+        seen.append(1)
+        return [1.0, 1.0, 1.0]
+    at2.do_bench = bench
+    at2[grid](np.zeros(64, np.float32), 64)
+    assert len(seen) == 3
+
+
+def test_use_cuda_graph_benchmarks_with_do_bench_cudagraph(monkeypatch):
+    from triton_metal import testing
+    seen = []
+    monkeypatch.setattr(testing, "do_bench_cudagraph",
+                        lambda fn, rep=20, quantiles=None: (seen.append(rep), fn(), [1.0] * 3)[2])
+    at = triton.autotune(configs=CONFIGS, key=["n"], use_cuda_graph=True, rep=7)(ADD_ONE)
+    at[grid](np.zeros(64, np.float32), 64)
+    assert seen == [7, 7, 7]
+
+
+def test_disable_autotuning_skips_configs_that_do_not_compile(monkeypatch):
+    monkeypatch.setenv("TRITON_METAL_DISABLE_AUTOTUNING", "1")
+    configs = [triton.Config({"BLOCK": 100}), triton.Config({"BLOCK": 64})]  # 100: not 2**k
+    at = triton.autotune(configs=configs, key=["n"])(ADD_ONE)
+    x = np.zeros(300, np.float32)
+    at[grid](x, 300)
+    assert at.best_config is configs[1]
+    np.testing.assert_array_equal(x, 1.0)
+    own = OwnRun(ADD_ONE, ADD_ONE.arg_names, configs, ["n"], None, None)
+    own[grid](x, 300)  # the subclass's own selection through _bench skips it too
+    assert own.best_config is configs[1]
+    np.testing.assert_array_equal(x, 2.0)
+    bad = triton.autotune(configs=[triton.Config({"BLOCK": 100}), triton.Config({"BLOCK": 3})],
+                          key=["n"])(ADD_ONE)
+    with pytest.raises(triton.CompilationError):
+        bad[grid](x, 300)

@@ -142,9 +142,11 @@ def test_constexpr_values_keyed_by_type_and_bits():
 def test_errors_explained_on_fast_path():
     out = aligned(64)
     run_fill(fill, out, 64, 1.0)
-    with pytest.raises(ValueError, match="'out_ptr' is not contiguous"):
-        fill[(1,)](np.zeros((8, 8), np.float32)[:, ::2], 64, 1.0, BLOCK=64)
-    with pytest.raises(TypeError, match="float64 is not supported"):
+    base = np.zeros(8, np.float32)
+    with pytest.raises(ValueError, match="'out_ptr': its shape and strides reach 224 bytes past "
+                                         "the end of the memory of the array it views"):
+        fill[(1,)](np.lib.stride_tricks.as_strided(base, (64,), (4,)), 64, 1.0, BLOCK=64)
+    with pytest.raises(triton.CompilationError, match="float64 is not supported"):
         fill[(1,)](np.zeros(8), 8, 1.0, BLOCK=64)
     with pytest.raises(KeyError, match="Keyword argument nm_warps was specified"):
         fill[(1,)](out, 64, 1.0, BLOCK=64, nm_warps=4)
@@ -202,18 +204,27 @@ def test_torch_tensors_on_fast_path():
         assert bool((out == 2).all())
     k = run_fill(fill, torch.zeros(100, dtype=torch.int32), 100, 2.0)
     assert k is not run_fill(fill, out, 100, 2.0)
-    with pytest.raises(ValueError, match="not contiguous"):
-        fill[(1,)](torch.zeros(8, 8)[:, ::2], 8, 1.0, BLOCK=64)
+    # a strided view gets its data pointer; the kernel writes 8 consecutive
+    # elements from there, inside the tensor's storage
+    wide = torch.zeros(8, 8)
+    fill[(1,)](wide[:, 2:], 8, 1.0, BLOCK=64)
+    assert wide[0, 2:].eq(1).all() and wide[1, :2].eq(1).all() and wide.sum() == 8
 
 
 def test_pointer_arg_conversion():
     from triton_metal import _C
     x = aligned(8)
-    code, ptr, nbytes, ro = _C.pointer_arg(x)
-    assert (code, ptr, nbytes, ro) == (12, x.ctypes.data, 32, 0)
+    code, ptr, nbytes, ro, before = _C.pointer_arg(x)
+    # x is a view into a larger byte array: its allocation is that array's memory
+    lo = x.base.ctypes.data
+    assert (code, ptr, nbytes, ro, before) == (12, x.ctypes.data, lo + x.base.nbytes - ptr, 0,
+                                               ptr - lo)
+    c = np.zeros(8, np.float32)
+    assert _C.pointer_arg(c) == (12, c.ctypes.data, 32, 0, 0)
     x.flags.writeable = False
     assert _C.pointer_arg(x)[3] == 1
-    assert _C.pointer_arg(np.zeros((4, 4), np.float32)[:, ::2]) is None
+    m = np.zeros((4, 4), np.float32)
+    assert _C.pointer_arg(m[1:, ::2]) == (12, m.ctypes.data + 16, 48, 0, 16)
     assert _C.pointer_arg(np.zeros(4)) is None  # float64: Python explains
     assert _C.pointer_arg(3) is None
 

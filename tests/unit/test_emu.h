@@ -56,8 +56,8 @@ static inline tm_module *emu_load(tm_device *d, const char *msl, const tm_kernel
   return st ? NULL : m;
 }
 
-static inline tm_launch_arg emu_buf(void *p, size_t n) { return (tm_launch_arg){p, n, 0}; }
-static inline tm_launch_arg emu_val(void *p, size_t n) { return (tm_launch_arg){p, n, 0}; }
+static inline tm_launch_arg emu_buf(void *p, size_t n) { return (tm_launch_arg){.data = p, .nbytes = n}; }
+static inline tm_launch_arg emu_val(void *p, size_t n) { return (tm_launch_arg){.data = p, .nbytes = n}; }
 
 /* The compiler's vector add, as in the cpu device's specification. */
 static const char emu_add_msl[] =

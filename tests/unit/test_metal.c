@@ -100,7 +100,7 @@ static int run_add(tm_device *d, float *x, float *y, float *out, int n, int ro_o
   tm_module *m = emu_load(d, emu_add_msl, &emu_add_info);
   if (!m) return -1;
   tm_launch_arg args[] = {emu_buf(x, (size_t)n * 4), emu_buf(y, (size_t)n * 4),
-                          {out, (size_t)n * 4, ro_out}, emu_val(&n, 4)};
+                          {out, (size_t)n * 4, ro_out, 0}, emu_val(&n, 4)};
   uint32_t grid[3] = {(uint32_t)(n + 1023) / 1024, 1, 1};
   tm_status st = tm_launch(m, grid, args, 4, err);
   tm_module_free(m);

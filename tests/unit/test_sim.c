@@ -164,7 +164,7 @@ static void test_deferred(Ctx *c) {
   a->set_buffer(enc, buf, 0, 0, &err);
   a->set_buffer(enc, buf, 4096, 1, &err);
   a->set_buffer(enc, buf, 8192, 2, &err);
-  for (unsigned i = 0; i < 3; i++) a->set_checks(enc, i, 4096, 0);
+  for (unsigned i = 0; i < 3; i++) a->set_checks(enc, i, 0, 4096, 0);
   a->set_bytes(enc, &n, 4, 3, &err);
   uint32_t g4[3] = {4, 1, 1};
   CHECK(a->dispatch(enc, g4, t, &err) == TM_OK);

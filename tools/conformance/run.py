@@ -3,7 +3,7 @@
 
     python3 tools/conformance/run.py --test-core DIR/test_core.py [--sample 8 | --all]
         [--device cpu|metal-sim] [--jobs N] [--chunk 150] [--timeout 120] [-k EXPR]
-        [--out DIR] [--no-skips]
+        [--out DIR] [--no-skips] [--verify-skips]
 
 DIR must also hold upstream's python/triton/_internal_testing.py (or pass
 --internal-testing). Neither file is part of this repository.
@@ -16,6 +16,11 @@ stops making progress is killed; the case it was running is recorded as `crash`
 or `hang` and the rest of its chunk runs in a new process. Results go to
 OUT/results.jsonl (one line per case) and OUT/summary.md (per test function),
 and the totals are printed.
+
+--verify-skips runs the cases on the skip list (skips.txt) instead, without
+skipping them, and checks that each fails the way its line's `expect` says:
+a skip whose reason has stopped being true (the case passes, or fails for
+another reason) is listed in OUT/skips-verified.md and makes the exit status 1.
 """
 import argparse
 import collections
@@ -28,6 +33,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import tm_conformance  # noqa: E402  (the skip list's reader)
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 
@@ -220,6 +227,31 @@ def summarize(results, out_dir, elapsed, args):
     return totals, applicable
 
 
+def verify_skips(results, out_dir):
+    """Checks every skipped case failed as its skip line expects."""
+    skips = tm_conformance.load_skips()
+    bad, ok = [], 0
+    for rid, rec in sorted(results.by_id.items()):
+        line = tm_conformance.skip_line(rid.split("::")[-1], skips)
+        expect = tm_conformance.expect_of(line[1]) if line else None
+        msg = rec.get("msg") or ""
+        if rec["outcome"] == "skipped":  # skipped by upstream itself (pytest.skip): nothing to check
+            ok += 1
+        elif rec["outcome"] == "passed":
+            bad.append(f"- `{rid.split('::')[-1]}` passes: its skip line `{line[0]}` is not needed")
+        elif expect and not re.search(expect, msg):
+            first = next((m for m in msg.strip().splitlines() if m.strip()), "")[:300]
+            bad.append(f"- `{rid.split('::')[-1]}` fails otherwise than `{expect}` ({line[0]}): {first}")
+        else:
+            ok += 1
+    with open(os.path.join(out_dir, "skips-verified.md"), "w") as f:
+        f.write(f"# Skip list check: {ok} cases fail as their reason says, {len(bad)} do not\n\n")
+        f.write("\n".join(bad) + "\n")
+    print(f"skip list: {ok} cases fail as their reason says; {len(bad)} do not "
+          f"(see {out_dir}/skips-verified.md)")
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--test-core", required=True)
@@ -234,7 +266,10 @@ def main():
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--out", default=None)
     ap.add_argument("--no-skips", action="store_true")
+    ap.add_argument("--verify-skips", action="store_true")
     args = ap.parse_args()
+    if args.verify_skips:
+        args.no_skips = True
     args.test_core = os.path.abspath(args.test_core)
     out_dir = os.path.abspath(args.out or os.path.join("conformance-out", args.device))
     os.makedirs(out_dir, exist_ok=True)
@@ -244,6 +279,9 @@ def main():
     t0 = time.time()
     ids = collect(args, env)
     sel = ids if args.all else select(ids, args.sample)
+    if args.verify_skips:
+        skips = tm_conformance.load_skips()
+        sel = [i for i in sel if tm_conformance.skip_reason(i.split("::")[-1], skips) is not None]
     print(f"collected {len(ids)} cases; running {len(sel)} on {args.device} "
           f"with {args.jobs} processes", flush=True)
     results = Results(os.path.join(out_dir, "results.jsonl"))
@@ -266,6 +304,8 @@ def main():
         t.start()
     for t in threads:
         t.join()
+    if args.verify_skips:
+        return verify_skips(results, out_dir)
     totals, applicable = summarize(results, out_dir, time.time() - t0, args)
     print(f"passed {totals['passed']}, failed {totals['failed']}, skipped {totals['skipped']}, "
           f"crash {totals['crash']}, hang {totals['hang']}: "

@@ -22,6 +22,7 @@ import fnmatch
 import importlib.util
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -49,11 +50,31 @@ def load_skips(path=SKIPS_FILE):
     return out
 
 
-def skip_reason(name, skips):
+def _match(name, pat):
+    """fnmatch with '[' and ']' literal (case names hold them: `test_x[cpu]`); `*` and `?` wild."""
+    return fnmatch.fnmatchcase(name, pat.replace("[", "[[]").replace("]", "[]]").replace("[[[]]", "[[]"))
+
+
+def skip_line(name, skips):
+    """(pattern, reason) of the first skip line matching a case name, or None."""
     for pat, reason in skips:
-        if fnmatch.fnmatchcase(name, pat):
-            return reason
+        if _match(name, pat):
+            return pat, reason
     return None
+
+
+def skip_reason(name, skips):
+    line = skip_line(name, skips)
+    return None if line is None else _EXPECT.sub("", line[1]).strip()
+
+
+_EXPECT = re.compile(r"\s*\[expect: (.*)\]\s*$")
+
+
+def expect_of(reason):
+    """The regex a skipped case is expected to fail with (the `[expect: ...]` part)."""
+    m = _EXPECT.search(reason)
+    return m.group(1) if m else None
 
 
 def pytest_addoption(parser):

@@ -1,0 +1,15 @@
+"""Helpers that test_upstream_semantics.py calls through a module alias (h.f(x))."""
+import triton_metal as triton
+import triton_metal.language as tl
+
+SCALE = 3
+
+
+@triton.jit
+def program_id64(axis):
+    return tl.program_id(axis).to(tl.int64)
+
+
+@triton.jit
+def scaled(x):
+    return x * SCALE

@@ -1,0 +1,615 @@
+"""Semantics where upstream Triton's definition (its own language tests) showed
+ours to differ: each case here once gave a wrong result or a refusal. Checked
+against NumPy on random data (negatives, NaN, masked lanes, ragged sizes)."""
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+
+NUM_WARPS = [1, 4]
+
+
+# ---------------------------------------------------------------- typed constants
+# A Python number assigned to a name is upstream's 0-d tensor of to_tensor's
+# dtype (int32, uint32, int64, uint64; fp32, fp64): it promotes and computes as one.
+
+@triton.jit
+def _typed_promotion(x_ptr, h_ptr, out_i_ptr, out_f_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)         # int8
+    s = 3                                     # int32 0-d tensor upstream
+    y = x * s                                 # int8 * int32 -> int32: no int8 wraparound
+    tl.store(out_i_ptr + offs, y, mask=m)
+    h = tl.load(h_ptr + offs, mask=m)         # fp16
+    scale = 0.1                               # fp32 0-d tensor
+    z = h * scale                             # fp16 * fp32 -> fp32
+    tl.store(out_f_ptr + offs, z, mask=m)
+
+
+@pytest.mark.parametrize("n", [1, 37, 128])
+def test_assigned_numbers_promote_as_tensors(rng, n):
+    x = rng.integers(-128, 128, n).astype(np.int8)
+    h = rng.normal(0, 100, n).astype(np.float16)
+    h[::7] = np.nan
+    out_i = np.zeros(n, np.int32)
+    out_f = np.zeros(n, np.float32)
+    _typed_promotion[(1,)](x, h, out_i, out_f, n, BLOCK=128)
+    np.testing.assert_array_equal(out_i, x.astype(np.int32) * 3)  # int8 would wrap at 127
+    ref = h.astype(np.float32) * np.float32(0.1)                   # fp16 would round to 11 bits
+    np.testing.assert_allclose(out_f, ref, rtol=1e-6, equal_nan=True)
+
+
+@triton.jit
+def _typed_arith(out_ptr, x):
+    big = 2**30
+    tl.store(out_ptr + 0, big * 4)           # int32 arithmetic wraps: 0
+    neg = -1
+    u = 4294967295                            # uint32
+    tl.store(out_ptr + 1, (neg < u).to(tl.int32))  # -1 converts to uint32: 0xffffffff < 0xffffffff is false
+    acc = 0
+    for i in range(0, 10):                    # loop-carried from a literal
+        acc += i
+    tl.store(out_ptr + 2, acc)
+    f = acc.to(tl.float32) / 4                # methods of the 0-d tensor
+    tl.store(out_ptr + 3, f.to(tl.int32))
+    seven = 7
+    tl.store(out_ptr + 4, (x // seven))       # scalar argument // typed constant: C truncation
+    tl.store(out_ptr + 5, (x % seven))
+
+
+@pytest.mark.parametrize("x", [-23, 23, 0])
+def test_assigned_numbers_compute_in_their_dtype(x):
+    out = np.zeros(6, np.int32)
+    _typed_arith[(1,)](out, x)
+    q = int(np.trunc(x / 7))
+    assert out.tolist() == [0, 0, 45, 11, q, x - 7 * q]
+
+
+@triton.jit
+def _annotated_constexpr(out_ptr, BLOCK: tl.constexpr):
+    HALF: tl.constexpr = BLOCK // 2           # stays a compile-time value: usable as a shape
+    offs = tl.arange(0, HALF)
+    tl.store(out_ptr + offs, offs * 2)
+
+
+def test_constexpr_annotation_keeps_python_value():
+    out = np.zeros(32, np.int32)
+    _annotated_constexpr[(1,)](out, 64)
+    np.testing.assert_array_equal(out, np.arange(32) * 2)
+
+
+# ---------------------------------------------------------------- loops
+
+@triton.jit
+def _ranges(out_ptr, N: tl.constexpr, n):
+    a = 0
+    for i in tl.static_range(3, N, step=7):
+        a += i
+    b = 0
+    for i in range(n, step=3):
+        b += i
+    c = 0
+    for i in tl.range(2, n, step=5):
+        c += i
+    tl.store(out_ptr + 0, a)
+    tl.store(out_ptr + 1, b)
+    tl.store(out_ptr + 2, c)
+
+
+@pytest.mark.parametrize("N,n", [(100, 50), (8, 1), (64, 99)])
+def test_range_step_keyword(N, n):
+    out = np.zeros(3, np.int32)
+    _ranges[(1,)](out, N, n)
+    assert out.tolist() == [sum(range(3, N, 7)), sum(range(0, n, 3)), sum(range(2, n, 5))]
+
+
+# ---------------------------------------------------------------- program order
+
+@triton.jit
+def _same_ptr(p):
+    pid = tl.program_id(0)
+    x = tl.load(p + pid)
+    tl.store(p + pid, x * 2)
+
+
+@pytest.mark.parametrize("num_warps", NUM_WARPS + [8])
+def test_scalar_load_store_same_pointer(rng, num_warps):
+    x = rng.normal(0, 10, 300).astype(np.float32)
+    x[::5] = -x[::5]
+    x[3] = np.nan
+    ref = x * 2
+    _same_ptr[(300,)](x, num_warps=num_warps)
+    np.testing.assert_array_equal(x, ref)
+
+
+@triton.jit
+def _load_then_store_then_use(p, q, r, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(p)                  # every thread holds x
+    tl.store(p, x + 1)              # one thread stores: must not be seen by the load above
+    tl.store(q + offs, x + tl.zeros([BLOCK], tl.float32))
+    y = tl.load(p)                  # after the store: must see it
+    tl.store(r + offs, y + tl.zeros([BLOCK], tl.float32))
+
+
+@pytest.mark.parametrize("num_warps", NUM_WARPS)
+def test_replicated_value_keeps_program_order(rng, num_warps):
+    v = np.float32(rng.normal())
+    p = np.array([v], np.float32)
+    q = np.zeros(256, np.float32)
+    r = np.zeros(256, np.float32)
+    _load_then_store_then_use[(1,)](p, q, r, BLOCK=256, num_warps=num_warps)
+    assert p[0] == v + 1
+    np.testing.assert_array_equal(q, np.full(256, v, np.float32))
+    np.testing.assert_array_equal(r, np.full(256, v + 1, np.float32))
+
+
+@triton.jit
+def _count_down(data, count_ptr):
+    for i in range(6):
+        count = tl.load(count_ptr)
+        while count > 0:
+            tl.store(data, tl.load(data) + 1.0)
+            count = count - 3
+
+
+@pytest.mark.parametrize("num_warps", NUM_WARPS)
+@pytest.mark.parametrize("count", [1, 7, 9])
+def test_loop_reads_its_own_stores(num_warps, count):
+    data = np.zeros(1, np.float32)
+    _count_down[(1,)](data, np.array([count], np.int32), num_warps=num_warps)
+    assert data[0] == 6 * -(-count // 3)
+
+
+# ---------------------------------------------------------------- rank 0, scalars
+
+@triton.jit
+def _full_shapes(out_ptr, v, BLOCK: tl.constexpr):
+    a = tl.full((), 5, tl.int32)
+    tl.static_assert(a.shape == [])
+    b = tl.full([BLOCK], v, tl.int16)         # a runtime value, converted to int16
+    tl.static_assert(b.shape == [BLOCK])
+    z = tl.zeros([], tl.float32)
+    offs = tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, a + b + z.to(tl.int32))
+
+
+@pytest.mark.parametrize("v", [3, -70000, 40000])
+def test_full_rank0_and_runtime_value(v):
+    out = np.zeros(16, np.int32)
+    _full_shapes[(1,)](out, v, BLOCK=16)
+    np.testing.assert_array_equal(out, np.full(16, 5 + int(np.array(v).astype(np.int16)), np.int32))
+
+
+@triton.jit
+def _join_scalars(x_ptr, y_ptr, out_ptr, out2_ptr):
+    x = tl.load(x_ptr)
+    y = tl.load(y_ptr)
+    z = tl.join(x, y)
+    tl.static_assert(z.shape == [2])
+    tl.store(out_ptr + tl.arange(0, 2), z)
+    w = tl.interleave(y, x)
+    tl.store(out2_ptr + tl.arange(0, 2), w)
+
+
+def test_join_and_interleave_scalars(rng):
+    x, y = rng.integers(-1000, 1000, 2).astype(np.int32)
+    out, out2 = np.zeros(2, np.int32), np.zeros(2, np.int32)
+    _join_scalars[(1,)](np.array([x]), np.array([y]), out, out2)
+    assert out.tolist() == [x, y] and out2.tolist() == [y, x]
+
+
+# ---------------------------------------------------------------- shifts
+
+@triton.jit
+def _shift(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)
+    y = tl.load(y_ptr + offs, mask=m)
+    tl.store(out_ptr + offs, x >> y, mask=m)
+
+
+def _promote(dx, dy):
+    """C's conversions on two integer dtypes (upstream's integer_promote_impl)."""
+    a, b = np.iinfo(dx), np.iinfo(dy)
+    sa, sb = a.min < 0, b.min < 0
+    if sa == sb:
+        return dx if a.bits >= b.bits else dy
+    if not sa and a.bits >= b.bits:
+        return dx
+    if not sb and b.bits >= a.bits:
+        return dy
+    return dx if sa else dy
+
+
+@pytest.mark.parametrize("dx,dy", [("int8", "uint8"), ("uint8", "int8"), ("int16", "uint32"),
+                                   ("uint32", "int32"), ("int32", "uint16"), ("uint16", "int32")])
+def test_right_shift_follows_the_shifted_operand(rng, dx, dy):
+    # upstream: computed in the promoted dtype, arithmetic iff the shifted
+    # tensor's own dtype is signed
+    n = 77
+    pt = _promote(dx, dy)
+    bits = np.iinfo(pt).bits
+    x = rng.integers(np.iinfo(dx).min, np.iinfo(dx).max, n, endpoint=True).astype(dx)
+    y = rng.integers(0, bits, n).astype(dy)
+    out = np.zeros(n, pt)
+    _shift[(1,)](x, y, out, n, BLOCK=128)
+    mask = (1 << bits) - 1
+    ref = []
+    for a, k in zip(x.tolist(), y.tolist()):
+        v = a & mask                                   # a in the promoted dtype's bits
+        if np.iinfo(dx).min < 0 and v >> (bits - 1):  # arithmetic: sign-extend first
+            v -= 1 << bits
+        ref.append((v >> k) & mask)
+    got = [int(v) & mask for v in out.tolist()]
+    assert got == ref
+
+
+# ---------------------------------------------------------------- control flow
+
+@triton.jit
+def _pick(a, b, choose_b):
+    if choose_b:
+        return b
+    else:
+        return a
+
+
+@triton.jit
+def _early(x, FLAG: tl.constexpr):
+    if FLAG:
+        if x > 0:
+            return x * 2
+        y = x + 100
+    else:
+        y = x - 1
+    return y
+
+
+@triton.jit
+def _returns(x_ptr, c_ptr, out_ptr):
+    x = tl.load(x_ptr)
+    c = tl.load(c_ptr)
+    tl.store(out_ptr + 0, _pick(1.5, x, c))
+    tl.store(out_ptr + 1, _early(x, True))
+    tl.store(out_ptr + 2, _early(x, False))
+    tl.store(out_ptr + 3, x if c > 0 else -x)
+
+
+@pytest.mark.parametrize("x,c", [(5.0, 1), (-5.0, 0), (0.25, 0), (np.nan, 1)])
+def test_returns_and_conditional_expressions_on_device_values(x, c):
+    out = np.zeros(4, np.float32)
+    _returns[(1,)](np.array([x], np.float32), np.array([c], np.int32), out)
+    early = x * 2 if x > 0 else x + 100
+    ref = [x if c else 1.5, early, x - 1, x if c > 0 else -x]
+    np.testing.assert_array_equal(out, np.array(ref, np.float32))
+
+
+@triton.jit
+def _bad_return(x, c):
+    if c:
+        return x
+    else:
+        return x.to(tl.int8)
+
+
+@triton.jit
+def _inconsistent(out_ptr, c):
+    tl.store(out_ptr, _bad_return(tl.load(out_ptr), c))
+
+
+def test_inconsistent_returns_are_refused():
+    with pytest.raises(triton.CompilationError, match="Inconsistent return types"):
+        _inconsistent[(1,)](np.zeros(1, np.float32), 3)  # 3: a runtime value (1 would be specialized)
+
+
+@triton.jit
+def _const_store(src: tl.const, dst):
+    tl.store(src, tl.load(dst))
+
+
+def test_store_through_const_pointer_is_refused():
+    with pytest.raises(triton.CompilationError, match="Cannot store to a constant pointer"):
+        _const_store[(1,)](np.zeros(1, np.float32), np.zeros(1, np.float32))
+
+
+@triton.jit
+def _named(a_ptr, b_ptr, out_ptr, FUNC: tl.constexpr):
+    tl.store(out_ptr, getattr(tl, FUNC)(tl.load(a_ptr), tl.load(b_ptr)))
+
+
+@pytest.mark.parametrize("func", ["minimum", "maximum"])
+def test_getattr_with_constexpr_name(func):
+    out = np.zeros(1, np.float32)
+    _named[(1,)](np.array([2.0], np.float32), np.array([-3.0], np.float32), out, func)
+    assert out[0] == (-3.0 if func == "minimum" else 2.0)
+
+
+@triton.jit
+def _expand(out_ptr, N: tl.constexpr):
+    x = tl.arange(0, N)
+    y = tl.expand_dims(x, (0, -1))            # both counted in the result's rank: [1, N, 1]
+    tl.static_assert(y.shape == [1, N, 1])
+    tl.store(out_ptr + tl.reshape(y, [N]), tl.reshape(y, [N]) * 3)
+
+
+def test_expand_dims_tuple_axes():
+    out = np.zeros(8, np.int32)
+    _expand[(1,)](out, 8)
+    np.testing.assert_array_equal(out, np.arange(8) * 3)
+
+
+@triton.jit
+def _dup_axes(out_ptr, N: tl.constexpr):
+    x = tl.arange(0, N)
+    tl.store(out_ptr + x, tl.reshape(tl.expand_dims(x, (0, -3)), [N]))
+
+
+def test_expand_dims_duplicate_axes_message():
+    with pytest.raises(triton.TritonError) as e:
+        _dup_axes[(1,)](np.zeros(8, np.int32), 8)
+    assert "duplicate axes, normalized axes = [0, 0]" in str(e.value.__cause__)
+
+
+def test_kernel_name_from_repr():
+    def name(spec):
+        ones = "_".join(k for k, v in spec.constants.items() if v == 1)
+        return f"k_{spec.signature['a']}_{ones}"
+
+    @triton.jit(repr=name)
+    def k(a, one, x_ptr):
+        tl.store(x_ptr, a + one)
+
+    h = k[(1,)](2**40, 1, np.zeros(1, np.int64))
+    assert h.name == "k_i64_one"
+
+
+@triton.jit
+def _threads(out_ptr):
+    tl.store(out_ptr, tl.extra.cuda.num_threads())
+
+
+@pytest.mark.parametrize("num_warps", [1, 2, 8])
+def test_num_threads(num_warps):
+    out = np.zeros(1, np.int32)
+    _threads[(1,)](out, num_warps=num_warps)
+    assert out[0] == 32 * num_warps
+
+
+# ---------------------------------------------------------------- dtypes
+
+@triton.jit
+def _mixed_halves(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)   # fp16
+    y = tl.load(y_ptr + offs, mask=m)   # bf16: fp16 op bf16 computes in fp16, as upstream
+    tl.store(out_ptr + offs, x + y, mask=m)
+
+
+def test_fp16_with_bf16_computes_in_fp16(rng):
+    torch = pytest.importorskip("torch")
+    n = 100
+    x = torch.tensor(rng.normal(0, 3, n), dtype=torch.float16)
+    y = torch.tensor(rng.normal(0, 3, n), dtype=torch.bfloat16)
+    y[5] = float("nan")
+    out = torch.zeros(n, dtype=torch.float32)
+    _mixed_halves[(1,)](x, y, out, n, BLOCK=128)
+    ref = (x.float() + y.float().half().float()).half().float()  # bf16 -> fp16 (one rounding), fp16 add
+    torch.testing.assert_close(out, ref, equal_nan=True, rtol=0, atol=0)
+
+
+@triton.jit
+def _tanh_old_path(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, tl.math.tanh(tl.load(x_ptr + offs)))  # Triton 2.x kept libdevice in tl.math
+
+
+def test_math_module_has_libdevice_functions(rng):
+    x = rng.normal(0, 2, 64).astype(np.float32)
+    x[0] = np.nan
+    out = np.zeros_like(x)
+    _tanh_old_path[(1,)](x, out, BLOCK=64)
+    np.testing.assert_allclose(out, np.tanh(x.astype(np.float64)), rtol=2e-6, atol=1e-7, equal_nan=True)
+
+
+@triton.jit
+def _dot_i8(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    m = tl.arange(0, M)[:, None]
+    n = tl.arange(0, N)[None, :]
+    k = tl.arange(0, K)
+    a = tl.load(a_ptr + m * K + k[None, :])
+    b = tl.load(b_ptr + k[:, None] * N + n)
+    c = tl.dot(a, b, out_dtype=tl.int8)   # integer operands accumulate in int32 whatever out_dtype says
+    tl.static_assert(c.dtype == tl.int32)
+    tl.store(c_ptr + m * N + n, c)
+
+
+def test_int8_dot_with_int8_out_dtype(rng):
+    a = rng.integers(-128, 128, (16, 32)).astype(np.int8)
+    b = rng.integers(-128, 128, (32, 16)).astype(np.int8)
+    c = np.zeros((16, 16), np.int32)
+    _dot_i8[(1,)](a, b, c, 16, 16, 32)
+    np.testing.assert_array_equal(c, a.astype(np.int32) @ b.astype(np.int32))
+
+
+@triton.jit
+def _fp8_compare(x_ptr, out_ptr):
+    if x_ptr.dtype.element_ty == tl.float8e5:   # a compile-time question, even without fp8 data
+        tl.store(out_ptr, 1)
+    else:
+        tl.store(out_ptr, 2)
+    if tl.float8e4nv.is_fp8():
+        tl.store(out_ptr + 1, tl.float8e4nv.primitive_bitwidth)
+
+
+def test_fp8_dtypes_are_compile_time_values():
+    out = np.zeros(2, np.int32)
+    _fp8_compare[(1,)](np.zeros(4, np.float16), out)
+    assert out.tolist() == [2, 8]
+
+
+@triton.jit
+def _fp8_data(x_ptr):
+    tl.store(x_ptr, tl.load(x_ptr).to(tl.float8e5).to(tl.float32))
+
+
+def test_fp8_data_is_refused():
+    with pytest.raises(triton.CompilationError, match="fp8 data is not supported"):
+        _fp8_data[(1,)](np.zeros(1, np.float32))
+
+
+@triton.jit
+def _semicolons(out_ptr):
+    a = 1; b = 2; tl.store(out_ptr, a + b)  # noqa: E702
+
+
+def test_semicolons_between_statements():
+    out = np.zeros(1, np.int32)
+    _semicolons[(1,)](out)
+    assert out[0] == 3
+
+
+# ---------------------------------------------------------------- helpers and host functions
+
+import alias_helpers as h  # noqa: E402  (tests/exec is on sys.path under pytest)
+
+
+@triton.jit
+def _through_alias(out_ptr, C: tl.constexpr):
+    pid = h.program_id64(0)
+    tl.store(out_ptr + pid, h.scaled(pid) + h.SCALE + C.value)
+
+
+def test_helpers_through_a_module_alias():
+    out = np.zeros(5, np.int64)
+    _through_alias[(5,)](out, 10)
+    np.testing.assert_array_equal(out, np.arange(5) * 3 + 13)
+
+
+@triton.constexpr_function
+def _acc_type(dt):
+    return tl.float32 if dt in (tl.float16, tl.bfloat16) else dt
+
+
+@triton.constexpr_function
+def _twice(n):
+    return 2 * n
+
+
+@triton.jit
+def _host_fn_kernel(x_ptr, out_ptr, B: tl.constexpr):
+    T: tl.constexpr = _acc_type(x_ptr.dtype.element_ty)
+    offs = tl.arange(0, _twice(B))
+    x = tl.load(x_ptr + offs).to(T)
+    tl.static_assert(x.dtype == T)
+    tl.store(out_ptr + offs, x * 2)
+
+
+@pytest.mark.parametrize("dt,want", [(np.float16, np.float32), (np.int32, np.int32)])
+def test_constexpr_function_runs_at_compile_time(rng, dt, want):
+    x = (rng.normal(0, 100, 16)).astype(dt)
+    out = np.zeros(16, want)
+    _host_fn_kernel[(1,)](x, out, 8)
+    np.testing.assert_array_equal(out, x.astype(want) * 2)
+
+
+@triton.constexpr_function
+def _fails(n):
+    raise ValueError(f"no block for {n}")
+
+
+@triton.jit
+def _host_fn_error(out_ptr):
+    tl.store(out_ptr + tl.arange(0, _fails(3)), 1)
+
+
+def test_constexpr_function_error_is_located():
+    with pytest.raises(triton.CompilationError, match="_fails.. failed at compile time: ValueError: no block for 3"):
+        _host_fn_error[(1,)](np.zeros(4, np.int32))
+
+
+# ---------------------------------------------------------------- big blocks
+
+@triton.jit
+def _rank5(x_ptr, out_ptr, D0: tl.constexpr, D1: tl.constexpr, D2: tl.constexpr, D3: tl.constexpr,
+           D4: tl.constexpr):
+    idx = tl.arange(0, D0 * D1 * D2 * D3 * D4).reshape(D0, D1, D2, D3, D4)
+    v = tl.load(x_ptr + idx)
+    v = tl.permute(v, [2, 1, 0, 3, 4])           # 5-D blocks (upstream has no rank limit)
+    r = tl.sum(tl.sum(v, 3), 0)                   # [D1, D0, D4]
+    o = tl.arange(0, D1 * D0 * D4).reshape(D1, D0, D4)
+    tl.store(out_ptr + o, r)
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 8, 2, 2), (4, 8, 32, 4, 2)])  # the second stages 128 KiB
+def test_rank5_blocks_and_chunked_staging(rng, shape):
+    x = rng.integers(-1000, 1000, shape).astype(np.int32)
+    out = np.zeros((shape[1], shape[0], shape[4]), np.int32)
+    _rank5[(1,)](x, out, *shape)
+    ref = np.transpose(x, (2, 1, 0, 3, 4)).sum(axis=3).sum(axis=0)
+    np.testing.assert_array_equal(out, ref)
+
+
+@triton.jit
+def _big_transpose(x_ptr, out_ptr, M: tl.constexpr, N: tl.constexpr):
+    m = tl.arange(0, M)[:, None]
+    n = tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + m * N + n)
+    r = tl.arange(0, N)[:, None]
+    c = tl.arange(0, M)[None, :]
+    tl.store(out_ptr + r * M + c, tl.trans(x))   # 64 KiB and more: staged in chunks of threadgroup memory
+
+
+@pytest.mark.parametrize("num_warps", [1, 4])
+@pytest.mark.parametrize("M,N", [(128, 128), (256, 64), (64, 32)])
+def test_permute_larger_than_threadgroup_memory(rng, num_warps, M, N):
+    x = rng.normal(size=(M, N)).astype(np.float32)
+    x[3, 5] = np.nan
+    x[7, 1] = -np.inf
+    out = np.zeros((N, M), np.float32)
+    _big_transpose[(1,)](x, out, M, N, num_warps=num_warps)
+    np.testing.assert_array_equal(out.view(np.uint32), x.T.view(np.uint32))
+
+
+@triton.jit
+def _tuple_arg(z_ptr, x_ptr, SHAPE: tl.constexpr, N: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, N))
+    z = tl.reshape(x, SHAPE)
+    tl.static_assert(z.shape == SHAPE)
+    tl.store(z_ptr + tl.arange(0, N), tl.reshape(tl.flip(z, len(SHAPE) - 1), [N]))
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 4), [8, 8], (2, 32)])
+def test_tuple_constexpr_arguments(rng, shape):
+    x = rng.integers(-100, 100, 64).astype(np.int32)
+    z = np.zeros(64, np.int32)
+    _tuple_arg[(1,)](z, x, shape, 64)
+    np.testing.assert_array_equal(z, np.flip(x.reshape(shape), -1).reshape(-1))
+
+
+@triton.jit
+def _mul_broadcast_dot(z_ptr, x_ptr, y_ptr, K: tl.constexpr, N: tl.constexpr, BM: tl.constexpr,
+                       BN: tl.constexpr, BK: tl.constexpr):
+    om = tl.arange(0, BM)[:, None]
+    on = tl.arange(0, BN)[None, :]
+    ak = tl.arange(0, BK)[None, :]
+    bk = tl.arange(0, BK)[:, None]
+    acc = tl.zeros((BM, BN), tl.float32)
+    for k in range(0, K // BK):
+        x = tl.expand_dims(tl.load(x_ptr + om * K + k * BK + ak), 2)
+        y = tl.expand_dims(tl.load(y_ptr + bk * N + k * BK * N + on), 0)
+        acc += tl.sum(x * y, axis=1)      # a [BM, BK, BN] product: partials staged in chunks
+    tl.store(z_ptr + om * N + on, acc)
+
+
+@pytest.mark.parametrize("num_warps", [4, 8])
+def test_reduction_larger_than_threadgroup_memory(rng, num_warps):
+    x = rng.normal(0, 0.1, (128, 64)).astype(np.float32)
+    y = rng.normal(0, 0.1, (64, 32)).astype(np.float32)
+    z = np.zeros((128, 32), np.float32)
+    _mul_broadcast_dot[(1,)](z, x, y, 64, 32, 128, 32, 32, num_warps=num_warps)
+    np.testing.assert_allclose(z, x.astype(np.float64) @ y.astype(np.float64), rtol=1e-4, atol=1e-5)
