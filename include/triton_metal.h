@@ -170,6 +170,8 @@ typedef struct tm_compile_request {
   tm_opt_level opt_level;
   const tm_target *target;  /* NULL: tm_target_default() */
   const char *dump;         /* NULL, or a stage name ("ast", "ir") whose text tm_kernel_dump returns */
+  int args_may_alias;       /* two pointer arguments may share memory: distinct pointer
+                               parameters are not assumed apart (memory ordering) */
   tm_host_call host_call;   /* runs TM_G_HOSTFN globals; NULL: calling one is an error */
   void *host_ctx;
 } tm_compile_request;

@@ -28,7 +28,9 @@
  *
  * Aliasing is by pointer parameter: accesses through one parameter, or through
  * a pointer whose parameter is unknown (loaded from memory, made from an
- * integer), may alias. Distinct parameters are taken not to overlap.
+ * integer), may alias. Distinct parameters are taken not to overlap unless the
+ * launch binds overlapping memory to them (req->args_may_alias: the launcher
+ * compiles such calls, an in-place x, x say, as a variant of their own).
  * Barriers stand where every thread of the program arrives: control flow in a
  * Triton program depends on scalars, which all its threads hold alike.
  */
@@ -108,6 +110,7 @@ static void find_shared(Order *o) {
 static uint64_t param_class(Order *o, int ptr_id) {
   Param *p = ir_pointer_param(o->f, ptr_id);
   if (!p) return UNKNOWN;
+  if (o->c->req->args_may_alias) return 1; /* the launch binds overlapping memory: one class */
   int i = (int)(p - o->f->params.v);
   return i < 63 ? UINT64_C(1) << i : UNKNOWN;
 }

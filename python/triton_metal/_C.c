@@ -328,7 +328,7 @@ static int kernel_fill(KernelObject *ko) {
 static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"source",  "filename",  "first_line", "kernel_name",
                            "params",  "globals",   "num_warps",  "debug",
-                           "dump",    "opt_level", "debug_info", NULL};
+                           "dump",    "opt_level", "debug_info", "args_may_alias", NULL};
   int opt_level = TM_OPT_DEFAULT;
   tm_compile_request req;
   PyObject *params_in = Py_None, *globals_in = Py_None, *params = NULL, *globals = NULL, *host_keep = NULL;
@@ -336,10 +336,10 @@ static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
   tm_param_spec *ps = NULL;
   tm_global *gs = NULL;
   memset(&req, 0, sizeof req);
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "sziz|OOipzip", kwlist, &req.source, &req.filename,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sziz|OOipzipp", kwlist, &req.source, &req.filename,
                                    &req.first_line, &req.kernel_name, &params_in, &globals_in,
                                    &req.num_warps, &req.debug, &req.dump, &opt_level,
-                                   &req.debug_info))
+                                   &req.debug_info, &req.args_may_alias))
     return NULL;
   if (opt_level < TM_OPT_DEFAULT || opt_level > TM_OPT_AGGRESSIVE)
     return PyErr_Format(PyExc_ValueError, "opt_level must be %d..%d, got %d", TM_OPT_DEFAULT,

@@ -101,10 +101,12 @@ _ITEMSIZE = {"int1": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "float16
 
 
 def _refuse_f64(name: str, dtype: str, kind: str) -> None:
-    if dtype == "float64":
-        where = "on the GPU" if kind in ("torch_mps", "mlx", "dlpack_metal") else "in a Metal kernel"
+    """float64 memory in GPU memory cannot exist (MPS and MLX have none on the
+    GPU); in host memory it is passed as it is, and the compiler refuses
+    reading or writing it where the kernel does (Metal has no double)."""
+    if dtype == "float64" and kind in ("torch_mps", "mlx", "dlpack_metal"):
         raise InteropError(
-            f"argument '{name}': float64 ({kind}) cannot be used {where}: Apple GPUs have no "
+            f"argument '{name}': float64 ({kind}) cannot be used on the GPU: Apple GPUs have no "
             f"double precision; convert it to float32 first")
 
 

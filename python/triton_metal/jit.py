@@ -430,6 +430,25 @@ def _module_attrs(mod, code, table, helpers, depth):
             _module_attrs(obj, code, table, helpers, depth + 1)
 
 
+def _overlapping(launch):
+    """Whether two pointer arguments' allocations overlap (an in-place x, x)."""
+    ranges = []
+    for lv in launch:
+        if not isinstance(lv, tuple):
+            continue
+        if len(lv) == 6:  # a device buffer: (0, nbytes, ro, buffer, offset, before)
+            _, nbytes, _, buf, off, before = lv
+            ranges.append((id(buf), off - before, off + nbytes))
+        else:             # host memory: (ptr, nbytes, ro, before)
+            ptr, nbytes, before = lv[0], lv[1], lv[3] if len(lv) > 3 else 0
+            ranges.append((None, ptr - before, ptr + nbytes))
+    for i, (s1, lo1, hi1) in enumerate(ranges):
+        for s2, lo2, hi2 in ranges[i + 1:]:
+            if s1 == s2 and lo1 < hi2 and lo2 < hi1:
+                return True
+    return False
+
+
 def _key_globals(globs):
     """The globals as cache keys see them: a host function by its source, not its
     object (whose repr differs from process to process)."""
@@ -543,8 +562,15 @@ class CompiledKernel:
             fusion_optimization=opts.fusion_optimization,
             threads_per_threadgroup=kernel.threads_per_threadgroup,
             shared=kernel.threadgroup_mem_bytes)
-        self.n_regs = 0  # not reported by Metal
-        self.n_spills = 0
+        # Metal reports no register counts; these are the compiler's estimate:
+        # the 32-bit words of a thread's block values (an upper bound: every
+        # array at once) plus a base for scalars and addresses, at most 255 (the
+        # most a thread holds in registers); what exceeds that is what a GPU
+        # would spill to memory. Occupancy formulas (max_num_regs // (n_regs *
+        # 32 * num_warps)) then stay positive.
+        words = (getattr(kernel, "private_bytes", 0) + 3) // 4 + 24
+        self.n_regs = min(words, 255)
+        self.n_spills = max(0, words - 255)
         self.module = None
         self._lock = threading.Lock()
 
@@ -1024,6 +1050,8 @@ class JITFunction(_Base):
                 spec, lv = self._other_arg(i, v, views)
             specs.append(spec)
             launch.append(lv)
+        if _overlapping(launch):
+            extra += ("alias",)  # order.c orders memory across the parameters: a variant of its own
         return tuple(specs), tuple(launch), extra, views
 
     def _scalar(self, i, v):
@@ -1097,7 +1125,7 @@ class JITFunction(_Base):
             target, target_key = _target()
             disk_key = _cache.make_key(
                 "kernel", self.src, self.file, self.first_line, self.fn.__name__, _key_globals(globs), specs,
-                (o.num_warps, o.debug, o.opt_level, o.debug_info), target_key,
+                (o.num_warps, o.debug, o.opt_level, o.debug_info, "alias" in key[3]), target_key,
                 _cache.compiler_version(c))
             kernel, source = None, "disk cache"
             body = None if _cache.disabled() else _cache.load(disk_key, self._log or _cache.debug_log)
@@ -1112,7 +1140,7 @@ class JITFunction(_Base):
                 source = "compiled"
                 kernel = c.compile(self.src, self.file, self.first_line, self.fn.__name__,
                                    specs, globs, o.num_warps, o.debug, None, o.opt_level,
-                                   o.debug_info)
+                                   o.debug_info, "alias" in key[3])
                 _static_prints(kernel.msl)
                 _cache.store(disk_key, _cache.kernel_body(kernel, {
                     "kernel": self.__name__, "num_warps": o.num_warps, "debug": o.debug,

@@ -62,6 +62,25 @@ static PyObject *tensor_dtypes;
 static PyObject *s_is_cpu, *s_untyped_storage, *s_base, *s_dtype, *s_data_ptr, *s_nbytes,
     *s_slow_run;
 static PyObject *OPTS;
+static PyObject *ALIAS; /* key item: two pointer arguments share memory (order.c orders across them) */
+
+/* Whether two of the pointer arguments' allocations overlap. */
+static int args_overlap(const PtrArg *ptrs, const PyObject *const *vals, const unsigned *is_ptr, Py_ssize_t n) {
+  for (Py_ssize_t i = 0; i < n; i++) {
+    if (!is_ptr[i])
+      continue;
+    uintptr_t lo = (uintptr_t)ptrs[i].ptr - ptrs[i].before, hi = (uintptr_t)ptrs[i].ptr + ptrs[i].nbytes;
+    for (Py_ssize_t j = i + 1; j < n; j++) {
+      if (!is_ptr[j])
+        continue;
+      uintptr_t lo2 = (uintptr_t)ptrs[j].ptr - ptrs[j].before, hi2 = (uintptr_t)ptrs[j].ptr + ptrs[j].nbytes;
+      if (lo < hi2 && lo2 < hi)
+        return 1;
+    }
+  }
+  (void)vals;
+  return 0;
+}
 /* Registrations of kernel-visible Metal memory (visible.py): while there are
  * any, launches take the Python path, which synchronizes them. */
 static long visible_device_views;
@@ -514,7 +533,8 @@ static PyObject *slow_run(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
 static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObject *kwargs) {
   PyObject *vals[MAX_PARAMS];
   PtrArg ptrs[MAX_PARAMS];
-  PyObject *items[2 * MAX_PARAMS + 1 + 2 * MAX_OPTS];
+  PyObject *items[2 * MAX_PARAMS + 2 + 2 * MAX_OPTS];
+  unsigned is_ptr[MAX_PARAMS] = {0};
   PyObject *opts[2 * MAX_OPTS];
   PyObject *key = NULL, *result = NULL;
   int nitems = 0, nopts = 0;
@@ -581,6 +601,7 @@ static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
         PyErr_Clear();
         goto slow;
       }
+      is_ptr[i] = 1;
       int div16 = (d->flags[i] & F_PTR_ALIGN) && ((uintptr_t)ptrs[i].ptr & 15) == 0;
       code = K_PTR + (int)ptrs[i].dtype * 4 + div16 * 2 + (ptrs[i].readonly ? 1 : 0);
     }
@@ -588,6 +609,8 @@ static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
       goto fail;
     nitems++;
   }
+  if (args_overlap(ptrs, (const PyObject *const *)vals, is_ptr, n))
+    items[nitems++] = Py_NewRef(ALIAS);
   if (nopts) {
     items[nitems++] = Py_NewRef(OPTS);
     for (int i = 0; i < nopts; i++)
@@ -730,7 +753,8 @@ int tmpy_launcher_init(PyObject *m) {
       !(s_data_ptr = PyUnicode_InternFromString("data_ptr")) ||
       !(s_nbytes = PyUnicode_InternFromString("nbytes")) ||
       !(s_slow_run = PyUnicode_InternFromString("_slow_run")) ||
-      !(OPTS = PyUnicode_InternFromString("<options>")))
+      !(OPTS = PyUnicode_InternFromString("<options>")) ||
+      !(ALIAS = PyUnicode_InternFromString("<aliasing arguments>")))
     return -1;
   if (PyType_Ready(&DispatcherType) < 0 || PyType_Ready(&LauncherType) < 0)
     return -1;

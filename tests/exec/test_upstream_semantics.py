@@ -613,3 +613,40 @@ def test_reduction_larger_than_threadgroup_memory(rng, num_warps):
     z = np.zeros((128, 32), np.float32)
     _mul_broadcast_dot[(1,)](z, x, y, 64, 32, 128, 32, 32, num_warps=num_warps)
     np.testing.assert_allclose(z, x.astype(np.float64) @ y.astype(np.float64), rtol=1e-4, atol=1e-5)
+
+
+def test_register_estimates_are_meaningful():
+    @triton.jit
+    def small(x_ptr, BLOCK: tl.constexpr):
+        offs = tl.arange(0, BLOCK)
+        tl.store(x_ptr + offs, tl.load(x_ptr + offs) + 1)
+
+    x = np.zeros(4096, np.float32)
+    a = small.warmup(x, 128, grid=(1,), num_warps=4)
+    b = small.warmup(x, 4096, grid=(1,), num_warps=4)
+    assert 24 <= a.n_regs < b.n_regs <= 255          # more elements per thread: more registers
+    assert a.n_spills == 0 and a.metadata.shared >= 0
+    occupancy = 65536 // (b.n_regs * 32 * 4)          # what libraries compute: stays positive
+    assert occupancy >= 1
+
+
+@triton.jit
+def _aliased(p, q, B: tl.constexpr):
+    x = tl.load(p)                                         # every thread holds x
+    tl.store(q + tl.arange(0, B), x + 1 + tl.arange(0, B).to(tl.float32))  # q[0] is p[0]
+    y = tl.load(p)                                         # after that store: sees it
+    tl.store(q + B + tl.arange(0, B), y + tl.zeros([B], tl.float32))
+
+
+@pytest.mark.parametrize("num_warps", NUM_WARPS)
+def test_program_order_across_aliasing_arguments(rng, num_warps):
+    for _ in range(2):  # the second launch takes the C fast path (its key tells aliasing apart)
+        v = np.float32(rng.normal())
+        a = np.zeros(256, np.float32)
+        a[0] = v
+        _aliased[(1,)](a, a, 128, num_warps=num_warps)
+        np.testing.assert_array_equal(a[:128], v + 1 + np.arange(128, dtype=np.float32))
+        np.testing.assert_array_equal(a[128:], np.full(128, v + 1, np.float32))
+    b = np.zeros(256, np.float32)   # distinct memory: the variant without barriers
+    _aliased[(1,)](np.array([v], np.float32), b, 128, num_warps=num_warps)
+    np.testing.assert_array_equal(b[128:], np.full(128, v, np.float32))

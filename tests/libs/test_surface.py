@@ -200,8 +200,13 @@ def test_mlx_refusals():
         m = offs < n
         tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m), mask=m)
 
-    with pytest.raises(TypeError, match="float64"):
+    # float64 memory: refused where the kernel reads it (Metal has no double)
+    with pytest.raises(triton_metal.CompilationError, match="float64"):
         copy[(1,)](mx.ones((8,), dtype=mx.float64), mx.zeros((8,), dtype=mx.float64), 8, BLOCK=8)
-    strided = mx.arange(16.0)[::2]
-    with pytest.raises(ValueError, match="not contiguous"):
-        copy[(1,)](strided, mx.zeros((8,)), 8, BLOCK=8)
+    # a strided view is passed by its data pointer, as upstream passes views: the
+    # kernel uses the strides it is given (here 1, so it reads the view's storage)
+    base = mx.arange(16.0)
+    out = mx.zeros((8,))
+    copy[(1,)](base[2::2], out, 8, BLOCK=8)
+    import numpy as np
+    np.testing.assert_array_equal(np.array(out), np.arange(2.0, 10.0, dtype=np.float32))

@@ -44,7 +44,7 @@ def test_vector_add_numpy():
     with np.errstate(invalid="ignore", over="ignore"):
         np.testing.assert_array_equal(out, x + y)
     assert "kernel" in handle.asm["msl"]
-    assert handle.metadata.num_warps == 4 and handle.n_regs == 0
+    assert handle.metadata.num_warps == 4 and 24 <= handle.n_regs <= 255 and handle.n_spills == 0
 
 
 def test_vector_add_small_sizes_and_cache():

@@ -191,7 +191,7 @@ def test_run_and_warmup_return_handles():
     assert (out == 0).all()
     assert fill.run(out, 64, 1.0, BLOCK=64, grid=(1,)) is k
     assert (out == 1).all()
-    assert "kernel" in k.asm["msl"] and k.n_regs == 0 and k.metadata.num_warps == 4
+    assert "kernel" in k.asm["msl"] and 24 <= k.n_regs <= 255 and k.metadata.num_warps == 4
     assert k.metadata.name == k.name and len(k.hash) == 64
 
 
