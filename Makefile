@@ -144,3 +144,22 @@ libraries: $(EXT)
 	TRITON_METAL_DEVICE=$${TRITON_METAL_DEVICE:-cpu} $(PYTHON) tools/libraries/run.py liger
 
 .PHONY: libraries
+
+# ---- mutation testing (tools/mutants; docs/reliability.md)
+#   make mutants       apply each mutant of tools/mutants/mutants.py to a copy of the
+#                      tree (build/mutants), run the tests that should catch it, print
+#                      the kill rate and the survivors (MUTANTS=id,id for some of them)
+# ext-from-objects: the extension linked from the library's objects, so a rebuild
+# after one file changed recompiles that file only ($(EXT) compiles every source).
+EXT_O := $(patsubst python/triton_metal/%.c,$(BUILD)/ext/%.o,$(EXT_C))
+$(BUILD)/ext/%.o: python/triton_metal/%.c include/triton_metal.h $(wildcard src/*.h runtime/*.h python/triton_metal/*.h) $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) -Wno-missing-field-initializers $(INC) -I$(PY_INC) -c $< -o $@
+
+ext-from-objects: $(LIB_O) $(EXT_O)
+	$(CC) -shared $(LIB_O) $(EXT_O) $(LDLIBS) -o $(EXT)
+
+mutants:
+	@$(PYTHON) tools/mutants/run.py $(if $(MUTANTS),--only $(MUTANTS))
+
+.PHONY: ext-from-objects mutants

@@ -149,10 +149,10 @@ const tm_target *tm_target_lookup(const char *name); /* NULL when unknown */
 
 typedef enum tm_opt_level {
   TM_OPT_DEFAULT = 0,  /* = TM_OPT_AGGRESSIVE unless TRITON_METAL_OPT_LEVEL says otherwise */
-  TM_OPT_NONE,         /* straightforward code: no vectorization, no folding */
-  TM_OPT_BASIC,
-  TM_OPT_STANDARD,
-  TM_OPT_AGGRESSIVE
+  TM_OPT_NONE,         /* one element per access, tl.dot by per-thread FMAs, sequential scans */
+  TM_OPT_BASIC,        /* + simdgroup_matrix/matmul2d tl.dot where the target has them, parallel scans */
+  TM_OPT_STANDARD,     /* + vectorized loads and stores */
+  TM_OPT_AGGRESSIVE    /* = TM_OPT_STANDARD today (README "Launch options") */
 } tm_opt_level;
 
 typedef struct tm_compile_request {

@@ -8,7 +8,8 @@
  *   disk by content hash).
  * launch: binds the arguments (the buffer table the shim's checks use: each
  *   argument's allocation, then the registered kernel-visible memory), then
- *   the pool runs every threadgroup. All per-launch state lives in a CpuJob on the
+ *   the pool runs every threadgroup (TRITON_METAL_CPU_SCHEDULE, read at every
+ *   launch, picks the schedule: see cpu_exec.c). All per-launch state lives in a CpuJob on the
  *   launcher's stack; launches on one device run one at a time.
  */
 #include <stdio.h>
@@ -96,6 +97,8 @@ tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, const CpuObj *o, const uin
                     grid[0], grid[1], grid[2]);
   ntg *= grid[2];
   CpuJob job = {.info = k, .obj = o, .args = argv, .bufs = bufs, .nbufs = nbufs, .ntg = ntg};
+  tm_status st = cpu_schedule_from_env(&job.interleave, &job.seed, err);
+  if (st) return st;
   memcpy(job.grid, grid, sizeof job.grid);
   pthread_mutex_init(&job.mu, NULL);
   pthread_mutex_lock(&c->launch_mu);

@@ -1,27 +1,46 @@
 /*
  * cpu_exec.c: how one worker runs threadgroups, and the hooks the shim calls.
  *
- * A kernel whose descriptor says uses_barriers == 0 runs its threads one after
- * another (tm_cpu_entry_range): no fibers. Otherwise every thread of the
- * threadgroup is a fiber on the worker's OS thread, switched only inside
- * threadgroup_barrier and SIMD-group collectives, so the run is deterministic.
+ * Default schedule. A kernel whose descriptor says uses_barriers == 0 runs its
+ * threads one after another (tm_cpu_entry_range): no fibers. Otherwise every
+ * thread of the threadgroup is a fiber on the worker's OS thread, switched only
+ * inside threadgroup_barrier and SIMD-group collectives (round robin), so the
+ * run is deterministic. Workers take threadgroups one at a time.
  *
- * Barrier: a thread arrives and waits until every thread that has not returned
- * has arrived; the last arriver releases the generation and keeps running.
- * SIMD-group collective: each lane copies its value into a slot, the lanes of the
- * SIMD-group rendezvous the same way, then each lane reads all slots. Slots are
- * double-buffered by generation parity: a lane can be at most one collective
- * ahead of a lane still reading, so the two never share a buffer.
+ * Interleaved schedule (TRITON_METAL_CPU_SCHEDULE=interleave[:SEED]): worker 0
+ * alone runs a window of up to MAX_GROUPS threadgroups side by side, every
+ * thread a fiber, and before every device memory access, atomics included (the
+ * shim's access hook), a seeded random draw decides whether the thread goes on
+ * or the scheduler resumes a random ready thread of any threadgroup in the
+ * window (barriers and SIMD-group collectives hand over to it as well).
+ * So a read-modify-write that is not atomic loses updates at once, within a
+ * threadgroup and across threadgroups, and the same seed gives the same
+ * interleaving. A finished threadgroup's place goes to the next one. Each
+ * threadgroup has its own threadgroup memory, barrier and SIMD-group state:
  *
- *   slots[parity][simdgroup][lane][TM_CPU_SLOT bytes]
+ *   fibers:  | group 0: threads 0..n-1 | group 1: threads 0..n-1 | ...
+ *   groups:  pid, barrier, SIMD-groups, exchange slots, threadgroup memory
+ *
+ * The access hook sees every access (address, size, line, kind) of the running
+ * thread, whose threadgroup and thread index are in the context: a race checker
+ * can record there under the same schedule.
+ *
+ * Barrier: a thread arrives and waits until every thread of its threadgroup that
+ * has not returned has arrived; the last arriver releases the generation and
+ * keeps running. SIMD-group collective: each lane copies its value into a slot,
+ * the lanes of the SIMD-group rendezvous the same way, then each lane reads all
+ * slots. Slots are double-buffered by generation parity: a lane can be at most
+ * one collective ahead of a lane still reading, so the two never share a buffer.
+ *
+ *   slots[parity][simdgroup * 32 + lane][TM_CPU_SLOT bytes]   (per threadgroup)
  *
  * Errors are reported, never hung or crashed on: a lane that returns while
  * lanes of its SIMD-group wait in a collective (or a collective reached after a
  * lane returned) fails the launch and abandons the threadgroup (its fibers are
  * never resumed; kernels own no resources, so nothing leaks); threads waiting at
- * different kinds of rendezvous are reported as a deadlock. A bad device access
- * (the shim's TM_LD/TM_ST check) records the first violation and continues on a
- * per-worker scratch area.
+ * different kinds of rendezvous are reported as a deadlock. A bad device or
+ * threadgroup memory access (the shim's checks) records the first violation and
+ * continues on a per-worker scratch area.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +49,8 @@
 #include "rt.h"
 
 #define MAX_THREADS 1024
+#define MAX_GROUPS 8      /* threadgroups side by side in the interleaved schedule */
+#define MAX_FIBERS 2048   /* ... and their threads in all */
 #define STACK_SIZE (64 * 1024)
 #define SCRATCH 1024
 
@@ -42,23 +63,56 @@ typedef struct SimdGroup {
   unsigned done;    /* lanes that returned */
 } SimdGroup;
 
+/* One threadgroup being run: thread t is fiber base + t. */
+typedef struct Group {
+  int live;
+  unsigned pid[3];
+  unsigned base;
+  unsigned alive, bar_arrived, bar_gen;
+  SimdGroup sg[MAX_THREADS / 32];
+  unsigned char *slots; /* [2][nthreads][TM_CPU_SLOT] */
+  unsigned char *tg;    /* threadgroup memory, tg_bytes */
+} Group;
+
 struct Worker {
   tm_cpu_ctx ctx; /* first member: the shim's hooks get &ctx, i.e. the Worker */
   CpuJob *job;
   _Alignas(64) unsigned char scratch[SCRATCH];
-  /* fiber mode */
+  unsigned n;       /* threads per threadgroup of the bound job */
   int fibers_on;
+  int interleave;
   int abort;
-  Fiber sched; /* the worker's own stack */
-  Fiber fibers[MAX_THREADS];
-  unsigned char state[MAX_THREADS];
-  unsigned wait_gen[MAX_THREADS];
+  uint64_t rng;
+  unsigned cur; /* the running fiber */
+  Fiber sched;  /* the worker's own stack */
+  /* fibers: capacity cap; group g's threads are g * n .. g * n + n - 1 */
+  Fiber *fibers;
+  unsigned char *state;
+  unsigned *wait_gen;
+  unsigned cap;
   void *stacks;
   size_t nstacks, stack_size;
-  unsigned alive, bar_arrived, bar_gen;
-  SimdGroup sg[MAX_THREADS / 32];
-  unsigned char slots[2][MAX_THREADS][TM_CPU_SLOT];
+  Group groups[MAX_GROUPS];
+  unsigned ngroups;
+  /* the groups' slots and threadgroup memory, grown as jobs need */
+  unsigned char *slot_mem, *tg_mem;
+  size_t slot_cap, tg_cap, tg_bytes;
 };
+
+/* Fiber f's threadgroup (one division, and only in the interleaved schedule:
+ * the default one has a single group). */
+static Group *group_of(Worker *w, unsigned f) { return w->interleave ? &w->groups[f / w->n] : w->groups; }
+
+/* Makes fiber f the running thread as far as the shim can tell. */
+static void run_as(Worker *w, unsigned f) {
+  Group *g = group_of(w, f);
+  w->cur = f;
+  w->ctx.tid = f - g->base;
+  if (w->interleave) {
+    memcpy(w->ctx.pid, g->pid, sizeof g->pid);
+    w->ctx.tg_mem = g->tg;
+  }
+}
 
 /* ------------------------------------------------------------ errors */
 
@@ -73,17 +127,22 @@ void job_fail(CpuJob *job, char *msg) {
   free(msg);
 }
 
+static char *where(Worker *w) {
+  const tm_cpu_ctx *c = &w->ctx;
+  return rt_strfmt("; threadgroup (%u,%u,%u) thread %u", c->pid[0], c->pid[1], c->pid[2], c->tid);
+}
+
 static void worker_fail(Worker *w, const char *what, ...) __attribute__((format(printf, 2, 3)));
 static void worker_fail(Worker *w, const char *what, ...) {
   va_list ap;
   va_start(ap, what);
   char *m = rt_vstrfmt(what, ap);
   va_end(ap);
-  const tm_cpu_ctx *c = &w->ctx;
   const tm_kernel_info *k = w->job->info;
-  char *full = rt_strfmt("kernel '%s' (%s): %s; threadgroup (%u,%u,%u) thread %u", k->name,
-                         k->source_file, m ? m : "?", c->pid[0], c->pid[1], c->pid[2], c->tid);
+  char *at = where(w);
+  char *full = rt_strfmt("kernel '%s' (%s): %s%s", k->name, k->source_file, m ? m : "?", at ? at : "");
   free(m);
+  free(at);
   job_fail(w->job, full);
 }
 
@@ -105,7 +164,6 @@ static size_t miss(const tm_cpu_buf *b, uintptr_t a, size_t n, int *before) {
 static char *oob_message(Worker *w, const void *p, size_t n, int line, int store) {
   const CpuJob *j = w->job;
   const tm_kernel_info *k = j->info;
-  const tm_cpu_ctx *c = &w->ctx;
   int best = -1, best_before = 0;
   size_t best_miss = 0;
   for (int i = 0; i < j->nbufs; i++) {
@@ -113,15 +171,32 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
     size_t d = miss(&j->bufs[i], (uintptr_t)p, n, &before);
     if (best < 0 || d < best_miss) best = i, best_miss = d, best_before = before;
   }
-  char where[160];
-  snprintf(where, sizeof where, "; threadgroup (%u,%u,%u) thread %u", c->pid[0], c->pid[1],
-           c->pid[2], c->tid);
-  const char *kind = store ? "store" : "load";
-  if (best < 0)
-    return rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is not in any "
-                     "argument buffer (the launch binds none and no memory is registered as "
-                     "kernel-visible)%s",
-                     kind, k->name, k->source_file, line, p, where);
+  char *at = where(w);
+  const char *wh = at ? at : "";
+  const char *kind = store & 1 ? "store" : "load";
+  char *m;
+  if (store & TM_BAD_ALIGN) {
+    const tm_cpu_buf *b = best >= 0 && best_miss == 0 ? &j->bufs[best] : NULL;
+    char *in = !b ? NULL
+               : b->arg >= 0 ? rt_strfmt(" (byte offset %zu of argument '%s')", (size_t)((uintptr_t)p - b->lo),
+                                         k->args[b->arg].name)
+                             : rt_strfmt(" (byte offset %zu of kernel-visible memory registered at %p)",
+                                         (size_t)((uintptr_t)p - b->lo), (void *)b->lo);
+    m = rt_strfmt("misaligned %s in kernel '%s' at %s:%d: a %zu-byte access at address %p%s, "
+                  "which is not a multiple of %zu%s",
+                  kind, k->name, k->source_file, line, n, p, in ? in : "", n, wh);
+    free(in);
+    free(at);
+    return m;
+  }
+  if (best < 0) {
+    m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is not in any "
+                  "argument buffer (the launch binds none and no memory is registered as "
+                  "kernel-visible)%s",
+                  kind, k->name, k->source_file, line, p, wh);
+    free(at);
+    return m;
+  }
   const tm_cpu_buf *b = &j->bufs[best];
   char name[160], extent[128];
   size_t below = 0;
@@ -142,25 +217,28 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
   else
     snprintf(extent, sizeof extent, "%zu bytes", (size_t)b->size);
   if (best_miss == 0 && !below)
-    return rt_strfmt("store to read-only %s in kernel '%s' at %s:%d (byte offset %zu of %zu)%s",
-                     name, k->name, k->source_file, line, (size_t)((uintptr_t)p - b->lo),
-                     (size_t)b->size, where);
-  if (best_miss == 0)
-    return rt_strfmt("store to read-only %s in kernel '%s' at %s:%d (byte offset %td from its "
-                     "data pointer; %s)%s",
-                     name, k->name, k->source_file, line, (ptrdiff_t)((uintptr_t)p - data),
-                     extent, where);
-  if (best_miss > NEAR && best_miss > b->size)
-    return rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is in no argument's "
-                     "allocation nor in memory registered as kernel-visible (memory reached "
-                     "through pointers loaded from memory must be registered: "
-                     "triton_metal.kernel_visible; the nearest, %s, is %zu bytes away)%s",
-                     kind, k->name, k->source_file, line, p, name, best_miss, where);
-  return rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s %s (%s)%s",
-                   kind, k->name, k->source_file, line, best_miss,
-                   best_before ? (below ? "before the allocation of" : "before the start of")
-                               : (below ? "past the allocation of" : "past the end of"),
-                   name, extent, where);
+    m = rt_strfmt("store to read-only %s in kernel '%s' at %s:%d (byte offset %zu of %zu)%s",
+                  name, k->name, k->source_file, line, (size_t)((uintptr_t)p - b->lo),
+                  (size_t)b->size, wh);
+  else if (best_miss == 0)
+    m = rt_strfmt("store to read-only %s in kernel '%s' at %s:%d (byte offset %td from its "
+                  "data pointer; %s)%s",
+                  name, k->name, k->source_file, line, (ptrdiff_t)((uintptr_t)p - data),
+                  extent, wh);
+  else if (best_miss > NEAR && best_miss > b->size)
+    m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is in no argument's "
+                  "allocation nor in memory registered as kernel-visible (memory reached "
+                  "through pointers loaded from memory must be registered: "
+                  "triton_metal.kernel_visible; the nearest, %s, is %zu bytes away)%s",
+                  kind, k->name, k->source_file, line, p, name, best_miss, wh);
+  else
+    m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s %s (%s)%s",
+                  kind, k->name, k->source_file, line, best_miss,
+                  best_before ? (below ? "before the allocation of" : "before the start of")
+                              : (below ? "past the allocation of" : "past the end of"),
+                  name, extent, wh);
+  free(at);
+  return m;
 }
 
 static void *on_oob(tm_cpu_ctx *c, const void *p, size_t n, int line, int store) {
@@ -170,62 +248,93 @@ static void *on_oob(tm_cpu_ctx *c, const void *p, size_t n, int line, int store)
   return w->scratch;
 }
 
+/* A threadgroup array indexed outside [0, extent), or (line < 0) declared past
+ * the kernel's threadgroup memory. */
+static void *on_tg_oob(tm_cpu_ctx *c, const char *array, long index, size_t extent, size_t size,
+                       int line) {
+  Worker *w = (Worker *)c;
+  const tm_kernel_info *k = w->job->info;
+  (void)size; /* an element: at most 8 bytes, well inside the scratch area */
+  if (atomic_load_explicit(&w->job->failed, memory_order_relaxed)) return w->scratch;
+  char *at = where(w);
+  char *m = line < 0 ? rt_strfmt("kernel '%s' (%s): threadgroup array %s (%zu elements) lies "
+                                 "outside the kernel's %zu bytes of threadgroup memory%s",
+                                 k->name, k->source_file, array, extent, (size_t)w->ctx.tg_size,
+                                 at ? at : "")
+                     : rt_strfmt("out-of-bounds threadgroup memory access in kernel '%s' at "
+                                 "%s:%d: index %ld of threadgroup array %s (%zu elements)%s",
+                                 k->name, k->source_file, line, index, array, extent,
+                                 at ? at : "");
+  free(at);
+  job_fail(w->job, m);
+  return w->scratch;
+}
+
 /* ------------------------------------------------------------ fiber scheduling */
 
 static int ready(Worker *w, unsigned j) {
   switch (w->state[j]) {
   case READY: return 1;
   case WAIT_BAR:
-    if (w->bar_gen == w->wait_gen[j]) return 0;
+    if (group_of(w, j)->bar_gen == w->wait_gen[j]) return 0;
     break;
-  case WAIT_SIMD:
-    if (w->sg[j / 32].gen == w->wait_gen[j]) return 0;
+  case WAIT_SIMD: {
+    Group *g = group_of(w, j);
+    if (g->sg[(j - g->base) / 32].gen == w->wait_gen[j]) return 0;
     break;
+  }
   default: return 0;
   }
   w->state[j] = READY;
   return 1;
 }
 
-static void switch_to(Worker *w, unsigned from, unsigned to) {
-  w->ctx.tid = to;
-  fiber_switch(&w->fibers[from], &w->fibers[to]);
+/* The next ready thread of f's threadgroup after f in round-robin order, or
+ * -1 (default schedule). */
+static long next_ready(Worker *w, unsigned f) {
+  unsigned n = w->n, base = group_of(w, f)->base, t = f - base;
+  for (unsigned j = t + 1; j < n; j++)
+    if (ready(w, base + j)) return base + j;
+  for (unsigned j = 0; j < t; j++)
+    if (ready(w, base + j)) return base + j;
+  return -1;
 }
 
-/* The running fiber t cannot go on: resume the next ready thread after t in
- * round-robin order, or the scheduler when none is ready. */
-static void yield(Worker *w, unsigned t) {
-  unsigned n = w->ctx.nthreads;
-  for (unsigned k = 1; k < n; k++) {
-    unsigned j = (t + k) % n;
-    if (ready(w, j)) {
-      switch_to(w, t, j);
-      return;
-    }
+/* The running fiber f cannot go on: under the interleaved schedule the
+ * scheduler picks who runs next; otherwise the next ready thread of the
+ * threadgroup, or the scheduler when none is ready. */
+static void block(Worker *w, unsigned f) {
+  long j = w->interleave ? -1 : next_ready(w, f);
+  if (j < 0) {
+    fiber_switch(&w->fibers[f], &w->sched);
+    return;
   }
-  fiber_switch(&w->fibers[t], &w->sched);
+  run_as(w, (unsigned)j);
+  fiber_switch(&w->fibers[f], &w->fibers[j]);
 }
 
-static _Noreturn void abandon(Worker *w, unsigned t) {
+static _Noreturn void abandon(Worker *w, unsigned f) {
   w->abort = 1;
-  fiber_exit_to(&w->fibers[t], &w->sched);
+  fiber_exit_to(&w->fibers[f], &w->sched);
   abort(); /* not reached: an aborted threadgroup is never resumed */
 }
 
-static void thread_done(Worker *w, unsigned t) {
-  SimdGroup *g = &w->sg[t / 32];
-  w->state[t] = DONE;
-  w->alive--;
-  g->done++;
-  if (g->arrived > 0) {
+static void thread_done(Worker *w, unsigned f) {
+  Group *g = group_of(w, f);
+  unsigned t = f - g->base;
+  SimdGroup *s = &g->sg[t / 32];
+  w->state[f] = DONE;
+  g->alive--;
+  s->done++;
+  if (s->arrived > 0) {
     worker_fail(w, "lane %u of SIMD-group %u returned while %u other lane(s) wait in a "
                    "SIMD-group collective",
-                t % 32, t / 32, g->arrived);
-    abandon(w, t);
+                t % 32, t / 32, s->arrived);
+    abandon(w, f);
   }
-  if (w->bar_arrived > 0 && w->bar_arrived == w->alive) {
-    w->bar_arrived = 0;
-    w->bar_gen++;
+  if (g->bar_arrived > 0 && g->bar_arrived == g->alive) {
+    g->bar_arrived = 0;
+    g->bar_gen++;
   }
 }
 
@@ -233,17 +342,14 @@ static void fiber_main(void *arg) {
   Worker *w = arg;
   fiber_started();
   w->job->obj->entry(&w->ctx, w->job->args);
-  unsigned t = w->ctx.tid;
-  thread_done(w, t);
-  unsigned n = w->ctx.nthreads;
-  for (unsigned k = 1; k < n; k++) {
-    unsigned j = (t + k) % n;
-    if (ready(w, j)) {
-      w->ctx.tid = j;
-      fiber_exit_to(&w->fibers[t], &w->fibers[j]);
-    }
+  unsigned f = w->cur;
+  thread_done(w, f);
+  long j = w->interleave ? -1 : next_ready(w, f);
+  if (j >= 0) {
+    run_as(w, (unsigned)j);
+    fiber_exit_to(&w->fibers[f], &w->fibers[j]);
   }
-  fiber_exit_to(&w->fibers[t], &w->sched);
+  fiber_exit_to(&w->fibers[f], &w->sched);
   abort(); /* not reached */
 }
 
@@ -255,22 +361,24 @@ static void on_barrier(tm_cpu_ctx *c) {
                      "uses_barriers = 0");
     return;
   }
-  unsigned t = c->tid;
-  if (++w->bar_arrived == w->alive) {
-    w->bar_arrived = 0;
-    w->bar_gen++;
+  unsigned f = w->cur;
+  Group *g = group_of(w, f);
+  if (++g->bar_arrived == g->alive) {
+    g->bar_arrived = 0;
+    g->bar_gen++;
     return;
   }
-  w->state[t] = WAIT_BAR;
-  w->wait_gen[t] = w->bar_gen;
-  yield(w, t);
+  w->state[f] = WAIT_BAR;
+  w->wait_gen[f] = g->bar_gen;
+  block(w, f);
 }
 
 static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *nlanes) {
   Worker *w = (Worker *)c;
-  unsigned t = c->tid, s = t / 32, lane = t % 32;
-  SimdGroup *g = &w->sg[s];
-  unsigned char *base = w->slots[g->gen & 1][s * 32];
+  unsigned f = w->cur, t = c->tid, s = t / 32, lane = t % 32;
+  Group *g = group_of(w, f);
+  SimdGroup *sg = &g->sg[s];
+  unsigned char *base = g->slots + ((size_t)(sg->gen & 1) * w->n + s * 32) * TM_CPU_SLOT;
   memcpy(base + lane * TM_CPU_SLOT, val, n);
   if (!w->fibers_on) {
     *nlanes = 1; /* only this lane's slot is meaningful */
@@ -279,23 +387,41 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
                      "uses_barriers = 0");
     return base + lane * TM_CPU_SLOT;
   }
-  *nlanes = g->size;
-  if (g->done > 0) {
+  *nlanes = sg->size;
+  if (sg->done > 0) {
     worker_fail(w, "SIMD-group collective reached by lane %u of SIMD-group %u after %u lane(s) "
                    "of that SIMD-group returned",
-                lane, s, g->done);
-    abandon(w, t);
+                lane, s, sg->done);
+    abandon(w, f);
   }
-  if (++g->arrived == g->size) {
-    g->arrived = 0;
-    g->gen++;
+  if (++sg->arrived == sg->size) {
+    sg->arrived = 0;
+    sg->gen++;
     return base;
   }
-  w->state[t] = WAIT_SIMD;
-  w->wait_gen[t] = g->gen;
-  yield(w, t);
+  w->state[f] = WAIT_SIMD;
+  w->wait_gen[f] = sg->gen;
+  block(w, f);
   return base;
 }
+
+/* splitmix64: the interleaved schedule's random draws. */
+static uint64_t draw(Worker *w) {
+  uint64_t z = (w->rng += 0x9e3779b97f4a7c15u);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
+/* The access hook (interleaved schedule): a coin toss before every access
+ * decides whether another thread runs first. */
+static void on_access(tm_cpu_ctx *c, const void *p, size_t n, int line, int kind) {
+  Worker *w = (Worker *)c;
+  (void)p, (void)n, (void)line, (void)kind;
+  if (draw(w) & 1) fiber_switch(&w->fibers[w->cur], &w->sched);
+}
+
+/* ------------------------------------------------------------ running threadgroups */
 
 /* Fiber stacks of at least `size` bytes for n threads (kept for later launches). */
 static int ensure_stacks(Worker *w, unsigned n, size_t size) {
@@ -316,31 +442,93 @@ static size_t stack_for(const tm_kernel_info *k) {
   return need > STACK_SIZE ? need : STACK_SIZE;
 }
 
-static void run_fibers(Worker *w) {
-  unsigned n = w->ctx.nthreads;
-  size_t ss = stack_for(w->job->info);
-  if (!ensure_stacks(w, n, ss)) {
-    worker_fail(w, "out of memory for %u fiber stacks", n);
-    return;
-  }
-  w->abort = 0;
-  w->alive = n;
-  w->bar_arrived = w->bar_gen = 0;
+/* Group gi takes threadgroup i (linear, x fastest): every thread a fresh fiber. */
+static int group_start(Worker *w, unsigned gi, uint64_t i) {
+  CpuJob *job = w->job;
+  unsigned n = w->n;
+  Group *g = &w->groups[gi];
+  g->live = 1;
+  g->pid[0] = (unsigned)(i % job->grid[0]);
+  g->pid[1] = (unsigned)(i / job->grid[0] % job->grid[1]);
+  g->pid[2] = (unsigned)(i / job->grid[0] / job->grid[1]);
+  g->alive = n;
+  g->bar_arrived = g->bar_gen = 0;
   for (unsigned s = 0; s * 32 < n; s++)
-    w->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
+    g->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
+  for (unsigned t = 0; t < n; t++) {
+    unsigned f = g->base + t;
+    w->state[f] = READY;
+    fiber_init(&w->fibers[f], fiber_stack_at(w->stacks, f, w->stack_size), w->stack_size, fiber_main, w);
+  }
+  return 1;
+}
+
+static void report_deadlock(Worker *w, Group *g) {
+  unsigned at_simd = 0;
+  for (unsigned t = 0; t < w->n; t++) at_simd += w->state[g->base + t] == WAIT_SIMD;
+  run_as(w, g->base);
+  memcpy(w->ctx.pid, g->pid, sizeof g->pid);
+  worker_fail(w, "deadlock: %u thread(s) wait at threadgroup_barrier while %u wait in "
+                 "SIMD-group collectives",
+              g->bar_arrived, at_simd);
+}
+
+/* Default schedule, one threadgroup (w->ctx.pid) of fibers. */
+static void run_fibers(Worker *w) {
+  Group *g = &w->groups[0];
+  memcpy(g->pid, w->ctx.pid, sizeof g->pid);
+  unsigned n = w->n;
+  g->alive = n;
+  g->bar_arrived = g->bar_gen = 0;
+  for (unsigned s = 0; s * 32 < n; s++)
+    g->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
   for (unsigned t = 0; t < n; t++) {
     w->state[t] = READY;
     fiber_init(&w->fibers[t], fiber_stack_at(w->stacks, t, w->stack_size), w->stack_size, fiber_main, w);
   }
-  w->ctx.tid = 0;
+  w->abort = 0;
+  run_as(w, 0);
   fiber_switch(&w->sched, &w->fibers[0]);
-  if (w->abort || w->alive == 0) return;
-  unsigned at_simd = 0;
-  for (unsigned t = 0; t < n; t++) at_simd += w->state[t] == WAIT_SIMD;
-  w->ctx.tid = 0;
-  worker_fail(w, "deadlock: %u thread(s) wait at threadgroup_barrier while %u wait in "
-                 "SIMD-group collectives",
-              w->bar_arrived, at_simd);
+  if (w->abort || g->alive == 0) return;
+  report_deadlock(w, g);
+}
+
+/* Interleaved schedule: every threadgroup of the job, a window at a time. */
+static void run_interleaved(Worker *w) {
+  CpuJob *job = w->job;
+  unsigned n = w->n, total = w->ngroups * n;
+  w->abort = 0;
+  for (unsigned gi = 0; gi < w->ngroups; gi++) w->groups[gi].live = 0;
+  for (;;) {
+    if (w->abort || atomic_load_explicit(&job->failed, memory_order_relaxed)) return;
+    unsigned live = 0;
+    for (unsigned gi = 0; gi < w->ngroups; gi++) {
+      Group *g = &w->groups[gi];
+      if (g->live && g->alive == 0) g->live = 0;
+      if (!g->live) {
+        uint64_t i = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+        if (i < job->ntg) group_start(w, gi, i);
+      }
+      live += (unsigned)g->live;
+    }
+    if (!live) return;
+    unsigned start = (unsigned)(draw(w) % total);
+    long pick = -1;
+    for (unsigned k = 0; k < total && pick < 0; k++) {
+      unsigned j = (start + k) % total;
+      if (group_of(w, j)->live && ready(w, j)) pick = j;
+    }
+    if (pick < 0) { /* no thread of any threadgroup can go on */
+      for (unsigned gi = 0; gi < w->ngroups; gi++)
+        if (w->groups[gi].live) {
+          report_deadlock(w, &w->groups[gi]);
+          return;
+        }
+      return;
+    }
+    run_as(w, (unsigned)pick);
+    fiber_switch(&w->sched, &w->fibers[pick]);
+  }
 }
 
 /* ------------------------------------------------------------ jobs */
@@ -351,29 +539,99 @@ Worker *worker_new(void) {
   w->ctx.oob = on_oob;
   w->ctx.barrier = on_barrier;
   w->ctx.simd_exchange = on_simd;
+  w->ctx.tg_oob = on_tg_oob;
+  w->ctx.access = on_access;
   return w;
 }
 
 void worker_free(Worker *w) {
   if (!w) return;
   if (w->stacks) fiber_stacks_free(w->stacks, w->nstacks, w->stack_size);
-  for (int i = 0; i < MAX_THREADS; i++) fiber_release(&w->fibers[i]);
+  for (unsigned i = 0; i < w->cap; i++) fiber_release(&w->fibers[i]);
   fiber_release(&w->sched);
+  free(w->fibers), free(w->state), free(w->wait_gen);
+  free(w->slot_mem), free(w->tg_mem);
   free(w);
 }
 
-static void bind(Worker *w, CpuJob *job) {
+/* Grows *p to at least n bytes (contents not kept); 0 when out of memory. */
+static int grow(unsigned char **p, size_t *cap, size_t n) {
+  if (*cap >= n) return 1;
+  free(*p);
+  *cap = 0;
+  if (!(*p = aligned_alloc(64, (n + 63) & ~(size_t)63))) return 0;
+  *cap = n;
+  return 1;
+}
+
+static int ensure_fibers(Worker *w, unsigned n) {
+  if (w->cap >= n) return 1;
+  Fiber *f = realloc(w->fibers, n * sizeof *f);
+  if (f) w->fibers = f;
+  unsigned char *s = realloc(w->state, n);
+  if (s) w->state = s;
+  unsigned *g = realloc(w->wait_gen, n * sizeof *g);
+  if (g) w->wait_gen = g;
+  if (!f || !s || !g) return 0;
+  memset(w->fibers + w->cap, 0, (n - w->cap) * sizeof *f);
+  w->cap = n;
+  return 1;
+}
+
+/* Sets the worker up for job: 0 (and the launch failed) when out of memory. */
+static int bind(Worker *w, CpuJob *job) {
   w->job = job;
   w->ctx.bufs = job->bufs;
   w->ctx.nbufs = job->nbufs;
-  w->ctx.nthreads = (unsigned)job->info->threads_per_threadgroup;
+  w->ctx.nthreads = w->n = (unsigned)job->info->threads_per_threadgroup;
   for (int i = 0; i < 3; i++) w->ctx.npid[i] = job->grid[i];
-  w->fibers_on = job->info->uses_barriers != 0;
+  w->interleave = job->interleave;
+  w->ctx.hooked = job->interleave;
+  w->fibers_on = job->info->uses_barriers != 0 || job->interleave;
+  w->rng = job->seed;
+  unsigned n = w->n, groups = 1;
+  if (w->interleave) {
+    groups = MAX_FIBERS / n;
+    if (groups > MAX_GROUPS) groups = MAX_GROUPS;
+    if (groups > job->ntg) groups = (unsigned)job->ntg;
+    if (groups < 1) groups = 1;
+  }
+  w->ngroups = groups;
+  /* 16-byte aligned regions; a kernel with none still gets a valid pointer */
+  size_t tg = ((size_t)(job->info->threadgroup_mem_bytes > 0 ? job->info->threadgroup_mem_bytes : 0) + 15) & ~(size_t)15;
+  w->tg_bytes = tg;
+  size_t slots = (size_t)2 * n * TM_CPU_SLOT;
+  /* slots even without fibers: a one-thread kernel's collectives use its own */
+  int ok = grow(&w->tg_mem, &w->tg_cap, groups * tg + 16) && grow(&w->slot_mem, &w->slot_cap, groups * slots) &&
+           (!w->fibers_on || (ensure_fibers(w, groups * n) && ensure_stacks(w, groups * n, stack_for(job->info))));
+  if (!ok) {
+    w->ctx.tid = 0;
+    worker_fail(w, "out of memory for %u threadgroup(s) of %u threads", groups, n);
+    return 0;
+  }
+  for (unsigned gi = 0; gi < groups; gi++) {
+    Group *g = &w->groups[gi];
+    g->base = gi * n;
+    g->tg = w->tg_mem + gi * tg;
+    g->slots = w->slot_mem + gi * slots;
+  }
+  w->ctx.tg_mem = w->groups[0].tg;
+  w->ctx.tg_size = tg;
   if (w->fibers_on && !w->sched.size) fiber_thread_stack(&w->sched);
+  return 1;
 }
 
 void worker_run_job(Worker *w, CpuJob *job) {
-  bind(w, job);
+  memset(w->ctx.pid, 0, sizeof w->ctx.pid);
+  if (!bind(w, job)) {
+    w->job = NULL;
+    return;
+  }
+  if (w->interleave) {
+    run_interleaved(w);
+    w->job = NULL;
+    return;
+  }
   for (;;) {
     if (atomic_load_explicit(&job->failed, memory_order_relaxed)) break;
     uint64_t i = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
@@ -385,4 +643,32 @@ void worker_run_job(Worker *w, CpuJob *job) {
     else job->obj->range(&w->ctx, job->args, 0, w->ctx.nthreads);
   }
   w->job = NULL;
+}
+
+/* ------------------------------------------------------------ the schedule setting */
+
+tm_status cpu_schedule_from_env(int *interleave, uint64_t *seed, char **err) {
+  const char *e = getenv("TRITON_METAL_CPU_SCHEDULE");
+  *interleave = 0;
+  *seed = 0;
+  if (!e || !*e || !strcmp(e, "default")) return TM_OK;
+  const char *rest = !strncmp(e, "interleave", 10) ? e + 10 : NULL;
+  if (rest && !*rest) {
+    *interleave = 1;
+    *seed = 1;
+    return TM_OK;
+  }
+  if (rest && *rest == ':' && rest[1]) {
+    char *end;
+    unsigned long long s = strtoull(rest + 1, &end, 10);
+    if (!*end && rest[1] != '-') {
+      *interleave = 1;
+      *seed = s;
+      return TM_OK;
+    }
+  }
+  return rt_error(TM_ERR_INVALID, err,
+                  "TRITON_METAL_CPU_SCHEDULE=%s: expected default, interleave or interleave:SEED "
+                  "(a decimal integer)",
+                  e);
 }

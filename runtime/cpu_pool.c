@@ -72,7 +72,7 @@ static void start_threads(Pool *p) {
 
 void pool_run(Pool *p, CpuJob *job) {
   int helpers = 0;
-  if (p->n > 1 && job->ntg > 1) {
+  if (p->n > 1 && job->ntg > 1 && !job->interleave) { /* interleaved: worker 0 alone */
     if (p->started && p->owner != getpid()) { /* forked: the threads stayed behind */
       pthread_mutex_init(&p->mu, NULL);
       pthread_cond_init(&p->wake, NULL);

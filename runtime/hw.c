@@ -10,7 +10,8 @@
  *   target      HwDesc -> tm_target: the table row of the generation, gated by
  *               the MSL version the OS offers (bfloat needs 3.1, matmul2d 4.0).
  *               A machine that is not Apple silicon gets "generic": what the
- *               cpu emulator implements.
+ *               cpu emulator compiles for by default (it runs more: see
+ *               docs/compatibility.md).
  *   plan        what the compiler does with a target, from its fields only.
  *   env         the TRITON_* environment variables, parsed in one place.
  *

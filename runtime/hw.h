@@ -127,7 +127,7 @@ tm_status hw_current(const HwDesc **d, char **err);
 
 /* The compiler's view of d. name is copied into the target (names[] storage). */
 void hw_target_from(const HwDesc *d, const char *name, tm_target *t, char *names, size_t cap);
-/* The target of a non-Apple machine: what the cpu emulator implements. */
+/* The target of a non-Apple machine: what the cpu emulator compiles for by default. */
 const tm_target *hw_generic_target(void);
 
 /* What the compiler will do with a target, described from its fields only. */

@@ -194,6 +194,16 @@ static int macos_at_least(const HwDesc *d, int major, int minor) {
          (d->os_major > major || (d->os_major == major && d->os_minor >= minor));
 }
 
+/* Off Apple hardware the target is "generic", which uses neither simdgroup
+ * matrices nor tensor ops; the emulator runs both (runtime/metal_stdlib) when
+ * TRITON_METAL_HW names a target that has them. */
+#define SGM_ON_EMULATOR                                                                           \
+  "the generic target does not use it; the cpu emulator runs it for a target that has it "      \
+  "(TRITON_METAL_HW=M3-Max)"
+#define MATMUL2D_ON_EMULATOR                                                                      \
+  "the generic target does not use it; the cpu emulator runs its matmul2d subset for a target " \
+  "that has it (TRITON_METAL_HW=M5)"
+
 /* Why a kernel feature is missing, or NULL when the target has it. */
 static const char *missing(const Check *c, const char *f) {
   const tm_target *t = c->t;
@@ -202,7 +212,7 @@ static const char *missing(const Check *c, const char *f) {
   if (!strcmp(f, "simdgroup_reduction")) return t->simd_width == 32 ? NULL : "needs 32-lane SIMD-groups";
   if (!strcmp(f, "simdgroup_matrix")) {
     if (t->has_simdgroup_matrix) return NULL;
-    return apple ? "needs MSL 2.3 (macOS 11)" : "not implemented by the cpu emulator yet";
+    return apple ? "needs MSL 2.3 (macOS 11)" : SGM_ON_EMULATOR;
   }
   if (!strcmp(f, "bfloat")) {
     if (t->has_bfloat) return NULL;
@@ -216,7 +226,7 @@ static const char *missing(const Check *c, const char *f) {
   if (!strcmp(f, "float_atomics")) return t->has_float_atomics ? NULL : "needs MSL 3.0 (macOS 13)";
   if (!strcmp(f, "matmul2d")) {
     if (t->has_matmul2d) return NULL;
-    if (!apple) return "needs Metal 4 on an M5-class GPU; the cpu emulator has no tensor ops";
+    if (!apple) return MATMUL2D_ON_EMULATOR;
     return d->generation < 5 ? "needs GPU Neural Accelerators (M5 or later)"
                              : "needs Metal 4 (MSL 4.0), i.e. macOS 26 or newer";
   }
@@ -619,7 +629,7 @@ static void render_text(const Check *c, Buf *b) {
   buf_add(b, "\nSystem\n");
   render_items(c, b, S_SYSTEM);
   buf_fmt(b, "\nKernel features (target %s%s)\n", t->name,
-          t->gpu_family ? "" : ": what the cpu emulator implements");
+          t->gpu_family ? "" : ": what the cpu emulator compiles for by default");
   render_items(c, b, S_FEATURES);
   const HwGen *g = d->apple_silicon ? hw_gen(d->generation) : NULL;
   if (g) {

@@ -182,6 +182,8 @@ typedef struct CpuJob {
   _Atomic int failed;
   pthread_mutex_t mu; /* guards err */
   char *err;          /* first error of the launch */
+  int interleave;     /* the interleaved schedule (cpu_exec.c): worker 0 alone */
+  uint64_t seed;      /* ... and its seed */
 } CpuJob;
 
 typedef struct Worker Worker;
@@ -250,5 +252,8 @@ void worker_free(Worker *w);
 void worker_run_job(Worker *w, CpuJob *job);
 /* Records msg (malloc'd, owned) as the launch's error unless one is recorded. */
 void job_fail(CpuJob *job, char *msg);
+/* TRITON_METAL_CPU_SCHEDULE: unset, "" or "default" -> *interleave = 0;
+ * "interleave" (seed 1) or "interleave:SEED" -> 1; anything else an error. */
+tm_status cpu_schedule_from_env(int *interleave, uint64_t *seed, char **err);
 
 #endif

@@ -517,7 +517,9 @@ const char *em_smem(Emitter *E, tm_dtype dt, int n) {
   if (n > E->smem[dt]) E->smem[dt] = n;
   vec_push(&E->c->arena, E->smem_users, E->cur);
   vec_push(&E->c->arena, E->smem_sizes, n * (dt == TM_I1 ? 1 : tm_dtype_bytes(dt)));
-  return arena_printf(&E->c->arena, "tm_smem_%s", em_tname(E, dt));
+  /* every access names its Python line: the emulator bounds-checks it (msl.c) */
+  int line = E->cur >= 0 && E->cur < E->f->ins.n ? E->f->ins.v[E->cur].line : E->f->line;
+  return arena_printf(&E->c->arena, "TM_TGM(tm_smem_%s, %d)", em_tname(E, dt), line);
 }
 
 void em_barrier(Emitter *E, int ind) {
@@ -1655,9 +1657,17 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     sep = ",\n    ";
   }
   buf_puts(&k, ")\n{\n");
-  for (int dt = 0; dt < TM_NDTYPES; dt++)
-    if (E->smem[dt])
-      buf_printf(&k, "  threadgroup %s tm_smem_%s[%d];\n", em_tname(E, (tm_dtype)dt), em_tname(E, (tm_dtype)dt), E->smem[dt]);
+  /* one array per dtype, widest elements first: packed back to back, each at a
+   * multiple of its element size, smem_bytes in all (the emulator places them
+   * at these offsets in its per-threadgroup memory) */
+  int off = 0;
+  for (int bytes = 8; bytes >= 1; bytes /= 2)
+    for (int dt = 0; dt < TM_NDTYPES; dt++) {
+      int b = dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)dt);
+      if (!E->smem[dt] || b != bytes) continue;
+      buf_printf(&k, "  TM_TG_ARRAY(%s, tm_smem_%s, %d, %d);\n", em_tname(E, (tm_dtype)dt), em_tname(E, (tm_dtype)dt), E->smem[dt], off);
+      off += E->smem[dt] * b;
+    }
   buf_put(&k, E->out.p ? E->out.p : "", E->out.len);
   buf_puts(&k, "}\n");
   bool oom = k.oom || E->out.oom || E->pre.oom || E->loop.oom;

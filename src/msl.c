@@ -12,6 +12,11 @@
  *                defined result where C has none: x // 0 == -1 (all ones), x % 0 == x,
  *                MIN // -1 == MIN, MIN % -1 == 0. A GPU does not trap, and neither
  *                does the emulator; both give these same values.
+ *   TM_TG_ARRAY/TM_TGM  declare threadgroup memory (type, name, elements, byte
+ *                offset) and reach it with the Python line of the access. On a GPU
+ *                the plain `threadgroup T name[n]` and the array; the emulator's
+ *                shim places the arrays in per-threadgroup memory and
+ *                bounds-checks every index.
  *   TM_FENCE     the device-scope fence atomics with sem=acquire/release/acq_rel
  *                place around themselves (MSL 3.2; the emulator's shim defines it).
  *   tm_shfl_xor  simd_shuffle_xor for every dtype reductions use (bool through
@@ -25,6 +30,10 @@ const Dialect dialect_msl = {
         "#ifndef TM_LD\n"
         "#define TM_LD(p, line) (p)\n"
         "#define TM_ST(p, line) (p)\n"
+        "#endif\n"
+        "#ifndef TM_TGM\n"
+        "#define TM_TG_ARRAY(T, name, n, off) threadgroup T name[n]\n"
+        "#define TM_TGM(a, line) a\n"
         "#endif\n"
         "#ifndef TM_FENCE\n"
         "#if __METAL_VERSION__ >= 320\n"

@@ -19,19 +19,19 @@ VARS = ["TRITON_BACKEND", "TRITON_METAL_DEBUG", "TRITON_METAL_OPT_LEVEL", "TRITO
         "TRITON_METAL_CACHE_DIR", "TRITON_METAL_DEVICE", "TRITON_METAL_HW"]
 
 
-def run(*args, hw=None, env=None, tmp=None):
+def run(*args, hw=None, env=None, tmp=None, wrap=()):
     e = {k: v for k, v in os.environ.items() if k not in VARS}
     if tmp is not None:
         e["TRITON_METAL_CACHE_DIR"] = str(tmp)
     if hw is not None:
         e["TRITON_METAL_HW"] = hw
     e.update(env or {})
-    return subprocess.run([str(CLI), "check", *args], capture_output=True, text=True, timeout=120, env=e)
+    return subprocess.run([*wrap, str(CLI), "check", *args], capture_output=True, text=True, timeout=120, env=e)
 
 
-def report(hw=None, env=None, tmp=None, run_probe=False):
+def report(hw=None, env=None, tmp=None, run_probe=False, wrap=()):
     args = ["--json", "--no-python"] + ([] if run_probe else ["--no-run"])
-    r = run(*args, hw=hw, env=env, tmp=tmp)
+    r = run(*args, hw=hw, env=env, tmp=tmp, wrap=wrap)
     assert r.returncode in (0, 1), r.stderr
     return r.returncode, json.loads(r.stdout)
 
@@ -219,22 +219,41 @@ def test_no_device_exits_1(tmp_path):
     assert cxx["status"] == "fail" and "TRITON_METAL_CXX" in cxx["tip"]
 
 
+def unwritable_cache_item(r, env_value):
+    assert r["cache"]["path"] == env_value and not r["cache"]["writable"], r["cache"]
+    item = next(c for c in r["checks"] if c["id"] == "cache")
+    assert item["status"] == "fail" and "TRITON_METAL_CACHE_DIR" in item["tip"]
+
+
 def test_cache_dir_effect(tmp_path):
     _, r = report(tmp=tmp_path)
     assert r["cache"] == {"path": str(tmp_path), "source": "TRITON_METAL_CACHE_DIR", "writable": True,
                           "error": None}
+    # a path below a regular file cannot be created by anyone, root included
+    (tmp_path / "file").write_text("not a folder")
+    below = str(tmp_path / "file" / "cache")
+    _, r = report(env={"TRITON_METAL_CACHE_DIR": below})
+    unwritable_cache_item(r, below)
+
+
+def test_cache_dir_read_only_by_permissions(tmp_path):
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
     try:
         if os.access(ro, os.W_OK):
-            pytest.skip("running as a user that ignores permissions")
+            pytest.skip("running as a user that ignores permissions: test_cache_dir_read_only_mount covers it")
         _, r = report(env={"TRITON_METAL_CACHE_DIR": str(ro)})
-        assert not r["cache"]["writable"]
-        item = next(c for c in r["checks"] if c["id"] == "cache")
-        assert item["status"] == "fail" and "TRITON_METAL_CACHE_DIR" in item["tip"]
+        unwritable_cache_item(r, str(ro))
     finally:
         ro.chmod(0o700)
+
+
+def test_cache_dir_read_only_mount(tmp_path, read_only_mount):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    _, r = report(env={"TRITON_METAL_CACHE_DIR": str(ro)}, wrap=read_only_mount(ro))
+    unwritable_cache_item(r, str(ro))
 
 
 def test_env_vars_effect(tmp_path):
@@ -303,3 +322,52 @@ def test_python_module_cli(tmp_path):
     p = subprocess.run([sys.executable, "-m", "triton_metal.check", "--json"], capture_output=True,
                        text=True, timeout=120, env=e)
     assert p.returncode == 2 and "unknown hardware preset 'nope'" in p.stderr
+
+
+DOT_SCRIPT = """
+import numpy as np, triton_metal as triton, triton_metal.language as tl
+@triton.jit
+def dot(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, K)
+    c = tl.dot(tl.load(a_ptr + rm[:, None] * K + rk[None, :]), tl.load(b_ptr + rk[:, None] * N + rn[None, :]))
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], c)
+rng = np.random.default_rng(1)
+a = rng.standard_normal((32, 16)).astype(np.float16)
+b = rng.standard_normal((16, 32)).astype(np.float16)
+c = np.full((32, 32), np.nan, np.float32)
+k = dot[(1,)](a, b, c, M=32, N=32, K=16)
+np.testing.assert_allclose(c, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-5, atol=1e-4)
+msl = k.asm["msl"]
+print("simdgroup" if "simdgroup_multiply_accumulate" in msl else "", "matmul2d" if "matmul2d" in msl else "")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="the Linux report")
+def test_emulator_runs_simdgroup_matrix_and_tensor_ops(tmp_path):
+    """The report says what the emulator does: its default (generic) target uses
+    neither simdgroup_matrix nor tensor ops, and it runs both for a target that
+    has them. (It used to say the emulator lacks them. Mutant, tools/mutants
+    check-emulator-claims: that text back.)"""
+    _, r = report(tmp=tmp_path)
+    sgm, mm = r["kernel_features"]["simdgroup_matrix"], r["kernel_features"]["matmul2d"]
+    assert not sgm["available"] and not mm["available"]  # on the generic target
+    for f, hw in ((sgm, "M3-Max"), (mm, "M5")):
+        assert f["why_not"].startswith("the generic target does not use it; the cpu emulator runs"), f
+        assert f"TRITON_METAL_HW={hw}" in f["why_not"], f
+        assert "not implemented" not in f["why_not"] and "no tensor ops" not in f["why_not"], f
+    text = run("--no-run", "--no-python", tmp=tmp_path).stdout
+    assert "what the cpu emulator implements" not in text
+    # and it does run them: a dot compiled for each target, on the emulator, right
+    for hw, path in (("M3-Max", "simdgroup"), ("M5", "matmul2d")):
+        _, rh = report(hw=hw, tmp=tmp_path)
+        assert rh["kernel_features"][{"simdgroup": "simdgroup_matrix"}.get(path, path)]["available"]
+        env = {k: v for k, v in os.environ.items() if k not in VARS}
+        env.update(TRITON_METAL_HW=hw, TRITON_METAL_CACHE_DIR=str(tmp_path), PYTHONPATH=str(ROOT / "python"),
+                   TRITON_METAL_DEVICE="cpu")
+        script = tmp_path / "dot_on_emulator.py"  # @jit reads the kernel's source from its file
+        script.write_text(DOT_SCRIPT)
+        p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+        assert p.returncode == 0, p.stderr[-3000:]
+        assert path in p.stdout.split(), p.stdout

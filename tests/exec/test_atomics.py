@@ -7,6 +7,12 @@ import pytest
 import triton_metal as triton
 import triton_metal.language as tl
 
+# Every test runs under both emulator schedules (conftest.py): the interleaved
+# one catches an atomic done as a plain load and store (a lost update shows in
+# test_histogram_contention, test_scalar_atomic_once_per_program, ...), which the
+# default schedule lets pass.
+pytestmark = pytest.mark.usefixtures("cpu_schedule")
+
 
 @triton.jit
 def histogram_kernel(x_ptr, hist_ptr, n, BLOCK: tl.constexpr):

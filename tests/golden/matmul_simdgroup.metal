@@ -5,6 +5,10 @@ using namespace metal;
 #define TM_LD(p, line) (p)
 #define TM_ST(p, line) (p)
 #endif
+#ifndef TM_TGM
+#define TM_TG_ARRAY(T, name, n, off) threadgroup T name[n]
+#define TM_TGM(a, line) a
+#endif
 #ifndef TM_FENCE
 #if __METAL_VERSION__ >= 320
 #define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)
@@ -30,8 +34,8 @@ kernel void matmul(
     uint3 tm_pid [[threadgroup_position_in_grid]],
     uint tm_tid [[thread_index_in_threadgroup]])
 {
-  threadgroup half tm_smem_half[1024];
-  threadgroup float tm_smem_float[1024];
+  TM_TG_ARRAY(float, tm_smem_float, 1024, 0);
+  TM_TG_ARRAY(half, tm_smem_half, 1024, 4096);
   int v4[2];
   for (uint k = 0; k < 2u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -140,7 +144,7 @@ kernel void matmul(
           int c1 = int(e1 % 16u);
           uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
           int c0 = int(e0 % 32u);
-          if (c1 >= k0 && c1 < k0 + 16) tm_smem_half[(c0) * 16 + (c1 - k0)] = v25[k];
+          if (c1 >= k0 && c1 < k0 + 16) TM_TGM(tm_smem_half, 19)[(c0) * 16 + (c1 - k0)] = v25[k];
         }
         for (uint k = 0; k < 4u; ++k) {
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -149,13 +153,13 @@ kernel void matmul(
           int c1 = int(e1 % 32u);
           uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
           int c0 = int(e0 % 16u);
-          if (c0 >= k0 && c0 < k0 + 16) tm_smem_half[512 + ((c0 - k0)) * 32 + c1] = v38[k];
+          if (c0 >= k0 && c0 < k0 + 16) TM_TGM(tm_smem_half, 19)[512 + ((c0 - k0)) * 32 + c1] = v38[k];
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
         for (uint kk = 0; kk < 16u; kk += 8u) {
           simdgroup_matrix<half, 8, 8> tm_a[2], tm_b[2];
-          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], &tm_smem_half[(tm_r + i * 8u) * 16u + kk], 16);
-          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], &tm_smem_half[512u + kk * 32u + tm_c + j * 8u], 32);
+          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], &TM_TGM(tm_smem_half, 19)[(tm_r + i * 8u) * 16u + kk], 16);
+          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], &TM_TGM(tm_smem_half, 19)[512u + kk * 32u + tm_c + j * 8u], 32);
           for (uint i = 0; i < 2u; ++i)
             for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc11_1[i * 2u + j], tm_a[i], tm_b[j], tm_acc11_1[i * 2u + j]);
         }
@@ -166,7 +170,7 @@ kernel void matmul(
   {
     uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
     for (uint i = 0; i < 2u; ++i)
-      for (uint j = 0; j < 2u; ++j) simdgroup_store(tm_acc11_1[i * 2u + j], &tm_smem_float[(tm_r + i * 8u) * 32u + tm_c + j * 8u], 32);
+      for (uint j = 0; j < 2u; ++j) simdgroup_store(tm_acc11_1[i * 2u + j], &TM_TGM(tm_smem_float, 19)[(tm_r + i * 8u) * 32u + tm_c + j * 8u], 32);
     threadgroup_barrier(mem_flags::mem_threadgroup);
     for (uint k = 0; k < 8u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -175,7 +179,7 @@ kernel void matmul(
       int c1 = int(e1 % 32u);
       uint e0 = (k / 4u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 2u) % 1u;
       int c0 = int(e0 % 32u);
-      r11_1[k] = float(tm_smem_float[c0 * 32 + c1]);
+      r11_1[k] = float(TM_TGM(tm_smem_float, 19)[c0 * 32 + c1]);
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
   }

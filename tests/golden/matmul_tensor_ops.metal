@@ -15,6 +15,10 @@ using namespace metal;
 #define TM_LD(p, line) (p)
 #define TM_ST(p, line) (p)
 #endif
+#ifndef TM_TGM
+#define TM_TG_ARRAY(T, name, n, off) threadgroup T name[n]
+#define TM_TGM(a, line) a
+#endif
 #ifndef TM_FENCE
 #if __METAL_VERSION__ >= 320
 #define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)
@@ -40,8 +44,8 @@ kernel void matmul(
     uint3 tm_pid [[threadgroup_position_in_grid]],
     uint tm_tid [[thread_index_in_threadgroup]])
 {
-  threadgroup half tm_smem_half[1024];
-  threadgroup float tm_smem_float[1024];
+  TM_TG_ARRAY(float, tm_smem_float, 1024, 0);
+  TM_TG_ARRAY(half, tm_smem_half, 1024, 4096);
   int v4[2];
   for (uint k = 0; k < 2u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -77,8 +81,8 @@ kernel void matmul(
 #if TM_TENSOR_OPS
   constexpr auto tm_desc39 = mpp::tensor_ops::matmul2d_descriptor(32, 32, 16, false, false, false, mpp::tensor_ops::matmul2d_descriptor::mode::multiply_accumulate);
   mpp::tensor_ops::matmul2d<tm_desc39, metal::execution_simdgroups<4>> tm_op39;
-  auto tm_ta39 = metal::tensor<TM_TG(half), metal::dextents<int, 2>, metal::tensor_inline>(tm_smem_half, metal::dextents<int, 2>(16, 32));
-  auto tm_tb39 = metal::tensor<TM_TG(half), metal::dextents<int, 2>, metal::tensor_inline>(tm_smem_half + 512, metal::dextents<int, 2>(32, 16));
+  auto tm_ta39 = metal::tensor<TM_TG(half), metal::dextents<int, 2>, metal::tensor_inline>(TM_TGM(tm_smem_half, 20), metal::dextents<int, 2>(16, 32));
+  auto tm_tb39 = metal::tensor<TM_TG(half), metal::dextents<int, 2>, metal::tensor_inline>(TM_TGM(tm_smem_half, 20) + 512, metal::dextents<int, 2>(32, 16));
   auto tm_acc11_1 = tm_op39.get_destination_cooperative_tensor<decltype(tm_ta39), decltype(tm_tb39), float>();
   for (ushort i = 0; i < tm_acc11_1.get_capacity(); ++i) if (tm_acc11_1.get_mask(i)) tm_acc11_1[i] = float(0.0f);
 #else
@@ -159,7 +163,7 @@ kernel void matmul(
           int c1 = int(e1 % 16u);
           uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
           int c0 = int(e0 % 32u);
-          if (c1 >= k0 && c1 < k0 + 16) tm_smem_half[(c0) * 16 + (c1 - k0)] = v25[k];
+          if (c1 >= k0 && c1 < k0 + 16) TM_TGM(tm_smem_half, 20)[(c0) * 16 + (c1 - k0)] = v25[k];
         }
         for (uint k = 0; k < 4u; ++k) {
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -168,7 +172,7 @@ kernel void matmul(
           int c1 = int(e1 % 32u);
           uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
           int c0 = int(e0 % 16u);
-          if (c0 >= k0 && c0 < k0 + 16) tm_smem_half[512 + ((c0 - k0)) * 32 + c1] = v38[k];
+          if (c0 >= k0 && c0 < k0 + 16) TM_TGM(tm_smem_half, 20)[512 + ((c0 - k0)) * 32 + c1] = v38[k];
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
 #if TM_TENSOR_OPS
@@ -176,8 +180,8 @@ kernel void matmul(
 #else
         for (uint kk = 0; kk < 16u; kk += 8u) {
           simdgroup_matrix<half, 8, 8> tm_a[2], tm_b[2];
-          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], &tm_smem_half[(tm_r + i * 8u) * 16u + kk], 16);
-          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], &tm_smem_half[512u + kk * 32u + tm_c + j * 8u], 32);
+          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], &TM_TGM(tm_smem_half, 20)[(tm_r + i * 8u) * 16u + kk], 16);
+          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], &TM_TGM(tm_smem_half, 20)[512u + kk * 32u + tm_c + j * 8u], 32);
           for (uint i = 0; i < 2u; ++i)
             for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc11_1[i * 2u + j], tm_a[i], tm_b[j], tm_acc11_1[i * 2u + j]);
         }
@@ -188,7 +192,7 @@ kernel void matmul(
   }
 #if TM_TENSOR_OPS
   {
-    auto tm_tc = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(tm_smem_float, metal::dextents<int, 2>(32, 32));
+    auto tm_tc = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(TM_TGM(tm_smem_float, 20), metal::dextents<int, 2>(32, 32));
     tm_acc11_1.store(tm_tc);
   }
   threadgroup_barrier(mem_flags::mem_threadgroup);
@@ -199,14 +203,14 @@ kernel void matmul(
     int c1 = int(e1 % 32u);
     uint e0 = (k / 4u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 2u) % 1u;
     int c0 = int(e0 % 32u);
-    r11_1[k] = float(tm_smem_float[c0 * 32 + c1]);
+    r11_1[k] = float(TM_TGM(tm_smem_float, 20)[c0 * 32 + c1]);
   }
   threadgroup_barrier(mem_flags::mem_threadgroup);
 #else
   {
     uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
     for (uint i = 0; i < 2u; ++i)
-      for (uint j = 0; j < 2u; ++j) simdgroup_store(tm_acc11_1[i * 2u + j], &tm_smem_float[(tm_r + i * 8u) * 32u + tm_c + j * 8u], 32);
+      for (uint j = 0; j < 2u; ++j) simdgroup_store(tm_acc11_1[i * 2u + j], &TM_TGM(tm_smem_float, 20)[(tm_r + i * 8u) * 32u + tm_c + j * 8u], 32);
     threadgroup_barrier(mem_flags::mem_threadgroup);
     for (uint k = 0; k < 8u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -215,7 +219,7 @@ kernel void matmul(
       int c1 = int(e1 % 32u);
       uint e0 = (k / 4u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 2u) % 1u;
       int c0 = int(e0 % 32u);
-      r11_1[k] = float(tm_smem_float[c0 * 32 + c1]);
+      r11_1[k] = float(TM_TGM(tm_smem_float, 20)[c0 * 32 + c1]);
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
   }

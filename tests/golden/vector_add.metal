@@ -5,6 +5,10 @@ using namespace metal;
 #define TM_LD(p, line) (p)
 #define TM_ST(p, line) (p)
 #endif
+#ifndef TM_TGM
+#define TM_TG_ARRAY(T, name, n, off) threadgroup T name[n]
+#define TM_TGM(a, line) a
+#endif
 #ifndef TM_FENCE
 #if __METAL_VERSION__ >= 320
 #define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)

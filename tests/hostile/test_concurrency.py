@@ -117,7 +117,7 @@ print("OK")
 '''
 
 
-def spawn(tmp_path, cache, first, limit_bytes=None):
+def spawn(tmp_path, cache, first, limit_bytes=None, wrap=()):
     script = tmp_path / "k.py"
     if not script.exists():
         script.write_text(SCRIPT)
@@ -127,7 +127,7 @@ def spawn(tmp_path, cache, first, limit_bytes=None):
         if limit_bytes is not None:  # a full disk: writes past limit_bytes fail with EFBIG
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-    return subprocess.Popen([sys.executable, str(script), str(first)], env=env, stdout=subprocess.PIPE,
+    return subprocess.Popen([*wrap, sys.executable, str(script), str(first)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=limit)
 
 
@@ -162,18 +162,39 @@ def test_unwritable_cache_folder(tmp_path):
     assert rc == 0 and "OK" in out, err
 
 
+def files_of(cache):
+    return sorted((str(f.relative_to(cache)), f.stat().st_mtime_ns) for f in cache.rglob("*"))
+
+
 def test_read_only_warm_cache_folder(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes through permission bits: test_read_only_mounted_warm_cache_folder covers root")
     cache = tmp_path / "cache"
     rc, out, err = finish(spawn(tmp_path, cache, 6))
     assert rc == 0, err
     for f in [cache, *cache.rglob("*")]:
         f.chmod(0o555 if f.is_dir() else 0o444)
     try:
+        before = files_of(cache)
         rc, out, err = finish(spawn(tmp_path, cache, 6))
         assert rc == 0 and "OK" in out, err
+        assert files_of(cache) == before
     finally:
         for f in [cache, *cache.rglob("*")]:
             f.chmod(0o755 if f.is_dir() else 0o644)
+
+
+def test_read_only_mounted_warm_cache_folder(tmp_path, read_only_mount):
+    """The same as root: the warm cache folder is a read-only mount (EROFS for
+    every user), and a specialization not in it (8) must be built elsewhere."""
+    cache = tmp_path / "cache"
+    rc, out, err = finish(spawn(tmp_path, cache, 6))
+    assert rc == 0, err
+    before = files_of(cache)
+    for first in (6, 8):
+        rc, out, err = finish(spawn(tmp_path, cache, first, wrap=read_only_mount(cache)))
+        assert rc == 0 and "OK" in out, err
+    assert files_of(cache) == before
 
 
 @pytest.mark.parametrize("limit", [0, 4096, 65536])

@@ -1,0 +1,29 @@
+# conftest.py (all test folders): read_only_mount, for tests of a cache folder
+# that cannot be written which must hold for root too (root writes through
+# permission bits, so chmod alone tests nothing there).
+import shutil
+import subprocess
+
+import pytest
+
+_WRAP = 'mount --bind -o ro "$0" "$0" && exec "$@"'
+
+
+@pytest.fixture
+def read_only_mount():
+    """wrap(folder) -> an argv prefix that runs a command with `folder` mounted
+    read-only for everyone, root included (a read-only bind mount in a new user
+    and mount namespace: `unshare -rm`). Skips the test where this machine
+    allows no such namespace."""
+    unshare = shutil.which("unshare")
+
+    def wrap(folder):
+        if not unshare:
+            pytest.skip("no unshare(1) for a read-only mount")
+        probe = subprocess.run([unshare, "-rm", "sh", "-c", _WRAP, str(folder), "sh", "-c",
+                                'touch "$0/.tm-probe" 2>/dev/null && exit 1 || exit 0', str(folder)],
+                               capture_output=True, text=True, timeout=60)
+        if probe.returncode != 0:
+            pytest.skip(f"no read-only mount in a user namespace here: {probe.stderr.strip()[:200]}")
+        return [unshare, "-rm", "sh", "-c", _WRAP, str(folder)]
+    return wrap
