@@ -1082,7 +1082,9 @@ static void emit_reduce(Emitter *E, int id, int ind) {
       sm[i] = em_smem(E, dt, need);
       sm[i] = arena_printf(a, "%s[%d + ", sm[i], T * KC * i);
     }
-    const char *smv = em_smem(E, TM_I1, T * KC);
+    /* the valid flags take the bool array's stripe after the inputs' (input i
+     * uses stripe i of its dtype's array: a bool input must not share theirs) */
+    const char *smv = arena_printf(a, "%s[%d + ", em_smem(E, TM_I1, T * KC * (n + 1)), T * KC * n);
     int i3 = in1;
     if (chunked) {
       em_line(E, in1, "for (uint k0 = 0; k0 < %du; k0 += %du) {\n", RP, KC);
@@ -1096,7 +1098,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
       buf_printf(&E->out, "%stm_tid * %du + k] = a%d[%s];\n", sm[i], KC, i, kk);
     }
     em_indent(&E->out, i3 + 1);
-    buf_printf(&E->out, "%s[tm_tid * %du + k] = av[%s];\n", smv, KC, kk);
+    buf_printf(&E->out, "%stm_tid * %du + k] = av[%s];\n", smv, KC, kk);
     em_indent(&E->out, i3);
     buf_puts(&E->out, "}\n");
     em_barrier(E, i3);
@@ -1117,7 +1119,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
       acc[i] = arena_printf(a, "a%d[%s]", i, kk);
     }
     em_indent(&E->out, i3 + 2);
-    buf_printf(&E->out, "bool ov = %s[t2 * %du + k];\n", smv, KC);
+    buf_printf(&E->out, "bool ov = %st2 * %du + k];\n", smv, KC);
     combine_valid(E, in, acc, arena_printf(a, "av[%s]", kk), oth, "ov", i3 + 2);
     em_indent(&E->out, i3 + 1);
     buf_puts(&E->out, "}\n");

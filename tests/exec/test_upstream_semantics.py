@@ -755,3 +755,24 @@ def _f64_load(z_ptr, out_ptr):
 def test_float64_loads_are_refused():
     with pytest.raises(triton.CompilationError, match="load through 'z_ptr', a float64 array"):
         _f64_load[(1,)](np.zeros(1), np.zeros(1, np.float32))
+
+
+@triton.jit
+def _xor_bool(x_ptr, z_ptr, M: tl.constexpr, N: tl.constexpr, AX: tl.constexpr):
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    x = tl.load(x_ptr + rm[:, None] * N + rn[None, :]).to(tl.int1)
+    z = tl.xor_sum(x, axis=AX)       # bool values across SIMD-groups: their own stripe, apart from the valid flags
+    if AX == 0:
+        tl.store(z_ptr + rn, z)
+    else:
+        tl.store(z_ptr + rm, z)
+
+
+@pytest.mark.parametrize("shape", [(2, 32), (128, 8), (32, 64)])
+@pytest.mark.parametrize("ax", [0, 1])
+def test_xor_sum_of_bools_across_simdgroups(rng, shape, ax):
+    x = rng.random(shape) > 0.5
+    z = np.zeros(shape[1 - ax], np.int8)
+    _xor_bool[(1,)](x, z, *shape, ax)
+    np.testing.assert_array_equal(z, np.bitwise_xor.reduce(x, axis=ax).astype(np.int8))
