@@ -2515,6 +2515,7 @@ static Val attribute(Sema *S, Val obj, const char *name) {
     if (lang && dtype_by_name(name, &dt) && strcmp(name, "bool") && strcmp(name, "half") && strcmp(name, "float") && strcmp(name, "double"))
       return v_dtype(dt);
     if (!strcmp(obj.s, "triton") && !strcmp(name, "language")) return (Val){.k = V_MODULE, .s = "triton.language"};
+    if (lang && !strcmp(name, "pi32_t")) return (Val){.k = V_DTYPE, .i = TM_I32 | DT_PTR}; /* pointer to int32 */
     if (lang && (!strcmp(name, "math") || !strcmp(name, "extra")))
       return (Val){.k = V_MODULE, .s = arena_printf(&S->c->arena, "triton.language.%s", name)};
     if (!strcmp(obj.s, "triton.language.extra") && !strcmp(name, "libdevice"))
@@ -2607,15 +2608,13 @@ static Val subscript(Sema *S, Val x, Node *idx) {
   Node *one[1] = {idx};
   Node **items = idx->kind == N_TUPLE ? idx->list.v : one;
   int n = idx->kind == N_TUPLE ? idx->list.n : 1;
-  Type t = ty_of(S, x);
   int dim = 0;
   for (int i = 0; i < n; i++) {
     Node *it = items[i];
     if (it->kind == N_NONE) {
       x = expand_dims(S, x, dim++);
     } else if (it->kind == N_SLICE && !it->a && !it->b && !it->c) {
-      if (dim >= ty_of(S, x).rank) ERR(S, "too many indices for a block of rank %d", t.rank);
-      dim++;
+      dim++; /* as upstream: ':' keeps a dimension and is not checked against the rank */
     } else {
       S->line = it->line;
       S->col = it->col;
