@@ -145,6 +145,17 @@ libraries: $(EXT)
 
 .PHONY: libraries
 
+# ---- upstream Triton's language tests, unchanged (tools/conformance/README.md):
+#   make conformance TEST_CORE=DIR/test_core.py [DEVICE=cpu|metal-sim] [CONFORMANCE_ARGS=--all]
+#   DIR holds upstream's test_core.py and _internal_testing.py (not part of this repository)
+DEVICE ?= cpu
+CONFORMANCE_ARGS ?= --sample 8
+conformance: $(EXT)
+	@test -n "$(TEST_CORE)" || { echo "make conformance: pass TEST_CORE=path/to/test_core.py"; exit 2; }
+	$(PYTHON) tools/conformance/run.py --test-core $(TEST_CORE) --device $(DEVICE) $(CONFORMANCE_ARGS) --out conformance-out/$(DEVICE)
+
+.PHONY: conformance
+
 # ---- mutation testing (tools/mutants; docs/reliability.md)
 #   make mutants       apply each mutant of tools/mutants/mutants.py to a copy of the
 #                      tree (build/mutants), run the tests that should catch it, print
