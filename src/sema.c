@@ -93,6 +93,8 @@ typedef struct Sema {
   TokVec stdlib_toks;
   Src stdlib_src;
   VEC(JitFn *) jitfns;
+  JitFn **global_fns;  /* per request global: its @jit function, parsed once (recursion is
+                          then caught by JitFn.active, however it is reached) */
   Scope *scope;
   Block *blk;        /* where new instructions go */
   int depth;         /* nesting of runtime control flow */
@@ -240,6 +242,14 @@ static bool lookup_request_global(Sema *S, const char *name, Val *out) {
     case TM_G_HOSTFN: *out = (Val){.k = V_HOSTFN, .i = i, .s = g->name}; return true;
     case TM_G_JITFN: {
       if (!g->source) return false;
+      if (!S->global_fns) {
+        S->global_fns = arena_alloc(&S->c->arena, sizeof(JitFn *) * (size_t)(r->nglobals + 1));
+        memset(S->global_fns, 0, sizeof(JitFn *) * (size_t)(r->nglobals + 1));
+      }
+      if (S->global_fns[i]) {
+        *out = (Val){.k = V_JITFN, .fn = S->global_fns[i]};
+        return true;
+      }
       Ctx *c = S->c;
       Src saved = c->src;
       c->src = (Src){.text = arena_strdup(&c->arena, g->source),
@@ -252,7 +262,8 @@ static bool lookup_request_global(Sema *S, const char *name, Val *out) {
       for (int k = 0; k < mod->list.n; k++) {
         Node *e = mod->list.v[k];
         if (e->kind == N_DEF) {
-          *out = (Val){.k = V_JITFN, .fn = jitfn_new(S, e->name, src, toks, (int)e->ival, mod)};
+          S->global_fns[i] = jitfn_new(S, e->name, src, toks, (int)e->ival, mod);
+          *out = (Val){.k = V_JITFN, .fn = S->global_fns[i]};
           return true;
         }
       }

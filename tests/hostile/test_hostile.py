@@ -317,3 +317,40 @@ def test_out_of_bounds_negative_offset():
 def neg_kernel(x_ptr, out_ptr, BLOCK: tl.constexpr):
     offs = tl.arange(0, BLOCK)
     tl.store(out_ptr + offs, tl.load(x_ptr + offs - 3))
+
+
+# ---- round two (issue 16)
+
+@triton.jit
+def _rec(x):
+    return _rec(x + 1)
+
+
+@triton.jit
+def _mutual_a(x):
+    return _mutual_b(x)
+
+
+@triton.jit
+def _mutual_b(x):
+    return _mutual_a(x)
+
+
+@triton.jit
+def _calls_rec(p):
+    tl.store(p, _rec(tl.load(p)))
+
+
+@triton.jit
+def _calls_mutual(p):
+    tl.store(p, _mutual_a(tl.load(p)))
+
+
+@pytest.mark.parametrize("kernel,name", [(_calls_rec, "_rec"), (_calls_mutual, "_mutual_a")])
+def test_recursion_through_the_python_path_is_refused(kernel, name):
+    # each helper came through the globals table as a fresh copy, so the
+    # compiler's recursion guard never saw itself: a stack overflow (segfault)
+    out = np.zeros(1, np.float32)
+    msg = refused(triton.CompilationError, lambda: kernel[(1,)](out), "recursive call", name,
+                  out=out, kernel=None)
+    assert "test_hostile.py:" in msg
