@@ -17,7 +17,12 @@ typedef struct Parser {
   TokVec toks;
   int i;
   bool more;  /* the last simple statement ended with ';' and another follows on its line */
+  int depth;  /* nesting of the expression being parsed (recursion plus left-nested chains) */
 } Parser;
+
+/* Every pass over an expression recurses on its nesting; beyond this it is an
+ * error (Python itself stops at about 200 nested parentheses). */
+#define MAX_NEST 200
 
 static Tok *peek(Parser *P) { return &P->toks.v[P->i]; }
 static Tok *next(Parser *P) {
@@ -49,6 +54,14 @@ static void expect_op(Parser *P, const char *s) {
   next(P);
 }
 
+/* One more level of nesting at token t; an error beyond MAX_NEST. Callers restore
+ * P->depth when they return. */
+static void deeper(Parser *P, Tok *t) {
+  if (++P->depth > MAX_NEST)
+    error_at(P->c, t->line, t->col, "expression nested too deeply (more than %d levels of parentheses, operators or "
+             "calls); split it into several statements", MAX_NEST);
+}
+
 static Node *mk(Parser *P, NodeKind k, Tok *at) {
   Node *n = arena_alloc(&P->c->arena, sizeof(Node));
   n->kind = k;
@@ -61,6 +74,7 @@ static const char *name_of(Parser *P, Tok *t) { return arena_strndup(&P->c->aren
 
 static Node *expr(Parser *P);
 static Node *test(Parser *P);
+static Node *test_inner(Parser *P);
 static void block(Parser *P, NodeVec *out);
 
 /* atom: NAME | NUMBER | STRING+ | True | False | None | '(' [testlist] ')' | '[' [testlist] ']' */
@@ -168,9 +182,11 @@ static void call_args(Parser *P, Node *call) {
 /* power: atom trailer* ['**' factor]   trailer: '(' args ')' | '[' subscripts ']' | '.' NAME */
 static Node *factor(Parser *P);
 static Node *power(Parser *P) {
+  int depth0 = P->depth;
   Node *n = atom(P);
   for (;;) {
     Tok *t = peek(P);
+    if (tok_is(t, T_OP, "(") || tok_is(t, T_OP, "[") || tok_is(t, T_OP, ".")) deeper(P, t);
     if (tok_is(t, T_OP, "(")) {
       next(P);
       Node *call = mk(P, N_CALL, t);
@@ -213,12 +229,14 @@ static Node *power(Parser *P) {
   }
   if (is_op(P, "**")) {
     Tok *t = next(P);
+    deeper(P, t);
     Node *b = mk(P, N_BINOP, t);
     b->op = "**";
     b->a = n;
     b->b = factor(P);
     n = b;
   }
+  P->depth = depth0;
   return n;
 }
 
@@ -227,9 +245,11 @@ static Node *factor(Parser *P) {
   Tok *t = peek(P);
   if (tok_is(t, T_OP, "-") || tok_is(t, T_OP, "+") || tok_is(t, T_OP, "~")) {
     next(P);
+    deeper(P, t);
     Node *n = mk(P, N_UNARY, t);
     n->op = arena_strndup(&P->c->arena, t->s, 1);
     n->a = factor(P);
+    P->depth--;
     return n;
   }
   return power(P);
@@ -244,14 +264,19 @@ enum { NLEVELS = sizeof levels / sizeof levels[0] };
 
 static Node *binary(Parser *P, int level) {
   if (level == NLEVELS) return factor(P);
+  int depth0 = P->depth;
   Node *n = binary(P, level + 1);
   for (;;) {
     Tok *t = peek(P);
     const char *op = NULL;
     for (int k = 0; k < 5 && levels[level][k]; k++)
       if (tok_is(t, T_OP, levels[level][k])) op = levels[level][k];
-    if (!op) return n;
+    if (!op) {
+      P->depth = depth0;
+      return n;
+    }
     next(P);
+    deeper(P, t); /* x + x + ... nests to the left */
     Node *b = mk(P, N_BINOP, t);
     b->op = op;
     b->a = n;
@@ -295,9 +320,11 @@ static Node *not_test(Parser *P) {
   Tok *t = peek(P);
   if (tok_is(t, T_KEYWORD, "not")) {
     next(P);
+    deeper(P, t);
     Node *n = mk(P, N_UNARY, t);
     n->op = "not";
     n->a = not_test(P);
+    P->depth--;
     return n;
   }
   return comparison(P);
@@ -320,6 +347,13 @@ static Node *boolop(Parser *P, const char *kw) {
 
 /* test: or_test ['if' or_test 'else' test] */
 static Node *test(Parser *P) {
+  deeper(P, peek(P));
+  Node *n = test_inner(P);
+  P->depth--;
+  return n;
+}
+
+static Node *test_inner(Parser *P) {
   Node *n = boolop(P, "or");
   if (is_kw(P, "if")) {
     Tok *t = next(P);
@@ -508,8 +542,10 @@ static Node *stmt(Parser *P) {
 
 /* block: NEWLINE INDENT stmt+ DEDENT | simple_stmt */
 static void block(Parser *P, NodeVec *out) {
+  deeper(P, peek(P)); /* nested blocks count too */
   if (peek(P)->kind != T_NEWLINE) {
     push_stmts(P, out, simple_stmt(P));
+    P->depth--;
     return;
   }
   next(P);
@@ -517,6 +553,7 @@ static void block(Parser *P, NodeVec *out) {
   next(P);
   while (peek(P)->kind != T_DEDENT && peek(P)->kind != T_EOF) push_stmts(P, out, stmt(P));
   next(P);
+  P->depth--;
 }
 
 /* def_stmt: ('@' test NEWLINE)* 'def' NAME '(' [param (',' param)*] ')' ['->' test] ':' block
