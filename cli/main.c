@@ -14,6 +14,8 @@
  * ("M3-Max", "M2@13.5", "generic"); the default is this machine's (or
  * TRITON_METAL_HW's). Exit status: 0 success, 1 the kernel was not accepted, 2 usage.
  */
+#include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +56,19 @@ static char *read_file(const char *path) {
   return buf;
 }
 
-/* A -D value or a bare signature constant: int, float, bool, None, dtype, or string. */
-static tm_value parse_value(const char *s) {
+/* Whether s is a Python integer literal (optional sign, decimal digits or 0x/0o/0b). */
+static bool looks_integral(const char *s) {
+  if (*s == '-' || *s == '+') s++;
+  if (!*s) return false;
+  if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X' || s[1] == 'o' || s[1] == 'b')) s += 2;
+  for (; *s; s++)
+    if (!isxdigit((unsigned char)*s) && *s != '_') return false;
+  return true;
+}
+
+/* A -D value or a bare signature constant: int, float, bool, None, dtype, or string.
+ * *bad is set for an integer that does not fit in 64 bits. */
+static tm_value parse_value(const char *s, bool *bad) {
   tm_value v = {0};
   char *end;
   if (!strcmp(s, "True") || !strcmp(s, "False")) {
@@ -69,6 +82,10 @@ static tm_value parse_value(const char *s) {
   if (*s && !*end && !errno) {
     v.kind = TM_V_INT;
     v.i = i;
+    return v;
+  }
+  if (*s && !*end && errno == ERANGE && looks_integral(s)) { /* not silently a float, nor wrapped */
+    *bad = true;
     return v;
   }
   double d = strtod(s, &end);
@@ -128,7 +145,9 @@ static int parse_sig_entry(char *e, tm_param_spec *p) {
   }
   if (hint) return 0;
   p->kind = TM_PARAM_CONSTEXPR;
-  p->value = parse_value(e);
+  bool bad = false;
+  p->value = parse_value(e, &bad);
+  if (bad) return 0;
   return p->value.kind != TM_V_STR && p->value.kind != TM_V_NONE ? 1 : 0;
 }
 
@@ -144,7 +163,15 @@ static int cmd_compile(int argc, char **argv) {
     else if (!strcmp(a, "--signature") && val) sig = argv[++i];
     else if (!strcmp(a, "-d") && val) dump = argv[++i];
     else if (!strcmp(a, "-o") && val) outpath = argv[++i];
-    else if (!strcmp(a, "--num-warps") && val) num_warps = atoi(argv[++i]);
+    else if (!strcmp(a, "--num-warps") && val) {
+      char *end;
+      long nw = strtol(argv[++i], &end, 10);
+      if (!*argv[i] || *end || nw < 1 || nw > 32 || (nw & (nw - 1))) {
+        fprintf(stderr, "triton-metal compile: --num-warps must be a power of 2 from 1 to 32, got '%s'\n", argv[i]);
+        return 2;
+      }
+      num_warps = (int)nw;
+    }
     else if (!strcmp(a, "--target") && val) target_name = argv[++i];
     else if (!strcmp(a, "-D") && val && ndefs < 64) defs[ndefs++] = argv[++i];
     else if (!strncmp(a, "-D", 2) && a[2] && ndefs < 64) defs[ndefs++] = argv[i] + 2;
@@ -182,7 +209,14 @@ static int cmd_compile(int argc, char **argv) {
       if (!strncmp(defs[d], names[i], len) && defs[d][len] == '=') break;
     if (d < ndefs) {
       params[i].kind = TM_PARAM_CONSTEXPR;
-      params[i].value = parse_value(defs[d] + len + 1);
+      bool bad = false;
+      params[i].value = parse_value(defs[d] + len + 1, &bad);
+      if (bad) {
+        fprintf(stderr, "triton-metal: -D %s: %s does not fit in 64 bits\n", names[i], defs[d] + len + 1);
+        rc = 2;
+        free(sigcopy);
+        goto done;
+      }
       continue;
     }
     if (annotated[i]) {

@@ -75,3 +75,17 @@ def test_specialization_hints_in_signature():
     assert r.returncode == 0, r.stderr
     # n_elements == 1 is compiled as a constant: no buffer for it
     assert "n_elements" not in r.stdout and "< 1;" in r.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-D", "BLOCK_SIZE=999999999999999999999999999"], "-D BLOCK_SIZE: 999999999999999999999999999 does not fit in 64 bits"),
+    (["-D", "BLOCK_SIZE=1024", "--num-warps", "lots"], "--num-warps must be a power of 2 from 1 to 32, got 'lots'"),
+    (["-D", "BLOCK_SIZE=1024", "--num-warps", "3"], "--num-warps must be a power of 2 from 1 to 32, got '3'"),
+])
+def test_cli_refuses_bad_numbers(args, message):
+    # issue 16 item 9: a huge -D value once compiled as INT64_MIN, and a bad
+    # --num-warps silently meant the default
+    r = subprocess.run([str(CLI), "compile", str(ROOT / "tests" / "golden" / "vector_add.py"), "--kernel",
+                        "add_kernel", "--signature", "*fp32,*fp32,*fp32,i32", *args],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
