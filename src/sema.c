@@ -719,9 +719,10 @@ static Val typed_float(tm_dtype dt, double f) {
   return v;
 }
 
-static bool const_as_float(Val v, double *out) {
-  *out = v.k == V_FLOAT ? v.f : v.u64 ? (double)(uint64_t)v.i : (double)v.i;
-  return true;
+/* The value of constant v in float dtype dt (fp32: rounded to it). */
+static double const_as_float(Val v, tm_dtype dt) {
+  double x = v.k == V_FLOAT ? v.f : v.u64 ? (double)(uint64_t)v.i : (double)v.i;
+  return dt == TM_F32 ? (double)(float)x : x;
 }
 
 static bool foldable_dtype(tm_dtype dt) {
@@ -742,13 +743,7 @@ static Val typed_fold(Sema *S, const char *op, Val a, Val b, bool *ok) {
   if (!strcmp(op, "/") && !dt_is_float(dt)) dt = TM_F32;
   if (!foldable_dtype(dt)) return a;
   if (dt_is_float(dt)) {
-    double x, y;
-    const_as_float(a, &x);
-    const_as_float(b, &y);
-    if (dt == TM_F32) {
-      x = (float)x;
-      y = (float)y;
-    }
+    double x = const_as_float(a, dt), y = const_as_float(b, dt);
     if (!strcmp(op, "+")) x = x + y;
     else if (!strcmp(op, "-")) x = x - y;
     else if (!strcmp(op, "*")) x = x * y;
@@ -798,13 +793,7 @@ static Val typed_compare(Sema *S, int k, Val a, Val b, bool *ok) {
   if (!foldable_dtype(dt)) return a;
   bool r;
   if (dt_is_float(dt)) {
-    double x, y;
-    const_as_float(a, &x);
-    const_as_float(b, &y);
-    if (dt == TM_F32) {
-      x = (float)x;
-      y = (float)y;
-    }
+    double x = const_as_float(a, dt), y = const_as_float(b, dt);
     r = k == 0 ? x == y : k == 1 ? x != y : k == 2 ? x < y : k == 3 ? x <= y : k == 4 ? x > y : x >= y;
   } else {
     __int128 x, y;
