@@ -101,8 +101,9 @@ typedef enum tm_global_kind {
   TM_G_FUNC,       /* a library function imported by name: target "triton.language.arange" */
   TM_G_VALUE,      /* a constant: value */
   TM_G_JITFN,      /* another @jit function: source, file, line */
-  TM_G_HOSTFN      /* a host function run at compile time (@triton.constexpr_function):
+  TM_G_HOSTFN,     /* a host function run at compile time (@triton.constexpr_function):
                       the request's host_call calls it; source identifies it for caches */
+  TM_G_UNUSABLE    /* a global kernels cannot use: target names its type (for the error) */
 } tm_global_kind;
 
 /* A name the kernel refers to that is not a parameter, resolved by the caller.

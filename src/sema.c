@@ -240,6 +240,10 @@ static bool lookup_request_global(Sema *S, const char *name, Val *out) {
     case TM_G_FUNC: *out = (Val){.k = V_FUNC, .s = canon_module(S, g->target ? g->target : "")}; return true;
     case TM_G_VALUE: *out = from_tm_value(S, g->value); return true;
     case TM_G_HOSTFN: *out = (Val){.k = V_HOSTFN, .i = i, .s = g->name}; return true;
+    case TM_G_UNUSABLE:
+      ERR(S, "global '%s' is a %s, which kernels cannot use: a kernel may use globals that are numbers, strings, "
+             "dtypes, tuples of these, tl.constexpr values, @jit functions or modules",
+          name, g->target ? g->target : "Python object");
     case TM_G_JITFN: {
       if (!g->source) return false;
       if (!S->global_fns) {

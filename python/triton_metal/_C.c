@@ -163,7 +163,7 @@ static int parse_global(PyObject *item, tm_global *g, PyObject *keep) {
       !PyArg_ParseTuple(item, "siziOzzi", &g->name, &gkind, &g->target, &vkind, &payload,
                         &g->source, &g->file, &g->line))
     return -1;
-  if (gkind < TM_G_MODULE || gkind > TM_G_HOSTFN) {
+  if (gkind < TM_G_MODULE || gkind > TM_G_UNUSABLE) {
     PyErr_SetString(PyExc_ValueError, "bad global kind");
     return -1;
   }

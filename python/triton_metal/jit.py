@@ -389,7 +389,7 @@ def _classify(name, obj):
         return target and (name, _tm.G_MODULE, target, _tm.V_NONE, None, None, None, 0)
     if isinstance(obj, JITFunction):
         return (name, _tm.G_JITFN, None, _tm.V_NONE, None, obj.src, obj.file, obj.first_line)
-    if obj is None or isinstance(obj, (bool, int, float, str, _core.constexpr, _core.dtype)) \
+    if obj is None or isinstance(obj, (bool, int, float, str, tuple, _core.constexpr, _core.dtype)) \
             or _is_upstream(obj, "constexpr") or _is_upstream(obj, "dtype"):
         try:
             vkind, payload = to_value(obj)
@@ -507,11 +507,14 @@ def collect_globals(fn, table=None, seen=None):
         obj = env.get(name, _MISSING)
         if obj is _MISSING:
             obj = fn.__globals__.get(name, _MISSING)
-        if obj is _MISSING:
+        builtin = obj is _MISSING
+        if builtin:
             obj = getattr(builtins, name, _MISSING)
         if obj is _MISSING:
             continue
         g = _classify(name, obj)
+        if g is None and not builtin:  # the compiler says why, if the kernel uses it
+            g = (name, _tm.G_UNUSABLE, type(obj).__name__, _tm.V_NONE, None, None, None, 0)
         if g:
             table[name] = g
             if isinstance(obj, JITFunction):

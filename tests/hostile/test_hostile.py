@@ -354,3 +354,26 @@ def test_recursion_through_the_python_path_is_refused(kernel, name):
     msg = refused(triton.CompilationError, lambda: kernel[(1,)](out), "recursive call", name,
                   out=out, kernel=None)
     assert "test_hostile.py:" in msg
+
+
+GLIST = [1, 2]
+GTUPLE = (3, 4)
+
+
+@triton.jit
+def _uses_list(p):
+    tl.store(p, GLIST[0])
+
+
+@triton.jit
+def _uses_tuple(p):
+    tl.store(p, GTUPLE[1])
+
+
+def test_unusable_global_says_why():
+    # issue 16 item 12: "name 'GLIST' is not defined", though it is defined
+    out = np.zeros(1, np.int32)
+    refused(triton.CompilationError, lambda: _uses_list[(1,)](out), "global 'GLIST' is a list",
+            "kernels cannot use", out=out, kernel=None)
+    _uses_tuple[(1,)](out)   # a tuple of numbers is a compile-time value
+    assert out[0] == 4
