@@ -1559,8 +1559,13 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   int nh = 0;
   while (math_helpers[nh].name) nh++;
   E->helpers = arena_alloc(&c->arena, sizeof(bool) * (size_t)(nh + 1));
-  for (int i = 0; i < f->params.n; i++)
-    E->param_names[i] = reserved(f->params.v[i].name) ? arena_printf(&c->arena, "%s_", f->params.v[i].name) : f->params.v[i].name;
+  for (int i = 0; i < f->params.n; i++) {
+    const char *pn = f->params.v[i].name;
+    bool ascii = true;
+    for (const char *q = pn; *q; q++) ascii &= (unsigned char)*q < 0x80;
+    E->param_names[i] = !ascii ? arena_printf(&c->arena, "tm_arg%d", i) /* a Unicode name: MSL takes ASCII */
+                        : reserved(pn) ? arena_printf(&c->arena, "%s_", pn) : pn;
+  }
 
   plan_groups(E, f->body, 0);
   plan_arrays(E);

@@ -202,9 +202,11 @@ TokVec lex(Ctx *c) {
                 (L.p[1] == '"' || L.p[1] == '\'' ||
                  (strchr("rRbB", L.p[1]) && L.p[1] && (L.p[2] == '"' || L.p[2] == '\''))))) {
       lex_string(&L);
-    } else if (isalpha((unsigned char)ch) || ch == '_') {
+    } else if (isalpha((unsigned char)ch) || ch == '_' || (unsigned char)ch >= 0x80) {
+      /* identifiers; bytes >= 0x80 are UTF-8 letters (Python accepts Unicode identifiers;
+       * the file already passed Python's own parser) */
       const char *s = L.p;
-      while (isalnum((unsigned char)*L.p) || *L.p == '_') L.p++;
+      while (isalnum((unsigned char)*L.p) || *L.p == '_' || (unsigned char)*L.p >= 0x80) L.p++;
       int len = (int)(L.p - s);
       TokKind k = T_NAME;
       for (int i = 0; keywords[i]; i++)

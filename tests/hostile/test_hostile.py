@@ -377,3 +377,16 @@ def test_unusable_global_says_why():
             "kernels cannot use", out=out, kernel=None)
     _uses_tuple[(1,)](out)   # a tuple of numbers is a compile-time value
     assert out[0] == 4
+
+
+@triton.jit
+def _unicode_names(ñ, größe, BLOCK: tl.constexpr):
+    δ = tl.arange(0, BLOCK)
+    tl.store(ñ + δ, δ * 2, mask=δ < größe)
+
+
+def test_non_ascii_identifiers():
+    # issue 16 item 13: valid Python, once "unexpected character"
+    out = np.full(16, -1, np.int32)
+    _unicode_names[(1,)](out, 11, BLOCK=16)
+    np.testing.assert_array_equal(out, np.where(np.arange(16) < 11, np.arange(16) * 2, -1))
