@@ -3403,6 +3403,7 @@ static bool call_scan(Sema *S, const char *name, Args *A, Val *out) {
   Type t = ty_of(S, in[0]);
   if (!t.rank) ERR(S, "%s() needs a block", name);
   tm_dtype dt = (tm_dtype)t.dt;
+  if (!assoc && dt == TM_BF16) in[0] = cast_to(S, in[0], TM_F32); /* upstream scans bf16 in fp32 */
   if (!strcmp(name, "cumsum")) {
     if (dtv.k != V_NONE) in[0] = cast_to(S, in[0], dtype_arg(S, dtv, "dtype"));
     else if (dt_is_int(dt) && dt_bits(dt) < 32) in[0] = cast_to(S, in[0], dt_is_signed(dt) ? TM_I32 : TM_U32);
@@ -3466,7 +3467,10 @@ static bool call_reduction(Sema *S, const char *name, Args *A, Val *out) {
     if (dtv.k != V_NONE) in[0] = cast_to(S, in[0], dtype_arg(S, dtv, "dtype"));
     else if (dt_is_int(dt) && dt_bits(dt) < 32) in[0] = cast_to(S, in[0], dt_is_signed(dt) ? TM_I32 : TM_U32);
   }
-  if ((cb == CB_MAX || cb == CB_MIN) && !truthy(S, ri) && dt_bits(dt) < 32)
+  /* max/min as upstream: bfloat16 becomes float32 (indices or not); without
+   * indices, narrower floats become float32 and narrower integers int32 */
+  if ((cb == CB_MAX || cb == CB_MIN) && dt == TM_BF16) in[0] = cast_to(S, in[0], TM_F32);
+  else if ((cb == CB_MAX || cb == CB_MIN) && !truthy(S, ri) && dt_bits(dt) < 32)
     in[0] = cast_to(S, in[0], dt_is_float(dt) ? TM_F32 : TM_I32);
   if ((cb == CB_MAX || cb == CB_MIN) && truthy(S, ri)) cb = cb == CB_MAX ? CB_ARGMAX : CB_ARGMIN;
   bool with_index = cb == CB_ARGMAX || cb == CB_ARGMIN;

@@ -776,3 +776,79 @@ def test_xor_sum_of_bools_across_simdgroups(rng, shape, ax):
     z = np.zeros(shape[1 - ax], np.int8)
     _xor_bool[(1,)](x, z, *shape, ax)
     np.testing.assert_array_equal(z, np.bitwise_xor.reduce(x, axis=ax).astype(np.int8))
+
+
+# ---------------------------------------------------------------- scan and reduction dtypes
+# Upstream scans bfloat16 (cumsum, cumprod) in float32 and returns float32; max
+# and min turn bfloat16 into float32, and without indices narrower floats into
+# float32 and narrower integers into int32.
+
+@triton.jit
+def _bf16_scans(x_ptr, s_ptr, p_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs, mask=offs < n, other=0.0)
+    s = tl.cumsum(x, axis=0)
+    p = tl.cumprod(tl.where(offs < n, x, 1.0), axis=0)
+    tl.static_assert(s.dtype == tl.float32)
+    tl.static_assert(p.dtype == tl.float32)
+    tl.store(s_ptr + offs, s, mask=offs < n)
+    tl.store(p_ptr + offs, p, mask=offs < n)
+
+
+@pytest.mark.parametrize("n", [5, 300, 1024])
+def test_bf16_scans_accumulate_in_float32(n):
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(n)
+    x = (torch.randn(n, generator=g) + 0.5).to(torch.bfloat16)
+    px = (1 + torch.randn(n, generator=g) * 0.01).to(torch.bfloat16)
+    s = torch.empty(n, dtype=torch.float32)
+    p = torch.empty(n, dtype=torch.float32)
+    _bf16_scans[(1,)](x, s, torch.empty(n, dtype=torch.float32), n, BLOCK=1024)
+    ref = np.cumsum(x.float().numpy().astype(np.float64))
+    # a bfloat16 running sum keeps 8 bits: at n=1024 its error is in the units
+    np.testing.assert_allclose(s.numpy(), ref, rtol=1e-4, atol=1e-3)
+    _bf16_scans[(1,)](px, torch.empty(n, dtype=torch.float32), p, n, BLOCK=1024)
+    pref = np.cumprod(px.float().numpy().astype(np.float64))
+    np.testing.assert_allclose(p.numpy(), pref, rtol=1e-4)
+
+
+@triton.jit
+def _reduction_dtypes(b_ptr, h_ptr, i_ptr, u_ptr, out_f_ptr, out_i_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    b = tl.load(b_ptr + offs)
+    h = tl.load(h_ptr + offs)
+    i = tl.load(i_ptr + offs)
+    u = tl.load(u_ptr + offs)
+    bm = tl.max(b, axis=0)
+    bv, bi = tl.min(b, axis=0, return_indices=True)
+    hm = tl.max(h, axis=0)
+    im = tl.min(i, axis=0)
+    um = tl.max(u, axis=0)
+    hs = tl.sum(h, axis=0)
+    tl.static_assert(bm.dtype == tl.float32)
+    tl.static_assert(bv.dtype == tl.float32)
+    tl.static_assert(hm.dtype == tl.float32)
+    tl.static_assert(im.dtype == tl.int32)
+    tl.static_assert(um.dtype == tl.int32)
+    tl.static_assert(hs.dtype == tl.float16)
+    tl.store(out_f_ptr + 0, bm)
+    tl.store(out_f_ptr + 1, bv)
+    tl.store(out_f_ptr + 2, hm)
+    tl.store(out_i_ptr + 0, im)
+    tl.store(out_i_ptr + 1, um)
+    tl.store(out_i_ptr + 2, bi)
+
+
+def test_reduction_result_dtypes_follow_upstream(rng):
+    torch = pytest.importorskip("torch")
+    B = 64
+    b = torch.from_numpy(rng.normal(0, 10, B).astype(np.float32)).to(torch.bfloat16)
+    h = rng.normal(0, 10, B).astype(np.float16)
+    i = rng.integers(-128, 128, B).astype(np.int8)
+    u = rng.integers(0, 256, B).astype(np.uint8)
+    out_f = np.zeros(3, np.float32)
+    out_i = np.zeros(3, np.int32)
+    _reduction_dtypes[(1,)](b, h, i, u, out_f, out_i, BLOCK=B)
+    bf = b.float().numpy()
+    np.testing.assert_array_equal(out_f, [bf.max(), bf.min(), h.astype(np.float32).max()])
+    np.testing.assert_array_equal(out_i, [i.min(), u.max(), int(np.argmin(bf))])
