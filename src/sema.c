@@ -1179,7 +1179,7 @@ static Val store_f64(Sema *S, Val p, Val v, Val mask) {
   } else {
     v = to_tensor(S, v);
     Type vt = ty_of(S, v);
-    if (vt.ptr) ERR(S, "storing pointers is not supported");
+    if (vt.ptr) ERR(S, "a pointer can be stored only into int64 or uint64 memory, not float64");
     if (vt.dt == TM_F64) ERR(S, "float64 is not supported on the device (Metal has no double)");
     Type bt = vt;
     bt.dt = TM_U64;
@@ -1217,7 +1217,14 @@ static Val call_store(Sema *S, Args *A) {
     par->written = true;
   }
   if (v.k != V_TENSOR && !is_const(v)) ERR(S, "store: the value must be a tensor or a number, not %s", vk_name(S, v));
-  if (v.k == V_TENSOR && ty_of(S, v).ptr) ERR(S, "storing pointers is not supported");
+  if (v.k == V_TENSOR && ty_of(S, v).ptr) { /* a pointer is stored as its 64-bit address, as upstream */
+    if (pt.dt != TM_I64 && pt.dt != TM_U64)
+      ERR(S, "a pointer can be stored only into int64 or uint64 memory, not %s", tm_dtype_name((tm_dtype)pt.dt));
+    Type rt = ty_of(S, v);
+    rt.ptr = 0;
+    rt.dt = pt.dt;
+    v = tensor(mk_ins(S, O_CAST, rt, 1, v.id, 0, 0));
+  }
   v = cast_to(S, v, (tm_dtype)pt.dt);
   v = broadcast_exact(S, v, pt);
   Type vt = {0};

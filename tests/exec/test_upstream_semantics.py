@@ -852,3 +852,36 @@ def test_reduction_result_dtypes_follow_upstream(rng):
     bf = b.float().numpy()
     np.testing.assert_array_equal(out_f, [bf.max(), bf.min(), h.astype(np.float32).max()])
     np.testing.assert_array_equal(out_i, [i.min(), u.max(), int(np.argmin(bf))])
+
+
+# ---------------------------------------------------------------- pointers as values
+# int64 -> pointer -> stored back into int64 memory keeps every bit (upstream's
+# int_to_ptr / ptr_to_int); a pointer cannot be stored into narrower memory.
+
+@triton.jit
+def _pointer_roundtrip(c_ptr, a_ptr, b_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    a = tl.load(a_ptr + offs, mask=m).to(tl.pi32_t)
+    b = tl.load(b_ptr + offs, mask=m).to(tl.pi32_t)
+    c = tl.load(c_ptr + offs, mask=m)
+    tl.store(out_ptr + offs, tl.where(c, a, b), mask=m)
+
+
+@pytest.mark.parametrize("out_dt", [np.int64, np.uint64])
+def test_pointers_stored_as_64bit_integers(rng, out_dt):
+    n = 300
+    a = rng.integers(-2**63, 2**63 - 1, n, dtype=np.int64)
+    b = rng.integers(-2**63, 2**63 - 1, n, dtype=np.int64)
+    c = rng.random(n) > 0.5
+    out = np.full(n + 5, 7, out_dt)
+    _pointer_roundtrip[(1,)](c, a, b, out, n, BLOCK=512)
+    np.testing.assert_array_equal(out[:n], np.where(c, a, b).astype(out_dt))
+    assert (out[n:] == 7).all()
+
+
+def test_pointer_into_narrow_memory_is_refused(rng):
+    a = np.zeros(4, np.int64)
+    c = np.ones(4, bool)
+    with pytest.raises(triton.CompilationError, match="only into int64 or uint64 memory, not int32"):
+        _pointer_roundtrip[(1,)](c, a, a, np.zeros(4, np.int32), 4, BLOCK=4)
