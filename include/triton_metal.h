@@ -214,6 +214,7 @@ typedef struct tm_kernel_info {
   int threadgroup_mem_bytes;   /* static threadgroup memory the MSL declares */
   int uses_barriers;           /* threadgroup_barrier or SIMD-group collectives */
   int private_bytes;           /* estimate (an upper bound) of a thread's private arrays */
+  const char *source_name;     /* the kernel's name in its source, for errors (NULL: name) */
 } tm_kernel_info;
 
 typedef struct tm_kernel tm_kernel;

@@ -93,7 +93,7 @@ tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, const CpuObj *o, const uin
                   void *const *argv, const tm_cpu_buf *bufs, int nbufs, char **err) {
   uint64_t ntg = (uint64_t)grid[0] * grid[1];
   if (ntg > (UINT64_MAX >> 1) / grid[2])
-    return rt_error(TM_ERR_INVALID, err, "kernel '%s': grid %ux%ux%u is too large", k->name,
+    return rt_error(TM_ERR_INVALID, err, "kernel '%s': grid %ux%ux%u is too large", rt_kname(k),
                     grid[0], grid[1], grid[2]);
   ntg *= grid[2];
   CpuJob job = {.info = k, .obj = o, .args = argv, .bufs = bufs, .nbufs = nbufs, .ntg = ntg};

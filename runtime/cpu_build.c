@@ -589,7 +589,7 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, Cp
   CpuObj *o = d->objs;
   while (o && memcmp(o->hash, h, 32)) o = o->next;
   if (!o) {
-    Build b = {.tc = tc, .dir = d->cache_dir, .name = info->name};
+    Build b = {.tc = tc, .dir = d->cache_dir, .name = rt_kname(info)};
     sha256_hex(h, b.hex);
     b.so = rt_strfmt("%s/%s.so", d->cache_dir, b.hex);
     st = b.so ? load(d, &b, msl, tramp, &o, err) : rt_error(TM_ERR_NOMEM, err, "out of memory");

@@ -140,7 +140,7 @@ static void worker_fail(Worker *w, const char *what, ...) {
   va_end(ap);
   const tm_kernel_info *k = w->job->info;
   char *at = where(w);
-  char *full = rt_strfmt("kernel '%s' (%s): %s%s", k->name, k->source_file, m ? m : "?", at ? at : "");
+  char *full = rt_strfmt("kernel '%s' (%s): %s%s", rt_kname(k), k->source_file, m ? m : "?", at ? at : "");
   free(m);
   free(at);
   job_fail(w->job, full);
@@ -184,7 +184,7 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
                                          (size_t)((uintptr_t)p - b->lo), (void *)b->lo);
     m = rt_strfmt("misaligned %s in kernel '%s' at %s:%d: a %zu-byte access at address %p%s, "
                   "which is not a multiple of %zu%s",
-                  kind, k->name, k->source_file, line, n, p, in ? in : "", n, wh);
+                  kind, rt_kname(k), k->source_file, line, n, p, in ? in : "", n, wh);
     free(in);
     free(at);
     return m;
@@ -193,7 +193,7 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
     m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is not in any "
                   "argument buffer (the launch binds none and no memory is registered as "
                   "kernel-visible)%s",
-                  kind, k->name, k->source_file, line, p, wh);
+                  kind, rt_kname(k), k->source_file, line, p, wh);
     free(at);
     return m;
   }
@@ -218,22 +218,22 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
     snprintf(extent, sizeof extent, "%zu bytes", (size_t)b->size);
   if (best_miss == 0 && !below)
     m = rt_strfmt("store to read-only %s in kernel '%s' at %s:%d (byte offset %zu of %zu)%s",
-                  name, k->name, k->source_file, line, (size_t)((uintptr_t)p - b->lo),
+                  name, rt_kname(k), k->source_file, line, (size_t)((uintptr_t)p - b->lo),
                   (size_t)b->size, wh);
   else if (best_miss == 0)
     m = rt_strfmt("store to read-only %s in kernel '%s' at %s:%d (byte offset %td from its "
                   "data pointer; %s)%s",
-                  name, k->name, k->source_file, line, (ptrdiff_t)((uintptr_t)p - data),
+                  name, rt_kname(k), k->source_file, line, (ptrdiff_t)((uintptr_t)p - data),
                   extent, wh);
   else if (best_miss > NEAR && best_miss > b->size)
     m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is in no argument's "
                   "allocation nor in memory registered as kernel-visible (memory reached "
                   "through pointers loaded from memory must be registered: "
                   "triton_metal.kernel_visible; the nearest, %s, is %zu bytes away)%s",
-                  kind, k->name, k->source_file, line, p, name, best_miss, wh);
+                  kind, rt_kname(k), k->source_file, line, p, name, best_miss, wh);
   else
     m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s %s (%s)%s",
-                  kind, k->name, k->source_file, line, best_miss,
+                  kind, rt_kname(k), k->source_file, line, best_miss,
                   best_before ? (below ? "before the allocation of" : "before the start of")
                               : (below ? "past the allocation of" : "past the end of"),
                   name, extent, wh);
@@ -259,11 +259,11 @@ static void *on_tg_oob(tm_cpu_ctx *c, const char *array, long index, size_t exte
   char *at = where(w);
   char *m = line < 0 ? rt_strfmt("kernel '%s' (%s): threadgroup array %s (%zu elements) lies "
                                  "outside the kernel's %zu bytes of threadgroup memory%s",
-                                 k->name, k->source_file, array, extent, (size_t)w->ctx.tg_size,
+                                 rt_kname(k), k->source_file, array, extent, (size_t)w->ctx.tg_size,
                                  at ? at : "")
                      : rt_strfmt("out-of-bounds threadgroup memory access in kernel '%s' at "
                                  "%s:%d: index %ld of threadgroup array %s (%zu elements)%s",
-                                 k->name, k->source_file, line, index, array, extent,
+                                 rt_kname(k), k->source_file, line, index, array, extent,
                                  at ? at : "");
   free(at);
   job_fail(w->job, m);

@@ -18,21 +18,21 @@ static tm_status check_arg(const tm_kernel_info *k, int i, const tm_launch_arg *
   if (ka->role == TM_ARG_BUFFER) {
     if (!a->data && (a->nbytes > 0 || a->before > 0))
       return rt_error(TM_ERR_INVALID, err,
-                      "kernel '%s': argument %d '%s' has NULL data and %zu bytes", k->name, i,
+                      "kernel '%s': argument %d '%s' has NULL data and %zu bytes", rt_kname(k), i,
                       ka->name, a->nbytes + a->before);
     uintptr_t p = (uintptr_t)a->data;
     if (a->before > p || a->nbytes > UINTPTR_MAX - p)
       return rt_error(TM_ERR_INVALID, err,
                       "kernel '%s': argument %d '%s': its memory (%zu bytes before and %zu "
                       "from %p) wraps around the address space",
-                      k->name, i, ka->name, a->before, a->nbytes, a->data);
+                      rt_kname(k), i, ka->name, a->before, a->nbytes, a->data);
     return TM_OK;
   }
   size_t want = (size_t)tm_dtype_bytes(ka->dtype);
   if (!a->data || a->nbytes != want)
     return rt_error(TM_ERR_INVALID, err,
                     "kernel '%s': scalar argument %d '%s' (%s) needs %zu bytes of data, got %zu%s",
-                    k->name, i, ka->name, tm_dtype_name(ka->dtype), want, a->nbytes,
+                    rt_kname(k), i, ka->name, tm_dtype_name(ka->dtype), want, a->nbytes,
                     a->data ? "" : " (NULL)");
   return TM_OK;
 }
@@ -43,7 +43,7 @@ static tm_status check_launch(tm_module *m, const uint32_t grid[3], const tm_lau
   if (!m || !grid) return rt_error(TM_ERR_INVALID, err, "tm_launch: NULL module or grid");
   const tm_kernel_info *k = &m->info;
   if (nargs != k->nargs)
-    return rt_error(TM_ERR_INVALID, err, "kernel '%s' takes %d arguments, got %d", k->name,
+    return rt_error(TM_ERR_INVALID, err, "kernel '%s' takes %d arguments, got %d", rt_kname(k),
                     k->nargs, nargs);
   if (nargs > 0 && !args) return rt_error(TM_ERR_INVALID, err, "tm_launch: args is NULL");
   *any_dev = 0;
@@ -52,17 +52,17 @@ static tm_status check_launch(tm_module *m, const uint32_t grid[3], const tm_lau
       if (k->args[i].role != TM_ARG_BUFFER)
         return rt_error(TM_ERR_INVALID, err,
                         "kernel '%s': scalar argument %d '%s' cannot be a device buffer",
-                        k->name, i, k->args[i].name);
+                        rt_kname(k), i, k->args[i].name);
       if (!m->dev->ops->buffer_new)
         return rt_error(TM_ERR_INVALID, err,
                         "kernel '%s': argument %d '%s' is a device buffer, but the %s device "
                         "takes host memory only",
-                        k->name, i, k->args[i].name, m->dev->ops->name);
+                        rt_kname(k), i, k->args[i].name, m->dev->ops->name);
       if (args[i].before > dev[i].offset)
         return rt_error(TM_ERR_INVALID, err,
                         "kernel '%s': argument %d '%s' reaches %zu bytes before its offset %zu "
                         "in its Metal buffer",
-                        k->name, i, k->args[i].name, args[i].before, dev[i].offset);
+                        rt_kname(k), i, k->args[i].name, args[i].before, dev[i].offset);
       *any_dev = 1;
       continue; /* the device checks the handle and the extent */
     }

@@ -173,7 +173,7 @@ static tm_status metal_load(tm_module *mod, const char *msl, char **err) {
   tm_status st = pipecache_get(&m->cache, m->props.name, msl, &mod->info, &p, err);
   pthread_mutex_unlock(&m->mu);
   if (st == TM_ERR_DEVICE && err && *err) {
-    char *msg = rt_strfmt("kernel '%s': Metal could not build the MSL: %s", mod->info.name, *err);
+    char *msg = rt_strfmt("kernel '%s': Metal could not build the MSL: %s", rt_kname(&mod->info), *err);
     if (msg) free(*err), *err = msg;
   }
   if (!st) mod->impl = p;
@@ -399,15 +399,15 @@ static tm_status encode(MetalDev *m, tm_module *mod, const uint32_t grid[3],
                     "kernel '%s' runs %d threads per threadgroup (num_warps=%d) but its Metal "
                     "pipeline allows at most %u (maxTotalThreadsPerThreadgroup); launch it "
                     "with num_warps <= %u",
-                    k->name, k->threads_per_threadgroup, k->threads_per_threadgroup / 32,
+                    rt_kname(k), k->threads_per_threadgroup, k->threads_per_threadgroup / 32,
                     p->props.max_threads, p->props.max_threads / 32);
   if (p->props.static_tg_memory > m->props.max_tg_memory)
     return rt_error(TM_ERR_INVALID, err,
                     "kernel '%s' declares %u bytes of threadgroup memory; the device has %u",
-                    k->name, p->props.static_tg_memory, m->props.max_tg_memory);
+                    rt_kname(k), p->props.static_tg_memory, m->props.max_tg_memory);
   if (k->nargs > MTL_MAX_BUFFER_INDEX)
     return rt_error(TM_ERR_INVALID, err,
-                    "kernel '%s' has %d arguments; Metal binds at most %d buffers", k->name,
+                    "kernel '%s' has %d arguments; Metal binds at most %d buffers", rt_kname(k),
                     k->nargs, MTL_MAX_BUFFER_INDEX);
   tm_status st = batch_open(m, err);
   if (st) return st;
@@ -432,7 +432,7 @@ static tm_status encode(MetalDev *m, tm_module *mod, const uint32_t grid[3],
         st = rt_error(TM_ERR_INVALID, err,
                       "kernel '%s': argument %d '%s': %zu bytes at offset %zu pass the end of "
                       "its %zu-byte Metal buffer",
-                      k->name, i, k->args[i].name, x->nbytes, off, len);
+                      rt_kname(k), i, k->args[i].name, x->nbytes, off, len);
       else st = a->set_buffer(b->enc, dev[i].buffer, off, (unsigned)i, err);
       if (!st) /* launch.c checked before <= off */
         a->set_checks(b->enc, (unsigned)i, x->before, x->nbytes ? x->nbytes : len - off,
@@ -462,7 +462,7 @@ static tm_status encode(MetalDev *m, tm_module *mod, const uint32_t grid[3],
   if (st) return st;
   m->st.dispatches++;
   b->n++;
-  batch_note(b, k->name);
+  batch_note(b, rt_kname(k));
   return TM_OK;
 }
 

@@ -39,6 +39,7 @@ static void make_key(const PipeCache *c, const char *device_name, const char *ms
   hash_int(&s, c->math_mode);
   hash_str(&s, k->name);
   hash_str(&s, k->source_file ? k->source_file : ""); /* named in runtime errors */
+  hash_str(&s, k->source_name ? k->source_name : "");
   hash_int(&s, k->nargs);
   for (int i = 0; i < k->nargs; i++) {
     hash_int(&s, k->args[i].role);

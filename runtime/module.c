@@ -14,29 +14,29 @@ static tm_status check_info(const tm_kernel_info *in, char **err) {
   if (!in->name || !*in->name)
     return rt_error(TM_ERR_INVALID, err, "kernel descriptor has no name");
   if (in->nargs < 0 || (in->nargs > 0 && !in->args))
-    return rt_error(TM_ERR_INVALID, err, "kernel '%s': bad argument table", in->name);
+    return rt_error(TM_ERR_INVALID, err, "kernel '%s': bad argument table", rt_kname(in));
   if (in->nbuiltins < 0 || in->nbuiltins > TM_MAX_BUILTINS)
-    return rt_error(TM_ERR_INVALID, err, "kernel '%s': %d builtins", in->name, in->nbuiltins);
+    return rt_error(TM_ERR_INVALID, err, "kernel '%s': %d builtins", rt_kname(in), in->nbuiltins);
   if (in->threads_per_threadgroup < 1 || in->threads_per_threadgroup > 1024)
     return rt_error(TM_ERR_INVALID, err, "kernel '%s': %d threads per threadgroup (1..1024)",
-                    in->name, in->threads_per_threadgroup);
+                    rt_kname(in), in->threads_per_threadgroup);
   for (int i = 0; i < in->nargs; i++) {
     const tm_kernel_arg *a = &in->args[i];
     const char *an = a->name ? a->name : "?";
     if (a->role != TM_ARG_BUFFER && a->role != TM_ARG_BYTES)
-      return rt_error(TM_ERR_INVALID, err, "kernel '%s': argument '%s' has no role", in->name, an);
+      return rt_error(TM_ERR_INVALID, err, "kernel '%s': argument '%s' has no role", rt_kname(in), an);
     if (a->dtype == TM_F64 && a->role == TM_ARG_BUFFER)
       continue; /* float64 memory: addressed, and written as bits (the compiler refuses reading it) */
     if (a->dtype == TM_F64)
       return rt_error(TM_ERR_INVALID, err,
                       "kernel '%s': argument '%s' is float64, which Metal does not support",
-                      in->name, an);
+                      rt_kname(in), an);
     if (!rt_msl_type(a->dtype))
-      return rt_error(TM_ERR_INVALID, err, "kernel '%s': argument '%s' has no dtype", in->name, an);
+      return rt_error(TM_ERR_INVALID, err, "kernel '%s': argument '%s' has no dtype", rt_kname(in), an);
   }
   for (int i = 0; i < in->nbuiltins; i++)
     if (in->builtins[i] < TM_BI_THREADGROUP_POSITION || in->builtins[i] > TM_BI_SIMDGROUP)
-      return rt_error(TM_ERR_INVALID, err, "kernel '%s': unknown builtin %d", in->name,
+      return rt_error(TM_ERR_INVALID, err, "kernel '%s': unknown builtin %d", rt_kname(in),
                       (int)in->builtins[i]);
   return TM_OK;
 }
@@ -46,15 +46,17 @@ static void free_info(tm_kernel_info *k) {
   free((void *)k->args);
   free((char *)k->name);
   free((char *)k->source_file);
+  free((char *)k->source_name);
 }
 
 static int copy_info(tm_kernel_info *dst, const tm_kernel_info *src) {
   *dst = *src;
   dst->name = rt_strdup(src->name);
   dst->source_file = rt_strdup(src->source_file ? src->source_file : "<unknown>");
+  dst->source_name = rt_strdup(src->source_name ? src->source_name : src->name);
   tm_kernel_arg *args = calloc((size_t)src->nargs + 1, sizeof *args);
   dst->args = args;
-  if (!dst->name || !dst->source_file || !args) return 0;
+  if (!dst->name || !dst->source_file || !dst->source_name || !args) return 0;
   for (int i = 0; i < src->nargs; i++) {
     args[i] = src->args[i];
     args[i].name = rt_strdup(src->args[i].name ? src->args[i].name : "?");

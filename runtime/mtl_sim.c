@@ -227,6 +227,7 @@ static void drop(SimObj *o) {
     free((void *)p->info.args);
     free((char *)p->info.name);
     free((char *)p->info.source_file);
+    free((char *)p->info.source_name);
     break;
   }
   case K_BUFFER: {
@@ -388,10 +389,11 @@ static int copy_hint(tm_kernel_info *dst, const tm_kernel_info *src) {
   *dst = *src;
   dst->name = rt_strdup(src->name);
   dst->source_file = rt_strdup(src->source_file ? src->source_file : "<unknown>");
+  dst->source_name = rt_strdup(src->source_name ? src->source_name : src->name);
   tm_kernel_arg *a = calloc((size_t)src->nargs + 1, sizeof *a);
   dst->args = a;
   dst->nargs = 0;
-  if (!dst->name || !dst->source_file || !a) return 0;
+  if (!dst->name || !dst->source_file || !dst->source_name || !a) return 0;
   for (int i = 0; i < src->nargs; i++) {
     a[i] = src->args[i];
     if (!(a[i].name = rt_strdup(src->args[i].name ? src->args[i].name : "?"))) return 0;
@@ -687,26 +689,26 @@ static tm_status validate(SimEnc *e, const uint32_t groups[3], const uint32_t th
     return rt_error(TM_ERR_INVALID, err,
                     "metal-sim: dispatch of '%s': %llu threads per threadgroup exceeds the "
                     "pipeline's maxTotalThreadsPerThreadgroup (%u)",
-                    p->info.name, (unsigned long long)nt, p->props.max_threads);
+                    rt_kname(&p->info), (unsigned long long)nt, p->props.max_threads);
   size_t tg = p->props.static_tg_memory;
   for (int i = 0; i < MTL_MAX_BUFFER_INDEX; i++) tg += e->tg[i];
   if (tg > MTL_MAX_TG_MEMORY)
     return rt_error(TM_ERR_INVALID, err,
                     "metal-sim: dispatch of '%s': %zu bytes of threadgroup memory (static + "
                     "setThreadgroupMemoryLength); the limit is %d",
-                    p->info.name, tg, MTL_MAX_TG_MEMORY);
+                    rt_kname(&p->info), tg, MTL_MAX_TG_MEMORY);
   for (int i = 0; i < p->info.nargs; i++) {
     const tm_kernel_arg *a = &p->info.args[i];
     const Binding *x = &e->b[i];
     if (x->kind == B_NONE)
       return rt_error(TM_ERR_INVALID, err,
                       "metal-sim: dispatch of '%s': buffer index %d ('%s') is not bound",
-                      p->info.name, i, a->name);
+                      rt_kname(&p->info), i, a->name);
     if (a->role == TM_ARG_BUFFER && x->kind != B_BUFFER)
       return rt_error(TM_ERR_INVALID, err,
                       "metal-sim: dispatch of '%s': index %d ('%s') is a device pointer but was "
                       "bound with setBytes",
-                      p->info.name, i, a->name);
+                      rt_kname(&p->info), i, a->name);
     if (x->kind == B_BUFFER && check(x->buf, K_BUFFER, "dispatchThreadgroups", err))
       return TM_ERR_INVALID;
     if (a->role == TM_ARG_BYTES) {
@@ -714,7 +716,7 @@ static tm_status validate(SimEnc *e, const uint32_t groups[3], const uint32_t th
       if (have < (size_t)tm_dtype_bytes(a->dtype))
         return rt_error(TM_ERR_INVALID, err,
                         "metal-sim: dispatch of '%s': index %d ('%s') has %zu bytes, needs %d",
-                        p->info.name, i, a->name, have, tm_dtype_bytes(a->dtype));
+                        rt_kname(&p->info), i, a->name, have, tm_dtype_bytes(a->dtype));
     }
   }
   if (e->res_failed) return rt_error(TM_ERR_NOMEM, err, "metal-sim: out of memory in useResource");
@@ -734,7 +736,7 @@ static tm_status validate(SimEnc *e, const uint32_t groups[3], const uint32_t th
                         "resident with useResource are different MTLBuffers over overlapping "
                         "memory, one of them written; writes through one are not seen through "
                         "the other",
-                        p->info.name, i, arg_name(p, (unsigned)i));
+                        rt_kname(&p->info), i, arg_name(p, (unsigned)i));
     }
   }
   /* different buffers over the same memory, one written */
@@ -754,7 +756,7 @@ static tm_status validate(SimEnc *e, const uint32_t groups[3], const uint32_t th
                         "different MTLBuffers over overlapping memory and '%s' is written; "
                         "writes through one buffer are not seen through the other (bind one "
                         "buffer at two offsets)",
-                        p->info.name, i, arg_name(p, (unsigned)i), j, arg_name(p, (unsigned)j),
+                        rt_kname(&p->info), i, arg_name(p, (unsigned)i), j, arg_name(p, (unsigned)j),
                         arg_name(p, (unsigned)(wx ? i : j)));
     }
   }

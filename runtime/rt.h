@@ -17,6 +17,9 @@
 
 #include "triton_metal.h"
 
+/* The kernel as its source names it, for errors (its MSL name may carry a suffix). */
+static inline const char *rt_kname(const tm_kernel_info *k) { return k->source_name ? k->source_name : k->name; }
+
 /* ------------------------------------------------------------ errors.c */
 
 /* Stores a malloc'd formatted message in *err (when err is non-NULL) and

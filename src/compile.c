@@ -58,7 +58,8 @@ static tm_kernel *export_kernel(Ctx *c, Fn *f, const char *msl, const tm_kernel_
   k->args = calloc((size_t)f->params.n + 1, sizeof(tm_kernel_arg));
   k->info.name = keep(k, info->name);
   k->info.source_file = keep(k, c->src.filename);
-  bool ok = k->msl && k->args && k->info.name && k->info.source_file && (!dump || k->dump);
+  k->info.source_name = keep(k, info->source_name ? info->source_name : info->name);
+  bool ok = k->msl && k->args && k->info.name && k->info.source_file && k->info.source_name && (!dump || k->dump);
   for (int i = 0; ok && i < f->params.n; i++) {
     Param *p = &f->params.v[i];
     tm_kernel_arg *a = &k->args[i];

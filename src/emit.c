@@ -1683,6 +1683,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   ctx_free_bufs(c);
   if (!text) internal_error(c, "emit", "out of memory");
   info->name = kname;
+  info->source_name = f->name;
   info->threads_per_threadgroup = f->num_warps * 32;
   info->threadgroup_mem_bytes = smem_bytes;
   info->uses_barriers = E->uses_barrier;

@@ -245,7 +245,7 @@ static int host_call(void *ctx, const tm_global *g, const tm_value *args, int na
 typedef struct {
   PyObject_HEAD
   tm_kernel *k;
-  PyObject *msl, *name, *source_file, *args, *builtins, *dump;
+  PyObject *msl, *name, *source_file, *source_name, *args, *builtins, *dump;
   int threads_per_threadgroup, threadgroup_mem_bytes, uses_barriers, private_bytes;
 } KernelObject;
 
@@ -254,6 +254,7 @@ static void Kernel_dealloc(KernelObject *self) {
   Py_XDECREF(self->msl);
   Py_XDECREF(self->name);
   Py_XDECREF(self->source_file);
+  Py_XDECREF(self->source_name);
   Py_XDECREF(self->args);
   Py_XDECREF(self->builtins);
   Py_XDECREF(self->dump);
@@ -270,6 +271,8 @@ static PyMemberDef Kernel_members[] = {
     {"msl", Py_T_OBJECT_EX, offsetof(KernelObject, msl), Py_READONLY, "MSL text"},
     {"name", Py_T_OBJECT_EX, offsetof(KernelObject, name), Py_READONLY, "MSL function name"},
     {"source_file", Py_T_OBJECT_EX, offsetof(KernelObject, source_file), Py_READONLY, NULL},
+    {"source_name", Py_T_OBJECT_EX, offsetof(KernelObject, source_name), Py_READONLY,
+     "the kernel's name in its source (errors name it)"},
     {"args", Py_T_OBJECT_EX, offsetof(KernelObject, args), Py_READONLY,
      "runtime args in buffer order: (name, param_index, role, dtype, writable)"},
     {"builtins", Py_T_OBJECT_EX, offsetof(KernelObject, builtins), Py_READONLY, NULL},
@@ -297,6 +300,7 @@ static int kernel_fill(KernelObject *ko) {
   const tm_kernel_info *info = tm_kernel_get_info(ko->k);
   if (!(ko->msl = str_or_none(tm_kernel_msl(ko->k))) || !(ko->name = str_or_none(info->name)) ||
       !(ko->source_file = str_or_none(info->source_file)) ||
+      !(ko->source_name = str_or_none(info->source_name ? info->source_name : info->name)) ||
       !(ko->dump = str_or_none(tm_kernel_dump(ko->k))))
     return -1;
   if (!(ko->args = PyTuple_New(info->nargs)))
@@ -389,7 +393,7 @@ static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
     goto out;
   }
   ko->k = k;
-  ko->msl = ko->name = ko->source_file = ko->args = ko->builtins = ko->dump = NULL;
+  ko->msl = ko->name = ko->source_file = ko->source_name = ko->args = ko->builtins = ko->dump = NULL;
   if (kernel_fill(ko) < 0) {
     Py_DECREF(ko);
     goto out;
@@ -476,6 +480,8 @@ static int kernel_info(KernelObject *ko, tm_kernel_info *info, tm_kernel_arg **a
   if (!(info->name = PyUnicode_AsUTF8(ko->name)))
     return -1;
   if (ko->source_file != Py_None && !(info->source_file = PyUnicode_AsUTF8(ko->source_file)))
+    return -1;
+  if (ko->source_name && PyUnicode_Check(ko->source_name) && !(info->source_name = PyUnicode_AsUTF8(ko->source_name)))
     return -1;
   Py_ssize_t n = PyTuple_GET_SIZE(ko->args), nb = PyTuple_GET_SIZE(ko->builtins);
   if (n > 4096 || nb > TM_MAX_BUILTINS) {
@@ -1167,16 +1173,20 @@ PyTypeObject tmpy_ModuleType = {
 /* ------------------------------------------------------------------ helpers */
 
 /* kernel_from_parts(msl, name, source_file, args, builtins, threads_per_threadgroup,
- * threadgroup_mem_bytes, uses_barriers[, private_bytes]) -> Kernel: a Kernel rebuilt
+ * threadgroup_mem_bytes, uses_barriers[, private_bytes[, source_name]]) -> Kernel: a Kernel rebuilt
  * from the fields of one (the disk cache); validated as Device.load will read it. */
 static PyObject *py_kernel_from_parts(PyObject *mod, PyObject *args) {
-  PyObject *msl, *name, *source_file, *kargs, *builtins;
+  PyObject *msl, *name, *source_file, *kargs, *builtins, *source_name = Py_None;
   int tpt, tgmem, barriers, priv = 0;
   tm_kernel_info info;
   tm_kernel_arg *iargs;
-  if (!PyArg_ParseTuple(args, "UUOO!O!iii|i", &msl, &name, &source_file, &PyTuple_Type, &kargs,
-                        &PyTuple_Type, &builtins, &tpt, &tgmem, &barriers, &priv))
+  if (!PyArg_ParseTuple(args, "UUOO!O!iii|iO", &msl, &name, &source_file, &PyTuple_Type, &kargs,
+                        &PyTuple_Type, &builtins, &tpt, &tgmem, &barriers, &priv, &source_name))
     return NULL;
+  if (source_name != Py_None && !PyUnicode_Check(source_name))
+    return PyErr_Format(PyExc_TypeError, "source_name must be str or None");
+  if (source_name == Py_None)
+    source_name = name; /* an entry stored before the field existed */
   if (priv < 0)
     return PyErr_Format(PyExc_ValueError, "bad private_bytes %d", priv);
   if (source_file != Py_None && !PyUnicode_Check(source_file))
@@ -1191,12 +1201,14 @@ static PyObject *py_kernel_from_parts(PyObject *mod, PyObject *args) {
   Py_INCREF(msl);
   Py_INCREF(name);
   Py_INCREF(source_file);
+  Py_INCREF(source_name);
   Py_INCREF(kargs);
   Py_INCREF(builtins);
   Py_INCREF(Py_None);
   ko->msl = msl;
   ko->name = name;
   ko->source_file = source_file;
+  ko->source_name = source_name;
   ko->args = kargs;
   ko->builtins = builtins;
   ko->dump = Py_None;
@@ -1272,7 +1284,7 @@ static PyMethodDef module_methods[] = {
      "debug=False, dump=None, opt_level=0, debug_info=False) -> Kernel"},
     {"kernel_from_parts", py_kernel_from_parts, METH_VARARGS,
      "kernel_from_parts(msl, name, source_file, args, builtins, threads_per_threadgroup, "
-     "threadgroup_mem_bytes, uses_barriers) -> Kernel (from the disk cache)"},
+     "threadgroup_mem_bytes, uses_barriers[, private_bytes[, source_name]]) -> Kernel (from the disk cache)"},
     {"buffer_info", py_buffer_info, METH_O,
      "buffer_info(obj) -> (ptr, nbytes, readonly, c_contiguous)"},
     {"target", py_target, METH_NOARGS, "target() -> (name, key) of the compile target"},

@@ -175,7 +175,7 @@ def store(key, body):
 def kernel_body(kernel, meta):
     """The JSON body of a _C.Kernel (what kernel_from_parts takes) plus metadata."""
     return {"msl": kernel.msl, "name": kernel.name, "source_file": kernel.source_file,
-            "args": [list(a) for a in kernel.args], "builtins": list(kernel.builtins),
+            "source_name": kernel.source_name, "args": [list(a) for a in kernel.args], "builtins": list(kernel.builtins),
             "threads_per_threadgroup": kernel.threads_per_threadgroup,
             "threadgroup_mem_bytes": kernel.threadgroup_mem_bytes,
             "uses_barriers": kernel.uses_barriers, "private_bytes": kernel.private_bytes,
@@ -188,7 +188,7 @@ def kernel_from_body(c_module, body):
         body["msl"], body["name"], body["source_file"],
         tuple(tuple(a) for a in body["args"]), tuple(body["builtins"]),
         body["threads_per_threadgroup"], body["threadgroup_mem_bytes"],
-        int(body["uses_barriers"]), int(body.get("private_bytes", 0)))
+        int(body["uses_barriers"]), int(body.get("private_bytes", 0)), body.get("source_name"))
 
 
 def debug_log(msg):

@@ -553,7 +553,7 @@ class CompiledKernel:
     def __init__(self, jit, kernel, opts, hash_, target, key_specs=None):
         self.fn = jit
         self.kernel = kernel  # _C.Kernel
-        self.name = jit._kernel_name(kernel, key_specs) if key_specs is not None else kernel.name
+        self.name = jit._kernel_name(kernel, key_specs) if key_specs is not None else kernel.source_name
         self.hash = hash_
         self.asm = {"msl": kernel.msl}
         self.metadata = KernelMetadata(

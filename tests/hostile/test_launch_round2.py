@@ -154,3 +154,50 @@ def test_truncated_cpu_object_is_rebuilt(tmp_path):
     rc, out = run_script(body, env)  # SIGBUS (rc -7) before the fix
     assert rc == 0 and "OK" in out, (rc, out[-2000:])
     assert os.path.getsize(so) == size
+
+
+# ------------------------------------------------------------ 11: kernel names in errors
+# A kernel whose name MSL reserves (kernel, main, float, ...) gets a suffixed MSL
+# name; every error still names it as its source does, fresh or from the disk cache.
+
+NAMES_SCRIPT = """
+import os, sys
+import numpy as np
+import triton_metal as triton
+import triton_metal.language as tl
+src = '''
+import triton_metal as triton
+import triton_metal.language as tl
+@triton.jit
+def {name}(x_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(x_ptr + offs + n, offs)
+'''
+path = os.path.join({tmp!r}, "k_{name}.py")
+open(path, "w").write(src)
+import importlib.util
+spec = importlib.util.spec_from_file_location("k_{name}", path)
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+k = m.{name}
+x = np.zeros(16, np.int32)
+try:
+    k[(1,)](x, 100, BLOCK=16)
+except triton.LaunchError as e:
+    print("ERR", e)
+c = k.warmup(x, 0, BLOCK=16, grid=(1,))
+print("NAME", c.name, c.metadata.name)
+"""
+
+
+@pytest.mark.parametrize("device", ["cpu", "metal-sim"])
+@pytest.mark.parametrize("name", ["kernel", "main", "float", "k"])
+def test_errors_name_the_kernel_as_written(tmp_path, name, device):
+    cache = str(tmp_path / "cache")
+    for attempt in ("fresh", "from the disk cache"):
+        rc, out = run_script(NAMES_SCRIPT.format(name=name, tmp=str(tmp_path)),
+                             {"TRITON_METAL_CACHE_DIR": cache, "TRITON_METAL_DEVICE": device})
+        assert rc == 0, out
+        assert f"in kernel '{name}' at" in out, (attempt, out)
+        assert f"NAME {name} {name}" in out, (attempt, out)
+        assert f"'{name}_'" not in out, (attempt, out)
