@@ -74,42 +74,49 @@ static char *find_on_path(const char *name) {
   return NULL;
 }
 
-/* Runs argv with stdout+stderr into fd; returns the exit status or -1. */
-static int run(char *const argv[], int fd) {
+/* Runs argv with stdout+stderr into a pipe (no file: the disk may be full);
+ * *text gets up to max bytes of it (malloc'd, NUL-terminated; the rest is
+ * drained). Returns the exit status, or -1. */
+static int run_capture(char *const argv[], size_t max, char **text) {
+  *text = NULL;
+  int p[2];
+  if (pipe(p)) return -1;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fd, 1);
-  posix_spawn_file_actions_adddup2(&fa, fd, 2);
+  posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+  posix_spawn_file_actions_addclose(&fa, p[0]);
+  posix_spawn_file_actions_addclose(&fa, p[1]);
   pid_t pid;
   int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc) return -1;
+  close(p[1]);
+  if (rc) {
+    close(p[0]);
+    return -1;
+  }
+  char *s = malloc(max + 1), sink[4096];
+  size_t n = 0;
+  for (;;) {
+    ssize_t r = s && n < max ? read(p[0], s + n, max - n) : read(p[0], sink, sizeof sink);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    if (s && n < max) n += (size_t)r;
+  }
+  close(p[0]);
+  if (s) s[n] = 0;
+  *text = s;
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static char *read_fd(int fd, size_t max) {
-  size_t n = 0;
-  char *s = malloc(max + 1);
-  if (!s) return NULL;
-  lseek(fd, 0, SEEK_SET);
-  for (ssize_t r; n < max && (r = read(fd, s + n, max - n)) > 0;) n += (size_t)r;
-  s[n] = 0;
-  return s;
-}
-
 static tm_status identify(Toolchain *t, char **err) {
-  char tmpl[] = "/tmp/tm-cxx-version-XXXXXX";
-  int fd = mkstemp(tmpl);
-  if (fd < 0) return rt_error(TM_ERR_DEVICE, err, "cannot create a temporary file in /tmp");
-  unlink(tmpl);
   char *argv[] = {t->path, (char *)"--version", NULL};
-  int rc = run(argv, fd);
-  char *text = read_fd(fd, 4096);
-  close(fd);
+  char *text;
+  int rc = run_capture(argv, 4096, &text);
   if (rc != 0 || !text) {
     free(text);
     return rt_error(TM_ERR_DEVICE, err, "the C++ compiler %s does not run (`--version` failed)",
@@ -259,25 +266,66 @@ static int write_all(int fd, const char *s, size_t n) {
   return 0;
 }
 
-/* A fresh private folder under $TMPDIR (or /tmp), malloc'd; NULL on failure. */
-static char *temp_dir(void) {
-  const char *t = getenv("TMPDIR");
-  char *p = rt_strfmt("%s/triton-metal-cpu-XXXXXX", t && *t ? t : "/tmp");
-  if (p && !mkdtemp(p)) {
-    free(p);
-    p = NULL;
-  }
-  return p;
-}
+/* The private folders this process made: removed by cpu_temp_dir_remove, or at
+ * exit for those of devices never freed (by the process that made them only,
+ * not by a forked child that exits). */
+static pthread_mutex_t temps_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t temps_once = PTHREAD_ONCE_INIT;
+static char **temps;
+static int ntemps, captemps;
+static pid_t temps_pid;
 
-/* Removes a folder made by temp_dir and what the builds left in it. */
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
   (void)st, (void)flag, (void)ftw;
   remove(path);
   return 0;
 }
 
-void cpu_temp_dir_remove(const char *dir) { nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS); }
+static void temps_at_exit(void) {
+  pthread_mutex_lock(&temps_mu);
+  if (getpid() == temps_pid)
+    for (int i = 0; i < ntemps; i++) nftw(temps[i], remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+  pthread_mutex_unlock(&temps_mu);
+}
+
+static void temps_init(void) {
+  temps_pid = getpid();
+  atexit(temps_at_exit);
+}
+
+/* A fresh private folder under $TMPDIR (or /tmp), malloc'd; NULL on failure. */
+static char *temp_dir(void) {
+  const char *t = getenv("TMPDIR");
+  char *p = rt_strfmt("%s/triton-metal-cpu-XXXXXX", t && *t ? t : "/tmp");
+  if (p && !mkdtemp(p)) {
+    free(p);
+    return NULL;
+  }
+  pthread_once(&temps_once, temps_init);
+  pthread_mutex_lock(&temps_mu);
+  if (ntemps == captemps) {
+    int cap = captemps ? captemps * 2 : 8;
+    char **grown = realloc(temps, (size_t)cap * sizeof *grown);
+    if (grown) temps = grown, captemps = cap;
+  }
+  char *copy = ntemps < captemps && p ? rt_strdup(p) : NULL;
+  if (copy) temps[ntemps++] = copy; /* else only cpu_temp_dir_remove removes it */
+  pthread_mutex_unlock(&temps_mu);
+  return p;
+}
+
+/* Removes a folder made by temp_dir and what the builds left in it. */
+void cpu_temp_dir_remove(const char *dir) {
+  nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+  pthread_mutex_lock(&temps_mu);
+  for (int i = 0; i < ntemps; i++)
+    if (!strcmp(temps[i], dir)) {
+      free(temps[i]);
+      temps[i] = temps[--ntemps];
+      break;
+    }
+  pthread_mutex_unlock(&temps_mu);
+}
 
 /* Writes text to path atomically (unique temp file + rename). */
 static int write_file_atomic(const char *path, const char *const *parts, int nparts) {
@@ -358,7 +406,28 @@ typedef struct Build {
   const char *name; /* kernel name, for messages */
   char hex[65];
   char *so;         /* final path of the object */
+  int nospace;      /* compile() failed for want of space (errno value), 0 otherwise */
 } Build;
+
+/* errno values that mean "no room to write": a full disk, a quota, a file-size limit */
+static int is_nospace(int e) { return e == ENOSPC || e == EDQUOT || e == EFBIG; }
+
+/* Why a compiler run failed when its output does not say: whether a 1 MiB file can be reserved in dir now. Returns the
+ * errno of a failed reservation when it means no room, else 0. */
+static int probe_space(const char *dir) {
+  static const char zeros[64 << 10];
+  char *p = rt_strfmt("%s/.tm-space.XXXXXX", dir);
+  int fd = p ? mkstemp(p) : -1, e = fd < 0 ? errno : 0;
+  for (int i = 0; fd >= 0 && !e && i < 16; i++)
+    if (write_all(fd, zeros, sizeof zeros)) e = errno;
+  if (fd >= 0) {
+    if (!e && fsync(fd)) e = errno;
+    close(fd);
+    unlink(p);
+  }
+  free(p);
+  return is_nospace(e) ? e : 0;
+}
 
 /* Compiles msl + tramp to b->so; *bytes (malloc'd, *n bytes) gets the object
  * as it was written, before it was renamed into place. */
@@ -367,16 +436,16 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
   char *inc = shim_dir(b->dir);
   char *src = rt_strfmt("%s/%s.XXXXXX.cc", b->dir, b->hex);
   char *out = rt_strfmt("%s/%s.XXXXXX.so", b->dir, b->hex);
-  char *log = rt_strfmt("%s/%s.XXXXXX.log", b->dir, b->hex);
-  int sfd = -1, ofd = -1, lfd = -1, keep_src = 0;
+  int sfd = -1, ofd = -1, keep_src = 0;
   tm_status st = TM_OK;
-  if (!inc || !src || !out || !log || (sfd = mkstemps(src, 3)) < 0 ||
-      (ofd = mkstemps(out, 3)) < 0 || (lfd = mkstemps(log, 4)) < 0) {
+  if (!inc || !src || !out || (sfd = mkstemps(src, 3)) < 0 || (ofd = mkstemps(out, 3)) < 0) {
+    if (is_nospace(errno)) b->nospace = errno;
     st = rt_error(TM_ERR_DEVICE, err, "cannot write to the cache folder %s: %s", b->dir,
                   strerror(errno));
     goto done;
   }
   if (write_all(sfd, msl, strlen(msl)) || write_all(sfd, tramp, strlen(tramp))) {
+    if (is_nospace(errno)) b->nospace = errno;
     st = rt_error(TM_ERR_DEVICE, err, "cannot write %s: %s", src, strerror(errno));
     goto done;
   }
@@ -395,9 +464,21 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
   argv[n++] = out;
   argv[n++] = (char *)"-lm";
   argv[n] = NULL;
-  int rc = run(argv, lfd);
+  char *text;
+  int rc = run_capture(argv, 64 * 1024, &text);
+  if (rc == 0) free(text);
   if (rc != 0) {
-    char *text = read_fd(lfd, 64 * 1024);
+    int e = text && strstr(text, strerror(ENOSPC))  ? ENOSPC
+            : text && strstr(text, strerror(EDQUOT)) ? EDQUOT
+            : text && strstr(text, strerror(EFBIG))  ? EFBIG
+                                                     : probe_space(b->dir);
+    if (e) { /* no room for the object: nothing wrong with the source, keep nothing */
+      b->nospace = e;
+      st = rt_error(TM_ERR_DEVICE, err, "C++ compile of kernel '%s' could not write its object in %s: %s",
+                    b->name, b->dir, strerror(e));
+      free(text);
+      goto done;
+    }
     char *kept = rt_strfmt("%s/%s.cc", b->dir, b->hex);
     int renamed = kept && rename(src, kept) == 0;
     keep_src = 1;
@@ -420,11 +501,9 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
 done:
   if (sfd >= 0) close(sfd);
   if (ofd >= 0) close(ofd);
-  if (lfd >= 0) close(lfd);
   if (src && !keep_src) unlink(src);
   if (out) unlink(out); /* no-op after a successful rename */
-  if (log) unlink(log);
-  free(inc), free(src), free(out), free(log);
+  free(inc), free(src), free(out);
   return st;
 }
 
@@ -498,6 +577,9 @@ static CpuObj *open_bytes(CpuDev *d, const char *bytes, size_t n, const char *ob
     free(tmp);
   }
   CpuObj *o = open_obj(path ? path : fallback, why);
+  /* loaded: the mapping outlives the file, and a later load of the same bytes
+   * writes it again (or finds the loaded object by its name) */
+  if (o && path) unlink(path);
   free(path);
   return o;
 }
@@ -555,6 +637,33 @@ static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, C
   char *bytes = NULL;
   size_t n = 0;
   tm_status st = compile(b, msl, tramp, &bytes, &n, err);
+  if (st && b->nospace && !d->cache_is_temp) {
+    /* the cache folder's disk is full: this process builds in a private
+     * temporary folder from now on (elsewhere, if $TMPDIR is another disk) */
+    char *first = err && *err ? rt_strdup(*err) : NULL;
+    char *tmp = temp_dir();
+    char *so = tmp ? rt_strfmt("%s/%s.so", tmp, b->hex) : NULL;
+    if (so) {
+      if (err) free(*err), *err = NULL;
+      free(d->cache_dir);
+      d->cache_dir = tmp;
+      d->cache_is_temp = 1;
+      free(b->so);
+      b->so = so;
+      b->dir = tmp;
+      b->nospace = 0;
+      st = compile(b, msl, tramp, &bytes, &n, err);
+      if (st && b->nospace && err) {
+        char *both = rt_strfmt("no space left to build kernel '%s': %s; and in the private folder %s: %s",
+                               b->name, first ? first : "?", tmp, *err ? *err : "?");
+        if (both) free(*err), *err = both;
+      }
+    } else if (tmp) {
+      cpu_temp_dir_remove(tmp);
+      free(tmp);
+    }
+    free(first);
+  }
   if (st) return st;
   d->compiles++;
   char objhex[65];

@@ -210,3 +210,56 @@ def test_full_disk(tmp_path, limit):
         assert "Segmentation" not in err and "Sanitizer" not in err, err
     rc, out, err = finish(spawn(tmp_path, cache, 7))
     assert rc == 0 and "OK" in out, err
+
+
+@pytest.mark.parametrize("size", ["4k", "32k", "64k", "72k", "80k", "128k"])
+def test_small_disk_falls_back_to_a_private_folder(tmp_path, small_disk_mount, size):
+    """The cache folder's disk fills at some point of the first compile (shim
+    headers, source, object): the process builds in a private folder instead
+    and gets the right answer; nothing half-written stays in the cache folder,
+    and the private folder is gone when the process exits."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    private = tmp_path / "tmp"
+    private.mkdir()
+    # the mount lives in the child's namespace: list what it left before it ends
+    wrap = small_disk_mount(cache, size)
+    script = tmp_path / "k.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, TRITON_METAL_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT / "python"),
+               TMPDIR=str(private))
+    lister = ('import os, sys, subprocess; r = subprocess.run(sys.argv[1:]); '
+              'print("LEFT", sorted(os.path.join(d, f) for d, _, fs in os.walk(os.environ["TRITON_METAL_CACHE_DIR"]) '
+              'for f in fs)); sys.exit(r.returncode)')
+    p = subprocess.run([*wrap, sys.executable, "-c", lister, sys.executable, str(script), "9"], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "OK" in p.stdout, p.stderr
+    left = eval(p.stdout.split("LEFT", 1)[1])
+    junk = [f for f in left if f.endswith((".cc", ".so", ".log")) or ".tmp" in f or ".XXX" in f
+            or os.path.basename(f).startswith(".tm-space")]
+    # an object that fitted is a proper entry (with its .sum); anything else is junk
+    junk = [f for f in junk if not (f.endswith(".so") and f[:-3] + ".sum" in left)]
+    assert junk == [], junk
+    assert list(private.iterdir()) == []
+
+
+def test_full_disk_everywhere_says_so(tmp_path):
+    """No file can grow anywhere (the cache folder and the private fallback):
+    a clean exception that says there is no space, and nothing left behind."""
+    cache = tmp_path / "cache"
+    private = tmp_path / "tmp"
+    private.mkdir()
+    script = tmp_path / "k.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, TRITON_METAL_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT / "python"),
+               TMPDIR=str(private))
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    p = subprocess.run([sys.executable, str(script), "9"], env=env, capture_output=True, text=True,
+                       preexec_fn=limit, timeout=300)
+    assert p.returncode == 1, p.stderr
+    assert "no space left to build kernel 'k'" in p.stderr and "File too large" in p.stderr, p.stderr
+    assert [f for f in cache.rglob("*") if f.is_file() and f.stat().st_size] == []
+    assert list(private.iterdir()) == []
