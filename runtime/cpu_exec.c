@@ -164,13 +164,25 @@ static size_t miss(const tm_cpu_buf *b, uintptr_t a, size_t n, int *before) {
 static char *oob_message(Worker *w, const void *p, size_t n, int line, int store) {
   const CpuJob *j = w->job;
   const tm_kernel_info *k = j->info;
-  int best = -1, best_before = 0;
+  int from = (store >> TM_FROM_ARG_SHIFT) - 1; /* the argument the pointer came from, or -1 */
+  store &= (1 << TM_FROM_ARG_SHIFT) - 1;
+  int best = -1, best_before = 0, other = -1;
   size_t best_miss = 0;
   for (int i = 0; i < j->nbufs; i++) {
     int before;
     size_t d = miss(&j->bufs[i], (uintptr_t)p, n, &before);
+    if (from >= 0 && j->bufs[i].arg != from) {
+      if (d == 0) other = i; /* where the access landed instead */
+      continue;
+    }
     if (best < 0 || d < best_miss) best = i, best_miss = d, best_before = before;
   }
+  char lands[200] = "";
+  if (other >= 0 && j->bufs[other].arg >= 0)
+    snprintf(lands, sizeof lands, "; the address lies in argument '%s'", k->args[j->bufs[other].arg].name);
+  else if (other >= 0)
+    snprintf(lands, sizeof lands, "; the address lies in kernel-visible memory registered at %p",
+             (void *)j->bufs[other].lo);
   char *at = where(w);
   const char *wh = at ? at : "";
   const char *kind = store & 1 ? "store" : "load";
@@ -225,18 +237,18 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
                   "data pointer; %s)%s",
                   name, rt_kname(k), k->source_file, line, (ptrdiff_t)((uintptr_t)p - data),
                   extent, wh);
-  else if (best_miss > NEAR && best_miss > b->size)
+  else if (best_miss > NEAR && best_miss > b->size && from < 0)
     m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address %p is in no argument's "
                   "allocation nor in memory registered as kernel-visible (memory reached "
                   "through pointers loaded from memory must be registered: "
                   "triton_metal.kernel_visible; the nearest, %s, is %zu bytes away)%s",
                   kind, rt_kname(k), k->source_file, line, p, name, best_miss, wh);
   else
-    m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s %s (%s)%s",
+    m = rt_strfmt("out-of-bounds %s in kernel '%s' at %s:%d: address is %zu bytes %s %s (%s)%s%s",
                   kind, rt_kname(k), k->source_file, line, best_miss,
                   best_before ? (below ? "before the allocation of" : "before the start of")
                               : (below ? "past the allocation of" : "past the end of"),
-                  name, extent, wh);
+                  name, extent, lands, wh);
   free(at);
   return m;
 }

@@ -373,10 +373,19 @@ static void plan_arrays(Emitter *E) {
   }
 }
 
+/* The checked access to device memory at p (the value ptr_id, or an address in
+ * it): TM_LDA/TM_STA with the parameter the pointer comes from, which the
+ * emulator checks the address against, else TM_LD/TM_ST (any bound memory). */
+static const char *em_access(Emitter *E, bool store, int ptr_id, const char *p, int line) {
+  int r = E->roots[ptr_id];
+  if (r >= 0) return arena_printf(&E->c->arena, "TM_%sA(%s, %d, %d)", store ? "ST" : "LD", p, line, r);
+  return arena_printf(&E->c->arena, "TM_%s(%s, %d)", store ? "ST" : "LD", p, line);
+}
+
 static void emit_load_expr(Emitter *E, Ins *in, Buf *b, const char *lhs) {
   Arena *a = &E->c->arena;
   tm_dtype dt = (tm_dtype)in->ty.dt;
-  const char *acc = arena_printf(a, "*TM_LD(%s, %d)", em_ref(E, in->args[0]), in->line);
+  const char *acc = arena_printf(a, "*%s", em_access(E, false, in->args[0], em_ref(E, in->args[0]), in->line));
   if (dt == TM_I1) acc = arena_printf(a, "(%s != 0)", acc);
   const char *cond = in->nargs > 1 ? em_ref(E, in->args[1]) : NULL;
   if (in->solo) { /* order.c: only thread 0 needs this value */
@@ -406,8 +415,9 @@ static void emit_store(Emitter *E, Ins *in, Buf *b, int ind, bool block) {
     cond = cond ? arena_printf(a, "tm_tid == 0u && %s", cond) : "tm_tid == 0u";
   }
   em_indent(b, ind);
-  if (cond) buf_printf(b, "if (%s) *TM_ST(%s, %d) = %s;\n", cond, em_ref(E, in->args[0]), in->line, val);
-  else buf_printf(b, "*TM_ST(%s, %d) = %s;\n", em_ref(E, in->args[0]), in->line, val);
+  const char *acc = em_access(E, true, in->args[0], em_ref(E, in->args[0]), in->line);
+  if (cond) buf_printf(b, "if (%s) *%s = %s;\n", cond, acc, val);
+  else buf_printf(b, "*%s = %s;\n", acc, val);
 }
 
 /* Declares an op's carried storage `rR_i` (i >= 1), typed like vals[i]
@@ -679,7 +689,7 @@ static void atomic_site(Emitter *E, Ins *in, const char *cond, int ind) {
   buf_printf(&E->out, "%s old = %s(0);\n", T, T);
   em_indent(&E->out, ind);
   buf_printf(&E->out, "if (%s) {\n", cond);
-  const char *p = arena_printf(&E->c->arena, "TM_ST(%s, %d)", em_ref(E, in->args[0]), in->line);
+  const char *p = em_access(E, true, in->args[0], em_ref(E, in->args[0]), in->line);
   const char *extra = cas ? em_ref(E, in->args[1]) : in->aux == AT_ADD16 ? em_ref(E, in->args[3]) : NULL;
   atomic_rmw(E, in, "old", p, em_ref(E, in->args[cas ? 2 : 1]), extra, ind + 1);
   em_indent(&E->out, ind);
@@ -1334,7 +1344,7 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
   buf_puts(&E->out, "uint k = k0;\n");
   em_indent(&E->out, ind + 2);
   if (!store) {
-    buf_printf(&E->out, "%s t = *TM_LD((%s %s*)(%s), %d);\n", TV, q, TV, pref, in->line);
+    buf_printf(&E->out, "%s t = *%s;\n", TV, em_access(E, false, in->args[0], arena_printf(a, "(%s %s*)(%s)", q, TV, pref), in->line));
     em_indent(&E->out, ind + 2);
     buf_printf(&E->out, "for (uint u = 0; u < %du; ++u) v%d[k0 + u] = %s;\n", V, id, dt == TM_I1 ? "t[u] != 0" : "t[u]");
   } else {
@@ -1342,20 +1352,20 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
     em_indent(&E->out, ind + 2);
     buf_printf(&E->out, "for (uint u = 0; u < %du; ++u) { uint k = k0 + u; t[u] = %s(%s); }\n", V, MT, em_ref(E, in->args[1]));
     em_indent(&E->out, ind + 2);
-    buf_printf(&E->out, "*TM_ST((%s %s*)(%s), %d) = t;\n", E->d->buffer_qual, TV, pref, in->line);
+    buf_printf(&E->out, "*%s = t;\n", em_access(E, true, in->args[0], arena_printf(a, "(%s %s*)(%s)", E->d->buffer_qual, TV, pref), in->line));
   }
   em_indent(&E->out, ind + 1);
   buf_puts(&E->out, "} else {\n");
   em_indent(&E->out, ind + 2);
   if (!store) {
-    const char *acc = arena_printf(a, "*TM_LD(%s, %d)", pref, in->line);
+    const char *acc = arena_printf(a, "*%s", em_access(E, false, in->args[0], pref, in->line));
     if (dt == TM_I1) acc = arena_printf(a, "(%s != 0)", acc);
     const char *other = in->nargs == 3 ? em_ref(E, in->args[2]) : arena_printf(a, "%s(0)", T);
     buf_printf(&E->out, "for (uint k = k0; k < k0 + %du; ++k) v%d[k] = %s ? %s : %s;\n", V, id, mref, acc, other);
   } else {
     const char *val = em_ref(E, in->args[1]);
     if (dt == TM_I1) val = arena_printf(a, "%s(%s)", MT, val);
-    buf_printf(&E->out, "for (uint k = k0; k < k0 + %du; ++k) if (%s) *TM_ST(%s, %d) = %s;\n", V, mref, pref, in->line, val);
+    buf_printf(&E->out, "for (uint k = k0; k < k0 + %du; ++k) if (%s) *%s = %s;\n", V, mref, em_access(E, true, in->args[0], pref, in->line), val);
   }
   em_indent(&E->out, ind + 1);
   buf_puts(&E->out, "}\n");
@@ -1548,6 +1558,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   /* in the arena, so an error raised from anywhere below can free its buffers */
   Emitter *E = arena_alloc(&c->arena, sizeof *E);
   *E = (Emitter){.c = c, .f = f, .d = d};
+  E->roots = ir_pointer_roots(c, f);
   ctx_own_buf(c, &E->out);
   ctx_own_buf(c, &E->pre);
   ctx_own_buf(c, &E->loop);

@@ -11,6 +11,7 @@ typedef struct Emitter {
   Ctx *c;
   Fn *f;
   const Dialect *d;
+  int *roots;       /* ir_pointer_roots: the parameter each pointer comes from, or -1 */
   Buf out;          /* the function body so far */
   Buf pre, loop;    /* the open group: hoisted scalars, loop body */
   Layout *group;    /* layout of the open group, NULL when none */

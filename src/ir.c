@@ -98,6 +98,77 @@ char *ir_print(Ctx *c, Fn *f) {
   return s;
 }
 
+enum { ROOT_TOP = -2, ROOT_ANY = -1 }; /* nothing known yet; several or unknown */
+
+static int root_meet(int a, int b) { return a == ROOT_TOP ? b : b == ROOT_TOP ? a : a == b ? a : ROOT_ANY; }
+
+/* The yield ending a region (NULL if it ends otherwise). */
+static Ins *region_yield(Fn *f, Block *b) {
+  if (!b || !b->ins.n) return NULL;
+  Ins *y = &f->ins.v[b->ins.v[b->ins.n - 1]];
+  return y->op == O_YIELD ? y : NULL;
+}
+
+/* The root of a loop's carried value i: its init and what the body yields. */
+static int carried_root(Fn *f, const int *r, Ins *op, int i) {
+  int init = op->op == O_FOR ? 3 + i : i;
+  if (i < 0 || init >= op->nargs) return ROOT_ANY;
+  Ins *y = region_yield(f, op->regions[op->op == O_FOR ? 0 : 1]);
+  int v = r[op->args[init]];
+  return y && i < y->nargs ? root_meet(v, r[y->args[i]]) : ROOT_ANY;
+}
+
+static int root_of(Fn *f, const int *r, int id) {
+  Ins *in = &f->ins.v[id];
+  if (!in->ty.ptr) return ROOT_ANY;
+  switch ((Op)in->op) {
+  case O_ARG: return in->aux;
+  case O_ADDPTR: case O_SPLAT: case O_BROADCAST: case O_EXPAND_DIMS: case O_CONVERT: case O_HINT:
+    return r[in->args[0]];
+  case O_BITCAST: /* a pointer of another element type; an integer made a pointer has none */
+    return f->ins.v[in->args[0]].ty.ptr ? r[in->args[0]] : ROOT_ANY;
+  case O_SELECT: return root_meet(r[in->args[1]], r[in->args[2]]);
+  case O_SHUFFLE: { /* join, permute, reshape...: the pointer operands' roots */
+    int v = ROOT_TOP;
+    for (int i = 0; i < in->nargs; i++)
+      if (f->ins.v[in->args[i]].ty.ptr) v = root_meet(v, r[in->args[i]]);
+    return v == ROOT_TOP ? ROOT_ANY : v;
+  }
+  case O_BLOCKARG: case O_RESULT: {
+    Ins *op = &f->ins.v[in->imm];
+    int i = in->op == O_BLOCKARG ? in->aux - 1 : in->aux;
+    if (op->op == O_FOR || op->op == O_WHILE) return carried_root(f, r, op, i);
+    if (op->op == O_IF && in->op == O_RESULT) {
+      int v = ROOT_TOP;
+      for (int k = 0; k < op->nregions; k++) {
+        Ins *y = region_yield(f, op->regions[k]);
+        if (y && i < y->nargs) v = root_meet(v, r[y->args[i]]);
+      }
+      return v == ROOT_TOP ? ROOT_ANY : v;
+    }
+    return ROOT_ANY;
+  }
+  default: return ROOT_ANY; /* loaded from memory, made from an integer, ... */
+  }
+}
+
+int *ir_pointer_roots(Ctx *c, Fn *f) {
+  int n = f->ins.n;
+  int *r = arena_alloc(&c->arena, sizeof(int) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) r[i] = ROOT_TOP;
+  /* monotone descent from "nothing known" to a fixpoint: loops feed back */
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int i = 0; i < n; i++) {
+      int v = root_meet(r[i], root_of(f, r, i));
+      if (v != r[i]) r[i] = v, changed = true;
+    }
+  }
+  for (int i = 0; i < n; i++)
+    if (r[i] == ROOT_TOP) r[i] = ROOT_ANY;
+  return r;
+}
+
 /* The parameter a pointer value is derived from: through pointer arithmetic,
  * splats, broadcasts, layout changes and control flow (a loop's pointer
  * starts as its init). NULL when it is not derived from one parameter. */

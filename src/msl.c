@@ -8,6 +8,9 @@
  *   TM_LD/TM_ST  wrap every device-memory access with its Python line. On a GPU
  *                they are the plain pointer; the CPU emulator's shim defines them
  *                first, as bounds-checked accesses that report the kernel's line.
+ *                TM_LDA/TM_STA (p, line, arg) do the same for a pointer derived
+ *                from one argument: the emulator checks it against that
+ *                argument's memory, so a write landing in another is caught.
  *   tm_sdiv/tm_udiv/tm_srem/tm_urem  integer `//` and `%` with C truncation and a
  *                defined result where C has none: x // 0 == -1 (all ones), x % 0 == x,
  *                MIN // -1 == MIN, MIN % -1 == 0. A GPU does not trap, and neither
@@ -30,6 +33,8 @@ const Dialect dialect_msl = {
         "#ifndef TM_LD\n"
         "#define TM_LD(p, line) (p)\n"
         "#define TM_ST(p, line) (p)\n"
+        "#define TM_LDA(p, line, arg) (p)\n"
+        "#define TM_STA(p, line, arg) (p)\n"
         "#endif\n"
         "#ifndef TM_TGM\n"
         "#define TM_TG_ARRAY(T, name, n, off) threadgroup T name[n]\n"

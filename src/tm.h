@@ -315,6 +315,11 @@ Block *ir_block(Ctx *c);
 const char *op_name(Op op);
 char *ir_print(Ctx *c, Fn *f);     /* arena text */
 Param *ir_pointer_param(Fn *f, int id);
+/* For every value id: the index in f->params of the one parameter a pointer
+ * value can only be derived from, on every path (loops and branches merged);
+ * -1 where it may come from several or from memory, or is not a pointer.
+ * Arena-allocated, f->ins.n entries. */
+int *ir_pointer_roots(Ctx *c, Fn *f);
 
 /* ------------------------------------------------------------ mathfns.c */
 

@@ -32,7 +32,7 @@ def test_aligned_vector_add_moves_vectors(dtype, vec, rng):
     x, y, out = aligned(n, dtype, rng), aligned(n, dtype, rng), aligned(n, dtype, rng)
     h = add_kernel[(triton.cdiv(n, 1024),)](x, y, out, n, BLOCK=1024)
     msl = h.asm["msl"]
-    assert f"*TM_LD((device const {vec}*)" in msl and f"*TM_ST((device {vec}*)" in msl
+    assert re.search(rf"\*TM_LDA?\(\(device const {vec}\*\)", msl) and re.search(rf"\*TM_STA?\(\(device {vec}\*\)", msl)
     np.testing.assert_array_equal(out, x + y)
 
 
@@ -40,7 +40,7 @@ def test_misaligned_pointer_gets_no_vectors(rng):
     n = 1000
     x, y, out = aligned(n, np.float32, rng, 1), aligned(n, np.float32, rng), aligned(n, np.float32, rng)
     h = add_kernel[(triton.cdiv(n, 1024),)](x, y, out, n, BLOCK=1024)
-    loads = re.findall(r"TM_LD\(\(device const float4\*\)", h.asm["msl"])
+    loads = re.findall(r"TM_LDA?\(\(device const float4\*\)", h.asm["msl"])
     assert len(loads) == 1  # y only: x is 4 bytes off 16-byte alignment
     np.testing.assert_array_equal(out, x + y)
 
@@ -176,7 +176,7 @@ def transpose_kernel(x_ptr, y_ptr, M, N, sxm, sxn, sym, syn, BM: tl.constexpr, B
 
 def tile_accesses(msl, ty="float"):
     """the vector loads and stores of the generated MSL, and its barriers"""
-    return (re.findall(rf"TM_LD\(\(device const {ty}(\d)\*\)", msl), re.findall(rf"TM_ST\(\(device {ty}(\d)\*\)", msl),
+    return (re.findall(rf"TM_LDA?\(\(device const {ty}(\d)\*\)", msl), re.findall(rf"TM_STA?\(\(device {ty}(\d)\*\)", msl),
             msl.count("threadgroup_barrier"))
 
 

@@ -115,8 +115,8 @@ MUTANTS = [
 
     # ---------------------------------------------------------------- the compiler
     M("store-mask-dropped", "src/emit.c",
-      '  if (cond) buf_printf(b, "if (%s) *TM_ST(%s, %d) = %s;\\n", cond,',
-      '  if (cond && 0) buf_printf(b, "if (%s) *TM_ST(%s, %d) = %s;\\n", cond,',
+      '  if (cond) buf_printf(b, "if (%s) *%s = %s;\\n", cond, acc, val);',
+      '  if (cond && 0) buf_printf(b, "if (%s) *%s = %s;\\n", cond, acc, val);',
       "masked stores store every lane",
       ["py:tests/exec/test_elementwise.py"]),
     M("load-other-ignored", "src/emit.c",
