@@ -525,11 +525,51 @@ static void emit_while(Emitter *E, int id, int ind) {
 
 const char *em_smem(Emitter *E, tm_dtype dt, int n) {
   if (n > E->smem[dt]) E->smem[dt] = n;
+  E->smem_dts[E->cur >= 0 && E->cur < E->f->ins.n ? E->cur : E->f->ins.n] |= 1ull << dt;
   vec_push(&E->c->arena, E->smem_users, E->cur);
   vec_push(&E->c->arena, E->smem_sizes, n * (dt == TM_I1 ? 1 : tm_dtype_bytes(dt)));
   /* every access names its Python line: the emulator bounds-checks it (msl.c) */
   int line = E->cur >= 0 && E->cur < E->f->ins.n ? E->f->ins.v[E->cur].line : E->f->line;
   return arena_printf(&E->c->arena, "TM_TGM(tm_smem_%s, %d)", em_tname(E, dt), line);
+}
+
+/* Places each dtype's scratch array in one block of threadgroup memory;
+ * returns the block's bytes. Every operation's use of scratch ends with a
+ * barrier after its last read (the arrays of one dtype have always been
+ * shared by all operations on that ground), so operations' arrays may
+ * overlap; only the dtypes one operation uses at once (a dot's operands and
+ * its accumulator, a reduction's values and indices) are kept apart. Widest
+ * first, each at the lowest 16-byte aligned offset clear of those it is used
+ * with. */
+static int layout_smem(Emitter *E, int *off) {
+  uint64_t with[TM_NDTYPES] = {0};
+  for (int i = 0; i <= E->f->ins.n; i++)
+    for (int dt = 0; dt < TM_NDTYPES; dt++)
+      if (E->smem_dts[i] >> dt & 1) with[dt] |= E->smem_dts[i] & ~(1ull << dt);
+  int size[TM_NDTYPES], elem[TM_NDTYPES], order[TM_NDTYPES], n = 0, total = 0;
+  for (int dt = 0; dt < TM_NDTYPES; dt++) {
+    off[dt] = 0;
+    elem[dt] = dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)dt);
+    size[dt] = E->smem[dt] * elem[dt];
+  }
+  for (int bytes = 8; bytes >= 1; bytes /= 2)
+    for (int dt = 0; dt < TM_NDTYPES; dt++)
+      if (E->smem[dt] && elem[dt] == bytes) order[n++] = dt;
+  for (int i = 0; i < n; i++) {
+    int dt = order[i], o = 0;
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (int j = 0; j < i; j++) {
+        int d2 = order[j];
+        if (!(with[dt] >> d2 & 1) || o >= off[d2] + size[d2] || off[d2] >= o + size[dt]) continue;
+        o = (off[d2] + size[d2] + 15) / 16 * 16;
+        moved = true;
+      }
+    }
+    off[dt] = o;
+    if (o + size[dt] > total) total = o + size[dt];
+  }
+  return total;
 }
 
 void em_barrier(Emitter *E, int ind) {
@@ -1566,6 +1606,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   E->in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
   E->sg_acc = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->ins.n + 1));
   E->carried = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
+  E->smem_dts = arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)(f->ins.n + 1));
   E->param_names = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->params.n + 1));
   int nh = 0;
   while (math_helpers[nh].name) nh++;
@@ -1581,9 +1622,8 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   plan_groups(E, f->body, 0);
   plan_arrays(E);
   emit_block(E, f->body, 1, -1);
-  int smem_bytes = 0;
-  for (int dt = 0; dt < TM_NDTYPES; dt++)
-    if (E->smem[dt]) smem_bytes += E->smem[dt] * (dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)dt));
+  int smem_off[TM_NDTYPES];
+  int smem_bytes = layout_smem(E, smem_off);
   int budget = c->target->threadgroup_mem_bytes > 0 ? c->target->threadgroup_mem_bytes : 32768;
   if (smem_bytes > budget) { /* name the operations that need it */
     Buf why = {0};
@@ -1675,17 +1715,13 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     sep = ",\n    ";
   }
   buf_puts(&k, ")\n{\n");
-  /* one array per dtype, widest elements first: packed back to back, each at a
-   * multiple of its element size, smem_bytes in all (the emulator places them
-   * at these offsets in its per-threadgroup memory) */
-  int off = 0;
-  for (int bytes = 8; bytes >= 1; bytes /= 2)
-    for (int dt = 0; dt < TM_NDTYPES; dt++) {
-      int b = dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)dt);
-      if (!E->smem[dt] || b != bytes) continue;
-      buf_printf(&k, "  TM_TG_ARRAY(%s, tm_smem_%s, %d, %d);\n", em_tname(E, (tm_dtype)dt), em_tname(E, (tm_dtype)dt), E->smem[dt], off);
-      off += E->smem[dt] * b;
-    }
+  /* one array per dtype, at the offsets layout_smem chose, in one block of
+   * smem_bytes (the emulator places them at these offsets in its
+   * per-threadgroup memory; on a GPU they are views of tm_smem_base) */
+  if (smem_bytes) buf_printf(&k, "  TM_TG_BASE(%d);\n", smem_bytes);
+  for (int dt = 0; dt < TM_NDTYPES; dt++)
+    if (E->smem[dt])
+      buf_printf(&k, "  TM_TG_ARRAY(%s, tm_smem_%s, %d, %d);\n", em_tname(E, (tm_dtype)dt), em_tname(E, (tm_dtype)dt), E->smem[dt], smem_off[dt]);
   buf_put(&k, E->out.p ? E->out.p : "", E->out.len);
   buf_puts(&k, "}\n");
   bool oom = k.oom || E->out.oom || E->pre.oom || E->loop.oom;

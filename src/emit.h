@@ -29,6 +29,7 @@ typedef struct Emitter {
   int cur;              /* the instruction being emitted */
   VEC(int) smem_users;  /* instructions that asked for threadgroup scratch (for the budget error) */
   VEC(int) smem_sizes;  /* ... and how many bytes each asked for */
+  uint64_t *smem_dts;   /* per instruction: the dtypes whose scratch it uses at once (bit per dtype) */
   int *uses;            /* uses of each value in the kernel's blocks (emit_dot.c counts them on demand) */
   const char **sg_acc;  /* tl.dot accumulating into simdgroup matrices carried by a loop: their name */
   bool *carried;        /* a yielded value that stays in those matrices (the dot, or acc + dot folded) */

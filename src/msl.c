@@ -15,11 +15,13 @@
  *                defined result where C has none: x // 0 == -1 (all ones), x % 0 == x,
  *                MIN // -1 == MIN, MIN % -1 == 0. A GPU does not trap, and neither
  *                does the emulator; both give these same values.
- *   TM_TG_ARRAY/TM_TGM  declare threadgroup memory (type, name, elements, byte
- *                offset) and reach it with the Python line of the access. On a GPU
- *                the plain `threadgroup T name[n]` and the array; the emulator's
- *                shim places the arrays in per-threadgroup memory and
- *                bounds-checks every index.
+ *   TM_TG_BASE/TM_TG_ARRAY/TM_TGM  declare threadgroup memory (the block's
+ *                bytes; then per array its type, name, elements, byte offset in
+ *                the block: arrays the compiler never uses at once overlap) and
+ *                reach it with the Python line of the access. On a GPU one
+ *                16-byte aligned `threadgroup float4` block with each array a
+ *                typed pointer into it; the emulator's shim places the arrays in
+ *                per-threadgroup memory and bounds-checks every index.
  *   TM_FENCE     the device-scope fence atomics with sem=acquire/release/acq_rel
  *                place around themselves (MSL 3.2; the emulator's shim defines it).
  *   tm_shfl_xor  simd_shuffle_xor for every dtype reductions use (bool through
@@ -37,7 +39,8 @@ const Dialect dialect_msl = {
         "#define TM_STA(p, line, arg) (p)\n"
         "#endif\n"
         "#ifndef TM_TGM\n"
-        "#define TM_TG_ARRAY(T, name, n, off) threadgroup T name[n]\n"
+        "#define TM_TG_BASE(bytes) threadgroup float4 tm_smem_base[((bytes) + 15) / 16]\n"
+        "#define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))\n"
         "#define TM_TGM(a, line) a\n"
         "#endif\n"
         "#ifndef TM_FENCE\n"

@@ -4,9 +4,12 @@ using namespace metal;
 #ifndef TM_LD
 #define TM_LD(p, line) (p)
 #define TM_ST(p, line) (p)
+#define TM_LDA(p, line, arg) (p)
+#define TM_STA(p, line, arg) (p)
 #endif
 #ifndef TM_TGM
-#define TM_TG_ARRAY(T, name, n, off) threadgroup T name[n]
+#define TM_TG_BASE(bytes) threadgroup float4 tm_smem_base[((bytes) + 15) / 16]
+#define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))
 #define TM_TGM(a, line) a
 #endif
 #ifndef TM_FENCE
@@ -34,8 +37,9 @@ kernel void matmul(
     uint3 tm_pid [[threadgroup_position_in_grid]],
     uint tm_tid [[thread_index_in_threadgroup]])
 {
-  TM_TG_ARRAY(float, tm_smem_float, 1024, 0);
+  TM_TG_BASE(6144);
   TM_TG_ARRAY(half, tm_smem_half, 1024, 4096);
+  TM_TG_ARRAY(float, tm_smem_float, 1024, 0);
   int v4[2];
   for (uint k = 0; k < 2u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -110,7 +114,7 @@ kernel void matmul(
     for (uint k = 0; k < 4u; ++k) {
       int v66 = v65[(k / 1u % 4u) * 1u];
       device const half* v67 = v61[k] + v66;
-      v25[k] = *TM_LD(v67, 17);
+      v25[k] = *TM_LDA(v67, 17, 0);
     }
     int v27[1];
     for (uint k = 0; k < 1u; ++k) {
@@ -131,7 +135,7 @@ kernel void matmul(
       device const half* v35 = v33[0];
       int v36 = v34[(k / 1u % 4u) * 1u];
       device const half* v37 = v35 + v36;
-      v38[k] = *TM_LD(v37, 18);
+      v38[k] = *TM_LDA(v37, 18, 1);
     }
     // tl.dot: simdgroup_matrix 8x8, 4 tiles per SIMD-group (2x2; 4 of 4 SIMD-groups), K in chunks of 16, accumulating into the loop's matrices
     {
@@ -198,6 +202,6 @@ kernel void matmul(
     int v50 = v48[(k / 1u % 4u) * 1u];
     device half* v51 = v49 + v50;
     half v52 = half(r11_1[k]);
-    *TM_ST(v51, 20) = v52;
+    *TM_STA(v51, 20, 2) = v52;
   }
 }

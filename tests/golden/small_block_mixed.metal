@@ -4,9 +4,12 @@ using namespace metal;
 #ifndef TM_LD
 #define TM_LD(p, line) (p)
 #define TM_ST(p, line) (p)
+#define TM_LDA(p, line, arg) (p)
+#define TM_STA(p, line, arg) (p)
 #endif
 #ifndef TM_TGM
-#define TM_TG_ARRAY(T, name, n, off) threadgroup T name[n]
+#define TM_TG_BASE(bytes) threadgroup float4 tm_smem_base[((bytes) + 15) / 16]
+#define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))
 #define TM_TGM(a, line) a
 #endif
 #ifndef TM_FENCE
@@ -47,9 +50,9 @@ kernel void mixed(
     int v10 = v7 + v8;
     bool v12 = v10 < n;
     device const half* v14 = h_ptr + v10;
-    half v17 = v12 ? *TM_LD(v14, 12) : half((-1.0f));
+    half v17 = v12 ? *TM_LDA(v14, 12, 0) : half((-1.0f));
     device const int* v19 = i_ptr + v10;
-    int v22 = v12 ? *TM_LD(v19, 13) : 7;
+    int v22 = v12 ? *TM_LDA(v19, 13, 1) : 7;
     int v25 = tm_sdiv(v22, 3);
     int v28 = tm_srem(v22, 3);
     int v29 = v25 + v28;
@@ -61,6 +64,6 @@ kernel void mixed(
     float v40 = v32 ? v35 : v39;
     float v44 = v40 + v42;
     device float* v46 = out_ptr + v10;
-    if (!dup && v12) *TM_ST(v46, 17) = v44;
+    if (!dup && v12) *TM_STA(v46, 17, 2) = v44;
   }
 }

@@ -4,9 +4,12 @@ using namespace metal;
 #ifndef TM_LD
 #define TM_LD(p, line) (p)
 #define TM_ST(p, line) (p)
+#define TM_LDA(p, line, arg) (p)
+#define TM_STA(p, line, arg) (p)
 #endif
 #ifndef TM_TGM
-#define TM_TG_ARRAY(T, name, n, off) threadgroup T name[n]
+#define TM_TG_BASE(bytes) threadgroup float4 tm_smem_base[((bytes) + 15) / 16]
+#define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))
 #define TM_TGM(a, line) a
 #endif
 #ifndef TM_FENCE
@@ -44,11 +47,11 @@ kernel void add_kernel(
     int v9 = v6 + v7;
     bool v11 = v9 < n_elements;
     device const float* v13 = x_ptr + v9;
-    float v14 = v11 ? *TM_LD(v13, 12) : float(0);
+    float v14 = v11 ? *TM_LDA(v13, 12, 0) : float(0);
     device const float* v16 = y_ptr + v9;
-    float v17 = v11 ? *TM_LD(v16, 13) : float(0);
+    float v17 = v11 ? *TM_LDA(v16, 13, 1) : float(0);
     float v18 = v14 + v17;
     device float* v20 = output_ptr + v9;
-    if (v11) *TM_ST(v20, 15) = v18;
+    if (v11) *TM_STA(v20, 15, 2) = v18;
   }
 }

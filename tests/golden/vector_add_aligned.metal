@@ -4,9 +4,12 @@ using namespace metal;
 #ifndef TM_LD
 #define TM_LD(p, line) (p)
 #define TM_ST(p, line) (p)
+#define TM_LDA(p, line, arg) (p)
+#define TM_STA(p, line, arg) (p)
 #endif
 #ifndef TM_TGM
-#define TM_TG_ARRAY(T, name, n, off) threadgroup T name[n]
+#define TM_TG_BASE(bytes) threadgroup float4 tm_smem_base[((bytes) + 15) / 16]
+#define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))
 #define TM_TGM(a, line) a
 #endif
 #ifndef TM_FENCE
@@ -54,10 +57,10 @@ kernel void add_kernel(
     for (uint k = k0; k < k0 + 4u; ++k) all = all && v11[k];
     if (all) {
       uint k = k0;
-      float4 t = *TM_LD((device const float4*)(v13[k]), 12);
+      float4 t = *TM_LDA((device const float4*)(v13[k]), 12, 0);
       for (uint u = 0; u < 4u; ++u) v14[k0 + u] = t[u];
     } else {
-      for (uint k = k0; k < k0 + 4u; ++k) v14[k] = v11[k] ? *TM_LD(v13[k], 12) : float(0);
+      for (uint k = k0; k < k0 + 4u; ++k) v14[k] = v11[k] ? *TM_LDA(v13[k], 12, 0) : float(0);
     }
   }
   device const float* v16[8];
@@ -70,10 +73,10 @@ kernel void add_kernel(
     for (uint k = k0; k < k0 + 4u; ++k) all = all && v11[k];
     if (all) {
       uint k = k0;
-      float4 t = *TM_LD((device const float4*)(v16[k]), 13);
+      float4 t = *TM_LDA((device const float4*)(v16[k]), 13, 1);
       for (uint u = 0; u < 4u; ++u) v17[k0 + u] = t[u];
     } else {
-      for (uint k = k0; k < k0 + 4u; ++k) v17[k] = v11[k] ? *TM_LD(v16[k], 13) : float(0);
+      for (uint k = k0; k < k0 + 4u; ++k) v17[k] = v11[k] ? *TM_LDA(v16[k], 13, 1) : float(0);
     }
   }
   device float* v19[8];
@@ -89,9 +92,9 @@ kernel void add_kernel(
       uint k = k0;
       float4 t;
       for (uint u = 0; u < 4u; ++u) { uint k = k0 + u; t[u] = float(v20[k]); }
-      *TM_ST((device float4*)(v19[k]), 14) = t;
+      *TM_STA((device float4*)(v19[k]), 14, 2) = t;
     } else {
-      for (uint k = k0; k < k0 + 4u; ++k) if (v11[k]) *TM_ST(v19[k], 14) = v20[k];
+      for (uint k = k0; k < k0 + 4u; ++k) if (v11[k]) *TM_STA(v19[k], 14, 2) = v20[k];
     }
   }
 }
