@@ -114,6 +114,14 @@ MUTANTS = [
       ["c:test_emu_simdgroup"]),
 
     # ---------------------------------------------------------------- the compiler
+    M("smem-all-overlap", "src/emit.c",
+      "    off[dt] = o;\n", "    off[dt] = 0 * o;\n",
+      "the scratch arrays one operation uses at once overlap (a reduction's values and indices)",
+      ["py:tests/exec/test_threadgroup_memory.py"]),
+    M("provenance-dropped", "src/emit.c",
+      "  if (r >= 0) return arena_printf", "  if (r >= 0 && 0) return arena_printf",
+      "an access is checked against every bound buffer, not its pointer's argument (issue 16 item 6)",
+      ["py:tests/hostile/test_provenance.py"]),
     M("store-mask-dropped", "src/emit.c",
       '  if (cond) buf_printf(b, "if (%s) *%s = %s;\\n", cond, acc, val);',
       '  if (cond && 0) buf_printf(b, "if (%s) *%s = %s;\\n", cond, acc, val);',
