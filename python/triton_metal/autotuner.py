@@ -68,7 +68,13 @@ class KernelInterface:
     """kernel[grid](*args, **kwargs) -> self.run(*args, grid=grid, **kwargs)."""
 
     def __getitem__(self, grid):
-        return lambda *args, **kwargs: self.run(*args, grid=grid, warmup=False, **kwargs)
+        def launch(*args, **kwargs):
+            from .jit import _under_dynamo
+            opaque = _under_dynamo(type(self).run)
+            if opaque is not None:  # torch.compile may be tracing: the launch is opaque to it
+                return opaque(self, *args, grid=grid, warmup=False, **kwargs)
+            return self.run(*args, grid=grid, warmup=False, **kwargs)
+        return launch
 
 
 def _base_jit(fn):

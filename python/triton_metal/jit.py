@@ -843,6 +843,28 @@ except ImportError:  # extension not built: binding and specialization still wor
 
 _DEBUG = os.environ.get("TRITON_METAL_DEBUG") == "1"
 
+_opaque = {}
+
+
+def _under_dynamo(fn):
+    """None, or fn made opaque to torch.compile. Dynamo (torch._dynamo,
+    loaded once torch.compile is used) sees our kernels as Python, not as
+    Triton kernels it could capture (torch's has_triton() is False: it does
+    not generate kernels for devices we serve), and would trace the launch
+    path, graph-breaking with a warning at each C call in it. Disabled, the
+    launch is one graph break and runs as in eager mode. Only the Python paths
+    (a compile, an autotuner's launch) come here; the C fast path is opaque
+    to Dynamo already. Once Dynamo is loaded these paths always go through
+    the disabled wrapper (a few microseconds): whether Dynamo is tracing
+    cannot be asked from code it may be running eagerly between graphs."""
+    dynamo = sys.modules.get("torch._dynamo")
+    if dynamo is None:
+        return None
+    w = _opaque.get(fn)
+    if w is None:
+        w = _opaque[fn] = dynamo.disable(fn, recursive=True)
+    return w
+
 
 class JITFunction(_Base):
     """A @jit kernel. Launch with kernel[grid](*args, **kwargs)."""
@@ -977,6 +999,12 @@ class JITFunction(_Base):
     def _slow_run(self, grid, args, kwargs, key):
         """The launch path in Python (launcher.c calls it on a miss): bind,
         specialize, compile, launch; then remember key for the C path."""
+        opaque = _under_dynamo(JITFunction._slow_run_body)
+        if opaque is not None:  # torch.compile may be tracing: the launch is opaque to it
+            return opaque(self, grid, args, kwargs, key)
+        return self._slow_run_body(grid, args, kwargs, key)
+
+    def _slow_run_body(self, grid, args, kwargs, key):
         _register_tensor_types()
         compiled = self._run(grid, args, kwargs, warmup=False)
         if key is not None and compiled.module is not None:

@@ -121,6 +121,60 @@ def test_torch_compile_after_install(tmp_path):
     assert "compiled ok" in p.stdout
 
 
+KERNELS_UNDER_COMPILE = """
+import warnings
+import triton_metal; assert triton_metal.install()
+import torch, triton, triton.language as tl
+
+@triton.jit
+def add_one(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(out_ptr + i, tl.load(x_ptr + i, mask=i < n) + 1, mask=i < n)
+
+@triton.autotune(configs=[triton.Config({"BLOCK": 32}), triton.Config({"BLOCK": 64})], key=["n"])
+@triton.heuristics({"EVEN": lambda a: a["n"] % a["BLOCK"] == 0})
+@triton.jit
+def add_two(x_ptr, out_ptr, n, BLOCK: tl.constexpr, EVEN: tl.constexpr):
+    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    if EVEN:
+        tl.store(out_ptr + i, tl.load(x_ptr + i) + 2)
+    else:
+        tl.store(out_ptr + i, tl.load(x_ptr + i, mask=i < n) + 2, mask=i < n)
+
+@torch.compile
+def f(x):
+    a = torch.empty_like(x)
+    add_one[(triton.cdiv(x.numel(), 64),)](x, a, x.numel(), BLOCK=64)
+    b = torch.empty_like(x)
+    add_two[lambda m: (triton.cdiv(x.numel(), m["BLOCK"]),)](a * 3, b, x.numel())
+    return b - 1
+
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    for n in (100, 100, 256, 37):
+        x = torch.randn(n)
+        x[::7] = float("nan")
+        torch.testing.assert_close(f(x), (x + 1) * 3 + 1, equal_nan=True)
+print("warnings", len(w), [str(m.message)[:120] for m in w])
+"""
+
+
+@needs_c
+def test_our_kernels_inside_torch_compile(tmp_path):
+    """A launch (plain, and autotuned with heuristics) inside a compiled
+    function is one graph break: right results, and no warning from Dynamo
+    tracing our launch path (jit.py _under_dynamo)."""
+    pytest.importorskip("torch")
+    script = tmp_path / "under_compile.py"  # kernels are compiled from their source file
+    script.write_text(KERNELS_UNDER_COMPILE)
+    env = dict(os.environ, PYTHONPATH=PYTHON_DIR, TRITON_METAL_DEVICE="cpu",
+               TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "inductor"))
+    env.pop("TRITON_BACKEND", None)
+    p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "warnings 0 []" in p.stdout, p.stdout[-3000:]
+
+
 def test_console_script_runs_the_cli():
     from triton_metal import _cli
     if _cli.executable() is None:
