@@ -169,9 +169,11 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     return arena_printf(a, "tm_%crem(%s, %s)", sg ? 's' : 'u', x, y);
   case O_MIN: case O_MAX: {
     const char *f = fl ? (in->op == O_MIN ? "fmin" : "fmax") : (in->op == O_MIN ? "min" : "max");
+    /* Metal has no bfloat fmin/fmax: in float, exactly */
+    const char *m = dt == TM_BF16 ? arena_printf(a, "bfloat(%s(float(%s), float(%s)))", f, x, y) : arena_printf(a, "%s(%s, %s)", f, x, y);
     if (fl && in->aux) /* propagate_nan=ALL: a NaN operand wins */
-      return arena_printf(a, "(%s != %s || %s != %s) ? %s(%s + %s) : %s(%s, %s)", x, x, y, y, T, x, y, f, x, y);
-    return arena_printf(a, "%s(%s, %s)", f, x, y);
+      return arena_printf(a, "(%s != %s || %s != %s) ? %s(%s + %s) : %s", x, x, y, y, T, x, y, m);
+    return m;
   }
   case O_NEG:
     if (fl || dt_bits(dt) >= 32) return arena_printf(a, "-%s", x);
@@ -212,15 +214,22 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     return arena_printf(a, "as_type<%s>(%s)", T, x);
   case O_MATH: { /* the table's spelling with $0.. $T substituted */
     em_use_helper(E, math_fns[in->aux].needs);
+    /* Metal has no bfloat overloads of its math functions: bfloat operands
+     * are widened (exactly) and the function computes in float */
+    bool bf = false;
+    for (int i = 0; i < in->nargs; i++) bf |= E->f->ins.v[in->args[i]].ty.dt == TM_BF16;
     Buf b = {0};
     for (const char *p = math_fns[in->aux].msl; *p; p++) {
-      if (*p == '$' && p[1] >= '0' && p[1] <= '2') buf_puts(&b, em_ref(E, in->args[*++p - '0']));
-      else if (*p == '$' && p[1] == 'T') {
-        buf_puts(&b, T);
+      if (*p == '$' && p[1] >= '0' && p[1] <= '2') {
+        int arg = in->args[*++p - '0'];
+        if (E->f->ins.v[arg].ty.dt == TM_BF16) buf_printf(&b, "float(%s)", em_ref(E, arg));
+        else buf_puts(&b, em_ref(E, arg));
+      } else if (*p == '$' && p[1] == 'T') {
+        buf_puts(&b, bf && in->ty.dt == TM_BF16 ? "float" : T);
         p++;
       } else buf_put(&b, p, 1);
     }
-    const char *r = arena_strdup(a, b.p ? b.p : "");
+    const char *r = bf && in->ty.dt == TM_BF16 ? arena_printf(a, "bfloat(%s)", b.p ? b.p : "") : arena_strdup(a, b.p ? b.p : "");
     buf_free(&b);
     return r;
   }
@@ -1693,6 +1702,14 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   /* helpers in table order, so one a helper needs comes first if listed first */
   for (int i = 0; i < nh; i++)
     if (E->helpers[i]) buf_printf(&k, "%s", math_helpers[i].text);
+  if (c->target->has_bfloat) { /* Metal's simd_shuffle* have no bfloat overloads: as ushort */
+    buf_puts(&k, "inline bfloat tm_shfl_xor(bfloat x, ushort m) { return as_type<bfloat>(simd_shuffle_xor(as_type<ushort>(x), m)); }\n");
+    for (int i = 0; i < nh; i++)
+      if (E->helpers[i] && !strcmp(math_helpers[i].name, "tm_shfl_up"))
+        buf_puts(&k, "inline bfloat tm_shfl_up(bfloat x, ushort d) { return as_type<bfloat>(simd_shuffle_up(as_type<ushort>(x), d)); }\n"
+                     "inline bfloat tm_shfl_down(bfloat x, ushort d) { return as_type<bfloat>(simd_shuffle_down(as_type<ushort>(x), d)); }\n"
+                     "inline bfloat tm_shfl(bfloat x, ushort l) { return as_type<bfloat>(simd_shuffle(as_type<ushort>(x), l)); }\n");
+  }
   const char *kname = reserved(f->name) ? arena_printf(&c->arena, "%s_", f->name) : f->name;
   buf_printf(&k, "\n%s %s(", d->kernel_kw, kname);
   const char *sep = "\n    ";
