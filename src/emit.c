@@ -712,14 +712,18 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
     return;
   }
   if (dt == TM_F32 && (in->aux == AT_MAX || in->aux == AT_MIN)) {
-    /* no float max/min atomics in Metal: a compare-and-swap loop on the bits;
-     * NaN operands never replace the stored value */
-    buf_printf(&E->out, "uint o = atomic_load_explicit((device atomic_uint*)(%s), %s);\n", p, mo);
+    /* no float max/min atomics in Metal; upstream's are on the bits too
+     * (semantic.py atomic_max/atomic_min): a value whose sign bit is clear
+     * takes the signed max (min) of the bits, one whose sign bit is set the
+     * unsigned min (max). Both are Metal's 32-bit atomics, and the result is
+     * upstream's to the bit: -0.0 < +0.0, a +NaN operand wins a max and a
+     * stored +NaN stays, a -NaN loses a max and a stored -NaN does not stay */
+    bool mx = in->aux == AT_MAX;
+    buf_printf(&E->out, "if (as_type<uint>(%s) >> 31) %s = as_type<float>(atomic_fetch_%s_explicit((device atomic_uint*)(%s), as_type<uint>(%s), %s));\n",
+               v, old, mx ? "min" : "max", p, v, mo);
     em_indent(&E->out, ind);
-    buf_printf(&E->out, "while ((%s %s as_type<float>(o)) && !atomic_compare_exchange_weak_explicit((device atomic_uint*)(%s), &o, as_type<uint>(%s), %s, %s)) {}\n",
-               v, in->aux == AT_MAX ? ">" : "<", p, v, mo, mo);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "%s = as_type<float>(o);\n", old);
+    buf_printf(&E->out, "else %s = as_type<float>(atomic_fetch_%s_explicit((device atomic_int*)(%s), as_type<int>(%s), %s));\n",
+               old, mx ? "max" : "min", p, v, mo);
     return;
   }
   const char *A = dt == TM_I32 ? "atomic_int" : dt == TM_U32 ? "atomic_uint" : "atomic_float";

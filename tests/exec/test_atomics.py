@@ -83,12 +83,72 @@ def float_minmax_nan_kernel(p_ptr, v_ptr, BLOCK: tl.constexpr):
     tl.atomic_min(p_ptr + BLOCK + offs, tl.load(v_ptr + offs))
 
 
-def test_float_max_min_ignore_nan_operands():
-    v = np.array([np.nan, 1.0, -np.inf, np.inf], np.float32)
-    p = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], np.float32)
-    float_minmax_nan_kernel[(1,)](p, v, BLOCK=4)
-    np.testing.assert_array_equal(p[:4], [0.0, 1.0, 0.0, np.inf])
-    np.testing.assert_array_equal(p[4:], [0.0, 0.0, -np.inf, 0.0])
+# Upstream's float atomic_max/min work on the bits (semantic.py): a value
+# whose sign bit is clear takes the signed integer max (min) with the stored
+# bits, one whose sign bit is set the unsigned min (max). That is a max (min)
+# under one total order: -NaN < -inf < ... < -0.0 < +0.0 < ... < +inf < +NaN,
+# so the final value does not depend on the order of the updates. The old
+# compare-and-swap lowering (a NaN operand never replaced the stored value,
+# -0.0 and +0.0 compared equal) fails this test.
+
+def _bits(a):
+    return np.ascontiguousarray(a, np.float32).view(np.uint32)
+
+
+def _upstream_order(a):
+    b = _bits(a).astype(np.int64)
+    return np.where(b >> 31, -(b & 0x7FFFFFFF) - 1, b)
+
+
+SPECIALS = np.array([0x7FC00000, 0xFFC00000, 0x80000000, 0, 0x7F800000, 0xFF800000, 0x3F800000, 0xBF800000],
+                    np.uint32).view(np.float32)  # +NaN -NaN -0 +0 +inf -inf 1 -1
+
+
+@triton.jit
+def float_minmax_grid_kernel(p_ptr, v_ptr, NP: tl.constexpr, MAX: tl.constexpr):
+    offs = tl.arange(0, NP)
+    v = tl.load(v_ptr + tl.program_id(0) * NP + offs)
+    if MAX:
+        tl.atomic_max(p_ptr + offs, v)
+    else:
+        tl.atomic_min(p_ptr + offs, v)
+
+
+@pytest.mark.parametrize("is_max", [True, False])
+def test_float_max_min_follow_upstream_bits(rng, is_max):
+    NP, G = 64, 40
+    p0 = np.concatenate([SPECIALS, rng.standard_normal(NP - len(SPECIALS)).astype(np.float32)])
+    v = rng.standard_normal((G, NP)).astype(np.float32)
+    special = rng.random((G, NP)) < 0.3
+    v[special] = rng.choice(SPECIALS, size=int(special.sum()))
+    for i in range(G):  # every special against every stored special, in some program
+        v[i, :len(SPECIALS)] = np.roll(SPECIALS, i)
+    p = p0.copy()
+    float_minmax_grid_kernel[(G,)](p, v, NP=NP, MAX=is_max)
+    every = np.concatenate([p0[None], v])
+    pick = (np.argmax if is_max else np.argmin)(_upstream_order(every), axis=0)
+    np.testing.assert_array_equal(_bits(p), _bits(every[pick, np.arange(NP)]))
+
+
+@triton.jit
+def float_minmax_old_kernel(p_ptr, v_ptr, o_ptr, NP: tl.constexpr):
+    offs = tl.arange(0, NP)
+    v = tl.load(v_ptr + offs)
+    tl.store(o_ptr + offs, tl.atomic_max(p_ptr + offs, v))
+    tl.store(o_ptr + NP + offs, tl.atomic_min(p_ptr + NP + offs, v))
+
+
+def test_float_max_min_pairs_and_old_values():
+    n = len(SPECIALS)
+    v = np.repeat(SPECIALS, n)  # every value against every stored value
+    p0 = np.tile(SPECIALS, n)
+    p = np.concatenate([p0, p0])
+    o = np.zeros(2 * n * n, np.float32)
+    float_minmax_old_kernel[(1,)](p, v, o, NP=n * n)
+    key_v, key_p = _upstream_order(v), _upstream_order(p0)
+    np.testing.assert_array_equal(_bits(p[:n * n]), _bits(np.where(key_v > key_p, v, p0)))
+    np.testing.assert_array_equal(_bits(p[n * n:]), _bits(np.where(key_v < key_p, v, p0)))
+    np.testing.assert_array_equal(_bits(o), _bits(np.concatenate([p0, p0])))  # the old values
 
 
 @triton.jit
