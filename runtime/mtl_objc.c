@@ -4,7 +4,10 @@
  *
  * Rules (reference/metal.md §3):
  *   - objc_msgSend is always called through a cast to the exact prototype of
- *     the method (MSG_* typedefs below); no variadic calls, no _stret (arm64).
+ *     the method (MSG_* typedefs below); no variadic calls. A struct returned
+ *     in memory (MtlSize, 24 bytes, on x86-64: Intel Macs) goes through
+ *     objc_msgSend_stret (SEND_STRET); SEND refuses such a type at compile
+ *     time on x86-64, and arm64 has no _stret.
  *   - Objects from new/alloc are owned (+1); autoreleased ones (commandBuffer,
  *     computeCommandEncoder) are retained at once, so every handle this file
  *     returns is released with release(). The portable layer pushes an
@@ -84,7 +87,20 @@ typedef double (*MSG_double)(id, SEL); /* CFTimeInterval: d0 on arm64 */
 /* Through a pointer, so the cast is to a function pointer type, not of the
  * function itself (gcc refuses calling a function through another type). */
 static void (*const msg_send)(void) = objc_msgSend;
+#if defined(__x86_64__)
+/* x86-64 returns a struct over 16 bytes through memory: the caller passes
+ * its address, which objc_msgSend_stret expects and objc_msgSend does not */
+static void (*const msg_send_stret)(void) = objc_msgSend_stret;
+#define SEND(T, obj, sel, ...)                                                                     \
+  ({                                                                                               \
+    _Static_assert(!__builtin_types_compatible_p(T, MSG_size), "MtlSize comes back in memory on x86-64: SEND_STRET"); \
+    ((T)msg_send)((id)(obj), sel, ##__VA_ARGS__);                                                  \
+  })
+#define SEND_STRET(T, obj, sel, ...) ((T)msg_send_stret)((id)(obj), sel, ##__VA_ARGS__)
+#else
 #define SEND(T, obj, sel, ...) ((T)msg_send)((id)(obj), sel, ##__VA_ARGS__)
+#define SEND_STRET SEND /* arm64 returns structs through x8 with the one messenger */
+#endif
 
 /* ------------------------------------------------------------ selectors */
 
@@ -206,7 +222,7 @@ static tm_status objc_device_open(const MtlConfig *cfg, void **dev, MtlDevicePro
   strncpy(props->name, n ? n : "Apple GPU", sizeof props->name - 1);
   props->working_set = SEND(MSG_u64, d, s->workingSet);
   props->max_buffer_length = SEND(MSG_uint, d, s->maxBufferLength);
-  MtlSize mt = SEND(MSG_size, d, s->maxThreads);
+  MtlSize mt = SEND_STRET(MSG_size, d, s->maxThreads);
   props->max_threads = (uint32_t)mt.width;
   props->max_tg_memory = (uint32_t)SEND(MSG_uint, d, s->maxTgMem);
   props->unified_memory = SEND(MSG_bool, d, s->unifiedMemory);

@@ -6,4 +6,7 @@
 #include <objc/objc.h>
 
 void objc_msgSend(void);
+#if defined(__x86_64__)
+void objc_msgSend_stret(void); /* x86-64 only: a struct returned in memory */
+#endif
 #endif
