@@ -77,12 +77,15 @@ typedef struct MetalDev {
 
 /* ------------------------------------------------------------ open / close */
 
-/* MSL 3.1, or 4.0 where the target has Metal 4 tensor ops (a tl.dot's matmul2d
- * variant compiles only then); TRITON_METAL_MSL_VERSION overrides. */
+/* The MSL version the OS offers (the target follows the detected macOS, or
+ * TRITON_METAL_HW's preset: 3.0 on macOS 13, 3.1 on 14, 3.2 on 15, 4.0 on 26;
+ * Metal refuses a newer one than its OS has), 3.1 where it is unknown;
+ * TRITON_METAL_MSL_VERSION overrides. The compiler emits for the same target,
+ * so what the kernel uses is what this version offers. */
 static unsigned lang_version(void) {
   const char *e = getenv("TRITON_METAL_MSL_VERSION"); /* "3.0", "3.1", "3.2", "4.0" */
-  unsigned maj = 3, min = 1;
-  if (tm_target_default()->has_matmul2d) maj = 4, min = 0;
+  int v = tm_target_default()->msl_version;
+  unsigned maj = v > 0 ? (unsigned)v / 100 : 3, min = v > 0 ? (unsigned)v / 10 % 10 : 1;
   if (e && *e) sscanf(e, "%u.%u", &maj, &min);
   return maj << 16 | min; /* MTLLanguageVersion: major << 16 | minor */
 }

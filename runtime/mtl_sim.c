@@ -339,6 +339,12 @@ static tm_status sim_library_new(void *dev, const char *msl, unsigned lang, int 
     return rt_error(TM_ERR_DEVICE, err, "metal-sim: unknown MTLLanguageVersion %u.%u", maj, min);
   if (math < MTL_MATH_SAFE || math > MTL_MATH_FAST)
     return rt_error(TM_ERR_DEVICE, err, "metal-sim: unknown MTLMathMode %d", math);
+  /* Metal refuses a language version newer than its OS offers: the simulated
+   * device runs the OS of the target (detected, or TRITON_METAL_HW's preset) */
+  int os_msl = tm_target_default()->msl_version;
+  if (os_msl > 0 && (int)(maj * 100 + min * 10) > os_msl)
+    return rt_error(TM_ERR_DEVICE, err, "metal-sim: compile error: MTLLanguageVersion %u.%u is not available "
+                    "on this OS (it offers MSL %d.%d)", maj, min, os_msl / 100, os_msl / 10 % 10);
   int tensor_ops = strstr(msl, "\n#define TM_TENSOR_OPS 1\n") && strncmp(msl, NO_TENSOR_OPS, strlen(NO_TENSOR_OPS));
   if (tensor_ops && maj >= 4 && getenv("TRITON_METAL_SIM_REJECT_TENSOR_OPS") &&
       !strcmp(getenv("TRITON_METAL_SIM_REJECT_TENSOR_OPS"), "1"))
