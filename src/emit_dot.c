@@ -238,8 +238,9 @@ static void mm_fill(Emitter *E, int id, const SgPlan *p, const char *acc, int x,
   Ins *xi = &E->f->ins.v[x];
   if (xi->op == O_SPLAT) {
     E->group = NULL;
-    em_line(E, ind, "for (ushort i = 0; i < %s.get_capacity(); ++i) if (%s.get_mask(i)) %s[i] = %s(%s);\n", acc, acc, acc, TA,
-         em_ref(E, x));
+    /* every element up to the capacity, as MLX does: get_mask() is not a
+     * member Apple's compiler accepts (reported on an M5 Max, macOS 26.5) */
+    em_line(E, ind, "for (ushort i = 0; i < %s.get_capacity(); ++i) %s[i] = %s(%s);\n", acc, acc, TA, em_ref(E, x));
     return;
   }
   const char *smC = em_smem(E, p->dacc, M * N);
@@ -298,7 +299,7 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     if (p->mm) {
       pp(E, "#if TM_TENSOR_OPS");
       mm_declare(E, id, p, "tm_acc", ind);
-      em_line(E, ind, "for (ushort i = 0; i < tm_acc.get_capacity(); ++i) if (tm_acc.get_mask(i)) tm_acc[i] = %s(0);\n", TA);
+      em_line(E, ind, "for (ushort i = 0; i < tm_acc.get_capacity(); ++i) tm_acc[i] = %s(0);\n", TA);
       pp(E, "#else");
     }
     em_line(E, ind, "simdgroup_matrix<%s, 8, 8> tm_acc[%d];\n", TA, TM * TN);

@@ -89,7 +89,7 @@ kernel void matmul(
   auto tm_ta39 = metal::tensor<TM_TG(half), metal::dextents<int, 2>, metal::tensor_inline>(TM_TGM(tm_smem_half, 20), metal::dextents<int, 2>(16, 32));
   auto tm_tb39 = metal::tensor<TM_TG(half), metal::dextents<int, 2>, metal::tensor_inline>(TM_TGM(tm_smem_half, 20) + 512, metal::dextents<int, 2>(32, 16));
   auto tm_acc11_1 = tm_op39.get_destination_cooperative_tensor<decltype(tm_ta39), decltype(tm_tb39), float>();
-  for (ushort i = 0; i < tm_acc11_1.get_capacity(); ++i) if (tm_acc11_1.get_mask(i)) tm_acc11_1[i] = float(0.0f);
+  for (ushort i = 0; i < tm_acc11_1.get_capacity(); ++i) tm_acc11_1[i] = float(0.0f);
 #else
   simdgroup_matrix<float, 8, 8> tm_acc11_1[4];
   for (uint t = 0; t < 4u; ++t) tm_acc11_1[t] = make_filled_simdgroup_matrix<float, 8, 8>(float(0.0f));
