@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,24 @@ static const char *const cxx_flags[] = {
     "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-fno-exceptions", "-fno-rtti",
     "-fsigned-char",  "-nostdinc",     "-fvisibility=hidden", "-w",
 };
-enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0] };
+enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0], MAXFLAGS = NFLAGS + 3 };
+
+/* TRITON_METAL_CHECK_OVERFLOW=1: signed overflow in a kernel traps (the
+ * process dies of SIGILL at once) instead of wrapping by -fwrapv. MSL leaves
+ * it undefined, as C++ does; the compiler emits Triton's wrapping integer
+ * arithmetic through unsigned types, and this mode shows any that is left.
+ * Puts the flags into out (a clang toolchain or not); returns how many. */
+static int build_flags(bool clang, const char **out) {
+  int n = 0;
+  const char *e = getenv("TRITON_METAL_CHECK_OVERFLOW");
+  bool check = e && !strcmp(e, "1");
+  for (int i = 0; i < NFLAGS; i++) out[n++] = check && !strcmp(cxx_flags[i], "-fwrapv") ? "-fno-wrapv" : cxx_flags[i];
+  if (check) {
+    out[n++] = "-fsanitize=signed-integer-overflow";
+    out[n++] = clang ? "-fsanitize-trap=signed-integer-overflow" : "-fsanitize-undefined-trap-on-error";
+  }
+  return n;
+}
 
 /* ------------------------------------------------------------ toolchain */
 
@@ -54,6 +72,7 @@ typedef struct Toolchain {
   char *want; /* TRITON_METAL_CXX value or "" (default search) */
   char *path;
   char id[65]; /* SHA-256 of path + version text */
+  bool clang;  /* its version text says clang */
   struct Toolchain *next;
 } Toolchain;
 
@@ -129,6 +148,7 @@ static tm_status identify(Toolchain *t, char **err) {
   sha256_update(&s, text, strlen(text));
   sha256_final(&s, d);
   sha256_hex(d, t->id);
+  t->clang = strstr(text, "clang") != NULL;
   free(text);
   return TM_OK;
 }
@@ -449,10 +469,12 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
     st = rt_error(TM_ERR_DEVICE, err, "cannot write %s: %s", src, strerror(errno));
     goto done;
   }
-  char *argv[NFLAGS + 10];
+  char *argv[MAXFLAGS + 10];
+  const char *fl[MAXFLAGS];
+  int nfl = build_flags(b->tc->clang, fl);
   int n = 0;
   argv[n++] = b->tc->path;
-  for (int i = 0; i < NFLAGS; i++) argv[n++] = (char *)cxx_flags[i];
+  for (int i = 0; i < nfl; i++) argv[n++] = (char *)fl[i];
   /* Metal 4 tensor ops take class-type template arguments: C++20 for those only */
   if (strstr(msl, TENSOR_OPS_HEADER)) argv[1] = (char *)"-std=c++20";
   argv[n++] = (char *)"-I";
@@ -536,7 +558,9 @@ static void key(const Toolchain *tc, const char *msl, const char *tramp, uint8_t
   sha256_init(&s);
   const char *parts[] = {"triton-metal cpu object v1", tc->id, tm_shim_text, msl, tramp};
   for (int i = 0; i < 5; i++) sha256_update(&s, parts[i], strlen(parts[i]) + 1);
-  for (int i = 0; i < NFLAGS; i++) sha256_update(&s, cxx_flags[i], strlen(cxx_flags[i]) + 1);
+  const char *fl[MAXFLAGS];
+  int nfl = build_flags(tc->clang, fl);
+  for (int i = 0; i < nfl; i++) sha256_update(&s, fl[i], strlen(fl[i]) + 1);
   sha256_final(&s, out);
 }
 

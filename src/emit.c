@@ -149,6 +149,17 @@ static const char *binop_expr(Emitter *E, Ins *in) {
   const char *T = in->ty.ptr ? mem_tname(E, (tm_dtype)in->ty.dt) : em_tname(E, (tm_dtype)in->ty.dt);
   static const char *sym[O_NOPS] = {[O_ADD] = "+", [O_SUB] = "-", [O_MUL] = "*", [O_AND] = "&", [O_OR] = "|",
                                     [O_XOR] = "^", [O_SHL] = "<<", [O_SHR] = ">>"};
+  /* Triton's integers wrap; MSL's signed overflow (and a left shift of a
+   * negative value) is undefined, as in C++: signed +, -, * and << go through
+   * the unsigned type of their width, and narrow ones (which C promotes to
+   * int, where u16 * u16 can overflow) through uint */
+  bool wrap = !fl && dt != TM_I1 && (in->op == O_ADD || in->op == O_SUB || in->op == O_MUL || in->op == O_SHL);
+  if (wrap && sg && dt_bits(dt) >= 32) {
+    const char *U = dt_bits(dt) == 64 ? "ulong" : "uint";
+    if (in->op == O_SHL) return arena_printf(a, "as_type<%s>(as_type<%s>(%s) << %s)", T, U, x, y);
+    return arena_printf(a, "as_type<%s>(as_type<%s>(%s) %s as_type<%s>(%s))", T, U, x, sym[in->op], U, y);
+  }
+  if (wrap && dt_bits(dt) < 32) return arena_printf(a, "%s(uint(%s) %s %s)", T, x, sym[in->op], in->op == O_SHL ? y : arena_printf(a, "uint(%s)", y));
   switch ((Op)in->op) {
   case O_ADD: case O_SUB: case O_MUL:
     if (dt == TM_I1) return arena_printf(a, "bool((%s %s %s) & 1)", x, sym[in->op], y);
@@ -175,9 +186,11 @@ static const char *binop_expr(Emitter *E, Ins *in) {
       return arena_printf(a, "(%s != %s || %s != %s) ? %s(%s + %s) : %s", x, x, y, y, T, x, y, m);
     return m;
   }
-  case O_NEG:
-    if (fl || dt_bits(dt) >= 32) return arena_printf(a, "-%s", x);
-    return arena_printf(a, "%s(-%s)", T, x);
+  case O_NEG: /* -MIN wraps to MIN, as Triton's integers do */
+    if (fl) return arena_printf(a, "-%s", x);
+    if (dt_bits(dt) == 64) return arena_printf(a, "as_type<%s>(0ul - as_type<ulong>(%s))", T, x);
+    if (dt_bits(dt) == 32) return arena_printf(a, "as_type<%s>(0u - as_type<uint>(%s))", T, x);
+    return arena_printf(a, "%s(0u - uint(%s))", T, x);
   case O_NOT:
     if (dt == TM_I1) return arena_printf(a, "!%s", x);
     if (dt_bits(dt) >= 32) return arena_printf(a, "~%s", x);

@@ -14,7 +14,8 @@
  *   tm_sdiv/tm_udiv/tm_srem/tm_urem  integer `//` and `%` with C truncation and a
  *                defined result where C has none: x // 0 == -1 (all ones), x % 0 == x,
  *                MIN // -1 == MIN, MIN % -1 == 0. A GPU does not trap, and neither
- *                does the emulator; both give these same values.
+ *                does the emulator; both give these same values. (int and long
+ *                negate through their unsigned type: -MIN is undefined in MSL.)
  *   TM_TG_BASE/TM_TG_ARRAY/TM_TGM  declare threadgroup memory (the block's
  *                bytes; then per array its type, name, elements, byte offset in
  *                the block: arrays the compiler never uses at once overlap) and
@@ -52,6 +53,8 @@ const Dialect dialect_msl = {
         "#endif\n"
         "\n"
         "template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }\n"
+        "inline int tm_sdiv(int a, int b) { return b == 0 ? -1 : b == -1 ? as_type<int>(0u - as_type<uint>(a)) : a / b; }\n"
+        "inline long tm_sdiv(long a, long b) { return b == 0 ? -1 : b == -1 ? as_type<long>(0ul - as_type<ulong>(a)) : a / b; }\n"
         "template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }\n"
         "template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }\n"
         "template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }\n"

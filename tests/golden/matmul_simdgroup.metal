@@ -21,6 +21,8 @@ using namespace metal;
 #endif
 
 template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }
+inline int tm_sdiv(int a, int b) { return b == 0 ? -1 : b == -1 ? as_type<int>(0u - as_type<uint>(a)) : a / b; }
+inline long tm_sdiv(long a, long b) { return b == 0 ? -1 : b == -1 ? as_type<long>(0ul - as_type<ulong>(a)) : a / b; }
 template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }
 template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }
 template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }
@@ -89,7 +91,7 @@ kernel void matmul(
     device const half* v60[1];
     for (uint k = 0; k < 1u; ++k) {
       int v57 = v56[0];
-      int v59 = v57 * K;
+      int v59 = as_type<int>(as_type<uint>(v57) * as_type<uint>(K));
       v60[k] = a_ptr + v59;
     }
     device const half* v61[4];
@@ -105,7 +107,7 @@ kernel void matmul(
       uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
       int c0 = int(e0 % 1u);
       int v63 = c1;
-      v64[k] = r11_0 + v63;
+      v64[k] = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(v63));
     }
     int v65[4];
     for (uint k = 0; k < 4u; ++k) {
@@ -119,12 +121,12 @@ kernel void matmul(
     }
     int v27[1];
     for (uint k = 0; k < 1u; ++k) {
-      v27[k] = r11_0 + v6[k];
+      v27[k] = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(v6[k]));
     }
     device const half* v33[1];
     for (uint k = 0; k < 1u; ++k) {
       int v28 = v27[0];
-      int v31 = v28 * 32;
+      int v31 = as_type<int>(as_type<uint>(v28) * as_type<uint>(32));
       v33[k] = b_ptr + v31;
     }
     int v34[4];
@@ -191,7 +193,7 @@ kernel void matmul(
   device half* v47[2];
   for (uint k = 0; k < 2u; ++k) {
     int v42 = v4[(k / 1u % 2u) * 1u];
-    int v45 = v42 * 32;
+    int v45 = as_type<int>(as_type<uint>(v42) * as_type<uint>(32));
     v47[k] = c_ptr + v45;
   }
   int v48[4];

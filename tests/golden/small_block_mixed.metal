@@ -21,6 +21,8 @@ using namespace metal;
 #endif
 
 template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }
+inline int tm_sdiv(int a, int b) { return b == 0 ? -1 : b == -1 ? as_type<int>(0u - as_type<uint>(a)) : a / b; }
+inline long tm_sdiv(long a, long b) { return b == 0 ? -1 : b == -1 ? as_type<long>(0ul - as_type<ulong>(a)) : a / b; }
 template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }
 template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }
 template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }
@@ -41,14 +43,14 @@ kernel void mixed(
     uint tm_tid [[thread_index_in_threadgroup]])
 {
   int v5 = int(tm_pid.x);
-  int v7 = v5 * 16;
+  int v7 = as_type<int>(as_type<uint>(v5) * as_type<uint>(16));
   int v41 = int(tm_npid.x);
   float v42 = float(v41);
   for (uint k = 0; k < 1u; ++k) {
     int c0 = int(tm_tid % 16u);
     bool dup = tm_tid >= 16u;
     int v8 = c0;
-    int v10 = v7 + v8;
+    int v10 = as_type<int>(as_type<uint>(v7) + as_type<uint>(v8));
     bool v12 = v10 < n;
     device const half* v14 = h_ptr + v10;
     half v17 = v12 ? *TM_LDA(v14, 12, 0) : half((-1.0f));
@@ -56,7 +58,7 @@ kernel void mixed(
     int v22 = v12 ? *TM_LDA(v19, 13, 1) : 7;
     int v25 = tm_sdiv(v22, 3);
     int v28 = tm_srem(v22, 3);
-    int v29 = v25 + v28;
+    int v29 = as_type<int>(as_type<uint>(v25) + as_type<uint>(v28));
     bool v32 = v29 > 0;
     float v33 = float(v17);
     float v35 = v33 * scale;

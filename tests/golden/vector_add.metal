@@ -21,6 +21,8 @@ using namespace metal;
 #endif
 
 template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }
+inline int tm_sdiv(int a, int b) { return b == 0 ? -1 : b == -1 ? as_type<int>(0u - as_type<uint>(a)) : a / b; }
+inline long tm_sdiv(long a, long b) { return b == 0 ? -1 : b == -1 ? as_type<long>(0ul - as_type<ulong>(a)) : a / b; }
 template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }
 template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }
 template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }
@@ -39,13 +41,13 @@ kernel void add_kernel(
     uint tm_tid [[thread_index_in_threadgroup]])
 {
   int v4 = int(tm_pid.x);
-  int v6 = v4 * 1024;
+  int v6 = as_type<int>(as_type<uint>(v4) * as_type<uint>(1024));
   for (uint k = 0; k < 8u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
     uint e0 = (k / 1u % 8u) / 4u * 512u + ((warp % 4u) * 32u + lane % 32u) * 4u + (k / 1u % 8u) % 4u;
     int c0 = int(e0 % 1024u);
     int v7 = c0;
-    int v9 = v6 + v7;
+    int v9 = as_type<int>(as_type<uint>(v6) + as_type<uint>(v7));
     bool v11 = v9 < n_elements;
     device const float* v13 = x_ptr + v9;
     float v14 = v11 ? *TM_LDA(v13, 12, 0) : float(0);

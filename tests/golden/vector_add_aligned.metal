@@ -21,6 +21,8 @@ using namespace metal;
 #endif
 
 template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }
+inline int tm_sdiv(int a, int b) { return b == 0 ? -1 : b == -1 ? as_type<int>(0u - as_type<uint>(a)) : a / b; }
+inline long tm_sdiv(long a, long b) { return b == 0 ? -1 : b == -1 ? as_type<long>(0ul - as_type<ulong>(a)) : a / b; }
 template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }
 template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }
 template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }
@@ -39,7 +41,7 @@ kernel void add_kernel(
     uint tm_tid [[thread_index_in_threadgroup]])
 {
   int v4 = int(tm_pid.x);
-  int v6 = v4 * 1024;
+  int v6 = as_type<int>(as_type<uint>(v4) * as_type<uint>(1024));
   int v9[8];
   bool v11[8];
   device const float* v13[8];
@@ -48,7 +50,7 @@ kernel void add_kernel(
     uint e0 = (k / 1u % 8u) / 4u * 512u + ((warp % 4u) * 32u + lane % 32u) * 4u + (k / 1u % 8u) % 4u;
     int c0 = int(e0 % 1024u);
     int v7 = c0;
-    v9[k] = v6 + v7;
+    v9[k] = as_type<int>(as_type<uint>(v6) + as_type<uint>(v7));
     v11[k] = v9[k] < n_elements;
     v13[k] = x_ptr + v9[k];
   }
