@@ -46,6 +46,9 @@ static const char *const cxx_flags[] = {
     "-std=c++17",     "-O2",           "-fPIC",          "-shared",
     "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-fno-exceptions", "-fno-rtti",
     "-fsigned-char",  "-nostdinc",     "-fvisibility=hidden", "-w",
+    /* a GPU runs a loop without side effects forever; C++ may assume every
+     * loop ends and delete it (then the store after it runs) */
+    "-fno-finite-loops",
 };
 enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0], MAXFLAGS = NFLAGS + 3 };
 
