@@ -50,7 +50,7 @@ static const char *const cxx_flags[] = {
      * loop ends and delete it (then the store after it runs) */
     "-fno-finite-loops",
 };
-enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0], MAXFLAGS = NFLAGS + 3 };
+enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0], MAXFLAGS = NFLAGS + 4 };
 
 /* TRITON_METAL_CHECK_OVERFLOW=1: signed overflow in a kernel traps (the
  * process dies of SIGILL at once) instead of wrapping by -fwrapv. MSL leaves
@@ -61,7 +61,19 @@ static int build_flags(bool clang, const char **out) {
   int n = 0;
   const char *e = getenv("TRITON_METAL_CHECK_OVERFLOW");
   bool check = e && !strcmp(e, "1");
-  for (int i = 0; i < NFLAGS; i++) out[n++] = check && !strcmp(cxx_flags[i], "-fwrapv") ? "-fno-wrapv" : cxx_flags[i];
+  for (int i = 0; i < NFLAGS; i++) {
+    const char *f = cxx_flags[i];
+    if (check && !strcmp(f, "-fwrapv")) f = "-fno-wrapv";
+    /* warnings stay silent, but a variable-length array is an error, as in
+     * MSL (clang's -w would silence it too; gcc has no -Wno-everything and
+     * prints its warnings into the discarded output) */
+    if (!strcmp(f, "-w")) {
+      if (!clang) continue;
+      f = "-Wno-everything";
+    }
+    out[n++] = f;
+  }
+  out[n++] = "-Werror=vla";
   if (check) {
     out[n++] = "-fsanitize=signed-integer-overflow";
     out[n++] = clang ? "-fsanitize-trap=signed-integer-overflow" : "-fsanitize-undefined-trap-on-error";
