@@ -56,8 +56,14 @@ def _match(name, pat):
 
 
 def skip_line(name, skips):
-    """(pattern, reason) of the first skip line matching a case name, or None."""
+    """(pattern, reason) of the first skip line matching a case name, or None. A
+    line whose pattern starts with `!` runs the cases it matches (an exception to
+    a broader skip line below it)."""
     for pat, reason in skips:
+        if pat.startswith("!"):
+            if _match(name, pat[1:]):
+                return None
+            continue
         if _match(name, pat):
             return pat, reason
     return None
