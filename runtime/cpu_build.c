@@ -45,12 +45,14 @@ extern char **environ;
 static const char *const cxx_flags[] = {
     "-std=c++17",     "-O2",           "-fPIC",          "-shared",
     "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-fno-exceptions", "-fno-rtti",
-    "-fsigned-char",  "-nostdinc",     "-fvisibility=hidden", "-w",
+    "-fsigned-char",  "-nostdinc",     "-fvisibility=hidden",
+    /* a variable-length array is an error, as in MSL */
+    "-Werror=vla",
     /* a GPU runs a loop without side effects forever; C++ may assume every
      * loop ends and delete it (then the store after it runs) */
     "-fno-finite-loops",
 };
-enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0], MAXFLAGS = NFLAGS + 4 };
+enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0], MAXFLAGS = NFLAGS + 3 };
 
 /* TRITON_METAL_CHECK_OVERFLOW=1: signed overflow in a kernel traps (the
  * process dies of SIGILL at once) instead of wrapping by -fwrapv. MSL leaves
@@ -61,19 +63,12 @@ static int build_flags(bool clang, const char **out) {
   int n = 0;
   const char *e = getenv("TRITON_METAL_CHECK_OVERFLOW");
   bool check = e && !strcmp(e, "1");
-  for (int i = 0; i < NFLAGS; i++) {
-    const char *f = cxx_flags[i];
-    if (check && !strcmp(f, "-fwrapv")) f = "-fno-wrapv";
-    /* warnings stay silent, but a variable-length array is an error, as in
-     * MSL (clang's -w would silence it too; gcc has no -Wno-everything and
-     * prints its warnings into the discarded output) */
-    if (!strcmp(f, "-w")) {
-      if (!clang) continue;
-      f = "-Wno-everything";
-    }
-    out[n++] = f;
-  }
-  out[n++] = "-Werror=vla";
+  /* warnings stay silent, first: -Werror=vla, later, still holds (clang's -w
+   * would silence it too; gcc has no -Wno-everything and prints its warnings
+   * into the discarded output) */
+  if (clang) out[n++] = "-Wno-everything";
+  for (int i = 0; i < NFLAGS; i++)
+    out[n++] = check && !strcmp(cxx_flags[i], "-fwrapv") ? "-fno-wrapv" : cxx_flags[i];
   if (check) {
     out[n++] = "-fsanitize=signed-integer-overflow";
     out[n++] = clang ? "-fsanitize-trap=signed-integer-overflow" : "-fsanitize-undefined-trap-on-error";
@@ -491,7 +486,9 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
   argv[n++] = b->tc->path;
   for (int i = 0; i < nfl; i++) argv[n++] = (char *)fl[i];
   /* Metal 4 tensor ops take class-type template arguments: C++20 for those only */
-  if (strstr(msl, TENSOR_OPS_HEADER)) argv[1] = (char *)"-std=c++20";
+  if (strstr(msl, TENSOR_OPS_HEADER))
+    for (int i = 1; i < n; i++)
+      if (!strcmp(argv[i], "-std=c++17")) argv[i] = (char *)"-std=c++20";
   argv[n++] = (char *)"-I";
   argv[n++] = inc;
   argv[n++] = (char *)"-x";

@@ -19,6 +19,7 @@
 import builtins
 import json
 import os
+import sys
 import time
 
 from . import cache as _cache
@@ -69,10 +70,9 @@ class KernelInterface:
 
     def __getitem__(self, grid):
         def launch(*args, **kwargs):
-            from .jit import _under_dynamo
-            opaque = _under_dynamo(type(self).run)
-            if opaque is not None:  # torch.compile may be tracing: the launch is opaque to it
-                return opaque(self, *args, grid=grid, warmup=False, **kwargs)
+            if "torch._dynamo" in sys.modules:  # torch.compile may be tracing: the launch is opaque to it
+                from .jit import _under_dynamo
+                return _under_dynamo(type(self).run)(self, *args, grid=grid, warmup=False, **kwargs)
             return self.run(*args, grid=grid, warmup=False, **kwargs)
         return launch
 
