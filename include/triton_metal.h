@@ -12,7 +12,8 @@
  *
  * Conventions: every function returns tm_status; on failure a malloc'd message
  * is stored in *err (free it with tm_free). Handles are opaque. No function
- * prints, exits, or keeps global mutable state.
+ * prints, exits, or keeps global mutable state, except tm_interrupt's request
+ * (a signal handler has nowhere else to put it).
  */
 #ifndef TRITON_METAL_H
 #define TRITON_METAL_H
@@ -33,7 +34,8 @@ typedef enum tm_status {
   TM_ERR_DEVICE,   /* the device could not be opened or could not build the MSL */
   TM_ERR_RUNTIME,  /* a launch failed while running (e.g. out-of-bounds access) */
   TM_ERR_NOMEM,
-  TM_ERR_INTERNAL  /* a bug in triton-metal: the message names the pass */
+  TM_ERR_INTERNAL, /* a bug in triton-metal: the message names the pass */
+  TM_ERR_INTERRUPTED /* tm_interrupt() stopped the launch (e.g. Ctrl-C): its results are partial */
 } tm_status;
 
 void tm_free(void *p);
@@ -318,6 +320,15 @@ typedef struct tm_launch_times {
 tm_status tm_launch_timed(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
                           const tm_device_arg *dev, int nargs, tm_launch_times *times,
                           char **err);
+
+/* Stops the launches running on the emulator devices (cpu, metal-sim) at their
+ * next loop iteration: each fails with TM_ERR_INTERRUPTED, leaving the memory
+ * its threads wrote so far, and the device stays usable. Launches that start
+ * later are not affected. Async-signal-safe (a SIGINT handler may call it);
+ * returns at once. A launch on a GPU is not stopped (Metal cannot cancel a
+ * dispatch). The emulator also ends a launch that runs longer than
+ * TRITON_METAL_TIMEOUT seconds (TM_ERR_RUNTIME, saying so). */
+void tm_interrupt(void);
 
 /* What the device made of a loaded module. */
 typedef struct tm_module_info {

@@ -468,14 +468,15 @@ tm_status tm_target_get(const tm_target **out, char **err) {
 /* ------------------------------------------------------------ targets */
 
 /* The emulator's own target. Its shim (runtime/metal_stdlib) implements MSL
- * 3.1's types incl. bfloat, SIMD-group functions and device atomics on int,
+ * 3.2 where kernels can tell (coherent(device) buffers: the host's memory is
+ * coherent; device-scope fences), 3.1's types incl. bfloat, SIMD-group functions and device atomics on int,
  * uint and float, and also simdgroup_matrix and the matmul2d subset the
  * compiler emits; this row keeps the portable tl.dot (what an unknown GPU
  * gets), and a preset (TRITON_METAL_HW=M3-Max, M5) selects the others. */
 static const tm_target generic = {
     .name = "generic",
     .gpu_family = 0,
-    .msl_version = 310,
+    .msl_version = 320,
     .simd_width = 32,
     .default_num_warps = 4,
     .max_vector_bytes = 16,

@@ -187,7 +187,25 @@ typedef struct CpuJob {
   char *err;          /* first error of the launch */
   int interleave;     /* the interleaved schedule (cpu_exec.c): worker 0 alone */
   uint64_t seed;      /* ... and its seed */
+  /* stopping (cpu_stop.c): the stop requests and the tm_interrupt calls
+   * counted when the launch began; the TRITON_METAL_TIMEOUT it runs under
+   * (0: none), its deadline, set once past it by the watchdog; why the launch
+   * was stopped (0, STOP_*); the watchdog's list */
+  unsigned stops0, interrupts0;
+  double timeout_s, deadline;
+  _Atomic int timed_out;
+  _Atomic int stopped;
+  struct CpuJob *watch_next;
 } CpuJob;
+
+enum { STOP_INTERRUPT = 1, STOP_TIMEOUT = 2 };
+/* cpu_stop.c: the count every TM_POLL compares (bumped by each request to
+ * stop), whether job should stop now (0 or STOP_*), and the begin and end of a
+ * launch (the counts; TRITON_METAL_TIMEOUT and the watchdog). */
+extern unsigned cpu_stop_count;
+int cpu_stop_reason(CpuJob *job);
+tm_status cpu_stop_begin(CpuJob *job, char **err);
+void cpu_stop_end(CpuJob *job);
 
 typedef struct Worker Worker;
 

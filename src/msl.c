@@ -25,6 +25,10 @@
  *                per-threadgroup memory and bounds-checks every index.
  *   TM_FENCE     the device-scope fence atomics with sem=acquire/release/acq_rel
  *                place around themselves (MSL 3.2; the emulator's shim defines it).
+ *   TM_POLL      first in the body of every Triton loop (for, while; not the
+ *                compiler's own per-element loops): nothing on a GPU; on the
+ *                emulator where a spinning kernel can be stopped (Ctrl-C,
+ *                tm_interrupt, TRITON_METAL_TIMEOUT).
  *   tm_shfl_xor  simd_shuffle_xor for every dtype reductions use (bool through
  *                ushort, 64-bit integers as two 32-bit halves).
  */
@@ -43,6 +47,9 @@ const Dialect dialect_msl = {
         "#define TM_TG_BASE(bytes) threadgroup float4 tm_smem_base[((bytes) + 15) / 16]\n"
         "#define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))\n"
         "#define TM_TGM(a, line) a\n"
+        "#endif\n"
+        "#ifndef TM_POLL\n"
+        "#define TM_POLL(line)\n"
         "#endif\n"
         "#ifndef TM_FENCE\n"
         "#if __METAL_VERSION__ >= 320\n"

@@ -21,6 +21,7 @@
  * are first copied into tuples (immutable) so the C strings they lend stay
  * valid while the GIL is released.
  */
+#include <signal.h>
 #include <string.h>
 
 #include "_C.h"
@@ -897,6 +898,41 @@ static int parse_memory(PyObject *v, tm_launch_arg *la, tm_device_arg *dv) {
   return PyErr_Occurred() ? -1 : 0;
 }
 
+/* ------------------------------------------------------------------ Ctrl-C
+ * Python's SIGINT handler only sets a flag that the interpreter reads between
+ * bytecodes, so a kernel that spins on the emulator would keep Ctrl-C waiting
+ * forever. Before each launch our handler is put in front of whatever SIGINT
+ * handler is installed (Python's, or one the user set with signal.signal, which
+ * replaces ours: hence the check per launch, one sigaction call): it asks the
+ * runtime to stop the running launches (tm_interrupt, async-signal-safe), then
+ * calls the handler it displaced, so Python still raises KeyboardInterrupt.
+ * SIGINT left at SIG_DFL (the process dies) or SIG_IGN is left alone. */
+static struct sigaction displaced_int;
+
+static void on_sigint(int sig, siginfo_t *si, void *uc) {
+  tm_interrupt();
+  if (displaced_int.sa_flags & SA_SIGINFO) {
+    if (displaced_int.sa_sigaction) displaced_int.sa_sigaction(sig, si, uc);
+  } else if (displaced_int.sa_handler != SIG_DFL && displaced_int.sa_handler != SIG_IGN) {
+    displaced_int.sa_handler(sig);
+  }
+}
+
+static void sigint_hook(void) {
+  struct sigaction cur;
+  if (sigaction(SIGINT, NULL, &cur)) return;
+  if (cur.sa_flags & SA_SIGINFO) {
+    if (cur.sa_sigaction == on_sigint || !cur.sa_sigaction) return;
+  } else if (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN) {
+    return;
+  }
+  displaced_int = cur; /* ours is not installed: no handler of ours reads it now */
+  struct sigaction ours = cur;
+  ours.sa_sigaction = on_sigint;
+  ours.sa_flags = cur.sa_flags | SA_SIGINFO;
+  sigaction(SIGINT, &ours, NULL);
+}
+
 int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py_ssize_t nvals,
                 const PtrArg *ptrs) {
   tm_launch_arg la_stack[STACK_ARGS], *la = la_stack;
@@ -971,12 +1007,18 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
     DeviceObject *d = (DeviceObject *)mo->device;
     tm_launch_times t = {TM_TIME_NONE, 0, 0};
     int timing = d->timing;
+    sigint_hook();
     Py_BEGIN_ALLOW_THREADS
     st = timing ? tm_launch_timed(mo->m, g, la, dev, mo->nargs, &t, &err)
                 : tm_launch_ex(mo->m, g, la, dev, mo->nargs, &err);
     Py_END_ALLOW_THREADS
+    if (st != TM_OK && PyErr_CheckSignals() < 0) { /* Ctrl-C: Python's KeyboardInterrupt */
+      tm_free(err);
+      goto out;
+    }
     if (st != TM_OK) {
-      tmpy_raise_msg(LaunchError, st, err, "tm_launch");
+      tmpy_raise_msg(st == TM_ERR_INTERRUPTED ? PyExc_KeyboardInterrupt : LaunchError, st, err,
+                     "tm_launch");
       goto out;
     }
     tm_free(err);
