@@ -145,7 +145,13 @@ typedef struct tm_target {
   int has_matmul2d;              /* Metal 4 tensor ops */
   int has_atomic64;
   int has_float_atomics;         /* atomic_float on device memory */
+  int has_device_coherence;      /* plain accesses can be made coherent across threadgroups
+                                    (MSL 3.2 coherent(device) buffers and device-scope fences) */
+  int dialect;                   /* what the compiler emits: TM_DIALECT_MSL, or TM_DIALECT_CUDA
+                                    (the GPU proxy: bench/, README "CUDA proxy") */
 } tm_target;
+
+enum { TM_DIALECT_MSL = 0, TM_DIALECT_CUDA = 1 };
 
 const tm_target *tm_target_default(void);
 const tm_target *tm_target_lookup(const char *name); /* NULL when unknown */

@@ -1693,7 +1693,7 @@ static void plan_coherence(Emitter *E) {
   for (int p = 0; p < np; p++) E->shared[p] = (rd[p] || rd_any) && (wr[p] || wr_any);
   E->shared_any = rd_any && wr_any;
   Ins *at = &f->ins.v[ordered];
-  if (c->target->msl_version < 320)
+  if (!c->target->has_device_coherence)
     error_at(c, at->line, at->col,
              "this atomic orders memory (sem='%s') and the kernel reads %s%s%s (line %d), which it "
              "also writes: other programs' writes reach such plain loads only through "
@@ -1706,8 +1706,8 @@ static void plan_coherence(Emitter *E) {
              read_param < np ? "'" : "memory through a pointer of unknown origin",
              read_param < np ? f->params.v[read_param].name : "", read_param < np ? "'" : "", read_line,
              c->target->name, c->target->msl_version / 100, c->target->msl_version / 10 % 10);
-  E->dq = arena_printf(&c->arena, "coherent(device) %s", E->d->buffer_qual);
-  E->dcq = arena_printf(&c->arena, "coherent(device) %s", E->d->const_buffer_qual);
+  E->dq = E->d->coherent_qual;
+  E->dcq = arena_printf(&c->arena, "%s const", E->d->coherent_qual);
 }
 
 char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
@@ -1771,7 +1771,8 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   info->private_bytes = (int)priv;
 
   Buf k = {0};
-  buf_puts(&k, "#include <metal_stdlib>\n");
+  if (d->head) buf_puts(&k, d->head);
+  else buf_puts(&k, "#include <metal_stdlib>\n");
   if (E->tensor_ops) /* a tl.dot's matmul2d variant (emit_dot.c), where the compiler has MSL 4.0 */
     buf_puts(&k, "#if !defined(TM_NO_TENSOR_OPS) && (__METAL_VERSION__ >= 400 || defined(__HAVE_TENSOR__))\n"
                  "#include <metal_tensor>\n"
@@ -1819,27 +1820,40 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
                      "inline bfloat tm_shfl(bfloat x, ushort l) { return as_type<bfloat>(simd_shuffle(as_type<ushort>(x), l)); }\n");
   }
   const char *kname = reserved(f->name) ? arena_printf(&c->arena, "%s_", f->name) : f->name;
-  buf_printf(&k, "\n%s %s(", d->kernel_kw, kname);
+  buf_puts(&k, "\n");
+  if (d->kernel_fmt) buf_printf(&k, d->kernel_fmt, f->num_warps * 32);
+  else buf_puts(&k, d->kernel_kw);
+  buf_printf(&k, " %s(", kname);
   const char *sep = "\n    ";
   for (int i = 0; i < f->params.n; i++) {
     Param *p = &f->params.v[i];
     if (p->kind == TM_PARAM_POINTER)
-      buf_printf(&k, "%s%s %s* %s [[buffer(%d)]]", sep, p->written ? E->dq : E->dcq,
-                 mem_tname(E, (tm_dtype)p->ty.dt), E->param_names[i], i);
+      buf_printf(&k, "%s%s %s* %s", sep, p->written ? E->dq : E->dcq, mem_tname(E, (tm_dtype)p->ty.dt),
+                 E->param_names[i]);
+    else if (d->bytes_by_value)
+      buf_printf(&k, "%s%s %s", sep, em_tname(E, (tm_dtype)p->ty.dt), E->param_names[i]);
     else
-      buf_printf(&k, "%s%s %s& %s [[buffer(%d)]]", sep, d->bytes_qual, em_tname(E, (tm_dtype)p->ty.dt), E->param_names[i], i);
+      buf_printf(&k, "%s%s %s& %s", sep, d->bytes_qual, em_tname(E, (tm_dtype)p->ty.dt), E->param_names[i]);
+    buf_printf(&k, d->buffer_attr, i);
     sep = ",\n    ";
   }
   info->nbuiltins = 0;
   tm_builtin bis[3] = {TM_BI_THREADGROUP_POSITION, TM_BI_THREADGROUPS_PER_GRID, TM_BI_THREAD_INDEX};
   bool want[3] = {true, E->uses_npid, E->uses_tid};
+  Buf locals = {0};
+  ctx_own_buf(c, &locals);
   for (int i = 0; i < 3; i++) {
     if (!want[i]) continue;
-    buf_printf(&k, "%s%s", sep, d->builtin_decl[bis[i]]);
     info->builtins[info->nbuiltins++] = bis[i];
+    if (d->builtin_local[bis[i]]) {
+      buf_printf(&locals, "  %s\n", d->builtin_local[bis[i]]);
+      continue;
+    }
+    buf_printf(&k, "%s%s", sep, d->builtin_decl[bis[i]]);
     sep = ",\n    ";
   }
   buf_puts(&k, ")\n{\n");
+  if (locals.len) buf_put(&k, locals.p, locals.len);
   /* one array per dtype, at the offsets layout_smem chose, in one block of
    * smem_bytes (the emulator places them at these offsets in its
    * per-threadgroup memory; on a GPU they are views of tm_smem_base) */

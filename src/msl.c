@@ -34,9 +34,9 @@
  */
 #include "tm.h"
 
-const Dialect dialect_msl = {
-    .name = "msl",
-    .prelude =
+/* The helpers every dialect's kernels use, in Metal's vocabulary (the CUDA
+ * dialect's head gives that vocabulary its meaning there). */
+const char tm_common_prelude[] =
         "#ifndef TM_LD\n"
         "#define TM_LD(p, line) (p)\n"
         "#define TM_ST(p, line) (p)\n"
@@ -68,7 +68,11 @@ const Dialect dialect_msl = {
         "template <typename T> inline T tm_shfl_xor(T x, ushort m) { return simd_shuffle_xor(x, m); }\n"
         "inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m) != 0; }\n"
         "inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n"
-        "inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n",
+        "inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n";
+
+const Dialect dialect_msl = {
+    .name = "msl",
+    .prelude = tm_common_prelude,
     .type_names =
         {
             [TM_VOID] = "void", [TM_I1] = "bool", [TM_I8] = "char", [TM_I16] = "short",
@@ -89,4 +93,8 @@ const Dialect dialect_msl = {
             [TM_BI_SIMDGROUP] = "uint tm_sg [[simdgroup_index_in_threadgroup]]",
         },
     .has_bfloat = true,
+    .buffer_attr = " [[buffer(%d)]]",
+    .coherent_qual = "coherent(device) device",
 };
+
+const Dialect *dialect_for(const tm_target *t) { return t->dialect == TM_DIALECT_CUDA ? &dialect_cuda : &dialect_msl; }

@@ -333,19 +333,23 @@ static int kernel_fill(KernelObject *ko) {
 static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"source",  "filename",  "first_line", "kernel_name",
                            "params",  "globals",   "num_warps",  "debug",
-                           "dump",    "opt_level", "debug_info", "args_may_alias", NULL};
+                           "dump",    "opt_level", "debug_info", "args_may_alias", "target", NULL};
   int opt_level = TM_OPT_DEFAULT;
+  const char *target = NULL;
   tm_compile_request req;
   PyObject *params_in = Py_None, *globals_in = Py_None, *params = NULL, *globals = NULL, *host_keep = NULL;
   PyObject *result = NULL;
   tm_param_spec *ps = NULL;
   tm_global *gs = NULL;
   memset(&req, 0, sizeof req);
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "sziz|OOipzipp", kwlist, &req.source, &req.filename,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sziz|OOipzippz", kwlist, &req.source, &req.filename,
                                    &req.first_line, &req.kernel_name, &params_in, &globals_in,
                                    &req.num_warps, &req.debug, &req.dump, &opt_level,
-                                   &req.debug_info, &req.args_may_alias))
+                                   &req.debug_info, &req.args_may_alias, &target))
     return NULL;
+  if (target && !(req.target = tm_target_lookup(target)))
+    return PyErr_Format(PyExc_ValueError, "target '%s' is not known (a preset such as 'M3-Max', "
+                        "'M2@14.5', 'generic', or 'cuda-sm90')", target);
   if (opt_level < TM_OPT_DEFAULT || opt_level > TM_OPT_AGGRESSIVE)
     return PyErr_Format(PyExc_ValueError, "opt_level must be %d..%d, got %d", TM_OPT_DEFAULT,
                         TM_OPT_AGGRESSIVE, opt_level);
@@ -1323,7 +1327,8 @@ static PyObject *py_dtype_bytes(PyObject *mod, PyObject *arg) {
 static PyMethodDef module_methods[] = {
     {"compile", (PyCFunction)(void (*)(void))py_compile, METH_VARARGS | METH_KEYWORDS,
      "compile(source, filename, first_line, kernel_name, params=(), globals=(), num_warps=0, "
-     "debug=False, dump=None, opt_level=0, debug_info=False) -> Kernel"},
+     "debug=False, dump=None, opt_level=0, debug_info=False, args_may_alias=False, target=None) "
+     "-> Kernel (target: a preset name; None: the process's target)"},
     {"kernel_from_parts", py_kernel_from_parts, METH_VARARGS,
      "kernel_from_parts(msl, name, source_file, args, builtins, threads_per_threadgroup, "
      "threadgroup_mem_bytes, uses_barriers[, private_bytes[, source_name]]) -> Kernel (from the disk cache)"},
