@@ -41,6 +41,9 @@ namespace metal {} // the kernel says `using namespace metal;`
 #define thread /* Metal's private address space: CUDA's default */
 #define TM_TG(T) T
 
+template <class A, class B> struct tm_same { enum { v = 0 }; };
+template <class A> struct tm_same<A, A> { enum { v = 1 }; };
+
 // ---------------------------------------------------------------- as_type
 template <class T, class U> inline T as_type(const U &u) {
   static_assert(sizeof(T) == sizeof(U), "as_type: the sizes differ");
@@ -364,6 +367,109 @@ inline bool atomic_compare_exchange_weak_explicit(P *p, T *expected, T desired, 
   bool ok = old == *expected;
   *expected = old;
   return ok;
+}
+
+// ---------------------------------------------------------------- simdgroup_matrix
+// Metal's 8x8 SIMD-group matrices on a warp. Each lane holds the two elements
+// of the accumulator fragment of PTX's mma.sync.m16n8k8 (rows 0-7 of its
+// 16x8 C): lane = 4 * g + t holds row g, columns 2t and 2t + 1 (v), which is
+// also its A fragment (a0) for rows 0-7; a loaded matrix also keeps the
+// transposed pair (w: rows 2t, 2t + 1 of column g), its B fragment. The
+// emitter only makes matrices with make_filled_simdgroup_matrix and
+// simdgroup_load, reads them with simdgroup_store, and multiplies: half and
+// bfloat operands into float go through one mma.sync (A's rows 8-15 are zero:
+// half the unit's work is wasted, the price of Metal's 8x8 shape); other
+// types multiply exactly in float through shuffles.
+template <class T, int C, int R> struct simdgroup_matrix {
+  static_assert(C == 8 && R == 8, "simdgroup_matrix: 8x8 only");
+  T v[2], w[2];
+  bool wt; // w holds the transposed pair (loaded or filled; not a product)
+};
+template <class T, int C, int R> inline simdgroup_matrix<T, C, R> make_filled_simdgroup_matrix(T x) {
+  simdgroup_matrix<T, C, R> m;
+  m.v[0] = m.v[1] = m.w[0] = m.w[1] = x;
+  m.wt = true;
+  return m;
+}
+// The transposed pair of m: w[i] = M[2t + i][g], held by lane 4 (2t + i) + g / 2.
+template <class T, int C, int R> inline void tm_transposed(const simdgroup_matrix<T, C, R> &m, T w[2]) {
+  if (m.wt) {
+    w[0] = m.w[0], w[1] = m.w[1];
+    return;
+  }
+  uint lane = threadIdx.x % 32u, g = lane / 4u, t = lane % 4u;
+  for (uint i = 0; i < 2u; i++) {
+    ushort from = ushort(4u * (2u * t + i) + g / 2u);
+    T x0 = simd_shuffle(m.v[0], from), x1 = simd_shuffle(m.v[1], from);
+    w[i] = g % 2u ? x1 : x0;
+  }
+}
+template <class T, class S, int C, int R>
+inline void simdgroup_load(simdgroup_matrix<T, C, R> &m, const S *src, ulong elements_per_row = C,
+                           ulong2 origin = ulong2(0), bool transpose = false) {
+  uint lane = threadIdx.x % 32u, g = lane / 4u, t = lane % 4u;
+  src += origin[1] * elements_per_row + origin[0];
+  for (uint i = 0; i < 2u; i++) {
+    uint c = 2u * t + i;
+    m.v[i] = T(transpose ? src[c * elements_per_row + g] : src[g * elements_per_row + c]);
+    m.w[i] = T(transpose ? src[g * elements_per_row + c] : src[c * elements_per_row + g]);
+  }
+  m.wt = true;
+}
+template <class T, class S, int C, int R>
+inline void simdgroup_store(const simdgroup_matrix<T, C, R> &m, S *dst, ulong elements_per_row = C,
+                            ulong2 origin = ulong2(0), bool transpose = false) {
+  uint lane = threadIdx.x % 32u, g = lane / 4u, t = lane % 4u;
+  dst += origin[1] * elements_per_row + origin[0];
+  for (uint i = 0; i < 2u; i++) {
+    uint c = 2u * t + i;
+    (transpose ? dst[c * elements_per_row + g] : dst[g * elements_per_row + c]) = S(m.v[i]);
+  }
+}
+template <class T> inline uint tm_pack2(T a, T b) {
+  ushort x = as_type<ushort>(a), y = as_type<ushort>(b);
+  return uint(x) | (uint(y) << 16);
+}
+inline void tm_mma_16816(float d[4], uint a0, uint a1, uint b0, const float c[4], half) {
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};\n"
+               : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+               : "r"(a0), "r"(a1), "r"(b0), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+inline void tm_mma_16816(float d[4], uint a0, uint a1, uint b0, const float c[4], bfloat) {
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5}, {%6}, {%7,%8,%9,%10};\n"
+               : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+               : "r"(a0), "r"(a1), "r"(b0), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+template <class TD, class TA, class TB, class TC, int C, int R>
+inline void simdgroup_multiply_accumulate(simdgroup_matrix<TD, C, R> &d, const simdgroup_matrix<TA, C, R> &a,
+                                          const simdgroup_matrix<TB, C, R> &b, const simdgroup_matrix<TC, C, R> &c) {
+  constexpr bool tensor = (sizeof(TA) == 2 && sizeof(TB) == 2 && tm_same<TA, TB>::v && tm_same<TD, float>::v &&
+                           tm_same<TC, float>::v && (tm_same<TA, half>::v || tm_same<TA, bfloat>::v));
+  if constexpr (tensor) {
+    TB bw[2];
+    tm_transposed(b, bw);
+    float acc[4] = {c.v[0], c.v[1], 0.0f, 0.0f}, out[4];
+    tm_mma_16816(out, tm_pack2(a.v[0], a.v[1]), 0u, tm_pack2(bw[0], bw[1]), acc, TA());
+    d.v[0] = out[0], d.v[1] = out[1];
+  } else {
+    uint lane = threadIdx.x % 32u, g = lane / 4u, t = lane % 4u;
+    float r0 = float(c.v[0]), r1 = float(c.v[1]);
+    for (uint k = 0; k < 8u; k++) {
+      // A[g][k] is in lane 4g + k/2 (element k%2); B[k][2t+i] in lane 4k + t (element i)
+      float a0 = float(simd_shuffle(a.v[0], ushort(4u * g + k / 2u)));
+      float a1 = float(simd_shuffle(a.v[1], ushort(4u * g + k / 2u)));
+      float ak = k % 2u ? a1 : a0;
+      r0 = fmaf(ak, float(simd_shuffle(b.v[0], ushort(4u * k + t))), r0);
+      r1 = fmaf(ak, float(simd_shuffle(b.v[1], ushort(4u * k + t))), r1);
+    }
+    d.v[0] = TD(r0), d.v[1] = TD(r1);
+  }
+  d.wt = false;
+}
+template <class TD, class TA, class TB, int C, int R>
+inline void simdgroup_multiply(simdgroup_matrix<TD, C, R> &d, const simdgroup_matrix<TA, C, R> &a,
+                               const simdgroup_matrix<TB, C, R> &b) {
+  simdgroup_multiply_accumulate(d, a, b, make_filled_simdgroup_matrix<TD, C, R>(TD(0)));
 }
 
 // ---------------------------------------------------------------- the TM_* macros
