@@ -4,6 +4,9 @@
  *   1. toolchain: TRITON_METAL_CXX, else the first of clang++-19, clang++, g++,
  *      c++ on PATH; its identity (path + `--version` output) is computed once per
  *      process (the only global mutable state, under a mutex).
+ *   1b. lint: runtime/msl_lint.c refuses what Metal rejects but C++ accepts
+ *      (goto, recursion, ...) before anything is built, its errors reported as
+ *      a failed compile's are (source kept); what it passes on is compiled.
  *   2. trampoline: C++ appended after the MSL; exports tm_cpu_entry and
  *      tm_cpu_entry_range (ABI in runtime/metal_stdlib) which call the kernel by
  *      name with each argument cast per the descriptor and the builtins in order.
@@ -247,7 +250,7 @@ static char *trampoline(const tm_kernel_info *k) {
     if (k->args[i].role == TM_ARG_BUFFER)
       put(&b, "%s\n    ::metal::tm_buf<%s>{tm_a[%d]}", n ? "," : "", t, i);
     else
-      put(&b, "%s\n    *(const %s *)tm_a[%d]", n ? "," : "", t, i);
+      put(&b, "%s\n    *(const TM_AS_CONSTANT %s *)tm_a[%d]", n ? "," : "", t, i); /* constant T& */
   }
   for (int i = 0; i < k->nbuiltins; i++, n++)
     put(&b, "%s\n    %s", n ? "," : "", builtin_expr(k->builtins[i]));
@@ -423,6 +426,50 @@ static char *head(char *s, int lines) {
   for (int i = 0; i < lines && (p = strchr(p, '\n')); i++) p++;
   if (p && *p) strcpy(p, "...\n");
   return s;
+}
+
+/* ------------------------------------------------------------ lint */
+
+/* The MSL version kernels are built for, as runtime/metal.c asks Metal for it:
+ * TRITON_METAL_MSL_VERSION ("3.2"), else the target's (its OS), else 3.1. */
+static int msl_version(void) {
+  const char *e = getenv("TRITON_METAL_MSL_VERSION");
+  unsigned maj, min;
+  if (e && sscanf(e, "%u.%u", &maj, &min) == 2) return (int)(maj * 100 + min * 10);
+  int v = tm_target_default()->msl_version;
+  return v > 0 ? v : 310;
+}
+
+/* Runs the MSL lint (runtime/msl_lint.c); *text gets what to compile. On its
+ * errors the source is kept as a failed C++ compile keeps it
+ * (<cache>/cpu/<hash>.cc, the trampoline appended: the lines are the MSL's) and
+ * the error names that file in each line. */
+static tm_status lint(CpuDev *d, const char *msl, const char *tramp, const char *kname, char **text, char **err) {
+  char *why = NULL;
+  tm_status st = msl_lint(msl, msl_version(), "msl", text, &why);
+  if (st != TM_ERR_DEVICE) {
+    if (st && err) *err = why, why = NULL;
+    free(why);
+    return st;
+  }
+  free(why), why = NULL;
+  uint8_t h[32];
+  char hex[65];
+  Sha256 s;
+  sha256_init(&s);
+  sha256_update(&s, msl, strlen(msl));
+  sha256_update(&s, tramp, strlen(tramp));
+  sha256_final(&s, h);
+  sha256_hex(h, hex);
+  pthread_mutex_lock(&d->mu);
+  char *kept = rt_strfmt("%s/%s.cc", d->cache_dir, hex);
+  int ok = kept && mkdirs(d->cache_dir) == 0 && write_file_atomic(kept, (const char *const[]){msl, tramp}, 2) == 0;
+  pthread_mutex_unlock(&d->mu);
+  msl_lint(msl, msl_version(), ok ? kept : "msl", text, &why);
+  st = rt_error(TM_ERR_DEVICE, err, "C++ compile of kernel '%s' failed (the emulator's MSL lint: Metal rejects this); "
+                "source %s%s\n%s", kname, ok ? "kept at " : "not kept", ok ? kept : "", why ? why : "");
+  free(kept), free(why);
+  return st;
 }
 
 /* ------------------------------------------------------------ build */
@@ -721,13 +768,19 @@ static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, C
   return st;
 }
 
-tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, CpuObj **out,
+tm_status cpu_obj_get(CpuDev *d, const char *msl_in, const tm_kernel_info *info, CpuObj **out,
                       char **err) {
   const Toolchain *tc;
   tm_status st = toolchain(&tc, err);
   if (st) return st;
   char *tramp = trampoline(info);
   if (!tramp) return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  char *msl = NULL; /* what the lint passes on: the text compiled and hashed */
+  if ((st = lint(d, msl_in, tramp, rt_kname(info), &msl, err))) {
+    free(tramp);
+    *out = NULL;
+    return st;
+  }
   uint8_t h[32];
   key(tc, msl, tramp, h);
   pthread_mutex_lock(&d->mu);
@@ -748,6 +801,7 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, Cp
   if (o) o->refs++;
   pthread_mutex_unlock(&d->mu);
   free(tramp);
+  free(msl);
   *out = o;
   return st;
 }
