@@ -829,3 +829,41 @@ void cpu_objs_free(CpuDev *d) {
     free(o);
   }
 }
+
+/* ------------------------------------------------------------ tm_msl_check */
+
+tm_status tm_msl_check(const char *msl, char **err) {
+  if (!msl) return rt_error(TM_ERR_INVALID, err, "tm_msl_check: msl is NULL");
+  const Toolchain *tc;
+  tm_status st = toolchain(&tc, err);
+  if (st) return st;
+  char *text = NULL;
+  if ((st = msl_lint(msl, msl_version(), "msl", &text, err))) return st;
+  char *dir = temp_dir(), *inc = dir ? shim_dir(dir) : NULL, *src = dir ? rt_strfmt("%s/msl.cc", dir) : NULL;
+  if (!inc || !src || write_file_atomic(src, (const char *const[]){text}, 1)) {
+    st = rt_error(TM_ERR_DEVICE, err, "tm_msl_check: cannot write a temporary folder: %s", strerror(errno));
+  } else {
+    const char *fl[MAXFLAGS];
+    char *argv[MAXFLAGS + 8];
+    int nfl = build_flags(tc->clang, fl), n = 0;
+    argv[n++] = tc->path;
+    for (int i = 0; i < nfl; i++)
+      if (strcmp(fl[i], "-shared")) /* nothing is linked */
+        argv[n++] = (char *)(!strcmp(fl[i], "-std=c++17") && strstr(text, TENSOR_OPS_HEADER) ? "-std=c++20" : fl[i]);
+    argv[n++] = (char *)"-fsyntax-only";
+    argv[n++] = (char *)"-I";
+    argv[n++] = inc;
+    argv[n++] = (char *)"-x";
+    argv[n++] = (char *)"c++";
+    argv[n++] = src;
+    argv[n] = NULL;
+    char *out = NULL;
+    int rc = run_capture(argv, 64 * 1024, &out);
+    if (rc) st = rt_error(TM_ERR_DEVICE, err, "%s (%s, exit %d)\n%s", "the emulator's C++ compiler refuses the MSL",
+                          tc->path, rc, out ? head(out, 40) : "");
+    free(out);
+  }
+  if (dir) cpu_temp_dir_remove(dir);
+  free(dir), free(inc), free(src), free(text);
+  return st;
+}

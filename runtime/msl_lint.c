@@ -21,8 +21,10 @@
  * `threadgroup` starts a variable declaration (`threadgroup float a[64];`,
  * storage shared by the threadgroup) or qualifies a pointer, reference or
  * template argument type (`threadgroup float *p`). The output text is the MSL
- * with the first kind spelled `tm_threadgroup_var` (the shim: static
- * thread_local storage in threadgroup space) and everything else unchanged.
+ * with `tm_threadgroup_var ` put before the first kind (the shim: static
+ * thread_local, so the threads of a threadgroup share the variable; the
+ * `threadgroup` after it puts it in threadgroup space) and ` = {}` after each
+ * of its declarators (see tg_rewrite), nothing else changed.
  *
  * Method: one pass makes tokens (comments, strings and preprocessor lines
  * skipped, so macro bodies are not looked at); a second walks them with a
@@ -59,6 +61,11 @@ typedef struct Fn {
   bool visiting, done;
 } Fn;
 
+typedef struct Edit {
+  const char *at;   /* inserted before this place of the MSL */
+  const char *text;
+} Edit;
+
 typedef struct Lint {
   const char *file, *src;
   int msl_version;
@@ -69,8 +76,8 @@ typedef struct Lint {
   char *msgs; /* "FILE:L:C: error: ...\n" lines */
   size_t nmsgs_bytes;
   int nerr;
-  int *tgvar; /* token indices of `threadgroup` that start a variable declaration */
-  int ntgvar;
+  Edit *edits; /* insertions for threadgroup variable declarations, in text order */
+  int nedits;
   bool oom;
 } Lint;
 
@@ -368,6 +375,34 @@ static bool tg_variable(const Lint *L, int i, int *decl_name, bool *init) {
   return false;
 }
 
+static void edit(Lint *L, const char *at, const char *text) {
+  Edit *g = realloc(L->edits, (size_t)(L->nedits + 1) * sizeof *g);
+  if (!g) {
+    L->oom = true;
+    return;
+  }
+  L->edits = g;
+  L->edits[L->nedits++] = (Edit){at, text};
+}
+
+/* The declaration at `threadgroup` token i becomes
+ *   tm_threadgroup_var threadgroup T a[N] = {}, b = {};
+ * static thread_local storage in threadgroup space, aggregate-initialized to
+ * zero (what static storage holds anyway): clang constructs no class object
+ * in another address space (threadgroup atomic_int), but initializes an
+ * aggregate there. */
+static void tg_rewrite(Lint *L, int i) {
+  edit(L, L->t[i].s, "tm_threadgroup_var ");
+  int depth = 0;
+  for (int j = i + 1; j < L->n && !L->oom; j++) {
+    const Tok *t = &L->t[j];
+    if (pu(t, "(") || pu(t, "[") || pu(t, "{") || pu(t, "<")) depth++;
+    else if (pu(t, ")") || pu(t, "]") || pu(t, "}") || pu(t, ">")) depth--;
+    else if (depth == 0 && (pu(t, ",") || pu(t, ";"))) edit(L, t->s, " = {}");
+    if (depth == 0 && pu(t, ";")) break;
+  }
+}
+
 /* ------------------------------------------------------------ the walk */
 
 typedef enum { S_OUTER, S_FUNC, S_BLOCK } Scope;
@@ -450,13 +485,7 @@ static void walk(Lint *L) {
         else if (init)
           error_at(L, t, "threadgroup variable '%.*s' has an initializer: Metal does not allow one (assign it, "
                    "then threadgroup_barrier)", nt->len, nt->s);
-        int *g = realloc(L->tgvar, (size_t)(L->ntgvar + 1) * sizeof *g);
-        if (!g) {
-          L->oom = true;
-          break;
-        }
-        L->tgvar = g;
-        L->tgvar[L->ntgvar++] = i;
+        if (!init) tg_rewrite(L, i);
       }
     }
   }
@@ -501,18 +530,18 @@ static bool dfs(Lint *L, Fn *f) {
 }
 
 static char *rewrite(const Lint *L) {
-  static const char var[] = "tm_threadgroup_var";
-  size_t n = strlen(L->src), extra = (size_t)L->ntgvar * (sizeof var - 1);
+  size_t n = strlen(L->src), extra = 0;
+  for (int k = 0; k < L->nedits; k++) extra += strlen(L->edits[k].text);
   char *out = malloc(n + extra + 1), *o = out;
   if (!out) return NULL;
   const char *p = L->src;
-  for (int k = 0; k < L->ntgvar; k++) {
-    const Tok *t = &L->t[L->tgvar[k]];
-    memcpy(o, p, (size_t)(t->s - p));
-    o += t->s - p;
-    memcpy(o, var, sizeof var - 1);
-    o += sizeof var - 1;
-    p = t->s + t->len;
+  for (int k = 0; k < L->nedits; k++) { /* in text order: made in one pass over the tokens */
+    const Edit *e = &L->edits[k];
+    memcpy(o, p, (size_t)(e->at - p));
+    o += e->at - p;
+    memcpy(o, e->text, strlen(e->text));
+    o += strlen(e->text);
+    p = e->at;
   }
   strcpy(o, p);
   return out;
@@ -534,6 +563,6 @@ tm_status msl_lint(const char *msl, int msl_version, const char *file, char **ou
   } else if (!(*out = rewrite(&L))) {
     st = rt_error(TM_ERR_NOMEM, err, "out of memory");
   }
-  free(L.t), free(L.fn), free(L.msgs), free(L.tgvar);
+  free(L.t), free(L.fn), free(L.msgs), free(L.edits);
   return st;
 }
