@@ -49,13 +49,52 @@ static const char *const cxx_flags[] = {
     "-std=c++17",     "-O2",           "-fPIC",          "-shared",
     "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-fno-exceptions", "-fno-rtti",
     "-fsigned-char",  "-nostdinc",     "-fvisibility=hidden",
-    /* a variable-length array is an error, as in MSL */
-    "-Werror=vla",
     /* a GPU runs a loop without side effects forever; C++ may assume every
      * loop ends and delete it (then the store after it runs) */
     "-fno-finite-loops",
 };
-enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0], MAXFLAGS = NFLAGS + 3 };
+
+/* Warnings. A build's output is read only when it fails, and then only its
+ * first 40 lines, so a warning is either an error or noise that would push
+ * the error out of sight (clang warns about every [[buffer(0)]] attribute):
+ * clang starts from -Wno-everything (-w would silence the -Werror= below too)
+ * and makes errors of the warnings that show a defect of the MSL, code whose
+ * behaviour is undefined or that cannot do what it says, on Metal as here.
+ * Chosen after compiling the MSL of every kernel of tests/exec, the goldens
+ * and the examples (853 texts, every target) with -Wall -Wextra: they gave
+ * unknown attributes, unused variables, parameters and set-but-unused
+ * variables (dead temporaries of the emitter: harmless), -Wuninitialized in
+ * one place (a scan copied an unset value: fixed in src/emit_scan.c), and,
+ * with -Wconditional-uninitialized, only false alarms (vectors filled element
+ * by element in a loop), which is why that one is not here; nor is
+ * -Wshift-negative-value, which -fwrapv silences. */
+static const char *const clang_warnings[] = {
+    "-Wno-everything",
+    "-Werror=vla",                    /* variable-length array: none in MSL */
+    "-Werror=return-type",            /* falling off the end of a non-void function */
+    "-Werror=uninitialized",          /* a read before any write, on every or some path */
+    "-Werror=unsequenced",            /* i = i++ */
+    "-Werror=shift-count-overflow",   /* x << 32 on a 32-bit x */
+    "-Werror=shift-count-negative",
+    "-Werror=array-bounds",           /* a constant index past a local array */
+    "-Werror=division-by-zero",       /* x / 0, x % 0 with a constant 0 */
+    "-Werror=return-stack-address",   /* a pointer or reference to a local, returned */
+    "-Werror=dangling",               /* ... or kept past the temporary it refers to */
+    "-Werror=null-dereference",       /* *(T *)0 */
+    "-Werror=constant-conversion",    /* a constant that changes value in an implicit conversion */
+};
+/* gcc has no -Wno-everything (its warnings go to the discarded output) and
+ * other names; the same defects where it has them. */
+static const char *const gcc_warnings[] = {
+    "-Werror=vla",          "-Werror=return-type",          "-Werror=uninitialized", "-Werror=sequence-point",
+    "-Werror=shift-count-overflow", "-Werror=shift-count-negative", "-Werror=div-by-zero",
+    "-Werror=return-local-addr",
+};
+enum {
+  NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0],
+  NCLANG = sizeof clang_warnings / sizeof clang_warnings[0],
+  MAXFLAGS = NFLAGS + NCLANG + 3
+};
 
 /* TRITON_METAL_CHECK_OVERFLOW=1: signed overflow in a kernel traps (the
  * process dies of SIGILL at once) instead of wrapping by -fwrapv. MSL leaves
@@ -66,10 +105,9 @@ static int build_flags(bool clang, const char **out) {
   int n = 0;
   const char *e = getenv("TRITON_METAL_CHECK_OVERFLOW");
   bool check = e && !strcmp(e, "1");
-  /* warnings stay silent, first: -Werror=vla, later, still holds (clang's -w
-   * would silence it too; gcc has no -Wno-everything and prints its warnings
-   * into the discarded output) */
-  if (clang) out[n++] = "-Wno-everything";
+  const char *const *w = clang ? clang_warnings : gcc_warnings;
+  int nw = clang ? NCLANG : (int)(sizeof gcc_warnings / sizeof *gcc_warnings);
+  for (int i = 0; i < nw; i++) out[n++] = w[i];
   for (int i = 0; i < NFLAGS; i++)
     out[n++] = check && !strcmp(cxx_flags[i], "-fwrapv") ? "-fno-wrapv" : cxx_flags[i];
   if (check) {

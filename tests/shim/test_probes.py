@@ -11,15 +11,21 @@ constructs, and a check that the probes fail for their construct, not for the
 harness. A line `// msl: X.Y` in the header builds the probe for that MSL
 version (TRITON_METAL_MSL_VERSION); otherwise 3.1.
 
-The address-space probes (as_*) need clang: g++ has no address spaces on C++
-types, so under it they are erased (docs/metal.md) and these probes are skipped."""
+defects/ holds MSL in the same form that Metal compiles (with a warning at
+most) but whose behaviour is undefined or not what it says: the warnings the
+emulator makes errors (runtime/cpu_build.c, clang_warnings), one file each.
+
+The address-space probes (as_*) and the defects need clang: g++ has no
+address spaces on C++ types, so under it they are erased (docs/metal.md), and
+its warnings have other names and texts; these are skipped there."""
 import pathlib
 
 import pytest
 
 from triton_metal import _C
 
-PROBES = sorted((pathlib.Path(__file__).parent / "probes").glob("*.metal"))
+HERE = pathlib.Path(__file__).parent
+PROBES = sorted((HERE / "probes").glob("*.metal")) + sorted((HERE / "defects").glob("*.metal"))
 
 
 def header(probe):
@@ -41,11 +47,11 @@ def clang_toolchain():
     return False
 
 
-@pytest.mark.parametrize("probe", PROBES, ids=[p.stem for p in PROBES])
+@pytest.mark.parametrize("probe", PROBES, ids=[f"{p.parent.name}/{p.stem}" for p in PROBES])
 def test_probe(probe, monkeypatch):
     kind, text, msl = header(probe)
-    if probe.stem.startswith("as_") and not clang_toolchain():
-        pytest.skip("address spaces are erased under g++")
+    if (probe.stem.startswith("as_") or probe.parent.name == "defects") and not clang_toolchain():
+        pytest.skip("clang only: address spaces are erased under g++, its warnings differ")
     monkeypatch.setenv("TRITON_METAL_MSL_VERSION", msl)
     out = _C.msl_check(probe.read_text())
     if kind == "// compiles":
