@@ -32,11 +32,13 @@
  * tells program scope from function scope and finds each function definition
  * (a `{` after a `)` outside functions), its name, whether it is a kernel, its
  * parameters and the names it calls. Limits, by design of a lexical check:
- * macros are not expanded; calls resolve by name, and a name defined several
- * times (overloads) may call itself (`f(int)` calling `f(uint)` is common), so
- * recursion through such a name is not seen; calls of template-ids (`f<T>(x)`)
- * and member functions are not followed; a function used as a value other than
- * by `&f` (passed to a template, say) is not seen.
+ * macros are not expanded, and both branches of an #if are read (each must
+ * balance its braces, as the compiler's output does); calls resolve by name,
+ * and a name defined several times (overloads) may call itself (`f(int)`
+ * calling `f(uint)` is common), so recursion through such a name is not seen;
+ * calls of template-ids (`f<T>(x)`) and member functions are not followed; a
+ * function used as a value other than by `&f` (passed to a template, say) is
+ * not seen.
  */
 #include <ctype.h>
 #include <stdbool.h>
