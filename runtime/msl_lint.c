@@ -516,7 +516,7 @@ static bool dfs(Lint *L, Fn *f) {
   bool cycle = false;
   for (int i = f->body0 + 1; i < f->body1 && !cycle; i++) {
     const Tok *t = &L->t[i];
-    if (t->kind != T_ID || !pu(&L->t[i + 1], "(")) continue;
+    if (t->kind != T_ID || i + 1 >= L->n || !pu(&L->t[i + 1], "(")) continue;
     if (pu(&L->t[i - 1], ".") || pu(&L->t[i - 1], "->")) continue; /* a member function */
     Fn *g = fn_find(L, t);
     if (!g || (g == f && f->ndefs > 1)) continue; /* overloads forward to each other */
