@@ -5,9 +5,11 @@
  * the same lint end to end (with the shim's compile after it). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "rt.h"
+#include "test_emu.h"
 
 /* The lint's output for msl at version v: its errors, or "OK:" + the text. */
 static char *lint(const char *msl, int v) {
@@ -163,6 +165,57 @@ static void test_many_errors(void) {
   free(r);
 }
 
+/* Through the cpu device: the lint's errors read as a failed compile's (the
+ * source kept, each line naming it); a hand-written kernel with threadgroup
+ * variables (an atomic among them: class types live in threadgroup space by
+ * the rewrite's `= {}`) builds and runs. */
+static void test_device(void) {
+  emu_fresh_cache();
+  tm_device *d = emu_open();
+  static const tm_kernel_arg args[] = {{"out", 0, TM_ARG_BUFFER, TM_I32, 1}};
+  tm_kernel_info k = {.name = "k", .source_file = "k.py", .nargs = 1, .args = args, .nbuiltins = 1,
+                      .builtins = {TM_BI_THREAD_INDEX}, .threads_per_threadgroup = 64, .uses_barriers = 1};
+  tm_module *m = NULL;
+  char *err = NULL;
+  const char *bad = "#include <metal_stdlib>\nusing namespace metal;\n"
+                    "kernel void k(device int* out [[buffer(0)]], uint tid [[thread_index_in_threadgroup]]) {\n"
+                    "  if (tid) goto end;\n  out[0] = 1;\nend:;\n}\n";
+  CHECK(tm_module_load(d, bad, &k, &m, &err) == TM_ERR_DEVICE && !m);
+  CHECK_CONTAINS(err, "C++ compile of kernel 'k' failed (the emulator's MSL lint: Metal rejects this); source kept at ");
+  const char *at = err ? strstr(err, "source kept at ") : NULL;
+  char path[512] = "";
+  if (at) sscanf(at + strlen("source kept at "), "%511s", path);
+  CHECK(*path && access(path, R_OK) == 0);
+  char *want = rt_strfmt("%s:4:12: error: goto is not supported in Metal", path);
+  CHECK_CONTAINS(err, want);
+  free(want);
+  tm_free(err), err = NULL;
+  const char *good = "#include <metal_stdlib>\nusing namespace metal;\n"
+                     "void bump(threadgroup atomic_int *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }\n"
+                     "kernel void k(device int* out [[buffer(0)]], uint tid [[thread_index_in_threadgroup]]) {\n"
+                     "  threadgroup atomic_int count;\n  threadgroup int seen[64], last;\n"
+                     "  if (tid == 0) atomic_store_explicit(&count, 0, memory_order_relaxed);\n"
+                     "  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+                     "  bump(&count);\n  seen[tid] = int(tid);\n  if (tid == 63) last = 7;\n"
+                     "  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+                     "  out[tid] = atomic_load_explicit(&count, memory_order_relaxed) * 100 + seen[63 - tid] + last;\n}\n";
+  CHECK(tm_module_load(d, good, &k, &m, &err) == TM_OK);
+  if (err) fprintf(stderr, "%s\n", err);
+  tm_free(err);
+  if (m) {
+    int out[64] = {0};
+    tm_launch_arg a[] = {emu_buf(out, sizeof out)};
+    uint32_t grid[3] = {1, 1, 1};
+    CHECK(tm_launch(m, grid, a, 1, NULL) == TM_OK);
+    int ok = 1;
+    for (int t = 0; t < 64; t++) ok &= out[t] == 6400 + 63 - t + 7;
+    CHECK(ok);
+    tm_module_free(m);
+  }
+  tm_device_close(d);
+  emu_rm_cache();
+}
+
 int main(void) {
   test_keywords();
   test_static_and_lambdas();
@@ -170,5 +223,6 @@ int main(void) {
   test_kernel_arguments();
   test_threadgroup();
   test_many_errors();
+  test_device();
   return check_report("test_msl_lint");
 }
