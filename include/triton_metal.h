@@ -257,6 +257,14 @@ tm_status tm_module_load(tm_device *d, const char *msl, const tm_kernel_info *in
                          tm_module **out, char **err);
 void tm_module_free(tm_module *m);
 
+/* Whether the cpu emulator would compile this MSL, without building anything:
+ * its MSL lint (what Metal rejects that C++ accepts), then a syntax-only
+ * compile against the strict shim with the emulator's compiler and flags (the
+ * kernel's trampoline is not part of it). TM_OK, or TM_ERR_DEVICE with the
+ * messages in *err ("msl:LINE:COL: error: ..." for the lint, the compiler's
+ * own for the rest). Needs no device. */
+tm_status tm_msl_check(const char *msl, char **err);
+
 /* One launch argument per tm_kernel_info.args entry, same order.
  *
  * A BUFFER is the kernel's base pointer plus the allocation around it. A

@@ -257,6 +257,17 @@ void cpu_obj_put(CpuDev *d, CpuObj *o);
 void cpu_objs_free(CpuDev *d);
 void cpu_temp_dir_remove(const char *dir); /* a CpuDev.cache_is_temp folder, and its contents */
 
+/* ------------------------------------------------------------ msl_lint.c */
+
+/* What Metal rejects in msl but C++ accepts (goto, long long, lambdas before
+ * MSL 3.2, static locals, recursion, function pointers, size_t and
+ * address-space-less pointer kernel arguments, misplaced threadgroup
+ * variables). TM_OK: *out (malloc'd) is the text to compile: threadgroup
+ * variable declarations become `tm_threadgroup_var threadgroup T a[N] = {};`
+ * (static storage in threadgroup space). Otherwise TM_ERR_DEVICE and *err holds one line per
+ * error, "FILE:LINE:COL: error: ...". msl_version: 320 for 3.2; 0 unknown. */
+tm_status msl_lint(const char *msl, int msl_version, const char *file, char **out, char **err);
+
 /* ------------------------------------------------------------ cpu_pool.c */
 
 tm_status pool_init(Pool *p, int n);

@@ -1324,7 +1324,29 @@ static PyObject *py_dtype_bytes(PyObject *mod, PyObject *arg) {
   return PyLong_FromLong(tm_dtype_bytes((tm_dtype)d));
 }
 
+/* msl_check(msl) -> None when the cpu emulator would compile it, else the
+ * messages (tm_msl_check: the MSL lint, then a syntax-only compile). */
+static PyObject *py_msl_check(PyObject *mod, PyObject *arg) {
+  const char *msl = PyUnicode_AsUTF8(arg);
+  if (!msl)
+    return NULL;
+  char *err = NULL;
+  tm_status st;
+  Py_BEGIN_ALLOW_THREADS
+  st = tm_msl_check(msl, &err);
+  Py_END_ALLOW_THREADS
+  if (st == TM_OK) {
+    tm_free(err);
+    Py_RETURN_NONE;
+  }
+  PyObject *r = PyUnicode_DecodeUTF8(err ? err : "?", err ? (Py_ssize_t)strlen(err) : 1, "replace");
+  tm_free(err);
+  return r;
+}
+
 static PyMethodDef module_methods[] = {
+    {"msl_check", py_msl_check, METH_O,
+     "msl_check(msl) -> None when the cpu emulator would compile the MSL, else its messages"},
     {"compile", (PyCFunction)(void (*)(void))py_compile, METH_VARARGS | METH_KEYWORDS,
      "compile(source, filename, first_line, kernel_name, params=(), globals=(), num_warps=0, "
      "debug=False, dump=None, opt_level=0, debug_info=False, args_may_alias=False, target=None) "
