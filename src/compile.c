@@ -127,6 +127,7 @@ tm_status tm_compile(const tm_compile_request *req, tm_kernel **out, char **err)
           dump = ast_print(c, parse_def_at(c, toks, (int)mod->list.v[i]->ival));
     }
     if (dump_is(req, "ir")) dump = ir_print(c, f);
+    loop_pointers(c, f);
     layout_assign(c, f);
     order_memory(c, f);
     axis_analyze(c, f);

@@ -409,6 +409,9 @@ struct Layout {
   bool replicated;           /* some threads hold duplicates */
 };
 
+/* loopptr.c: a for loop's carried block of pointers advanced by a uniform
+ * step becomes a carried scalar base, the block rebuilt from it in the body. */
+void loop_pointers(Ctx *c, Fn *f);
 void layout_assign(Ctx *c, Fn *f);
 /* order.c: solo scalar loads and the barriers that keep program order between
  * replicated loads and the stores that may alias them */
