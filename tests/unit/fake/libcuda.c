@@ -116,8 +116,11 @@ typedef struct Entry {
   const char *name;
   Kernel fn;
 } Entry;
-static const Entry kernels[] = {{"tm_test_axpy", axpy}, {"tm_test_split", split}, {"tm_test_scalars", scalars},
-               {"tm_test_fault", fault}};
+/* proxy_axpy: the @jit kernel of tests/python/test_cuda_device.py, compiled
+ * by our compiler for cuda-sm90, with tm_test_axpy's parameters */
+static const Entry kernels[] = {{"tm_test_axpy", axpy},       {"tm_test_split", split},
+                                {"tm_test_scalars", scalars}, {"tm_test_fault", fault},
+                                {"proxy_axpy", axpy}};
 
 /* ------------------------------------------------------------ the API */
 
