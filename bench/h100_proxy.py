@@ -197,8 +197,10 @@ def main():
             return d["dx"], d["dw"], d["db"]
 
         def check_b(d, outs):
-            x = d["x"].float().requires_grad_()
-            w = d["w"].float().requires_grad_()
+            # leaves of their own: .float() of a float32 tensor is the tensor
+            # itself, whose .grad would add up across checks
+            x = d["x"].detach().float().clone().requires_grad_()
+            w = d["w"].detach().float().clone().requires_grad_()
             b = torch.zeros(N, device=dev, requires_grad=True)
             y = torch.nn.functional.layer_norm(x, (N,), w, b, 1e-5)
             y.backward(d["dy"].float())

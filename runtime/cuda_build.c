@@ -6,10 +6,12 @@
  *      /usr/local/cuda/bin/nvcc. Its identity (path + `--version` output) is
  *      computed once per process and name (a list under a mutex, never freed,
  *      as cpu_build.c keeps its toolchains).
- *   2. flags: -cubin -O3 -arch=sm_XY (the device's compute capability), then
- *      the words of TRITON_METAL_NVCC_FLAGS (e.g. -lineinfo for a profiler).
- *      No fast-math flag: nvcc's defaults keep IEEE division, square root and
- *      denormals, as the MSL dialect asks Metal for its safe math mode.
+ *   2. flags: -cubin -O3 -fmad=false -arch=sm_XY (the device's compute
+ *      capability), then the words of TRITON_METAL_NVCC_FLAGS (e.g. -lineinfo
+ *      for a profiler). No fast-math flag: nvcc's defaults keep IEEE division,
+ *      square root and denormals, as the MSL dialect asks Metal for its safe
+ *      math mode; no contraction of a * b + c into one fma (-fmad=false: the
+ *      emulator compiles with -ffp-contract=off, and the tests compare bits).
  *   3. key: SHA-256 over a tag, the identity, the flags and the source.
  *   4. lookup: <dir>/<key>.cubin, used only when its bytes hash to what
  *      <key>.sum recorded when it was built and it is an ELF file (anything
@@ -227,7 +229,7 @@ static tm_status nvcc_find(const Nvcc **out, char **err) {
 typedef struct Flags {
   char arch[32];
   char *extra;              /* TRITON_METAL_NVCC_FLAGS, split in place */
-  const char *v[4 + MAX_EXTRA];
+  const char *v[5 + MAX_EXTRA];
   int n;
 } Flags;
 
@@ -236,12 +238,13 @@ static tm_status flags_make(Flags *f, int sm, char **err) {
   snprintf(f->arch, sizeof f->arch, "-arch=sm_%d", sm);
   f->v[f->n++] = "-cubin";
   f->v[f->n++] = "-O3";
+  f->v[f->n++] = "-fmad=false";
   f->v[f->n++] = f->arch;
   const char *e = getenv("TRITON_METAL_NVCC_FLAGS");
   if (!e || !*e) return TM_OK;
   if (!(f->extra = rt_strdup(e))) return rt_error(TM_ERR_NOMEM, err, "out of memory");
   for (char *w = strtok(f->extra, " \t\n"); w; w = strtok(NULL, " \t\n")) {
-    if (f->n == 3 + MAX_EXTRA) {
+    if (f->n == 4 + MAX_EXTRA) {
       free(f->extra);
       f->extra = NULL;
       return rt_error(TM_ERR_INVALID, err, "TRITON_METAL_NVCC_FLAGS: more than %d words",
