@@ -1387,6 +1387,13 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
   bool has_mask = store ? in->nargs == 3 : in->nargs >= 2;
   const char *T = em_tname(E, dt), *MT = mem_tname(E, dt);
   const char *TV = arena_printf(a, "%s%d", MT, V);
+  /* more than 4 elements (8 halves, 8 bytes): MSL vectors have 4 components,
+   * so the access moves 32-bit words (uint2, uint4) of W elements each, and
+   * each word is viewed as a vector of W (as_type<half2>(word)) */
+  int bytes = tm_dtype_bytes(dt) ? tm_dtype_bytes(dt) : 1, W = 4 / bytes, words = V * bytes / 4;
+  bool packed = V > 4;
+  const char *TW = packed ? arena_printf(a, "%s%d", MT, W) : NULL;
+  if (packed) TV = arena_printf(a, "uint%d", words);
   Param *par = ptr_param(E->f, in->args[0]);
   const char *q = store || (par && par->written) ? E->dq : E->dcq;
   E->group = L;
@@ -1416,7 +1423,15 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
   if (!store) {
     buf_printf(&E->out, "%s t = *%s;\n", TV, em_access(E, false, in->args[0], arena_printf(a, "(%s %s*)(%s)", q, TV, pref), in->line));
     em_indent(&E->out, ind + 2);
-    buf_printf(&E->out, "for (uint u = 0; u < %du; ++u) v%d[k0 + u] = %s;\n", V, id, dt == TM_I1 ? "t[u] != 0" : "t[u]");
+    const char *el = packed ? arena_printf(a, "as_type<%s>(t[u / %du])[u %% %du]", TW, W, W) : "t[u]";
+    buf_printf(&E->out, "for (uint u = 0; u < %du; ++u) v%d[k0 + u] = %s%s;\n", V, id, el, dt == TM_I1 ? " != 0" : "");
+  } else if (packed) {
+    buf_printf(&E->out, "%s t;\n", TV);
+    em_indent(&E->out, ind + 2);
+    buf_printf(&E->out, "for (uint w = 0; w < %du; ++w) { %s e; for (uint j = 0; j < %du; ++j) { uint k = k0 + w * %du + j; e[j] = %s(%s); } t[w] = as_type<uint>(e); }\n",
+               words, TW, W, W, MT, em_ref(E, in->args[1]));
+    em_indent(&E->out, ind + 2);
+    buf_printf(&E->out, "*%s = t;\n", em_access(E, true, in->args[0], arena_printf(a, "(%s %s*)(%s)", E->dq, TV, pref), in->line));
   } else {
     buf_printf(&E->out, "%s t;\n", TV);
     em_indent(&E->out, ind + 2);

@@ -484,7 +484,8 @@ void layout_assign(Ctx *c, Fn *f) {
   Type bt = value_type(f, best);
   Assign A = {.c = c, .f = f, .R = R};
   /* elements per thread along the last dim: one 16-byte vector of the widest
-   * block access (at most 4 elements: MSL vectors have 4 components) */
+   * block access (at most 8 elements: MSL vectors have 4 components, so 8
+   * narrow ones move as a uint4 or uint2, emit.c emit_vector_access) */
   int vec = 1;
   if (c->opt != TM_OPT_NONE && c->opt != TM_OPT_BASIC) {
     int bytes = 0;
@@ -497,7 +498,7 @@ void layout_assign(Ctx *c, Fn *f) {
     }
     int maxb = c->target->max_vector_bytes > 0 ? c->target->max_vector_bytes : 16;
     if (bytes) vec = maxb / bytes;
-    if (vec > 4) vec = 4;
+    if (vec > 8) vec = 8;
     if (vec < 1) vec = 1;
   }
   A.family = layout_blocked(c, R, bt.shape, f->num_warps, vec);

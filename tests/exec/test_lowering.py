@@ -26,7 +26,7 @@ def aligned(n, dtype, rng, offset=0):
     return a
 
 
-@pytest.mark.parametrize("dtype,vec", [(np.float32, "float4"), (np.float16, "half4")])
+@pytest.mark.parametrize("dtype,vec", [(np.float32, "float4"), (np.float16, "uint4")])  # 8 halves: 16 bytes as 4 words
 def test_aligned_vector_add_moves_vectors(dtype, vec, rng):
     n = 1000  # not a multiple of the block: the last vectors fall back per element
     x, y, out = aligned(n, dtype, rng), aligned(n, dtype, rng), aligned(n, dtype, rng)

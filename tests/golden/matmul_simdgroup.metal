@@ -46,35 +46,25 @@ kernel void matmul(
   TM_TG_BASE(6144);
   TM_TG_ARRAY(half, tm_smem_half, 1024, 4096);
   TM_TG_ARRAY(float, tm_smem_float, 1024, 0);
-  int v4[2];
-  for (uint k = 0; k < 2u; ++k) {
+  int v4[1];
+  for (uint k = 0; k < 1u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
-    lane /= 8u; warp /= 1u;
+    uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 4u + lane % 4u) * 8u + (k / 1u % 1u) % 1u;
+    lane /= 4u; warp /= 1u;
     int c1 = int(e1 % 1u);
-    uint e0 = (k / 1u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 2u) % 1u;
+    uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
     int c0 = int(e0 % 32u);
     v4[k] = c0;
   }
-  int v5[4];
-  for (uint k = 0; k < 4u; ++k) {
+  int v5[8];
+  for (uint k = 0; k < 8u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
-    lane /= 8u; warp /= 1u;
+    uint e1 = (k / 1u % 8u) / 8u * 32u + ((warp % 1u) * 4u + lane % 4u) * 8u + (k / 1u % 8u) % 8u;
+    lane /= 4u; warp /= 1u;
     int c1 = int(e1 % 32u);
-    uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
+    uint e0 = (k / 8u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 8u % 1u) % 1u;
     int c0 = int(e0 % 1u);
     v5[k] = c1;
-  }
-  int v6[1];
-  for (uint k = 0; k < 1u; ++k) {
-    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
-    lane /= 8u; warp /= 1u;
-    int c1 = int(e1 % 1u);
-    uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
-    int c0 = int(e0 % 16u);
-    v6[k] = c0;
   }
   float r11_1[8];
   // tm_acc11_1: tl.dot's accumulator in simdgroup matrices across the loop
@@ -123,26 +113,46 @@ kernel void matmul(
       device const half* v67 = v61[k] + v66;
       v25[k] = *TM_LDA(v67, 17, 0);
     }
-    int v27[1];
+    int v71[1];
     for (uint k = 0; k < 1u; ++k) {
-      v27[k] = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(v6[k]));
+      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+      uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
+      lane /= 8u; warp /= 1u;
+      int c1 = int(e1 % 1u);
+      uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
+      int c0 = int(e0 % 16u);
+      int v70 = c0;
+      v71[k] = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(v70));
     }
-    device const half* v33[1];
+    device const half* v75[1];
     for (uint k = 0; k < 1u; ++k) {
-      int v28 = v27[0];
-      int v31 = as_type<int>(as_type<uint>(v28) * as_type<uint>(32));
-      v33[k] = b_ptr + v31;
+      int v72 = v71[0];
+      int v74 = as_type<int>(as_type<uint>(v72) * as_type<uint>(32));
+      v75[k] = b_ptr + v74;
     }
-    int v34[4];
+    device const half* v76[4];
     for (uint k = 0; k < 4u; ++k) {
-      v34[k] = v5[(k / 1u % 4u) * 1u];
+      v76[k] = v75[0];
+    }
+    int v77[4];
+    for (uint k = 0; k < 4u; ++k) {
+      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+      uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
+      lane /= 8u; warp /= 1u;
+      int c1 = int(e1 % 32u);
+      uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
+      int c0 = int(e0 % 1u);
+      v77[k] = c1;
+    }
+    int v78[4];
+    for (uint k = 0; k < 4u; ++k) {
+      v78[k] = v77[(k / 1u % 4u) * 1u];
     }
     half v38[4];
     for (uint k = 0; k < 4u; ++k) {
-      device const half* v35 = v33[0];
-      int v36 = v34[(k / 1u % 4u) * 1u];
-      device const half* v37 = v35 + v36;
-      v38[k] = *TM_LDA(v37, 18, 1);
+      int v79 = v78[(k / 1u % 4u) * 1u];
+      device const half* v80 = v76[k] + v79;
+      v38[k] = *TM_LDA(v80, 18, 1);
     }
     // tl.dot: simdgroup_matrix 8x8, 4 tiles per SIMD-group (2x2; 4 of 4 SIMD-groups), K in chunks of 16, accumulating into the loop's matrices
     {
@@ -185,28 +195,28 @@ kernel void matmul(
     threadgroup_barrier(mem_flags::mem_threadgroup);
     for (uint k = 0; k < 8u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-      uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
-      lane /= 8u; warp /= 1u;
+      uint e1 = (k / 1u % 8u) / 8u * 32u + ((warp % 1u) * 4u + lane % 4u) * 8u + (k / 1u % 8u) % 8u;
+      lane /= 4u; warp /= 1u;
       int c1 = int(e1 % 32u);
-      uint e0 = (k / 4u % 2u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 2u) % 1u;
+      uint e0 = (k / 8u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 8u % 1u) % 1u;
       int c0 = int(e0 % 32u);
       r11_1[k] = float(TM_TGM(tm_smem_float, 19)[c0 * 32 + c1]);
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
   }
-  device half* v47[2];
-  for (uint k = 0; k < 2u; ++k) {
-    int v42 = v4[(k / 1u % 2u) * 1u];
+  device half* v47[1];
+  for (uint k = 0; k < 1u; ++k) {
+    int v42 = v4[0];
     int v45 = as_type<int>(as_type<uint>(v42) * as_type<uint>(32));
     v47[k] = c_ptr + v45;
   }
-  int v48[4];
-  for (uint k = 0; k < 4u; ++k) {
-    v48[k] = v5[(k / 1u % 4u) * 1u];
+  int v48[8];
+  for (uint k = 0; k < 8u; ++k) {
+    v48[k] = v5[(k / 1u % 8u) * 1u];
   }
   for (uint k = 0; k < 8u; ++k) {
-    device half* v49 = v47[(k / 4u % 2u) * 1u];
-    int v50 = v48[(k / 1u % 4u) * 1u];
+    device half* v49 = v47[0];
+    int v50 = v48[(k / 1u % 8u) * 1u];
     device half* v51 = v49 + v50;
     half v52 = half(r11_1[k]);
     *TM_STA(v51, 20, 2) = v52;
