@@ -12,7 +12,8 @@
  *     flow (different call sites) fail the launch;
  *   - always: simdgroup_load/store check every element they move, in threadgroup
  *     memory (by array with TM_TGM, else the threadgroup's memory) and in device
- *     buffers, with the stride and the transpose flag. */
+ *     buffers, with the stride and the transpose flag;
+ *   - matmul2d's tensor operands in threadgroup memory are recorded too. */
 #include "test_emu.h"
 
 /* The kernel: 64 threads (two SIMD-groups) per threadgroup, x: 72 floats
@@ -248,12 +249,77 @@ static void test_simdgroup_bounds(tm_device *d) {
               "at race.py:9: index 13", "of threadgroup array <threadgroup memory> (128 elements)");
 }
 
+/* matmul2d's tensor operands in threadgroup memory report what run, load and
+ * store read and write: staging A and B (lines 10, 11) with no barrier before
+ * the run (line 30) races; with it, clean and right (C = A * B, 8x8x8, over the
+ * two SIMD-groups). */
+static const char mm_fmt[] =
+    "#include <metal_stdlib>\n"
+    "#include <metal_tensor>\n"
+    "#include <MetalPerformancePrimitives/MetalPerformancePrimitives.h>\n"
+    "using namespace metal;\n"
+    "kernel void mm(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],\n"
+    "    uint t [[thread_index_in_threadgroup]]) {\n"
+    "  TM_TG_BASE(1024);\n"
+    "  TM_TG_ARRAY(float, tm_smem_float, 256, 0);\n"
+    "  TM_TGM(tm_smem_float, 10)[t] = x[t];\n"
+    "  TM_TGM(tm_smem_float, 11)[64u + t] = x[t] + 1.0f;\n"
+    "%s"
+    "  constexpr auto desc = mpp::tensor_ops::matmul2d_descriptor(8, 8, 8);\n"
+    "  mpp::tensor_ops::matmul2d<desc, metal::execution_simdgroups<2>> op;\n"
+    "  auto ta = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(TM_TGM(tm_smem_float, 30), metal::dextents<int, 2>(8, 8));\n"
+    "  auto tb = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(TM_TGM(tm_smem_float, 31) + 64, metal::dextents<int, 2>(8, 8));\n"
+    "  auto tc = metal::tensor<TM_TG(float), metal::dextents<int, 2>, metal::tensor_inline>(TM_TGM(tm_smem_float, 32) + 128, metal::dextents<int, 2>(8, 8));\n"
+    "  auto acc = op.get_destination_cooperative_tensor<decltype(ta), decltype(tb), float>();\n"
+    "  op.run(ta, tb, acc);\n"
+    "  acc.store(tc);\n"
+    "  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+    "  out[t] = TM_TGM(tm_smem_float, 40)[128u + t];\n"
+    "}\n";
+
+static void test_tensor_ops(tm_device *d) {
+  for (int with_barrier = 0; with_barrier < 2; with_barrier++) {
+    char msl[4096];
+    snprintf(msl, sizeof msl, mm_fmt, with_barrier ? "  threadgroup_barrier(mem_flags::mem_threadgroup);\n" : "");
+    setenv("TRITON_METAL_RACECHECK", "1", 1);
+    tm_kernel_info k = {.name = "mm", .source_file = "mm.py", .nargs = 2, .args = race_args, .nbuiltins = 1,
+                        .builtins = {TM_BI_THREAD_INDEX}, .threads_per_threadgroup = 64,
+                        .threadgroup_mem_bytes = 1024, .uses_barriers = 1};
+    tm_module *m = emu_load(d, msl, &k);
+    unsetenv("TRITON_METAL_RACECHECK");
+    if (!m) continue;
+    for (int i = 0; i < 72; i++) x[i] = (float)(i % 5);
+    tm_launch_arg la[] = {emu_buf(x, 72 * sizeof *x), emu_buf(out, 128 * sizeof *out)};
+    uint32_t grid[3] = {1, 1, 1};
+    char *err = NULL;
+    tm_status st = tm_launch(m, grid, la, 2, &err);
+    if (with_barrier) {
+      CHECK(st == TM_OK);
+      int bad = 0;
+      for (int r = 0; r < 8; r++)
+        for (int c = 0; c < 8; c++) {
+          float s = 0;
+          for (int kk = 0; kk < 8; kk++) s += x[r * 8 + kk] * (x[kk * 8 + c] + 1.0f);
+          bad += out[r * 8 + c] != s;
+        }
+      CHECK(bad == 0);
+    } else {
+      CHECK(st == TM_ERR_RUNTIME);
+      CHECK_CONTAINS(err, "data race on threadgroup memory: thread 1 writes tm_smem_float[1] (byte 4 of threadgroup "
+                          "memory) at mm.py:10, which thread 0 read at mm.py:30");
+    }
+    tm_free(err);
+    tm_module_free(m);
+  }
+}
+
 int main(void) {
   emu_fresh_cache();
   tm_device *d = emu_open();
   test_races(d);
   test_divergence(d);
   test_simdgroup_bounds(d);
+  test_tensor_ops(d);
   tm_device_close(d);
   emu_rm_cache();
   return check_report("test_emu_race");
