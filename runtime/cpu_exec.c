@@ -22,8 +22,9 @@
  *   groups:  pid, barrier, SIMD-groups, exchange slots, threadgroup memory
  *
  * The access hook sees every access (address, size, line, kind) of the running
- * thread, whose threadgroup and thread index are in the context: a race checker
- * can record there under the same schedule.
+ * thread, whose threadgroup and thread index are in the context: the race
+ * checker ("checks" below) records threadgroup-memory accesses there, under
+ * either schedule.
  *
  * Barrier: a thread arrives and waits until every thread of its threadgroup that
  * has not returned has arrived; the last arriver releases the generation and
