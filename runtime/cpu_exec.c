@@ -367,6 +367,14 @@ static const char *site_text(const Site *s) {
   return b;
 }
 
+/* The site the running thread names, as text. Not inlined: the callers go on
+ * to abandon their fiber, whose frame must then hold no addressable local
+ * (AddressSanitizer would keep its poison on the reused stack). */
+static __attribute__((noinline)) const char *here_text(const tm_cpu_ctx *c) {
+  Site s = site_here(c);
+  return site_text(&s);
+}
+
 /* A fresh epoch. When the counter wraps, every record is forgotten (a race
  * may go unseen then; none is invented). */
 static uint32_t race_epoch(Worker *w) {
@@ -540,10 +548,9 @@ static void on_barrier(tm_cpu_ctx *c) {
   if (g->bar_arrived == 0) {
     g->bar = site_here(c);
   } else if (!same_site(&g->bar, c)) {
-    Site here = site_here(c);
     worker_fail(w, "threadgroup_barrier in divergent control flow: thread %u is at %s while thread %u "
                    "waits at %s (every thread of a threadgroup must reach the same barrier)",
-                c->tid, site_text(&here), g->bar.tid, site_text(&g->bar));
+                c->tid, here_text(c), g->bar.tid, site_text(&g->bar));
     abandon(w, f);
   }
   if (++g->bar_arrived == g->alive) {
@@ -571,20 +578,18 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
   }
   *nlanes = sg->size;
   if (sg->done > 0) {
-    Site here = site_here(c);
     worker_fail(w, "SIMD-group collective (%s) reached by lane %u of SIMD-group %u after %u lane(s) "
                    "of that SIMD-group returned",
-                site_text(&here), lane, s, sg->done);
+                here_text(c), lane, s, sg->done);
     abandon(w, f);
   }
   if (sg->arrived == 0) {
     sg->at = site_here(c);
   } else if (!same_site(&sg->at, c)) {
-    Site here = site_here(c);
     worker_fail(w, "SIMD-group collective in divergent control flow: lane %u of SIMD-group %u is at %s "
                    "while lane %u waits at %s (every lane of a SIMD-group must reach the same "
                    "collective: Metal leaves the values of inactive lanes undefined)",
-                lane, s, site_text(&here), sg->at.tid % 32, site_text(&sg->at));
+                lane, s, here_text(c), sg->at.tid % 32, site_text(&sg->at));
     abandon(w, f);
   }
   if (++sg->arrived == sg->size) {
