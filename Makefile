@@ -26,7 +26,7 @@ LIB     := $(BUILD)/libtriton_metal.a
 CLI     := $(BUILD)/triton-metal
 TEST_C  := $(wildcard tests/unit/*.c)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_C))
-GEN     := $(BUILD)/gen/shim_text.inc $(BUILD)/gen/stdlib_text.inc
+GEN     := $(BUILD)/gen/shim_text.inc $(BUILD)/gen/stdlib_text.inc $(BUILD)/gen/cuda_prelude.inc
 EXT_SUFFIX := $(shell $(PYTHON) -c "import sysconfig;print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null)
 PY_INC  := $(shell $(PYTHON) -c "import sysconfig;print(sysconfig.get_paths()['include'])" 2>/dev/null)
 EXT     := python/triton_metal/_C$(EXT_SUFFIX)
@@ -37,6 +37,10 @@ all: $(LIB) $(CLI) $(TESTS) $(EXT)
 $(BUILD)/gen/shim_text.inc: runtime/metal_stdlib tools/embed.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/embed.py runtime/metal_stdlib tm_shim_text > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/cuda_prelude.inc: src/cuda_prelude.cuh tools/embed.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/embed.py src/cuda_prelude.cuh tm_cuda_prelude_text > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/stdlib_text.inc: src/stdlib.py tools/embed.py
 	@mkdir -p $(dir $@)

@@ -30,6 +30,7 @@ def sources(pattern):
 EMBEDDED = [  # (source, generated include, C name): the same rules as the Makefile's
     (os.path.join("runtime", "metal_stdlib"), GEN, "tm_shim_text"),
     (os.path.join("src", "stdlib.py"), os.path.join(GEN_DIR, "stdlib_text.inc"), "tm_stdlib_text_data"),
+    (os.path.join("src", "cuda_prelude.cuh"), os.path.join(GEN_DIR, "cuda_prelude.inc"), "tm_cuda_prelude_text"),
 ]
 
 

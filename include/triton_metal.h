@@ -12,7 +12,8 @@
  *
  * Conventions: every function returns tm_status; on failure a malloc'd message
  * is stored in *err (free it with tm_free). Handles are opaque. No function
- * prints, exits, or keeps global mutable state.
+ * prints, exits, or keeps global mutable state, except tm_interrupt's request
+ * (a signal handler has nowhere else to put it).
  */
 #ifndef TRITON_METAL_H
 #define TRITON_METAL_H
@@ -33,7 +34,8 @@ typedef enum tm_status {
   TM_ERR_DEVICE,   /* the device could not be opened or could not build the MSL */
   TM_ERR_RUNTIME,  /* a launch failed while running (e.g. out-of-bounds access) */
   TM_ERR_NOMEM,
-  TM_ERR_INTERNAL  /* a bug in triton-metal: the message names the pass */
+  TM_ERR_INTERNAL, /* a bug in triton-metal: the message names the pass */
+  TM_ERR_INTERRUPTED /* tm_interrupt() stopped the launch (e.g. Ctrl-C): its results are partial */
 } tm_status;
 
 void tm_free(void *p);
@@ -143,7 +145,13 @@ typedef struct tm_target {
   int has_matmul2d;              /* Metal 4 tensor ops */
   int has_atomic64;
   int has_float_atomics;         /* atomic_float on device memory */
+  int has_device_coherence;      /* plain accesses can be made coherent across threadgroups
+                                    (MSL 3.2 coherent(device) buffers and device-scope fences) */
+  int dialect;                   /* what the compiler emits: TM_DIALECT_MSL, or TM_DIALECT_CUDA
+                                    (the GPU proxy: bench/, README "CUDA proxy") */
 } tm_target;
+
+enum { TM_DIALECT_MSL = 0, TM_DIALECT_CUDA = 1 };
 
 const tm_target *tm_target_default(void);
 const tm_target *tm_target_lookup(const char *name); /* NULL when unknown */
@@ -249,6 +257,14 @@ tm_status tm_module_load(tm_device *d, const char *msl, const tm_kernel_info *in
                          tm_module **out, char **err);
 void tm_module_free(tm_module *m);
 
+/* Whether the cpu emulator would compile this MSL, without building anything:
+ * its MSL lint (what Metal rejects that C++ accepts), then a syntax-only
+ * compile against the strict shim with the emulator's compiler and flags (the
+ * kernel's trampoline is not part of it). TM_OK, or TM_ERR_DEVICE with the
+ * messages in *err ("msl:LINE:COL: error: ..." for the lint, the compiler's
+ * own for the rest). Needs no device. */
+tm_status tm_msl_check(const char *msl, char **err);
+
 /* One launch argument per tm_kernel_info.args entry, same order.
  *
  * A BUFFER is the kernel's base pointer plus the allocation around it. A
@@ -318,6 +334,15 @@ typedef struct tm_launch_times {
 tm_status tm_launch_timed(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
                           const tm_device_arg *dev, int nargs, tm_launch_times *times,
                           char **err);
+
+/* Stops the launches running on the emulator devices (cpu, metal-sim) at their
+ * next loop iteration: each fails with TM_ERR_INTERRUPTED, leaving the memory
+ * its threads wrote so far, and the device stays usable. Launches that start
+ * later are not affected. Async-signal-safe (a SIGINT handler may call it);
+ * returns at once. A launch on a GPU is not stopped (Metal cannot cancel a
+ * dispatch). The emulator also ends a launch that runs longer than
+ * TRITON_METAL_TIMEOUT seconds (TM_ERR_RUNTIME, saying so). */
+void tm_interrupt(void);
 
 /* What the device made of a loaded module. */
 typedef struct tm_module_info {

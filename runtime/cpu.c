@@ -102,13 +102,18 @@ tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, const CpuObj *o, const uin
   memcpy(job.grid, grid, sizeof job.grid);
   pthread_mutex_init(&job.mu, NULL);
   pthread_mutex_lock(&c->launch_mu);
-  pool_run(&c->pool, &job);
+  st = cpu_stop_begin(&job, err);
+  if (st == TM_OK) {
+    pool_run(&c->pool, &job);
+    cpu_stop_end(&job);
+  }
   pthread_mutex_unlock(&c->launch_mu);
   pthread_mutex_destroy(&job.mu);
+  if (st) return st;
   if (!job.err) return TM_OK;
   if (err) *err = job.err;
   else free(job.err);
-  return TM_ERR_RUNTIME;
+  return atomic_load(&job.stopped) == STOP_INTERRUPT ? TM_ERR_INTERRUPTED : TM_ERR_RUNTIME;
 }
 
 static tm_status cpu_launch(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,

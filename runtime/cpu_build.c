@@ -4,6 +4,9 @@
  *   1. toolchain: TRITON_METAL_CXX, else the first of clang++-19, clang++, g++,
  *      c++ on PATH; its identity (path + `--version` output) is computed once per
  *      process (the only global mutable state, under a mutex).
+ *   1b. lint: runtime/msl_lint.c refuses what Metal rejects but C++ accepts
+ *      (goto, recursion, ...) before anything is built, its errors reported as
+ *      a failed compile's are (source kept); what it passes on is compiled.
  *   2. trampoline: C++ appended after the MSL; exports tm_cpu_entry and
  *      tm_cpu_entry_range (ABI in runtime/metal_stdlib) which call the kernel by
  *      name with each argument cast per the descriptor and the builtins in order.
@@ -46,13 +49,52 @@ static const char *const cxx_flags[] = {
     "-std=c++17",     "-O2",           "-fPIC",          "-shared",
     "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-fno-exceptions", "-fno-rtti",
     "-fsigned-char",  "-nostdinc",     "-fvisibility=hidden",
-    /* a variable-length array is an error, as in MSL */
-    "-Werror=vla",
     /* a GPU runs a loop without side effects forever; C++ may assume every
      * loop ends and delete it (then the store after it runs) */
     "-fno-finite-loops",
 };
-enum { NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0], MAXFLAGS = NFLAGS + 5 };
+
+/* Warnings. A build's output is read only when it fails, and then only its
+ * first 40 lines, so a warning is either an error or noise that would push
+ * the error out of sight (clang warns about every [[buffer(0)]] attribute):
+ * clang starts from -Wno-everything (-w would silence the -Werror= below too)
+ * and makes errors of the warnings that show a defect of the MSL, code whose
+ * behaviour is undefined or that cannot do what it says, on Metal as here.
+ * Chosen after compiling the MSL of every kernel of tests/exec, the goldens
+ * and the examples (853 texts, every target) with -Wall -Wextra: they gave
+ * unknown attributes, unused variables, parameters and set-but-unused
+ * variables (dead temporaries of the emitter: harmless), -Wuninitialized in
+ * one place (a scan copied an unset value: fixed in src/emit_scan.c), and,
+ * with -Wconditional-uninitialized, only false alarms (vectors filled element
+ * by element in a loop), which is why that one is not here; nor is
+ * -Wshift-negative-value, which -fwrapv silences. */
+static const char *const clang_warnings[] = {
+    "-Wno-everything",
+    "-Werror=vla",                    /* variable-length array: none in MSL */
+    "-Werror=return-type",            /* falling off the end of a non-void function */
+    "-Werror=uninitialized",          /* a read before any write, on every or some path */
+    "-Werror=unsequenced",            /* i = i++ */
+    "-Werror=shift-count-overflow",   /* x << 32 on a 32-bit x */
+    "-Werror=shift-count-negative",
+    "-Werror=array-bounds",           /* a constant index past a local array */
+    "-Werror=division-by-zero",       /* x / 0, x % 0 with a constant 0 */
+    "-Werror=return-stack-address",   /* a pointer or reference to a local, returned */
+    "-Werror=dangling",               /* ... or kept past the temporary it refers to */
+    "-Werror=null-dereference",       /* *(T *)0 */
+    "-Werror=constant-conversion",    /* a constant that changes value in an implicit conversion */
+};
+/* gcc has no -Wno-everything (its warnings go to the discarded output) and
+ * other names; the same defects where it has them. */
+static const char *const gcc_warnings[] = {
+    "-Werror=vla",          "-Werror=return-type",          "-Werror=uninitialized", "-Werror=sequence-point",
+    "-Werror=shift-count-overflow", "-Werror=shift-count-negative", "-Werror=div-by-zero",
+    "-Werror=return-local-addr",
+};
+enum {
+  NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0],
+  NCLANG = sizeof clang_warnings / sizeof clang_warnings[0],
+  MAXFLAGS = NFLAGS + NCLANG + 5 /* and the overflow check (2), race_flags (2), one spare */
+};
 
 /* TRITON_METAL_RACECHECK=1: kernels report every threadgroup-memory access,
  * saying whether it reads or writes (runtime/metal_stdlib "race check"), and
@@ -76,10 +118,9 @@ static int build_flags(bool clang, const char **out) {
   int n = 0;
   const char *e = getenv("TRITON_METAL_CHECK_OVERFLOW");
   bool check = e && !strcmp(e, "1");
-  /* warnings stay silent, first: -Werror=vla, later, still holds (clang's -w
-   * would silence it too; gcc has no -Wno-everything and prints its warnings
-   * into the discarded output) */
-  if (clang) out[n++] = "-Wno-everything";
+  const char *const *w = clang ? clang_warnings : gcc_warnings;
+  int nw = clang ? NCLANG : (int)(sizeof gcc_warnings / sizeof *gcc_warnings);
+  for (int i = 0; i < nw; i++) out[n++] = w[i];
   for (int i = 0; i < NFLAGS; i++)
     out[n++] = check && !strcmp(cxx_flags[i], "-fwrapv") ? "-fno-wrapv" : cxx_flags[i];
   if (check) {
@@ -260,7 +301,7 @@ static char *trampoline(const tm_kernel_info *k) {
     if (k->args[i].role == TM_ARG_BUFFER)
       put(&b, "%s\n    ::metal::tm_buf<%s>{tm_a[%d]}", n ? "," : "", t, i);
     else
-      put(&b, "%s\n    *(const %s *)tm_a[%d]", n ? "," : "", t, i);
+      put(&b, "%s\n    *(const TM_AS_CONSTANT %s *)tm_a[%d]", n ? "," : "", t, i); /* constant T& */
   }
   for (int i = 0; i < k->nbuiltins; i++, n++)
     put(&b, "%s\n    %s", n ? "," : "", builtin_expr(k->builtins[i]));
@@ -436,6 +477,50 @@ static char *head(char *s, int lines) {
   for (int i = 0; i < lines && (p = strchr(p, '\n')); i++) p++;
   if (p && *p) strcpy(p, "...\n");
   return s;
+}
+
+/* ------------------------------------------------------------ lint */
+
+/* The MSL version kernels are built for, as runtime/metal.c asks Metal for it:
+ * TRITON_METAL_MSL_VERSION ("3.2"), else the target's (its OS), else 3.1. */
+static int msl_version(void) {
+  const char *e = getenv("TRITON_METAL_MSL_VERSION");
+  unsigned maj, min;
+  if (e && sscanf(e, "%u.%u", &maj, &min) == 2) return (int)(maj * 100 + min * 10);
+  int v = tm_target_default()->msl_version;
+  return v > 0 ? v : 310;
+}
+
+/* Runs the MSL lint (runtime/msl_lint.c); *text gets what to compile. On its
+ * errors the source is kept as a failed C++ compile keeps it
+ * (<cache>/cpu/<hash>.cc, the trampoline appended: the lines are the MSL's) and
+ * the error names that file in each line. */
+static tm_status lint(CpuDev *d, const char *msl, const char *tramp, const char *kname, char **text, char **err) {
+  char *why = NULL;
+  tm_status st = msl_lint(msl, msl_version(), "msl", text, &why);
+  if (st != TM_ERR_DEVICE) {
+    if (st && err) *err = why, why = NULL;
+    free(why);
+    return st;
+  }
+  free(why), why = NULL;
+  uint8_t h[32];
+  char hex[65];
+  Sha256 s;
+  sha256_init(&s);
+  sha256_update(&s, msl, strlen(msl));
+  sha256_update(&s, tramp, strlen(tramp));
+  sha256_final(&s, h);
+  sha256_hex(h, hex);
+  pthread_mutex_lock(&d->mu);
+  char *kept = rt_strfmt("%s/%s.cc", d->cache_dir, hex);
+  int ok = kept && mkdirs(d->cache_dir) == 0 && write_file_atomic(kept, (const char *const[]){msl, tramp}, 2) == 0;
+  pthread_mutex_unlock(&d->mu);
+  msl_lint(msl, msl_version(), ok ? kept : "msl", text, &why);
+  st = rt_error(TM_ERR_DEVICE, err, "C++ compile of kernel '%s' failed (the emulator's MSL lint: Metal rejects this); "
+                "source %s%s\n%s", kname, ok ? "kept at " : "not kept", ok ? kept : "", why ? why : "");
+  free(kept), free(why);
+  return st;
 }
 
 /* ------------------------------------------------------------ build */
@@ -738,13 +823,19 @@ static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, C
   return st;
 }
 
-tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, CpuObj **out,
+tm_status cpu_obj_get(CpuDev *d, const char *msl_in, const tm_kernel_info *info, CpuObj **out,
                       char **err) {
   const Toolchain *tc;
   tm_status st = toolchain(&tc, err);
   if (st) return st;
   char *tramp = trampoline(info);
   if (!tramp) return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  char *msl = NULL; /* what the lint passes on: the text compiled and hashed */
+  if ((st = lint(d, msl_in, tramp, rt_kname(info), &msl, err))) {
+    free(tramp);
+    *out = NULL;
+    return st;
+  }
   uint8_t h[32];
   key(tc, msl, tramp, h);
   pthread_mutex_lock(&d->mu);
@@ -765,6 +856,7 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, Cp
   if (o) o->refs++;
   pthread_mutex_unlock(&d->mu);
   free(tramp);
+  free(msl);
   *out = o;
   return st;
 }
@@ -791,4 +883,42 @@ void cpu_objs_free(CpuDev *d) {
     dlclose(o->dl);
     free(o);
   }
+}
+
+/* ------------------------------------------------------------ tm_msl_check */
+
+tm_status tm_msl_check(const char *msl, char **err) {
+  if (!msl) return rt_error(TM_ERR_INVALID, err, "tm_msl_check: msl is NULL");
+  const Toolchain *tc;
+  tm_status st = toolchain(&tc, err);
+  if (st) return st;
+  char *text = NULL;
+  if ((st = msl_lint(msl, msl_version(), "msl", &text, err))) return st;
+  char *dir = temp_dir(), *inc = dir ? shim_dir(dir) : NULL, *src = dir ? rt_strfmt("%s/msl.cc", dir) : NULL;
+  if (!inc || !src || write_file_atomic(src, (const char *const[]){text}, 1)) {
+    st = rt_error(TM_ERR_DEVICE, err, "tm_msl_check: cannot write a temporary folder: %s", strerror(errno));
+  } else {
+    const char *fl[MAXFLAGS];
+    char *argv[MAXFLAGS + 8];
+    int nfl = build_flags(tc->clang, fl), n = 0;
+    argv[n++] = tc->path;
+    for (int i = 0; i < nfl; i++)
+      if (strcmp(fl[i], "-shared")) /* nothing is linked */
+        argv[n++] = (char *)(!strcmp(fl[i], "-std=c++17") && strstr(text, TENSOR_OPS_HEADER) ? "-std=c++20" : fl[i]);
+    argv[n++] = (char *)"-fsyntax-only";
+    argv[n++] = (char *)"-I";
+    argv[n++] = inc;
+    argv[n++] = (char *)"-x";
+    argv[n++] = (char *)"c++";
+    argv[n++] = src;
+    argv[n] = NULL;
+    char *out = NULL;
+    int rc = run_capture(argv, 64 * 1024, &out);
+    if (rc) st = rt_error(TM_ERR_DEVICE, err, "%s (%s, exit %d)\n%s", "the emulator's C++ compiler refuses the MSL",
+                          tc->path, rc, out ? head(out, 40) : "");
+    free(out);
+  }
+  if (dir) cpu_temp_dir_remove(dir);
+  free(dir), free(inc), free(src), free(text);
+  return st;
 }

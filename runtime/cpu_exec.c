@@ -42,7 +42,15 @@
  * different kinds of rendezvous are reported as a deadlock. A bad device or
  * threadgroup memory access (the shim's checks) records the first violation and
  * continues on a per-worker scratch area.
+ *
+ * Stopping (cpu_stop.c): a kernel's loops call on_poll when a request to stop
+ * is pending; if it is for this launch, a thread running as a fiber abandons
+ * its threadgroup like a failed collective, and a thread of a kernel without
+ * fibers (tm_cpu_entry_range, on the worker's own stack) long-jumps back to
+ * worker_run_job (the C++ frames it leaves have no destructors: -fno-exceptions
+ * and trivially destructible kernels).
  */
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +121,7 @@ struct Worker {
   int abort;
   uint64_t rng;
   unsigned cur; /* the running fiber */
+  jmp_buf escape; /* worker_run_job, for on_poll in a kernel without fibers */
   Fiber sched;  /* the worker's own stack */
   /* fibers: capacity cap; group g's threads are g * n .. g * n + n - 1 */
   Fiber *fibers;
@@ -604,6 +613,32 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
   return base;
 }
 
+/* A pending request to stop (cpu_stop.c), seen at a loop of the kernel. */
+static void on_poll(tm_cpu_ctx *c, int line) {
+  Worker *w = (Worker *)c;
+  CpuJob *job = w->job;
+  int why = cpu_stop_reason(job);
+  if (!why) { /* another launch's */
+    c->stop_seen = __atomic_load_n(&cpu_stop_count, __ATOMIC_SEQ_CST);
+    return;
+  }
+  int none = 0;
+  if (atomic_compare_exchange_strong(&job->stopped, &none, why)) {
+    const tm_kernel_info *k = job->info;
+    if (why == STOP_INTERRUPT)
+      worker_fail(w, "interrupted (tm_interrupt, e.g. Ctrl-C) in the loop at %s:%d; the "
+                     "launch stopped with its work partly done",
+                  k->source_file, line);
+    else
+      worker_fail(w, "still running after TRITON_METAL_TIMEOUT=%g s, in the loop at %s:%d "
+                     "(a loop that never ends? a GPU would hang here); the launch stopped with "
+                     "its work partly done",
+                  job->timeout_s, k->source_file, line);
+  }
+  if (w->fibers_on) abandon(w, w->cur);
+  longjmp(w->escape, 1);
+}
+
 /* splitmix64: the interleaved schedule's random draws. */
 static uint64_t draw(Worker *w) {
   uint64_t z = (w->rng += 0x9e3779b97f4a7c15u);
@@ -742,6 +777,8 @@ Worker *worker_new(void) {
   w->ctx.simd_exchange = on_simd;
   w->ctx.tg_oob = on_tg_oob;
   w->ctx.access = on_access;
+  w->ctx.stop = &cpu_stop_count;
+  w->ctx.poll = on_poll;
   return w;
 }
 
@@ -789,6 +826,7 @@ static int bind(Worker *w, CpuJob *job) {
   w->interleave = job->interleave;
   w->racecheck = job->obj->racecheck;
   w->ctx.hooked = job->interleave || w->racecheck;
+  w->ctx.stop_seen = job->stops0;
   w->fibers_on = job->info->uses_barriers != 0 || job->interleave;
   w->rng = job->seed;
   unsigned n = w->n, groups = 1;
@@ -832,6 +870,10 @@ void worker_run_job(Worker *w, CpuJob *job) {
   }
   if (w->interleave) {
     run_interleaved(w);
+    w->job = NULL;
+    return;
+  }
+  if (setjmp(w->escape)) { /* on_poll stopped the launch */
     w->job = NULL;
     return;
   }

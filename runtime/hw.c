@@ -439,6 +439,12 @@ static void target_name(const HwDesc *d, char *out, size_t cap) {
 }
 
 static void default_init(void) {
+  const tm_target *cuda = hw_cuda_target(getenv("TRITON_METAL_HW"));
+  if (cuda) { /* TRITON_METAL_HW=cuda-sm90: the GPU proxy's target on this machine */
+    hw_detect(&default_desc);
+    default_target = *cuda;
+    return;
+  }
   default_status = hw_from_env(&default_desc, &default_err);
   target_name(&default_desc, default_name, sizeof default_name);
   hw_target_from(&default_desc, default_name, &default_target, default_name, sizeof default_name);
@@ -468,14 +474,15 @@ tm_status tm_target_get(const tm_target **out, char **err) {
 /* ------------------------------------------------------------ targets */
 
 /* The emulator's own target. Its shim (runtime/metal_stdlib) implements MSL
- * 3.1's types incl. bfloat, SIMD-group functions and device atomics on int,
+ * 3.2 where kernels can tell (coherent(device) buffers: the host's memory is
+ * coherent; device-scope fences), 3.1's types incl. bfloat, SIMD-group functions and device atomics on int,
  * uint and float, and also simdgroup_matrix and the matmul2d subset the
  * compiler emits; this row keeps the portable tl.dot (what an unknown GPU
  * gets), and a preset (TRITON_METAL_HW=M3-Max, M5) selects the others. */
 static const tm_target generic = {
     .name = "generic",
     .gpu_family = 0,
-    .msl_version = 310,
+    .msl_version = 320,
     .simd_width = 32,
     .default_num_warps = 4,
     .max_vector_bytes = 16,
@@ -486,9 +493,32 @@ static const tm_target generic = {
     .has_matmul2d = 0,
     .has_atomic64 = 0,
     .has_float_atomics = 1,
+    .has_device_coherence = 1,
 };
 
 const tm_target *hw_generic_target(void) { return &generic; }
+
+/* The GPU proxy's targets (bench/, README "CUDA proxy"): the same compiler
+ * emitting CUDA C++ for an NVIDIA GPU, a measuring instrument for the
+ * lowering, not a product. A warp is a SIMD-group of 32; 48 KiB of static
+ * shared memory per block; device-scope fences (__threadfence) and volatile
+ * accesses give the coherence coherent(device) gives on Metal. */
+static const tm_target cuda_targets[] = {
+    {.name = "cuda-sm80", .simd_width = 32, .default_num_warps = 4, .max_vector_bytes = 16,
+     .max_threads_per_threadgroup = 1024, .threadgroup_mem_bytes = 49152, .has_bfloat = 1,
+     .has_simdgroup_matrix = 1, .has_float_atomics = 1, .has_device_coherence = 1,
+     .dialect = TM_DIALECT_CUDA},
+    {.name = "cuda-sm90", .simd_width = 32, .default_num_warps = 4, .max_vector_bytes = 16,
+     .max_threads_per_threadgroup = 1024, .threadgroup_mem_bytes = 49152, .has_bfloat = 1,
+     .has_simdgroup_matrix = 1, .has_float_atomics = 1, .has_device_coherence = 1,
+     .dialect = TM_DIALECT_CUDA},
+};
+
+const tm_target *hw_cuda_target(const char *name) {
+  for (size_t i = 0; name && i < sizeof cuda_targets / sizeof cuda_targets[0]; i++)
+    if (!strcasecmp(name, cuda_targets[i].name)) return &cuda_targets[i];
+  return NULL;
+}
 
 void hw_target_from(const HwDesc *d, const char *name, tm_target *t, char *names, size_t cap) {
   const HwGen *g = d->apple_silicon && is_macos(d) ? hw_gen(d->generation) : NULL;
@@ -512,6 +542,7 @@ void hw_target_from(const HwDesc *d, const char *name, tm_target *t, char *names
       .has_matmul2d = g->matrix_units && msl >= 400,             /* tensor ops: MSL 4.0 */
       .has_atomic64 = g->atomic64 && msl >= 240,                 /* atomic_ulong: MSL 2.4 */
       .has_float_atomics = msl >= 300,                           /* atomic_float: MSL 3.0 */
+      .has_device_coherence = msl >= 320,                        /* coherent(device): MSL 3.2 */
   };
 }
 
@@ -528,6 +559,7 @@ static Named *named; /* never freed: one entry per distinct name looked up */
 const tm_target *tm_target_lookup(const char *name) {
   if (!name) return NULL;
   if (!strcasecmp(name, "generic")) return &generic;
+  if (hw_cuda_target(name)) return hw_cuda_target(name);
   if (strlen(name) >= sizeof named->key) return NULL;
   pthread_mutex_lock(&named_mu);
   Named *e = named;

@@ -129,6 +129,8 @@ tm_status hw_current(const HwDesc **d, char **err);
 void hw_target_from(const HwDesc *d, const char *name, tm_target *t, char *names, size_t cap);
 /* The target of a non-Apple machine: what the cpu emulator compiles for by default. */
 const tm_target *hw_generic_target(void);
+/* The GPU proxy's CUDA target of that name ("cuda-sm90"), or NULL. */
+const tm_target *hw_cuda_target(const char *name);
 
 /* What the compiler will do with a target, described from its fields only. */
 typedef struct HwPlan {

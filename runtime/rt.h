@@ -188,7 +188,25 @@ typedef struct CpuJob {
   char *err;          /* first error of the launch */
   int interleave;     /* the interleaved schedule (cpu_exec.c): worker 0 alone */
   uint64_t seed;      /* ... and its seed */
+  /* stopping (cpu_stop.c): the stop requests and the tm_interrupt calls
+   * counted when the launch began; the TRITON_METAL_TIMEOUT it runs under
+   * (0: none), its deadline, set once past it by the watchdog; why the launch
+   * was stopped (0, STOP_*); the watchdog's list */
+  unsigned stops0, interrupts0;
+  double timeout_s, deadline;
+  _Atomic int timed_out;
+  _Atomic int stopped;
+  struct CpuJob *watch_next;
 } CpuJob;
+
+enum { STOP_INTERRUPT = 1, STOP_TIMEOUT = 2 };
+/* cpu_stop.c: the count every TM_POLL compares (bumped by each request to
+ * stop), whether job should stop now (0 or STOP_*), and the begin and end of a
+ * launch (the counts; TRITON_METAL_TIMEOUT and the watchdog). */
+extern unsigned cpu_stop_count;
+int cpu_stop_reason(CpuJob *job);
+tm_status cpu_stop_begin(CpuJob *job, char **err);
+void cpu_stop_end(CpuJob *job);
 
 typedef struct Worker Worker;
 
@@ -239,6 +257,17 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, Cp
 void cpu_obj_put(CpuDev *d, CpuObj *o);
 void cpu_objs_free(CpuDev *d);
 void cpu_temp_dir_remove(const char *dir); /* a CpuDev.cache_is_temp folder, and its contents */
+
+/* ------------------------------------------------------------ msl_lint.c */
+
+/* What Metal rejects in msl but C++ accepts (goto, long long, lambdas before
+ * MSL 3.2, static locals, recursion, function pointers, size_t and
+ * address-space-less pointer kernel arguments, misplaced threadgroup
+ * variables). TM_OK: *out (malloc'd) is the text to compile: threadgroup
+ * variable declarations become `tm_threadgroup_var threadgroup T a[N] = {};`
+ * (static storage in threadgroup space). Otherwise TM_ERR_DEVICE and *err holds one line per
+ * error, "FILE:LINE:COL: error: ...". msl_version: 320 for 3.2; 0 unknown. */
+tm_status msl_lint(const char *msl, int msl_version, const char *file, char **out, char **err);
 
 /* ------------------------------------------------------------ cpu_pool.c */
 

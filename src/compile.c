@@ -127,11 +127,12 @@ tm_status tm_compile(const tm_compile_request *req, tm_kernel **out, char **err)
           dump = ast_print(c, parse_def_at(c, toks, (int)mod->list.v[i]->ival));
     }
     if (dump_is(req, "ir")) dump = ir_print(c, f);
+    loop_pointers(c, f);
     layout_assign(c, f);
     order_memory(c, f);
     axis_analyze(c, f);
     tm_kernel_info info = {0};
-    char *msl = emit(c, f, &dialect_msl, &info);
+    char *msl = emit(c, f, dialect_for(c->target), &info);
     if (dump_is(req, "explain")) dump = explain(c, f, msl, &info);
     if (req->dump && !dump && strcmp(req->dump, "msl"))
       error_at(c, c->src.first_line, 1, "unknown dump stage '%s' (known: ast, ir, msl, explain)", req->dump);

@@ -81,7 +81,7 @@ static const char *decl_type(Emitter *E, int id) {
   Ins *in = &E->f->ins.v[id];
   if (!in->ty.ptr) return em_tname(E, (tm_dtype)in->ty.dt);
   Param *p = ptr_param(E->f, id);
-  const char *q = p && !p->written ? E->d->const_buffer_qual : E->d->buffer_qual;
+  const char *q = p && !p->written ? E->dcq : E->dq;
   return arena_printf(&E->c->arena, "%s %s*", q, mem_tname(E, (tm_dtype)in->ty.dt));
 }
 
@@ -216,7 +216,7 @@ static const char *binop_expr(Emitter *E, Ins *in) {
       return arena_printf(a, "%s(%s)", h, x);
     }
     if (in->ty.ptr) /* int64 -> pointer */
-      return arena_printf(a, "(%s %s*)(%s)", E->d->buffer_qual, mem_tname(E, (tm_dtype)in->ty.dt), x);
+      return arena_printf(a, "(%s %s*)(%s)", E->dq, mem_tname(E, (tm_dtype)in->ty.dt), x);
     if (E->f->ins.v[in->args[0]].ty.ptr) return arena_printf(a, "%s(%s)", T, x); /* pointer -> int64 */
     if (in->ty.dt == TM_I1) return arena_printf(a, "%s != %s(0)", x, em_tname(E, dt));
     if ((dt == TM_BF16 && in->ty.dt == TM_F16) || (dt == TM_F16 && in->ty.dt == TM_BF16))
@@ -508,6 +508,8 @@ static void emit_for(Emitter *E, int id, int ind) {
   else cond = arena_printf(a, "(%s > 0 ? %s < %s : %s > %s)", st, iv, hi, iv, hi);
   em_indent(&E->out, ind);
   buf_printf(&E->out, "for (%s %s = %s; %s; %s += %s) {\n", em_tname(E, (tm_dtype)in->ty.dt), iv, lo, cond, iv, st);
+  em_indent(&E->out, ind + 1);
+  buf_printf(&E->out, "TM_POLL(%d);\n", in->line);
   emit_block(E, in->regions[0], ind + 1, id);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
@@ -539,6 +541,8 @@ static void emit_while(Emitter *E, int id, int ind) {
   declare_storage(E, id, in->args, in->nargs, true, NULL, ind);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "while (true) {\n");
+  em_indent(&E->out, ind + 1);
+  buf_printf(&E->out, "TM_POLL(%d);\n", in->line);
   emit_block(E, in->regions[0], ind + 1, id);
   emit_block(E, in->regions[1], ind + 1, id);
   em_indent(&E->out, ind);
@@ -699,9 +703,9 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
   static const char *fetch[] = {"add", "max", "min", "and", "or", "xor"};
   em_indent(&E->out, ind);
   if (in->aux == AT_ADD16) { /* cmp carries the element's offset */
-    buf_printf(&E->out, "device %s* e = %s;\n", T, p);
+    buf_printf(&E->out, "%s %s* e = %s;\n", E->dq, T, p);
     em_indent(&E->out, ind);
-    buf_printf(&E->out, "device atomic_uint* w = (device atomic_uint*)(e - (%s & 1));\n", cmp);
+    buf_printf(&E->out, "%s atomic_uint* w = (%s atomic_uint*)(e - (%s & 1));\n", E->dq, E->dq, cmp);
     em_indent(&E->out, ind);
     buf_printf(&E->out, "uint sh = uint(%s & 1) * 16u, o = atomic_load_explicit(w, %s);\n", cmp, mo);
     em_indent(&E->out, ind);
@@ -718,8 +722,8 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
     const char *A = dt == TM_I32 ? "atomic_int" : "atomic_uint";
     const char *want = dt == TM_F32 ? arena_printf(&E->c->arena, "as_type<uint>(%s)", cmp) : cmp;
     const char *des = dt == TM_F32 ? arena_printf(&E->c->arena, "as_type<uint>(%s)", v) : v;
-    buf_printf(&E->out, "%s o = %s; while (!atomic_compare_exchange_weak_explicit((device %s*)(%s), &o, %s, %s, %s) && o == %s) o = %s;\n",
-               U, want, A, p, des, mo, mo, want, want);
+    buf_printf(&E->out, "%s o = %s; while (!atomic_compare_exchange_weak_explicit((%s %s*)(%s), &o, %s, %s, %s) && o == %s) o = %s;\n",
+               U, want, E->dq, A, p, des, mo, mo, want, want);
     em_indent(&E->out, ind);
     buf_printf(&E->out, "%s = %s;\n", old, dt == TM_F32 ? "as_type<float>(o)" : "o");
     return;
@@ -732,18 +736,18 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
      * upstream's to the bit: -0.0 < +0.0, a +NaN operand wins a max and a
      * stored +NaN stays, a -NaN loses a max and a stored -NaN does not stay */
     bool mx = in->aux == AT_MAX;
-    buf_printf(&E->out, "if (as_type<uint>(%s) >> 31) %s = as_type<float>(atomic_fetch_%s_explicit((device atomic_uint*)(%s), as_type<uint>(%s), %s));\n",
-               v, old, mx ? "min" : "max", p, v, mo);
+    buf_printf(&E->out, "if (as_type<uint>(%s) >> 31) %s = as_type<float>(atomic_fetch_%s_explicit((%s atomic_uint*)(%s), as_type<uint>(%s), %s));\n",
+               v, old, mx ? "min" : "max", E->dq, p, v, mo);
     em_indent(&E->out, ind);
-    buf_printf(&E->out, "else %s = as_type<float>(atomic_fetch_%s_explicit((device atomic_int*)(%s), as_type<int>(%s), %s));\n",
-               old, mx ? "max" : "min", p, v, mo);
+    buf_printf(&E->out, "else %s = as_type<float>(atomic_fetch_%s_explicit((%s atomic_int*)(%s), as_type<int>(%s), %s));\n",
+               old, mx ? "max" : "min", E->dq, p, v, mo);
     return;
   }
   const char *A = dt == TM_I32 ? "atomic_int" : dt == TM_U32 ? "atomic_uint" : "atomic_float";
   if (in->aux == AT_XCHG)
-    buf_printf(&E->out, "%s = atomic_exchange_explicit((device %s*)(%s), %s, %s);\n", old, A, p, v, mo);
+    buf_printf(&E->out, "%s = atomic_exchange_explicit((%s %s*)(%s), %s, %s);\n", old, E->dq, A, p, v, mo);
   else
-    buf_printf(&E->out, "%s = atomic_fetch_%s_explicit((device %s*)(%s), %s, %s);\n", old, fetch[in->aux], A, p, v, mo);
+    buf_printf(&E->out, "%s = atomic_fetch_%s_explicit((%s %s*)(%s), %s, %s);\n", old, fetch[in->aux], E->dq, A, p, v, mo);
   (void)T;
 }
 
@@ -1384,7 +1388,7 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
   const char *T = em_tname(E, dt), *MT = mem_tname(E, dt);
   const char *TV = arena_printf(a, "%s%d", MT, V);
   Param *par = ptr_param(E->f, in->args[0]);
-  const char *q = store || (par && par->written) ? E->d->buffer_qual : E->d->const_buffer_qual;
+  const char *q = store || (par && par->written) ? E->dq : E->dcq;
   E->group = L;
   E->uses_tid = true;
   const char *pref = em_ref(E, in->args[0]);
@@ -1418,7 +1422,7 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
     em_indent(&E->out, ind + 2);
     buf_printf(&E->out, "for (uint u = 0; u < %du; ++u) { uint k = k0 + u; t[u] = %s(%s); }\n", V, MT, em_ref(E, in->args[1]));
     em_indent(&E->out, ind + 2);
-    buf_printf(&E->out, "*%s = t;\n", em_access(E, true, in->args[0], arena_printf(a, "(%s %s*)(%s)", E->d->buffer_qual, TV, pref), in->line));
+    buf_printf(&E->out, "*%s = t;\n", em_access(E, true, in->args[0], arena_printf(a, "(%s %s*)(%s)", E->dq, TV, pref), in->line));
   }
   em_indent(&E->out, ind + 1);
   buf_puts(&E->out, "} else {\n");
@@ -1470,7 +1474,7 @@ static void emit_debug(Emitter *E, int id, int ind) {
   em_indent(&E->out, in1);
   buf_printf(&E->out, "if (%s) {\n", cond);
   em_indent(&E->out, in1 + 1);
-  buf_printf(&E->out, "uint at = atomic_fetch_add_explicit((device atomic_uint*)%s, %du, memory_order_relaxed) + 4u;\n", dbg, W);
+  buf_printf(&E->out, "uint at = atomic_fetch_add_explicit((%s atomic_uint*)%s, %du, memory_order_relaxed) + 4u;\n", E->dq, dbg, W);
   if (!print) {
     em_indent(&E->out, in1 + 1);
     buf_printf(&E->out, "%s[2] = 1u;\n", dbg);
@@ -1538,6 +1542,22 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
     switch ((Op)in->op) {
     case O_STORE: emit_store(E, in, b, ind, false); break;
     case O_LOAD: {
+      int r = E->roots[in->args[0]];
+      if (!in->ty.ptr && !in->solo && (r >= 0 && r < E->f->params.n ? E->shared[r] : E->shared_any)) {
+        /* a scalar other programs may be writing (plan_coherence): thread 0
+         * reads it for the threadgroup, so every thread branches alike */
+        const char *T = decl_type(E, id), *sm = em_smem(E, (tm_dtype)in->ty.dt, 1);
+        em_barrier(E, ind);
+        em_line(E, ind, "%s v%d;\n", T, id);
+        em_line(E, ind, "if (tm_tid == 0u) {\n");
+        emit_load_expr(E, in, b, arena_printf(a, "%*s%s[0] = ", (ind + 1) * 2, "", sm));
+        em_line(E, ind, "}\n");
+        em_barrier(E, ind);
+        em_line(E, ind, "v%d = %s[0];\n", id, sm);
+        em_barrier(E, ind);
+        E->uses_tid = true;
+        break;
+      }
       const char *lhs = arena_printf(a, "%*s%s v%d = ", ind * 2, "", decl_type(E, id), id);
       emit_load_expr(E, in, b, lhs);
       break;
@@ -1620,11 +1640,82 @@ static bool reserved(const char *s) {
   return false;
 }
 
+/* Device memory shared between threadgroups (issue 15 item 4).
+ *
+ * A kernel that asks for ordering with an atomic (sem acquire, release or
+ * acq_rel: upstream's default) may be passing data to other programs through
+ * plain loads and stores: the tutorial's layer norm backward takes a lock with
+ * atomic_cas, adds into its DW rows and releases it. Metal keeps device memory
+ * coherent within a threadgroup only; across threadgroups plain accesses need
+ * buffers declared `coherent(device)` and device-scope fences, both MSL 3.2
+ * (../shared/reference/metal.md, address spaces and atomics). So where such a
+ * kernel reads a parameter's memory that the kernel also writes (plain store
+ * or atomic: memory another program may have written), every buffer of the
+ * kernel is spelled `coherent(device) device` (one spelling for all, so
+ * pointers and casts never mix two), and a scalar read from such memory is
+ * made by thread 0 and shared, so that a branch on it (with barriers inside)
+ * is taken by the whole threadgroup. Before MSL 3.2 there is no way to make
+ * the plain accesses coherent: the kernel is refused, naming both lines,
+ * rather than run with stale data. Kernels without ordered atomics, or whose
+ * ordered atomics only accumulate into memory they do not read, are
+ * untouched. */
+static void plan_coherence(Emitter *E) {
+  Ctx *c = E->c;
+  Fn *f = E->f;
+  int np = f->params.n, ordered = -1, read_line = 0, read_param = -1;
+  E->dq = E->d->buffer_qual;
+  E->dcq = E->d->const_buffer_qual;
+  E->shared = arena_alloc(&c->arena, sizeof(bool) * (size_t)(np + 1));
+  memset(E->shared, 0, sizeof(bool) * (size_t)(np + 1));
+  bool *rd = arena_alloc(&c->arena, sizeof(bool) * (size_t)(np + 1));
+  bool *wr = arena_alloc(&c->arena, sizeof(bool) * (size_t)(np + 1));
+  memset(rd, 0, sizeof(bool) * (size_t)(np + 1));
+  memset(wr, 0, sizeof(bool) * (size_t)(np + 1));
+  bool rd_any = false, wr_any = false;
+  for (int i = 0; i < f->ins.n; i++) {
+    Ins *in = &f->ins.v[i];
+    if (in->op != O_LOAD && in->op != O_STORE && in->op != O_ATOMIC) continue;
+    int r = E->roots[in->args[0]];
+    bool w = in->op != O_LOAD;
+    if (r >= 0 && r < np) (w ? wr : rd)[r] = true;
+    else if (w) wr_any = true;
+    else rd_any = true;
+    if (in->op == O_ATOMIC && (in->imm & (AT_FENCE_BEFORE | AT_FENCE_AFTER)) && ordered < 0) ordered = i;
+  }
+  if (ordered < 0) return;
+  for (int i = 0; i < f->ins.n && read_param < 0; i++) { /* the first plain read of shared memory */
+    Ins *in = &f->ins.v[i];
+    if (in->op != O_LOAD) continue;
+    int r = E->roots[in->args[0]];
+    if (r >= 0 && r < np ? wr[r] || wr_any : wr_any) read_param = r >= 0 ? r : np, read_line = in->line;
+  }
+  if (read_param < 0) return;
+  for (int p = 0; p < np; p++) E->shared[p] = (rd[p] || rd_any) && (wr[p] || wr_any);
+  E->shared_any = rd_any && wr_any;
+  Ins *at = &f->ins.v[ordered];
+  if (!c->target->has_device_coherence)
+    error_at(c, at->line, at->col,
+             "this atomic orders memory (sem='%s') and the kernel reads %s%s%s (line %d), which it "
+             "also writes: other programs' writes reach such plain loads only through "
+             "`coherent(device)` buffers and device-scope fences, which need MSL 3.2 (macOS 15); "
+             "target %s has MSL %d.%d. Use a Mac with macOS 15 or newer, or make the atomics "
+             "sem='relaxed' if they do not order the other accesses",
+             (at->imm & AT_FENCE_BEFORE) && (at->imm & AT_FENCE_AFTER) ? "acq_rel"
+             : at->imm & AT_FENCE_BEFORE                              ? "release"
+                                                                      : "acquire",
+             read_param < np ? "'" : "memory through a pointer of unknown origin",
+             read_param < np ? f->params.v[read_param].name : "", read_param < np ? "'" : "", read_line,
+             c->target->name, c->target->msl_version / 100, c->target->msl_version / 10 % 10);
+  E->dq = E->d->coherent_qual;
+  E->dcq = arena_printf(&c->arena, "%s const", E->d->coherent_qual);
+}
+
 char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   /* in the arena, so an error raised from anywhere below can free its buffers */
   Emitter *E = arena_alloc(&c->arena, sizeof *E);
   *E = (Emitter){.c = c, .f = f, .d = d};
   E->roots = ir_pointer_roots(c, f);
+  plan_coherence(E);
   ctx_own_buf(c, &E->out);
   ctx_own_buf(c, &E->pre);
   ctx_own_buf(c, &E->loop);
@@ -1680,7 +1771,8 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   info->private_bytes = (int)priv;
 
   Buf k = {0};
-  buf_puts(&k, "#include <metal_stdlib>\n");
+  if (d->head) buf_puts(&k, d->head);
+  else buf_puts(&k, "#include <metal_stdlib>\n");
   if (E->tensor_ops) /* a tl.dot's matmul2d variant (emit_dot.c), where the compiler has MSL 4.0 */
     buf_puts(&k, "#if !defined(TM_NO_TENSOR_OPS) && (__METAL_VERSION__ >= 400 || defined(__HAVE_TENSOR__))\n"
                  "#include <metal_tensor>\n"
@@ -1728,27 +1820,40 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
                      "inline bfloat tm_shfl(bfloat x, ushort l) { return as_type<bfloat>(simd_shuffle(as_type<ushort>(x), l)); }\n");
   }
   const char *kname = reserved(f->name) ? arena_printf(&c->arena, "%s_", f->name) : f->name;
-  buf_printf(&k, "\n%s %s(", d->kernel_kw, kname);
+  buf_puts(&k, "\n");
+  if (d->kernel_fmt) buf_printf(&k, d->kernel_fmt, f->num_warps * 32);
+  else buf_puts(&k, d->kernel_kw);
+  buf_printf(&k, " %s(", kname);
   const char *sep = "\n    ";
   for (int i = 0; i < f->params.n; i++) {
     Param *p = &f->params.v[i];
     if (p->kind == TM_PARAM_POINTER)
-      buf_printf(&k, "%s%s %s* %s [[buffer(%d)]]", sep, p->written ? d->buffer_qual : d->const_buffer_qual,
-                 mem_tname(E, (tm_dtype)p->ty.dt), E->param_names[i], i);
+      buf_printf(&k, "%s%s %s* %s", sep, p->written ? E->dq : E->dcq, mem_tname(E, (tm_dtype)p->ty.dt),
+                 E->param_names[i]);
+    else if (d->bytes_by_value)
+      buf_printf(&k, "%s%s %s", sep, em_tname(E, (tm_dtype)p->ty.dt), E->param_names[i]);
     else
-      buf_printf(&k, "%s%s %s& %s [[buffer(%d)]]", sep, d->bytes_qual, em_tname(E, (tm_dtype)p->ty.dt), E->param_names[i], i);
+      buf_printf(&k, "%s%s %s& %s", sep, d->bytes_qual, em_tname(E, (tm_dtype)p->ty.dt), E->param_names[i]);
+    buf_printf(&k, d->buffer_attr, i);
     sep = ",\n    ";
   }
   info->nbuiltins = 0;
   tm_builtin bis[3] = {TM_BI_THREADGROUP_POSITION, TM_BI_THREADGROUPS_PER_GRID, TM_BI_THREAD_INDEX};
   bool want[3] = {true, E->uses_npid, E->uses_tid};
+  Buf locals = {0};
+  ctx_own_buf(c, &locals);
   for (int i = 0; i < 3; i++) {
     if (!want[i]) continue;
-    buf_printf(&k, "%s%s", sep, d->builtin_decl[bis[i]]);
     info->builtins[info->nbuiltins++] = bis[i];
+    if (d->builtin_local[bis[i]]) {
+      buf_printf(&locals, "  %s\n", d->builtin_local[bis[i]]);
+      continue;
+    }
+    buf_printf(&k, "%s%s", sep, d->builtin_decl[bis[i]]);
     sep = ",\n    ";
   }
   buf_puts(&k, ")\n{\n");
+  if (locals.len) buf_put(&k, locals.p, locals.len);
   /* one array per dtype, at the offsets layout_smem chose, in one block of
    * smem_bytes (the emulator places them at these offsets in its
    * per-threadgroup memory; on a GPU they are views of tm_smem_base) */

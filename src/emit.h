@@ -35,6 +35,13 @@ typedef struct Emitter {
   bool *carried;        /* a yielded value that stays in those matrices (the dot, or acc + dot folded) */
   bool tensor_ops;      /* a tl.dot has a Metal 4 matmul2d variant: the prelude includes the tensor headers */
   int chunk;            /* staging through threadgroup memory: indices per chunk of the op being emitted */
+  /* device memory shared between threadgroups (plan_coherence): the address
+   * space buffers are spelled with (`device`, or `coherent(device) device`
+   * when the kernel orders plain accesses by atomics), and per parameter
+   * whether other programs may write what this one reads */
+  const char *dq, *dcq;
+  bool *shared;
+  bool shared_any;
 } Emitter;
 
 const char *em_tname(Emitter *E, tm_dtype dt);

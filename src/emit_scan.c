@@ -149,6 +149,10 @@ bool em_scan_parallel(Emitter *E, int id, int ind) {
   declare(E, in, "u", "", i2);
   assign(E, n, t, r, i2);
   declare(E, in, "p", "", i2);
+  /* p counts only where hp says so, but is always copied into Q: a defined
+   * value first (the run's own total; copying an uninitialized value is
+   * undefined in MSL as in C++, and clang's -Wuninitialized says so) */
+  assign(E, n, names(E, n, "p", NULL), t, i2);
   em_line(E, i2, "bool hp = false;\n");
   if (TPW > 1) {
     em_use_helper(E, "tm_shfl_up");

@@ -25,14 +25,18 @@
  *                per-threadgroup memory and bounds-checks every index.
  *   TM_FENCE     the device-scope fence atomics with sem=acquire/release/acq_rel
  *                place around themselves (MSL 3.2; the emulator's shim defines it).
+ *   TM_POLL      first in the body of every Triton loop (for, while; not the
+ *                compiler's own per-element loops): nothing on a GPU; on the
+ *                emulator where a spinning kernel can be stopped (Ctrl-C,
+ *                tm_interrupt, TRITON_METAL_TIMEOUT).
  *   tm_shfl_xor  simd_shuffle_xor for every dtype reductions use (bool through
  *                ushort, 64-bit integers as two 32-bit halves).
  */
 #include "tm.h"
 
-const Dialect dialect_msl = {
-    .name = "msl",
-    .prelude =
+/* The helpers every dialect's kernels use, in Metal's vocabulary (the CUDA
+ * dialect's head gives that vocabulary its meaning there). */
+const char tm_common_prelude[] =
         "#ifndef TM_LD\n"
         "#define TM_LD(p, line) (p)\n"
         "#define TM_ST(p, line) (p)\n"
@@ -43,6 +47,9 @@ const Dialect dialect_msl = {
         "#define TM_TG_BASE(bytes) threadgroup float4 tm_smem_base[((bytes) + 15) / 16]\n"
         "#define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))\n"
         "#define TM_TGM(a, line) a\n"
+        "#endif\n"
+        "#ifndef TM_POLL\n"
+        "#define TM_POLL(line)\n"
         "#endif\n"
         "#ifndef TM_FENCE\n"
         "#if __METAL_VERSION__ >= 320\n"
@@ -61,7 +68,11 @@ const Dialect dialect_msl = {
         "template <typename T> inline T tm_shfl_xor(T x, ushort m) { return simd_shuffle_xor(x, m); }\n"
         "inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m) != 0; }\n"
         "inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n"
-        "inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n",
+        "inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n";
+
+const Dialect dialect_msl = {
+    .name = "msl",
+    .prelude = tm_common_prelude,
     .type_names =
         {
             [TM_VOID] = "void", [TM_I1] = "bool", [TM_I8] = "char", [TM_I16] = "short",
@@ -82,4 +93,8 @@ const Dialect dialect_msl = {
             [TM_BI_SIMDGROUP] = "uint tm_sg [[simdgroup_index_in_threadgroup]]",
         },
     .has_bfloat = true,
+    .buffer_attr = " [[buffer(%d)]]",
+    .coherent_qual = "coherent(device) device",
 };
+
+const Dialect *dialect_for(const tm_target *t) { return t->dialect == TM_DIALECT_CUDA ? &dialect_cuda : &dialect_msl; }

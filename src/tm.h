@@ -409,6 +409,9 @@ struct Layout {
   bool replicated;           /* some threads hold duplicates */
 };
 
+/* loopptr.c: a for loop's carried block of pointers advanced by a uniform
+ * step becomes a carried scalar base, the block rebuilt from it in the body. */
+void loop_pointers(Ctx *c, Fn *f);
 void layout_assign(Ctx *c, Fn *f);
 /* order.c: solo scalar loads and the barriers that keep program order between
  * replicated loads and the stores that may alias them */
@@ -448,15 +451,30 @@ enum { SCAN_SEQUENTIAL = 1, SCAN_PARALLEL };
 
 typedef struct Dialect {
   const char *name;
+  const char *head;                    /* the text first (CUDA: cuda_prelude.cuh); NULL: Metal's includes */
   const char *prelude;                 /* text after the includes */
   const char *type_names[TM_NDTYPES];  /* scalar spellings */
   const char *kernel_kw;               /* "kernel void" */
   const char *buffer_qual, *const_buffer_qual, *bytes_qual;
+  const char *coherent_qual; /* a buffer's address space when plain accesses must be coherent
+                                across threadgroups (emit.c plan_coherence) */
   const char *builtin_decl[TM_MAX_BUILTINS + 1]; /* by tm_builtin */
   bool has_bfloat;
+  /* how the kernel's signature is spelled: a buffer's binding after its name
+   * (" [[buffer(%d)]]" in MSL, "" in CUDA); scalars by reference in the
+   * constant space (MSL) or by value; built-in indices as parameters (MSL) or
+   * as locals the dialect's prelude defines (builtin_local, CUDA); a printf
+   * format for what precedes the name, given the threadgroup size */
+  const char *buffer_attr;
+  bool bytes_by_value;
+  const char *builtin_local[TM_MAX_BUILTINS + 1];
+  const char *kernel_fmt;
 } Dialect;
 
-extern const Dialect dialect_msl;
+extern const Dialect dialect_msl, dialect_cuda;
+extern const char tm_common_prelude[];
+/* The dialect a target is emitted in (tm_target.dialect). */
+const Dialect *dialect_for(const tm_target *t);
 
 /* ------------------------------------------------------------ emit.c */
 

@@ -21,6 +21,7 @@
  * are first copied into tuples (immutable) so the C strings they lend stay
  * valid while the GIL is released.
  */
+#include <signal.h>
 #include <string.h>
 
 #include "_C.h"
@@ -332,19 +333,23 @@ static int kernel_fill(KernelObject *ko) {
 static PyObject *py_compile(PyObject *mod, PyObject *args, PyObject *kw) {
   static char *kwlist[] = {"source",  "filename",  "first_line", "kernel_name",
                            "params",  "globals",   "num_warps",  "debug",
-                           "dump",    "opt_level", "debug_info", "args_may_alias", NULL};
+                           "dump",    "opt_level", "debug_info", "args_may_alias", "target", NULL};
   int opt_level = TM_OPT_DEFAULT;
+  const char *target = NULL;
   tm_compile_request req;
   PyObject *params_in = Py_None, *globals_in = Py_None, *params = NULL, *globals = NULL, *host_keep = NULL;
   PyObject *result = NULL;
   tm_param_spec *ps = NULL;
   tm_global *gs = NULL;
   memset(&req, 0, sizeof req);
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "sziz|OOipzipp", kwlist, &req.source, &req.filename,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sziz|OOipzippz", kwlist, &req.source, &req.filename,
                                    &req.first_line, &req.kernel_name, &params_in, &globals_in,
                                    &req.num_warps, &req.debug, &req.dump, &opt_level,
-                                   &req.debug_info, &req.args_may_alias))
+                                   &req.debug_info, &req.args_may_alias, &target))
     return NULL;
+  if (target && !(req.target = tm_target_lookup(target)))
+    return PyErr_Format(PyExc_ValueError, "target '%s' is not known (a preset such as 'M3-Max', "
+                        "'M2@14.5', 'generic', or 'cuda-sm90')", target);
   if (opt_level < TM_OPT_DEFAULT || opt_level > TM_OPT_AGGRESSIVE)
     return PyErr_Format(PyExc_ValueError, "opt_level must be %d..%d, got %d", TM_OPT_DEFAULT,
                         TM_OPT_AGGRESSIVE, opt_level);
@@ -897,6 +902,41 @@ static int parse_memory(PyObject *v, tm_launch_arg *la, tm_device_arg *dv) {
   return PyErr_Occurred() ? -1 : 0;
 }
 
+/* ------------------------------------------------------------------ Ctrl-C
+ * Python's SIGINT handler only sets a flag that the interpreter reads between
+ * bytecodes, so a kernel that spins on the emulator would keep Ctrl-C waiting
+ * forever. Before each launch our handler is put in front of whatever SIGINT
+ * handler is installed (Python's, or one the user set with signal.signal, which
+ * replaces ours: hence the check per launch, one sigaction call): it asks the
+ * runtime to stop the running launches (tm_interrupt, async-signal-safe), then
+ * calls the handler it displaced, so Python still raises KeyboardInterrupt.
+ * SIGINT left at SIG_DFL (the process dies) or SIG_IGN is left alone. */
+static struct sigaction displaced_int;
+
+static void on_sigint(int sig, siginfo_t *si, void *uc) {
+  tm_interrupt();
+  if (displaced_int.sa_flags & SA_SIGINFO) {
+    if (displaced_int.sa_sigaction) displaced_int.sa_sigaction(sig, si, uc);
+  } else if (displaced_int.sa_handler != SIG_DFL && displaced_int.sa_handler != SIG_IGN) {
+    displaced_int.sa_handler(sig);
+  }
+}
+
+static void sigint_hook(void) {
+  struct sigaction cur;
+  if (sigaction(SIGINT, NULL, &cur)) return;
+  if (cur.sa_flags & SA_SIGINFO) {
+    if (cur.sa_sigaction == on_sigint || !cur.sa_sigaction) return;
+  } else if (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN) {
+    return;
+  }
+  displaced_int = cur; /* ours is not installed: no handler of ours reads it now */
+  struct sigaction ours = cur;
+  ours.sa_sigaction = on_sigint;
+  ours.sa_flags = cur.sa_flags | SA_SIGINFO;
+  sigaction(SIGINT, &ours, NULL);
+}
+
 int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py_ssize_t nvals,
                 const PtrArg *ptrs) {
   tm_launch_arg la_stack[STACK_ARGS], *la = la_stack;
@@ -971,12 +1011,18 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
     DeviceObject *d = (DeviceObject *)mo->device;
     tm_launch_times t = {TM_TIME_NONE, 0, 0};
     int timing = d->timing;
+    sigint_hook();
     Py_BEGIN_ALLOW_THREADS
     st = timing ? tm_launch_timed(mo->m, g, la, dev, mo->nargs, &t, &err)
                 : tm_launch_ex(mo->m, g, la, dev, mo->nargs, &err);
     Py_END_ALLOW_THREADS
+    if (st != TM_OK && PyErr_CheckSignals() < 0) { /* Ctrl-C: Python's KeyboardInterrupt */
+      tm_free(err);
+      goto out;
+    }
     if (st != TM_OK) {
-      tmpy_raise_msg(LaunchError, st, err, "tm_launch");
+      tmpy_raise_msg(st == TM_ERR_INTERRUPTED ? PyExc_KeyboardInterrupt : LaunchError, st, err,
+                     "tm_launch");
       goto out;
     }
     tm_free(err);
@@ -1278,10 +1324,33 @@ static PyObject *py_dtype_bytes(PyObject *mod, PyObject *arg) {
   return PyLong_FromLong(tm_dtype_bytes((tm_dtype)d));
 }
 
+/* msl_check(msl) -> None when the cpu emulator would compile it, else the
+ * messages (tm_msl_check: the MSL lint, then a syntax-only compile). */
+static PyObject *py_msl_check(PyObject *mod, PyObject *arg) {
+  const char *msl = PyUnicode_AsUTF8(arg);
+  if (!msl)
+    return NULL;
+  char *err = NULL;
+  tm_status st;
+  Py_BEGIN_ALLOW_THREADS
+  st = tm_msl_check(msl, &err);
+  Py_END_ALLOW_THREADS
+  if (st == TM_OK) {
+    tm_free(err);
+    Py_RETURN_NONE;
+  }
+  PyObject *r = PyUnicode_DecodeUTF8(err ? err : "?", err ? (Py_ssize_t)strlen(err) : 1, "replace");
+  tm_free(err);
+  return r;
+}
+
 static PyMethodDef module_methods[] = {
+    {"msl_check", py_msl_check, METH_O,
+     "msl_check(msl) -> None when the cpu emulator would compile the MSL, else its messages"},
     {"compile", (PyCFunction)(void (*)(void))py_compile, METH_VARARGS | METH_KEYWORDS,
      "compile(source, filename, first_line, kernel_name, params=(), globals=(), num_warps=0, "
-     "debug=False, dump=None, opt_level=0, debug_info=False) -> Kernel"},
+     "debug=False, dump=None, opt_level=0, debug_info=False, args_may_alias=False, target=None) "
+     "-> Kernel (target: a preset name; None: the process's target)"},
     {"kernel_from_parts", py_kernel_from_parts, METH_VARARGS,
      "kernel_from_parts(msl, name, source_file, args, builtins, threads_per_threadgroup, "
      "threadgroup_mem_bytes, uses_barriers[, private_bytes[, source_name]]) -> Kernel (from the disk cache)"},

@@ -22,6 +22,9 @@ using namespace metal;
 #define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))
 #define TM_TGM(a, line) a
 #endif
+#ifndef TM_POLL
+#define TM_POLL(line)
+#endif
 #ifndef TM_FENCE
 #if __METAL_VERSION__ >= 320
 #define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)
@@ -97,6 +100,7 @@ kernel void matmul(
   for (uint t = 0; t < 4u; ++t) tm_acc11_1[t] = make_filled_simdgroup_matrix<float, 8, 8>(float(0.0f));
 #endif
   for (int r11_0 = 0; r11_0 < K; r11_0 += 16) {
+    TM_POLL(17);
     int v56[1];
     for (uint k = 0; k < 1u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;

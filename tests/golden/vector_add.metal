@@ -12,6 +12,9 @@ using namespace metal;
 #define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))
 #define TM_TGM(a, line) a
 #endif
+#ifndef TM_POLL
+#define TM_POLL(line)
+#endif
 #ifndef TM_FENCE
 #if __METAL_VERSION__ >= 320
 #define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)

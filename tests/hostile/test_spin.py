@@ -1,56 +1,194 @@
-"""A kernel that spins forever spins on the emulator too (issue 15 item 9, in
-part): C++ lets a compiler assume every loop without side effects ends, and
-clang deleted such a loop, so the store after it ran; a GPU would spin. The
-emulator compiles kernels with -fno-finite-loops. (Interrupting a spinning
-kernel with Ctrl-C and a watchdog are not done yet.)"""
+"""A kernel that never ends (issue 15 item 9).
+
+On a GPU such a kernel spins until the machine's watchdog kills it. On the
+emulator:
+- it spins too: C++ lets a compiler assume every loop without side effects
+  ends, and clang deleted such a loop, so the store after it ran; the
+  emulator compiles kernels with -fno-finite-loops;
+- Ctrl-C stops it within a second (every Triton loop polls, TM_POLL; the
+  extension's SIGINT handler calls tm_interrupt, then Python's), raising
+  KeyboardInterrupt, and the process stays usable;
+- TRITON_METAL_TIMEOUT=seconds ends a launch that runs longer, with an error
+  that says so.
+Each case runs in a child process (a hang there cannot hang the suite), on the
+kernel kinds that stop differently: threads run one after another on the
+worker's stack (no barrier: a long jump back), threads as fibers (barriers:
+the threadgroup is abandoned), across several threadgroups and workers, and
+under the interleaving schedule.
+"""
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
+import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 SCRIPT = textwrap.dedent("""
-    import sys
+    import sys, time
     import numpy as np
     import triton_metal as triton, triton_metal.language as tl
+    from triton_metal.errors import LaunchError
 
     @triton.jit
     def spin(flag_ptr, out_ptr):
         x = tl.load(flag_ptr)
         while x == 0:  # no side effect in the loop: C++ may assume it ends
             x = x * 1
-        tl.store(out_ptr, 1.0)
+        tl.store(out_ptr + tl.program_id(0), 1.0)
 
+    @triton.jit
+    def spin_reduce(flag_ptr, x_ptr, out_ptr, BLOCK: tl.constexpr):
+        # a reduction in the loop: barriers, so the threads run as fibers
+        offs = tl.arange(0, BLOCK)
+        acc = tl.zeros([BLOCK], tl.float32)
+        f = tl.load(flag_ptr)
+        i = 0
+        while f == 0 or i < 3:
+            acc += tl.load(x_ptr + offs)
+            s = tl.sum(acc, axis=0)
+            f = tl.load(flag_ptr) + (s < -1.0).to(tl.int32)
+            i += 1
+        tl.store(out_ptr + tl.program_id(0), tl.sum(acc, axis=0))
+
+    @triton.jit
+    def add(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) + tl.load(y_ptr + offs, mask=m), mask=m)
+
+    kind = sys.argv[1]
     flag = np.zeros(1, np.int32)
-    out = np.memmap(sys.argv[1], dtype=np.float32, mode="r+", shape=(1,))
+    out = np.full(8, -1.0, np.float32)
+    x = np.arange(256, dtype=np.float32) / 256
+    def launch(flag):
+        if kind == "single":
+            spin[(1,)](flag, out)
+        elif kind == "grid":
+            spin[(8,)](flag, out)
+        else:
+            spin_reduce[(8,)](flag, x, out, BLOCK=256, num_warps=4)
+    launch(np.ones(1, np.int32))  # compiled and run once: the next launch starts at once
+    out[:] = -1.0
     print("launching", flush=True)
-    spin[(1,)](flag, out)
-    out.flush()
-    print("returned", flush=True)
+    t0 = time.monotonic()
+    try:
+        launch(flag)
+        print("returned", flush=True)
+    except KeyboardInterrupt as e:
+        print(f"interrupted {time.monotonic() - t0:.3f}", flush=True)
+    except LaunchError as e:
+        print(f"error {time.monotonic() - t0:.3f} {e}".replace("\\n", " "), flush=True)
+    # the process, the device and the kernel stay usable
+    n = 1000
+    a, b = np.random.rand(n).astype(np.float32), np.random.rand(n).astype(np.float32)
+    c = np.zeros(n, np.float32)
+    add[(4,)](a, b, c, n, BLOCK=256)
+    assert np.array_equal(c, a + b)
+    out[:] = -1.0
+    launch(np.ones(1, np.int32))
+    assert (out[:1 if kind == "single" else 8] != -1.0).all(), out
+    print("usable", flush=True)
 """)
 
 
-def test_an_endless_loop_is_not_deleted(tmp_path):
+def _start(tmp_path, kind, **env):
     script = tmp_path / "spin.py"
     script.write_text(SCRIPT)
-    out = tmp_path / "out.bin"
-    np.full(1, -1.0, np.float32).tofile(out)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"), TRITON_METAL_DEVICE="cpu",
-               TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"))
-    p = subprocess.Popen([sys.executable, str(script), str(out)], env=env, stdout=subprocess.PIPE,
+    full = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"),
+                TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"))
+    full.setdefault("TRITON_METAL_DEVICE", "cpu")
+    full.pop("TRITON_METAL_TIMEOUT", None)
+    full.update(env)
+    p = subprocess.Popen([sys.executable, str(script), kind], env=full, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if line.strip() != "launching":
+        p.kill()
+        raise AssertionError((line, p.communicate()))
+    return p
+
+
+def _finish(p, timeout=20):
     try:
-        line = p.stdout.readline()  # compiled; the launch starts
-        assert line.strip() == "launching", (line, p.stderr.read()[-2000:] if p.poll() is not None else "")
-        try:
-            p.wait(timeout=5)
-            raise AssertionError(f"the kernel returned (exit {p.returncode}): {p.stdout.read()}")
-        except subprocess.TimeoutExpired:
-            pass  # still spinning, as on a GPU
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise AssertionError(f"the child did not end: {out} {err[-2000:]}")
+    assert p.returncode == 0, (out, err[-3000:])
+    return out.split("\n")
+
+
+def test_an_endless_loop_spins(tmp_path):
+    p = _start(tmp_path, "single")
+    try:
+        p.wait(timeout=3)
+        raise AssertionError(f"the kernel returned (exit {p.returncode}): {p.communicate()}")
+    except subprocess.TimeoutExpired:
+        pass  # still spinning, as on a GPU (the store after the loop has not run)
     finally:
         p.kill()
         p.communicate()
-    assert np.fromfile(out, np.float32)[0] == -1.0  # the store after the loop never ran
+
+
+SCHEDULES = [("single", "default"), ("grid", "default"), ("reduce", "default"),
+             ("reduce", "interleave:3"), ("grid", "interleave:3")]
+
+
+@pytest.mark.parametrize("kind,schedule", SCHEDULES)
+def test_ctrl_c_stops_a_spinning_kernel(tmp_path, kind, schedule):
+    p = _start(tmp_path, kind, TRITON_METAL_CPU_SCHEDULE=schedule)
+    time.sleep(0.3)
+    assert p.poll() is None  # spinning
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    lines = _finish(p)
+    took = time.monotonic() - t0
+    assert lines[0].startswith("interrupted"), lines
+    assert took < 1.0 + 0.5, took  # within a second (+ the child's exit)
+    assert lines[1] == "usable", lines
+
+
+@pytest.mark.parametrize("kind", ["single", "reduce"])
+@pytest.mark.parametrize("device", ["cpu", "metal-sim"])
+def test_timeout_ends_a_spinning_kernel(tmp_path, kind, device):
+    p = _start(tmp_path, kind, TRITON_METAL_TIMEOUT="0.5", TRITON_METAL_DEVICE=device)
+    lines = _finish(p)
+    assert lines[0].startswith("error "), lines
+    took = float(lines[0].split()[1])
+    assert 0.45 <= took < 2.0, lines[0]
+    assert "TRITON_METAL_TIMEOUT=0.5" in lines[0] and "spin" in lines[0], lines[0]
+    assert "in the loop at" in lines[0], lines[0]
+    assert lines[1] == "usable", lines
+
+
+def test_bad_timeout_is_refused():
+    import triton_metal as triton
+    import triton_metal.language as tl
+
+    @triton.jit
+    def one(out_ptr):
+        i = 0
+        while i < 3:
+            i += 1
+        tl.store(out_ptr, i)
+
+    out = np.zeros(1, np.int32)
+    old = os.environ.get("TRITON_METAL_TIMEOUT")
+    try:
+        os.environ["TRITON_METAL_TIMEOUT"] = "soon"
+        with pytest.raises(Exception, match="TRITON_METAL_TIMEOUT=soon"):
+            one[(1,)](out)
+        os.environ["TRITON_METAL_TIMEOUT"] = "30"
+        one[(1,)](out)  # a timeout that is not reached changes nothing
+        assert out[0] == 3
+    finally:
+        if old is None:
+            os.environ.pop("TRITON_METAL_TIMEOUT", None)
+        else:
+            os.environ["TRITON_METAL_TIMEOUT"] = old

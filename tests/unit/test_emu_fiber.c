@@ -1,6 +1,9 @@
 /* test_emu_fiber.c: the emulator's building blocks: fiber switches (with a cost
- * printout, not an assertion), a barrier-heavy kernel, SHA-256 test vectors and
- * the dtype table. */
+ * printout, not an assertion), a barrier-heavy kernel, tm_interrupt stopping a
+ * spinning kernel, SHA-256 test vectors and the dtype table. */
+#include <pthread.h>
+#include <unistd.h>
+
 #include "rt.h"
 #include "sha256.h"
 #include "test_emu.h"
@@ -83,6 +86,67 @@ static void test_barrier_cost(void) {
   tm_device_close(d);
 }
 
+/* tm_interrupt from another thread stops a kernel that spins in a loop (its
+ * TM_POLL), with threads on the worker's stack (no barriers) and as fibers;
+ * the device is usable after, and a launch that starts after the request runs. */
+static void *interrupt_soon(void *arg) {
+  (void)arg;
+  usleep(100 * 1000);
+  tm_interrupt();
+  return NULL;
+}
+
+static void test_interrupt(void) {
+  static const char msl[] =
+      "#include <metal_stdlib>\nusing namespace metal;\n"
+      "kernel void spin(device const int* flag [[buffer(0)]], device uint* out [[buffer(1)]],\n"
+      "                 uint t [[thread_index_in_threadgroup]]) {\n"
+      "  int x = *TM_LD(flag, 4);\n"
+      "  while (true) {\n"
+      "    TM_POLL(5);\n"
+      "    if (x != 0) break;\n"
+      "  }\n"
+      "  if (BARRIER) threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+      "  *TM_ST(out + t, 9) = t + 1;\n"
+      "}\n";
+  static const tm_kernel_arg args[] = {{"flag", 0, TM_ARG_BUFFER, TM_I32, 0},
+                                       {"out", 1, TM_ARG_BUFFER, TM_U32, 1}};
+  for (int barrier = 0; barrier < 2; barrier++) {
+    char src[sizeof msl + 64];
+    snprintf(src, sizeof src, "#define BARRIER %d\n%s", barrier, msl);
+    tm_kernel_info k = {.name = "spin", .source_file = "spin.py", .nargs = 2, .args = args,
+                        .nbuiltins = 1, .builtins = {TM_BI_THREAD_INDEX},
+                        .threads_per_threadgroup = 64, .uses_barriers = barrier};
+    tm_device *d = emu_open();
+    tm_module *m = emu_load(d, src, &k);
+    if (m) {
+      static unsigned out[64];
+      int flag = 0;
+      tm_launch_arg la[] = {emu_buf(&flag, sizeof flag), emu_buf(out, sizeof out)};
+      uint32_t grid[3] = {3, 1, 1};
+      pthread_t th;
+      CHECK(pthread_create(&th, NULL, interrupt_soon, NULL) == 0);
+      char *err = NULL;
+      double t0 = emu_now();
+      tm_status st = tm_launch(m, grid, la, 2, &err);
+      double took = emu_now() - t0;
+      pthread_join(th, NULL);
+      CHECK(st == TM_ERR_INTERRUPTED);
+      CHECK(took < 2.0);
+      CHECK(err && strstr(err, "interrupted") && strstr(err, "spin.py:5"));
+      tm_free(err);
+      flag = 1; /* the same kernel, launched after the request: runs to the end */
+      memset(out, 0, sizeof out);
+      CHECK(tm_launch(m, grid, la, 2, NULL) == TM_OK);
+      int bad = 0;
+      for (unsigned t = 0; t < 64; t++) bad += out[t] != t + 1;
+      CHECK(bad == 0);
+      tm_module_free(m);
+    }
+    tm_device_close(d);
+  }
+}
+
 static void test_sha256(void) {
   uint8_t d[32];
   char hex[65];
@@ -141,6 +205,7 @@ int main(void) {
   emu_fresh_cache();
   test_fiber_switch();
   test_barrier_cost();
+  test_interrupt();
   test_sha256();
   test_dtypes();
   emu_rm_cache();

@@ -225,7 +225,7 @@ static void test_simdgroup_bounds(tm_device *d) {
                 m, 1, "at race.py:20: index 1", "of threadgroup array tm_smem_float (128 elements)");
     /* A plain pointer into the threadgroup's memory: inside it (512 bytes). */
     EXPECT_FAIL("  simdgroup_float8x8 m;\n"
-                "  float *p = TM_TGM(tm_smem_float, 20);\n"
+                "  threadgroup float *p = TM_TGM(tm_smem_float, 20);\n"
                 "  simdgroup_load(m, p + 72, 8);\n",
                 m, 1, "out-of-bounds threadgroup memory access in kernel 'race' at race.py:10: index 13",
                 "of threadgroup array <threadgroup memory> (128 elements)");
