@@ -245,8 +245,9 @@ void tm_params_free(char **names, int *constexpr_annotated, int n);
 typedef struct tm_device tm_device;
 typedef struct tm_module tm_module;
 
-/* name: "cpu", "metal", "metal-sim", or NULL for the best available (also read
- * from TRITON_METAL_DEVICE when name is NULL). */
+/* name: "cpu", "metal", "metal-sim", "cuda" (an NVIDIA GPU running the CUDA
+ * dialect's kernels: the GPU proxy, docs/cuda-proxy.md), or NULL for the best
+ * available (also read from TRITON_METAL_DEVICE when name is NULL; never cuda). */
 tm_status tm_device_open(const char *name, tm_device **out, char **err);
 const char *tm_device_name(const tm_device *d);
 const char *tm_device_description(const tm_device *d);

@@ -4,7 +4,10 @@
  * A kind plugs in as a DeviceOps row. tm_device_open(NULL) reads
  * TRITON_METAL_DEVICE, else takes the first available kind in table order
  * (metal first, so a Mac gets the GPU; on Linux the first available is cpu;
- * metal-sim is chosen only by name). A device is reference counted: each live module holds
+ * metal-sim and cuda, the GPU proxy, are chosen only by name). A kind's
+ * availability is asked only when it is named, reached in that order, or
+ * listed in an error: asking cuda's loads and initializes the CUDA driver.
+ * A device is reference counted: each live module holds
  * a reference, so modules may be freed after tm_device_close.
  */
 #include <stdio.h>
@@ -13,7 +16,7 @@
 
 #include "rt.h"
 
-static const DeviceOps *const kinds[] = {&rt_metal_ops, &rt_cpu_ops, &rt_metal_sim_ops};
+static const DeviceOps *const kinds[] = {&rt_metal_ops, &rt_cpu_ops, &rt_metal_sim_ops, &rt_cuda_ops};
 enum { NKINDS = sizeof kinds / sizeof kinds[0] };
 
 static int available(const DeviceOps *k) { return k->unavailable == NULL || !k->unavailable(); }
@@ -29,15 +32,17 @@ static void list_available(char *buf, size_t cap) {
 
 static tm_status find_kind(const char *name, const DeviceOps **out, char **err) {
   char avail[128];
-  list_available(avail, sizeof avail);
   for (int i = 0; i < NKINDS; i++) {
     if (strcmp(kinds[i]->name, name)) continue;
-    if (!available(kinds[i]))
+    if (!available(kinds[i])) {
+      list_available(avail, sizeof avail);
       return rt_error(TM_ERR_DEVICE, err, "device '%s': %s; available devices: %s", name,
                       kinds[i]->unavailable(), avail);
+    }
     *out = kinds[i];
     return TM_OK;
   }
+  list_available(avail, sizeof avail);
   return rt_error(TM_ERR_DEVICE, err, "unknown device '%s'; available devices: %s", name,
                   avail);
 }

@@ -632,8 +632,8 @@ tm_status hw_env_read(HwEnv *e, char **err) {
   e->device = getenv("TRITON_METAL_DEVICE");
   if (e->device && !*e->device) e->device = NULL;
   if (e->device && strcmp(e->device, "cpu") && strcmp(e->device, "metal") &&
-      strcmp(e->device, "metal-sim"))
-    problem(e, "%s=%s: expected cpu, metal or metal-sim", "TRITON_METAL_DEVICE", e->device);
+      strcmp(e->device, "metal-sim") && strcmp(e->device, "cuda"))
+    problem(e, "%s=%s: expected cpu, metal, metal-sim or cuda", "TRITON_METAL_DEVICE", e->device);
   e->hw = getenv("TRITON_METAL_HW");
   if (e->hw && !*e->hw) e->hw = NULL;
   /* The runtime's default (runtime/cpu.c cache_root, less its cpu/ subfolder). */

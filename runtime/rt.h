@@ -110,6 +110,18 @@ void rt_device_unref(tm_device *d);
 /* The metal and metal-sim kinds: the same portable device over two backends. */
 extern const DeviceOps rt_metal_ops, rt_metal_sim_ops;
 
+/* ------------------------------------------------------------ cuda.c, cuda_build.c */
+
+/* The cuda kind: an NVIDIA GPU through the CUDA driver API, loaded with dlopen
+ * (the GPU proxy, docs/cuda-proxy.md). */
+extern const DeviceOps rt_cuda_ops;
+/* The cubin of the CUDA C++ text src for sm_<sm> (e.g. 90): from the verified
+ * disk cache in dir (made when missing), else built by nvcc and stored there.
+ * *bytes (malloc'd, *n bytes) is the cubin; *compiled is 1 when nvcc ran.
+ * kname names the kernel in errors. */
+tm_status cuda_cubin_get(const char *dir, int sm, const char *src, const char *kname,
+                         char **bytes, size_t *n, int *compiled, char **err);
+
 /* ------------------------------------------------------------ module.c */
 
 struct tm_module {

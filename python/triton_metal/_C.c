@@ -708,7 +708,7 @@ static PyObject *Device_take_timing(DeviceObject *self, PyObject *unused) {
 static PyObject *Device_visible_add(DeviceObject *self, PyObject *arg); /* below */
 
 static PyGetSetDef Device_getset[] = {
-    {"name", (getter)Device_get_name, NULL, "device name (cpu, metal, metal-sim)", NULL},
+    {"name", (getter)Device_get_name, NULL, "device name (cpu, metal, metal-sim, cuda)", NULL},
     {"description", (getter)Device_get_description, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 

@@ -14,6 +14,8 @@ mlx            id<MTLBuffer> + byte offset (DLPack Metal)   tm_device_arg
 mlx_cpu        host pointer (DLPack kDLCPU: MLX's CPU      tm_launch_arg.data
                arrays, as ``mlx[cpu]`` on Linux)
 dlpack_metal   id<MTLBuffer> + byte offset (kDLMetal = 8)   tm_device_arg
+torch_cuda     CUDA device pointer of the storage + byte    tm_device_arg (the cuda
+               offset                                       device only)
 =============  ==========================================  ======================
 
 Every view goes to the runtime as upstream passes it: its data pointer (host
@@ -29,6 +31,12 @@ instead makes non-contiguous host arrays contiguous and returns a view whose
 
 float64 is refused with an ``InteropError`` naming the argument: Apple GPUs
 have no double, and narrowing silently would give wrong answers.
+
+A torch CUDA tensor (``torch_cuda``) is for the cuda device, the GPU proxy
+(docs/cuda-proxy.md): its launches are queued on CUDA's legacy default
+stream, which torch's default stream is ordered with, so such a view is
+``stream_ordered``: the launch path does not wait for it (torch's CUDA events
+time the kernel). The launch path refuses it on any other device.
 
 This module only describes; docs/metal.md ("Integration") says what the launch
 path calls with the description.
@@ -64,6 +72,8 @@ class ArgView:
     after: Optional[int] = None  # bytes from the data pointer to the allocation's end
                                  # (None: nbytes; 0 on a device kind: the buffer's end)
     keepalive: Any = None    # keep referenced until the launch has completed
+    stream_ordered: bool = False  # device kinds: ordered with the launch by the CUDA
+                                  # stream, no synchronize after it (torch_cuda)
     sync_before: Optional[Callable[[], None]] = None  # order after the producer's GPU work
     _finish: Optional[Callable[[], None]] = field(default=None, repr=False)
 
@@ -142,9 +152,13 @@ def _torch(t, name):
     dtype = _TORCH_NAMES.get(str(t.dtype).replace("torch.", ""))
     if dtype is None:
         raise InteropError(f"argument '{name}': torch dtype {t.dtype} is not supported")
-    kind = "torch_mps" if t.device.type == "mps" else "torch_cpu"
-    if t.device.type not in ("cpu", "mps"):
-        raise InteropError(f"argument '{name}': a torch tensor on '{t.device}' (need cpu or mps)")
+    kind = {"mps": "torch_mps", "cuda": "torch_cuda"}.get(t.device.type, "torch_cpu")
+    if t.device.type not in ("cpu", "mps", "cuda"):
+        raise InteropError(f"argument '{name}': a torch tensor on '{t.device}' (need cpu, mps or "
+                           f"cuda)")
+    if kind == "torch_cuda" and getattr(t.device, "index", None) not in (None, 0):
+        raise InteropError(f"argument '{name}': a torch tensor on '{t.device}': the cuda device "
+                           f"runs on cuda:0 (CUDA_VISIBLE_DEVICES chooses which GPU that is)")
     _refuse_f64(name, dtype, kind)
     nbytes = t.numel() * t.element_size()
     contiguous = t.is_contiguous()
@@ -157,6 +171,12 @@ def _torch(t, name):
     if kind == "torch_cpu":
         return ArgView(kind, nbytes, dtype, False, contiguous, ptr=t.data_ptr(), before=offset,
                        after=after, keepalive=t)
+    if kind == "torch_cuda":
+        # the storage's data pointer is a CUDA device address (torch's
+        # allocations live in the primary context, which the cuda device uses)
+        return ArgView(kind, nbytes, dtype, False, contiguous, buffer=storage.data_ptr(),
+                       offset=offset, before=offset, after=after, keepalive=t,
+                       stream_ordered=True)
     # On MPS the storage's data pointer is the id<MTLBuffer> (ATen's
     # getMTLBufferStorage), bound at the view's offset.
     import torch

@@ -61,7 +61,7 @@ def _C():
 
 
 def get_device():
-    """The process's device, opened on first use (TRITON_METAL_DEVICE=cpu|metal|metal-sim)."""
+    """The process's device, opened on first use (TRITON_METAL_DEVICE=cpu|metal|metal-sim|cuda)."""
     global _device
     if _device is None:
         with _device_lock:
@@ -266,12 +266,13 @@ def _interop_kind(v):
     if mod.startswith("mlx") or t.__name__ == "PyCapsule":
         return True
     if hasattr(v, "data_ptr"):
-        return mod.startswith("torch") and getattr(getattr(v, "device", None), "type", "") == "mps"
+        return mod.startswith("torch") and \
+            getattr(getattr(v, "device", None), "type", "") in ("mps", "cuda")
     np = sys.modules.get("numpy")
     return hasattr(v, "__dlpack__") and not (np is not None and isinstance(v, np.ndarray))
 
 
-_DEVICE_KINDS = ("torch_mps", "mlx", "dlpack_metal")
+_DEVICE_KINDS = ("torch_mps", "mlx", "dlpack_metal", "torch_cuda")
 
 
 def _interop_arg(kname, aname, v):
@@ -286,6 +287,14 @@ def _interop_arg(kname, aname, v):
             raise TypeError(f"{kname}: argument '{aname}' ({view.kind}) has no Metal buffer "
                             "(NULL data)")
         dev = get_device().name
+        if view.kind == "torch_cuda" and dev != "cuda":
+            raise TypeError(f"{kname}: argument '{aname}' is a torch CUDA tensor, but the device "
+                            f"is '{dev}', which cannot reach CUDA memory; run on the cuda device "
+                            "(TRITON_METAL_DEVICE=cuda with TRITON_METAL_HW=cuda-sm90) or copy "
+                            "it to the host first (.cpu())")
+        if view.kind != "torch_cuda" and dev == "cuda":
+            raise TypeError(f"{kname}: argument '{aname}' is a {view.kind} array in Metal "
+                            "memory, but the device is 'cuda'; copy it to the host first")
         if dev == "cpu":
             raise TypeError(f"{kname}: argument '{aname}' is a {view.kind} array in Metal "
                             "memory, but the device is 'cpu', which takes host memory only; "
@@ -303,7 +312,8 @@ def _launch(module, grid3, launch_values, views):
     capsule's memory may be freed once its view is dropped). The views, and
     the objects they keep alive, stay referenced until then. Registered
     kernel-visible memory in Metal memory (visible.py) is synchronized the
-    same way."""
+    same way. Views ordered by the stream the launch is queued on (torch CUDA
+    tensors on the cuda device) need no wait: the launch stays asynchronous."""
     if _visible._device_views:
         views = list(views) + _visible.device_views()
     if not views:
@@ -313,16 +323,17 @@ def _launch(module, grid3, launch_values, views):
     for v in on_device:
         if v.sync_before is not None:
             v.sync_before()
+    wait = any(not v.stream_ordered for v in on_device)
     try:
         module.launch(grid3, launch_values)
     except BaseException:
-        if on_device:
+        if wait:
             try:
                 get_device().synchronize()
             except Exception:  # the launch's own error is the one to report
                 pass
         raise
-    if on_device:
+    if wait:
         get_device().synchronize()
     for v in views:
         v.finish()
@@ -438,7 +449,8 @@ def _overlapping(launch):
             continue
         if len(lv) == 6:  # a device buffer: (0, nbytes, ro, buffer, offset, before)
             _, nbytes, _, buf, off, before = lv
-            ranges.append((id(buf), off - before, off + nbytes))
+            ranges.append((buf, off - before, off + nbytes))  # the handle's value: equal
+            # ints need not be one object (two views of one storage give two)
         else:             # host memory: (ptr, nbytes, ro, before)
             ptr, nbytes, before = lv[0], lv[1], lv[3] if len(lv) > 3 else 0
             ranges.append((None, ptr - before, ptr + nbytes))
@@ -1123,7 +1135,9 @@ class JITFunction(_Base):
         if p is not None:
             code, ptr, nbytes, ro, before, view = p
             on_device = view is not None and view.on_device
-            addr = view.offset if on_device else ptr  # an MTLBuffer starts on a page
+            # an MTLBuffer starts on a page; a CUDA device buffer is an address
+            addr = (view.buffer + view.offset if view.kind == "torch_cuda" else view.offset) \
+                if on_device else ptr
             flags = (_tm.PF_DIV16 if self._ptr_align[i] and addr % 16 == 0 else 0) \
                 | (_tm.PF_READONLY if ro else 0)
             if view is not None:

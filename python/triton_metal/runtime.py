@@ -21,8 +21,9 @@ from .errors import OutOfResources, InterpreterError, PTXASError
 
 def _torch_device_type():
     """The torch device type our kernels' tensors live on: 'mps' on the metal
-    device, 'cpu' on the emulator and metal-sim (host memory)."""
-    return "mps" if get_device().name == "metal" else "cpu"
+    device, 'cuda' on the cuda device (the GPU proxy), 'cpu' on the emulator
+    and metal-sim (host memory)."""
+    return {"metal": "mps", "cuda": "cuda"}.get(get_device().name, "cpu")
 
 
 class DriverBase:
