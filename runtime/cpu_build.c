@@ -93,8 +93,21 @@ static const char *const gcc_warnings[] = {
 enum {
   NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0],
   NCLANG = sizeof clang_warnings / sizeof clang_warnings[0],
-  MAXFLAGS = NFLAGS + NCLANG + 3
+  MAXFLAGS = NFLAGS + NCLANG + 5 /* and the overflow check (2), race_flags (2), one spare */
 };
+
+/* TRITON_METAL_RACECHECK=1: kernels report every threadgroup-memory access,
+ * saying whether it reads or writes (runtime/metal_stdlib "race check"), and
+ * the object exports tm_cpu_racecheck, so that its launches record them
+ * (cpu_exec.c "race checker"). The flags are part of the key: such objects
+ * are cached apart. Puts the flags into out; returns how many. */
+static int race_flags(const char **out) {
+  const char *e = getenv("TRITON_METAL_RACECHECK");
+  if (!e || strcmp(e, "1")) return 0;
+  out[0] = "-DTM_HOOK_TG";
+  out[1] = "-DTM_RACECHECK";
+  return 2;
+}
 
 /* TRITON_METAL_CHECK_OVERFLOW=1: signed overflow in a kernel traps (the
  * process dies of SIGILL at once) instead of wrapping by -fwrapv. MSL leaves
@@ -114,7 +127,7 @@ static int build_flags(bool clang, const char **out) {
     out[n++] = "-fsanitize=signed-integer-overflow";
     out[n++] = clang ? "-fsanitize-trap=signed-integer-overflow" : "-fsanitize-undefined-trap-on-error";
   }
-  return n;
+  return n + race_flags(out + n);
 }
 
 /* ------------------------------------------------------------ toolchain */
@@ -639,6 +652,10 @@ static CpuObj *open_obj(const char *path, char **why) {
   if (o) {
     *(void **)&o->entry = dlsym(dl, "tm_cpu_entry");
     *(void **)&o->range = dlsym(dl, "tm_cpu_entry_range");
+  }
+  if (o) {
+    const int *race = dlsym(dl, "tm_cpu_racecheck");
+    o->racecheck = race && *race;
   }
   if (!o || !abi || *abi != TM_CPU_ABI_VERSION || !o->entry || !o->range) {
     *why = rt_strdup(o ? "entry points missing or wrong ABI version" : "out of memory");

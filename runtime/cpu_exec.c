@@ -22,8 +22,9 @@
  *   groups:  pid, barrier, SIMD-groups, exchange slots, threadgroup memory
  *
  * The access hook sees every access (address, size, line, kind) of the running
- * thread, whose threadgroup and thread index are in the context: a race checker
- * can record there under the same schedule.
+ * thread, whose threadgroup and thread index are in the context: the race
+ * checker ("checks" below) records threadgroup-memory accesses there, under
+ * either schedule.
  *
  * Barrier: a thread arrives and waits until every thread of its threadgroup that
  * has not returned has arrived; the last arriver releases the generation and
@@ -64,11 +65,36 @@
 
 enum { READY, WAIT_BAR, WAIT_SIMD, DONE };
 
+/* A barrier's or collective's call site in the kernel's MSL (tm_cpu_ctx.site_*). */
+typedef struct Site {
+  const char *what;
+  int line, col;
+  unsigned flags; /* TM_SYNC_TG */
+  unsigned tid;   /* the first thread that came */
+} Site;
+
+/* One access as the race checker keeps it: the threadgroup's epoch (a count of
+ * threadgroup-memory barriers, unique per worker; 0: none), the count of the
+ * SIMD-group's fences, the Python line and the thread. */
+typedef struct Access {
+  uint32_t ep, sf;
+  int32_t line;
+  uint32_t tid;
+} Access;
+
+/* One byte of threadgroup memory: its last write and up to two threads that
+ * read it since. */
+typedef struct Shadow {
+  Access w, r[2];
+} Shadow;
+
 typedef struct SimdGroup {
   unsigned size;    /* lanes (32, fewer in a last partial group) */
   unsigned arrived; /* lanes waiting in the current collective */
   unsigned gen;     /* bumped when a collective completes */
   unsigned done;    /* lanes that returned */
+  Site at;          /* the current collective's site (arrived > 0) */
+  uint32_t fence;   /* threadgroup-memory fences so far (simdgroup_barrier) */
 } SimdGroup;
 
 /* One threadgroup being run: thread t is fiber base + t. */
@@ -80,6 +106,9 @@ typedef struct Group {
   SimdGroup sg[MAX_THREADS / 32];
   unsigned char *slots; /* [2][nthreads][TM_CPU_SLOT] */
   unsigned char *tg;    /* threadgroup memory, tg_bytes */
+  Site bar;             /* the current barrier's site (bar_arrived > 0) */
+  uint32_t ep;          /* race checker: the current epoch */
+  Shadow *shadow;       /* ... and its record of tg, one per byte */
 } Group;
 
 struct Worker {
@@ -106,6 +135,11 @@ struct Worker {
   /* the groups' slots and threadgroup memory, grown as jobs need */
   unsigned char *slot_mem, *tg_mem;
   size_t slot_cap, tg_cap, tg_bytes;
+  /* the race checker (the object was built for it) */
+  int racecheck;
+  uint32_t epoch; /* the last epoch handed out */
+  Shadow *shadow; /* the groups' records */
+  size_t shadow_cap;
 };
 
 /* Fiber f's threadgroup (one division, and only in the interleaved schedule:
@@ -291,6 +325,138 @@ static void *on_tg_oob(tm_cpu_ctx *c, const char *array, long index, size_t exte
   return w->scratch;
 }
 
+/* ------------------------------------------------------------ checks: call sites, races
+ *
+ * Call sites. The shim names every barrier and SIMD-group collective (its
+ * function, line and column in the kernel's MSL) in tm_cpu_ctx.site_*. The
+ * first thread to reach a rendezvous records its site; a thread that joins it
+ * from another site fails the launch: the threads of a threadgroup (lanes of a
+ * SIMD-group) are in divergent control flow, where Metal leaves a barrier
+ * undefined and a collective reads undefined values from the inactive lanes.
+ * Within a site, a divergent loop (lanes in different iterations) shows as a
+ * lane that returns while others wait, or as a later mismatch.
+ *
+ * Race checker (objects built with TRITON_METAL_RACECHECK=1: every
+ * threadgroup-memory access calls on_access with TM_ACCESS_TG_LOAD or _STORE).
+ * Each threadgroup has a record of its memory, one Shadow per byte: the last
+ * write and up to two readers since, each with
+ *   ep    the threadgroup's epoch: a fresh number from the worker's counter
+ *         when the threadgroup starts and whenever a threadgroup_barrier with
+ *         mem_flags::mem_threadgroup completes (so a record from an earlier
+ *         epoch, or an earlier threadgroup, never compares equal), and
+ *   sf    the count of simdgroup_barrier(mem_flags::mem_threadgroup) of the
+ *         thread's SIMD-group: a fence among its lanes.
+ * Two accesses of one byte race when they are of different threads in the
+ * same epoch, at least one writes, and they are not lanes of one SIMD-group
+ * with a SIMD-group fence between. The first race fails the launch, naming
+ * both threads and both lines. What orders threadgroup memory follows the MSL
+ * spec: barriers order it only with mem_threadgroup (§6.9.1, Table 6.13: with
+ * mem_none a barrier is for execution only); simd_* collectives, shuffles and
+ * simdgroup_matrix operations are no fence (the spec gives them none), so a
+ * lane that reads what another lane of its SIMD-group wrote needs a barrier.
+ * Limits: device memory is not recorded (lost updates there are the
+ * interleaved schedule's to show); a byte keeps two readers, so a third
+ * reader's race with a later write can go unseen when the two kept ones are
+ * ordered before it by a SIMD-group fence; plain `threadgroup` arrays of
+ * hand-written MSL are not threadgroup memory the runtime knows. */
+
+static Site site_here(const tm_cpu_ctx *c) {
+  return (Site){c->site_what ? c->site_what : "?", c->site_line, c->site_col, c->site_flags, c->tid};
+}
+
+static int same_site(const Site *a, const tm_cpu_ctx *c) { return a->line == c->site_line && a->col == c->site_col; }
+
+/* "simd_sum at line 12:5 of the kernel's MSL" (static storage, two at a time). */
+static const char *site_text(const Site *s) {
+  static _Thread_local char buf[2][96];
+  static _Thread_local int i;
+  char *b = buf[i++ & 1];
+  if (s->col > 0) snprintf(b, sizeof buf[0], "%s at line %d:%d of the kernel's MSL", s->what, s->line, s->col);
+  else snprintf(b, sizeof buf[0], "%s at line %d of the kernel's MSL", s->what, s->line);
+  return b;
+}
+
+/* The site the running thread names, as text. Not inlined: the callers go on
+ * to abandon their fiber, whose frame must then hold no addressable local
+ * (AddressSanitizer would keep its poison on the reused stack). */
+static __attribute__((noinline)) const char *here_text(const tm_cpu_ctx *c) {
+  Site s = site_here(c);
+  return site_text(&s);
+}
+
+/* A fresh epoch. When the counter wraps, every record is forgotten (a race
+ * may go unseen then; none is invented). */
+static uint32_t race_epoch(Worker *w) {
+  if (++w->epoch == 0) {
+    memset(w->shadow, 0, w->shadow_cap * sizeof *w->shadow);
+    w->epoch = 1;
+  }
+  return w->epoch;
+}
+
+/* Whether the recorded access a races with me (at least one of them writes). */
+static int races(const Access *a, const Access *me) {
+  return a->ep == me->ep && a->tid != me->tid && !(a->tid / 32 == me->tid / 32 && a->sf < me->sf);
+}
+
+static void race_report(Worker *w, size_t byte, const Access *other, int other_wrote, const Access *me, int write) {
+  const tm_kernel_info *k = w->job->info;
+  const tm_cpu_ctx *c = &w->ctx;
+  char what[160];
+  if (c->tg_array)
+    snprintf(what, sizeof what, "%s[%ld] (byte %zu of threadgroup memory)", c->tg_array, c->tg_index, byte);
+  else
+    snprintf(what, sizeof what, "byte %zu of threadgroup memory", byte);
+  worker_fail(w, "data race on threadgroup memory: thread %u %s %s at %s:%d, which thread %u %s at %s:%d, "
+                 "with no threadgroup_barrier(mem_flags::mem_threadgroup) between the two",
+              me->tid, write ? "writes" : "reads", what, k->source_file, me->line, other->tid,
+              other_wrote ? "wrote" : "read", k->source_file, other->line);
+}
+
+/* Records an access of the running thread: [p, p+n), line, a write or not. */
+static void race_record(Worker *w, const void *p, size_t n, int line, int write) {
+  if (atomic_load_explicit(&w->job->failed, memory_order_relaxed)) return;
+  Group *g = group_of(w, w->cur);
+  uintptr_t a = (uintptr_t)p, lo = (uintptr_t)g->tg;
+  if (a < lo || a - lo >= w->tg_bytes) return; /* scratch memory after a bad index (reported) */
+  size_t off = a - lo;
+  if (n > w->tg_bytes - off) n = w->tg_bytes - off;
+  unsigned t = w->ctx.tid;
+  Access me = {.ep = g->ep, .sf = g->sg[t / 32].fence, .line = line, .tid = t};
+  for (size_t i = 0; i < n; i++) {
+    Shadow *s = &g->shadow[off + i];
+    const Access *other = races(&s->w, &me) ? &s->w : NULL;
+    if (!other && write) other = races(&s->r[0], &me) ? &s->r[0] : races(&s->r[1], &me) ? &s->r[1] : NULL;
+    if (other) {
+      race_report(w, off + i, other, other == &s->w, &me, write);
+      return;
+    }
+    if (write) {
+      s->w = me;
+      s->r[0].ep = s->r[1].ep = 0;
+    } else if (s->r[0].ep != me.ep || s->r[0].tid == t) {
+      s->r[0] = me;
+    } else if (s->r[1].ep != me.ep || s->r[1].tid == t) {
+      s->r[1] = me;
+    }
+  }
+}
+
+/* The records of `groups` threadgroups of tg bytes each (contents not kept:
+ * cleared, and the epochs start over); 0 when out of memory. */
+static int race_bind(Worker *w, unsigned groups, size_t tg) {
+  size_t n = groups * tg;
+  if (w->shadow_cap < n) {
+    free(w->shadow);
+    w->shadow_cap = 0;
+    if (!(w->shadow = calloc(n, sizeof *w->shadow))) return 0;
+    w->shadow_cap = n;
+    w->epoch = 0;
+  }
+  for (unsigned gi = 0; gi < groups; gi++) w->groups[gi].shadow = w->shadow + gi * tg;
+  return 1;
+}
+
 /* ------------------------------------------------------------ fiber scheduling */
 
 static int ready(Worker *w, unsigned j) {
@@ -334,6 +500,13 @@ static void block(Worker *w, unsigned f) {
   fiber_switch(&w->fibers[f], &w->fibers[j]);
 }
 
+/* Every live thread of g is at the barrier: it opens. */
+static void bar_release(Worker *w, Group *g) {
+  g->bar_arrived = 0;
+  g->bar_gen++;
+  if (w->racecheck && (g->bar.flags & TM_SYNC_TG)) g->ep = race_epoch(w);
+}
+
 static _Noreturn void abandon(Worker *w, unsigned f) {
   w->abort = 1;
   fiber_exit_to(&w->fibers[f], &w->sched);
@@ -349,14 +522,11 @@ static void thread_done(Worker *w, unsigned f) {
   s->done++;
   if (s->arrived > 0) {
     worker_fail(w, "lane %u of SIMD-group %u returned while %u other lane(s) wait in a "
-                   "SIMD-group collective",
-                t % 32, t / 32, s->arrived);
+                   "SIMD-group collective (%s)",
+                t % 32, t / 32, s->arrived, site_text(&s->at));
     abandon(w, f);
   }
-  if (g->bar_arrived > 0 && g->bar_arrived == g->alive) {
-    g->bar_arrived = 0;
-    g->bar_gen++;
-  }
+  if (g->bar_arrived > 0 && g->bar_arrived == g->alive) bar_release(w, g);
 }
 
 static void fiber_main(void *arg) {
@@ -384,9 +554,16 @@ static void on_barrier(tm_cpu_ctx *c) {
   }
   unsigned f = w->cur;
   Group *g = group_of(w, f);
+  if (g->bar_arrived == 0) {
+    g->bar = site_here(c);
+  } else if (!same_site(&g->bar, c)) {
+    worker_fail(w, "threadgroup_barrier in divergent control flow: thread %u is at %s while thread %u "
+                   "waits at %s (every thread of a threadgroup must reach the same barrier)",
+                c->tid, here_text(c), g->bar.tid, site_text(&g->bar));
+    abandon(w, f);
+  }
   if (++g->bar_arrived == g->alive) {
-    g->bar_arrived = 0;
-    g->bar_gen++;
+    bar_release(w, g);
     return;
   }
   w->state[f] = WAIT_BAR;
@@ -410,14 +587,24 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
   }
   *nlanes = sg->size;
   if (sg->done > 0) {
-    worker_fail(w, "SIMD-group collective reached by lane %u of SIMD-group %u after %u lane(s) "
+    worker_fail(w, "SIMD-group collective (%s) reached by lane %u of SIMD-group %u after %u lane(s) "
                    "of that SIMD-group returned",
-                lane, s, sg->done);
+                here_text(c), lane, s, sg->done);
+    abandon(w, f);
+  }
+  if (sg->arrived == 0) {
+    sg->at = site_here(c);
+  } else if (!same_site(&sg->at, c)) {
+    worker_fail(w, "SIMD-group collective in divergent control flow: lane %u of SIMD-group %u is at %s "
+                   "while lane %u waits at %s (every lane of a SIMD-group must reach the same "
+                   "collective: Metal leaves the values of inactive lanes undefined)",
+                lane, s, here_text(c), sg->at.tid % 32, site_text(&sg->at));
     abandon(w, f);
   }
   if (++sg->arrived == sg->size) {
     sg->arrived = 0;
     sg->gen++;
+    if (sg->at.flags & TM_SYNC_TG) sg->fence++;
     return base;
   }
   w->state[f] = WAIT_SIMD;
@@ -464,8 +651,8 @@ static uint64_t draw(Worker *w) {
  * decides whether another thread runs first. */
 static void on_access(tm_cpu_ctx *c, const void *p, size_t n, int line, int kind) {
   Worker *w = (Worker *)c;
-  (void)p, (void)n, (void)line, (void)kind;
-  if (draw(w) & 1) fiber_switch(&w->fibers[w->cur], &w->sched);
+  if (w->interleave && draw(w) & 1) fiber_switch(&w->fibers[w->cur], &w->sched);
+  if (w->racecheck && (kind & TM_ACCESS_TG)) race_record(w, p, n, line, kind & TM_ACCESS_STORE);
 }
 
 /* ------------------------------------------------------------ running threadgroups */
@@ -502,6 +689,7 @@ static int group_start(Worker *w, unsigned gi, uint64_t i) {
   g->bar_arrived = g->bar_gen = 0;
   for (unsigned s = 0; s * 32 < n; s++)
     g->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
+  if (w->racecheck) g->ep = race_epoch(w);
   for (unsigned t = 0; t < n; t++) {
     unsigned f = g->base + t;
     w->state[f] = READY;
@@ -529,6 +717,7 @@ static void run_fibers(Worker *w) {
   g->bar_arrived = g->bar_gen = 0;
   for (unsigned s = 0; s * 32 < n; s++)
     g->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
+  if (w->racecheck) g->ep = race_epoch(w);
   for (unsigned t = 0; t < n; t++) {
     w->state[t] = READY;
     fiber_init(&w->fibers[t], fiber_stack_at(w->stacks, t, w->stack_size), w->stack_size, fiber_main, w);
@@ -599,7 +788,7 @@ void worker_free(Worker *w) {
   for (unsigned i = 0; i < w->cap; i++) fiber_release(&w->fibers[i]);
   fiber_release(&w->sched);
   free(w->fibers), free(w->state), free(w->wait_gen);
-  free(w->slot_mem), free(w->tg_mem);
+  free(w->slot_mem), free(w->tg_mem), free(w->shadow);
   free(w);
 }
 
@@ -635,7 +824,8 @@ static int bind(Worker *w, CpuJob *job) {
   w->ctx.nthreads = w->n = (unsigned)job->info->threads_per_threadgroup;
   for (int i = 0; i < 3; i++) w->ctx.npid[i] = job->grid[i];
   w->interleave = job->interleave;
-  w->ctx.hooked = job->interleave;
+  w->racecheck = job->obj->racecheck;
+  w->ctx.hooked = job->interleave || w->racecheck;
   w->ctx.stop_seen = job->stops0;
   w->fibers_on = job->info->uses_barriers != 0 || job->interleave;
   w->rng = job->seed;
@@ -653,7 +843,8 @@ static int bind(Worker *w, CpuJob *job) {
   size_t slots = (size_t)2 * n * TM_CPU_SLOT;
   /* slots even without fibers: a one-thread kernel's collectives use its own */
   int ok = grow(&w->tg_mem, &w->tg_cap, groups * tg + 16) && grow(&w->slot_mem, &w->slot_cap, groups * slots) &&
-           (!w->fibers_on || (ensure_fibers(w, groups * n) && ensure_stacks(w, groups * n, stack_for(job->info))));
+           (!w->fibers_on || (ensure_fibers(w, groups * n) && ensure_stacks(w, groups * n, stack_for(job->info)))) &&
+           (!w->racecheck || race_bind(w, groups, tg));
   if (!ok) {
     w->ctx.tid = 0;
     worker_fail(w, "out of memory for %u threadgroup(s) of %u threads", groups, n);
@@ -694,7 +885,10 @@ void worker_run_job(Worker *w, CpuJob *job) {
     w->ctx.pid[1] = (unsigned)(i / job->grid[0] % job->grid[1]);
     w->ctx.pid[2] = (unsigned)(i / job->grid[0] / job->grid[1]);
     if (w->fibers_on) run_fibers(w);
-    else job->obj->range(&w->ctx, job->args, 0, w->ctx.nthreads);
+    else {
+      if (w->racecheck) w->groups[0].ep = race_epoch(w); /* threads one after another, no barrier */
+      job->obj->range(&w->ctx, job->args, 0, w->ctx.nthreads);
+    }
   }
   w->job = NULL;
 }

@@ -40,6 +40,12 @@
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
                                      size_t *size_old);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+/* A stack given to a fresh fiber: a fiber abandoned in a wait (a failed launch)
+ * never returned from its instrumented frames, whose poison would stay. */
+#define FRESH_STACK(stack, size) __asan_unpoison_memory_region((stack), (size))
+#else
+#define FRESH_STACK(stack, size) ((void)0)
 #endif
 
 #if defined(__x86_64__) && defined(__ELF__) && !defined(TM_FIBER_UCONTEXT)
@@ -86,6 +92,7 @@ __asm__(".pushsection .text\n"
         ".popsection\n");
 
 void fiber_init(Fiber *f, void *stack, size_t size, void (*fn)(void *), void *arg) {
+  FRESH_STACK(stack, size);
   uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
   uint64_t *sp = (uint64_t *)(top - 64);
   uint32_t mxcsr;
@@ -122,6 +129,7 @@ static void boot(unsigned lo, unsigned hi) {
 }
 
 void fiber_init(Fiber *f, void *stack, size_t size, void (*fn)(void *), void *arg) {
+  FRESH_STACK(stack, size);
   ucontext_t *uc = f->impl;
   if (!uc) uc = f->impl = calloc(1, sizeof(ucontext_t) + sizeof(Boot));
   Boot *b = (Boot *)(uc + 1);

@@ -180,6 +180,7 @@ typedef struct CpuObj {
   void *dl;
   CpuEntry entry;
   CpuEntryRange range;
+  int racecheck; /* built for the race checker (cpu_build.c race_flags) */
   int refs; /* under CpuDev.mu */
   struct CpuObj *next;
 } CpuObj;

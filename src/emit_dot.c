@@ -172,7 +172,7 @@ static void tiles_stripe(Emitter *E, const SgPlan *p, int M, int N, const char *
   int rs = p->rs;
   em_line(E, ind, "%sfor (uint i = 0; i < %du; ++i)\n", sg_busy(E, p), p->TM);
   if (rs < M) em_line(E, ind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
-  em_line(E, ind + 1 + (rs < M), "for (uint j = 0; j < %du; ++j) %s(%s[i * %du + j], &%s[(tm_r + i * 8u%s) * %du + tm_c + j * 8u], %d);\n",
+  em_line(E, ind + 1 + (rs < M), "for (uint j = 0; j < %du; ++j) %s(%s[i * %du + j], %s + ((tm_r + i * 8u%s) * %du + tm_c + j * 8u), %d);\n",
        p->TN, op, acc, p->TN, smC, rs < M ? " - r0" : "", N, N);
   em_barrier(E, ind);
 }
@@ -317,8 +317,8 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   }
   em_line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", sg_busy(E, p), kc);
   em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d], tm_b[%d];\n", TI, TM, TN);
-  em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], &%s[(tm_r + i * 8u) * %du + kk], %d);\n", TM, smA, kc, kc);
-  em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], &%s[%du + kk * %du + tm_c + j * 8u], %d);\n", TN, smA,
+  em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n", TM, smA, kc, kc);
+  em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], %s + (%du + kk * %du + tm_c + j * 8u), %d);\n", TN, smA,
        M * kc, N, N);
   em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM);
   em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], tm_a[i], tm_b[j], %s[i * %du + j]);\n",

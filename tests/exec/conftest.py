@@ -1,8 +1,20 @@
 """Fixtures for the executable tests."""
+import os
 import zlib
 
 import numpy as np
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def racecheck(monkeypatch):
+    """Every executable test runs under the emulator's race checker unless the
+    caller set TRITON_METAL_RACECHECK (to 0, say): kernels are built so that
+    every threadgroup-memory access is recorded between barriers, and a race
+    fails the launch (runtime/cpu_exec.c; docs/metal.md, issue 15 item 10).
+    Read when a kernel is built; no effect on a GPU device."""
+    if "TRITON_METAL_RACECHECK" not in os.environ:
+        monkeypatch.setenv("TRITON_METAL_RACECHECK", "1")
 
 
 @pytest.fixture

@@ -201,8 +201,8 @@ kernel void matmul(
 #else
         for (uint kk = 0; kk < 16u; kk += 8u) {
           simdgroup_matrix<half, 8, 8> tm_a[2], tm_b[2];
-          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], &TM_TGM(tm_smem_half, 20)[(tm_r + i * 8u) * 16u + kk], 16);
-          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], &TM_TGM(tm_smem_half, 20)[512u + kk * 32u + tm_c + j * 8u], 32);
+          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], TM_TGM(tm_smem_half, 20) + ((tm_r + i * 8u) * 16u + kk), 16);
+          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], TM_TGM(tm_smem_half, 20) + (512u + kk * 32u + tm_c + j * 8u), 32);
           for (uint i = 0; i < 2u; ++i)
             for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc11_1[i * 2u + j], tm_a[i], tm_b[j], tm_acc11_1[i * 2u + j]);
         }
@@ -231,7 +231,7 @@ kernel void matmul(
   {
     uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
     for (uint i = 0; i < 2u; ++i)
-      for (uint j = 0; j < 2u; ++j) simdgroup_store(tm_acc11_1[i * 2u + j], &TM_TGM(tm_smem_float, 20)[(tm_r + i * 8u) * 32u + tm_c + j * 8u], 32);
+      for (uint j = 0; j < 2u; ++j) simdgroup_store(tm_acc11_1[i * 2u + j], TM_TGM(tm_smem_float, 20) + ((tm_r + i * 8u) * 32u + tm_c + j * 8u), 32);
     threadgroup_barrier(mem_flags::mem_threadgroup);
     for (uint k = 0; k < 8u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
