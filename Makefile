@@ -12,14 +12,18 @@ BUILD   ?= build
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CSTD    := -std=c11 -D_GNU_SOURCE -fPIC
-INC     := -Iinclude -Isrc -Iruntime -I$(BUILD)/gen
+# the layers: target/ (what the compiler targets: the per-generation table,
+# presets, hardware files), src/ (the compiler), runtime/ (devices: cpu/ the
+# emulator, metal/ Metal, sim/ metal-sim, cuda/ the GPU proxy)
+RT_DIRS := runtime runtime/cpu runtime/metal runtime/sim runtime/cuda
+INC     := -Iinclude -Itarget -Isrc $(addprefix -I,$(RT_DIRS)) -I$(BUILD)/gen
 LDLIBS  := -lm -ldl -lpthread
 ifeq ($(shell uname -s),Darwin)
 LDLIBS  += -lobjc -framework Metal -framework Foundation -framework CoreGraphics
 endif
 
 SRC_C   := $(wildcard src/*.c)
-RT_C    := $(wildcard runtime/*.c)
+RT_C    := $(wildcard target/*.c) $(foreach d,$(RT_DIRS),$(wildcard $(d)/*.c))
 LIB_C   := $(SRC_C) $(RT_C)
 LIB_O   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_C))
 LIB     := $(BUILD)/libtriton_metal.a
@@ -34,9 +38,9 @@ EXT_C   := $(wildcard python/triton_metal/*.c)
 
 all: $(LIB) $(CLI) $(TESTS) $(EXT)
 
-$(BUILD)/gen/shim_text.inc: runtime/metal_stdlib tools/embed.py
+$(BUILD)/gen/shim_text.inc: runtime/cpu/metal_stdlib tools/embed.py
 	@mkdir -p $(dir $@)
-	$(PYTHON) tools/embed.py runtime/metal_stdlib tm_shim_text > $@.tmp && mv $@.tmp $@
+	$(PYTHON) tools/embed.py runtime/cpu/metal_stdlib tm_shim_text > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/cuda_prelude.inc: src/cuda_prelude.cuh tools/embed.py
 	@mkdir -p $(dir $@)
@@ -46,7 +50,7 @@ $(BUILD)/gen/stdlib_text.inc: src/stdlib.py tools/embed.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/embed.py src/stdlib.py tm_stdlib_text_data > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.o: %.c include/triton_metal.h $(wildcard src/*.h runtime/*.h) $(GEN)
+$(BUILD)/%.o: %.c include/triton_metal.h $(wildcard src/*.h target/*.h runtime/*.h runtime/*/*.h) $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(INC) -c $< -o $@
 
@@ -61,15 +65,15 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(INC) -Itests/unit $< $(LIB) $(LDLIBS) -o $@
 
-$(EXT): $(EXT_C) $(LIB_C) include/triton_metal.h $(wildcard src/*.h runtime/*.h) $(GEN)
+$(EXT): $(EXT_C) $(LIB_C) include/triton_metal.h $(wildcard src/*.h target/*.h runtime/*.h runtime/*/*.h) $(GEN)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) -Wno-missing-field-initializers -shared $(INC) -I$(PY_INC) $(EXT_C) $(LIB_C) $(LDLIBS) -o $@
 
-# The Metal wrappers (runtime/mtl_objc.c) compile only on macOS; elsewhere they
-# are syntax-checked against the declarations in runtime/objc-decls/.
+# The Metal wrappers (runtime/metal/mtl_objc.c) compile only on macOS; elsewhere they
+# are syntax-checked against the declarations in runtime/metal/objc-decls/.
 MTL_CHECK_CC ?= $(shell command -v clang-19 || command -v clang || echo $(CC))
 mtl-check:
-	$(MTL_CHECK_CC) -fsyntax-only $(CSTD) $(WARN) -DTM_MTL_SYNTAX_CHECK -Iruntime/objc-decls $(INC) runtime/mtl_objc.c
-	$(CC) -fsyntax-only $(CSTD) $(WARN) -DTM_MTL_SYNTAX_CHECK -Iruntime/objc-decls $(INC) runtime/mtl_objc.c
+	$(MTL_CHECK_CC) -fsyntax-only $(CSTD) $(WARN) -DTM_MTL_SYNTAX_CHECK -Iruntime/metal/objc-decls $(INC) runtime/metal/mtl_objc.c
+	$(CC) -fsyntax-only $(CSTD) $(WARN) -DTM_MTL_SYNTAX_CHECK -Iruntime/metal/objc-decls $(INC) runtime/metal/mtl_objc.c
 
 ctest: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
@@ -108,7 +112,7 @@ FUZZ_SMOKE_TIME ?= 30
 FUZZ_BIN   := $(BUILD)/fuzz/fuzz_compile
 FUZZ_SAN   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-$(FUZZ_BIN): tests/fuzz/fuzz_compile.c $(LIB_C) include/triton_metal.h $(wildcard src/*.h runtime/*.h) $(GEN)
+$(FUZZ_BIN): tests/fuzz/fuzz_compile.c $(LIB_C) include/triton_metal.h $(wildcard src/*.h target/*.h runtime/*.h runtime/*/*.h) $(GEN)
 	@mkdir -p $(BUILD)/fuzz/src $(BUILD)/fuzz/rt
 	@set -e; for f in $(SRC_C); do $(FUZZ_CC) $(CSTD) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARN) $(INC) -c $$f -o $(BUILD)/fuzz/src/$$(basename $$f .c).o; done
 	@set -e; for f in $(RT_C); do $(FUZZ_CC) $(CSTD) $(FUZZ_SAN) $(WARN) -Wno-missing-field-initializers $(INC) -c $$f -o $(BUILD)/fuzz/rt/$$(basename $$f .c).o; done
@@ -167,7 +171,7 @@ conformance: $(EXT)
 # ext-from-objects: the extension linked from the library's objects, so a rebuild
 # after one file changed recompiles that file only ($(EXT) compiles every source).
 EXT_O := $(patsubst python/triton_metal/%.c,$(BUILD)/ext/%.o,$(EXT_C))
-$(BUILD)/ext/%.o: python/triton_metal/%.c include/triton_metal.h $(wildcard src/*.h runtime/*.h python/triton_metal/*.h) $(GEN)
+$(BUILD)/ext/%.o: python/triton_metal/%.c include/triton_metal.h $(wildcard src/*.h target/*.h runtime/*.h runtime/*/*.h python/triton_metal/*.h) $(GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) -Wno-missing-field-initializers $(INC) -I$(PY_INC) -c $< -o $@
 

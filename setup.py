@@ -1,6 +1,7 @@
 # setup.py: builds the triton_metal._C extension, as the Makefile does: the module
-# sources (python/triton_metal/*.c) plus the whole compiler (src/*.c) and runtime
-# (runtime/*.c), after generating build/gen/shim_text.inc from runtime/metal_stdlib.
+# sources (python/triton_metal/*.c) plus the whole compiler (src/*.c), the target
+# layer (target/*.c) and runtime (runtime/*.c, runtime/*/*.c), after generating
+# build/gen/shim_text.inc from runtime/cpu/metal_stdlib.
 # Package metadata lives in pyproject.toml. Works with `pip install .` and
 # `pip install -e .` on Linux (gcc/clang) and macOS (Apple clang).
 # python/triton-metal.pth goes next to the package in site-packages: the startup
@@ -28,7 +29,7 @@ def sources(pattern):
 
 
 EMBEDDED = [  # (source, generated include, C name): the same rules as the Makefile's
-    (os.path.join("runtime", "metal_stdlib"), GEN, "tm_shim_text"),
+    (os.path.join("runtime", "cpu", "metal_stdlib"), GEN, "tm_shim_text"),
     (os.path.join("src", "stdlib.py"), os.path.join(GEN_DIR, "stdlib_text.inc"), "tm_stdlib_text_data"),
     (os.path.join("src", "cuda_prelude.cuh"), os.path.join(GEN_DIR, "cuda_prelude.inc"), "tm_cuda_prelude_text"),
 ]
@@ -97,15 +98,17 @@ else:
 
 ext = Extension(
     "triton_metal._C",
-    sources=sources("python/triton_metal/*.c") + sources("src/*.c") + sources("runtime/*.c"),
-    include_dirs=["include", "src", "runtime", GEN_DIR],
+    sources=sources("python/triton_metal/*.c") + sources("src/*.c") + sources("target/*.c")
+    + sources("runtime/*.c") + sources("runtime/*/*.c"),
+    include_dirs=["include", "target", "src", "runtime", "runtime/cpu", "runtime/metal", "runtime/sim",
+                  "runtime/cuda", GEN_DIR],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
                         "-Wno-missing-field-initializers"],
     extra_link_args=link_args,
     libraries=libraries,
-    depends=sources("include/*.h") + sources("src/*.h") + sources("runtime/*.h")
-    + sources("runtime/metal_stdlib"),
+    depends=sources("include/*.h") + sources("src/*.h") + sources("target/*.h") + sources("runtime/*.h")
+    + sources("runtime/*/*.h") + sources("runtime/cpu/metal_stdlib"),
 )
 
 setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt, "build_py": BuildPy})

@@ -128,7 +128,7 @@ typedef struct tm_global {
 typedef int (*tm_host_call)(void *ctx, const tm_global *g, const tm_value *args, int nargs, tm_value *out,
                             char **err);
 
-/* What the compiler targets: one row of the per-generation table (runtime/hw.c
+/* What the compiler targets: one row of the per-generation table (target/target.c
  * holds the table and the detection; tm_target_default() picks the machine's,
  * or the one named by TRITON_METAL_HW). */
 typedef struct tm_target {

@@ -164,7 +164,7 @@ static char *on_path(const char *name) {
   return NULL;
 }
 
-/* The emulator's search (runtime/cpu_build.c): TRITON_METAL_CXX, else PATH. */
+/* The emulator's search (runtime/cpu/cpu_build.c): TRITON_METAL_CXX, else PATH. */
 static void find_cxx(Check *c) {
   const char *e = getenv("TRITON_METAL_CXX");
   if (e && *e) {
@@ -195,7 +195,7 @@ static int macos_at_least(const HwDesc *d, int major, int minor) {
 }
 
 /* Off Apple hardware the target is "generic", which uses neither simdgroup
- * matrices nor tensor ops; the emulator runs both (runtime/metal_stdlib) when
+ * matrices nor tensor ops; the emulator runs both (runtime/cpu/metal_stdlib) when
  * TRITON_METAL_HW names a target that has them. */
 #define SGM_ON_EMULATOR                                                                           \
   "the generic target does not use it; the cpu emulator runs it for a target that has it "      \

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """embed.py FILE NAME: print a C header defining `static const char NAME[]` with
 FILE's bytes (one string literal per source line), so the runtime carries the
-text of runtime/metal_stdlib without reading it from disk."""
+text of runtime/cpu/metal_stdlib without reading it from disk."""
 import sys
 
 

@@ -11,7 +11,7 @@ def racecheck(monkeypatch):
     """Every executable test runs under the emulator's race checker unless the
     caller set TRITON_METAL_RACECHECK (to 0, say): kernels are built so that
     every threadgroup-memory access is recorded between barriers, and a race
-    fails the launch (runtime/cpu_exec.c; docs/metal.md, issue 15 item 10).
+    fails the launch (runtime/cpu/cpu_exec.c; docs/metal.md, issue 15 item 10).
     Read when a kernel is built; no effect on a GPU device."""
     if "TRITON_METAL_RACECHECK" not in os.environ:
         monkeypatch.setenv("TRITON_METAL_RACECHECK", "1")
@@ -25,7 +25,7 @@ def rng(request):
 
 @pytest.fixture(params=["default", "interleave:1"])
 def cpu_schedule(request, monkeypatch):
-    """Runs a test under each schedule of the cpu emulator (runtime/cpu_exec.c,
+    """Runs a test under each schedule of the cpu emulator (runtime/cpu/cpu_exec.c,
     read at every launch). The interleaved one switches threads before every
     device-memory access in a seeded random order and runs threadgroups side by
     side, so a read-modify-write that is not atomic loses updates at once (the

@@ -3,7 +3,7 @@
 On a target with tensor ops (M5 on macOS 26: MSL 4.0) a simdgroup-eligible dot
 is emitted twice, chosen by the preprocessor: Metal Performance Primitives'
 matmul2d with a cooperative-tensor accumulator, or the simdgroup_matrix code.
-The emulator implements the matmul2d subset (runtime/metal_stdlib), so the
+The emulator implements the matmul2d subset (runtime/cpu/metal_stdlib), so the
 cpu device runs the tensor variant; metal-sim compiles it only for MSL 4.0
 and, with TRITON_METAL_SIM_REJECT_TENSOR_OPS=1, plays a Metal compiler that
 rejects it, which the runtime answers by rebuilding with the other variant.

@@ -149,7 +149,7 @@ def test_reversed_load_analysis():
 # specialization only (divisible by 16, or nothing known). Mutant: every integer
 # argument taken as a multiple of 16: the loads at an odd offset below become
 # float4 loads from misaligned addresses, which Metal does not allow and the
-# emulator reports (runtime/metal_stdlib tm_chk), where x86 would not care.
+# emulator reports (runtime/cpu/metal_stdlib tm_chk), where x86 would not care.
 
 @triton.jit
 def shifted_copy_kernel(x_ptr, y_ptr, off, n, BLOCK: tl.constexpr):

@@ -1,5 +1,5 @@
 """The cpu emulator's interleaved schedule (TRITON_METAL_CPU_SCHEDULE=interleave[:SEED],
-runtime/cpu_exec.c) seen from Triton kernels: a read-modify-write that is not
+runtime/cpu/cpu_exec.c) seen from Triton kernels: a read-modify-write that is not
 atomic loses updates across programs for every seed (so the atomic tests, which
 run under it, can see a lost update), atomics stay exact, a seed gives one
 interleaving, and programs that run side by side keep their own threadgroup

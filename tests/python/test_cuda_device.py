@@ -1,4 +1,4 @@
-"""The cuda device (runtime/cuda.c, docs/cuda-proxy.md) from Python.
+"""The cuda device (runtime/cuda/cuda.c, docs/cuda-proxy.md) from Python.
 
 On a machine where the cuda device opens (an NVIDIA GPU and its driver, nvcc):
 vector add and fused softmax (examples/) compiled for cuda-sm90 and run on

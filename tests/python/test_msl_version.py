@@ -1,6 +1,6 @@
 """The MSL version asked of Metal follows the OS (issue 15 item 3).
 
-runtime/metal.c asks for the version the target's OS offers (3.0 on macOS 13,
+runtime/metal/metal.c asks for the version the target's OS offers (3.0 on macOS 13,
 3.1 on 14, 3.2 on 15, 4.0 on 26), not a fixed 3.1; metal-sim, like Metal,
 refuses a version newer than its OS has. Before, every launch on a macOS 13
 machine (the README supports 13.5) asked for 3.1 and failed to build."""

@@ -9,7 +9,7 @@
 #
 # Mutants these catch (tools/mutants): every timed launch reporting 1 ns
 # (runtime/launch.c: end_ns = start_ns + 1), the same in the metal devices'
-# timed launch (runtime/metal.c), do_bench's unit (ns / 1e9 for ms).
+# timed launch (runtime/metal/metal.c), do_bench's unit (ns / 1e9 for ms).
 import importlib
 import time
 

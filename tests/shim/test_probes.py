@@ -2,7 +2,7 @@
 
 Each probe in probes/ is MSL that Apple's compiler rejects; its first line says
 `// rejects: TEXT` (or `TEXT & TEXT ...`), and checked as the cpu emulator builds
-MSL (`_C.msl_check`, i.e. `tm_msl_check`: the MSL lint of runtime/msl_lint.c,
+MSL (`_C.msl_check`, i.e. `tm_msl_check`: the MSL lint of runtime/cpu/msl_lint.c,
 then a syntax-only compile against the shim with the emulator's compiler and
 flags) it must fail with each TEXT in the message (so a kernel we emit with
 that construct fails on the emulator, as it would on a Mac). Probes named ok_*
@@ -13,7 +13,7 @@ version (TRITON_METAL_MSL_VERSION); otherwise 3.1.
 
 defects/ holds MSL in the same form that Metal compiles (with a warning at
 most) but whose behaviour is undefined or not what it says: the warnings the
-emulator makes errors (runtime/cpu_build.c, clang_warnings), one file each.
+emulator makes errors (runtime/cpu/cpu_build.c, clang_warnings), one file each.
 
 The address-space probes (as_*, ok_as_*) and the defects need clang: g++ has
 no address spaces on C++ types, so under it they are erased (docs/metal.md:

@@ -1,5 +1,5 @@
-/* test_cuda.c: the cuda device kind (runtime/cuda.c) and its cubin build
- * (runtime/cuda_build.c).
+/* test_cuda.c: the cuda device kind (runtime/cuda/cuda.c) and its cubin build
+ * (runtime/cuda/cuda_build.c).
  *
  *   1. cubins: nvcc builds, the disk cache serves, a garbled cache entry is
  *      rebuilt, nvcc's error text reaches the error (needs nvcc, no GPU;

@@ -201,7 +201,7 @@ static void test_threadgroup_barrier(tm_device *d) {
   for (int i = 0; i < N; i++) x[i] = (float)(i % 1000) - 300.0f; /* exact sums */
   /* n short of the last block: its threads >= 200 return before the last
    * barrier, after the others arrived there, so only their returning can
-   * release it (runtime/cpu_exec.c thread_done; the barrier-exit-release mutant) */
+   * release it (runtime/cpu/cpu_exec.c thread_done; the barrier-exit-release mutant) */
   int n = N - 1;
   tm_launch_arg la[] = {emu_buf(x, sizeof x), emu_buf(y, sizeof y), emu_buf(sums, sizeof sums),
                         emu_val(&n, 4)};

@@ -1,5 +1,5 @@
-/* test_emu_race.c: the cpu emulator's checks of synchronization (runtime/cpu_exec.c
- * "checks", runtime/metal_stdlib "race check"), on hand-written MSL that declares
+/* test_emu_race.c: the cpu emulator's checks of synchronization (runtime/cpu/cpu_exec.c
+ * "checks", runtime/cpu/metal_stdlib "race check"), on hand-written MSL that declares
  * its threadgroup memory as the compiler does (TM_TG_ARRAY, TM_TGM with a line):
  *   - TRITON_METAL_RACECHECK=1: a missing barrier (thread t writes a[t] and reads
  *     a[t ^ 1]) fails the launch naming both threads and lines; with the barrier

@@ -1,4 +1,4 @@
-/* test_emu_simdgroup.c: the shim's simdgroup_matrix (runtime/metal_stdlib) runs
+/* test_emu_simdgroup.c: the shim's simdgroup_matrix (runtime/cpu/metal_stdlib) runs
  * hand-written MSL on the cpu emulator: an 8x8 multiply(-accumulate) straight
  * from device memory with transposed loads, strided and transposed stores and a
  * diagonal matrix; a 32x32 matmul over four SIMD-groups staged through

@@ -1,4 +1,4 @@
-/* test_msl_lint.c: runtime/msl_lint.c, the emulator's check of what Metal
+/* test_msl_lint.c: runtime/cpu/msl_lint.c, the emulator's check of what Metal
  * rejects but C++ accepts, and its spelling of threadgroup variables. Each case
  * is MSL text with the error it must give (file:line:col and message) or none,
  * and for accepted text what is compiled. The probes in tests/shim/probes run

@@ -3,7 +3,7 @@
  * tests/unit/test_cuda.c on machines without an NVIDIA GPU. test_cuda builds
  * it (cc -shared) and points the cuda device at it with TRITON_METAL_LIBCUDA.
  *
- * It exports the driver API entry points runtime/cuda.c resolves, with the
+ * It exports the driver API entry points runtime/cuda/cuda.c resolves, with the
  * driver's exported names and signatures, over host memory:
  *   - "device memory" (cuMemAlloc) and mapped host memory (cuMemHostAlloc)
  *     are host allocations it keeps a list of; cuMemGetAddressRange answers

@@ -1,10 +1,10 @@
 /*
- * hw.c: the hardware description and the compiler target derived from it.
+ * target.c: the hardware description and the compiler target derived from it.
  *
  *   detect      uname (+ /proc/cpuinfo on Linux); on macOS sysctl
  *               (kern.osproductversion, hw.optional.arm64, machdep.cpu.brand_string,
  *               hw.model, hw.memsize), the chip name giving the generation and
- *               through hw_table.c the GPU family; then rt_metal_hw_facts for
+ *               through table.c the GPU family; then rt_metal_hw_facts for
  *               what only Metal knows (family, GPU cores, working set).
  *   inject      TRITON_METAL_HW: a preset ("M3-Max", "M2@13.5") or a JSON file.
  *   target      HwDesc -> tm_target: the table row of the generation, gated by
@@ -473,7 +473,7 @@ tm_status tm_target_get(const tm_target **out, char **err) {
 
 /* ------------------------------------------------------------ targets */
 
-/* The emulator's own target. Its shim (runtime/metal_stdlib) implements MSL
+/* The emulator's own target. Its shim (runtime/cpu/metal_stdlib) implements MSL
  * 3.2 where kernels can tell (coherent(device) buffers: the host's memory is
  * coherent; device-scope fences), 3.1's types incl. bfloat, SIMD-group functions and device atomics on int,
  * uint and float, and also simdgroup_matrix and the matmul2d subset the
@@ -636,7 +636,7 @@ tm_status hw_env_read(HwEnv *e, char **err) {
     problem(e, "%s=%s: expected cpu, metal, metal-sim or cuda", "TRITON_METAL_DEVICE", e->device);
   e->hw = getenv("TRITON_METAL_HW");
   if (e->hw && !*e->hw) e->hw = NULL;
-  /* The runtime's default (runtime/cpu.c cache_root, less its cpu/ subfolder). */
+  /* The runtime's default (runtime/cpu/cpu.c cache_root, less its cpu/ subfolder). */
   if ((v = getenv("TRITON_METAL_CACHE_DIR")) && *v)
     e->cache_dir = rt_strdup(v), e->cache_source = "TRITON_METAL_CACHE_DIR";
   else if ((v = getenv("XDG_CACHE_HOME")) && *v)

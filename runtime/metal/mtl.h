@@ -4,7 +4,7 @@
  * Two backends implement MtlApi:
  *   mtl_objc.c  real Metal, through the Objective-C runtime called from C
  *               (compiled on macOS; syntax-checked on Linux against
- *               runtime/objc-decls/);
+ *               runtime/metal/objc-decls/);
  *   mtl_sim.c   metal-sim: the same calls on Linux, enforcing Metal's rules and
  *               executing dispatches on the cpu emulator.
  * Everything above the table (metal.c: pipeline cache, argument binding,

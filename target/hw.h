@@ -1,13 +1,19 @@
 /*
- * hw.h: what machine we are on, and what the compiler may assume about its GPU.
+ * hw.h: the target layer (target/): what machine we are on, and what the
+ * compiler may assume about its GPU. Both the compiler (src/, through
+ * tm_target_get) and the runtime (runtime/) use it; it uses neither, except
+ * the runtime's error and string helpers (runtime/errors.c) and one weak hook
+ * the Metal device fills in (rt_metal_hw_facts).
  *
- *   hw_table.c  the per-generation table (M1..M5) and the presets (one per
+ *   table.c     the per-generation table (M1..M5) and the presets (one per
  *               chip variant), each fact with its source
- *   hw.c        the hardware description: detection (uname; sysctl on macOS),
+ *   target.c    the hardware description: detection (uname; sysctl on macOS),
  *               injection (TRITON_METAL_HW = preset or JSON file), the tm_target
- *               derived from it, the environment variables, the compiler plan
- *   hw_json.c   a small JSON reader and writer (hardware files, the check report)
- *   hw_check.c  the compatibility report behind `triton-metal check`
+ *               derived from it (and the GPU proxy's CUDA targets), the
+ *               environment variables, the compiler plan
+ *   json.c      a small JSON reader and writer (hardware files, the check report)
+ *   runtime/hw_check.c  the compatibility report behind `triton-metal check`
+ *               (it launches kernels, so it lives with the devices)
  *
  * Data flows one way: HwDesc (facts about the machine) -> tm_target (what the
  * compiler reads) -> HwPlan (what the report says the compiler will do). The
@@ -22,7 +28,7 @@
 
 #include "triton_metal.h"
 
-/* ------------------------------------------------------------ hw_table.c */
+/* ------------------------------------------------------------ table.c */
 
 enum { HW_MIN_GEN = 1, HW_MAX_GEN = 5 };
 
@@ -75,7 +81,7 @@ const HwPreset *hw_preset_find(const char *name); /* case-insensitive; NULL when
 /* MSL version (e.g. 310) that a macOS version offers; 0 below macOS 11. */
 int hw_msl_for_macos(int major, int minor);
 
-/* ------------------------------------------------------------ hw.c */
+/* ------------------------------------------------------------ target.c */
 
 /* A machine, as detected or injected. Strings are fixed buffers so a HwDesc is
  * a plain value (copied, compared, kept in static storage). */
@@ -100,7 +106,7 @@ typedef struct HwDesc {
 /* Facts only the Metal API knows. The metal device (runtime/metal*.c) defines
  * rt_metal_hw_facts to fill them from MTLCreateSystemDefaultDevice(): the
  * highest family answering supportsFamily:MTLGPUFamilyAppleN, the GPU core
- * count, recommendedMaxWorkingSetSize. hw.c holds a weak definition that
+ * count, recommendedMaxWorkingSetSize. target.c holds a weak definition that
  * reports nothing (returns 0), which a strong definition replaces at link time.
  * Returns 1 when it filled the struct. */
 typedef struct HwMetalFacts {
@@ -158,7 +164,7 @@ void hw_env_free(HwEnv *e);
 /* "1" -> 1; "" or "0" -> 0; anything else -1 (a problem; read as 0, as Python does). */
 int hw_env_bool(const char *v);
 
-/* ------------------------------------------------------------ hw_json.c */
+/* ------------------------------------------------------------ json.c */
 
 typedef enum JsonKind { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } JsonKind;
 

@@ -1,5 +1,5 @@
 /*
- * hw_json.c: the JSON the hardware files and the check report need.
+ * json.c: the JSON the hardware files and the check report need.
  *
  * Reader: RFC 8259 values into a tree (objects keep member order; duplicate
  * keys are an error so a hardware file cannot say two things). \uXXXX escapes

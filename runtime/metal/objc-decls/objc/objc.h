@@ -1,5 +1,5 @@
 /*
- * objc-decls/objc/objc.h: the few Objective-C runtime types runtime/mtl_objc.c
+ * objc-decls/objc/objc.h: the few Objective-C runtime types runtime/metal/mtl_objc.c
  * uses, declared as Apple's <objc/objc.h> declares them for arm64, so the
  * wrappers file can be syntax-checked on Linux (make mtl-check). Not used on
  * macOS, where the SDK's own headers are found first.

@@ -1,5 +1,5 @@
 /*
- * hw_table.c: the per-generation target table and the chip presets.
+ * table.c: the per-generation target table and the chip presets.
  *
  * Data only; docs/compatibility.md lists every source with its address. The
  * source keys in brackets are those of ../shared/reference/metal.md:

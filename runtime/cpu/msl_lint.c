@@ -1,6 +1,6 @@
 /*
  * msl_lint.c: what Metal rejects in MSL but C++ accepts, found in the MSL text
- * itself before the cpu emulator compiles it against runtime/metal_stdlib.
+ * itself before the cpu emulator compiles it against runtime/cpu/metal_stdlib.
  *
  * The shim refuses most of what Metal refuses by itself (no double, no standard
  * library, real address spaces under clang, deleted bfloat overloads...). A

@@ -18,7 +18,7 @@
  *   - Errors: NSError's localizedDescription, copied before the pool pops.
  * Compiled on macOS (Makefile links -framework Metal Foundation CoreGraphics
  * -lobjc); on Linux `make mtl-check` compiles it with -fsyntax-only and
- * -DTM_MTL_SYNTAX_CHECK against runtime/objc-decls/, which declares
+ * -DTM_MTL_SYNTAX_CHECK against runtime/metal/objc-decls/, which declares
  * objc_msgSend without a prototype so an uncast call does not compile.
  * Raw enum values used are from metal-cpp / Apple's headers as quoted in
  * reference/metal.md §3.3; FailOnBinaryArchiveMiss = 1 << 2 is UNCONFIRMED.
