@@ -36,7 +36,7 @@
 /* Writes the elements of operand x (layout A) whose coordinate along value dim
  * kdim lies in [k0, k0 + kc) to sm from element off on, row-major with that dim
  * cut to kc. */
-static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, const char *sm, int off, int ind) {
+static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, const char *sm, int off, int pitch, int ind) {
   Ins *xi = &E->f->ins.v[x];
   Layout *A = xi->layout;
   em_indent(&E->out, ind);
@@ -47,7 +47,9 @@ static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, con
   const char *idx = "0";
   for (int i = 0; i < A->rank; i++) {
     const char *ci = i == kdim ? arena_printf(&E->c->arena, "(c%d - %s)", A->dims[i], k0) : arena_printf(&E->c->arena, "c%d", A->dims[i]);
-    idx = i ? arena_printf(&E->c->arena, "(%s) * %d + %s", idx, i == kdim ? kc : A->shape[i], ci) : ci;
+    int len = i == kdim ? kc : A->shape[i]; /* a row of a rank-2 tile may be padded to `pitch` */
+    if (pitch && A->rank == 2 && i == 1) len = pitch;
+    idx = i ? arena_printf(&E->c->arena, "(%s) * %d + %s", idx, len, ci) : ci;
   }
   em_indent(&E->out, ind + 1);
   if (off) idx = arena_printf(&E->c->arena, "%d + %s", off, idx);
@@ -66,6 +68,9 @@ typedef struct SgPlan {
   int WM, WN;     /* SIMD-groups along M and N; WM * WN may be < num_warps */
   int TM, TN;     /* 8x8 tiles per SIMD-group along M and N */
   bool mm;        /* also a Metal 4 matmul2d variant (see the header) */
+  int pad;        /* elements after each staged row (16 bytes; 0 with matmul2d, whose
+                     tensors are dense): rows that start in other banks, so a
+                     simdgroup_load's 8 rows do not collide (MLX pads the same way) */
 } SgPlan;
 
 /* Whether tl.dot `in` takes the simdgroup_matrix path, and its plan. */
@@ -98,6 +103,7 @@ static bool sg_plan(Emitter *E, Ins *in, SgPlan *p) {
    * threadgroup memory (no stripes): where that and the staged operands fit */
   int64_t staged = (int64_t)(M + N) * p->kc * bytes, whole = (int64_t)M * N * abytes;
   p->mm = t->has_matmul2d && whole <= 16384 && (din == p->dacc ? (staged > whole ? staged : whole) : staged + whole) <= 24576;
+  p->pad = p->mm ? 0 : 16 / bytes; /* at most (M + kc) * 16 bytes more than the 16 KB above */
   return true;
 }
 
@@ -277,7 +283,8 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   int M = ai->ty.shape[0], K = ai->ty.shape[1], N = bi->ty.shape[1], kc = p->kc;
   int TM = p->TM, TN = p->TN, active = p->WM * p->WN, nw = E->f->num_warps;
   tm_dtype din = (tm_dtype)ai->ty.dt;
-  const char *smA = em_smem(E, din, M * kc + kc * N);
+  int kcp = kc + p->pad, Np = N + p->pad; /* the staged rows' pitches */
+  const char *smA = em_smem(E, din, M * kcp + kc * Np);
   const char *T = em_tname(E, (tm_dtype)in->ty.dt), *TA = em_tname(E, p->dacc), *TI = em_tname(E, din);
   const char *carried = E->sg_acc ? E->sg_acc[id] : NULL, *acc = carried ? carried : "tm_acc";
   in->path = (carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP) | (p->mm ? DOT_MATMUL2D : 0);
@@ -307,8 +314,8 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     if (p->mm) pp(E, "#endif");
   }
   em_line(E, ind, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
-  stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, ind + 1);
-  stage_chunk(E, in->args[1], 0, kc, "k0", smA, M * kc, ind + 1);
+  stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, ind + 1);
+  stage_chunk(E, in->args[1], 0, kc, "k0", smA, M * kcp, Np, ind + 1);
   em_barrier(E, ind + 1);
   if (p->mm) {
     pp(E, "#if TM_TENSOR_OPS");
@@ -317,9 +324,9 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   }
   em_line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", sg_busy(E, p), kc);
   em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d], tm_b[%d];\n", TI, TM, TN);
-  em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n", TM, smA, kc, kc);
+  em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n", TM, smA, kcp, kcp);
   em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], %s + (%du + kk * %du + tm_c + j * 8u), %d);\n", TN, smA,
-       M * kc, N, N);
+       M * kcp, Np, Np);
   em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM);
   em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], tm_a[i], tm_b[j], %s[i * %du + j]);\n",
        TN, acc, TN, acc, TN);
@@ -509,8 +516,8 @@ void emit_dot(Emitter *E, int id, int ind) {
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) d%d[k] = %s(0);\n", R->per_thread, id, TA);
   em_indent(&E->out, ind);
   buf_printf(&E->out, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
-  stage_chunk(E, in->args[0], r - 1, kc, "k0", smA, 0, ind + 1);
-  stage_chunk(E, in->args[1], r - 2, kc, "k0", smA, B * M * kc, ind + 1);
+  stage_chunk(E, in->args[0], r - 1, kc, "k0", smA, 0, 0, ind + 1);
+  stage_chunk(E, in->args[1], r - 2, kc, "k0", smA, B * M * kc, 0, ind + 1);
   const char *smB_name = arena_printf(a, "%s[%d + ", smA, B * M * kc);
   em_barrier(E, ind + 1);
   /* G result slots at a time where G consecutive slots are G neighbouring

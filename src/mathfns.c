@@ -181,7 +181,9 @@ const MathHelper math_helpers[] = {
      L("inline ulong tm_f64_bits(long x) { return x < 0 ? tm_f64_bits_mag(ulong(0) - ulong(x), ulong(1) << 63) : tm_f64_bits_mag(ulong(x), 0ul); }")
      L("inline ulong tm_f64_bits(ulong x) { return tm_f64_bits_mag(x, 0ul); }")},
     {"tm_umulhi", NULL,
-     L("inline uint tm_umulhi(uint a, uint b) { return uint((ulong(a) * ulong(b)) >> 32); }")
+     /* 32 bits: Metal's mulhi (one instruction; Philox's rounds are four of
+      * these), not a 64-bit product */
+     L("inline uint tm_umulhi(uint a, uint b) { return mulhi(a, b); }")
      L("inline int tm_umulhi(int a, int b) { return int(tm_umulhi(uint(a), uint(b))); }")
      L("inline ulong tm_umulhi(ulong a, ulong b) {")
      L("  ulong m = ulong(0xffffffffu), al = a & m, ah = a >> 32, bl = b & m, bh = b >> 32;")
@@ -193,7 +195,7 @@ const MathHelper math_helpers[] = {
     /* libdevice.mulhi: signed for signed dtypes; the signed 64-bit high word
      * is the unsigned one corrected by the operands' signs */
     {"tm_mulhi", "tm_umulhi",
-     L("inline int tm_mulhi(int a, int b) { return int((long(a) * long(b)) >> 32); }")
+     L("inline int tm_mulhi(int a, int b) { return mulhi(a, b); }")
      L("inline uint tm_mulhi(uint a, uint b) { return tm_umulhi(a, b); }")
      L("inline ulong tm_mulhi(ulong a, ulong b) { return tm_umulhi(a, b); }")
      L("inline long tm_mulhi(long a, long b) {")

@@ -43,8 +43,8 @@ kernel void matmul(
     uint3 tm_pid [[threadgroup_position_in_grid]],
     uint tm_tid [[thread_index_in_threadgroup]])
 {
-  TM_TG_BASE(6144);
-  TM_TG_ARRAY(half, tm_smem_half, 1024, 4096);
+  TM_TG_BASE(6912);
+  TM_TG_ARRAY(half, tm_smem_half, 1408, 4096);
   TM_TG_ARRAY(float, tm_smem_float, 1024, 0);
   int v4[1];
   for (uint k = 0; k < 1u; ++k) {
@@ -165,7 +165,7 @@ kernel void matmul(
           int c1 = int(e1 % 16u);
           uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
           int c0 = int(e0 % 32u);
-          if (c1 >= k0 && c1 < k0 + 16) TM_TGM(tm_smem_half, 19)[(c0) * 16 + (c1 - k0)] = v25[k];
+          if (c1 >= k0 && c1 < k0 + 16) TM_TGM(tm_smem_half, 19)[(c0) * 24 + (c1 - k0)] = v25[k];
         }
         for (uint k = 0; k < 4u; ++k) {
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -174,13 +174,13 @@ kernel void matmul(
           int c1 = int(e1 % 32u);
           uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
           int c0 = int(e0 % 16u);
-          if (c0 >= k0 && c0 < k0 + 16) TM_TGM(tm_smem_half, 19)[512 + ((c0 - k0)) * 32 + c1] = v38[k];
+          if (c0 >= k0 && c0 < k0 + 16) TM_TGM(tm_smem_half, 19)[768 + ((c0 - k0)) * 40 + c1] = v38[k];
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
         for (uint kk = 0; kk < 16u; kk += 8u) {
           simdgroup_matrix<half, 8, 8> tm_a[2], tm_b[2];
-          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], TM_TGM(tm_smem_half, 19) + ((tm_r + i * 8u) * 16u + kk), 16);
-          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], TM_TGM(tm_smem_half, 19) + (512u + kk * 32u + tm_c + j * 8u), 32);
+          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], TM_TGM(tm_smem_half, 19) + ((tm_r + i * 8u) * 24u + kk), 24);
+          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], TM_TGM(tm_smem_half, 19) + (768u + kk * 40u + tm_c + j * 8u), 40);
           for (uint i = 0; i < 2u; ++i)
             for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc11_1[i * 2u + j], tm_a[i], tm_b[j], tm_acc11_1[i * 2u + j]);
         }
