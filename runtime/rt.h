@@ -43,6 +43,20 @@ int rt_open_regular(const char *path, off_t *size);
  * unreadable, out of memory) with *out NULL. */
 int rt_read_regular(const char *path, size_t max, char **out, size_t *len);
 
+/* ------------------------------------------------------------ proc.c */
+
+/* name if it contains a '/' and is executable, else the first executable
+ * PATH/name (malloc'd), or NULL. */
+char *rt_find_on_path(const char *name);
+/* Runs argv with stdout+stderr into a pipe (no file: the disk may be full);
+ * *text gets up to max bytes of it (malloc'd, NUL-terminated; the rest is
+ * drained). Returns the exit status, or -1. */
+int rt_run_capture(char *const argv[], size_t max, char **text);
+int rt_mkdirs(const char *path);                     /* mkdir -p: 0 or -1 */
+int rt_write_all(int fd, const void *data, size_t n); /* 0 or -1 */
+void rt_remove_tree(const char *path);               /* rm -rf, best effort */
+char *rt_head_lines(char *s, int lines);             /* the first lines, "..." after, in place */
+
 /* ------------------------------------------------------------ device.c */
 
 typedef struct DeviceOps {

@@ -143,63 +143,12 @@ typedef struct Toolchain {
 static pthread_mutex_t toolchains_mu = PTHREAD_MUTEX_INITIALIZER;
 static Toolchain *toolchains; /* never freed: one entry per compiler named */
 
-static char *find_on_path(const char *name) {
-  if (strchr(name, '/')) return access(name, X_OK) == 0 ? rt_strdup(name) : NULL;
-  const char *path = getenv("PATH");
-  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
-  for (const char *p = path; *p;) {
-    size_t n = strcspn(p, ":");
-    char *cand = rt_strfmt("%.*s/%s", (int)n, p, name);
-    if (cand && n && access(cand, X_OK) == 0) return cand;
-    free(cand);
-    p += n + (p[n] == ':');
-  }
-  return NULL;
-}
 
-/* Runs argv with stdout+stderr into a pipe (no file: the disk may be full);
- * *text gets up to max bytes of it (malloc'd, NUL-terminated; the rest is
- * drained). Returns the exit status, or -1. */
-static int run_capture(char *const argv[], size_t max, char **text) {
-  *text = NULL;
-  int p[2];
-  if (pipe(p)) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-  posix_spawn_file_actions_addclose(&fa, p[0]);
-  posix_spawn_file_actions_addclose(&fa, p[1]);
-  pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(p[1]);
-  if (rc) {
-    close(p[0]);
-    return -1;
-  }
-  char *s = malloc(max + 1), sink[4096];
-  size_t n = 0;
-  for (;;) {
-    ssize_t r = s && n < max ? read(p[0], s + n, max - n) : read(p[0], sink, sizeof sink);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    if (s && n < max) n += (size_t)r;
-  }
-  close(p[0]);
-  if (s) s[n] = 0;
-  *text = s;
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static tm_status identify(Toolchain *t, char **err) {
   char *argv[] = {t->path, (char *)"--version", NULL};
   char *text;
-  int rc = run_capture(argv, 4096, &text);
+  int rc = rt_run_capture(argv, 4096, &text);
   if (rc != 0 || !text) {
     free(text);
     return rt_error(TM_ERR_DEVICE, err, "the C++ compiler %s does not run (`--version` failed)",
@@ -227,8 +176,8 @@ static tm_status toolchain(const Toolchain **out, char **err) {
   if (!t) {
     static const char *const search[] = {"clang++-19", "clang++", "g++", "c++"};
     char *path = NULL;
-    if (*want) path = find_on_path(want);
-    for (int i = 0; !*want && !path && i < 4; i++) path = find_on_path(search[i]);
+    if (*want) path = rt_find_on_path(want);
+    for (int i = 0; !*want && !path && i < 4; i++) path = rt_find_on_path(search[i]);
     if (!path) {
       st = *want ? rt_error(TM_ERR_DEVICE, err, "TRITON_METAL_CXX=%s: no such program", want)
                  : rt_error(TM_ERR_DEVICE, err,
@@ -322,33 +271,7 @@ static char *trampoline(const tm_kernel_info *k) {
 
 /* ------------------------------------------------------------ files */
 
-static int mkdirs(const char *path) {
-  char *p = rt_strdup(path);
-  if (!p) return -1;
-  for (char *s = p + 1;; s++) {
-    if (*s != '/' && *s) continue;
-    char c = *s;
-    *s = 0;
-    if (mkdir(p, 0755) && errno != EEXIST) {
-      free(p);
-      return -1;
-    }
-    if (!c) break;
-    *s = c;
-  }
-  free(p);
-  return 0;
-}
 
-static int write_all(int fd, const char *s, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    s += w, n -= (size_t)w;
-  }
-  return 0;
-}
 
 /* The private folders this process made: removed by cpu_temp_dir_remove, or at
  * exit for those of devices never freed (by the process that made them only,
@@ -359,16 +282,11 @@ static char **temps;
 static int ntemps, captemps;
 static pid_t temps_pid;
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  remove(path);
-  return 0;
-}
 
 static void temps_at_exit(void) {
   pthread_mutex_lock(&temps_mu);
   if (getpid() == temps_pid)
-    for (int i = 0; i < ntemps; i++) nftw(temps[i], remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    for (int i = 0; i < ntemps; i++) rt_remove_tree(temps[i]);
   pthread_mutex_unlock(&temps_mu);
 }
 
@@ -400,7 +318,7 @@ static char *temp_dir(void) {
 
 /* Removes a folder made by temp_dir and what the builds left in it. */
 void cpu_temp_dir_remove(const char *dir) {
-  nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+  rt_remove_tree(dir);
   pthread_mutex_lock(&temps_mu);
   for (int i = 0; i < ntemps; i++)
     if (!strcmp(temps[i], dir)) {
@@ -420,7 +338,7 @@ static int write_file_atomic(const char *path, const char *const *parts, int npa
     return -1;
   }
   int bad = 0;
-  for (int i = 0; i < nparts && !bad; i++) bad = write_all(fd, parts[i], strlen(parts[i]));
+  for (int i = 0; i < nparts && !bad; i++) bad = rt_write_all(fd, parts[i], strlen(parts[i]));
   bad |= close(fd);
   bad = bad || rename(tmp, path);
   if (bad) unlink(tmp);
@@ -447,7 +365,7 @@ static int shim_file(const char *folder, const char *name, const char *text) {
   else if (slash) {
     unlink(file); /* garbled, truncated, a FIFO...: replaced */
     *slash = 0;
-    ok = mkdirs(file) == 0;
+    ok = rt_mkdirs(file) == 0;
     *slash = '/';
     ok = ok && write_file_atomic(file, (const char *const[]){text}, 1) == 0;
   }
@@ -471,13 +389,6 @@ static char *shim_dir(const char *dir) {
   return ok ? folder : NULL;
 }
 
-/* First `lines` lines of s, in place. */
-static char *head(char *s, int lines) {
-  char *p = s;
-  for (int i = 0; i < lines && (p = strchr(p, '\n')); i++) p++;
-  if (p && *p) strcpy(p, "...\n");
-  return s;
-}
 
 /* ------------------------------------------------------------ lint */
 
@@ -514,7 +425,7 @@ static tm_status lint(CpuDev *d, const char *msl, const char *tramp, const char 
   sha256_hex(h, hex);
   pthread_mutex_lock(&d->mu);
   char *kept = rt_strfmt("%s/%s.cc", d->cache_dir, hex);
-  int ok = kept && mkdirs(d->cache_dir) == 0 && write_file_atomic(kept, (const char *const[]){msl, tramp}, 2) == 0;
+  int ok = kept && rt_mkdirs(d->cache_dir) == 0 && write_file_atomic(kept, (const char *const[]){msl, tramp}, 2) == 0;
   pthread_mutex_unlock(&d->mu);
   msl_lint(msl, msl_version(), ok ? kept : "msl", text, &why);
   st = rt_error(TM_ERR_DEVICE, err, "C++ compile of kernel '%s' failed (the emulator's MSL lint: Metal rejects this); "
@@ -547,7 +458,7 @@ static int probe_space(const char *dir) {
   char *p = rt_strfmt("%s/.tm-space.XXXXXX", dir);
   int fd = p ? mkstemp(p) : -1, e = fd < 0 ? errno : 0;
   for (int i = 0; fd >= 0 && !e && i < 16; i++)
-    if (write_all(fd, zeros, sizeof zeros)) e = errno;
+    if (rt_write_all(fd, zeros, sizeof zeros)) e = errno;
   if (fd >= 0) {
     if (!e && fsync(fd)) e = errno;
     close(fd);
@@ -572,7 +483,7 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
                   strerror(errno));
     goto done;
   }
-  if (write_all(sfd, msl, strlen(msl)) || write_all(sfd, tramp, strlen(tramp))) {
+  if (rt_write_all(sfd, msl, strlen(msl)) || rt_write_all(sfd, tramp, strlen(tramp))) {
     if (is_nospace(errno)) b->nospace = errno;
     st = rt_error(TM_ERR_DEVICE, err, "cannot write %s: %s", src, strerror(errno));
     goto done;
@@ -597,7 +508,7 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
   argv[n++] = (char *)"-lm";
   argv[n] = NULL;
   char *text;
-  int rc = run_capture(argv, 64 * 1024, &text);
+  int rc = rt_run_capture(argv, 64 * 1024, &text);
   if (rc == 0) free(text);
   if (rc != 0) {
     int e = text && strstr(text, strerror(ENOSPC))  ? ENOSPC
@@ -616,7 +527,7 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
     keep_src = 1;
     st = rt_error(TM_ERR_DEVICE, err,
                   "C++ compile of kernel '%s' failed (%s, exit %d); source kept at %s\n%s",
-                  b->name, b->tc->path, rc, renamed ? kept : src, text ? head(text, 40) : "");
+                  b->name, b->tc->path, rc, renamed ? kept : src, text ? rt_head_lines(text, 40) : "");
     free(kept);
     free(text);
     goto done;
@@ -705,7 +616,7 @@ static CpuObj *open_bytes(CpuDev *d, const char *bytes, size_t n, const char *ob
   } else if (path) {
     char *tmp = rt_strfmt("%s.XXXXXX", path);
     int t = tmp ? mkstemp(tmp) : -1;
-    int bad = t < 0 || write_all(t, bytes, n);
+    int bad = t < 0 || rt_write_all(t, bytes, n);
     if (t >= 0) bad |= close(t);
     if (bad || rename(tmp, path)) {
       if (t >= 0) unlink(tmp);
@@ -757,7 +668,7 @@ static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, C
   if ((*out = load_cached(d, b, &why))) return TM_OK;
   free(why);
   why = NULL;
-  if (!d->cache_is_temp && (mkdirs(d->cache_dir) || access(d->cache_dir, W_OK))) {
+  if (!d->cache_is_temp && (rt_mkdirs(d->cache_dir) || access(d->cache_dir, W_OK))) {
     /* a read-only or unusable cache folder: build in a private temporary one */
     char *tmp = temp_dir();
     if (!tmp)
@@ -913,9 +824,9 @@ tm_status tm_msl_check(const char *msl, char **err) {
     argv[n++] = src;
     argv[n] = NULL;
     char *out = NULL;
-    int rc = run_capture(argv, 64 * 1024, &out);
+    int rc = rt_run_capture(argv, 64 * 1024, &out);
     if (rc) st = rt_error(TM_ERR_DEVICE, err, "%s (%s, exit %d)\n%s", "the emulator's C++ compiler refuses the MSL",
-                          tc->path, rc, out ? head(out, 40) : "");
+                          tc->path, rc, out ? rt_head_lines(out, 40) : "");
     free(out);
   }
   if (dir) cpu_temp_dir_remove(dir);

@@ -23,9 +23,8 @@
  *      build happens in a private temporary folder, removed afterwards (no
  *      caching then).
  *
- * The helpers below (PATH search, a child's output through a pipe, atomic
- * writes) are this file's own copies of what cpu_build.c does for the C++
- * compiler, kept apart so that the two builds can change independently.
+ * PATH search, a child's output through a pipe, folders and whole writes are
+ * runtime/proc.c's, shared with the emulator's build (runtime/cpu/cpu_build.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,87 +47,9 @@ enum { CUBIN_MAX = 256 << 20, NVCC_OUT_MAX = 64 << 10, MAX_EXTRA = 32 };
 
 /* ------------------------------------------------------------ processes, files */
 
-static char *find_on_path(const char *name) {
-  if (strchr(name, '/')) return access(name, X_OK) == 0 ? rt_strdup(name) : NULL;
-  const char *path = getenv("PATH");
-  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
-  for (const char *p = path; *p;) {
-    size_t n = strcspn(p, ":");
-    char *cand = n ? rt_strfmt("%.*s/%s", (int)n, p, name) : NULL;
-    if (cand && access(cand, X_OK) == 0) return cand;
-    free(cand);
-    p += n + (p[n] == ':');
-  }
-  return NULL;
-}
 
-/* Runs argv with stdout and stderr into a pipe; *text gets up to max bytes of
- * it (malloc'd, NUL-terminated, NULL when out of memory). The exit status, or
- * -1 when it could not run or did not exit. */
-static int run_capture(char *const argv[], size_t max, char **text) {
-  *text = NULL;
-  int p[2];
-  if (pipe(p)) return -1;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-  posix_spawn_file_actions_addclose(&fa, p[0]);
-  posix_spawn_file_actions_addclose(&fa, p[1]);
-  pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(p[1]);
-  if (rc) {
-    close(p[0]);
-    return -1;
-  }
-  char *s = malloc(max + 1), sink[4096];
-  size_t n = 0;
-  for (;;) {
-    ssize_t r = s && n < max ? read(p[0], s + n, max - n) : read(p[0], sink, sizeof sink);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    if (s && n < max) n += (size_t)r;
-  }
-  close(p[0]);
-  if (s) s[n] = 0;
-  *text = s;
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
-static int mkdirs(const char *path) {
-  char *p = rt_strdup(path);
-  if (!p) return -1;
-  for (char *s = p + 1;; s++) {
-    if (*s != '/' && *s) continue;
-    char c = *s;
-    *s = 0;
-    if (mkdir(p, 0755) && errno != EEXIST) {
-      free(p);
-      return -1;
-    }
-    if (!c) break;
-    *s = c;
-  }
-  free(p);
-  return 0;
-}
 
-static int write_all(int fd, const void *data, size_t n) {
-  const char *s = data;
-  while (n) {
-    ssize_t w = write(fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    s += w, n -= (size_t)w;
-  }
-  return 0;
-}
 
 /* Writes text to path through a unique temporary name and a rename. */
 static int write_atomic(const char *path, const char *text) {
@@ -138,7 +59,7 @@ static int write_atomic(const char *path, const char *text) {
     free(tmp);
     return -1;
   }
-  int bad = write_all(fd, text, strlen(text));
+  int bad = rt_write_all(fd, text, strlen(text));
   bad |= close(fd);
   bad = bad || rename(tmp, path);
   if (bad) unlink(tmp);
@@ -146,19 +67,7 @@ static int write_atomic(const char *path, const char *text) {
   return bad ? -1 : 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  remove(path);
-  return 0;
-}
 
-/* The first `lines` lines of s, in place. */
-static char *head(char *s, int lines) {
-  char *p = s;
-  for (int i = 0; i < lines && (p = strchr(p, '\n')); i++) p++;
-  if (p && *p) strcpy(p, "...\n");
-  return s;
-}
 
 /* ------------------------------------------------------------ nvcc */
 
@@ -181,14 +90,14 @@ static tm_status nvcc_find(const Nvcc **out, char **err) {
   while (t && strcmp(t->want, want)) t = t->next;
   tm_status st = TM_OK;
   if (!t) {
-    char *path = *want ? find_on_path(want) : find_on_path("nvcc");
+    char *path = *want ? rt_find_on_path(want) : rt_find_on_path("nvcc");
     if (!path && !*want && access("/usr/local/cuda/bin/nvcc", X_OK) == 0)
       path = rt_strdup("/usr/local/cuda/bin/nvcc");
     char *text = NULL;
     int rc = -1;
     if (path) {
       char *argv[] = {path, (char *)"--version", NULL};
-      rc = run_capture(argv, 4096, &text);
+      rc = rt_run_capture(argv, 4096, &text);
     }
     if (!path) {
       st = *want ? rt_error(TM_ERR_DEVICE, err, "TRITON_METAL_NVCC=%s: no such program", want)
@@ -299,7 +208,7 @@ static tm_status compile(const Nvcc *nv, const Flags *f, const char *dir, const 
     goto done;
   }
   if ((cfd = mkstemps(cu, 3)) < 0 || (ofd = mkstemps(out, 6)) < 0 ||
-      write_all(cfd, src, strlen(src))) {
+      rt_write_all(cfd, src, strlen(src))) {
     st = rt_error(TM_ERR_DEVICE, err, "cannot write to the cache folder %s: %s", dir,
                   strerror(errno));
     goto done;
@@ -313,7 +222,7 @@ static tm_status compile(const Nvcc *nv, const Flags *f, const char *dir, const 
   argv[k++] = cu;
   argv[k] = NULL;
   char *text = NULL;
-  int rc = run_capture((char *const *)argv, NVCC_OUT_MAX, &text);
+  int rc = rt_run_capture((char *const *)argv, NVCC_OUT_MAX, &text);
   if (rc != 0) {
     char *kept = rt_strfmt("%s/%s.cu", dir, key);
     int renamed = kept && rename(cu, kept) == 0;
@@ -321,7 +230,7 @@ static tm_status compile(const Nvcc *nv, const Flags *f, const char *dir, const 
     st = rt_error(TM_ERR_DEVICE, err,
                   "nvcc could not compile kernel '%s' (%s %s, exit %d); source kept at %s\n%s",
                   kname, nv->path, f->arch, rc, renamed ? kept : cu,
-                  text ? head(text, 40) : "");
+                  text ? rt_head_lines(text, 40) : "");
     free(kept);
     free(text);
     goto done;
@@ -366,7 +275,7 @@ tm_status cuda_cubin_get(const char *dir, int sm, const char *src, const char *k
   sha256_hex(d, key);
 
   char *tmpdir = NULL;
-  if (mkdirs(dir) || access(dir, W_OK)) { /* unwritable cache: a private folder, no caching */
+  if (rt_mkdirs(dir) || access(dir, W_OK)) { /* unwritable cache: a private folder, no caching */
     const char *t = getenv("TMPDIR");
     tmpdir = rt_strfmt("%s/triton-metal-cuda-XXXXXX", t && *t ? t : "/tmp");
     if (!tmpdir || !mkdtemp(tmpdir)) {
@@ -392,7 +301,7 @@ tm_status cuda_cubin_get(const char *dir, int sm, const char *src, const char *k
     free(line);
   }
   if (tmpdir) {
-    if (!st) nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (!st) rt_remove_tree(tmpdir);
     /* after an nvcc error the folder keeps the source the message names */
     free(tmpdir);
   }
