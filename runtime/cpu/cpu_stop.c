@@ -23,8 +23,9 @@
  *                 without a timeout never touches it.
  *
  * The counts only grow (wrapping is harmless: only equality is compared).
- * After fork the child has no watchdog thread: the next watched launch there
- * starts one.
+ * After fork the child has no watchdog thread: its lock is made anew (the
+ * parent's thread may have held it at the fork) and the next watched launch
+ * there starts one.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -89,6 +90,17 @@ static void *watch_main(void *arg) {
   return NULL;
 }
 
+/* In a child after fork: no watchdog thread, no parent's launches, and a
+ * lock the parent's watchdog may have held at the fork (it is not ours). */
+static void watch_after_fork(void) {
+  pthread_mutex_init(&watch_mu, NULL);
+  watch_owner = 0;
+  watched = NULL;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void atfork_register(void) { pthread_atfork(NULL, NULL, watch_after_fork); }
+
 /* Under watch_mu: a watchdog thread for this process. */
 static int watch_start(void) {
   if (watch_owner == getpid()) return 1;
@@ -128,6 +140,7 @@ tm_status cpu_stop_begin(CpuJob *job, char **err) {
   tm_status st = timeout_from_env(&job->timeout_s, err);
   if (st || job->timeout_s <= 0) return st;
   job->deadline = now_s() + job->timeout_s;
+  pthread_once(&atfork_once, atfork_register);
   pthread_mutex_lock(&watch_mu);
   if (!watch_start()) {
     pthread_mutex_unlock(&watch_mu);

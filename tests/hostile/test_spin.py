@@ -192,3 +192,50 @@ def test_bad_timeout_is_refused():
             os.environ.pop("TRITON_METAL_TIMEOUT", None)
         else:
             os.environ["TRITON_METAL_TIMEOUT"] = old
+
+
+FORK_SCRIPT = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    import triton_metal as triton, triton_metal.language as tl
+    from triton_metal.errors import LaunchError
+
+    @triton.jit
+    def spin(flag_ptr, out_ptr):
+        x = tl.load(flag_ptr)
+        while x == 0:
+            x = x * 1
+        tl.store(out_ptr, 1.0)
+
+    def timed_out(who):
+        t0 = time.monotonic()
+        try:
+            spin[(1,)](np.zeros(1, np.int32), np.zeros(1, np.float32))
+        except LaunchError as e:
+            assert "TRITON_METAL_TIMEOUT" in str(e), e
+            print(who, "stopped", round(time.monotonic() - t0, 2), flush=True)
+            return
+        raise SystemExit(who + ": the spin returned")
+
+    timed_out("parent")  # the parent's watchdog thread exists now
+    pid = os.fork()
+    if pid == 0:  # the child has none: its first watched launch starts its own
+        timed_out("child")
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    timed_out("parent")
+""")
+
+
+def test_timeout_after_fork(tmp_path):
+    script = tmp_path / "fork.py"
+    script.write_text(FORK_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"), TRITON_METAL_DEVICE="cpu",
+               TRITON_METAL_TIMEOUT="0.3", TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"))
+    p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, (p.stdout, p.stderr[-2000:])
+    lines = p.stdout.split("\n")
+    assert [line.split()[:2] for line in lines[:3]] == [["parent", "stopped"], ["child", "stopped"],
+                                                        ["parent", "stopped"]], p.stdout
+    assert all(float(line.split()[2]) < 2.0 for line in lines[:3]), p.stdout
