@@ -74,12 +74,7 @@ const Dialect dialect_msl = {
     .name = "msl",
     .prelude = tm_common_prelude,
     .type_names =
-        {
-            [TM_VOID] = "void", [TM_I1] = "bool", [TM_I8] = "char", [TM_I16] = "short",
-            [TM_I32] = "int", [TM_I64] = "long", [TM_U8] = "uchar", [TM_U16] = "ushort",
-            [TM_U32] = "uint", [TM_U64] = "ulong", [TM_F16] = "half", [TM_BF16] = "bfloat",
-            [TM_F32] = "float", [TM_F64] = NULL,
-        },
+ TM_METAL_TYPE_NAMES,
     .kernel_kw = "kernel void",
     .buffer_qual = "device",
     .const_buffer_qual = "device const",

@@ -471,6 +471,16 @@ typedef struct Dialect {
   const char *kernel_fmt;
 } Dialect;
 
+/* Metal's scalar type names, which every dialect's kernels are written in
+ * (the CUDA dialect's head defines them). */
+#define TM_METAL_TYPE_NAMES                                                              \
+  {                                                                                      \
+    [TM_VOID] = "void", [TM_I1] = "bool", [TM_I8] = "char", [TM_I16] = "short",          \
+    [TM_I32] = "int", [TM_I64] = "long", [TM_U8] = "uchar", [TM_U16] = "ushort",         \
+    [TM_U32] = "uint", [TM_U64] = "ulong", [TM_F16] = "half", [TM_BF16] = "bfloat",      \
+    [TM_F32] = "float", [TM_F64] = NULL,                                                 \
+  }
+
 extern const Dialect dialect_msl, dialect_cuda;
 extern const char tm_common_prelude[];
 /* The dialect a target is emitted in (tm_target.dialect). */

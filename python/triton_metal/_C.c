@@ -422,6 +422,7 @@ typedef struct {
   uint64_t timed_ns;        /* their summed end - start, since take_timing() */
   uint64_t timed_launches;
   int time_source;          /* tm_time_source of the last timed launch */
+  int emulated;             /* cpu or metal-sim: launches tm_interrupt can stop (sigint_hook) */
 } DeviceObject;
 
 
@@ -448,6 +449,8 @@ static int Device_init(DeviceObject *self, PyObject *args, PyObject *kw) {
   }
   tm_free(err);
   self->d = d;
+  const char *kind = tm_device_name(d);
+  self->emulated = kind && (!strcmp(kind, "cpu") || !strcmp(kind, "metal-sim"));
   return 0;
 }
 
@@ -905,7 +908,7 @@ static int parse_memory(PyObject *v, tm_launch_arg *la, tm_device_arg *dv) {
 /* ------------------------------------------------------------------ Ctrl-C
  * Python's SIGINT handler only sets a flag that the interpreter reads between
  * bytecodes, so a kernel that spins on the emulator would keep Ctrl-C waiting
- * forever. Before each launch our handler is put in front of whatever SIGINT
+ * forever. Before each emulator launch our handler is put in front of whatever SIGINT
  * handler is installed (Python's, or one the user set with signal.signal, which
  * replaces ours: hence the check per launch, one sigaction call): it asks the
  * runtime to stop the running launches (tm_interrupt, async-signal-safe), then
@@ -1011,7 +1014,8 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
     DeviceObject *d = (DeviceObject *)mo->device;
     tm_launch_times t = {TM_TIME_NONE, 0, 0};
     int timing = d->timing;
-    sigint_hook();
+    if (d->emulated) /* a GPU's dispatch cannot be stopped: no syscall on its launches */
+      sigint_hook();
     Py_BEGIN_ALLOW_THREADS
     st = timing ? tm_launch_timed(mo->m, g, la, dev, mo->nargs, &t, &err)
                 : tm_launch_ex(mo->m, g, la, dev, mo->nargs, &err);
