@@ -132,6 +132,26 @@ def main():
              lambda d: run(K_up, d), lambda d: run(K_us, d),
              lambda d, o: max_err(d[0] + d[1], o, 0, 0))
 
+    # ---- dropout (Philox: tl.rand's 32-bit high products)
+    nd = (1 << 26) if not args.quick else (1 << 22)
+
+    def make_d():
+        return torch.randn(nd, device=dev), torch.empty(nd, device=dev)
+
+    def run_d(K, d):
+        x, o = d
+        K.dropout_kernel[(triton_cdiv(nd, 1024),)](x, o, nd, 0.25, 1234, BLOCK=1024, num_warps=4)
+        return o
+
+    def check_d(d, o):
+        # the same seed and offsets give the same Philox stream on both sides:
+        # ours must equal upstream's output bit for bit
+        ref = run_d(K_up, (d[0], torch.empty_like(d[1])))
+        return max_err(ref, o, 0, 0)
+
+    case(f"dropout fp32 2^{nd.bit_length() - 1}", "GB/s", 2 * 4 * nd, make_d,
+         lambda d: run_d(K_up, d), lambda d: run_d(K_us, d), check_d)
+
     # ---- softmax
     M, N = (4096, 4096) if not args.quick else (512, 1024)
     for dt in (torch.float32, torch.float16):
