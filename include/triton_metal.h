@@ -147,6 +147,10 @@ typedef struct tm_target {
   int has_float_atomics;         /* atomic_float on device memory */
   int has_device_coherence;      /* plain accesses can be made coherent across threadgroups
                                     (MSL 3.2 coherent(device) buffers and device-scope fences) */
+  int has_mma_16x8;              /* one matrix operation multiplies a 16x8 A (two 8x8 tiles
+                                    stacked) by an 8x8 B, 16-bit inputs into float, with A and B
+                                    loaded as separate fragments (the proxy's mma.sync m16n8k8):
+                                    tl.dot pairs its tiles along M */
   int dialect;                   /* what the compiler emits: TM_DIALECT_MSL, or TM_DIALECT_CUDA
                                     (the GPU proxy: bench/, README "CUDA proxy") */
 } tm_target;

@@ -466,6 +466,35 @@ inline void simdgroup_multiply_accumulate(simdgroup_matrix<TD, C, R> &d, const s
   }
   d.wt = false;
 }
+// The paired form (the target's has_mma_16x8): tl.dot multiplies two 8x8
+// tiles of A stacked (rows 2i and 2i + 1 of its tile grid) by one of B in one
+// mma.sync.m16n8k8, so no half of the unit's work is zeros. The operands come
+// straight from the staged rows in shared memory by ldmatrix: A's 16x8 as two
+// 8x8 matrices (lane 4g + t: rows g and g + 8, columns 2t and 2t + 1, its a0
+// and a1), B's 8x8 transposed (rows 2t and 2t + 1 of column g, its b0). Every
+// lane names one row's address (lanes 0-15 for A, 0-7 for B: the others'
+// are ignored); rows start at 16-byte boundaries (the emitter checks it). The
+// accumulators stay two 8x8 simdgroup_matrix tiles: d0 rows 0-7, d1 rows 8-15.
+template <class T> struct tm_mma_a16 { uint r[2]; };
+template <class T> struct tm_mma_b8 { uint r; };
+template <class T> inline void tm_mma_load_a16(tm_mma_a16<T> &a, const T *src, ulong elements_per_row) {
+  uint lane = threadIdx.x % 32u;
+  unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 15u) * elements_per_row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(a.r[0]), "=r"(a.r[1]) : "r"(s) : "memory");
+}
+template <class T> inline void tm_mma_load_b8(tm_mma_b8<T> &b, const T *src, ulong elements_per_row) {
+  uint lane = threadIdx.x % 32u;
+  unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 7u) * elements_per_row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n" : "=r"(b.r) : "r"(s) : "memory");
+}
+template <class T, int C, int R>
+inline void tm_mma_16x8(simdgroup_matrix<float, C, R> &d0, simdgroup_matrix<float, C, R> &d1, const tm_mma_a16<T> &a,
+                        const tm_mma_b8<T> &b) {
+  float acc[4] = {d0.v[0], d0.v[1], d1.v[0], d1.v[1]}, out[4];
+  tm_mma_16816(out, a.r[0], a.r[1], b.r, acc, T());
+  d0.v[0] = out[0], d0.v[1] = out[1], d1.v[0] = out[2], d1.v[1] = out[3];
+  d0.wt = d1.wt = false;
+}
 template <class TD, class TA, class TB, int C, int R>
 inline void simdgroup_multiply(simdgroup_matrix<TD, C, R> &d, const simdgroup_matrix<TA, C, R> &a,
                                const simdgroup_matrix<TB, C, R> &b) {

@@ -68,6 +68,8 @@ typedef struct SgPlan {
   int WM, WN;     /* SIMD-groups along M and N; WM * WN may be < num_warps */
   int TM, TN;     /* 8x8 tiles per SIMD-group along M and N */
   bool mm;        /* also a Metal 4 matmul2d variant (see the header) */
+  bool pair;      /* tiles multiplied two along M at a time (target has_mma_16x8): 16x8 A
+                     fragments and 8x8 B fragments loaded on their own */
   int pad;        /* elements after each staged row (16 bytes; 0 with matmul2d, whose
                      tensors are dense): rows that start in other banks, so a
                      simdgroup_load's 8 rows do not collide (MLX pads the same way) */
@@ -104,6 +106,11 @@ static bool sg_plan(Emitter *E, Ins *in, SgPlan *p) {
   int64_t staged = (int64_t)(M + N) * p->kc * bytes, whole = (int64_t)M * N * abytes;
   p->mm = t->has_matmul2d && whole <= 16384 && (din == p->dacc ? (staged > whole ? staged : whole) : staged + whole) <= 24576;
   p->pad = p->mm ? 0 : 16 / bytes; /* at most (M + kc) * 16 bytes more than the 16 KB above */
+  /* pairs: 16-bit inputs into float, an even number of tile rows, and staged
+   * rows whose starts are 16-byte aligned (a fragment load reads a row's 8
+   * elements at once) */
+  p->pair = t->has_mma_16x8 && !p->mm && bytes == 2 && p->dacc == TM_F32 && p->TM % 2 == 0 &&
+            (p->kc + p->pad) * bytes % 16 == 0 && (N + p->pad) * bytes % 16 == 0;
   return true;
 }
 
@@ -323,13 +330,25 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     pp(E, "#else");
   }
   em_line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", sg_busy(E, p), kc);
-  em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d], tm_b[%d];\n", TI, TM, TN);
-  em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n", TM, smA, kcp, kcp);
-  em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], %s + (%du + kk * %du + tm_c + j * 8u), %d);\n", TN, smA,
-       M * kcp, Np, Np);
-  em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM);
-  em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], tm_a[i], tm_b[j], %s[i * %du + j]);\n",
-       TN, acc, TN, acc, TN);
+  if (p->pair) { /* A as 16x8 fragments (tile rows 2i and 2i + 1), B as 8x8 ones */
+    em_line(E, ind + 2, "tm_mma_a16<%s> tm_a[%d];\n", TI, TM / 2);
+    em_line(E, ind + 2, "tm_mma_b8<%s> tm_b[%d];\n", TI, TN);
+    em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) tm_mma_load_a16(tm_a[i], %s + ((tm_r + i * 16u) * %du + kk), %d);\n", TM / 2,
+            smA, kcp, kcp);
+    em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) tm_mma_load_b8(tm_b[j], %s + (%du + kk * %du + tm_c + j * 8u), %d);\n", TN,
+            smA, M * kcp, Np, Np);
+    em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM / 2);
+    em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) tm_mma_16x8(%s[2u * i * %du + j], %s[(2u * i + 1u) * %du + j], tm_a[i], tm_b[j]);\n",
+            TN, acc, TN, acc, TN);
+  } else {
+    em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d], tm_b[%d];\n", TI, TM, TN);
+    em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n", TM, smA, kcp, kcp);
+    em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], %s + (%du + kk * %du + tm_c + j * 8u), %d);\n", TN, smA,
+         M * kcp, Np, Np);
+    em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM);
+    em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], tm_a[i], tm_b[j], %s[i * %du + j]);\n",
+         TN, acc, TN, acc, TN);
+  }
   em_line(E, ind + 1, "}\n");
   if (p->mm) pp(E, "#endif");
   em_barrier(E, ind + 1);

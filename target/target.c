@@ -506,11 +506,11 @@ const tm_target *hw_generic_target(void) { return &generic; }
 static const tm_target cuda_targets[] = {
     {.name = "cuda-sm80", .simd_width = 32, .default_num_warps = 4, .max_vector_bytes = 16,
      .max_threads_per_threadgroup = 1024, .threadgroup_mem_bytes = 49152, .has_bfloat = 1,
-     .has_simdgroup_matrix = 1, .has_float_atomics = 1, .has_device_coherence = 1,
+     .has_simdgroup_matrix = 1, .has_float_atomics = 1, .has_device_coherence = 1, .has_mma_16x8 = 1,
      .dialect = TM_DIALECT_CUDA},
     {.name = "cuda-sm90", .simd_width = 32, .default_num_warps = 4, .max_vector_bytes = 16,
      .max_threads_per_threadgroup = 1024, .threadgroup_mem_bytes = 49152, .has_bfloat = 1,
-     .has_simdgroup_matrix = 1, .has_float_atomics = 1, .has_device_coherence = 1,
+     .has_simdgroup_matrix = 1, .has_float_atomics = 1, .has_device_coherence = 1, .has_mma_16x8 = 1,
      .dialect = TM_DIALECT_CUDA},
 };
 
