@@ -33,14 +33,34 @@
 
 #include "emit.h"
 
+/* How many elements of a staged row a thread stores at once: a rank-2 operand
+ * whose threads hold runs of consecutive elements along the row (value dim 1,
+ * slot stride 1) stores them as 4-, 8- or 16-byte words where every run start,
+ * the pitch, the offset and the K chunk keep them aligned; else 1. */
+static int stage_vec(const Layout *A, tm_dtype dt, int kdim, int kc, int off, int pitch) {
+  int bytes = tm_dtype_bytes(dt);
+  if (A->rank != 2 || A->replicated || bytes < 2 || bytes > 4) return 1;
+  int pd = A->dims[1], e = A->espt[pd];
+  if (A->stride[pd] != 1 || e < 2) return 1;
+  int v = e;
+  while (v * bytes > 16) v /= 2;
+  int row = pitch ? pitch : kdim == 1 ? kc : A->shape[1]; /* elements from one staged row to the next */
+  if (v * bytes < 4 || e % v || off % v || row % v || (kdim == 1 && kc % v)) return 1;
+  return v;
+}
+
 /* Writes the elements of operand x (layout A) whose coordinate along value dim
  * kdim lies in [k0, k0 + kc) to sm from element off on, row-major with that dim
- * cut to kc. */
+ * cut to kc (rows `pitch` elements apart). */
 static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, const char *sm, int off, int pitch, int ind) {
   Ins *xi = &E->f->ins.v[x];
   Layout *A = xi->layout;
+  tm_dtype dt = (tm_dtype)xi->ty.dt;
+  int V = stage_vec(A, dt, kdim, kc, off, pitch);
   em_indent(&E->out, ind);
-  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
+  if (V > 1) buf_printf(&E->out, "for (uint kv = 0; kv < %du; kv += %du) { // %d-element vectors\n", A->per_thread, V, V);
+  else buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
+  if (V > 1) em_line(E, ind + 1, "uint k = kv;\n");
   em_coords(E, A, &E->out, ind + 1, true);
   Layout *saved = E->group;
   E->group = A;
@@ -53,8 +73,25 @@ static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, con
   }
   em_indent(&E->out, ind + 1);
   if (off) idx = arena_printf(&E->c->arena, "%d + %s", off, idx);
-  buf_printf(&E->out, "if (%sc%d >= %s && c%d < %s + %d) %s[%s] = %s;\n", A->replicated ? "!dup && " : "", A->dims[kdim], k0,
-             A->dims[kdim], k0, kc, sm, idx, em_ref(E, x));
+  const char *cond = arena_printf(&E->c->arena, "%sc%d >= %s && c%d < %s + %d", A->replicated ? "!dup && " : "", A->dims[kdim], k0,
+                                  A->dims[kdim], k0, kc);
+  if (V > 1) { /* the run's elements packed into 32-bit words (W to a word), one store */
+    int bytes = tm_dtype_bytes(dt), W = 4 / bytes, words = V * bytes / 4;
+    const char *TV = words == 1 ? "uint" : arena_printf(&E->c->arena, "uint%d", words);
+    const char *TE = em_tname(E, dt);
+    buf_printf(&E->out, "if (%s) {\n", cond);
+    em_line(E, ind + 2, "%s t;\n", TV);
+    const char *ref = em_ref(E, x);
+    const char *tw = words == 1 ? "t" : "t[w]";
+    if (W == 1) em_line(E, ind + 2, "for (uint w = 0; w < %du; ++w) { uint k = kv + w; %s = as_type<uint>(%s(%s)); }\n", words, tw, TE, ref);
+    else
+      em_line(E, ind + 2, "for (uint w = 0; w < %du; ++w) { %s%d e; for (uint j = 0; j < %du; ++j) { uint k = kv + w * %du + j; e[j] = %s; } %s = as_type<uint>(e); }\n",
+              words, TE, W, W, W, ref, tw);
+    em_line(E, ind + 2, "TM_TG_VSTORE(%s, %s, %s, t);\n", TV, sm, idx);
+    em_line(E, ind + 1, "}\n");
+  } else {
+    buf_printf(&E->out, "if (%s) %s[%s] = %s;\n", cond, sm, idx, em_ref(E, x));
+  }
   E->group = saved;
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");

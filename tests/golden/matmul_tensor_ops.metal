@@ -21,6 +21,7 @@ using namespace metal;
 #define TM_TG_BASE(bytes) threadgroup float4 tm_smem_base[((bytes) + 15) / 16]
 #define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))
 #define TM_TGM(a, line) a
+#define TM_TG_VSTORE(V, a, i, x) (*reinterpret_cast<threadgroup V *>(&(a)[i]) = (x))
 #endif
 #ifndef TM_POLL
 #define TM_POLL(line)
@@ -177,23 +178,33 @@ kernel void matmul(
     {
       uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
       for (int k0 = 0; k0 < 16; k0 += 16) {
-        for (uint k = 0; k < 4u; ++k) {
+        for (uint kv = 0; kv < 4u; kv += 4u) { // 4-element vectors
+          uint k = kv;
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
           uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
           lane /= 4u; warp /= 1u;
           int c1 = int(e1 % 16u);
           uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
           int c0 = int(e0 % 32u);
-          if (c1 >= k0 && c1 < k0 + 16) TM_TGM(tm_smem_half, 20)[(c0) * 16 + (c1 - k0)] = v25[k];
+          if (c1 >= k0 && c1 < k0 + 16) {
+            uint2 t;
+            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = v25[k]; } t[w] = as_type<uint>(e); }
+            TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 20), (c0) * 16 + (c1 - k0), t);
+          }
         }
-        for (uint k = 0; k < 4u; ++k) {
+        for (uint kv = 0; kv < 4u; kv += 4u) { // 4-element vectors
+          uint k = kv;
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
           uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
           lane /= 8u; warp /= 1u;
           int c1 = int(e1 % 32u);
           uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
           int c0 = int(e0 % 16u);
-          if (c0 >= k0 && c0 < k0 + 16) TM_TGM(tm_smem_half, 20)[512 + ((c0 - k0)) * 32 + c1] = v38[k];
+          if (c0 >= k0 && c0 < k0 + 16) {
+            uint2 t;
+            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = v38[k]; } t[w] = as_type<uint>(e); }
+            TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 20), 512 + ((c0 - k0)) * 32 + c1, t);
+          }
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
 #if TM_TENSOR_OPS
