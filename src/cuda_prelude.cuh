@@ -487,6 +487,12 @@ template <class T> inline void tm_mma_load_b8(tm_mma_b8<T> &b, const T *src, ulo
   unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 7u) * elements_per_row));
   asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n" : "=r"(b.r) : "r"(s) : "memory");
 }
+// B staged transposed (its rows along N): the same fragment, untransposed.
+template <class T> inline void tm_mma_load_b8t(tm_mma_b8<T> &b, const T *src, ulong elements_per_row) {
+  uint lane = threadIdx.x % 32u;
+  unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 7u) * elements_per_row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n" : "=r"(b.r) : "r"(s) : "memory");
+}
 template <class T, int C, int R>
 inline void tm_mma_16x8(simdgroup_matrix<float, C, R> &d0, simdgroup_matrix<float, C, R> &d1, const tm_mma_a16<T> &a,
                         const tm_mma_b8<T> &b) {

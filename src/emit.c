@@ -860,6 +860,21 @@ static const char *rowmajor(Emitter *E, int rank, const int *shape, const char *
   return r;
 }
 
+/* Whether layout R is layout X with its value dims permuted by perm (out dim o
+ * = in dim perm[o], 4 bits each): the same parent layout, so slot k of a
+ * thread holds the same element in both. */
+static bool permuted_view(const Layout *R, const Layout *X, int64_t perm) {
+  if (!R || !X || R->prank != X->prank || R->rank != X->rank || R->per_thread != X->per_thread || R->replicated != X->replicated)
+    return false;
+  for (int d = 0; d < R->prank; d++)
+    if (R->spt[d] != X->spt[d] || R->tpw[d] != X->tpw[d] || R->wpc[d] != X->wpc[d] || R->order[d] != X->order[d] ||
+        R->size[d] != X->size[d] || R->stride[d] != X->stride[d])
+      return false;
+  for (int o = 0; o < R->rank; o++)
+    if (R->dims[o] != X->dims[(perm >> (4 * o)) & 15]) return false;
+  return true;
+}
+
 /* Shape ops: inputs written to threadgroup memory in row-major order, then
  * each output element read from where it comes from (tm.h, ShuffleKind). */
 static void emit_shuffle(Emitter *E, int id, int ind) {
@@ -868,6 +883,16 @@ static void emit_shuffle(Emitter *E, int id, int ind) {
   Ins *x = &E->f->ins.v[in->args[0]];
   tm_dtype dt = (tm_dtype)in->ty.dt;
   if (in->ty.ptr) error_at(E->c, in->line, in->col, "reshaping or permuting a block of pointers is not supported; apply it to the offsets");
+  if (in->aux == SH_PERMUTE && permuted_view(in->layout, x->layout, in->imm)) { /* layout.c permute_views: nothing moves */
+    Layout *R = in->layout;
+    E->group = x->layout;
+    em_line(E, ind, "%s v%d[%d];\n", em_tname(E, dt), id, R->per_thread);
+    em_line(E, ind, "for (uint k = 0; k < %du; ++k) v%d[k] = %s;\n", R->per_thread, id, em_ref(E, in->args[0]));
+    E->group = NULL;
+    E->in_array[id] = true;
+    in->note = "the input's layout with its dims permuted: each thread keeps its elements, nothing moves";
+    return;
+  }
   int nx = (int)type_numel(x->ty);
   bool two = in->aux == SH_JOIN || in->aux == SH_CAT;
   int n = two ? 2 * nx : nx, chunk = stage_chunk(E, dt, n);

@@ -33,30 +33,37 @@
 
 #include "emit.h"
 
-/* How many elements of a staged row a thread stores at once: a rank-2 operand
- * whose threads hold runs of consecutive elements along the row (value dim 1,
- * slot stride 1) stores them as 4-, 8- or 16-byte words where every run start,
+/* Whether a thread of layout A holds runs of consecutive elements along value
+ * dim d of a rank-2 operand (slot stride 1): what a staged row along d can
+ * take as one vector store. */
+static bool runs_along(const Layout *A, int d) {
+  return A->rank == 2 && !A->replicated && A->stride[A->dims[d]] == 1 && A->espt[A->dims[d]] >= 2;
+}
+
+/* How many elements of a staged row (along value dim `in`) a thread stores at
+ * once: runs along it go as 4-, 8- or 16-byte words where every run start,
  * the pitch, the offset and the K chunk keep them aligned; else 1. */
-static int stage_vec(const Layout *A, tm_dtype dt, int kdim, int kc, int off, int pitch) {
+static int stage_vec(const Layout *A, tm_dtype dt, int in, int kdim, int kc, int off, int pitch) {
   int bytes = tm_dtype_bytes(dt);
-  if (A->rank != 2 || A->replicated || bytes < 2 || bytes > 4) return 1;
-  int pd = A->dims[1], e = A->espt[pd];
-  if (A->stride[pd] != 1 || e < 2) return 1;
-  int v = e;
+  if (bytes < 2 || bytes > 4 || !runs_along(A, in)) return 1;
+  int e = A->espt[A->dims[in]], v = e;
   while (v * bytes > 16) v /= 2;
-  int row = pitch ? pitch : kdim == 1 ? kc : A->shape[1]; /* elements from one staged row to the next */
-  if (v * bytes < 4 || e % v || off % v || row % v || (kdim == 1 && kc % v)) return 1;
+  int row = pitch ? pitch : kdim == in ? kc : A->shape[in]; /* elements from one staged row to the next */
+  if (v * bytes < 4 || e % v || off % v || row % v || (kdim == in && kc % v)) return 1;
   return v;
 }
 
 /* Writes the elements of operand x (layout A) whose coordinate along value dim
  * kdim lies in [k0, k0 + kc) to sm from element off on, row-major with that dim
- * cut to kc (rows `pitch` elements apart). */
-static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, const char *sm, int off, int pitch, int ind) {
+ * cut to kc (rows `pitch` elements apart); `tr` (rank 2): transposed, rows
+ * along value dim 0. */
+static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, const char *sm, int off, int pitch, bool tr, int ind) {
   Ins *xi = &E->f->ins.v[x];
   Layout *A = xi->layout;
   tm_dtype dt = (tm_dtype)xi->ty.dt;
-  int V = stage_vec(A, dt, kdim, kc, off, pitch);
+  int ord[TM_MAX_RANK]; /* value dims, outermost first */
+  for (int i = 0; i < A->rank; i++) ord[i] = tr ? A->rank - 1 - i : i;
+  int V = A->rank == 2 ? stage_vec(A, dt, ord[1], kdim, kc, off, pitch) : 1;
   em_indent(&E->out, ind);
   if (V > 1) buf_printf(&E->out, "for (uint kv = 0; kv < %du; kv += %du) { // %d-element vectors\n", A->per_thread, V, V);
   else buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
@@ -65,11 +72,12 @@ static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, con
   Layout *saved = E->group;
   E->group = A;
   const char *idx = "0";
-  for (int i = 0; i < A->rank; i++) {
+  for (int j = 0; j < A->rank; j++) {
+    int i = ord[j];
     const char *ci = i == kdim ? arena_printf(&E->c->arena, "(c%d - %s)", A->dims[i], k0) : arena_printf(&E->c->arena, "c%d", A->dims[i]);
     int len = i == kdim ? kc : A->shape[i]; /* a row of a rank-2 tile may be padded to `pitch` */
-    if (pitch && A->rank == 2 && i == 1) len = pitch;
-    idx = i ? arena_printf(&E->c->arena, "(%s) * %d + %s", idx, len, ci) : ci;
+    if (pitch && A->rank == 2 && j == 1) len = pitch;
+    idx = j ? arena_printf(&E->c->arena, "(%s) * %d + %s", idx, len, ci) : ci;
   }
   em_indent(&E->out, ind + 1);
   if (off) idx = arena_printf(&E->c->arena, "%d + %s", off, idx);
@@ -105,6 +113,9 @@ typedef struct SgPlan {
   int WM, WN;     /* SIMD-groups along M and N; WM * WN may be < num_warps */
   int TM, TN;     /* 8x8 tiles per SIMD-group along M and N */
   bool mm;        /* also a Metal 4 matmul2d variant (see the header) */
+  bool bt;        /* B staged transposed, N x kc (rows along N): B's threads hold runs
+                     along K (tl.trans(k) of a row-major k), which then go in as vectors and
+                     its fragments are loaded transposed */
   bool pair;      /* tiles multiplied two along M at a time (target has_mma_16x8): 16x8 A
                      fragments and 8x8 B fragments loaded on their own */
   int pad;        /* elements after each staged row (16 bytes; 0 with matmul2d, whose
@@ -143,11 +154,12 @@ static bool sg_plan(Emitter *E, Ins *in, SgPlan *p) {
   int64_t staged = (int64_t)(M + N) * p->kc * bytes, whole = (int64_t)M * N * abytes;
   p->mm = t->has_matmul2d && whole <= 16384 && (din == p->dacc ? (staged > whole ? staged : whole) : staged + whole) <= 24576;
   p->pad = p->mm ? 0 : 16 / bytes; /* at most (M + kc) * 16 bytes more than the 16 KB above */
+  p->bt = !p->mm && runs_along(bi->layout, 0) && !runs_along(bi->layout, 1);
   /* pairs: 16-bit inputs into float, an even number of tile rows, and staged
    * rows whose starts are 16-byte aligned (a fragment load reads a row's 8
    * elements at once) */
   p->pair = t->has_mma_16x8 && !p->mm && bytes == 2 && p->dacc == TM_F32 && p->TM % 2 == 0 &&
-            (p->kc + p->pad) * bytes % 16 == 0 && (N + p->pad) * bytes % 16 == 0;
+            (p->kc + p->pad) * bytes % 16 == 0 && ((p->bt ? p->kc : N) + p->pad) * bytes % 16 == 0;
   return true;
 }
 
@@ -327,14 +339,14 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   int M = ai->ty.shape[0], K = ai->ty.shape[1], N = bi->ty.shape[1], kc = p->kc;
   int TM = p->TM, TN = p->TN, active = p->WM * p->WN, nw = E->f->num_warps;
   tm_dtype din = (tm_dtype)ai->ty.dt;
-  int kcp = kc + p->pad, Np = N + p->pad; /* the staged rows' pitches */
-  const char *smA = em_smem(E, din, M * kcp + kc * Np);
+  int kcp = kc + p->pad, Np = N + p->pad; /* the staged rows' pitches (B's: kcp when transposed) */
+  const char *smA = em_smem(E, din, M * kcp + (p->bt ? N * kcp : kc * Np));
   const char *T = em_tname(E, (tm_dtype)in->ty.dt), *TA = em_tname(E, p->dacc), *TI = em_tname(E, din);
   const char *carried = E->sg_acc ? E->sg_acc[id] : NULL, *acc = carried ? carried : "tm_acc";
   in->path = (carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP) | (p->mm ? DOT_MATMUL2D : 0);
-  in->note = arena_printf(&E->c->arena, "A %dx%d and B %dx%d staged row-major in threadgroup memory, K in chunks of %d; "
+  in->note = arena_printf(&E->c->arena, "A %dx%d and B %dx%d staged row-major in threadgroup memory%s, K in chunks of %d; "
                           "accumulator tiles: %dx%d of 8x8 per SIMD-group on a %dx%d grid of SIMD-groups (%d of %d)%s",
-                          M, kc, kc, N, kc, TM, TN, p->WM, p->WN, active, nw,
+                          M, kc, kc, N, p->bt ? " (B transposed, as its threads hold it)" : "", kc, TM, TN, p->WM, p->WN, active, nw,
                           carried ? "; to the blocked layout once, after the loop"
                                   : "; to the blocked layout through threadgroup memory, where acc is added");
   E->uses_tid = true;
@@ -358,8 +370,12 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     if (p->mm) pp(E, "#endif");
   }
   em_line(E, ind, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
-  stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, ind + 1);
-  stage_chunk(E, in->args[1], 0, kc, "k0", smA, M * kcp, Np, ind + 1);
+  stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, false, ind + 1);
+  stage_chunk(E, in->args[1], 0, kc, "k0", smA, M * kcp, p->bt ? kcp : Np, p->bt, ind + 1);
+  /* where B's 8x8 tile j of step kk starts, and its pitch */
+  const char *bat = p->bt ? arena_printf(&E->c->arena, "%du + (tm_c + j * 8u) * %du + kk", M * kcp, kcp)
+                          : arena_printf(&E->c->arena, "%du + kk * %du + tm_c + j * 8u", M * kcp, Np);
+  int bpitch = p->bt ? kcp : Np;
   em_barrier(E, ind + 1);
   if (p->mm) {
     pp(E, "#if TM_TENSOR_OPS");
@@ -372,16 +388,16 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     em_line(E, ind + 2, "tm_mma_b8<%s> tm_b[%d];\n", TI, TN);
     em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) tm_mma_load_a16(tm_a[i], %s + ((tm_r + i * 16u) * %du + kk), %d);\n", TM / 2,
             smA, kcp, kcp);
-    em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) tm_mma_load_b8(tm_b[j], %s + (%du + kk * %du + tm_c + j * 8u), %d);\n", TN,
-            smA, M * kcp, Np, Np);
+    em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) tm_mma_load_b8%s(tm_b[j], %s + (%s), %d);\n", TN, p->bt ? "t" : "", smA, bat,
+            bpitch);
     em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM / 2);
     em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) tm_mma_16x8(%s[2u * i * %du + j], %s[(2u * i + 1u) * %du + j], tm_a[i], tm_b[j]);\n",
             TN, acc, TN, acc, TN);
   } else {
     em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d], tm_b[%d];\n", TI, TM, TN);
     em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n", TM, smA, kcp, kcp);
-    em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], %s + (%du + kk * %du + tm_c + j * 8u), %d);\n", TN, smA,
-         M * kcp, Np, Np);
+    em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], %s + (%s), %d%s);\n", TN, smA, bat, bpitch,
+            p->bt ? ", ulong2(0, 0), true" : "");
     em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM);
     em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], tm_a[i], tm_b[j], %s[i * %du + j]);\n",
          TN, acc, TN, acc, TN);
@@ -572,8 +588,8 @@ void emit_dot(Emitter *E, int id, int ind) {
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) d%d[k] = %s(0);\n", R->per_thread, id, TA);
   em_indent(&E->out, ind);
   buf_printf(&E->out, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
-  stage_chunk(E, in->args[0], r - 1, kc, "k0", smA, 0, 0, ind + 1);
-  stage_chunk(E, in->args[1], r - 2, kc, "k0", smA, B * M * kc, 0, ind + 1);
+  stage_chunk(E, in->args[0], r - 1, kc, "k0", smA, 0, 0, false, ind + 1);
+  stage_chunk(E, in->args[1], r - 2, kc, "k0", smA, B * M * kc, 0, false, ind + 1);
   const char *smB_name = arena_printf(a, "%s[%d + ", smA, B * M * kc);
   em_barrier(E, ind + 1);
   /* G result slots at a time where G consecutive slots are G neighbouring

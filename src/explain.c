@@ -115,7 +115,8 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
     Ins *in = &f->ins.v[i];
     if (in->op == O_CONVERT)
       buf_printf(&b, "layout conversion @%d:%d %s: through threadgroup memory (2 barriers)\n", in->line, in->col, type_str(a, in->ty));
-    if (in->op == O_SHUFFLE) buf_printf(&b, "shape op @%d:%d %s: through threadgroup memory\n", in->line, in->col, type_str(a, in->ty));
+    if (in->op == O_SHUFFLE)
+      buf_printf(&b, "shape op @%d:%d %s: %s\n", in->line, in->col, type_str(a, in->ty), in->note ? in->note : "through threadgroup memory");
   }
   buf_printf(&b, "threadgroup memory: %d bytes\n", info->threadgroup_mem_bytes);
   buf_printf(&b, "barriers in the MSL: %d\n", count(msl, "threadgroup_barrier("));

@@ -440,6 +440,25 @@ static void access_layouts(Assign *A) {
   }
 }
 
+/* tl.trans / tl.permute of a value that feeds only tl.dot: the input's layout
+ * with its dims permuted, so each thread keeps the elements it holds, now
+ * named by the permuted coordinates, and nothing moves (emit.c copies the
+ * slots); tl.dot stages its operands from any layout. (Run after
+ * access_layouts, which may give the input a layout of its own.) */
+static void permute_views(Assign *A) {
+  Fn *f = A->f;
+  for (int id = 0; id < f->ins.n; id++) {
+    Ins *in = &f->ins.v[id];
+    if (in->op != O_SHUFFLE || in->aux != SH_PERMUTE || in->ty.ptr || !in->layout || !feeds_only_dots(f, id) || tied(A, id))
+      continue;
+    Layout *x = f->ins.v[in->args[0]].layout;
+    if (!x || x->rank != in->ty.rank) continue;
+    int dims[TM_MAX_RANK];
+    for (int o = 0; o < in->ty.rank; o++) dims[o] = x->dims[(in->imm >> (4 * o)) & 15];
+    in->layout = layout_in(A->c, x, in->ty.rank, dims, in->ty.shape);
+  }
+}
+
 /* Removes the pure values nothing uses any more (originals that a user now
  * reads rematerialized in another layout), innermost users first. */
 static void drop_from(Fn *f, Block *b, int *uses) {
@@ -534,6 +553,7 @@ void layout_assign(Ctx *c, Fn *f) {
   }
   A.vec = vec;
   access_layouts(&A);
+  permute_views(&A);
   fix_block(&A, f->body);
   drop_unused(f);
 }

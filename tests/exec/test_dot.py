@@ -37,6 +37,46 @@ def test_dot_float(M, N, K, dtype, add_acc, rng):
 
 
 @triton.jit
+def dot_trans_kernel(a_ptr, b_ptr, c_ptr, m, n, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr,
+                     TRANS_A: tl.constexpr, TRANS_B: tl.constexpr):
+    # a is stored as (M, K) or, TRANS_A, as (K, M) and transposed in the kernel
+    # (likewise b: (K, N) or (N, K)); rows past m / columns past n are masked
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, K)
+    if TRANS_A:
+        a = tl.trans(tl.load(a_ptr + rk[:, None] * M + rm[None, :], mask=rm[None, :] < m, other=0.0))
+    else:
+        a = tl.load(a_ptr + rm[:, None] * K + rk[None, :], mask=rm[:, None] < m, other=0.0)
+    if TRANS_B:
+        b = tl.trans(tl.load(b_ptr + rn[:, None] * K + rk[None, :], mask=rn[:, None] < n, other=0.0))
+    else:
+        b = tl.load(b_ptr + rk[:, None] * N + rn[None, :], mask=rn[None, :] < n, other=0.0)
+    c = tl.dot(a, b)
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], c, mask=(rm[:, None] < m) & (rn[None, :] < n))
+
+
+@pytest.mark.parametrize("M,N,K", [(16, 32, 16), (64, 32, 64), (32, 64, 128)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("trans", ["a", "b", "ab"])
+def test_dot_transposed_operands(M, N, K, dtype, trans, rng):
+    """tl.trans feeding tl.dot (attention's q @ k.T): the permuted value keeps its
+    input's elements in place (layout.c permute_views); masked rows and columns."""
+    m, n = M - 3, N - 5
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)
+    a[m:] = np.nan  # masked off: never read
+    b[:, n:] = np.inf
+    a_mem = np.ascontiguousarray(a.T) if "a" in trans else a
+    b_mem = np.ascontiguousarray(b.T) if "b" in trans else b
+    c = np.full((M, N), -7.0, np.float32)
+    dot_trans_kernel[(1,)](a_mem, b_mem, c, m, n, M=M, N=N, K=K, TRANS_A="a" in trans, TRANS_B="b" in trans)
+    exp = a[:m].astype(np.float64) @ b[:, :n].astype(np.float64)
+    np.testing.assert_allclose(c[:m, :n], exp, rtol=1e-5, atol=1e-4 * np.sqrt(K))
+    assert (c[m:] == -7.0).all() and (c[:, n:] == -7.0).all()
+
+
+@triton.jit
 def dot_i8_kernel(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
     rm = tl.arange(0, M)
     rn = tl.arange(0, N)
