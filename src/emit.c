@@ -500,6 +500,7 @@ static void emit_for(Emitter *E, int id, int ind) {
   declare_storage(E, id, in->args + 3, n, true, sg, ind);
   for (int i = 0; i < n; i++)
     if (sg[i]) em_dot_carry_in(E, id, i, dots[i], ind);
+  em_dot_hoist_a(E, id, ind);
   const char *iv = storage(E, id, 0);
   const char *lo = em_ref(E, in->args[0]), *hi = em_ref(E, in->args[1]), *st = em_ref(E, in->args[2]);
   Ins *si = &E->f->ins.v[in->args[2]];
@@ -1763,6 +1764,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   E->in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
   E->sg_acc = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->ins.n + 1));
   E->carried = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
+  E->sg_afrag = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->ins.n + 1));
   E->smem_dts = arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)(f->ins.n + 1));
   E->param_names = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->params.n + 1));
   int nh = 0;

@@ -33,6 +33,7 @@ typedef struct Emitter {
   int *uses;            /* uses of each value in the kernel's blocks (emit_dot.c counts them on demand) */
   const char **sg_acc;  /* tl.dot accumulating into simdgroup matrices carried by a loop: their name */
   bool *carried;        /* a yielded value that stays in those matrices (the dot, or acc + dot folded) */
+  const char **sg_afrag; /* tl.dot in a loop whose A is defined before it: the fragments loaded once, before the loop */
   bool tensor_ops;      /* a tl.dot has a Metal 4 matmul2d variant: the prelude includes the tensor headers */
   int chunk;            /* staging through threadgroup memory: indices per chunk of the op being emitted */
   /* device memory shared between threadgroups (plan_coherence): the address
@@ -67,6 +68,7 @@ bool em_scan_parallel(Emitter *E, int id, int ind);
  * carry_in declares and fills the matrices before the loop, carry_out moves
  * them to the loop's result after it. */
 int em_dot_carried(Emitter *E, int op, int i);
+void em_dot_hoist_a(Emitter *E, int op, int ind);
 void em_dot_carry_in(Emitter *E, int op, int i, int dot, int ind);
 void em_dot_carry_out(Emitter *E, int op, int i, int dot, int ind);
 

@@ -370,7 +370,8 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     if (p->mm) pp(E, "#endif");
   }
   em_line(E, ind, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
-  stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, false, ind + 1);
+  const char *qa = E->sg_afrag[id]; /* A's fragments, loaded before the loop (em_dot_hoist_a) */
+  if (!qa) stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, false, ind + 1);
   stage_chunk(E, in->args[1], 0, kc, "k0", smA, M * kcp, p->bt ? kcp : Np, p->bt, ind + 1);
   /* where B's 8x8 tile j of step kk starts, and its pitch */
   const char *bat = p->bt ? arena_printf(&E->c->arena, "%du + (tm_c + j * 8u) * %du + kk", M * kcp, kcp)
@@ -384,23 +385,28 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   }
   em_line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", sg_busy(E, p), kc);
   if (p->pair) { /* A as 16x8 fragments (tile rows 2i and 2i + 1), B as 8x8 ones */
-    em_line(E, ind + 2, "tm_mma_a16<%s> tm_a[%d];\n", TI, TM / 2);
+    if (!qa) {
+      em_line(E, ind + 2, "tm_mma_a16<%s> tm_a[%d];\n", TI, TM / 2);
+      em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) tm_mma_load_a16(tm_a[i], %s + ((tm_r + i * 16u) * %du + kk), %d);\n", TM / 2,
+              smA, kcp, kcp);
+    }
     em_line(E, ind + 2, "tm_mma_b8<%s> tm_b[%d];\n", TI, TN);
-    em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) tm_mma_load_a16(tm_a[i], %s + ((tm_r + i * 16u) * %du + kk), %d);\n", TM / 2,
-            smA, kcp, kcp);
     em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) tm_mma_load_b8%s(tm_b[j], %s + (%s), %d);\n", TN, p->bt ? "t" : "", smA, bat,
             bpitch);
     em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM / 2);
-    em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) tm_mma_16x8(%s[2u * i * %du + j], %s[(2u * i + 1u) * %du + j], tm_a[i], tm_b[j]);\n",
-            TN, acc, TN, acc, TN);
+    em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) tm_mma_16x8(%s[2u * i * %du + j], %s[(2u * i + 1u) * %du + j], %s, tm_b[j]);\n",
+            TN, acc, TN, acc, TN, qa ? arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / 8u][i]", qa) : "tm_a[i]");
   } else {
-    em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d], tm_b[%d];\n", TI, TM, TN);
-    em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n", TM, smA, kcp, kcp);
+    if (!qa) {
+      em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d];\n", TI, TM);
+      em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n", TM, smA, kcp, kcp);
+    }
+    em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_b[%d];\n", TI, TN);
     em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], %s + (%s), %d%s);\n", TN, smA, bat, bpitch,
             p->bt ? ", ulong2(0, 0), true" : "");
     em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM);
-    em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], tm_a[i], tm_b[j], %s[i * %du + j]);\n",
-         TN, acc, TN, acc, TN);
+    em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], %s, tm_b[j], %s[i * %du + j]);\n",
+         TN, acc, TN, qa ? arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / 8u][i]", qa) : "tm_a[i]", acc, TN);
   }
   em_line(E, ind + 1, "}\n");
   if (p->mm) pp(E, "#endif");
@@ -419,6 +425,68 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   }
   ind--;
   em_line(E, ind, "}\n");
+}
+
+/* ---- an A operand defined before the loop ----
+ *
+ *   q = tl.load(...)                        stage q chunk by chunk; its fragments
+ *   for ...:                                tm_qa<dot>[K / 8][tiles] loaded once
+ *       s = tl.dot(q, b)              ->    for (...) { stage b only; multiply with tm_qa }
+ *
+ * (attention's q @ k.T: q was staged again on every KV iteration.) Only
+ * where the fragments are at most 32 32-bit words a thread (64 spilled registers
+ * in the d128 attention kernel on the proxy). */
+
+static bool in_tree(Fn *f, Block *b, int id) {
+  for (int bi = 0; bi < b->ins.n; bi++) {
+    Ins *in = &f->ins.v[b->ins.v[bi]];
+    if (b->ins.v[bi] == id) return true;
+    for (int r = 0; r < in->nregions; r++)
+      if (in_tree(f, in->regions[r], id)) return true;
+  }
+  return false;
+}
+
+void em_dot_hoist_a(Emitter *E, int op, int ind) {
+  Fn *f = E->f;
+  Block *body = f->ins.v[op].regions[0];
+  for (int bi = 0; bi < body->ins.n; bi++) {
+    int id = body->ins.v[bi];
+    Ins *in = &f->ins.v[id];
+    SgPlan p;
+    if (in->op != O_DOT || in_tree(f, body, in->args[0]) || !sg_plan(E, in, &p) || p.mm) continue;
+    Ins *ai = &f->ins.v[in->args[0]];
+    int M = ai->ty.shape[0], K = ai->ty.shape[1], kc = p.kc, kcp = kc + p.pad;
+    int words = p.pair ? p.TM / 2 * (K / 8) * 2 : p.TM * (K / 8) * 8 * 8 * tm_dtype_bytes((tm_dtype)ai->ty.dt) / 32 / 4;
+    if (words > 32) continue;
+    tm_dtype din = (tm_dtype)ai->ty.dt;
+    const char *TI = em_tname(E, din), *qa = arena_printf(&E->c->arena, "tm_qa%d", id);
+    int saved = E->cur;
+    E->cur = id; /* the scratch is the dot's */
+    Ins *bi_ = &f->ins.v[in->args[1]];
+    int N = bi_->ty.shape[1], Np = N + p.pad;
+    const char *smA = em_smem(E, din, M * kcp + (p.bt ? N * kcp : kc * Np));
+    em_line(E, ind, "// tl.dot @%d: A is the same on every iteration: staged and loaded into fragments once, here\n", in->line);
+    if (p.pair) em_line(E, ind, "tm_mma_a16<%s> %s[%d][%d];\n", TI, qa, K / 8, p.TM / 2);
+    else em_line(E, ind, "simdgroup_matrix<%s, 8, 8> %s[%d][%d];\n", TI, qa, K / 8, p.TM);
+    em_line(E, ind, "{\n");
+    sg_place(E, &p, ind + 1);
+    em_line(E, ind + 1, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
+    stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, false, ind + 2);
+    em_barrier(E, ind + 2);
+    em_line(E, ind + 2, "%sfor (uint kk = 0; kk < %du; kk += 8u)\n", sg_busy(E, &p), kc);
+    if (p.pair)
+      em_line(E, ind + 3, "for (uint i = 0; i < %du; ++i) tm_mma_load_a16(%s[(uint(k0) + kk) / 8u][i], %s + ((tm_r + i * 16u) * %du + kk), %d);\n",
+              p.TM / 2, qa, smA, kcp, kcp);
+    else
+      em_line(E, ind + 3, "for (uint i = 0; i < %du; ++i) simdgroup_load(%s[(uint(k0) + kk) / 8u][i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n",
+              p.TM, qa, smA, kcp, kcp);
+    em_barrier(E, ind + 2);
+    em_line(E, ind + 1, "}\n");
+    em_line(E, ind, "}\n");
+    E->cur = saved;
+    E->sg_afrag[id] = qa;
+  }
 }
 
 /* ---- accumulators carried across a loop ----

@@ -77,6 +77,47 @@ def test_dot_transposed_operands(M, N, K, dtype, trans, rng):
 
 
 @triton.jit
+def dot_loop_invariant_a_kernel(a_ptr, b_ptr, c_ptr, nb, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr,
+                                TRANS_B: tl.constexpr, CARRIED: tl.constexpr):
+    # a is loaded once before the loop and multiplies nb blocks of b (emit_dot.c
+    # em_dot_hoist_a: its fragments are loaded once on simdgroup targets)
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, K)
+    a = tl.load(a_ptr + rm[:, None] * K + rk[None, :])
+    acc = tl.zeros((M, N), dtype=tl.float32)
+    for j in range(nb):
+        if TRANS_B:
+            b = tl.trans(tl.load(b_ptr + j * K * N + rn[:, None] * K + rk[None, :]))
+        else:
+            b = tl.load(b_ptr + j * K * N + rk[:, None] * N + rn[None, :])
+        if CARRIED:
+            acc = tl.dot(a, b, acc)
+        else:
+            acc = acc * 0.5 + tl.dot(a, b)
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], acc)
+
+
+# (32, 32, 128) with 8 warps: A hoisted on simdgroup targets and staged in two K chunks;
+# (64, 64, 128): fragments too many to hoist (staged every iteration)
+@pytest.mark.parametrize("M,N,K,warps", [(32, 32, 16, 4), (32, 32, 128, 8), (64, 64, 128, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("carried", [False, True])
+def test_dot_loop_invariant_a(M, N, K, warps, dtype, trans_b, carried, rng):
+    nb = 3
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((nb, K, N)).astype(dtype)
+    b_mem = np.ascontiguousarray(b.transpose(0, 2, 1)) if trans_b else b
+    c = np.empty((M, N), np.float32)
+    dot_loop_invariant_a_kernel[(1,)](a, b_mem, c, nb, M=M, N=N, K=K, TRANS_B=trans_b, CARRIED=carried, num_warps=warps)
+    exp = np.zeros((M, N))
+    for j in range(nb):
+        exp = (exp if carried else exp * 0.5) + a.astype(np.float64) @ b[j].astype(np.float64)
+    np.testing.assert_allclose(c, exp, rtol=1e-5, atol=1e-4 * np.sqrt(K * nb))
+
+
+@triton.jit
 def dot_i8_kernel(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
     rm = tl.arange(0, M)
     rn = tl.arange(0, N)

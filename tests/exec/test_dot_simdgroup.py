@@ -71,6 +71,34 @@ def test_path_by_target_and_opt_level():
     assert r.returncode == 2 and "unknown target 'Z80'" in r.stderr
 
 
+def test_lowering_of_transposed_and_loop_invariant_operands():
+    """test_dot.py's loop kernel: tl.trans(b) is a view (nothing moves), B is staged
+    transposed with vector stores and loaded as transposed fragments, and A, the
+    same on every iteration, is loaded into fragments once before the loop. The
+    CUDA dialect (has_mma_16x8) pairs A's tiles and loads fragments by ldmatrix."""
+    args = ["--kernel", "dot_loop_invariant_a_kernel", "--signature", "*fp16,*fp16,*fp32,i32", "-D", "M=32", "-D", "N=32",
+            "-D", "K=128", "-D", "TRANS_B=1", "-D", "CARRIED=0", "--num-warps", "8"]
+    src = str(ROOT / "tests" / "exec" / "test_dot.py")
+
+    def cli(cmd, target, args=args):
+        r = subprocess.run([str(CLI), cmd, src, *args, "--target", target], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    msl = cli("compile", "M3-Max")
+    assert "A is the same on every iteration: staged and loaded into fragments once" in msl
+    assert "simdgroup_load(tm_qa" in msl and "tm_qa" in msl.split("for (int r")[1]  # used inside the loop
+    assert ", ulong2(0, 0), true);" in msl  # B's fragments, transposed
+    assert "TM_TG_VSTORE(uint2," in msl  # 4 halves of a staged row at once
+    ex = cli("explain", "M3-Max")
+    assert "nothing moves" in ex and "(B transposed, as its threads hold it)" in ex, ex
+    # 2 tile rows per SIMD-group: pairs
+    cu = cli("compile", "cuda-sm90", [a.replace("M=32", "M=64").replace("K=128", "K=64") for a in args[:-1]] + ["4"])
+    assert "tm_mma_16x8(" in cu and "tm_mma_load_b8t(" in cu and "tm_mma_load_a16(tm_qa" in cu
+    assert "simdgroup_multiply_accumulate(" not in cu.split("// ----")[-1]
+
+
 # ------------------------------------------------------------------ results
 
 @triton.jit

@@ -211,8 +211,9 @@ kernel void matmul(
         tm_op39.run(tm_ta39, tm_tb39, tm_acc11_1);
 #else
         for (uint kk = 0; kk < 16u; kk += 8u) {
-          simdgroup_matrix<half, 8, 8> tm_a[2], tm_b[2];
+          simdgroup_matrix<half, 8, 8> tm_a[2];
           for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], TM_TGM(tm_smem_half, 20) + ((tm_r + i * 8u) * 16u + kk), 16);
+          simdgroup_matrix<half, 8, 8> tm_b[2];
           for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], TM_TGM(tm_smem_half, 20) + (512u + kk * 32u + tm_c + j * 8u), 32);
           for (uint i = 0; i < 2u; ++i)
             for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc11_1[i * 2u + j], tm_a[i], tm_b[j], tm_acc11_1[i * 2u + j]);
