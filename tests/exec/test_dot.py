@@ -118,6 +118,60 @@ def test_dot_loop_invariant_a(M, N, K, warps, dtype, trans_b, carried, rng):
 
 
 @triton.jit
+def k_loop_kernel(a_ptr, b_ptr, c_ptr, K, stride_a, M: tl.constexpr, N: tl.constexpr, BK: tl.constexpr,
+                  MASKED: tl.constexpr):
+    # the tile loads of this loop are issued one iteration ahead (src/pipeline.c)
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, BK)
+    a_ptrs = a_ptr + rm[:, None] * stride_a + rk[None, :]
+    b_ptrs = b_ptr + rk[:, None] * N + rn[None, :]
+    acc = tl.zeros((M, N), dtype=tl.float32)
+    for k0 in range(0, K, BK):
+        if MASKED:
+            a = tl.load(a_ptrs, mask=rk[None, :] < K - k0, other=0.0)
+            b = tl.load(b_ptrs, mask=rk[:, None] < K - k0, other=0.0)
+        else:
+            a = tl.load(a_ptrs)
+            b = tl.load(b_ptrs)
+        acc = tl.dot(a, b, acc)
+        a_ptrs += BK
+        b_ptrs += BK * N
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], acc)
+
+
+@pytest.mark.parametrize("K", [0, 8, 16, 40, 64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_dot_k_loop_prefetch_edges(K, dtype, rng):
+    """No iteration (nothing loaded: the prologue's load is masked off), one,
+    a partial last chunk; NaN past K in A's rows and in B's rows past K must
+    never be read, not even by the last iteration's prefetch."""
+    M, N, BK, pad = 32, 32, 16, 24
+    a = np.full((M, K + pad), np.nan, dtype)
+    a[:, :K] = rng.standard_normal((M, K))
+    b = np.full((K + pad, N), np.nan, dtype)
+    b[:K] = rng.standard_normal((K, N))
+    c = np.full((M, N), 5.0, np.float32)
+    k_loop_kernel[(1,)](a, b, c, K, a.shape[1], M=M, N=N, BK=BK, MASKED=True)
+    exp = a[:, :K].astype(np.float64) @ b[:K].astype(np.float64)
+    np.testing.assert_allclose(c, exp, rtol=1e-5, atol=1e-4 * np.sqrt(max(K, 1)))
+
+
+@pytest.mark.parametrize("K", [0, 16, 64])
+def test_dot_k_loop_prefetch_stays_in_bounds(K, rng):
+    """Unmasked loads over arrays that end exactly at K: the prefetch after the
+    last iteration (and before a loop that runs none) loads nothing, so the
+    emulator's bounds check, which fails a launch on any read past an
+    argument's memory, stays quiet."""
+    M, N, BK = 32, 32, 16
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    c = np.full((M, N), 5.0, np.float32)
+    k_loop_kernel[(1,)](a, b, c, K, K, M=M, N=N, BK=BK, MASKED=False)
+    np.testing.assert_allclose(c, a.astype(np.float64) @ b.astype(np.float64), rtol=1e-5, atol=1e-3)
+
+
+@triton.jit
 def dot_i8_kernel(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
     rm = tl.arange(0, M)
     rn = tl.arange(0, N)
