@@ -79,12 +79,12 @@ WORKLOADS = [
     ("layer_norm", "examples", "example", "layer_norm", None, None),
     ("attention", "examples", "example", "attention", None, None),
     ("test_elementwise", "tests/exec", "pytest", "tests/exec/test_elementwise.py",
-     "not 1000003", "the 3 parametrizations of 1,000,003 elements (62,500 programs at BLOCK=16 "
-     "on the interpreter)"),
+     "not 1000003", "leaves out the 3 parametrizations of 1,000,003 elements (62,500 programs "
+     "at BLOCK=16 on the interpreter)"),
     ("test_reductions", "tests/exec", "pytest", "tests/exec/test_reductions.py", None, None),
     ("test_dot", "tests/exec", "pytest", "tests/exec/test_dot.py", None, None),
     ("test_examples[attention]", "tests/exec", "pytest", "tests/exec/test_examples.py",
-     "attention", "the attention tests of the file (tests/exec has no attention module of its own)"),
+     "attention", "the file's attention tests: tests/exec has no attention module of its own"),
     ("liger test_rms_norm", "liger", "liger", "test/transformers/test_rms_norm.py", None, None),
     ("liger test_softmax", "liger", "liger", "test/transformers/test_softmax.py", None, None),
     ("liger test_cross_entropy", "liger", "liger", "test/transformers/test_cross_entropy.py",
@@ -93,7 +93,7 @@ WORKLOADS = [
 # --quick: smaller subsets, to try the script out
 QUICK_K = {"test_elementwise": "vector_add_f32 and not 1000003",
            "test_reductions": "sum or max", "test_dot": "not (128 or 256)",
-           "liger test_rms_norm": "correctness and float32",
+           "liger test_rms_norm": "test_correctness_functional",
            "liger test_cross_entropy": "test_correctness and not bfloat16 and not ignore"}
 
 
@@ -143,15 +143,19 @@ def base_env():
 
 
 def junit(path):
-    """{test id: outcome} from a JUnit XML file."""
-    res = {}
+    """({test id: outcome}, {test id: first line of its failure message})."""
+    res, why = {}, {}
     root = ET.parse(path).getroot()
     for case in root.iter("testcase"):
-        tags = {c.tag for c in case}
+        tags = {c.tag: c for c in case}
         outcome = ("failed" if "failure" in tags else "error" if "error" in tags
                    else "skipped" if "skipped" in tags else "passed")
-        res[f"{case.get('classname')}::{case.get('name')}"] = outcome
-    return res
+        tid = f"{case.get('classname')}::{case.get('name')}"
+        res[tid] = outcome
+        bad = tags.get("failure", tags.get("error"))
+        if bad is not None:
+            why[tid] = " ".join((bad.get("message") or "").split())[:200]
+    return res, why
 
 
 def counts(outcomes):
@@ -167,19 +171,20 @@ class Runner:
         self.cxx_logger, self.real_cxx, self.bf16 = cxx_logger, real_cxx, bf16
         self.tmp = tempfile.mkdtemp(prefix="e2e-")
 
-    def command(self, w, side, xml):
+    def command(self, w, side, xml, startup=False):
         name, group, kind, what, k, _ = w
         py = self.a.ours_python if side == "ours" else self.a.interp_python
         if self.a.quick and name in QUICK_K:
             k = QUICK_K[name]
         if kind == "example":
-            return [py, os.path.join(HERE, "e2e_examples.py"), what], ROOT
+            return [py, os.path.join(HERE, "e2e_examples.py"), what] + (
+                ["--import-only"] if startup else []), ROOT
         cmd = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml", xml,
                "-o", "junit_family=xunit1"]
         if kind == "liger":
             plugins = ["cpu_bounds", "liger_device" if side == "ours" else "e2e_liger_interp"]
             cmd += [a for p in plugins for a in ("-p", p)]
-        cmd += [what] + (["-k", k] if k else [])
+        cmd += [what] + (["-k", k] if k else []) + (["--collect-only"] if startup else [])
         return cmd, (self.liger_src if kind == "liger" else ROOT)
 
     def env(self, w, side, cache, cxx_log):
@@ -205,14 +210,14 @@ class Runner:
         env["PYTHONPATH"] = os.pathsep.join(paths)
         return env
 
-    def run(self, w, side, cache, tag):
+    def run(self, w, side, cache, tag, startup=False):
         xml = os.path.join(self.tmp, f"{tag}.xml")
         cxx_log = os.path.join(self.tmp, f"{tag}.cxx")
         outp = os.path.join(self.tmp, f"{tag}.out")
         for p in (xml, cxx_log):
             if os.path.exists(p):
                 os.remove(p)
-        cmd, cwd = self.command(w, side, xml)
+        cmd, cwd = self.command(w, side, xml, startup)
         env = self.env(w, side, cache, cxx_log)
         sos_before = count_objects(cache) if side == "ours" else 0
         with open(outp, "w") as f:
@@ -220,8 +225,10 @@ class Runner:
             rc = subprocess.run(cmd, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
             wall = time.perf_counter() - t
         r = {"wall_s": wall, "rc": rc, "load_avg": os.getloadavg()[0]}
+        if startup:
+            return r
         if w[2] != "example":
-            r["outcomes"] = junit(xml) if os.path.exists(xml) else {}
+            r["outcomes"], r["failures"] = junit(xml) if os.path.exists(xml) else ({}, {})
             r["counts"] = counts(r["outcomes"])
         if rc not in (0, 1) or (w[2] == "example" and rc != 0) or (w[2] != "example" and not r["outcomes"]):
             tail = open(outp, errors="replace").read()[-1500:]
@@ -233,7 +240,11 @@ class Runner:
         return r
 
     def workload(self, w, reps):
-        res = {"cold": [], "warm": [], "interpret": []}
+        res = {"cold": [], "warm": [], "interpret": [], "startup": {}}
+        for side in ("ours", "interpret"):  # the floor: start-up, imports, collection; no kernel
+            cache = tempfile.mkdtemp(dir=self.tmp)
+            res["startup"][side] = self.run(w, side, cache, "startup", startup=True)
+            shutil.rmtree(cache, ignore_errors=True)
         for i in range(reps):
             cache = os.path.join(self.tmp, f"cache-{len(os.listdir(self.tmp))}")
             os.makedirs(cache)
@@ -286,7 +297,9 @@ def summarize(name, res):
     row = {"workload": name, "cold_s": med(c), "warm_s": med(wm), "interpret_s": med(it),
            "kernels": med(c, "builds"), "objects": med(c, "new_objects"),
            "warm_builds": max((r.get("builds", 0) for r in wm), default=0),
-           "compile_s": med(c, "compile_s"), "probe_s": med(c, "probe_s")}
+           "compile_s": med(c, "compile_s"), "probe_s": med(c, "probe_s"),
+           "startup_ours_s": res["startup"]["ours"]["wall_s"],
+           "startup_interpret_s": res["startup"]["interpret"]["wall_s"]}
     row["compile_share"] = statistics.median(r["compile_s"] / r["wall_s"] for r in c) if c else None
     row["cold_ratio"] = row["interpret_s"] / row["cold_s"] if row["cold_s"] else None
     row["warm_ratio"] = row["interpret_s"] / row["warm_s"] if row["warm_s"] else None
@@ -299,7 +312,9 @@ def summarize(name, res):
         row["warm_counts"] = wm[-1]["counts"]
         row["interpret_counts"] = it[-1]["counts"]
         oo, io = c[-1]["outcomes"], it[-1]["outcomes"]
-        row["differ"] = sorted(f"{t}: ours {oo.get(t, 'absent')}, interpreter {io.get(t, 'absent')}"
+        why = lambda side, t: (f" (`{side[-1]['failures'][t]}`)" if t in side[-1]["failures"] else "")
+        row["differ"] = sorted(f"{t}: ours {oo.get(t, 'absent')}{why(c, t)}, interpreter "
+                               f"{io.get(t, 'absent')}{why(it, t)}"
                                for t in set(oo) | set(io) if oo.get(t) != io.get(t))
     return row
 
@@ -403,7 +418,7 @@ def write_md(r, path):
         if w[2] == "example":
             continue
         L.append(f"- {w[0]}: `{w[3]}`" + (f", `-k \"{k}\"`" if k else ", whole file")
-                 + (f" (leaves out {w[5]})" if w[5] and k == w[4] else "") + ", the same on both sides.")
+                 + (f" ({w[5]})" if w[5] and k == w[4] else "") + ", the same on both sides.")
     L += [f"- Liger files: Liger's own tests, unedited, with tools/libraries' plugins: cpu_bounds "
           f"with `TM_LIBS_MAX_WORK={LIGER_MAX_WORK}` (parametrizations whose sizes multiply to more "
           "are skipped, on both sides; tools/libraries' own runs use 2**26), liger_device on ours "
@@ -422,10 +437,15 @@ def write_md(r, path):
     if not any_diff:
         L.append("- none")
     L += ["", "## Detail", "",
-          "| workload | ours cold: min – max | warm: min – max | interpreter: min – max | builds in warm runs | compile: builds' summed time | `--version` probe (cold) |",
-          "| --- | --- | --- | --- | --- | --- | --- |"]
+          "*Start-up*: the same command without running a kernel (pytest `--collect-only`; an "
+          "example's module imported, its `main()` not called), once per side: the Python "
+          "start, imports (torch, transformers for Liger) and collection that every run of the "
+          "workload pays on that side, part of each figure above.", "",
+          "| workload | start-up: ours / interpreter | ours cold: min – max | warm: min – max | interpreter: min – max | builds in warm runs | compile: builds' summed time | `--version` probe (cold) |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in r["summary"]:
-        L.append(f"| {row['workload']} | {fmt_t(row['cold_min_s'])} – {fmt_t(row['cold_max_s'])} | "
+        L.append(f"| {row['workload']} | {fmt_t(row['startup_ours_s'])} / {fmt_t(row['startup_interpret_s'])} | "
+                 f"{fmt_t(row['cold_min_s'])} – {fmt_t(row['cold_max_s'])} | "
                  f"{fmt_t(row['warm_min_s'])} – {fmt_t(row['warm_max_s'])} | "
                  f"{fmt_t(row['interpret_min_s'])} – {fmt_t(row['interpret_max_s'])} | {row['warm_builds']} | "
                  f"{fmt_t(med(r['workloads'][row['workload']]['cold'], 'compile_sum_s'))} | {fmt_t(row['probe_s'])} |")

@@ -5,6 +5,8 @@ the interpreter side it is bench/e2e_interp's stand-in (upstream Triton under
 that name, TRITON_INTERPRET=1).
 
     python bench/e2e_examples.py NAME       exit status 0 when every call matched NumPy
+    python bench/e2e_examples.py NAME --import-only   the module imported, no kernel run
+                                                      (bench/e2e.py's start-up figure)
 """
 import os
 import sys
@@ -29,6 +31,8 @@ def main():
     name = sys.argv[1]
     sys.path.insert(0, EXAMPLES)
     mod = __import__(name)
+    if sys.argv[2:] == ["--import-only"]:
+        return 0
     ok = all([mod.main(*args) for args in CALLS[name]])
     return 0 if ok else 1
 
