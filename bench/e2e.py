@@ -367,7 +367,9 @@ def write_md(r, path):
     L = [f"# End-to-end benchmark: {r['date']}, {r['machine']['slug']}", "",
          f"Machine: {r['machine']['description']}. Command: `{r['command']}` "
          f"({r['elapsed_s'] / 60:.1f} min{'; --quick: smaller subsets, one repetition, not for quoting' if r['quick'] else ''}). "
-         f"Repetitions per figure: {r['reps']} (medians).", "",
+         f"Repetitions per figure: {r['reps']} (medians)."
+         + (" **Partial: the run was cut short; the workloads below are those it finished.**"
+            if r.get("partial") else ""), "",
          "Versions: " + "; ".join(f"{k}: " + (", ".join(f"{p} {x}" for p, x in v.items())
                                              if isinstance(v, dict) else str(v))
                                   for k, v in r["versions"].items()) + ".", "",
@@ -491,7 +493,9 @@ def main():
          "liger_max_work": LIGER_MAX_WORK, "goals": {"cold": GOAL_COLD, "warm": GOAL_WARM},
          "bf16": bf16_on_ours(a), "workloads": {}, "summary": [], "load_avg": []}
     runner = Runner(a, liger_src, build_cxx_logger(), find_cxx(), r["bf16"])
-    for w in works:
+    base = os.path.join(a.out_dir, f"{r['date']}-e2e-{r['machine']['slug']}" + ("-quick" if a.quick else ""))
+    os.makedirs(a.out_dir, exist_ok=True)
+    for i, w in enumerate(works):
         res = runner.workload(w, reps)
         r["workloads"][w[0]] = res
         row = summarize(w[0], res)
@@ -500,14 +504,14 @@ def main():
         log(f"{w[0]}: cold {fmt_t(row['cold_s'])}, warm {fmt_t(row['warm_s'])}, interpreter "
             f"{fmt_t(row['interpret_s'])}: {fmt_r(row['cold_ratio'])} / {fmt_r(row['warm_ratio'])}; "
             f"{row['kernels']} kernels, compile {fmt_t(row['compile_s'])}")
+        # the report so far after every workload: a run cut short still leaves one
+        r["elapsed_s"] = time.perf_counter() - t0
+        r["partial"] = i + 1 < len(works)
+        write_md(r, base + ".md")
+        with open(base + ".json", "w") as f:
+            json.dump(r, f, indent=1)
+            f.write("\n")
     shutil.rmtree(runner.tmp, ignore_errors=True)
-    r["elapsed_s"] = time.perf_counter() - t0
-    os.makedirs(a.out_dir, exist_ok=True)
-    base = os.path.join(a.out_dir, f"{r['date']}-e2e-{r['machine']['slug']}" + ("-quick" if a.quick else ""))
-    write_md(r, base + ".md")
-    with open(base + ".json", "w") as f:
-        json.dump(r, f, indent=1)
-        f.write("\n")
     log(f"wrote {base}.md, .json in {r['elapsed_s'] / 60:.1f} min")
     print(open(base + ".md").read())
 
