@@ -138,7 +138,11 @@ valgrind-cli: $(CLI)
 bench:
 	@bash bench/run.sh
 
-.PHONY: bench
+# the end-to-end benchmark (issue 18): bench/e2e.sh; E2E_ARGS=--quick for a smoke run
+bench-e2e:
+	@bash bench/e2e.sh
+
+.PHONY: bench bench-e2e
 
 DIFF_CASES ?= 1000
 diff-long: $(EXT)
