@@ -129,7 +129,6 @@ tm_status tm_compile(const tm_compile_request *req, tm_kernel **out, char **err)
     if (dump_is(req, "ir")) dump = ir_print(c, f);
     loop_pointers(c, f);
     layout_assign(c, f);
-    pipeline_loads(c, f);
     order_memory(c, f);
     axis_analyze(c, f);
     tm_kernel_info info = {0};

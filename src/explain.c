@@ -113,7 +113,6 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
   }
   for (int i = 0; i < f->ins.n; i++) {
     Ins *in = &f->ins.v[i];
-    if (in->op == O_FOR && in->note) buf_printf(&b, "loop @%d:%d: %s\n", in->line, in->col, in->note);
     if (in->op == O_CONVERT)
       buf_printf(&b, "layout conversion @%d:%d %s: through threadgroup memory (2 barriers)\n", in->line, in->col, type_str(a, in->ty));
     if (in->op == O_SHUFFLE)

@@ -479,7 +479,7 @@ static void drop_from(Fn *f, Block *b, int *uses) {
   b->ins.n = n;
 }
 
-void layout_drop_unused(Fn *f) {
+static void drop_unused(Fn *f) {
   int *uses = calloc((size_t)f->ins.n, sizeof(int));
   if (!uses) return; /* keeping them is harmless */
   for (int i = 0; i < f->ins.n; i++)
@@ -555,5 +555,5 @@ void layout_assign(Ctx *c, Fn *f) {
   access_layouts(&A);
   permute_views(&A);
   fix_block(&A, f->body);
-  layout_drop_unused(f);
+  drop_unused(f);
 }

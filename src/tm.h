@@ -413,10 +413,6 @@ struct Layout {
  * step becomes a carried scalar base, the block rebuilt from it in the body. */
 void loop_pointers(Ctx *c, Fn *f);
 void layout_assign(Ctx *c, Fn *f);
-/* Removes the pure block values nothing uses (layout.c). */
-void layout_drop_unused(Fn *f);
-/* pipeline.c: a dot loop's tile loads issued one iteration ahead (after layouts). */
-void pipeline_loads(Ctx *c, Fn *f);
 /* order.c: solo scalar loads and the barriers that keep program order between
  * replicated loads and the stores that may alias them */
 void order_memory(Ctx *c, Fn *f);

@@ -120,7 +120,6 @@ def test_dot_loop_invariant_a(M, N, K, warps, dtype, trans_b, carried, rng):
 @triton.jit
 def k_loop_kernel(a_ptr, b_ptr, c_ptr, K, stride_a, M: tl.constexpr, N: tl.constexpr, BK: tl.constexpr,
                   MASKED: tl.constexpr):
-    # the tile loads of this loop are issued one iteration ahead (src/pipeline.c)
     rm = tl.arange(0, M)
     rn = tl.arange(0, N)
     rk = tl.arange(0, BK)
@@ -142,10 +141,9 @@ def k_loop_kernel(a_ptr, b_ptr, c_ptr, K, stride_a, M: tl.constexpr, N: tl.const
 
 @pytest.mark.parametrize("K", [0, 8, 16, 40, 64])
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
-def test_dot_k_loop_prefetch_edges(K, dtype, rng):
-    """No iteration (nothing loaded: the prologue's load is masked off), one,
-    a partial last chunk; NaN past K in A's rows and in B's rows past K must
-    never be read, not even by the last iteration's prefetch."""
+def test_dot_k_loop_edges(K, dtype, rng):
+    """No iteration, one, a partial last chunk; NaN past K in A's rows and in
+    B's rows past K must never be read."""
     M, N, BK, pad = 32, 32, 16, 24
     a = np.full((M, K + pad), np.nan, dtype)
     a[:, :K] = rng.standard_normal((M, K))
@@ -158,11 +156,10 @@ def test_dot_k_loop_prefetch_edges(K, dtype, rng):
 
 
 @pytest.mark.parametrize("K", [0, 16, 64])
-def test_dot_k_loop_prefetch_stays_in_bounds(K, rng):
-    """Unmasked loads over arrays that end exactly at K: the prefetch after the
-    last iteration (and before a loop that runs none) loads nothing, so the
-    emulator's bounds check, which fails a launch on any read past an
-    argument's memory, stays quiet."""
+def test_dot_k_loop_stays_in_bounds(K, rng):
+    """Unmasked loads over arrays that end exactly at K: nothing is read past
+    them (the emulator's bounds check fails a launch on any read past an
+    argument's memory), also when the loop runs no iteration."""
     M, N, BK = 32, 32, 16
     a = rng.standard_normal((M, K)).astype(np.float32)
     b = rng.standard_normal((K, N)).astype(np.float32)

@@ -58,7 +58,6 @@ kernel void matmul(
     v4[k] = c0;
   }
   int v5[8];
-  bool v81 = 0 < K;
   for (uint k = 0; k < 8u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
     uint e1 = (k / 1u % 8u) / 8u * 32u + ((warp % 1u) * 4u + lane % 4u) * 8u + (k / 1u % 8u) % 8u;
@@ -68,182 +67,12 @@ kernel void matmul(
     int c0 = int(e0 % 1u);
     v5[k] = c1;
   }
-  int v83[1];
-  for (uint k = 0; k < 1u; ++k) {
-    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 1u) / 1u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 1u) % 1u;
-    lane /= 4u; warp /= 1u;
-    int c1 = int(e1 % 1u);
-    uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
-    int c0 = int(e0 % 32u);
-    v83[k] = c0;
-  }
-  device const half* v87[1];
-  for (uint k = 0; k < 1u; ++k) {
-    int v84 = v83[0];
-    int v86 = as_type<int>(as_type<uint>(v84) * as_type<uint>(K));
-    v87[k] = a_ptr + v86;
-  }
-  device const half* v88[4];
-  for (uint k = 0; k < 4u; ++k) {
-    v88[k] = v87[0];
-  }
-  int v91[4];
-  for (uint k = 0; k < 4u; ++k) {
-    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
-    lane /= 4u; warp /= 1u;
-    int c1 = int(e1 % 16u);
-    uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
-    int c0 = int(e0 % 1u);
-    int v90 = c1;
-    v91[k] = as_type<int>(as_type<uint>(0) + as_type<uint>(v90));
-  }
-  int v92[4];
-  for (uint k = 0; k < 4u; ++k) {
-    v92[k] = v91[(k / 1u % 4u) * 1u];
-  }
-  half v96[4];
-  for (uint k = 0; k < 4u; ++k) {
-    int v93 = v92[(k / 1u % 4u) * 1u];
-    device const half* v94 = v88[k] + v93;
-    v96[k] = v81 ? *TM_LDA(v94, 17, 0) : half(0);
-  }
-  int v100[1];
-  for (uint k = 0; k < 1u; ++k) {
-    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
-    lane /= 8u; warp /= 1u;
-    int c1 = int(e1 % 1u);
-    uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
-    int c0 = int(e0 % 16u);
-    int v99 = c0;
-    v100[k] = as_type<int>(as_type<uint>(0) + as_type<uint>(v99));
-  }
-  device const half* v105[1];
-  for (uint k = 0; k < 1u; ++k) {
-    int v101 = v100[0];
-    int v104 = as_type<int>(as_type<uint>(v101) * as_type<uint>(32));
-    v105[k] = b_ptr + v104;
-  }
-  device const half* v106[4];
-  for (uint k = 0; k < 4u; ++k) {
-    v106[k] = v105[0];
-  }
-  int v107[4];
-  for (uint k = 0; k < 4u; ++k) {
-    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
-    lane /= 8u; warp /= 1u;
-    int c1 = int(e1 % 32u);
-    uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
-    int c0 = int(e0 % 1u);
-    v107[k] = c1;
-  }
-  int v108[4];
-  for (uint k = 0; k < 4u; ++k) {
-    v108[k] = v107[(k / 1u % 4u) * 1u];
-  }
-  half v112[4];
-  for (uint k = 0; k < 4u; ++k) {
-    int v109 = v108[(k / 1u % 4u) * 1u];
-    device const half* v110 = v106[k] + v109;
-    v112[k] = v81 ? *TM_LDA(v110, 18, 1) : half(0);
-  }
   float r11_1[8];
-  half r11_2[4];
-  for (uint k = 0; k < 4u; ++k) r11_2[k] = v96[k];
-  half r11_3[4];
-  for (uint k = 0; k < 4u; ++k) r11_3[k] = v112[k];
   // tm_acc11_1: tl.dot's accumulator in simdgroup matrices across the loop
   simdgroup_matrix<float, 8, 8> tm_acc11_1[4];
   for (uint t = 0; t < 4u; ++t) tm_acc11_1[t] = make_filled_simdgroup_matrix<float, 8, 8>(float(0.0f));
   for (int r11_0 = 0; r11_0 < K; r11_0 += 16) {
     TM_POLL(16);
-    int v115 = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(16));
-    bool v116 = v115 < K;
-    int v118[1];
-    for (uint k = 0; k < 1u; ++k) {
-      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-      uint e1 = (k / 1u % 1u) / 1u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 1u) % 1u;
-      lane /= 4u; warp /= 1u;
-      int c1 = int(e1 % 1u);
-      uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
-      int c0 = int(e0 % 32u);
-      v118[k] = c0;
-    }
-    device const half* v122[1];
-    for (uint k = 0; k < 1u; ++k) {
-      int v119 = v118[0];
-      int v121 = as_type<int>(as_type<uint>(v119) * as_type<uint>(K));
-      v122[k] = a_ptr + v121;
-    }
-    device const half* v123[4];
-    for (uint k = 0; k < 4u; ++k) {
-      v123[k] = v122[0];
-    }
-    int v126[4];
-    for (uint k = 0; k < 4u; ++k) {
-      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-      uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
-      lane /= 4u; warp /= 1u;
-      int c1 = int(e1 % 16u);
-      uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
-      int c0 = int(e0 % 1u);
-      int v125 = c1;
-      v126[k] = as_type<int>(as_type<uint>(v115) + as_type<uint>(v125));
-    }
-    int v127[4];
-    for (uint k = 0; k < 4u; ++k) {
-      v127[k] = v126[(k / 1u % 4u) * 1u];
-    }
-    half v131[4];
-    for (uint k = 0; k < 4u; ++k) {
-      int v128 = v127[(k / 1u % 4u) * 1u];
-      device const half* v129 = v123[k] + v128;
-      v131[k] = v116 ? *TM_LDA(v129, 17, 0) : half(0);
-    }
-    int v135[1];
-    for (uint k = 0; k < 1u; ++k) {
-      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-      uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
-      lane /= 8u; warp /= 1u;
-      int c1 = int(e1 % 1u);
-      uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
-      int c0 = int(e0 % 16u);
-      int v134 = c0;
-      v135[k] = as_type<int>(as_type<uint>(v115) + as_type<uint>(v134));
-    }
-    device const half* v140[1];
-    for (uint k = 0; k < 1u; ++k) {
-      int v136 = v135[0];
-      int v139 = as_type<int>(as_type<uint>(v136) * as_type<uint>(32));
-      v140[k] = b_ptr + v139;
-    }
-    device const half* v141[4];
-    for (uint k = 0; k < 4u; ++k) {
-      v141[k] = v140[0];
-    }
-    int v142[4];
-    for (uint k = 0; k < 4u; ++k) {
-      uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-      uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
-      lane /= 8u; warp /= 1u;
-      int c1 = int(e1 % 32u);
-      uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
-      int c0 = int(e0 % 1u);
-      v142[k] = c1;
-    }
-    int v143[4];
-    for (uint k = 0; k < 4u; ++k) {
-      v143[k] = v142[(k / 1u % 4u) * 1u];
-    }
-    half v147[4];
-    for (uint k = 0; k < 4u; ++k) {
-      int v144 = v143[(k / 1u % 4u) * 1u];
-      device const half* v145 = v141[k] + v144;
-      v147[k] = v116 ? *TM_LDA(v145, 18, 1) : half(0);
-    }
     int v56[1];
     for (uint k = 0; k < 1u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -279,10 +108,11 @@ kernel void matmul(
     for (uint k = 0; k < 4u; ++k) {
       v65[k] = v64[(k / 1u % 4u) * 1u];
     }
-    device const half* v67[4];
+    half v25[4];
     for (uint k = 0; k < 4u; ++k) {
       int v66 = v65[(k / 1u % 4u) * 1u];
-      v67[k] = v61[k] + v66;
+      device const half* v67 = v61[k] + v66;
+      v25[k] = *TM_LDA(v67, 17, 0);
     }
     int v71[1];
     for (uint k = 0; k < 1u; ++k) {
@@ -319,10 +149,11 @@ kernel void matmul(
     for (uint k = 0; k < 4u; ++k) {
       v78[k] = v77[(k / 1u % 4u) * 1u];
     }
-    device const half* v80[4];
+    half v38[4];
     for (uint k = 0; k < 4u; ++k) {
       int v79 = v78[(k / 1u % 4u) * 1u];
-      v80[k] = v76[k] + v79;
+      device const half* v80 = v76[k] + v79;
+      v38[k] = *TM_LDA(v80, 18, 1);
     }
     // tl.dot: simdgroup_matrix 8x8, 4 tiles per SIMD-group (2x2; 4 of 4 SIMD-groups), K in chunks of 16, accumulating into the loop's matrices
     {
@@ -338,7 +169,7 @@ kernel void matmul(
           int c0 = int(e0 % 32u);
           if (c1 >= k0 && c1 < k0 + 16) {
             uint2 t;
-            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = r11_2[k]; } t[w] = as_type<uint>(e); }
+            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = v25[k]; } t[w] = as_type<uint>(e); }
             TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 19), (c0) * 24 + (c1 - k0), t);
           }
         }
@@ -352,7 +183,7 @@ kernel void matmul(
           int c0 = int(e0 % 16u);
           if (c0 >= k0 && c0 < k0 + 16) {
             uint2 t;
-            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = r11_3[k]; } t[w] = as_type<uint>(e); }
+            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = v38[k]; } t[w] = as_type<uint>(e); }
             TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 19), 768 + ((c0 - k0)) * 40 + c1, t);
           }
         }
@@ -368,10 +199,6 @@ kernel void matmul(
         threadgroup_barrier(mem_flags::mem_threadgroup);
       }
     }
-    half y11_2[4]; for (uint k = 0; k < 4u; ++k) y11_2[k] = v131[k];
-    half y11_3[4]; for (uint k = 0; k < 4u; ++k) y11_3[k] = v147[k];
-    for (uint k = 0; k < 4u; ++k) r11_2[k] = y11_2[k];
-    for (uint k = 0; k < 4u; ++k) r11_3[k] = y11_3[k];
   }
   {
     uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
