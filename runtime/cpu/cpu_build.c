@@ -530,13 +530,18 @@ static int hash_fd(int fd, struct stat *st, char hex[65]) {
   if (fstat(fd, st) || !S_ISREG(st->st_mode) || st->st_size > PCH_MAX) return -1;
   Sha256 s;
   uint8_t d[32];
-  static __thread char chunk[64 << 10];
+  enum { CHUNK = 256 << 10 };
+  char *chunk = malloc(CHUNK);
+  if (!chunk) return -1;
   sha256_init(&s);
   for (;;) {
-    ssize_t r = read(fd, chunk, sizeof chunk);
+    ssize_t r = read(fd, chunk, CHUNK);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return -1;
-    if (r == 0) break;
+    if (r <= 0) {
+      free(chunk);
+      if (r < 0) return -1;
+      break;
+    }
     sha256_update(&s, chunk, (size_t)r);
   }
   sha256_final(&s, d);
