@@ -135,6 +135,8 @@ static int build_flags(bool clang, const char *opt, const char **out) {
   return n + race_flags(out + n);
 }
 
+static int write_file_atomic(const char *path, const char *const *parts, int nparts);
+
 /* ------------------------------------------------------------ toolchain */
 
 typedef struct PchSeen PchSeen;
@@ -178,19 +180,17 @@ static Toolchain *toolchains; /* never freed: one entry per compiler named */
  * driver (`cxx -shared K.o -o K.so -lm`) instead. Both programs are part of
  * the toolchain's identity, so of every cache key. */
 
-/* Fills t->ld and t->rtlib (both or neither). */
-static void link_tools(Toolchain *t) {
-  char *argv[] = {t->path, (char *)"-print-libgcc-file-name", NULL};
+/* The archive the compiler links for its runtime support (libgcc.a, or
+ * compiler-rt's builtins): an absolute path, malloc'd; NULL when it names none. */
+static char *runtime_library(const char *cxx) {
+  char *argv[] = {(char *)cxx, (char *)"-print-libgcc-file-name", NULL};
   char *text = NULL;
-  char *ld = rt_find_on_path("ld");
-  if (ld && rt_run_capture(argv, 4096, &text) == 0 && text) {
+  if (rt_run_capture(argv, 4096, &text) == 0 && text) {
     text[strcspn(text, "\r\n")] = 0;
-    if (text[0] == '/' && access(text, R_OK) == 0) {
-      t->ld = ld, t->rtlib = text;
-      return;
-    }
+    if (text[0] == '/') return text;
   }
-  free(ld), free(text);
+  free(text);
+  return NULL;
 }
 
 /* Links obj into so; the driver's output or ld's on failure goes to *text. */
@@ -214,15 +214,86 @@ static void hash_file_stamp(Sha256 *s, const char *path) {
   sha256_update(s, line, strlen(line) + 1);
 }
 
-static tm_status identify(Toolchain *t, char **err) {
-  char *argv[] = {t->path, (char *)"--version", NULL};
-  char *text;
-  int rc = rt_run_capture(argv, 4096, &text);
-  if (rc != 0 || !text) {
-    free(text);
-    return rt_error(TM_ERR_DEVICE, err, "the C++ compiler %s does not run (`--version` failed)",
-                    t->path);
+/* The toolchain record: what `--version` and `-print-libgcc-file-name` said,
+ * kept in <cache>/cpu/toolchain-<stamp> so that a process does not start the
+ * compiler twice (~45 ms on the CI machine) before its first build. The
+ * stamp is a SHA-256 of the compiler's path and of its program file
+ * (symbolic links followed: device, inode, size, modification and change
+ * times), so a compiler installed anew has another record. The record's
+ * first line holds a SHA-256 of the rest: a record that does not match
+ * (garbled, truncated) is ignored and written again. */
+#define RECORD_TAG "triton-metal toolchain v1"
+
+static char *record_path(const char *dir, const char *cxx) {
+  struct stat st;
+  if (!dir || stat(cxx, &st)) return NULL;
+  char line[256], hex[65];
+  uint8_t d[32];
+  snprintf(line, sizeof line, "%llu %llu %lld %lld.%09ld %lld.%09ld", (unsigned long long)st.st_dev,
+           (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+           st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+  Sha256 s;
+  sha256_init(&s);
+  sha256_update(&s, cxx, strlen(cxx) + 1);
+  sha256_update(&s, line, strlen(line));
+  sha256_final(&s, d);
+  sha256_hex(d, hex);
+  return rt_strfmt("%s/toolchain-%.32s", dir, hex);
+}
+
+/* "<rtlib>\n<version text>" with its SHA-256 (hex) in hex. */
+static void body_hash(const char *body, char hex[65]) {
+  uint8_t d[32];
+  sha256(body, strlen(body), d);
+  sha256_hex(d, hex);
+}
+
+/* Reads a record: *version and *rtlib (NULL: none) malloc'd; 0 on success. */
+static int record_read(const char *file, char **version, char **rtlib) {
+  char *text = NULL, hex[65];
+  size_t n;
+  *version = *rtlib = NULL;
+  if (!file || rt_read_regular(file, 16384, &text, &n)) return -1;
+  size_t tag = strlen(RECORD_TAG);
+  char *body = strchr(text, '\n'), *nl = body ? strchr(body + 1, '\n') : NULL;
+  int ok = body && nl && !strncmp(text, RECORD_TAG " ", tag + 1) && body - text == (ptrdiff_t)(tag + 1 + 64);
+  if (ok) body_hash(body + 1, hex), ok = !memcmp(text + tag + 1, hex, 64);
+  if (ok) {
+    *nl = 0;
+    *rtlib = body[1] ? rt_strdup(body + 1) : NULL;
+    *version = rt_strdup(nl + 1);
+    ok = *version && (*rtlib || !body[1]);
   }
+  if (!ok) free(*version), free(*rtlib), *version = *rtlib = NULL;
+  free(text);
+  return ok ? 0 : -1;
+}
+
+static void record_write(const char *file, const char *dir, const char *version, const char *rtlib) {
+  char *body = file ? rt_strfmt("%s\n%s", rtlib ? rtlib : "", version) : NULL, hex[65];
+  if (body && rt_mkdirs(dir) == 0) {
+    body_hash(body, hex);
+    write_file_atomic(file, (const char *const[]){RECORD_TAG " ", hex, "\n", body}, 4);
+  }
+  free(body);
+}
+
+/* Identifies t: its version text and linking tools, from the record in dir
+ * (NULL: none) or by running the compiler (then recorded). */
+static tm_status identify(Toolchain *t, const char *dir, char **err) {
+  char *file = record_path(dir, t->path), *text = NULL, *rtlib = NULL;
+  if (record_read(file, &text, &rtlib)) {
+    char *argv[] = {t->path, (char *)"--version", NULL};
+    int rc = rt_run_capture(argv, 4096, &text);
+    if (rc != 0 || !text) {
+      free(text), free(file);
+      return rt_error(TM_ERR_DEVICE, err, "the C++ compiler %s does not run (`--version` failed)",
+                      t->path);
+    }
+    rtlib = runtime_library(t->path);
+    record_write(file, dir, text, rtlib);
+  }
+  free(file);
   Sha256 s;
   uint8_t d[32];
   sha256_init(&s);
@@ -230,7 +301,9 @@ static tm_status identify(Toolchain *t, char **err) {
   sha256_update(&s, text, strlen(text));
   t->clang = strstr(text, "clang") != NULL;
   free(text);
-  link_tools(t);
+  t->ld = rtlib && rtlib[0] == '/' && access(rtlib, R_OK) == 0 ? rt_find_on_path("ld") : NULL;
+  t->rtlib = t->ld ? rtlib : NULL;
+  if (!t->ld) free(rtlib);
   sha256_update(&s, t->ld ? "ld" : "driver", 3);
   if (t->ld) hash_file_stamp(&s, t->ld), hash_file_stamp(&s, t->rtlib);
   sha256_final(&s, d);
@@ -238,7 +311,9 @@ static tm_status identify(Toolchain *t, char **err) {
   return TM_OK;
 }
 
-static tm_status toolchain(Toolchain **out, char **err) {
+/* The toolchain TRITON_METAL_CXX names (or the first found), identified once
+ * per process; dir: the cache folder for its record, or NULL. */
+static tm_status toolchain(const char *dir, Toolchain **out, char **err) {
   const char *env = getenv("TRITON_METAL_CXX");
   const char *want = env && *env ? env : "";
   pthread_mutex_lock(&toolchains_mu);
@@ -257,7 +332,7 @@ static tm_status toolchain(Toolchain **out, char **err) {
                             "clang++, g++, c++ is on PATH (or set TRITON_METAL_CXX)");
     } else if ((t = calloc(1, sizeof *t)) && (t->want = rt_strdup(want))) {
       t->path = path;
-      st = identify(t, err);
+      st = identify(t, dir, err);
       if (st == TM_OK) t->next = toolchains, toolchains = t;
     } else {
       st = rt_error(TM_ERR_NOMEM, err, "out of memory");
@@ -1226,7 +1301,11 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl_in, const tm_kernel_info *info,
   unsigned long launches = 0;
   double seconds = 0;
   *out = NULL;
-  tm_status st = toolchain(&tc, err);
+  pthread_mutex_lock(&d->mu);
+  char *dir = rt_strdup(d->cache_dir);
+  pthread_mutex_unlock(&d->mu);
+  tm_status st = toolchain(dir, &tc, err);
+  free(dir);
   if (st || (st = opt_policy(&policy, &launches, &seconds, err))) return st;
   char *tramp = trampoline(info);
   if (!tramp) return rt_error(TM_ERR_NOMEM, err, "out of memory");
@@ -1325,7 +1404,7 @@ void cpu_objs_free(CpuDev *d) {
 tm_status tm_msl_check(const char *msl, char **err) {
   if (!msl) return rt_error(TM_ERR_INVALID, err, "tm_msl_check: msl is NULL");
   Toolchain *tc;
-  tm_status st = toolchain(&tc, err);
+  tm_status st = toolchain(NULL, &tc, err);
   if (st) return st;
   char *text = NULL;
   if ((st = msl_lint(msl, msl_version(), "msl", &text, err))) return st;
