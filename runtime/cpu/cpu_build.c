@@ -791,10 +791,12 @@ static int nospace_of(const char *text, const char *dir) {
                                                   : probe_space(dir);
 }
 
-/* Whether a failed compile that used a PCH may have failed because of it. */
+/* Whether a failed compile that used a PCH may have failed because of it:
+ * clang's messages about it, or clang crashing (what a garbled PCH that
+ * got past the check does: "PLEASE submit a bug report", a stack dump). */
 static bool pch_suspect(int rc, const char *text) {
   return rc < 0 || !text || strstr(text, "precompiled header") || strstr(text, "AST file") ||
-         strstr(text, "PCH file");
+         strstr(text, "PCH file") || strstr(text, "PLEASE submit a bug report") || strstr(text, "Stack dump:");
 }
 
 /* Compiles msl + tramp to an object and links it to b->so; *bytes (malloc'd,
