@@ -269,6 +269,7 @@ typedef struct CpuDev {
   pthread_mutex_t launch_mu; /* one launch at a time per device */
   Pool pool;
   unsigned long compiles; /* C++ compiler runs (for tests and stats), under mu */
+  CpuTierUp *orphans; /* -O2 builds still running for objects freed since (cpu_build.c), under mu */
   int nthreads;
 } CpuDev;
 

@@ -1174,6 +1174,7 @@ struct CpuTierUp {
   int started, done;      /* under d->mu */
   pthread_cond_t done_cv; /* with d->mu */
   CpuObj *ready;          /* the -O2 object, loaded (in no list), or NULL */
+  struct CpuTierUp *next; /* in CpuDev.orphans */
 };
 
 /* The policy TRITON_METAL_OPT asks for; *launches and *seconds get the
@@ -1250,6 +1251,26 @@ void cpu_obj_tier_swap(CpuDev *d, CpuObj *o) {
   if (old) dlclose(old);
 }
 
+/* Takes the finished builds out of d->orphans (under d->mu); the caller
+ * frees them (tier_free, without the lock). */
+static CpuTierUp *orphans_done(CpuDev *d) {
+  CpuTierUp *done = NULL, **p = &d->orphans;
+  while (*p) {
+    CpuTierUp *u = *p;
+    if (u->done) *p = u->next, u->next = done, done = u;
+    else p = &u->next;
+  }
+  return done;
+}
+
+static void tier_free_list(CpuTierUp *u) {
+  while (u) {
+    CpuTierUp *next = u->next;
+    tier_free(u);
+    u = next;
+  }
+}
+
 void cpu_obj_tier_note(CpuDev *d, CpuObj *o, double seconds) {
   pthread_mutex_lock(&d->mu);
   o->launches++;
@@ -1258,7 +1279,9 @@ void cpu_obj_tier_note(CpuDev *d, CpuObj *o, double seconds) {
   if (u && !u->started && !u->done &&
       (o->launches >= u->launches || (u->seconds > 0 && o->run_s >= u->seconds)))
     tier_start(u);
+  CpuTierUp *done = d->orphans ? orphans_done(d) : NULL;
   pthread_mutex_unlock(&d->mu);
+  tier_free_list(done);
 }
 
 int cpu_obj_tier_wait(CpuDev *d, CpuObj *o) {
@@ -1394,7 +1417,7 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl_in, const tm_kernel_info *info,
   return st;
 }
 
-/* Frees an object no list holds (its -O2 build waited for first). */
+/* Frees an object no list holds (its -O2 build, if any, is not running). */
 static void obj_free(CpuObj *o) {
   tier_free(o->up);
   dlclose(o->dl);
@@ -1402,6 +1425,10 @@ static void obj_free(CpuObj *o) {
   free(o);
 }
 
+/* The last reference to an object whose -O2 build still runs does not wait
+ * for it (a module freed in a loop would wait a compile each time): the
+ * build goes to d->orphans, freed once done by a later launch's note, or
+ * waited for by cpu_objs_free when the device closes. */
 void cpu_obj_put(CpuDev *d, CpuObj *o) {
   pthread_mutex_lock(&d->mu);
   int last = --o->refs == 0;
@@ -1409,6 +1436,8 @@ void cpu_obj_put(CpuDev *d, CpuObj *o) {
     CpuObj **p = &d->objs;
     while (*p != o) p = &(*p)->next;
     *p = o->next;
+    CpuTierUp *u = o->up;
+    if (u && u->started && !u->done && u->pid == getpid()) u->next = d->orphans, d->orphans = u, o->up = NULL;
   }
   pthread_mutex_unlock(&d->mu);
   if (last) obj_free(o);
@@ -1420,6 +1449,8 @@ void cpu_objs_free(CpuDev *d) {
     d->objs = o->next;
     obj_free(o);
   }
+  tier_free_list(d->orphans); /* waits for those still running */
+  d->orphans = NULL;
 }
 
 /* ------------------------------------------------------------ tm_msl_check */
@@ -1440,7 +1471,7 @@ tm_status tm_msl_check(const char *msl, char **err) {
     int nfl = build_flags(tc->clang, "-O2", fl), n = 0;
     argv[n++] = tc->path;
     for (int i = 0; i < nfl; i++)
-        argv[n++] = (char *)(!strcmp(fl[i], "-std=c++17") && strstr(text, TENSOR_OPS_HEADER) ? "-std=c++20" : fl[i]);
+      argv[n++] = (char *)(!strcmp(fl[i], "-std=c++17") && strstr(text, TENSOR_OPS_HEADER) ? "-std=c++20" : fl[i]);
     argv[n++] = (char *)"-fsyntax-only";
     argv[n++] = (char *)"-I";
     argv[n++] = inc;

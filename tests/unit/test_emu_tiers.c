@@ -170,7 +170,8 @@ static void test_tiers_identical(void) {
   CHECK(m && obj_of(m)->opt == 2 && memcmp(fast, o2, sizeof o0) == 0);
   tm_module_free(m);
 
-  /* a module freed while its -O2 build runs: the build is waited for */
+  /* a module freed while its -O2 build runs: not waited for (an orphan,
+   * waited for when the device closes) */
   setenv("TRITON_METAL_OPT", "tiered:1", 1);
   free(msl);
   msl = unique_msl(mix_msl, "freed");
