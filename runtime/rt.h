@@ -270,6 +270,8 @@ typedef struct CpuDev {
   Pool pool;
   unsigned long compiles; /* C++ compiler runs (for tests and stats), under mu */
   CpuTierUp *orphans; /* -O2 builds still running for objects freed since (cpu_build.c), under mu */
+  int tier_running;   /* -O2 builds running in the background (cpu_build.c: one at a time), under mu, */
+  pid_t tier_owner;   /* ... in this process (a fork child has none running) */
   int nthreads;
 } CpuDev;
 

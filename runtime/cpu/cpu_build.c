@@ -1144,7 +1144,8 @@ static void build_free(Build *b) { free(b->dir), free(b->so); }
  *            thread before the launch, under the device's launch lock, so no
  *            launch ever runs on a closed object. The thread and the compiler
  *            it starts run at a lower priority (nice 10 on Linux), behind the
- *            launches. The -O2 object stays in the
+ *            launches, and one at a time per device (another kernel past its
+ *            thresholds starts its build at a launch after that one ends). The -O2 object stays in the
  *            disk cache: a later process asking for the kernel finds it
  *            there first and starts from it.
  *
@@ -1211,6 +1212,7 @@ static void *tier_up_main(void *arg) {
   pthread_mutex_lock(&u->d->mu);
   u->ready = r;
   u->done = 1;
+  u->d->tier_running--;
   pthread_cond_broadcast(&u->done_cv);
   pthread_mutex_unlock(&u->d->mu);
   return NULL;
@@ -1221,7 +1223,9 @@ static void *tier_up_main(void *arg) {
 static void tier_start(CpuTierUp *u) {
   u->started = 1;
   u->pid = getpid();
-  if (pthread_create(&u->thread, NULL, tier_up_main, u)) u->started = 0, u->done = 1;
+  if (u->d->tier_owner != u->pid) u->d->tier_owner = u->pid, u->d->tier_running = 0; /* a fork child */
+  u->d->tier_running++;
+  if (pthread_create(&u->thread, NULL, tier_up_main, u)) u->started = 0, u->done = 1, u->d->tier_running--;
 }
 
 /* Waits for u's thread (without d->mu) and frees u, and its unused object. */
@@ -1276,7 +1280,10 @@ void cpu_obj_tier_note(CpuDev *d, CpuObj *o, double seconds) {
   o->launches++;
   o->run_s += seconds;
   CpuTierUp *u = o->up;
-  if (u && !u->started && !u->done &&
+  /* one background build at a time: several kernels that turn hot at once
+   * (an example's every kernel) would otherwise start as many compilers on
+   * a machine of two cores; a waiting one starts at a later launch */
+  if (u && !u->started && !u->done && (d->tier_running == 0 || d->tier_owner != getpid()) &&
       (o->launches >= u->launches || (u->seconds > 0 && o->run_s >= u->seconds)))
     tier_start(u);
   CpuTierUp *done = d->orphans ? orphans_done(d) : NULL;
