@@ -36,7 +36,15 @@ char *rt_find_on_path(const char *name) {
 int rt_run_capture(char *const argv[], size_t max, char **text) {
   *text = NULL;
   int p[2];
+  /* close-on-exec: a child another thread spawns meanwhile must not inherit
+   * this pipe's write end (the read below would wait for that child too) */
+#ifdef __APPLE__ /* no pipe2: a narrow window remains */
   if (pipe(p)) return -1;
+  fcntl(p[0], F_SETFD, FD_CLOEXEC);
+  fcntl(p[1], F_SETFD, FD_CLOEXEC);
+#else
+  if (pipe2(p, O_CLOEXEC)) return -1;
+#endif
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

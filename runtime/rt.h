@@ -188,14 +188,23 @@ typedef void (*CpuEntry)(tm_cpu_ctx *c, void *const *args);
 typedef void (*CpuEntryRange)(tm_cpu_ctx *c, void *const *args, unsigned t0, unsigned t1);
 
 /* A compiled and loaded kernel object, shared by the device's modules with the
- * same content hash. */
+ * same content hash. Its code (dl, entry, range) may be replaced by the same
+ * kernel's -O2 build between launches (cpu_build.c "optimisation tiers"). */
+typedef struct CpuTierUp CpuTierUp;
 typedef struct CpuObj {
-  uint8_t hash[32];
+  uint8_t hash[32]; /* the cache key it was asked for by, with policy */
   void *dl;
   CpuEntry entry;
   CpuEntryRange range;
   int racecheck; /* built for the race checker (cpu_build.c race_flags) */
-  int refs; /* under CpuDev.mu */
+  int refs; /* under CpuDev.mu, as the fields below */
+  int policy;              /* TRITON_METAL_OPT it was asked for under (cpu_build.c OPT_*) */
+  int opt;                 /* its code's level: 0 (-O0) or 2 (-O2) */
+  int building;            /* no code yet: cpu_obj_get builds it, others wait on built */
+  pthread_cond_t built;
+  unsigned long launches;  /* launches run, and their seconds */
+  double run_s;
+  CpuTierUp *up;           /* the pending -O2 build of a tiered object, or NULL */
   struct CpuObj *next;
 } CpuObj;
 
@@ -260,6 +269,9 @@ typedef struct CpuDev {
   pthread_mutex_t launch_mu; /* one launch at a time per device */
   Pool pool;
   unsigned long compiles; /* C++ compiler runs (for tests and stats), under mu */
+  CpuTierUp *orphans; /* -O2 builds still running for objects freed since (cpu_build.c), under mu */
+  int tier_running;   /* -O2 builds running in the background (cpu_build.c: one at a time), under mu, */
+  pid_t tier_owner;   /* ... in this process (a fork child has none running) */
   int nthreads;
 } CpuDev;
 
@@ -271,7 +283,7 @@ tm_status cpu_dev_new(CpuDev **out, char **err);
 void cpu_dev_free(CpuDev *c); /* NULL is fine */
 /* Runs every threadgroup of one launch; argv has one pointer per kernel argument
  * (BUFFER: first byte, BYTES: the value), bufs the checked ranges. */
-tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, const CpuObj *o, const uint32_t grid[3],
+tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, CpuObj *o, const uint32_t grid[3],
                   void *const *argv, const tm_cpu_buf *bufs, int nbufs, char **err);
 
 /* ------------------------------------------------------------ cpu_build.c */
@@ -283,6 +295,13 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, Cp
 void cpu_obj_put(CpuDev *d, CpuObj *o);
 void cpu_objs_free(CpuDev *d);
 void cpu_temp_dir_remove(const char *dir); /* a CpuDev.cache_is_temp folder, and its contents */
+/* Optimisation tiers: before a launch (under launch_mu), takes a finished
+ * -O2 build; after it, counts the launch and its seconds (and may start that
+ * build in the background). cpu_obj_tier_wait (tests) starts the build now
+ * and waits for it: 1 when it is ready for the next launch's swap. */
+void cpu_obj_tier_swap(CpuDev *d, CpuObj *o);
+void cpu_obj_tier_note(CpuDev *d, CpuObj *o, double seconds);
+int cpu_obj_tier_wait(CpuDev *d, CpuObj *o);
 
 /* ------------------------------------------------------------ msl_lint.c */
 

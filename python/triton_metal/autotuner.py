@@ -364,6 +364,31 @@ class Autotuner(KernelInterface):
             return False
         return True
 
+    def _precompile(self, args, kwargs, configs):
+        """Builds every config's kernel before any is timed, several at once:
+        the MSL compiles (our compiler), then the device builds (the cpu
+        emulator's C++ compiles, a Metal pipeline) run on a thread pool, both
+        without the GIL. A config that fails here is left for _bench, which
+        meets the same error and reports it as before; the timings and so the
+        choice are those of the serial path."""
+        workers = min(len(configs), os.cpu_count() or 1)
+        if workers < 2:
+            return
+
+        def build(config):
+            try:
+                self._check_conflicts(kwargs, config)
+                compiled = self.fn.run(*args, **{**kwargs, "warmup": True}, **config.all_kwargs())
+                init = getattr(compiled, "_init_handles", None)
+                if init is not None:
+                    init()
+            except Exception:  # noqa: BLE001 -- _bench reports it, in order
+                pass
+
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="triton-metal-autotune") as pool:
+            list(pool.map(build, configs))
+
     def _first_that_compiles(self, args, kwargs):
         tkey = self._tuning_key({**self.nargs, **kwargs})
         try:
@@ -393,6 +418,7 @@ class Autotuner(KernelInterface):
         if len(pruned) == 1:
             timings = {pruned[0]: [0.0, 0.0, 0.0]}
         else:
+            self._precompile(args, kwargs, pruned)
             timings = {c: self._bench(*args, config=c, **kwargs) for c in pruned}
         self.bench_time = time.perf_counter() - t0
         config = builtins.min(timings, key=lambda c: timings[c][0])

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -89,7 +90,7 @@ static tm_status cpu_load(tm_module *m, const char *msl, char **err) {
 
 static void cpu_unload(tm_module *m) { cpu_obj_put(m->dev->impl, m->impl); }
 
-tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, const CpuObj *o, const uint32_t grid[3],
+tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, CpuObj *o, const uint32_t grid[3],
                   void *const *argv, const tm_cpu_buf *bufs, int nbufs, char **err) {
   uint64_t ntg = (uint64_t)grid[0] * grid[1];
   if (ntg > (UINT64_MAX >> 1) / grid[2])
@@ -102,10 +103,15 @@ tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, const CpuObj *o, const uin
   memcpy(job.grid, grid, sizeof job.grid);
   pthread_mutex_init(&job.mu, NULL);
   pthread_mutex_lock(&c->launch_mu);
+  cpu_obj_tier_swap(c, o); /* a finished -O2 build replaces the code, between launches */
   st = cpu_stop_begin(&job, err);
   if (st == TM_OK) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pool_run(&c->pool, &job);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     cpu_stop_end(&job);
+    cpu_obj_tier_note(c, o, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
   }
   pthread_mutex_unlock(&c->launch_mu);
   pthread_mutex_destroy(&job.mu);

@@ -2,25 +2,36 @@
  * cpu_build.c: MSL text -> loaded shared object, for the cpu emulator.
  *
  *   1. toolchain: TRITON_METAL_CXX, else the first of clang++-19, clang++, g++,
- *      c++ on PATH; its identity (path + `--version` output) is computed once per
- *      process (the only global mutable state, under a mutex).
+ *      c++ on PATH; its identity (path + `--version` output, and how objects
+ *      are linked) is computed once per process (the only global mutable
+ *      state, under a mutex), from a record in the cache folder when there
+ *      is one ("toolchain record").
  *   1b. lint: runtime/cpu/msl_lint.c refuses what Metal rejects but C++ accepts
  *      (goto, recursion, ...) before anything is built, its errors reported as
  *      a failed compile's are (source kept); what it passes on is compiled.
  *   2. trampoline: C++ appended after the MSL; exports tm_cpu_entry and
  *      tm_cpu_entry_range (ABI in runtime/cpu/metal_stdlib) which call the kernel by
  *      name with each argument cast per the descriptor and the builtins in order.
- *   3. key: SHA-256 over toolchain identity, flags, shim text, MSL, trampoline.
+ *   3. key: SHA-256 over toolchain identity, flags (the optimisation level
+ *      among them: "optimisation tiers"), shim text, MSL, trampoline.
  *   4. lookup: the device's loaded objects, then <cache>/cpu/<key>.so on disk,
  *      used only if its bytes hash to what <key>.sum recorded when it was built
  *      (a truncated, garbled or swapped object, a FIFO or anything but a
  *      regular file in its place: deleted and rebuilt), else compile. The
  *      verified bytes are what gets loaded (from a private copy named by their
  *      hash), so the cache file cannot change under dlopen.
- *   5. compile: source and output go to unique temporary names and the output is
- *      renamed into place, so concurrent processes building the same kernel are
- *      safe. On a C++ error the source is kept as <cache>/cpu/<key>.cc and the
- *      error carries the compiler's first 40 lines.
+ *   5. compile: `cxx -c` with the shim precompiled ("precompiled shim"), then
+ *      ld ("linking"). Source, object and output go to unique temporary names
+ *      and the output is renamed into place, so concurrent processes building
+ *      the same kernel are safe. On a C++ error the source is kept as
+ *      <cache>/cpu/<key>.cc and the error carries the compiler's first 40
+ *      lines. The device's lock is not held during a build: threads build
+ *      different kernels at once (an autotuner's configs), one kernel once.
+ *
+ * Where the time of a new kernel goes (vector add, 2 shared cores; the
+ * profile is bench/cold_steps.py's, docs/metal.md "The emulator's build"):
+ * the compiler's process start ~28 ms, parsing the shim ~25 ms (saved by
+ * the PCH), -O2 ~50 ms over -O0, the driver's link ~65 ms against ld's ~7.
  *
  * The shim is embedded (build/gen/shim_text.inc) and written to
  * <cache>/cpu/shim-<hash>/metal_stdlib, the -I directory of the compiles
@@ -35,7 +46,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,8 +58,11 @@
 
 extern char **environ;
 
+/* What every compile passes (the optimisation level is added by build_flags:
+ * "Optimisation tiers" below). Objects are compiled with -c and linked apart
+ * ("Linking"). */
 static const char *const cxx_flags[] = {
-    "-std=c++17",     "-O2",           "-fPIC",          "-shared",
+    "-std=c++17",     "-fPIC",
     "-ffp-contract=off", "-fwrapv", "-fno-math-errno", "-fno-exceptions", "-fno-rtti",
     "-fsigned-char",  "-nostdinc",     "-fvisibility=hidden",
     /* a GPU runs a loop without side effects forever; C++ may assume every
@@ -93,7 +109,7 @@ static const char *const gcc_warnings[] = {
 enum {
   NFLAGS = sizeof cxx_flags / sizeof cxx_flags[0],
   NCLANG = sizeof clang_warnings / sizeof clang_warnings[0],
-  MAXFLAGS = NFLAGS + NCLANG + 5 /* and the overflow check (2), race_flags (2), one spare */
+  MAXFLAGS = NFLAGS + NCLANG + 6 /* and -O, the overflow check (2), race_flags (2), one spare */
 };
 
 /* TRITON_METAL_RACECHECK=1: kernels report every threadgroup-memory access,
@@ -113,9 +129,11 @@ static int race_flags(const char **out) {
  * process dies of SIGILL at once) instead of wrapping by -fwrapv. MSL leaves
  * it undefined, as C++ does; the compiler emits Triton's wrapping integer
  * arithmetic through unsigned types, and this mode shows any that is left.
- * Puts the flags into out (a clang toolchain or not); returns how many. */
-static int build_flags(bool clang, const char **out) {
+ * Puts the flags into out (a clang toolchain or not, opt "-O0" or "-O2");
+ * returns how many. */
+static int build_flags(bool clang, const char *opt, const char **out) {
   int n = 0;
+  out[n++] = opt;
   const char *e = getenv("TRITON_METAL_CHECK_OVERFLOW");
   bool check = e && !strcmp(e, "1");
   const char *const *w = clang ? clang_warnings : gcc_warnings;
@@ -130,13 +148,20 @@ static int build_flags(bool clang, const char **out) {
   return n + race_flags(out + n);
 }
 
+static int write_file_atomic(const char *path, const char *const *parts, int nparts);
+
 /* ------------------------------------------------------------ toolchain */
 
+typedef struct PchSeen PchSeen;
 typedef struct Toolchain {
   char *want; /* TRITON_METAL_CXX value or "" (default search) */
   char *path;
-  char id[65]; /* SHA-256 of path + version text */
+  char id[65]; /* SHA-256 of path + version text, and of the linking below */
   bool clang;  /* its version text says clang */
+  /* linking ("Linking" below): ld on PATH and the compiler's runtime library
+   * (libgcc.a or compiler-rt's builtins); both NULL: through the driver */
+  char *ld, *rtlib;
+  PchSeen *pch_seen; /* precompiled shims this process verified (under toolchains_mu) */
   struct Toolchain *next;
 } Toolchain;
 
@@ -145,28 +170,163 @@ static Toolchain *toolchains; /* never freed: one entry per compiler named */
 
 
 
-static tm_status identify(Toolchain *t, char **err) {
-  char *argv[] = {t->path, (char *)"--version", NULL};
-  char *text;
-  int rc = rt_run_capture(argv, 4096, &text);
-  if (rc != 0 || !text) {
-    free(text);
-    return rt_error(TM_ERR_DEVICE, err, "the C++ compiler %s does not run (`--version` failed)",
-                    t->path);
+/* ------------------------------------------------------------ linking
+ *
+ * An object is compiled with -c and linked into a shared object apart. The
+ * clang driver's own link step costs ~60 ms on the 2-core CI machine (the
+ * driver starts, looks for a GCC installation, then runs ld with the C
+ * runtime's start files and libraries), ld alone ~8 ms. What a kernel object
+ * needs from outside is little: it is built with -nostdinc -fno-exceptions
+ * -fno-rtti, so nothing of libstdc++; libm's functions (-lm: a DT_NEEDED
+ * entry, so dlopen loads libm where the process has not); libc's and the
+ * dynamic loader's (__tls_get_addr, memcpy: always loaded); and the
+ * compiler's runtime library for what the CPU has no instruction for (half
+ * conversions __extendhfsf2/__truncsfhf2 on x86-64 without F16C), linked in
+ * statically from the archive the compiler names (-print-libgcc-file-name:
+ * libgcc.a, or compiler-rt's builtins when clang is built to use it). So:
+ *
+ *   ld -shared -z noexecstack -o K.so K.o -lm <rtlib>
+ *
+ * ld is found on PATH, as the compiler is. Where there is none, the compiler
+ * names no archive, or ld fails, or dlopen refuses what it made (a symbol
+ * that only the driver's libraries define), the object is linked through the
+ * driver (`cxx -shared K.o -o K.so -lm`) instead. Both programs are part of
+ * the toolchain's identity, so of every cache key. */
+
+/* The archive the compiler links for its runtime support (libgcc.a, or
+ * compiler-rt's builtins): an absolute path, malloc'd; NULL when it names none. */
+static char *runtime_library(const char *cxx) {
+  char *argv[] = {(char *)cxx, (char *)"-print-libgcc-file-name", NULL};
+  char *text = NULL;
+  if (rt_run_capture(argv, 4096, &text) == 0 && text) {
+    text[strcspn(text, "\r\n")] = 0;
+    if (text[0] == '/') return text;
   }
+  free(text);
+  return NULL;
+}
+
+/* Links obj into so; the driver's output or ld's on failure goes to *text. */
+static int link_obj(Toolchain *tc, bool direct, const char *obj, const char *so, char **text) {
+  char *ld_argv[] = {tc->ld, (char *)"-shared", (char *)"-z", (char *)"noexecstack", (char *)"-o",
+                     (char *)so, (char *)obj, (char *)"-lm", tc->rtlib, NULL};
+  char *cxx_argv[] = {tc->path, (char *)"-shared", (char *)"-fPIC", (char *)obj, (char *)"-o", (char *)so,
+                      (char *)"-lm", NULL};
+  return rt_run_capture(direct && tc->ld ? ld_argv : cxx_argv, 64 * 1024, text);
+}
+
+/* Adds a file's path, size and modification time to s (a program that
+ * changed, changed the objects it makes). */
+static void hash_file_stamp(Sha256 *s, const char *path) {
+  struct stat st;
+  char line[128];
+  if (stat(path, &st)) memset(&st, 0, sizeof st);
+  snprintf(line, sizeof line, "%lld %lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+           st.st_mtim.tv_nsec);
+  sha256_update(s, path, strlen(path) + 1);
+  sha256_update(s, line, strlen(line) + 1);
+}
+
+/* The toolchain record: what `--version` and `-print-libgcc-file-name` said,
+ * kept in <cache>/cpu/toolchain-<stamp> so that a process does not start the
+ * compiler twice (~45 ms on the CI machine) before its first build. The
+ * stamp is a SHA-256 of the compiler's path and of its program file
+ * (symbolic links followed: device, inode, size, modification and change
+ * times), so a compiler installed anew has another record. The record's
+ * first line holds a SHA-256 of the rest: a record that does not match
+ * (garbled, truncated) is ignored and written again. */
+#define RECORD_TAG "triton-metal toolchain v1"
+
+static char *record_path(const char *dir, const char *cxx) {
+  struct stat st;
+  if (!dir || stat(cxx, &st)) return NULL;
+  char line[256], hex[65];
+  uint8_t d[32];
+  snprintf(line, sizeof line, "%llu %llu %lld %lld.%09ld %lld.%09ld", (unsigned long long)st.st_dev,
+           (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+           st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+  Sha256 s;
+  sha256_init(&s);
+  sha256_update(&s, cxx, strlen(cxx) + 1);
+  sha256_update(&s, line, strlen(line));
+  sha256_final(&s, d);
+  sha256_hex(d, hex);
+  return rt_strfmt("%s/toolchain-%.32s", dir, hex);
+}
+
+/* "<rtlib>\n<version text>" with its SHA-256 (hex) in hex. */
+static void body_hash(const char *body, char hex[65]) {
+  uint8_t d[32];
+  sha256(body, strlen(body), d);
+  sha256_hex(d, hex);
+}
+
+/* Reads a record: *version and *rtlib (NULL: none) malloc'd; 0 on success. */
+static int record_read(const char *file, char **version, char **rtlib) {
+  char *text = NULL, hex[65];
+  size_t n;
+  *version = *rtlib = NULL;
+  if (!file || rt_read_regular(file, 16384, &text, &n)) return -1;
+  size_t tag = strlen(RECORD_TAG);
+  char *body = strchr(text, '\n'), *nl = body ? strchr(body + 1, '\n') : NULL;
+  int ok = body && nl && !strncmp(text, RECORD_TAG " ", tag + 1) && body - text == (ptrdiff_t)(tag + 1 + 64);
+  if (ok) body_hash(body + 1, hex), ok = !memcmp(text + tag + 1, hex, 64);
+  if (ok) {
+    *nl = 0;
+    *rtlib = body[1] ? rt_strdup(body + 1) : NULL;
+    *version = rt_strdup(nl + 1);
+    ok = *version && (*rtlib || !body[1]);
+  }
+  if (!ok) free(*version), free(*rtlib), *version = *rtlib = NULL;
+  free(text);
+  return ok ? 0 : -1;
+}
+
+static void record_write(const char *file, const char *dir, const char *version, const char *rtlib) {
+  char *body = file ? rt_strfmt("%s\n%s", rtlib ? rtlib : "", version) : NULL, hex[65];
+  if (body && rt_mkdirs(dir) == 0) {
+    body_hash(body, hex);
+    write_file_atomic(file, (const char *const[]){RECORD_TAG " ", hex, "\n", body}, 4);
+  }
+  free(body);
+}
+
+/* Identifies t: its version text and linking tools, from the record in dir
+ * (NULL: none) or by running the compiler (then recorded). */
+static tm_status identify(Toolchain *t, const char *dir, char **err) {
+  char *file = record_path(dir, t->path), *text = NULL, *rtlib = NULL;
+  if (record_read(file, &text, &rtlib)) {
+    char *argv[] = {t->path, (char *)"--version", NULL};
+    int rc = rt_run_capture(argv, 4096, &text);
+    if (rc != 0 || !text) {
+      free(text), free(file);
+      return rt_error(TM_ERR_DEVICE, err, "the C++ compiler %s does not run (`--version` failed)",
+                      t->path);
+    }
+    rtlib = runtime_library(t->path);
+    record_write(file, dir, text, rtlib);
+  }
+  free(file);
   Sha256 s;
   uint8_t d[32];
   sha256_init(&s);
   sha256_update(&s, t->path, strlen(t->path) + 1);
   sha256_update(&s, text, strlen(text));
-  sha256_final(&s, d);
-  sha256_hex(d, t->id);
   t->clang = strstr(text, "clang") != NULL;
   free(text);
+  t->ld = rtlib && rtlib[0] == '/' && access(rtlib, R_OK) == 0 ? rt_find_on_path("ld") : NULL;
+  t->rtlib = t->ld ? rtlib : NULL;
+  if (!t->ld) free(rtlib);
+  sha256_update(&s, t->ld ? "ld" : "driver", 3);
+  if (t->ld) hash_file_stamp(&s, t->ld), hash_file_stamp(&s, t->rtlib);
+  sha256_final(&s, d);
+  sha256_hex(d, t->id);
   return TM_OK;
 }
 
-static tm_status toolchain(const Toolchain **out, char **err) {
+/* The toolchain TRITON_METAL_CXX names (or the first found), identified once
+ * per process; dir: the cache folder for its record, or NULL. */
+static tm_status toolchain(const char *dir, Toolchain **out, char **err) {
   const char *env = getenv("TRITON_METAL_CXX");
   const char *want = env && *env ? env : "";
   pthread_mutex_lock(&toolchains_mu);
@@ -185,12 +345,12 @@ static tm_status toolchain(const Toolchain **out, char **err) {
                             "clang++, g++, c++ is on PATH (or set TRITON_METAL_CXX)");
     } else if ((t = calloc(1, sizeof *t)) && (t->want = rt_strdup(want))) {
       t->path = path;
-      st = identify(t, err);
+      st = identify(t, dir, err);
       if (st == TM_OK) t->next = toolchains, toolchains = t;
     } else {
       st = rt_error(TM_ERR_NOMEM, err, "out of memory");
     }
-    if (st && t) free(t->want), free(t->path), free(t), t = NULL;
+    if (st && t) free(t->want), free(t->path), free(t->ld), free(t->rtlib), free(t), t = NULL;
     else if (st) free(path);
   }
   pthread_mutex_unlock(&toolchains_mu);
@@ -390,6 +550,158 @@ static char *shim_dir(const char *dir) {
 }
 
 
+/* ------------------------------------------------------------ precompiled shim
+ *
+ * Parsing the shim is ~25 ms of every compile; clang can load it parsed
+ * instead, from a precompiled header built once per (toolchain, flags, shim
+ * text): <cache>/cpu/shim-<hash>/<key>.pch, key = SHA-256 of the three
+ * (the flags include the optimisation level and -std: a PCH is only valid
+ * with the options it was built with). A compile passes -include-pch; the
+ * MSL's own `#include <metal_stdlib>` then finds the shim's include guard
+ * already defined and parses nothing. Built with -fno-pch-timestamp (the shim
+ * file may be rewritten with the same text: only its size is then checked).
+ *
+ * The PCH is checked as the objects are: <key>.pch.sum records the SHA-256 of
+ * the bytes clang wrote; a PCH whose bytes do not hash to it (truncated,
+ * garbled, swapped) is deleted and built again, never given to clang. A
+ * process remembers the files it verified (device, inode, size, times: a
+ * write in place changes the change time), so the ~0.7 MB are hashed once
+ * per process. Building: a unique temporary name, read back and hashed
+ * through the same descriptor, its sum written, then renamed into place
+ * (processes building at once each rename a whole file). Should a compile
+ * with the PCH still fail in a way that names it (or clang die of a signal),
+ * the PCH is deleted and the compile runs again without it.
+ *
+ * gcc's precompiled headers (.gch) are looked up implicitly and silently
+ * ignored when unusable: g++ compiles without one (parsing the shim). */
+
+enum { PCH_MAX = 64 << 20 };
+#define PCH_TAG "triton-metal cpu pch v1"
+
+struct PchSeen {
+  char *path;
+  struct stat st;
+  struct PchSeen *next;
+};
+
+static bool same_file(const struct stat *a, const struct stat *b) {
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+         a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Whether this process verified path as it is now. */
+static bool pch_seen(Toolchain *tc, const char *path) {
+  struct stat st;
+  if (stat(path, &st)) return false;
+  bool yes = false;
+  pthread_mutex_lock(&toolchains_mu);
+  for (PchSeen *p = tc->pch_seen; p && !yes; p = p->next) yes = !strcmp(p->path, path) && same_file(&p->st, &st);
+  pthread_mutex_unlock(&toolchains_mu);
+  return yes;
+}
+
+static void pch_remember(Toolchain *tc, const char *path, const struct stat *st) {
+  pthread_mutex_lock(&toolchains_mu);
+  PchSeen *p = tc->pch_seen;
+  while (p && strcmp(p->path, path)) p = p->next;
+  if (!p && (p = calloc(1, sizeof *p))) {
+    if ((p->path = rt_strdup(path))) p->next = tc->pch_seen, tc->pch_seen = p;
+    else free(p), p = NULL;
+  }
+  if (p) p->st = *st;
+  pthread_mutex_unlock(&toolchains_mu);
+}
+
+/* Reads the open file fd (at most PCH_MAX bytes) and hashes it; 0 on success. */
+static int hash_fd(int fd, struct stat *st, char hex[65]) {
+  if (fstat(fd, st) || !S_ISREG(st->st_mode) || st->st_size > PCH_MAX) return -1;
+  Sha256 s;
+  uint8_t d[32];
+  enum { CHUNK = 256 << 10 };
+  char *chunk = malloc(CHUNK);
+  if (!chunk) return -1;
+  sha256_init(&s);
+  for (;;) {
+    ssize_t r = read(fd, chunk, CHUNK);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      free(chunk);
+      if (r < 0) return -1;
+      break;
+    }
+    sha256_update(&s, chunk, (size_t)r);
+  }
+  sha256_final(&s, d);
+  sha256_hex(d, hex);
+  return 0;
+}
+
+/* Whether path's bytes hash to what path.sum records; remembers it if so. */
+static bool pch_verify(Toolchain *tc, const char *path, const char *key) {
+  char *sum = rt_strfmt("%s.sum", path), *rec = NULL, *want = NULL, hex[65];
+  size_t nrec;
+  struct stat st;
+  int fd = rt_open_regular(path, NULL);
+  bool ok = fd >= 0 && sum && rt_read_regular(sum, 512, &rec, &nrec) == 0 && hash_fd(fd, &st, hex) == 0 &&
+            (want = rt_strfmt("%s %s %s\n", PCH_TAG, key, hex)) && !strcmp(rec, want);
+  if (fd >= 0) close(fd);
+  if (ok) pch_remember(tc, path, &st);
+  free(sum), free(rec), free(want);
+  return ok;
+}
+
+/* Deletes a PCH and its sum (unusable: rebuilt by the next compile). */
+static void pch_discard(const char *path) {
+  char *sum = rt_strfmt("%s.sum", path);
+  unlink(path);
+  if (sum) unlink(sum);
+  free(sum);
+}
+
+/* A verified PCH of the shim in folder inc for the compile flags fl (clang
+ * only), built if need be; NULL: compile without (malloc'd path). */
+static char *pch_get(Toolchain *tc, const char *inc, const char *const *fl, int nfl) {
+  if (!tc->clang) return NULL;
+  Sha256 s;
+  uint8_t d[32];
+  char key[65];
+  sha256_init(&s);
+  sha256_update(&s, PCH_TAG, sizeof PCH_TAG);
+  sha256_update(&s, tc->id, sizeof tc->id);
+  for (int i = 0; i < nfl; i++) sha256_update(&s, fl[i], strlen(fl[i]) + 1);
+  sha256_update(&s, tm_shim_text, sizeof tm_shim_text - 1);
+  sha256_final(&s, d);
+  sha256_hex(d, key);
+  char *path = rt_strfmt("%s/%.32s.pch", inc, key);
+  if (!path || pch_seen(tc, path) || pch_verify(tc, path, key)) return path;
+  pch_discard(path); /* missing, or not what was built: built again */
+  char *tmp = rt_strfmt("%s.XXXXXX", path), *hdr = rt_strfmt("%s/metal_stdlib", inc);
+  char *sum = rt_strfmt("%s.sum", path), *line = NULL, *text = NULL, hex[65];
+  int fd = tmp ? mkstemp(tmp) : -1, ok = 0;
+  if (fd >= 0 && hdr && sum) {
+    close(fd);
+    char *argv[MAXFLAGS + 12];
+    int n = 0;
+    argv[n++] = tc->path;
+    for (int i = 0; i < nfl; i++) argv[n++] = (char *)fl[i];
+    const char *tail[] = {"-Xclang", "-fno-pch-timestamp", "-I", inc, "-x", "c++-header", hdr, "-o", tmp};
+    for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) argv[n++] = (char *)tail[i];
+    argv[n] = NULL;
+    struct stat st;
+    if (rt_run_capture(argv, 4096, &text) == 0 && (fd = rt_open_regular(tmp, NULL)) >= 0) {
+      ok = hash_fd(fd, &st, hex) == 0 && (line = rt_strfmt("%s %s %s\n", PCH_TAG, key, hex)) &&
+           write_file_atomic(sum, (const char *const[]){line}, 1) == 0 && rename(tmp, path) == 0;
+      if (ok && fstat(fd, &st) == 0) pch_remember(tc, path, &st); /* the rename changed its ctime */
+      close(fd);
+    }
+  }
+  if (!ok && tmp) unlink(tmp);
+  free(tmp), free(hdr), free(sum), free(line), free(text);
+  if (!ok) free(path);
+  return ok ? path : NULL;
+}
+
 /* ------------------------------------------------------------ lint */
 
 /* The MSL version kernels are built for, as runtime/metal/metal.c asks Metal for it:
@@ -440,9 +752,11 @@ enum { OBJ_MAX = 256 << 20 }; /* larger "objects" are not ours */
 #define SUM_TAG "triton-metal cpu object v1"
 
 typedef struct Build {
-  const Toolchain *tc;
-  const char *dir;  /* <cache>/cpu */
+  Toolchain *tc;
+  char *dir;        /* <cache>/cpu, or the device's temporary folder (owned) */
   const char *name; /* kernel name, for messages */
+  const char *opt;  /* "-O0" or "-O2" */
+  bool driver_link; /* link through the compiler driver (ld's object did not load) */
   char hex[65];
   char *so;         /* final path of the object */
   int nospace;      /* compile() failed for want of space (errno value), 0 otherwise */
@@ -468,16 +782,37 @@ static int probe_space(const char *dir) {
   return is_nospace(e) ? e : 0;
 }
 
-/* Compiles msl + tramp to b->so; *bytes (malloc'd, *n bytes) gets the object
- * as it was written, before it was renamed into place. */
+/* The errno a failed compiler run's output names (no room to write), else
+ * what probing dir finds. */
+static int nospace_of(const char *text, const char *dir) {
+  return text && strstr(text, strerror(ENOSPC))   ? ENOSPC
+         : text && strstr(text, strerror(EDQUOT)) ? EDQUOT
+         : text && strstr(text, strerror(EFBIG))  ? EFBIG
+                                                  : probe_space(dir);
+}
+
+/* Whether a failed compile that used a PCH may have failed because of it:
+ * clang's messages about it, or clang crashing (what a garbled PCH that
+ * got past the check does: "PLEASE submit a bug report", a stack dump). */
+static bool pch_suspect(int rc, const char *text) {
+  return rc < 0 || !text || strstr(text, "precompiled header") || strstr(text, "AST file") ||
+         strstr(text, "PCH file") || strstr(text, "PLEASE submit a bug report") || strstr(text, "Stack dump:");
+}
+
+/* Compiles msl + tramp to an object and links it to b->so; *bytes (malloc'd,
+ * *n bytes) gets the shared object as it was written, before it was renamed
+ * into place. */
 static tm_status compile(Build *b, const char *msl, const char *tramp, char **bytes, size_t *n_out,
                          char **err) {
   char *inc = shim_dir(b->dir);
   char *src = rt_strfmt("%s/%s.XXXXXX.cc", b->dir, b->hex);
+  char *obj = rt_strfmt("%s/%s.XXXXXX.o", b->dir, b->hex);
   char *out = rt_strfmt("%s/%s.XXXXXX.so", b->dir, b->hex);
-  int sfd = -1, ofd = -1, keep_src = 0;
+  char *pch = NULL, *text = NULL;
+  int sfd = -1, bfd = -1, ofd = -1, keep_src = 0;
   tm_status st = TM_OK;
-  if (!inc || !src || !out || (sfd = mkstemps(src, 3)) < 0 || (ofd = mkstemps(out, 3)) < 0) {
+  if (!inc || !src || !obj || !out || (sfd = mkstemps(src, 3)) < 0 || (bfd = mkstemps(obj, 2)) < 0 ||
+      (ofd = mkstemps(out, 3)) < 0) {
     if (is_nospace(errno)) b->nospace = errno;
     st = rt_error(TM_ERR_DEVICE, err, "cannot write to the cache folder %s: %s", b->dir,
                   strerror(errno));
@@ -488,38 +823,54 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
     st = rt_error(TM_ERR_DEVICE, err, "cannot write %s: %s", src, strerror(errno));
     goto done;
   }
-  char *argv[MAXFLAGS + 10];
   const char *fl[MAXFLAGS];
-  int nfl = build_flags(b->tc->clang, fl);
-  int n = 0;
-  argv[n++] = b->tc->path;
-  for (int i = 0; i < nfl; i++) argv[n++] = (char *)fl[i];
+  int nfl = build_flags(b->tc->clang, b->opt, fl);
   /* Metal 4 tensor ops take class-type template arguments: C++20 for those only */
   if (strstr(msl, TENSOR_OPS_HEADER))
-    for (int i = 1; i < n; i++)
-      if (!strcmp(argv[i], "-std=c++17")) argv[i] = (char *)"-std=c++20";
-  argv[n++] = (char *)"-I";
-  argv[n++] = inc;
-  argv[n++] = (char *)"-x";
-  argv[n++] = (char *)"c++";
-  argv[n++] = src;
-  argv[n++] = (char *)"-o";
-  argv[n++] = out;
-  argv[n++] = (char *)"-lm";
+    for (int i = 0; i < nfl; i++)
+      if (!strcmp(fl[i], "-std=c++17")) fl[i] = "-std=c++20";
+  pch = pch_get(b->tc, inc, fl, nfl);
+  char *argv[MAXFLAGS + 12];
+  int n = 0, at_pch;
+  argv[n++] = b->tc->path;
+  for (int i = 0; i < nfl; i++) argv[n++] = (char *)fl[i];
+  at_pch = n;
+  if (pch) argv[n++] = (char *)"-include-pch", argv[n++] = pch;
+  const char *tail[] = {"-I", inc, "-c", "-x", "c++", src, "-o", obj};
+  for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) argv[n++] = (char *)tail[i];
   argv[n] = NULL;
-  char *text;
   int rc = rt_run_capture(argv, 64 * 1024, &text);
-  if (rc == 0) free(text);
+  if (rc != 0 && pch && pch_suspect(rc, text)) {
+    /* the PCH (or clang reading it) failed: without it, and built anew next time */
+    pch_discard(pch);
+    memmove(argv + at_pch, argv + at_pch + 2, (size_t)(n - at_pch - 1) * sizeof *argv);
+    free(text);
+    rc = rt_run_capture(argv, 64 * 1024, &text);
+  }
+  if (rc == 0) {
+    free(text), text = NULL;
+    rc = link_obj(b->tc, !b->driver_link, obj, out, &text);
+    if (rc != 0 && !b->driver_link && b->tc->ld) {
+      free(text), text = NULL;
+      rc = link_obj(b->tc, false, obj, out, &text); /* what ld refused, the driver may link */
+    }
+    if (rc != 0) {
+      int e = nospace_of(text, b->dir);
+      if (e) b->nospace = e;
+      st = e ? rt_error(TM_ERR_DEVICE, err, "C++ link of kernel '%s' could not write its object in %s: %s",
+                        b->name, b->dir, strerror(e))
+             : rt_error(TM_ERR_DEVICE, err, "C++ link of kernel '%s' failed (exit %d)\n%s", b->name, rc,
+                        text ? rt_head_lines(text, 40) : "");
+      goto done;
+    }
+    free(text), text = NULL;
+  }
   if (rc != 0) {
-    int e = text && strstr(text, strerror(ENOSPC))  ? ENOSPC
-            : text && strstr(text, strerror(EDQUOT)) ? EDQUOT
-            : text && strstr(text, strerror(EFBIG))  ? EFBIG
-                                                     : probe_space(b->dir);
+    int e = nospace_of(text, b->dir);
     if (e) { /* no room for the object: nothing wrong with the source, keep nothing */
       b->nospace = e;
       st = rt_error(TM_ERR_DEVICE, err, "C++ compile of kernel '%s' could not write its object in %s: %s",
                     b->name, b->dir, strerror(e));
-      free(text);
       goto done;
     }
     char *kept = rt_strfmt("%s/%s.cc", b->dir, b->hex);
@@ -529,7 +880,6 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
                   "C++ compile of kernel '%s' failed (%s, exit %d); source kept at %s\n%s",
                   b->name, b->tc->path, rc, renamed ? kept : src, text ? rt_head_lines(text, 40) : "");
     free(kept);
-    free(text);
     goto done;
   }
   if (rt_read_regular(out, OBJ_MAX, bytes, n_out)) {
@@ -543,10 +893,13 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
   }
 done:
   if (sfd >= 0) close(sfd);
+  if (bfd >= 0) close(bfd);
   if (ofd >= 0) close(ofd);
   if (src && !keep_src) unlink(src);
+  if (obj) unlink(obj);
   if (out) unlink(out); /* no-op after a successful rename */
-  free(inc), free(src), free(out);
+  free(text), free(pch);
+  free(inc), free(src), free(obj), free(out);
   return st;
 }
 
@@ -578,13 +931,15 @@ static CpuObj *open_obj(const char *path, char **why) {
   return o;
 }
 
-static void key(const Toolchain *tc, const char *msl, const char *tramp, uint8_t out[32]) {
+/* The cache key of an object: toolchain (compiler, linker), flags (opt
+ * among them), shim text, MSL, trampoline. */
+static void key(Toolchain *tc, const char *opt, const char *msl, const char *tramp, uint8_t out[32]) {
   Sha256 s;
   sha256_init(&s);
-  const char *parts[] = {"triton-metal cpu object v1", tc->id, tm_shim_text, msl, tramp};
+  const char *parts[] = {"triton-metal cpu object v2", tc->id, tm_shim_text, msl, tramp};
   for (int i = 0; i < 5; i++) sha256_update(&s, parts[i], strlen(parts[i]) + 1);
   const char *fl[MAXFLAGS];
-  int nfl = build_flags(tc->clang, fl);
+  int nfl = build_flags(tc->clang, opt, fl);
   for (int i = 0; i < nfl; i++) sha256_update(&s, fl[i], strlen(fl[i]) + 1);
   sha256_final(&s, out);
 }
@@ -608,8 +963,11 @@ static char *sum_line(const Build *b, const char *objhex) {
  * the device's own, removed by cpu_dev_free; without one, the cache file.) */
 static CpuObj *open_bytes(CpuDev *d, const char *bytes, size_t n, const char *objhex,
                           const char *fallback, char **why) {
+  pthread_mutex_lock(&d->mu);
   if (!d->obj_dir) d->obj_dir = temp_dir();
-  char *path = d->obj_dir ? rt_strfmt("%s/%s.so", d->obj_dir, objhex) : NULL;
+  const char *obj_dir = d->obj_dir; /* set once, freed with the device */
+  pthread_mutex_unlock(&d->mu);
+  char *path = obj_dir ? rt_strfmt("%s/%s.so", obj_dir, objhex) : NULL;
   int fd = path ? rt_open_regular(path, NULL) : -1;
   if (fd >= 0) {
     close(fd); /* written by this device from the same bytes */
@@ -661,110 +1019,404 @@ out:
   return o;
 }
 
-/* Disk cache (verified), then compiler. Called with d->mu held. */
+/* Points b at the device's private temporary cache folder, making it the
+ * device's cache folder first if it is not yet (once, under d->mu).
+ * 0 on success. */
+static int use_temp_dir(CpuDev *d, Build *b) {
+  pthread_mutex_lock(&d->mu);
+  if (!d->cache_is_temp) {
+    char *tmp = temp_dir();
+    if (tmp) {
+      free(d->cache_dir);
+      d->cache_dir = tmp;
+      d->cache_is_temp = 1;
+    }
+  }
+  char *dir = d->cache_is_temp ? rt_strdup(d->cache_dir) : NULL;
+  pthread_mutex_unlock(&d->mu);
+  char *so = dir ? rt_strfmt("%s/%s.so", dir, b->hex) : NULL;
+  if (!so) {
+    free(dir);
+    return -1;
+  }
+  free(b->dir), free(b->so);
+  b->dir = dir, b->so = so;
+  return 0;
+}
+
+/* Disk cache (verified), then compiler. Called without d->mu: builds of
+ * different kernels on one device run at once. */
 static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, CpuObj **out,
                       char **err) {
   char *why = NULL;
   if ((*out = load_cached(d, b, &why))) return TM_OK;
   free(why);
   why = NULL;
-  if (!d->cache_is_temp && (rt_mkdirs(d->cache_dir) || access(d->cache_dir, W_OK))) {
+  pthread_mutex_lock(&d->mu);
+  int is_temp = d->cache_is_temp;
+  pthread_mutex_unlock(&d->mu);
+  if (!is_temp && (rt_mkdirs(b->dir) || access(b->dir, W_OK))) {
     /* a read-only or unusable cache folder: build in a private temporary one */
-    char *tmp = temp_dir();
-    if (!tmp)
+    int e = errno;
+    if (use_temp_dir(d, b))
       return rt_error(TM_ERR_DEVICE, err, "cannot write the cache folder %s, nor create a temporary one: %s",
-                      d->cache_dir, strerror(errno));
-    free(d->cache_dir);
-    d->cache_dir = tmp;
-    d->cache_is_temp = 1;
-    char *so = rt_strfmt("%s/%s.so", tmp, b->hex);
-    if (!so) return rt_error(TM_ERR_NOMEM, err, "out of memory");
-    free(b->so);
-    b->so = so;
-    b->dir = tmp;
+                      b->dir, strerror(e));
+    is_temp = 1;
   }
   char *bytes = NULL;
   size_t n = 0;
   tm_status st = compile(b, msl, tramp, &bytes, &n, err);
-  if (st && b->nospace && !d->cache_is_temp) {
-    /* the cache folder's disk is full: this process builds in a private
+  if (st && b->nospace && !is_temp) {
+    /* the cache folder's disk is full: this device builds in a private
      * temporary folder from now on (elsewhere, if $TMPDIR is another disk) */
     char *first = err && *err ? rt_strdup(*err) : NULL;
-    char *tmp = temp_dir();
-    char *so = tmp ? rt_strfmt("%s/%s.so", tmp, b->hex) : NULL;
-    if (so) {
+    if (use_temp_dir(d, b) == 0) {
       if (err) free(*err), *err = NULL;
-      free(d->cache_dir);
-      d->cache_dir = tmp;
-      d->cache_is_temp = 1;
-      free(b->so);
-      b->so = so;
-      b->dir = tmp;
+      is_temp = 1;
       b->nospace = 0;
       st = compile(b, msl, tramp, &bytes, &n, err);
       if (st && b->nospace && err) {
         char *both = rt_strfmt("no space left to build kernel '%s': %s; and in the private folder %s: %s",
-                               b->name, first ? first : "?", tmp, *err ? *err : "?");
+                               b->name, first ? first : "?", b->dir, *err ? *err : "?");
         if (both) free(*err), *err = both;
       }
-    } else if (tmp) {
-      cpu_temp_dir_remove(tmp);
-      free(tmp);
     }
     free(first);
   }
   if (st) return st;
+  pthread_mutex_lock(&d->mu);
   d->compiles++;
+  pthread_mutex_unlock(&d->mu);
   char objhex[65];
   obj_hash(bytes, n, objhex);
-  if (!d->cache_is_temp) { /* record the hash; a failure only costs the cache */
-    char *sum = rt_strfmt("%s/%s.sum", b->dir, b->hex), *line = sum_line(b, objhex);
-    if (sum && line) write_file_atomic(sum, (const char *const[]){line}, 1);
-    free(sum), free(line);
-  }
   *out = open_bytes(d, bytes, n, objhex, b->so, &why);
   free(bytes);
+  if (!*out && !b->driver_link && b->tc->ld) {
+    /* linked by ld, refused by dlopen (a symbol only the driver's libraries
+     * have): linked again through the driver, under the same key */
+    unlink(b->so);
+    free(why), why = NULL;
+    b->driver_link = true;
+    return load(d, b, msl, tramp, out, err);
+  }
   if (*out) {
-    if (d->cache_is_temp) unlink(b->so); /* loaded; the folder holds nothing for later */
+    if (!is_temp) { /* record the hash; a failure only costs the cache */
+      char *sum = rt_strfmt("%s/%s.sum", b->dir, b->hex), *line = sum_line(b, objhex);
+      if (sum && line) write_file_atomic(sum, (const char *const[]){line}, 1);
+      free(sum), free(line);
+    } else {
+      unlink(b->so); /* loaded; the folder holds nothing for later */
+    }
     return TM_OK;
   }
+  unlink(b->so);
   st = rt_error(TM_ERR_DEVICE, err, "cannot load the compiled kernel '%s' (%s): %s", b->name,
                 b->so, why ? why : "?");
   free(why);
   return st;
 }
 
+/* A Build for the key h at opt level opt, in the device's cache folder now. */
+static int build_init(CpuDev *d, Build *b, Toolchain *tc, const char *name, const char *opt, const uint8_t h[32]) {
+  *b = (Build){.tc = tc, .name = name, .opt = opt};
+  sha256_hex(h, b->hex);
+  pthread_mutex_lock(&d->mu);
+  b->dir = rt_strdup(d->cache_dir);
+  pthread_mutex_unlock(&d->mu);
+  b->so = b->dir ? rt_strfmt("%s/%s.so", b->dir, b->hex) : NULL;
+  return b->so ? 0 : -1;
+}
+
+static void build_free(Build *b) { free(b->dir), free(b->so); }
+
+/* ------------------------------------------------------------ optimisation tiers
+ *
+ * TRITON_METAL_OPT (read when a kernel is built) picks the level objects are
+ * compiled at:
+ *
+ *   full     -O2 only (the fastest code; ~100-150 ms more per new kernel)
+ *   fast     -O0 only (the cheapest compile; code 2-10x slower)
+ *   tiered   (default) a new kernel is compiled at -O0 and run so at once;
+ *            once it has run 8 times or 20 ms in all (`tiered:N`: N launches,
+ *            no time limit), a background thread compiles it at -O2 (from
+ *            the disk cache if there), and the first launch after that build
+ *            is ready runs the -O2 code: the swap is made by the launching
+ *            thread before the launch, under the device's launch lock, so no
+ *            launch ever runs on a closed object. The thread and the compiler
+ *            it starts run at a lower priority (nice 10 on Linux), behind the
+ *            launches, and one at a time per device (another kernel past its
+ *            thresholds starts its build at a launch after that one ends). The -O2 object stays in the
+ *            disk cache: a later process asking for the kernel finds it
+ *            there first and starts from it.
+ *
+ * The two levels give the same bits: -ffp-contract=off and no fast-math
+ * flags leave a compiler no freedom over floating-point results, at any
+ * level (tests/unit/test_emu_cache.c, tests/python/test_emu_tiers.py).
+ *
+ *   cpu_obj_get --(tiered, not on disk at -O2)--> object at -O0 + CpuTierUp
+ *   cpu_run: cpu_obj_tier_swap (before) ... cpu_obj_tier_note (after)
+ *                                              \-- thresholds met: thread
+ *   thread: load(-O2) -> up->ready, up->done; the next swap takes it.
+ */
+
+enum { OPT_TIERED, OPT_FULL, OPT_FAST };
+enum { TIER_LAUNCHES = 8 };
+#define TIER_SECONDS 0.020
+
+struct CpuTierUp {
+  CpuDev *d;
+  Toolchain *tc;
+  char *msl, *tramp, *name; /* freed by the thread once it is done with them */
+  uint8_t hash[32];         /* the -O2 key */
+  unsigned long launches;   /* thresholds: launches, or seconds of running (0: none) */
+  double seconds;
+  pthread_t thread;
+  pid_t pid;              /* the process whose thread it is (a fork child has none) */
+  int started, done;      /* under d->mu */
+  pthread_cond_t done_cv; /* with d->mu */
+  CpuObj *ready;          /* the -O2 object, loaded (in no list), or NULL */
+  struct CpuTierUp *next; /* in CpuDev.orphans */
+};
+
+/* The policy TRITON_METAL_OPT asks for; *launches and *seconds get the
+ * tiered thresholds. */
+static tm_status opt_policy(int *policy, unsigned long *launches, double *seconds, char **err) {
+  const char *e = getenv("TRITON_METAL_OPT");
+  *launches = TIER_LAUNCHES, *seconds = TIER_SECONDS;
+  if (!e || !*e || !strcmp(e, "tiered")) return *policy = OPT_TIERED, TM_OK;
+  if (!strcmp(e, "full")) return *policy = OPT_FULL, TM_OK;
+  if (!strcmp(e, "fast")) return *policy = OPT_FAST, TM_OK;
+  char *end;
+  unsigned long n = !strncmp(e, "tiered:", 7) && e[7] >= '0' && e[7] <= '9' ? strtoul(e + 7, &end, 10) : 0;
+  if (n >= 1 && n <= 1000000 && !*end) return *policy = OPT_TIERED, *launches = n, *seconds = 0, TM_OK;
+  return rt_error(TM_ERR_INVALID, err,
+                  "TRITON_METAL_OPT=%s: expected full, fast, tiered or tiered:N (N launches, 1 or more)", e);
+}
+
+static void *tier_up_main(void *arg) {
+  CpuTierUp *u = arg;
+#ifdef __linux__
+  /* a lower priority for this thread, so for the compiler it starts (a
+   * child inherits its thread's nice value on Linux): on a machine with few
+   * cores the launches in the foreground go first */
+  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+#endif
+  Build b;
+  CpuObj *r = NULL;
+  char *err = NULL;
+  if (build_init(u->d, &b, u->tc, u->name, "-O2", u->hash) == 0) load(u->d, &b, u->msl, u->tramp, &r, &err);
+  build_free(&b);
+  free(err); /* the -O0 object keeps running: nothing is lost */
+  free(u->msl), free(u->tramp);
+  u->msl = u->tramp = NULL;
+  pthread_mutex_lock(&u->d->mu);
+  u->ready = r;
+  u->done = 1;
+  u->d->tier_running--;
+  pthread_cond_broadcast(&u->done_cv);
+  pthread_mutex_unlock(&u->d->mu);
+  return NULL;
+}
+
+/* Starts u's thread (under d->mu); a thread that cannot start counts as a
+ * failed build. */
+static void tier_start(CpuTierUp *u) {
+  u->started = 1;
+  u->pid = getpid();
+  if (u->d->tier_owner != u->pid) u->d->tier_owner = u->pid, u->d->tier_running = 0; /* a fork child */
+  u->d->tier_running++;
+  if (pthread_create(&u->thread, NULL, tier_up_main, u)) u->started = 0, u->done = 1, u->d->tier_running--;
+}
+
+/* Waits for u's thread (without d->mu) and frees u, and its unused object. */
+static void tier_free(CpuTierUp *u) {
+  if (!u) return;
+  if (u->started && u->pid == getpid()) pthread_join(u->thread, NULL);
+  if (u->ready) dlclose(u->ready->dl), free(u->ready);
+  pthread_cond_destroy(&u->done_cv);
+  free(u->msl), free(u->tramp), free(u->name), free(u);
+}
+
+void cpu_obj_tier_swap(CpuDev *d, CpuObj *o) {
+  pthread_mutex_lock(&d->mu);
+  CpuTierUp *u = o->up && o->up->done ? o->up : NULL;
+  void *old = NULL;
+  if (u && u->ready) {
+    old = o->dl;
+    o->dl = u->ready->dl, o->entry = u->ready->entry, o->range = u->ready->range;
+    o->racecheck = u->ready->racecheck;
+    o->opt = 2;
+    free(u->ready);
+    u->ready = NULL;
+  }
+  if (u) o->up = NULL; /* swapped, or the -O2 build failed: -O0 it stays */
+  pthread_mutex_unlock(&d->mu);
+  tier_free(u);
+  if (old) dlclose(old);
+}
+
+/* Takes the finished builds out of d->orphans (under d->mu); the caller
+ * frees them (tier_free, without the lock). */
+static CpuTierUp *orphans_done(CpuDev *d) {
+  CpuTierUp *done = NULL, **p = &d->orphans;
+  while (*p) {
+    CpuTierUp *u = *p;
+    if (u->done) *p = u->next, u->next = done, done = u;
+    else p = &u->next;
+  }
+  return done;
+}
+
+static void tier_free_list(CpuTierUp *u) {
+  while (u) {
+    CpuTierUp *next = u->next;
+    tier_free(u);
+    u = next;
+  }
+}
+
+void cpu_obj_tier_note(CpuDev *d, CpuObj *o, double seconds) {
+  pthread_mutex_lock(&d->mu);
+  o->launches++;
+  o->run_s += seconds;
+  CpuTierUp *u = o->up;
+  /* one background build at a time: several kernels that turn hot at once
+   * (an example's every kernel) would otherwise start as many compilers on
+   * a machine of two cores; a waiting one starts at a later launch */
+  if (u && !u->started && !u->done && (d->tier_running == 0 || d->tier_owner != getpid()) &&
+      (o->launches >= u->launches || (u->seconds > 0 && o->run_s >= u->seconds)))
+    tier_start(u);
+  CpuTierUp *done = d->orphans ? orphans_done(d) : NULL;
+  pthread_mutex_unlock(&d->mu);
+  tier_free_list(done);
+}
+
+int cpu_obj_tier_wait(CpuDev *d, CpuObj *o) {
+  pthread_mutex_lock(&d->mu);
+  CpuTierUp *u = o->up;
+  if (u && !u->started && !u->done) tier_start(u);
+  while (u && !u->done) pthread_cond_wait(&u->done_cv, &d->mu);
+  int ready = u && u->ready;
+  pthread_mutex_unlock(&d->mu);
+  return ready;
+}
+
+/* ------------------------------------------------------------ cpu_obj_get */
+
+/* A loaded object for the kernel under policy: tiered tries the disk's -O2
+ * object first, then builds at -O0 (with *up for the later -O2 build). */
+static tm_status obtain(CpuDev *d, Toolchain *tc, int policy, const char *name, const uint8_t h2[32],
+                        const uint8_t h0[32], const char *msl, const char *tramp, CpuObj **out, int *opt,
+                        char **err) {
+  Build b;
+  char *why = NULL;
+  *out = NULL;
+  if (policy != OPT_FAST) {
+    if (build_init(d, &b, tc, name, "-O2", h2)) return rt_error(TM_ERR_NOMEM, err, "out of memory");
+    tm_status st = TM_OK;
+    if (policy == OPT_FULL) st = load(d, &b, msl, tramp, out, err);
+    else *out = load_cached(d, &b, &why);
+    build_free(&b);
+    free(why);
+    *opt = 2;
+    if (st || *out) return st;
+  }
+  if (build_init(d, &b, tc, name, "-O0", h0)) return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  tm_status st = load(d, &b, msl, tramp, out, err);
+  build_free(&b);
+  *opt = 0;
+  return st;
+}
+
+/* The tier-up of a tiered kernel built at -O0 (NULL when out of memory:
+ * the kernel stays at -O0). */
+static CpuTierUp *tier_new(CpuDev *d, Toolchain *tc, const char *name, const uint8_t h2[32], const char *msl,
+                           const char *tramp, unsigned long launches, double seconds) {
+  CpuTierUp *u = calloc(1, sizeof *u);
+  if (!u) return NULL;
+  *u = (CpuTierUp){.d = d, .tc = tc, .msl = rt_strdup(msl), .tramp = rt_strdup(tramp), .name = rt_strdup(name),
+                   .launches = launches, .seconds = seconds};
+  memcpy(u->hash, h2, 32);
+  pthread_cond_init(&u->done_cv, NULL);
+  if (!u->msl || !u->tramp || !u->name) tier_free(u), u = NULL;
+  return u;
+}
+
+/* An object is in d->objs while it is built (building set, no code yet):
+ * another thread asking for the same kernel waits for that build instead of
+ * starting its own; different kernels build at once (d->mu is not held
+ * during a build). A failed build leaves the list, and its waiters try again
+ * themselves (so each gets the error in its own words). */
 tm_status cpu_obj_get(CpuDev *d, const char *msl_in, const tm_kernel_info *info, CpuObj **out,
                       char **err) {
-  const Toolchain *tc;
-  tm_status st = toolchain(&tc, err);
-  if (st) return st;
+  Toolchain *tc;
+  int policy = OPT_TIERED;
+  unsigned long launches = 0;
+  double seconds = 0;
+  *out = NULL;
+  pthread_mutex_lock(&d->mu);
+  char *dir = rt_strdup(d->cache_dir);
+  pthread_mutex_unlock(&d->mu);
+  tm_status st = toolchain(dir, &tc, err);
+  free(dir);
+  if (st || (st = opt_policy(&policy, &launches, &seconds, err))) return st;
   char *tramp = trampoline(info);
   if (!tramp) return rt_error(TM_ERR_NOMEM, err, "out of memory");
   char *msl = NULL; /* what the lint passes on: the text compiled and hashed */
   if ((st = lint(d, msl_in, tramp, rt_kname(info), &msl, err))) {
     free(tramp);
-    *out = NULL;
     return st;
   }
-  uint8_t h[32];
-  key(tc, msl, tramp, h);
+  uint8_t h2[32], h0[32];
+  key(tc, "-O2", msl, tramp, h2);
+  key(tc, "-O0", msl, tramp, h0);
+  const uint8_t *h = policy == OPT_FAST ? h0 : h2;
   pthread_mutex_lock(&d->mu);
-  CpuObj *o = d->objs;
-  while (o && memcmp(o->hash, h, 32)) o = o->next;
-  if (!o) {
-    Build b = {.tc = tc, .dir = d->cache_dir, .name = rt_kname(info)};
-    sha256_hex(h, b.hex);
-    b.so = rt_strfmt("%s/%s.so", d->cache_dir, b.hex);
-    st = b.so ? load(d, &b, msl, tramp, &o, err) : rt_error(TM_ERR_NOMEM, err, "out of memory");
-    free(b.so);
-    if (o) {
-      memcpy(o->hash, h, 32);
-      o->next = d->objs;
-      d->objs = o;
-    }
+  CpuObj *o;
+  for (;;) {
+    o = d->objs;
+    while (o && (memcmp(o->hash, h, 32) || o->policy != policy)) o = o->next;
+    if (!o || !o->building) break;
+    o->refs++;
+    while (o->building) pthread_cond_wait(&o->built, &d->mu);
+    if (--o->refs == 0 && !o->dl) pthread_cond_destroy(&o->built), free(o); /* failed; the last waiter frees it */
   }
-  if (o) o->refs++;
+  if (o) {
+    o->refs++;
+  } else if ((o = calloc(1, sizeof *o))) {
+    memcpy(o->hash, h, 32);
+    o->policy = policy;
+    o->building = 1;
+    o->refs = 1;
+    pthread_cond_init(&o->built, NULL);
+    o->next = d->objs;
+    d->objs = o;
+    pthread_mutex_unlock(&d->mu);
+    CpuObj *got = NULL;
+    int opt = 0;
+    st = obtain(d, tc, policy, rt_kname(info), h2, h0, msl, tramp, &got, &opt, err);
+    CpuTierUp *up = got && policy == OPT_TIERED && opt == 0
+                        ? tier_new(d, tc, rt_kname(info), h2, msl, tramp, launches, seconds)
+                        : NULL;
+    pthread_mutex_lock(&d->mu);
+    if (got) {
+      o->dl = got->dl, o->entry = got->entry, o->range = got->range, o->racecheck = got->racecheck;
+      o->opt = opt;
+      o->up = up;
+      free(got);
+    } else { /* out of the list; freed by the last waiter, or here */
+      CpuObj **p = &d->objs;
+      while (*p != o) p = &(*p)->next;
+      *p = o->next;
+      o->refs--;
+    }
+    o->building = 0;
+    pthread_cond_broadcast(&o->built);
+    if (!got && o->refs == 0) pthread_cond_destroy(&o->built), free(o);
+    if (!got) o = NULL;
+  } else {
+    st = rt_error(TM_ERR_NOMEM, err, "out of memory");
+  }
   pthread_mutex_unlock(&d->mu);
   free(tramp);
   free(msl);
@@ -772,6 +1424,18 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl_in, const tm_kernel_info *info,
   return st;
 }
 
+/* Frees an object no list holds (its -O2 build, if any, is not running). */
+static void obj_free(CpuObj *o) {
+  tier_free(o->up);
+  dlclose(o->dl);
+  pthread_cond_destroy(&o->built);
+  free(o);
+}
+
+/* The last reference to an object whose -O2 build still runs does not wait
+ * for it (a module freed in a loop would wait a compile each time): the
+ * build goes to d->orphans, freed once done by a later launch's note, or
+ * waited for by cpu_objs_free when the device closes. */
 void cpu_obj_put(CpuDev *d, CpuObj *o) {
   pthread_mutex_lock(&d->mu);
   int last = --o->refs == 0;
@@ -779,29 +1443,29 @@ void cpu_obj_put(CpuDev *d, CpuObj *o) {
     CpuObj **p = &d->objs;
     while (*p != o) p = &(*p)->next;
     *p = o->next;
+    CpuTierUp *u = o->up;
+    if (u && u->started && !u->done && u->pid == getpid()) u->next = d->orphans, d->orphans = u, o->up = NULL;
   }
   pthread_mutex_unlock(&d->mu);
-  if (last) {
-    dlclose(o->dl);
-    free(o);
-  }
+  if (last) obj_free(o);
 }
 
 void cpu_objs_free(CpuDev *d) {
   while (d->objs) {
     CpuObj *o = d->objs;
     d->objs = o->next;
-    dlclose(o->dl);
-    free(o);
+    obj_free(o);
   }
+  tier_free_list(d->orphans); /* waits for those still running */
+  d->orphans = NULL;
 }
 
 /* ------------------------------------------------------------ tm_msl_check */
 
 tm_status tm_msl_check(const char *msl, char **err) {
   if (!msl) return rt_error(TM_ERR_INVALID, err, "tm_msl_check: msl is NULL");
-  const Toolchain *tc;
-  tm_status st = toolchain(&tc, err);
+  Toolchain *tc;
+  tm_status st = toolchain(NULL, &tc, err);
   if (st) return st;
   char *text = NULL;
   if ((st = msl_lint(msl, msl_version(), "msl", &text, err))) return st;
@@ -811,11 +1475,10 @@ tm_status tm_msl_check(const char *msl, char **err) {
   } else {
     const char *fl[MAXFLAGS];
     char *argv[MAXFLAGS + 8];
-    int nfl = build_flags(tc->clang, fl), n = 0;
+    int nfl = build_flags(tc->clang, "-O2", fl), n = 0;
     argv[n++] = tc->path;
     for (int i = 0; i < nfl; i++)
-      if (strcmp(fl[i], "-shared")) /* nothing is linked */
-        argv[n++] = (char *)(!strcmp(fl[i], "-std=c++17") && strstr(text, TENSOR_OPS_HEADER) ? "-std=c++20" : fl[i]);
+      argv[n++] = (char *)(!strcmp(fl[i], "-std=c++17") && strstr(text, TENSOR_OPS_HEADER) ? "-std=c++20" : fl[i]);
     argv[n++] = (char *)"-fsyntax-only";
     argv[n++] = (char *)"-I";
     argv[n++] = inc;
