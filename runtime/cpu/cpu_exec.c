@@ -137,6 +137,10 @@ struct Worker {
   size_t slot_cap, tg_cap, tg_bytes;
   /* the race checker (the object was built for it) */
   int racecheck;
+  /* TM_SIMD_LAST: the lane that completes a collective computes it for the
+   * SIMD-group; TM_SIMD_OWN: every lane computes its own
+   * (TRITON_METAL_CPU_COLLECTIVES=per-lane, read at every launch) */
+  unsigned simd_mode;
   uint32_t epoch; /* the last epoch handed out */
   Shadow *shadow; /* the groups' records */
   size_t shadow_cap;
@@ -571,22 +575,35 @@ static void on_barrier(tm_cpu_ctx *c) {
   block(w, f);
 }
 
+/* Copies a lane's value into its slot: sizes the shim uses inline (a call to
+ * memcpy per lane per collective showed in profiles). */
+static inline void slot_put(unsigned char *dst, const void *val, size_t n) {
+  switch (n) {
+  case 1: memcpy(dst, val, 1); break;
+  case 2: memcpy(dst, val, 2); break;
+  case 4: memcpy(dst, val, 4); break;
+  case 8: memcpy(dst, val, 8); break;
+  case 16: memcpy(dst, val, 16); break;
+  case 32: memcpy(dst, val, 32); break;
+  default: memcpy(dst, val, n); break;
+  }
+}
+
 static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *nlanes) {
   Worker *w = (Worker *)c;
   unsigned f = w->cur, t = c->tid, s = t / 32, lane = t % 32;
   Group *g = group_of(w, f);
   SimdGroup *sg = &g->sg[s];
   unsigned char *base = g->slots + ((size_t)(sg->gen & 1) * w->n + s * 32) * TM_CPU_SLOT;
-  memcpy(base + lane * TM_CPU_SLOT, val, n);
-  if (!w->fibers_on) {
-    *nlanes = 1; /* only this lane's slot is meaningful */
+  slot_put(base + lane * TM_CPU_SLOT, val, n);
+  if (__builtin_expect(!w->fibers_on, 0)) {
+    *nlanes = 1 | w->simd_mode; /* only this lane's slot is meaningful */
     if (c->nthreads > 1)
       worker_fail(w, "SIMD-group collective called but the kernel descriptor says "
                      "uses_barriers = 0");
     return base + lane * TM_CPU_SLOT;
   }
-  *nlanes = sg->size;
-  if (sg->done > 0) {
+  if (__builtin_expect(sg->done > 0, 0)) {
     worker_fail(w, "SIMD-group collective (%s) reached by lane %u of SIMD-group %u after %u lane(s) "
                    "of that SIMD-group returned",
                 here_text(c), lane, s, sg->done);
@@ -594,7 +611,7 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
   }
   if (sg->arrived == 0) {
     sg->at = site_here(c);
-  } else if (!same_site(&sg->at, c)) {
+  } else if (__builtin_expect(!same_site(&sg->at, c), 0)) {
     worker_fail(w, "SIMD-group collective in divergent control flow: lane %u of SIMD-group %u is at %s "
                    "while lane %u waits at %s (every lane of a SIMD-group must reach the same "
                    "collective: Metal leaves the values of inactive lanes undefined)",
@@ -602,11 +619,16 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
     abandon(w, f);
   }
   if (++sg->arrived == sg->size) {
+    /* The last lane: it goes on at once, and the others resume only after it
+     * next waits (or returns), so it may leave a result for the whole
+     * SIMD-group in the slots (TM_SIMD_LAST). */
     sg->arrived = 0;
     sg->gen++;
     if (sg->at.flags & TM_SYNC_TG) sg->fence++;
+    *nlanes = sg->size | w->simd_mode;
     return base;
   }
+  *nlanes = sg->size | (w->simd_mode & TM_SIMD_OWN);
   w->state[f] = WAIT_SIMD;
   w->wait_gen[f] = sg->gen;
   block(w, f);
@@ -676,6 +698,16 @@ static size_t stack_for(const tm_kernel_info *k) {
   return need > STACK_SIZE ? need : STACK_SIZE;
 }
 
+/* Fiber t's stack for a fresh start: its top moved down by (t % 64) cache
+ * lines. The stacks lie a whole number of pages apart, so without this every
+ * fiber's top frames (where a switch saves and restores registers, and the
+ * kernel keeps its locals) would map to the same L1 cache sets, and a
+ * threadgroup's round of switches would evict them from each other. */
+static void fiber_fresh(Worker *w, unsigned t) {
+  size_t colour = (size_t)(t % 64) * 64;
+  fiber_init(&w->fibers[t], fiber_stack_at(w->stacks, t, w->stack_size), w->stack_size - colour, fiber_main, w);
+}
+
 /* Group gi takes threadgroup i (linear, x fastest): every thread a fresh fiber. */
 static int group_start(Worker *w, unsigned gi, uint64_t i) {
   CpuJob *job = w->job;
@@ -693,7 +725,7 @@ static int group_start(Worker *w, unsigned gi, uint64_t i) {
   for (unsigned t = 0; t < n; t++) {
     unsigned f = g->base + t;
     w->state[f] = READY;
-    fiber_init(&w->fibers[f], fiber_stack_at(w->stacks, f, w->stack_size), w->stack_size, fiber_main, w);
+    fiber_fresh(w, f);
   }
   return 1;
 }
@@ -720,7 +752,7 @@ static void run_fibers(Worker *w) {
   if (w->racecheck) g->ep = race_epoch(w);
   for (unsigned t = 0; t < n; t++) {
     w->state[t] = READY;
-    fiber_init(&w->fibers[t], fiber_stack_at(w->stacks, t, w->stack_size), w->stack_size, fiber_main, w);
+    fiber_fresh(w, t);
   }
   w->abort = 0;
   run_as(w, 0);
@@ -828,6 +860,7 @@ static int bind(Worker *w, CpuJob *job) {
   w->ctx.hooked = job->interleave || w->racecheck;
   w->ctx.stop_seen = job->stops0;
   w->fibers_on = job->info->uses_barriers != 0 || job->interleave;
+  w->simd_mode = job->simd_per_lane ? TM_SIMD_OWN : TM_SIMD_LAST;
   w->rng = job->seed;
   unsigned n = w->n, groups = 1;
   if (w->interleave) {
@@ -919,4 +952,19 @@ tm_status cpu_schedule_from_env(int *interleave, uint64_t *seed, char **err) {
                   "TRITON_METAL_CPU_SCHEDULE=%s: expected default, interleave or interleave:SEED "
                   "(a decimal integer)",
                   e);
+}
+
+/* TRITON_METAL_CPU_COLLECTIVES: `once` (default: the lane that completes a
+ * SIMD-group collective computes it for the SIMD-group, the shim's
+ * "SIMD-group collectives") or `per-lane` (every lane computes its own
+ * result, the reference the tests compare the default with bit for bit). */
+tm_status cpu_collectives_from_env(int *per_lane, char **err) {
+  const char *e = getenv("TRITON_METAL_CPU_COLLECTIVES");
+  *per_lane = 0;
+  if (!e || !*e || !strcmp(e, "once")) return TM_OK;
+  if (!strcmp(e, "per-lane")) {
+    *per_lane = 1;
+    return TM_OK;
+  }
+  return rt_error(TM_ERR_INVALID, err, "TRITON_METAL_CPU_COLLECTIVES=%s: expected once or per-lane", e);
 }
