@@ -463,7 +463,7 @@ static int race_bind(Worker *w, unsigned groups, size_t tg) {
 
 /* ------------------------------------------------------------ fiber scheduling */
 
-static int ready(Worker *w, unsigned j) {
+static inline __attribute__((always_inline)) int ready(Worker *w, unsigned j) {
   switch (w->state[j]) {
   case READY: return 1;
   case WAIT_BAR:
@@ -482,7 +482,7 @@ static int ready(Worker *w, unsigned j) {
 
 /* The next ready thread of f's threadgroup after f in round-robin order, or
  * -1 (default schedule). */
-static long next_ready(Worker *w, unsigned f) {
+static inline long next_ready(Worker *w, unsigned f) {
   unsigned n = w->n, base = group_of(w, f)->base, t = f - base;
   for (unsigned j = t + 1; j < n; j++)
     if (ready(w, base + j)) return base + j;
