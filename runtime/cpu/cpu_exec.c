@@ -29,9 +29,14 @@
  * Barrier: a thread arrives and waits until every thread of its threadgroup that
  * has not returned has arrived; the last arriver releases the generation and
  * keeps running. SIMD-group collective: each lane copies its value into a slot,
- * the lanes of the SIMD-group rendezvous the same way, then each lane reads all
- * slots. Slots are double-buffered by generation parity: a lane can be at most
- * one collective ahead of a lane still reading, so the two never share a buffer.
+ * the lanes of the SIMD-group rendezvous the same way, then the lane that
+ * completed the rendezvous, which runs on before any other lane resumes,
+ * computes the collective for the SIMD-group and leaves the results in the
+ * slots, which the other lanes read (TM_SIMD_LAST; with
+ * TRITON_METAL_CPU_COLLECTIVES=per-lane each lane computes its own from all
+ * slots instead, TM_SIMD_OWN: the same bits, more work). Slots are
+ * double-buffered by generation parity: a lane can be at most one collective
+ * ahead of a lane still reading, so the two never share a buffer.
  *
  *   slots[parity][simdgroup * 32 + lane][TM_CPU_SLOT bytes]   (per threadgroup)
  *
