@@ -131,7 +131,14 @@ struct Worker {
   /* fibers: capacity cap; group g's threads are g * n .. g * n + n - 1 */
   Fiber *fibers;
   unsigned char *state;
+  /* Thread j can run when *wait_on[j] != wait_gen[j]: it waits for the
+   * generation counter of its barrier or SIMD-group to move on; a thread
+   * not yet started points at zero_gen with wait_gen 1 (it can run), a
+   * finished one at zero_gen with wait_gen 0 (never). One compare, no
+   * branch on the kind of wait: the scheduler tests this per switch. */
+  const unsigned **wait_on;
   unsigned *wait_gen;
+  unsigned zero_gen;
   unsigned cap;
   void *stacks;
   size_t nstacks, stack_size;
@@ -469,20 +476,21 @@ static int race_bind(Worker *w, unsigned groups, size_t tg) {
 /* ------------------------------------------------------------ fiber scheduling */
 
 static inline __attribute__((always_inline)) int ready(Worker *w, unsigned j) {
-  switch (w->state[j]) {
-  case READY: return 1;
-  case WAIT_BAR:
-    if (group_of(w, j)->bar_gen == w->wait_gen[j]) return 0;
-    break;
-  case WAIT_SIMD: {
-    Group *g = group_of(w, j);
-    if (g->sg[(j - g->base) / 32].gen == w->wait_gen[j]) return 0;
-    break;
-  }
-  default: return 0;
-  }
+  if (*w->wait_on[j] == w->wait_gen[j]) return 0;
   w->state[j] = READY;
   return 1;
+}
+
+/* Thread f (not) started, or waiting for *gen to move on from its value. */
+static inline void wait_for(Worker *w, unsigned f, unsigned state, const unsigned *gen) {
+  w->state[f] = (unsigned char)state;
+  w->wait_on[f] = gen;
+  w->wait_gen[f] = *gen;
+}
+static inline void set_ready(Worker *w, unsigned f) {
+  w->state[f] = READY;
+  w->wait_on[f] = &w->zero_gen;
+  w->wait_gen[f] = 1;
 }
 
 /* The next ready thread of f's threadgroup after f in round-robin order, or
@@ -526,7 +534,7 @@ static void thread_done(Worker *w, unsigned f) {
   Group *g = group_of(w, f);
   unsigned t = f - g->base;
   SimdGroup *s = &g->sg[t / 32];
-  w->state[f] = DONE;
+  wait_for(w, f, DONE, &w->zero_gen);
   g->alive--;
   s->done++;
   if (s->arrived > 0) {
@@ -575,8 +583,7 @@ static void on_barrier(tm_cpu_ctx *c) {
     bar_release(w, g);
     return;
   }
-  w->state[f] = WAIT_BAR;
-  w->wait_gen[f] = g->bar_gen;
+  wait_for(w, f, WAIT_BAR, &g->bar_gen);
   block(w, f);
 }
 
@@ -634,8 +641,7 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
     return base;
   }
   *nlanes = sg->size | (w->simd_mode & TM_SIMD_OWN);
-  w->state[f] = WAIT_SIMD;
-  w->wait_gen[f] = sg->gen;
+  wait_for(w, f, WAIT_SIMD, &sg->gen);
   block(w, f);
   return base;
 }
@@ -729,7 +735,7 @@ static int group_start(Worker *w, unsigned gi, uint64_t i) {
   if (w->racecheck) g->ep = race_epoch(w);
   for (unsigned t = 0; t < n; t++) {
     unsigned f = g->base + t;
-    w->state[f] = READY;
+    set_ready(w, f);
     fiber_fresh(w, f);
   }
   return 1;
@@ -756,7 +762,7 @@ static void run_fibers(Worker *w) {
     g->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
   if (w->racecheck) g->ep = race_epoch(w);
   for (unsigned t = 0; t < n; t++) {
-    w->state[t] = READY;
+    set_ready(w, t);
     fiber_fresh(w, t);
   }
   w->abort = 0;
@@ -824,7 +830,7 @@ void worker_free(Worker *w) {
   if (w->stacks) fiber_stacks_free(w->stacks, w->nstacks, w->stack_size);
   for (unsigned i = 0; i < w->cap; i++) fiber_release(&w->fibers[i]);
   fiber_release(&w->sched);
-  free(w->fibers), free(w->state), free(w->wait_gen);
+  free(w->fibers), free(w->state), free(w->wait_gen), free((void *)w->wait_on);
   free(w->slot_mem), free(w->tg_mem), free(w->shadow);
   free(w);
 }
@@ -847,7 +853,9 @@ static int ensure_fibers(Worker *w, unsigned n) {
   if (s) w->state = s;
   unsigned *g = realloc(w->wait_gen, n * sizeof *g);
   if (g) w->wait_gen = g;
-  if (!f || !s || !g) return 0;
+  const unsigned **o = realloc((void *)w->wait_on, n * sizeof *o);
+  if (o) w->wait_on = o;
+  if (!f || !s || !g || !o) return 0;
   memset(w->fibers + w->cap, 0, (n - w->cap) * sizeof *f);
   w->cap = n;
   return 1;
