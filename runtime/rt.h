@@ -223,6 +223,7 @@ typedef struct CpuJob {
   char *err;          /* first error of the launch */
   int interleave;     /* the interleaved schedule (cpu_exec.c): worker 0 alone */
   uint64_t seed;      /* ... and its seed */
+  int simd_per_lane;  /* TRITON_METAL_CPU_COLLECTIVES=per-lane (cpu_exec.c) */
   /* stopping (cpu_stop.c): the stop requests and the tm_interrupt calls
    * counted when the launch began; the TRITON_METAL_TIMEOUT it runs under
    * (0: none), its deadline, set once past it by the watchdog; why the launch
@@ -333,5 +334,6 @@ void job_fail(CpuJob *job, char *msg);
 /* TRITON_METAL_CPU_SCHEDULE: unset, "" or "default" -> *interleave = 0;
  * "interleave" (seed 1) or "interleave:SEED" -> 1; anything else an error. */
 tm_status cpu_schedule_from_env(int *interleave, uint64_t *seed, char **err);
+tm_status cpu_collectives_from_env(int *per_lane, char **err);
 
 #endif

@@ -99,6 +99,7 @@ tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, CpuObj *o, const uint32_t 
   ntg *= grid[2];
   CpuJob job = {.info = k, .obj = o, .args = argv, .bufs = bufs, .nbufs = nbufs, .ntg = ntg};
   tm_status st = cpu_schedule_from_env(&job.interleave, &job.seed, err);
+  if (!st) st = cpu_collectives_from_env(&job.simd_per_lane, err);
   if (st) return st;
   memcpy(job.grid, grid, sizeof job.grid);
   pthread_mutex_init(&job.mu, NULL);

@@ -29,9 +29,14 @@
  * Barrier: a thread arrives and waits until every thread of its threadgroup that
  * has not returned has arrived; the last arriver releases the generation and
  * keeps running. SIMD-group collective: each lane copies its value into a slot,
- * the lanes of the SIMD-group rendezvous the same way, then each lane reads all
- * slots. Slots are double-buffered by generation parity: a lane can be at most
- * one collective ahead of a lane still reading, so the two never share a buffer.
+ * the lanes of the SIMD-group rendezvous the same way, then the lane that
+ * completed the rendezvous, which runs on before any other lane resumes,
+ * computes the collective for the SIMD-group and leaves the results in the
+ * slots, which the other lanes read (TM_SIMD_LAST; with
+ * TRITON_METAL_CPU_COLLECTIVES=per-lane each lane computes its own from all
+ * slots instead, TM_SIMD_OWN: the same bits, more work). Slots are
+ * double-buffered by generation parity: a lane can be at most one collective
+ * ahead of a lane still reading, so the two never share a buffer.
  *
  *   slots[parity][simdgroup * 32 + lane][TM_CPU_SLOT bytes]   (per threadgroup)
  *
@@ -126,7 +131,14 @@ struct Worker {
   /* fibers: capacity cap; group g's threads are g * n .. g * n + n - 1 */
   Fiber *fibers;
   unsigned char *state;
+  /* Thread j can run when *wait_on[j] != wait_gen[j]: it waits for the
+   * generation counter of its barrier or SIMD-group to move on; a thread
+   * not yet started points at zero_gen with wait_gen 1 (it can run), a
+   * finished one at zero_gen with wait_gen 0 (never). One compare, no
+   * branch on the kind of wait: the scheduler tests this per switch. */
+  const unsigned **wait_on;
   unsigned *wait_gen;
+  unsigned zero_gen;
   unsigned cap;
   void *stacks;
   size_t nstacks, stack_size;
@@ -137,6 +149,10 @@ struct Worker {
   size_t slot_cap, tg_cap, tg_bytes;
   /* the race checker (the object was built for it) */
   int racecheck;
+  /* TM_SIMD_LAST: the lane that completes a collective computes it for the
+   * SIMD-group; TM_SIMD_OWN: every lane computes its own
+   * (TRITON_METAL_CPU_COLLECTIVES=per-lane, read at every launch) */
+  unsigned simd_mode;
   uint32_t epoch; /* the last epoch handed out */
   Shadow *shadow; /* the groups' records */
   size_t shadow_cap;
@@ -459,26 +475,27 @@ static int race_bind(Worker *w, unsigned groups, size_t tg) {
 
 /* ------------------------------------------------------------ fiber scheduling */
 
-static int ready(Worker *w, unsigned j) {
-  switch (w->state[j]) {
-  case READY: return 1;
-  case WAIT_BAR:
-    if (group_of(w, j)->bar_gen == w->wait_gen[j]) return 0;
-    break;
-  case WAIT_SIMD: {
-    Group *g = group_of(w, j);
-    if (g->sg[(j - g->base) / 32].gen == w->wait_gen[j]) return 0;
-    break;
-  }
-  default: return 0;
-  }
+static inline __attribute__((always_inline)) int ready(Worker *w, unsigned j) {
+  if (*w->wait_on[j] == w->wait_gen[j]) return 0;
   w->state[j] = READY;
   return 1;
 }
 
+/* Thread f (not) started, or waiting for *gen to move on from its value. */
+static inline void wait_for(Worker *w, unsigned f, unsigned state, const unsigned *gen) {
+  w->state[f] = (unsigned char)state;
+  w->wait_on[f] = gen;
+  w->wait_gen[f] = *gen;
+}
+static inline void set_ready(Worker *w, unsigned f) {
+  w->state[f] = READY;
+  w->wait_on[f] = &w->zero_gen;
+  w->wait_gen[f] = 1;
+}
+
 /* The next ready thread of f's threadgroup after f in round-robin order, or
  * -1 (default schedule). */
-static long next_ready(Worker *w, unsigned f) {
+static inline long next_ready(Worker *w, unsigned f) {
   unsigned n = w->n, base = group_of(w, f)->base, t = f - base;
   for (unsigned j = t + 1; j < n; j++)
     if (ready(w, base + j)) return base + j;
@@ -517,7 +534,7 @@ static void thread_done(Worker *w, unsigned f) {
   Group *g = group_of(w, f);
   unsigned t = f - g->base;
   SimdGroup *s = &g->sg[t / 32];
-  w->state[f] = DONE;
+  wait_for(w, f, DONE, &w->zero_gen);
   g->alive--;
   s->done++;
   if (s->arrived > 0) {
@@ -566,9 +583,22 @@ static void on_barrier(tm_cpu_ctx *c) {
     bar_release(w, g);
     return;
   }
-  w->state[f] = WAIT_BAR;
-  w->wait_gen[f] = g->bar_gen;
+  wait_for(w, f, WAIT_BAR, &g->bar_gen);
   block(w, f);
+}
+
+/* Copies a lane's value into its slot: sizes the shim uses inline (a call to
+ * memcpy per lane per collective showed in profiles). */
+static inline void slot_put(unsigned char *dst, const void *val, size_t n) {
+  switch (n) {
+  case 1: memcpy(dst, val, 1); break;
+  case 2: memcpy(dst, val, 2); break;
+  case 4: memcpy(dst, val, 4); break;
+  case 8: memcpy(dst, val, 8); break;
+  case 16: memcpy(dst, val, 16); break;
+  case 32: memcpy(dst, val, 32); break;
+  default: memcpy(dst, val, n); break;
+  }
 }
 
 static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *nlanes) {
@@ -577,16 +607,15 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
   Group *g = group_of(w, f);
   SimdGroup *sg = &g->sg[s];
   unsigned char *base = g->slots + ((size_t)(sg->gen & 1) * w->n + s * 32) * TM_CPU_SLOT;
-  memcpy(base + lane * TM_CPU_SLOT, val, n);
-  if (!w->fibers_on) {
-    *nlanes = 1; /* only this lane's slot is meaningful */
+  slot_put(base + lane * TM_CPU_SLOT, val, n);
+  if (__builtin_expect(!w->fibers_on, 0)) {
+    *nlanes = 1 | w->simd_mode; /* only this lane's slot is meaningful */
     if (c->nthreads > 1)
       worker_fail(w, "SIMD-group collective called but the kernel descriptor says "
                      "uses_barriers = 0");
     return base + lane * TM_CPU_SLOT;
   }
-  *nlanes = sg->size;
-  if (sg->done > 0) {
+  if (__builtin_expect(sg->done > 0, 0)) {
     worker_fail(w, "SIMD-group collective (%s) reached by lane %u of SIMD-group %u after %u lane(s) "
                    "of that SIMD-group returned",
                 here_text(c), lane, s, sg->done);
@@ -594,7 +623,7 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
   }
   if (sg->arrived == 0) {
     sg->at = site_here(c);
-  } else if (!same_site(&sg->at, c)) {
+  } else if (__builtin_expect(!same_site(&sg->at, c), 0)) {
     worker_fail(w, "SIMD-group collective in divergent control flow: lane %u of SIMD-group %u is at %s "
                    "while lane %u waits at %s (every lane of a SIMD-group must reach the same "
                    "collective: Metal leaves the values of inactive lanes undefined)",
@@ -602,13 +631,17 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
     abandon(w, f);
   }
   if (++sg->arrived == sg->size) {
+    /* The last lane: it goes on at once, and the others resume only after it
+     * next waits (or returns), so it may leave a result for the whole
+     * SIMD-group in the slots (TM_SIMD_LAST). */
     sg->arrived = 0;
     sg->gen++;
     if (sg->at.flags & TM_SYNC_TG) sg->fence++;
+    *nlanes = sg->size | w->simd_mode;
     return base;
   }
-  w->state[f] = WAIT_SIMD;
-  w->wait_gen[f] = sg->gen;
+  *nlanes = sg->size | (w->simd_mode & TM_SIMD_OWN);
+  wait_for(w, f, WAIT_SIMD, &sg->gen);
   block(w, f);
   return base;
 }
@@ -676,6 +709,16 @@ static size_t stack_for(const tm_kernel_info *k) {
   return need > STACK_SIZE ? need : STACK_SIZE;
 }
 
+/* Fiber t's stack for a fresh start: its top moved down by (t % 64) cache
+ * lines. The stacks lie a whole number of pages apart, so without this every
+ * fiber's top frames (where a switch saves and restores registers, and the
+ * kernel keeps its locals) would map to the same L1 cache sets, and a
+ * threadgroup's round of switches would evict them from each other. */
+static void fiber_fresh(Worker *w, unsigned t) {
+  size_t colour = (size_t)(t % 64) * 64;
+  fiber_init(&w->fibers[t], fiber_stack_at(w->stacks, t, w->stack_size), w->stack_size - colour, fiber_main, w);
+}
+
 /* Group gi takes threadgroup i (linear, x fastest): every thread a fresh fiber. */
 static int group_start(Worker *w, unsigned gi, uint64_t i) {
   CpuJob *job = w->job;
@@ -692,8 +735,8 @@ static int group_start(Worker *w, unsigned gi, uint64_t i) {
   if (w->racecheck) g->ep = race_epoch(w);
   for (unsigned t = 0; t < n; t++) {
     unsigned f = g->base + t;
-    w->state[f] = READY;
-    fiber_init(&w->fibers[f], fiber_stack_at(w->stacks, f, w->stack_size), w->stack_size, fiber_main, w);
+    set_ready(w, f);
+    fiber_fresh(w, f);
   }
   return 1;
 }
@@ -719,8 +762,8 @@ static void run_fibers(Worker *w) {
     g->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
   if (w->racecheck) g->ep = race_epoch(w);
   for (unsigned t = 0; t < n; t++) {
-    w->state[t] = READY;
-    fiber_init(&w->fibers[t], fiber_stack_at(w->stacks, t, w->stack_size), w->stack_size, fiber_main, w);
+    set_ready(w, t);
+    fiber_fresh(w, t);
   }
   w->abort = 0;
   run_as(w, 0);
@@ -787,7 +830,7 @@ void worker_free(Worker *w) {
   if (w->stacks) fiber_stacks_free(w->stacks, w->nstacks, w->stack_size);
   for (unsigned i = 0; i < w->cap; i++) fiber_release(&w->fibers[i]);
   fiber_release(&w->sched);
-  free(w->fibers), free(w->state), free(w->wait_gen);
+  free(w->fibers), free(w->state), free(w->wait_gen), free((void *)w->wait_on);
   free(w->slot_mem), free(w->tg_mem), free(w->shadow);
   free(w);
 }
@@ -810,7 +853,9 @@ static int ensure_fibers(Worker *w, unsigned n) {
   if (s) w->state = s;
   unsigned *g = realloc(w->wait_gen, n * sizeof *g);
   if (g) w->wait_gen = g;
-  if (!f || !s || !g) return 0;
+  const unsigned **o = realloc((void *)w->wait_on, n * sizeof *o);
+  if (o) w->wait_on = o;
+  if (!f || !s || !g || !o) return 0;
   memset(w->fibers + w->cap, 0, (n - w->cap) * sizeof *f);
   w->cap = n;
   return 1;
@@ -828,6 +873,7 @@ static int bind(Worker *w, CpuJob *job) {
   w->ctx.hooked = job->interleave || w->racecheck;
   w->ctx.stop_seen = job->stops0;
   w->fibers_on = job->info->uses_barriers != 0 || job->interleave;
+  w->simd_mode = job->simd_per_lane ? TM_SIMD_OWN : TM_SIMD_LAST;
   w->rng = job->seed;
   unsigned n = w->n, groups = 1;
   if (w->interleave) {
@@ -919,4 +965,19 @@ tm_status cpu_schedule_from_env(int *interleave, uint64_t *seed, char **err) {
                   "TRITON_METAL_CPU_SCHEDULE=%s: expected default, interleave or interleave:SEED "
                   "(a decimal integer)",
                   e);
+}
+
+/* TRITON_METAL_CPU_COLLECTIVES: `once` (default: the lane that completes a
+ * SIMD-group collective computes it for the SIMD-group, the shim's
+ * "SIMD-group collectives") or `per-lane` (every lane computes its own
+ * result, the reference the tests compare the default with bit for bit). */
+tm_status cpu_collectives_from_env(int *per_lane, char **err) {
+  const char *e = getenv("TRITON_METAL_CPU_COLLECTIVES");
+  *per_lane = 0;
+  if (!e || !*e || !strcmp(e, "once")) return TM_OK;
+  if (!strcmp(e, "per-lane")) {
+    *per_lane = 1;
+    return TM_OK;
+  }
+  return rt_error(TM_ERR_INVALID, err, "TRITON_METAL_CPU_COLLECTIVES=%s: expected once or per-lane", e);
 }

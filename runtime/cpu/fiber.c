@@ -2,17 +2,24 @@
  * fiber.c: user-space context switches for the emulator's threads.
  *
  * x86-64 ELF: tm_fiber_swap saves the callee-saved registers (rbx, rbp,
- * r12-r15), MXCSR and the x87 control word on the current stack, stores rsp,
- * loads the other fiber's rsp and restores the same set. No system call, no
- * signal mask: a switch costs a few nanoseconds (glibc swapcontext ~400 ns
- * because it calls sigprocmask). A fresh fiber's stack holds a frame whose
- * return address is tm_fiber_boot, which calls fn(arg):
+ * r12-r15) on the current stack, stores rsp, loads the other fiber's rsp and
+ * restores the same set. No system call, no signal mask: a switch costs a few
+ * nanoseconds (glibc swapcontext ~400 ns because it calls sigprocmask). A
+ * fresh fiber's stack holds a frame whose return address is tm_fiber_boot,
+ * which calls fn(arg):
  *
  *   top (16-aligned) -> +--------------------+
  *                       | tm_fiber_boot      |  <- popped by `ret`
  *                       | rbp rbx r12=fn     |
- *                       | r13=arg r14 r15    |
- *   sp ---------------> | mxcsr | x87 cw     |
+ *   sp ---------------> | r13=arg r14 r15    |
+ *
+ * The floating-point control state (MXCSR, the x87 control word) is not
+ * switched: every fiber of a worker runs on that worker's OS thread and
+ * shares its rounding and flush-to-zero modes, which no kernel changes (the
+ * shim gives a kernel no way to: no <cfenv>, -nostdinc). Saving and loading
+ * them made up about 80% of a switch's cost (stmxcsr/fnstcw and fldcw wait
+ * for the pipeline), and a switch happens per thread at every barrier and
+ * SIMD-group collective.
  *
  * Other targets (aarch64 Linux, macOS) use ucontext until someone writes and
  * tests a register-only arm64 switch.
@@ -65,14 +72,8 @@ __asm__(".pushsection .text\n"
         "  pushq %r13\n"
         "  pushq %r14\n"
         "  pushq %r15\n"
-        "  subq $8, %rsp\n"
-        "  stmxcsr (%rsp)\n"
-        "  fnstcw 4(%rsp)\n"
         "  movq %rsp, (%rdi)\n"
         "  movq %rsi, %rsp\n"
-        "  ldmxcsr (%rsp)\n"
-        "  fldcw 4(%rsp)\n"
-        "  addq $8, %rsp\n"
         "  popq %r15\n"
         "  popq %r14\n"
         "  popq %r13\n"
@@ -94,18 +95,14 @@ __asm__(".pushsection .text\n"
 void fiber_init(Fiber *f, void *stack, size_t size, void (*fn)(void *), void *arg) {
   FRESH_STACK(stack, size);
   uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
-  uint64_t *sp = (uint64_t *)(top - 64);
-  uint32_t mxcsr;
-  uint16_t fpucw;
-  __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(fpucw));
-  sp[0] = (uint64_t)fpucw << 32 | mxcsr; /* the creator's rounding/FTZ modes */
-  sp[1] = 0;                      /* r15 */
-  sp[2] = 0;                      /* r14 */
-  sp[3] = (uint64_t)(uintptr_t)arg; /* r13 */
-  sp[4] = (uint64_t)(uintptr_t)fn;  /* r12 */
-  sp[5] = 0;                      /* rbx */
-  sp[6] = 0;                      /* rbp */
-  sp[7] = (uint64_t)(uintptr_t)tm_fiber_boot;
+  uint64_t *sp = (uint64_t *)(top - 56);
+  sp[0] = 0;                        /* r15 */
+  sp[1] = 0;                        /* r14 */
+  sp[2] = (uint64_t)(uintptr_t)arg; /* r13 */
+  sp[3] = (uint64_t)(uintptr_t)fn;  /* r12 */
+  sp[4] = 0;                        /* rbx */
+  sp[5] = 0;                        /* rbp */
+  sp[6] = (uint64_t)(uintptr_t)tm_fiber_boot;
   f->sp = sp;
   f->stack = stack;
   f->size = size;
@@ -190,7 +187,16 @@ void fiber_thread_stack(Fiber *f) {
   pthread_attr_destroy(&a);
 }
 
-static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+/* sysconf once: fiber_stack_at runs for every thread of every threadgroup. */
+static size_t page_size(void) {
+  static size_t pg; /* 0 until known; racing threads store the same value */
+  size_t p = __atomic_load_n(&pg, __ATOMIC_RELAXED);
+  if (!p) {
+    p = (size_t)sysconf(_SC_PAGESIZE);
+    __atomic_store_n(&pg, p, __ATOMIC_RELAXED);
+  }
+  return p;
+}
 
 void *fiber_stacks_alloc(size_t n, size_t size) {
   size_t pg = page_size(), slot = size + pg;

@@ -1,0 +1,222 @@
+/* test_emu_collectives.c: SIMD-group collectives computed once per SIMD-group
+ * (the default: the lane that completes the rendezvous computes the result for
+ * all, runtime/cpu/metal_stdlib "SIMD-group collectives") give bit for bit what
+ * every lane computing its own gives (TRITON_METAL_CPU_COLLECTIVES=per-lane):
+ * folds, prefix sums, shuffles, votes and simdgroup_matrix multiplies, on
+ * data with NaN, infinities, negative zeros, denormals and values whose sums
+ * depend on the order, in full and partial SIMD-groups and with lanes masked
+ * off by a select. The float folds and prefix sums are also checked against a
+ * left-to-right fold in lane order done here, so a fast path that summed in
+ * another order fails even if both paths changed alike. */
+#include <math.h>
+#include <stdint.h>
+
+#include "test_emu.h"
+
+static const char coll_msl[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "kernel void coll(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],\n"
+    "    device int* iout [[buffer(2)]],\n"
+    "    uint3 tm_pid [[threadgroup_position_in_grid]], uint tm_tid [[thread_index_in_threadgroup]],\n"
+    "    uint lane [[thread_index_in_simdgroup]])\n"
+    "{\n"
+    "  uint i = tm_pid.x * 80u + tm_tid;\n"
+    "  float v = *TM_LD(x + i, 7);\n"
+    "  float m = lane % 3u == 1u ? v : 0.0f;\n" /* masked lanes give the identity */
+    "  *TM_ST(out + 12u * i + 0u, 8) = simd_sum(v);\n"
+    "  *TM_ST(out + 12u * i + 1u, 9) = simd_product(v);\n"
+    "  *TM_ST(out + 12u * i + 2u, 10) = simd_max(v);\n"
+    "  *TM_ST(out + 12u * i + 3u, 11) = simd_min(v);\n"
+    "  *TM_ST(out + 12u * i + 4u, 12) = simd_prefix_inclusive_sum(v);\n"
+    "  *TM_ST(out + 12u * i + 5u, 13) = simd_prefix_exclusive_sum(v);\n"
+    "  *TM_ST(out + 12u * i + 6u, 14) = simd_sum(m);\n"
+    "  *TM_ST(out + 12u * i + 7u, 15) = simd_prefix_inclusive_sum(m);\n"
+    "  *TM_ST(out + 12u * i + 8u, 16) = simd_shuffle_xor(v, 5);\n"
+    "  *TM_ST(out + 12u * i + 9u, 17) = simd_shuffle_down(v, 7u) + simd_shuffle_up(v, 3u);\n"
+    "  *TM_ST(out + 12u * i + 10u, 18) = simd_broadcast(v, 9) + simd_broadcast_first(m);\n"
+    "  *TM_ST(out + 12u * i + 11u, 19) = simd_max(m) - simd_min(m);\n"
+    "  int b = as_type<int>(v);\n"
+    "  *TM_ST(iout + 6u * i + 0u, 21) = simd_and(b);\n"
+    "  *TM_ST(iout + 6u * i + 1u, 22) = simd_or(b);\n"
+    "  *TM_ST(iout + 6u * i + 2u, 23) = simd_xor(b);\n"
+    "  *TM_ST(iout + 6u * i + 3u, 24) = simd_all(isnan(v)) + 2 * simd_any(isinf(v)) + 4 * simd_any(v > 1e30f);\n"
+    "  *TM_ST(iout + 6u * i + 4u, 25) = simd_prefix_exclusive_sum(int(lane) - 7) * simd_sum(b & 15);\n"
+    "  *TM_ST(iout + 6u * i + 5u, 26) = simd_product(int(lane % 4u) + 1) + simd_min(b) + simd_max(b);\n"
+    "}\n";
+
+enum { TG = 80, G = 3, N = TG * G }; /* SIMD-groups of 32, 32 and 16 lanes */
+
+static uint32_t bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+
+static tm_status run_coll(tm_module *m, const float *x, float *out, int *iout, const char *mode, char **err) {
+  if (mode) setenv("TRITON_METAL_CPU_COLLECTIVES", mode, 1);
+  else unsetenv("TRITON_METAL_CPU_COLLECTIVES");
+  memset(out, 0xcd, 12 * N * sizeof *out);
+  memset(iout, 0xcd, 6 * N * sizeof *iout);
+  tm_launch_arg la[] = {emu_buf((void *)x, N * sizeof *x), emu_buf(out, 12 * N * sizeof *out),
+                        emu_buf(iout, 6 * N * sizeof *iout)};
+  uint32_t grid[3] = {G, 1, 1};
+  tm_status st = tm_launch(m, grid, la, 3, err);
+  unsetenv("TRITON_METAL_CPU_COLLECTIVES");
+  return st;
+}
+
+/* The float sum of x[b .. b+n) left to right, as the shim folds (bitwise
+ * comparable: both are IEEE single additions in the same order). */
+static float fold_sum(const float *x, int b, int n) {
+  volatile float r = x[b];
+  for (int l = 1; l < n; l++) r = r + x[b + l];
+  return r;
+}
+
+static void test_collectives(tm_device *d, int special) {
+  static const tm_kernel_arg args[] = {{"x", 0, TM_ARG_BUFFER, TM_F32, 0},
+                                       {"out", 1, TM_ARG_BUFFER, TM_F32, 1},
+                                       {"iout", 2, TM_ARG_BUFFER, TM_I32, 1}};
+  tm_kernel_info k = {.name = "coll", .source_file = "coll.py", .nargs = 3, .args = args, .nbuiltins = 3,
+                      .builtins = {TM_BI_THREADGROUP_POSITION, TM_BI_THREAD_INDEX, TM_BI_SIMDLANE},
+                      .threads_per_threadgroup = TG, .uses_barriers = 1};
+  tm_module *m = emu_load(d, coll_msl, &k);
+  if (!m) return;
+  static float x[N], out[2][12 * N];
+  static int iout[2][6 * N];
+  unsigned s = 7;
+  /* magnitudes from 1e-3 to 1e7: sums that depend on their order */
+  for (int i = 0; i < N; i++) x[i] = emu_randf(&s) * powf(10.0f, (float)(i * 7 % 11) - 3.0f);
+  if (special) {
+    static const float sp[] = {NAN, INFINITY, -INFINITY, -0.0f, 1e-45f, -1e-40f, 3.4e38f, -3.4e38f};
+    for (int i = 0; i < N; i += 5) x[i] = sp[(i / 5) % 8];
+  }
+  char *err = NULL;
+  tm_status st = run_coll(m, x, out[0], iout[0], NULL, &err);
+  CHECK(st == TM_OK);
+  if (st) fprintf(stderr, "%s\n", err), tm_free(err), err = NULL;
+  st = run_coll(m, x, out[1], iout[1], "per-lane", &err);
+  CHECK(st == TM_OK);
+  if (st) fprintf(stderr, "%s\n", err), tm_free(err), err = NULL;
+  int diff = 0;
+  for (int i = 0; i < 12 * N; i++)
+    if (bits(out[0][i]) != bits(out[1][i]) && diff++ < 4)
+      fprintf(stderr, "collectives (special %d): out[%d] once %08x, per-lane %08x\n", special, i,
+              (unsigned)bits(out[0][i]), (unsigned)bits(out[1][i]));
+  for (int i = 0; i < 6 * N; i++)
+    if (iout[0][i] != iout[1][i] && diff++ < 4)
+      fprintf(stderr, "collectives (special %d): iout[%d] once %d, per-lane %d\n", special, i, iout[0][i], iout[1][i]);
+  CHECK(diff == 0);
+  /* the fold order, independently of either path */
+  int bad = 0;
+  for (int i = 0; i < N; i++) {
+    int t = i % TG, b = i - t % 32, n = t >= 64 ? 16 : 32, lane = t % 32;
+    float sum = fold_sum(x, b, n), pre = fold_sum(x, b, lane + 1);
+    bad += bits(out[0][12 * i]) != bits(sum) && !(isnan(sum) && isnan(out[0][12 * i]));
+    bad += bits(out[0][12 * i + 4]) != bits(pre) && !(isnan(pre) && isnan(out[0][12 * i + 4]));
+  }
+  CHECK(bad == 0);
+  tm_module_free(m);
+}
+
+/* simdgroup_matrix multiplies: the whole 8x8 tile by one lane against each
+ * lane's own two results, float and half, with accumulation and aliasing. */
+static const char mm_msl[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "kernel void mm(device const %1$s* a [[buffer(0)]], device const %1$s* b [[buffer(1)]],\n"
+    "    device float* out [[buffer(2)]], uint tid [[thread_index_in_threadgroup]])\n"
+    "{\n"
+    "  simdgroup_matrix<%1$s, 8, 8> ma, mb, mt;\n"
+    "  simdgroup_float8x8 mc, md;\n"
+    "  uint s = tid / 32u;\n"
+    "  simdgroup_load(ma, a + 64u * s);\n"
+    "  simdgroup_load(mb, b + 64u * s);\n"
+    "  simdgroup_load(mt, a + 64u * s, 8, ulong2(0, 0), true);\n"
+    "  simdgroup_multiply(mc, ma, mb);\n"
+    "  simdgroup_multiply_accumulate(md, mt, mb, mc);\n"
+    "  simdgroup_multiply_accumulate(mc, ma, mt, mc);\n"
+    "  simdgroup_store(md, out + 128u * s);\n"
+    "  simdgroup_store(mc, out + 128u * s + 64u);\n"
+    "}\n";
+
+static void test_mm(tm_device *d, const char *T) {
+  enum { S = 2 };
+  char msl[2048];
+  snprintf(msl, sizeof msl, mm_msl, T);
+  int half = !strcmp(T, "half");
+  tm_kernel_arg args[] = {{"a", 0, TM_ARG_BUFFER, half ? TM_F16 : TM_F32, 0},
+                          {"b", 1, TM_ARG_BUFFER, half ? TM_F16 : TM_F32, 0},
+                          {"out", 2, TM_ARG_BUFFER, TM_F32, 1}};
+  tm_kernel_info k = {.name = "mm", .source_file = "mm.py", .nargs = 3, .args = args, .nbuiltins = 1,
+                      .builtins = {TM_BI_THREAD_INDEX}, .threads_per_threadgroup = 32 * S, .uses_barriers = 1};
+  tm_module *m = emu_load(d, msl, &k);
+  if (!m) return;
+  static float af[64 * S], bf[64 * S], out[2][128 * S];
+  static _Float16 ah[64 * S], bh[64 * S];
+  unsigned s = 3;
+  for (int i = 0; i < 64 * S; i++) {
+    af[i] = emu_randf(&s) * (i % 5 ? 1.0f : 1000.0f);
+    bf[i] = emu_randf(&s) / (i % 3 ? 1.0f : 300.0f);
+  }
+  af[9] = NAN, bf[70] = INFINITY, af[100] = -0.0f, bf[33] = -INFINITY;
+  for (int i = 0; i < 64 * S; i++) ah[i] = (_Float16)af[i], bh[i] = (_Float16)bf[i];
+  void *pa = half ? (void *)ah : (void *)af, *pb = half ? (void *)bh : (void *)bf;
+  size_t es = half ? 2 : 4;
+  for (int p = 0; p < 2; p++) {
+    if (p) setenv("TRITON_METAL_CPU_COLLECTIVES", "per-lane", 1);
+    memset(out[p], 0xcd, sizeof out[p]);
+    tm_launch_arg la[] = {emu_buf(pa, 64 * S * es), emu_buf(pb, 64 * S * es), emu_buf(out[p], sizeof out[p])};
+    uint32_t grid[3] = {1, 1, 1};
+    char *err = NULL;
+    tm_status st = tm_launch(m, grid, la, 3, &err);
+    unsetenv("TRITON_METAL_CPU_COLLECTIVES");
+    CHECK(st == TM_OK);
+    if (st) fprintf(stderr, "%s\n", err);
+    tm_free(err);
+  }
+  int diff = 0, nan = 0;
+  for (int i = 0; i < 128 * S; i++) {
+    diff += bits(out[0][i]) != bits(out[1][i]);
+    nan += isnan(out[0][i]);
+  }
+  CHECK(diff == 0);
+  CHECK(nan > 0 && nan < 128 * S); /* the NaN spread through its rows and columns only */
+  tm_module_free(m);
+}
+
+static void test_bad_setting(tm_device *d) {
+  static const tm_kernel_arg args[] = {{"x", 0, TM_ARG_BUFFER, TM_F32, 0},
+                                       {"out", 1, TM_ARG_BUFFER, TM_F32, 1},
+                                       {"iout", 2, TM_ARG_BUFFER, TM_I32, 1}};
+  tm_kernel_info k = {.name = "coll", .source_file = "coll.py", .nargs = 3, .args = args, .nbuiltins = 3,
+                      .builtins = {TM_BI_THREADGROUP_POSITION, TM_BI_THREAD_INDEX, TM_BI_SIMDLANE},
+                      .threads_per_threadgroup = TG, .uses_barriers = 1};
+  tm_module *m = emu_load(d, coll_msl, &k);
+  if (!m) return;
+  static float x[N], out[12 * N];
+  static int iout[6 * N];
+  char *err = NULL;
+  CHECK(run_coll(m, x, out, iout, "sometimes", &err) == TM_ERR_INVALID);
+  CHECK_CONTAINS(err, "TRITON_METAL_CPU_COLLECTIVES=sometimes: expected once or per-lane");
+  tm_free(err);
+  err = NULL;
+  CHECK(run_coll(m, x, out, iout, "once", &err) == TM_OK);
+  tm_free(err);
+  tm_module_free(m);
+}
+
+int main(void) {
+  emu_fresh_cache();
+  tm_device *d = emu_open();
+  if (!d) return check_report("test_emu_collectives");
+  test_collectives(d, 0);
+  test_collectives(d, 1);
+  test_mm(d, "float");
+  test_mm(d, "half");
+  test_bad_setting(d);
+  tm_device_close(d);
+  emu_rm_cache();
+  return check_report("test_emu_collectives");
+}
