@@ -334,6 +334,9 @@ def write_md(r, path, png_name):
          f"Machine: {r['machine']['description']}. Command: `{r['command']}` "
          f"({r['elapsed_s'] / 60:.1f} min{', --quick: fewer repetitions' if r['quick'] else ''}).",
          "", "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".", "",
+         "The emulator's optimisation level: `TRITON_METAL_OPT=" + r.get("emulator_opt", "tiered") + "`"
+         + (" (the default: new kernels at -O0, -O2 swapped in after 8 launches or 20 ms)"
+            if r.get("emulator_opt", "tiered").startswith("tiered") else "") + ".", "",
          "Every figure below was measured in this run, beside its reference. Times are medians "
          "after warm-up (min – max in the detail tables); a ratio is reference time / our time, "
          "so it says how many times faster we are. No GPU on this machine: the GPU parts of "
@@ -513,6 +516,7 @@ def main():
     model = cpu_model()
     load_start = os.getloadavg()[0]
     r = {"date": datetime.date.today().isoformat(), "quick": a.quick,
+         "emulator_opt": os.environ.get("TRITON_METAL_OPT") or "tiered",
          "command": "make bench" + (" BENCH_ARGS=--quick" if a.quick else ""),
          "machine": {"slug": machine_slug(model),
                      "description": f"{platform.system()} {platform.machine()}, {model}, "

@@ -59,8 +59,10 @@ def _import_side(side):
     if side == "ours":
         sys.path.insert(0, os.path.join(ROOT, "python"))
         import triton_metal
-        triton_metal.install(force=True)  # `import triton` in the kernel files -> ours
-        assert sys.modules["triton"] is triton_metal
+        assert triton_metal.install(force=True)  # `import triton` in the kernel files -> ours
+        import triton
+        import _triton_metal_finder
+        assert _triton_metal_finder.is_ours(triton), triton.__file__
     else:
         assert os.environ.get("TRITON_INTERPRET") == "1", "run with TRITON_INTERPRET=1"
 
