@@ -74,14 +74,16 @@ static float fold_sum(const float *x, int b, int n) {
   return r;
 }
 
+static const tm_kernel_arg coll_args[] = {{"x", 0, TM_ARG_BUFFER, TM_F32, 0},
+                                          {"out", 1, TM_ARG_BUFFER, TM_F32, 1},
+                                          {"iout", 2, TM_ARG_BUFFER, TM_I32, 1}};
+static const tm_kernel_info coll_info = {.name = "coll", .source_file = "coll.py", .nargs = 3, .args = coll_args,
+                                         .nbuiltins = 3,
+                                         .builtins = {TM_BI_THREADGROUP_POSITION, TM_BI_THREAD_INDEX, TM_BI_SIMDLANE},
+                                         .threads_per_threadgroup = TG, .uses_barriers = 1};
+
 static void test_collectives(tm_device *d, int special) {
-  static const tm_kernel_arg args[] = {{"x", 0, TM_ARG_BUFFER, TM_F32, 0},
-                                       {"out", 1, TM_ARG_BUFFER, TM_F32, 1},
-                                       {"iout", 2, TM_ARG_BUFFER, TM_I32, 1}};
-  tm_kernel_info k = {.name = "coll", .source_file = "coll.py", .nargs = 3, .args = args, .nbuiltins = 3,
-                      .builtins = {TM_BI_THREADGROUP_POSITION, TM_BI_THREAD_INDEX, TM_BI_SIMDLANE},
-                      .threads_per_threadgroup = TG, .uses_barriers = 1};
-  tm_module *m = emu_load(d, coll_msl, &k);
+  tm_module *m = emu_load(d, coll_msl, &coll_info);
   if (!m) return;
   static float x[N], out[2][12 * N];
   static int iout[2][6 * N];
@@ -187,13 +189,7 @@ static void test_mm(tm_device *d, const char *T) {
 }
 
 static void test_bad_setting(tm_device *d) {
-  static const tm_kernel_arg args[] = {{"x", 0, TM_ARG_BUFFER, TM_F32, 0},
-                                       {"out", 1, TM_ARG_BUFFER, TM_F32, 1},
-                                       {"iout", 2, TM_ARG_BUFFER, TM_I32, 1}};
-  tm_kernel_info k = {.name = "coll", .source_file = "coll.py", .nargs = 3, .args = args, .nbuiltins = 3,
-                      .builtins = {TM_BI_THREADGROUP_POSITION, TM_BI_THREAD_INDEX, TM_BI_SIMDLANE},
-                      .threads_per_threadgroup = TG, .uses_barriers = 1};
-  tm_module *m = emu_load(d, coll_msl, &k);
+  tm_module *m = emu_load(d, coll_msl, &coll_info);
   if (!m) return;
   static float x[N], out[12 * N];
   static int iout[6 * N];
