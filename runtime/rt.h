@@ -205,6 +205,8 @@ typedef struct CpuObj {
   unsigned long launches;  /* launches run, and their seconds */
   double run_s;
   CpuTierUp *up;           /* the pending -O2 build of a tiered object, or NULL */
+  _Atomic int tiering;     /* up != NULL, read without the lock by every launch (cpu.c): an
+                              -O2 object pays nothing for the tier bookkeeping */
   struct CpuObj *next;
 } CpuObj;
 

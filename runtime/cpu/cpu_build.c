@@ -1250,6 +1250,7 @@ void cpu_obj_tier_swap(CpuDev *d, CpuObj *o) {
     u->ready = NULL;
   }
   if (u) o->up = NULL; /* swapped, or the -O2 build failed: -O0 it stays */
+  if (u) atomic_store_explicit(&o->tiering, 0, memory_order_release);
   pthread_mutex_unlock(&d->mu);
   tier_free(u);
   if (old) dlclose(old);
@@ -1403,6 +1404,7 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl_in, const tm_kernel_info *info,
       o->dl = got->dl, o->entry = got->entry, o->range = got->range, o->racecheck = got->racecheck;
       o->opt = opt;
       o->up = up;
+      atomic_store_explicit(&o->tiering, up != NULL, memory_order_release);
       free(got);
     } else { /* out of the list; freed by the last waiter, or here */
       CpuObj **p = &d->objs;
