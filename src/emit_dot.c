@@ -164,6 +164,14 @@ static bool sg_plan(Emitter *E, Ins *in, SgPlan *p) {
 }
 
 
+/* The staged operands' threadgroup array (A's M rows of kc + pad, then B's
+ * kc rows of N + pad, or N rows of kc + pad when transposed), for dot `in`. */
+static const char *sg_staging(Emitter *E, const Ins *in, const SgPlan *p) {
+  const Ins *ai = &E->f->ins.v[in->args[0]], *bi = &E->f->ins.v[in->args[1]];
+  int M = ai->ty.shape[0], N = bi->ty.shape[1], kcp = p->kc + p->pad;
+  return em_smem(E, (tm_dtype)ai->ty.dt, M * kcp + (p->bt ? N * kcp : p->kc * (N + p->pad)));
+}
+
 /* The SIMD-group's place in the tiling: tm_w, its first output row tm_r and column tm_c. */
 static void sg_place(Emitter *E, const SgPlan *p, int ind) {
   em_line(E, ind, "uint tm_w = tm_tid / 32u, tm_r = tm_w / %du * %du, tm_c = tm_w %% %du * %du;\n", p->WN, p->TM * 8, p->WN, p->TN * 8);
@@ -340,7 +348,7 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   int TM = p->TM, TN = p->TN, active = p->WM * p->WN, nw = E->f->num_warps;
   tm_dtype din = (tm_dtype)ai->ty.dt;
   int kcp = kc + p->pad, Np = N + p->pad; /* the staged rows' pitches (B's: kcp when transposed) */
-  const char *smA = em_smem(E, din, M * kcp + (p->bt ? N * kcp : kc * Np));
+  const char *smA = sg_staging(E, in, p);
   const char *T = em_tname(E, (tm_dtype)in->ty.dt), *TA = em_tname(E, p->dacc), *TI = em_tname(E, din);
   const char *carried = E->sg_acc ? E->sg_acc[id] : NULL, *acc = carried ? carried : "tm_acc";
   in->path = (carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP) | (p->mm ? DOT_MATMUL2D : 0);
@@ -456,16 +464,15 @@ void em_dot_hoist_a(Emitter *E, int op, int ind) {
     SgPlan p;
     if (in->op != O_DOT || in_tree(f, body, in->args[0]) || !sg_plan(E, in, &p) || p.mm) continue;
     Ins *ai = &f->ins.v[in->args[0]];
-    int M = ai->ty.shape[0], K = ai->ty.shape[1], kc = p.kc, kcp = kc + p.pad;
-    int words = p.pair ? p.TM / 2 * (K / 8) * 2 : p.TM * (K / 8) * 8 * 8 * tm_dtype_bytes((tm_dtype)ai->ty.dt) / 32 / 4;
+    int K = ai->ty.shape[1], kc = p.kc, kcp = kc + p.pad;
+    /* 32-bit words a thread holds: a 16x8 pair is 2; an 8x8 matrix is 64 elements over 32 lanes */
+    int words = p.pair ? p.TM / 2 * (K / 8) * 2 : p.TM * (K / 8) * 2 * tm_dtype_bytes((tm_dtype)ai->ty.dt) / 4;
     if (words > 32) continue;
     tm_dtype din = (tm_dtype)ai->ty.dt;
     const char *TI = em_tname(E, din), *qa = arena_printf(&E->c->arena, "tm_qa%d", id);
     int saved = E->cur;
     E->cur = id; /* the scratch is the dot's */
-    Ins *bi_ = &f->ins.v[in->args[1]];
-    int N = bi_->ty.shape[1], Np = N + p.pad;
-    const char *smA = em_smem(E, din, M * kcp + (p.bt ? N * kcp : kc * Np));
+    const char *smA = sg_staging(E, in, &p);
     em_line(E, ind, "// tl.dot @%d: A is the same on every iteration: staged and loaded into fragments once, here\n", in->line);
     if (p.pair) em_line(E, ind, "tm_mma_a16<%s> %s[%d][%d];\n", TI, qa, K / 8, p.TM / 2);
     else em_line(E, ind, "simdgroup_matrix<%s, 8, 8> %s[%d][%d];\n", TI, qa, K / 8, p.TM);
