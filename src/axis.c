@@ -9,11 +9,20 @@
  *            bytes for pointers), from arange starts, constants, and the
  *            launch-time specialization (integers divisible by 16, 16-byte
  *            aligned pointers);
- *   uniform  the same value all along the dim (splats and scalars).
+ *   uniform  the same value all along the dim (splats and scalars);
+ *   cst      (last dim only) runs of cst equal values, each starting at a
+ *            position that is a multiple of cst: elementwise ops keep the
+ *            shortest of their operands' runs, and an integer comparison
+ *            `x < n` (or >=; or n > x, n <= x) of a run-aligned contiguous x
+ *            against a uniform n is constant over runs of the largest power
+ *            of two dividing x's runs, x's alignment and n's: such a run
+ *            [m g, m g + g) is all below n g' or all at or above it.
  * Guarantees: a block load or store gets vec = V > 1 only when each thread's
  * V consecutive slots (along its layout's fastest dim) are V consecutive elements at an
  * address aligned to V elements; the emitter then moves them as one vector,
- * falling back to single elements for a vector whose mask is not all true.
+ * falling back to single elements for a vector whose mask is not all true;
+ * a mask with cst >= V (vmask) is read once per vector, so each vector is one
+ * predicated access with no fallback (the code a GPU compiler can batch).
  */
 #include <string.h>
 
@@ -168,6 +177,47 @@ static void carried(Fn *f, Ins *in, bool with_yield) {
   in->uniform = in->uniform && v->uniform;
 }
 
+/* Runs of equal values along the last dim (Ins.cst), from the operands'
+ * runs and their contiguity and alignment (stored fields). */
+static int const_run(Fn *f, Ins *in) {
+  int n = in->ty.rank ? in->ty.shape[in->ty.rank - 1] : 1;
+  if (in->uniform || !in->ty.rank) return n;
+  int r = n;
+  switch ((Op)in->op) {
+  case O_BROADCAST: case O_EXPAND_DIMS: case O_CONVERT: case O_HINT:
+  case O_ADD: case O_SUB: case O_MUL: case O_DIV: case O_REM:
+  case O_AND: case O_OR: case O_XOR: case O_SHL: case O_SHR:
+  case O_MIN: case O_MAX: case O_NEG: case O_NOT: case O_CMP:
+  case O_SELECT: case O_CAST: case O_BITCAST: case O_MATH:
+    for (int i = 0; i < in->nargs; i++) {
+      Ins *a = &f->ins.v[in->args[i]];
+      int c = !a->ty.rank ? n : a->cst < 1 ? 1 : a->cst;
+      if (in->op == O_EXPAND_DIMS && in->aux == in->ty.rank - 1) c = n; /* the new last dim: size 1 */
+      if (c < r) r = c;
+    }
+    break;
+  default:
+    return 1;
+  }
+  if (in->op == O_CMP && in->nargs == 2) {
+    Ins *x = &f->ins.v[in->args[0]], *b = &f->ins.v[in->args[1]];
+    Cmp cmp = (Cmp)in->aux;
+    if (cmp == C_GT || cmp == C_LE) { /* n > x, n <= x */
+      Ins *t = x;
+      x = b;
+      b = t;
+    }
+    if ((cmp == C_LT || cmp == C_GE || cmp == C_GT || cmp == C_LE) && dt_is_int((tm_dtype)x->ty.dt) &&
+        x->ty.dt != TM_I1 && x->ty.rank && !x->uniform && b->uniform) {
+      int64_t g = pow2_factor(x->contig); /* groups of g positions lie within one run */
+      if (pow2_factor(x->div) < g) g = pow2_factor(x->div);
+      if (pow2_factor(b->div) < g) g = pow2_factor(b->div);
+      if (g > r) r = g > n ? n : (int)g;
+    }
+  }
+  return r > n ? n : r;
+}
+
 /* Along the last dim, for every value in program order (fields of Ins). */
 static void analyze(Fn *f, int id, bool with_yield) {
   Ins *in = &f->ins.v[id];
@@ -177,6 +227,7 @@ static void analyze(Fn *f, int id, bool with_yield) {
     in->div = 1;
     in->uniform = in->ty.rank == 0;
     carried(f, in, with_yield);
+    in->cst = in->uniform ? (in->ty.rank ? in->ty.shape[in->ty.rank - 1] : 1) : 1;
     return;
   }
   Axis a = in->nargs > 0 ? stored(&f->ins.v[in->args[0]]) : none;
@@ -185,6 +236,7 @@ static void analyze(Fn *f, int id, bool with_yield) {
   in->contig = r.contig;
   in->div = r.div;
   in->uniform = r.uniform;
+  in->cst = const_run(f, in);
 }
 
 /* Along any dim, on demand, before layouts exist (layout.c asks whether a
@@ -244,5 +296,12 @@ void axis_analyze(Ctx *c, Fn *f) {
     if ((in->op == O_LOAD || in->op == O_STORE) && f->ins.v[in->args[0]].ty.rank &&
         f->ins.v[in->args[0]].ty.dt != TM_F64) /* float64 stores go element by element, as bits */
       in->vec = vector_width(c, f, in);
+    bool masked = in->op == O_STORE ? in->nargs == 3 : in->nargs >= 2;
+    in->vmask = false;
+    if (in->vec > 1 && masked) { /* a mask the same over each vector, along the last dim */
+      Layout *l = in->layout;
+      Ins *m = &f->ins.v[in->args[in->op == O_STORE ? 2 : 1]];
+      in->vmask = l->dims[l->rank - 1] == l->order[0] && m->ty.rank && m->cst >= in->vec;
+    }
   }
 }

@@ -1434,7 +1434,11 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
   em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint k0 = 0; k0 < %du; k0 += %du) { // %d-element vectors\n", PT, V, V);
   const char *all = "true";
-  if (has_mask) {
+  if (has_mask && in->vmask) { /* the mask is the same over each vector (axis.c): read it once */
+    em_line(E, ind + 1, "bool all;\n");
+    em_line(E, ind + 1, "{ uint k = k0; all = %s; }\n", mref);
+    all = "all";
+  } else if (has_mask) {
     em_indent(&E->out, ind + 1);
     buf_printf(&E->out, "bool all = true;\n");
     em_indent(&E->out, ind + 1);
@@ -1465,6 +1469,14 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
     em_indent(&E->out, ind + 2);
     buf_printf(&E->out, "*%s = t;\n", em_access(E, true, in->args[0], arena_printf(a, "(%s %s*)(%s)", E->dq, TV, pref), in->line));
   }
+  if (!has_mask) { /* no else */
+  } else if (in->vmask) { /* the whole vector is masked off */
+    if (!store) {
+      const char *other = in->nargs == 3 ? em_ref(E, in->args[2]) : arena_printf(a, "%s(0)", T);
+      em_line(E, ind + 1, "} else {\n");
+      em_line(E, ind + 2, "for (uint k = k0; k < k0 + %du; ++k) v%d[k] = %s;\n", V, id, other);
+    }
+  } else {
   em_indent(&E->out, ind + 1);
   buf_puts(&E->out, "} else {\n");
   em_indent(&E->out, ind + 2);
@@ -1477,6 +1489,7 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
     const char *val = em_ref(E, in->args[1]);
     if (dt == TM_I1) val = arena_printf(a, "%s(%s)", MT, val);
     buf_printf(&E->out, "for (uint k = k0; k < k0 + %du; ++k) if (%s) *%s = %s;\n", V, mref, em_access(E, true, in->args[0], pref, in->line), val);
+  }
   }
   em_indent(&E->out, ind + 1);
   buf_puts(&E->out, "}\n");

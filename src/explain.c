@@ -69,7 +69,8 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
     const char *down = l->order[0] != l->prank - 1 ? arena_printf(a, ", along dim %d", l->order[0]) : "";
     if (in->vec > 1)
       buf_printf(&b, "  %-6s @%d:%d  %s  vector of %d (%d bytes)%s%s\n", op_name((Op)in->op), in->line, in->col,
-                 type_str(a, p->ty), in->vec, in->vec * bytes, masked ? ", mask checked per vector" : "", down);
+                 type_str(a, p->ty), in->vec, in->vec * bytes,
+                 !masked ? "" : in->vmask ? ", mask the same over each vector (read once)" : ", mask checked per vector", down);
     else
       buf_printf(&b, "  %-6s @%d:%d  %s  scalar (%d bytes)%s [contiguity %d, alignment %lld]\n", op_name((Op)in->op), in->line,
                  in->col, type_str(a, p->ty), bytes, masked ? ", masked" : "", p->contig, (long long)p->div);

@@ -268,6 +268,9 @@ typedef struct Ins {
   int contig;
   int64_t div;
   bool uniform;      /* the same value along the last dim (a splat, a scalar) */
+  int cst;           /* runs of `cst` equal values along the last dim, each starting at a
+                      * position that is a multiple of cst (Triton's constancy) */
+  bool vmask;        /* a vector access whose mask is the same over each vector (cst >= vec) */
   uint8_t path;      /* which lowering the emitter chose, for explain: DOT_* (tl.dot), SCAN_* (scans) */
   int vec;           /* emit.c: a load/store done `vec` elements at a time (0: scalar) */
   const char *note;  /* the emitter's account of how it lowered this op, for explain (arena; NULL: none) */

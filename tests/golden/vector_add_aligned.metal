@@ -60,14 +60,14 @@ kernel void add_kernel(
   }
   float v14[8];
   for (uint k0 = 0; k0 < 8u; k0 += 4u) { // 4-element vectors
-    bool all = true;
-    for (uint k = k0; k < k0 + 4u; ++k) all = all && v11[k];
+    bool all;
+    { uint k = k0; all = v11[k]; }
     if (all) {
       uint k = k0;
       float4 t = *TM_LDA((device const float4*)(v13[k]), 12, 0);
       for (uint u = 0; u < 4u; ++u) v14[k0 + u] = t[u];
     } else {
-      for (uint k = k0; k < k0 + 4u; ++k) v14[k] = v11[k] ? *TM_LDA(v13[k], 12, 0) : float(0);
+      for (uint k = k0; k < k0 + 4u; ++k) v14[k] = float(0);
     }
   }
   device const float* v16[8];
@@ -76,14 +76,14 @@ kernel void add_kernel(
   }
   float v17[8];
   for (uint k0 = 0; k0 < 8u; k0 += 4u) { // 4-element vectors
-    bool all = true;
-    for (uint k = k0; k < k0 + 4u; ++k) all = all && v11[k];
+    bool all;
+    { uint k = k0; all = v11[k]; }
     if (all) {
       uint k = k0;
       float4 t = *TM_LDA((device const float4*)(v16[k]), 13, 1);
       for (uint u = 0; u < 4u; ++u) v17[k0 + u] = t[u];
     } else {
-      for (uint k = k0; k < k0 + 4u; ++k) v17[k] = v11[k] ? *TM_LDA(v16[k], 13, 1) : float(0);
+      for (uint k = k0; k < k0 + 4u; ++k) v17[k] = float(0);
     }
   }
   device float* v19[8];
@@ -93,15 +93,13 @@ kernel void add_kernel(
     v20[k] = v14[k] + v17[k];
   }
   for (uint k0 = 0; k0 < 8u; k0 += 4u) { // 4-element vectors
-    bool all = true;
-    for (uint k = k0; k < k0 + 4u; ++k) all = all && v11[k];
+    bool all;
+    { uint k = k0; all = v11[k]; }
     if (all) {
       uint k = k0;
       float4 t;
       for (uint u = 0; u < 4u; ++u) { uint k = k0 + u; t[u] = float(v20[k]); }
       *TM_STA((device float4*)(v19[k]), 14, 2) = t;
-    } else {
-      for (uint k = k0; k < k0 + 4u; ++k) if (v11[k]) *TM_STA(v19[k], 14, 2) = v20[k];
     }
   }
 }
