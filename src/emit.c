@@ -1168,7 +1168,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
   /* 3. SIMD-groups: every thread's partials through threadgroup memory, all
    * result slots at once, or KC slots at a time when they do not fit */
   if (A->wpc[pd] > 1) {
-    int T = E->f->num_warps * 32, per_k = T; /* bytes staged per result slot: the valid flags... */
+    int T = E->f->num_warps * 32, per_k = dup_pd ? T : 0; /* bytes staged per result slot: the valid flags... */
     for (int i = 0; i < n; i++) {
       tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
       per_k += T * (dt == TM_I1 ? 1 : tm_dtype_bytes(dt)) * (i + 1); /* ...and the inputs' stripes */
@@ -1190,7 +1190,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     }
     /* the valid flags take the bool array's stripe after the inputs' (input i
      * uses stripe i of its dtype's array: a bool input must not share theirs) */
-    const char *smv = arena_printf(a, "%s[%d + ", em_smem(E, TM_I1, T * KC * (n + 1)), T * KC * n);
+    const char *smv = dup_pd ? arena_printf(a, "%s[%d + ", em_smem(E, TM_I1, T * KC * (n + 1)), T * KC * n) : NULL;
     int i3 = in1;
     if (chunked) {
       em_line(E, in1, "for (uint k0 = 0; k0 < %du; k0 += %du) {\n", RP, KC);
@@ -1203,8 +1203,10 @@ static void emit_reduce(Emitter *E, int id, int ind) {
       em_indent(&E->out, i3 + 1);
       buf_printf(&E->out, "%stm_tid * %du + k] = a%d[%s];\n", sm[i], KC, i, kk);
     }
-    em_indent(&E->out, i3 + 1);
-    buf_printf(&E->out, "%stm_tid * %du + k] = av[%s];\n", smv, KC, kk);
+    if (dup_pd) {
+      em_indent(&E->out, i3 + 1);
+      buf_printf(&E->out, "%stm_tid * %du + k] = av[%s];\n", smv, KC, kk);
+    }
     em_indent(&E->out, i3);
     buf_puts(&E->out, "}\n");
     em_barrier(E, i3);
@@ -1212,10 +1214,15 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     buf_printf(&E->out, "uint wbase = tm_tid / 32u - (tm_tid / 32u / %du %% %du) * %du;\n", wstride, A->wpc[pd], wstride);
     em_indent(&E->out, i3);
     buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", KC);
+    if (dup_pd) {
+      em_indent(&E->out, i3 + 1);
+      buf_printf(&E->out, "av[%s] = false;\n", kk);
+    } else { /* every SIMD-group's partial is valid: start from the first one's */
+      for (int i = 0; i < n; i++)
+        em_line(E, i3 + 1, "a%d[%s] = %s(wbase * 32u + tm_tid %% 32u) * %du + k];\n", i, kk, sm[i], KC);
+    }
     em_indent(&E->out, i3 + 1);
-    buf_printf(&E->out, "av[%s] = false;\n", kk);
-    em_indent(&E->out, i3 + 1);
-    buf_printf(&E->out, "for (uint w = 0; w < %du; ++w) {\n", A->wpc[pd]);
+    buf_printf(&E->out, "for (uint w = %d; w < %du; ++w) {\n", dup_pd ? 0 : 1, A->wpc[pd]);
     em_indent(&E->out, i3 + 2);
     buf_printf(&E->out, "uint t2 = (wbase + w * %du) * 32u + tm_tid %% 32u;\n", wstride);
     for (int i = 0; i < n; i++) {
@@ -1224,9 +1231,13 @@ static void emit_reduce(Emitter *E, int id, int ind) {
       oth[i] = arena_printf(a, "o%d", i);
       acc[i] = arena_printf(a, "a%d[%s]", i, kk);
     }
-    em_indent(&E->out, i3 + 2);
-    buf_printf(&E->out, "bool ov = %st2 * %du + k];\n", smv, KC);
-    combine_valid(E, in, acc, arena_printf(a, "av[%s]", kk), oth, "ov", i3 + 2);
+    if (dup_pd) {
+      em_indent(&E->out, i3 + 2);
+      buf_printf(&E->out, "bool ov = %st2 * %du + k];\n", smv, KC);
+      combine_valid(E, in, acc, arena_printf(a, "av[%s]", kk), oth, "ov", i3 + 2);
+    } else {
+      em_combine(E, in, acc, oth, i3 + 2);
+    }
     em_indent(&E->out, i3 + 1);
     buf_puts(&E->out, "}\n");
     em_indent(&E->out, i3);

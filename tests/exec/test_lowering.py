@@ -303,6 +303,8 @@ def test_reduction_shuffles_validity_only_where_lanes_hold_duplicates(N, rng):
     k = row_max_sum_kernel[(3,)](x, m, s, N=N)
     msl = k.asm["msl"]
     assert ("tm_shfl_xor(av[k]" in msl) == (N == 16) and ("simd_any" in msl) == (N == 16)
+    if N == 1024:  # nor valid flags through threadgroup memory between the SIMD-groups
+        assert "tm_smem_float" in msl and "tm_smem_bool" not in msl and "bool ov" not in msl
     np.testing.assert_allclose(s, x.sum(1, dtype=np.float64), rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(m[[0, 2]], x[[0, 2]].max(1))
     assert m[1] == np.nanmax(x[1])  # tl.max ignores NaN (maxnum)
