@@ -673,10 +673,26 @@ void emit_dot(Emitter *E, int id, int ind) {
   int pl = R->dims[r - 1], G = 1;
   if (R->stride[pl] == 1)
     while (G < 4 && R->espt[pl] % (2 * G) == 0) G *= 2;
-  em_line(E, ind + 1, "for (uint k = 0; k < %du; k += %du) {\n", R->per_thread, G);
-  em_coords(E, R, &E->out, ind + 2, false);
   const char *bm = r == 3 ? arena_printf(a, "c%d * %d + ", R->dims[0], M * kc) : "";
   const char *bn = r == 3 ? arena_printf(a, "c%d * %d + ", R->dims[0], kc * N) : "";
+  if (R->per_thread <= 64) {
+    /* few result slots: kk outermost, every slot's sum in a register (the
+     * slot loop unrolls), so each staged B element is read once per kk for
+     * all the rows a thread holds; each sum still runs over kk in order */
+    em_line(E, ind + 1, "for (int kk = 0; kk < %d; ++kk) {\n", kc);
+    em_line(E, ind + 2, "for (uint k = 0; k < %du; k += %du) {\n", R->per_thread, G);
+    em_coords(E, R, &E->out, ind + 3, false);
+    em_line(E, ind + 3, "%s tm_a = %s(%s[%sc%d * %d + kk]);\n", TA, TA, smA, bm, R->dims[r - 2], kc);
+    for (int g = 0; g < G; g++)
+      em_line(E, ind + 3, "d%d[k + %du] += tm_a * %s(%s%sc%d + %d + kk * %d]);\n", id, g, TA, smB_name, bn, pl, g, N);
+    em_line(E, ind + 2, "}\n");
+    em_line(E, ind + 1, "}\n");
+    em_barrier(E, ind + 1);
+    em_line(E, ind, "}\n");
+    goto done;
+  }
+  em_line(E, ind + 1, "for (uint k = 0; k < %du; k += %du) {\n", R->per_thread, G);
+  em_coords(E, R, &E->out, ind + 2, false);
   for (int g = 0; g < G; g++) em_line(E, ind + 2, "%s tm_s%d = d%d[k + %du];\n", TA, g, id, g);
   em_line(E, ind + 2, "for (int kk = 0; kk < %d; ++kk) {\n", kc);
   em_line(E, ind + 3, "%s tm_a = %s(%s[%sc%d * %d + kk]);\n", TA, TA, smA, bm, R->dims[r - 2], kc);
@@ -688,6 +704,7 @@ void emit_dot(Emitter *E, int id, int ind) {
   em_barrier(E, ind + 1);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
+done:
   E->group = R;
   em_indent(&E->out, ind);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) v%d[k] = %s(%s(%s) + d%d[k]);\n", R->per_thread, id, T, TA,
