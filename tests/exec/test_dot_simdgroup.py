@@ -6,6 +6,7 @@ compile for M3-Max and for M5 (TRITON_METAL_HW is read once per process). The CL
 which path a target and an opt level choose."""
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -52,9 +53,10 @@ def test_path_by_target_and_opt_level():
     for msl in (compile_cli("--target", "M3-Max", env={"TRITON_METAL_OPT_LEVEL": "0"}),
                 compile_cli("--target", "generic")):
         assert "simdgroup" not in msl and "tl.dot: simdgroup_matrix" not in msl
-    # the portable path: four neighbouring result columns per pass over K (the layout gives each
-    # thread runs of four along N), one A element each step
-    assert "tm_s3 += tm_a * float(" in msl and "tm_s4" not in msl
+    # the portable path: K outermost, then the thread's result slots four neighbouring columns at
+    # a time (the layout gives each thread runs of four along N), one A element each
+    assert re.search(r"for \(int kk = 0; kk < 16; \+\+kk\) \{\n\s*for \(uint k = 0; k < 8u; k \+= 4u\)", msl), msl
+    assert re.search(r"d\d+\[k \+ 3u\] \+= tm_a \* float\(", msl) and "[k + 4u]" not in msl, msl
     # explain gives the operand staging and the accumulator's tiling
     ex = subprocess.run([str(CLI), "explain", str(ROOT / "tests" / "golden" / "matmul_simdgroup.py"), "--kernel", "matmul",
                          "--signature", "*fp16,*fp16,*fp16,i32", "-D", "BLOCK_M=32", "-D", "BLOCK_N=32", "-D", "BLOCK_K=16",
