@@ -1026,6 +1026,26 @@ static bool is_plain_sum(Emitter *E, Ins *red) {
   return adds == 1 && other == 0;
 }
 
+/* Whether a reduce's combine region is exactly one NaN-ignoring min or max
+ * of its two arguments (tl.min, tl.max): its op, else 0. */
+static int plain_minmax(Emitter *E, Ins *red) {
+  Block *rb = red->regions[0];
+  int op = 0, args = 0;
+  for (int i = 0; i < rb->ins.n; i++) {
+    Ins *x = &E->f->ins.v[rb->ins.v[i]];
+    if (x->op == O_BLOCKARG) {
+      args++;
+    } else if ((x->op == O_MIN || x->op == O_MAX) && !op && x->aux == 0 && x->nargs == 2 &&
+               E->f->ins.v[x->args[0]].op == O_BLOCKARG && E->f->ins.v[x->args[1]].op == O_BLOCKARG &&
+               x->args[0] != x->args[1]) {
+      op = x->op;
+    } else if (x->op != O_YIELD) {
+      return 0;
+    }
+  }
+  return args == 2 ? op : 0;
+}
+
 /* A reduction along one axis, with no identity element needed:
  *   1. in-thread over the slots that differ only along the axis (duplicates skipped)
  *   2. across the lanes that differ along it: xor-shuffle butterfly
@@ -1110,6 +1130,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
   if (A->tpw[pd] == 32 && lstride == 1 && n == 1 && is_plain_sum(E, in) && (dt0 == TM_F32 || dt0 == TM_I32 || dt0 == TM_U32)) {
     /* a sum over the whole SIMD-group: one simd_sum (invalid lanes add zero) */
     E->uses_barrier = true;
+    in->note = "one simd_sum";
     em_indent(&E->out, in1);
     buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", RP);
     em_indent(&E->out, in1 + 1);
@@ -1122,6 +1143,28 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     }
     em_indent(&E->out, in1);
     buf_puts(&E->out, "}\n");
+  } else if (A->tpw[pd] == 32 && lstride == 1 && n == 1 && !dup_pd && plain_minmax(E, in) &&
+             (((dt0 == TM_F32 || dt0 == TM_F16) && RP <= 2) || ((dt0 == TM_I32 || dt0 == TM_U32) && RP <= 4))) {
+    /* tl.max / tl.min over the whole SIMD-group: one simd_max / simd_min.
+     * Floats ignore NaN (maxnum): NaN lanes take part as -inf (+inf for a
+     * min) and the result stays NaN only where every lane is NaN, so the
+     * SIMD-group operation never sees a NaN (Metal does not say what its
+     * simd_max makes of one) */
+    bool mx = plain_minmax(E, in) == O_MAX;
+    const char *T = em_tname(E, dt0), *fn = mx ? "simd_max" : "simd_min";
+    E->uses_barrier = true;
+    in->note = dt0 == TM_F32 || dt0 == TM_F16 ? (mx ? "one simd_max (NaN lanes as -inf) and one simd_all"
+                                                    : "one simd_min (NaN lanes as +inf) and one simd_all")
+                                              : (mx ? "one simd_max" : "one simd_min");
+    em_line(E, in1, "for (uint k = 0; k < %du; ++k) {\n", RP);
+    if (dt0 == TM_F32 || dt0 == TM_F16) {
+      em_line(E, in1 + 1, "bool tm_nan = isnan(a0[k]);\n");
+      em_line(E, in1 + 1, "%s tm_m = %s(tm_nan ? %s(%sINFINITY) : a0[k]);\n", T, fn, T, mx ? "-" : "");
+      em_line(E, in1 + 1, "if (!simd_all(tm_nan)) a0[k] = tm_m;\n");
+    } else {
+      em_line(E, in1 + 1, "a0[k] = %s(a0[k]);\n", fn);
+    }
+    em_line(E, in1, "}\n");
   } else if (A->tpw[pd] > 1 && !dup_pd && n == 1 && RP % 2 == 0 &&
              (dt0 == TM_F32 || dt0 == TM_I32 || dt0 == TM_U32 || dt0 == TM_F16)) {
     /* several result slots per thread, all lanes valid: each butterfly step

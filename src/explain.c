@@ -92,8 +92,8 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
       buf_printf(&b, "scan @%d:%d axis %d: sequential, through threadgroup memory, one line per thread\n", in->line, in->col, in->aux);
       continue;
     }
-    buf_printf(&b, "reduction @%d:%d axis %d: COALESCED input (%s); in-thread over %d, SIMD-group xor-shuffles over %d lanes, "
-               "%s\n", in->line, in->col, in->aux, layout_str(a, l), l->per[pd], l->tpw[pd],
+    buf_printf(&b, "reduction @%d:%d axis %d: COALESCED input (%s); in-thread over %d, SIMD-group %s over %d lanes, "
+               "%s\n", in->line, in->col, in->aux, layout_str(a, l), l->per[pd], in->note ? in->note : "xor-shuffles", l->tpw[pd],
                l->wpc[pd] > 1 ? arena_printf(a, "%d SIMD-groups through threadgroup memory (2 barriers)", l->wpc[pd])
                               : "no threadgroup memory");
   }

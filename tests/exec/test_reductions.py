@@ -203,3 +203,78 @@ def test_outer_product_broadcasting(rng):
     out = np.zeros((8, 64), np.float32)
     broadcast_kernel[(1,)](a, b, out, BM=8, BN=64)
     np.testing.assert_array_equal(out, a[:, None] * b[None, :] - b[None, :])
+
+
+@triton.jit
+def row_minmax_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    # one row per program; BLOCK over num_warps * 32 lanes: each SIMD-group
+    # folds its lanes with one simd_max / simd_min
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + tl.program_id(0) * n + offs, mask=offs < n, other=float("nan"))
+    tl.store(out_ptr + 2 * tl.program_id(0), tl.max(x, axis=0))
+    tl.store(out_ptr + 2 * tl.program_id(0) + 1, tl.min(x, axis=0))
+
+
+@triton.jit
+def row_minmax_int_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + tl.program_id(0) * n + offs, mask=offs < n, other=0)
+    tl.store(out_ptr + 2 * tl.program_id(0), tl.max(x, axis=0))
+    tl.store(out_ptr + 2 * tl.program_id(0) + 1, tl.min(x, axis=0))
+
+
+def nan_rows(dtype, block, rng):
+    """rows of block elements: NaN here and there, a whole SIMD-group's lanes
+    NaN (elements a thread holds are consecutive: a lane's run and its 31
+    neighbours'), whole rows NaN, infinities, signed zeros"""
+    per = block // 128  # elements per thread over 4 SIMD-groups of 32
+    rows = [rng.standard_normal(block) * 100]
+    r = rng.standard_normal(block); r[rng.random(block) < 0.3] = np.nan; rows.append(r)
+    r = rng.standard_normal(block); r[: 32 * per] = np.nan; rows.append(r)  # SIMD-group 0: all NaN
+    r = np.full(block, np.nan); r[block - 1] = -3.5; rows.append(r)  # one value, the last lane's
+    rows.append(np.full(block, np.nan))
+    r = np.full(block, -np.inf); r[5] = np.nan; rows.append(r)
+    r = np.full(block, np.inf); r[::3] = np.nan; rows.append(r)
+    r = rng.standard_normal(block); r[7] = np.inf; r[9] = -np.inf; rows.append(r)
+    r = np.zeros(block); r[::2] = -0.0; rows.append(r)
+    return np.array(rows).astype(dtype)
+
+
+def nanmax_rows(x, fn):
+    with np.errstate(invalid="ignore"):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return fn(x.astype(np.float64), axis=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("block,n", [(128, 128), (256, 256), (256, 200), (512, 512)])
+def test_whole_simdgroup_max_min_ignore_nan(dtype, block, n, rng):
+    """tl.max / tl.min whose axis spans whole SIMD-groups: one simd_max /
+    simd_min with NaN lanes as -inf / +inf, NaN only where every element is
+    NaN (maxnum, as upstream); against NumPy's nanmax / nanmin."""
+    x = nan_rows(dtype, block, rng)
+    xs = np.ascontiguousarray(x[:, :n])
+    out = np.zeros(2 * len(x), dtype)
+    h = row_minmax_kernel[(len(x),)](xs, out, n, BLOCK=block, num_warps=4)
+    np.testing.assert_array_equal(out[0::2], nanmax_rows(xs, np.nanmax).astype(dtype))
+    np.testing.assert_array_equal(out[1::2], nanmax_rows(xs, np.nanmin).astype(dtype))
+    if block // 128 <= 2:  # one or two results a thread: the SIMD-group operations
+        msl = h.asm["msl"]
+        assert "simd_max(tm_nan ?" in msl and "simd_min(tm_nan ?" in msl and "simd_all(tm_nan)" in msl, msl
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32])
+def test_whole_simdgroup_max_min_integers(dtype, rng):
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, size=(5, 256), dtype=dtype, endpoint=True)
+    x[1, 100] = info.max
+    x[2, 3] = info.min
+    x[3, :] = info.min
+    x[4, :] = info.max
+    out = np.zeros(10, dtype)
+    h = row_minmax_int_kernel[(5,)](x, out, 256, BLOCK=256, num_warps=4)
+    np.testing.assert_array_equal(out[0::2], x.max(1))
+    np.testing.assert_array_equal(out[1::2], x.min(1))
+    assert "a0[k] = simd_max(a0[k]);" in h.asm["msl"] and "a0[k] = simd_min(a0[k]);" in h.asm["msl"]
