@@ -982,10 +982,18 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
     PyObject *v = vals[p];
     if (mo->role[i] == TM_ARG_BUFFER) {
       if (ptrs) {
-        la[i].data = ptrs[p].ptr;
+        la[i].data = ptrs[p].buffer ? NULL : ptrs[p].ptr;
         la[i].nbytes = ptrs[p].nbytes;
         la[i].readonly = ptrs[p].readonly;
         la[i].before = ptrs[p].before;
+        if (ptrs[p].buffer) { /* device memory at an offset (the fast path's CUDA tensors) */
+          if (!dev && !(dev = PyMem_Calloc((size_t)mo->nargs, sizeof *dev))) {
+            PyErr_NoMemory();
+            goto out;
+          }
+          dev[i].buffer = ptrs[p].buffer;
+          dev[i].offset = ptrs[p].offset;
+        }
         continue;
       }
       tm_device_arg dv;

@@ -53,6 +53,11 @@ typedef struct {
   size_t nbytes; /* from ptr to the end of the allocation */
   int readonly;
   size_t before; /* bytes of the allocation below ptr */
+  /* device memory (the fast path's torch CUDA tensors): bound as tm_device_arg
+   * {buffer, offset}; ptr is then the device address buffer + offset, for the
+   * alignment and the overlap test; NULL for host memory */
+  void *buffer;
+  size_t offset;
 } PtrArg;
 
 /* The one place that turns a pointer argument (an array or tensor object) into

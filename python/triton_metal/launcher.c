@@ -51,7 +51,8 @@ enum {
   K_ONE,   /* int 1, specialized as a constant */
   K_F32,   /* Python float */
   K_BOOL,  /* Python bool */
-  K_PTR = 16 /* + dtype * 4 + div16 * 2 + readonly */
+  K_PTR = 16, /* + dtype * 4 + div16 * 2 + readonly */
+  K_DPTR = 1024 /* the same for device memory (a torch CUDA tensor) */
 };
 
 /* ------------------------------------------------------------------ pointers */
@@ -60,7 +61,7 @@ enum {
 static PyObject *tensor_type;
 static PyObject *tensor_dtypes;
 static PyObject *s_is_cpu, *s_untyped_storage, *s_base, *s_dtype, *s_data_ptr, *s_nbytes,
-    *s_slow_run;
+    *s_slow_run, *s_is_cuda, *s_get_device;
 static PyObject *OPTS;
 static PyObject *ALIAS; /* key item: two pointer arguments share memory (order.c orders across them) */
 
@@ -71,7 +72,9 @@ static int args_overlap(const PtrArg *ptrs, const PyObject *const *vals, const u
       continue;
     uintptr_t lo = (uintptr_t)ptrs[i].ptr - ptrs[i].before, hi = (uintptr_t)ptrs[i].ptr + ptrs[i].nbytes;
     for (Py_ssize_t j = i + 1; j < n; j++) {
-      if (!is_ptr[j])
+      /* as jit._overlapping: device memory overlaps only views of the same
+       * buffer (a CUDA tensor's storage), never host memory */
+      if (!is_ptr[j] || ptrs[i].buffer != ptrs[j].buffer)
         continue;
       uintptr_t lo2 = (uintptr_t)ptrs[j].ptr - ptrs[j].before, hi2 = (uintptr_t)ptrs[j].ptr + ptrs[j].nbytes;
       if (lo < hi2 && lo2 < hi)
@@ -272,6 +275,7 @@ static int tensor_arg(PyObject *obj, PtrArg *out) {
 }
 
 int tmpy_pointer_arg(PyObject *obj, PtrArg *out) {
+  memset(out, 0, sizeof *out);
   if (PyObject_CheckBuffer(obj))
     return buffer_arg(obj, out);
   if (tensor_type && PyObject_TypeCheck(obj, (PyTypeObject *)tensor_type)) {
@@ -279,6 +283,69 @@ int tmpy_pointer_arg(PyObject *obj, PtrArg *out) {
     return r == 1 && out->dtype > TM_VOID && out->dtype < TM_F64 ? 1 : r < 0 ? -1 : 0;
   }
   return 0;
+}
+
+/* A torch CUDA tensor on cuda:0, for the fast path only (pointer_arg and the
+ * Python path describe it through interop.py): its storage is the buffer, the
+ * view starts offset bytes into it and may address all of it, as interop's
+ * torch_cuda view. 1, 0 (not one: the Python path decides, and explains), or
+ * -1 with an exception set. The launch is ordered by the stream: nothing to
+ * wait for, as the Python path. */
+static int cuda_tensor_arg(PyObject *obj, PtrArg *out) {
+  PyObject *t, *st;
+  int ok;
+  memset(out, 0, sizeof *out);
+  if (!tensor_type || !PyObject_TypeCheck(obj, (PyTypeObject *)tensor_type))
+    return 0;
+  if (!(t = PyObject_GetAttr(obj, s_is_cuda))) {
+    PyErr_Clear();
+    return 0;
+  }
+  ok = t == Py_True;
+  Py_DECREF(t);
+  if (!ok)
+    return 0;
+  if (!(t = PyObject_CallMethodNoArgs(obj, s_get_device)))
+    return -1;
+  ok = PyLong_Check(t) && PyLong_AsLong(t) == 0; /* cuda:0 only, as interop */
+  Py_DECREF(t);
+  if (!ok)
+    return PyErr_Occurred() ? -1 : 0;
+  if (!(t = PyObject_GetAttr(obj, s_dtype)))
+    return -1;
+  PyObject *code = tensor_dtypes ? PyDict_GetItemWithError(tensor_dtypes, t) : NULL;
+  Py_DECREF(t);
+  if (!code)
+    return PyErr_Occurred() ? -1 : 0;
+  out->dtype = (tm_dtype)PyLong_AsLong(code);
+  if (!(t = PyObject_CallMethodNoArgs(obj, s_data_ptr)))
+    return -1;
+  uintptr_t p = (uintptr_t)PyLong_AsVoidPtr(t);
+  Py_DECREF(t);
+  if (!(st = PyObject_CallMethodNoArgs(obj, s_untyped_storage)))
+    return -1;
+  uintptr_t s0 = 0;
+  size_t sn = 0;
+  if ((t = PyObject_CallMethodNoArgs(st, s_data_ptr))) {
+    s0 = (uintptr_t)PyLong_AsVoidPtr(t);
+    Py_DECREF(t);
+    if ((t = PyObject_CallMethodNoArgs(st, s_nbytes))) {
+      sn = PyLong_AsSize_t(t);
+      Py_DECREF(t);
+    }
+  }
+  Py_DECREF(st);
+  if (PyErr_Occurred())
+    return -1;
+  if (!s0 || p < s0 || p - s0 > sn) /* an empty tensor: the Python path */
+    return 0;
+  out->buffer = (void *)s0;
+  out->offset = p - s0;
+  out->ptr = (void *)p;
+  out->before = p - s0;
+  out->nbytes = sn - (p - s0);
+  out->readonly = 0;
+  return out->dtype > TM_VOID && out->dtype < TM_F64;
 }
 
 /* pointer_arg(obj) -> (tm_dtype, ptr, nbytes, readonly, before) or None:
@@ -597,13 +664,15 @@ static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
       code = K_BOOL;
     } else {
       int r = tmpy_pointer_arg(v, &ptrs[i]);
+      if (r == 0)
+        r = cuda_tensor_arg(v, &ptrs[i]);
       if (r <= 0) {
         PyErr_Clear();
         goto slow;
       }
       is_ptr[i] = 1;
       int div16 = (d->flags[i] & F_PTR_ALIGN) && ((uintptr_t)ptrs[i].ptr & 15) == 0;
-      code = K_PTR + (int)ptrs[i].dtype * 4 + div16 * 2 + (ptrs[i].readonly ? 1 : 0);
+      code = (ptrs[i].buffer ? K_DPTR : K_PTR) + (int)ptrs[i].dtype * 4 + div16 * 2 + (ptrs[i].readonly ? 1 : 0);
     }
     if (!(items[nitems] = PyLong_FromLong(code)))
       goto fail;
@@ -753,6 +822,8 @@ int tmpy_launcher_init(PyObject *m) {
       !(s_data_ptr = PyUnicode_InternFromString("data_ptr")) ||
       !(s_nbytes = PyUnicode_InternFromString("nbytes")) ||
       !(s_slow_run = PyUnicode_InternFromString("_slow_run")) ||
+      !(s_is_cuda = PyUnicode_InternFromString("is_cuda")) ||
+      !(s_get_device = PyUnicode_InternFromString("get_device")) ||
       !(OPTS = PyUnicode_InternFromString("<options>")) ||
       !(ALIAS = PyUnicode_InternFromString("<aliasing arguments>")))
     return -1;

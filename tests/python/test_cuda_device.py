@@ -51,14 +51,21 @@ class _Dtype:
 
 
 class FakeCudaTensor:
-    """What interop._torch reads of a torch tensor on 'cuda': float32
-    elements at a device address, `offset` elements into their storage."""
+    """What interop._torch (and the C launch path, launcher.c cuda_tensor_arg)
+    reads of a torch tensor on 'cuda': float32 elements at a device address,
+    `offset` elements into their storage."""
+    FLOAT32 = _Dtype("float32")
+    is_cpu = False
+    is_cuda = True
 
     def __init__(self, ptr, n, offset=0, storage_elems=None, index=0):
         self.ptr, self.n, self.offset = ptr, n, offset
         self.storage_elems = storage_elems if storage_elems is not None else n + offset
-        self.dtype = _Dtype("float32")
+        self.dtype = self.FLOAT32
         self.device = types.SimpleNamespace(type="cuda", index=index)
+
+    def get_device(self):
+        return self.device.index
 
     def numel(self):
         return self.n
@@ -198,6 +205,45 @@ FAKE_SCRIPT = """
     out = np.zeros(N, np.float32)
     proxy_axpy[grid](out, xt, yt, 0.5, N, BLOCK=BLOCK, num_warps=2)
     np.testing.assert_allclose(out, 0.5 * x + y, rtol=1e-6)
+
+    # the C launch path (launcher.c) takes CUDA tensors once their type is
+    # registered (jit.py registers torch.Tensor when torch is imported): the
+    # first launch of a key goes through Python, the next ones do not, and
+    # they are bound at their offsets without waiting, as the Python path
+    from triton_metal import _C, _tm
+    _C.set_pointer_types(FakeCudaTensor, {{FakeCudaTensor.FLOAT32: _tm.F32}})
+    slow = []
+    slow_run = proxy_axpy._slow_run
+    proxy_axpy._slow_run = lambda *a: slow.append(a[3]) or slow_run(*a)
+    proxy_axpy.fast_cache.clear()
+    s3 = dev.stats()
+    for a in (3.0, 4.0, 5.0):
+        proxy_axpy[grid](ot, xt, yt, a, N, BLOCK=BLOCK, num_warps=2)
+    assert len(slow) == 1, slow
+    s4 = dev.stats()
+    assert s4["waits"] == s3["waits"] and s4["dispatches"] == s3["dispatches"] + 3, (s3, s4)
+    dev.synchronize()
+    np.testing.assert_allclose(oa[3:], 5.0 * x + y, rtol=1e-6)
+    assert (oa[:3] == -7).all()
+    key = slow[0]
+    codes = [c for c in key if isinstance(c, int) and c >= 1024]  # device pointers
+    # out, x and y start 3, 5 and 0 elements into their buffers: only y is
+    # 16-byte aligned (bit 2 of the code, as the Python path's DIV16)
+    assert [c & 2 for c in codes] == [0, 0, 2], key
+    # a 16-byte aligned x (offset 4 elements) is another key: specialized apart
+    xa, _ = device_array(x, 4)
+    proxy_axpy[grid](ot, xa, yt, 1.0, N, BLOCK=BLOCK, num_warps=2)
+    proxy_axpy[grid](ot, xa, yt, 1.0, N, BLOCK=BLOCK, num_warps=2)
+    assert len(slow) == 2 and slow[1] != key, slow
+    dev.synchronize()
+    np.testing.assert_allclose(oa[3:], x + y, rtol=1e-6)
+    # an in-place call (out is x's storage) is keyed as aliasing, as jit._overlapping
+    proxy_axpy[grid](xt, xt, yt, 1.0, N, BLOCK=BLOCK, num_warps=2)
+    assert len(slow) == 3 and any(isinstance(c, str) and "aliasing" in c for c in slow[2]), slow
+    # a NumPy array and a CUDA tensor never alias
+    proxy_axpy[grid](ot, x, yt, 1.0, N, BLOCK=BLOCK, num_warps=2)
+    assert not any(isinstance(c, str) and "aliasing" in c for c in slow[-1]), slow
+    dev.synchronize()
     print("fake driver: OK")
 """
 
