@@ -226,45 +226,55 @@ static int buffer_arg(PyObject *obj, PtrArg *out) {
   return 1;
 }
 
-/* A torch CPU tensor: attribute reads and method calls, no Python frames. Its
- * allocation is its storage (torch keeps every view inside it). */
-static int tensor_arg(PyObject *obj, PtrArg *out) {
+/* A torch tensor's dtype, data pointer and storage (start, bytes): attribute
+ * reads and method calls, no Python frames. 1, 0 (a dtype not handled here),
+ * or -1 with an exception set. */
+static int tensor_memory(PyObject *obj, tm_dtype *dt, uintptr_t *p, uintptr_t *s0, size_t *sn) {
   PyObject *t, *st;
-  int ok;
-  if (!(t = PyObject_GetAttr(obj, s_is_cpu)))
-    return -1;
-  ok = t == Py_True;
-  Py_DECREF(t);
-  if (!ok)
-    return 0;
   if (!(t = PyObject_GetAttr(obj, s_dtype)))
     return -1;
   PyObject *code = tensor_dtypes ? PyDict_GetItemWithError(tensor_dtypes, t) : NULL;
   Py_DECREF(t);
   if (!code)
     return PyErr_Occurred() ? -1 : 0;
-  out->dtype = (tm_dtype)PyLong_AsLong(code);
+  *dt = (tm_dtype)PyLong_AsLong(code);
   if (!(t = PyObject_CallMethodNoArgs(obj, s_data_ptr)))
     return -1;
-  out->ptr = PyLong_AsVoidPtr(t);
+  *p = (uintptr_t)PyLong_AsVoidPtr(t);
   Py_DECREF(t);
   if (!(st = PyObject_CallMethodNoArgs(obj, s_untyped_storage)))
     return -1;
-  void *sp = NULL;
-  size_t sn = 0;
+  *s0 = 0;
+  *sn = 0;
   if ((t = PyObject_CallMethodNoArgs(st, s_data_ptr))) {
-    sp = PyLong_AsVoidPtr(t);
+    *s0 = (uintptr_t)PyLong_AsVoidPtr(t);
     Py_DECREF(t);
     if ((t = PyObject_CallMethodNoArgs(st, s_nbytes))) {
-      sn = PyLong_AsSize_t(t);
+      *sn = PyLong_AsSize_t(t);
       Py_DECREF(t);
     }
   }
   Py_DECREF(st);
-  out->readonly = 0;
-  if (PyErr_Occurred())
+  return PyErr_Occurred() ? -1 : 1;
+}
+
+/* A torch CPU tensor. Its allocation is its storage (torch keeps every view
+ * inside it). */
+static int tensor_arg(PyObject *obj, PtrArg *out) {
+  PyObject *t;
+  if (!(t = PyObject_GetAttr(obj, s_is_cpu)))
     return -1;
-  uintptr_t p = (uintptr_t)out->ptr, s0 = (uintptr_t)sp;
+  int ok = t == Py_True;
+  Py_DECREF(t);
+  if (!ok)
+    return 0;
+  uintptr_t p, s0;
+  size_t sn;
+  int r = tensor_memory(obj, &out->dtype, &p, &s0, &sn);
+  if (r <= 0)
+    return r;
+  out->ptr = (void *)p;
+  out->readonly = 0;
   if (p < s0 || p - s0 > sn) { /* only an empty tensor can point elsewhere */
     out->before = out->nbytes = 0;
     return 1;
@@ -292,8 +302,7 @@ int tmpy_pointer_arg(PyObject *obj, PtrArg *out) {
  * -1 with an exception set. The launch is ordered by the stream: nothing to
  * wait for, as the Python path. */
 static int cuda_tensor_arg(PyObject *obj, PtrArg *out) {
-  PyObject *t, *st;
-  int ok;
+  PyObject *t;
   memset(out, 0, sizeof *out);
   if (!tensor_type || !PyObject_TypeCheck(obj, (PyTypeObject *)tensor_type))
     return 0;
@@ -301,7 +310,7 @@ static int cuda_tensor_arg(PyObject *obj, PtrArg *out) {
     PyErr_Clear();
     return 0;
   }
-  ok = t == Py_True;
+  int ok = t == Py_True;
   Py_DECREF(t);
   if (!ok)
     return 0;
@@ -311,32 +320,11 @@ static int cuda_tensor_arg(PyObject *obj, PtrArg *out) {
   Py_DECREF(t);
   if (!ok)
     return PyErr_Occurred() ? -1 : 0;
-  if (!(t = PyObject_GetAttr(obj, s_dtype)))
-    return -1;
-  PyObject *code = tensor_dtypes ? PyDict_GetItemWithError(tensor_dtypes, t) : NULL;
-  Py_DECREF(t);
-  if (!code)
-    return PyErr_Occurred() ? -1 : 0;
-  out->dtype = (tm_dtype)PyLong_AsLong(code);
-  if (!(t = PyObject_CallMethodNoArgs(obj, s_data_ptr)))
-    return -1;
-  uintptr_t p = (uintptr_t)PyLong_AsVoidPtr(t);
-  Py_DECREF(t);
-  if (!(st = PyObject_CallMethodNoArgs(obj, s_untyped_storage)))
-    return -1;
-  uintptr_t s0 = 0;
-  size_t sn = 0;
-  if ((t = PyObject_CallMethodNoArgs(st, s_data_ptr))) {
-    s0 = (uintptr_t)PyLong_AsVoidPtr(t);
-    Py_DECREF(t);
-    if ((t = PyObject_CallMethodNoArgs(st, s_nbytes))) {
-      sn = PyLong_AsSize_t(t);
-      Py_DECREF(t);
-    }
-  }
-  Py_DECREF(st);
-  if (PyErr_Occurred())
-    return -1;
+  uintptr_t p, s0;
+  size_t sn;
+  int r = tensor_memory(obj, &out->dtype, &p, &s0, &sn);
+  if (r <= 0)
+    return r;
   if (!s0 || p < s0 || p - s0 > sn) /* an empty tensor: the Python path */
     return 0;
   out->buffer = (void *)s0;
