@@ -518,6 +518,7 @@ inline void simdgroup_multiply(simdgroup_matrix<TD, C, R> &d, const simdgroup_ma
 #define TM_TG_ARRAY(T, name, n, off) T *name = reinterpret_cast<T *>(reinterpret_cast<uchar *>(tm_smem_base) + (off))
 #define TM_TGM(a, line) a
 #define TM_TG_VSTORE(V, a, i, x) (*reinterpret_cast<V *>(&(a)[i]) = (x))
+#define TM_TG_VLOAD(V, a, i) (*reinterpret_cast<const V *>(&(a)[i]))
 #ifndef INFINITY
 #define INFINITY __int_as_float(0x7f800000)
 #endif

@@ -683,7 +683,16 @@ void emit_dot(Emitter *E, int id, int ind) {
     em_line(E, ind + 2, "for (uint k = 0; k < %du; k += %du) {\n", R->per_thread, G);
     em_coords(E, R, &E->out, ind + 3, false);
     em_line(E, ind + 3, "%s tm_a = %s(%s[%sc%d * %d + kk]);\n", TA, TA, smA, bm, R->dims[r - 2], kc);
-    for (int g = 0; g < G; g++)
+    /* B's G neighbouring elements as one vector read where it is aligned: the
+     * run starts at a multiple of G columns (a thread's runs start at
+     * multiples of espt, which G divides), and the stripe and the rows keep it */
+    bool vb = G > 1 && (din == TM_F32 || din == TM_F16) && N % G == 0 && (B * M * kc) % G == 0;
+    if (vb) {
+      const char *TV = arena_printf(a, "%s%d", em_tname(E, din), G);
+      em_line(E, ind + 3, "%s tm_b = TM_TG_VLOAD(%s, %s, %d + %sc%d + kk * %d);\n", TV, TV, smA, B * M * kc, bn, pl, N);
+      for (int g = 0; g < G; g++) em_line(E, ind + 3, "d%d[k + %du] += tm_a * %s(tm_b[%d]);\n", id, g, TA, g);
+    }
+    for (int g = 0; g < G && !vb; g++)
       em_line(E, ind + 3, "d%d[k + %du] += tm_a * %s(%s%sc%d + %d + kk * %d]);\n", id, g, TA, smB_name, bn, pl, g, N);
     em_line(E, ind + 2, "}\n");
     em_line(E, ind + 1, "}\n");

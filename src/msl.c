@@ -26,7 +26,8 @@
  *                TM_TG_VSTORE(V, a, i, x) stores vector x (a uint, uint2 or uint4
  *                of packed elements) at a[i] (i aligned to the vector: the
  *                emitter's check); the shim stores it element by element through
- *                the checked path.
+ *                the checked path. TM_TG_VLOAD(V, a, i) reads such a vector (the
+ *                portable dot's B row; the shim checks its index range once).
  *   TM_FENCE     the device-scope fence atomics with sem=acquire/release/acq_rel
  *                place around themselves (MSL 3.2; the emulator's shim defines it).
  *   TM_POLL      first in the body of every Triton loop (for, while; not the
@@ -52,6 +53,7 @@ const char tm_common_prelude[] =
         "#define TM_TG_ARRAY(T, name, n, off) threadgroup T *name = reinterpret_cast<threadgroup T *>(reinterpret_cast<threadgroup uchar *>(tm_smem_base) + (off))\n"
         "#define TM_TGM(a, line) a\n"
         "#define TM_TG_VSTORE(V, a, i, x) (*reinterpret_cast<threadgroup V *>(&(a)[i]) = (x))\n"
+        "#define TM_TG_VLOAD(V, a, i) (*reinterpret_cast<threadgroup V *>(&(a)[i]))\n"
         "#endif\n"
         "#ifndef TM_POLL\n"
         "#define TM_POLL(line)\n"

@@ -282,3 +282,31 @@ def test_tutorial_matmul(M, N, K, act, rng):
     if act:
         ref = np.where(ref >= 0, ref, 0.01 * ref)
     np.testing.assert_allclose(c.astype(np.float64), ref, rtol=2e-3, atol=2e-2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("batched", [False, True])
+def test_portable_dot_vector_reads_of_b(dtype, batched, rng, monkeypatch):
+    """The portable path (the generic target) reads a thread's neighbouring
+    columns of staged B as one vector (TM_TG_VLOAD): the same bits with the
+    race checker on (element by element, each read seen) and off (the range
+    checked once, one copy), against float64; NaN and inf in A and B."""
+    B, M, N, K = (2, 16, 32, 32) if batched else (1, 64, 64, 32)
+    a = rng.standard_normal((B, M, K)).astype(dtype)
+    b = rng.standard_normal((B, K, N)).astype(dtype)
+    a[0, 3, 5] = np.nan
+    b[0, 7, 9] = np.inf
+    outs = []
+    for rc in ("1", "0"):
+        monkeypatch.setenv("TRITON_METAL_RACECHECK", rc)
+        c = np.zeros((B, M, N), np.float32)
+        if batched:
+            h = bmm_kernel[(1,)](a, b, c, B=B, M=M, N=N, K=K)
+        else:
+            h = dot_kernel[(1,)](a[0], b[0], c[0], M=M, N=N, K=K, ADD_ACC=False)
+        outs.append(c)
+    assert "TM_TG_VLOAD(" in h.asm["msl"] and "tm_b[3]" in h.asm["msl"], h.asm["msl"]
+    np.testing.assert_array_equal(outs[0].view(np.uint32), outs[1].view(np.uint32))
+    with np.errstate(invalid="ignore"):
+        exp = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(outs[0], exp, rtol=1e-5, atol=1e-4 * np.sqrt(K))
