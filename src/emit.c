@@ -550,7 +550,16 @@ static void emit_while(Emitter *E, int id, int ind) {
   buf_puts(&E->out, "}\n");
 }
 
+/* Emits a held-back reduction barrier (Emitter.bar_pending). */
+static void em_flush_barrier(Emitter *E) {
+  if (!E->bar_pending) return;
+  E->bar_pending = false;
+  em_indent(&E->out, E->bar_ind);
+  buf_puts(&E->out, "threadgroup_barrier(mem_flags::mem_threadgroup);\n");
+}
+
 const char *em_smem(Emitter *E, tm_dtype dt, int n) {
+  if (!E->bar_keep) em_flush_barrier(E);
   if (n > E->smem[dt]) E->smem[dt] = n;
   E->smem_dts[E->cur >= 0 && E->cur < E->f->ins.n ? E->cur : E->f->ins.n] |= 1ull << dt;
   vec_push(&E->c->arena, E->smem_users, E->cur);
@@ -600,6 +609,7 @@ static int layout_smem(Emitter *E, int *off) {
 }
 
 void em_barrier(Emitter *E, int ind) {
+  E->bar_pending = false; /* this one serves */
   em_indent(&E->out, ind);
   buf_puts(&E->out, "threadgroup_barrier(mem_flags::mem_threadgroup);\n");
   E->uses_barrier = true;
@@ -1225,12 +1235,24 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     bool chunked = KC < RP;
     const char *kk = chunked ? "(k0 + k)" : "k"; /* the result slot */
     const char **sm = arena_alloc(a, sizeof(char *) * (size_t)n);
+    /* A reduction of one input with no valid flags holds its closing barrier
+     * back; the next such reduction of the same dtype uses the other half of
+     * the array (by then every thread has read the first half: it wrote its
+     * partial after reading), so a chain of reductions (softmax's max then
+     * sum) pays one barrier each. */
+    bool hold = n == 1 && !dup_pd && !chunked && (int64_t)2 * per_k * KC <= budget;
+    int region = 0;
+    if (hold && E->bar_pending && E->bar_dt == dt0) {
+      region = 1 - E->bar_region;
+      E->bar_keep = true;
+    }
     for (int i = 0; i < n; i++) {
       tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
-      int need = T * KC * (i + 1); /* inputs of one dtype share an array: input i uses its own stripe */
+      int need = T * KC * (i + 1 + region); /* inputs of one dtype share an array: input i uses its own stripe */
       sm[i] = em_smem(E, dt, need);
-      sm[i] = arena_printf(a, "%s[%d + ", sm[i], T * KC * i);
+      sm[i] = arena_printf(a, "%s[%d + ", sm[i], T * KC * (i + region));
     }
+    E->bar_keep = false;
     /* the valid flags take the bool array's stripe after the inputs' (input i
      * uses stripe i of its dtype's array: a bool input must not share theirs) */
     const char *smv = dup_pd ? arena_printf(a, "%s[%d + ", em_smem(E, TM_I1, T * KC * (n + 1)), T * KC * n) : NULL;
@@ -1285,7 +1307,14 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     buf_puts(&E->out, "}\n");
     em_indent(&E->out, i3);
     buf_puts(&E->out, "}\n");
-    em_barrier(E, i3);
+    if (hold) {
+      E->bar_pending = true;
+      E->bar_ind = i3;
+      E->bar_region = region;
+      E->bar_dt = dt0;
+    } else {
+      em_barrier(E, i3);
+    }
     if (chunked) em_line(E, in1, "}\n");
   }
   for (int i = 0; i < n; i++) {
@@ -1623,6 +1652,10 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   if (is_transparent(in)) return; /* referred to directly */
   if (E->carried[id] && in->op != O_DOT) return; /* acc + tl.dot, done by the dot in the loop's matrices */
   E->cur = id;
+  if (E->bar_pending && (in->op == O_FOR || in->op == O_IF || in->op == O_WHILE || in->op == O_RETURN)) {
+    close_group(E); /* a held-back barrier is not left for one branch to emit */
+    em_flush_barrier(E);
+  }
   if (E->c->req->debug_info && in->line != E->last_line) {
     bool grouped = groupable(in) && !((in->op == O_LOAD || in->op == O_STORE) && in->vec > 1);
     bool pure = !grouped && !(in->op == O_LOAD || in->op == O_STORE || in->nregions || in->op == O_YIELD ||
@@ -1729,6 +1762,8 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
 static void emit_block(Emitter *E, Block *b, int ind, int op) {
   for (int bi = 0; bi < b->ins.n; bi++) emit_ins(E, b->ins.v[bi], ind, op);
   close_group(E);
+  if (op >= 0) em_flush_barrier(E); /* the next iteration or the enclosing block may use scratch */
+  else E->bar_pending = false;     /* the kernel's end: nothing follows */
 }
 
 static bool reserved(const char *s) {

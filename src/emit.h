@@ -43,6 +43,13 @@ typedef struct Emitter {
   const char *dq, *dcq;
   bool *shared;
   bool shared_any;
+  /* a cross-SIMD-group reduction's closing barrier, held back (emit_reduce):
+   * the next reduction of the same dtype may use the other half of the array
+   * instead of waiting for it; any other use of scratch, a barrier, a control
+   * flow op or the end of a block emits it first (em_flush_barrier) */
+  bool bar_pending, bar_keep;
+  int bar_ind, bar_region;
+  tm_dtype bar_dt;
 } Emitter;
 
 const char *em_tname(Emitter *E, tm_dtype dt);

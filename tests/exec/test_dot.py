@@ -305,7 +305,9 @@ def test_portable_dot_vector_reads_of_b(dtype, batched, rng, monkeypatch):
         else:
             h = dot_kernel[(1,)](a[0], b[0], c[0], M=M, N=N, K=K, ADD_ACC=False)
         outs.append(c)
-    assert "TM_TG_VLOAD(" in h.asm["msl"] and "tm_b[3]" in h.asm["msl"], h.asm["msl"]
+    msl = h.asm["msl"]
+    if "simdgroup_matrix" not in msl:  # the portable path (test_dot_simdgroup.py reruns this file on M3-Max)
+        assert "TM_TG_VLOAD(" in msl and "tm_b[3]" in msl, msl
     np.testing.assert_array_equal(outs[0].view(np.uint32), outs[1].view(np.uint32))
     with np.errstate(invalid="ignore"):
         exp = a.astype(np.float64) @ b.astype(np.float64)

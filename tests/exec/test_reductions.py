@@ -278,3 +278,60 @@ def test_whole_simdgroup_max_min_integers(dtype, rng):
     np.testing.assert_array_equal(out[0::2], x.max(1))
     np.testing.assert_array_equal(out[1::2], x.min(1))
     assert "a0[k] = simd_max(a0[k]);" in h.asm["msl"] and "a0[k] = simd_min(a0[k]);" in h.asm["msl"]
+
+
+@triton.jit
+def rows_in_a_loop_kernel(x_ptr, out_ptr, n_rows, n_cols, BLOCK: tl.constexpr):
+    # one reduction per iteration: its closing barrier must be emitted at the
+    # end of the loop body, or the next iteration's partials overwrite what a
+    # slow SIMD-group still reads (the race checker is on in tests/exec)
+    for r in range(tl.program_id(0), n_rows, tl.num_programs(0)):
+        offs = tl.arange(0, BLOCK)
+        x = tl.load(x_ptr + r * n_cols + offs, mask=offs < n_cols, other=0.0)
+        tl.store(out_ptr + r, tl.sum(x * x, axis=0))
+
+
+@triton.jit
+def reduce_then_branch_kernel(x_ptr, out_ptr, idx_ptr, n, FLAG: tl.constexpr, BLOCK: tl.constexpr):
+    # a held-back barrier followed by a branch whose one side uses threadgroup
+    # memory (a max, then an argmax of another dtype in one branch only)
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs, mask=offs < n, other=-float("inf"))
+    m = tl.max(x, axis=0)
+    if m > FLAG:
+        tl.store(idx_ptr, tl.argmax(x, axis=0))
+    tl.store(out_ptr, tl.sum(tl.where(offs < n, x - m, 0.0), axis=0))
+
+
+@pytest.mark.parametrize("n_rows,n_cols", [(37, 512), (8, 300)])
+def test_one_reduction_per_loop_iteration(n_rows, n_cols, rng):
+    x = rng.standard_normal((n_rows, n_cols)).astype(np.float32)
+    out = np.zeros(n_rows, np.float32)
+    h = rows_in_a_loop_kernel[(3,)](x, out, n_rows, n_cols, BLOCK=512, num_warps=4)
+    np.testing.assert_allclose(out, (x.astype(np.float64) ** 2).sum(1), rtol=1e-5)
+    assert h.asm["msl"].count("threadgroup_barrier") == 2, h.asm["msl"]
+
+
+@pytest.mark.parametrize("flag", [-10.0, 10.0])
+def test_reduction_then_a_branch_using_threadgroup_memory(flag, rng):
+    n = 1000
+    x = rng.standard_normal(n).astype(np.float32)
+    out, idx = np.zeros(1, np.float32), np.full(1, -1, np.int32)
+    reduce_then_branch_kernel[(1,)](x, out, idx, n, FLAG=flag, BLOCK=1024, num_warps=4)
+    assert idx[0] == (np.argmax(x) if x.max() > flag else -1)
+    np.testing.assert_allclose(out[0], (x.astype(np.float64) - x.max()).sum(), rtol=1e-4)
+
+
+def test_chained_reductions_hold_back_one_barrier_each(rng):
+    """softmax's max then sum across SIMD-groups: one barrier each, the sum in
+    the other half of the scratch array; against NumPy."""
+    x = rng.standard_normal((8, 512)).astype(np.float32)
+    x[3, 7] = np.inf
+    y = np.zeros_like(x)
+    import test_lowering
+    h = test_lowering.row_softmax_kernel[(8,)](x, y, N=512)
+    msl = h.asm["msl"]
+    assert msl.count("threadgroup_barrier") == 2, msl
+    with np.errstate(invalid="ignore"):
+        e = np.exp(x - x.max(1, keepdims=True))
+        np.testing.assert_allclose(y, e / e.sum(1, keepdims=True), rtol=1e-6, atol=1e-7)
