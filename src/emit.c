@@ -1137,6 +1137,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
   }
   for (int i = 0; i < n; i++) acc[i] = arena_printf(a, "a%d[k]", i);
   tm_dtype dt0 = (tm_dtype)E->f->ins.v[in->args[0]].ty.dt;
+  int minmax = plain_minmax(E, in);
   if (A->tpw[pd] == 32 && lstride == 1 && n == 1 && is_plain_sum(E, in) && (dt0 == TM_F32 || dt0 == TM_I32 || dt0 == TM_U32)) {
     /* a sum over the whole SIMD-group: one simd_sum (invalid lanes add zero) */
     E->uses_barrier = true;
@@ -1153,14 +1154,14 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     }
     em_indent(&E->out, in1);
     buf_puts(&E->out, "}\n");
-  } else if (A->tpw[pd] == 32 && lstride == 1 && n == 1 && !dup_pd && plain_minmax(E, in) &&
+  } else if (A->tpw[pd] == 32 && lstride == 1 && n == 1 && !dup_pd && minmax &&
              (((dt0 == TM_F32 || dt0 == TM_F16) && RP <= 2) || ((dt0 == TM_I32 || dt0 == TM_U32) && RP <= 4))) {
     /* tl.max / tl.min over the whole SIMD-group: one simd_max / simd_min.
      * Floats ignore NaN (maxnum): NaN lanes take part as -inf (+inf for a
      * min) and the result stays NaN only where every lane is NaN, so the
      * SIMD-group operation never sees a NaN (Metal does not say what its
      * simd_max makes of one) */
-    bool mx = plain_minmax(E, in) == O_MAX;
+    bool mx = minmax == O_MAX;
     const char *T = em_tname(E, dt0), *fn = mx ? "simd_max" : "simd_min";
     E->uses_barrier = true;
     in->note = dt0 == TM_F32 || dt0 == TM_F16 ? (mx ? "one simd_max (NaN lanes as -inf) and one simd_all"
@@ -1552,27 +1553,23 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
     em_indent(&E->out, ind + 2);
     buf_printf(&E->out, "*%s = t;\n", em_access(E, true, in->args[0], arena_printf(a, "(%s %s*)(%s)", E->dq, TV, pref), in->line));
   }
-  if (!has_mask) { /* no else */
-  } else if (in->vmask) { /* the whole vector is masked off */
-    if (!store) {
-      const char *other = in->nargs == 3 ? em_ref(E, in->args[2]) : arena_printf(a, "%s(0)", T);
-      em_line(E, ind + 1, "} else {\n");
-      em_line(E, ind + 2, "for (uint k = k0; k < k0 + %du; ++k) v%d[k] = %s;\n", V, id, other);
-    }
-  } else {
-  em_indent(&E->out, ind + 1);
-  buf_puts(&E->out, "} else {\n");
-  em_indent(&E->out, ind + 2);
-  if (!store) {
+  /* the else branch: nothing without a mask; the other value for a vector
+   * masked off as a whole (vmask); else element by element */
+  const char *other = store ? NULL : in->nargs == 3 ? em_ref(E, in->args[2]) : arena_printf(a, "%s(0)", T);
+  if (has_mask && in->vmask && !store) {
+    em_line(E, ind + 1, "} else {\n");
+    em_line(E, ind + 2, "for (uint k = k0; k < k0 + %du; ++k) v%d[k] = %s;\n", V, id, other);
+  } else if (has_mask && !in->vmask && !store) {
     const char *acc = arena_printf(a, "*%s", em_access(E, false, in->args[0], pref, in->line));
     if (dt == TM_I1) acc = arena_printf(a, "(%s != 0)", acc);
-    const char *other = in->nargs == 3 ? em_ref(E, in->args[2]) : arena_printf(a, "%s(0)", T);
-    buf_printf(&E->out, "for (uint k = k0; k < k0 + %du; ++k) v%d[k] = %s ? %s : %s;\n", V, id, mref, acc, other);
-  } else {
+    em_line(E, ind + 1, "} else {\n");
+    em_line(E, ind + 2, "for (uint k = k0; k < k0 + %du; ++k) v%d[k] = %s ? %s : %s;\n", V, id, mref, acc, other);
+  } else if (has_mask && !in->vmask) {
     const char *val = em_ref(E, in->args[1]);
     if (dt == TM_I1) val = arena_printf(a, "%s(%s)", MT, val);
-    buf_printf(&E->out, "for (uint k = k0; k < k0 + %du; ++k) if (%s) *%s = %s;\n", V, mref, em_access(E, true, in->args[0], pref, in->line), val);
-  }
+    em_line(E, ind + 1, "} else {\n");
+    em_line(E, ind + 2, "for (uint k = k0; k < k0 + %du; ++k) if (%s) *%s = %s;\n", V, mref,
+            em_access(E, true, in->args[0], pref, in->line), val);
   }
   em_indent(&E->out, ind + 1);
   buf_puts(&E->out, "}\n");
