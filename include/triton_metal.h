@@ -316,6 +316,18 @@ tm_status tm_launch_ex(tm_module *m, const uint32_t grid[3], const tm_launch_arg
                        const tm_device_arg *dev, int nargs, char **err);
 tm_status tm_device_synchronize(tm_device *d, char **err);
 
+/* Code tiers. Under TRITON_METAL_OPT=tiered (the default) the emulator devices
+ * (cpu, metal-sim) run a new kernel's quickly built code first and replace it
+ * with its optimised build once the kernel is hot, in the background. A
+ * benchmark must not compare the two: tm_device_tier_mark returns a mark, and
+ * tm_device_tier_settle(d, mark) builds now, side by side, and waits for the
+ * optimised code of every kernel launched since that mark; each one's next
+ * launch runs it. testing.do_bench and so the autotuner settle after their
+ * first call. Devices with one tier of code (metal, cuda): mark 0, nothing to
+ * wait for. A failed optimised build leaves the kernel on its first code. */
+uint64_t tm_device_tier_mark(tm_device *d);
+tm_status tm_device_tier_settle(tm_device *d, uint64_t mark, char **err);
+
 /* Where tm_launch_timed's times come from. */
 typedef enum tm_time_source {
   TM_TIME_NONE = 0, /* nothing ran (a grid with a zero dimension) */

@@ -103,6 +103,16 @@ tm_status tm_device_synchronize(tm_device *d, char **err) {
   return d->ops->synchronize ? d->ops->synchronize(d, err) : TM_OK;
 }
 
+uint64_t tm_device_tier_mark(tm_device *d) {
+  return d && d->ops->tier_mark ? d->ops->tier_mark(d) : 0;
+}
+
+tm_status tm_device_tier_settle(tm_device *d, uint64_t mark, char **err) {
+  if (err) *err = NULL;
+  if (!d) return rt_error(TM_ERR_INVALID, err, "tm_device_tier_settle: NULL device");
+  return d->ops->tier_settle ? d->ops->tier_settle(d, mark, err) : TM_OK;
+}
+
 tm_status tm_buffer_new(tm_device *d, size_t nbytes, void **buf, void **contents, char **err) {
   if (err) *err = NULL;
   if (!d || !buf || !contents) return rt_error(TM_ERR_INVALID, err, "tm_buffer_new: NULL argument");

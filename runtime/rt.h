@@ -87,6 +87,10 @@ typedef struct DeviceOps {
    * and sets v->buffer, v->address; visible_remove undoes it. */
   tm_status (*visible_add)(tm_device *d, tm_visible *v, char **err);
   void (*visible_remove)(tm_device *d, tm_visible *v);
+  /* Optional (NULL: one tier of code, nothing to wait for): tm_device_tier_mark
+   * and tm_device_tier_settle. */
+  uint64_t (*tier_mark)(tm_device *d);
+  tm_status (*tier_settle)(tm_device *d, uint64_t mark, char **err);
 } DeviceOps;
 
 /* ------------------------------------------------------------ visible.c */
@@ -205,6 +209,7 @@ typedef struct CpuObj {
   unsigned long launches;  /* launches run, and their seconds */
   double run_s;
   CpuTierUp *up;           /* the pending -O2 build of a tiered object, or NULL */
+  unsigned long used;      /* CpuDev.tier_epoch at its last launch as a tiered object */
   _Atomic int tiering;     /* up != NULL, read without the lock by every launch (cpu.c): an
                               -O2 object pays nothing for the tier bookkeeping */
   struct CpuObj *next;
@@ -275,6 +280,7 @@ typedef struct CpuDev {
   CpuTierUp *orphans; /* -O2 builds still running for objects freed since (cpu_build.c), under mu */
   int tier_running;   /* -O2 builds running in the background (cpu_build.c: one at a time), under mu, */
   pid_t tier_owner;   /* ... in this process (a fork child has none running) */
+  unsigned long tier_epoch; /* bumped by each cpu_tier_mark, under mu */
   int nthreads;
 } CpuDev;
 
@@ -305,6 +311,11 @@ void cpu_temp_dir_remove(const char *dir); /* a CpuDev.cache_is_temp folder, and
 void cpu_obj_tier_swap(CpuDev *d, CpuObj *o);
 void cpu_obj_tier_note(CpuDev *d, CpuObj *o, double seconds);
 int cpu_obj_tier_wait(CpuDev *d, CpuObj *o);
+/* tm_device_tier_mark / tm_device_tier_settle on the emulator: a mark, then
+ * the -O2 builds of every tiered object launched since it, started at once
+ * and waited for (the next launch of each runs its -O2 code). */
+unsigned long cpu_tier_mark(CpuDev *d);
+tm_status cpu_tier_settle(CpuDev *d, unsigned long mark, char **err);
 
 /* ------------------------------------------------------------ msl_lint.c */
 

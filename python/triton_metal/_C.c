@@ -715,10 +715,40 @@ static PyGetSetDef Device_getset[] = {
     {"description", (getter)Device_get_description, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
+static PyObject *Device_tier_mark(DeviceObject *self, PyObject *unused) {
+  if (!device_ok(self))
+    return NULL;
+  return PyLong_FromUnsignedLongLong(tm_device_tier_mark(self->d));
+}
+
+static PyObject *Device_tier_settle(DeviceObject *self, PyObject *arg) {
+  if (!device_ok(self))
+    return NULL;
+  unsigned long long mark = PyLong_AsUnsignedLongLong(arg);
+  if (mark == (unsigned long long)-1 && PyErr_Occurred())
+    return NULL;
+  char *err = NULL;
+  tm_status st;
+  Py_BEGIN_ALLOW_THREADS
+  st = tm_device_tier_settle(self->d, mark, &err);
+  Py_END_ALLOW_THREADS
+  if (st != TM_OK) {
+    tmpy_raise_msg(LaunchError, st, err, "tm_device_tier_settle");
+    return NULL;
+  }
+  tm_free(err);
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef Device_methods[] = {
     {"load", (PyCFunction)Device_load, METH_O, "load(kernel) -> Module: build the MSL"},
     {"synchronize", (PyCFunction)Device_synchronize, METH_NOARGS,
      "synchronize(): wait for every launch of the device"},
+    {"tier_mark", (PyCFunction)Device_tier_mark, METH_NOARGS,
+     "tier_mark() -> mark: for tier_settle (tm_device_tier_mark)"},
+    {"tier_settle", (PyCFunction)Device_tier_settle, METH_O,
+     "tier_settle(mark): build now and wait for the optimised code of every kernel launched "
+     "since mark (the emulators' tiers; tm_device_tier_settle)"},
     {"stats", (PyCFunction)Device_stats, METH_NOARGS,
      "stats() -> dict: the device's counters (tm_device_get_stats; zero on cpu)"},
     {"buffer_new", (PyCFunction)Device_buffer_new, METH_O,

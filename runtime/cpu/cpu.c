@@ -159,6 +159,11 @@ static tm_status cpu_launch(tm_module *m, const uint32_t grid[3], const tm_launc
   return st;
 }
 
+static uint64_t cpu_ops_tier_mark(tm_device *d) { return cpu_tier_mark(d->impl); }
+static tm_status cpu_ops_tier_settle(tm_device *d, uint64_t mark, char **err) {
+  return cpu_tier_settle(d->impl, (unsigned long)mark, err);
+}
+
 const DeviceOps rt_cpu_ops = {
     .name = "cpu",
     .unavailable = cpu_unavailable,
@@ -167,4 +172,6 @@ const DeviceOps rt_cpu_ops = {
     .load = cpu_load,
     .unload = cpu_unload,
     .launch = cpu_launch,
+    .tier_mark = cpu_ops_tier_mark,
+    .tier_settle = cpu_ops_tier_settle,
 };

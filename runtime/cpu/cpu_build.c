@@ -1280,6 +1280,7 @@ void cpu_obj_tier_note(CpuDev *d, CpuObj *o, double seconds) {
   pthread_mutex_lock(&d->mu);
   o->launches++;
   o->run_s += seconds;
+  o->used = d->tier_epoch;
   CpuTierUp *u = o->up;
   /* one background build at a time: several kernels that turn hot at once
    * (an example's every kernel) would otherwise start as many compilers on
@@ -1300,6 +1301,38 @@ int cpu_obj_tier_wait(CpuDev *d, CpuObj *o) {
   int ready = u && u->ready;
   pthread_mutex_unlock(&d->mu);
   return ready;
+}
+
+unsigned long cpu_tier_mark(CpuDev *d) {
+  pthread_mutex_lock(&d->mu);
+  unsigned long mark = ++d->tier_epoch;
+  pthread_mutex_unlock(&d->mu);
+  return mark;
+}
+
+tm_status cpu_tier_settle(CpuDev *d, unsigned long mark, char **err) {
+  pthread_mutex_lock(&d->mu);
+  size_t n = 0, i = 0;
+  for (CpuObj *o = d->objs; o; o = o->next) n += o->up && o->used >= mark;
+  CpuObj **v = n ? malloc(n * sizeof *v) : NULL;
+  if (n && !v) {
+    pthread_mutex_unlock(&d->mu);
+    return rt_error(TM_ERR_NOMEM, err, "out of memory");
+  }
+  /* every build started before the first wait: they run side by side (the
+   * one-at-a-time rule is for the background, not for a caller waiting) */
+  for (CpuObj *o = d->objs; o && i < n; o = o->next)
+    if (o->up && o->used >= mark) {
+      o->refs++, v[i++] = o;
+      if (!o->up->started && !o->up->done) tier_start(o->up);
+    }
+  pthread_mutex_unlock(&d->mu);
+  for (size_t k = 0; k < i; k++) {
+    cpu_obj_tier_wait(d, v[k]); /* a failed -O2 build leaves the -O0 code: still one tier */
+    cpu_obj_put(d, v[k]);
+  }
+  free(v);
+  return TM_OK;
 }
 
 /* ------------------------------------------------------------ cpu_obj_get */

@@ -632,6 +632,16 @@ static void metal_stats(tm_device *d, tm_device_stats *out) {
   pthread_mutex_unlock(&m->mu);
 }
 
+static uint64_t metal_tier_mark(tm_device *d) {
+  MetalDev *m = d->impl;
+  return m->api->tier_mark ? m->api->tier_mark(m->dev) : 0;
+}
+
+static tm_status metal_tier_settle(tm_device *d, uint64_t mark, char **err) {
+  MetalDev *m = d->impl;
+  return m->api->tier_settle ? m->api->tier_settle(m->dev, mark, err) : TM_OK;
+}
+
 /* ------------------------------------------------------------ the two kinds */
 
 /* Both kinds differ only in how they open (which MtlApi) and say unavailable. */
@@ -640,7 +650,8 @@ static void metal_stats(tm_device *d, tm_device_stats *out) {
   .synchronize = metal_synchronize, .buffer_new = metal_buffer_new,                           \
   .buffer_free = metal_buffer_free, .stats = metal_stats, .launch_timed = metal_launch_timed, \
   .module_info = metal_module_info, .visible_add = metal_visible_add,                         \
-  .visible_remove = metal_visible_remove,
+  .visible_remove = metal_visible_remove, .tier_mark = metal_tier_mark,                      \
+  .tier_settle = metal_tier_settle,
 
 static const char *sim_unavailable(void) { return mtl_sim_api.unavailable(); }
 

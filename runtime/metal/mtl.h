@@ -132,6 +132,10 @@ typedef struct MtlApi {
    * GPUStartTime / GPUEndTime (TM_TIME_GPU); metal-sim's host clock around
    * running it on the emulator (TM_TIME_HOST). */
   tm_time_source (*cb_times)(void *cb, double *start_s, double *end_s);
+  /* Optional (NULL: Metal compiles a pipeline once, fully): metal-sim's
+   * emulator tiers, tm_device_tier_mark / tm_device_tier_settle. */
+  uint64_t (*tier_mark)(void *dev);
+  tm_status (*tier_settle)(void *dev, uint64_t mark, char **err);
 } MtlApi;
 
 extern const MtlApi mtl_sim_api;

@@ -933,6 +933,11 @@ static tm_time_source sim_cb_times(void *cb, double *start_s, double *end_s) {
   return TM_TIME_HOST;
 }
 
+static uint64_t sim_tier_mark(void *dev) { return cpu_tier_mark(((SimDev *)dev)->cpu); }
+static tm_status sim_tier_settle(void *dev, uint64_t mark, char **err) {
+  return cpu_tier_settle(((SimDev *)dev)->cpu, (unsigned long)mark, err);
+}
+
 const MtlApi mtl_sim_api = {
     .name = "metal-sim",
     .unavailable = sim_unavailable,
@@ -964,4 +969,6 @@ const MtlApi mtl_sim_api = {
     .wait = sim_wait,
     .cb_status = sim_cb_status,
     .cb_times = sim_cb_times,
+    .tier_mark = sim_tier_mark,
+    .tier_settle = sim_tier_settle,
 };

@@ -172,3 +172,53 @@ def test_toolchain_record(tmp_path):
     again = run()
     assert "--version" in again
     assert records[0].read_bytes() == good
+
+
+SETTLE_SCRIPT = textwrap.dedent('''
+    import os, sys
+    import numpy as np
+    import triton_metal as triton
+    import triton_metal.language as tl
+
+    @triton.jit
+    def spin(x_ptr, n, REPS: tl.constexpr, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        v = tl.load(x_ptr + offs, mask=m)
+        for _ in range(REPS):
+            v = v * 0.999 + 0.001
+        tl.store(x_ptr + offs, v, mask=m)
+
+    x = np.ones(8192, np.float32)
+
+    def bench(reps):
+        return triton.testing.do_bench(
+            lambda: spin[(8,)](x, x.size, REPS=reps, BLOCK=1024), warmup=5, rep=40)
+
+    # the settled kernel first, then one that only ever has -O0 code (its
+    # own specialization: 1 more step), and the settled one again
+    settled = bench(600)
+    os.environ["TRITON_METAL_OPT"] = "fast"
+    slow = bench(601)
+    os.environ["TRITON_METAL_OPT"] = "tiered:1000000"
+    print(settled, slow, bench(600))
+''')
+
+
+@pytest.mark.parametrize("device", ["cpu", "metal-sim"])
+def test_do_bench_times_optimised_code(tmp_path, device):
+    """do_bench settles the kernels its first call launched: under a tier that
+    never swaps by itself (tiered:1000000) it times -O2 code, several times
+    faster than the same kernel's -O0 code (which it timed before the settle,
+    and which made the autotuner pick a 16x slower config once its own -O2
+    build had landed while the other config's had not)."""
+    script = tmp_path / "settle.py"
+    script.write_text(SETTLE_SCRIPT)
+    env = dict(os.environ, TRITON_METAL_OPT="tiered:1000000", TRITON_METAL_DEVICE=device,
+               TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"), TRITON_METAL_CPU_THREADS="1",
+               PYTHONPATH=os.path.join(ROOT, "python"))
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    settled, slow, again = map(float, r.stdout.split())
+    assert slow >= 3 * max(settled, again), (settled, slow, again)

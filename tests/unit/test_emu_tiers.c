@@ -193,6 +193,49 @@ static void test_tiers_identical(void) {
   free(msl);
 }
 
+/* tm_device_tier_settle: the tiered kernels launched since the mark run -O2
+ * code at their next launch, the same bits; one launched only before the
+ * mark, or not launched, keeps waiting for its own thresholds. */
+static void test_settle(void) {
+  fill_inputs();
+  float o0[N], o2[N];
+  setenv("TRITON_METAL_OPT", "tiered:1000000", 1); /* no swap but the settle's */
+  tm_device *d = emu_open();
+  char *a_msl = unique_msl(mix_msl, "settle-a"), *b_msl = unique_msl(mix_msl, "settle-b"),
+       *c_msl = unique_msl(mix_msl, "settle-c");
+  tm_module *a = emu_load(d, a_msl, &mix_info), *b = emu_load(d, b_msl, &mix_info),
+            *c = emu_load(d, c_msl, &mix_info);
+  CHECK(a && b && c);
+  if (!a || !b || !c) return;
+  run_mix(b, o0, 0); /* before the mark */
+  uint64_t mark = tm_device_tier_mark(d);
+  CHECK(mark > 0 && tm_device_tier_mark(d) > mark); /* each mark a new one */
+  run_mix(a, o0, 0);
+  unsigned long before = dev_of(d)->compiles;
+  char *err = NULL;
+  CHECK(tm_device_tier_settle(d, mark, &err) == TM_OK && !err);
+  CHECK(dev_of(d)->compiles == before + 1); /* a's build only */
+  CHECK(obj_of(a)->opt == 0);               /* swapped only by a launch */
+  run_mix(a, o2, 0);
+  CHECK(obj_of(a)->opt == 2 && !obj_of(a)->up);
+  int nan_diff;
+  CHECK(same_results(o0, o2, N, &nan_diff));
+  run_mix(b, o2, 0);
+  run_mix(c, o2, 0);
+  CHECK(obj_of(b)->opt == 0 && obj_of(b)->up && obj_of(c)->opt == 0 && obj_of(c)->up);
+  /* a settle with nothing tiered launched since its mark: nothing built */
+  mark = tm_device_tier_mark(d);
+  before = dev_of(d)->compiles;
+  CHECK(tm_device_tier_settle(d, mark, NULL) == TM_OK && dev_of(d)->compiles == before);
+  tm_module_free(a), tm_module_free(b), tm_module_free(c);
+  tm_device_close(d);
+  free(a_msl), free(b_msl), free(c_msl);
+  unsetenv("TRITON_METAL_OPT");
+  /* a device of one tier: nothing to wait for */
+  CHECK(tm_device_tier_settle(NULL, 0, &err) == TM_ERR_INVALID && err);
+  tm_free(err);
+}
+
 /* The one *.pch of the cache folder whose name contains nothing else: the
  * -O0 shim's (tiered builds at -O0 first); "" when not exactly one. */
 static void find_pch(char *out, size_t cap) {
@@ -336,6 +379,7 @@ int main(void) {
   emu_rm_cache();
   emu_fresh_cache();
   test_tiers_identical();
+  test_settle();
   test_parallel_loads();
   emu_rm_cache();
   return check_report("test_emu_tiers");
