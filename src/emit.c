@@ -1024,16 +1024,20 @@ static void combine_valid(Emitter *E, Ins *red, const char **acc, const char *av
   buf_puts(&E->out, "}\n");
 }
 
-/* Whether a reduce's combine region is exactly `a + b` (tl.sum). */
-static bool is_plain_sum(Emitter *E, Ins *red) {
+/* Whether a reduce's or scan's combine region is exactly `a + b` of its two
+ * arguments (tl.sum, tl.cumsum). */
+bool em_combine_is_add(Emitter *E, Ins *red) {
   Block *rb = red->regions[0];
-  int adds = 0, other = 0;
+  int adds = 0, args = 0;
   for (int i = 0; i < rb->ins.n; i++) {
     Ins *x = &E->f->ins.v[rb->ins.v[i]];
-    if (x->op == O_ADD) adds++;
-    else if (x->op != O_BLOCKARG && x->op != O_YIELD) other++;
+    if (x->op == O_BLOCKARG) args++;
+    else if (x->op == O_ADD && x->nargs == 2 && E->f->ins.v[x->args[0]].op == O_BLOCKARG &&
+             E->f->ins.v[x->args[1]].op == O_BLOCKARG && x->args[0] != x->args[1])
+      adds++;
+    else if (x->op != O_YIELD) return false;
   }
-  return adds == 1 && other == 0;
+  return adds == 1 && args == 2;
 }
 
 /* Whether a reduce's combine region is exactly one NaN-ignoring min or max
@@ -1138,7 +1142,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
   for (int i = 0; i < n; i++) acc[i] = arena_printf(a, "a%d[k]", i);
   tm_dtype dt0 = (tm_dtype)E->f->ins.v[in->args[0]].ty.dt;
   int minmax = plain_minmax(E, in);
-  if (A->tpw[pd] == 32 && lstride == 1 && n == 1 && is_plain_sum(E, in) && (dt0 == TM_F32 || dt0 == TM_I32 || dt0 == TM_U32)) {
+  if (A->tpw[pd] == 32 && lstride == 1 && n == 1 && em_combine_is_add(E, in) && (dt0 == TM_F32 || dt0 == TM_I32 || dt0 == TM_U32)) {
     /* a sum over the whole SIMD-group: one simd_sum (invalid lanes add zero) */
     E->uses_barrier = true;
     in->note = "one simd_sum";

@@ -66,6 +66,8 @@ void em_barrier(Emitter *E, int ind);
 void emit_dot(Emitter *E, int id, int ind);
 /* left = combine(left, right) with a reduce or scan op's combine region. */
 void em_combine(Emitter *E, Ins *red, const char **left, const char **right, int ind);
+/* Whether red's combine region is exactly `a + b` of its two arguments. */
+bool em_combine_is_add(Emitter *E, Ins *red);
 /* Emits math helper `name` (and what it needs) into the kernel's prelude. */
 void em_use_helper(Emitter *E, const char *name);
 /* A scan in parallel (emit_scan.c); false where it keeps the sequential path. */

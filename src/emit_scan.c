@@ -9,7 +9,12 @@
  *   1. in-thread: each thread's run of spt elements, sequentially;
  *   2. lanes: the runs' totals, a Hillis-Steele scan over the tpw lanes along d
  *      with simd_shuffle_up (log2 tpw steps), then each lane's exclusive
- *      prefix from its neighbour;
+ *      prefix from its neighbour; an int32/uint32 sum whose lanes along d are
+ *      the low lane bits (stride 1) takes the SIMD-group's prefix sum instead,
+ *      and a segment of fewer than 32 lanes or the reverse order subtracts the
+ *      prefix at the segment's far end (one shuffle): exact, as wrapping
+ *      integer sums are (floats keep the shuffles: Metal leaves a prefix sum's
+ *      rounding order unstated, and it would change the bits);
  *   3. SIMD-groups (wpc > 1): each SIMD-group's total through threadgroup
  *      memory, every thread combining the totals of the groups before its own
  *      (two barriers);
@@ -91,6 +96,8 @@ bool em_scan_parallel(Emitter *E, int id, int ind) {
   int LS = 1, WS = 1; /* lane and SIMD-group strides of dim d */
   for (int kk = 0; kk < L->prank && L->order[kk] != d; kk++) LS *= L->tpw[L->order[kk]], WS *= L->wpc[L->order[kk]];
   int FIRST = rev ? ES - 1 : 0, LAST = rev ? 0 : ES - 1;
+  tm_dtype dt0 = (tm_dtype)E->f->ins.v[in->args[0]].ty.dt;
+  bool prefix_sum = n == 1 && LS == 1 && (dt0 == TM_I32 || dt0 == TM_U32) && em_combine_is_add(E, in);
   E->uses_tid = true;
   E->uses_barrier = true; /* SIMD-group shuffles are collectives too */
   in->path = SCAN_PARALLEL;
@@ -154,7 +161,29 @@ bool em_scan_parallel(Emitter *E, int id, int ind) {
    * undefined in MSL as in C++, and clang's -Wuninitialized says so) */
   assign(E, n, names(E, n, "p", NULL), t, i2);
   em_line(E, i2, "bool hp = false;\n");
-  if (TPW > 1) {
+  if (TPW > 1 && prefix_sum) {
+    /* an integer sum whose lanes along d are the low lane bits: the SIMD-group's
+     * prefix sum (one collective; a shuffle more for a segment of fewer than 32
+     * lanes or the reverse order); wrapping integer arithmetic makes each
+     * difference below exact */
+    em_use_helper(E, "tm_shfl_up"); /* with tm_shfl */
+    const char *to = dt0 == TM_U32 ? "" : "as_type<int>", *from = dt0 == TM_U32 ? "" : "as_type<uint>";
+    em_line(E, i2, "{\n");
+    em_line(E, i2 + 1, "uint tm_px = %s(u0);\n", from);
+    em_line(E, i2 + 1, "uint tm_pi = simd_prefix_inclusive_sum(tm_px), tm_pe = tm_pi - tm_px;\n");
+    if (rev) /* the lanes from this one to the segment's last */
+      em_line(E, i2 + 1, "uint tm_ps = tm_shfl(tm_pi, ushort(tm_tid %% 32u - tm_ld + %du)) - tm_pe;\n", TPW - 1);
+    else if (TPW < 32) /* the lanes from the segment's first to this one */
+      em_line(E, i2 + 1, "uint tm_ps = tm_pi - tm_shfl(tm_pe, ushort(tm_tid %% 32u - tm_ld));\n");
+    else
+      em_line(E, i2 + 1, "uint tm_ps = tm_pi;\n");
+    em_line(E, i2 + 1, "u0 = %s(tm_ps);\n", to);
+    em_line(E, i2 + 1, "p0 = %s(tm_ps - tm_px);\n", to);
+    em_line(E, i2, "}\n");
+    if (rev) em_line(E, i2, "hp = tm_ld + 1u < %du;\n", TPW);
+    else em_line(E, i2, "hp = tm_ld > 0u;\n");
+    in->note = TPW < 32 || rev ? "a SIMD-group prefix sum and a shuffle" : "one SIMD-group prefix sum";
+  } else if (TPW > 1) {
     em_use_helper(E, "tm_shfl_up");
     em_line(E, i2, "for (ushort off = 1; off < %du; off <<= 1) {\n", TPW);
     for (int i = 0; i < n; i++)

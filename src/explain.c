@@ -81,8 +81,9 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
     Layout *l = f->ins.v[in->args[0]].layout;
     int pd = l->dims[in->aux];
     if (in->op == O_SCAN && in->path == SCAN_PARALLEL) {
-      buf_printf(&b, "scan @%d:%d axis %d: input (%s); in-thread over runs of %d, SIMD-group shuffles over %d lanes, %s%s\n",
-                 in->line, in->col, in->aux, layout_str(a, l), l->espt[pd], l->tpw[pd],
+      buf_printf(&b, "scan @%d:%d axis %d: input (%s); in-thread over runs of %d, %s over %d lanes, %s%s\n",
+                 in->line, in->col, in->aux, layout_str(a, l), l->espt[pd], in->note ? in->note : "SIMD-group shuffles",
+                 l->tpw[pd],
                  l->wpc[pd] > 1 ? arena_printf(a, "%d SIMD-groups through threadgroup memory (2 barriers)", l->wpc[pd])
                                 : "no threadgroup memory",
                  l->reps[pd] > 1 ? arena_printf(a, ", %d tiles carried in order", l->reps[pd]) : "");

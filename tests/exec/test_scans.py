@@ -164,5 +164,56 @@ def test_scan_barriers_and_opt_none(rng):
     for got, want in ((s, s2), (p, p2), (rs, rs2)):
         np.testing.assert_array_equal(got, want)
     text = cum_kernel.explain(x, s, p, rs, N=N)
-    assert text.count("SIMD-group shuffles over 32 lanes, 4 SIMD-groups through threadgroup memory (2 barriers)") == 3
+    # the int32 sums by the SIMD-group's prefix sum, the product by shuffles
+    assert text.count("one SIMD-group prefix sum over 32 lanes, 4 SIMD-groups through threadgroup memory") == 1
+    assert text.count("a SIMD-group prefix sum and a shuffle over 32 lanes, 4 SIMD-groups") == 1  # reverse
+    assert text.count("SIMD-group shuffles over 32 lanes, 4 SIMD-groups through threadgroup memory (2 barriers)") == 1
     assert "sequential" in cum_kernel.explain(x, s, p, rs, N=N, metal_optimization_level="none")
+
+
+@triton.jit
+def cumsum_any_kernel(x_ptr, y_ptr, R: tl.constexpr, C: tl.constexpr, AX: tl.constexpr, REV: tl.constexpr):
+    offs = tl.arange(0, R)[:, None] * C + tl.arange(0, C)[None, :]
+    tl.store(y_ptr + offs, tl.cumsum(tl.load(x_ptr + offs), AX, reverse=REV))
+
+
+def wrapped_cumsum(x, axis, rev):
+    """NumPy's cumsum modulo 2**32, in x's 32-bit dtype (Triton's integers wrap)."""
+    xs = np.flip(x, axis) if rev else x
+    r = (np.cumsum(xs.astype(np.int64), axis=axis) % (1 << 32)).astype(np.uint32).view(x.dtype)
+    return np.flip(r, axis) if rev else r
+
+
+@pytest.mark.parametrize("R,C", [(1, 256), (2, 1024), (4, 64), (16, 16), (8, 32), (64, 4)])
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("rev", [0, 1])
+@pytest.mark.parametrize("dt", [np.int32, np.uint32])
+@pytest.mark.parametrize("nw", [1, 4])
+def test_int_cumsum_by_simd_prefix_sum(R, C, axis, rev, dt, nw, rng):
+    """Integer sums whose lanes along the axis are a SIMD-group's low lane
+    bits take simd_prefix_inclusive_sum (a segment of fewer than 32 lanes, or
+    the reverse order, one shuffle more); the others keep the shuffles. Values
+    across the whole 32-bit range: every sum wraps, and the differences the
+    prefix path takes must be exact."""
+    x = rng.integers(-2**31, 2**31 - 1, size=(R, C)).astype(np.int64).astype(dt)
+    y = np.zeros_like(x)
+    k = cumsum_any_kernel[(1,)](x, y, R=R, C=C, AX=axis, REV=rev, num_warps=nw)
+    np.testing.assert_array_equal(y, wrapped_cumsum(x, axis, rev))
+    text = cumsum_any_kernel.explain(x, y, R=R, C=C, AX=axis, REV=rev, num_warps=nw)
+    assert ("prefix sum" in text) == ("simd_prefix_inclusive_sum" in k.asm["msl"])
+    if axis == 1 and "over 1 lanes" not in text:  # the row's lanes are the low lane bits
+        assert "prefix sum" in text, text
+
+
+def test_prefix_sum_paths_taken(rng):
+    """Which path each shape takes (the layouts of num_warps=4): whole rows,
+    16-lane segments, and a column scan whose lanes are not the low bits."""
+    def explain(R, C, axis, rev, dt=np.int32):
+        x = np.zeros((R, C), dt)
+        return cumsum_any_kernel.explain(x, x, R=R, C=C, AX=axis, REV=rev)
+    assert "one SIMD-group prefix sum over 32 lanes" in explain(1, 256, 1, 0)
+    assert "a SIMD-group prefix sum and a shuffle over 32 lanes" in explain(1, 256, 1, 1)
+    assert "a SIMD-group prefix sum and a shuffle over 8 lanes" in explain(16, 16, 1, 0)
+    assert "SIMD-group shuffles over 16 lanes" in explain(64, 4, 0, 0)
+    # floats keep the shuffles: a prefix sum's float rounding order is unspecified
+    assert "prefix" not in explain(1, 256, 1, 0, np.float32)
