@@ -886,6 +886,96 @@ static bool permuted_view(const Layout *R, const Layout *X, int64_t perm) {
   return true;
 }
 
+/* Whether block value v holds, at every element, its own coordinate along
+ * value dim `axis` (arange(0, n) expanded and broadcast to v's shape, or cast
+ * to another integer type). */
+static bool is_coordinate(Fn *f, int v, int axis) {
+  Ins *x = &f->ins.v[v];
+  if (!x->ty.rank || x->ty.ptr) return false;
+  switch (x->op) {
+  case O_RANGE: return x->ty.rank == 1 && axis == 0 && x->imm == 0;
+  case O_EXPAND_DIMS: return x->aux != axis && is_coordinate(f, x->args[0], axis < x->aux ? axis : axis - 1);
+  case O_BROADCAST: {
+    Ins *y = &f->ins.v[x->args[0]];
+    return y->ty.rank == x->ty.rank && y->ty.shape[axis] == x->ty.shape[axis] && is_coordinate(f, x->args[0], axis);
+  }
+  case O_CAST: return dt_is_int((tm_dtype)x->ty.dt) && x->ty.dt != TM_I1 && is_coordinate(f, x->args[0], axis);
+  default: return false;
+  }
+}
+
+/* A constant integer, scalar or splat/broadcast of one: its value in *out. */
+static bool const_int(Fn *f, int v, int64_t *out) {
+  Ins *x = &f->ins.v[v];
+  if (x->op == O_CONST && !x->ty.rank && dt_is_int((tm_dtype)x->ty.dt)) return *out = x->imm, true;
+  if (x->op == O_SPLAT || x->op == O_BROADCAST) return const_int(f, x->args[0], out);
+  return false;
+}
+
+/* tl.gather(x, c ^ M, axis) with c the coordinate along axis and M a power of
+ * two (a bitonic sort's compare-and-swap partner): where the partner of each
+ * element is held by the same thread (a bit of its slots along the axis) or by
+ * another lane of its SIMD-group (a bit of the lanes), read it from a register
+ * or by one xor-shuffle instead of through threadgroup memory and two
+ * barriers. False (nothing emitted) when the layout puts it elsewhere. */
+static bool gather_xor_partner(Emitter *E, int id, int ind) {
+  Ins *in = &E->f->ins.v[id];
+  Ins *x = &E->f->ins.v[in->args[0]], *ix = &E->f->ins.v[in->args[1]];
+  int axis = (int)in->imm;
+  Layout *R = in->layout;
+  if (!R || !x->layout || !layout_eq(R, x->layout) || ix->op != O_XOR || in->ty.rank != x->ty.rank) return false;
+  int64_t M = 0;
+  int cv = -1;
+  for (int i = 0; i < 2 && cv < 0; i++)
+    if (is_coordinate(E->f, ix->args[i], axis) && const_int(E->f, ix->args[1 - i], &M)) cv = i;
+  int d = R->dims[axis];
+  int n = R->size[d], spt = R->spt[d], tpw = R->tpw[d], wpc = R->wpc[d], tile = spt * tpw * wpc;
+  if (cv < 0 || M <= 0 || M >= n || (M & (M - 1)) || n < tile) return false;
+  int LS = 1; /* the lane stride of dim d */
+  for (int kk = 0; kk < R->prank && R->order[kk] != d; kk++) LS *= R->tpw[R->order[kk]];
+  tm_dtype dt = (tm_dtype)in->ty.dt;
+  const char *T = em_tname(E, dt);
+  int P = R->per_thread, S = R->stride[d], PER = R->per[d];
+  int64_t jm = 0; /* the partner's slot along d: j ^ jm (0: another lane) */
+  if (M < spt) jm = M;
+  else if (M >= tile) jm = spt * (M / tile);
+  else if (M >= spt * tpw) return false; /* another SIMD-group: threadgroup memory */
+  em_line(E, ind, "%s v%d[%d];\n", T, id, P);
+  em_line(E, ind, "{\n");
+  em_line(E, ind + 1, "%s g[%d];\n", T, P);
+  Layout *saved = E->group;
+  E->group = R;
+  em_line(E, ind + 1, "for (uint k = 0; k < %du; ++k) g[k] = %s;\n", P, em_ref(E, in->args[0]));
+  E->group = saved;
+  if (jm) {
+    em_line(E, ind + 1, "for (uint k = 0; k < %du; ++k) {\n", P);
+    em_line(E, ind + 2, "uint j = k / %du %% %du;\n", S, PER);
+    em_line(E, ind + 2, "v%d[k] = g[k - j * %du + (j ^ %lldu) * %du];\n", id, S, (long long)jm, S);
+    em_line(E, ind + 1, "}\n");
+    in->note = "the partner along the axis is in the same thread: read from its registers";
+  } else {
+    E->uses_barrier = true; /* a SIMD-group collective */
+    long long mask = (long long)(M / spt * LS);
+    int G = dt == TM_F32 || dt == TM_I32 || dt == TM_U32 || dt == TM_F16 ? (P % 4 == 0 ? 4 : P % 2 == 0 ? 2 : 1) : 1;
+    if (G > 1) { /* up to four slots in one vector shuffle, as reductions do */
+      const char *pack = "g[k]";
+      for (int j = 1; j < G; j++) pack = arena_printf(&E->c->arena, "%s, g[k + %du]", pack, j);
+      em_line(E, ind + 1, "for (uint k = 0; k < %du; k += %du) {\n", P, G);
+      em_line(E, ind + 2, "%s%d o = tm_shfl_xor(%s%d(%s), ushort(%lldu));\n", T, G, T, G, pack, mask);
+      em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) v%d[k + j] = o[j];\n", G, id);
+      em_line(E, ind + 1, "}\n");
+    } else {
+      em_line(E, ind + 1, "for (uint k = 0; k < %du; ++k) v%d[k] = tm_shfl_xor(g[k], ushort(%lldu));\n", P, id, mask);
+    }
+    in->note = G > 1 ? arena_printf(&E->c->arena, "the partner along the axis is in another lane of the SIMD-group: "
+                                                   "xor-shuffles of %d elements", G)
+                     : "the partner along the axis is in another lane of the SIMD-group: one xor-shuffle per element";
+  }
+  em_line(E, ind, "}\n");
+  E->in_array[id] = true;
+  return true;
+}
+
 /* Shape ops: inputs written to threadgroup memory in row-major order, then
  * each output element read from where it comes from (tm.h, ShuffleKind). */
 static void emit_shuffle(Emitter *E, int id, int ind) {
@@ -904,6 +994,7 @@ static void emit_shuffle(Emitter *E, int id, int ind) {
     in->note = "the input's layout with its dims permuted: each thread keeps its elements, nothing moves";
     return;
   }
+  if (in->aux == SH_GATHER && E->c->opt != TM_OPT_NONE && gather_xor_partner(E, id, ind)) return;
   int nx = (int)type_numel(x->ty);
   bool two = in->aux == SH_JOIN || in->aux == SH_CAT;
   int n = two ? 2 * nx : nx, chunk = stage_chunk(E, dt, n);
