@@ -326,6 +326,19 @@ TM_SIMD_FOLD(simd_and, x & y)
 TM_SIMD_FOLD(simd_or, x | y)
 TM_SIMD_FOLD(simd_xor, x ^ y)
 #undef TM_SIMD_FOLD
+#if __CUDA_ARCH__ >= 800
+// 32-bit integers: one warp reduction instruction (redux.sync), as Apple's
+// GPUs fold a SIMD-group in hardware; the same values as the fold above
+inline int simd_sum(int x) { return __reduce_add_sync(0xffffffffu, x); }
+inline uint simd_sum(uint x) { return __reduce_add_sync(0xffffffffu, x); }
+inline int simd_max(int x) { return __reduce_max_sync(0xffffffffu, x); }
+inline uint simd_max(uint x) { return __reduce_max_sync(0xffffffffu, x); }
+inline int simd_min(int x) { return __reduce_min_sync(0xffffffffu, x); }
+inline uint simd_min(uint x) { return __reduce_min_sync(0xffffffffu, x); }
+inline uint simd_and(uint x) { return __reduce_and_sync(0xffffffffu, x); }
+inline uint simd_or(uint x) { return __reduce_or_sync(0xffffffffu, x); }
+inline uint simd_xor(uint x) { return __reduce_xor_sync(0xffffffffu, x); }
+#endif
 template <class T> inline T simd_prefix_inclusive_sum(T x) {
   uint lane = threadIdx.x % 32u;
   for (ushort d = 1; d < 32; d <<= 1) {

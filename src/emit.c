@@ -1250,23 +1250,34 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     em_indent(&E->out, in1);
     buf_puts(&E->out, "}\n");
   } else if (A->tpw[pd] == 32 && lstride == 1 && n == 1 && !dup_pd && minmax &&
-             (((dt0 == TM_F32 || dt0 == TM_F16) && RP <= 2) || ((dt0 == TM_I32 || dt0 == TM_U32) && RP <= 4))) {
+             (dt0 == TM_F32 || dt0 == TM_F16 || dt0 == TM_I32 || dt0 == TM_U32) && RP <= 4) {
     /* tl.max / tl.min over the whole SIMD-group: one simd_max / simd_min.
-     * Floats ignore NaN (maxnum): NaN lanes take part as -inf (+inf for a
-     * min) and the result stays NaN only where every lane is NaN, so the
-     * SIMD-group operation never sees a NaN (Metal does not say what its
-     * simd_max makes of one) */
+     * Floats ignore NaN (maxnum) and go through an order-preserving integer
+     * key, so the SIMD-group operation never sees a NaN (Metal does not say
+     * what its simd_max makes of one) and one collective does it all: a
+     * non-negative float keys as its bits, a negative one as -(magnitude) - 1
+     * (-0 below +0, -inf above the integer minimum), NaN as the integer
+     * minimum for a max (maximum for a min), which wins only where every lane
+     * is NaN; that result decodes to NaN. */
     bool mx = minmax == O_MAX;
     const char *T = em_tname(E, dt0), *fn = mx ? "simd_max" : "simd_min";
     E->uses_barrier = true;
-    in->note = dt0 == TM_F32 || dt0 == TM_F16 ? (mx ? "one simd_max (NaN lanes as -inf) and one simd_all"
-                                                    : "one simd_min (NaN lanes as +inf) and one simd_all")
-                                              : (mx ? "one simd_max" : "one simd_min");
+    bool fl = dt0 == TM_F32 || dt0 == TM_F16;
+    in->note = fl ? (mx ? "one simd_max of order-preserving integer keys (NaN lanes lowest)"
+                        : "one simd_min of order-preserving integer keys (NaN lanes highest)")
+                  : (mx ? "one simd_max" : "one simd_min");
     em_line(E, in1, "for (uint k = 0; k < %du; ++k) {\n", RP);
-    if (dt0 == TM_F32 || dt0 == TM_F16) {
-      em_line(E, in1 + 1, "bool tm_nan = isnan(a0[k]);\n");
-      em_line(E, in1 + 1, "%s tm_m = %s(tm_nan ? %s(%sINFINITY) : a0[k]);\n", T, fn, T, mx ? "-" : "");
-      em_line(E, in1 + 1, "if (!simd_all(tm_nan)) a0[k] = tm_m;\n");
+    if (fl) {
+      bool h = dt0 == TM_F16;
+      const char *UT = h ? "ushort" : "uint", *sign = h ? "0x8000u" : "0x80000000u", *mag = h ? "0x7fffu" : "0x7fffffffu";
+      const char *nan_key = mx ? "(-2147483647 - 1)" : "2147483647";
+      em_line(E, in1 + 1, "uint tm_b = uint(as_type<%s>(a0[k]));\n", UT);
+      em_line(E, in1 + 1, "int tm_key = isnan(a0[k]) ? %s : (tm_b & %s) != 0u ? -int(tm_b & %s) - 1 : int(tm_b);\n", nan_key,
+              sign, mag);
+      em_line(E, in1 + 1, "tm_key = %s(tm_key);\n", fn);
+      em_line(E, in1 + 1, "uint tm_r = tm_key >= 0 ? uint(tm_key) : %s | uint(-(tm_key + 1));\n", sign);
+      em_line(E, in1 + 1, "a0[k] = tm_key == %s ? as_type<%s>(%s(%s)) : as_type<%s>(%s(tm_r));\n", nan_key, T, UT,
+              h ? "0x7e00u" : "0x7fc00000u", T, UT);
     } else {
       em_line(E, in1 + 1, "a0[k] = %s(a0[k]);\n", fn);
     }
