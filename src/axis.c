@@ -117,6 +117,22 @@ static Axis transfer(Fn *f, Ins *in, int dim, Axis a, Axis b) {
     if (is_one(f, in->args[1])) r.contig = a.contig; /* x * 1: stride 1 specialized as a constant */
     if (is_one(f, in->args[0])) r.contig = b.contig;
     break;
+  case O_REM: /* x % n, n the same along the dim: a run of x splits where x passes a
+                * multiple of n, so runs of g = the powers of two dividing x's run length,
+                * its start and n stay whole (x taken as non-negative, as upstream's
+                * analysis takes it: the offsets `(pid * BLOCK + arange) % N`) */
+    if (b.uniform && in->ty.rank) {
+      int64_t g = pow2_factor(a.contig);
+      if (a.div < g) g = a.div;
+      if (b.div < g) g = b.div;
+      r.contig = (int)g;
+      r.div = gcd64(a.div, b.div);
+      if (a.contig > g && g < r.div) r.div = g; /* a new run may start inside one of x's */
+      r.uniform = a.uniform;
+    } else if (b.uniform) {
+      r.div = gcd64(a.div, b.div); /* scalars: x - q * n, a multiple of both, of either sign */
+    }
+    break;
   case O_HINT: /* the programmer's word: multiple_of / max_contiguous (along the last dim) */
     r = a;
     if (in->aux == 0 && in->imm > r.div) r.div = in->imm > DIV_MAX ? DIV_MAX : in->imm;
@@ -271,7 +287,8 @@ int axis_contig_along(Fn *f, int id, int dim, int64_t *div) {
 static int vector_width(Ctx *c, Fn *f, Ins *in) {
   Ins *p = &f->ins.v[in->args[0]];
   Layout *l = in->layout;
-  if (!l || !p->ty.rank || c->opt == TM_OPT_NONE || l->replicated) return 0;
+  if (!l || !p->ty.rank || c->opt == TM_OPT_NONE || (l->replicated && in->op == O_STORE)) return 0;
+  /* a replicated load: a duplicate reads its original's elements, the same runs */
   /* each thread's consecutive slots run along the layout's fastest dim */
   int vd = -1;
   for (int i = 0; i < l->rank; i++)
