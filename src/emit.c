@@ -957,12 +957,20 @@ static bool gather_xor_partner(Emitter *E, int id, int ind) {
     E->uses_barrier = true; /* a SIMD-group collective */
     long long mask = (long long)(M / spt * LS);
     int G = dt == TM_F32 || dt == TM_I32 || dt == TM_U32 || dt == TM_F16 ? (P % 4 == 0 ? 4 : P % 2 == 0 ? 2 : 1) : 1;
-    if (G > 1) { /* up to four slots in one vector shuffle, as reductions do */
-      const char *pack = "g[k]";
+    if (G > 1) { /* up to four slots in one vector shuffle, as reductions do; two such by one tm_shfl_xor2 */
+      int pairs = G == 4 && P % 8 == 0 ? 2 : 1;
+      const char *pack = "g[k]", *pack2 = "g[k + 4u]";
       for (int j = 1; j < G; j++) pack = arena_printf(&E->c->arena, "%s, g[k + %du]", pack, j);
-      em_line(E, ind + 1, "for (uint k = 0; k < %du; k += %du) {\n", P, G);
-      em_line(E, ind + 2, "%s%d o = tm_shfl_xor(%s%d(%s), ushort(%lldu));\n", T, G, T, G, pack, mask);
-      em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) v%d[k + j] = o[j];\n", G, id);
+      for (int j = 1; j < G; j++) pack2 = arena_printf(&E->c->arena, "%s, g[k + %du]", pack2, G + j);
+      em_line(E, ind + 1, "for (uint k = 0; k < %du; k += %du) {\n", P, G * pairs);
+      if (pairs == 2) {
+        em_line(E, ind + 2, "%s%d o = %s%d(%s), ob = %s%d(%s);\n", T, G, T, G, pack, T, G, pack2);
+        em_line(E, ind + 2, "tm_shfl_xor2(o, ob, ushort(%lldu));\n", mask);
+        em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) v%d[k + j] = o[j], v%d[k + 4u + j] = ob[j];\n", G, id, id);
+      } else {
+        em_line(E, ind + 2, "%s%d o = tm_shfl_xor(%s%d(%s), ushort(%lldu));\n", T, G, T, G, pack, mask);
+        em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) v%d[k + j] = o[j];\n", G, id);
+      }
       em_line(E, ind + 1, "}\n");
     } else {
       em_line(E, ind + 1, "for (uint k = 0; k < %du; ++k) v%d[k] = tm_shfl_xor(g[k], ushort(%lldu));\n", P, id, mask);
@@ -1286,20 +1294,28 @@ static void emit_reduce(Emitter *E, int id, int ind) {
              (dt0 == TM_F32 || dt0 == TM_I32 || dt0 == TM_U32 || dt0 == TM_F16)) {
     /* several result slots per thread, all lanes valid: each butterfly step
      * moves up to four slots in one vector shuffle */
-    int G = RP % 4 == 0 ? 4 : 2;
-    const char *T = em_tname(E, dt0), *pack = "a0[k]";
+    int G = RP % 4 == 0 ? 4 : 2, pairs = RP % 8 == 0 ? 2 : 1; /* two vectors: one tm_shfl_xor2 */
+    const char *T = em_tname(E, dt0), *pack = "a0[k]", *pack2 = "a0[k + 4u]";
     for (int j = 1; j < G; j++) pack = arena_printf(a, "%s, a0[k + %du]", pack, j);
+    for (int j = 1; j < G; j++) pack2 = arena_printf(a, "%s, a0[k + %du]", pack2, G + j);
     E->uses_barrier = true;
     em_line(E, in1, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
-    em_line(E, in1 + 1, "for (uint k = 0; k < %du; k += %du) {\n", RP, G);
-    em_line(E, in1 + 2, "%s%d o4 = tm_shfl_xor(%s%d(%s), m);\n", T, G, T, G, pack);
-    em_line(E, in1 + 2, "for (uint j = 0; j < %du; ++j) {\n", G);
-    em_line(E, in1 + 3, "%s o0 = o4[j];\n", T);
-    acc[0] = "a0[k + j]";
-    oth[0] = "o0";
-    em_combine(E, in, acc, oth, in1 + 3);
+    em_line(E, in1 + 1, "for (uint k = 0; k < %du; k += %du) {\n", RP, G * pairs);
+    if (pairs == 2) {
+      em_line(E, in1 + 2, "%s%d o4 = %s%d(%s), o4b = %s%d(%s);\n", T, G, T, G, pack, T, G, pack2);
+      em_line(E, in1 + 2, "tm_shfl_xor2(o4, o4b, m);\n");
+    } else {
+      em_line(E, in1 + 2, "%s%d o4 = tm_shfl_xor(%s%d(%s), m);\n", T, G, T, G, pack);
+    }
+    for (int p = 0; p < pairs; p++) {
+      em_line(E, in1 + 2, "for (uint j = 0; j < %du; ++j) {\n", G);
+      em_line(E, in1 + 3, "%s o0 = %s[j];\n", T, p ? "o4b" : "o4");
+      acc[0] = p ? "a0[k + 4u + j]" : "a0[k + j]";
+      oth[0] = "o0";
+      em_combine(E, in, acc, oth, in1 + 3);
+      em_line(E, in1 + 2, "}\n");
+    }
     acc[0] = "a0[k]";
-    em_line(E, in1 + 2, "}\n");
     em_line(E, in1 + 1, "}\n");
     em_line(E, in1, "}\n");
   } else if (A->tpw[pd] > 1) {

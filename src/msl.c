@@ -36,6 +36,9 @@
  *                tm_interrupt, TRITON_METAL_TIMEOUT).
  *   tm_shfl_xor  simd_shuffle_xor for every dtype reductions use (bool through
  *                ushort, 64-bit integers as two 32-bit halves).
+ *   tm_shfl_xor2 two vectors shuffled by the same xor mask (two shuffles on a
+ *                GPU); the emulator's shim defines it first, as one exchange
+ *                of both (a SIMD-group rendezvous less).
  */
 #include "tm.h"
 
@@ -54,6 +57,9 @@ const char tm_common_prelude[] =
         "#define TM_TGM(a, line) a\n"
         "#define TM_TG_VSTORE(V, a, i, x) (*reinterpret_cast<threadgroup V *>(&(a)[i]) = (x))\n"
         "#define TM_TG_VLOAD(V, a, i) (*reinterpret_cast<threadgroup V *>(&(a)[i]))\n"
+        "#endif\n"
+        "#ifndef TM_SHFL_XOR2\n"
+        "template <typename V> inline void tm_shfl_xor2(thread V &a, thread V &b, ushort m) { a = simd_shuffle_xor(a, m); b = simd_shuffle_xor(b, m); }\n"
         "#endif\n"
         "#ifndef TM_POLL\n"
         "#define TM_POLL(line)\n"

@@ -24,6 +24,9 @@ using namespace metal;
 #define TM_TG_VSTORE(V, a, i, x) (*reinterpret_cast<threadgroup V *>(&(a)[i]) = (x))
 #define TM_TG_VLOAD(V, a, i) (*reinterpret_cast<threadgroup V *>(&(a)[i]))
 #endif
+#ifndef TM_SHFL_XOR2
+template <typename V> inline void tm_shfl_xor2(thread V &a, thread V &b, ushort m) { a = simd_shuffle_xor(a, m); b = simd_shuffle_xor(b, m); }
+#endif
 #ifndef TM_POLL
 #define TM_POLL(line)
 #endif
