@@ -178,16 +178,8 @@ SETTLE_SCRIPT = textwrap.dedent('''
     import os, sys
     import numpy as np
     import triton_metal as triton
-    import triton_metal.language as tl
-
-    @triton.jit
-    def spin(x_ptr, n, REPS: tl.constexpr, BLOCK: tl.constexpr):
-        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-        m = offs < n
-        v = tl.load(x_ptr + offs, mask=m)
-        for _ in range(REPS):
-            v = v * 0.999 + 0.001
-        tl.store(x_ptr + offs, v, mask=m)
+    sys.path.insert(0, sys.argv[1])
+    from test_emu_tiers import spin  # this file's kernel
 
     x = np.ones(8192, np.float32)
 
@@ -217,8 +209,8 @@ def test_do_bench_times_optimised_code(tmp_path, device):
     env = dict(os.environ, TRITON_METAL_OPT="tiered:1000000", TRITON_METAL_DEVICE=device,
                TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"), TRITON_METAL_CPU_THREADS="1",
                PYTHONPATH=os.path.join(ROOT, "python"))
-    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run([sys.executable, str(script), os.path.dirname(os.path.abspath(__file__))], env=env,
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     settled, slow, again = map(float, r.stdout.split())
     assert slow >= 3 * max(settled, again), (settled, slow, again)
