@@ -81,9 +81,10 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
     Layout *l = f->ins.v[in->args[0]].layout;
     int pd = l->dims[in->aux];
     if (in->op == O_SCAN && in->path == SCAN_PARALLEL) {
-      buf_printf(&b, "scan @%d:%d axis %d: input (%s); in-thread over runs of %d, %s over %d lanes, %s%s\n",
-                 in->line, in->col, in->aux, layout_str(a, l), l->espt[pd], in->note ? in->note : "SIMD-group shuffles",
-                 l->tpw[pd],
+      buf_printf(&b, "scan @%d:%d axis %d: input (%s); in-thread over runs of %d, %s, %s%s\n",
+                 in->line, in->col, in->aux, layout_str(a, l), l->espt[pd],
+                 l->tpw[pd] > 1 ? arena_printf(a, "%s over %d lanes", in->note ? in->note : "SIMD-group shuffles", l->tpw[pd])
+                                : "no lanes along the axis (no SIMD-group step)",
                  l->wpc[pd] > 1 ? arena_printf(a, "%d SIMD-groups through threadgroup memory (2 barriers)", l->wpc[pd])
                                 : "no threadgroup memory",
                  l->reps[pd] > 1 ? arena_printf(a, ", %d tiles carried in order", l->reps[pd]) : "");
@@ -93,8 +94,10 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
       buf_printf(&b, "scan @%d:%d axis %d: sequential, through threadgroup memory, one line per thread\n", in->line, in->col, in->aux);
       continue;
     }
-    buf_printf(&b, "reduction @%d:%d axis %d: COALESCED input (%s); in-thread over %d, SIMD-group %s over %d lanes, "
-               "%s\n", in->line, in->col, in->aux, layout_str(a, l), l->per[pd], in->note ? in->note : "xor-shuffles", l->tpw[pd],
+    buf_printf(&b, "reduction @%d:%d axis %d: COALESCED input (%s); in-thread over %d, %s, "
+               "%s\n", in->line, in->col, in->aux, layout_str(a, l), l->per[pd],
+               l->tpw[pd] > 1 ? arena_printf(a, "SIMD-group %s over %d lanes", in->note ? in->note : "xor-shuffles", l->tpw[pd])
+                              : "no lanes along the axis (no SIMD-group step)",
                l->wpc[pd] > 1 ? arena_printf(a, "%d SIMD-groups through threadgroup memory (2 barriers)", l->wpc[pd])
                               : "no threadgroup memory");
   }
