@@ -886,6 +886,17 @@ static bool permuted_view(const Layout *R, const Layout *X, int64_t perm) {
   return true;
 }
 
+/* "arr[k + first], arr[k + first + 1], ..." (G of them; "arr[k]" for slot k
+ * itself): the slots a vector shuffle packs. */
+static const char *vec_pack(Emitter *E, const char *arr, int G, int first) {
+  const char *r = NULL;
+  for (int j = first; j < first + G; j++) {
+    const char *x = j ? arena_printf(&E->c->arena, "%s[k + %du]", arr, j) : arena_printf(&E->c->arena, "%s[k]", arr);
+    r = r ? arena_printf(&E->c->arena, "%s, %s", r, x) : x;
+  }
+  return r;
+}
+
 /* Whether block value v holds, at every element, its own coordinate along
  * value dim `axis` (arange(0, n) expanded and broadcast to v's shape, or cast
  * to another integer type). */
@@ -959,9 +970,7 @@ static bool gather_xor_partner(Emitter *E, int id, int ind) {
     int G = dt == TM_F32 || dt == TM_I32 || dt == TM_U32 || dt == TM_F16 ? (P % 4 == 0 ? 4 : P % 2 == 0 ? 2 : 1) : 1;
     if (G > 1) { /* up to four slots in one vector shuffle, as reductions do; two such by one tm_shfl_xor2 */
       int pairs = G == 4 && P % 8 == 0 ? 2 : 1;
-      const char *pack = "g[k]", *pack2 = "g[k + 4u]";
-      for (int j = 1; j < G; j++) pack = arena_printf(&E->c->arena, "%s, g[k + %du]", pack, j);
-      for (int j = 1; j < G; j++) pack2 = arena_printf(&E->c->arena, "%s, g[k + %du]", pack2, G + j);
+      const char *pack = vec_pack(E, "g", G, 0), *pack2 = vec_pack(E, "g", G, G);
       em_line(E, ind + 1, "for (uint k = 0; k < %du; k += %du) {\n", P, G * pairs);
       if (pairs == 2) {
         em_line(E, ind + 2, "%s%d o = %s%d(%s), ob = %s%d(%s);\n", T, G, T, G, pack, T, G, pack2);
@@ -1295,9 +1304,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     /* several result slots per thread, all lanes valid: each butterfly step
      * moves up to four slots in one vector shuffle */
     int G = RP % 4 == 0 ? 4 : 2, pairs = RP % 8 == 0 ? 2 : 1; /* two vectors: one tm_shfl_xor2 */
-    const char *T = em_tname(E, dt0), *pack = "a0[k]", *pack2 = "a0[k + 4u]";
-    for (int j = 1; j < G; j++) pack = arena_printf(a, "%s, a0[k + %du]", pack, j);
-    for (int j = 1; j < G; j++) pack2 = arena_printf(a, "%s, a0[k + %du]", pack2, G + j);
+    const char *T = em_tname(E, dt0), *pack = vec_pack(E, "a0", G, 0), *pack2 = vec_pack(E, "a0", G, G);
     E->uses_barrier = true;
     em_line(E, in1, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
     em_line(E, in1 + 1, "for (uint k = 0; k < %du; k += %du) {\n", RP, G * pairs);
