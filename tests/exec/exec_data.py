@@ -23,3 +23,14 @@ def random_ints(n, dtype, rng, lo=None, hi=None):
     if n >= 4:
         x[:4] = np.array([info.min, info.max, 0, -1 if info.min < 0 else 1], dtype=np.int64 if info.min < 0 else np.uint64).astype(dtype)
     return x
+
+
+def kernel_body(k):
+    """The kernel function's text, without the dialect's prelude: the prelude
+    defines the SIMD-group functions and barriers by name (the CUDA one spells
+    out every Metal function it stands in for), so a test that asks whether the
+    kernel uses one must look at the kernel alone, on either dialect."""
+    text = k.asm["msl"]
+    i = max(text.rfind("kernel void "), text.rfind("__global__ void"))
+    assert i >= 0, "no kernel function in the emitted text"
+    return text[i:]

@@ -5,6 +5,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
+from exec_data import kernel_body
 
 
 @triton.jit
@@ -130,7 +131,8 @@ def test_scan_order_preserved(M, N, axis, nw, rev, rng):
     np.testing.assert_array_equal(ob, eb)
     np.testing.assert_array_equal(s, want_s)  # integer-valued: exact in any order; NaN/inf propagate
     if M * N >= 64 and (N if axis else M) >= 32:
-        assert "tm_shfl_" in k.asm["msl"] and "for (uint line = tm_tid" not in k.asm["msl"]
+        body = kernel_body(k)
+        assert "tm_shfl_" in body and "for (uint line = tm_tid" not in body
 
 
 @triton.jit
@@ -156,11 +158,11 @@ def test_scan_barriers_and_opt_none(rng):
     x = rng.integers(-100, 100, N).astype(np.int32)
     s, p, rs = np.zeros(N, np.int32), np.zeros(N, np.int32), np.zeros(N, np.int32)
     k = cum_kernel[(1,)](x, s, p, rs, N=N)
-    msl = k.asm["msl"]
+    msl = kernel_body(k)
     assert msl.count("tm_shfl_up(") >= 2 and msl.count("threadgroup_barrier(") == 3 * 2  # two per scan
     s2, p2, rs2 = np.zeros(N, np.int32), np.zeros(N, np.int32), np.zeros(N, np.int32)
     k2 = cum_kernel[(1,)](x, s2, p2, rs2, N=N, metal_optimization_level="none")
-    assert "tm_shfl_up" not in k2.asm["msl"] and "for (uint line = tm_tid" in k2.asm["msl"]
+    assert "tm_shfl_up" not in kernel_body(k2) and "for (uint line = tm_tid" in kernel_body(k2)
     for got, want in ((s, s2), (p, p2), (rs, rs2)):
         np.testing.assert_array_equal(got, want)
     text = cum_kernel.explain(x, s, p, rs, N=N)
@@ -200,7 +202,7 @@ def test_int_cumsum_by_simd_prefix_sum(R, C, axis, rev, dt, nw, rng):
     k = cumsum_any_kernel[(1,)](x, y, R=R, C=C, AX=axis, REV=rev, num_warps=nw)
     np.testing.assert_array_equal(y, wrapped_cumsum(x, axis, rev))
     text = cumsum_any_kernel.explain(x, y, R=R, C=C, AX=axis, REV=rev, num_warps=nw)
-    assert ("prefix sum" in text) == ("simd_prefix_inclusive_sum" in k.asm["msl"])
+    assert ("prefix sum" in text) == ("simd_prefix_inclusive_sum" in kernel_body(k))
     if axis == 1 and "no lanes along the axis" not in text:  # the row's lanes are the low lane bits
         assert "prefix sum" in text, text
 
