@@ -397,7 +397,14 @@ template <class T, int C, int R> struct simdgroup_matrix {
   static_assert(C == 8 && R == 8, "simdgroup_matrix: 8x8 only");
   T v[2], w[2];
   bool wt; // w holds the transposed pair (loaded or filled; not a product)
+  // Metal's thread_elements(): this lane's two elements (row TM_SGM_ROW, two
+  // neighbouring columns), to scale in place; w no longer holds their pair
+  inline T *thread_elements() {
+    wt = false;
+    return v;
+  }
 };
+#define TM_SGM_ROW(lane) ((lane) / 4u)
 template <class T, int C, int R> inline simdgroup_matrix<T, C, R> make_filled_simdgroup_matrix(T x) {
   simdgroup_matrix<T, C, R> m;
   m.v[0] = m.v[1] = m.w[0] = m.w[1] = x;

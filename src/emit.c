@@ -1776,7 +1776,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
   if (is_transparent(in)) return; /* referred to directly */
-  if (E->carried[id] && in->op != O_DOT) return; /* acc + tl.dot, done by the dot in the loop's matrices */
+  if (E->carried[id] && in->op != O_DOT) return; /* acc + tl.dot or acc * r[:, None], done by the dot in the loop's matrices */
   E->cur = id;
   if (E->bar_pending && (in->op == O_FOR || in->op == O_IF || in->op == O_WHILE || in->op == O_RETURN)) {
     close_group(E); /* a held-back barrier is not left for one branch to emit */
@@ -1992,6 +1992,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   E->in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
   E->sg_acc = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->ins.n + 1));
   E->carried = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
+  E->sg_scale = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
   E->sg_afrag = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->ins.n + 1));
   E->smem_dts = arena_alloc(&c->arena, sizeof(uint64_t) * (size_t)(f->ins.n + 1));
   E->param_names = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->params.n + 1));

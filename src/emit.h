@@ -33,6 +33,7 @@ typedef struct Emitter {
   int *uses;            /* uses of each value in the kernel's blocks (emit_dot.c counts them on demand) */
   const char **sg_acc;  /* tl.dot accumulating into simdgroup matrices carried by a loop: their name */
   bool *carried;        /* a yielded value that stays in those matrices (the dot, or acc + dot folded) */
+  int *sg_scale;        /* such a dot whose acc is the carried value times a row vector (acc * r[:, None]): r's M x 1 value, else 0 */
   const char **sg_afrag; /* tl.dot in a loop whose A is defined before it: the fragments loaded once, before the loop */
   bool tensor_ops;      /* a tl.dot has a Metal 4 matmul2d variant: the prelude includes the tensor headers */
   int chunk;            /* staging through threadgroup memory: indices per chunk of the op being emitted */

@@ -355,7 +355,9 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   in->note = arena_printf(&E->c->arena, "A %dx%d and B %dx%d staged row-major in threadgroup memory%s, K in chunks of %d; "
                           "accumulator tiles: %dx%d of 8x8 per SIMD-group on a %dx%d grid of SIMD-groups (%d of %d)%s",
                           M, kc, kc, N, p->bt ? " (B transposed, as its threads hold it)" : "", kc, TM, TN, p->WM, p->WN, active, nw,
-                          carried ? "; to the blocked layout once, after the loop"
+                          carried && E->sg_scale[id] ? "; the carried matrices' rows scaled in place by r (acc * r[:, None]); to the "
+                                                       "blocked layout once, after the loop"
+                          : carried ? "; to the blocked layout once, after the loop"
                                   : "; to the blocked layout through threadgroup memory, where acc is added");
   E->uses_tid = true;
   E->uses_barrier = true; /* simdgroup matrix operations are SIMD-group collectives */
@@ -377,6 +379,26 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     em_line(E, ind, "for (uint t = 0; t < %du; ++t) tm_acc[t] = make_filled_simdgroup_matrix<%s, 8, 8>(%s(0));\n", TM * TN, TA, TA);
     if (p->mm) pp(E, "#endif");
   }
+  const char *rsm = NULL; /* acc * r[:, None] (row_scaled): r's M rows in threadgroup memory */
+  if (carried && E->sg_scale[id]) {
+    int r = E->sg_scale[id] - 1;
+    Layout *L = E->f->ins.v[r].layout;
+    if (p->dacc == din) { /* one array with the staged operands: after them */
+      int staged = M * kcp + (p->bt ? N * kcp : kc * Np);
+      em_smem(E, din, staged + M);
+      rsm = arena_printf(&E->c->arena, "(%s + %d)", smA, staged);
+    } else {
+      rsm = em_smem(E, p->dacc, M);
+    }
+    em_line(E, ind, "// the carried matrices times r[:, None]: r's rows to threadgroup memory; each lane scales its elements by their row's\n");
+    em_line(E, ind, "for (uint k = 0; k < %du; ++k) {\n", L->per_thread);
+    em_coords(E, L, &E->out, ind + 1, true);
+    E->group = L;
+    const char *rv = em_ref(E, r);
+    E->group = NULL;
+    em_line(E, ind + 1, "%s%s[c%d] = %s;\n", L->replicated ? "if (!dup) " : "", rsm, L->dims[0], rv);
+    em_line(E, ind, "}\n");
+  }
   em_line(E, ind, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
   const char *qa = E->sg_afrag[id]; /* A's fragments, loaded before the loop (em_dot_hoist_a) */
   if (!qa) stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, false, ind + 1);
@@ -386,6 +408,15 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
                           : arena_printf(&E->c->arena, "%du + kk * %du + tm_c + j * 8u", M * kcp, Np);
   int bpitch = p->bt ? kcp : Np;
   em_barrier(E, ind + 1);
+  if (rsm) { /* before the first chunk's products: (acc * r[:, None]) + a @ b */
+    em_line(E, ind + 1, "if (k0 == 0) %sfor (uint i = 0; i < %du; ++i) {\n", sg_busy(E, p), TM);
+    em_line(E, ind + 2, "%s tm_f = %s[tm_r + i * 8u + TM_SGM_ROW(tm_tid %% 32u)];\n", TA, rsm);
+    em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) {\n", TN);
+    em_line(E, ind + 3, "%s[i * %du + j].thread_elements()[0] *= tm_f;\n", acc, TN);
+    em_line(E, ind + 3, "%s[i * %du + j].thread_elements()[1] *= tm_f;\n", acc, TN);
+    em_line(E, ind + 2, "}\n");
+    em_line(E, ind + 1, "}\n");
+  }
   if (p->mm) {
     pp(E, "#if TM_TENSOR_OPS");
     em_line(E, ind + 1, "tm_op%d.run(tm_ta%d, tm_tb%d, %s);\n", id, id, id, acc);
@@ -537,6 +568,42 @@ static bool in_block(Block *b, int id) {
   return false;
 }
 
+/* acc * r[:, None] with acc the carried value of slot `slot` of loop `op`
+ * (read only there) and r an M x 1 value broadcast along the columns, of the
+ * accumulator's dtype: r's id, else -1. The dot scales its matrices' rows by r
+ * in place (each lane's elements of a tile share one row: TM_SGM_ROW), the
+ * flash-attention rescale, instead of taking the accumulator to the blocked
+ * layout and back every iteration. */
+/* Whether value x is ready where `dot` is emitted: defined outside the loop's
+ * body, or before the dot in it (tl.dot(a, b) + r[:, None] * acc computes
+ * r[:, None] after the dot). */
+static bool ready_before(Fn *f, Block *body, int x, int dot) {
+  for (int bi = 0; bi < body->ins.n; bi++) {
+    if (body->ins.v[bi] == dot) return !in_block(body, x);
+    if (body->ins.v[bi] == x) return true;
+  }
+  return false;
+}
+
+static int row_scaled(Emitter *E, int v, int op, int slot, int dot, int *mul) {
+  Fn *f = E->f;
+  Ins *m = &f->ins.v[v];
+  if (m->op != O_MUL || m->ty.rank != 2 || E->uses[v] != 1) return -1;
+  int a = m->args[0], b = m->args[1];
+  if (!is_carried(f, a, O_BLOCKARG, op, slot)) {
+    int t = a;
+    a = b, b = t;
+  }
+  if (!is_carried(f, a, O_BLOCKARG, op, slot)) return -1;
+  Ins *bc = &f->ins.v[b];
+  if (bc->op != O_BROADCAST || !type_eq(bc->ty, m->ty)) return -1;
+  Ins *r = &f->ins.v[bc->args[0]];
+  if (r->ty.rank != 2 || r->ty.shape[1] != 1 || r->ty.shape[0] != m->ty.shape[0] || r->ty.dt != m->ty.dt) return -1;
+  if (!ready_before(f, f->ins.v[op].regions[0], bc->args[0], dot)) return -1;
+  *mul = v;
+  return bc->args[0];
+}
+
 int em_dot_carried(Emitter *E, int op, int i) {
   Fn *f = E->f;
   Block *body = f->ins.v[op].regions[0];
@@ -546,25 +613,31 @@ int em_dot_carried(Emitter *E, int op, int i) {
     E->uses = arena_alloc(&E->c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
     count_uses(f, f->body, E->uses);
   }
-  int v = y->args[i], dot = v;
+  int v = y->args[i], dot = v, scale = -1, mul = -1;
   Ins *vi = &f->ins.v[v];
-  if (vi->op == O_ADD && vi->ty.rank == 2) { /* acc + tl.dot(a, b) */
-    int d = is_carried(f, vi->args[0], O_BLOCKARG, op, i + 1) ? vi->args[1] : vi->args[0];
+  if (vi->op == O_ADD && vi->ty.rank == 2) { /* acc + tl.dot(a, b), or acc * r[:, None] + tl.dot(a, b) */
+    int d = vi->args[1], o = vi->args[0];
+    if (f->ins.v[d].op != O_DOT) d = vi->args[0], o = vi->args[1];
     Ins *di = &f->ins.v[d];
     if (di->op != O_DOT || !type_eq(di->ty, vi->ty) || !is_zero_splat(f, di->args[2]) || E->uses[d] != 1) return -1;
-    if (!is_carried(f, vi->args[0], O_BLOCKARG, op, i + 1) && !is_carried(f, vi->args[1], O_BLOCKARG, op, i + 1)) return -1;
+    if (!is_carried(f, o, O_BLOCKARG, op, i + 1) && (scale = row_scaled(E, o, op, i + 1, d, &mul)) < 0) return -1;
     dot = d;
-  } else if (vi->op != O_DOT || !is_carried(f, vi->args[2], O_BLOCKARG, op, i + 1)) {
-    return -1;
+  } else if (vi->op != O_DOT ||
+             (!is_carried(f, vi->args[2], O_BLOCKARG, op, i + 1) && (scale = row_scaled(E, vi->args[2], op, i + 1, v, &mul)) < 0)) {
+    return -1; /* tl.dot(a, b, acc), or tl.dot(a, b, acc * r[:, None]) */
   }
-  if (E->uses[v] != 1 || !in_block(body, dot)) return -1;
+  if (E->uses[v] != 1 || !in_block(body, dot) || (mul >= 0 && !in_block(body, mul))) return -1;
   int reads = 0; /* of the carried value in the body: the one above only */
   for (int id = 0; id < f->ins.n; id++)
     if (is_carried(f, id, O_BLOCKARG, op, i + 1)) reads += E->uses[id];
   SgPlan p;
-  if (reads != 1 || !sg_plan(E, &f->ins.v[dot], &p)) return -1;
+  if (reads != 1 || !sg_plan(E, &f->ins.v[dot], &p) || (scale >= 0 && p.mm)) return -1;
   E->sg_acc[dot] = arena_printf(&E->c->arena, "tm_acc%d_%d", op, i + 1);
   E->carried[v] = true;
+  if (scale >= 0) {
+    E->carried[mul] = true;
+    E->sg_scale[dot] = scale + 1;
+  }
   return dot;
 }
 

@@ -36,6 +36,10 @@
  *                tm_interrupt, TRITON_METAL_TIMEOUT).
  *   tm_shfl_xor  simd_shuffle_xor for every dtype reductions use (bool through
  *                ushort, 64-bit integers as two 32-bit halves).
+ *   TM_SGM_ROW   the row, in an 8x8 simdgroup_matrix, of the two elements a lane
+ *                holds (thread_elements(): the row and two neighbouring columns).
+ *                Apple leaves the mapping unspecified; this is the one MLX relies
+ *                on and the emulator implements; the CUDA prelude gives its own.
  *   tm_shfl_xor2 two vectors shuffled by the same xor mask (two shuffles on a
  *                GPU); the emulator's shim defines it first, as one exchange
  *                of both (a SIMD-group rendezvous less).
@@ -60,6 +64,9 @@ const char tm_common_prelude[] =
         "#endif\n"
         "#ifndef TM_SHFL_XOR2\n"
         "template <typename V> inline void tm_shfl_xor2(thread V &a, thread V &b, ushort m) { a = simd_shuffle_xor(a, m); b = simd_shuffle_xor(b, m); }\n"
+        "#endif\n"
+        "#ifndef TM_SGM_ROW\n"
+        "#define TM_SGM_ROW(lane) (4u * ((lane) >> 4 & 1u) + 2u * ((lane) >> 2 & 1u) + ((lane) >> 1 & 1u))\n"
         "#endif\n"
         "#ifndef TM_POLL\n"
         "#define TM_POLL(line)\n"

@@ -17,6 +17,9 @@ using namespace metal;
 #ifndef TM_SHFL_XOR2
 template <typename V> inline void tm_shfl_xor2(thread V &a, thread V &b, ushort m) { a = simd_shuffle_xor(a, m); b = simd_shuffle_xor(b, m); }
 #endif
+#ifndef TM_SGM_ROW
+#define TM_SGM_ROW(lane) (4u * ((lane) >> 4 & 1u) + 2u * ((lane) >> 2 & 1u) + ((lane) >> 1 & 1u))
+#endif
 #ifndef TM_POLL
 #define TM_POLL(line)
 #endif
