@@ -1,7 +1,7 @@
 /*
  * compile.c: the compiler's public entry point and its pass list.
  *
- *   lex -> parse -> sema -> layout -> order -> axis -> emit
+ *   lex -> parse -> sema -> loopptr -> layout -> pipeline -> order -> axis -> emit
  *
  * One Arena per call; every error (user or internal) longjmps back here, the
  * arena is freed, and the message is returned. The resulting tm_kernel owns
@@ -129,6 +129,7 @@ tm_status tm_compile(const tm_compile_request *req, tm_kernel **out, char **err)
     if (dump_is(req, "ir")) dump = ir_print(c, f);
     loop_pointers(c, f);
     layout_assign(c, f);
+    pipeline_dot_loads(c, f);
     order_memory(c, f);
     axis_analyze(c, f);
     tm_kernel_info info = {0};

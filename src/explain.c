@@ -37,8 +37,20 @@ static int count(const char *hay, const char *needle) {
   return n;
 }
 
+/* The instructions in the kernel's blocks (a pass may leave a replaced one
+ * in f->ins, in no block: it is not emitted, and not explained). */
+static void mark_live(Fn *f, Block *blk, bool *live) {
+  for (int i = 0; i < blk->ins.n; i++) {
+    Ins *in = &f->ins.v[blk->ins.v[i]];
+    live[blk->ins.v[i]] = true;
+    for (int r = 0; r < in->nregions; r++) mark_live(f, in->regions[r], live);
+  }
+}
+
 char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
   Arena *a = &c->arena;
+  bool *live = arena_alloc(a, sizeof(bool) * (size_t)(f->ins.n + 1));
+  mark_live(f, f->body, live);
   Buf b = {0};
   static const char *opts[] = {"default", "none", "basic", "standard", "aggressive"};
   buf_printf(&b, "kernel %s (target %s, MSL %d.%d, optimization %s)\n", f->name, c->target->name,
@@ -54,26 +66,28 @@ char *explain(Ctx *c, Fn *f, const char *msl, const tm_kernel_info *info) {
   buf_puts(&b, "block values:\n");
   for (int i = 0; i < f->ins.n; i++) {
     Ins *in = &f->ins.v[i];
-    if (!in->layout || in->op == O_STORE) continue;
+    if (!in->layout || in->op == O_STORE || !live[i]) continue;
     buf_printf(&b, "  %%%-4d %-12s %-22s @%d:%d  %s\n", i, op_name((Op)in->op), type_str(a, in->ty), in->line, in->col,
                layout_str(a, in->layout));
   }
   buf_puts(&b, "memory accesses:\n");
   for (int i = 0; i < f->ins.n; i++) {
     Ins *in = &f->ins.v[i];
-    if ((in->op != O_LOAD && in->op != O_STORE && in->op != O_ATOMIC) || !in->layout) continue;
+    if ((in->op != O_LOAD && in->op != O_STORE && in->op != O_ATOMIC) || !in->layout || !live[i]) continue;
+    const char *ahead = in->op == O_LOAD && in->note ? arena_printf(a, "; %s", in->note) : "";
     Ins *p = &f->ins.v[in->args[0]];
     int bytes = p->ty.dt == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)p->ty.dt);
     bool masked = in->op == O_STORE ? in->nargs == 3 : in->nargs >= 2;
     const Layout *l = in->layout;
     const char *down = l->order[0] != l->prank - 1 ? arena_printf(a, ", along dim %d", l->order[0]) : "";
     if (in->vec > 1)
-      buf_printf(&b, "  %-6s @%d:%d  %s  vector of %d (%d bytes)%s%s\n", op_name((Op)in->op), in->line, in->col,
+      buf_printf(&b, "  %-6s @%d:%d  %s  vector of %d (%d bytes)%s%s%s\n", op_name((Op)in->op), in->line, in->col,
                  type_str(a, p->ty), in->vec, in->vec * bytes,
-                 !masked ? "" : in->vmask ? ", mask the same over each vector (read once)" : ", mask checked per vector", down);
+                 !masked ? "" : in->vmask ? ", mask the same over each vector (read once)" : ", mask checked per vector", down,
+                 ahead);
     else
-      buf_printf(&b, "  %-6s @%d:%d  %s  scalar (%d bytes)%s [contiguity %d, alignment %lld]\n", op_name((Op)in->op), in->line,
-                 in->col, type_str(a, p->ty), bytes, masked ? ", masked" : "", p->contig, (long long)p->div);
+      buf_printf(&b, "  %-6s @%d:%d  %s  scalar (%d bytes)%s [contiguity %d, alignment %lld]%s\n", op_name((Op)in->op),
+                 in->line, in->col, type_str(a, p->ty), bytes, masked ? ", masked" : "", p->contig, (long long)p->div, ahead);
   }
   for (int i = 0; i < f->ins.n; i++) {
     Ins *in = &f->ins.v[i];

@@ -416,6 +416,8 @@ struct Layout {
  * step becomes a carried scalar base, the block rebuilt from it in the body. */
 void loop_pointers(Ctx *c, Fn *f);
 void layout_assign(Ctx *c, Fn *f);
+/* pipeline.c: in a loop, a tl.dot operand's load issued one iteration ahead (the loop carries the tile) */
+void pipeline_dot_loads(Ctx *c, Fn *f);
 /* order.c: solo scalar loads and the barriers that keep program order between
  * replicated loads and the stores that may alias them */
 void order_memory(Ctx *c, Fn *f);

@@ -75,6 +75,7 @@ kernel void matmul(
     v4[k] = c0;
   }
   int v5[8];
+  bool v81 = 0 < K;
   for (uint k = 0; k < 8u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
     uint e1 = (k / 1u % 8u) / 8u * 32u + ((warp % 1u) * 4u + lane % 4u) * 8u + (k / 1u % 8u) % 8u;
@@ -84,7 +85,94 @@ kernel void matmul(
     int c0 = int(e0 % 1u);
     v5[k] = c1;
   }
+  int v83[1];
+  for (uint k = 0; k < 1u; ++k) {
+    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+    uint e1 = (k / 1u % 1u) / 1u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 1u) % 1u;
+    lane /= 4u; warp /= 1u;
+    int c1 = int(e1 % 1u);
+    uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
+    int c0 = int(e0 % 32u);
+    v83[k] = c0;
+  }
+  device const half* v87[1];
+  for (uint k = 0; k < 1u; ++k) {
+    int v84 = v83[0];
+    int v86 = as_type<int>(as_type<uint>(v84) * as_type<uint>(K));
+    v87[k] = a_ptr + v86;
+  }
+  device const half* v88[4];
+  for (uint k = 0; k < 4u; ++k) {
+    v88[k] = v87[0];
+  }
+  int v91[4];
+  for (uint k = 0; k < 4u; ++k) {
+    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+    uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
+    lane /= 4u; warp /= 1u;
+    int c1 = int(e1 % 16u);
+    uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
+    int c0 = int(e0 % 1u);
+    int v90 = c1;
+    v91[k] = as_type<int>(as_type<uint>(0) + as_type<uint>(v90));
+  }
+  int v92[4];
+  for (uint k = 0; k < 4u; ++k) {
+    v92[k] = v91[(k / 1u % 4u) * 1u];
+  }
+  half v96[4];
+  bool v116 = 0 < K;
+  for (uint k = 0; k < 4u; ++k) {
+    int v93 = v92[(k / 1u % 4u) * 1u];
+    device const half* v94 = v88[k] + v93;
+    v96[k] = v81 ? *TM_LDA(v94, 18, 0) : half(0);
+  }
+  int v120[1];
+  for (uint k = 0; k < 1u; ++k) {
+    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+    uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
+    lane /= 8u; warp /= 1u;
+    int c1 = int(e1 % 1u);
+    uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
+    int c0 = int(e0 % 16u);
+    int v119 = c0;
+    v120[k] = as_type<int>(as_type<uint>(0) + as_type<uint>(v119));
+  }
+  device const half* v125[1];
+  for (uint k = 0; k < 1u; ++k) {
+    int v121 = v120[0];
+    int v124 = as_type<int>(as_type<uint>(v121) * as_type<uint>(32));
+    v125[k] = b_ptr + v124;
+  }
+  device const half* v126[4];
+  for (uint k = 0; k < 4u; ++k) {
+    v126[k] = v125[0];
+  }
+  int v127[4];
+  for (uint k = 0; k < 4u; ++k) {
+    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
+    uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
+    lane /= 8u; warp /= 1u;
+    int c1 = int(e1 % 32u);
+    uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
+    int c0 = int(e0 % 1u);
+    v127[k] = c1;
+  }
+  int v128[4];
+  for (uint k = 0; k < 4u; ++k) {
+    v128[k] = v127[(k / 1u % 4u) * 1u];
+  }
+  half v132[4];
+  for (uint k = 0; k < 4u; ++k) {
+    int v129 = v128[(k / 1u % 4u) * 1u];
+    device const half* v130 = v126[k] + v129;
+    v132[k] = v116 ? *TM_LDA(v130, 19, 1) : half(0);
+  }
   float r11_1[8];
+  half r11_2[4];
+  for (uint k = 0; k < 4u; ++k) r11_2[k] = v96[k];
+  half r11_3[4];
+  for (uint k = 0; k < 4u; ++k) r11_3[k] = v132[k];
   // tm_acc11_1: tl.dot's accumulator in a matmul2d cooperative tensor or simdgroup matrices across the loop
 #if TM_TENSOR_OPS
   constexpr auto tm_desc39 = mpp::tensor_ops::matmul2d_descriptor(32, 32, 16, false, false, false, mpp::tensor_ops::matmul2d_descriptor::mode::multiply_accumulate);
@@ -99,7 +187,9 @@ kernel void matmul(
 #endif
   for (int r11_0 = 0; r11_0 < K; r11_0 += 16) {
     TM_POLL(17);
-    int v56[1];
+    int v97 = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(16));
+    bool v98 = v97 < K;
+    int v100[1];
     for (uint k = 0; k < 1u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 1u) / 1u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 1u) % 1u;
@@ -107,19 +197,19 @@ kernel void matmul(
       int c1 = int(e1 % 1u);
       uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
       int c0 = int(e0 % 32u);
-      v56[k] = c0;
+      v100[k] = c0;
     }
-    device const half* v60[1];
+    device const half* v104[1];
     for (uint k = 0; k < 1u; ++k) {
-      int v57 = v56[0];
-      int v59 = as_type<int>(as_type<uint>(v57) * as_type<uint>(K));
-      v60[k] = a_ptr + v59;
+      int v101 = v100[0];
+      int v103 = as_type<int>(as_type<uint>(v101) * as_type<uint>(K));
+      v104[k] = a_ptr + v103;
     }
-    device const half* v61[4];
+    device const half* v105[4];
     for (uint k = 0; k < 4u; ++k) {
-      v61[k] = v60[0];
+      v105[k] = v104[0];
     }
-    int v64[4];
+    int v108[4];
     for (uint k = 0; k < 4u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
@@ -127,20 +217,22 @@ kernel void matmul(
       int c1 = int(e1 % 16u);
       uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
       int c0 = int(e0 % 1u);
-      int v63 = c1;
-      v64[k] = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(v63));
+      int v107 = c1;
+      v108[k] = as_type<int>(as_type<uint>(v97) + as_type<uint>(v107));
     }
-    int v65[4];
+    int v109[4];
     for (uint k = 0; k < 4u; ++k) {
-      v65[k] = v64[(k / 1u % 4u) * 1u];
+      v109[k] = v108[(k / 1u % 4u) * 1u];
     }
-    half v25[4];
+    half v113[4];
+    int v133 = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(16));
+    bool v134 = v133 < K;
     for (uint k = 0; k < 4u; ++k) {
-      int v66 = v65[(k / 1u % 4u) * 1u];
-      device const half* v67 = v61[k] + v66;
-      v25[k] = *TM_LDA(v67, 18, 0);
+      int v110 = v109[(k / 1u % 4u) * 1u];
+      device const half* v111 = v105[k] + v110;
+      v113[k] = v98 ? *TM_LDA(v111, 18, 0) : half(0);
     }
-    int v71[1];
+    int v138[1];
     for (uint k = 0; k < 1u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
@@ -148,20 +240,20 @@ kernel void matmul(
       int c1 = int(e1 % 1u);
       uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
       int c0 = int(e0 % 16u);
-      int v70 = c0;
-      v71[k] = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(v70));
+      int v137 = c0;
+      v138[k] = as_type<int>(as_type<uint>(v133) + as_type<uint>(v137));
     }
-    device const half* v75[1];
+    device const half* v143[1];
     for (uint k = 0; k < 1u; ++k) {
-      int v72 = v71[0];
-      int v74 = as_type<int>(as_type<uint>(v72) * as_type<uint>(32));
-      v75[k] = b_ptr + v74;
+      int v139 = v138[0];
+      int v142 = as_type<int>(as_type<uint>(v139) * as_type<uint>(32));
+      v143[k] = b_ptr + v142;
     }
-    device const half* v76[4];
+    device const half* v144[4];
     for (uint k = 0; k < 4u; ++k) {
-      v76[k] = v75[0];
+      v144[k] = v143[0];
     }
-    int v77[4];
+    int v145[4];
     for (uint k = 0; k < 4u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
@@ -169,17 +261,17 @@ kernel void matmul(
       int c1 = int(e1 % 32u);
       uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
       int c0 = int(e0 % 1u);
-      v77[k] = c1;
+      v145[k] = c1;
     }
-    int v78[4];
+    int v146[4];
     for (uint k = 0; k < 4u; ++k) {
-      v78[k] = v77[(k / 1u % 4u) * 1u];
+      v146[k] = v145[(k / 1u % 4u) * 1u];
     }
-    half v38[4];
+    half v150[4];
     for (uint k = 0; k < 4u; ++k) {
-      int v79 = v78[(k / 1u % 4u) * 1u];
-      device const half* v80 = v76[k] + v79;
-      v38[k] = *TM_LDA(v80, 19, 1);
+      int v147 = v146[(k / 1u % 4u) * 1u];
+      device const half* v148 = v144[k] + v147;
+      v150[k] = v134 ? *TM_LDA(v148, 19, 1) : half(0);
     }
     // tl.dot: matmul2d (Metal 4 tensor ops) or simdgroup_matrix 8x8, 4 tiles per SIMD-group (2x2; 4 of 4 SIMD-groups), K in chunks of 16, accumulating into the loop's matrices
     {
@@ -195,7 +287,7 @@ kernel void matmul(
           int c0 = int(e0 % 32u);
           if (c1 >= k0 && c1 < k0 + 16) {
             uint2 t;
-            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = v25[k]; } t[w] = as_type<uint>(e); }
+            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = r11_2[k]; } t[w] = as_type<uint>(e); }
             TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 20), (c0) * 16 + (c1 - k0), t);
           }
         }
@@ -209,7 +301,7 @@ kernel void matmul(
           int c0 = int(e0 % 16u);
           if (c0 >= k0 && c0 < k0 + 16) {
             uint2 t;
-            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = v38[k]; } t[w] = as_type<uint>(e); }
+            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = r11_3[k]; } t[w] = as_type<uint>(e); }
             TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 20), 512 + ((c0 - k0)) * 32 + c1, t);
           }
         }
@@ -229,6 +321,10 @@ kernel void matmul(
         threadgroup_barrier(mem_flags::mem_threadgroup);
       }
     }
+    half y11_2[4]; for (uint k = 0; k < 4u; ++k) y11_2[k] = v113[k];
+    half y11_3[4]; for (uint k = 0; k < 4u; ++k) y11_3[k] = v150[k];
+    for (uint k = 0; k < 4u; ++k) r11_2[k] = y11_2[k];
+    for (uint k = 0; k < 4u; ++k) r11_3[k] = y11_3[k];
   }
 #if TM_TENSOR_OPS
   {
