@@ -94,7 +94,7 @@ static bool recomputable(Pipe *P, int v, uint64_t *yields, int depth) {
  * whose carried value j is carried[j] (value ids); outside values are
  * themselves. */
 static int clone(Pipe *P, int v, int iv, const int *carried) {
-  if (v >= P->nmap || P->pos[v] < 0) return v; /* outside the body, or a clone already */
+  if (P->pos[v] < 0) return v;
   if (v < P->nmap && P->map[v] >= 0) return P->map[v];
   Ins in = P->f->ins.v[v];
   int r;
@@ -169,54 +169,6 @@ static int feeds_dot(Fn *f, Block *body, int load, int *user, int *slot) {
   return -1;
 }
 
-/* How many tiles ahead: two where the body does nothing but load and
- * multiply (one dot, no reductions, scans or math: its time is the loads'
- * latency, and one tile ahead hides only the dot's share of it), else one
- * (attention: the softmax between the dots is most of an iteration, and
- * another tile would only take registers). */
-static int depth_of(Fn *f, Block *body) {
-  int dots = 0;
-  for (int i = 0; i < body->ins.n; i++) {
-    Op op = (Op)f->ins.v[body->ins.v[i]].op;
-    if (op == O_REDUCE || op == O_SCAN || op == O_MATH) return 1;
-    dots += op == O_DOT;
-  }
-  return dots == 1 ? 2 : 1;
-}
-
-static int blockarg(Fn *f, Block *body, int loop, int slot) {
-  for (int i = 0; i < body->ins.n; i++) {
-    Ins *in = &f->ins.v[body->ins.v[i]];
-    if (in->op == O_BLOCKARG && in->imm == loop && in->aux == slot) return body->ins.v[i];
-  }
-  return -1;
-}
-
-/* The carried values one iteration on from `vals` (iteration induction
- * variable iv): the yields of the `need` set, cloned on vals (a yield the
- * body computes before `before` (a body position) is itself when vals are
- * the block arguments). */
-static void step_carried(Pipe *P, int y, uint64_t need, int iv, const int *vals, int *out, int ncar, int before,
-                         bool from_args) {
-  clear_map(P);
-  for (int j = 0; j < ncar; j++) {
-    out[j] = -1;
-    if (!(need >> j & 1)) continue;
-    int yv = P->f->ins.v[y].args[j];
-    out[j] = from_args && P->pos[yv] >= 0 && P->pos[yv] < before ? yv : clone(P, yv, iv, vals);
-  }
-}
-
-static int add_iv(Pipe *P, int iv, int step, Type ivt, int line) {
-  Ins a = {.op = O_ADD, .nargs = 2, .ty = ivt, .args = (int[]){iv, step}, .line = line};
-  return add_ins(P, a);
-}
-
-static int live_below(Pipe *P, int iv, int hi, int line) {
-  Ins lt = {.op = O_CMP, .aux = C_LT, .nargs = 2, .ty = type_scalar(TM_I1), .args = (int[]){iv, hi}, .line = line};
-  return add_ins(P, lt);
-}
-
 /* Pipelines the loads of the for loop at position lpos of block b. */
 static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
   int loop = b->ins.v[lpos];
@@ -237,14 +189,13 @@ static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
       break;
     }
   }
-  int depth = depth_of(f, body);
   Pipe P = {.c = c, .f = f, .body = body, .loop = loop};
   for (int li = 0; li < body->ins.n; li++) {
     int load = body->ins.v[li];
     Ins *L = &f->ins.v[load];
     if (L->op != O_LOAD || !L->ty.rank || !L->layout) continue;
-    /* the next tiles wait in registers while the dot runs: up to 32 bytes
-     * (8 registers) a thread each; a larger one would spill where the dot's
+    /* the next tile waits in registers while the dot runs: up to 32 bytes
+     * (8 registers) a thread; a larger one would spill where the dot's
      * accumulators already fill the registers (attention, head size 128) */
     if (L->layout->per_thread * tm_dtype_bytes((tm_dtype)L->ty.dt) > 32) continue;
     int user, slot, dot = feeds_dot(f, body, load, &user, &slot);
@@ -255,42 +206,26 @@ static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
     P.map = arena_alloc(&c->arena, sizeof(int) * (size_t)P.nmap);
     for (int i = 0; i < P.nmap; i++) P.pos[i] = -1;
     for (int i = 0; i < body->ins.n; i++) P.pos[body->ins.v[i]] = i;
-    /* the carried values the addresses need, and those their yields need */
-    uint64_t need = 0;
+    uint64_t yields = 0;
     bool ok = true;
-    for (int k = 0; k < L->nargs && ok; k++) ok = recomputable(&P, L->args[k], &need, 0);
-    for (uint64_t seen = 0; ok && need != seen;) {
-      uint64_t add = 0;
-      for (int j = 0; j < 64 && ok; j++)
-        if ((need & ~seen) >> j & 1) ok = j < f->ins.v[y].nargs && recomputable(&P, f->ins.v[y].args[j], &add, 0);
-      seen = need;
-      need |= add;
-    }
+    for (int k = 0; k < L->nargs && ok; k++) ok = recomputable(&P, L->args[k], &yields, 0);
+    Ins *Y = &f->ins.v[y];
+    for (int j = 0; j < 64 && ok; j++) /* the carried values the next addresses need: their yields */
+      if (yields >> j & 1) ok = j < Y->nargs && recomputable(&P, Y->args[j], &(uint64_t){0}, 0);
     if (!ok) continue;
     int ncar = f->ins.v[loop].nargs - 3;
-    int lline = L->line, lcol = L->col; /* L moves when instructions are added */
-    Type lty = L->ty;
-    Layout *lay = L->layout;
-    int lo = f->ins.v[loop].args[0], hi = f->ins.v[loop].args[1], stp = f->ins.v[loop].args[2];
-    int *init = arena_alloc(&c->arena, sizeof(int) * (size_t)(ncar + 1));
-    int *v1 = arena_alloc(&c->arena, sizeof(int) * (size_t)(ncar + 1));
-    int *v2 = arena_alloc(&c->arena, sizeof(int) * (size_t)(ncar + 1));
-    for (int j = 0; j < ncar; j++) init[j] = f->ins.v[loop].args[3 + j];
+    int lline = L->line; /* L moves when instructions are added */
 
-    /* before the loop: the first `depth` tiles, each live where its
-     * iteration is below hi */
+    /* before the loop: the first tile, live where lo < hi */
     P.out.n = 0;
-    int tiles[2];
     clear_map(&P);
-    tiles[0] = clone_load(&P, load, lo, init, live_below(&P, lo, hi, lline));
-    f->ins.v[tiles[0]].note = "the loop's first tile, loaded before the loop (pipelined)";
-    if (depth == 2) {
-      step_carried(&P, y, need, lo, init, v1, ncar, 0, false);
-      int it1 = add_iv(&P, lo, stp, ivt, lline);
-      clear_map(&P);
-      tiles[1] = clone_load(&P, load, it1, v1, live_below(&P, it1, hi, lline));
-      f->ins.v[tiles[1]].note = "the loop's second tile, loaded before the loop (pipelined)";
-    }
+    int *init = arena_alloc(&c->arena, sizeof(int) * (size_t)(ncar + 1));
+    for (int j = 0; j < ncar; j++) init[j] = f->ins.v[loop].args[3 + j];
+    Ins lo_lt = {.op = O_CMP, .aux = C_LT, .nargs = 2, .ty = type_scalar(TM_I1),
+                 .args = (int[]){f->ins.v[loop].args[0], f->ins.v[loop].args[1]}, .line = f->ins.v[loop].line};
+    int live0 = add_ins(&P, lo_lt);
+    int first = clone_load(&P, load, f->ins.v[loop].args[0], init, live0);
+    f->ins.v[first].note = "the loop's first tile, loaded before the loop (pipelined: one iteration ahead)";
     Block nb = {0};
     for (int i = 0; i < b->ins.n; i++) {
       if (i == lpos)
@@ -300,69 +235,83 @@ static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
     *b = nb;
     lpos += P.out.n;
 
-    /* in the body: the tile `depth` iterations on, right before the dot */
+    /* in the body: the next tile, right before the dot */
     P.out.n = 0;
-    int iv = blockarg(f, body, loop, 0);
+    clear_map(&P);
+    int iv = -1;
+    for (int i = 0; i < body->ins.n; i++) {
+      Ins *in = &f->ins.v[body->ins.v[i]];
+      if (in->op == O_BLOCKARG && in->imm == loop && in->aux == 0) iv = body->ins.v[i];
+    }
     if (iv < 0) return;
+    /* the carried values' next ones: their yields, as the body computes them
+     * (cloned where the body computes them after the dot) */
+    int *next = arena_alloc(&c->arena, sizeof(int) * (size_t)(ncar + 1));
     int *cur = arena_alloc(&c->arena, sizeof(int) * (size_t)(ncar + 1));
-    for (int j = 0; j < ncar; j++) cur[j] = blockarg(f, body, loop, j + 1);
-    step_carried(&P, y, need, iv, cur, v1, ncar, P.pos[dot], true);
-    int ivn = add_iv(&P, iv, stp, ivt, lline), *vn = v1;
-    if (depth == 2) {
-      step_carried(&P, y, need, ivn, v1, v2, ncar, 0, false);
-      ivn = add_iv(&P, ivn, stp, ivt, lline);
-      vn = v2;
+    for (int j = 0; j < ncar; j++) {
+      cur[j] = -1;
+      for (int i = 0; i < body->ins.n; i++) {
+        Ins *in = &f->ins.v[body->ins.v[i]];
+        if (in->op == O_BLOCKARG && in->imm == loop && in->aux == j + 1) cur[j] = body->ins.v[i];
+      }
+    }
+    for (int j = 0; j < ncar; j++) {
+      next[j] = -1;
+      if (!(yields >> j & 1)) continue;
+      int yv = f->ins.v[y].args[j];
+      next[j] = P.pos[yv] >= 0 && P.pos[yv] < P.pos[dot] ? yv : clone(&P, yv, iv, cur);
     }
     clear_map(&P);
-    int nxt = clone_load(&P, load, ivn, vn, live_below(&P, ivn, hi, lline));
-    f->ins.v[nxt].note = depth == 2 ? "the tile two iterations on, loaded before the dot (pipelined)"
-                                    : "the next iteration's tile, loaded before the dot (pipelined)";
-    /* the carried tiles: block arguments (first in the body, with the others) */
+    Ins step = {.op = O_ADD, .nargs = 2, .ty = ivt, .args = (int[]){iv, f->ins.v[loop].args[2]}, .line = lline};
+    int niv = add_ins(&P, step);
+    Ins lt = {.op = O_CMP, .aux = C_LT, .nargs = 2, .ty = type_scalar(TM_I1), .args = (int[]){niv, f->ins.v[loop].args[1]},
+              .line = lline};
+    int live = add_ins(&P, lt);
+    int nxt = clone_load(&P, load, niv, next, live);
+    f->ins.v[nxt].note = "the next iteration's tile, loaded before the dot (pipelined: one iteration ahead)";
+    Type lty = f->ins.v[load].ty;
+    Layout *lay = f->ins.v[load].layout;
+    int line = f->ins.v[load].line, col = f->ins.v[load].col;
+    /* the carried tile: a block argument (first in the body, with the others) */
     Block tmp = {0};
-    int args[2];
-    for (int d = 0; d < depth; d++) {
-      Ins ba = {.op = O_BLOCKARG, .aux = (int16_t)(ncar + 1 + d), .imm = loop, .ty = lty, .line = lline, .col = lcol,
-                .layout = lay};
-      args[d] = ir_add(c, f, &tmp, ba);
-    }
+    Ins ba = {.op = O_BLOCKARG, .aux = (int16_t)(ncar + 1), .imm = loop, .ty = lty, .line = line, .col = col, .layout = lay};
+    int arg = ir_add(c, f, &tmp, ba);
     Block nbody = {0};
+    int dpos = -1;
     for (int i = 0; i < body->ins.n; i++) {
       int id = body->ins.v[i];
-      if (i == 0)
-        for (int d = 0; d < depth; d++) vec_push(&c->arena, nbody.ins, args[d]);
-      if (id == dot)
+      if (i == 0) vec_push(&c->arena, nbody.ins, arg);
+      if (id == dot) {
+        dpos = nbody.ins.n;
         for (int k = 0; k < P.out.n; k++) vec_push(&c->arena, nbody.ins, P.out.v[k]);
+      }
       if (id != load) vec_push(&c->arena, nbody.ins, id);
     }
+    (void)dpos;
     *body = nbody;
-    f->ins.v[user].args[slot] = args[0];
-    /* the yield passes the tiles down (the next one becomes the current one)
-     * and adds the new; the loop's operands get the first tiles; results */
+    f->ins.v[user].args[slot] = arg;
+    /* the yield and the loop's operands get the tile; the loop's result for it */
     Ins *yy = &f->ins.v[y];
-    int *ya = arena_alloc(&c->arena, sizeof(int) * (size_t)(yy->nargs + depth));
+    int *ya = arena_alloc(&c->arena, sizeof(int) * (size_t)(yy->nargs + 1));
     memcpy(ya, yy->args, sizeof(int) * (size_t)yy->nargs);
-    if (depth == 2) ya[yy->nargs] = args[1];
-    ya[yy->nargs + depth - 1] = nxt;
+    ya[yy->nargs] = nxt;
     yy->args = ya;
-    yy->nargs += depth;
+    yy->nargs++;
     Ins *lp = &f->ins.v[loop];
-    int *la = arena_alloc(&c->arena, sizeof(int) * (size_t)(lp->nargs + depth));
+    int *la = arena_alloc(&c->arena, sizeof(int) * (size_t)(lp->nargs + 1));
     memcpy(la, lp->args, sizeof(int) * (size_t)lp->nargs);
-    for (int d = 0; d < depth; d++) la[lp->nargs + d] = tiles[d];
+    la[lp->nargs] = first;
     lp->args = la;
-    lp->nargs += depth;
+    lp->nargs++;
+    Ins res = {.op = O_RESULT, .aux = (int16_t)ncar, .imm = loop, .ty = lty, .line = line, .col = col, .layout = lay};
+    int rid = ir_add(c, f, &tmp, res);
     Block nb2 = {0};
     for (int i = 0; i < b->ins.n; i++) {
       vec_push(&c->arena, nb2.ins, b->ins.v[i]);
-      if (i == lpos)
-        for (int d = 0; d < depth; d++) {
-          Ins res = {.op = O_RESULT, .aux = (int16_t)(ncar + d), .imm = loop, .ty = lty, .line = lline, .col = lcol,
-                     .layout = lay};
-          vec_push(&c->arena, nb2.ins, ir_add(c, f, &tmp, res));
-        }
+      if (i == lpos) vec_push(&c->arena, nb2.ins, rid);
     }
     *b = nb2;
-    li = -1; /* the body changed: look again (the tiles made are block arguments, not loads) */
+    li = -1; /* the body changed: look again (the tile just made is a block argument, not a load) */
   }
   /* what only the moved loads used: gone */
   for (bool again = true; again;) {
