@@ -54,6 +54,23 @@ def mm_loop(a_ptr, b_ptr, c_ptr, M, N, K, BM: tl.constexpr, BN: tl.constexpr, BK
 
 
 @triton.jit
+def mm_loop_reduce(a_ptr, b_ptr, c_ptr, m_ptr, K, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+    # a reduction in the body besides the dot (the carried acc read twice: not kept in matrices)
+    rm = tl.arange(0, BM)
+    rn = tl.arange(0, BN)
+    rk = tl.arange(0, BK)
+    acc = tl.zeros((BM, BN), dtype=tl.float32)
+    big = tl.full((BM,), -float("inf"), dtype=tl.float32)
+    for k0 in range(0, K, BK):
+        a = tl.load(a_ptr + rm[:, None] * K + (k0 + rk)[None, :], mask=(k0 + rk)[None, :] < K, other=0.0)
+        b = tl.load(b_ptr + (k0 + rk)[:, None] * BN + rn[None, :], mask=(k0 + rk)[:, None] < K, other=0.0)
+        acc = tl.dot(a, b, acc)
+        big = tl.maximum(big, tl.max(acc, axis=1))
+    tl.store(c_ptr + rm[:, None] * BN + rn[None, :], acc)
+    tl.store(m_ptr + rm, big)
+
+
+@triton.jit
 def mm_loop_with_store(a_ptr, b_ptr, c_ptr, log_ptr, K, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
     # a store in the body: nothing is moved (a later iteration could read what it wrote)
     rm = tl.arange(0, BM)
@@ -113,6 +130,21 @@ def test_store_in_the_loop_keeps_its_order(rng):
     np.testing.assert_array_equal(log, np.array(parts, np.float32))
 
 
+@inner
+@pytest.mark.parametrize("K", [0, 16, 40, 64])
+def test_pipelined_with_a_reduction_in_the_body(K, rng):
+    BM = BN = 32
+    a = rng.integers(-3, 4, (BM, K)).astype(np.float16)
+    b = rng.integers(-3, 4, (K, BN)).astype(np.float16)
+    c, m = np.zeros((BM, BN), np.float32), np.zeros(BM, np.float32)
+    mm_loop_reduce[(1,)](a, b, c, m, K, BM=BM, BN=BN, BK=16)
+    np.testing.assert_array_equal(c, (a.astype(np.float64) @ b.astype(np.float64)).astype(np.float32))
+    want = np.full(BM, -np.inf)
+    for k in range(16, K + 15, 16):
+        want = np.maximum(want, (a[:, :k].astype(np.float64) @ b[:k].astype(np.float64)).max(1))
+    np.testing.assert_array_equal(m, want.astype(np.float32))
+
+
 # ------------------------------------------------------------------ which loads
 
 def explain(target, kernel="mm_loop", defines=("BM=32", "BN=32", "BK=16", "MASKED=1", "FORM=0"), sig=None):
@@ -132,6 +164,8 @@ def test_dot_operand_loads_are_pipelined(target, form):
     assert ex.count("the loop's first tile, loaded before the loop") == 2, ex
     assert ex.count("the next iteration's tile, loaded before the dot") == 2, ex
     assert ex.count("load   @") == 4, ex  # the loads in their old place are gone
+    ex = explain(target, kernel="mm_loop_reduce", defines=("BM=32", "BN=32", "BK=16"), sig="*fp16,*fp16,*fp32,*fp32,i32")
+    assert ex.count("the next iteration's tile, loaded before the dot") == 2 and ex.count("load   @") == 4, ex
 
 
 def test_what_is_not_pipelined():
