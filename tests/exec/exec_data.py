@@ -1,7 +1,10 @@
 """Shared helpers for the executable tests: random data with the values that
 break kernels (negatives, NaN, +-inf, zeros) and sizes that are not multiples
 of the block."""
+import os
+
 import numpy as np
+import pytest
 
 SIZES = [1, 7, 127, 128, 1000, 1025, 4099]
 
@@ -34,3 +37,15 @@ def kernel_body(k):
     i = max(text.rfind("kernel void "), text.rfind("__global__ void"))
     assert i >= 0, "no kernel function in the emitted text"
     return text[i:]
+
+
+# Where the executable tests run other than on the emulator (the GPU proxy:
+# TRITON_METAL_HW=cuda-sm90 TRITON_METAL_DEVICE=cuda, bench/proxy_gpu.sh),
+# the few that check something only the emulator or the MSL dialect has say so.
+ON_CUDA_TARGET = os.environ.get("TRITON_METAL_HW", "").startswith("cuda")
+ON_CUDA_DEVICE = os.environ.get("TRITON_METAL_DEVICE", "") == "cuda"
+msl_text = pytest.mark.skipif(ON_CUDA_TARGET, reason="checks the MSL dialect's text or an Apple target's choice of path; "
+                                                     "the CUDA dialect spells and chooses otherwise (results are checked "
+                                                     "by the other tests)")
+emulator_only = pytest.mark.skipif(ON_CUDA_DEVICE, reason="checks the emulator's own reports or schedules, or runs a "
+                                                          "subprocess for an Apple target on it")

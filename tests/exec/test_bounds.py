@@ -5,6 +5,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
+from exec_data import emulator_only
 
 
 @triton.jit
@@ -14,6 +15,7 @@ def unmasked_copy(x_ptr, out_ptr, BLOCK: tl.constexpr):
     tl.store(out_ptr + offs, x)
 
 
+@emulator_only
 def test_out_of_bounds_load_is_reported_and_process_continues():
     x = np.arange(100, dtype=np.float32)
     out = np.zeros(128, dtype=np.float32)
@@ -30,6 +32,7 @@ def test_out_of_bounds_load_is_reported_and_process_continues():
     np.testing.assert_array_equal(out, x2)
 
 
+@emulator_only
 def test_out_of_bounds_store_is_reported():
     x = np.arange(256, dtype=np.float32)
     out = np.zeros(200, dtype=np.float32)
@@ -37,6 +40,7 @@ def test_out_of_bounds_store_is_reported():
         unmasked_copy[(2,)](x, out, BLOCK=128)
 
 
+@emulator_only
 def test_negative_offset_is_reported():
     x = np.arange(128, dtype=np.float32)
     out = np.zeros(128, dtype=np.float32)

@@ -15,6 +15,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
+from exec_data import emulator_only
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 CLI = ROOT / "build" / "triton-metal"
@@ -23,6 +24,7 @@ INNER_ONLY = "runs in the M3-Max subprocess of test_dot_suites_on_simdgroup_path
 inner = pytest.mark.skipif(not INNER, reason=INNER_ONLY)
 
 
+@emulator_only
 @pytest.mark.skipif(INNER, reason="already in the subprocess")
 @pytest.mark.parametrize("hw", ["M3-Max", "M5"])  # M5: the matmul2d variant (test_dot_matmul2d.py)
 def test_dot_suites_on_simdgroup_path(hw):

@@ -24,7 +24,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
-from exec_data import special_floats
+from exec_data import emulator_only, special_floats
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 M3 = os.environ.get("TRITON_METAL_HW") == "M3-Max"
@@ -168,6 +168,7 @@ def test_attention(rng, monkeypatch):
     assert np.isnan(out[0, 5]).all() and np.isfinite(out[1]).all()
 
 
+@emulator_only
 @pytest.mark.skipif(M3, reason="already in the subprocess")
 def test_dot_on_simdgroup_path():
     """The tl.dot cases again with TRITON_METAL_HW=M3-Max: simdgroup_matrix tiles."""

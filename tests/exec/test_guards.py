@@ -16,6 +16,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
+from exec_data import emulator_only, msl_text
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 CLI = ROOT / "build" / "triton-metal"
@@ -23,6 +24,7 @@ M3 = os.environ.get("TRITON_METAL_HW") == "M3-Max"
 on_m3 = pytest.mark.skipif(not M3, reason="runs in the M3-Max subprocess of test_guards_on_m3_max")
 
 
+@emulator_only
 @pytest.mark.skipif(M3, reason="already in the subprocess")
 def test_guards_on_m3_max():
     env = dict(os.environ, TRITON_METAL_HW="M3-Max", PYTHONPATH=str(ROOT / "python"))
@@ -158,6 +160,7 @@ def shifted_copy_kernel(x_ptr, y_ptr, off, n, BLOCK: tl.constexpr):
     tl.store(y_ptr + offs, tl.load(x_ptr + off + offs, mask=m, other=-1.0), mask=m)
 
 
+@msl_text
 @pytest.mark.parametrize("off", [0, 1, 2, 3, 16, 17, 36])
 def test_integer_argument_alignment_comes_from_the_specialization(off, rng):
     n = 3000
@@ -175,6 +178,7 @@ def test_integer_argument_alignment_comes_from_the_specialization(off, rng):
 # place: a view starting 4 bytes into an array then gets float4 loads from
 # misaligned addresses.
 
+@emulator_only
 @pytest.mark.parametrize("start", [0, 1, 2, 3, 4])
 def test_pointer_alignment_comes_from_the_address(start, rng):
     n = 3000
@@ -260,6 +264,7 @@ CHUNKED = [(64, 64, 64, np.float32, 32), (64, 64, 256, np.float16, 64), (64, 32,
            (32, 16, 256, np.float32, 64)]
 
 
+@msl_text
 @pytest.mark.parametrize("M,N,K,dtype,chunk", CHUNKED)
 def test_portable_dot_k_in_chunks(M, N, K, dtype, chunk, rng):
     if dtype == np.int8:

@@ -8,7 +8,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
-from exec_data import kernel_body
+from exec_data import kernel_body, msl_text
 
 
 @triton.jit
@@ -27,6 +27,7 @@ def aligned(n, dtype, rng, offset=0):
     return a
 
 
+@msl_text
 @pytest.mark.parametrize("dtype,vec", [(np.float32, "float4"), (np.float16, "uint4")])  # 8 halves: 16 bytes as 4 words
 def test_aligned_vector_add_moves_vectors(dtype, vec, rng):
     n = 1000  # not a multiple of the block: the last vectors fall back per element
@@ -37,6 +38,7 @@ def test_aligned_vector_add_moves_vectors(dtype, vec, rng):
     np.testing.assert_array_equal(out, x + y)
 
 
+@msl_text
 def test_misaligned_pointer_gets_no_vectors(rng):
     n = 1000
     x, y, out = aligned(n, np.float32, rng, 1), aligned(n, np.float32, rng), aligned(n, np.float32, rng)
@@ -46,6 +48,7 @@ def test_misaligned_pointer_gets_no_vectors(rng):
     np.testing.assert_array_equal(out, x + y)
 
 
+@msl_text
 def test_opt_level_none_disables_vectorization(rng):
     n = 512
     x, y, out = aligned(n, np.float32, rng), aligned(n, np.float32, rng), aligned(n, np.float32, rng)
@@ -96,6 +99,7 @@ def test_explain_reports_layouts_vectors_reductions(rng):
     assert "vector of" not in t3 and "scalar (4 bytes)" in t3
 
 
+@msl_text
 def test_explain_cli(tmp_path):
     import pathlib
     import subprocess
@@ -186,6 +190,7 @@ def tile_accesses(msl, ty="float"):
             msl.count("threadgroup_barrier"))
 
 
+@msl_text
 @pytest.mark.parametrize("M,N", [(64, 64), (67, 45), (5, 130)])
 def test_transposed_store_goes_through_threadgroup_memory_once(M, N, rng):
     x = aligned(M * N, np.float32, rng).reshape(M, N)
@@ -206,6 +211,7 @@ def test_transposed_store_goes_through_threadgroup_memory_once(M, N, rng):
         assert "dim 0 fastest" in text and text.count("layout conversion") == 1, text
 
 
+@msl_text
 def test_transposed_load_reads_columns_as_vectors(rng):
     # x is read down its columns: a column-major view given through its strides
     M, N = 96, 64
@@ -220,6 +226,7 @@ def test_transposed_load_reads_columns_as_vectors(rng):
     assert "vector of 4 (16 bytes), mask checked per vector, along dim 0" in text, text
 
 
+@msl_text
 def test_row_major_copy_needs_no_transpose(rng):
     M, N = 64, 64
     x = aligned(M * N, np.float32, rng).reshape(M, N)
@@ -268,6 +275,7 @@ def strided_matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K, sam, sak, sbk, sbn, scm,
     tl.store(c_ptr + rm[:, None] * scm + rn[None, :] * scn, acc, mask=(rm[:, None] < M) & (rn[None, :] < N))
 
 
+@msl_text
 @pytest.mark.parametrize("M,N,K", [(64, 64, 64), (50, 70, 48), (128, 32, 80)])
 def test_dot_operands_get_layouts_of_their_own(M, N, K, rng):
     # A row-major with a K tile narrower than the family, B column-major (B = bt.T):
@@ -322,6 +330,7 @@ def batch_transpose_kernel(x_ptr, y_ptr, Mr, Nr, B: tl.constexpr, M: tl.constexp
     tl.store(y_ptr + b * Mr * Nr + n * Mr + m, x + 1.0, mask=mask)  # y[b] = x[b].T + 1
 
 
+@msl_text
 @pytest.mark.parametrize("Mr,Nr", [(32, 32), (30, 27)])
 def test_batched_transpose_runs_down_dim_1(Mr, Nr, rng):
     """Rank 3: the store's pointers run along dim 1, so the store takes a

@@ -12,6 +12,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
+from exec_data import ON_CUDA_DEVICE
 
 # ---------------------------------------------------------------- reference
 
@@ -386,8 +387,8 @@ def test_randn_matches_reference(seed, n):
     i = randint4x_ref(seed, np.arange(n, dtype=np.int32))
     n1, _, r = normal_ref(uniform_ref(i[0]), uniform_ref(i[1]))
     exact = _assert_normals_close(out[:n], n1, r)
-    if n > 1000:
-        assert exact > 0.9  # host libm: nearly all correctly rounded
+    if n > 1000 and not ON_CUDA_DEVICE:
+        assert exact > 0.9  # host libm: nearly all correctly rounded (CUDA's logf / cosf: 79%, within the bound above)
     assert (out[n:] == 1234.0).all()
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
+from exec_data import emulator_only
 
 
 @triton.jit
@@ -36,6 +37,7 @@ def test_plain_read_modify_write_loses_updates(seed, monkeypatch):
     np.testing.assert_array_equal(bump(True), 48)
 
 
+@emulator_only
 def test_a_seed_gives_one_interleaving(monkeypatch):
     runs = {}
     for seed in (5, 5, 6, 7):
@@ -70,6 +72,7 @@ def test_programs_side_by_side_keep_their_own_memory(num_warps, rng, monkeypatch
     np.testing.assert_array_equal(out[:, 2], x.sum(1))
 
 
+@emulator_only
 def test_bad_setting_is_an_error(monkeypatch):
     monkeypatch.setenv("TRITON_METAL_CPU_SCHEDULE", "shuffle")
     with pytest.raises(triton.LaunchError, match="TRITON_METAL_CPU_SCHEDULE=shuffle: expected default, interleave or "
