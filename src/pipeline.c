@@ -138,6 +138,14 @@ static int clone_load(Pipe *P, int load, int iv, const int *carried, int live) {
   return add_ins(P, L);
 }
 
+/* in's arguments with v after them (the arena keeps the old array). */
+static void append_arg(Ctx *c, Ins *in, int v) {
+  int *args = arena_alloc(&c->arena, sizeof(int) * (size_t)(in->nargs + 1));
+  memcpy(args, in->args, sizeof(int) * (size_t)in->nargs);
+  args[in->nargs++] = v;
+  in->args = args;
+}
+
 static int count_uses_in(Fn *f, Block *b, int v) {
   int n = 0;
   for (int i = 0; i < b->ins.n; i++) {
@@ -277,32 +285,18 @@ static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
     Ins ba = {.op = O_BLOCKARG, .aux = (int16_t)(ncar + 1), .imm = loop, .ty = lty, .line = line, .col = col, .layout = lay};
     int arg = ir_add(c, f, &tmp, ba);
     Block nbody = {0};
-    int dpos = -1;
     for (int i = 0; i < body->ins.n; i++) {
       int id = body->ins.v[i];
       if (i == 0) vec_push(&c->arena, nbody.ins, arg);
-      if (id == dot) {
-        dpos = nbody.ins.n;
+      if (id == dot)
         for (int k = 0; k < P.out.n; k++) vec_push(&c->arena, nbody.ins, P.out.v[k]);
-      }
       if (id != load) vec_push(&c->arena, nbody.ins, id);
     }
-    (void)dpos;
     *body = nbody;
     f->ins.v[user].args[slot] = arg;
     /* the yield and the loop's operands get the tile; the loop's result for it */
-    Ins *yy = &f->ins.v[y];
-    int *ya = arena_alloc(&c->arena, sizeof(int) * (size_t)(yy->nargs + 1));
-    memcpy(ya, yy->args, sizeof(int) * (size_t)yy->nargs);
-    ya[yy->nargs] = nxt;
-    yy->args = ya;
-    yy->nargs++;
-    Ins *lp = &f->ins.v[loop];
-    int *la = arena_alloc(&c->arena, sizeof(int) * (size_t)(lp->nargs + 1));
-    memcpy(la, lp->args, sizeof(int) * (size_t)lp->nargs);
-    la[lp->nargs] = first;
-    lp->args = la;
-    lp->nargs++;
+    append_arg(c, &f->ins.v[y], nxt);
+    append_arg(c, &f->ins.v[loop], first);
     Ins res = {.op = O_RESULT, .aux = (int16_t)ncar, .imm = loop, .ty = lty, .line = line, .col = col, .layout = lay};
     int rid = ir_add(c, f, &tmp, res);
     Block nb2 = {0};
