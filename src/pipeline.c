@@ -198,6 +198,7 @@ static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
     }
   }
   Pipe P = {.c = c, .f = f, .body = body, .loop = loop};
+  bool moved = false;
   for (int li = 0; li < body->ins.n; li++) {
     int load = body->ins.v[li];
     Ins *L = &f->ins.v[load];
@@ -305,10 +306,11 @@ static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
       if (i == lpos) vec_push(&c->arena, nb2.ins, rid);
     }
     *b = nb2;
+    moved = true;
     li = -1; /* the body changed: look again (the tile just made is a block argument, not a load) */
   }
-  /* what only the moved loads used: gone */
-  for (bool again = true; again;) {
+  /* what only the moved loads used: gone (loops left as they were keep their text) */
+  for (bool again = moved; again;) {
     again = false;
     Block kept = {0};
     for (int i = 0; i < body->ins.n; i++) {
