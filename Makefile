@@ -31,6 +31,12 @@ CLI     := $(BUILD)/triton-metal
 TEST_C  := $(wildcard tests/unit/*.c)
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_C))
 GEN     := $(BUILD)/gen/shim_text.inc $(BUILD)/gen/stdlib_text.inc $(BUILD)/gen/cuda_prelude.inc
+# the emulator's compile server (runtime/cpu/fork/cxx_fork.c): a shared object of its
+# own, preloaded into the C++ compiler, embedded in the runtime; Linux with glibc only
+ifeq ($(shell uname -s),Linux)
+GEN     += $(BUILD)/gen/cxx_fork_so.inc
+CSTD    += -DTM_HAVE_CXX_FORK
+endif
 EXT_SUFFIX := $(shell $(PYTHON) -c "import sysconfig;print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null)
 PY_INC  := $(shell $(PYTHON) -c "import sysconfig;print(sysconfig.get_paths()['include'])" 2>/dev/null)
 EXT     := python/triton_metal/_C$(EXT_SUFFIX)
@@ -41,6 +47,14 @@ all: $(LIB) $(CLI) $(TESTS) $(EXT)
 $(BUILD)/gen/shim_text.inc: runtime/cpu/metal_stdlib tools/embed.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) tools/embed.py runtime/cpu/metal_stdlib tm_shim_text > $@.tmp && mv $@.tmp $@
+
+# built with its own flags, never a sanitizer's: it runs inside the C++ compiler
+$(BUILD)/gen/cxx_fork.so: runtime/cpu/fork/cxx_fork.c runtime/cpu/cxx_fork.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -fPIC -shared -s $(WARN) -Iruntime/cpu $< -ldl -o $@
+
+$(BUILD)/gen/cxx_fork_so.inc: $(BUILD)/gen/cxx_fork.so tools/embed.py
+	$(PYTHON) tools/embed.py $< tm_cxx_fork_so > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/cuda_prelude.inc: src/cuda_prelude.cuh tools/embed.py
 	@mkdir -p $(dir $@)

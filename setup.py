@@ -35,9 +35,23 @@ EMBEDDED = [  # (source, generated include, C name): the same rules as the Makef
 ]
 
 
+FORK_SRC = os.path.join("runtime", "cpu", "fork", "cxx_fork.c")
+FORK_SO = os.path.join(GEN_DIR, "cxx_fork.so")
+HAVE_FORK = sys.platform.startswith("linux")
+
+
 def generate_embedded():
     for src, out, name in EMBEDDED:
         embed(os.path.join(HERE, src), os.path.join(HERE, out), name)
+    if HAVE_FORK:  # the emulator's compile server, as the Makefile builds it
+        so = os.path.join(HERE, FORK_SO)
+        deps = [os.path.join(HERE, FORK_SRC), os.path.join(HERE, "runtime", "cpu", "cxx_fork.h")]
+        if not os.path.exists(so) or os.path.getmtime(so) < max(map(os.path.getmtime, deps)):
+            os.makedirs(os.path.dirname(so), exist_ok=True)
+            subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-D_GNU_SOURCE", "-O2", "-fPIC", "-shared",
+                            "-s", "-I" + os.path.join(HERE, "runtime", "cpu"), deps[0], "-ldl", "-o", so],
+                           check=True)
+        embed(so, os.path.join(HERE, GEN_DIR, "cxx_fork_so.inc"), "tm_cxx_fork_so")
 
 
 def embed(src, out, name):
@@ -102,7 +116,7 @@ ext = Extension(
     + sources("runtime/*.c") + sources("runtime/*/*.c"),
     include_dirs=["include", "target", "src", "runtime", "runtime/cpu", "runtime/metal", "runtime/sim",
                   "runtime/cuda", GEN_DIR],
-    define_macros=[("_GNU_SOURCE", None)],
+    define_macros=[("_GNU_SOURCE", None)] + ([("TM_HAVE_CXX_FORK", None)] if HAVE_FORK else []),
     extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
                         "-Wno-missing-field-initializers"],
     extra_link_args=link_args,

@@ -30,13 +30,13 @@ and hands kernels torch views of the arrays (its docstring says exactly what it
 does). Liger imports `triton` itself: on our side that is triton-metal's compat
 layer, on the other upstream Triton.
 
-Kernels compiled and compile time: our side runs with TRITON_METAL_CXX set to
-bench/e2e_cxx.c (built into build/bench/e2e_cxx), which runs the real compiler
-and logs each call's start and end; the count is its successful kernel builds
-(cross-checked with the shared objects that appear in the cache folder) and the
-compile time the union of the builds' intervals (builds that overlap are counted
-once), as a share of the cold run's wall time. The runtime's one-per-process
-`--version` probe of the compiler is reported apart.
+Kernels compiled and compile time: our side runs with TRITON_METAL_BUILD_LOG set
+(runtime/cpu/cpu_build.c appends a line per run of the C++ compiler or linker: kind,
+start, end, exit status); the count is the successful kernel builds (cross-checked
+with the shared objects that appear in the cache folder) and the compile time the
+union of the intervals of the builds, the precompiled shims' builds and the links
+(runs that overlap are counted once), as a share of the cold run's wall time. The
+runtime's one-per-process `--version` probe of the compiler is reported apart.
 
 pytest workloads report their outcome counts per side; a test whose outcome
 differs between the sides is listed (the interpreter does not run every test of
@@ -111,16 +111,6 @@ def find_cxx():
     sys.exit("bench/e2e.py: no C++ compiler for the cpu device (clang++-19, clang++, g++, c++)")
 
 
-def build_cxx_logger():
-    out = os.path.join(ROOT, "build", "bench", "e2e_cxx")
-    src = os.path.join(HERE, "e2e_cxx.c")
-    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror",
-                        src, "-o", out], check=True)
-    return out
-
-
 def liger_source(arg, ours_python):
     """Liger's source tree with test/: --liger-src, else tools/libraries' place for
     its sdist (TM_LIBS_DIR, default ~/.cache/triton-metal/libs), downloaded there
@@ -166,9 +156,9 @@ def counts(outcomes):
 
 
 class Runner:
-    def __init__(self, a, liger_src, cxx_logger, real_cxx, bf16):
+    def __init__(self, a, liger_src, bf16):
         self.a, self.liger_src = a, liger_src
-        self.cxx_logger, self.real_cxx, self.bf16 = cxx_logger, real_cxx, bf16
+        self.bf16 = bf16
         self.tmp = tempfile.mkdtemp(prefix="e2e-")
 
     def command(self, w, side, xml, startup=False):
@@ -194,8 +184,7 @@ class Runner:
         if side == "ours":
             paths.append(os.path.join(ROOT, "python"))
             env.update(TRITON_METAL_DEVICE="cpu", TRITON_METAL_CACHE_DIR=cache,
-                       TRITON_METAL_CXX=self.cxx_logger, E2E_CXX_REAL=self.real_cxx,
-                       E2E_CXX_LOG=cxx_log)
+                       TRITON_METAL_BUILD_LOG=cxx_log)
             if kind == "liger":  # tools/libraries/run.py's setting
                 env["TRITON_METAL_DISABLE_AUTOTUNING"] = "1"
         else:
@@ -268,22 +257,23 @@ def count_objects(cache):
 
 
 def cxx_stats(path):
-    builds, probes, failed = [], [], 0
+    runs, probes, builds, failed = [], [], 0, 0
     if os.path.exists(path):
         for line in open(path):
-            kind, t0, t1, code = line.split()
-            (probes if kind == "version" else builds).append((int(t0), int(t1)))
+            kind, t0, t1, code = line.split()[:4]
+            (probes if kind == "version" else runs).append((int(t0), int(t1)))
+            builds += kind == "build"
             failed += kind == "build" and code != "0"
     union, end = 0, None
-    for t0, t1 in sorted(builds):
+    for t0, t1 in sorted(runs):
         if end is None or t0 >= end:
             union += t1 - t0
             end = t1
         elif t1 > end:
             union += t1 - end
             end = t1
-    return {"builds": len(builds) - failed, "failed_builds": failed,
-            "compile_s": union / 1e9, "compile_sum_s": sum(t1 - t0 for t0, t1 in builds) / 1e9,
+    return {"builds": builds - failed, "failed_builds": failed,
+            "compile_s": union / 1e9, "compile_sum_s": sum(t1 - t0 for t0, t1 in runs) / 1e9,
             "probe_s": sum(t1 - t0 for t0, t1 in probes) / 1e9}
 
 
@@ -382,8 +372,9 @@ def write_md(r, path):
          "triton-metal). Per repetition the three run back to back. Ratio: interpreter time / ours. "
          f"Goal (issue 18): cold at least {GOAL_COLD}×, warm at least {GOAL_WARM}× on every workload.",
          "",
-         "*Kernels*: kernels our side compiled in the cold run (C++ builds; the shared objects "
-         "that appeared in the cache agree unless noted). *Compile*: the time those builds took "
+         "*Kernels*: kernels our side compiled in the cold run (C++ builds of a kernel, each "
+         "optimisation tier counted; the shared objects that appeared in the cache agree unless "
+         "noted). *Compile*: the time those builds, the precompiled shims' builds and the links took "
          "(the union of their intervals), and its share of the cold wall time. Not in it: our "
          "compiler's source -> MSL step (about a millisecond per kernel) and the runtime's "
          "`--version` probe of the C++ compiler, once per process (shown in the detail table).",
@@ -455,9 +446,10 @@ def write_md(r, path):
     L += ["", f"1-minute load average ({os.cpu_count()} CPUs) at the start {r['load_avg_start']:.1f}, "
           f"after each workload {la}: above the CPU count, other work shared the machine. This is a "
           "shared virtual machine, nothing pinned; the emulator uses every core, the interpreter one.",
-          "", f"How compile time is measured: `TRITON_METAL_CXX` points at bench/e2e_cxx.c, which runs "
-          f"the real compiler ({r['versions']['emulator C++']}) and logs each call's interval; its own "
-          "cost is one extra fork/exec per compile. No hook in the runtime.",
+          "", "How compile time is measured: the runtime's build log (`TRITON_METAL_BUILD_LOG`: one line "
+          f"per run of the compiler ({r['versions']['emulator C++']}) or the linker, with its interval); "
+          "kernel builds, precompiled-shim builds and links count as compile time, the "
+          "`--version` probe apart.",
           "", f"Raw data: `{os.path.basename(path)[:-3]}.json`. Reproduce: `make bench-e2e` "
           "(bench/e2e.sh: makes the two environments, then runs this)."]
     with open(path, "w") as f:
@@ -492,7 +484,7 @@ def main():
          "versions": versions(a), "load_avg_start": os.getloadavg()[0], "liger_src": liger_src,
          "liger_max_work": LIGER_MAX_WORK, "goals": {"cold": GOAL_COLD, "warm": GOAL_WARM},
          "bf16": bf16_on_ours(a), "workloads": {}, "summary": [], "load_avg": []}
-    runner = Runner(a, liger_src, build_cxx_logger(), find_cxx(), r["bf16"])
+    runner = Runner(a, liger_src, r["bf16"])
     base = os.path.join(a.out_dir, f"{r['date']}-e2e-{r['machine']['slug']}" + ("-quick" if a.quick else ""))
     os.makedirs(a.out_dir, exist_ok=True)
     for i, w in enumerate(works):

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -53,6 +54,19 @@ char *rt_find_on_path(const char *name);
  * drained). Returns the exit status, or -1. */
 int rt_run_capture(char *const argv[], size_t max, char **text);
 int rt_mkdirs(const char *path);                     /* mkdir -p: 0 or -1 */
+
+/* ------------------------------------------------------------ cpu/cpu_fork.c */
+
+/* The compile server of a C++ compiler (runtime/cpu/fork/cxx_fork.c). */
+typedef struct CxxFork CxxFork;
+bool cxx_fork_enabled(void); /* built with it, and TRITON_METAL_CXX_FORK is not 0 */
+/* Starts cxx as a server, its shared object written to dir; NULL if it does not run. */
+CxxFork *cxx_fork_start(const char *cxx, const char *dir);
+/* Runs argv (argv[0] the server's program) as rt_run_capture would: 0 and *rc,
+ * or -1 when the server could not (it is given up; run argv otherwise). */
+int cxx_fork_run(CxxFork *z, char *const argv[], size_t max, char **text, int *rc);
+/* In a forked child: lets go of the parent's server without ending it. */
+void cxx_fork_forget(CxxFork *z);
 int rt_write_all(int fd, const void *data, size_t n); /* 0 or -1 */
 void rt_remove_tree(const char *path);               /* rm -rf, best effort */
 char *rt_head_lines(char *s, int lines);             /* the first lines, "..." after, in place */

@@ -1,0 +1,211 @@
+# test_cxx_fork.py: the cpu emulator's compile server (runtime/cpu/fork/
+# cxx_fork.c, runtime/cpu/cpu_fork.c): a clang toolchain's compiles are served
+# by a forked copy of the compiler loaded once per process. What it must keep:
+# the same code as a plain compiler process, the compiler's errors and exit
+# status, a background build's lower priority, a working compile when the
+# server dies or the process forks, and nothing for a compiler it cannot serve.
+# Each case runs in its own process with its own cache; the runtime's build
+# log (TRITON_METAL_BUILD_LOG) says which way each compile went.
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("triton_metal._C", reason="triton_metal._C is not built")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLANG = shutil.which("clang++-19") or shutil.which("clang++")
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the compile server is Linux-only"),
+    pytest.mark.skipif(CLANG is None, reason="the compile server serves clang toolchains"),
+]
+
+KERNEL = textwrap.dedent('''
+    import os, sys
+    import numpy as np
+    import triton_metal as triton
+    import triton_metal.language as tl
+
+    @triton.jit
+    def axpb(x_ptr, y_ptr, n, A: tl.constexpr, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        x = tl.load(x_ptr + offs, mask=m, other=0.0)
+        tl.store(y_ptr + offs, x * A + tl.exp(x) - tl.sum(x, axis=0), mask=m)
+
+    def check(a):
+        """A new specialization (A) compiled and run against float64."""
+        rng = np.random.default_rng(abs(a))
+        x = rng.standard_normal(1000).astype(np.float32)
+        x[:3] = [np.inf, -np.inf, np.nan]
+        y = np.full_like(x, 7.0)
+        axpb[(8,)](x, y, x.size, A=a, BLOCK=128)
+        xd = x.astype(np.float64)
+        want = np.empty_like(xd)
+        for p in range(8):
+            s = slice(p * 128, min((p + 1) * 128, x.size))
+            want[s] = xd[s] * a + np.exp(xd[s]) - xd[s].astype(np.float32).sum(dtype=np.float32)
+        np.testing.assert_allclose(y, want.astype(np.float32), rtol=2e-6, atol=1e-4, equal_nan=True)
+''')
+
+
+def run(tmp_path, body, fork=True, extra_env=None, expect_ok=True, name="k"):
+    """Runs KERNEL + body in a new process; returns (result, build log lines)."""
+    script = tmp_path / f"{name}.py"
+    script.write_text(KERNEL + textwrap.dedent(body))
+    log = tmp_path / f"{name}.log"
+    if log.exists():
+        log.unlink()
+    env = dict(os.environ, TRITON_METAL_DEVICE="cpu", TRITON_METAL_OPT="fast",
+               TRITON_METAL_CACHE_DIR=str(tmp_path / f"cache-{name}"), TRITON_METAL_BUILD_LOG=str(log),
+               TRITON_METAL_CXX_FORK="1" if fork else "0", PYTHONPATH=os.path.join(ROOT, "python"))
+    env.pop("TRITON_METAL_CXX", None)
+    env.update(extra_env or {})
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    if expect_ok:
+        assert r.returncode == 0, r.stdout + r.stderr
+    lines = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    return r, lines
+
+
+def builds(lines):
+    return [(how, int(code)) for kind, _, _, code, how in lines if kind == "build"]
+
+
+def elf_sections(path, names=(".text", ".rodata", ".data")):
+    """The bytes of an ELF64 file's sections whose names start with one of names."""
+    b = open(path, "rb").read()
+    assert b[:4] == b"\x7fELF" and b[4] == 2
+    shoff, = struct.unpack_from("<Q", b, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", b, 0x3A)
+    heads = [struct.unpack_from("<IIQQQQ", b, shoff + i * shentsize) for i in range(shnum)]
+    stroff = heads[shstrndx][4]
+    out = {}
+    for name_off, _, _, _, off, size in heads:
+        name = b[stroff + name_off:b.index(b"\0", stroff + name_off)].decode()
+        if name.startswith(names):
+            out[name] = b[off:off + size]
+    return out
+
+
+def objects(tmp_path, name):
+    return sorted(p for p in (tmp_path / f"cache-{name}" / "cpu").glob("*.so") if len(p.stem) == 64)
+
+
+def test_server_builds_the_same_code(tmp_path):
+    body = "check(3)\ncheck(-5)\n"
+    _, served = run(tmp_path, body, fork=True, name="served")
+    _, plain = run(tmp_path, body, fork=False, name="plain")
+    assert builds(served) == [("server", 0), ("server", 0)]
+    assert builds(plain) == [("process", 0), ("process", 0)]
+    assert [k for k, *_ in served if k == "pch"] == ["pch"]  # the PCH is served too
+    a, b = objects(tmp_path, "served"), objects(tmp_path, "plain")
+    assert [p.name for p in a] == [p.name for p in b] and len(a) == 2  # the same cache keys
+    for x, y in zip(a, b):
+        sx, sy = elf_sections(x), elf_sections(y)
+        assert ".text" in sx and sx == sy, x.name
+    assert list((tmp_path / "cache-served" / "cpu").glob("cxxfork-*.preload"))
+    assert not list((tmp_path / "cache-plain" / "cpu").glob("cxxfork-*.preload"))
+
+
+def fake_cxx(tmp_path, body):
+    """A compiler that is a shell script: the server runs it as a plain one would."""
+    wrap = tmp_path / "cxx"
+    wrap.write_text("#!/bin/sh\n" + body + f'exec {CLANG} "$@"\n')
+    wrap.chmod(0o755)
+    return str(wrap)
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_compile_errors_come_through(tmp_path, fork):
+    # kernel compiles (-c on a .cc) fail with the compiler's words and status
+    cxx = fake_cxx(tmp_path, 'case "$*" in *" -c -x c++ "*) echo "error: no room for $$ here" >&2; exit 3;; esac\n')
+    r, lines = run(tmp_path, "check(2)\n", fork=fork, extra_env={"TRITON_METAL_CXX": cxx}, expect_ok=False)
+    assert r.returncode != 0
+    assert "error: no room for" in r.stderr and "exit 3" in r.stderr, r.stderr
+    assert builds(lines) == [("server" if fork else "process", 3)]
+
+
+def test_background_build_keeps_its_lower_priority(tmp_path):
+    """Tiered mode builds -O2 code on a thread at nice 10; its compile must run
+    at that priority through the server as it does as a child process."""
+    prio = tmp_path / "prio"
+    cxx = fake_cxx(tmp_path, 'case "$*" in *" -c -x c++ "*) '
+                   f'echo "$1 $(cut -d" " -f19 /proc/self/stat)" >> {prio};; esac\n')
+    body = "for i in range(40):\n    check(4)\n"
+    run(tmp_path, body, extra_env={"TRITON_METAL_CXX": cxx, "TRITON_METAL_OPT": "tiered:1"})
+    seen = dict(line.split() for line in prio.read_text().splitlines())
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert seen == {"-O0": str(base), "-O2": str(max(base, 10))}, seen
+
+
+def server_pids():
+    """This test's grandchildren that are compile servers (their environment at start)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                env = open(f"/proc/{d}/environ", "rb").read()
+            except OSError:
+                continue
+            if b"TM_CXX_FORK_FD=" in env:
+                out.append(int(d))
+    return out
+
+
+def test_server_killed_compiles_go_on(tmp_path):
+    body = '''
+        check(1)
+        import signal
+        me = os.getpid()
+        kids = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(me)]
+        servers = [p for p in kids if b"TM_CXX_FORK_FD=" in open(f"/proc/{p}/environ", "rb").read()]
+        assert len(servers) == 1, servers
+        os.kill(servers[0], signal.SIGKILL)
+        check(2)
+        check(6)
+    '''
+    _, lines = run(tmp_path, body)
+    assert builds(lines) == [("server", 0), ("process", 0), ("process", 0)]
+
+
+def test_forked_process_has_its_own_server(tmp_path):
+    body = '''
+        check(1)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                check(2)
+            except BaseException as e:
+                print("child:", e, file=sys.stderr)
+                os._exit(1)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0, status
+        check(3)  # the parent's server still serves
+    '''
+    _, lines = run(tmp_path, body)
+    assert builds(lines) == [("server", 0)] * 3
+
+
+def test_server_ends_with_the_process(tmp_path):
+    before = set(server_pids())
+    run(tmp_path, "check(5)\n")
+    import time
+    deadline = time.time() + 10
+    while set(server_pids()) - before and time.time() < deadline:
+        time.sleep(0.05)
+    assert not set(server_pids()) - before
+
+
+def test_not_for_gcc(tmp_path):
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("no g++")
+    _, lines = run(tmp_path, "check(2)\n", extra_env={"TRITON_METAL_CXX": gxx})
+    assert builds(lines) == [("process", 0)]
