@@ -157,6 +157,7 @@ def counts(outcomes):
 
 class Runner:
     def __init__(self, a, liger_src, bf16):
+        self.ours_env = a.ours_env
         self.a, self.liger_src = a, liger_src
         self.bf16 = bf16
         self.tmp = tempfile.mkdtemp(prefix="e2e-")
@@ -187,6 +188,7 @@ class Runner:
                        TRITON_METAL_BUILD_LOG=cxx_log)
             if kind == "liger":  # tools/libraries/run.py's setting
                 env["TRITON_METAL_DISABLE_AUTOTUNING"] = "1"
+            env.update(e.split("=", 1) for e in self.ours_env)
         else:
             if kind != "liger":
                 paths.append(os.path.join(HERE, "e2e_interp"))
@@ -444,7 +446,9 @@ def write_md(r, path):
                  f"{fmt_t(med(r['workloads'][row['workload']]['cold'], 'compile_sum_s'))} | {fmt_t(row['probe_s'])} |")
     la = ", ".join(f"{x:.1f}" for x in r["load_avg"])
     L += ["", f"1-minute load average ({os.cpu_count()} CPUs) at the start {r['load_avg_start']:.1f}, "
-          f"after each workload {la}: above the CPU count, other work shared the machine. This is a "
+          f"after each workload {la}"
+          + (": above the CPU count, other work shared the machine" if max([r["load_avg_start"]] + r["load_avg"])
+             > (os.cpu_count() or 1) else "") + ". This is a "
           "shared virtual machine, nothing pinned; the emulator uses every core, the interpreter one.",
           "", "How compile time is measured: the runtime's build log (`TRITON_METAL_BUILD_LOG`: one line "
           f"per run of the compiler ({r['versions']['emulator C++']}) or the linker, with its interval); "
@@ -468,6 +472,9 @@ def main():
     ap.add_argument("--liger-src", help="Liger-Kernel 0.8.5's source tree with test/ "
                     "(default: tools/libraries' copy of its sdist)")
     ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    ap.add_argument("--ours-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="an environment variable for our side's runs (e.g. TRITON_METAL_CXX_FORK=0 "
+                    "for a before/after); said in the report")
     a = ap.parse_args()
     t0 = time.perf_counter()
     reps = a.reps or (1 if a.quick else 3)
@@ -477,7 +484,8 @@ def main():
     model = cpu_model()
     r = {"date": datetime.date.today().isoformat(), "quick": a.quick, "reps": reps,
          "command": "make bench-e2e" + (" E2E_ARGS=--quick" if a.quick else "")
-         + (f" (--only {a.only})" if a.only else ""),
+         + (f" (--only {a.only})" if a.only else "")
+         + "".join(f" --ours-env {e}" for e in a.ours_env),
          "machine": {"slug": machine_slug(model),
                      "description": f"{platform.system()} {platform.machine()}, {model}, "
                                     f"{os.cpu_count()} logical CPUs, no GPU used"},
