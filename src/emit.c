@@ -608,11 +608,60 @@ static int layout_smem(Emitter *E, int *off) {
   return total;
 }
 
+/* Whether the function body's last line is a threadgroup barrier (of
+ * threadgroup memory, with or without device memory): nothing between it and
+ * this point, so a threadgroup-memory barrier here would add nothing. */
+/* The k-th line from the end of the function body so far (k = 0: the last),
+ * without its indentation, as a pointer into it and its length (to the newline
+ * included); NULL when there is none. */
+static const char *line_back(Emitter *E, int k, size_t *len) {
+  size_t end = E->out.len;
+  for (;; k--) {
+    if (!end || E->out.p[end - 1] != '\n') return NULL;
+    size_t start = end - 1;
+    while (start > 0 && E->out.p[start - 1] != '\n') start--;
+    if (!k) {
+      while (start < end && E->out.p[start] == ' ') start++;
+      *len = end - start;
+      return E->out.p + start;
+    }
+    end = start;
+  }
+}
+
+static bool line_is(Emitter *E, int k, const char *text) {
+  size_t n;
+  const char *l = line_back(E, k, &n);
+  return l && n == strlen(text) && !memcmp(l, text, n);
+}
+
+/* Whether the function body's last line is a threadgroup barrier (of
+ * threadgroup memory, with or without device memory): nothing between it and
+ * this point, so a threadgroup-memory barrier here would add nothing. */
+static bool after_barrier(Emitter *E) {
+  return line_is(E, 0, "threadgroup_barrier(mem_flags::mem_threadgroup);\n") ||
+         line_is(E, 0, "threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup);\n");
+}
+
+/* ... and the line before it a fence: a fence here would order nothing more. */
+static bool after_fenced_barrier(Emitter *E) { return after_barrier(E) && line_is(E, 1, "TM_FENCE();\n"); }
+
+/* Whether any instruction of the function reads value id. */
+static bool has_users(Emitter *E, int id) {
+  for (int i = 0; i < E->f->ins.n; i++) {
+    const Ins *u = &E->f->ins.v[i];
+    for (int j = 0; j < u->nargs; j++)
+      if (u->args[j] == id) return true;
+  }
+  return false;
+}
+
 void em_barrier(Emitter *E, int ind) {
   E->bar_pending = false; /* this one serves */
+  E->uses_barrier = true;
+  if (after_barrier(E)) return;
   em_indent(&E->out, ind);
   buf_puts(&E->out, "threadgroup_barrier(mem_flags::mem_threadgroup);\n");
-  E->uses_barrier = true;
 }
 
 /* ---- staging through threadgroup memory ----
@@ -786,9 +835,17 @@ static void emit_atomic(Emitter *E, int id, int ind) {
   tm_dtype dt = (tm_dtype)in->ty.dt;
   const char *T = em_tname(E, dt);
   bool cas = in->aux == AT_CAS;
-  const char *sm = !in->ty.rank || in->layout->replicated ? em_smem(E, dt, in->ty.rank ? (int)type_numel(in->ty) : 1) : NULL;
+  /* a scalar atomic whose old value nobody reads is not shared (upstream
+   * skips it too): no scratch, no barriers after it */
+  bool shared = in->ty.rank || has_users(E, id);
+  const char *sm = shared && (!in->ty.rank || in->layout->replicated)
+                       ? em_smem(E, dt, in->ty.rank ? (int)type_numel(in->ty) : 1)
+                       : NULL;
   E->uses_tid = true;
-  if (in->imm & AT_FENCE_BEFORE) {
+  /* right after `TM_FENCE(); <barrier>` (a debug_barrier, an acquire) a fence
+   * and a barrier would order nothing more */
+  bool fenced = !in->ty.rank && (in->imm & AT_FENCE_BEFORE) && after_fenced_barrier(E);
+  if ((in->imm & AT_FENCE_BEFORE) && !fenced) {
     em_indent(&E->out, ind);
     buf_puts(&E->out, "TM_FENCE();\n");
   }
@@ -800,14 +857,18 @@ static void emit_atomic(Emitter *E, int id, int ind) {
     em_indent(&E->out, ind);
     buf_printf(&E->out, "if (tm_tid == 0u) {\n");
     atomic_site(E, in, mask, ind + 1);
-    em_indent(&E->out, ind + 1);
-    buf_printf(&E->out, "%s[0] = old;\n", sm);
+    if (shared) {
+      em_indent(&E->out, ind + 1);
+      buf_printf(&E->out, "%s[0] = old;\n", sm);
+    }
     em_indent(&E->out, ind);
     buf_puts(&E->out, "}\n");
-    em_barrier(E, ind);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "%s v%d = %s[0];\n", T, id, sm);
-    em_barrier(E, ind);
+    if (shared) {
+      em_barrier(E, ind);
+      em_indent(&E->out, ind);
+      buf_printf(&E->out, "%s v%d = %s[0];\n", T, id, sm);
+      em_barrier(E, ind);
+    }
   } else {
     Layout *L = in->layout;
     E->group = L;

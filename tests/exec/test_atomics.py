@@ -6,6 +6,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
+from exec_data import kernel_body
 
 # Every test runs under both emulator schedules (conftest.py): the interleaved
 # one catches an atomic done as a plain load and store (a lost update shows in
@@ -209,6 +210,63 @@ def test_spin_lock_across_programs(rng):
     locked_sum_kernel[(programs,)](x, acc, lock, count, BLOCK=block)
     np.testing.assert_array_equal(acc, x.reshape(programs, block).sum(0))
     assert lock[0] == 0
+
+
+def _barriers(body):
+    """The kernel's barrier statements, and whether two ever follow each other."""
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    bars = [i for i, line in enumerate(lines) if line.startswith("threadgroup_barrier(")]
+    return len(bars), any(b - a == 1 for a, b in zip(bars, bars[1:]))
+
+
+@pytest.mark.parametrize("num_warps", [1, 4, 8])
+def test_spin_lock_barriers(rng, num_warps):
+    """The lock's scalar atomics: the old values nobody reads (the two
+    atomic_xchg) are not shared through threadgroup memory, and no barrier
+    follows another; the CAS's old value and the count still reach every
+    thread (the sum is right for every warp count, under both schedules)."""
+    programs, block = 48, 64 * num_warps
+    x = rng.integers(-1000, 1000, programs * block).astype(np.int64)
+    acc = np.zeros(block, np.int64)
+    lock = np.zeros(1, np.int32)
+    count = np.zeros(1, np.int32)
+    k = locked_sum_kernel[(programs,)](x, acc, lock, count, BLOCK=block, num_warps=num_warps)
+    np.testing.assert_array_equal(acc, x.reshape(programs, block).sum(0))
+    assert lock[0] == 0 and count[0] == 1
+    body = kernel_body(k)
+    n, adjacent = _barriers(body)
+    assert not adjacent, body
+    # the CAS in the loop and the count's load (before, value shared, slot
+    # free again: 3 each), the two atomic_xchg (one before each, their old
+    # values unread; 3 each before)
+    assert n == 3 + 3 + 1 + 1, body
+    assert body.count("old;") == 1, body  # only the CAS's old value is stored for the others
+
+
+@triton.jit
+def ticket_after_barrier_kernel(count_ptr, order_ptr, seen_ptr, BLOCK: tl.constexpr):
+    # a scalar atomic right after a debug_barrier (its fence and barrier serve
+    # the atomic's own), its old value read by every thread
+    offs = tl.arange(0, BLOCK)
+    tl.store(seen_ptr + tl.program_id(0) * BLOCK + offs, offs)
+    tl.debug_barrier()
+    ticket = tl.atomic_add(count_ptr, 1)
+    tl.store(order_ptr + ticket * BLOCK + offs, tl.program_id(0) + offs * 0)
+
+
+@pytest.mark.parametrize("num_warps", [1, 4])
+def test_scalar_atomic_after_debug_barrier(num_warps):
+    n, block = 100, 32 * num_warps
+    count = np.zeros(1, np.int32)
+    order = np.full((n, block), -1, np.int32)
+    seen = np.zeros((n, block), np.int32)
+    k = ticket_after_barrier_kernel[(n,)](count, order, seen, BLOCK=block, num_warps=num_warps)
+    assert count[0] == n
+    # every thread of a program got the same ticket: each row holds one program id
+    assert (order == order[:, :1]).all()
+    assert sorted(order[:, 0].tolist()) == list(range(n))
+    np.testing.assert_array_equal(seen, np.tile(np.arange(block, dtype=np.int32), (n, 1)))
+    assert not _barriers(kernel_body(k))[1]
 
 
 @triton.jit
