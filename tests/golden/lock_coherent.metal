@@ -96,18 +96,12 @@ kernel void locked_sum(
   if (v22) {
     TM_FENCE();
     threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup);
-    TM_FENCE();
-    threadgroup_barrier(mem_flags::mem_threadgroup);
     if (tm_tid == 0u) {
       int old = int(0);
       if (true) {
         old = atomic_exchange_explicit((coherent(device) device atomic_int*)(TM_STA(count_ptr, 21, 3)), 1, memory_order_relaxed);
       }
-      TM_TGM(tm_smem_int, 21)[0] = old;
     }
-    threadgroup_barrier(mem_flags::mem_threadgroup);
-    int v25 = TM_TGM(tm_smem_int, 21)[0];
-    threadgroup_barrier(mem_flags::mem_threadgroup);
     TM_FENCE();
     float y23_1[1]; for (uint k = 0; k < 1u; ++k) y23_1[k] = v11[k];
     for (uint k = 0; k < 1u; ++k) r23_1[k] = y23_1[k];
@@ -134,17 +128,11 @@ kernel void locked_sum(
   }
   TM_FENCE();
   threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup);
-  TM_FENCE();
-  threadgroup_barrier(mem_flags::mem_threadgroup);
   if (tm_tid == 0u) {
     int old = int(0);
     if (true) {
       old = atomic_exchange_explicit((coherent(device) device atomic_int*)(TM_STA(lock_ptr, 26, 2)), 0, memory_order_relaxed);
     }
-    TM_TGM(tm_smem_int, 26)[0] = old;
   }
-  threadgroup_barrier(mem_flags::mem_threadgroup);
-  int v38 = TM_TGM(tm_smem_int, 26)[0];
-  threadgroup_barrier(mem_flags::mem_threadgroup);
   TM_FENCE();
 }
