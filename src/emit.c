@@ -537,23 +537,53 @@ static void emit_if(Emitter *E, int id, int ind) {
   buf_puts(&E->out, "}\n");
 }
 
+static void em_flush_barrier(Emitter *E);
+static void emit_block_open(Emitter *E, Block *b, int ind, int op);
+
+/* Whether the text from offset `from` of the function body starts, after
+ * TM_POLL and fences, with a threadgroup barrier. */
+static bool starts_with_barrier(Emitter *E, size_t from) {
+  const char *p = E->out.p + from, *end = E->out.p + E->out.len;
+  while (p < end) {
+    while (p < end && *p == ' ') p++;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl) return false;
+    if (!strncmp(p, "threadgroup_barrier(", 20)) return true;
+    if (strncmp(p, "TM_POLL(", 8) && strncmp(p, "TM_FENCE();", 11)) return false;
+    p = nl + 1;
+  }
+  return false;
+}
+
+/* A while loop. A barrier held back at the end of its body (a broadcast's or a
+ * reduction's closing one) is not emitted there when every turn starts with a
+ * barrier (a spin on an atomic: `while tl.atomic_cas(...) == 1`): that one
+ * frees the scratch for the next turn, and on leaving the loop the held one is
+ * emitted before the next use of scratch, as after any other op. */
 static void emit_while(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
   declare_storage(E, id, in->args, in->nargs, true, NULL, ind);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "while (true) {\n");
+  size_t top = E->out.len;
   em_indent(&E->out, ind + 1);
   buf_printf(&E->out, "TM_POLL(%d);\n", in->line);
-  emit_block(E, in->regions[0], ind + 1, id);
-  emit_block(E, in->regions[1], ind + 1, id);
+  emit_block_open(E, in->regions[0], ind + 1, id); /* the condition: a held barrier stays held into */
+  emit_block_open(E, in->regions[1], ind + 1, id); /* the body (its scratch users emit it first) */
+  if (E->bar_pending && starts_with_barrier(E, top))
+    E->bar_ind = ind;
+  else
+    em_flush_barrier(E);
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
 }
 
 /* Emits a held-back reduction barrier (Emitter.bar_pending). */
+static bool after_barrier(Emitter *E);
 static void em_flush_barrier(Emitter *E) {
   if (!E->bar_pending) return;
   E->bar_pending = false;
+  if (after_barrier(E)) return; /* the barrier just emitted serves */
   em_indent(&E->out, E->bar_ind);
   buf_puts(&E->out, "threadgroup_barrier(mem_flags::mem_threadgroup);\n");
 }
@@ -654,6 +684,18 @@ static bool has_users(Emitter *E, int id) {
       if (u->args[j] == id) return true;
   }
   return false;
+}
+
+/* The closing barrier of a scalar broadcast (after every thread read the
+ * slot), held back as a reduction's is (Emitter.bar_pending): emitted before
+ * the next use of scratch, a control-flow op or a block's end, unless a
+ * barrier comes first anyway. No reduction takes the other half after it. */
+static void em_hold_barrier(Emitter *E, int ind) {
+  E->bar_pending = true;
+  E->bar_ind = ind;
+  E->bar_region = 0;
+  E->bar_dt = (tm_dtype)TM_NDTYPES;
+  E->uses_barrier = true;
 }
 
 void em_barrier(Emitter *E, int ind) {
@@ -867,7 +909,7 @@ static void emit_atomic(Emitter *E, int id, int ind) {
       em_barrier(E, ind);
       em_indent(&E->out, ind);
       buf_printf(&E->out, "%s v%d = %s[0];\n", T, id, sm);
-      em_barrier(E, ind);
+      em_hold_barrier(E, ind);
     }
   } else {
     Layout *L = in->layout;
@@ -1882,7 +1924,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
         em_line(E, ind, "}\n");
         em_barrier(E, ind);
         em_line(E, ind, "v%d = %s[0];\n", id, sm);
-        em_barrier(E, ind);
+        em_hold_barrier(E, ind);
         E->uses_tid = true;
         break;
       }
@@ -1910,6 +1952,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
       buf_puts(&E->out, "return;\n");
       break;
     case O_BARRIER: /* device memory written before is visible to the program's threads, and ordered */
+      E->bar_pending = false; /* this one serves a held-back one too */
       em_indent(&E->out, ind);
       buf_puts(&E->out, "TM_FENCE();\n");
       em_indent(&E->out, ind);
@@ -1944,6 +1987,12 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
   }
   E->uses_tid = true;
   if (E->need_dup) E->need_coords = true;
+}
+
+/* A block's instructions, leaving a held-back barrier pending. */
+static void emit_block_open(Emitter *E, Block *b, int ind, int op) {
+  for (int bi = 0; bi < b->ins.n; bi++) emit_ins(E, b->ins.v[bi], ind, op);
+  close_group(E);
 }
 
 static void emit_block(Emitter *E, Block *b, int ind, int op) {

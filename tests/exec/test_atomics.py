@@ -236,10 +236,13 @@ def test_spin_lock_barriers(rng, num_warps):
     body = kernel_body(k)
     n, adjacent = _barriers(body)
     assert not adjacent, body
-    # the CAS in the loop and the count's load (before, value shared, slot
-    # free again: 3 each), the two atomic_xchg (one before each, their old
-    # values unread; 3 each before)
-    assert n == 3 + 3 + 1 + 1, body
+    # the CAS in the spin loop (before it and after sharing its old value: 2 a
+    # turn, the next turn's first barrier frees the slot; 3 before), the
+    # count's load (before, value shared, slot free again: 3), the two
+    # atomic_xchg (one before each, their old values unread; 3 each before)
+    assert n == 2 + 3 + 1 + 1, body
+    loop = body[body.index("while (true) {"):body.index("if (!")]
+    assert loop.count("threadgroup_barrier(") == 2, loop
     assert body.count("old;") == 1, body  # only the CAS's old value is stored for the others
 
 

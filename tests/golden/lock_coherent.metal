@@ -78,7 +78,6 @@ kernel void locked_sum(
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);
     int v15 = TM_TGM(tm_smem_int, 17)[0];
-    threadgroup_barrier(mem_flags::mem_threadgroup);
     TM_FENCE();
     bool v17 = v15 == 1;
     if (!v17) break;
@@ -90,8 +89,8 @@ kernel void locked_sum(
   }
   threadgroup_barrier(mem_flags::mem_threadgroup);
   v20 = TM_TGM(tm_smem_int, 19)[0];
-  threadgroup_barrier(mem_flags::mem_threadgroup);
   bool v22 = v20 == 0;
+  threadgroup_barrier(mem_flags::mem_threadgroup);
   float r23_1[1];
   if (v22) {
     TM_FENCE();
