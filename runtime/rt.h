@@ -226,6 +226,8 @@ typedef struct CpuObj {
   unsigned long used;      /* CpuDev.tier_epoch at its last launch as a tiered object */
   _Atomic int tiering;     /* up != NULL, read without the lock by every launch (cpu.c): an
                               -O2 object pays nothing for the tier bookkeeping */
+  _Atomic uint64_t tg_ns;  /* ns the launching thread spent per threadgroup at its last
+                              launch (0: none yet); cpu_pool.c runs small launches inline */
   struct CpuObj *next;
 } CpuObj;
 
@@ -355,7 +357,7 @@ Worker *worker_new(void);
 void worker_free(Worker *w);
 /* Runs threadgroups of job taken from job->next until none is left or the
  * launch failed. */
-void worker_run_job(Worker *w, CpuJob *job);
+uint64_t worker_run_job(Worker *w, CpuJob *job); /* the threadgroups it ran */
 /* Records msg (malloc'd, owned) as the launch's error unless one is recorded. */
 void job_fail(CpuJob *job, char *msg);
 /* TRITON_METAL_CPU_SCHEDULE: unset, "" or "default" -> *interleave = 0;

@@ -908,25 +908,27 @@ static int bind(Worker *w, CpuJob *job) {
   return 1;
 }
 
-void worker_run_job(Worker *w, CpuJob *job) {
+uint64_t worker_run_job(Worker *w, CpuJob *job) {
   memset(w->ctx.pid, 0, sizeof w->ctx.pid);
   if (!bind(w, job)) {
     w->job = NULL;
-    return;
+    return 0;
   }
   if (w->interleave) {
     run_interleaved(w);
     w->job = NULL;
-    return;
+    return 0;
   }
+  volatile uint64_t ran = 0; /* read after a long jump back here */
   if (setjmp(w->escape)) { /* on_poll stopped the launch */
     w->job = NULL;
-    return;
+    return 0;
   }
   for (;;) {
     if (atomic_load_explicit(&job->failed, memory_order_relaxed)) break;
     uint64_t i = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
     if (i >= job->ntg) break;
+    ran = ran + 1;
     w->ctx.pid[0] = (unsigned)(i % job->grid[0]);
     w->ctx.pid[1] = (unsigned)(i / job->grid[0] % job->grid[1]);
     w->ctx.pid[2] = (unsigned)(i / job->grid[0] / job->grid[1]);
@@ -937,6 +939,7 @@ void worker_run_job(Worker *w, CpuJob *job) {
     }
   }
   w->job = NULL;
+  return ran;
 }
 
 /* ------------------------------------------------------------ the schedule setting */

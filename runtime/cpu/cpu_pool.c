@@ -6,10 +6,20 @@
  * first launch that can use them and reused until the device closes. All
  * workers pull threadgroup indices from the job's atomic counter, so a launch
  * with a single threadgroup runs inline on the caller without waking anyone.
+ * So does a small launch: one whose threadgroups took the launching thread,
+ * at the kernel's last launch, INLINE_NS or less in all (CpuObj.tg_ns times
+ * the count). Waking the pool and waiting for it costs 10-30 us on the 2-core
+ * VM, more than such a launch gains from a second core (vector add of 2^12:
+ * 29-33 us through the pool, 9 us inline). The estimate is the launching
+ * thread's own time per threadgroup, measured at every launch, so it follows
+ * a kernel's -O0 to -O2 swap and its arguments' sizes; a kernel whose work
+ * per threadgroup jumps between launches runs one launch on one core before
+ * the estimate catches up.
  * In a child process after fork the pool threads do not exist: the first
  * launch there starts new ones instead of waiting for the parent's.
  */
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -70,9 +80,20 @@ static void start_threads(Pool *p) {
   }
 }
 
+#define INLINE_NS 20000u
+
+static uint64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 void pool_run(Pool *p, CpuJob *job) {
   int helpers = 0;
-  if (p->n > 1 && job->ntg > 1 && !job->interleave) { /* interleaved: worker 0 alone */
+  CpuObj *o = (CpuObj *)job->obj; /* its estimate is the one field a launch writes */
+  uint64_t est = o ? atomic_load_explicit(&o->tg_ns, memory_order_relaxed) : 0;
+  bool small = est && job->ntg <= INLINE_NS / est;
+  if (p->n > 1 && job->ntg > 1 && !job->interleave && !small) { /* interleaved: worker 0 alone */
     if (p->started && p->owner != getpid()) { /* forked: the threads stayed behind */
       pthread_mutex_init(&p->mu, NULL);
       pthread_cond_init(&p->wake, NULL);
@@ -90,7 +111,8 @@ void pool_run(Pool *p, CpuJob *job) {
     }
     pthread_mutex_unlock(&p->mu);
   }
-  worker_run_job(p->workers[0], job);
+  uint64_t t0 = mono_ns(), ran = worker_run_job(p->workers[0], job), t1 = mono_ns();
+  if (o && ran) atomic_store_explicit(&o->tg_ns, (t1 - t0) / ran + 1, memory_order_relaxed);
   if (helpers > 0) {
     pthread_mutex_lock(&p->mu);
     while (p->busy > 0) pthread_cond_wait(&p->idle, &p->mu);

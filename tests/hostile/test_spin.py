@@ -13,8 +13,9 @@ emulator:
 Each case runs in a child process (a hang there cannot hang the suite), on the
 kernel kinds that stop differently: threads run one after another on the
 worker's stack (no barrier: a long jump back), threads as fibers (barriers:
-the threadgroup is abandoned), across several threadgroups and workers, and
-under the interleaving schedule.
+the threadgroup is abandoned), across several threadgroups on the launching
+thread alone (a small launch, cpu_pool.c) and on every worker, and under the
+interleaving schedule.
 """
 import os
 import signal
@@ -63,13 +64,15 @@ SCRIPT = textwrap.dedent("""
 
     kind = sys.argv[1]
     flag = np.zeros(1, np.int32)
-    out = np.full(8, -1.0, np.float32)
+    out = np.full(1024, -1.0, np.float32)
     x = np.arange(256, dtype=np.float32) / 256
     def launch(flag):
         if kind == "single":
             spin[(1,)](flag, out)
         elif kind == "grid":
-            spin[(8,)](flag, out)
+            spin[(8,)](flag, out)  # small: after its first launch it runs on the launching thread
+        elif kind == "biggrid":
+            spin[(1024,)](flag, out)  # enough threadgroups for every worker
         else:
             spin_reduce[(8,)](flag, x, out, BLOCK=256, num_warps=4)
     launch(np.ones(1, np.int32))  # compiled and run once: the next launch starts at once
@@ -136,7 +139,7 @@ def test_an_endless_loop_spins(tmp_path):
         p.communicate()
 
 
-SCHEDULES = [("single", "default"), ("grid", "default"), ("reduce", "default"),
+SCHEDULES = [("single", "default"), ("grid", "default"), ("biggrid", "default"), ("reduce", "default"),
              ("reduce", "interleave:3"), ("grid", "interleave:3")]
 
 
