@@ -15,12 +15,17 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
-from exec_data import emulator_only
+from exec_data import ON_CUDA_TARGET, emulator_only, kernel_body
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 CLI = ROOT / "build" / "triton-metal"
-INNER = os.environ.get("TRITON_METAL_HW") in ("M3-Max", "M5")
+# the matrix path's tests run where tl.dot takes it: the M3-Max and M5 targets
+# (subprocesses of the emulator's run, below) and the GPU proxy's cuda targets,
+# whose dialect multiplies fp16 tiles by mma.sync (tm_mma_16x8) and the rest by
+# its simdgroup_multiply_accumulate; the checks read the kernel function only
+INNER = os.environ.get("TRITON_METAL_HW") in ("M3-Max", "M5") or ON_CUDA_TARGET
 INNER_ONLY = "runs in the M3-Max subprocess of test_dot_suites_on_simdgroup_path"
+MMA = re.compile(r"\b(simdgroup_multiply_accumulate|tm_mma_16x8)\(")
 inner = pytest.mark.skipif(not INNER, reason=INNER_ONLY)
 
 
@@ -136,8 +141,9 @@ def test_simdgroup_dot(M, N, K, dtype, out_f16, nw, rng):
     c = rng.standard_normal((M, N)).astype(np.float16 if out_f16 else np.float32)
     c0 = c.astype(np.float64)
     k = dot_kernel[(1,)](a, b, c, M=M, N=N, K=K, OUT_F16=out_f16, num_warps=nw)
-    assert "simdgroup_multiply_accumulate" in k.asm["msl"]
-    assert ("simdgroup_matrix<half, 8, 8> tm_acc" in k.asm["msl"]) == out_f16
+    body = kernel_body(k)
+    assert MMA.search(body), body
+    assert ("simdgroup_matrix<half, 8, 8> tm_acc" in body) == out_f16
     exp = a.astype(np.float64) @ b.astype(np.float64) + c0
     if out_f16:  # half accumulation
         np.testing.assert_allclose(c.astype(np.float64), exp, rtol=1e-2, atol=2e-2 * np.sqrt(K))
@@ -152,15 +158,15 @@ def test_portable_where_simdgroup_cannot():
     import test_dot as td
     a8 = np.zeros((16, 16), np.int8)
     k = td.dot_i8_kernel.warmup(a8, a8, np.zeros((16, 16), np.int32), M=16, N=16, K=16, grid=(1,))
-    assert "simdgroup" not in k.asm["msl"]
+    assert "simdgroup" not in kernel_body(k) and not MMA.search(kernel_body(k))
     a3 = np.zeros((2, 16, 16), np.float32)
     k = td.bmm_kernel.warmup(a3, a3, a3, B=2, M=16, N=16, K=16, grid=(1,))
-    assert "simdgroup" not in k.asm["msl"]
+    assert "simdgroup" not in kernel_body(k) and not MMA.search(kernel_body(k))
     a = np.zeros((16, 16), np.float32)
     k = dot_kernel.warmup(a, a, a, M=16, N=16, K=16, OUT_F16=False, grid=(1,))
-    assert "simdgroup_multiply_accumulate" in k.asm["msl"]
+    assert MMA.search(kernel_body(k))
     k = dot_kernel.warmup(a, a, a, M=16, N=16, K=16, OUT_F16=False, grid=(1,), metal_optimization_level="none")
-    assert "simdgroup" not in k.asm["msl"]
+    assert "simdgroup" not in kernel_body(k) and not MMA.search(kernel_body(k))
 
 
 # ------------------------------------------------------------------ accumulators across the K loop
@@ -241,7 +247,7 @@ def test_accumulator_across_k_loop(M, N, K, BM, BN, dtype, init, form, epi, nw, 
     k = kloop_kernel[grid](a, b, c, bias, M, N, K, BM=BM, BN=BN, BK=16, INIT=init, FORM=form, OUT16=False, EPI=epi,
                            num_warps=nw)
     np.testing.assert_allclose(c, kloop_ref(a, b, bias, K, init, form, epi), rtol=1e-5, atol=1e-4 * np.sqrt(K + 1))
-    msl = k.asm["msl"]
+    msl = kernel_body(k)
     if form == 2:
         assert "accumulating into the loop's matrices" not in msl
         return
@@ -249,7 +255,7 @@ def test_accumulator_across_k_loop(M, N, K, BM, BN, dtype, init, form, epi, nw, 
     # threadgroup memory, two barriers per iteration (operands staged, then reused)
     assert "accumulating into the loop's matrices" in msl
     body = braced(msl, "for (int r")
-    assert "simdgroup_multiply_accumulate(tm_acc" in body
+    assert re.search(MMA.pattern + "tm_acc", body), body
     assert "simdgroup_store" not in body and "make_filled_simdgroup_matrix" not in body
     assert body.count("threadgroup_barrier(") == 2
     assert msl.count("simdgroup_store(") == 1
@@ -264,7 +270,7 @@ def test_accumulator_across_k_loop_fp16():
     b = rng.standard_normal((K, N)).astype(np.float16)
     c = np.zeros((M, N), np.float16)
     k = kloop_kernel[(2, 2)](a, b, c, c, M, N, K, BM=32, BN=32, BK=16, INIT=0, FORM=0, OUT16=True, EPI=False)
-    assert "simdgroup_matrix<half, 8, 8> tm_acc" in k.asm["msl"]
-    assert "accumulating into the loop's matrices" in k.asm["msl"]
+    assert "simdgroup_matrix<half, 8, 8> tm_acc" in kernel_body(k)
+    assert "accumulating into the loop's matrices" in kernel_body(k)
     exp = a.astype(np.float64) @ b.astype(np.float64)
     np.testing.assert_allclose(c.astype(np.float64), exp, rtol=1e-2, atol=2e-2 * np.sqrt(K))
