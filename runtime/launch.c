@@ -87,12 +87,6 @@ tm_status tm_launch(tm_module *m, const uint32_t grid[3], const tm_launch_arg *a
   return tm_launch_ex(m, grid, args, NULL, nargs, err);
 }
 
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 tm_status tm_launch_timed(tm_module *m, const uint32_t grid[3], const tm_launch_arg *args,
                           const tm_device_arg *dev, int nargs, tm_launch_times *times,
                           char **err) {
@@ -106,9 +100,9 @@ tm_status tm_launch_timed(tm_module *m, const uint32_t grid[3], const tm_launch_
       st = ops->launch_timed(m, grid, args, any_dev ? dev : NULL, &t, err);
     } else { /* a synchronous kind: done when launch returns */
       t.source = TM_TIME_HOST;
-      t.start_ns = now_ns();
+      t.start_ns = rt_mono_ns();
       st = ops->launch(m, grid, args, any_dev ? dev : NULL, err);
-      t.end_ns = now_ns();
+      t.end_ns = rt_mono_ns();
     }
   }
   if (times) *times = st ? (tm_launch_times){TM_TIME_NONE, 0, 0} : t;

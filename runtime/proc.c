@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -31,6 +32,25 @@ char *rt_find_on_path(const char *name) {
     p += n + (p[n] == ':');
   }
   return NULL;
+}
+
+char *rt_read_to_end(int fd, size_t max) {
+  char *s = malloc(max + 1), sink[4096];
+  size_t n = 0;
+  for (;;) {
+    ssize_t r = s && n < max ? read(fd, s + n, max - n) : read(fd, sink, sizeof sink);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    if (s && n < max) n += (size_t)r;
+  }
+  if (s) s[n] = 0;
+  return s;
+}
+
+uint64_t rt_mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
 int rt_run_capture(char *const argv[], size_t max, char **text) {
@@ -60,17 +80,8 @@ int rt_run_capture(char *const argv[], size_t max, char **text) {
     close(p[0]);
     return -1;
   }
-  char *s = malloc(max + 1), sink[4096];
-  size_t n = 0;
-  for (;;) {
-    ssize_t r = s && n < max ? read(p[0], s + n, max - n) : read(p[0], sink, sizeof sink);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    if (s && n < max) n += (size_t)r;
-  }
+  *text = rt_read_to_end(p[0], max);
   close(p[0]);
-  if (s) s[n] = 0;
-  *text = s;
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return -1;

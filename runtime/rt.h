@@ -53,6 +53,10 @@ char *rt_find_on_path(const char *name);
  * *text gets up to max bytes of it (malloc'd, NUL-terminated; the rest is
  * drained). Returns the exit status, or -1. */
 int rt_run_capture(char *const argv[], size_t max, char **text);
+/* Everything fd gives until its end: the first max bytes in a malloc'd,
+ * NUL-terminated string (NULL when out of memory), the rest drained. */
+char *rt_read_to_end(int fd, size_t max);
+uint64_t rt_mono_ns(void); /* CLOCK_MONOTONIC in nanoseconds */
 int rt_mkdirs(const char *path);                     /* mkdir -p: 0 or -1 */
 
 /* ------------------------------------------------------------ cpu/cpu_fork.c */

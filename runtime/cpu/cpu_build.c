@@ -50,7 +50,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -186,17 +185,12 @@ static Toolchain *toolchains; /* never freed: one entry per compiler named */
  * version, pch, build or link; how: server or process) to file: what the
  * benchmarks count and time, and the tests read. */
 
-static long long mono_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static void build_log(const char *kind, long long t0, int rc, const char *how) {
+static void build_log(const char *kind, uint64_t t0, int rc, const char *how) {
   const char *f = getenv("TRITON_METAL_BUILD_LOG");
   if (!f || !*f) return;
   char line[128];
-  int n = snprintf(line, sizeof line, "%s %lld %lld %d %s\n", kind, t0, mono_ns(), rc, how);
+  int n = snprintf(line, sizeof line, "%s %llu %llu %d %s\n", kind, (unsigned long long)t0,
+                   (unsigned long long)rt_mono_ns(), rc, how);
   int fd = open(f, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return;
   if (n > 0 && (size_t)n < sizeof line) rt_write_all(fd, line, (size_t)n);
@@ -205,7 +199,7 @@ static void build_log(const char *kind, long long t0, int rc, const char *how) {
 
 /* Runs a tool as rt_run_capture does, logged as kind. */
 static int tool_run(const char *kind, char *const argv[], size_t max, char **text) {
-  long long t0 = mono_ns();
+  uint64_t t0 = rt_mono_ns();
   int rc = rt_run_capture(argv, max, text);
   build_log(kind, t0, rc, "process");
   return rc;
@@ -226,7 +220,7 @@ static int cxx_run(Toolchain *tc, const char *dir, const char *kind, char *const
     z = tc->srv;
     pthread_mutex_unlock(&toolchains_mu);
   }
-  long long t0 = mono_ns();
+  uint64_t t0 = rt_mono_ns();
   int rc, served = z && cxx_fork_run(z, argv, max, text, &rc) == 0;
   if (!served) rc = rt_run_capture(argv, max, text);
   build_log(kind, t0, rc, served ? "server" : "process");

@@ -228,15 +228,7 @@ int cxx_fork_run(CxxFork *z, char *const argv[], size_t max, char **text, int *r
   int32_t status = 0;
   if (ok) {
     /* the output until the compile and its manager have closed the pipe */
-    char *t = malloc(max + 1), sink[4096];
-    size_t n = 0;
-    for (;;) {
-      ssize_t r = t && n < max ? read(out[0], t + n, max - n) : read(out[0], sink, sizeof sink);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      if (t && n < max) n += (size_t)r;
-    }
-    if (t) t[n] = 0;
+    char *t = rt_read_to_end(out[0], max);
     ssize_t r;
     do r = recv(rep[0], &status, sizeof status, 0);
     while (r < 0 && errno == EINTR);

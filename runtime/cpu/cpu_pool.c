@@ -19,7 +19,6 @@
  * launch there starts new ones instead of waiting for the parent's.
  */
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -82,12 +81,6 @@ static void start_threads(Pool *p) {
 
 #define INLINE_NS 20000u
 
-static uint64_t mono_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 void pool_run(Pool *p, CpuJob *job) {
   int helpers = 0;
   CpuObj *o = (CpuObj *)job->obj; /* its estimate is the one field a launch writes */
@@ -111,7 +104,7 @@ void pool_run(Pool *p, CpuJob *job) {
     }
     pthread_mutex_unlock(&p->mu);
   }
-  uint64_t t0 = mono_ns(), ran = worker_run_job(p->workers[0], job), t1 = mono_ns();
+  uint64_t t0 = rt_mono_ns(), ran = worker_run_job(p->workers[0], job), t1 = rt_mono_ns();
   if (o && ran) atomic_store_explicit(&o->tg_ns, (t1 - t0) / ran + 1, memory_order_relaxed);
   if (helpers > 0) {
     pthread_mutex_lock(&p->mu);
