@@ -9,7 +9,6 @@
  * size and non-NULL data, and no grid dimension is zero (such a grid launches
  * nothing and returns TM_OK here).
  */
-#include <time.h>
 
 #include "rt.h"
 
