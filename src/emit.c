@@ -290,26 +290,12 @@ static void coords_along(Emitter *E, const Layout *l, Buf *b, int ind, bool need
     em_indent(b, ind);
     buf_printf(b, "bool dup = false;\n");
   }
-  /* lane < lanes and warp < warps before each dim: a `% n` with n at or above
-   * the bound is left out, and so is the final `% size` where no thread's
-   * element can reach it. The values are the same; a GPU compiler, which
-   * cannot know that tm_tid stays below the threadgroup size, then sees
-   * addresses as one base plus constants (64-bit address registers per
-   * vector otherwise: 89 against 80 registers a thread in the GPU proxy's
-   * layer norm backward). */
-  int lanes = 32, warps = E->f->num_warps;
   for (int kk = 0; kk < l->prank; kk++) {
     int d = l->order[kk];
     int tile = l->spt[d] * l->tpw[d] * l->wpc[d];
-    const char *wm = warps <= l->wpc[d] ? "" : arena_printf(&E->c->arena, " %% %du", l->wpc[d]);
-    const char *lm = lanes <= l->tpw[d] ? "" : arena_printf(&E->c->arena, " %% %du", l->tpw[d]);
-    int wmax = (warps < l->wpc[d] ? warps : l->wpc[d]) - 1, lmax = (lanes < l->tpw[d] ? lanes : l->tpw[d]) - 1;
-    int64_t emax = (int64_t)(l->reps[d] - 1) * tile + (int64_t)(wmax * l->tpw[d] + lmax) * l->spt[d] + l->espt[d] - 1;
-    lanes = (lanes + l->tpw[d] - 1) / l->tpw[d];
-    warps = (warps + l->wpc[d] - 1) / l->wpc[d];
     em_indent(b, ind);
-    buf_printf(b, "uint e%d = (k / %du %% %du) / %du * %du + ((warp%s) * %du + lane%s) * %du + (k / %du %% %du) %% %du;\n",
-               d, l->stride[d], l->per[d], l->espt[d], tile, wm, l->tpw[d], lm, l->spt[d], l->stride[d],
+    buf_printf(b, "uint e%d = (k / %du %% %du) / %du * %du + ((warp %% %du) * %du + lane %% %du) * %du + (k / %du %% %du) %% %du;\n",
+               d, l->stride[d], l->per[d], l->espt[d], tile, l->wpc[d], l->tpw[d], l->tpw[d], l->spt[d], l->stride[d],
                l->per[d], l->espt[d]);
     if (kk + 1 < l->prank) {
       em_indent(b, ind);
@@ -320,8 +306,7 @@ static void coords_along(Emitter *E, const Layout *l, Buf *b, int ind, bool need
       buf_printf(b, "dup = dup || e%d >= %du;\n", d, l->size[d]);
     }
     em_indent(b, ind);
-    if (emax < l->size[d]) buf_printf(b, "int c%d = int(e%d);\n", d, d);
-    else buf_printf(b, "int c%d = int(e%d %% %du);\n", d, d, l->size[d]);
+    buf_printf(b, "int c%d = int(e%d %% %du);\n", d, d, l->size[d]);
   }
 }
 

@@ -60,8 +60,8 @@ kernel void matmul(
     uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 4u + lane % 4u) * 8u + (k / 1u % 1u) % 1u;
     lane /= 4u; warp /= 1u;
     int c1 = int(e1 % 1u);
-    uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp) * 8u + lane) * 1u + (k / 1u % 1u) % 1u;
-    int c0 = int(e0);
+    uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
+    int c0 = int(e0 % 32u);
     v4[k] = c0;
   }
   int v5[8];
@@ -70,8 +70,8 @@ kernel void matmul(
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
     uint e1 = (k / 1u % 8u) / 8u * 32u + ((warp % 1u) * 4u + lane % 4u) * 8u + (k / 1u % 8u) % 8u;
     lane /= 4u; warp /= 1u;
-    int c1 = int(e1);
-    uint e0 = (k / 8u % 1u) / 1u * 32u + ((warp) * 8u + lane) * 1u + (k / 8u % 1u) % 1u;
+    int c1 = int(e1 % 32u);
+    uint e0 = (k / 8u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 8u % 1u) % 1u;
     int c0 = int(e0 % 1u);
     v5[k] = c1;
   }
@@ -81,8 +81,8 @@ kernel void matmul(
     uint e1 = (k / 1u % 1u) / 1u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 1u) % 1u;
     lane /= 4u; warp /= 1u;
     int c1 = int(e1 % 1u);
-    uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp) * 8u + lane) * 1u + (k / 1u % 1u) % 1u;
-    int c0 = int(e0);
+    uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
+    int c0 = int(e0 % 32u);
     v83[k] = c0;
   }
   device const half* v87[1];
@@ -100,8 +100,8 @@ kernel void matmul(
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
     uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
     lane /= 4u; warp /= 1u;
-    int c1 = int(e1);
-    uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp) * 8u + lane) * 1u + (k / 4u % 1u) % 1u;
+    int c1 = int(e1 % 16u);
+    uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
     int c0 = int(e0 % 1u);
     int v90 = c1;
     v91[k] = as_type<int>(as_type<uint>(0) + as_type<uint>(v90));
@@ -123,8 +123,8 @@ kernel void matmul(
     uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
     lane /= 8u; warp /= 1u;
     int c1 = int(e1 % 1u);
-    uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp) * 4u + lane) * 1u + (k / 1u % 1u) % 1u;
-    int c0 = int(e0);
+    uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
+    int c0 = int(e0 % 16u);
     int v119 = c0;
     v120[k] = as_type<int>(as_type<uint>(0) + as_type<uint>(v119));
   }
@@ -143,8 +143,8 @@ kernel void matmul(
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
     uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
     lane /= 8u; warp /= 1u;
-    int c1 = int(e1);
-    uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp) * 4u + lane) * 1u + (k / 4u % 1u) % 1u;
+    int c1 = int(e1 % 32u);
+    uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
     int c0 = int(e0 % 1u);
     v127[k] = c1;
   }
@@ -176,8 +176,8 @@ kernel void matmul(
       uint e1 = (k / 1u % 1u) / 1u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 1u) % 1u;
       lane /= 4u; warp /= 1u;
       int c1 = int(e1 % 1u);
-      uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp) * 8u + lane) * 1u + (k / 1u % 1u) % 1u;
-      int c0 = int(e0);
+      uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
+      int c0 = int(e0 % 32u);
       v100[k] = c0;
     }
     device const half* v104[1];
@@ -195,8 +195,8 @@ kernel void matmul(
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
       lane /= 4u; warp /= 1u;
-      int c1 = int(e1);
-      uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp) * 8u + lane) * 1u + (k / 4u % 1u) % 1u;
+      int c1 = int(e1 % 16u);
+      uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
       int c0 = int(e0 % 1u);
       int v107 = c1;
       v108[k] = as_type<int>(as_type<uint>(v97) + as_type<uint>(v107));
@@ -219,8 +219,8 @@ kernel void matmul(
       uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
       lane /= 8u; warp /= 1u;
       int c1 = int(e1 % 1u);
-      uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp) * 4u + lane) * 1u + (k / 1u % 1u) % 1u;
-      int c0 = int(e0);
+      uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
+      int c0 = int(e0 % 16u);
       int v137 = c0;
       v138[k] = as_type<int>(as_type<uint>(v133) + as_type<uint>(v137));
     }
@@ -239,8 +239,8 @@ kernel void matmul(
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
       lane /= 8u; warp /= 1u;
-      int c1 = int(e1);
-      uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp) * 4u + lane) * 1u + (k / 4u % 1u) % 1u;
+      int c1 = int(e1 % 32u);
+      uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
       int c0 = int(e0 % 1u);
       v145[k] = c1;
     }
@@ -263,9 +263,9 @@ kernel void matmul(
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
           uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
           lane /= 4u; warp /= 1u;
-          int c1 = int(e1);
-          uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp) * 8u + lane) * 1u + (k / 4u % 1u) % 1u;
-          int c0 = int(e0);
+          int c1 = int(e1 % 16u);
+          uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
+          int c0 = int(e0 % 32u);
           if (c1 >= k0 && c1 < k0 + 16) {
             uint2 t;
             for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = r11_2[k]; } t[w] = as_type<uint>(e); }
@@ -277,9 +277,9 @@ kernel void matmul(
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
           uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
           lane /= 8u; warp /= 1u;
-          int c1 = int(e1);
-          uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp) * 4u + lane) * 1u + (k / 4u % 1u) % 1u;
-          int c0 = int(e0);
+          int c1 = int(e1 % 32u);
+          uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
+          int c0 = int(e0 % 16u);
           if (c0 >= k0 && c0 < k0 + 16) {
             uint2 t;
             for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = r11_3[k]; } t[w] = as_type<uint>(e); }
@@ -312,9 +312,9 @@ kernel void matmul(
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 8u) / 8u * 32u + ((warp % 1u) * 4u + lane % 4u) * 8u + (k / 1u % 8u) % 8u;
       lane /= 4u; warp /= 1u;
-      int c1 = int(e1);
-      uint e0 = (k / 8u % 1u) / 1u * 32u + ((warp) * 8u + lane) * 1u + (k / 8u % 1u) % 1u;
-      int c0 = int(e0);
+      int c1 = int(e1 % 32u);
+      uint e0 = (k / 8u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 8u % 1u) % 1u;
+      int c0 = int(e0 % 32u);
       r11_1[k] = float(TM_TGM(tm_smem_float, 19)[c0 * 32 + c1]);
     }
     threadgroup_barrier(mem_flags::mem_threadgroup);

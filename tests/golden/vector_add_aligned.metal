@@ -58,8 +58,8 @@ kernel void add_kernel(
   device const float* v13[8];
   for (uint k = 0; k < 8u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e0 = (k / 1u % 8u) / 4u * 512u + ((warp) * 32u + lane) * 4u + (k / 1u % 8u) % 4u;
-    int c0 = int(e0);
+    uint e0 = (k / 1u % 8u) / 4u * 512u + ((warp % 4u) * 32u + lane % 32u) * 4u + (k / 1u % 8u) % 4u;
+    int c0 = int(e0 % 1024u);
     int v7 = c0;
     v9[k] = as_type<int>(as_type<uint>(v6) + as_type<uint>(v7));
     v11[k] = v9[k] < n_elements;
