@@ -24,7 +24,7 @@ const Dialect dialect_cuda = {
     .buffer_qual = "",
     .const_buffer_qual = "const",
     .coherent_qual = "", /* the PTX memory model: the fences around the atomics (TM_FENCE,
-                            __threadfence at device scope) order plain accesses too */
+                            fence.acq_rel.gpu) order plain accesses too */
     .bytes_qual = "constant",
     .builtin_local =
         {
@@ -35,6 +35,7 @@ const Dialect dialect_cuda = {
             [TM_BI_SIMDGROUP] = "const uint tm_sg = threadIdx.x / 32u;",
         },
     .has_bfloat = true,
+    .cumulative_fences = true,
     .buffer_attr = "",
     .bytes_by_value = true,
 };

@@ -15,7 +15,10 @@
 //                                nothing: in the PTX memory model the device-scope
 //                                fences around ordered atomics order plain accesses
 //   atomics                      atomicAdd/Max/Min/And/Or/Xor/Exch/CAS (relaxed)
-//   TM_FENCE                     __threadfence (device scope)
+//   TM_FENCE                     fence.acq_rel.gpu: the ordering Triton's atomics
+//                                ask for (sem acquire/release/acq_rel; none is
+//                                seq_cst), not __threadfence's fence.sc, which
+//                                costs far more on a contended lock
 //   half / bfloat                __half / __nv_bfloat16, math through float
 //   vectors (float4, int2, ...)  aligned structs with Metal's operators
 //   precise:: math               CUDA's precise functions (no fast-math flags)
@@ -288,7 +291,8 @@ inline void threadgroup_barrier(mem_flags) { __syncthreads(); }
 inline void simdgroup_barrier(mem_flags) { __syncwarp(); }
 enum memory_order { memory_order_relaxed, memory_order_seq_cst };
 enum thread_scope { thread_scope_thread, thread_scope_simdgroup, thread_scope_threadgroup, thread_scope_device };
-inline void atomic_thread_fence(mem_flags, memory_order, thread_scope = thread_scope_device) { __threadfence(); }
+inline void tm_fence_acq_rel() { asm volatile("fence.acq_rel.gpu;" ::: "memory"); }
+inline void atomic_thread_fence(mem_flags, memory_order, thread_scope = thread_scope_device) { tm_fence_acq_rel(); }
 
 // ---------------------------------------------------------------- SIMD-group functions
 // Every lane of the warp takes part (the emitter calls them uniformly). Values
@@ -533,7 +537,7 @@ inline void simdgroup_multiply(simdgroup_matrix<TD, C, R> &d, const simdgroup_ma
 #define TM_LDA(p, line, arg) (p)
 #define TM_STA(p, line, arg) (p)
 #define TM_POLL(line)
-#define TM_FENCE() __threadfence()
+#define TM_FENCE() tm_fence_acq_rel()
 #define TM_TG_BASE(bytes) __shared__ tm_float4 tm_smem_base[((bytes) + 15) / 16]
 #define TM_TG_ARRAY(T, name, n, off) T *name = reinterpret_cast<T *>(reinterpret_cast<uchar *>(tm_smem_base) + (off))
 #define TM_TGM(a, line) a

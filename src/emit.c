@@ -887,7 +887,9 @@ static void emit_atomic(Emitter *E, int id, int ind) {
   /* right after `TM_FENCE(); <barrier>` (a debug_barrier, an acquire) a fence
    * and a barrier would order nothing more */
   bool fenced = !in->ty.rank && (in->imm & AT_FENCE_BEFORE) && after_fenced_barrier(E);
-  if ((in->imm & AT_FENCE_BEFORE) && !fenced) {
+  /* cumulative fences: thread 0 fences for the program (Dialect) */
+  bool one = !in->ty.rank && E->d->cumulative_fences;
+  if ((in->imm & AT_FENCE_BEFORE) && !fenced && !one) {
     em_indent(&E->out, ind);
     buf_puts(&E->out, "TM_FENCE();\n");
   }
@@ -898,7 +900,9 @@ static void emit_atomic(Emitter *E, int id, int ind) {
     em_barrier(E, ind);
     em_indent(&E->out, ind);
     buf_printf(&E->out, "if (tm_tid == 0u) {\n");
+    if (one && (in->imm & AT_FENCE_BEFORE)) em_line(E, ind + 1, "TM_FENCE();\n");
     atomic_site(E, in, mask, ind + 1);
+    if (one && (in->imm & AT_FENCE_AFTER)) em_line(E, ind + 1, "TM_FENCE();\n");
     if (shared) {
       em_indent(&E->out, ind + 1);
       buf_printf(&E->out, "%s[0] = old;\n", sm);
@@ -944,7 +948,7 @@ static void emit_atomic(Emitter *E, int id, int ind) {
     E->group = NULL;
     E->in_array[id] = true;
   }
-  if (in->imm & AT_FENCE_AFTER) {
+  if ((in->imm & AT_FENCE_AFTER) && !one) {
     em_indent(&E->out, ind);
     buf_puts(&E->out, "TM_FENCE();\n");
   }
@@ -1953,8 +1957,7 @@ static void emit_ins(Emitter *E, int id, int ind, int op) {
       break;
     case O_BARRIER: /* device memory written before is visible to the program's threads, and ordered */
       E->bar_pending = false; /* this one serves a held-back one too */
-      em_indent(&E->out, ind);
-      buf_puts(&E->out, "TM_FENCE();\n");
+      if (!E->d->cumulative_fences) em_line(E, ind, "TM_FENCE();\n");
       em_indent(&E->out, ind);
       buf_puts(&E->out, "threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup);\n");
       E->uses_barrier = true;

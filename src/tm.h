@@ -465,6 +465,13 @@ typedef struct Dialect {
                                 across threadgroups (emit.c plan_coherence) */
   const char *builtin_decl[TM_MAX_BUILTINS + 1]; /* by tm_builtin */
   bool has_bfloat;
+  /* fences are cumulative through a threadgroup barrier (PTX's causality
+   * order): a scalar atomic's ordering fences are issued by the one thread
+   * that performs it, after the barrier that orders the other threads'
+   * accesses before it, and a debug_barrier is the barrier alone. Without
+   * it (Metal, whose documentation says nothing of cumulativity) every
+   * thread fences. */
+  bool cumulative_fences;
   /* how the kernel's signature is spelled: a buffer's binding after its name
    * (" [[buffer(%d)]]" in MSL, "" in CUDA); scalars by reference in the
    * constant space (MSL) or by value; built-in indices as parameters (MSL) or

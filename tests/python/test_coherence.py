@@ -38,6 +38,19 @@ def in_place_after_atomic(x_ptr, n_ptr, BLOCK: tl.constexpr):
     offs = tl.arange(0, BLOCK)
     tl.store(x_ptr + offs, tl.load(x_ptr + offs) * 2)
     tl.atomic_add(n_ptr, 1)
+
+
+@triton.jit
+def ordered_lock(x_ptr, acc_ptr, hist_ptr, lock_ptr, BLOCK: tl.constexpr):
+    # acq_rel scalar atomics around a critical section, a debug_barrier, and a
+    # block atomic (every thread's own)
+    offs = tl.arange(0, BLOCK)
+    while tl.atomic_cas(lock_ptr, 0, 1) == 1:
+        pass
+    tl.store(acc_ptr + offs, tl.load(acc_ptr + offs) + tl.load(x_ptr + offs))
+    tl.debug_barrier()
+    tl.atomic_xchg(lock_ptr, 0)
+    tl.atomic_add(hist_ptr + offs % 4, 1)
 '''
 
 
@@ -67,3 +80,37 @@ def test_shared_memory_is_coherent_or_refused(tmp_path):
     r = compile_(tmp_path, "in_place_after_atomic", "*fp32,*i32", "M2@14.5")
     assert r.returncode == 1
     assert "reads 'x_ptr'" in r.stderr and "MSL 3.2 (macOS 15)" in r.stderr, r.stderr
+
+
+def _fences(text):
+    """(fences inside an `if (tm_tid == 0u)` block, fences outside one)."""
+    inside = outside = 0
+    depth = None  # the indentation of the open thread-0 block
+    for line in text.splitlines():
+        ind = len(line) - len(line.lstrip())
+        if depth is not None and ind <= depth and line.strip() == "}":
+            depth = None
+        elif line.strip() == "if (tm_tid == 0u) {":
+            depth = ind
+        elif line.strip() == "TM_FENCE();":
+            inside, outside = (inside + 1, outside) if depth is not None else (inside, outside + 1)
+    return inside, outside
+
+
+def test_scalar_atomic_fences(tmp_path):
+    """Where fences are cumulative through a barrier (the CUDA dialect: PTX's
+    causality order) thread 0 fences for the program around a scalar atomic
+    and a debug_barrier is the barrier alone; a block atomic still fences in
+    every thread. Metal keeps every thread's fences."""
+    sig = "*fp32,*fp32,*i32,*i32"
+    cu = compile_(tmp_path, "ordered_lock", sig, "cuda-sm90")
+    assert cu.returncode == 0, cu.stderr
+    body = cu.stdout[cu.stdout.index("ordered_lock("):]
+    # the CAS (before and after), the xchg (before and after); the block
+    # atomic_add's two by every thread
+    assert _fences(body) == (4, 2), body
+    assert "threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup);\n" in body
+    msl = compile_(tmp_path, "ordered_lock", sig, "M3-Max@15.0")
+    assert msl.returncode == 0, msl.stderr
+    inside, outside = _fences(msl.stdout[msl.stdout.index("ordered_lock("):])
+    assert inside == 0 and outside >= 5, msl.stdout
