@@ -1765,6 +1765,38 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
     buf_printf(&E->out, "for (uint k = k0; k < k0 + %du; ++k) all = all && %s;\n", V, mref);
     all = "all";
   }
+  /* a load whose vector is masked as a whole and whose other value is the
+   * same for every element: the vector starts filled with it and the load
+   * overwrites it or not. A GPU compiler then predicates the load into the
+   * registers that hold the fill (per-element selects otherwise: two byte
+   * permutes a half on the proxy, layer norm forward fp16 at 1.5x upstream's
+   * instructions) */
+  int oid = !store && has_mask && in->vmask && in->nargs == 3 ? in->args[2] : -1;
+  while (oid >= 0 && (E->f->ins.v[oid].op == O_SPLAT || E->f->ins.v[oid].op == O_HINT)) oid = E->f->ins.v[oid].args[0];
+  bool filled = !store && has_mask && in->vmask && (in->nargs < 3 || (oid >= 0 && !E->f->ins.v[oid].ty.rank));
+  if (filled) {
+    /* 16-bit elements move as 32-bit words here too: a vector struct of
+     * halves would be assembled lane by lane (byte permutes) */
+    if (!packed && bytes == 2 && V % 2 == 0) {
+      packed = true;
+      TW = arena_printf(a, "%s%d", MT, W);
+      TV = words == 1 ? "uint" : arena_printf(a, "uint%d", words);
+    }
+    const char *o = arena_printf(a, "%s(%s)", MT, in->nargs == 3 ? em_ref(E, in->args[2]) : "0");
+    if (packed) o = arena_printf(a, "as_type<uint>(%s(%s))", TW, o);
+    em_line(E, ind + 1, "%s t = %s(%s);\n", TV, TV, o);
+    em_line(E, ind + 1, "if (%s) {\n", all);
+    em_line(E, ind + 2, "uint k = k0;\n");
+    em_line(E, ind + 2, "t = *%s;\n", em_access(E, false, in->args[0], arena_printf(a, "(%s %s*)(%s)", q, TV, pref), in->line));
+    em_line(E, ind + 1, "}\n");
+    const char *el = !packed ? "t[u]"
+                     : words == 1 ? arena_printf(a, "as_type<%s>(t)[u]", TW)
+                                  : arena_printf(a, "as_type<%s>(t[u / %du])[u %% %du]", TW, W, W);
+    em_line(E, ind + 1, "for (uint u = 0; u < %du; ++u) v%d[k0 + u] = %s%s;\n", V, id, el, dt == TM_I1 ? " != 0" : "");
+    em_line(E, ind, "}\n");
+    E->group = NULL;
+    return;
+  }
   em_indent(&E->out, ind + 1);
   buf_printf(&E->out, "if (%s) {\n", all);
   em_indent(&E->out, ind + 2);

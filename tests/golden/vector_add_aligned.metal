@@ -69,13 +69,12 @@ kernel void add_kernel(
   for (uint k0 = 0; k0 < 8u; k0 += 4u) { // 4-element vectors
     bool all;
     { uint k = k0; all = v11[k]; }
+    float4 t = float4(float(0));
     if (all) {
       uint k = k0;
-      float4 t = *TM_LDA((device const float4*)(v13[k]), 12, 0);
-      for (uint u = 0; u < 4u; ++u) v14[k0 + u] = t[u];
-    } else {
-      for (uint k = k0; k < k0 + 4u; ++k) v14[k] = float(0);
+      t = *TM_LDA((device const float4*)(v13[k]), 12, 0);
     }
+    for (uint u = 0; u < 4u; ++u) v14[k0 + u] = t[u];
   }
   device const float* v16[8];
   for (uint k = 0; k < 8u; ++k) {
@@ -85,13 +84,12 @@ kernel void add_kernel(
   for (uint k0 = 0; k0 < 8u; k0 += 4u) { // 4-element vectors
     bool all;
     { uint k = k0; all = v11[k]; }
+    float4 t = float4(float(0));
     if (all) {
       uint k = k0;
-      float4 t = *TM_LDA((device const float4*)(v16[k]), 13, 1);
-      for (uint u = 0; u < 4u; ++u) v17[k0 + u] = t[u];
-    } else {
-      for (uint k = k0; k < k0 + 4u; ++k) v17[k] = float(0);
+      t = *TM_LDA((device const float4*)(v16[k]), 13, 1);
     }
+    for (uint u = 0; u < 4u; ++u) v17[k0 + u] = t[u];
   }
   device float* v19[8];
   float v20[8];
