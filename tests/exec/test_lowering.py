@@ -380,3 +380,33 @@ def test_reduction_of_several_rows_per_thread_shuffles_vectors(M, N, rng):
     if M == 64:
         assert "float4 o4 = float4(" in msl and "int4 o4 = int4(" in msl  # 8 rows a thread: pairs
         assert msl.count("tm_shfl_xor2(o4, o4b, m);") == 3  # max, sum, int sum
+
+
+@triton.jit
+def masked_row_max_kernel(x_ptr, out_ptr, n, OTHER: tl.constexpr, BLOCK: tl.constexpr):
+    # rows of n elements, the block wider than the row: each vector of the
+    # load is kept or masked off as a whole (n a multiple of 16)
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + row * n + cols, mask=cols < n, other=OTHER)
+    tl.store(out_ptr + row * BLOCK + cols, x)
+
+
+@pytest.mark.parametrize("dtype,word", [(np.float16, "uint2"), (np.float32, "float4")])
+@pytest.mark.parametrize("other", [float("-inf"), float("nan"), -2.5])
+def test_masked_vector_load_starts_from_other(dtype, word, other, rng):
+    """A load masked per vector with a uniform `other` starts from a vector
+    filled with it that the load overwrites or not (no per-element selects:
+    16-bit elements as 32-bit words); masked-off elements read `other`."""
+    n, block, rows = 48, 128, 5  # 4 elements a thread; n a multiple of 16 (aligned rows)
+    x = aligned(rows * n, dtype, rng)
+    x[::7] = np.inf
+    x[3::11] = np.nan
+    out = np.zeros(rows * block, dtype)
+    h = masked_row_max_kernel[(rows,)](x, out, n, OTHER=other, BLOCK=block, num_warps=1)
+    want = np.full((rows, block), other, dtype)
+    want[:, :n] = x.reshape(rows, n)
+    np.testing.assert_array_equal(out.reshape(rows, block), want)
+    body = kernel_body(h)
+    assert re.search(rf"{word} t = {word}\(", body), body
+    assert "} else {" not in body, body
