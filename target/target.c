@@ -501,8 +501,8 @@ const tm_target *hw_generic_target(void) { return &generic; }
 /* The GPU proxy's targets (bench/, README "CUDA proxy"): the same compiler
  * emitting CUDA C++ for an NVIDIA GPU, a measuring instrument for the
  * lowering, not a product. A warp is a SIMD-group of 32; 48 KiB of static
- * shared memory per block; device-scope fences (__threadfence) and volatile
- * accesses give the coherence coherent(device) gives on Metal. */
+ * shared memory per block; device-scope fences (fence.acq_rel.gpu) and
+ * volatile accesses give the coherence coherent(device) gives on Metal. */
 static const tm_target cuda_targets[] = {
     {.name = "cuda-sm80", .simd_width = 32, .default_num_warps = 4, .max_vector_bytes = 16,
      .max_threads_per_threadgroup = 1024, .threadgroup_mem_bytes = 49152, .has_bfloat = 1,
