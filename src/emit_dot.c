@@ -697,6 +697,14 @@ void em_dot_carry_out(Emitter *E, int op, int i, int dot, int ind) {
   if (p.mm) pp(E, "#endif");
 }
 
+/* One step of a portable dot's sum: d + tm_a * b, fused (one rounding, as
+ * upstream's FMA dot and the simdgroup_matrix path round) for float sums,
+ * wrapping for int32 ones. */
+static const char *mac(Emitter *E, tm_dtype dacc, const char *d, const char *b) {
+  if (dacc == TM_F32) return arena_printf(&E->c->arena, "fma(tm_a, %s, %s)", b, d);
+  return arena_printf(&E->c->arena, "%s + tm_a * %s", d, b);
+}
+
 /* tl.dot, the portable path: operands staged through threadgroup memory in
  * chunks of K, each thread accumulating its result elements with FMAs in the
  * accumulator's dtype (fp32 for float inputs, int32 for int8). */
@@ -763,10 +771,16 @@ void emit_dot(Emitter *E, int id, int ind) {
     if (vb) {
       const char *TV = arena_printf(a, "%s%d", em_tname(E, din), G);
       em_line(E, ind + 3, "%s tm_b = TM_TG_VLOAD(%s, %s, %d + %sc%d + kk * %d);\n", TV, TV, smA, B * M * kc, bn, pl, N);
-      for (int g = 0; g < G; g++) em_line(E, ind + 3, "d%d[k + %du] += tm_a * %s(tm_b[%d]);\n", id, g, TA, g);
+      for (int g = 0; g < G; g++) {
+        const char *d = arena_printf(a, "d%d[k + %du]", id, g), *b = arena_printf(a, "%s(tm_b[%d])", TA, g);
+        em_line(E, ind + 3, "%s = %s;\n", d, mac(E, dacc, d, b));
+      }
     }
-    for (int g = 0; g < G && !vb; g++)
-      em_line(E, ind + 3, "d%d[k + %du] += tm_a * %s(%s%sc%d + %d + kk * %d]);\n", id, g, TA, smB_name, bn, pl, g, N);
+    for (int g = 0; g < G && !vb; g++) {
+      const char *d = arena_printf(a, "d%d[k + %du]", id, g);
+      const char *b = arena_printf(a, "%s(%s%sc%d + %d + kk * %d])", TA, smB_name, bn, pl, g, N);
+      em_line(E, ind + 3, "%s = %s;\n", d, mac(E, dacc, d, b));
+    }
     em_line(E, ind + 2, "}\n");
     em_line(E, ind + 1, "}\n");
     em_barrier(E, ind + 1);
@@ -778,8 +792,10 @@ void emit_dot(Emitter *E, int id, int ind) {
   for (int g = 0; g < G; g++) em_line(E, ind + 2, "%s tm_s%d = d%d[k + %du];\n", TA, g, id, g);
   em_line(E, ind + 2, "for (int kk = 0; kk < %d; ++kk) {\n", kc);
   em_line(E, ind + 3, "%s tm_a = %s(%s[%sc%d * %d + kk]);\n", TA, TA, smA, bm, R->dims[r - 2], kc);
-  for (int g = 0; g < G; g++)
-    em_line(E, ind + 3, "tm_s%d += tm_a * %s(%s%sc%d + %d + kk * %d]);\n", g, TA, smB_name, bn, pl, g, N);
+  for (int g = 0; g < G; g++) {
+    const char *d = arena_printf(a, "tm_s%d", g), *b = arena_printf(a, "%s(%s%sc%d + %d + kk * %d])", TA, smB_name, bn, pl, g, N);
+    em_line(E, ind + 3, "%s = %s;\n", d, mac(E, dacc, d, b));
+  }
   em_line(E, ind + 2, "}\n");
   for (int g = 0; g < G; g++) em_line(E, ind + 2, "d%d[k + %du] = tm_s%d;\n", id, g, g);
   em_line(E, ind + 1, "}\n");

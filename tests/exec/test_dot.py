@@ -312,3 +312,26 @@ def test_portable_dot_vector_reads_of_b(dtype, batched, rng, monkeypatch):
     with np.errstate(invalid="ignore"):
         exp = a.astype(np.float64) @ b.astype(np.float64)
     np.testing.assert_allclose(outs[0], exp, rtol=1e-5, atol=1e-4 * np.sqrt(K))
+
+
+def test_dot_sums_are_fused():
+    """Each step of an fp32 dot's sum rounds once (a fused multiply-add), as
+    upstream's FMA dot and our simdgroup_matrix tiles do: row 0 of a is
+    [1, 1 + e, 0, ...] and column 0 of b is [-1, 1 + e, 0, ...], e = 2^-12,
+    so the sum is -1 + (1 + 2e + e^2) = 2e + e^2, exact in fp32. The product
+    rounded on its own loses the e^2 (half an ulp of 1 + 2e, a tie to even)
+    and gives 2e. (Products of fp16 values are exact in fp32: there the two
+    agree.) The other rows and columns hold exact sums of small integers."""
+    M = N = K = 16
+    e = 2.0 ** -12
+    a = np.zeros((M, K), np.float32)
+    b = np.zeros((K, N), np.float32)
+    a[:, 0], a[:, 1] = 1, 1 + e
+    b[0, :], b[1, :] = -1, 1 + e
+    a[1:, 2] = np.arange(1, M) % 7 - 3
+    b[2, 1:] = np.arange(1, N) % 5 - 2
+    c = np.zeros((M, N), np.float32)
+    dot_kernel[(1,)](a, b, c, M=M, N=N, K=K, ADD_ACC=False)
+    exp = a.astype(np.float64) @ b.astype(np.float64)
+    assert exp[0, 0] == 2 * e + e * e and np.float32(1 + e) * np.float32(1 + e) - 1 == 2 * e
+    np.testing.assert_array_equal(c, exp.astype(np.float32))

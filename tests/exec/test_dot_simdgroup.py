@@ -62,9 +62,9 @@ def test_path_by_target_and_opt_level():
                 compile_cli("--target", "generic")):
         assert "simdgroup" not in msl and "tl.dot: simdgroup_matrix" not in msl
     # the portable path: K outermost, then the thread's result slots four neighbouring columns at
-    # a time (the layout gives each thread runs of four along N), one A element each
+    # a time (the layout gives each thread runs of four along N), one A element each, fused steps
     assert re.search(r"for \(int kk = 0; kk < 16; \+\+kk\) \{\n\s*for \(uint k = 0; k < 8u; k \+= 4u\)", msl), msl
-    assert re.search(r"d\d+\[k \+ 3u\] \+= tm_a \* float\(", msl) and "[k + 4u]" not in msl, msl
+    assert re.search(r"(d\d+\[k \+ 3u\]) = fma\(tm_a, float\(tm_b\[3\]\), \1\)", msl) and "[k + 4u]" not in msl, msl
     # explain gives the operand staging and the accumulator's tiling
     ex = subprocess.run([str(CLI), "explain", str(ROOT / "tests" / "golden" / "matmul_simdgroup.py"), "--kernel", "matmul",
                          "--signature", "*fp16,*fp16,*fp16,i32", "-D", "BLOCK_M=32", "-D", "BLOCK_N=32", "-D", "BLOCK_K=16",
