@@ -1722,6 +1722,14 @@ static void emit_scan(Emitter *E, int id, int ind) {
 
 /* A block load or store of vec consecutive elements per vector (axis.c): one
  * vector access where the vector's mask is all true, single elements elsewhere. */
+/* Element u of a loaded vector t: itself, or (packed) lane u of its 32-bit
+ * words viewed as vectors of W (TW), t one word or a vector of them. */
+static const char *loaded_elem(Arena *a, bool packed, int words, const char *TW, int W) {
+  if (!packed) return "t[u]";
+  if (words == 1) return arena_printf(a, "as_type<%s>(t)[u]", TW);
+  return arena_printf(a, "as_type<%s>(t[u / %du])[u %% %du]", TW, W, W);
+}
+
 static void emit_vector_access(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
@@ -1789,10 +1797,8 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
     em_line(E, ind + 2, "uint k = k0;\n");
     em_line(E, ind + 2, "t = *%s;\n", em_access(E, false, in->args[0], arena_printf(a, "(%s %s*)(%s)", q, TV, pref), in->line));
     em_line(E, ind + 1, "}\n");
-    const char *el = !packed ? "t[u]"
-                     : words == 1 ? arena_printf(a, "as_type<%s>(t)[u]", TW)
-                                  : arena_printf(a, "as_type<%s>(t[u / %du])[u %% %du]", TW, W, W);
-    em_line(E, ind + 1, "for (uint u = 0; u < %du; ++u) v%d[k0 + u] = %s%s;\n", V, id, el, dt == TM_I1 ? " != 0" : "");
+    em_line(E, ind + 1, "for (uint u = 0; u < %du; ++u) v%d[k0 + u] = %s%s;\n", V, id, loaded_elem(a, packed, words, TW, W),
+            dt == TM_I1 ? " != 0" : "");
     em_line(E, ind, "}\n");
     E->group = NULL;
     return;
@@ -1805,8 +1811,8 @@ static void emit_vector_access(Emitter *E, int id, int ind) {
   if (!store) {
     buf_printf(&E->out, "%s t = *%s;\n", TV, em_access(E, false, in->args[0], arena_printf(a, "(%s %s*)(%s)", q, TV, pref), in->line));
     em_indent(&E->out, ind + 2);
-    const char *el = packed ? arena_printf(a, "as_type<%s>(t[u / %du])[u %% %du]", TW, W, W) : "t[u]";
-    buf_printf(&E->out, "for (uint u = 0; u < %du; ++u) v%d[k0 + u] = %s%s;\n", V, id, el, dt == TM_I1 ? " != 0" : "");
+    buf_printf(&E->out, "for (uint u = 0; u < %du; ++u) v%d[k0 + u] = %s%s;\n", V, id, loaded_elem(a, packed, words, TW, W),
+               dt == TM_I1 ? " != 0" : "");
   } else if (packed) {
     buf_printf(&E->out, "%s t;\n", TV);
     em_indent(&E->out, ind + 2);
@@ -2031,8 +2037,7 @@ static void emit_block_open(Emitter *E, Block *b, int ind, int op) {
 }
 
 static void emit_block(Emitter *E, Block *b, int ind, int op) {
-  for (int bi = 0; bi < b->ins.n; bi++) emit_ins(E, b->ins.v[bi], ind, op);
-  close_group(E);
+  emit_block_open(E, b, ind, op);
   if (op >= 0) em_flush_barrier(E); /* the next iteration or the enclosing block may use scratch */
   else E->bar_pending = false;     /* the kernel's end: nothing follows */
 }
