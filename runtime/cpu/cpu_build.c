@@ -56,6 +56,15 @@
 #include "sha256.h"
 #include "shim_text.inc"
 
+#if defined(__GLIBC__)
+#include <gnu/lib-names.h> /* LIBM_SO: libm's soname ("Linking" below) */
+#endif
+#if defined(LIBM_SO)
+#define HAVE_LIBM_SO 1
+#else
+#define HAVE_LIBM_SO 0
+#endif
+
 extern char **environ;
 
 /* What every compile passes (the optimisation level is added by build_flags:
@@ -247,15 +256,21 @@ static int cxx_run(Toolchain *tc, const char *dir, const char *kind, char *const
  * driver starts, looks for a GCC installation, then runs ld with the C
  * runtime's start files and libraries), ld alone ~8 ms. What a kernel object
  * needs from outside is little: it is built with -nostdinc -fno-exceptions
- * -fno-rtti, so nothing of libstdc++; libm's functions (-lm: a DT_NEEDED
- * entry, so dlopen loads libm where the process has not); libc's and the
+ * -fno-rtti, so nothing of libstdc++; libm's functions; libc's and the
  * dynamic loader's (__tls_get_addr, memcpy: always loaded); and the
  * compiler's runtime library for what the CPU has no instruction for (half
  * conversions __extendhfsf2/__truncsfhf2 on x86-64 without F16C), linked in
  * statically from the archive the compiler names (-print-libgcc-file-name:
  * libgcc.a, or compiler-rt's builtins when clang is built to use it). So:
  *
- *   ld -shared -z noexecstack -o K.so K.o -lm <rtlib>
+ *   ld -shared -z noexecstack -o K.so K.o <rtlib>
+ *
+ * libm is not on that line: ld would read its whole symbol table to record
+ * a DT_NEEDED entry (~3 of a small kernel's ~6 ms of linking). With glibc
+ * the runtime instead loads libm into the global scope once (LIBM_SO,
+ * RTLD_GLOBAL: a no-op where the process has it, as Python does) before it
+ * opens a kernel, and dlopen binds the kernel's exp2f and the like there.
+ * Elsewhere the line keeps -lm.
  *
  * ld is found on PATH, as the compiler is. Where there is none, the compiler
  * names no archive, or ld fails, or dlopen refuses what it made (a symbol
@@ -278,8 +293,13 @@ static char *runtime_library(const char *cxx) {
 
 /* Links obj into so; the driver's output or ld's on failure goes to *text. */
 static int link_obj(Toolchain *tc, bool direct, const char *obj, const char *so, char **text) {
+#if HAVE_LIBM_SO
+  char *ld_argv[] = {tc->ld, (char *)"-shared", (char *)"-z", (char *)"noexecstack", (char *)"-o",
+                     (char *)so, (char *)obj, tc->rtlib, NULL};
+#else
   char *ld_argv[] = {tc->ld, (char *)"-shared", (char *)"-z", (char *)"noexecstack", (char *)"-o",
                      (char *)so, (char *)obj, (char *)"-lm", tc->rtlib, NULL};
+#endif
   char *cxx_argv[] = {tc->path, (char *)"-shared", (char *)"-fPIC", (char *)obj, (char *)"-o", (char *)so,
                       (char *)"-lm", NULL};
   return tool_run("link", direct && tc->ld ? ld_argv : cxx_argv, 64 * 1024, text);
@@ -387,7 +407,8 @@ static tm_status identify(Toolchain *t, const char *dir, char **err) {
   t->ld = rtlib && rtlib[0] == '/' && access(rtlib, R_OK) == 0 ? rt_find_on_path("ld") : NULL;
   t->rtlib = t->ld ? rtlib : NULL;
   if (!t->ld) free(rtlib);
-  sha256_update(&s, t->ld ? "ld" : "driver", 3);
+  /* how ld links: without -lm where libm is bound globally (HAVE_LIBM_SO) */
+  sha256_update(&s, t->ld ? (HAVE_LIBM_SO ? "ld-nolm" : "ld") : "driver", t->ld && HAVE_LIBM_SO ? 8 : 3);
   if (t->ld) hash_file_stamp(&s, t->ld), hash_file_stamp(&s, t->rtlib);
   sha256_final(&s, d);
   sha256_hex(d, t->id);
@@ -973,8 +994,18 @@ done:
   return st;
 }
 
+#if HAVE_LIBM_SO
+static void *libm_handle;
+static void libm_global(void) { libm_handle = dlopen(LIBM_SO, RTLD_NOW | RTLD_GLOBAL); }
+#endif
+
 /* dlopen + symbol lookup; *why gets dlerror's text on failure. */
 static CpuObj *open_obj(const char *path, char **why) {
+#if HAVE_LIBM_SO
+  /* objects ld linked without -lm ("Linking" above) bind libm here */
+  static pthread_once_t libm_once = PTHREAD_ONCE_INIT;
+  pthread_once(&libm_once, libm_global);
+#endif
   void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!dl) {
     const char *e = dlerror();

@@ -214,3 +214,73 @@ def test_do_bench_times_optimised_code(tmp_path, device):
     assert r.returncode == 0, r.stderr
     settled, slow, again = map(float, r.stdout.split())
     assert slow >= 3 * max(settled, again), (settled, slow, again)
+
+
+LIBM_SCRIPT = textwrap.dedent('''
+    import numpy as np
+    import triton_metal as triton
+    import triton_metal.language as tl
+
+    @triton.jit
+    def calls_libm(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        x = tl.load(x_ptr + offs, mask=m, other=1.0)
+        y = tl.exp(x) + tl.log(tl.abs(x) + 1.0) * tl.sin(x) + tl.math.pow(tl.abs(x), 0.37) + tl.math.exp2(-x)
+        tl.store(y_ptr + offs, y, mask=m)
+
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal(1000) * 4).astype(np.float32)
+    x[:4] = [0.0, -0.0, 80.0, -80.0]
+    y = np.full_like(x, np.nan)
+    calls_libm[(4,)](x, y, x.size, BLOCK=256)
+    d = x.astype(np.float64)
+    ref = np.exp(d) + np.log(np.abs(d) + 1.0) * np.sin(d) + np.abs(d) ** 0.37 + np.exp2(-d)
+    np.testing.assert_allclose(y, ref, rtol=2e-6, atol=1e-6)
+    print("ok")
+''')
+
+
+def _needed(path):
+    """The DT_NEEDED names of a 64-bit little-endian ELF shared object."""
+    import struct
+    data = open(path, "rb").read()
+    assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, path
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    secs = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    names = []
+    for _name, typ, _fl, _addr, off, size, link, _info, _al, entsize in secs:
+        if typ != 6:  # SHT_DYNAMIC
+            continue
+        strtab = secs[link]
+        for j in range(0, size, entsize):
+            tag, val = struct.unpack_from("<qQ", data, off + j)
+            if tag == 1:  # DT_NEEDED
+                s = strtab[4] + val
+                names.append(data[s:data.index(b"\0", s)].decode())
+    return names
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's LIBM_SO path (Linux only)")
+@pytest.mark.parametrize("opt", ["fast", "full"])
+def test_kernels_bind_libm_without_linking_it(tmp_path, opt):
+    """ld links kernel objects without -lm (reading libm's symbol table was
+    half of a small kernel's link); the runtime puts libm in the global scope
+    before it opens one. A kernel calling exp, log, sin, pow and exp2 still
+    binds them and computes them (float64 reference, zeros, +-80), and its
+    object names no libm (nor anything but libc's and the loader's)."""
+    script = tmp_path / "libm.py"
+    script.write_text(LIBM_SCRIPT)
+    cache = tmp_path / "cache"
+    env = dict(os.environ, TRITON_METAL_DEVICE="cpu", TRITON_METAL_OPT=opt, TRITON_METAL_CACHE_DIR=str(cache),
+               PYTHONPATH=os.path.join(ROOT, "python"))
+    env.pop("TRITON_METAL_CXX", None)
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    objs = sorted((cache / "cpu").glob("*.so"))
+    assert objs, "no kernel object in the cache"
+    record = next((cache / "cpu").glob("toolchain-*")).read_text()
+    for o in objs:
+        needed = _needed(o)
+        assert all(n.startswith(("libc.so", "ld-linux")) for n in needed), (o, needed, record)
