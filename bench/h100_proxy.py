@@ -276,6 +276,21 @@ def main():
              lambda d: run_m(K_up, d), lambda d: run_m(K_us, d),
              lambda d, o: max_err((d[0].float() @ d[1].float()), o, 0.5, 2e-2))
 
+    # ---- row sort (tl.sort: bitonic steps, each element against its partner c ^ 2**j)
+    ns = 65536 if not args.quick else 4096
+    for R, N in [(4, 256), (1, 1024)]:
+        def make_s(N=N):
+            return torch.randn(ns, N, device=dev), torch.empty(ns, N, device=dev)
+
+        def run_s(K, d, R=R, N=N):
+            x, o = d
+            K.sort_kernel[(x.shape[0] // R,)](x, o, ROWS=R, N=N, num_warps=4)
+            return o
+
+        case(f"sort fp32 {R}x{N} rows of {ns}x{N}", "GB/s", 2 * ns * N * 4, make_s,
+             lambda d, K=None: run_s(K_up, d), lambda d: run_s(K_us, d),
+             lambda d, o: max_err(torch.sort(d[0], dim=1).values, o, 0, 0))
+
     # ---- attention forward
     B_H, CTX = (32, 4096) if not args.quick else (4, 512)
     for hd in (64, 128):

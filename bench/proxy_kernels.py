@@ -204,3 +204,10 @@ def attn_fwd_kernel(q_ptr, k_ptr, v_ptr, o_ptr, sm_scale, stride_h, stride_n, N_
     out = acc / l_i[:, None]
     tl.store(o_ptr + head + offs_m[:, None] * stride_n + offs_d[None, :], out.to(o_ptr.dtype.element_ty),
              mask=offs_m[:, None] < N_CTX)
+
+
+@triton.jit
+def sort_kernel(x_ptr, out_ptr, ROWS: tl.constexpr, N: tl.constexpr):
+    rows = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    offs = rows[:, None] * N + tl.arange(0, N)[None, :]
+    tl.store(out_ptr + offs, tl.sort(tl.load(x_ptr + offs), dim=1))
