@@ -2163,6 +2163,13 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   int smem_off[TM_NDTYPES];
   int smem_bytes = layout_smem(E, smem_off);
   int budget = c->target->threadgroup_mem_bytes > 0 ? c->target->threadgroup_mem_bytes : 32768;
+  if (smem_bytes > budget && E->wide_dot && !c->narrow_dots) {
+    /* a portable dot's wide staging left too little for another user of
+     * threadgroup memory: the whole kernel again, dots staged in 16 KB */
+    ctx_free_bufs(c);
+    c->narrow_dots = true;
+    return emit(c, f, d, info);
+  }
   if (smem_bytes > budget) { /* name the operations that need it */
     Buf why = {0};
     for (int i = 0; i < E->smem_users.n && i < 8; i++) {

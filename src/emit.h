@@ -36,6 +36,7 @@ typedef struct Emitter {
   int *sg_scale;        /* such a dot whose acc is the carried value times a row vector (acc * r[:, None]): r's M x 1 value, else 0 */
   const char **sg_afrag; /* tl.dot in a loop whose A is defined before it: the fragments loaded once, before the loop */
   bool tensor_ops;      /* a tl.dot has a Metal 4 matmul2d variant: the prelude includes the tensor headers */
+  bool wide_dot;        /* a portable tl.dot staged more than 16 KB (emit_dot.c) */
   int chunk;            /* staging through threadgroup memory: indices per chunk of the op being emitted */
   /* device memory shared between threadgroups (plan_coherence): the address
    * space buffers are spelled with (`device`, or `coherent(device) device`

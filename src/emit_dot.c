@@ -723,8 +723,17 @@ void emit_dot(Emitter *E, int id, int ind) {
   tm_dtype din = (tm_dtype)ai->ty.dt, dout = (tm_dtype)in->ty.dt;
   tm_dtype dacc = dt_is_float(din) ? TM_F32 : TM_I32;
   int bytes = din == TM_I1 ? 1 : tm_dtype_bytes(din);
-  int kc = K; /* the largest power-of-two chunk of K whose operands fit in 16 KB */
-  while (kc > 1 && (int64_t)B * (M + N) * kc * bytes > 16384) kc /= 2;
+  /* the largest power-of-two chunk of K whose operands fit in the target's
+   * threadgroup memory (32 KB on every Metal GPU): a 64x64x64 fp32 dot
+   * (attention's) is then staged once, one barrier pair, where 16 KB took
+   * two chunks, twice the barriers and the staging loops visiting every
+   * element twice (20% of the emulator's attention). Where that leaves too
+   * little for the kernel's other users, emit() runs again with 16 KB. */
+  int lim = E->c->target->threadgroup_mem_bytes > 0 ? E->c->target->threadgroup_mem_bytes : 32768;
+  int budget = E->c->narrow_dots || lim < 16384 ? 16384 : lim;
+  int kc = K;
+  while (kc > 1 && (int64_t)B * (M + N) * kc * bytes > budget) kc /= 2;
+  if ((int64_t)B * (M + N) * kc * bytes > 16384) E->wide_dot = true;
   const char *smA = em_smem(E, din, B * M * kc), *smB;
   /* A and B share one array per dtype: B's stripe follows A's */
   em_smem(E, din, B * M * kc + B * kc * N);

@@ -86,6 +86,7 @@ typedef struct Ctx {
   Buf *bufs[4];         /* growable buffers freed if an error unwinds past their owner */
   int nbufs;
   tm_status status;
+  bool narrow_dots;     /* emit.c: the kernel is emitted again with portable dots staged in 16 KB */
 } Ctx;
 
 /* Registers b to be freed if an error unwinds (ctx_free_bufs at the boundary). */

@@ -258,10 +258,12 @@ def chunked_dot_kernel(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K:
     tl.store(c_ptr + rm[:, None] * N + rn[None, :], tl.dot(a, b, c))
 
 
-# (M, N, K, dtype, chunk): fp32 64x64x64 (2 chunks of 32), fp16 64x64x256
-# (4 chunks of 64), int8 64x32x512 (4 chunks of 128), fp32 32x16x256 (4 of 64)
-CHUNKED = [(64, 64, 64, np.float32, 32), (64, 64, 256, np.float16, 64), (64, 32, 512, np.int8, 128),
-           (32, 16, 256, np.float32, 64)]
+# (M, N, K, dtype, chunk): the operands' chunks fill up to 32 KB of
+# threadgroup memory: fp32 64x64x64 (whole: 32 KB), fp32 64x64x128 (2 chunks
+# of 64), fp16 64x64x512 (4 of 128), int8 64x32x1024 (4 of 256), fp32
+# 32x16x512 (4 of 128)
+CHUNKED = [(64, 64, 64, np.float32, 64), (64, 64, 128, np.float32, 64), (64, 64, 512, np.float16, 128),
+           (64, 32, 1024, np.int8, 256), (32, 16, 512, np.float32, 128)]
 
 
 @msl_text
@@ -284,3 +286,41 @@ def test_portable_dot_k_in_chunks(M, N, K, dtype, chunk, rng):
         np.testing.assert_array_equal(c, want)
     else:
         np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-4 * np.sqrt(K))
+
+
+@triton.jit
+def dot_then_argmax_kernel(a_ptr, b_ptr, c_ptr, i_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, K)
+    a = tl.load(a_ptr + rm[:, None] * K + rk[None, :])
+    b = tl.load(b_ptr + rk[:, None] * N + rn[None, :])
+    c = tl.dot(a, b)
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], c)
+    tl.store(i_ptr + rn, tl.argmax(c, axis=0))
+
+
+@msl_text
+def test_portable_dot_staging_gives_way_to_other_threadgroup_memory(rng):
+    """A 64x64x64 fp32 dot alone stages its whole K in 32 KB; beside a
+    reduction that keeps values and indices in threadgroup memory at once
+    (argmax down the columns: 4 SIMD-groups), 32 KB would leave no room, so
+    the kernel is emitted again with the dot in 16 KB chunks. Both run, both
+    are right, neither asks for more than 32 KB."""
+    M = N = K = 64
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    a[3, :] = 0.0  # ties along a column go to the lowest row
+    b[:, 5] = 0.0
+    c = np.zeros((M, N), np.float32)
+    i = np.full(N, -1, np.int32)
+    k = dot_then_argmax_kernel[(1,)](a, b, c, i, M=M, N=N, K=K)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-4 * np.sqrt(K))
+    np.testing.assert_array_equal(i, np.argmax(c, axis=0))
+    msl = k.asm["msl"]
+    assert "for (int k0 = 0; k0 < 64; k0 += 32)" in msl
+    assert k.metadata.shared <= 32768
+    alone = chunked_dot_kernel[(1,)](a, b, c, M=M, N=N, K=K)
+    assert "for (int k0 = 0; k0 < 64; k0 += 64)" in alone.asm["msl"]
+    assert alone.metadata.shared == 32768
