@@ -19,13 +19,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from newkernel import fresh_copy, gather, run_child  # noqa: E402
 EXAMPLES = ["vector_add", "softmax", "layer_norm", "matmul", "attention"]
 
 
@@ -69,10 +69,7 @@ def child(names, reps, dump):
         for i, (k, _, grid3, values) in enumerate(kernels):
             build, first, warm = [], [], []
             for r in range(reps):
-                tag = f"\n// cold_compile rep {r} {time.time_ns()}\n"
-                k2 = _C.kernel_from_parts(k.msl + tag, k.name, k.source_file, k.args, k.builtins,
-                                          k.threads_per_threadgroup, k.threadgroup_mem_bytes,
-                                          k.uses_barriers, k.private_bytes, k.source_name)
+                k2 = fresh_copy(_C, k, f"cold_compile rep {r}")
                 t0 = time.perf_counter()
                 m = dev.load(k2)
                 t1 = time.perf_counter()
@@ -117,22 +114,9 @@ def main():
     res, order = {}, []
     for rep in range(a.reps):  # one rep per child, interleaved
         for label, path, extra in runs:
-            with tempfile.TemporaryDirectory() as cache:
-                env = dict(os.environ, PYTHONPATH=path, TRITON_METAL_DEVICE="cpu",
-                           TRITON_METAL_CACHE_DIR=cache, **extra)
-                cmd = [sys.executable, os.path.abspath(__file__), "--child", "--reps", "1",
-                       "--only", ",".join(names)] + (["--dump", a.dump] if a.dump and rep == 0 else [])
-                out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
-                if out.returncode:
-                    sys.exit(f"{label}: child failed\n{out.stdout}\n{out.stderr}")
-                for line in out.stdout.splitlines():
-                    if line.startswith("{"):
-                        d = json.loads(line)
-                        if d["name"] not in order:
-                            order.append(d["name"])
-                        r = res.setdefault((label, d["name"]), {})
-                        for k in ("build_ms", "first_launch_ms", "warm_launch_ms"):
-                            r.setdefault(k, []).extend(d[k])
+            args = ["--reps", "1", "--only", ",".join(names)] + (["--dump", a.dump] if a.dump and rep == 0 else [])
+            rows = run_child(os.path.abspath(__file__), label, path, args, ROOT, extra)
+            gather(res, order, label, rows, ("build_ms", "first_launch_ms", "warm_launch_ms"))
     print(f"load average {os.getloadavg()[0]:.2f}; {a.reps} reps; medians, ms "
           "(a new kernel: build + first launch; warm: its second launch)")
     print("| kernel | " + " | ".join(f"{l}: build | first launch | warm" for l, _, _ in runs) + " |")

@@ -16,13 +16,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from newkernel import fresh_copy, gather, run_child  # noqa: E402
 
 
 def child(reps):
@@ -84,9 +84,7 @@ def child(reps):
         k = next(o.kernel for o in gc.get_objects() if isinstance(o, J.CompiledKernel) and o.module is module)
         first, build = [], []
         for r in range(reps):
-            k2 = _C.kernel_from_parts(k.msl + f"\n// first_launch rep {r} {time.time_ns()}\n", k.name, k.source_file,
-                                      k.args, k.builtins, k.threads_per_threadgroup, k.threadgroup_mem_bytes,
-                                      k.uses_barriers, k.private_bytes, k.source_name)
+            k2 = fresh_copy(_C, k, f"first_launch rep {r}")
             t0 = time.perf_counter()
             m = dev.load(k2)
             t1 = time.perf_counter()
@@ -110,20 +108,8 @@ def main():
     res, order = {}, []
     for _ in range(a.rounds):
         for label, path in trees:
-            with tempfile.TemporaryDirectory() as cache:
-                env = dict(os.environ, PYTHONPATH=path, TRITON_METAL_DEVICE="cpu", TRITON_METAL_CACHE_DIR=cache)
-                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", "--reps", str(a.reps)],
-                                     env=env, capture_output=True, text=True, cwd=ROOT)
-                if out.returncode:
-                    sys.exit(f"{label}: child failed\n{out.stdout}\n{out.stderr}")
-                for line in out.stdout.splitlines():
-                    if line.startswith("{"):
-                        d = json.loads(line)
-                        if d["name"] not in order:
-                            order.append(d["name"])
-                        r = res.setdefault((label, d["name"]), {"first_ms": [], "build_ms": []})
-                        r["first_ms"] += d["first_ms"]
-                        r["build_ms"] += d["build_ms"]
+            rows = run_child(os.path.abspath(__file__), label, path, ["--reps", str(a.reps)], ROOT)
+            gather(res, order, label, rows, ("first_ms", "build_ms"))
     print(f"load average {os.getloadavg()[0]:.2f}; {a.rounds} processes x {a.reps} reps per tree; medians, ms")
     print("| kernel | " + " | ".join(f"{label}: first launch | build" for label, _ in trees) + " |")
     print("| --- |" + " --- | --- |" * len(trees))
