@@ -371,3 +371,27 @@ def test_emulator_runs_simdgroup_matrix_and_tensor_ops(tmp_path):
         p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
         assert p.returncode == 0, p.stderr[-3000:]
         assert path in p.stdout.split(), p.stdout
+
+
+def test_gxx_gets_a_clang_tip(tmp_path):
+    """g++ runs the emulator, slower: the check warns, with a tip toward
+    clang++ (the precompiled shim and the compile server are clang's), and
+    the verdict stays ok; a clang compiler gets no warning. A g++ reached
+    through a link named c++ is still g++."""
+    import shutil
+    gxx = shutil.which("g++")
+    if not gxx:
+        pytest.skip("no g++ on PATH")
+    (tmp_path / "bin").mkdir()
+    link = tmp_path / "bin" / "c++"
+    link.symlink_to(gxx)
+    for cxx in (gxx, str(link)):
+        rc, r = report(env={"TRITON_METAL_CXX": cxx}, tmp=tmp_path)
+        item = next(c for c in r["checks"] if c["id"] == "emulator_cxx")
+        assert item["status"] == "warn" and "clang-19" in (item["tip"] or ""), item
+        assert rc == 0 or sys.platform == "darwin", r["verdict"]
+    clang = shutil.which("clang++-19") or shutil.which("clang++")
+    if clang:
+        _, r = report(env={"TRITON_METAL_CXX": clang}, tmp=tmp_path)
+        item = next(c for c in r["checks"] if c["id"] == "emulator_cxx")
+        assert item["status"] == "ok" and item["tip"] is None, item
