@@ -47,6 +47,12 @@ def test_dtypes():
     assert tl.bfloat16.exponent_bias == 127 and tl.int8.int_bitwidth == 8
     assert "fp16" in tl.dtype.STANDARD_FP_TYPES and "uint8" in tl.dtype.UINT_TYPES
     assert tl.str_to_ty("i32") == tl.int32 and tl.str_to_ty("*fp16") == tl.pointer_type(tl.float16)
+    # upstream's later two-argument form (its test helpers call str_to_ty(x, None)), and tuples
+    assert tl.str_to_ty("bf16", None) == tl.bfloat16
+    kp = tl.str_to_ty("*kfp32", None)
+    assert kp == tl.pointer_type(tl.float32, const=True) and kp != tl.pointer_type(tl.float32)
+    assert tl.str_to_ty(("i64", "*u8"), None) == (tl.int64, tl.pointer_type(tl.uint8))
+    assert tl.str_to_ty("constexpr", 3) is tl.constexpr
     assert tl.pi32_t == tl.pointer_type(tl.int32) and tl.pi32_t != tl.int32
     assert tl.int1.tm == _tm.I1 and tl.bfloat16.tm == _tm.BF16 and tl.float64.tm == _tm.F64
     assert tl.float8e5.tm is None

@@ -422,13 +422,18 @@ _SHORT = {"i1": "int1", "i8": "int8", "i16": "int16", "i32": "int32", "i64": "in
           "B": "int1"}
 
 
-def str_to_ty(name):
+def str_to_ty(name, c=None):
     """The dtype a signature string names: "fp32", "i32", "u8", "*fp16", "*k..."
-    (upstream's triton.language.str_to_ty)."""
+    (upstream's triton.language.str_to_ty). A tuple of names gives the tuple
+    of their types. `c` is upstream's later second argument, the value of a
+    "constexpr" entry: the constexpr type here carries no value, so it is
+    accepted and not needed (upstream's own test helpers pass None)."""
+    if isinstance(name, tuple):
+        return tuple(str_to_ty(x, c) for x in name)
     name = _unwrap(name)
     if name.startswith("*"):
         const = name.startswith("*k")
-        return pointer_type(str_to_ty(name[2 if const else 1:]), const=const)
+        return pointer_type(str_to_ty(name[2 if const else 1:], c), const=const)
     if name in ("constexpr",):
         return constexpr
     name = _SHORT.get(name, name)
