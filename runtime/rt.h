@@ -71,6 +71,8 @@ CxxFork *cxx_fork_start(const char *cxx, const char *dir);
 int cxx_fork_run(CxxFork *z, char *const argv[], size_t max, char **text, int *rc);
 /* In a forked child: lets go of the parent's server without ending it. */
 void cxx_fork_forget(CxxFork *z);
+/* Ends a server this process started and frees it (NULL: nothing). */
+void cxx_fork_stop(CxxFork *z);
 int rt_write_all(int fd, const void *data, size_t n); /* 0 or -1 */
 void rt_remove_tree(const char *path);               /* rm -rf, best effort */
 char *rt_head_lines(char *s, int lines);             /* the first lines, "..." after, in place */

@@ -381,19 +381,55 @@ static void record_write(const char *file, const char *dir, const char *version,
   free(body);
 }
 
+/* What a toolchain without a record asks its compiler, each on a thread of
+ * its own while `--version` runs (each ~15-20 ms, one after another before
+ * a cold cache's first build): its runtime library, and, for a compiler
+ * named clang, its compile server (the first compile would start it). */
+typedef struct Ask {
+  const char *cxx, *dir;
+  char *rtlib;
+  CxxFork *srv;
+} Ask;
+
+static void *ask_rtlib(void *arg) {
+  Ask *a = arg;
+  a->rtlib = runtime_library(a->cxx);
+  return NULL;
+}
+
+static void *ask_server(void *arg) {
+  Ask *a = arg;
+  a->srv = cxx_fork_start(a->cxx, a->dir);
+  return NULL;
+}
+
+static bool named_clang(const char *path) {
+  const char *base = strrchr(path, '/');
+  return strstr(base ? base + 1 : path, "clang") != NULL;
+}
+
 /* Identifies t: its version text and linking tools, from the record in dir
  * (NULL: none) or by running the compiler (then recorded). */
 static tm_status identify(Toolchain *t, const char *dir, char **err) {
   char *file = record_path(dir, t->path), *text = NULL, *rtlib = NULL;
   if (record_read(file, &text, &rtlib)) {
+    Ask ask = {t->path, dir, NULL, NULL};
+    pthread_t th[2];
+    int on[2] = {pthread_create(&th[0], NULL, ask_rtlib, &ask) == 0,
+                 dir && named_clang(t->path) && cxx_fork_enabled() && pthread_create(&th[1], NULL, ask_server, &ask) == 0};
     char *argv[] = {t->path, (char *)"--version", NULL};
     int rc = tool_run("version", argv, 4096, &text);
+    if (on[0]) pthread_join(th[0], NULL);
+    else ask_rtlib(&ask);
+    if (on[1]) pthread_join(th[1], NULL);
+    rtlib = ask.rtlib;
+    if (ask.srv && text && strstr(text, "clang")) t->srv = ask.srv, t->srv_for = getpid();
+    else cxx_fork_stop(ask.srv);
     if (rc != 0 || !text) {
-      free(text), free(file);
+      free(text), free(file), free(rtlib);
       return rt_error(TM_ERR_DEVICE, err, "the C++ compiler %s does not run (`--version` failed)",
                       t->path);
     }
-    rtlib = runtime_library(t->path);
     record_write(file, dir, text, rtlib);
   }
   free(file);

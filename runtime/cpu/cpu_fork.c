@@ -181,6 +181,15 @@ void cxx_fork_forget(CxxFork *z) {
   if (z && z->owner != getpid()) close(z->ctl), free(z);
 }
 
+void cxx_fork_stop(CxxFork *z) {
+  if (!z || z->owner != getpid()) return;
+  give_up(z);
+  waitpid(z->pid, NULL, 0);
+  close(z->ctl);
+  pthread_mutex_destroy(&z->mu);
+  free(z);
+}
+
 int cxx_fork_run(CxxFork *z, char *const argv[], size_t max, char **text, int *rc) {
   *text = NULL;
 #if HAVE_SERVER

@@ -209,3 +209,25 @@ def test_not_for_gcc(tmp_path):
         pytest.skip("no g++")
     _, lines = run(tmp_path, "check(2)\n", extra_env={"TRITON_METAL_CXX": gxx})
     assert builds(lines) == [("process", 0)]
+
+
+def test_cold_cache_asks_the_compiler_at_once(tmp_path):
+    """With no toolchain record, `--version` and `-print-libgcc-file-name` run
+    side by side (and the server starts beside them): the two overlap in the
+    log; the record then spares the next process both."""
+    _, cold = run(tmp_path, "check(2)\n", name="cold")
+    probes = [(int(a), int(b)) for kind, a, b, code, how in cold if kind == "version"]
+    assert len(probes) == 2
+    assert max(a for a, _ in probes) < min(b for _, b in probes), probes  # both ran at once
+    assert [how for kind, *_, how in cold if kind in ("pch", "build")] == ["server", "server"]
+    script = tmp_path / "cold.py"
+    env = dict(os.environ, TRITON_METAL_DEVICE="cpu", TRITON_METAL_OPT="fast",
+               TRITON_METAL_CACHE_DIR=str(tmp_path / "cache-cold"), TRITON_METAL_BUILD_LOG=str(tmp_path / "again.log"),
+               PYTHONPATH=os.path.join(ROOT, "python"))
+    env.pop("TRITON_METAL_CXX", None)
+    script.write_text(KERNEL + "check(2)\ncheck(9)\n")
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    again = [line.split() for line in (tmp_path / "again.log").read_text().splitlines()]
+    assert [k for k, *_ in again] == ["build", "link"]  # check(9) alone is new; no question to the compiler
+    assert again[0][4] == "server"
