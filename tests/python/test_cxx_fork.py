@@ -211,15 +211,20 @@ def test_not_for_gcc(tmp_path):
     assert builds(lines) == [("process", 0)]
 
 
-def test_cold_cache_asks_the_compiler_at_once(tmp_path):
+def test_cold_cache_overlaps_its_first_steps(tmp_path):
     """With no toolchain record, `--version` and `-print-libgcc-file-name` run
     side by side (and the server starts beside them): the two overlap in the
-    log; the record then spares the next process both."""
+    log; the first build overlaps the PCH's; the record and the PCH then spare
+    the next process all three."""
     _, cold = run(tmp_path, "check(2)\n", name="cold")
     probes = [(int(a), int(b)) for kind, a, b, code, how in cold if kind == "version"]
     assert len(probes) == 2
     assert max(a for a, _ in probes) < min(b for _, b in probes), probes  # both ran at once
     assert [how for kind, *_, how in cold if kind in ("pch", "build")] == ["server", "server"]
+    # the first build does not wait for the PCH: it compiles without it while the PCH is built
+    pch = [(int(a), int(b)) for kind, a, b, *_ in cold if kind == "pch"][0]
+    build = [(int(a), int(b)) for kind, a, b, *_ in cold if kind == "build"][0]
+    assert pch[0] < build[1] and build[0] < pch[1], (pch, build)
     script = tmp_path / "cold.py"
     env = dict(os.environ, TRITON_METAL_DEVICE="cpu", TRITON_METAL_OPT="fast",
                TRITON_METAL_CACHE_DIR=str(tmp_path / "cache-cold"), TRITON_METAL_BUILD_LOG=str(tmp_path / "again.log"),
