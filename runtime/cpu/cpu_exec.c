@@ -507,14 +507,14 @@ static inline long next_ready(Worker *w, unsigned f) {
 /* The running fiber f cannot go on: under the interleaved schedule the
  * scheduler picks who runs next; otherwise the next ready thread of the
  * threadgroup, or the scheduler when none is ready. */
-static void block(Worker *w, unsigned f) {
+static inline __attribute__((always_inline)) void block(Worker *w, unsigned f) {
   long j = w->interleave ? -1 : next_ready(w, f);
   if (j < 0) {
-    fiber_switch(&w->fibers[f], &w->sched);
+    fiber_switch_inline(&w->fibers[f], &w->sched);
     return;
   }
   run_as(w, (unsigned)j);
-  fiber_switch(&w->fibers[f], &w->fibers[j]);
+  fiber_switch_inline(&w->fibers[f], &w->fibers[j]);
 }
 
 /* Every live thread of g is at the barrier: it opens. */
