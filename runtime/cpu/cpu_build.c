@@ -797,8 +797,6 @@ static void pch_discard(const char *path) {
   free(sum);
 }
 
-/* A verified PCH of the shim in folder inc for the compile flags fl (clang
- * only), built if need be; NULL: compile without (malloc'd path). */
 /* The PCH's key (hex) for the flags, and its path in inc (malloc'd). */
 static char *pch_path(Toolchain *tc, const char *inc, const char *const *fl, int nfl, char key[65]) {
   Sha256 s;
@@ -821,6 +819,8 @@ static bool pch_ready(Toolchain *tc, const char *inc, const char *const *fl, int
   return ok;
 }
 
+/* A verified PCH of the shim in folder inc for the compile flags fl (clang
+ * only), built if need be; NULL: compile without (malloc'd path). */
 static char *pch_get(Toolchain *tc, const char *dir, const char *inc, const char *const *fl, int nfl) {
   if (!tc->clang) return NULL;
   char key[65], *path = pch_path(tc, inc, fl, nfl, key);
