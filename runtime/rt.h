@@ -321,6 +321,7 @@ typedef struct CpuDev {
   pid_t tier_owner;   /* ... in this process (a fork child has none running) */
   unsigned long tier_epoch; /* bumped by each cpu_tier_mark, under mu */
   int nthreads;
+  struct CpuDev *fork_next; /* the devices whose locks a fork waits for (cpu_fork_guard) */
 } CpuDev;
 
 /* <cache root>/<sub>: TRITON_METAL_CACHE_DIR, else $XDG_CACHE_HOME/triton-metal,
@@ -342,6 +343,9 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl, const tm_kernel_info *info, Cp
                       char **err);
 void cpu_obj_put(CpuDev *d, CpuObj *o);
 void cpu_objs_free(CpuDev *d);
+/* on: a fork of the process waits until no thread holds d's lock (or the
+ * toolchains'); off: no more (before d is freed). */
+void cpu_fork_guard(CpuDev *d, int on);
 void cpu_temp_dir_remove(const char *dir); /* a CpuDev.cache_is_temp folder, and its contents */
 /* Optimisation tiers: before a launch (under launch_mu), takes a finished
  * -O2 build; after it, counts the launch and its seconds (and may start that

@@ -38,6 +38,7 @@ char *rt_cache_dir(const char *sub) {
 
 void cpu_dev_free(CpuDev *c) {
   if (!c) return;
+  cpu_fork_guard(c, 0);
   pool_destroy(&c->pool);
   cpu_objs_free(c);
   pthread_mutex_destroy(&c->mu);
@@ -55,6 +56,7 @@ tm_status cpu_dev_new(CpuDev **out, char **err) {
   if (!c) return rt_error(TM_ERR_NOMEM, err, "out of memory");
   pthread_mutex_init(&c->mu, NULL);
   pthread_mutex_init(&c->launch_mu, NULL);
+  cpu_fork_guard(c, 1);
   c->nthreads = thread_count();
   c->cache_dir = rt_cache_dir("cpu");
   if (!c->cache_dir || pool_init(&c->pool, c->nthreads)) {

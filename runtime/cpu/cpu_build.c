@@ -189,6 +189,43 @@ typedef struct Toolchain {
 } Toolchain;
 
 static pthread_mutex_t toolchains_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* A process may fork while another of its threads holds a device's lock or
+ * the toolchains' (a background -O2 build takes the device's lock as it
+ * starts, which is at the end of a launch; a toolchain is identified under
+ * the toolchains' lock): the child would inherit the lock held, with no
+ * thread to release it, and hang at its first launch (seen under load in
+ * tests/hostile/test_spin.py::test_timeout_after_fork). So a fork takes them
+ * all first and both processes release them after (pthread_atfork). No code
+ * holds one of these locks while it waits for another, so the order is
+ * free. */
+static pthread_mutex_t fork_devs_mu = PTHREAD_MUTEX_INITIALIZER;
+static CpuDev *fork_devs;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) {
+  pthread_mutex_lock(&fork_devs_mu);
+  for (CpuDev *d = fork_devs; d; d = d->fork_next) pthread_mutex_lock(&d->mu);
+  pthread_mutex_lock(&toolchains_mu);
+}
+
+static void fork_release(void) {
+  pthread_mutex_unlock(&toolchains_mu);
+  for (CpuDev *d = fork_devs; d; d = d->fork_next) pthread_mutex_unlock(&d->mu);
+  pthread_mutex_unlock(&fork_devs_mu);
+}
+
+static void fork_register(void) { pthread_atfork(fork_prepare, fork_release, fork_release); }
+
+void cpu_fork_guard(CpuDev *d, int on) {
+  pthread_once(&fork_once, fork_register);
+  pthread_mutex_lock(&fork_devs_mu);
+  CpuDev **p = &fork_devs;
+  while (*p && *p != d) p = &(*p)->fork_next;
+  if (on && !*p) d->fork_next = fork_devs, fork_devs = d;
+  if (!on && *p) *p = d->fork_next;
+  pthread_mutex_unlock(&fork_devs_mu);
+}
 static Toolchain *toolchains; /* never freed: one entry per compiler named */
 
 /* ------------------------------------------------------------ running the tools
