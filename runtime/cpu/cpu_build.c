@@ -848,12 +848,12 @@ static char *pch_path(Toolchain *tc, const char *inc, const char *const *fl, int
   return rt_strfmt("%s/%.32s.pch", inc, key);
 }
 
-/* Whether the PCH for the flags is there and verified (clang only). */
-static bool pch_ready(Toolchain *tc, const char *inc, const char *const *fl, int nfl) {
+/* The PCH for the flags if it is there and verified (clang only), else NULL
+ * (malloc'd path). */
+static char *pch_ready(Toolchain *tc, const char *inc, const char *const *fl, int nfl) {
   char key[65], *path = tc->clang ? pch_path(tc, inc, fl, nfl, key) : NULL;
-  bool ok = path && (pch_seen(tc, path) || pch_verify(tc, path, key));
-  free(path);
-  return ok;
+  if (path && !pch_seen(tc, path) && !pch_verify(tc, path, key)) free(path), path = NULL;
+  return path;
 }
 
 /* A verified PCH of the shim in folder inc for the compile flags fl (clang
@@ -1044,11 +1044,14 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
   if (strstr(msl, TENSOR_OPS_HEADER))
     for (int i = 0; i < nfl; i++)
       if (!strcmp(fl[i], "-std=c++17")) fl[i] = "-std=c++20";
-  if (!b->background && b->tc->clang && !pch_ready(b->tc, inc, fl, nfl)) {
-    ahead = (PchAhead){b->tc, b->dir, inc, fl, nfl, NULL};
-    ahead_on = pthread_create(&ahead_thread, NULL, pch_ahead, &ahead) == 0;
+  pch = pch_ready(b->tc, inc, fl, nfl);
+  if (!pch && b->tc->clang) {
+    if (!b->background) {
+      ahead = (PchAhead){b->tc, b->dir, inc, fl, nfl, NULL};
+      ahead_on = pthread_create(&ahead_thread, NULL, pch_ahead, &ahead) == 0;
+    }
+    if (!ahead_on) pch = pch_get(b->tc, b->dir, inc, fl, nfl);
   }
-  if (!ahead_on) pch = pch_get(b->tc, b->dir, inc, fl, nfl);
   char *argv[MAXFLAGS + 12];
   int n = 0, at_pch;
   argv[n++] = b->tc->path;
