@@ -409,6 +409,9 @@ template <class T, int C, int R> struct simdgroup_matrix {
   }
 };
 #define TM_SGM_ROW(lane) ((lane) / 4u)
+// layout_frag's tile is this one: nothing moves between it and thread_elements()
+#define TM_SGM_PULL(x, lane) (x)
+#define TM_SGM_PUSH(x, lane) (x)
 template <class T, int C, int R> inline simdgroup_matrix<T, C, R> make_filled_simdgroup_matrix(T x) {
   simdgroup_matrix<T, C, R> m;
   m.v[0] = m.v[1] = m.w[0] = m.w[1] = x;
@@ -510,6 +513,19 @@ template <class T> inline void tm_mma_load_b8(tm_mma_b8<T> &b, const T *src, ulo
   uint lane = threadIdx.x % 32u;
   unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 7u) * elements_per_row));
   asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n" : "=r"(b.r) : "r"(s) : "memory");
+}
+// The same A from two 8-row tiles anywhere (lanes 0-7 name lo's rows, 8-15
+// hi's): a SIMD-group's tile rows are 8 * warps apart in layout_frag.
+template <class T> inline void tm_mma_load_a16r(tm_mma_a16<T> &a, const T *lo, const T *hi, ulong elements_per_row) {
+  uint lane = threadIdx.x % 32u;
+  unsigned s = unsigned(__cvta_generic_to_shared((lane & 8u ? hi : lo) + (lane & 7u) * elements_per_row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(a.r[0]), "=r"(a.r[1]) : "r"(s) : "memory");
+}
+// A from registers in layout_frag: this lane's pair of tile 2i (x0, x1) and of
+// tile 2i + 1 (x2, x3) in the same columns.
+template <class T> inline void tm_mma_set_a16(tm_mma_a16<T> &a, T x0, T x1, T x2, T x3) {
+  a.r[0] = tm_pack2(x0, x1);
+  a.r[1] = tm_pack2(x2, x3);
 }
 // B staged transposed (its rows along N): the same fragment, untransposed.
 template <class T> inline void tm_mma_load_b8t(tm_mma_b8<T> &b, const T *src, ulong elements_per_row) {

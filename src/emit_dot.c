@@ -118,6 +118,11 @@ typedef struct SgPlan {
                      its fragments are loaded transposed */
   bool pair;      /* tiles multiplied two along M at a time (target has_mma_16x8): 16x8 A
                      fragments and 8x8 B fragments loaded on their own */
+  bool frag;      /* the result's layout is layout_frag's: SIMD-group w holds tile rows w,
+                     w + WM, ... (rstep rows apart) across every column, and the result, a
+                     carried accumulator, a row scale and an A operand of that family move
+                     between the layout and the matrices in registers (TM_SGM_PULL/PUSH) */
+  int rstep;      /* rows between a SIMD-group's consecutive tile rows */
   int pad;        /* elements after each staged row (16 bytes; 0 with matmul2d, whose
                      tensors are dense): rows that start in other banks, so a
                      simdgroup_load's 8 rows do not collide (MLX pads the same way) */
@@ -135,24 +140,31 @@ static bool sg_plan(Emitter *E, Ins *in, SgPlan *p) {
   else return false;
   int M = ai->ty.shape[0], K = ai->ty.shape[1], N = bi->ty.shape[1];
   if (M % 8 || N % 8 || K % 8) return false;
-  int bytes = tm_dtype_bytes(din), abytes = tm_dtype_bytes(p->dacc);
-  p->kc = K; /* the largest power-of-two chunk of K whose operands fit in 16 KB */
-  while (p->kc > 8 && (int64_t)(M + N) * p->kc * bytes > 16384) p->kc /= 2;
-  if ((int64_t)(M + N) * p->kc * bytes > 16384) return false;
+  int bytes = tm_dtype_bytes(din), abytes = tm_dtype_bytes(p->dacc), w = E->f->num_warps;
+  p->frag = layout_is_frag(in->layout, w) && M % (8 * w) == 0;
+  /* A's rows staged with B: none where A comes from registers or was loaded
+   * into fragments before the loop (em_dot_hoist_a, which stages it in
+   * chunks of its own) */
+  int SM = (p->frag && layout_is_frag(ai->layout, w)) || E->sg_afrag[in - E->f->ins.v] ? 0 : M;
+  p->kc = K; /* the largest power-of-two chunk of K whose staged operands fit in 16 KB */
+  while (p->kc > 8 && (int64_t)(SM + N) * p->kc * bytes > 16384) p->kc /= 2;
+  if ((int64_t)(SM + N) * p->kc * bytes > 16384) return false;
   p->rs = M; /* the result stripe: 8 KB, or 8 rows */
   while (p->rs > 8 && (int64_t)p->rs * N * abytes > 8192) p->rs /= 2;
   if ((int64_t)p->rs * N * abytes > 16384) return false;
-  int tm = M / 8, tn = N / 8, w = E->f->num_warps;
+  int tm = M / 8, tn = N / 8;
   p->WM = p->WN = 1;
   while (p->WM * p->WN < w && (tm / p->WM > 1 || tn / p->WN > 1)) {
     if (tm / p->WM >= tn / p->WN) p->WM *= 2;
     else p->WN *= 2;
   }
+  if (p->frag) p->WM = w, p->WN = 1;
   p->TM = tm / p->WM, p->TN = tn / p->WN;
+  p->rstep = p->frag ? 8 * p->WM : 8;
   /* matmul2d keeps the whole M x N destination's way to the blocked layout in
    * threadgroup memory (no stripes): where that and the staged operands fit */
   int64_t staged = (int64_t)(M + N) * p->kc * bytes, whole = (int64_t)M * N * abytes;
-  p->mm = t->has_matmul2d && whole <= 16384 && (din == p->dacc ? (staged > whole ? staged : whole) : staged + whole) <= 24576;
+  p->mm = !p->frag && t->has_matmul2d && whole <= 16384 && (din == p->dacc ? (staged > whole ? staged : whole) : staged + whole) <= 24576;
   p->pad = p->mm ? 0 : 16 / bytes; /* at most (M + kc) * 16 bytes more than the 16 KB above */
   p->bt = !p->mm && runs_along(bi->layout, 0) && !runs_along(bi->layout, 1);
   /* pairs: 16-bit inputs into float, an even number of tile rows, and staged
@@ -165,16 +177,112 @@ static bool sg_plan(Emitter *E, Ins *in, SgPlan *p) {
 
 
 /* The staged operands' threadgroup array (A's M rows of kc + pad, then B's
- * kc rows of N + pad, or N rows of kc + pad when transposed), for dot `in`. */
-static const char *sg_staging(Emitter *E, const Ins *in, const SgPlan *p) {
+ * kc rows of N + pad, or N rows of kc + pad when transposed), for dot `in`;
+ * B's alone when A is not staged (aoff: where B starts). */
+static const char *sg_staging(Emitter *E, const Ins *in, const SgPlan *p, bool stage_a, int *aoff) {
   const Ins *ai = &E->f->ins.v[in->args[0]], *bi = &E->f->ins.v[in->args[1]];
   int M = ai->ty.shape[0], N = bi->ty.shape[1], kcp = p->kc + p->pad;
-  return em_smem(E, (tm_dtype)ai->ty.dt, M * kcp + (p->bt ? N * kcp : p->kc * (N + p->pad)));
+  *aoff = stage_a ? M * kcp : 0;
+  return em_smem(E, (tm_dtype)ai->ty.dt, *aoff + (p->bt ? N * kcp : p->kc * (N + p->pad)));
 }
 
 /* The SIMD-group's place in the tiling: tm_w, its first output row tm_r and column tm_c. */
 static void sg_place(Emitter *E, const SgPlan *p, int ind) {
-  em_line(E, ind, "uint tm_w = tm_tid / 32u, tm_r = tm_w / %du * %du, tm_c = tm_w %% %du * %du;\n", p->WN, p->TM * 8, p->WN, p->TN * 8);
+  if (p->frag) em_line(E, ind, "uint tm_w = tm_tid / 32u, tm_r = tm_w * 8u, tm_c = 0u;\n");
+  else em_line(E, ind, "uint tm_w = tm_tid / 32u, tm_r = tm_w / %du * %du, tm_c = tm_w %% %du * %du;\n", p->WN, p->TM * 8, p->WN, p->TN * 8);
+}
+
+/* The first row of the SIMD-group's tile row i (an expression). */
+static const char *tile_row(Emitter *E, const SgPlan *p, const char *i) {
+  return arena_printf(&E->c->arena, "tm_r + %s * %du", i, p->rstep);
+}
+
+/* The call loading the SIMD-group's A fragments of tile rows 2i and 2i + 1
+ * (pairs) or i, at column kk of the staged chunk smA (rows of kcp) into dst. */
+static const char *load_a(Emitter *E, const SgPlan *p, const char *dst, const char *smA, int kcp) {
+  Arena *a = &E->c->arena;
+  if (!p->pair)
+    return arena_printf(a, "simdgroup_load(%s, %s + ((%s) * %du + kk), %d)", dst, smA, tile_row(E, p, "i"), kcp, kcp);
+  if (p->rstep == 8) return arena_printf(a, "tm_mma_load_a16(%s, %s + ((tm_r + i * 16u) * %du + kk), %d)", dst, smA, kcp, kcp);
+  return arena_printf(a, "tm_mma_load_a16r(%s, %s + ((%s) * %du + kk), %s + ((%s) * %du + kk), %d)", dst, smA,
+                      tile_row(E, p, "2u * i"), kcp, smA, tile_row(E, p, "(2u * i + 1u)"), kcp, kcp);
+}
+
+/* ---- layout_frag values and the matrices, in registers ----
+ *
+ * Slot (i * TN + j) * 2 + e of a value in layout_frag is element e of the
+ * SIMD-group's tile (i, j) (TN tiles along its columns). */
+
+/* The tiles `acc` to layout R (layout_frag): dst = T(TA(addend) + element),
+ * or T(element) when addend < 0 (dst names slot k). */
+static void frag_to_layout(Emitter *E, const SgPlan *p, const char *acc, Layout *R, const char *dst, int addend, tm_dtype dt, int ind) {
+  const char *T = em_tname(E, dt), *TA = em_tname(E, p->dacc);
+  em_line(E, ind, "for (uint t = 0; t < %du; ++t)\n", p->TM * p->TN);
+  em_line(E, ind + 1, "for (uint e = 0; e < 2u; ++e) {\n");
+  em_line(E, ind + 2, "uint k = t * 2u + e;\n");
+  const char *el = arena_printf(&E->c->arena, "TM_SGM_PULL(%s[t].thread_elements()[e], tm_tid %% 32u)", acc);
+  const char *val = arena_printf(&E->c->arena, "%s(%s)", T, el);
+  if (addend >= 0) {
+    E->group = R;
+    val = arena_printf(&E->c->arena, "%s(%s(%s) + %s)", T, TA, em_ref(E, addend), el);
+    E->group = NULL;
+  }
+  em_line(E, ind + 2, "%s = %s;\n", dst, val);
+  em_line(E, ind + 1, "}\n");
+}
+
+/* The reverse: value x (layout_frag) into the tiles `acc`. */
+static void layout_to_frag(Emitter *E, const SgPlan *p, int x, const char *acc, int ind) {
+  const char *TA = em_tname(E, p->dacc);
+  em_line(E, ind, "for (uint t = 0; t < %du; ++t)\n", p->TM * p->TN);
+  em_line(E, ind + 1, "for (uint e = 0; e < 2u; ++e) {\n");
+  em_line(E, ind + 2, "uint k = t * 2u + e;\n");
+  E->group = E->f->ins.v[x].layout;
+  const char *v = em_ref(E, x);
+  E->group = NULL;
+  em_line(E, ind + 2, "%s[t].thread_elements()[e] = TM_SGM_PUSH(%s(%s), tm_tid %% 32u);\n", acc, TA, v);
+  em_line(E, ind + 1, "}\n");
+}
+
+/* Whether A (operand 0 of the dot) can be taken from registers: in
+ * layout_frag, whose tile rows are the result's. */
+static bool a_in_frag(Emitter *E, const Ins *in, const SgPlan *p) {
+  const Ins *ai = &E->f->ins.v[in->args[0]];
+  return p->frag && layout_is_frag(ai->layout, E->f->num_warps);
+}
+
+/* The SIMD-group's A fragments of step kk of chunk k0 from A's registers
+ * (layout_frag: slot (i * K / 8 + column tile) * 2 + e). */
+static void frag_a(Emitter *E, const Ins *in, const SgPlan *p, int ind) {
+  const Ins *ai = &E->f->ins.v[in->args[0]];
+  int KT = ai->ty.shape[1] / 8;
+  const char *TI = em_tname(E, (tm_dtype)ai->ty.dt);
+  E->group = ai->layout;
+  const char *v = em_ref(E, in->args[0]);
+  E->group = NULL;
+  if (p->pair) {
+    em_line(E, ind, "tm_mma_a16<%s> tm_a[%d];\n", TI, p->TM / 2);
+    em_line(E, ind, "for (uint i = 0; i < %du; ++i) {\n", p->TM / 2);
+    em_line(E, ind + 1, "uint k = (2u * i * %du + (uint(k0) + kk) / 8u) * 2u;\n", KT);
+    em_line(E, ind + 1, "%s tm_x0 = %s;\n", TI, v);
+    em_line(E, ind + 1, "k += 1u;\n");
+    em_line(E, ind + 1, "%s tm_x1 = %s;\n", TI, v);
+    em_line(E, ind + 1, "k += %du;\n", 2 * KT - 1);
+    em_line(E, ind + 1, "%s tm_x2 = %s;\n", TI, v);
+    em_line(E, ind + 1, "k += 1u;\n");
+    em_line(E, ind + 1, "tm_mma_set_a16(tm_a[i], tm_x0, tm_x1, tm_x2, %s(%s));\n", TI, v);
+    em_line(E, ind, "}\n");
+    return;
+  }
+  em_line(E, ind, "simdgroup_matrix<%s, 8, 8> tm_a[%d];\n", TI, p->TM);
+  em_line(E, ind, "for (uint i = 0; i < %du; ++i)\n", p->TM);
+  em_line(E, ind + 1, "for (uint e = 0; e < 2u; ++e) {\n");
+  em_line(E, ind + 2, "uint k = (i * %du + (uint(k0) + kk) / 8u) * 2u + e;\n", KT);
+  if (ai->ty.dt == TM_BF16) /* Metal has no simd_shuffle of bfloat: through float, exactly */
+    em_line(E, ind + 2, "tm_a[i].thread_elements()[e] = %s(TM_SGM_PUSH(float(%s), tm_tid %% 32u));\n", TI, v);
+  else
+    em_line(E, ind + 2, "tm_a[i].thread_elements()[e] = TM_SGM_PUSH(%s(%s), tm_tid %% 32u);\n", TI, v);
+  em_line(E, ind + 1, "}\n");
 }
 
 /* Idle SIMD-groups (more of them than tiles) skip the matrix work, never a barrier. */
@@ -241,9 +349,10 @@ static void layout_to_stripe(Emitter *E, tm_dtype dacc, int rs, int M, int N, in
 static void tiles_stripe(Emitter *E, const SgPlan *p, int M, int N, const char *op, const char *acc, const char *smC, int ind) {
   int rs = p->rs;
   em_line(E, ind, "%sfor (uint i = 0; i < %du; ++i)\n", sg_busy(E, p), p->TM);
-  if (rs < M) em_line(E, ind + 1, "if (tm_r + i * 8u >= r0 && tm_r + i * 8u < r0 + %du)\n", rs);
-  em_line(E, ind + 1 + (rs < M), "for (uint j = 0; j < %du; ++j) %s(%s[i * %du + j], %s + ((tm_r + i * 8u%s) * %du + tm_c + j * 8u), %d);\n",
-       p->TN, op, acc, p->TN, smC, rs < M ? " - r0" : "", N, N);
+  const char *row = tile_row(E, p, "i");
+  if (rs < M) em_line(E, ind + 1, "if (%s >= r0 && %s < r0 + %du)\n", row, row, rs);
+  em_line(E, ind + 1 + (rs < M), "for (uint j = 0; j < %du; ++j) %s(%s[i * %du + j], %s + ((%s%s) * %du + tm_c + j * 8u), %d);\n",
+       p->TN, op, acc, p->TN, smC, row, rs < M ? " - r0" : "", N, N);
   em_barrier(E, ind);
 }
 
@@ -337,6 +446,17 @@ static void mm_to_layout(Emitter *E, int id, const SgPlan *p, const char *acc, L
 
 static void pp(Emitter *E, const char *directive) { buf_printf(&E->out, "%s\n", directive); }
 
+/* The row scale r of a carried dot's acc * r[:, None] where each lane holds
+ * its tile rows' r in registers (r in layout_frag's family, one slot per
+ * tile row): r's id, else -1. */
+static int rreg_of(Emitter *E, const Ins *in, const SgPlan *p) {
+  int id = (int)(in - E->f->ins.v);
+  if (!E->sg_scale[id] || !p->frag) return -1;
+  Layout *L = E->f->ins.v[E->sg_scale[id] - 1].layout;
+  if (!layout_same_family(L, in->layout) || L->rank != 2 || L->dims[0] != 0 || L->dims[1] != 1 || L->per_thread != p->TM) return -1;
+  return E->sg_scale[id] - 1;
+}
+
 /* tl.dot on simdgroup matrices (see the header). Names: tm_w the SIMD-group,
  * (tm_r, tm_c) its first output row and column, tm_acc its TM x TN tiles (or
  * the loop's carried matrices, E->sg_acc); with the matmul2d variant, tm_acc
@@ -348,17 +468,30 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   int TM = p->TM, TN = p->TN, active = p->WM * p->WN, nw = E->f->num_warps;
   tm_dtype din = (tm_dtype)ai->ty.dt;
   int kcp = kc + p->pad, Np = N + p->pad; /* the staged rows' pitches (B's: kcp when transposed) */
-  const char *smA = sg_staging(E, in, p);
+  const char *qa = E->sg_afrag[id]; /* A's fragments, loaded before the loop (em_dot_hoist_a) */
+  bool areg = !qa && a_in_frag(E, in, p); /* or from A's registers */
+  int boff;                               /* where B's staged chunk starts */
+  const char *smA = sg_staging(E, in, p, !qa && !areg, &boff);
   const char *T = em_tname(E, (tm_dtype)in->ty.dt), *TA = em_tname(E, p->dacc), *TI = em_tname(E, din);
   const char *carried = E->sg_acc ? E->sg_acc[id] : NULL, *acc = carried ? carried : "tm_acc";
   in->path = (carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP) | (p->mm ? DOT_MATMUL2D : 0);
-  in->note = arena_printf(&E->c->arena, "A %dx%d and B %dx%d staged row-major in threadgroup memory%s, K in chunks of %d; "
-                          "accumulator tiles: %dx%d of 8x8 per SIMD-group on a %dx%d grid of SIMD-groups (%d of %d)%s",
-                          M, kc, kc, N, p->bt ? " (B transposed, as its threads hold it)" : "", kc, TM, TN, p->WM, p->WN, active, nw,
-                          carried && E->sg_scale[id] ? "; the carried matrices' rows scaled in place by r (acc * r[:, None]); to the "
-                                                       "blocked layout once, after the loop"
-                          : carried ? "; to the blocked layout once, after the loop"
-                                  : "; to the blocked layout through threadgroup memory, where acc is added");
+  Arena *ar = &E->c->arena;
+  const char *ops = qa ? arena_printf(ar, "A's fragments loaded once, before the loop; B %dx%d staged row-major in threadgroup memory%s",
+                                      kc, N, p->bt ? " (B transposed, as its threads hold it)" : "")
+                    : areg ? arena_printf(ar, "A %dx%d from its registers (the matrices' layout), B %dx%d staged row-major in threadgroup memory%s",
+                                        M, K, kc, N, p->bt ? " (B transposed, as its threads hold it)" : "")
+                         : arena_printf(ar, "A %dx%d and B %dx%d staged row-major in threadgroup memory%s", M, kc, kc, N,
+                                        p->bt ? " (B transposed, as its threads hold it)" : "");
+  const char *to = p->frag ? "the matrices' layout in registers" : "the blocked layout";
+  in->note = arena_printf(ar, "%s, K in chunks of %d; accumulator tiles: %dx%d of 8x8 per SIMD-group on a %dx%d grid of SIMD-groups (%d of %d)%s; %s",
+                          ops, kc, TM, TN, p->WM, p->WN, active, nw,
+                          p->frag ? arena_printf(ar, ", its tile rows %d apart", p->rstep) : "",
+                          carried && E->sg_scale[id]
+                              ? arena_printf(ar, "the carried matrices' rows scaled in place by r (acc * r[:, None]%s); to %s once, after the loop",
+                                             rreg_of(E, in, p) >= 0 ? ", r from registers" : "", to)
+                          : carried ? arena_printf(ar, "to %s once, after the loop", to)
+                                    : p->frag ? arena_printf(ar, "to %s, where acc is added", to)
+                                              : "to the blocked layout through threadgroup memory, where acc is added");
   E->uses_tid = true;
   E->uses_barrier = true; /* simdgroup matrix operations are SIMD-group collectives */
   em_line(E, ind, "// tl.dot: %ssimdgroup_matrix 8x8, %d tiles per SIMD-group (%dx%d; %d of %d SIMD-groups), K in chunks of %d%s\n",
@@ -380,11 +513,12 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     if (p->mm) pp(E, "#endif");
   }
   const char *rsm = NULL; /* acc * r[:, None] (row_scaled): r's M rows in threadgroup memory */
-  if (carried && E->sg_scale[id]) {
+  int rreg = carried ? rreg_of(E, in, p) : -1; /* or r in registers (layout_frag's rows) */
+  if (carried && E->sg_scale[id] && rreg < 0) {
     int r = E->sg_scale[id] - 1;
     Layout *L = E->f->ins.v[r].layout;
     if (p->dacc == din) { /* one array with the staged operands: after them */
-      int staged = M * kcp + (p->bt ? N * kcp : kc * Np);
+      int staged = boff + (p->bt ? N * kcp : kc * Np);
       em_smem(E, din, staged + M);
       rsm = arena_printf(&E->c->arena, "(%s + %d)", smA, staged);
     } else {
@@ -400,17 +534,30 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     em_line(E, ind, "}\n");
   }
   em_line(E, ind, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
-  const char *qa = E->sg_afrag[id]; /* A's fragments, loaded before the loop (em_dot_hoist_a) */
-  if (!qa) stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, false, ind + 1);
-  stage_chunk(E, in->args[1], 0, kc, "k0", smA, M * kcp, p->bt ? kcp : Np, p->bt, ind + 1);
+  if (!qa && !areg) stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, false, ind + 1);
+  stage_chunk(E, in->args[1], 0, kc, "k0", smA, boff, p->bt ? kcp : Np, p->bt, ind + 1);
   /* where B's 8x8 tile j of step kk starts, and its pitch */
-  const char *bat = p->bt ? arena_printf(&E->c->arena, "%du + (tm_c + j * 8u) * %du + kk", M * kcp, kcp)
-                          : arena_printf(&E->c->arena, "%du + kk * %du + tm_c + j * 8u", M * kcp, Np);
+  const char *bat = p->bt ? arena_printf(&E->c->arena, "%du + (tm_c + j * 8u) * %du + kk", boff, kcp)
+                          : arena_printf(&E->c->arena, "%du + kk * %du + tm_c + j * 8u", boff, Np);
   int bpitch = p->bt ? kcp : Np;
   em_barrier(E, ind + 1);
   if (rsm) { /* before the first chunk's products: (acc * r[:, None]) + a @ b */
     em_line(E, ind + 1, "if (k0 == 0) %sfor (uint i = 0; i < %du; ++i) {\n", sg_busy(E, p), TM);
-    em_line(E, ind + 2, "%s tm_f = %s[tm_r + i * 8u + TM_SGM_ROW(tm_tid %% 32u)];\n", TA, rsm);
+    em_line(E, ind + 2, "%s tm_f = %s[%s + TM_SGM_ROW(tm_tid %% 32u)];\n", TA, rsm, tile_row(E, p, "i"));
+    em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) {\n", TN);
+    em_line(E, ind + 3, "%s[i * %du + j].thread_elements()[0] *= tm_f;\n", acc, TN);
+    em_line(E, ind + 3, "%s[i * %du + j].thread_elements()[1] *= tm_f;\n", acc, TN);
+    em_line(E, ind + 2, "}\n");
+    em_line(E, ind + 1, "}\n");
+  }
+  if (rreg >= 0) { /* before the first chunk's products, each lane its rows' r from the layout's lanes */
+    Layout *L = E->f->ins.v[rreg].layout;
+    em_line(E, ind + 1, "if (k0 == 0) for (uint i = 0; i < %du; ++i) {\n", TM);
+    em_line(E, ind + 2, "uint k = i;\n");
+    E->group = L;
+    const char *rv = em_ref(E, rreg);
+    E->group = NULL;
+    em_line(E, ind + 2, "%s tm_f = TM_SGM_PUSH(%s(%s), tm_tid %% 32u);\n", TA, TA, rv);
     em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) {\n", TN);
     em_line(E, ind + 3, "%s[i * %du + j].thread_elements()[0] *= tm_f;\n", acc, TN);
     em_line(E, ind + 3, "%s[i * %du + j].thread_elements()[1] *= tm_f;\n", acc, TN);
@@ -424,10 +571,11 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   }
   em_line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", sg_busy(E, p), kc);
   if (p->pair) { /* A as 16x8 fragments (tile rows 2i and 2i + 1), B as 8x8 ones */
-    if (!qa) {
+    if (areg) {
+      frag_a(E, in, p, ind + 2);
+    } else if (!qa) {
       em_line(E, ind + 2, "tm_mma_a16<%s> tm_a[%d];\n", TI, TM / 2);
-      em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) tm_mma_load_a16(tm_a[i], %s + ((tm_r + i * 16u) * %du + kk), %d);\n", TM / 2,
-              smA, kcp, kcp);
+      em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) %s;\n", TM / 2, load_a(E, p, "tm_a[i]", smA, kcp));
     }
     em_line(E, ind + 2, "tm_mma_b8<%s> tm_b[%d];\n", TI, TN);
     em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) tm_mma_load_b8%s(tm_b[j], %s + (%s), %d);\n", TN, p->bt ? "t" : "", smA, bat,
@@ -436,9 +584,11 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) tm_mma_16x8(%s[2u * i * %du + j], %s[(2u * i + 1u) * %du + j], %s, tm_b[j]);\n",
             TN, acc, TN, acc, TN, qa ? arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / 8u][i]", qa) : "tm_a[i]");
   } else {
-    if (!qa) {
+    if (areg) {
+      frag_a(E, in, p, ind + 2);
+    } else if (!qa) {
       em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d];\n", TI, TM);
-      em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) simdgroup_load(tm_a[i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n", TM, smA, kcp, kcp);
+      em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) %s;\n", TM, load_a(E, p, "tm_a[i]", smA, kcp));
     }
     em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_b[%d];\n", TI, TN);
     em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], %s + (%s), %d%s);\n", TN, smA, bat, bpitch,
@@ -458,7 +608,8 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
       mm_to_layout(E, id, p, "tm_acc", in->layout, dst, in->args[2], ind);
       pp(E, "#else");
     }
-    tiles_to_layout(E, p, M, N, "tm_acc", em_smem(E, p->dacc, p->rs * N), in->layout, dst, in->args[2], (tm_dtype)in->ty.dt, ind);
+    if (p->frag) frag_to_layout(E, p, "tm_acc", in->layout, dst, in->args[2], (tm_dtype)in->ty.dt, ind);
+    else tiles_to_layout(E, p, M, N, "tm_acc", em_smem(E, p->dacc, p->rs * N), in->layout, dst, in->args[2], (tm_dtype)in->ty.dt, ind);
     if (p->mm) pp(E, "#endif");
     E->in_array[id] = true;
   }
@@ -503,7 +654,8 @@ void em_dot_hoist_a(Emitter *E, int op, int ind) {
     const char *TI = em_tname(E, din), *qa = arena_printf(&E->c->arena, "tm_qa%d", id);
     int saved = E->cur;
     E->cur = id; /* the scratch is the dot's */
-    const char *smA = sg_staging(E, in, &p);
+    int boff;
+    const char *smA = sg_staging(E, in, &p, true, &boff);
     em_line(E, ind, "// tl.dot @%d: A is the same on every iteration: staged and loaded into fragments once, here\n", in->line);
     if (p.pair) em_line(E, ind, "tm_mma_a16<%s> %s[%d][%d];\n", TI, qa, K / 8, p.TM / 2);
     else em_line(E, ind, "simdgroup_matrix<%s, 8, 8> %s[%d][%d];\n", TI, qa, K / 8, p.TM);
@@ -513,12 +665,8 @@ void em_dot_hoist_a(Emitter *E, int op, int ind) {
     stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, false, ind + 2);
     em_barrier(E, ind + 2);
     em_line(E, ind + 2, "%sfor (uint kk = 0; kk < %du; kk += 8u)\n", sg_busy(E, &p), kc);
-    if (p.pair)
-      em_line(E, ind + 3, "for (uint i = 0; i < %du; ++i) tm_mma_load_a16(%s[(uint(k0) + kk) / 8u][i], %s + ((tm_r + i * 16u) * %du + kk), %d);\n",
-              p.TM / 2, qa, smA, kcp, kcp);
-    else
-      em_line(E, ind + 3, "for (uint i = 0; i < %du; ++i) simdgroup_load(%s[(uint(k0) + kk) / 8u][i], %s + ((tm_r + i * 8u) * %du + kk), %d);\n",
-              p.TM, qa, smA, kcp, kcp);
+    em_line(E, ind + 3, "for (uint i = 0; i < %du; ++i) %s;\n", p.pair ? p.TM / 2 : p.TM,
+            load_a(E, &p, arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / 8u][i]", qa), smA, kcp));
     em_barrier(E, ind + 2);
     em_line(E, ind + 1, "}\n");
     em_line(E, ind, "}\n");
@@ -667,7 +815,8 @@ void em_dot_carry_in(Emitter *E, int op, int i, int dot, int ind) {
   } else {
     em_line(E, ind, "{\n");
     sg_place(E, &p, ind + 1);
-    layout_to_tiles(E, &p, M, N, init, acc, em_smem(E, p.dacc, p.rs * N), ind + 1);
+    if (p.frag && layout_is_frag(f->ins.v[init].layout, f->num_warps)) layout_to_frag(E, &p, init, acc, ind + 1);
+    else layout_to_tiles(E, &p, M, N, init, acc, em_smem(E, p.dacc, p.rs * N), ind + 1);
     em_line(E, ind, "}\n");
   }
   if (p.mm) pp(E, "#endif");
@@ -692,7 +841,8 @@ void em_dot_carry_out(Emitter *E, int op, int i, int dot, int ind) {
   }
   em_line(E, ind, "{\n");
   sg_place(E, &p, ind + 1);
-  tiles_to_layout(E, &p, M, N, acc, em_smem(E, p.dacc, p.rs * N), R, dst, -1, (tm_dtype)in->ty.dt, ind + 1);
+  if (p.frag && layout_is_frag(R, f->num_warps)) frag_to_layout(E, &p, acc, R, dst, -1, (tm_dtype)in->ty.dt, ind + 1);
+  else tiles_to_layout(E, &p, M, N, acc, em_smem(E, p.dacc, p.rs * N), R, dst, -1, (tm_dtype)in->ty.dt, ind + 1);
   em_line(E, ind, "}\n");
   if (p.mm) pp(E, "#endif");
 }

@@ -72,6 +72,37 @@ Layout *layout_blocked_along(Ctx *c, int rank, const int32_t *shape, int num_war
   return layout_in(c, &f, rank, dims, shape);
 }
 
+/* The family of tl.dot's 8x8 matrix tiles (emit_dot.c, a plan with `frag`):
+ * per tile, 8 lanes down the rows and 4 across the columns, two neighbouring
+ * columns a thread; the SIMD-groups stacked down the rows, each holding
+ * every column, the tiles of a value repeating down the rows every 8 *
+ * num_warps and along the columns every 8.
+ *
+ *            cols 0-1  2-3  4-5  6-7        rows 0-7: SIMD-group 0, 8-15: 1, ...
+ *   row 0       0    1    2    3  (lanes)   rows 8 * num_warps on: SIMD-group 0
+ *   row 1       4    5    6    7            again (the thread's next slots)
+ *   ...
+ *
+ * which is the element layout of PTX's mma.sync fragments (the CUDA
+ * dialect's simdgroup_matrix) and, up to a fixed permutation of the lanes
+ * (TM_SGM_PULL / TM_SGM_PUSH), of Metal's simdgroup_matrix thread_elements().
+ * Values in it reach and leave the matrices through registers. */
+Layout *layout_frag(Ctx *c, int num_warps) {
+  Layout f = {.prank = 2};
+  f.spt[0] = 1, f.spt[1] = 2;
+  f.tpw[0] = 8, f.tpw[1] = 4;
+  f.wpc[0] = num_warps, f.wpc[1] = 1;
+  f.order[0] = 1, f.order[1] = 0;
+  int dims[2] = {0, 1};
+  int32_t shape[2] = {8 * num_warps, 8};
+  return layout_in(c, &f, 2, dims, shape);
+}
+
+bool layout_is_frag(const Layout *l, int num_warps) {
+  return l && l->prank == 2 && l->rank == 2 && l->dims[0] == 0 && l->dims[1] == 1 && !l->replicated && l->order[0] == 1 &&
+         l->spt[0] == 1 && l->spt[1] == 2 && l->tpw[0] == 8 && l->tpw[1] == 4 && l->wpc[0] == num_warps && l->wpc[1] == 1;
+}
+
 Layout *layout_in(Ctx *c, const Layout *fam, int rank, const int *dims, const int32_t *shape) {
   Layout *l = arena_alloc(&c->arena, sizeof(Layout));
   l->prank = fam->prank;
@@ -161,6 +192,7 @@ typedef struct Assign {
   int *cls;         /* union-find over values that must share a layout */
   int **hint;       /* per class: parent dims of the value dims, or NULL */
   int vec;          /* elements per thread the family wanted along its fastest dim */
+  bool frag;        /* the family is layout_frag's */
 } Assign;
 
 static int find(Assign *A, int x) {
@@ -385,6 +417,21 @@ static bool feeds_only_dots(Fn *f, int id) {
   return used;
 }
 
+/* The same, through tl.trans / tl.permute views that feed only tl.dot. */
+static bool feeds_only_dots_via_views(Fn *f, int id) {
+  bool used = false;
+  for (int j = 0; j < f->ins.n; j++) {
+    Ins *u = &f->ins.v[j];
+    for (int k = 0; k < u->nargs; k++) {
+      if (u->args[k] != id) continue;
+      bool view = u->op == O_SHUFFLE && u->aux == SH_PERMUTE && !u->ty.ptr && feeds_only_dots(f, j);
+      if (!view && (u->op != O_DOT || k > 1)) return false;
+      used = true;
+    }
+  }
+  return used;
+}
+
 static bool tied(Assign *A, int id) {
   for (int j = 0; j < A->f->ins.n; j++)
     if (j != id && find(A, j) == find(A, id)) return true;
@@ -398,8 +445,10 @@ static bool tied(Assign *A, int id) {
  *    vector where alignment allows; the data goes through threadgroup memory
  *    once (a stored value before, a loaded one after);
  *  - a load feeding only tl.dot whose tile is smaller than the family's (the
- *    family would replicate it, and move no vectors): a layout built for the
- *    tile, at no cost, since tl.dot reads its operands from any layout.
+ *    family would replicate it, and move no vectors), or any load feeding
+ *    only tl.dot (directly or through tl.trans) when the family is the
+ *    matrices' (two elements a thread along the rows): a layout built for
+ *    the tile, at no cost, since tl.dot reads its operands from any layout.
  * Pointers and masks are recomputed in the new layout, so only where they
  * can be; a loop-carried load keeps the loop's layout. */
 static void access_layouts(Assign *A) {
@@ -420,7 +469,8 @@ static void access_layouts(Assign *A) {
     int bytes = tm_dtype_bytes((tm_dtype)p->ty.dt);
     int fastest = -1, vec = A->vec;
     if (axis_contig_along(f, in->args[0], R - 1, &div) >= 2) { /* along the rows */
-      if (R != 2 || vec < 2 || !in->layout->replicated || in->op != O_LOAD || !feeds_only_dots(f, id)) continue;
+      if (R != 2 || vec < 2 || in->op != O_LOAD) continue;
+      if (!(in->layout->replicated && feeds_only_dots(f, id)) && !(A->frag && feeds_only_dots_via_views(f, id))) continue;
       fastest = R - 1;
     } else {
       /* along another dim (a transpose, a column-major tensor, a permuted
@@ -488,6 +538,35 @@ static void drop_unused(Fn *f) {
   free(uses);
 }
 
+/* Whether the kernel's family should be the matrices' (layout_frag): a
+ * rank-2 kernel whose tl.dot takes the simdgroup_matrix path with tiles that
+ * fill whole 8-row bands of every SIMD-group (two bands a SIMD-group where
+ * the target multiplies 16x8 A tiles), and which reduces rank-2 values along
+ * their rows (flash attention's scores: max and sum of each row, then the
+ * probabilities fed to the next dot). Its dot results then reach the
+ * reductions and the next dot's A operand in registers, where the blocked
+ * family takes them through threadgroup memory. emit_dot.c sg_plan keeps
+ * the rest of the conditions; a dot it refuses still works from this family
+ * (through threadgroup memory, as from any layout). */
+static bool want_frag(Ctx *c, Fn *f, int R) {
+  const tm_target *t = c->target;
+  int nw = f->num_warps, band = t->has_mma_16x8 ? 16 : 8;
+  if (R != 2 || !t->has_simdgroup_matrix || c->opt == TM_OPT_NONE) return false;
+  bool dot = false, rows = false;
+  for (int i = 0; i < f->ins.n; i++) {
+    Ins *in = &f->ins.v[i];
+    if (in->op == O_REDUCE && in->aux == 1 && f->ins.v[in->args[0]].ty.rank == 2) rows = true;
+    if (in->op != O_DOT || in->ty.rank != 2) continue;
+    Ins *a = &f->ins.v[in->args[0]], *b = &f->ins.v[in->args[1]];
+    tm_dtype din = (tm_dtype)a->ty.dt, dout = (tm_dtype)in->ty.dt;
+    if (a->ty.dt != b->ty.dt || !(din == TM_F32 || din == TM_F16 || (din == TM_BF16 && t->has_bfloat))) continue;
+    if (!(dout == TM_F32 || (dout == TM_F16 && din == TM_F16))) continue;
+    int M = in->ty.shape[0], N = in->ty.shape[1], K = a->ty.shape[1];
+    if (M % (band * nw) == 0 && N % 8 == 0 && K % 8 == 0) dot = true;
+  }
+  return dot && rows;
+}
+
 void layout_assign(Ctx *c, Fn *f) {
   int R = 0, best = -1;
   int64_t best_numel = 0;
@@ -520,7 +599,8 @@ void layout_assign(Ctx *c, Fn *f) {
     if (vec > 8) vec = 8;
     if (vec < 1) vec = 1;
   }
-  A.family = layout_blocked(c, R, bt.shape, f->num_warps, vec);
+  A.frag = want_frag(c, f, R);
+  A.family = A.frag ? layout_frag(c, f->num_warps) : layout_blocked(c, R, bt.shape, f->num_warps, vec);
   A.cls = arena_alloc(&c->arena, sizeof(int) * (size_t)f->ins.n);
   A.hint = arena_alloc(&c->arena, sizeof(int *) * (size_t)f->ins.n);
   for (int i = 0; i < f->ins.n; i++) A.cls[i] = i;

@@ -40,6 +40,12 @@
  *                holds (thread_elements(): the row and two neighbouring columns).
  *                Apple leaves the mapping unspecified; this is the one MLX relies
  *                on and the emulator implements; the CUDA prelude gives its own.
+ *   TM_SGM_PULL  x from the lane whose thread_elements() hold what lane `lane`
+ *                holds in layout_frag's tile (row lane / 4, columns 2 * (lane %
+ *                4) and + 1): a tile's elements to that layout; TM_SGM_PUSH the
+ *                way back (each lane takes the layout's elements of its own
+ *                row and columns). Shuffles here; nothing in the CUDA prelude,
+ *                whose tiles are in that layout already.
  *   tm_shfl_xor2 two vectors shuffled by the same xor mask (two shuffles on a
  *                GPU); the emulator's shim defines it first, as one exchange
  *                of both (a SIMD-group rendezvous less).
@@ -67,6 +73,10 @@ const char tm_common_prelude[] =
         "#endif\n"
         "#ifndef TM_SGM_ROW\n"
         "#define TM_SGM_ROW(lane) (4u * ((lane) >> 4 & 1u) + 2u * ((lane) >> 2 & 1u) + ((lane) >> 1 & 1u))\n"
+        "#endif\n"
+        "#ifndef TM_SGM_PULL\n"
+        "#define TM_SGM_PULL(x, lane) simd_shuffle((x), ushort(((lane) & 17u) | ((lane) >> 1 & 1u) << 3 | ((lane) >> 3 & 1u) << 2 | ((lane) >> 2 & 1u) << 1))\n"
+        "#define TM_SGM_PUSH(x, lane) simd_shuffle((x), ushort(((lane) & 17u) | ((lane) >> 2 & 1u) << 3 | ((lane) >> 1 & 1u) << 2 | ((lane) >> 3 & 1u) << 1))\n"
         "#endif\n"
         "#ifndef TM_POLL\n"
         "#define TM_POLL(line)\n"

@@ -428,6 +428,10 @@ Layout *layout_blocked(Ctx *c, int rank, const int32_t *shape, int num_warps, in
 /* The same with `fastest` as the dim whose elements are adjacent in a thread. */
 Layout *layout_blocked_along(Ctx *c, int rank, const int32_t *shape, int num_warps, int vec, int fastest);
 Layout *layout_in(Ctx *c, const Layout *family, int rank, const int *dims, const int32_t *shape);
+/* The family of tl.dot's matrix tiles (layout.c), and whether l is a whole
+ * rank-2 value of it */
+Layout *layout_frag(Ctx *c, int num_warps);
+bool layout_is_frag(const Layout *l, int num_warps);
 /* Which element slot `slot` of thread (lane, warp) holds; *dup set when the
  * element is a duplicate of one held by a lower thread. */
 void layout_coords(const Layout *l, int lane, int warp, int slot, int *coords, bool *dup);

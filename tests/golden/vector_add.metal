@@ -20,6 +20,10 @@ template <typename V> inline void tm_shfl_xor2(thread V &a, thread V &b, ushort 
 #ifndef TM_SGM_ROW
 #define TM_SGM_ROW(lane) (4u * ((lane) >> 4 & 1u) + 2u * ((lane) >> 2 & 1u) + ((lane) >> 1 & 1u))
 #endif
+#ifndef TM_SGM_PULL
+#define TM_SGM_PULL(x, lane) simd_shuffle((x), ushort(((lane) & 17u) | ((lane) >> 1 & 1u) << 3 | ((lane) >> 3 & 1u) << 2 | ((lane) >> 2 & 1u) << 1))
+#define TM_SGM_PUSH(x, lane) simd_shuffle((x), ushort(((lane) & 17u) | ((lane) >> 2 & 1u) << 3 | ((lane) >> 1 & 1u) << 2 | ((lane) >> 3 & 1u) << 1))
+#endif
 #ifndef TM_POLL
 #define TM_POLL(line)
 #endif

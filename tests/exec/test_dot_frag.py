@@ -1,0 +1,243 @@
+"""Dot results in the matrices' own layout (layout.c layout_frag, emit_dot.c
+`frag`): in a kernel that reduces a dot's result along its rows (flash
+attention's max and sum of each row of scores), the whole kernel's family is
+the 8x8 tiles' element layout, so the scores reach the reductions, the row
+scale reaches the carried accumulator and the probabilities reach the next
+dot's A operand in registers instead of through threadgroup memory.
+
+The results run where tl.dot takes the simdgroup_matrix path: the M3-Max and
+M5 subprocesses of test_dot_simdgroup.py::test_dot_suites_on_simdgroup_path
+(Metal's thread_elements() order, reached by shuffles) and the GPU proxy's
+cuda targets (the mma.sync fragments, the layout itself). References are
+float64; the exact cases use small integers, whose every product and partial
+sum is exact in float32, so any order of summation must give their bits."""
+import math
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+
+import triton_metal as triton
+import triton_metal.language as tl
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+CLI = ROOT / "build" / "triton-metal"
+HW = os.environ.get("TRITON_METAL_HW", "")
+INNER = HW in ("M3-Max", "M5") or HW.startswith("cuda")
+inner = pytest.mark.skipif(not INNER, reason="runs in the M3-Max subprocess of test_dot_suites_on_simdgroup_path")
+
+
+@triton.jit
+def attn_fwd(q_ptr, k_ptr, v_ptr, o_ptr, sm_scale, stride_h, stride_n, N_CTX, CAUSAL: tl.constexpr,
+             BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, HEAD_DIM: tl.constexpr):
+    start_m = tl.program_id(0) * BLOCK_M
+    head = tl.program_id(1) * stride_h
+    offs_m = start_m + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, HEAD_DIM)
+    q = tl.load(q_ptr + head + offs_m[:, None] * stride_n + offs_d[None, :], mask=offs_m[:, None] < N_CTX, other=0.0)
+    qk_scale = sm_scale * 1.4426950408889634
+    m_i = tl.full((BLOCK_M,), -float("inf"), dtype=tl.float32)
+    l_i = tl.zeros((BLOCK_M,), dtype=tl.float32)
+    acc = tl.zeros((BLOCK_M, HEAD_DIM), dtype=tl.float32)
+    hi = tl.minimum(start_m + BLOCK_M, N_CTX) if CAUSAL else N_CTX
+    for start_n in range(0, hi, BLOCK_N):
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        kv = head + offs_n[:, None] * stride_n + offs_d[None, :]
+        k = tl.load(k_ptr + kv, mask=offs_n[:, None] < N_CTX, other=0.0)
+        v = tl.load(v_ptr + kv, mask=offs_n[:, None] < N_CTX, other=0.0)
+        s = tl.dot(q, tl.trans(k)) * qk_scale
+        keep = offs_n[None, :] < N_CTX
+        if CAUSAL:
+            keep = keep & (offs_m[:, None] >= offs_n[None, :])
+        s = tl.where(keep, s, -float("inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        p = tl.math.exp2(s - m_new[:, None])
+        alpha = tl.math.exp2(m_i - m_new)
+        l_i = l_i * alpha + tl.sum(p, 1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    tl.store(o_ptr + head + offs_m[:, None] * stride_n + offs_d[None, :], (acc / l_i[:, None]).to(o_ptr.dtype.element_ty),
+             mask=offs_m[:, None] < N_CTX)
+
+
+@triton.jit
+def dot_epilogue(a_ptr, b_ptr, c_ptr, b2_ptr, s_ptr, rmax_ptr, csum_ptr, t_ptr, M: tl.constexpr, N: tl.constexpr,
+                 K: tl.constexpr, N2: tl.constexpr):
+    """One dot with an acc operand (added in registers), its rows reduced, its
+    columns reduced, stored, and fed as A to a second dot."""
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, K)
+    r2 = tl.arange(0, N2)
+    a = tl.load(a_ptr + rm[:, None] * K + rk[None, :])
+    b = tl.load(b_ptr + rk[:, None] * N + rn[None, :])
+    c = tl.load(c_ptr + rm[:, None] * N + rn[None, :])
+    s = tl.dot(a, b, c)
+    tl.store(s_ptr + rm[:, None] * N + rn[None, :], s)
+    tl.store(rmax_ptr + rm, tl.max(s, 1))
+    tl.store(csum_ptr + rn, tl.sum(s, 0))
+    b2 = tl.load(b2_ptr + rn[:, None] * N2 + r2[None, :])
+    t = tl.dot(s.to(b2.dtype), b2)
+    tl.store(t_ptr + rm[:, None] * N2 + r2[None, :], t)
+
+
+@triton.jit
+def carried_from_memory(a_ptr, b_ptr, c_ptr, r_ptr, init_ptr, out_ptr, side_ptr, STEPS: tl.constexpr, M: tl.constexpr,
+                        N: tl.constexpr, K: tl.constexpr, D: tl.constexpr):
+    """acc loaded (not a splat: it enters the loop's matrices from registers),
+    rescaled by rows each step and accumulating the product of another dot's
+    rows: acc = acc * r[:, None] + (a @ b) @ c; side sums the rows of a @ b."""
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, K)
+    rd = tl.arange(0, D)
+    acc = tl.load(init_ptr + rm[:, None] * D + rd[None, :])
+    side = tl.zeros((M,), dtype=tl.float32)
+    for s in range(STEPS):
+        a = tl.load(a_ptr + s * M * K + rm[:, None] * K + rk[None, :])
+        b = tl.load(b_ptr + s * K * N + rk[:, None] * N + rn[None, :])
+        c = tl.load(c_ptr + s * N * D + rn[:, None] * D + rd[None, :])
+        r = tl.load(r_ptr + s * M + rm)
+        p = tl.dot(a, b)
+        side += tl.sum(p, 1)
+        acc = acc * r[:, None] + tl.dot(p.to(c.dtype), c)
+    tl.store(out_ptr + rm[:, None] * D + rd[None, :], acc)
+    tl.store(side_ptr + rm, side)
+
+
+def attention_reference(q, k, v, causal):
+    q, k, v = (t.astype(np.float64) for t in (q, k, v))
+    s = q @ np.swapaxes(k, 1, 2) / math.sqrt(q.shape[-1])
+    if causal:
+        n = s.shape[-1]
+        s = np.where(np.tril(np.ones((n, n), bool)), s, -np.inf)
+    with np.errstate(invalid="ignore"):
+        p = np.exp(s - s.max(-1, keepdims=True))
+        return (p / p.sum(-1, keepdims=True)) @ v
+
+
+def run_attention(q, k, v, causal, BM, BN, nw):
+    """q, k, v: NumPy arrays, or torch tensors (bfloat16)"""
+    BH, ctx, hd = q.shape
+    o = q.new_zeros(q.shape) if hasattr(q, "new_zeros") else np.zeros_like(q)
+    attn_fwd[(triton.cdiv(ctx, BM), BH)](q, k, v, o, 1 / math.sqrt(hd), hd * ctx, hd, ctx, CAUSAL=causal,
+                                        BLOCK_M=BM, BLOCK_N=BN, HEAD_DIM=hd, num_warps=nw)
+    return o
+
+
+# (heads, context, head dim, BLOCK_M, BLOCK_N, num_warps): contexts that are not multiples of
+# the blocks (masked rows and columns); 8 and 16 rows a SIMD-group; one SIMD-group
+ATTENTION = [(2, 200, 64, 128, 64, 8), (2, 130, 64, 64, 64, 4), (1, 96, 128, 64, 32, 4), (2, 77, 32, 32, 16, 2),
+             (1, 40, 16, 16, 16, 1), (1, 64, 64, 64, 64, 2)]
+
+
+@inner
+@pytest.mark.parametrize("BH,ctx,hd,BM,BN,nw", ATTENTION)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_attention(BH, ctx, hd, BM, BN, nw, causal, dtype, rng):
+    x = [rng.standard_normal((BH, ctx, hd)) for _ in range(3)]
+    if dtype == "bfloat16":
+        torch = pytest.importorskip("torch")
+        t = [torch.from_numpy(a).to(torch.bfloat16) for a in x]
+        o = run_attention(*t, causal, BM, BN, nw).float().numpy().astype(np.float64)
+        want = attention_reference(*(a.float().numpy() for a in t), causal)
+    else:
+        q, k, v = (a.astype(dtype) for a in x)
+        o = run_attention(q, k, v, causal, BM, BN, nw).astype(np.float64)
+        want = attention_reference(q, k, v, causal)
+    tol = {"float16": 2e-3, "bfloat16": 2e-2, "float32": 1e-4}[dtype]
+    np.testing.assert_allclose(o, want, rtol=tol, atol=tol)
+
+
+@inner
+def test_attention_nan_stays_in_its_row(rng):
+    """A NaN in one query row: that row's output is NaN, no other (the row
+    reductions and the row scale never mix rows); a NaN in one key row
+    poisons every output row that sees it, as in the reference."""
+    BH, ctx, hd = 1, 100, 64
+    q, k, v = (rng.standard_normal((BH, ctx, hd)).astype(np.float16) for _ in range(3))
+    q[0, 37, 5] = np.nan
+    o = run_attention(q, k, v, False, 64, 32, 4).astype(np.float64)
+    assert np.isnan(o[0, 37]).all()
+    rest = np.delete(o[0], 37, axis=0)
+    assert np.isfinite(rest).all()
+    np.testing.assert_allclose(rest, np.delete(attention_reference(q, k, v, False)[0], 37, axis=0), rtol=2e-3, atol=2e-3)
+    k[0, 70, 1] = np.nan  # causal: rows before 70 never see key 70
+    q[0, 37, 5] = 0.0
+    o = run_attention(q, k, v, True, 64, 32, 4).astype(np.float64)
+    assert np.isfinite(o[0, :70]).all() and np.isnan(o[0, 70:]).all()
+
+
+@inner
+@pytest.mark.parametrize("M,N,K,N2,nw", [(64, 32, 16, 16, 4), (128, 64, 32, 32, 8), (32, 16, 8, 8, 2), (16, 8, 8, 8, 1)])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_dot_epilogue_exact(M, N, K, N2, nw, dtype, rng):
+    a = rng.integers(-3, 4, (M, K)).astype(dtype)
+    b = rng.integers(-3, 4, (K, N)).astype(dtype)
+    c = rng.integers(-8, 9, (M, N)).astype(np.float32)
+    b2 = rng.integers(-2, 3, (N, N2)).astype(dtype)
+    s, rmax, csum, t = (np.zeros(sh, np.float32) for sh in ((M, N), M, N, (M, N2)))
+    dot_epilogue[(1,)](a, b, c, b2, s, rmax, csum, t, M=M, N=N, K=K, N2=N2, num_warps=nw)
+    want = a.astype(np.float64) @ b.astype(np.float64) + c
+    np.testing.assert_array_equal(s, want)
+    np.testing.assert_array_equal(rmax, want.max(1))
+    np.testing.assert_array_equal(csum, want.sum(0))
+    np.testing.assert_array_equal(t, want.astype(dtype).astype(np.float64) @ b2.astype(np.float64))
+
+
+@inner
+@pytest.mark.parametrize("M,N,K,D,nw", [(64, 32, 16, 32, 4), (128, 64, 32, 64, 8), (32, 16, 16, 8, 2)])
+def test_carried_accumulator_from_memory_exact(M, N, K, D, nw, rng):
+    steps = 3
+    a = rng.integers(-2, 3, (steps, M, K)).astype(np.float16)
+    b = rng.integers(-2, 3, (steps, K, N)).astype(np.float16)
+    c = rng.integers(-2, 3, (steps, N, D)).astype(np.float16)
+    r = rng.choice(np.array([0.5, 1.0, 2.0, -1.0, -0.5], np.float32), (steps, M))
+    init = rng.integers(-8, 9, (M, D)).astype(np.float32)
+    out = np.zeros((M, D), np.float32)
+    side = np.zeros(M, np.float32)
+    carried_from_memory[(1,)](a, b, c, r, init, out, side, STEPS=steps, M=M, N=N, K=K, D=D, num_warps=nw)
+    acc, want_side = init.astype(np.float64), np.zeros(M)
+    for s in range(steps):
+        p = a[s].astype(np.float64) @ b[s].astype(np.float64)
+        want_side += p.sum(1)
+        acc = acc * r[s][:, None] + p @ c[s].astype(np.float64)
+    np.testing.assert_array_equal(out, acc)
+    np.testing.assert_array_equal(side, want_side)
+
+
+# ------------------------------------------------------------------ which path
+
+def explain(target, hd=64, bm=128, nw=8):
+    args = [str(CLI), "explain", __file__, "--kernel", "attn_fwd", "--signature",
+            "*fp16:16,*fp16:16,*fp16:16,*fp16:16,fp32,i32:16,i32:16,i32", "-D", "CAUSAL=0", "-D", f"BLOCK_M={bm}", "-D", "BLOCK_N=64",
+            "-D", f"HEAD_DIM={hd}", "--num-warps", str(nw), "--target", target]
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+@pytest.mark.parametrize("target", ["M3-Max", "M5", "cuda-sm90"])
+def test_attention_keeps_scores_in_the_matrices_layout(target):
+    ex = explain(target)
+    assert "layout family: rank 2, sizePerThread [1, 2], threadsPerWarp [8, 4], warpsPerCTA [8, 1], order [1, 0]" in ex, ex
+    # q @ k.T: its result reaches the layout in registers; p @ v takes p from registers and
+    # rescales the carried accumulator by alpha from registers
+    assert "its tile rows 64 apart; to the matrices' layout in registers, where acc is added" in ex, ex
+    assert "A 128x64 from its registers (the matrices' layout), B 64x64 staged" in ex, ex
+    assert "(acc * r[:, None], r from registers); to the matrices' layout in registers once, after the loop" in ex, ex
+    # no layout conversion through threadgroup memory anywhere in the kernel; the loads of
+    # q, k and v keep 16-byte vectors (a layout of their own: they feed only the dots)
+    assert "layout conversion @" not in ex, ex
+    assert ex.count("vector of 8 (16 bytes)") >= 3, ex
+
+
+def test_blocked_family_where_the_matrices_layout_does_not_apply():
+    # the emulator's own target has no simdgroup_matrix; on M3-Max a block of rows smaller
+    # than 8 rows a SIMD-group keeps the blocked family
+    for ex in (explain("generic"), explain("M3-Max", bm=32, nw=8)):
+        assert "sizePerThread [1, 2], threadsPerWarp [8, 4]" not in ex, ex
+        assert "from its registers" not in ex, ex
