@@ -494,50 +494,65 @@ inline void simdgroup_multiply_accumulate(simdgroup_matrix<TD, C, R> &d, const s
   d.wt = false;
 }
 // The paired form (the target's has_mma_16x8): tl.dot multiplies two 8x8
-// tiles of A stacked (rows 2i and 2i + 1 of its tile grid) by one of B in one
-// mma.sync.m16n8k8, so no half of the unit's work is zeros. The operands come
-// straight from the staged rows in shared memory by ldmatrix: A's 16x8 as two
-// 8x8 matrices (lane 4g + t: rows g and g + 8, columns 2t and 2t + 1, its a0
-// and a1), B's 8x8 transposed (rows 2t and 2t + 1 of column g, its b0). Every
-// lane names one row's address (lanes 0-15 for A, 0-7 for B: the others'
-// are ignored); rows start at 16-byte boundaries (the emitter checks it). The
-// accumulators stay two 8x8 simdgroup_matrix tiles: d0 rows 0-7, d1 rows 8-15.
-template <class T> struct tm_mma_a16 { uint r[2]; };
-template <class T> struct tm_mma_b8 { uint r; };
+// tiles of A stacked (rows 2i and 2i + 1 of its tile grid) and two steps of K
+// at once, by a 16x8 slice of B, in one mma.sync.m16n8k16, so no half of the
+// unit's work is zeros and each instruction does twice an m16n8k8's. The
+// operands come straight from the staged rows in shared memory by ldmatrix:
+// A's 16x16 as four 8x8 matrices (lane 4g + t: rows g and g + 8, columns
+// 2t, 2t + 1 and those + 8: its a0-a3), B's 16x8 transposed (rows 2t, 2t + 1
+// and those + 8 of column g: b0, b1). Every lane names one row's address
+// (lanes 0-15 for a 16-row matrix pair, all 32 for A's four): rows start at
+// 16-byte boundaries (the emitter checks it). The accumulators stay two 8x8
+// simdgroup_matrix tiles: d0 rows 0-7, d1 rows 8-15.
+template <class T> struct tm_mma_a16 { uint r[4]; };
+template <class T> struct tm_mma_b16 { uint r[2]; };
+inline void tm_mma_16816k16(float d[4], const uint a[4], const uint b[2], const float c[4], half) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
+               : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+inline void tm_mma_16816k16(float d[4], const uint a[4], const uint b[2], const float c[4], bfloat) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};\n"
+               : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+}
+// A from 16 staged rows: lanes 0-15 name rows 0-15 at column 0, lanes 16-31 the same rows at column 8.
 template <class T> inline void tm_mma_load_a16(tm_mma_a16<T> &a, const T *src, ulong elements_per_row) {
   uint lane = threadIdx.x % 32u;
-  unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 15u) * elements_per_row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(a.r[0]), "=r"(a.r[1]) : "r"(s) : "memory");
+  unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 15u) * elements_per_row + (lane >> 4) * 8u));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(a.r[0]), "=r"(a.r[1]), "=r"(a.r[2]), "=r"(a.r[3]) : "r"(s) : "memory");
 }
-template <class T> inline void tm_mma_load_b8(tm_mma_b8<T> &b, const T *src, ulong elements_per_row) {
-  uint lane = threadIdx.x % 32u;
-  unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 7u) * elements_per_row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n" : "=r"(b.r) : "r"(s) : "memory");
-}
-// The same A from two 8-row tiles anywhere (lanes 0-7 name lo's rows, 8-15
-// hi's): a SIMD-group's tile rows are 8 * warps apart in layout_frag.
+// The same A from two 8-row tiles anywhere (lanes with bit 3 clear name lo's
+// rows, the others hi's): a SIMD-group's tile rows are 8 * warps apart in layout_frag.
 template <class T> inline void tm_mma_load_a16r(tm_mma_a16<T> &a, const T *lo, const T *hi, ulong elements_per_row) {
   uint lane = threadIdx.x % 32u;
-  unsigned s = unsigned(__cvta_generic_to_shared((lane & 8u ? hi : lo) + (lane & 7u) * elements_per_row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(a.r[0]), "=r"(a.r[1]) : "r"(s) : "memory");
+  unsigned s = unsigned(__cvta_generic_to_shared((lane & 8u ? hi : lo) + (lane & 7u) * elements_per_row + (lane >> 4) * 8u));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(a.r[0]), "=r"(a.r[1]), "=r"(a.r[2]), "=r"(a.r[3]) : "r"(s) : "memory");
 }
-// A from registers in layout_frag: this lane's pair of tile 2i (x0, x1) and of
-// tile 2i + 1 (x2, x3) in the same columns.
-template <class T> inline void tm_mma_set_a16(tm_mma_a16<T> &a, T x0, T x1, T x2, T x3) {
-  a.r[0] = tm_pack2(x0, x1);
-  a.r[1] = tm_pack2(x2, x3);
+// A from registers in layout_frag: this lane's pairs of tiles (2i, kt), (2i + 1, kt), (2i, kt + 1)
+// and (2i + 1, kt + 1), in that order.
+template <class T> inline void tm_mma_set_a16(tm_mma_a16<T> &a, const T x[8]) {
+  for (uint h = 0; h < 4u; h++) a.r[h] = tm_pack2(x[2u * h], x[2u * h + 1u]);
 }
-// B staged transposed (its rows along N): the same fragment, untransposed.
-template <class T> inline void tm_mma_load_b8t(tm_mma_b8<T> &b, const T *src, ulong elements_per_row) {
+// B's 16 staged rows (along K) of 8 columns, transposed by ldmatrix.
+template <class T> inline void tm_mma_load_b16(tm_mma_b16<T> &b, const T *src, ulong elements_per_row) {
   uint lane = threadIdx.x % 32u;
-  unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 7u) * elements_per_row));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n" : "=r"(b.r) : "r"(s) : "memory");
+  unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 15u) * elements_per_row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0, %1}, [%2];\n" : "=r"(b.r[0]), "=r"(b.r[1]) : "r"(s) : "memory");
+}
+// B staged transposed (8 rows along N of 16 along K): the same fragment, untransposed.
+template <class T> inline void tm_mma_load_b16t(tm_mma_b16<T> &b, const T *src, ulong elements_per_row) {
+  uint lane = threadIdx.x % 32u;
+  unsigned s = unsigned(__cvta_generic_to_shared(src + (lane & 7u) * elements_per_row + (lane >> 3 & 1u) * 8u));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];\n" : "=r"(b.r[0]), "=r"(b.r[1]) : "r"(s) : "memory");
 }
 template <class T, int C, int R>
 inline void tm_mma_16x8(simdgroup_matrix<float, C, R> &d0, simdgroup_matrix<float, C, R> &d1, const tm_mma_a16<T> &a,
-                        const tm_mma_b8<T> &b) {
+                        const tm_mma_b16<T> &b) {
   float acc[4] = {d0.v[0], d0.v[1], d1.v[0], d1.v[1]}, out[4];
-  tm_mma_16816(out, a.r[0], a.r[1], b.r, acc, T());
+  tm_mma_16816k16(out, a.r, b.r, acc, T());
   d0.v[0] = out[0], d0.v[1] = out[1], d1.v[0] = out[2], d1.v[1] = out[3];
   d0.wt = d1.wt = false;
 }

@@ -170,7 +170,7 @@ static bool sg_plan(Emitter *E, Ins *in, SgPlan *p) {
   /* pairs: 16-bit inputs into float, an even number of tile rows, and staged
    * rows whose starts are 16-byte aligned (a fragment load reads a row's 8
    * elements at once) */
-  p->pair = t->has_mma_16x8 && !p->mm && bytes == 2 && p->dacc == TM_F32 && p->TM % 2 == 0 &&
+  p->pair = t->has_mma_16x8 && !p->mm && bytes == 2 && p->dacc == TM_F32 && p->TM % 2 == 0 && p->kc % 16 == 0 &&
             (p->kc + p->pad) * bytes % 16 == 0 && ((p->bt ? p->kc : N) + p->pad) * bytes % 16 == 0;
   return true;
 }
@@ -198,7 +198,8 @@ static const char *tile_row(Emitter *E, const SgPlan *p, const char *i) {
 }
 
 /* The call loading the SIMD-group's A fragments of tile rows 2i and 2i + 1
- * (pairs) or i, at column kk of the staged chunk smA (rows of kcp) into dst. */
+ * (pairs: columns kk to kk + 15) or i (columns kk to kk + 7) of the staged
+ * chunk smA (rows of kcp) into dst. */
 static const char *load_a(Emitter *E, const SgPlan *p, const char *dst, const char *smA, int kcp) {
   Arena *a = &E->c->arena;
   if (!p->pair)
@@ -260,17 +261,16 @@ static void frag_a(Emitter *E, const Ins *in, const SgPlan *p, int ind) {
   E->group = ai->layout;
   const char *v = em_ref(E, in->args[0]);
   E->group = NULL;
-  if (p->pair) {
+  if (p->pair) { /* tiles (2i, kt), (2i + 1, kt), (2i, kt + 1), (2i + 1, kt + 1), kt = (k0 + kk) / 8 */
     em_line(E, ind, "tm_mma_a16<%s> tm_a[%d];\n", TI, p->TM / 2);
     em_line(E, ind, "for (uint i = 0; i < %du; ++i) {\n", p->TM / 2);
-    em_line(E, ind + 1, "uint k = (2u * i * %du + (uint(k0) + kk) / 8u) * 2u;\n", KT);
-    em_line(E, ind + 1, "%s tm_x0 = %s;\n", TI, v);
-    em_line(E, ind + 1, "k += 1u;\n");
-    em_line(E, ind + 1, "%s tm_x1 = %s;\n", TI, v);
-    em_line(E, ind + 1, "k += %du;\n", 2 * KT - 1);
-    em_line(E, ind + 1, "%s tm_x2 = %s;\n", TI, v);
-    em_line(E, ind + 1, "k += 1u;\n");
-    em_line(E, ind + 1, "tm_mma_set_a16(tm_a[i], tm_x0, tm_x1, tm_x2, %s(%s));\n", TI, v);
+    em_line(E, ind + 1, "%s tm_x[8];\n", TI);
+    em_line(E, ind + 1, "for (uint h = 0; h < 4u; ++h)\n");
+    em_line(E, ind + 2, "for (uint e = 0; e < 2u; ++e) {\n");
+    em_line(E, ind + 3, "uint k = ((2u * i + h %% 2u) * %du + (uint(k0) + kk) / 8u + h / 2u) * 2u + e;\n", KT);
+    em_line(E, ind + 3, "tm_x[h * 2u + e] = %s;\n", v);
+    em_line(E, ind + 2, "}\n");
+    em_line(E, ind + 1, "tm_mma_set_a16(tm_a[i], tm_x);\n");
     em_line(E, ind, "}\n");
     return;
   }
@@ -569,20 +569,20 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     em_line(E, ind + 1, "tm_op%d.run(tm_ta%d, tm_tb%d, %s);\n", id, id, id, acc);
     pp(E, "#else");
   }
-  em_line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += 8u) {\n", sg_busy(E, p), kc);
-  if (p->pair) { /* A as 16x8 fragments (tile rows 2i and 2i + 1), B as 8x8 ones */
+  em_line(E, ind + 1, "%sfor (uint kk = 0; kk < %du; kk += %du) {\n", sg_busy(E, p), kc, p->pair ? 16 : 8);
+  if (p->pair) { /* A as 16x16 fragments (tile rows 2i and 2i + 1), B as 16x8 ones */
     if (areg) {
       frag_a(E, in, p, ind + 2);
     } else if (!qa) {
       em_line(E, ind + 2, "tm_mma_a16<%s> tm_a[%d];\n", TI, TM / 2);
       em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) %s;\n", TM / 2, load_a(E, p, "tm_a[i]", smA, kcp));
     }
-    em_line(E, ind + 2, "tm_mma_b8<%s> tm_b[%d];\n", TI, TN);
-    em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) tm_mma_load_b8%s(tm_b[j], %s + (%s), %d);\n", TN, p->bt ? "t" : "", smA, bat,
+    em_line(E, ind + 2, "tm_mma_b16<%s> tm_b[%d];\n", TI, TN);
+    em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) tm_mma_load_b16%s(tm_b[j], %s + (%s), %d);\n", TN, p->bt ? "t" : "", smA, bat,
             bpitch);
     em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM / 2);
     em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) tm_mma_16x8(%s[2u * i * %du + j], %s[(2u * i + 1u) * %du + j], %s, tm_b[j]);\n",
-            TN, acc, TN, acc, TN, qa ? arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / 8u][i]", qa) : "tm_a[i]");
+            TN, acc, TN, acc, TN, qa ? arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / 16u][i]", qa) : "tm_a[i]");
   } else {
     if (areg) {
       frag_a(E, in, p, ind + 2);
@@ -647,8 +647,8 @@ void em_dot_hoist_a(Emitter *E, int op, int ind) {
     if (in->op != O_DOT || in_tree(f, body, in->args[0]) || !sg_plan(E, in, &p) || p.mm) continue;
     Ins *ai = &f->ins.v[in->args[0]];
     int K = ai->ty.shape[1], kc = p.kc, kcp = kc + p.pad;
-    /* 32-bit words a thread holds: a 16x8 pair is 2; an 8x8 matrix is 64 elements over 32 lanes */
-    int words = p.pair ? p.TM / 2 * (K / 8) * 2 : p.TM * (K / 8) * 2 * tm_dtype_bytes((tm_dtype)ai->ty.dt) / 4;
+    /* 32-bit words a thread holds: a 16x16 pair is 4; an 8x8 matrix is 64 elements over 32 lanes */
+    int words = p.pair ? p.TM / 2 * (K / 16) * 4 : p.TM * (K / 8) * 2 * tm_dtype_bytes((tm_dtype)ai->ty.dt) / 4;
     if (words > 32) continue;
     tm_dtype din = (tm_dtype)ai->ty.dt;
     const char *TI = em_tname(E, din), *qa = arena_printf(&E->c->arena, "tm_qa%d", id);
@@ -657,16 +657,16 @@ void em_dot_hoist_a(Emitter *E, int op, int ind) {
     int boff;
     const char *smA = sg_staging(E, in, &p, true, &boff);
     em_line(E, ind, "// tl.dot @%d: A is the same on every iteration: staged and loaded into fragments once, here\n", in->line);
-    if (p.pair) em_line(E, ind, "tm_mma_a16<%s> %s[%d][%d];\n", TI, qa, K / 8, p.TM / 2);
+    if (p.pair) em_line(E, ind, "tm_mma_a16<%s> %s[%d][%d];\n", TI, qa, K / 16, p.TM / 2);
     else em_line(E, ind, "simdgroup_matrix<%s, 8, 8> %s[%d][%d];\n", TI, qa, K / 8, p.TM);
     em_line(E, ind, "{\n");
     sg_place(E, &p, ind + 1);
     em_line(E, ind + 1, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
     stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, false, ind + 2);
     em_barrier(E, ind + 2);
-    em_line(E, ind + 2, "%sfor (uint kk = 0; kk < %du; kk += 8u)\n", sg_busy(E, &p), kc);
+    em_line(E, ind + 2, "%sfor (uint kk = 0; kk < %du; kk += %du)\n", sg_busy(E, &p), kc, p.pair ? 16 : 8);
     em_line(E, ind + 3, "for (uint i = 0; i < %du; ++i) %s;\n", p.pair ? p.TM / 2 : p.TM,
-            load_a(E, &p, arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / 8u][i]", qa), smA, kcp));
+            load_a(E, &p, arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / %du][i]", qa, p.pair ? 16 : 8), smA, kcp));
     em_barrier(E, ind + 2);
     em_line(E, ind + 1, "}\n");
     em_line(E, ind, "}\n");

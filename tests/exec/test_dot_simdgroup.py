@@ -106,7 +106,7 @@ def test_lowering_of_transposed_and_loop_invariant_operands():
     assert "nothing moves" in ex and "(B transposed, as its threads hold it)" in ex, ex
     # 2 tile rows per SIMD-group: pairs
     cu = cli("compile", "cuda-sm90", [a.replace("M=32", "M=64").replace("K=128", "K=64") for a in args[:-1]] + ["4"])
-    assert "tm_mma_16x8(" in cu and "tm_mma_load_b8t(" in cu and "tm_mma_load_a16(tm_qa" in cu
+    assert "tm_mma_16x8(" in cu and "tm_mma_load_b16t(" in cu and "tm_mma_load_a16(tm_qa" in cu
     assert "simdgroup_multiply_accumulate(" not in cu.split("// ----")[-1]
 
 
