@@ -490,6 +490,10 @@ static void emit_yield(Emitter *E, int op, Ins *y, int ind) {
 static void emit_block(Emitter *E, Block *b, int ind, int op);
 static void emit_ins(Emitter *E, int id, int ind, int op);
 
+static void em_flush_barrier(Emitter *E);
+static void emit_block_open(Emitter *E, Block *b, int ind, int op);
+static bool dot_region_clear(const Emitter *E, tm_dtype dt, int lo, int hi);
+
 static void emit_for(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
@@ -511,7 +515,14 @@ static void emit_for(Emitter *E, int id, int ind) {
   buf_printf(&E->out, "for (%s %s = %s; %s; %s += %s) {\n", em_tname(E, (tm_dtype)in->ty.dt), iv, lo, cond, iv, st);
   em_indent(&E->out, ind + 1);
   buf_printf(&E->out, "TM_POLL(%d);\n", in->line);
-  emit_block(E, in->regions[0], ind + 1, id);
+  /* the body; a dot's barrier held at its end stays held into the next turn
+   * when that turn's first use of scratch is a dot staging elsewhere (flash
+   * attention's two dots: one barrier each per turn, not two) */
+  int fk = E->first_kind;
+  E->first_kind = 0;
+  emit_block_open(E, in->regions[0], ind + 1, id);
+  if (!(E->first_kind == 1 && dot_region_clear(E, E->first_dt, E->first_lo, E->first_hi))) em_flush_barrier(E);
+  E->first_kind = fk ? fk : E->first_kind ? 2 : 0; /* the loop may not run: what follows is not known to be that dot */
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
   for (int i = 0; i < n; i++)
@@ -536,9 +547,6 @@ static void emit_if(Emitter *E, int id, int ind) {
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
 }
-
-static void em_flush_barrier(Emitter *E);
-static void emit_block_open(Emitter *E, Block *b, int ind, int op);
 
 /* Whether the text from offset `from` of the function body starts, after
  * TM_POLL and fences, with a threadgroup barrier. */
@@ -588,7 +596,40 @@ static void em_flush_barrier(Emitter *E) {
   buf_puts(&E->out, "threadgroup_barrier(mem_flags::mem_threadgroup);\n");
 }
 
+static bool dot_region_clear(const Emitter *E, tm_dtype dt, int lo, int hi) {
+  return E->bar_pending && E->bar_dot && E->bar_dt == dt && (lo >= E->bar_hi || hi <= E->bar_lo);
+}
+
+const char *em_smem_at(Emitter *E, tm_dtype dt, int lo, int n) {
+  if (!E->first_kind) E->first_kind = 1, E->first_dt = dt, E->first_lo = lo, E->first_hi = lo + n;
+  bool saved = E->bar_keep;
+  if (dot_region_clear(E, dt, lo, lo + n)) E->bar_keep = true;
+  const char *s = em_smem(E, dt, lo + n);
+  E->bar_keep = saved;
+  return s;
+}
+
+int em_smem_free_at(Emitter *E, tm_dtype dt, int n) {
+  if (!E->bar_pending || !E->bar_dot || E->bar_dt != dt) return 0;
+  int budget = E->c->target->threadgroup_mem_bytes > 0 ? E->c->target->threadgroup_mem_bytes : 32768;
+  int64_t bytes = (int64_t)(E->bar_hi + n) * tm_dtype_bytes(dt);
+  for (int d = 0; d < TM_NDTYPES; d++)
+    if (d != (int)dt) bytes += (int64_t)E->smem[d] * (d == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)d));
+  return bytes <= budget ? E->bar_hi : 0;
+}
+
+void em_hold_dot_barrier(Emitter *E, int ind, tm_dtype dt, int lo, int hi) {
+  E->bar_pending = true;
+  E->bar_ind = ind;
+  E->bar_region = 0;
+  E->bar_dt = dt;
+  E->bar_dot = true;
+  E->bar_lo = lo, E->bar_hi = hi;
+  E->uses_barrier = true;
+}
+
 const char *em_smem(Emitter *E, tm_dtype dt, int n) {
+  if (!E->first_kind) E->first_kind = 2;
   if (!E->bar_keep) em_flush_barrier(E);
   if (n > E->smem[dt]) E->smem[dt] = n;
   E->smem_dts[E->cur >= 0 && E->cur < E->f->ins.n ? E->cur : E->f->ins.n] |= 1ull << dt;
@@ -692,6 +733,7 @@ static bool has_users(Emitter *E, int id) {
  * barrier comes first anyway. No reduction takes the other half after it. */
 static void em_hold_barrier(Emitter *E, int ind) {
   E->bar_pending = true;
+  E->bar_dot = false;
   E->bar_ind = ind;
   E->bar_region = 0;
   E->bar_dt = (tm_dtype)TM_NDTYPES;
@@ -1479,7 +1521,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
      * sum) pays one barrier each. */
     bool hold = n == 1 && !dup_pd && !chunked && (int64_t)2 * per_k * KC <= budget;
     int region = 0;
-    if (hold && E->bar_pending && E->bar_dt == dt0) {
+    if (hold && E->bar_pending && !E->bar_dot && E->bar_dt == dt0) {
       region = 1 - E->bar_region;
       E->bar_keep = true;
     }
@@ -1546,6 +1588,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     buf_puts(&E->out, "}\n");
     if (hold) {
       E->bar_pending = true;
+      E->bar_dot = false;
       E->bar_ind = i3;
       E->bar_region = region;
       E->bar_dt = dt0;

@@ -52,6 +52,15 @@ typedef struct Emitter {
   bool bar_pending, bar_keep;
   int bar_ind, bar_region;
   tm_dtype bar_dt;
+  /* or a tl.dot's closing barrier, held back (em_hold_dot_barrier): its last
+   * reads were of elements [bar_lo, bar_hi) of bar_dt's array; a dot that
+   * stages elsewhere in it need not wait (em_smem_at), nor the next turn of
+   * a loop whose body's first use of scratch (first_*) is such a dot */
+  bool bar_dot;
+  int bar_lo, bar_hi;
+  int first_kind; /* in the loop body being emitted: 0 no scratch used yet, 1 a dot's (em_smem_at), 2 any other */
+  tm_dtype first_dt;
+  int first_lo, first_hi;
 } Emitter;
 
 const char *em_tname(Emitter *E, tm_dtype dt);
@@ -65,6 +74,14 @@ void em_coords(Emitter *E, const Layout *l, Buf *b, int ind, bool need_dup);
 /* The name of the threadgroup scratch array of dt, growing it to n elements. */
 const char *em_smem(Emitter *E, tm_dtype dt, int n);
 void em_barrier(Emitter *E, int ind);
+/* A dot's scratch, elements [lo, lo + n) of dt's array: no wait for a held
+ * dot barrier whose reads were elsewhere in it. */
+const char *em_smem_at(Emitter *E, tm_dtype dt, int lo, int n);
+/* Holds back a dot's closing barrier (its last reads: [lo, hi) of dt). */
+void em_hold_dot_barrier(Emitter *E, int ind, tm_dtype dt, int lo, int hi);
+/* Where a dot of n elements of dt may stage without waiting for the held
+ * barrier of another (after that one's elements), or 0. */
+int em_smem_free_at(Emitter *E, tm_dtype dt, int n);
 void emit_dot(Emitter *E, int id, int ind);
 /* left = combine(left, right) with a reduce or scan op's combine region. */
 void em_combine(Emitter *E, Ins *red, const char **left, const char **right, int ind);

@@ -176,14 +176,21 @@ static bool sg_plan(Emitter *E, Ins *in, SgPlan *p) {
 }
 
 
-/* The staged operands' threadgroup array (A's M rows of kc + pad, then B's
- * kc rows of N + pad, or N rows of kc + pad when transposed), for dot `in`;
- * B's alone when A is not staged (aoff: where B starts). */
-static const char *sg_staging(Emitter *E, const Ins *in, const SgPlan *p, bool stage_a, int *aoff) {
+/* The staged operands' elements (A's M rows of kc + pad, then B's kc rows of
+ * N + pad, or N rows of kc + pad when transposed), for dot `in`; B's alone
+ * when A is not staged. */
+static int sg_staged(Emitter *E, const Ins *in, const SgPlan *p, bool stage_a) {
   const Ins *ai = &E->f->ins.v[in->args[0]], *bi = &E->f->ins.v[in->args[1]];
   int M = ai->ty.shape[0], N = bi->ty.shape[1], kcp = p->kc + p->pad;
-  *aoff = stage_a ? M * kcp : 0;
-  return em_smem(E, (tm_dtype)ai->ty.dt, *aoff + (p->bt ? N * kcp : p->kc * (N + p->pad)));
+  return (stage_a ? M * kcp : 0) + (p->bt ? N * kcp : p->kc * (N + p->pad));
+}
+
+/* Their threadgroup array, the operands from element `base` of it (A's, then
+ * B's from *boff) and `extra` elements after them. */
+static const char *sg_staging(Emitter *E, const Ins *in, const SgPlan *p, bool stage_a, int base, int extra, int *boff) {
+  const Ins *ai = &E->f->ins.v[in->args[0]];
+  *boff = base + (stage_a ? ai->ty.shape[0] * (p->kc + p->pad) : 0);
+  return em_smem_at(E, (tm_dtype)ai->ty.dt, base, sg_staged(E, in, p, stage_a) + extra);
 }
 
 /* The SIMD-group's place in the tiling: tm_w, its first output row tm_r and column tm_c. */
@@ -200,13 +207,13 @@ static const char *tile_row(Emitter *E, const SgPlan *p, const char *i) {
 /* The call loading the SIMD-group's A fragments of tile rows 2i and 2i + 1
  * (pairs: columns kk to kk + 15) or i (columns kk to kk + 7) of the staged
  * chunk smA (rows of kcp) into dst. */
-static const char *load_a(Emitter *E, const SgPlan *p, const char *dst, const char *smA, int kcp) {
+static const char *load_a(Emitter *E, const SgPlan *p, const char *dst, const char *smA, int base, int kcp) {
   Arena *a = &E->c->arena;
-  if (!p->pair)
-    return arena_printf(a, "simdgroup_load(%s, %s + ((%s) * %du + kk), %d)", dst, smA, tile_row(E, p, "i"), kcp, kcp);
-  if (p->rstep == 8) return arena_printf(a, "tm_mma_load_a16(%s, %s + ((tm_r + i * 16u) * %du + kk), %d)", dst, smA, kcp, kcp);
-  return arena_printf(a, "tm_mma_load_a16r(%s, %s + ((%s) * %du + kk), %s + ((%s) * %du + kk), %d)", dst, smA,
-                      tile_row(E, p, "2u * i"), kcp, smA, tile_row(E, p, "(2u * i + 1u)"), kcp, kcp);
+  const char *b = base ? arena_printf(a, "%du + ", base) : "";
+  if (!p->pair) return arena_printf(a, "simdgroup_load(%s, %s + (%s(%s) * %du + kk), %d)", dst, smA, b, tile_row(E, p, "i"), kcp, kcp);
+  if (p->rstep == 8) return arena_printf(a, "tm_mma_load_a16(%s, %s + (%s(tm_r + i * 16u) * %du + kk), %d)", dst, smA, b, kcp, kcp);
+  return arena_printf(a, "tm_mma_load_a16r(%s, %s + (%s(%s) * %du + kk), %s + (%s(%s) * %du + kk), %d)", dst, smA, b,
+                      tile_row(E, p, "2u * i"), kcp, smA, b, tile_row(E, p, "(2u * i + 1u)"), kcp, kcp);
 }
 
 /* ---- layout_frag values and the matrices, in registers ----
@@ -470,10 +477,17 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   int kcp = kc + p->pad, Np = N + p->pad; /* the staged rows' pitches (B's: kcp when transposed) */
   const char *qa = E->sg_afrag[id]; /* A's fragments, loaded before the loop (em_dot_hoist_a) */
   bool areg = !qa && a_in_frag(E, in, p); /* or from A's registers */
-  int boff;                               /* where B's staged chunk starts */
-  const char *smA = sg_staging(E, in, p, !qa && !areg, &boff);
-  const char *T = em_tname(E, (tm_dtype)in->ty.dt), *TA = em_tname(E, p->dacc), *TI = em_tname(E, din);
+  /* one K chunk, no matmul2d and no row scale through another dtype's
+   * array: the closing barrier is held back (em_hold_dot_barrier), and where
+   * another dot's is held, this one stages after that one's elements, so
+   * neither waits for the other (flash attention's two dots) */
   const char *carried = E->sg_acc ? E->sg_acc[id] : NULL, *acc = carried ? carried : "tm_acc";
+  bool hold = kc == K && !p->mm && !(carried && E->sg_scale[id] && rreg_of(E, in, p) < 0 && p->dacc != din);
+  int extra = carried && E->sg_scale[id] && rreg_of(E, in, p) < 0 && p->dacc == din ? M : 0; /* r's rows */
+  int base = hold ? em_smem_free_at(E, din, sg_staged(E, in, p, !qa && !areg) + extra) : 0;
+  int boff; /* where B's staged chunk starts */
+  const char *smA = sg_staging(E, in, p, !qa && !areg, base, extra, &boff);
+  const char *T = em_tname(E, (tm_dtype)in->ty.dt), *TA = em_tname(E, p->dacc), *TI = em_tname(E, din);
   in->path = (carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP) | (p->mm ? DOT_MATMUL2D : 0);
   Arena *ar = &E->c->arena;
   const char *ops = qa ? arena_printf(ar, "A's fragments loaded once, before the loop; B %dx%d staged row-major in threadgroup memory%s",
@@ -519,7 +533,6 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     Layout *L = E->f->ins.v[r].layout;
     if (p->dacc == din) { /* one array with the staged operands: after them */
       int staged = boff + (p->bt ? N * kcp : kc * Np);
-      em_smem(E, din, staged + M);
       rsm = arena_printf(&E->c->arena, "(%s + %d)", smA, staged);
     } else {
       rsm = em_smem(E, p->dacc, M);
@@ -534,7 +547,7 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     em_line(E, ind, "}\n");
   }
   em_line(E, ind, "for (int k0 = 0; k0 < %d; k0 += %d) {\n", K, kc);
-  if (!qa && !areg) stage_chunk(E, in->args[0], 1, kc, "k0", smA, 0, kcp, false, ind + 1);
+  if (!qa && !areg) stage_chunk(E, in->args[0], 1, kc, "k0", smA, base, kcp, false, ind + 1);
   stage_chunk(E, in->args[1], 0, kc, "k0", smA, boff, p->bt ? kcp : Np, p->bt, ind + 1);
   /* where B's 8x8 tile j of step kk starts, and its pitch */
   const char *bat = p->bt ? arena_printf(&E->c->arena, "%du + (tm_c + j * 8u) * %du + kk", boff, kcp)
@@ -575,7 +588,7 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
       frag_a(E, in, p, ind + 2);
     } else if (!qa) {
       em_line(E, ind + 2, "tm_mma_a16<%s> tm_a[%d];\n", TI, TM / 2);
-      em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) %s;\n", TM / 2, load_a(E, p, "tm_a[i]", smA, kcp));
+      em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) %s;\n", TM / 2, load_a(E, p, "tm_a[i]", smA, base, kcp));
     }
     em_line(E, ind + 2, "tm_mma_b16<%s> tm_b[%d];\n", TI, TN);
     em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) tm_mma_load_b16%s(tm_b[j], %s + (%s), %d);\n", TN, p->bt ? "t" : "", smA, bat,
@@ -588,7 +601,7 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
       frag_a(E, in, p, ind + 2);
     } else if (!qa) {
       em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_a[%d];\n", TI, TM);
-      em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) %s;\n", TM, load_a(E, p, "tm_a[i]", smA, kcp));
+      em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i) %s;\n", TM, load_a(E, p, "tm_a[i]", smA, base, kcp));
     }
     em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_b[%d];\n", TI, TN);
     em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], %s + (%s), %d%s);\n", TN, smA, bat, bpitch,
@@ -599,8 +612,9 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   }
   em_line(E, ind + 1, "}\n");
   if (p->mm) pp(E, "#endif");
-  em_barrier(E, ind + 1);
+  if (!hold) em_barrier(E, ind + 1);
   em_line(E, ind, "}\n");
+  if (hold) em_hold_dot_barrier(E, ind, din, base, boff + (p->bt ? N * kcp : kc * Np) + extra);
   if (!carried) { /* the accumulator to the blocked layout; + acc */
     const char *dst = arena_printf(&E->c->arena, "v%d[k]", id);
     if (p->mm) {
@@ -655,7 +669,7 @@ void em_dot_hoist_a(Emitter *E, int op, int ind) {
     int saved = E->cur;
     E->cur = id; /* the scratch is the dot's */
     int boff;
-    const char *smA = sg_staging(E, in, &p, true, &boff);
+    const char *smA = sg_staging(E, in, &p, true, 0, 0, &boff);
     em_line(E, ind, "// tl.dot @%d: A is the same on every iteration: staged and loaded into fragments once, here\n", in->line);
     if (p.pair) em_line(E, ind, "tm_mma_a16<%s> %s[%d][%d];\n", TI, qa, K / 16, p.TM / 2);
     else em_line(E, ind, "simdgroup_matrix<%s, 8, 8> %s[%d][%d];\n", TI, qa, K / 8, p.TM);
@@ -666,7 +680,7 @@ void em_dot_hoist_a(Emitter *E, int op, int ind) {
     em_barrier(E, ind + 2);
     em_line(E, ind + 2, "%sfor (uint kk = 0; kk < %du; kk += %du)\n", sg_busy(E, &p), kc, p.pair ? 16 : 8);
     em_line(E, ind + 3, "for (uint i = 0; i < %du; ++i) %s;\n", p.pair ? p.TM / 2 : p.TM,
-            load_a(E, &p, arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / %du][i]", qa, p.pair ? 16 : 8), smA, kcp));
+            load_a(E, &p, arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / %du][i]", qa, p.pair ? 16 : 8), smA, 0, kcp));
     em_barrier(E, ind + 2);
     em_line(E, ind + 1, "}\n");
     em_line(E, ind, "}\n");

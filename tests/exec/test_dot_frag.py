@@ -13,6 +13,7 @@ float64; the exact cases use small integers, whose every product and partial
 sum is exact in float32, so any order of summation must give their bits."""
 import math
 import os
+import re
 import pathlib
 import subprocess
 
@@ -241,3 +242,22 @@ def test_blocked_family_where_the_matrices_layout_does_not_apply():
     for ex in (explain("generic"), explain("M3-Max", bm=32, nw=8)):
         assert "sizePerThread [1, 2], threadsPerWarp [8, 4]" not in ex, ex
         assert "from its registers" not in ex, ex
+
+
+@pytest.mark.parametrize("target", ["M3-Max", "cuda-sm90"])
+def test_attention_waits_once_per_dot_a_turn(target):
+    """The two dots of a turn stage into different elements of the scratch
+    (the second after the first's), so neither's closing barrier is needed
+    before the other stages: one barrier per dot a turn (after its staging),
+    not two. Every executable test runs under the emulator's race checker
+    (conftest.py), which fails a launch on a missing barrier."""
+    args = [str(CLI), "compile", __file__, "--kernel", "attn_fwd", "--signature",
+            "*fp16:16,*fp16:16,*fp16:16,*fp16:16,fp32,i32:16,i32:16,i32", "-D", "CAUSAL=1", "-D", "BLOCK_M=128",
+            "-D", "BLOCK_N=64", "-D", "HEAD_DIM=64", "--num-warps", "8", "--target", target]
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    loop = re.split(r"for \(int r\d+_0 = 0;", r.stdout)
+    assert len(loop) == 2, r.stdout[-3000:]
+    assert loop[1].count("threadgroup_barrier(") == 2, loop[1]
+    # K's rows (64 of 64 + 8 halves) from element 0, V's after them
+    assert re.search(r"TM_TG_VSTORE\(uint4, TM_TGM\(tm_smem_half, \d+\), 4608 \+ ", loop[1]), loop[1]

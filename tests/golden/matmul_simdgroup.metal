@@ -299,13 +299,13 @@ kernel void matmul(
           for (uint i = 0; i < 2u; ++i)
             for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc11_1[i * 2u + j], tm_a[i], tm_b[j], tm_acc11_1[i * 2u + j]);
         }
-        threadgroup_barrier(mem_flags::mem_threadgroup);
       }
     }
     half y11_2[4]; for (uint k = 0; k < 4u; ++k) y11_2[k] = v113[k];
     half y11_3[4]; for (uint k = 0; k < 4u; ++k) y11_3[k] = v150[k];
     for (uint k = 0; k < 4u; ++k) r11_2[k] = y11_2[k];
     for (uint k = 0; k < 4u; ++k) r11_3[k] = y11_3[k];
+      threadgroup_barrier(mem_flags::mem_threadgroup);
   }
   {
     uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
