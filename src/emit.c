@@ -511,6 +511,9 @@ static void emit_for(Emitter *E, int id, int ind) {
   const char *cond;
   if (si->op == O_CONST) cond = arena_printf(a, "%s %s %s", iv, si->imm > 0 ? "<" : ">", hi);
   else cond = arena_printf(a, "(%s > 0 ? %s < %s : %s > %s)", st, iv, hi, iv, hi);
+  int td = E->turn_dot, to = E->turn_op, tn = E->turn_n;
+  bool turns = em_dot_pingpong(E, id) >= 0;
+  if (turns) em_line(E, ind, "uint tm_turn%d = 0u; // which of its dot's two staging regions a turn uses\n", id);
   em_indent(&E->out, ind);
   buf_printf(&E->out, "for (%s %s = %s; %s; %s += %s) {\n", em_tname(E, (tm_dtype)in->ty.dt), iv, lo, cond, iv, st);
   em_indent(&E->out, ind + 1);
@@ -521,7 +524,11 @@ static void emit_for(Emitter *E, int id, int ind) {
   int fk = E->first_kind;
   E->first_kind = 0;
   emit_block_open(E, in->regions[0], ind + 1, id);
-  if (!(E->first_kind == 1 && dot_region_clear(E, E->first_dt, E->first_lo, E->first_hi))) em_flush_barrier(E);
+  bool keep = E->first_kind == 1 && (dot_region_clear(E, E->first_dt, E->first_lo, E->first_hi) ||
+                                     (E->bar_pending && E->bar_dot && E->bar_pp == id));
+  if (!keep) em_flush_barrier(E);
+  if (turns) em_line(E, ind + 1, "++tm_turn%d;\n", id);
+  E->turn_dot = td, E->turn_op = to, E->turn_n = tn;
   E->first_kind = fk ? fk : E->first_kind ? 2 : 0; /* the loop may not run: what follows is not known to be that dot */
   em_indent(&E->out, ind);
   buf_puts(&E->out, "}\n");
@@ -620,6 +627,7 @@ int em_smem_free_at(Emitter *E, tm_dtype dt, int n) {
 
 void em_hold_dot_barrier(Emitter *E, int ind, tm_dtype dt, int lo, int hi) {
   E->bar_pending = true;
+  E->bar_pp = E->turn_dot >= 0 && E->cur == E->turn_dot ? E->turn_op : -1;
   E->bar_ind = ind;
   E->bar_region = 0;
   E->bar_dt = dt;
@@ -2183,6 +2191,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   ctx_own_buf(c, &E->loop);
   E->group_of = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
   E->in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
+  E->turn_dot = E->turn_op = E->bar_pp = -1;
   E->sg_acc = arena_alloc(&c->arena, sizeof(char *) * (size_t)(f->ins.n + 1));
   E->carried = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
   E->sg_scale = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->ins.n + 1));

@@ -58,6 +58,9 @@ typedef struct Emitter {
    * a loop whose body's first use of scratch (first_*) is such a dot */
   bool bar_dot;
   int bar_lo, bar_hi;
+  int bar_pp;     /* the held dot barrier is that of em_dot_pingpong's dot in loop bar_pp's body, else -1 */
+  int turn_dot, turn_op, turn_n;
+  const char *roff;              /* emit_dot.c: a runtime offset (with " + ") before staged indices, or NULL */ /* em_dot_pingpong's dot, its loop and its region's elements (-1: none) */
   int first_kind; /* in the loop body being emitted: 0 no scratch used yet, 1 a dot's (em_smem_at), 2 any other */
   tm_dtype first_dt;
   int first_lo, first_hi;
@@ -82,6 +85,12 @@ void em_hold_dot_barrier(Emitter *E, int ind, tm_dtype dt, int lo, int hi);
 /* Where a dot of n elements of dt may stage without waiting for the held
  * barrier of another (after that one's elements), or 0. */
 int em_smem_free_at(Emitter *E, tm_dtype dt, int n);
+/* A for loop whose body's only use of scratch is one dot that stages in one
+ * K chunk: that dot, staging in two regions by turns (tm_turn<op> & 1), needs
+ * no barrier between its reads of a turn and its next turn's staging (the
+ * staging barrier of the turn between orders them). The dot's id (E->turn_*
+ * set), else -1. */
+int em_dot_pingpong(Emitter *E, int op);
 void emit_dot(Emitter *E, int id, int ind);
 /* left = combine(left, right) with a reduce or scan op's combine region. */
 void em_combine(Emitter *E, Ins *red, const char **left, const char **right, int ind);

@@ -81,6 +81,7 @@ static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, con
   }
   em_indent(&E->out, ind + 1);
   if (off) idx = arena_printf(&E->c->arena, "%d + %s", off, idx);
+  if (E->roff) idx = arena_printf(&E->c->arena, "%s%s", E->roff, idx);
   const char *cond = arena_printf(&E->c->arena, "%sc%d >= %s && c%d < %s + %d", A->replicated ? "!dup && " : "", A->dims[kdim], k0,
                                   A->dims[kdim], k0, kc);
   if (V > 1) { /* the run's elements packed into 32-bit words (W to a word), one store */
@@ -209,7 +210,7 @@ static const char *tile_row(Emitter *E, const SgPlan *p, const char *i) {
  * chunk smA (rows of kcp) into dst. */
 static const char *load_a(Emitter *E, const SgPlan *p, const char *dst, const char *smA, int base, int kcp) {
   Arena *a = &E->c->arena;
-  const char *b = base ? arena_printf(a, "%du + ", base) : "";
+  const char *b = arena_printf(a, "%s%s", E->roff ? E->roff : "", base ? arena_printf(a, "%du + ", base) : "");
   if (!p->pair) return arena_printf(a, "simdgroup_load(%s, %s + (%s(%s) * %du + kk), %d)", dst, smA, b, tile_row(E, p, "i"), kcp, kcp);
   if (p->rstep == 8) return arena_printf(a, "tm_mma_load_a16(%s, %s + (%s(tm_r + i * 16u) * %du + kk), %d)", dst, smA, b, kcp, kcp);
   return arena_printf(a, "tm_mma_load_a16r(%s, %s + (%s(%s) * %du + kk), %s + (%s(%s) * %du + kk), %d)", dst, smA, b,
@@ -484,9 +485,14 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   const char *carried = E->sg_acc ? E->sg_acc[id] : NULL, *acc = carried ? carried : "tm_acc";
   bool hold = kc == K && !p->mm && !(carried && E->sg_scale[id] && rreg_of(E, in, p) < 0 && p->dacc != din);
   int extra = carried && E->sg_scale[id] && rreg_of(E, in, p) < 0 && p->dacc == din ? M : 0; /* r's rows */
-  int base = hold ? em_smem_free_at(E, din, sg_staged(E, in, p, !qa && !areg) + extra) : 0;
+  /* the loop's only dot (em_dot_pingpong): two regions by turns, the turn's
+   * at a runtime offset (E->roff) */
+  bool turns = E->turn_dot == id && hold && !extra && E->first_kind == 0;
+  if (E->turn_dot == id && !turns) em_line(E, ind, "(void)tm_turn%d;\n", E->turn_op);
+  int base = hold && !turns ? em_smem_free_at(E, din, sg_staged(E, in, p, !qa && !areg) + extra) : 0;
   int boff; /* where B's staged chunk starts */
-  const char *smA = sg_staging(E, in, p, !qa && !areg, base, extra, &boff);
+  const char *smA = sg_staging(E, in, p, !qa && !areg, base, turns ? 2 * E->turn_n - sg_staged(E, in, p, !qa && !areg) : extra, &boff);
+  if (turns) E->roff = arena_printf(&E->c->arena, "(tm_turn%d & 1u) * %du + ", E->turn_op, E->turn_n);
   const char *T = em_tname(E, (tm_dtype)in->ty.dt), *TA = em_tname(E, p->dacc), *TI = em_tname(E, din);
   in->path = (carried ? DOT_SIMDGROUP_CARRIED : DOT_SIMDGROUP) | (p->mm ? DOT_MATMUL2D : 0);
   Arena *ar = &E->c->arena;
@@ -550,8 +556,8 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   if (!qa && !areg) stage_chunk(E, in->args[0], 1, kc, "k0", smA, base, kcp, false, ind + 1);
   stage_chunk(E, in->args[1], 0, kc, "k0", smA, boff, p->bt ? kcp : Np, p->bt, ind + 1);
   /* where B's 8x8 tile j of step kk starts, and its pitch */
-  const char *bat = p->bt ? arena_printf(&E->c->arena, "%du + (tm_c + j * 8u) * %du + kk", boff, kcp)
-                          : arena_printf(&E->c->arena, "%du + kk * %du + tm_c + j * 8u", boff, Np);
+  const char *bat = p->bt ? arena_printf(&E->c->arena, "%s%du + (tm_c + j * 8u) * %du + kk", E->roff ? E->roff : "", boff, kcp)
+                          : arena_printf(&E->c->arena, "%s%du + kk * %du + tm_c + j * 8u", E->roff ? E->roff : "", boff, Np);
   int bpitch = p->bt ? kcp : Np;
   em_barrier(E, ind + 1);
   if (rsm) { /* before the first chunk's products: (acc * r[:, None]) + a @ b */
@@ -614,7 +620,8 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   if (p->mm) pp(E, "#endif");
   if (!hold) em_barrier(E, ind + 1);
   em_line(E, ind, "}\n");
-  if (hold) em_hold_dot_barrier(E, ind, din, base, boff + (p->bt ? N * kcp : kc * Np) + extra);
+  if (hold) em_hold_dot_barrier(E, ind, din, base, turns ? 2 * E->turn_n : boff + (p->bt ? N * kcp : kc * Np) + extra);
+  E->roff = NULL;
   if (!carried) { /* the accumulator to the blocked layout; + acc */
     const char *dst = arena_printf(&E->c->arena, "v%d[k]", id);
     if (p->mm) {
@@ -629,6 +636,40 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
   }
   ind--;
   em_line(E, ind, "}\n");
+}
+
+int em_dot_pingpong(Emitter *E, int op) {
+  Fn *f = E->f;
+  Block *body = f->ins.v[op].regions[0];
+  int dot = -1;
+  for (int bi = 0; bi < body->ins.n; bi++) {
+    Ins *in = &f->ins.v[body->ins.v[bi]];
+    switch ((Op)in->op) {
+    case O_REDUCE: case O_SCAN: case O_CONVERT: case O_SHUFFLE: case O_ATOMIC: case O_PRINT: case O_ASSERT: case O_BARRIER:
+      return -1;
+    case O_DOT:
+      if (dot >= 0) return -1;
+      dot = body->ins.v[bi];
+      break;
+    default:
+      if (in->nregions) return -1;
+    }
+  }
+  if (dot < 0) return -1;
+  Ins *in = &f->ins.v[dot];
+  SgPlan p;
+  if (!sg_plan(E, in, &p) || p.mm || p.kc != f->ins.v[in->args[0]].ty.shape[1]) return -1;
+  if (E->sg_acc[dot] && E->sg_scale[dot] && rreg_of(E, in, &p) < 0) return -1; /* r's rows staged too */
+  tm_dtype din = (tm_dtype)f->ins.v[in->args[0]].ty.dt;
+  bool stage_a = !E->sg_afrag[dot] && !a_in_frag(E, in, &p);
+  int n = (sg_staged(E, in, &p, stage_a) + 7) / 8 * 8; /* whole 16-byte vectors */
+  int budget = E->c->target->threadgroup_mem_bytes > 0 ? E->c->target->threadgroup_mem_bytes : 32768;
+  /* and the stripe that takes the result to the blocked layout, which the
+   * dot uses beside its staged operands (a dtype of its own) */
+  int64_t stripe = p.frag ? 0 : (int64_t)p.rs * in->ty.shape[1] * tm_dtype_bytes(p.dacc);
+  if ((int64_t)2 * n * tm_dtype_bytes(din) + stripe > budget) return -1;
+  E->turn_dot = dot, E->turn_op = op, E->turn_n = n;
+  return dot;
 }
 
 /* ---- an A operand defined before the loop ----

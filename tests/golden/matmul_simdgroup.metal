@@ -55,8 +55,8 @@ kernel void matmul(
     uint3 tm_pid [[threadgroup_position_in_grid]],
     uint tm_tid [[thread_index_in_threadgroup]])
 {
-  TM_TG_BASE(6912);
-  TM_TG_ARRAY(half, tm_smem_half, 1408, 4096);
+  TM_TG_BASE(9728);
+  TM_TG_ARRAY(half, tm_smem_half, 2816, 4096);
   TM_TG_ARRAY(float, tm_smem_float, 1024, 0);
   int v4[1];
   for (uint k = 0; k < 1u; ++k) {
@@ -170,6 +170,7 @@ kernel void matmul(
   // tm_acc11_1: tl.dot's accumulator in simdgroup matrices across the loop
   simdgroup_matrix<float, 8, 8> tm_acc11_1[4];
   for (uint t = 0; t < 4u; ++t) tm_acc11_1[t] = make_filled_simdgroup_matrix<float, 8, 8>(float(0.0f));
+  uint tm_turn11 = 0u; // which of its dot's two staging regions a turn uses
   for (int r11_0 = 0; r11_0 < K; r11_0 += 16) {
     TM_POLL(16);
     int v97 = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(16));
@@ -273,7 +274,7 @@ kernel void matmul(
           if (c1 >= k0 && c1 < k0 + 16) {
             uint2 t;
             for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = r11_2[k]; } t[w] = as_type<uint>(e); }
-            TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 19), (c0) * 24 + (c1 - k0), t);
+            TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 19), (tm_turn11 & 1u) * 1408u + (c0) * 24 + (c1 - k0), t);
           }
         }
         for (uint kv = 0; kv < 4u; kv += 4u) { // 4-element vectors
@@ -287,15 +288,15 @@ kernel void matmul(
           if (c0 >= k0 && c0 < k0 + 16) {
             uint2 t;
             for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = r11_3[k]; } t[w] = as_type<uint>(e); }
-            TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 19), 768 + ((c0 - k0)) * 40 + c1, t);
+            TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 19), (tm_turn11 & 1u) * 1408u + 768 + ((c0 - k0)) * 40 + c1, t);
           }
         }
         threadgroup_barrier(mem_flags::mem_threadgroup);
         for (uint kk = 0; kk < 16u; kk += 8u) {
           simdgroup_matrix<half, 8, 8> tm_a[2];
-          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], TM_TGM(tm_smem_half, 19) + ((tm_r + i * 8u) * 24u + kk), 24);
+          for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], TM_TGM(tm_smem_half, 19) + ((tm_turn11 & 1u) * 1408u + (tm_r + i * 8u) * 24u + kk), 24);
           simdgroup_matrix<half, 8, 8> tm_b[2];
-          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], TM_TGM(tm_smem_half, 19) + (768u + kk * 40u + tm_c + j * 8u), 40);
+          for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], TM_TGM(tm_smem_half, 19) + ((tm_turn11 & 1u) * 1408u + 768u + kk * 40u + tm_c + j * 8u), 40);
           for (uint i = 0; i < 2u; ++i)
             for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc11_1[i * 2u + j], tm_a[i], tm_b[j], tm_acc11_1[i * 2u + j]);
         }
@@ -305,10 +306,11 @@ kernel void matmul(
     half y11_3[4]; for (uint k = 0; k < 4u; ++k) y11_3[k] = v150[k];
     for (uint k = 0; k < 4u; ++k) r11_2[k] = y11_2[k];
     for (uint k = 0; k < 4u; ++k) r11_3[k] = y11_3[k];
-      threadgroup_barrier(mem_flags::mem_threadgroup);
+    ++tm_turn11;
   }
   {
     uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
+      threadgroup_barrier(mem_flags::mem_threadgroup);
     for (uint i = 0; i < 2u; ++i)
       for (uint j = 0; j < 2u; ++j) simdgroup_store(tm_acc11_1[i * 2u + j], TM_TGM(tm_smem_float, 19) + ((tm_r + i * 8u) * 32u + tm_c + j * 8u), 32);
     threadgroup_barrier(mem_flags::mem_threadgroup);
