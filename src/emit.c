@@ -543,6 +543,8 @@ static void emit_if(Emitter *E, int id, int ind) {
   Ins *y0 = &E->f->ins.v[then->ins.v[then->ins.n - 1]], *y1 = &E->f->ins.v[els->ins.v[els->ins.n - 1]];
   Ins *y = y0->nargs ? y0 : y1;
   declare_storage(E, id, y->args, y->nargs, false, NULL, ind);
+  /* a branch may not run: a dot in it is no loop body's sure first use of scratch (emit_for) */
+  if (!E->first_kind) E->first_kind = 2;
   em_indent(&E->out, ind);
   buf_printf(&E->out, "if (%s) {\n", em_ref(E, in->args[0]));
   emit_block(E, then, ind + 1, id);
@@ -578,6 +580,7 @@ static bool starts_with_barrier(Emitter *E, size_t from) {
 static void emit_while(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
   declare_storage(E, id, in->args, in->nargs, true, NULL, ind);
+  if (!E->first_kind) E->first_kind = 2; /* as in emit_if */
   em_indent(&E->out, ind);
   buf_puts(&E->out, "while (true) {\n");
   size_t top = E->out.len;
