@@ -59,8 +59,8 @@ typedef struct Emitter {
   bool bar_dot;
   int bar_lo, bar_hi;
   int bar_pp;     /* the held dot barrier is that of em_dot_pingpong's dot in loop bar_pp's body, else -1 */
-  int turn_dot, turn_op, turn_n;
-  const char *roff;              /* emit_dot.c: a runtime offset (with " + ") before staged indices, or NULL */ /* em_dot_pingpong's dot, its loop and its region's elements (-1: none) */
+  int turn_dot, turn_op, turn_n; /* em_dot_pingpong's dot, its loop and its region's elements (-1: none) */
+  const char *roff;              /* emit_dot.c: a runtime offset (with " + ") before staged indices, or NULL */
   int first_kind; /* in the loop body being emitted: 0 no scratch used yet, 1 a dot's (em_smem_at), 2 any other */
   tm_dtype first_dt;
   int first_lo, first_hi;

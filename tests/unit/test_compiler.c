@@ -258,11 +258,51 @@ static void test_layouts(void) {
   }
 }
 
+/* layout_frag: each element owned once, and where the 8x8 matrix tiles'
+ * element layout puts it (PTX's mma.sync accumulator fragment): SIMD-group w's
+ * tile rows 8 * w + 8 * num_warps * i, lane l at row l / 4 of a tile and
+ * columns 2 * (l % 4) + e, slot (i * TN + j) * 2 + e for tile column j. Rows
+ * and columns that are no whole tiles replicate. */
+static void test_frag_layout(void) {
+  for (int w = 1; w <= 8; w *= 2)
+    for (int rows = 1; rows <= 4; rows++)
+      for (int cols = 1; cols <= 16; cols *= 2) {
+        tm_compile_request req;
+        Ctx *c = new_ctx("", &req);
+        int32_t shape[2] = {8 * w * rows, 8 * cols};
+        int dims[2] = {0, 1};
+        Layout *l = layout_in(c, layout_frag(c, w), 2, dims, shape);
+        CHECK(layout_is_frag(l, w) && l->per_thread == 2 * rows * cols);
+        int *owners = calloc((size_t)shape[0] * (size_t)shape[1], sizeof(int));
+        bool ok = true;
+        for (int wp = 0; wp < w; wp++)
+          for (int lane = 0; lane < 32; lane++)
+            for (int s = 0; s < l->per_thread; s++) {
+              int coords[TM_MAX_RANK];
+              bool dup;
+              layout_coords(l, lane, wp, s, coords, &dup);
+              int i = s / (2 * cols), j = s / 2 % cols, e = s % 2;
+              ok &= !dup && coords[0] == 8 * w * i + 8 * wp + lane / 4 && coords[1] == 8 * j + 2 * (lane % 4) + e;
+              owners[coords[0] * shape[1] + coords[1]]++;
+            }
+        for (int k = 0; k < shape[0] * shape[1]; k++) ok &= owners[k] == 1;
+        if (!ok) fprintf(stderr, "layout_frag broken: warps %d, shape %dx%d\n", w, shape[0], shape[1]);
+        CHECK(ok);
+        free(owners);
+        /* fewer rows than a band of every SIMD-group: not whole, replicated */
+        int32_t small[2] = {8 * w / 2 > 0 ? 8 * w / 2 : 4, 8};
+        Layout *r = layout_in(c, layout_frag(c, w), 2, dims, small);
+        CHECK(r->replicated && !layout_is_frag(r, w));
+        free_ctx(c);
+      }
+}
+
 int main(void) {
   test_lexer();
   test_parser();
   test_ir_print();
   test_parse_params();
   test_layouts();
+  test_frag_layout();
   return check_report("test_compiler");
 }
