@@ -403,28 +403,15 @@ static void fix_block(Assign *A, Block *b) {
 }
 
 /* Whether value id is used only as an operand of tl.dot (which stages its
- * operands through threadgroup memory from whatever layout they are in). */
-static bool feeds_only_dots(Fn *f, int id) {
+ * operands through threadgroup memory from whatever layout they are in);
+ * with `views`, also through tl.trans / tl.permute views that feed only tl.dot. */
+static bool feeds_only_dots(Fn *f, int id, bool views) {
   bool used = false;
   for (int j = 0; j < f->ins.n; j++) {
     Ins *u = &f->ins.v[j];
     for (int k = 0; k < u->nargs; k++) {
       if (u->args[k] != id) continue;
-      if (u->op != O_DOT || k > 1) return false;
-      used = true;
-    }
-  }
-  return used;
-}
-
-/* The same, through tl.trans / tl.permute views that feed only tl.dot. */
-static bool feeds_only_dots_via_views(Fn *f, int id) {
-  bool used = false;
-  for (int j = 0; j < f->ins.n; j++) {
-    Ins *u = &f->ins.v[j];
-    for (int k = 0; k < u->nargs; k++) {
-      if (u->args[k] != id) continue;
-      bool view = u->op == O_SHUFFLE && u->aux == SH_PERMUTE && !u->ty.ptr && feeds_only_dots(f, j);
+      bool view = views && u->op == O_SHUFFLE && u->aux == SH_PERMUTE && !u->ty.ptr && feeds_only_dots(f, j, false);
       if (!view && (u->op != O_DOT || k > 1)) return false;
       used = true;
     }
@@ -470,7 +457,7 @@ static void access_layouts(Assign *A) {
     int fastest = -1, vec = A->vec;
     if (axis_contig_along(f, in->args[0], R - 1, &div) >= 2) { /* along the rows */
       if (R != 2 || vec < 2 || in->op != O_LOAD) continue;
-      if (!(in->layout->replicated && feeds_only_dots(f, id)) && !(A->frag && feeds_only_dots_via_views(f, id))) continue;
+      if (!(in->layout->replicated && feeds_only_dots(f, id, false)) && !(A->frag && feeds_only_dots(f, id, true))) continue;
       fastest = R - 1;
     } else {
       /* along another dim (a transpose, a column-major tensor, a permuted
@@ -499,7 +486,7 @@ static void permute_views(Assign *A) {
   Fn *f = A->f;
   for (int id = 0; id < f->ins.n; id++) {
     Ins *in = &f->ins.v[id];
-    if (in->op != O_SHUFFLE || in->aux != SH_PERMUTE || in->ty.ptr || !in->layout || !feeds_only_dots(f, id) || tied(A, id))
+    if (in->op != O_SHUFFLE || in->aux != SH_PERMUTE || in->ty.ptr || !in->layout || !feeds_only_dots(f, id, false) || tied(A, id))
       continue;
     Layout *x = f->ins.v[in->args[0]].layout;
     if (!x || x->rank != in->ty.rank) continue;
