@@ -512,6 +512,8 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
                           : carried ? arena_printf(ar, "to %s once, after the loop", to)
                                     : p->frag ? arena_printf(ar, "to %s, where acc is added", to)
                                               : "to the blocked layout through threadgroup memory, where acc is added");
+  if (turns) in->note = arena_printf(ar, "%s; staged in two regions by turns (one barrier a turn)", in->note);
+  else if (base) in->note = arena_printf(ar, "%s; staged after the previous dot's operands, without waiting for their readers", in->note);
   E->uses_tid = true;
   E->uses_barrier = true; /* simdgroup matrix operations are SIMD-group collectives */
   em_line(E, ind, "// tl.dot: %ssimdgroup_matrix 8x8, %d tiles per SIMD-group (%dx%d; %d of %d SIMD-groups), K in chunks of %d%s\n",

@@ -238,6 +238,8 @@ def test_attention_waits_once_per_dot_a_turn(target):
             "-D", "BLOCK_M=128", "-D", "BLOCK_N=64", "-D", "HEAD_DIM=64", "--num-warps", "8", "--target", target]
     r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+    ex = subprocess.run([str(CLI), "explain", *args[2:]], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+    assert "staged after the previous dot's operands, without waiting for their readers" in ex, ex
     loop = re.split(r"for \(int r\d+_0 = 0;", r.stdout)
     assert len(loop) == 2, r.stdout[-3000:]
     assert loop[1].count("threadgroup_barrier(") == 2, loop[1]

@@ -72,7 +72,8 @@ def test_path_by_target_and_opt_level():
                          "--target", "M3-Max"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
     assert ("dot @19:15 <32x32xfp32>: simdgroup_matrix 8x8, accumulator in simdgroup matrices across the loop; "
             "A 32x16 and B 16x32 staged row-major in threadgroup memory, K in chunks of 16; accumulator tiles: 2x2 of "
-            "8x8 per SIMD-group on a 2x2 grid of SIMD-groups (4 of 4); to the blocked layout once, after the loop") in ex, ex
+            "8x8 per SIMD-group on a 2x2 grid of SIMD-groups (4 of 4); to the blocked layout once, after the loop; "
+            "staged in two regions by turns (one barrier a turn)") in ex, ex
     ex = subprocess.run([str(CLI), "explain", str(ROOT / "tests" / "golden" / "matmul_simdgroup.py"), "--kernel", "matmul",
                          "--signature", "*fp16,*fp16,*fp16,i32", "-D", "BLOCK_M=32", "-D", "BLOCK_N=32", "-D", "BLOCK_K=16",
                          "--target", "generic"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
