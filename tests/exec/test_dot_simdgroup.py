@@ -34,8 +34,10 @@ inner = pytest.mark.skipif(not INNER, reason=INNER_ONLY)
 @pytest.mark.parametrize("hw", ["M3-Max", "M5"])  # M5: the matmul2d variant (test_dot_matmul2d.py)
 def test_dot_suites_on_simdgroup_path(hw):
     env = dict(os.environ, TRITON_METAL_HW=hw, PYTHONPATH=str(ROOT / "python"))
+    # test_examples.py too: the attention example's forward and backward kernels (two to four dots
+    # a loop: their staging regions and held barriers under the race checker) on the matrix path
     names = ("test_dot.py", "test_bf16.py", "test_dot_simdgroup.py", "test_dot_row_scaled.py", "test_dot_pipeline.py",
-             "test_dot_frag.py")
+             "test_dot_frag.py", "test_examples.py")
     files = [str(ROOT / "tests" / "exec" / f) for f in names]
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *files],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
