@@ -483,8 +483,10 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
    * another dot's is held, this one stages after that one's elements, so
    * neither waits for the other (flash attention's two dots) */
   const char *carried = E->sg_acc ? E->sg_acc[id] : NULL, *acc = carried ? carried : "tm_acc";
-  bool hold = kc == K && !p->mm && !(carried && E->sg_scale[id] && rreg_of(E, in, p) < 0 && p->dacc != din);
-  int extra = carried && E->sg_scale[id] && rreg_of(E, in, p) < 0 && p->dacc == din ? M : 0; /* r's rows */
+  int rreg = carried ? rreg_of(E, in, p) : -1; /* the row scale's r in registers (layout_frag's rows) */
+  bool rstaged = carried && E->sg_scale[id] && rreg < 0; /* or its rows staged, below */
+  bool hold = kc == K && !p->mm && !(rstaged && p->dacc != din);
+  int extra = rstaged && p->dacc == din ? M : 0; /* r's rows after the operands */
   /* the loop's only dot (em_dot_pingpong): two regions by turns, the turn's
    * at a runtime offset (E->roff) */
   bool turns = E->turn_dot == id && hold && !extra && E->first_kind == 0;
@@ -508,7 +510,7 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
                           p->frag ? arena_printf(ar, ", its tile rows %d apart", p->rstep) : "",
                           carried && E->sg_scale[id]
                               ? arena_printf(ar, "the carried matrices' rows scaled in place by r (acc * r[:, None]%s); to %s once, after the loop",
-                                             rreg_of(E, in, p) >= 0 ? ", r from registers" : "", to)
+                                             rreg >= 0 ? ", r from registers" : "", to)
                           : carried ? arena_printf(ar, "to %s once, after the loop", to)
                                     : p->frag ? arena_printf(ar, "to %s, where acc is added", to)
                                               : "to the blocked layout through threadgroup memory, where acc is added");
@@ -535,8 +537,7 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     if (p->mm) pp(E, "#endif");
   }
   const char *rsm = NULL; /* acc * r[:, None] (row_scaled): r's M rows in threadgroup memory */
-  int rreg = carried ? rreg_of(E, in, p) : -1; /* or r in registers (layout_frag's rows) */
-  if (carried && E->sg_scale[id] && rreg < 0) {
+  if (rstaged) {
     int r = E->sg_scale[id] - 1;
     Layout *L = E->f->ins.v[r].layout;
     if (p->dacc == din) { /* one array with the staged operands: after them */
