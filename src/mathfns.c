@@ -28,7 +28,13 @@
 const MathFn math_fns[] = {
     /* name         spaces        arity dtypes     result   spelling                              helper */
     /* tl.math and its tl.* aliases (upstream language/math.py) */
-    {"exp",         ALL,          1, MT_F32,     MR_SAME, "precise::exp($0)", NULL, 0, 0},
+    /* tl.exp is upstream's: 2^(x * log2(e)), the product rounded to float
+     * (both of its GPU backends lower it so; only libdevice's exp is the
+     * accurate function). Here the power of two is precise::exp2, so the
+     * result is upstream's to exp2's own few ulp, and like it, off exp(x)
+     * by up to |x| * 2^-24 relatively (the product's rounding) */
+    {"exp",         TL_MATH,      1, MT_F32,     MR_SAME, "precise::exp2(($0) * 1.44269502f)", NULL, 0, 0},
+    {"exp",         MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "precise::exp($0)", NULL, 0, 0},
     {"exp2",        ALL,          1, MT_F32,     MR_SAME, "precise::exp2($0)", NULL, 0, 0},
     {"log",         ALL,          1, MT_F32,     MR_SAME, "precise::log($0)", NULL, 0, 0},
     {"log2",        ALL,          1, MT_F32,     MR_SAME, "precise::log2($0)", NULL, 0, 0},

@@ -318,9 +318,20 @@ def dom_round(rng):
 
 
 M, LD = "tl.math.", "libdevice."
+LOG2E = F32(1.4426950408889634)
+
+
+def upstream_exp(x):
+    """tl.exp as upstream defines it on both its GPU backends: 2^(x * log2 e)
+    with the product rounded to float32 (only libdevice's exp is the accurate
+    function); the power of two here exact, rounded once by check()"""
+    with np.errstate(all="ignore"):
+        return np.exp2((np.asarray(x).astype(F32) * LOG2E).astype(np.float64))
+
+
 # (call, reference, domain, ulp bound)
 UNARY_CASES = [
-    ("tl.exp", np64(np.exp), dom_exp, 4), ("tl.math.exp", np64(np.exp), dom_exp, 4),
+    ("tl.exp", upstream_exp, dom_exp, 4), ("tl.math.exp", upstream_exp, dom_exp, 4),
     ("tl.exp2", np64(np.exp2), dom_exp, 4), ("tl.log", np64(np.log), dom_pos, 4),
     ("tl.log2", np64(np.log2), dom_pos, 4), ("tl.sin", np64(np.sin), dom_trig, 4),
     ("tl.cos", np64(np.cos), dom_trig, 4), ("tl.sqrt", np64(np.sqrt), dom_pos, 0.5),
@@ -517,20 +528,45 @@ def exp_inputs(rng, lo, hi, edges):
 
 @emulator_only
 @pytest.mark.parametrize("call,ref,lo,hi,edges", [
-    ("tl.exp", np.exp, -110, 90, (88.72284, -87.33655, -103.27893, -103.97208)),
+    (LD + "exp", np.exp, -110, 90, (88.72284, -87.33655, -103.27893, -103.97208)),
+    ("tl.exp", upstream_exp, -110, 90, (88.72284, 88.7228, -87.33655, -103.27893, -103.97208)),
     ("tl.exp2", np.exp2, -160, 130, (128.0, -126.0, -149.0, -150.0)),
 ])
 def test_emulator_exp_correctly_rounded(call, ref, lo, hi, edges, rng):
     """runtime/cpu/metal_stdlib computes exp and exp2 in double and rounds once:
     bit for bit the float64 result rounded to float32 (its misrounding is rarer
     than 1 in 2^26 inputs), subnormal results kept, NaN for NaN; Metal allows
-    4 ulp, the host libm it replaced was off by one ulp for ~170000 floats"""
+    4 ulp, the host libm it replaced was off by one ulp for ~170000 floats;
+    tl.exp is exp2 of the rounded product x * log2(e), so bit for bit that"""
     x = exp_inputs(rng, lo, hi, edges)
     got = launch(call, x)
     with np.errstate(all="ignore"):
         want_ = ref(x.astype(np.float64)).astype(F32)
     same = (got.view(np.uint32) == want_.view(np.uint32)) | (np.isnan(got) & np.isnan(want_))
     assert same.all(), f"{call}: x={x[~same][:4]} got={got[~same][:4]} want={want_[~same][:4]}"
+
+
+def test_exp_error_against_exp(rng):
+    """what upstream's definition of tl.exp costs against exp itself: the
+    product's rounding (half an ulp of x * log2 e) and the float constant's
+    (|x| times its distance from log2 e), each times ln 2 relatively, plus
+    exp2's 4 ulp, and no more; libdevice's exp keeps Metal's 4 ulp"""
+    x = mix(uniform(rng, 4000, -87, 88), wide(rng, 1000, -30, 6))
+    p = x * LOG2E
+    c_err = abs(float(LOG2E) - 1 / math.log(2))
+    bound = (np.spacing(np.abs(p)).astype(np.float64) / 2 + np.abs(x) * c_err) * math.log(2) + 4 * 2.0 ** -23
+    with np.errstate(all="ignore"):
+        want_ = np.exp(x.astype(np.float64))
+    normal = np.isfinite(x) & (want_ > TINY) & (want_ < np.finfo(F32).max)
+    x, bound, want_ = x[normal], bound[normal], want_[normal]
+    for call in ("tl.exp", LD + "exp"):
+        got = launch(call, x).astype(np.float64)
+        rel = np.abs(got / want_ - 1)
+        lim = bound if call == "tl.exp" else 4 * 2.0 ** -23
+        assert (rel <= lim).all(), f"{call}: x={x[rel > lim][:4]} rel={rel[rel > lim][:4]}"
+    # the product's rounding is visible: for large |x| tl.exp and exp differ
+    big = np.abs(x) > 40
+    assert (launch("tl.exp", x)[big] != launch(LD + "exp", x)[big]).any()
 
 
 # --------------------------------------------------------------- predicates and integer functions

@@ -27,11 +27,12 @@ def test_sigmoid(n, rng):
     out = np.full(n + 1, 7.0, dtype=np.float32)
     sigmoid_kernel[(triton.cdiv(n, 256),)](x, out, n, BLOCK=256)
     # float32 steps as the kernel does them (exp(100) overflows to inf, so
-    # sigmoid(-100) is 0, not a denormal); exp rounded once from float64
+    # sigmoid(-100) is 0, not a denormal); tl.exp is upstream's 2^(x log2 e),
+    # the product in float32, the power rounded once from float64
     with np.errstate(over="ignore"):
-        e = np.exp(-x.astype(np.float64)).astype(np.float32)
+        e = np.exp2((-x * np.float32(1.4426950408889634)).astype(np.float64)).astype(np.float32)
         ref = np.float32(1) / (np.float32(1) + e)
-    # exp is the device's precise::exp (host libm on the emulator): allow 2 ulp
+    # exp2 is the device's precise::exp2 (correctly rounded on the emulator): allow 2 ulp
     np.testing.assert_array_max_ulp(out[:n], ref, maxulp=2)
     assert out[n] == 7.0
 
