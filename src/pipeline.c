@@ -204,24 +204,11 @@ static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
     Ins *L = &f->ins.v[load];
     if (L->op != O_LOAD || !L->ty.rank || !L->layout) continue;
     /* the next tile waits in registers while the dot runs: up to 32 bytes
-     * (8 registers) a thread, 64 in a kernel in the matrices' layout
-     * (layout_frag: no blocked copy of the scores beside the accumulators;
-     * attention with head size 128, 218 registers on the proxy, none
-     * spilled); a larger one would spill where the dot's accumulators
-     * already fill the registers */
+     * (8 registers) a thread; a larger one would spill where the dot's
+     * accumulators already fill the registers (attention, head size 128) */
+    if (L->layout->per_thread * tm_dtype_bytes((tm_dtype)L->ty.dt) > 32) continue;
     int user, slot, dot = feeds_dot(f, body, load, &user, &slot);
     if (dot < 0) continue;
-    bool frag = layout_is_frag(f->ins.v[dot].layout, f->num_warps);
-    int bytes = L->layout->per_thread * tm_dtype_bytes((tm_dtype)L->ty.dt);
-    if (bytes > (frag ? 64 : 32)) continue;
-    /* two iterations ahead where the body is one dot (a matmul's K loop: an
-     * iteration is short next to the memory's latency) and a tile is at most
-     * 32 bytes a thread, so 64 are in flight (a 128x128x32 fp16 matmul on 8
-     * SIMD-groups: two 16-byte vectors an operand); one where the body does
-     * more (attention's two dots and softmax cover the latency) */
-    int ndots = 0;
-    for (int i = 0; i < body->ins.n; i++) ndots += f->ins.v[body->ins.v[i]].op == O_DOT;
-    int depth = ndots == 1 && bytes <= 32 ? 2 : 1;
     /* positions (the body changes with each load pipelined) */
     P.nmap = f->ins.n;
     P.pos = arena_alloc(&c->arena, sizeof(int) * (size_t)P.nmap);
@@ -232,45 +219,22 @@ static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
     bool ok = true;
     for (int k = 0; k < L->nargs && ok; k++) ok = recomputable(&P, L->args[k], &yields, 0);
     Ins *Y = &f->ins.v[y];
-    /* the carried values the next addresses need: their yields; two
-     * iterations ahead, also those the yields need (to a fixed point) */
-    for (uint64_t seen = 0; ok && yields != seen;) {
-      uint64_t more = 0;
-      for (int j = 0; j < 64 && ok; j++)
-        if ((yields & ~seen) >> j & 1) ok = j < Y->nargs && recomputable(&P, Y->args[j], &more, 0);
-      seen = yields;
-      if (depth == 2) yields |= more;
-    }
+    for (int j = 0; j < 64 && ok; j++) /* the carried values the next addresses need: their yields */
+      if (yields >> j & 1) ok = j < Y->nargs && recomputable(&P, Y->args[j], &(uint64_t){0}, 0);
     if (!ok) continue;
     int ncar = f->ins.v[loop].nargs - 3;
     int lline = L->line; /* L moves when instructions are added */
-    int lo = f->ins.v[loop].args[0], hi = f->ins.v[loop].args[1], stp = f->ins.v[loop].args[2];
-    int lline0 = f->ins.v[loop].line;
 
-    /* before the loop: the first tile, live where lo < hi (and two ahead,
-     * the second, at lo + STEP with the carried values' first yields) */
+    /* before the loop: the first tile, live where lo < hi */
     P.out.n = 0;
     clear_map(&P);
     int *init = arena_alloc(&c->arena, sizeof(int) * (size_t)(ncar + 1));
     for (int j = 0; j < ncar; j++) init[j] = f->ins.v[loop].args[3 + j];
-    Ins lo_lt = {.op = O_CMP, .aux = C_LT, .nargs = 2, .ty = type_scalar(TM_I1), .args = (int[]){lo, hi}, .line = lline0};
+    Ins lo_lt = {.op = O_CMP, .aux = C_LT, .nargs = 2, .ty = type_scalar(TM_I1),
+                 .args = (int[]){f->ins.v[loop].args[0], f->ins.v[loop].args[1]}, .line = f->ins.v[loop].line};
     int live0 = add_ins(&P, lo_lt);
-    int first = clone_load(&P, load, lo, init, live0);
-    f->ins.v[first].note = depth == 2 ? "the loop's first tile, loaded before the loop (pipelined: two iterations ahead)"
-                                      : "the loop's first tile, loaded before the loop (pipelined: one iteration ahead)";
-    int second = -1;
-    if (depth == 2) {
-      int *n1 = arena_alloc(&c->arena, sizeof(int) * (size_t)(ncar + 1));
-      clear_map(&P);
-      for (int j = 0; j < ncar; j++) n1[j] = yields >> j & 1 ? clone(&P, f->ins.v[y].args[j], lo, init) : -1;
-      clear_map(&P);
-      Ins add = {.op = O_ADD, .nargs = 2, .ty = ivt, .args = (int[]){lo, stp}, .line = lline0};
-      int lo1 = add_ins(&P, add);
-      Ins lt1 = {.op = O_CMP, .aux = C_LT, .nargs = 2, .ty = type_scalar(TM_I1), .args = (int[]){lo1, hi}, .line = lline0};
-      int live1 = add_ins(&P, lt1);
-      second = clone_load(&P, load, lo1, n1, live1);
-      f->ins.v[second].note = "the loop's second tile, loaded before the loop (pipelined: two iterations ahead)";
-    }
+    int first = clone_load(&P, load, f->ins.v[loop].args[0], init, live0);
+    f->ins.v[first].note = "the loop's first tile, loaded before the loop (pipelined: one iteration ahead)";
     Block nb = {0};
     for (int i = 0; i < b->ins.n; i++) {
       if (i == lpos)
@@ -307,58 +271,39 @@ static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
       next[j] = P.pos[yv] >= 0 && P.pos[yv] < P.pos[dot] ? yv : clone(&P, yv, iv, cur);
     }
     clear_map(&P);
-    Ins step = {.op = O_ADD, .nargs = 2, .ty = ivt, .args = (int[]){iv, stp}, .line = lline};
+    Ins step = {.op = O_ADD, .nargs = 2, .ty = ivt, .args = (int[]){iv, f->ins.v[loop].args[2]}, .line = lline};
     int niv = add_ins(&P, step);
-    if (depth == 2) { /* the iteration after next: its induction variable and carried values */
-      int *nn = arena_alloc(&c->arena, sizeof(int) * (size_t)(ncar + 1));
-      for (int j = 0; j < ncar; j++) nn[j] = yields >> j & 1 ? clone(&P, f->ins.v[y].args[j], niv, next) : -1;
-      clear_map(&P);
-      next = nn;
-      Ins step2 = {.op = O_ADD, .nargs = 2, .ty = ivt, .args = (int[]){niv, stp}, .line = lline};
-      niv = add_ins(&P, step2);
-    }
-    Ins lt = {.op = O_CMP, .aux = C_LT, .nargs = 2, .ty = type_scalar(TM_I1), .args = (int[]){niv, hi}, .line = lline};
+    Ins lt = {.op = O_CMP, .aux = C_LT, .nargs = 2, .ty = type_scalar(TM_I1), .args = (int[]){niv, f->ins.v[loop].args[1]},
+              .line = lline};
     int live = add_ins(&P, lt);
     int nxt = clone_load(&P, load, niv, next, live);
-    f->ins.v[nxt].note = depth == 2 ? "the tile two iterations on, loaded before the dot (pipelined: two iterations ahead)"
-                                    : "the next iteration's tile, loaded before the dot (pipelined: one iteration ahead)";
+    f->ins.v[nxt].note = "the next iteration's tile, loaded before the dot (pipelined: one iteration ahead)";
     Type lty = f->ins.v[load].ty;
     Layout *lay = f->ins.v[load].layout;
     int line = f->ins.v[load].line, col = f->ins.v[load].col;
-    /* the carried tiles: block arguments (first in the body, with the
-     * others); two ahead, the dot takes the first and the second moves up */
+    /* the carried tile: a block argument (first in the body, with the others) */
     Block tmp = {0};
-    int args[2];
-    for (int d = 0; d < depth; d++) {
-      Ins ba = {.op = O_BLOCKARG, .aux = (int16_t)(ncar + 1 + d), .imm = loop, .ty = lty, .line = line, .col = col,
-                .layout = lay};
-      args[d] = ir_add(c, f, &tmp, ba);
-    }
+    Ins ba = {.op = O_BLOCKARG, .aux = (int16_t)(ncar + 1), .imm = loop, .ty = lty, .line = line, .col = col, .layout = lay};
+    int arg = ir_add(c, f, &tmp, ba);
     Block nbody = {0};
     for (int i = 0; i < body->ins.n; i++) {
       int id = body->ins.v[i];
-      if (i == 0)
-        for (int d = 0; d < depth; d++) vec_push(&c->arena, nbody.ins, args[d]);
+      if (i == 0) vec_push(&c->arena, nbody.ins, arg);
       if (id == dot)
         for (int k = 0; k < P.out.n; k++) vec_push(&c->arena, nbody.ins, P.out.v[k]);
       if (id != load) vec_push(&c->arena, nbody.ins, id);
     }
     *body = nbody;
-    f->ins.v[user].args[slot] = args[0];
-    /* the yield and the loop's operands get the tiles; the loop's results for them */
-    if (depth == 2) append_arg(c, &f->ins.v[y], args[1]);
+    f->ins.v[user].args[slot] = arg;
+    /* the yield and the loop's operands get the tile; the loop's result for it */
     append_arg(c, &f->ins.v[y], nxt);
     append_arg(c, &f->ins.v[loop], first);
-    if (depth == 2) append_arg(c, &f->ins.v[loop], second);
+    Ins res = {.op = O_RESULT, .aux = (int16_t)ncar, .imm = loop, .ty = lty, .line = line, .col = col, .layout = lay};
+    int rid = ir_add(c, f, &tmp, res);
     Block nb2 = {0};
     for (int i = 0; i < b->ins.n; i++) {
       vec_push(&c->arena, nb2.ins, b->ins.v[i]);
-      if (i == lpos)
-        for (int d = 0; d < depth; d++) {
-          Ins res = {.op = O_RESULT, .aux = (int16_t)(ncar + d), .imm = loop, .ty = lty, .line = line, .col = col,
-                     .layout = lay};
-          vec_push(&c->arena, nb2.ins, ir_add(c, f, &tmp, res));
-        }
+      if (i == lpos) vec_push(&c->arena, nb2.ins, rid);
     }
     *b = nb2;
     moved = true;

@@ -115,56 +115,13 @@ kernel void matmul(
     v92[k] = v91[(k / 1u % 4u) * 1u];
   }
   half v96[4];
-  int v97 = as_type<int>(as_type<uint>(0) + as_type<uint>(16));
-  bool v98 = v97 < K;
+  bool v116 = 0 < K;
   for (uint k = 0; k < 4u; ++k) {
     int v93 = v92[(k / 1u % 4u) * 1u];
     device const half* v94 = v88[k] + v93;
     v96[k] = v81 ? *TM_LDA(v94, 17, 0) : half(0);
   }
-  int v100[1];
-  for (uint k = 0; k < 1u; ++k) {
-    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 1u) / 1u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 1u) % 1u;
-    lane /= 4u; warp /= 1u;
-    int c1 = int(e1 % 1u);
-    uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
-    int c0 = int(e0 % 32u);
-    v100[k] = c0;
-  }
-  device const half* v104[1];
-  for (uint k = 0; k < 1u; ++k) {
-    int v101 = v100[0];
-    int v103 = as_type<int>(as_type<uint>(v101) * as_type<uint>(K));
-    v104[k] = a_ptr + v103;
-  }
-  device const half* v105[4];
-  for (uint k = 0; k < 4u; ++k) {
-    v105[k] = v104[0];
-  }
-  int v108[4];
-  for (uint k = 0; k < 4u; ++k) {
-    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
-    lane /= 4u; warp /= 1u;
-    int c1 = int(e1 % 16u);
-    uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
-    int c0 = int(e0 % 1u);
-    int v107 = c1;
-    v108[k] = as_type<int>(as_type<uint>(v97) + as_type<uint>(v107));
-  }
-  int v109[4];
-  for (uint k = 0; k < 4u; ++k) {
-    v109[k] = v108[(k / 1u % 4u) * 1u];
-  }
-  half v113[4];
-  bool v136 = 0 < K;
-  for (uint k = 0; k < 4u; ++k) {
-    int v110 = v109[(k / 1u % 4u) * 1u];
-    device const half* v111 = v105[k] + v110;
-    v113[k] = v98 ? *TM_LDA(v111, 17, 0) : half(0);
-  }
-  int v140[1];
+  int v120[1];
   for (uint k = 0; k < 1u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
     uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
@@ -172,20 +129,20 @@ kernel void matmul(
     int c1 = int(e1 % 1u);
     uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
     int c0 = int(e0 % 16u);
-    int v139 = c0;
-    v140[k] = as_type<int>(as_type<uint>(0) + as_type<uint>(v139));
+    int v119 = c0;
+    v120[k] = as_type<int>(as_type<uint>(0) + as_type<uint>(v119));
   }
-  device const half* v145[1];
+  device const half* v125[1];
   for (uint k = 0; k < 1u; ++k) {
-    int v141 = v140[0];
-    int v144 = as_type<int>(as_type<uint>(v141) * as_type<uint>(32));
-    v145[k] = b_ptr + v144;
+    int v121 = v120[0];
+    int v124 = as_type<int>(as_type<uint>(v121) * as_type<uint>(32));
+    v125[k] = b_ptr + v124;
   }
-  device const half* v146[4];
+  device const half* v126[4];
   for (uint k = 0; k < 4u; ++k) {
-    v146[k] = v145[0];
+    v126[k] = v125[0];
   }
-  int v147[4];
+  int v127[4];
   for (uint k = 0; k < 4u; ++k) {
     uint lane = tm_tid % 32u, warp = tm_tid / 32u;
     uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
@@ -193,80 +150,32 @@ kernel void matmul(
     int c1 = int(e1 % 32u);
     uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
     int c0 = int(e0 % 1u);
-    v147[k] = c1;
+    v127[k] = c1;
   }
-  int v148[4];
+  int v128[4];
   for (uint k = 0; k < 4u; ++k) {
-    v148[k] = v147[(k / 1u % 4u) * 1u];
+    v128[k] = v127[(k / 1u % 4u) * 1u];
   }
-  half v152[4];
-  int v153 = as_type<int>(as_type<uint>(0) + as_type<uint>(16));
-  bool v154 = v153 < K;
+  half v132[4];
   for (uint k = 0; k < 4u; ++k) {
-    int v149 = v148[(k / 1u % 4u) * 1u];
-    device const half* v150 = v146[k] + v149;
-    v152[k] = v136 ? *TM_LDA(v150, 18, 1) : half(0);
-  }
-  int v158[1];
-  for (uint k = 0; k < 1u; ++k) {
-    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
-    lane /= 8u; warp /= 1u;
-    int c1 = int(e1 % 1u);
-    uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
-    int c0 = int(e0 % 16u);
-    int v157 = c0;
-    v158[k] = as_type<int>(as_type<uint>(v153) + as_type<uint>(v157));
-  }
-  device const half* v163[1];
-  for (uint k = 0; k < 1u; ++k) {
-    int v159 = v158[0];
-    int v162 = as_type<int>(as_type<uint>(v159) * as_type<uint>(32));
-    v163[k] = b_ptr + v162;
-  }
-  device const half* v164[4];
-  for (uint k = 0; k < 4u; ++k) {
-    v164[k] = v163[0];
-  }
-  int v165[4];
-  for (uint k = 0; k < 4u; ++k) {
-    uint lane = tm_tid % 32u, warp = tm_tid / 32u;
-    uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
-    lane /= 8u; warp /= 1u;
-    int c1 = int(e1 % 32u);
-    uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
-    int c0 = int(e0 % 1u);
-    v165[k] = c1;
-  }
-  int v166[4];
-  for (uint k = 0; k < 4u; ++k) {
-    v166[k] = v165[(k / 1u % 4u) * 1u];
-  }
-  half v170[4];
-  for (uint k = 0; k < 4u; ++k) {
-    int v167 = v166[(k / 1u % 4u) * 1u];
-    device const half* v168 = v164[k] + v167;
-    v170[k] = v154 ? *TM_LDA(v168, 18, 1) : half(0);
+    int v129 = v128[(k / 1u % 4u) * 1u];
+    device const half* v130 = v126[k] + v129;
+    v132[k] = v116 ? *TM_LDA(v130, 18, 1) : half(0);
   }
   float r11_1[8];
   half r11_2[4];
   for (uint k = 0; k < 4u; ++k) r11_2[k] = v96[k];
   half r11_3[4];
-  for (uint k = 0; k < 4u; ++k) r11_3[k] = v113[k];
-  half r11_4[4];
-  for (uint k = 0; k < 4u; ++k) r11_4[k] = v152[k];
-  half r11_5[4];
-  for (uint k = 0; k < 4u; ++k) r11_5[k] = v170[k];
+  for (uint k = 0; k < 4u; ++k) r11_3[k] = v132[k];
   // tm_acc11_1: tl.dot's accumulator in simdgroup matrices across the loop
   simdgroup_matrix<float, 8, 8> tm_acc11_1[4];
   for (uint t = 0; t < 4u; ++t) tm_acc11_1[t] = make_filled_simdgroup_matrix<float, 8, 8>(float(0.0f));
   uint tm_turn11 = 0u; // which of its dot's two staging regions a turn uses
   for (int r11_0 = 0; r11_0 < K; r11_0 += 16) {
     TM_POLL(16);
-    int v114 = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(16));
-    int v115 = as_type<int>(as_type<uint>(v114) + as_type<uint>(16));
-    bool v116 = v115 < K;
-    int v118[1];
+    int v97 = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(16));
+    bool v98 = v97 < K;
+    int v100[1];
     for (uint k = 0; k < 1u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 1u) / 1u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 1u) % 1u;
@@ -274,19 +183,19 @@ kernel void matmul(
       int c1 = int(e1 % 1u);
       uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 1u % 1u) % 1u;
       int c0 = int(e0 % 32u);
-      v118[k] = c0;
+      v100[k] = c0;
     }
-    device const half* v122[1];
+    device const half* v104[1];
     for (uint k = 0; k < 1u; ++k) {
-      int v119 = v118[0];
-      int v121 = as_type<int>(as_type<uint>(v119) * as_type<uint>(K));
-      v122[k] = a_ptr + v121;
+      int v101 = v100[0];
+      int v103 = as_type<int>(as_type<uint>(v101) * as_type<uint>(K));
+      v104[k] = a_ptr + v103;
     }
-    device const half* v123[4];
+    device const half* v105[4];
     for (uint k = 0; k < 4u; ++k) {
-      v123[k] = v122[0];
+      v105[k] = v104[0];
     }
-    int v126[4];
+    int v108[4];
     for (uint k = 0; k < 4u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 4u) / 4u * 16u + ((warp % 1u) * 4u + lane % 4u) * 4u + (k / 1u % 4u) % 4u;
@@ -294,23 +203,22 @@ kernel void matmul(
       int c1 = int(e1 % 16u);
       uint e0 = (k / 4u % 1u) / 1u * 32u + ((warp % 4u) * 8u + lane % 8u) * 1u + (k / 4u % 1u) % 1u;
       int c0 = int(e0 % 1u);
-      int v125 = c1;
-      v126[k] = as_type<int>(as_type<uint>(v115) + as_type<uint>(v125));
+      int v107 = c1;
+      v108[k] = as_type<int>(as_type<uint>(v97) + as_type<uint>(v107));
     }
-    int v127[4];
+    int v109[4];
     for (uint k = 0; k < 4u; ++k) {
-      v127[k] = v126[(k / 1u % 4u) * 1u];
+      v109[k] = v108[(k / 1u % 4u) * 1u];
     }
-    half v131[4];
-    int v171 = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(16));
-    int v172 = as_type<int>(as_type<uint>(v171) + as_type<uint>(16));
-    bool v173 = v172 < K;
+    half v113[4];
+    int v133 = as_type<int>(as_type<uint>(r11_0) + as_type<uint>(16));
+    bool v134 = v133 < K;
     for (uint k = 0; k < 4u; ++k) {
-      int v128 = v127[(k / 1u % 4u) * 1u];
-      device const half* v129 = v123[k] + v128;
-      v131[k] = v116 ? *TM_LDA(v129, 17, 0) : half(0);
+      int v110 = v109[(k / 1u % 4u) * 1u];
+      device const half* v111 = v105[k] + v110;
+      v113[k] = v98 ? *TM_LDA(v111, 17, 0) : half(0);
     }
-    int v177[1];
+    int v138[1];
     for (uint k = 0; k < 1u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 1u) % 1u;
@@ -318,20 +226,20 @@ kernel void matmul(
       int c1 = int(e1 % 1u);
       uint e0 = (k / 1u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 1u % 1u) % 1u;
       int c0 = int(e0 % 16u);
-      int v176 = c0;
-      v177[k] = as_type<int>(as_type<uint>(v172) + as_type<uint>(v176));
+      int v137 = c0;
+      v138[k] = as_type<int>(as_type<uint>(v133) + as_type<uint>(v137));
     }
-    device const half* v182[1];
+    device const half* v143[1];
     for (uint k = 0; k < 1u; ++k) {
-      int v178 = v177[0];
-      int v181 = as_type<int>(as_type<uint>(v178) * as_type<uint>(32));
-      v182[k] = b_ptr + v181;
+      int v139 = v138[0];
+      int v142 = as_type<int>(as_type<uint>(v139) * as_type<uint>(32));
+      v143[k] = b_ptr + v142;
     }
-    device const half* v183[4];
+    device const half* v144[4];
     for (uint k = 0; k < 4u; ++k) {
-      v183[k] = v182[0];
+      v144[k] = v143[0];
     }
-    int v184[4];
+    int v145[4];
     for (uint k = 0; k < 4u; ++k) {
       uint lane = tm_tid % 32u, warp = tm_tid / 32u;
       uint e1 = (k / 1u % 4u) / 4u * 32u + ((warp % 1u) * 8u + lane % 8u) * 4u + (k / 1u % 4u) % 4u;
@@ -339,17 +247,17 @@ kernel void matmul(
       int c1 = int(e1 % 32u);
       uint e0 = (k / 4u % 1u) / 1u * 16u + ((warp % 4u) * 4u + lane % 4u) * 1u + (k / 4u % 1u) % 1u;
       int c0 = int(e0 % 1u);
-      v184[k] = c1;
+      v145[k] = c1;
     }
-    int v185[4];
+    int v146[4];
     for (uint k = 0; k < 4u; ++k) {
-      v185[k] = v184[(k / 1u % 4u) * 1u];
+      v146[k] = v145[(k / 1u % 4u) * 1u];
     }
-    half v189[4];
+    half v150[4];
     for (uint k = 0; k < 4u; ++k) {
-      int v186 = v185[(k / 1u % 4u) * 1u];
-      device const half* v187 = v183[k] + v186;
-      v189[k] = v173 ? *TM_LDA(v187, 18, 1) : half(0);
+      int v147 = v146[(k / 1u % 4u) * 1u];
+      device const half* v148 = v144[k] + v147;
+      v150[k] = v134 ? *TM_LDA(v148, 18, 1) : half(0);
     }
     // tl.dot: simdgroup_matrix 8x8, 4 tiles per SIMD-group (2x2; 4 of 4 SIMD-groups), K in chunks of 16, accumulating into the loop's matrices
     {
@@ -379,7 +287,7 @@ kernel void matmul(
           int c0 = int(e0 % 16u);
           if (c0 >= k0 && c0 < k0 + 16) {
             uint2 t;
-            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = r11_4[k]; } t[w] = as_type<uint>(e); }
+            for (uint w = 0; w < 2u; ++w) { half2 e; for (uint j = 0; j < 2u; ++j) { uint k = kv + w * 2u + j; e[j] = r11_3[k]; } t[w] = as_type<uint>(e); }
             TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 19), (tm_turn11 & 1u) * 1408u + 768 + ((c0 - k0)) * 40 + c1, t);
           }
         }
@@ -394,14 +302,10 @@ kernel void matmul(
         }
       }
     }
-    half y11_2[4]; for (uint k = 0; k < 4u; ++k) y11_2[k] = r11_3[k];
-    half y11_3[4]; for (uint k = 0; k < 4u; ++k) y11_3[k] = v131[k];
-    half y11_4[4]; for (uint k = 0; k < 4u; ++k) y11_4[k] = r11_5[k];
-    half y11_5[4]; for (uint k = 0; k < 4u; ++k) y11_5[k] = v189[k];
+    half y11_2[4]; for (uint k = 0; k < 4u; ++k) y11_2[k] = v113[k];
+    half y11_3[4]; for (uint k = 0; k < 4u; ++k) y11_3[k] = v150[k];
     for (uint k = 0; k < 4u; ++k) r11_2[k] = y11_2[k];
     for (uint k = 0; k < 4u; ++k) r11_3[k] = y11_3[k];
-    for (uint k = 0; k < 4u; ++k) r11_4[k] = y11_4[k];
-    for (uint k = 0; k < 4u; ++k) r11_5[k] = y11_5[k];
     ++tm_turn11;
   }
   {
