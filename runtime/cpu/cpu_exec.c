@@ -102,6 +102,20 @@ typedef struct SimdGroup {
   uint32_t fence;   /* threadgroup-memory fences so far (simdgroup_barrier) */
 } SimdGroup;
 
+/* A simdgroup_matrix operation's record (tm_sgm_rep first: the shim's view),
+ * and a SIMD-group's log of the records its lanes have yet to pass, oldest
+ * first (see "matrices" below). */
+typedef struct SgmEntry {
+  tm_sgm_rep rep;
+  unsigned left;              /* lanes yet to pass it */
+  struct SgmEntry *next, *all; /* the worker's free list; every entry it made */
+} SgmEntry;
+typedef struct SgmLog {
+  SgmEntry **q; /* ring of cap entries (a power of 2), the oldest at head */
+  unsigned cap, head, len;
+  uint64_t base; /* the sequence number of the oldest */
+} SgmLog;
+
 /* One threadgroup being run: thread t is fiber base + t. */
 typedef struct Group {
   int live;
@@ -156,6 +170,11 @@ struct Worker {
   uint32_t epoch; /* the last epoch handed out */
   Shadow *shadow; /* the groups' records */
   size_t shadow_cap;
+  /* simdgroup_matrix operations without a rendezvous (default schedule):
+   * each SIMD-group's log, each thread's count of operations, the records */
+  SgmLog sgm[MAX_THREADS / 32];
+  uint64_t sgm_seq[MAX_THREADS];
+  SgmEntry *sgm_free, *sgm_all;
 };
 
 /* Fiber f's threadgroup (one division, and only in the interleaved schedule:
@@ -530,6 +549,8 @@ static _Noreturn void abandon(Worker *w, unsigned f) {
   abort(); /* not reached: an aborted threadgroup is never resumed */
 }
 
+static const char *sgm_what(const tm_sgm_rep *r);
+
 static void thread_done(Worker *w, unsigned f) {
   Group *g = group_of(w, f);
   unsigned t = f - g->base;
@@ -541,6 +562,14 @@ static void thread_done(Worker *w, unsigned f) {
     worker_fail(w, "lane %u of SIMD-group %u returned while %u other lane(s) wait in a "
                    "SIMD-group collective (%s)",
                 t % 32, t / 32, s->arrived, site_text(&s->at));
+    abandon(w, f);
+  }
+  SgmLog *L = &w->sgm[t / 32];
+  if (!w->interleave && w->sgm_seq[t] != L->base + L->len) {
+    const tm_sgm_rep *last = &L->q[(L->head + L->len - 1) & (L->cap - 1)]->rep;
+    worker_fail(w, "lane %u of SIMD-group %u returned while other lanes of its SIMD-group went on to "
+                   "simdgroup_matrix operations it never reached (%s, line %d)",
+                t % 32, t / 32, sgm_what(last), last->line);
     abandon(w, f);
   }
   if (g->bar_arrived > 0 && g->bar_arrived == g->alive) bar_release(w, g);
@@ -644,6 +673,116 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
   wait_for(w, f, WAIT_SIMD, &sg->gen);
   block(w, f);
   return base;
+}
+
+/* ------------------------------------------------------------ matrices
+ *
+ * simdgroup_matrix loads, stores and multiplies of whole SIMD-groups run
+ * without a rendezvous on the default schedule: the lane that reaches an
+ * operation first makes its record (a load reads the whole 8x8 matrix into
+ * it, checking every element), and each lane after it compares its own
+ * operation with the record (the same kind, arguments and site, or the launch
+ * fails) and takes what it needs from it (a load: the matrix, to which its
+ * simdgroup_matrix then refers). A multiply whose operands both refer to such
+ * records computes each lane's two results from them, so a dot's K loop runs
+ * each lane through its tiles without a switch. The records are a per
+ * SIMD-group FIFO: lanes pass them in order, so the oldest is the one the
+ * slowest lane passes last, and a record lives on while a matrix refers to it
+ * (refs). Elsewhere (a partial SIMD-group, the per-lane collectives, the
+ * interleaved schedule, hooked accesses: the race checker) every operation is
+ * a rendezvous as before, so the checks see each lane's own accesses. */
+
+static const char *sgm_what(const tm_sgm_rep *r) {
+  switch (r->op & 15u) {
+  case 1: return "simdgroup_load";
+  case 2: return "simdgroup_store";
+  default: return "simdgroup_multiply";
+  }
+}
+
+static void sgm_reset(Worker *w) {
+  w->sgm_free = NULL;
+  for (SgmEntry *e = w->sgm_all; e; e = e->all) e->next = w->sgm_free, w->sgm_free = e;
+  for (unsigned s = 0; s * 32 < w->n; s++) w->sgm[s].head = w->sgm[s].len = 0, w->sgm[s].base = 0;
+  memset(w->sgm_seq, 0, w->n * sizeof *w->sgm_seq);
+}
+
+static void on_sgm_free(tm_cpu_ctx *c, tm_sgm_rep *r) {
+  Worker *w = (Worker *)c;
+  SgmEntry *e = (SgmEntry *)r;
+  e->next = w->sgm_free;
+  w->sgm_free = e;
+}
+
+static tm_sgm_rep *on_sgm_step(tm_cpu_ctx *c, int *first) {
+  Worker *w = (Worker *)c;
+  if (!w->fibers_on || w->interleave || c->hooked || w->simd_mode != TM_SIMD_LAST) return NULL;
+  unsigned f = w->cur, t = c->tid, s = t / 32;
+  SimdGroup *sg = &group_of(w, f)->sg[s];
+  if (sg->size != 32) return NULL;
+  SgmLog *L = &w->sgm[s];
+  uint64_t q = w->sgm_seq[t]++;
+  if (q == L->base + L->len) { /* this lane is the first */
+    if (__builtin_expect(sg->done > 0, 0)) {
+      worker_fail(w, "simdgroup_matrix operation (line %d) reached by lane %u of SIMD-group %u after %u lane(s) "
+                     "of that SIMD-group returned",
+                  c->site_line, t % 32, s, sg->done);
+      abandon(w, f);
+    }
+    if (L->len == L->cap) {
+      unsigned cap = L->cap ? 2 * L->cap : 64;
+      SgmEntry **nq = malloc(cap * sizeof *nq);
+      if (!nq) {
+        worker_fail(w, "out of memory for simdgroup_matrix records");
+        abandon(w, f);
+      }
+      for (unsigned i = 0; i < L->len; i++) nq[i] = L->q[(L->head + i) & (L->cap - 1)];
+      free(L->q);
+      L->q = nq, L->cap = cap, L->head = 0;
+    }
+    SgmEntry *e = w->sgm_free;
+    if (e) w->sgm_free = e->next;
+    else {
+      if (!(e = malloc(sizeof *e))) {
+        worker_fail(w, "out of memory for simdgroup_matrix records");
+        abandon(w, f);
+      }
+      e->all = w->sgm_all, w->sgm_all = e;
+    }
+    e->left = 31;
+    e->rep.refs = 2; /* the log's, until every lane passed it, and the caller's */
+    L->q[(L->head + L->len++) & (L->cap - 1)] = e;
+    *first = 1;
+    return &e->rep;
+  }
+  SgmEntry *e = L->q[(L->head + (unsigned)(q - L->base)) & (L->cap - 1)];
+  *first = 0;
+  e->rep.refs++;
+  if (--e->left == 0) { /* the last lane to pass it: it is the oldest */
+    L->head = (L->head + 1) & (L->cap - 1), L->len--, L->base++;
+    e->rep.refs--;
+  }
+  return &e->rep;
+}
+
+static void on_sgm_fail(tm_cpu_ctx *c, const tm_sgm_rep *r, const char *what, int line, int col) {
+  Worker *w = (Worker *)c;
+  unsigned t = c->tid;
+  if (r && (r->line != line || r->col != col || strcmp(sgm_what(r), what)))
+    worker_fail(w, "SIMD-group operation in divergent control flow: lane %u of SIMD-group %u is at %s (line %d, "
+                   "column %d) where a lane before it was at %s (line %d, column %d) (every lane of a SIMD-group "
+                   "must reach the same simdgroup_matrix operation)",
+                t % 32, t / 32, what, line, col, sgm_what(r), r->line, r->col);
+  else if (r)
+    worker_fail(w, "%s (line %d, column %d): lanes of SIMD-group %u disagree on the matrix's address, elements "
+                   "per row or transposition (Metal requires the same in every lane; lane %u differs from a lane "
+                   "before it)",
+                what, line, col, t / 32, t % 32);
+  else
+    worker_fail(w, "%s (line %d, column %d): lanes of SIMD-group %u disagree on the matrix's address, elements "
+                   "per row or transposition (Metal requires the same in every lane)",
+                what, line, col, t / 32);
+  abandon(w, w->cur);
 }
 
 /* A pending request to stop (cpu_stop.c), seen at a loop of the kernel. */
@@ -761,6 +900,7 @@ static void run_fibers(Worker *w) {
   for (unsigned s = 0; s * 32 < n; s++)
     g->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
   if (w->racecheck) g->ep = race_epoch(w);
+  sgm_reset(w);
   for (unsigned t = 0; t < n; t++) {
     set_ready(w, t);
     fiber_fresh(w, t);
@@ -822,6 +962,9 @@ Worker *worker_new(void) {
   w->ctx.access = on_access;
   w->ctx.stop = &cpu_stop_count;
   w->ctx.poll = on_poll;
+  w->ctx.sgm_step = on_sgm_step;
+  w->ctx.sgm_free = on_sgm_free;
+  w->ctx.sgm_fail = on_sgm_fail;
   return w;
 }
 
@@ -832,6 +975,8 @@ void worker_free(Worker *w) {
   fiber_release(&w->sched);
   free(w->fibers), free(w->state), free(w->wait_gen), free((void *)w->wait_on);
   free(w->slot_mem), free(w->tg_mem), free(w->shadow);
+  for (SgmEntry *e = w->sgm_all, *n; e; e = n) n = e->all, free(e);
+  for (unsigned s = 0; s < MAX_THREADS / 32; s++) free(w->sgm[s].q);
   free(w);
 }
 

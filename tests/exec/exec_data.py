@@ -49,3 +49,15 @@ msl_text = pytest.mark.skipif(ON_CUDA_TARGET, reason="checks the MSL dialect's t
                                                      "by the other tests)")
 emulator_only = pytest.mark.skipif(ON_CUDA_DEVICE, reason="checks the emulator's own reports or schedules, or runs a "
                                                           "subprocess for an Apple target on it")
+
+
+def rebuild(*kernels):
+    """Drops the kernels' compiled specializations, so that their next launch
+    loads its object again under the environment as it is then (the emulator
+    reads TRITON_METAL_RACECHECK, like its other build settings, when it builds
+    an object; a kernel keeps the module it first loaded)."""
+    for k in kernels:
+        with k._cache_lock:
+            k.cache = {}
+        if k.fast_cache is not None:
+            k.fast_cache.clear()

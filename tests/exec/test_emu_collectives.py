@@ -2,9 +2,10 @@
 
 By default the lane that completes a collective computes it for its whole
 SIMD-group (folds, votes, prefix sums once; simdgroup_matrix multiplies as whole
-8x8 tiles); TRITON_METAL_CPU_COLLECTIVES=per-lane makes every lane compute its
-own result from the other lanes' values, the emulator's original path
-(runtime/cpu/metal_stdlib, "SIMD-group collectives"). The variable is read at
+8x8 tiles), and without the race checker simdgroup_matrix operations need no
+rendezvous at all (the shim's fast path); TRITON_METAL_CPU_COLLECTIVES=per-lane
+makes every lane compute its own result from the other lanes' values, the
+emulator's original path (runtime/cpu/metal_stdlib, "SIMD-group collectives"). The variable is read at
 every launch, so each kernel here is the same compiled object run both ways,
 and the outputs must be equal bit for bit: reductions, scans, dots and the
 attention forward pass, with NaN, infinities, negative zeros and negatives in
@@ -24,23 +25,29 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
-from exec_data import emulator_only, special_floats
+from exec_data import emulator_only, rebuild, special_floats
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 M3 = os.environ.get("TRITON_METAL_HW") == "M3-Max"
 
 
-def both_ways(monkeypatch, launch, outputs):
-    """Runs launch() on the default path and on the per-lane path; the arrays
-    in outputs (filled by launch) must come out bit-identical."""
+def both_ways(monkeypatch, launch, outputs, kernels):
+    """Runs launch() on the default path and on the per-lane path, with the race
+    checker (as every executable test) and without it: without it, on a whole
+    SIMD-group, simdgroup_matrix loads, stores and multiplies take the shim's
+    fast path (no rendezvous: the first lane's record of each load, each lane's
+    two products from the records). The arrays in outputs (filled by launch)
+    must come out bit-identical all three ways."""
     got = []
-    for mode in ("once", "per-lane"):
+    for mode, race in (("once", "1"), ("per-lane", "1"), ("once", "0")):
         monkeypatch.setenv("TRITON_METAL_CPU_COLLECTIVES", mode)
+        monkeypatch.setenv("TRITON_METAL_RACECHECK", race)
+        rebuild(*kernels)
         for o in outputs:
             o.fill(0)
         launch()
         got.append([o.copy() for o in outputs])
-    for a, b in zip(*got):
+    for a, b in [p for other in got[1:] for p in zip(got[0], other)]:
         assert a.dtype == b.dtype
         ua, ub = a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}")
         bad = np.flatnonzero(ua != ub)
@@ -74,7 +81,7 @@ def test_reductions(n_cols, block, num_warps, rng, monkeypatch):
     sm = np.zeros_like(x)
     both_ways(monkeypatch, lambda: row_stats[(rows,)](x, s, mx, mn, arg, sm, n_cols, BLOCK=block,
                                                         num_warps=num_warps),
-              [s, mx, mn, arg, sm])
+              [s, mx, mn, arg, sm], [row_stats])
     np.testing.assert_allclose(s[1], x[1].sum(dtype=np.float64), rtol=1e-5)
 
 
@@ -94,7 +101,8 @@ def test_scans(n, block, num_warps, rng, monkeypatch):
     x = special_floats(n, np.float32, rng)
     x[: n // 2] = rng.standard_normal(n // 2).astype(np.float32) * 1e4  # order-sensitive sums before the specials
     cs, cp, rc = (np.zeros(n, np.float32) for _ in range(3))
-    both_ways(monkeypatch, lambda: scans[(1,)](x, cs, cp, rc, n, BLOCK=block, num_warps=num_warps), [cs, cp, rc])
+    both_ways(monkeypatch, lambda: scans[(1,)](x, cs, cp, rc, n, BLOCK=block, num_warps=num_warps), [cs, cp, rc],
+              [scans])
 
 
 @triton.jit
@@ -119,7 +127,7 @@ def test_dot(dtype, M, N, K, rng, monkeypatch):
     a[3, 5], a[7, 1], b[2, 4], b[0, 0] = np.nan, np.inf, -np.inf, -0.0
     c = np.zeros((M, N), np.float32)
     grid = (math.ceil(M / 32), math.ceil(N / 32))
-    both_ways(monkeypatch, lambda: matmul[grid](a, b, c, M, N, K, BM=32, BN=32, BK=16), [c])
+    both_ways(monkeypatch, lambda: matmul[grid](a, b, c, M, N, K, BM=32, BN=32, BK=16), [c], [matmul])
     # the rows and columns away from the specials are a real product
     with np.errstate(invalid="ignore"):
         ref = a.astype(np.float64) @ b.astype(np.float64)
@@ -164,7 +172,7 @@ def test_attention(rng, monkeypatch):
     scale = 1 / math.sqrt(d)
     both_ways(monkeypatch, lambda: attn_fwd[(n_ctx // 32, bh)](q, k, v, out, scale, n_ctx, HEAD_DIM=d, BLOCK_M=32,
                                                                BLOCK_N=32),
-              [out])
+              [out], [attn_fwd])
     assert np.isnan(out[0, 5]).all() and np.isfinite(out[1]).all()
 
 

@@ -242,14 +242,32 @@ static int all_nan(const float *v, int n) {
 static void test_misuse(tm_device *d) {
   float out[64];
   char *err = NULL;
-  /* Lanes disagreeing on the source pointer: NaN, not a plausible result. */
-  CHECK(run1(d, "  simdgroup_float8x8 m;\n  simdgroup_load(m, lane < 16u ? x : x + 1, 8);\n  simdgroup_store(m, out);\n", 1, out, &err) == TM_OK);
-  CHECK(all_nan(out, 64));
-  /* ... on the stride, and on transposition. */
-  CHECK(run1(d, "  simdgroup_float8x8 m;\n  simdgroup_load(m, x, lane == 3u ? 9 : 8);\n  simdgroup_store(m, out);\n", 1, out, &err) == TM_OK);
-  CHECK(all_nan(out, 64));
-  CHECK(run1(d, "  simdgroup_float8x8 m;\n  simdgroup_load(m, x);\n  simdgroup_store(m, out, 8, 0, lane == 0u);\n", 1, out, &err) == TM_OK);
-  CHECK(all_nan(out, 64));
+  /* Lanes disagreeing on the source pointer, the stride or the transposition:
+   * the launch fails, naming the operation, on the fast path (the first lane's
+   * record) and on the rendezvous path (per-lane collectives) alike. */
+  static const char *const disagree[][2] = {
+      {"  simdgroup_float8x8 m;\n  simdgroup_load(m, lane < 16u ? x : x + 1, 8);\n  simdgroup_store(m, out);\n",
+       "simdgroup_load (line 6, column 3): lanes of SIMD-group 0 disagree"},
+      {"  simdgroup_float8x8 m;\n  simdgroup_load(m, x, lane == 3u ? 9 : 8);\n  simdgroup_store(m, out);\n",
+       "simdgroup_load (line 6, column 3): lanes of SIMD-group 0 disagree"},
+      {"  simdgroup_float8x8 m;\n  simdgroup_load(m, x);\n  simdgroup_store(m, out, 8, 0, lane == 0u);\n",
+       "simdgroup_store (line 7, column 3): lanes of SIMD-group 0 disagree"},
+  };
+  for (int per_lane = 0; per_lane < 2; per_lane++) {
+    setenv("TRITON_METAL_CPU_COLLECTIVES", per_lane ? "per-lane" : "once", 1);
+    for (size_t i = 0; i < sizeof disagree / sizeof disagree[0]; i++) {
+      CHECK(run1(d, disagree[i][0], 1, out, &err) == TM_ERR_RUNTIME);
+      CHECK_CONTAINS(err, disagree[i][1]);
+      tm_free(err), err = NULL;
+    }
+    /* Lanes at different loads (control flow that diverges). */
+    CHECK(run1(d, "  simdgroup_float8x8 m;\n  if (lane < 8u)\n    simdgroup_load(m, x);\n  else\n"
+                  "    simdgroup_load(m, x);\n  simdgroup_store(m, out);\n",
+               1, out, &err) == TM_ERR_RUNTIME);
+    CHECK_CONTAINS(err, "divergent control flow: lane 8 of SIMD-group 0 is at simdgroup_load");
+    tm_free(err), err = NULL;
+  }
+  unsetenv("TRITON_METAL_CPU_COLLECTIVES");
   /* The correct form of the same: the matrix as stored. */
   CHECK(run1(d, "  simdgroup_float8x8 m;\n  simdgroup_load(m, x);\n  simdgroup_store(m, out, 8, 0, false);\n", 1, out, &err) == TM_OK);
   CHECK(out[0] == 0 && out[9] == 9 && out[63] == 63);
@@ -277,6 +295,71 @@ static void test_misuse(tm_device *d) {
     CHECK_CONTAINS(err, refused[i][1]);
     tm_free(err), err = NULL;
   }
+}
+
+/* ------------------------------------------------------------ loaded matrices and their records */
+
+/* d = a*b + c as the shim defines it: float fma, k in order, from c. */
+static void ref_mma(float d[64], const float a[64], const float b[64], const float *c) {
+  float s[64];
+  for (int r = 0; r < 8; r++)
+    for (int col = 0; col < 8; col++) {
+      float v = c ? c[r * 8 + col] : 0.0f;
+      for (int k = 0; k < 8; k++) v = fmaf(a[r * 8 + k], b[k * 8 + col], v);
+      s[r * 8 + col] = v;
+    }
+  memcpy(d, s, sizeof s);
+}
+
+/* On the fast path a loaded matrix refers to its load's record; whatever writes
+ * a matrix afterwards (a product into it, a load into it, a lane's own elements
+ * through thread_elements(), assignment) must leave it the new value, and a
+ * copy must keep the old one. Each chain below runs on the fast path and on the
+ * rendezvous path (per-lane collectives) against the same float reference. */
+static void test_records(tm_device *d) {
+  static const char body[] =
+      "  simdgroup_float8x8 a, b, c, k;\n"
+      "  simdgroup_load(a, x);\n"                          /* A: x[0..63] */
+      "  simdgroup_load(b, x + 8, 8, ulong2(0, 0), true);\n" /* B: x[8..71] transposed */
+      "  k = a;\n"                                         /* k: A, by copy */
+      "  simdgroup_multiply(b, a, b);\n"                   /* b = A*B (a product: no record) */
+      "  simdgroup_load(a, x + 4, 8);\n"                   /* a = A2: x[4..67]; k still A */
+      "  simdgroup_multiply_accumulate(c, k, b, k);\n"      /* c = A*(A*B) + A */
+      "  a.thread_elements()[0] *= 2.0f;\n"                /* a = A2 with each lane's first element doubled */
+      "  simdgroup_multiply_accumulate(c, a, k, c);\n"      /* c = A2' * A + c */
+      "  simdgroup_float8x8 e = k;\n"
+      "  simdgroup_load(k, x + 1, 8);\n"                   /* k = A3: x[1..64]; e still A */
+      "  simdgroup_multiply_accumulate(c, k, e, c);\n"      /* c = A3 * A + c: both loaded */
+      "  simdgroup_store(c, out);\n";
+  float x[72], A[64], B[64], A2[64], A3[64], t[64], c[64];
+  for (int i = 0; i < 72; i++) x[i] = (float)i;
+  for (int r = 0; r < 8; r++)
+    for (int col = 0; col < 8; col++) {
+      A[r * 8 + col] = x[r * 8 + col];
+      B[r * 8 + col] = x[8 + col * 8 + r];
+      A2[r * 8 + col] = x[4 + r * 8 + col];
+      A3[r * 8 + col] = x[1 + r * 8 + col];
+    }
+  ref_mma(t, A, B, NULL);
+  ref_mma(c, A, t, A);
+  for (int r = 0; r < 8; r++)
+    for (int col = 0; col < 8; col += 2) A2[r * 8 + col] *= 2.0f; /* each lane's first of two */
+  ref_mma(c, A2, A, c);
+  ref_mma(c, A3, A, c);
+  for (int per_lane = 0; per_lane < 2; per_lane++) {
+    setenv("TRITON_METAL_CPU_COLLECTIVES", per_lane ? "per-lane" : "once", 1);
+    float out[64];
+    char *err = NULL;
+    CHECK(run1(d, body, 1, out, &err) == TM_OK);
+    if (err) fprintf(stderr, "records: %s\n", err);
+    tm_free(err);
+    int bad = 0;
+    for (int i = 0; i < 64; i++)
+      if (memcmp(&out[i], &c[i], sizeof(float)) && bad++ < 4)
+        fprintf(stderr, "records (%s) element %d: got %.9g want %.9g\n", per_lane ? "per-lane" : "fast", i, out[i], c[i]);
+    CHECK(bad == 0);
+  }
+  unsetenv("TRITON_METAL_CPU_COLLECTIVES");
 }
 
 /* ------------------------------------------------------------ matmul2d (Metal 4 tensor ops) */
@@ -377,6 +460,7 @@ int main(void) {
   test_mm32(d, "half", "half");
   test_mm32(d, "half", "float");
   test_misuse(d);
+  test_records(d);
   test_matmul2d(d);
   tm_device_close(d);
   emu_rm_cache();
