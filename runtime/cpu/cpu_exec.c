@@ -689,8 +689,8 @@ static const void *on_simd(tm_cpu_ctx *c, const void *val, size_t n, unsigned *n
  * SIMD-group FIFO: lanes pass them in order, so the oldest is the one the
  * slowest lane passes last, and a record lives on while a matrix refers to it
  * (refs). Elsewhere (a partial SIMD-group, the per-lane collectives, the
- * interleaved schedule, hooked accesses: the race checker) every operation is
- * a rendezvous as before, so the checks see each lane's own accesses. */
+ * interleaved schedule, whose window of threadgroups these logs do not
+ * cover) every operation is a rendezvous as before. */
 
 static const char *sgm_what(const tm_sgm_rep *r) {
   switch (r->op & 15u) {
@@ -716,7 +716,7 @@ static void on_sgm_free(tm_cpu_ctx *c, tm_sgm_rep *r) {
 
 static tm_sgm_rep *on_sgm_step(tm_cpu_ctx *c, int *first) {
   Worker *w = (Worker *)c;
-  if (!w->fibers_on || w->interleave || c->hooked || w->simd_mode != TM_SIMD_LAST) return NULL;
+  if (!w->fibers_on || w->interleave || w->simd_mode != TM_SIMD_LAST) return NULL;
   unsigned f = w->cur, t = c->tid, s = t / 32;
   SimdGroup *sg = &group_of(w, f)->sg[s];
   if (sg->size != 32) return NULL;

@@ -167,6 +167,27 @@ static void test_races(tm_device *d) {
   CHECK(out[0] == 0 && out[31] == 31 && out[32] == 0 && out[127] == 31);
   EXPECT_OK(SGM_STORE "  simdgroup_barrier(mem_flags::mem_threadgroup);\n" SGM_READ, "1", 1);
   EXPECT_FAIL(SGM_STORE SGM_READ, "1", 1, "data race on threadgroup memory", "race.py:20", "race.py:22");
+  /* The other way round: each lane stages two elements of its SIMD-group's 8x8
+   * and the SIMD-group loads the tile. Without a fence a lane's part of the load
+   * reads elements other lanes wrote: a race, on the fast path (the first lane
+   * reads the whole tile, each element as the lane that owns it) as on the
+   * rendezvous path; with simdgroup_barrier(mem_threadgroup) between, clean and
+   * the tile as staged. */
+#define SGM_STAGE                                                              \
+  "  TM_TGM(tm_smem_float, 20)[(t / 32u) * 64u + t % 32u] = x[t % 32u];\n"     \
+  "  TM_TGM(tm_smem_float, 21)[(t / 32u) * 64u + 32u + t % 32u] = x[32u + t % 32u];\n"
+#define SGM_LOAD                                                               \
+  "  simdgroup_float8x8 m;\n  simdgroup_load(m, TM_TGM(tm_smem_float, 23) + (t / 32u) * 64u, 8);\n" \
+  "  simdgroup_store(m, out + (t / 32u) * 64u, 8);\n"
+  for (int per_lane = 0; per_lane < 2; per_lane++) {
+    setenv("TRITON_METAL_CPU_COLLECTIVES", per_lane ? "per-lane" : "once", 1);
+    EXPECT_FAIL(SGM_STAGE SGM_LOAD, "1", 1, "data race on threadgroup memory", "race.py:23");
+    EXPECT_OK(SGM_STAGE "  simdgroup_barrier(mem_flags::mem_threadgroup);\n" SGM_LOAD, "1", 1);
+    for (int i = 0; i < 128; i++) CHECK(out[i] == (float)(i % 64));
+    EXPECT_OK(SGM_STAGE "  simdgroup_barrier(mem_flags::mem_threadgroup);\n" SGM_LOAD, NULL, 1);
+    for (int i = 0; i < 128; i++) CHECK(out[i] == (float)(i % 64));
+  }
+  unsetenv("TRITON_METAL_CPU_COLLECTIVES");
   /* Two SIMD-groups storing to the same place race with each other. */
   EXPECT_FAIL("  simdgroup_float8x8 m;\n  simdgroup_load(m, x, 8);\n"
               "  simdgroup_store(m, &TM_TGM(tm_smem_float, 20)[0], 8);\n",
