@@ -222,35 +222,58 @@ static const char *load_a(Emitter *E, const SgPlan *p, const char *dst, const ch
  * Slot (i * TN + j) * 2 + e of a value in layout_frag is element e of the
  * SIMD-group's tile (i, j) (TN tiles along its columns). */
 
+/* The lane permutations between the matrices and layout_frag move a lane's
+ * elements of two tiles at once, as one 4-vector (the same source lane for
+ * each: TM_SGM_PULL/PUSH depend on the lane alone), or of one tile, as its
+ * 2-vector, when the count of tiles is odd: a quarter or a half of the
+ * shuffles one per element took (the emulator meets once per shuffle). Metal
+ * has no shuffle of bfloat: accumulators are float or half. */
+static int frag_per_shuffle(const SgPlan *p) { return p->TM * p->TN % 2 == 0 ? 4 : 2; }
+
 /* The tiles `acc` to layout R (layout_frag): dst = T(TA(addend) + element),
  * or T(element) when addend < 0 (dst names slot k). */
 static void frag_to_layout(Emitter *E, const SgPlan *p, const char *acc, Layout *R, const char *dst, int addend, tm_dtype dt, int ind) {
   const char *T = em_tname(E, dt), *TA = em_tname(E, p->dacc);
-  em_line(E, ind, "for (uint t = 0; t < %du; ++t)\n", p->TM * p->TN);
-  em_line(E, ind + 1, "for (uint e = 0; e < 2u; ++e) {\n");
+  int n = frag_per_shuffle(p);
+  em_line(E, ind, "for (uint t = 0; t < %du; t += %du) {\n", p->TM * p->TN, n / 2);
+  if (n == 4)
+    em_line(E, ind + 1,
+            "%s4 tm_q = TM_SGM_PULL(%s4(%s[t].thread_elements()[0], %s[t].thread_elements()[1], "
+            "%s[t + 1u].thread_elements()[0], %s[t + 1u].thread_elements()[1]), tm_tid %% 32u);\n",
+            TA, TA, acc, acc, acc, acc);
+  else
+    em_line(E, ind + 1,
+            "%s2 tm_q = TM_SGM_PULL(%s2(%s[t].thread_elements()[0], %s[t].thread_elements()[1]), tm_tid %% 32u);\n",
+            TA, TA, acc, acc);
+  em_line(E, ind + 1, "for (uint e = 0; e < %du; ++e) {\n", n);
   em_line(E, ind + 2, "uint k = t * 2u + e;\n");
-  const char *el = arena_printf(&E->c->arena, "TM_SGM_PULL(%s[t].thread_elements()[e], tm_tid %% 32u)", acc);
-  const char *val = arena_printf(&E->c->arena, "%s(%s)", T, el);
+  const char *val = arena_printf(&E->c->arena, "%s(tm_q[e])", T);
   if (addend >= 0) {
     E->group = R;
-    val = arena_printf(&E->c->arena, "%s(%s(%s) + %s)", T, TA, em_ref(E, addend), el);
+    val = arena_printf(&E->c->arena, "%s(%s(%s) + tm_q[e])", T, TA, em_ref(E, addend));
     E->group = NULL;
   }
   em_line(E, ind + 2, "%s = %s;\n", dst, val);
   em_line(E, ind + 1, "}\n");
+  em_line(E, ind, "}\n");
 }
 
 /* The reverse: value x (layout_frag) into the tiles `acc`. */
 static void layout_to_frag(Emitter *E, const SgPlan *p, int x, const char *acc, int ind) {
   const char *TA = em_tname(E, p->dacc);
-  em_line(E, ind, "for (uint t = 0; t < %du; ++t)\n", p->TM * p->TN);
-  em_line(E, ind + 1, "for (uint e = 0; e < 2u; ++e) {\n");
+  int n = frag_per_shuffle(p);
+  em_line(E, ind, "for (uint t = 0; t < %du; t += %du) {\n", p->TM * p->TN, n / 2);
+  em_line(E, ind + 1, "%s%d tm_q;\n", TA, n);
+  em_line(E, ind + 1, "for (uint e = 0; e < %du; ++e) {\n", n);
   em_line(E, ind + 2, "uint k = t * 2u + e;\n");
   E->group = E->f->ins.v[x].layout;
   const char *v = em_ref(E, x);
   E->group = NULL;
-  em_line(E, ind + 2, "%s[t].thread_elements()[e] = TM_SGM_PUSH(%s(%s), tm_tid %% 32u);\n", acc, TA, v);
+  em_line(E, ind + 2, "tm_q[e] = %s(%s);\n", TA, v);
   em_line(E, ind + 1, "}\n");
+  em_line(E, ind + 1, "tm_q = TM_SGM_PUSH(tm_q, tm_tid %% 32u);\n");
+  em_line(E, ind + 1, "for (uint e = 0; e < %du; ++e) %s[t + e / 2u].thread_elements()[e %% 2u] = tm_q[e];\n", n, acc);
+  em_line(E, ind, "}\n");
 }
 
 /* Whether A (operand 0 of the dot) can be taken from registers: in
@@ -282,15 +305,20 @@ static void frag_a(Emitter *E, const Ins *in, const SgPlan *p, int ind) {
     em_line(E, ind, "}\n");
     return;
   }
+  /* two tiles' elements a shuffle (frag_per_shuffle); Metal has no simd_shuffle
+   * of bfloat: through float, exactly */
+  const char *TS = ai->ty.dt == TM_BF16 ? "float" : TI;
+  int n = p->TM % 2 == 0 ? 4 : 2;
   em_line(E, ind, "simdgroup_matrix<%s, 8, 8> tm_a[%d];\n", TI, p->TM);
-  em_line(E, ind, "for (uint i = 0; i < %du; ++i)\n", p->TM);
-  em_line(E, ind + 1, "for (uint e = 0; e < 2u; ++e) {\n");
-  em_line(E, ind + 2, "uint k = (i * %du + (uint(k0) + kk) / 8u) * 2u + e;\n", KT);
-  if (ai->ty.dt == TM_BF16) /* Metal has no simd_shuffle of bfloat: through float, exactly */
-    em_line(E, ind + 2, "tm_a[i].thread_elements()[e] = %s(TM_SGM_PUSH(float(%s), tm_tid %% 32u));\n", TI, v);
-  else
-    em_line(E, ind + 2, "tm_a[i].thread_elements()[e] = TM_SGM_PUSH(%s(%s), tm_tid %% 32u);\n", TI, v);
+  em_line(E, ind, "for (uint i = 0; i < %du; i += %du) {\n", p->TM, n / 2);
+  em_line(E, ind + 1, "%s%d tm_q;\n", TS, n);
+  em_line(E, ind + 1, "for (uint e = 0; e < %du; ++e) {\n", n);
+  em_line(E, ind + 2, "uint k = ((i + e / 2u) * %du + (uint(k0) + kk) / 8u) * 2u + e %% 2u;\n", KT);
+  em_line(E, ind + 2, "tm_q[e] = %s(%s);\n", TS, v);
   em_line(E, ind + 1, "}\n");
+  em_line(E, ind + 1, "tm_q = TM_SGM_PUSH(tm_q, tm_tid %% 32u);\n");
+  em_line(E, ind + 1, "for (uint e = 0; e < %du; ++e) tm_a[i + e / 2u].thread_elements()[e %% 2u] = %s(tm_q[e]);\n", n, TI);
+  em_line(E, ind, "}\n");
 }
 
 /* Idle SIMD-groups (more of them than tiles) skip the matrix work, never a barrier. */
