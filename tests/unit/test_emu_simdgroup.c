@@ -210,6 +210,9 @@ static void test_mm32(tm_device *d, const char *T, const char *A) {
 
 /* ------------------------------------------------------------ misuse */
 
+/* x: 72 floats, i by default (run1_x set: those) */
+static const float *run1_x;
+
 static tm_status run1(tm_device *d, const char *body, int uses_barriers, float *out, char **err) {
   char msl[2048];
   snprintf(msl, sizeof msl,
@@ -224,7 +227,7 @@ static tm_status run1(tm_device *d, const char *body, int uses_barriers, float *
   tm_status st = tm_module_load(d, msl, &k, &m, err);
   if (st) return st;
   static float x[72];
-  for (int i = 0; i < 72; i++) x[i] = (float)i;
+  for (int i = 0; i < 72; i++) x[i] = run1_x ? run1_x[i] : (float)i;
   for (int i = 0; i < 64; i++) out[i] = -1;
   tm_launch_arg la[] = {emu_buf(x, sizeof x), emu_buf(out, 64 * sizeof *out)};
   uint32_t grid[3] = {1, 1, 1};
@@ -331,8 +334,12 @@ static void test_records(tm_device *d) {
       "  simdgroup_load(k, x + 1, 8);\n"                   /* k = A3: x[1..64]; e still A */
       "  simdgroup_multiply_accumulate(c, k, e, c);\n"      /* c = A3 * A + c: both loaded */
       "  simdgroup_store(c, out);\n";
-  float x[72], A[64], B[64], A2[64], A3[64], t[64], c[64];
-  for (int i = 0; i < 72; i++) x[i] = (float)i;
+  /* values whose sums round differently in another order (1 + 2^-12 k
+   * against products near 1e4): a k order or a rounding that differs shows */
+  static float x[72];
+  float A[64], B[64], A2[64], A3[64], t[64], c[64];
+  for (int i = 0; i < 72; i++) x[i] = (i % 3 ? -1.0f : 1.0f) * (1.0f + (float)(i * 37 % 64) / 4096.0f) * (i % 5 ? 1.0f : 97.0f);
+  run1_x = x;
   for (int r = 0; r < 8; r++)
     for (int col = 0; col < 8; col++) {
       A[r * 8 + col] = x[r * 8 + col];
@@ -360,6 +367,7 @@ static void test_records(tm_device *d) {
     CHECK(bad == 0);
   }
   unsetenv("TRITON_METAL_CPU_COLLECTIVES");
+  run1_x = NULL;
 }
 
 /* ------------------------------------------------------------ matmul2d (Metal 4 tensor ops) */
