@@ -2,6 +2,8 @@
 (src/stdlib.py): sigmoid, softmax, swizzle2d; and of clamp and flip, which
 are built into the compiler here; each against an independent NumPy
 computation."""
+import os
+
 import numpy as np
 import pytest
 
@@ -32,8 +34,11 @@ def test_sigmoid(n, rng):
     with np.errstate(over="ignore"):
         e = np.exp2((-x * np.float32(1.4426950408889634)).astype(np.float64)).astype(np.float32)
         ref = np.float32(1) / (np.float32(1) + e)
-    # exp2 is the device's precise::exp2 (correctly rounded on the emulator): allow 2 ulp
-    np.testing.assert_array_max_ulp(out[:n], ref, maxulp=2)
+    # exp2 is the device's precise::exp2: correctly rounded on the emulator (2 ulp
+    # for the sum and the division); a GPU's is within 4 ulp (MSL's precise table;
+    # CUDA's exp2f 2), which 1 + e and the division carry to at most 5
+    gpu = os.environ.get("TRITON_METAL_DEVICE", "") in ("cuda", "metal")
+    np.testing.assert_array_max_ulp(out[:n], ref, maxulp=5 if gpu else 2)
     assert out[n] == 7.0
 
 
