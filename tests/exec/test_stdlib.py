@@ -2,13 +2,12 @@
 (src/stdlib.py): sigmoid, softmax, swizzle2d; and of clamp and flip, which
 are built into the compiler here; each against an independent NumPy
 computation."""
-import os
-
 import numpy as np
 import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
+from triton_metal.jit import get_device
 from exec_data import special_floats
 
 # ---------------------------------------------------------------- sigmoid
@@ -37,7 +36,7 @@ def test_sigmoid(n, rng):
     # exp2 is the device's precise::exp2: correctly rounded on the emulator (2 ulp
     # for the sum and the division); a GPU's is within 4 ulp (MSL's precise table;
     # CUDA's exp2f 2), which 1 + e and the division carry to at most 5
-    gpu = os.environ.get("TRITON_METAL_DEVICE", "") in ("cuda", "metal")
+    gpu = get_device().name in ("cuda", "metal")
     np.testing.assert_array_max_ulp(out[:n], ref, maxulp=5 if gpu else 2)
     assert out[n] == 7.0
 
