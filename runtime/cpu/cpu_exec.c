@@ -175,6 +175,7 @@ struct Worker {
   SgmLog sgm[MAX_THREADS / 32];
   uint64_t sgm_seq[MAX_THREADS];
   SgmEntry *sgm_free, *sgm_all;
+  int sgm_used; /* a lane took a record since the last reset */
 };
 
 /* Fiber f's threadgroup (one division, and only in the interleaved schedule:
@@ -700,11 +701,17 @@ static const char *sgm_what(const tm_sgm_rep *r) {
   }
 }
 
+/* Before a threadgroup: every record free, every log and count empty. Only
+ * after a threadgroup that used them (this runs before every threadgroup of
+ * every kernel: the walk over the records is not paid by those without). */
 static void sgm_reset(Worker *w) {
+  if (!w->sgm_used) return;
+  w->sgm_used = 0;
   w->sgm_free = NULL;
   for (SgmEntry *e = w->sgm_all; e; e = e->all) e->next = w->sgm_free, w->sgm_free = e;
-  for (unsigned s = 0; s * 32 < w->n; s++) w->sgm[s].head = w->sgm[s].len = 0, w->sgm[s].base = 0;
-  memset(w->sgm_seq, 0, w->n * sizeof *w->sgm_seq);
+  /* all of them, not this job's: a later job with more threads reads its own */
+  for (unsigned s = 0; s < MAX_THREADS / 32; s++) w->sgm[s].head = w->sgm[s].len = 0, w->sgm[s].base = 0;
+  memset(w->sgm_seq, 0, sizeof w->sgm_seq);
 }
 
 static void on_sgm_free(tm_cpu_ctx *c, tm_sgm_rep *r) {
@@ -722,6 +729,7 @@ static tm_sgm_rep *on_sgm_step(tm_cpu_ctx *c, int *first) {
   if (sg->size != 32) return NULL;
   SgmLog *L = &w->sgm[s];
   uint64_t q = w->sgm_seq[t]++;
+  w->sgm_used = 1;
   if (q == L->base + L->len) { /* this lane is the first */
     if (__builtin_expect(sg->done > 0, 0)) {
       worker_fail(w, "simdgroup_matrix operation (line %d) reached by lane %u of SIMD-group %u after %u lane(s) "
