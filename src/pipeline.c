@@ -204,11 +204,15 @@ static void pipeline_loop(Ctx *c, Fn *f, Block *b, int lpos) {
     Ins *L = &f->ins.v[load];
     if (L->op != O_LOAD || !L->ty.rank || !L->layout) continue;
     /* the next tile waits in registers while the dot runs: up to 32 bytes
-     * (8 registers) a thread; a larger one would spill where the dot's
-     * accumulators already fill the registers (attention, head size 128) */
-    if (L->layout->per_thread * tm_dtype_bytes((tm_dtype)L->ty.dt) > 32) continue;
+     * (8 registers) a thread, 64 in a kernel in the matrices' layout
+     * (layout_frag: no blocked copy of the scores beside the accumulators;
+     * attention with head size 128, 218 registers on the proxy, none
+     * spilled); a larger one would spill where the dot's accumulators
+     * already fill the registers */
     int user, slot, dot = feeds_dot(f, body, load, &user, &slot);
     if (dot < 0) continue;
+    int most = layout_is_frag(f->ins.v[dot].layout, f->num_warps) ? 64 : 32;
+    if (L->layout->per_thread * tm_dtype_bytes((tm_dtype)L->ty.dt) > most) continue;
     /* positions (the body changes with each load pipelined) */
     P.nmap = f->ins.n;
     P.pos = arena_alloc(&c->arena, sizeof(int) * (size_t)P.nmap);

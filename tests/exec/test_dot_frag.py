@@ -219,6 +219,19 @@ def test_attention_keeps_scores_in_the_matrices_layout(target):
     assert len(re.findall(r"load +@\d+:\d+ +<\d+x64x\*fp16> +vector of 4 \(8 bytes\)", ex)) == 5, ex
 
 
+@pytest.mark.parametrize("target", ["M3-Max", "cuda-sm90"])
+def test_head_dim_128_loads_one_tile_ahead(target):
+    """In the matrices' layout the K and V tiles of head size 128 (64 bytes a
+    thread at 8 SIMD-groups) are loaded one iteration ahead, as head size
+    64's are; in the blocked family the limit stays 32 bytes (the scores'
+    blocked copy beside the accumulators would spill). The executable
+    attention cases run such a kernel (head size 128, 4 SIMD-groups)."""
+    ahead = "the next iteration's tile, loaded before the dot (pipelined: one iteration ahead)"
+    ex = explain(target, hd=128)
+    assert len(re.findall(r"load +@\d+:\d+ +<64x128x\*fp16> .*" + re.escape(ahead), ex)) == 2, ex
+    assert ahead not in explain("generic", hd=128)
+
+
 def test_blocked_family_where_the_matrices_layout_does_not_apply():
     # the emulator's own target has no simdgroup_matrix; on M3-Max a block of rows smaller
     # than 8 rows a SIMD-group keeps the blocked family
