@@ -1362,10 +1362,11 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     em_indent(&E->out, in1);
     buf_printf(&E->out, "%s a%d[%d];\n", em_tname(E, (tm_dtype)E->f->ins.v[in->args[i]].ty.dt), i, RP);
   }
-  em_indent(&E->out, in1);
-  buf_printf(&E->out, "bool av[%d];\n", RP);
-  em_indent(&E->out, in1);
-  buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) av[k] = false;\n", RP);
+  bool dup_pd = A->replicated && A->size[pd] < A->spt[pd] * A->tpw[pd] * A->wpc[pd];
+  if (dup_pd) { /* valid flags: a lane may hold only duplicates along the axis */
+    em_line(E, in1, "bool av[%d];\n", RP);
+    em_line(E, in1, "for (uint k = 0; k < %du; ++k) av[k] = false;\n", RP);
+  }
   /* 1. in-thread */
   em_indent(&E->out, in1);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
@@ -1373,7 +1374,6 @@ static void emit_reduce(Emitter *E, int id, int ind) {
    * duplicate reduces the same elements as its original, so every thread
    * ends with valid results (a scalar result is uniform) */
   coords_along(E, A, &E->out, in1 + 1, true, pd);
-  bool dup_pd = A->replicated && A->size[pd] < A->spt[pd] * A->tpw[pd] * A->wpc[pd];
   Layout *saved = E->group;
   E->group = A;
   em_indent(&E->out, in1 + 1);
@@ -1385,20 +1385,25 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     oth[i] = arena_printf(a, "x%d", i);
   }
   E->group = saved;
-  const char *isdup = dup_pd ? "dup" : "false";
-  em_indent(&E->out, in1 + 1);
-  buf_puts(&E->out, "if (!av[kr]) {\n");
-  for (int i = 0; i < n; i++) {
-    em_indent(&E->out, in1 + 2);
-    buf_printf(&E->out, "a%d[kr] = x%d;\n", i, i);
+  if (dup_pd) { /* the first valid element of a slot starts it; duplicates are skipped */
+    em_line(E, in1 + 1, "if (!av[kr]) {\n");
+    for (int i = 0; i < n; i++) em_line(E, in1 + 2, "a%d[kr] = x%d;\n", i, i);
+    em_line(E, in1 + 2, "av[kr] = !dup;\n");
+    em_line(E, in1 + 1, "} else if (!dup) {\n");
+    em_combine(E, in, acc, oth, in1 + 2);
+    em_line(E, in1 + 1, "}\n");
+  } else if (A->per[pd] == 1) { /* one element of each slot in the thread */
+    for (int i = 0; i < n; i++) em_line(E, in1 + 1, "a%d[kr] = x%d;\n", i, i);
+  } else {
+    /* the slot's first element (its digit along the axis 0: the smallest k
+     * of the slot) starts it, the others combine into it in k's order: the
+     * same order as a flag per slot would give, without the flags */
+    em_line(E, in1 + 1, "if (k / %du %% %du == 0u) {\n", A->stride[pd], A->per[pd]);
+    for (int i = 0; i < n; i++) em_line(E, in1 + 2, "a%d[kr] = x%d;\n", i, i);
+    em_line(E, in1 + 1, "} else {\n");
+    em_combine(E, in, acc, oth, in1 + 2);
+    em_line(E, in1 + 1, "}\n");
   }
-  em_indent(&E->out, in1 + 2);
-  buf_printf(&E->out, "av[kr] = !%s;\n", isdup);
-  em_indent(&E->out, in1 + 1);
-  buf_printf(&E->out, "} else if (!%s) {\n", isdup);
-  em_combine(E, in, acc, oth, in1 + 2);
-  em_indent(&E->out, in1 + 1);
-  buf_puts(&E->out, "}\n");
   em_indent(&E->out, in1);
   buf_puts(&E->out, "}\n");
   /* 2. lanes */

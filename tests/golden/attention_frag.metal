@@ -336,8 +336,6 @@ kernel void attn_fwd(
     float r64_1[1];
     {
       float a0[1];
-      bool av[1];
-      for (uint k = 0; k < 1u; ++k) av[k] = false;
       for (uint k = 0; k < 8u; ++k) {
         uint lane = tm_tid % 32u, warp = tm_tid / 32u;
         uint e1 = (k / 1u % 8u) / 2u * 8u + ((warp % 1u) * 4u + lane % 4u) * 2u + (k / 1u % 8u) % 2u;
@@ -347,10 +345,9 @@ kernel void attn_fwd(
         int c0 = int(e0 % 32u);
         uint kr = 0;
         float x0 = v63[k];
-        if (!av[kr]) {
+        if (k / 1u % 8u == 0u) {
           a0[kr] = x0;
-          av[kr] = !false;
-        } else if (!false) {
+        } else {
           {
             float v67 = fmax(a0[kr], x0);
             float t0 = v67;
@@ -394,8 +391,6 @@ kernel void attn_fwd(
     float r78_1[1];
     {
       float a0[1];
-      bool av[1];
-      for (uint k = 0; k < 1u; ++k) av[k] = false;
       for (uint k = 0; k < 8u; ++k) {
         uint lane = tm_tid % 32u, warp = tm_tid / 32u;
         uint e1 = (k / 1u % 8u) / 2u * 8u + ((warp % 1u) * 4u + lane % 4u) * 2u + (k / 1u % 8u) % 2u;
@@ -405,10 +400,9 @@ kernel void attn_fwd(
         int c0 = int(e0 % 32u);
         uint kr = 0;
         float x0 = v74[k];
-        if (!av[kr]) {
+        if (k / 1u % 8u == 0u) {
           a0[kr] = x0;
-          av[kr] = !false;
-        } else if (!false) {
+        } else {
           {
             float v81 = a0[kr] + x0;
             float t0 = v81;
