@@ -1328,6 +1328,41 @@ static int plain_minmax(Emitter *E, Ins *red) {
   return args == 2 ? op : 0;
 }
 
+/* A one-input reduction's combine as a program-scope functor, tm_comb<id>
+ * (operator()(thread T &a, T o): a = combine(a, o)), for the prelude's
+ * tm_bfly; false (nothing written) when the region reads anything but its
+ * arguments and constants, which a function outside the kernel cannot see. */
+static bool combine_functor(Emitter *E, Ins *red, int id) {
+  Block *rb = red->regions[0];
+  Fn *f = E->f;
+  for (int i = 0; i < rb->ins.n; i++) {
+    Ins *x = &f->ins.v[rb->ins.v[i]];
+    for (int j = 0; j < x->nargs; j++) {
+      int a = x->args[j];
+      bool inside = f->ins.v[a].op == O_CONST;
+      for (int t = 0; t < rb->ins.n && !inside; t++) inside = rb->ins.v[t] == a;
+      if (!inside) return false;
+    }
+    if (x->nregions || x->op == O_LOAD || x->op == O_STORE) return false;
+  }
+  const char *T = em_tname(E, (tm_dtype)f->ins.v[red->args[0]].ty.dt);
+  /* written where the body goes, which is set aside meanwhile (both buffers
+   * stay owned by the context, whatever an error leaves in them) */
+  Buf t = E->out;
+  E->out = E->aside;
+  E->aside = t;
+  E->out.len = 0;
+  buf_printf(&E->out, "struct tm_comb%d {\n  inline void operator()(thread %s &a, %s o) const {\n", id, T, T);
+  const char *l = "a", *r = "o";
+  em_combine(E, red, &l, &r, 2);
+  buf_puts(&E->out, "  }\n};\n");
+  buf_put(&E->fscope, E->out.p, E->out.len);
+  t = E->out;
+  E->out = E->aside;
+  E->aside = t;
+  return true;
+}
+
 /* A reduction along one axis, with no identity element needed:
  *   1. in-thread over the slots that differ only along the axis (duplicates skipped)
  *   2. across the lanes that differ along it: xor-shuffle butterfly
@@ -1471,6 +1506,13 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     int G = RP % 4 == 0 ? 4 : 2, pairs = RP % 8 == 0 ? 2 : 1; /* two vectors: one tm_shfl_xor2 */
     const char *T = em_tname(E, dt0), *pack = vec_pack(E, "a0", G, 0), *pack2 = vec_pack(E, "a0", G, G);
     E->uses_barrier = true;
+    if (combine_functor(E, in, id)) {
+      E->uses_bfly = true;
+      /* the prelude's tm_bfly runs the same steps (the emulator's shim: as
+       * one exchange of the SIMD-group, each lane's steps computed once) */
+      em_line(E, in1, "tm_bfly<%d, %s%d, %d>(a0, ushort(%du), ushort(%du), tm_comb%d());\n", G, T, G, RP, lstride,
+              lstride * A->tpw[pd], id);
+    } else {
     em_line(E, in1, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
     em_line(E, in1 + 1, "for (uint k = 0; k < %du; k += %du) {\n", RP, G * pairs);
     if (pairs == 2) {
@@ -1490,6 +1532,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     acc[0] = "a0[k]";
     em_line(E, in1 + 1, "}\n");
     em_line(E, in1, "}\n");
+    }
   } else if (A->tpw[pd] > 1) {
     E->uses_barrier = true; /* SIMD-group collectives: the emulator runs threads as fibers */
     em_indent(&E->out, in1);
@@ -2197,6 +2240,8 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   ctx_own_buf(c, &E->out);
   ctx_own_buf(c, &E->pre);
   ctx_own_buf(c, &E->loop);
+  ctx_own_buf(c, &E->fscope);
+  ctx_own_buf(c, &E->aside);
   E->group_of = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
   E->in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
   E->turn_dot = E->turn_op = E->bar_pp = -1;
@@ -2274,6 +2319,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
                  "#endif\n");
   buf_puts(&k, "using namespace metal;\n\n");
   buf_puts(&k, d->prelude);
+  if (E->uses_bfly) buf_puts(&k, tm_bfly_prelude);
   for (int i = 0; i < f->static_prints.n; i++) { /* python/triton_metal/jit.py prints these when it compiles */
     buf_puts(&k, "// tm-static-print ");
     for (const char *p = f->static_prints.v[i]; *p; p++) buf_printf(&k, *p == '\n' ? "\\n" : "%c", *p);
@@ -2307,6 +2353,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
                      "inline bfloat tm_shfl_down(bfloat x, ushort d) { return as_type<bfloat>(simd_shuffle_down(as_type<ushort>(x), d)); }\n"
                      "inline bfloat tm_shfl(bfloat x, ushort l) { return as_type<bfloat>(simd_shuffle(as_type<ushort>(x), l)); }\n");
   }
+  if (E->fscope.len) buf_put(&k, E->fscope.p, E->fscope.len);
   const char *kname = reserved(f->name) ? arena_printf(&c->arena, "%s_", f->name) : f->name;
   buf_puts(&k, "\n");
   if (d->kernel_fmt) buf_printf(&k, d->kernel_fmt, f->num_warps * 32);

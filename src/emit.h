@@ -14,12 +14,14 @@ typedef struct Emitter {
   int *roots;       /* ir_pointer_roots: the parameter each pointer comes from, or -1 */
   Buf out;          /* the function body so far */
   Buf pre, loop;    /* the open group: hoisted scalars, loop body */
+  Buf fscope;       /* program-scope definitions the body uses (a reduction's combine as a functor) */
+  Buf aside;        /* what `out` held while a definition for fscope is written there */
   Layout *group;    /* layout of the open group, NULL when none */
   int gind;         /* indentation of the open group */
   int *group_of;    /* planned group of each instruction (0: none) */
   bool *in_array;   /* block value kept in an array */
   bool need_coords, need_dup;
-  bool uses_tid, uses_npid, uses_barrier;
+  bool uses_tid, uses_npid, uses_barrier, uses_bfly;
   const char **param_names;
   const char **subst;  /* how a BLOCKARG of a combine region is read, while emitting it */
   int smem[TM_NDTYPES]; /* threadgroup scratch needed per dtype, in elements */

@@ -49,6 +49,14 @@
  *   tm_shfl_xor2 two vectors shuffled by the same xor mask (two shuffles on a
  *                GPU); the emulator's shim defines it first, as one exchange
  *                of both (a SIMD-group rendezvous less).
+ *   tm_bfly      a reduction's xor butterfly over lanes m0, 2 m0, ... < m1
+ *                of a thread's N values, G to a vector shuffle (two vectors a
+ *                tm_shfl_xor2 where N allows), combining by the functor f
+ *                (f(a[k], other lane's a[k]), the reduction's combine as
+ *                emit.c writes it); tm_bfly_prelude, written only into the
+ *                kernels that use it. The emulator's shim defines it first:
+ *                one exchange of the SIMD-group per 32 bytes of values, whose
+ *                steps the last lane to arrive computes for every lane.
  */
 #include "tm.h"
 
@@ -99,6 +107,45 @@ const char tm_common_prelude[] =
         "inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m) != 0; }\n"
         "inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n"
         "inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n";
+
+/* tm_bfly (above), written after the prelude into kernels that use it. */
+const char tm_bfly_prelude[] =
+        "#ifndef TM_BFLY\n"
+        "template <int G> struct tm_bfly_g;\n"
+        "template <> struct tm_bfly_g<4> {\n"
+        "  template <typename V, int N, typename T, typename F> static inline void step(thread T *a, ushort m, F f) {\n"
+        "    if (N % 8 == 0) {\n"
+        "      for (int k = 0; k < N; k += 8) {\n"
+        "        V o, ob;\n"
+        "        for (int j = 0; j < 4; ++j) o[j] = a[k + j], ob[j] = a[k + 4 + j];\n"
+        "        tm_shfl_xor2(o, ob, m);\n"
+        "        for (int j = 0; j < 4; ++j) f(a[k + j], o[j]);\n"
+        "        for (int j = 0; j < 4; ++j) f(a[k + 4 + j], ob[j]);\n"
+        "      }\n"
+        "    } else {\n"
+        "      for (int k = 0; k < N; k += 4) {\n"
+        "        V o;\n"
+        "        for (int j = 0; j < 4; ++j) o[j] = a[k + j];\n"
+        "        o = simd_shuffle_xor(o, m);\n"
+        "        for (int j = 0; j < 4; ++j) f(a[k + j], o[j]);\n"
+        "      }\n"
+        "    }\n"
+        "  }\n"
+        "};\n"
+        "template <> struct tm_bfly_g<2> {\n"
+        "  template <typename V, int N, typename T, typename F> static inline void step(thread T *a, ushort m, F f) {\n"
+        "    for (int k = 0; k < N; k += 2) {\n"
+        "      V o;\n"
+        "      for (int j = 0; j < 2; ++j) o[j] = a[k + j];\n"
+        "      o = simd_shuffle_xor(o, m);\n"
+        "      for (int j = 0; j < 2; ++j) f(a[k + j], o[j]);\n"
+        "    }\n"
+        "  }\n"
+        "};\n"
+        "template <int G, typename V, int N, typename T, typename F> inline void tm_bfly(thread T *a, ushort m0, ushort m1, F f) {\n"
+        "  for (ushort m = m0; m < m1; m <<= 1) tm_bfly_g<G>::template step<V, N>(a, m, f);\n"
+        "}\n"
+        "#endif\n";
 
 const Dialect dialect_msl = {
     .name = "msl",

@@ -83,7 +83,7 @@ typedef struct Ctx {
   Src src;
   jmp_buf jb;
   char *err;            /* malloc'd message once an error was raised */
-  Buf *bufs[4];         /* growable buffers freed if an error unwinds past their owner */
+  Buf *bufs[8];         /* growable buffers freed if an error unwinds past their owner */
   int nbufs;
   tm_status status;
   bool narrow_dots;     /* emit.c: the kernel is emitted again with portable dots staged in 16 KB */
@@ -500,6 +500,7 @@ typedef struct Dialect {
 
 extern const Dialect dialect_msl, dialect_cuda;
 extern const char tm_common_prelude[];
+extern const char tm_bfly_prelude[];
 /* The dialect a target is emitted in (tm_target.dialect). */
 const Dialect *dialect_for(const tm_target *t);
 

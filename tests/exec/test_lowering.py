@@ -365,8 +365,9 @@ def rows_max_sum_kernel(x_ptr, i_ptr, m_ptr, s_ptr, is_ptr, M: tl.constexpr, N: 
 def test_reduction_of_several_rows_per_thread_shuffles_vectors(M, N, rng):
     """Each thread holds several rows' partial results: a butterfly step moves
     four (or two) of them in one vector shuffle, eight as two vectors by one
-    tm_shfl_xor2 (one rendezvous on the emulator), the results bit-identical
-    to combining them one by one."""
+    tm_shfl_xor2, through the prelude's tm_bfly with the combine as a functor
+    (on the emulator one exchange for the whole butterfly: its bits against
+    the shuffles one at a time are tests/unit/test_emu_collectives.c's)."""
     x = rng.standard_normal((M, N)).astype(np.float32)
     x[3, 7], x[5, :] = np.nan, -np.inf
     xi = rng.integers(-1000, 1000, (M, N)).astype(np.int32)
@@ -378,8 +379,8 @@ def test_reduction_of_several_rows_per_thread_shuffles_vectors(M, N, rng):
     np.testing.assert_array_equal(si, xi.sum(1))
     msl = k.asm["msl"]
     if M == 64:
-        assert "float4 o4 = float4(" in msl and "int4 o4 = int4(" in msl  # 8 rows a thread: pairs
-        assert msl.count("tm_shfl_xor2(o4, o4b, m);") == 3  # max, sum, int sum
+        assert "tm_bfly<4, float4, 8>(a0, " in msl and "tm_bfly<4, int4, 8>(a0, " in msl  # 8 rows a thread: pairs
+        assert msl.count("tm_bfly<") == 3  # max, sum, int sum
 
 
 @triton.jit

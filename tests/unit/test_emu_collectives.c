@@ -188,6 +188,89 @@ static void test_mm(tm_device *d, const char *T) {
   tm_module_free(m);
 }
 
+/* The prelude's tm_bfly as the shim runs it (one exchange per 32 bytes of a
+ * thread's values, every lane's steps computed by one lane) against the same
+ * butterfly one simd_shuffle_xor at a time, bit for bit, with a combine that
+ * is neither commutative nor associative (a wrong partner, step order or
+ * operand order changes the bits): 12 floats a thread (two exchanges: 8 + 4),
+ * the whole SIMD-group (masks 1..16) and lanes 2 apart (masks 2..8), 8 ints;
+ * full and partial (16-lane) SIMD-groups; the default and per-lane paths. */
+static const char bfly_msl[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "struct comb_f { inline void operator()(thread float &a, float o) const { a = a * 1.5f + o; } };\n"
+    "struct comb_i { inline void operator()(thread int &a, int o) const { a = a * 3 - o; } };\n"
+    "kernel void bf(device const float* x [[buffer(0)]], device float* out [[buffer(1)]],\n"
+    "    device int* iout [[buffer(2)]],\n"
+    "    uint3 tm_pid [[threadgroup_position_in_grid]], uint tm_tid [[thread_index_in_threadgroup]])\n"
+    "{\n"
+    "  uint i = tm_pid.x * 80u + tm_tid;\n"
+    "  float a[12], b[12], c[12], d[12];\n"
+    "  int p[8], q[8];\n"
+    "  for (uint k = 0; k < 12u; ++k) a[k] = b[k] = c[k] = d[k] = *TM_LD(x + 12u * i + k, 14);\n"
+    "  for (uint k = 0; k < 8u; ++k) p[k] = q[k] = as_type<int>(a[k]) >> 9;\n"
+    "  tm_bfly<4, float4, 12>(a, ushort(1u), ushort(32u), comb_f());\n"
+    "  tm_bfly<4, float4, 12>(c, ushort(2u), ushort(16u), comb_f());\n"
+    "  tm_bfly<4, int4, 8>(p, ushort(1u), ushort(32u), comb_i());\n"
+    "  for (ushort m = 1u; m < 32u; m <<= 1)\n"
+    "    for (uint k = 0; k < 12u; ++k) { float o = simd_shuffle_xor(b[k], m); b[k] = b[k] * 1.5f + o; }\n"
+    "  for (ushort m = 2u; m < 16u; m <<= 1)\n"
+    "    for (uint k = 0; k < 12u; ++k) { float o = simd_shuffle_xor(d[k], m); d[k] = d[k] * 1.5f + o; }\n"
+    "  for (ushort m = 1u; m < 32u; m <<= 1)\n"
+    "    for (uint k = 0; k < 8u; ++k) { int o = simd_shuffle_xor(q[k], m); q[k] = q[k] * 3 - o; }\n"
+    "  for (uint k = 0; k < 12u; ++k) {\n"
+    "    *TM_ST(out + 48u * i + k, 27) = a[k];\n"
+    "    *TM_ST(out + 48u * i + 12u + k, 28) = b[k];\n"
+    "    *TM_ST(out + 48u * i + 24u + k, 29) = c[k];\n"
+    "    *TM_ST(out + 48u * i + 36u + k, 30) = d[k];\n"
+    "  }\n"
+    "  for (uint k = 0; k < 8u; ++k) *TM_ST(iout + 16u * i + k, 32) = p[k], *TM_ST(iout + 16u * i + 8u + k, 32) = q[k];\n"
+    "}\n";
+
+static const tm_kernel_info bfly_info = {.name = "bf", .source_file = "bf.py", .nargs = 3, .args = coll_args,
+                                         .nbuiltins = 2,
+                                         .builtins = {TM_BI_THREADGROUP_POSITION, TM_BI_THREAD_INDEX},
+                                         .threads_per_threadgroup = TG, .uses_barriers = 1};
+
+static void test_bfly(tm_device *d, const char *mode) {
+  tm_module *m = emu_load(d, bfly_msl, &bfly_info);
+  if (!m) return;
+  static float x[12 * N], out[48 * N];
+  static int iout[16 * N];
+  unsigned s = 11;
+  for (int i = 0; i < 12 * N; i++) x[i] = emu_randf(&s) * powf(10.0f, (float)(i * 5 % 9) - 4.0f);
+  x[17] = NAN, x[40] = INFINITY, x[41] = -0.0f;
+  if (mode) setenv("TRITON_METAL_CPU_COLLECTIVES", mode, 1);
+  memset(out, 0xcd, sizeof out);
+  memset(iout, 0xcd, sizeof iout);
+  tm_launch_arg la[] = {emu_buf(x, sizeof x), emu_buf(out, sizeof out), emu_buf(iout, sizeof iout)};
+  uint32_t grid[3] = {G, 1, 1};
+  char *err = NULL;
+  tm_status st = tm_launch(m, grid, la, 3, &err);
+  unsetenv("TRITON_METAL_CPU_COLLECTIVES");
+  CHECK(st == TM_OK);
+  if (st) fprintf(stderr, "%s\n", err);
+  tm_free(err);
+  int diff = 0, moved = 0;
+  for (int i = 0; i < N; i++)
+    for (int k = 0; k < 12; k++)
+      for (int h = 0; h < 2; h++) {
+        float got = out[48 * i + 24 * h + k], want = out[48 * i + 24 * h + 12 + k];
+        moved += bits(got) != bits(x[12 * i + k]);
+        if (bits(got) != bits(want) && diff++ < 4)
+          fprintf(stderr, "tm_bfly (%s) thread %d value %d masks %s: %08x, one shuffle at a time %08x\n",
+                  mode ? mode : "default", i, k, h ? "2..8" : "1..16", (unsigned)bits(got), (unsigned)bits(want));
+      }
+  for (int i = 0; i < N; i++)
+    for (int k = 0; k < 8; k++)
+      if (iout[16 * i + k] != iout[16 * i + 8 + k] && diff++ < 4)
+        fprintf(stderr, "tm_bfly (%s) int: thread %d value %d: %d, one shuffle at a time %d\n", mode ? mode : "default",
+                i, k, iout[16 * i + k], iout[16 * i + 8 + k]);
+  CHECK(diff == 0);
+  CHECK(moved > 20 * N); /* the butterflies changed the values */
+  tm_module_free(m);
+}
+
 static void test_bad_setting(tm_device *d) {
   tm_module *m = emu_load(d, coll_msl, &coll_info);
   if (!m) return;
@@ -211,6 +294,8 @@ int main(void) {
   test_collectives(d, 1);
   test_mm(d, "float");
   test_mm(d, "half");
+  test_bfly(d, NULL);
+  test_bfly(d, "per-lane");
   test_bad_setting(d);
   tm_device_close(d);
   emu_rm_cache();
