@@ -1533,6 +1533,13 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     em_line(E, in1 + 1, "}\n");
     em_line(E, in1, "}\n");
     }
+  } else if (A->tpw[pd] > 1 && !dup_pd && n == 1 && combine_functor(E, in, id)) {
+    /* one slot at a time: tm_bfly with scalar shuffles (tm_shfl_xor: every dtype) */
+    E->uses_barrier = true;
+    E->uses_bfly = true;
+    const char *T = em_tname(E, dt0);
+    em_line(E, in1, "tm_bfly<1, %s, %d>(a0, ushort(%du), ushort(%du), tm_comb%d());\n", T, RP, lstride,
+            lstride * A->tpw[pd], id);
   } else if (A->tpw[pd] > 1) {
     E->uses_barrier = true; /* SIMD-group collectives: the emulator runs threads as fibers */
     em_indent(&E->out, in1);
@@ -2319,7 +2326,6 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
                  "#endif\n");
   buf_puts(&k, "using namespace metal;\n\n");
   buf_puts(&k, d->prelude);
-  if (E->uses_bfly) buf_puts(&k, tm_bfly_prelude);
   for (int i = 0; i < f->static_prints.n; i++) { /* python/triton_metal/jit.py prints these when it compiles */
     buf_puts(&k, "// tm-static-print ");
     for (const char *p = f->static_prints.v[i]; *p; p++) buf_printf(&k, *p == '\n' ? "\\n" : "%c", *p);
@@ -2353,6 +2359,9 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
                      "inline bfloat tm_shfl_down(bfloat x, ushort d) { return as_type<bfloat>(simd_shuffle_down(as_type<ushort>(x), d)); }\n"
                      "inline bfloat tm_shfl(bfloat x, ushort l) { return as_type<bfloat>(simd_shuffle(as_type<ushort>(x), l)); }\n");
   }
+  /* after every tm_shfl_xor overload (bfloat's above): the template's
+   * unqualified call is looked up where it is defined */
+  if (E->uses_bfly) buf_puts(&k, tm_bfly_prelude);
   if (E->fscope.len) buf_put(&k, E->fscope.p, E->fscope.len);
   const char *kname = reserved(f->name) ? arena_printf(&c->arena, "%s_", f->name) : f->name;
   buf_puts(&k, "\n");

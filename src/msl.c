@@ -51,7 +51,8 @@
  *                of both (a SIMD-group rendezvous less).
  *   tm_bfly      a reduction's xor butterfly over lanes m0, 2 m0, ... < m1
  *                of a thread's N values, G to a vector shuffle (two vectors a
- *                tm_shfl_xor2 where N allows), combining by the functor f
+ *                tm_shfl_xor2 where N allows; G = 1: tm_shfl_xor, any
+ *                dtype), combining by the functor f
  *                (f(a[k], other lane's a[k]), the reduction's combine as
  *                emit.c writes it); tm_bfly_prelude, written only into the
  *                kernels that use it. The emulator's shim defines it first:
@@ -140,6 +141,11 @@ const char tm_bfly_prelude[] =
         "      o = simd_shuffle_xor(o, m);\n"
         "      for (int j = 0; j < 2; ++j) f(a[k + j], o[j]);\n"
         "    }\n"
+        "  }\n"
+        "};\n"
+        "template <> struct tm_bfly_g<1> {\n"
+        "  template <typename V, int N, typename T, typename F> static inline void step(thread T *a, ushort m, F f) {\n"
+        "    for (int k = 0; k < N; ++k) f(a[k], tm_shfl_xor(a[k], m));\n"
         "  }\n"
         "};\n"
         "template <int G, typename V, int N, typename T, typename F> inline void tm_bfly(thread T *a, ushort m0, ushort m1, F f) {\n"

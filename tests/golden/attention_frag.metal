@@ -46,6 +46,65 @@ inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m
 inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }
 inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }
 inline bfloat tm_shfl_xor(bfloat x, ushort m) { return as_type<bfloat>(simd_shuffle_xor(as_type<ushort>(x), m)); }
+#ifndef TM_BFLY
+template <int G> struct tm_bfly_g;
+template <> struct tm_bfly_g<4> {
+  template <typename V, int N, typename T, typename F> static inline void step(thread T *a, ushort m, F f) {
+    if (N % 8 == 0) {
+      for (int k = 0; k < N; k += 8) {
+        V o, ob;
+        for (int j = 0; j < 4; ++j) o[j] = a[k + j], ob[j] = a[k + 4 + j];
+        tm_shfl_xor2(o, ob, m);
+        for (int j = 0; j < 4; ++j) f(a[k + j], o[j]);
+        for (int j = 0; j < 4; ++j) f(a[k + 4 + j], ob[j]);
+      }
+    } else {
+      for (int k = 0; k < N; k += 4) {
+        V o;
+        for (int j = 0; j < 4; ++j) o[j] = a[k + j];
+        o = simd_shuffle_xor(o, m);
+        for (int j = 0; j < 4; ++j) f(a[k + j], o[j]);
+      }
+    }
+  }
+};
+template <> struct tm_bfly_g<2> {
+  template <typename V, int N, typename T, typename F> static inline void step(thread T *a, ushort m, F f) {
+    for (int k = 0; k < N; k += 2) {
+      V o;
+      for (int j = 0; j < 2; ++j) o[j] = a[k + j];
+      o = simd_shuffle_xor(o, m);
+      for (int j = 0; j < 2; ++j) f(a[k + j], o[j]);
+    }
+  }
+};
+template <> struct tm_bfly_g<1> {
+  template <typename V, int N, typename T, typename F> static inline void step(thread T *a, ushort m, F f) {
+    for (int k = 0; k < N; ++k) f(a[k], tm_shfl_xor(a[k], m));
+  }
+};
+template <int G, typename V, int N, typename T, typename F> inline void tm_bfly(thread T *a, ushort m0, ushort m1, F f) {
+  for (ushort m = m0; m < m1; m <<= 1) tm_bfly_g<G>::template step<V, N>(a, m, f);
+}
+#endif
+struct tm_comb64 {
+  inline void operator()(thread float &a, float o) const {
+    {
+      float v67 = fmax(a, o);
+      float t0 = v67;
+      a = t0;
+    }
+  }
+};
+struct tm_comb78 {
+  inline void operator()(thread float &a, float o) const {
+    {
+      float v81 = a + o;
+      float t0 = v81;
+      a = t0;
+    }
+  }
+};
 
 kernel void attn_fwd(
     device const half* Q [[buffer(0)]],
@@ -355,16 +414,7 @@ kernel void attn_fwd(
           }
         }
       }
-      for (ushort m = 1u; m < 4u; m <<= 1) {
-        for (uint k = 0; k < 1u; ++k) {
-          float o0 = tm_shfl_xor(a0[k], m);
-          {
-            float v67 = fmax(a0[k], o0);
-            float t0 = v67;
-            a0[k] = t0;
-          }
-        }
-      }
+      tm_bfly<1, float, 1>(a0, ushort(1u), ushort(4u), tm_comb64());
       for (uint k = 0; k < 1u; ++k) r64_1[k] = a0[k];
     }
     float v70[1];
@@ -410,16 +460,7 @@ kernel void attn_fwd(
           }
         }
       }
-      for (ushort m = 1u; m < 4u; m <<= 1) {
-        for (uint k = 0; k < 1u; ++k) {
-          float o0 = tm_shfl_xor(a0[k], m);
-          {
-            float v81 = a0[k] + o0;
-            float t0 = v81;
-            a0[k] = t0;
-          }
-        }
-      }
+      tm_bfly<1, float, 1>(a0, ushort(1u), ushort(4u), tm_comb78());
       for (uint k = 0; k < 1u; ++k) r78_1[k] = a0[k];
     }
     float v84[1];
