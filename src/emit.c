@@ -1513,25 +1513,25 @@ static void emit_reduce(Emitter *E, int id, int ind) {
       em_line(E, in1, "tm_bfly<%d, %s%d, %d>(a0, ushort(%du), ushort(%du), tm_comb%d());\n", G, T, G, RP, lstride,
               lstride * A->tpw[pd], id);
     } else {
-    em_line(E, in1, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
-    em_line(E, in1 + 1, "for (uint k = 0; k < %du; k += %du) {\n", RP, G * pairs);
-    if (pairs == 2) {
-      em_line(E, in1 + 2, "%s%d o4 = %s%d(%s), o4b = %s%d(%s);\n", T, G, T, G, pack, T, G, pack2);
-      em_line(E, in1 + 2, "tm_shfl_xor2(o4, o4b, m);\n");
-    } else {
-      em_line(E, in1 + 2, "%s%d o4 = tm_shfl_xor(%s%d(%s), m);\n", T, G, T, G, pack);
-    }
-    for (int p = 0; p < pairs; p++) {
-      em_line(E, in1 + 2, "for (uint j = 0; j < %du; ++j) {\n", G);
-      em_line(E, in1 + 3, "%s o0 = %s[j];\n", T, p ? "o4b" : "o4");
-      acc[0] = p ? "a0[k + 4u + j]" : "a0[k + j]";
-      oth[0] = "o0";
-      em_combine(E, in, acc, oth, in1 + 3);
-      em_line(E, in1 + 2, "}\n");
-    }
-    acc[0] = "a0[k]";
-    em_line(E, in1 + 1, "}\n");
-    em_line(E, in1, "}\n");
+      em_line(E, in1, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
+      em_line(E, in1 + 1, "for (uint k = 0; k < %du; k += %du) {\n", RP, G * pairs);
+      if (pairs == 2) {
+        em_line(E, in1 + 2, "%s%d o4 = %s%d(%s), o4b = %s%d(%s);\n", T, G, T, G, pack, T, G, pack2);
+        em_line(E, in1 + 2, "tm_shfl_xor2(o4, o4b, m);\n");
+      } else {
+        em_line(E, in1 + 2, "%s%d o4 = tm_shfl_xor(%s%d(%s), m);\n", T, G, T, G, pack);
+      }
+      for (int p = 0; p < pairs; p++) {
+        em_line(E, in1 + 2, "for (uint j = 0; j < %du; ++j) {\n", G);
+        em_line(E, in1 + 3, "%s o0 = %s[j];\n", T, p ? "o4b" : "o4");
+        acc[0] = p ? "a0[k + 4u + j]" : "a0[k + j]";
+        oth[0] = "o0";
+        em_combine(E, in, acc, oth, in1 + 3);
+        em_line(E, in1 + 2, "}\n");
+      }
+      acc[0] = "a0[k]";
+      em_line(E, in1 + 1, "}\n");
+      em_line(E, in1, "}\n");
     }
   } else if (A->tpw[pd] > 1 && !dup_pd && n == 1 && combine_functor(E, in, id)) {
     /* one slot at a time: tm_bfly with scalar shuffles (tm_shfl_xor: every dtype) */
