@@ -82,6 +82,18 @@ static const tm_kernel_info coll_info = {.name = "coll", .source_file = "coll.py
                                          .builtins = {TM_BI_THREADGROUP_POSITION, TM_BI_THREAD_INDEX, TM_BI_SIMDLANE},
                                          .threads_per_threadgroup = TG, .uses_barriers = 1};
 
+/* Launches m's three buffers on `groups` threadgroups, expecting success,
+ * and clears TRITON_METAL_CPU_COLLECTIVES (which the caller may have set). */
+static void launch_checked(tm_module *m, uint32_t groups, tm_launch_arg *la) {
+  uint32_t grid[3] = {groups, 1, 1};
+  char *err = NULL;
+  tm_status st = tm_launch(m, grid, la, 3, &err);
+  unsetenv("TRITON_METAL_CPU_COLLECTIVES");
+  CHECK(st == TM_OK);
+  if (st) fprintf(stderr, "%s\n", err);
+  tm_free(err);
+}
+
 static void test_collectives(tm_device *d, int special) {
   tm_module *m = emu_load(d, coll_msl, &coll_info);
   if (!m) return;
@@ -170,13 +182,7 @@ static void test_mm(tm_device *d, const char *T) {
     if (p) setenv("TRITON_METAL_CPU_COLLECTIVES", "per-lane", 1);
     memset(out[p], 0xcd, sizeof out[p]);
     tm_launch_arg la[] = {emu_buf(pa, 64 * S * es), emu_buf(pb, 64 * S * es), emu_buf(out[p], sizeof out[p])};
-    uint32_t grid[3] = {1, 1, 1};
-    char *err = NULL;
-    tm_status st = tm_launch(m, grid, la, 3, &err);
-    unsetenv("TRITON_METAL_CPU_COLLECTIVES");
-    CHECK(st == TM_OK);
-    if (st) fprintf(stderr, "%s\n", err);
-    tm_free(err);
+    launch_checked(m, 1, la);
   }
   int diff = 0, nan = 0;
   for (int i = 0; i < 128 * S; i++) {
@@ -244,13 +250,7 @@ static void test_bfly(tm_device *d, const char *mode) {
   memset(out, 0xcd, sizeof out);
   memset(iout, 0xcd, sizeof iout);
   tm_launch_arg la[] = {emu_buf(x, sizeof x), emu_buf(out, sizeof out), emu_buf(iout, sizeof iout)};
-  uint32_t grid[3] = {G, 1, 1};
-  char *err = NULL;
-  tm_status st = tm_launch(m, grid, la, 3, &err);
-  unsetenv("TRITON_METAL_CPU_COLLECTIVES");
-  CHECK(st == TM_OK);
-  if (st) fprintf(stderr, "%s\n", err);
-  tm_free(err);
+  launch_checked(m, G, la);
   int diff = 0, moved = 0;
   for (int i = 0; i < N; i++)
     for (int k = 0; k < 12; k++)
