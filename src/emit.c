@@ -1499,46 +1499,18 @@ static void emit_reduce(Emitter *E, int id, int ind) {
       em_line(E, in1 + 1, "a0[k] = %s(a0[k]);\n", fn);
     }
     em_line(E, in1, "}\n");
-  } else if (A->tpw[pd] > 1 && !dup_pd && n == 1 && RP % 2 == 0 &&
-             (dt0 == TM_F32 || dt0 == TM_I32 || dt0 == TM_U32 || dt0 == TM_F16)) {
-    /* several result slots per thread, all lanes valid: each butterfly step
-     * moves up to four slots in one vector shuffle */
-    int G = RP % 4 == 0 ? 4 : 2, pairs = RP % 8 == 0 ? 2 : 1; /* two vectors: one tm_shfl_xor2 */
-    const char *T = em_tname(E, dt0), *pack = vec_pack(E, "a0", G, 0), *pack2 = vec_pack(E, "a0", G, G);
-    E->uses_barrier = true;
-    if (combine_functor(E, in, id)) {
-      E->uses_bfly = true;
-      /* the prelude's tm_bfly runs the same steps (the emulator's shim: as
-       * one exchange of the SIMD-group, each lane's steps computed once) */
-      em_line(E, in1, "tm_bfly<%d, %s%d, %d>(a0, ushort(%du), ushort(%du), tm_comb%d());\n", G, T, G, RP, lstride,
-              lstride * A->tpw[pd], id);
-    } else {
-      em_line(E, in1, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
-      em_line(E, in1 + 1, "for (uint k = 0; k < %du; k += %du) {\n", RP, G * pairs);
-      if (pairs == 2) {
-        em_line(E, in1 + 2, "%s%d o4 = %s%d(%s), o4b = %s%d(%s);\n", T, G, T, G, pack, T, G, pack2);
-        em_line(E, in1 + 2, "tm_shfl_xor2(o4, o4b, m);\n");
-      } else {
-        em_line(E, in1 + 2, "%s%d o4 = tm_shfl_xor(%s%d(%s), m);\n", T, G, T, G, pack);
-      }
-      for (int p = 0; p < pairs; p++) {
-        em_line(E, in1 + 2, "for (uint j = 0; j < %du; ++j) {\n", G);
-        em_line(E, in1 + 3, "%s o0 = %s[j];\n", T, p ? "o4b" : "o4");
-        acc[0] = p ? "a0[k + 4u + j]" : "a0[k + j]";
-        oth[0] = "o0";
-        em_combine(E, in, acc, oth, in1 + 3);
-        em_line(E, in1 + 2, "}\n");
-      }
-      acc[0] = "a0[k]";
-      em_line(E, in1 + 1, "}\n");
-      em_line(E, in1, "}\n");
-    }
   } else if (A->tpw[pd] > 1 && !dup_pd && n == 1 && combine_functor(E, in, id)) {
-    /* one slot at a time: tm_bfly with scalar shuffles (tm_shfl_xor: every dtype) */
+    /* all lanes valid, one input: the prelude's tm_bfly (the emulator's
+     * shim: one exchange of the SIMD-group, each lane's steps computed once).
+     * Several result slots a thread move up to four a vector shuffle (G),
+     * eight as two vectors by one tm_shfl_xor2; otherwise one a scalar
+     * tm_shfl_xor (every dtype) */
+    bool vec = dt0 == TM_F32 || dt0 == TM_I32 || dt0 == TM_U32 || dt0 == TM_F16;
+    int G = vec && RP % 4 == 0 ? 4 : vec && RP % 2 == 0 ? 2 : 1;
+    const char *T = em_tname(E, dt0), *V = G > 1 ? arena_printf(a, "%s%d", T, G) : T;
     E->uses_barrier = true;
     E->uses_bfly = true;
-    const char *T = em_tname(E, dt0);
-    em_line(E, in1, "tm_bfly<1, %s, %d>(a0, ushort(%du), ushort(%du), tm_comb%d());\n", T, RP, lstride,
+    em_line(E, in1, "tm_bfly<%d, %s, %d>(a0, ushort(%du), ushort(%du), tm_comb%d());\n", G, V, RP, lstride,
             lstride * A->tpw[pd], id);
   } else if (A->tpw[pd] > 1) {
     E->uses_barrier = true; /* SIMD-group collectives: the emulator runs threads as fibers */
