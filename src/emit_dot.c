@@ -941,6 +941,28 @@ static const char *mac(Emitter *E, tm_dtype dacc, const char *d, const char *b) 
   return arena_printf(&E->c->arena, "%s + tm_a * %s", d, b);
 }
 
+/* The coordinates of a portable dot's result slot k (a multiple of G) of
+ * thread tm_tid in R as a program-scope functor, tm_dotc<id>
+ * (operator()(tm_tid, k): int3(batch, row, column); batch 0 for a 2-D dot),
+ * for the prelude's tm_dot_fma: written where the body goes, which is set
+ * aside meanwhile (as emit.c's combine functors). */
+static void dot_coords_functor(Emitter *E, const Layout *R, int id) {
+  int r = R->rank;
+  Buf t = E->out;
+  E->out = E->aside;
+  E->aside = t;
+  E->out.len = 0;
+  buf_printf(&E->out, "struct tm_dotc%d {\n  inline int3 operator()(uint tm_tid, uint k) const {\n", id);
+  em_coords(E, R, &E->out, 2, false);
+  em_line(E, 2, "return int3(%s, c%d, c%d);\n", r == 3 ? arena_printf(&E->c->arena, "c%d", R->dims[0]) : "0",
+          R->dims[r - 2], R->dims[r - 1]);
+  buf_puts(&E->out, "  }\n};\n");
+  buf_put(&E->fscope, E->out.p, E->out.len);
+  t = E->out;
+  E->out = E->aside;
+  E->aside = t;
+}
+
 /* tl.dot, the portable path: operands staged through threadgroup memory in
  * chunks of K, each thread accumulating its result elements with FMAs in the
  * accumulator's dtype (fp32 for float inputs, int32 for int8). */
@@ -1001,6 +1023,29 @@ void emit_dot(Emitter *E, int id, int ind) {
     while (G < 4 && R->espt[pl] % (2 * G) == 0) G *= 2;
   const char *bm = r == 3 ? arena_printf(a, "c%d * %d + ", R->dims[0], M * kc) : "";
   const char *bn = r == 3 ? arena_printf(a, "c%d * %d + ", R->dims[0], kc * N) : "";
+  /* B's G neighbouring elements as one vector read where it is aligned: the
+   * run starts at a multiple of G columns (a thread's runs start at
+   * multiples of espt, which G divides), and the stripe and the rows keep it */
+  bool vb = G > 1 && (din == TM_F32 || din == TM_F16) && N % G == 0 && (B * M * kc) % G == 0;
+  if (R->per_thread <= 64 && dacc == TM_F32) {
+    /* float sums over few slots: the prelude's tm_dot_fma (kk outermost,
+     * every slot's sum in a register, each staged B element read once per
+     * kk for all the rows a thread holds; each sum over kk in order), the
+     * slots' coordinates from a functor the emulator evaluates for every
+     * thread when it computes the whole tile at once */
+    dot_coords_functor(E, R, id);
+    E->uses_dot_fma = true;
+    const char *TS = em_tname(E, din);
+    if (vb)
+      em_line(E, ind + 1, "tm_dot_fma_v<%d, %d, %d, %d, %d, %d, %d, %s%d>(%s, k0 == 0, d%d, tm_dotc%d(), tm_tid);\n",
+              R->per_thread, G, B, M, N, kc, B * M * kc, TS, G, smA, id, id);
+    else
+      em_line(E, ind + 1, "tm_dot_fma<%d, %d, %d, %d, %d, %d, %d>(%s, k0 == 0, d%d, tm_dotc%d(), tm_tid);\n", R->per_thread, G,
+              B, M, N, kc, B * M * kc, smA, id, id);
+    em_barrier(E, ind + 1);
+    em_line(E, ind, "}\n");
+    goto done;
+  }
   if (R->per_thread <= 64) {
     /* few result slots: kk outermost, every slot's sum in a register (the
      * slot loop unrolls), so each staged B element is read once per kk for
@@ -1009,10 +1054,6 @@ void emit_dot(Emitter *E, int id, int ind) {
     em_line(E, ind + 2, "for (uint k = 0; k < %du; k += %du) {\n", R->per_thread, G);
     em_coords(E, R, &E->out, ind + 3, false);
     em_line(E, ind + 3, "%s tm_a = %s(%s[%sc%d * %d + kk]);\n", TA, TA, smA, bm, R->dims[r - 2], kc);
-    /* B's G neighbouring elements as one vector read where it is aligned: the
-     * run starts at a multiple of G columns (a thread's runs start at
-     * multiples of espt, which G divides), and the stripe and the rows keep it */
-    bool vb = G > 1 && (din == TM_F32 || din == TM_F16) && N % G == 0 && (B * M * kc) % G == 0;
     if (vb) {
       const char *TV = arena_printf(a, "%s%d", em_tname(E, din), G);
       em_line(E, ind + 3, "%s tm_b = TM_TG_VLOAD(%s, %s, %d + %sc%d + kk * %d);\n", TV, TV, smA, B * M * kc, bn, pl, N);

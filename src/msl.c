@@ -58,6 +58,16 @@
  *                kernels that use it. The emulator's shim defines it first:
  *                one exchange of the SIMD-group per 32 bytes of values, whose
  *                steps the last lane to arrive computes for every lane.
+ *   tm_dot_fma   a portable dot's FMA loop over one staged chunk of K
+ *                (tm_dot_fma_v: B's G neighbouring elements as one vector
+ *                read): for kk = 0 .. KC - 1, for each G slots k of the
+ *                thread's PT, f(tid, k) = (batch, row, column) and
+ *                d[k + g] = fma(A[batch][row][kk], B[batch][kk][column + g],
+ *                d[k + g]), A row-major at sm[0 ..), B at sm[BOFF ..);
+ *                tm_dot_prelude, written only into the kernels that use it.
+ *                The emulator's shim defines it first: the first thread past
+ *                the staging barrier computes the whole tile's sums (the same
+ *                order, the same bits) and every thread takes its slots.
  */
 #include "tm.h"
 
@@ -150,6 +160,39 @@ const char tm_bfly_prelude[] =
         "};\n"
         "template <int G, typename V, int N, typename T, typename F> inline void tm_bfly(thread T *a, ushort m0, ushort m1, F f) {\n"
         "  for (ushort m = m0; m < m1; m <<= 1) tm_bfly_g<G>::template step<V, N>(a, m, f);\n"
+        "}\n"
+        "#endif\n";
+
+/* tm_dot_fma (above), written after the prelude into kernels that use it.
+ * `fresh` (the chunk is K's first: every d is zero) is for the emulator's
+ * whole-tile path; a GPU's loop has no use for it. */
+const char tm_dot_prelude[] =
+        "#ifndef TM_DOT_FMA\n"
+        "#ifndef TM_TG\n"
+        "#define TM_TG(T) threadgroup T\n"
+        "#endif\n"
+        "template <int PT, int G, int BT, int M, int N, int KC, int BOFF, typename T, typename F>\n"
+        "inline void tm_dot_fma(TM_TG(T) *sm, bool fresh, thread float *d, F f, uint tid) {\n"
+        "  (void)fresh;\n"
+        "  for (int kk = 0; kk < KC; ++kk) {\n"
+        "    for (uint k = 0; k < uint(PT); k += uint(G)) {\n"
+        "      int3 c = f(tid, k);\n"
+        "      float a = float(sm[(c.x * M + c.y) * KC + kk]);\n"
+        "      for (int g = 0; g < G; ++g) d[k + g] = fma(a, float(sm[BOFF + (c.x * KC + kk) * N + c.z + g]), d[k + g]);\n"
+        "    }\n"
+        "  }\n"
+        "}\n"
+        "template <int PT, int G, int BT, int M, int N, int KC, int BOFF, typename V, typename T, typename F>\n"
+        "inline void tm_dot_fma_v(TM_TG(T) *sm, bool fresh, thread float *d, F f, uint tid) {\n"
+        "  (void)fresh;\n"
+        "  for (int kk = 0; kk < KC; ++kk) {\n"
+        "    for (uint k = 0; k < uint(PT); k += uint(G)) {\n"
+        "      int3 c = f(tid, k);\n"
+        "      float a = float(sm[(c.x * M + c.y) * KC + kk]);\n"
+        "      V b = TM_TG_VLOAD(V, sm, BOFF + (c.x * KC + kk) * N + c.z);\n"
+        "      for (int g = 0; g < G; ++g) d[k + g] = fma(a, float(b[g]), d[k + g]);\n"
+        "    }\n"
+        "  }\n"
         "}\n"
         "#endif\n";
 

@@ -116,6 +116,15 @@ typedef struct SgmLog {
   uint64_t base; /* the sequence number of the oldest */
 } SgmLog;
 
+/* A tm_dot_fma call site's tile (see "dots" below). */
+#define DOT_SITES 16
+typedef struct DotSite {
+  int line, col;
+  unsigned done; /* the last pass whose tile was computed */
+  size_t cap;
+  float *tile;
+} DotSite;
+
 /* One threadgroup being run: thread t is fiber base + t. */
 typedef struct Group {
   int live;
@@ -176,6 +185,12 @@ struct Worker {
   uint64_t sgm_seq[MAX_THREADS];
   SgmEntry *sgm_free, *sgm_all;
   int sgm_used; /* a lane took a record since the last reset */
+  /* portable dots as one tile (default schedule, "dots"): per call site its
+   * tile, the last pass computed, and each thread's count of passes */
+  DotSite dot[DOT_SITES];
+  unsigned ndot;
+  int dot_used; /* a thread took a pass since the last reset */
+  unsigned dot_pass[DOT_SITES][MAX_THREADS];
 };
 
 /* Fiber f's threadgroup (one division, and only in the interleaved schedule:
@@ -773,6 +788,59 @@ static tm_sgm_rep *on_sgm_step(tm_cpu_ctx *c, int *first) {
   return &e->rep;
 }
 
+/* ------------------------------------------------------------ dots
+ * The shim's tm_dot_fma computes a portable dot's chunk for the whole
+ * threadgroup in the first thread past the staging barrier; the tile lives
+ * here, one per call site. A pass is a thread's next call at a site: the
+ * barriers around the call keep every thread of the threadgroup in the same
+ * pass until all have read the tile, so the thread whose pass is past the
+ * site's last computed one is the first of it. The counts start again with
+ * each threadgroup. */
+static void dot_reset(Worker *w) {
+  if (!w->dot_used) return;
+  w->dot_used = 0;
+  for (unsigned s = 0; s < w->ndot; s++) {
+    w->dot[s].done = 0;
+    memset(w->dot_pass[s], 0, w->n * sizeof w->dot_pass[s][0]); /* the threads this job has */
+  }
+}
+
+static void *on_dot_tile(tm_cpu_ctx *c, int line, int col, unsigned long bytes, int *first) {
+  Worker *w = (Worker *)c;
+  *first = 0;
+  if (!w->fibers_on || w->interleave || w->simd_mode != TM_SIMD_LAST) return NULL;
+  unsigned s = 0;
+  while (s < w->ndot && (w->dot[s].line != line || w->dot[s].col != col)) s++;
+  if (s == w->ndot) {
+    if (s == DOT_SITES) return NULL; /* before any thread of this pass took it: all run their loops */
+    w->dot[s] = (DotSite){.line = line, .col = col};
+    memset(w->dot_pass[s], 0, sizeof w->dot_pass[s]);
+    w->ndot++;
+  }
+  DotSite *d = &w->dot[s];
+  unsigned p = ++w->dot_pass[s][c->tid];
+  w->dot_used = 1;
+  if (d->done < p) {
+    if (d->cap < bytes) {
+      free(d->tile);
+      d->cap = 0;
+      if (!(d->tile = aligned_alloc(64, (bytes + 63) & ~(size_t)63))) {
+        worker_fail(w, "out of memory for a dot's tile (%lu bytes)", bytes);
+        abandon(w, w->cur);
+      }
+      d->cap = bytes;
+    }
+    d->done = p;
+    *first = 1;
+  } else if (__builtin_expect(d->done != p || d->cap < bytes, 0)) {
+    worker_fail(w, "tm_dot_fma (line %d, column %d): thread %u is at pass %u of the call where the threadgroup's "
+                   "is %u (every thread must pass each barrier and the call in step)",
+                line, col, c->tid, p, d->done);
+    abandon(w, w->cur);
+  }
+  return d->tile;
+}
+
 static void on_sgm_fail(tm_cpu_ctx *c, const tm_sgm_rep *r, const char *what, int line, int col) {
   Worker *w = (Worker *)c;
   unsigned t = c->tid;
@@ -909,6 +977,7 @@ static void run_fibers(Worker *w) {
     g->sg[s] = (SimdGroup){.size = n - s * 32 < 32 ? n - s * 32 : 32};
   if (w->racecheck) g->ep = race_epoch(w);
   sgm_reset(w);
+  dot_reset(w);
   for (unsigned t = 0; t < n; t++) {
     set_ready(w, t);
     fiber_fresh(w, t);
@@ -973,6 +1042,7 @@ Worker *worker_new(void) {
   w->ctx.sgm_step = on_sgm_step;
   w->ctx.sgm_free = on_sgm_free;
   w->ctx.sgm_fail = on_sgm_fail;
+  w->ctx.dot_tile = on_dot_tile;
   return w;
 }
 
@@ -985,6 +1055,7 @@ void worker_free(Worker *w) {
   free(w->slot_mem), free(w->tg_mem), free(w->shadow);
   for (SgmEntry *e = w->sgm_all, *n; e; e = n) n = e->all, free(e);
   for (unsigned s = 0; s < MAX_THREADS / 32; s++) free(w->sgm[s].q);
+  for (unsigned s = 0; s < w->ndot; s++) free(w->dot[s].tile);
   free(w);
 }
 

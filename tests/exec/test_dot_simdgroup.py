@@ -64,10 +64,14 @@ def test_path_by_target_and_opt_level():
     for msl in (compile_cli("--target", "M3-Max", env={"TRITON_METAL_OPT_LEVEL": "0"}),
                 compile_cli("--target", "generic")):
         assert "simdgroup" not in msl and "tl.dot: simdgroup_matrix" not in msl
-    # the portable path: K outermost, then the thread's result slots four neighbouring columns at
-    # a time (the layout gives each thread runs of four along N), one A element each, fused steps
-    assert re.search(r"for \(int kk = 0; kk < 16; \+\+kk\) \{\n\s*for \(uint k = 0; k < 8u; k \+= 4u\)", msl), msl
-    assert re.search(r"(d\d+\[k \+ 3u\]) = fma\(tm_a, float\(tm_b\[3\]\), \1\)", msl) and "[k + 4u]" not in msl, msl
+    # the portable path: the prelude's tm_dot_fma_v, K outermost, then the thread's 8 result slots four
+    # neighbouring columns at a time (the layout gives each thread runs of four along N), one A element
+    # and one vector of B each, fused steps
+    assert re.search(r"tm_dot_fma_v<8, 4, 1, 32, 32, 16, 512, half4>\(TM_TGM\(tm_smem_half, \d+\), k0 == 0, d\d+, "
+                     r"tm_dotc\d+\(\), tm_tid\);", msl), msl
+    assert re.search(r"for \(int kk = 0; kk < KC; \+\+kk\) \{\n\s*for \(uint k = 0; k < uint\(PT\); k \+= uint\(G\)\)",
+                     msl), msl
+    assert "for (int g = 0; g < G; ++g) d[k + g] = fma(a, float(b[g]), d[k + g]);" in msl, msl
     # explain gives the operand staging and the accumulator's tiling
     ex = subprocess.run([str(CLI), "explain", str(ROOT / "tests" / "golden" / "matmul_simdgroup.py"), "--kernel", "matmul",
                          "--signature", "*fp16,*fp16,*fp16,i32", "-D", "BLOCK_M=32", "-D", "BLOCK_N=32", "-D", "BLOCK_K=16",

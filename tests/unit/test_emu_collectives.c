@@ -271,6 +271,91 @@ static void test_bfly(tm_device *d, const char *mode) {
   tm_module_free(m);
 }
 
+/* The prelude's tm_dot_fma (portable dot, one staged chunk of K a call) as
+ * the shim runs it by default (the first thread past the staging barrier
+ * computes the whole tile, 8 columns to a vector instruction; every thread
+ * copies its slots) and per thread (TRITON_METAL_CPU_COLLECTIVES=per-lane:
+ * each thread's own loop), bit for bit, and both against the fused sums done
+ * here over kk in order: 2 batches of 14x20 over K = 14 in two chunks of 7
+ * (the second continues the first's sums), so the tile's 16-column blocks,
+ * its last 4 columns and its last 2 rows each take their own loop; float
+ * operands with B's vector reads, half ones (converted) with scalar reads;
+ * NaN, infinities, -0 and sums whose bits depend on the order. */
+static const char dot_msl[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "struct crd { inline int3 operator()(uint t, uint k) const {\n"
+    "  return int3(int(t / 70u), int(t %% 70u / 5u), int(t %% 5u * 4u + k)); } };\n"
+    "kernel void dt(device const %s* a [[buffer(0)]], device const %s* b [[buffer(1)]],\n"
+    "    device float* out [[buffer(2)]], uint tm_tid [[thread_index_in_threadgroup]])\n"
+    "{\n"
+    "  TM_TG_BASE(476 * 4);\n"
+    "  TM_TG_ARRAY(%s, sm, 476, 0);\n"
+    "  float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};\n"
+    "  for (int k0 = 0; k0 < 14; k0 += 7) {\n"
+    "    for (uint i = tm_tid; i < 196u; i += 140u)\n"
+    "      TM_TGM(sm, 11)[i] = *TM_LD(a + (i / 98u * 14u + i %% 98u / 7u) * 14u + uint(k0) + i %% 7u, 12);\n"
+    "    for (uint i = tm_tid; i < 280u; i += 140u)\n"
+    "      TM_TGM(sm, 14)[196u + i] = *TM_LD(b + (i / 140u * 14u + uint(k0) + i %% 140u / 20u) * 20u + i %% 20u, 15);\n"
+    "    threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+    "    %s(TM_TGM(sm, 17), k0 == 0, d, crd(), tm_tid);\n"
+    "    threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+    "  }\n"
+    "  int3 c = crd()(tm_tid, 0u);\n"
+    "  for (uint g = 0; g < 4u; ++g) *TM_ST(out + (c.x * 14 + c.y) * 20 + c.z + int(g), 22) = d[g];\n"
+    "}\n";
+
+static void test_dot_tile(tm_device *d, int half) {
+  enum { BT = 2, M = 14, NC = 20, K = 14 };
+  char msl[4096];
+  const char *T = half ? "half" : "float";
+  snprintf(msl, sizeof msl, dot_msl, T, T, T,
+           half ? "tm_dot_fma<4, 4, 2, 14, 20, 7, 196>" : "tm_dot_fma_v<4, 4, 2, 14, 20, 7, 196, float4>");
+  tm_kernel_arg args[] = {{"a", 0, TM_ARG_BUFFER, half ? TM_F16 : TM_F32, 0},
+                          {"b", 1, TM_ARG_BUFFER, half ? TM_F16 : TM_F32, 0},
+                          {"out", 2, TM_ARG_BUFFER, TM_F32, 1}};
+  tm_kernel_info k = {.name = "dt", .source_file = "dt.py", .nargs = 3, .args = args, .nbuiltins = 1,
+                      .builtins = {TM_BI_THREAD_INDEX}, .threads_per_threadgroup = 140, .uses_barriers = 1,
+                      .threadgroup_mem_bytes = 476 * 4};
+  tm_module *m = emu_load(d, msl, &k);
+  if (!m) return;
+  static float af[BT * M * K], bf[BT * K * NC], want[BT * M * NC], out[2][BT * M * NC];
+  static _Float16 ah[BT * M * K], bh[BT * K * NC];
+  unsigned s = 5;
+  for (int i = 0; i < BT * M * K; i++) af[i] = emu_randf(&s) * (i % 7 ? 1.0f : 3000.0f);
+  for (int i = 0; i < BT * K * NC; i++) bf[i] = emu_randf(&s) / (i % 3 ? 1.0f : 700.0f);
+  af[5] = NAN, bf[43] = INFINITY, af[200] = -0.0f, bf[301] = -INFINITY;
+  for (int i = 0; i < BT * M * K; i++) ah[i] = (_Float16)af[i], af[i] = half ? (float)ah[i] : af[i];
+  for (int i = 0; i < BT * K * NC; i++) bh[i] = (_Float16)bf[i], bf[i] = half ? (float)bh[i] : bf[i];
+  for (int b = 0; b < BT; b++)
+    for (int r = 0; r < M; r++)
+      for (int c = 0; c < NC; c++) {
+        float acc = 0.0f;
+        for (int kk = 0; kk < K; kk++) acc = fmaf(af[(b * M + r) * K + kk], bf[(b * K + kk) * NC + c], acc);
+        want[(b * M + r) * NC + c] = acc;
+      }
+  void *pa = half ? (void *)ah : (void *)af, *pb = half ? (void *)bh : (void *)bf;
+  size_t es = half ? 2 : 4;
+  for (int p = 0; p < 2; p++) {
+    if (p) setenv("TRITON_METAL_CPU_COLLECTIVES", "per-lane", 1);
+    memset(out[p], 0xcd, sizeof out[p]);
+    tm_launch_arg la[] = {emu_buf(pa, BT * M * K * es), emu_buf(pb, BT * K * NC * es), emu_buf(out[p], sizeof out[p])};
+    launch_checked(m, 1, la);
+  }
+  int diff = 0, off = 0, nan = 0;
+  for (int i = 0; i < BT * M * NC; i++) {
+    diff += bits(out[0][i]) != bits(out[1][i]);
+    nan += isnan(want[i]);
+    if (isnan(want[i]) ? !isnan(out[0][i]) : bits(out[0][i]) != bits(want[i])) {
+      if (off++ < 4) fprintf(stderr, "tm_dot_fma (%s) element %d: %a, fused sums here %a\n", T, i, out[0][i], want[i]);
+    }
+  }
+  CHECK(diff == 0);
+  CHECK(off == 0);
+  CHECK(nan > 0 && nan < BT * M * NC);
+  tm_module_free(m);
+}
+
 static void test_bad_setting(tm_device *d) {
   tm_module *m = emu_load(d, coll_msl, &coll_info);
   if (!m) return;
@@ -296,6 +381,8 @@ int main(void) {
   test_mm(d, "half");
   test_bfly(d, NULL);
   test_bfly(d, "per-lane");
+  test_dot_tile(d, 0);
+  test_dot_tile(d, 1);
   test_bad_setting(d);
   tm_device_close(d);
   emu_rm_cache();
