@@ -55,12 +55,19 @@
  * worker_run_job (the C++ frames it leaves have no destructors: -fno-exceptions
  * and trivially destructible kernels).
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rt.h"
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define DOT_X86 1
+#else
+#define DOT_X86 0
+#endif
 
 #define MAX_THREADS 1024
 #define MAX_GROUPS 8      /* threadgroups side by side in the interleaved schedule */
@@ -190,6 +197,7 @@ struct Worker {
   DotSite dot[DOT_SITES];
   unsigned ndot;
   int dot_used; /* a thread took a pass since the last reset */
+  int dot_avx2;  /* the CPU has AVX2 and FMA (dot_gemm's vector path) */
   unsigned dot_pass[DOT_SITES][MAX_THREADS];
 };
 
@@ -841,6 +849,72 @@ static void *on_dot_tile(tm_cpu_ctx *c, int line, int col, unsigned long bytes, 
   return d->tile;
 }
 
+/* The tile's arithmetic (tm_cpu_ctx.dot_gemm): every step one fused
+ * multiply-add (fmaf, or the FMA instruction: one rounding either way), each
+ * element's over kk in order, so any blocking gives the loop's bits. The
+ * columns from j0 on, one at a time. */
+static void gemm_tail(const float *A, const float *B, float *P, int M, int N, int K, int j0) {
+  for (int i = 0; i < M; i++)
+    for (int kk = 0; kk < K; kk++) {
+      float a = A[i * K + kk];
+      for (int j = j0; j < N; j++) P[i * N + j] = fmaf(a, B[kk * N + j], P[i * N + j]);
+    }
+}
+
+#if DOT_X86
+/* 4 rows by 16 columns at a time: 8 sums in registers, two B vectors and four
+ * broadcasts of A a step (the AVX2 machine's two FMA ports kept busy). */
+__attribute__((target("avx2,fma"))) static void gemm_avx2(const float *A, const float *B, float *P, int M, int N,
+                                                           int K) {
+  int j0 = 0;
+  for (; j0 + 16 <= N; j0 += 16) {
+    int i0 = 0;
+    for (; i0 + 4 <= M; i0 += 4) { /* the sums as named variables: registers, not an array in memory */
+      float *p0 = P + i0 * N + j0, *p1 = p0 + N, *p2 = p1 + N, *p3 = p2 + N;
+      const float *a0 = A + i0 * K, *a1 = a0 + K, *a2 = a1 + K, *a3 = a2 + K;
+      __m256 s00 = _mm256_loadu_ps(p0), s01 = _mm256_loadu_ps(p0 + 8), s10 = _mm256_loadu_ps(p1),
+             s11 = _mm256_loadu_ps(p1 + 8), s20 = _mm256_loadu_ps(p2), s21 = _mm256_loadu_ps(p2 + 8),
+             s30 = _mm256_loadu_ps(p3), s31 = _mm256_loadu_ps(p3 + 8);
+      for (int kk = 0; kk < K; kk++) {
+        __m256 b0 = _mm256_loadu_ps(B + kk * N + j0), b1 = _mm256_loadu_ps(B + kk * N + j0 + 8);
+        __m256 a = _mm256_set1_ps(a0[kk]);
+        s00 = _mm256_fmadd_ps(a, b0, s00), s01 = _mm256_fmadd_ps(a, b1, s01);
+        a = _mm256_set1_ps(a1[kk]);
+        s10 = _mm256_fmadd_ps(a, b0, s10), s11 = _mm256_fmadd_ps(a, b1, s11);
+        a = _mm256_set1_ps(a2[kk]);
+        s20 = _mm256_fmadd_ps(a, b0, s20), s21 = _mm256_fmadd_ps(a, b1, s21);
+        a = _mm256_set1_ps(a3[kk]);
+        s30 = _mm256_fmadd_ps(a, b0, s30), s31 = _mm256_fmadd_ps(a, b1, s31);
+      }
+      _mm256_storeu_ps(p0, s00), _mm256_storeu_ps(p0 + 8, s01), _mm256_storeu_ps(p1, s10);
+      _mm256_storeu_ps(p1 + 8, s11), _mm256_storeu_ps(p2, s20), _mm256_storeu_ps(p2 + 8, s21);
+      _mm256_storeu_ps(p3, s30), _mm256_storeu_ps(p3 + 8, s31);
+    }
+    for (; i0 < M; i0++) {
+      __m256 s0 = _mm256_loadu_ps(P + i0 * N + j0), s1 = _mm256_loadu_ps(P + i0 * N + j0 + 8);
+      for (int kk = 0; kk < K; kk++) {
+        __m256 a = _mm256_set1_ps(A[i0 * K + kk]);
+        s0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(B + kk * N + j0), s0);
+        s1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(B + kk * N + j0 + 8), s1);
+      }
+      _mm256_storeu_ps(P + i0 * N + j0, s0);
+      _mm256_storeu_ps(P + i0 * N + j0 + 8, s1);
+    }
+  }
+  if (j0 < N) gemm_tail(A, B, P, M, N, K, j0);
+}
+#endif
+
+static void on_dot_gemm(tm_cpu_ctx *c, const float *A, const float *B, float *P, int M, int N, int K) {
+#if DOT_X86
+  if (((Worker *)c)->dot_avx2) {
+    gemm_avx2(A, B, P, M, N, K);
+    return;
+  }
+#endif
+  gemm_tail(A, B, P, M, N, K, 0);
+}
+
 static void on_sgm_fail(tm_cpu_ctx *c, const tm_sgm_rep *r, const char *what, int line, int col) {
   Worker *w = (Worker *)c;
   unsigned t = c->tid;
@@ -1043,6 +1117,11 @@ Worker *worker_new(void) {
   w->ctx.sgm_free = on_sgm_free;
   w->ctx.sgm_fail = on_sgm_fail;
   w->ctx.dot_tile = on_dot_tile;
+  w->ctx.dot_gemm = on_dot_gemm;
+#if DOT_X86
+  __builtin_cpu_init();
+  w->dot_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
   return w;
 }
 
