@@ -196,7 +196,8 @@ struct Worker {
    * tile, the last pass computed, and each thread's count of passes */
   DotSite dot[DOT_SITES];
   unsigned ndot;
-  int dot_used; /* a thread took a pass since the last reset */
+  int dot_used;   /* a thread took a pass since the last reset */
+  unsigned dot_n; /* ... and the most threads a threadgroup of those had */
   int dot_avx2;  /* the CPU has AVX2 and FMA (dot_gemm's vector path) */
   unsigned dot_pass[DOT_SITES][MAX_THREADS];
 };
@@ -809,8 +810,11 @@ static void dot_reset(Worker *w) {
   w->dot_used = 0;
   for (unsigned s = 0; s < w->ndot; s++) {
     w->dot[s].done = 0;
-    memset(w->dot_pass[s], 0, w->n * sizeof w->dot_pass[s][0]); /* the threads this job has */
+    /* every count taken since the last reset, a larger threadgroup's too:
+     * a job of fewer threads in between must not leave them for a later one */
+    memset(w->dot_pass[s], 0, w->dot_n * sizeof w->dot_pass[s][0]);
   }
+  w->dot_n = 0;
 }
 
 static void *on_dot_tile(tm_cpu_ctx *c, int line, int col, unsigned long bytes, int *first) {
@@ -828,6 +832,7 @@ static void *on_dot_tile(tm_cpu_ctx *c, int line, int col, unsigned long bytes, 
   DotSite *d = &w->dot[s];
   unsigned p = ++w->dot_pass[s][c->tid];
   w->dot_used = 1;
+  if (w->dot_n < w->n) w->dot_n = w->n;
   if (d->done < p) {
     if (d->cap < bytes) {
       free(d->tile);

@@ -356,6 +356,44 @@ static void test_dot_tile(tm_device *d, int half) {
   tm_module_free(m);
 }
 
+/* The runtime's pass counts of a dot call site start again with each
+ * threadgroup, whatever ran in between: on one worker, the dot kernel (140
+ * threads), then a kernel of 80 threads with collectives, then the dot
+ * kernel again must give the first launch's bits (a reset that cleared only
+ * the smaller job's threads left the larger one's counts behind: the second
+ * launch failed, thread 0 a pass behind its threadgroup). */
+static void test_dot_tile_after_smaller_job(void) {
+  setenv("TRITON_METAL_CPU_THREADS", "1", 1);
+  tm_device *d = emu_open();
+  unsetenv("TRITON_METAL_CPU_THREADS");
+  char msl[4096];
+  snprintf(msl, sizeof msl, dot_msl, "float", "float", "float", "tm_dot_fma_v<4, 4, 2, 14, 20, 7, 196, float4>");
+  tm_kernel_arg args[] = {{"a", 0, TM_ARG_BUFFER, TM_F32, 0}, {"b", 1, TM_ARG_BUFFER, TM_F32, 0},
+                          {"out", 2, TM_ARG_BUFFER, TM_F32, 1}};
+  tm_kernel_info k = {.name = "dt", .source_file = "dt.py", .nargs = 3, .args = args, .nbuiltins = 1,
+                      .builtins = {TM_BI_THREAD_INDEX}, .threads_per_threadgroup = 140, .uses_barriers = 1,
+                      .threadgroup_mem_bytes = 476 * 4};
+  tm_module *m = emu_load(d, msl, &k), *b = emu_load(d, bfly_msl, &bfly_info);
+  if (m && b) {
+    static float a[2 * 14 * 14], bb[2 * 14 * 20], out[2][2 * 14 * 20], x[12 * N], bout[48 * N];
+    static int biout[16 * N];
+    unsigned s = 9;
+    for (int i = 0; i < 2 * 14 * 14; i++) a[i] = emu_randf(&s);
+    for (int i = 0; i < 2 * 14 * 20; i++) bb[i] = emu_randf(&s);
+    for (int i = 0; i < 12 * N; i++) x[i] = emu_randf(&s);
+    for (int p = 0; p < 2; p++) {
+      tm_launch_arg la[] = {emu_buf(a, sizeof a), emu_buf(bb, sizeof bb), emu_buf(out[p], sizeof out[p])};
+      launch_checked(m, 1, la);
+      tm_launch_arg lb[] = {emu_buf(x, sizeof x), emu_buf(bout, sizeof bout), emu_buf(biout, sizeof biout)};
+      if (!p) launch_checked(b, G, lb);
+    }
+    CHECK(memcmp(out[0], out[1], sizeof out[0]) == 0);
+  }
+  if (m) tm_module_free(m);
+  if (b) tm_module_free(b);
+  tm_device_close(d);
+}
+
 static void test_bad_setting(tm_device *d) {
   tm_module *m = emu_load(d, coll_msl, &coll_info);
   if (!m) return;
@@ -383,6 +421,7 @@ int main(void) {
   test_bfly(d, "per-lane");
   test_dot_tile(d, 0);
   test_dot_tile(d, 1);
+  test_dot_tile_after_smaller_job();
   test_bad_setting(d);
   tm_device_close(d);
   emu_rm_cache();
