@@ -196,8 +196,7 @@ struct Worker {
    * tile, the last pass computed, and each thread's count of passes */
   DotSite dot[DOT_SITES];
   unsigned ndot;
-  int dot_used;   /* a thread took a pass since the last reset */
-  unsigned dot_n; /* ... and the most threads a threadgroup of those had */
+  unsigned dot_n; /* the most threads of a threadgroup that took a pass since the last reset (0: none) */
   int dot_avx2;  /* the CPU has AVX2 and FMA (dot_gemm's vector path) */
   unsigned dot_pass[DOT_SITES][MAX_THREADS];
 };
@@ -806,8 +805,7 @@ static tm_sgm_rep *on_sgm_step(tm_cpu_ctx *c, int *first) {
  * site's last computed one is the first of it. The counts start again with
  * each threadgroup. */
 static void dot_reset(Worker *w) {
-  if (!w->dot_used) return;
-  w->dot_used = 0;
+  if (!w->dot_n) return;
   for (unsigned s = 0; s < w->ndot; s++) {
     w->dot[s].done = 0;
     /* every count taken since the last reset, a larger threadgroup's too:
@@ -831,7 +829,6 @@ static void *on_dot_tile(tm_cpu_ctx *c, int line, int col, unsigned long bytes, 
   }
   DotSite *d = &w->dot[s];
   unsigned p = ++w->dot_pass[s][c->tid];
-  w->dot_used = 1;
   if (w->dot_n < w->n) w->dot_n = w->n;
   if (d->done < p) {
     if (d->cap < bytes) {
