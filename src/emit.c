@@ -2335,6 +2335,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
    * unqualified call is looked up where it is defined */
   if (E->uses_bfly) buf_puts(&k, tm_bfly_prelude);
   if (E->uses_dot_fma) buf_puts(&k, tm_dot_prelude);
+  if (E->uses_sgm_mac) buf_puts(&k, tm_sgm_prelude);
   if (E->fscope.len) buf_put(&k, E->fscope.p, E->fscope.len);
   const char *kname = reserved(f->name) ? arena_printf(&c->arena, "%s_", f->name) : f->name;
   buf_puts(&k, "\n");

@@ -21,7 +21,7 @@ typedef struct Emitter {
   int *group_of;    /* planned group of each instruction (0: none) */
   bool *in_array;   /* block value kept in an array */
   bool need_coords, need_dup;
-  bool uses_tid, uses_npid, uses_barrier, uses_bfly, uses_dot_fma;
+  bool uses_tid, uses_npid, uses_barrier, uses_bfly, uses_dot_fma, uses_sgm_mac;
   const char **param_names;
   const char **subst;  /* how a BLOCKARG of a combine region is read, while emitting it */
   int smem[TM_NDTYPES]; /* threadgroup scratch needed per dtype, in elements */

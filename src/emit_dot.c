@@ -643,9 +643,9 @@ static void emit_dot_simdgroup(Emitter *E, int id, const SgPlan *p, int ind) {
     em_line(E, ind + 2, "simdgroup_matrix<%s, 8, 8> tm_b[%d];\n", TI, TN);
     em_line(E, ind + 2, "for (uint j = 0; j < %du; ++j) simdgroup_load(tm_b[j], %s + (%s), %d%s);\n", TN, smA, bat, bpitch,
             p->bt ? ", ulong2(0, 0), true" : "");
-    em_line(E, ind + 2, "for (uint i = 0; i < %du; ++i)\n", TM);
-    em_line(E, ind + 3, "for (uint j = 0; j < %du; ++j) simdgroup_multiply_accumulate(%s[i * %du + j], %s, tm_b[j], %s[i * %du + j]);\n",
-         TN, acc, TN, qa ? arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / 8u][i]", qa) : "tm_a[i]", acc, TN);
+    em_line(E, ind + 2, "tm_sgm_mac<%du, %du>(%s, %s, tm_b);\n", TM, TN, acc,
+            qa ? arena_printf(&E->c->arena, "%s[(uint(k0) + kk) / 8u]", qa) : "tm_a");
+    E->uses_sgm_mac = true;
   }
   em_line(E, ind + 1, "}\n");
   if (p->mm) pp(E, "#endif");

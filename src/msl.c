@@ -196,6 +196,21 @@ const char tm_dot_prelude[] =
         "}\n"
         "#endif\n";
 
+/* tm_sgm_mac: one step of a simdgroup-matrix dot (tile rows i of A times tile
+ * columns j of B into the TM x TN accumulator tiles), written into the
+ * kernels whose dots take that path. The emulator defines its own (the same
+ * products, each lane's sums computed together instead of one multiply at a
+ * time). */
+const char tm_sgm_prelude[] =
+        "#ifndef TM_SGM_MAC\n"
+        "template <uint TM, uint TN, typename TA, typename TI>\n"
+        "inline void tm_sgm_mac(thread simdgroup_matrix<TA, 8, 8> *acc, thread simdgroup_matrix<TI, 8, 8> *a,\n"
+        "                       thread simdgroup_matrix<TI, 8, 8> *b) {\n"
+        "  for (uint i = 0; i < TM; ++i)\n"
+        "    for (uint j = 0; j < TN; ++j) simdgroup_multiply_accumulate(acc[i * TN + j], a[i], b[j], acc[i * TN + j]);\n"
+        "}\n"
+        "#endif\n";
+
 const Dialect dialect_msl = {
     .name = "msl",
     .prelude = tm_common_prelude,

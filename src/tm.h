@@ -502,6 +502,7 @@ extern const Dialect dialect_msl, dialect_cuda;
 extern const char tm_common_prelude[];
 extern const char tm_bfly_prelude[];
 extern const char tm_dot_prelude[];
+extern const char tm_sgm_prelude[];
 /* The dialect a target is emitted in (tm_target.dialect). */
 const Dialect *dialect_for(const tm_target *t);
 

@@ -41,7 +41,7 @@ def test_variants_by_target():
     assert "matmul2d_descriptor(32, 32, 16, false, false, false, mpp::tensor_ops::matmul2d_descriptor::mode::multiply_accumulate)" in msl
     assert "get_destination_cooperative_tensor<" in msl
     # both variants, the accumulator carried across the K loop in each
-    assert msl.count("#if TM_TENSOR_OPS") == 3 and "simdgroup_multiply_accumulate(tm_acc" in msl
+    assert msl.count("#if TM_TENSOR_OPS") == 3 and "tm_sgm_mac<" in msl
     body = msl[msl.index("for (int r"):]
     assert ".run(tm_ta" in body
     explain = compile_cli("M5", verb="explain")
@@ -50,7 +50,7 @@ def test_variants_by_target():
         assert "tensor_ops" not in compile_cli(target) and "TM_TENSOR_OPS" not in compile_cli(target)
     # a destination too large to pass through threadgroup memory whole: simdgroup_matrix only
     big = compile_cli("M5", m=128, n=64, k=16, sig="*fp32,*fp32,*fp32,i32")
-    assert "TM_TENSOR_OPS" not in big and "simdgroup_multiply_accumulate" in big
+    assert "TM_TENSOR_OPS" not in big and "tm_sgm_mac<" in big
 
 
 SCRIPT = r"""

@@ -22,10 +22,11 @@ CLI = ROOT / "build" / "triton-metal"
 # the matrix path's tests run where tl.dot takes it: the M3-Max and M5 targets
 # (subprocesses of the emulator's run, below) and the GPU proxy's cuda targets,
 # whose dialect multiplies fp16 tiles by mma.sync (tm_mma_16x8) and the rest by
-# its simdgroup_multiply_accumulate; the checks read the kernel function only
+# its simdgroup_multiply_accumulate (on Metal, a step's multiplies are the prelude's
+# tm_sgm_mac<TM, TN>, the emulator's own there); the checks read the kernel function only
 INNER = os.environ.get("TRITON_METAL_HW") in ("M3-Max", "M5") or ON_CUDA_TARGET
 INNER_ONLY = "runs in the M3-Max subprocess of test_dot_suites_on_simdgroup_path"
-MMA = re.compile(r"\b(simdgroup_multiply_accumulate|tm_mma_16x8)\(")
+MMA = re.compile(r"\b(simdgroup_multiply_accumulate|tm_mma_16x8|tm_sgm_mac<\d+u, \d+u>)\(")
 inner = pytest.mark.skipif(not INNER, reason=INNER_ONLY)
 
 

@@ -87,6 +87,14 @@ template <int G, typename V, int N, typename T, typename F> inline void tm_bfly(
   for (ushort m = m0; m < m1; m <<= 1) tm_bfly_g<G>::template step<V, N>(a, m, f);
 }
 #endif
+#ifndef TM_SGM_MAC
+template <uint TM, uint TN, typename TA, typename TI>
+inline void tm_sgm_mac(thread simdgroup_matrix<TA, 8, 8> *acc, thread simdgroup_matrix<TI, 8, 8> *a,
+                       thread simdgroup_matrix<TI, 8, 8> *b) {
+  for (uint i = 0; i < TM; ++i)
+    for (uint j = 0; j < TN; ++j) simdgroup_multiply_accumulate(acc[i * TN + j], a[i], b[j], acc[i * TN + j]);
+}
+#endif
 struct tm_comb64 {
   inline void operator()(thread float &a, float o) const {
     {
@@ -376,8 +384,7 @@ kernel void attn_fwd(
         for (uint kk = 0; kk < 32u; kk += 8u) {
           simdgroup_matrix<half, 8, 8> tm_b[4];
           for (uint j = 0; j < 4u; ++j) simdgroup_load(tm_b[j], TM_TGM(tm_smem_half, 27) + (0u + kk * 40u + tm_c + j * 8u), 40);
-          for (uint i = 0; i < 1u; ++i)
-            for (uint j = 0; j < 4u; ++j) simdgroup_multiply_accumulate(tm_acc[i * 4u + j], tm_qa61[(uint(k0) + kk) / 8u][i], tm_b[j], tm_acc[i * 4u + j]);
+          tm_sgm_mac<1u, 4u>(tm_acc, tm_qa61[(uint(k0) + kk) / 8u], tm_b);
         }
       }
       for (uint t = 0; t < 4u; t += 2u) {
@@ -562,8 +569,7 @@ kernel void attn_fwd(
           }
           simdgroup_matrix<half, 8, 8> tm_b[4];
           for (uint j = 0; j < 4u; ++j) simdgroup_load(tm_b[j], TM_TGM(tm_smem_half, 33) + (1280u + kk * 40u + tm_c + j * 8u), 40);
-          for (uint i = 0; i < 1u; ++i)
-            for (uint j = 0; j < 4u; ++j) simdgroup_multiply_accumulate(tm_acc40_2[i * 4u + j], tm_a[i], tm_b[j], tm_acc40_2[i * 4u + j]);
+          tm_sgm_mac<1u, 4u>(tm_acc40_2, tm_a, tm_b);
         }
       }
     }

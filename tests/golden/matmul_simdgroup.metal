@@ -46,6 +46,14 @@ inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m
 inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }
 inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }
 inline bfloat tm_shfl_xor(bfloat x, ushort m) { return as_type<bfloat>(simd_shuffle_xor(as_type<ushort>(x), m)); }
+#ifndef TM_SGM_MAC
+template <uint TM, uint TN, typename TA, typename TI>
+inline void tm_sgm_mac(thread simdgroup_matrix<TA, 8, 8> *acc, thread simdgroup_matrix<TI, 8, 8> *a,
+                       thread simdgroup_matrix<TI, 8, 8> *b) {
+  for (uint i = 0; i < TM; ++i)
+    for (uint j = 0; j < TN; ++j) simdgroup_multiply_accumulate(acc[i * TN + j], a[i], b[j], acc[i * TN + j]);
+}
+#endif
 
 kernel void matmul(
     device const half* a_ptr [[buffer(0)]],
@@ -297,8 +305,7 @@ kernel void matmul(
           for (uint i = 0; i < 2u; ++i) simdgroup_load(tm_a[i], TM_TGM(tm_smem_half, 19) + ((tm_turn11 & 1u) * 1408u + (tm_r + i * 8u) * 24u + kk), 24);
           simdgroup_matrix<half, 8, 8> tm_b[2];
           for (uint j = 0; j < 2u; ++j) simdgroup_load(tm_b[j], TM_TGM(tm_smem_half, 19) + ((tm_turn11 & 1u) * 1408u + 768u + kk * 40u + tm_c + j * 8u), 40);
-          for (uint i = 0; i < 2u; ++i)
-            for (uint j = 0; j < 2u; ++j) simdgroup_multiply_accumulate(tm_acc11_1[i * 2u + j], tm_a[i], tm_b[j], tm_acc11_1[i * 2u + j]);
+          tm_sgm_mac<2u, 2u>(tm_acc11_1, tm_a, tm_b);
         }
       }
     }

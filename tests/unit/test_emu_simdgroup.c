@@ -370,6 +370,102 @@ static void test_records(tm_device *d) {
   run1_x = NULL;
 }
 
+/* ------------------------------------------------------------ a dot's step (tm_sgm_mac) */
+
+/* The prelude's tm_sgm_mac<TM, TN>(acc, a, b) (a dot's step: acc[i * TN + j]
+ * += a[i] * b[j]), which the shim defines as every lane's sums of all the
+ * tiles computed together, against ref_mma tile by tile, bit for bit: operands
+ * that were loaded (records; from device and threadgroup memory, transposed
+ * too), one a lane changed through thread_elements() and one a product (both
+ * gathered first), accumulators filled, loaded (float) or a product; two steps, so the second starts from the first's sums. Fast path,
+ * per-lane collectives (the multiplies one by one) and race-check objects
+ * (each load's elements checked and recorded one by one). */
+static const char mac_fmt[] =
+    "#include <metal_stdlib>\n"
+    "using namespace metal;\n"
+    "kernel void mac(device const %1$s* x [[buffer(0)]], device float* out [[buffer(1)]],\n"
+    "    uint lane [[thread_index_in_simdgroup]])\n"
+    "{\n"
+    "  threadgroup %1$s sx[72];\n"
+    "  for (uint i = lane; i < 72u; i += 32u) sx[i] = x[i];\n"
+    "  threadgroup_barrier(mem_flags::mem_threadgroup);\n"
+    "  simdgroup_matrix<%1$s, 8, 8> a[2], b[3];\n"
+    "  simdgroup_matrix<float, 8, 8> acc[6];\n"
+    "  simdgroup_load(a[0], sx);\n"
+    "  simdgroup_load(a[1], x + 3, 8);\n"
+    "  a[1].thread_elements()[1] *= %1$s(2);\n"
+    "  simdgroup_load(b[0], sx + 8, 8, ulong2(0, 0), true);\n"
+    "  simdgroup_load(b[1], x + 5, 8);\n"
+    "  simdgroup_multiply(b[2], a[0], b[1]);\n"
+    "  for (uint j = 0; j < 6u; ++j) acc[j] = make_filled_simdgroup_matrix<float, 8, 8>(float(j) * 0.375f - 1.0f);\n"
+    "  simdgroup_multiply(acc[5], a[0], b[0]);\n"
+    "  %2$s\n"
+    "  tm_sgm_mac<2u, 3u>(acc, a, b);\n"
+    "  tm_sgm_mac<2u, 3u>(acc, a, b);\n"
+    "  for (uint j = 0; j < 6u; ++j) simdgroup_store(acc[j], out + 64u * j);\n"
+    "}\n";
+
+static void test_mac(tm_device *d, const char *T) {
+  int fl = !strcmp(T, "float");
+  char msl[4096];
+  snprintf(msl, sizeof msl, mac_fmt, T, fl ? "simdgroup_load(acc[4], x + 2, 8);" : "");
+  tm_kernel_arg args[] = {{"x", 0, TM_ARG_BUFFER, buf_dt(T), 0}, {"out", 1, TM_ARG_BUFFER, TM_F32, 1}};
+  tm_kernel_info k = {.name = "mac", .source_file = "mac.py", .nargs = 2, .args = args, .nbuiltins = 1,
+                      .builtins = {TM_BI_SIMDLANE}, .threads_per_threadgroup = 32, .uses_barriers = 1};
+  /* float: sums that round differently in another order or unfused (as in
+   * test_records); half: values half holds exactly */
+  Buf x = buf_new(T, 72);
+  for (int i = 0; i < 72; i++) {
+    float sign = i % 3 ? -1.0f : 1.0f, frac = (float)(i * 37 % 64) / (fl ? 4096.0f : 1024.0f);
+    buf_set(x, i, sign * (1.0f + frac) * (i % 5 ? 1.0f : fl ? 97.0f : 8.0f));
+  }
+  float A[2][64], B[3][64], acc[6][64];
+  for (int r = 0; r < 8; r++)
+    for (int col = 0; col < 8; col++) {
+      A[0][r * 8 + col] = buf_get(x, r * 8 + col);
+      A[1][r * 8 + col] = buf_get(x, 3 + r * 8 + col) * (col % 2 ? 2.0f : 1.0f); /* each lane's second element */
+      B[0][r * 8 + col] = buf_get(x, 8 + col * 8 + r);
+      B[1][r * 8 + col] = buf_get(x, 5 + r * 8 + col);
+    }
+  ref_mma(B[2], A[0], B[1], NULL);
+  if (!fl)
+    for (int i = 0; i < 64; i++) B[2][i] = h2f(f2h(B[2][i])); /* the product is a half matrix */
+  for (int j = 0; j < 6; j++)
+    for (int i = 0; i < 64; i++) acc[j][i] = (float)j * 0.375f - 1.0f;
+  ref_mma(acc[5], A[0], B[0], NULL);
+  if (fl)
+    for (int i = 0; i < 64; i++) acc[4][i] = buf_get(x, 2 + i / 8 * 8 + i % 8);
+  for (int step = 0; step < 2; step++)
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 3; j++) ref_mma(acc[i * 3 + j], A[i], B[j], acc[i * 3 + j]);
+  static const char *const modes[][2] = {{"once", NULL}, {"per-lane", NULL}, {"once", "1"}};
+  for (int mode = 0; mode < 3; mode++) {
+    setenv("TRITON_METAL_CPU_COLLECTIVES", modes[mode][0], 1);
+    if (modes[mode][1]) setenv("TRITON_METAL_RACECHECK", modes[mode][1], 1);
+    tm_module *m = emu_load(d, msl, &k);
+    unsetenv("TRITON_METAL_RACECHECK");
+    if (!m) continue;
+    float out[6 * 64];
+    for (int i = 0; i < 6 * 64; i++) out[i] = -100.0f;
+    tm_launch_arg la[] = {buf_arg(x), emu_buf(out, sizeof out)};
+    uint32_t grid[3] = {1, 1, 1};
+    char *err = NULL;
+    tm_status st = tm_launch(m, grid, la, 2, &err);
+    CHECK(st == TM_OK);
+    if (st) fprintf(stderr, "mac %s: %s\n", T, err);
+    tm_free(err);
+    int bad = 0;
+    for (int i = 0; i < 6 * 64; i++)
+      if (memcmp(&out[i], &acc[i / 64][i % 64], sizeof(float)) && bad++ < 4)
+        fprintf(stderr, "mac %s (%s%s) tile %d element %d: got %.9g want %.9g\n", T, modes[mode][0],
+                modes[mode][1] ? ", race check" : "", i / 64, i % 64, out[i], acc[i / 64][i % 64]);
+    CHECK(bad == 0);
+    tm_module_free(m);
+  }
+  unsetenv("TRITON_METAL_CPU_COLLECTIVES");
+  free(x.p);
+}
+
 /* ------------------------------------------------------------ matmul2d (Metal 4 tensor ops) */
 
 /* out = c + a @ b, 32x32x32 fp32 over %1$d SIMD-groups' scope (4 dispatched):
@@ -469,6 +565,8 @@ int main(void) {
   test_mm32(d, "half", "float");
   test_misuse(d);
   test_records(d);
+  test_mac(d, "float");
+  test_mac(d, "half");
   test_matmul2d(d);
   tm_device_close(d);
   emu_rm_cache();
