@@ -190,6 +190,45 @@ void cxx_fork_stop(CxxFork *z) {
   free(z);
 }
 
+#if HAVE_SERVER
+/* A served compile's output (its first max bytes) and status (cxx_fork.h):
+ * the output is read as it comes until the pipe's end (every writer gone)
+ * or a status of 0, which the compile sends when it calls exit, before its
+ * process is torn down: what a successful compile printed is not used, and
+ * its object is in place. Any other status waits for the pipe's end, so a
+ * failed compile's words are all there. NULL when no status came (a reply
+ * socket closed without one) or memory ran out. */
+static char *collect(int out, int rep, size_t max, int32_t *status) {
+  char *s = malloc(max + 1), sink[4096];
+  size_t n = 0;
+  int eof = 0, got = 0;
+  while (s && (!eof || !got)) {
+    struct pollfd p[2] = {{.fd = eof ? -1 : out, .events = POLLIN}, {.fd = got ? -1 : rep, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[0].revents) {
+      ssize_t r = n < max ? read(out, s + n, max - n) : read(out, sink, sizeof sink);
+      if (r > 0 && n < max) n += (size_t)r;
+      else if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) eof = 1;
+    }
+    if (p[1].revents) {
+      ssize_t r = recv(rep, status, sizeof *status, 0);
+      if (r == (ssize_t)sizeof *status) {
+        got = 1;
+        if (*status == 0) break;
+      } else if (r == 0 || (r < 0 && errno != EINTR)) {
+        break; /* closed without a status */
+      }
+    }
+  }
+  if (s) s[n] = 0;
+  if (!got) free(s), s = NULL;
+  return s;
+}
+#endif
+
 int cxx_fork_run(CxxFork *z, char *const argv[], size_t max, char **text, int *rc) {
   *text = NULL;
 #if HAVE_SERVER
@@ -236,12 +275,8 @@ int cxx_fork_run(CxxFork *z, char *const argv[], size_t max, char **text, int *r
   if (out[1] >= 0) close(out[1]);
   int32_t status = 0;
   if (ok) {
-    /* the output until the compile and its manager have closed the pipe */
-    char *t = rt_read_to_end(out[0], max);
-    ssize_t r;
-    do r = recv(rep[0], &status, sizeof status, 0);
-    while (r < 0 && errno == EINTR);
-    ok = r == (ssize_t)sizeof status && status != TM_CXX_FORK_NOFORK;
+    char *t = collect(out[0], rep[0], max, &status);
+    ok = t && status != TM_CXX_FORK_NOFORK;
     if (ok) *text = t;
     else free(t);
   }

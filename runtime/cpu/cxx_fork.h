@@ -8,8 +8,10 @@
  * request is one message of at most TM_CXX_FORK_MAX bytes: a TmCxxForkHeader,
  * the working folder and then nargs arguments, each NUL-terminated, with two
  * descriptors (SCM_RIGHTS): a reply socket and the write end of the output
- * pipe. The reply is one int32: the compile's exit status, -1 when a signal
- * ended it, TM_CXX_FORK_NOFORK when it could not be started.
+ * pipe. A reply is one int32: the compile's exit status, -1 when a signal
+ * ended it, TM_CXX_FORK_NOFORK when it could not be started. Up to two come:
+ * the compile's own, when it calls exit (before its process is torn down),
+ * and its manager's, once the process has ended; the first is the status.
  */
 #ifndef TM_CXX_FORK_H
 #define TM_CXX_FORK_H
@@ -17,7 +19,7 @@
 
 #define TM_CXX_FORK_FD_ENV "TM_CXX_FORK_FD"
 #define TM_CXX_FORK_PRELOAD_ENV "TM_CXX_FORK_PRELOAD" /* LD_PRELOAD as the runtime had it */
-#define TM_CXX_FORK_HELLO "triton-metal cxx fork v1"
+#define TM_CXX_FORK_HELLO "triton-metal cxx fork v2"
 #define TM_CXX_FORK_MAGIC 0x544d4631u /* "TMF1" */
 #define TM_CXX_FORK_MAX (64 * 1024)
 #define TM_CXX_FORK_NOFORK (-1000)

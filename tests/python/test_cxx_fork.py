@@ -236,3 +236,59 @@ def test_cold_cache_overlaps_its_first_steps(tmp_path):
     again = [line.split() for line in (tmp_path / "again.log").read_text().splitlines()]
     assert [k for k, *_ in again] == ["build", "link"]  # check(9) alone is new; no question to the compiler
     assert again[0][4] == "server"
+
+
+SLOW_EXIT = r'''
+/* A compiler whose process ends slowly: it runs clang with its arguments and
+ * returns clang's status, then, for a kernel compile, its destructor (run by
+ * exit after main has returned) sleeps and, when told to fail, says so. */
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
+static int compile, fail;
+__attribute__((destructor)) static void slow(void) {
+  if (!compile) return;
+  usleep(%(us)d);
+  if (fail) fputs("error: said at exit\n", stderr);
+}
+int main(int argc, char **argv) {
+  for (int i = 0; i + 2 < argc; i++)
+    if (!strcmp(argv[i], "-c") && !strcmp(argv[i + 1], "-x") && !strcmp(argv[i + 2], "c++")) compile = 1;
+  fail = compile && getenv("SLOW_EXIT_FAIL") != NULL;
+  argv[0] = (char *)"%(clang)s";
+  pid_t p;
+  int st;
+  if (posix_spawn(&p, argv[0], NULL, NULL, argv, environ) || waitpid(p, &st, 0) < 0) return 99;
+  if (fail) return 3;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 98;
+}
+'''
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_status_before_the_compilers_exit(tmp_path, fail):
+    """A served compile's status comes as its main returns: a build that
+    succeeded does not wait for the compiler's exit (its handlers,
+    destructors and teardown), so this compiler's 2 s destructor is not in
+    the build's time; one that failed still gets every word the compiler
+    wrote, the destructor's too, and its status."""
+    cc = shutil.which("cc") or shutil.which("gcc") or CLANG
+    src = tmp_path / "slow.c"
+    src.write_text(SLOW_EXIT % {"us": 2_000_000, "clang": os.path.realpath(CLANG)})
+    cxx = tmp_path / "clang++-slow"
+    subprocess.run([cc, "-O1", "-o", str(cxx), str(src)], check=True)
+    env = {"TRITON_METAL_CXX": str(cxx)}
+    if fail:
+        env["SLOW_EXIT_FAIL"] = "1"
+    r, lines = run(tmp_path, "check(2)\n", extra_env=env, expect_ok=not fail)
+    assert builds(lines) == [("server", 3 if fail else 0)]
+    start, end = [(int(a), int(b)) for kind, a, b, *_ in lines if kind == "build"][0]
+    if fail:
+        assert "error: said at exit" in r.stderr and "exit 3" in r.stderr, r.stderr
+        assert end - start >= 2e9  # the failed compile's words are all read: its exit is waited for
+    else:
+        assert end - start < 1.5e9, (end - start) / 1e9
