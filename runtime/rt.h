@@ -304,6 +304,7 @@ typedef struct Pool {
   int busy;          /* pool threads still on the current job */
   int quit;
   pid_t owner;       /* process whose threads these are (a fork child has none) */
+  int steer_cpu;     /* the launching thread's CPU when the pool threads were last steered (cpu_pool.c) */
 } Pool;
 
 typedef struct CpuDev {
