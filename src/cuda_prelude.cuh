@@ -568,6 +568,7 @@ inline void simdgroup_multiply(simdgroup_matrix<TD, C, R> &d, const simdgroup_ma
 #define TM_LDA(p, line, arg) (p)
 #define TM_STA(p, line, arg) (p)
 #define TM_POLL(line)
+#define TM_UNROLL _Pragma("unroll")
 #define TM_FENCE() tm_fence_acq_rel()
 #define TM_TG_BASE(bytes) __shared__ tm_float4 tm_smem_base[((bytes) + 15) / 16]
 #define TM_TG_ARRAY(T, name, n, off) T *name = reinterpret_cast<T *>(reinterpret_cast<uchar *>(tm_smem_base) + (off))

@@ -1402,7 +1402,9 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     em_line(E, in1, "bool av[%d];\n", RP);
     em_line(E, in1, "for (uint k = 0; k < %du; ++k) av[k] = false;\n", RP);
   }
-  /* 1. in-thread */
+  /* 1. in-thread (unrolled: each slot's accumulator a constant index, no
+   * branch on whether an element starts its slot) */
+  em_line(E, in1, "TM_UNROLL\n");
   em_indent(&E->out, in1);
   buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);
   /* only duplicates along the axis would be counted twice; elsewhere a

@@ -64,6 +64,7 @@ static void stage_chunk(Emitter *E, int x, int kdim, int kc, const char *k0, con
   int ord[TM_MAX_RANK]; /* value dims, outermost first */
   for (int i = 0; i < A->rank; i++) ord[i] = tr ? A->rank - 1 - i : i;
   int V = A->rank == 2 ? stage_vec(A, dt, ord[1], kdim, kc, off, pitch) : 1;
+  em_line(E, ind, "TM_UNROLL\n");
   em_indent(&E->out, ind);
   if (V > 1) buf_printf(&E->out, "for (uint kv = 0; kv < %du; kv += %du) { // %d-element vectors\n", A->per_thread, V, V);
   else buf_printf(&E->out, "for (uint k = 0; k < %du; ++k) {\n", A->per_thread);

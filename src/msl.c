@@ -28,6 +28,12 @@
  *                emitter's check); the shim stores it element by element through
  *                the checked path. TM_TG_VLOAD(V, a, i) reads such a vector (the
  *                portable dot's B row; the shim checks its index range once).
+ *   TM_UNROLL    before a per-element loop the compiler wants unrolled whole
+ *                (an in-thread reduction's, a dot operand's staging): its slots
+ *                then index the thread's arrays with constants (registers on a
+ *                GPU, no branch on the slot's position). Metal's compiler is
+ *                clang's: `clang loop unroll(full)`, as MLX's kernels spell it;
+ *                the CUDA prelude's is `unroll`.
  *   TM_FENCE     the device-scope fence atomics with sem=acquire/release/acq_rel
  *                place around themselves (MSL 3.2; the emulator's shim defines it).
  *   TM_POLL      first in the body of every Triton loop (for, while; not the
@@ -99,6 +105,9 @@ const char tm_common_prelude[] =
         "#endif\n"
         "#ifndef TM_POLL\n"
         "#define TM_POLL(line)\n"
+        "#endif\n"
+        "#ifndef TM_UNROLL\n"
+        "#define TM_UNROLL _Pragma(\"clang loop unroll(full)\")\n"
         "#endif\n"
         "#ifndef TM_FENCE\n"
         "#if __METAL_VERSION__ >= 320\n"

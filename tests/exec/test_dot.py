@@ -8,7 +8,7 @@ import pytest
 
 import triton_metal as triton
 import triton_metal.language as tl
-from exec_data import rebuild
+from exec_data import kernel_body, rebuild
 
 
 @triton.jit
@@ -313,6 +313,10 @@ def test_portable_dot_vector_reads_of_b(dtype, batched, rng, monkeypatch):
     if "simdgroup_matrix" not in msl:  # the portable path (test_dot_simdgroup.py reruns this file on M3-Max)
         assert re.search(r"tm_dot_fma_v<\d+, 4, %d, %d, %d, %d, \d+, %s4>\(" % (B, M, N, K, "float" if dtype == np.float32 else "half"),
                          msl) and "V b = TM_TG_VLOAD(V, sm, " in msl, msl
+        lines = kernel_body(h).split("\n")  # each operand's staging loop is written for unrolling whole
+        stages = [i for i, line in enumerate(lines) if re.match(r"\s*for \(uint kv? = 0; kv? < \d+u;", line)
+                  and re.search(r"TM_TG_VSTORE\(|TM_TGM\([^)]*\)\[[^\]]*\] = ", "\n".join(lines[i + 1:i + 12]))]
+        assert len(stages) == 2 and all(lines[i - 1].strip() == "TM_UNROLL" for i in stages), stages
     np.testing.assert_array_equal(outs[0].view(np.uint32), outs[1].view(np.uint32))
     with np.errstate(invalid="ignore"):
         exp = a.astype(np.float64) @ b.astype(np.float64)

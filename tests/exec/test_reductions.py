@@ -337,3 +337,41 @@ def test_chained_reductions_hold_back_one_barrier_each(rng):
     with np.errstate(invalid="ignore"):
         e = np.exp(x - x.max(1, keepdims=True))
         np.testing.assert_allclose(y, e / e.sum(1, keepdims=True), rtol=1e-6, atol=1e-7)
+
+
+@triton.jit
+def tile_rows_kernel(x_ptr, mx_ptr, sm_ptr, M, N, BM: tl.constexpr, BN: tl.constexpr):
+    rm = tl.program_id(0) * BM + tl.arange(0, BM)
+    rn = tl.arange(0, BN)
+    m = (rm[:, None] < M) & (rn[None, :] < N)
+    x = tl.load(x_ptr + rm[:, None] * N + rn[None, :], mask=m, other=-float("inf"))
+    tl.store(mx_ptr + rm, tl.max(x, axis=1), mask=rm < M)
+    tl.store(sm_ptr + rm, tl.sum(tl.where(m, x, 0.0), axis=1), mask=rm < M)
+
+
+@pytest.mark.parametrize("num_warps", [1, 4])
+def test_in_thread_reduction_unrolled(num_warps, rng):
+    """A tile's row max and row sum, several elements of each row to a thread:
+    the in-thread loop is written for unrolling whole (TM_UNROLL: each row's
+    accumulator a constant slot), combining in k's order as before; against
+    NumPy with NaN, infinities and masked rows and columns (37 x 50 in 64 x 64
+    tiles)."""
+    M, N = 37, 50
+    x = (rng.standard_normal((M, N)) * 4).astype(np.float32)
+    x[0, :5] = np.nan
+    x[1, 7], x[2, 3], x[3, :] = np.inf, -np.inf, np.nan
+    mx, sm = np.zeros(M, np.float32), np.zeros(M, np.float32)
+    h = tile_rows_kernel[(1,)](x, mx, sm, M, N, BM=64, BN=64, num_warps=num_warps)
+    padded = np.full((M, 64), -np.inf, np.float32)  # the masked columns load as -inf
+    padded[:, :N] = x
+    with np.errstate(invalid="ignore"):
+        # tl.max ignores NaN: the all-NaN row 3 is the max of its -inf padding
+        np.testing.assert_array_equal(mx, nanmax_rows(padded, np.nanmax).astype(np.float32))
+        want = x.astype(np.float64).sum(axis=1)
+    np.testing.assert_allclose(sm, want.astype(np.float32), rtol=1e-5, atol=1e-5, equal_nan=True)
+    msl = kernel_body(h)
+    loops = msl.split("uint kr = ")[:-1]  # the text before each in-thread loop's slot line
+    assert len(loops) == 2, msl
+    for before in loops:
+        head = before[before.rfind("for (uint k = 0;"):]
+        assert before[:before.rfind("for (uint k = 0;")].rstrip().endswith("TM_UNROLL"), head

@@ -27,6 +27,9 @@ template <typename V> inline void tm_shfl_xor2(thread V &a, thread V &b, ushort 
 #ifndef TM_POLL
 #define TM_POLL(line)
 #endif
+#ifndef TM_UNROLL
+#define TM_UNROLL _Pragma("clang loop unroll(full)")
+#endif
 #ifndef TM_FENCE
 #if __METAL_VERSION__ >= 320
 #define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)
@@ -298,6 +301,7 @@ kernel void attn_fwd(
   {
     uint tm_w = tm_tid / 32u, tm_r = tm_w * 8u, tm_c = 0u;
     for (int k0 = 0; k0 < 32; k0 += 32) {
+      TM_UNROLL
       for (uint kv = 0; kv < 8u; kv += 8u) { // 8-element vectors
         uint k = kv;
         uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -371,6 +375,7 @@ kernel void attn_fwd(
       simdgroup_matrix<float, 8, 8> tm_acc[4];
       for (uint t = 0; t < 4u; ++t) tm_acc[t] = make_filled_simdgroup_matrix<float, 8, 8>(float(0));
       for (int k0 = 0; k0 < 32; k0 += 32) {
+        TM_UNROLL
         for (uint k = 0; k < 8u; ++k) {
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
           uint e0 = (k / 1u % 1u) / 1u * 32u + ((warp % 1u) * 32u + lane % 32u) * 1u + (k / 1u % 1u) % 1u;
@@ -402,6 +407,7 @@ kernel void attn_fwd(
     float r64_1[1];
     {
       float a0[1];
+      TM_UNROLL
       for (uint k = 0; k < 8u; ++k) {
         uint lane = tm_tid % 32u, warp = tm_tid / 32u;
         uint e1 = (k / 1u % 8u) / 2u * 8u + ((warp % 1u) * 4u + lane % 4u) * 2u + (k / 1u % 8u) % 2u;
@@ -448,6 +454,7 @@ kernel void attn_fwd(
     float r78_1[1];
     {
       float a0[1];
+      TM_UNROLL
       for (uint k = 0; k < 8u; ++k) {
         uint lane = tm_tid % 32u, warp = tm_tid / 32u;
         uint e1 = (k / 1u % 8u) / 2u * 8u + ((warp % 1u) * 4u + lane % 4u) * 2u + (k / 1u % 8u) % 2u;
@@ -533,6 +540,7 @@ kernel void attn_fwd(
     {
       uint tm_w = tm_tid / 32u, tm_r = tm_w * 8u, tm_c = 0u;
       for (int k0 = 0; k0 < 32; k0 += 32) {
+        TM_UNROLL
         for (uint kv = 0; kv < 8u; kv += 8u) { // 8-element vectors
           uint k = kv;
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;

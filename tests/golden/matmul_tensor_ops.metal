@@ -37,6 +37,9 @@ template <typename V> inline void tm_shfl_xor2(thread V &a, thread V &b, ushort 
 #ifndef TM_POLL
 #define TM_POLL(line)
 #endif
+#ifndef TM_UNROLL
+#define TM_UNROLL _Pragma("clang loop unroll(full)")
+#endif
 #ifndef TM_FENCE
 #if __METAL_VERSION__ >= 320
 #define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)
@@ -289,6 +292,7 @@ kernel void matmul(
     {
       uint tm_w = tm_tid / 32u, tm_r = tm_w / 2u * 16u, tm_c = tm_w % 2u * 16u;
       for (int k0 = 0; k0 < 16; k0 += 16) {
+        TM_UNROLL
         for (uint kv = 0; kv < 4u; kv += 4u) { // 4-element vectors
           uint k = kv;
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;
@@ -303,6 +307,7 @@ kernel void matmul(
             TM_TG_VSTORE(uint2, TM_TGM(tm_smem_half, 20), (c0) * 16 + (c1 - k0), t);
           }
         }
+        TM_UNROLL
         for (uint kv = 0; kv < 4u; kv += 4u) { // 4-element vectors
           uint k = kv;
           uint lane = tm_tid % 32u, warp = tm_tid / 32u;

@@ -27,6 +27,9 @@ template <typename V> inline void tm_shfl_xor2(thread V &a, thread V &b, ushort 
 #ifndef TM_POLL
 #define TM_POLL(line)
 #endif
+#ifndef TM_UNROLL
+#define TM_UNROLL _Pragma("clang loop unroll(full)")
+#endif
 #ifndef TM_FENCE
 #if __METAL_VERSION__ >= 320
 #define TM_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)
