@@ -111,7 +111,9 @@ static void say_status(int status, void *arg) {
 }
 
 static int served_main(int argc, char **argv, char **envp) {
+#if defined(__GLIBC__) /* on_exit is glibc's: elsewhere an exit inside main leaves it to the manager */
   on_exit(say_status, NULL); /* exit called inside main; without it, the manager's reply */
+#endif
   int r = served(argc, argv, envp);
   say_status(r & 0xff, NULL); /* what exit(r) makes of it */
   return r;
