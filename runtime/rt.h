@@ -266,7 +266,8 @@ typedef struct CpuJob {
   _Atomic uint64_t next; /* next threadgroup to run (linear, x fastest) */
   _Atomic int failed;
   pthread_mutex_t mu; /* guards err */
-  char *err;          /* first error of the launch */
+  char *err;          /* the launch's error: the first of the lowest threadgroup that failed */
+  _Atomic uint64_t err_tg; /* that threadgroup (linear; UINT64_MAX: none yet), written under mu */
   int interleave;     /* the interleaved schedule (cpu_exec.c): worker 0 alone */
   uint64_t seed;      /* ... and its seed */
   int simd_per_lane;  /* TRITON_METAL_CPU_COLLECTIVES=per-lane (cpu_exec.c) */
@@ -387,7 +388,7 @@ void worker_free(Worker *w);
  * launch failed. */
 uint64_t worker_run_job(Worker *w, CpuJob *job); /* the threadgroups it ran */
 /* Records msg (malloc'd, owned) as the launch's error unless one is recorded. */
-void job_fail(CpuJob *job, char *msg);
+void job_fail(CpuJob *job, uint64_t tg, char *msg);
 /* TRITON_METAL_CPU_SCHEDULE: unset, "" or "default" -> *interleave = 0;
  * "interleave" (seed 1) or "interleave:SEED" -> 1; anything else an error. */
 tm_status cpu_schedule_from_env(int *interleave, uint64_t *seed, char **err);

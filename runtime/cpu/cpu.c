@@ -99,7 +99,7 @@ tm_status cpu_run(CpuDev *c, const tm_kernel_info *k, CpuObj *o, const uint32_t 
     return rt_error(TM_ERR_INVALID, err, "kernel '%s': grid %ux%ux%u is too large", rt_kname(k),
                     grid[0], grid[1], grid[2]);
   ntg *= grid[2];
-  CpuJob job = {.info = k, .obj = o, .args = argv, .bufs = bufs, .nbufs = nbufs, .ntg = ntg};
+  CpuJob job = {.info = k, .obj = o, .args = argv, .bufs = bufs, .nbufs = nbufs, .ntg = ntg, .err_tg = UINT64_MAX};
   tm_status st = cpu_schedule_from_env(&job.interleave, &job.seed, err);
   if (!st) st = cpu_collectives_from_env(&job.simd_per_lane, err);
   if (st) return st;

@@ -218,15 +218,38 @@ static void run_as(Worker *w, unsigned f) {
 
 /* ------------------------------------------------------------ errors */
 
-void job_fail(CpuJob *job, char *msg) {
+/* The error of threadgroup tg (linear). The launch reports one error, and
+ * the same one whatever the workers' timing: the first of the lowest
+ * threadgroup that failed. Once a launch has failed no new threadgroup
+ * starts, but those already running (every one below the failed one was
+ * claimed before it) run to their end and may still report, replacing an
+ * error of a higher threadgroup; within a threadgroup the threads run in one
+ * order, so its first error is always the same. */
+void job_fail(CpuJob *job, uint64_t tg, char *msg) {
   pthread_mutex_lock(&job->mu);
-  if (!job->err) {
+  if (!job->err || tg < atomic_load_explicit(&job->err_tg, memory_order_relaxed)) {
+    free(job->err);
     job->err = msg ? msg : rt_strdup("launch failed (out of memory formatting the error)");
+    atomic_store_explicit(&job->err_tg, tg, memory_order_relaxed);
     msg = NULL;
   }
   atomic_store(&job->failed, 1);
   pthread_mutex_unlock(&job->mu);
   free(msg);
+}
+
+/* The running thread's threadgroup, linear (x fastest), as job_fail takes it. */
+static uint64_t tg_linear(const Worker *w) {
+  const uint32_t *g = w->job->grid;
+  const unsigned *p = w->ctx.pid;
+  return p[0] + (uint64_t)g[0] * (p[1] + (uint64_t)g[1] * p[2]);
+}
+
+/* Whether an error of the running thread can no longer be the launch's: one
+ * of a threadgroup no higher than its own is already kept. */
+static inline bool error_kept(const Worker *w) {
+  return atomic_load_explicit(&w->job->failed, memory_order_relaxed) &&
+         atomic_load_explicit(&w->job->err_tg, memory_order_relaxed) <= tg_linear(w);
 }
 
 static char *where(Worker *w) {
@@ -245,7 +268,7 @@ static void worker_fail(Worker *w, const char *what, ...) {
   char *full = rt_strfmt("kernel '%s' (%s): %s%s", rt_kname(k), k->source_file, m ? m : "?", at ? at : "");
   free(m);
   free(at);
-  job_fail(w->job, full);
+  job_fail(w->job, tg_linear(w), full);
 }
 
 /* Distance in bytes from the access [a, a+n) to buffer b; 0 when inside. */
@@ -357,8 +380,7 @@ static char *oob_message(Worker *w, const void *p, size_t n, int line, int store
 
 static void *on_oob(tm_cpu_ctx *c, const void *p, size_t n, int line, int store) {
   Worker *w = (Worker *)c;
-  if (!atomic_load_explicit(&w->job->failed, memory_order_relaxed))
-    job_fail(w->job, oob_message(w, p, n, line, store));
+  if (!error_kept(w)) job_fail(w->job, tg_linear(w), oob_message(w, p, n, line, store));
   return w->scratch;
 }
 
@@ -369,7 +391,7 @@ static void *on_tg_oob(tm_cpu_ctx *c, const char *array, long index, size_t exte
   Worker *w = (Worker *)c;
   const tm_kernel_info *k = w->job->info;
   (void)size; /* an element: at most 8 bytes, well inside the scratch area */
-  if (atomic_load_explicit(&w->job->failed, memory_order_relaxed)) return w->scratch;
+  if (error_kept(w)) return w->scratch;
   char *at = where(w);
   char *m = line < 0 ? rt_strfmt("kernel '%s' (%s): threadgroup array %s (%zu elements) lies "
                                  "outside the kernel's %zu bytes of threadgroup memory%s",
@@ -380,7 +402,7 @@ static void *on_tg_oob(tm_cpu_ctx *c, const char *array, long index, size_t exte
                                  rt_kname(k), k->source_file, line, index, array, extent,
                                  at ? at : "");
   free(at);
-  job_fail(w->job, m);
+  job_fail(w->job, tg_linear(w), m);
   return w->scratch;
 }
 
@@ -474,7 +496,7 @@ static void race_report(Worker *w, size_t byte, const Access *other, int other_w
 
 /* Records an access of the running thread: [p, p+n), line, a write or not. */
 static void race_record(Worker *w, const void *p, size_t n, int line, int write) {
-  if (atomic_load_explicit(&w->job->failed, memory_order_relaxed)) return;
+  if (error_kept(w)) return;
   Group *g = group_of(w, w->cur);
   uintptr_t a = (uintptr_t)p, lo = (uintptr_t)g->tg;
   if (a < lo || a - lo >= w->tg_bytes) return; /* scratch memory after a bad index (reported) */
