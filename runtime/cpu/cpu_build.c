@@ -328,18 +328,32 @@ static char *runtime_library(const char *cxx) {
   return NULL;
 }
 
-/* Links obj into so; the driver's output or ld's on failure goes to *text. */
-static int link_obj(Toolchain *tc, bool direct, const char *obj, const char *so, char **text) {
-#if HAVE_LIBM_SO
-  char *ld_argv[] = {tc->ld, (char *)"-shared", (char *)"-z", (char *)"noexecstack", (char *)"-o",
-                     (char *)so, (char *)obj, tc->rtlib, NULL};
-#else
-  char *ld_argv[] = {tc->ld, (char *)"-shared", (char *)"-z", (char *)"noexecstack", (char *)"-o",
-                     (char *)so, (char *)obj, (char *)"-lm", tc->rtlib, NULL};
+/* Links obj (and shim, the precompiled shim's code, when not NULL: "Shared
+ * shim code" below) into so; the driver's output or ld's on failure goes to
+ * *text. */
+static int link_obj(Toolchain *tc, bool direct, const char *obj, const char *shim, const char *so, char **text) {
+  char *argv[16];
+  int n = 0;
+  if (direct && tc->ld) {
+    argv[n++] = tc->ld;
+    argv[n++] = (char *)"-shared", argv[n++] = (char *)"-z", argv[n++] = (char *)"noexecstack";
+    if (shim) argv[n++] = (char *)"--gc-sections";
+    argv[n++] = (char *)"-o", argv[n++] = (char *)so, argv[n++] = (char *)obj;
+    if (shim) argv[n++] = (char *)shim;
+#if !HAVE_LIBM_SO
+    argv[n++] = (char *)"-lm";
 #endif
-  char *cxx_argv[] = {tc->path, (char *)"-shared", (char *)"-fPIC", (char *)obj, (char *)"-o", (char *)so,
-                      (char *)"-lm", NULL};
-  return tool_run("link", direct && tc->ld ? ld_argv : cxx_argv, 64 * 1024, text);
+    argv[n++] = tc->rtlib;
+  } else {
+    argv[n++] = tc->path;
+    argv[n++] = (char *)"-shared", argv[n++] = (char *)"-fPIC";
+    if (shim) argv[n++] = (char *)"-Wl,--gc-sections";
+    argv[n++] = (char *)obj;
+    if (shim) argv[n++] = (char *)shim;
+    argv[n++] = (char *)"-o", argv[n++] = (char *)so, argv[n++] = (char *)"-lm";
+  }
+  argv[n] = NULL;
+  return tool_run("link", argv, 64 * 1024, text);
 }
 
 /* Adds a file's path, size and modification time to s (a program that
@@ -748,14 +762,41 @@ static char *shim_dir(const char *dir) {
  * the PCH is deleted and the compile runs again without it.
  *
  * gcc's precompiled headers (.gch) are looked up implicitly and silently
- * ignored when unusable: g++ compiles without one (parsing the shim). */
+ * ignored when unusable: g++ compiles without one (parsing the shim).
+ *
+ * Shared shim code (-O0 on Linux). A kernel compiled with a plain PCH still
+ * generates code for every shim function it calls (the checked accesses,
+ * the collectives, fmax, the bf16 rounding routine...): at -O0 about 4 of a
+ * small kernel's 24 ms of compile. The -O0 PCH is therefore built with
+ * -fpch-codegen: a kernel compiled with it declares the shim's inline
+ * functions and template specializations the PCH holds instead of defining
+ * them, and their code is compiled once, from the PCH, into <key>.pch.o
+ * (-ffunction-sections), which every -O0 kernel links with --gc-sections
+ * (only the functions it calls stay: ~1 ms of linking). The shim ends with a
+ * function that is never called but instantiates the collectives and
+ * accesses most kernels use, so that those are in the PCH too. The object
+ * is part of the PCH: built with it, its SHA-256 on the same sum line,
+ * verified and deleted with it; a compile without the PCH links without it.
+ * -O2 keeps the plain PCH, where the shim's functions must stay visible to
+ * be inlined. */
 
 enum { PCH_MAX = 64 << 20 };
-#define PCH_TAG "triton-metal cpu pch v2"
+#define PCH_TAG "triton-metal cpu pch v3"
+
+/* Whether the PCH for these flags is built with its code ("Shared shim
+ * code"): clang, -O0 (build_flags puts the level first), an ELF linker. */
+static bool pch_codegen(const Toolchain *tc, const char *const *fl) {
+#if defined(__linux__)
+  return tc->clang && !strcmp(fl[0], "-O0");
+#else
+  (void)tc, (void)fl;
+  return false;
+#endif
+}
 
 struct PchSeen {
   char *path;
-  struct stat st;
+  struct stat st, ost; /* the PCH's, and its object's (zeros: none) */
   struct PchSeen *next;
 };
 
@@ -766,17 +807,21 @@ static bool same_file(const struct stat *a, const struct stat *b) {
 }
 
 /* Whether this process verified path as it is now. */
-static bool pch_seen(Toolchain *tc, const char *path) {
-  struct stat st;
-  if (stat(path, &st)) return false;
+static bool pch_seen(Toolchain *tc, const char *path, bool code) {
+  struct stat st, ost;
+  char *opath = code ? rt_strfmt("%s.o", path) : NULL;
+  if (stat(path, &st) || (code && (!opath || stat(opath, &ost)))) return free(opath), false;
+  free(opath);
+  if (!code) memset(&ost, 0, sizeof ost);
   bool yes = false;
   pthread_mutex_lock(&toolchains_mu);
-  for (PchSeen *p = tc->pch_seen; p && !yes; p = p->next) yes = !strcmp(p->path, path) && same_file(&p->st, &st);
+  for (PchSeen *p = tc->pch_seen; p && !yes; p = p->next)
+    yes = !strcmp(p->path, path) && same_file(&p->st, &st) && same_file(&p->ost, &ost);
   pthread_mutex_unlock(&toolchains_mu);
   return yes;
 }
 
-static void pch_remember(Toolchain *tc, const char *path, const struct stat *st) {
+static void pch_remember(Toolchain *tc, const char *path, const struct stat *st, const struct stat *ost) {
   pthread_mutex_lock(&toolchains_mu);
   PchSeen *p = tc->pch_seen;
   while (p && strcmp(p->path, path)) p = p->next;
@@ -784,7 +829,11 @@ static void pch_remember(Toolchain *tc, const char *path, const struct stat *st)
     if ((p->path = rt_strdup(path))) p->next = tc->pch_seen, tc->pch_seen = p;
     else free(p), p = NULL;
   }
-  if (p) p->st = *st;
+  if (p) {
+    p->st = *st;
+    if (ost) p->ost = *ost;
+    else memset(&p->ost, 0, sizeof p->ost);
+  }
   pthread_mutex_unlock(&toolchains_mu);
 }
 
@@ -812,26 +861,37 @@ static int hash_fd(int fd, struct stat *st, char hex[65]) {
   return 0;
 }
 
-/* Whether path's bytes hash to what path.sum records; remembers it if so. */
-static bool pch_verify(Toolchain *tc, const char *path, const char *key) {
-  char *sum = rt_strfmt("%s.sum", path), *rec = NULL, *want = NULL, hex[65];
+/* The sum line of a PCH whose bytes hash to hex (and its object's to ohex,
+ * where it has one); malloc'd. */
+static char *pch_sum_line(const char *key, const char *hex, const char *ohex) {
+  return ohex ? rt_strfmt("%s %s %s %s\n", PCH_TAG, key, hex, ohex) : rt_strfmt("%s %s %s\n", PCH_TAG, key, hex);
+}
+
+/* Whether path's bytes (and path.o's, for a PCH with code) hash to what
+ * path.sum records; remembers it if so. */
+static bool pch_verify(Toolchain *tc, const char *path, const char *key, bool code) {
+  char *sum = rt_strfmt("%s.sum", path), *opath = code ? rt_strfmt("%s.o", path) : NULL, *rec = NULL, *want = NULL;
+  char hex[65], ohex[65];
   size_t nrec;
-  struct stat st;
-  int fd = rt_open_regular(path, NULL);
-  bool ok = fd >= 0 && sum && rt_read_regular(sum, 512, &rec, &nrec) == 0 && hash_fd(fd, &st, hex) == 0 &&
-            (want = rt_strfmt("%s %s %s\n", PCH_TAG, key, hex)) && !strcmp(rec, want);
+  struct stat st, ost;
+  int fd = rt_open_regular(path, NULL), ofd = opath ? rt_open_regular(opath, NULL) : -1;
+  bool ok = fd >= 0 && sum && (!code || (ofd >= 0 && hash_fd(ofd, &ost, ohex) == 0)) &&
+            rt_read_regular(sum, 512, &rec, &nrec) == 0 && hash_fd(fd, &st, hex) == 0 &&
+            (want = pch_sum_line(key, hex, code ? ohex : NULL)) && !strcmp(rec, want);
   if (fd >= 0) close(fd);
-  if (ok) pch_remember(tc, path, &st);
-  free(sum), free(rec), free(want);
+  if (ofd >= 0) close(ofd);
+  if (ok) pch_remember(tc, path, &st, code ? &ost : NULL);
+  free(sum), free(opath), free(rec), free(want);
   return ok;
 }
 
-/* Deletes a PCH and its sum (unusable: rebuilt by the next compile). */
+/* Deletes a PCH, its object and its sum (unusable: rebuilt by the next compile). */
 static void pch_discard(const char *path) {
-  char *sum = rt_strfmt("%s.sum", path);
+  char *sum = rt_strfmt("%s.sum", path), *opath = rt_strfmt("%s.o", path);
   unlink(path);
   if (sum) unlink(sum);
-  free(sum);
+  if (opath) unlink(opath);
+  free(sum), free(opath);
 }
 
 /* The PCH's key (hex) for the flags, and its path in inc (malloc'd). */
@@ -852,7 +912,7 @@ static char *pch_path(Toolchain *tc, const char *inc, const char *const *fl, int
  * (malloc'd path). */
 static char *pch_ready(Toolchain *tc, const char *inc, const char *const *fl, int nfl) {
   char key[65], *path = tc->clang ? pch_path(tc, inc, fl, nfl, key) : NULL;
-  if (path && !pch_seen(tc, path) && !pch_verify(tc, path, key)) free(path), path = NULL;
+  if (path && !pch_seen(tc, path, pch_codegen(tc, fl)) && !pch_verify(tc, path, key, pch_codegen(tc, fl))) free(path), path = NULL;
   return path;
 }
 
@@ -861,34 +921,58 @@ static char *pch_ready(Toolchain *tc, const char *inc, const char *const *fl, in
 static char *pch_get(Toolchain *tc, const char *dir, const char *inc, const char *const *fl, int nfl) {
   if (!tc->clang) return NULL;
   char key[65], *path = pch_path(tc, inc, fl, nfl, key);
-  if (!path || pch_seen(tc, path) || pch_verify(tc, path, key)) return path;
+  bool code = pch_codegen(tc, fl);
+  if (!path || pch_seen(tc, path, code) || pch_verify(tc, path, key, code)) return path;
   pch_discard(path); /* missing, or not what was built: built again */
-  char *tmp = rt_strfmt("%s.XXXXXX", path), *hdr = rt_strfmt("%s/metal_stdlib", inc);
-  char *sum = rt_strfmt("%s.sum", path), *line = NULL, *text = NULL, hex[65];
-  int fd = tmp ? mkstemp(tmp) : -1, ok = 0;
-  if (fd >= 0 && hdr && sum) {
+  /* temporary names end as the final ones do: the driver knows a PCH by its .pch */
+  char *tmp = rt_strfmt("%s.XXXXXX.pch", path), *hdr = rt_strfmt("%s/metal_stdlib", inc);
+  char *otmp = code ? rt_strfmt("%s.XXXXXX.o", path) : NULL, *opath = code ? rt_strfmt("%s.o", path) : NULL;
+  char *sum = rt_strfmt("%s.sum", path), *line = NULL, *text = NULL, hex[65], ohex[65];
+  int fd = tmp ? mkstemps(tmp, 4) : -1, ofd = -1, ok = 0;
+  if (code && otmp && (ofd = mkstemps(otmp, 2)) >= 0) close(ofd), ofd = -1;
+  if (fd >= 0 && hdr && sum && (!code || (otmp && opath && access(otmp, F_OK) == 0))) {
     close(fd);
     char *argv[MAXFLAGS + 12];
     int n = 0;
     argv[n++] = tc->path;
     for (int i = 0; i < nfl; i++) argv[n++] = (char *)fl[i];
+    int at_tail = n;
     /* -fpch-instantiate-templates: what the shim's own code instantiates is
      * instantiated once here, not again in every kernel (clang 11+; 1-2% of
      * a small kernel's -O0 compile) */
     const char *tail[] = {"-Xclang", "-fno-pch-timestamp", "-fpch-instantiate-templates", "-I", inc, "-x", "c++-header",
                           hdr, "-o", tmp};
     for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) argv[n++] = (char *)tail[i];
+    if (code) argv[n++] = (char *)"-fpch-codegen";
     argv[n] = NULL;
-    struct stat st;
-    if (cxx_run(tc, dir, "pch", argv, 4096, &text) == 0 && (fd = rt_open_regular(tmp, NULL)) >= 0) {
-      ok = hash_fd(fd, &st, hex) == 0 && (line = rt_strfmt("%s %s %s\n", PCH_TAG, key, hex)) &&
-           write_file_atomic(sum, (const char *const[]){line}, 1) == 0 && rename(tmp, path) == 0;
-      if (ok && fstat(fd, &st) == 0) pch_remember(tc, path, &st); /* the rename changed its ctime */
+    struct stat st, ost;
+    bool built = cxx_run(tc, dir, "pch", argv, 4096, &text) == 0;
+    if (built && code) {
+      /* its code: the same flags, each function in a section of its own (for
+       * --gc-sections), no unwind tables (nothing unwinds a kernel; ~0.4 ms
+       * less of every link) */
+      const char *otail[] = {"-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables",
+                             "-fno-unwind-tables", "-c", tmp, "-o", otmp};
+      n = at_tail;
+      for (size_t i = 0; i < sizeof otail / sizeof *otail; i++) argv[n++] = (char *)otail[i];
+      argv[n] = NULL;
+      free(text), text = NULL;
+      built = cxx_run(tc, dir, "shim", argv, 4096, &text) == 0 && (ofd = rt_open_regular(otmp, NULL)) >= 0 &&
+              hash_fd(ofd, &ost, ohex) == 0;
+    }
+    if (built && (fd = rt_open_regular(tmp, NULL)) >= 0) {
+      ok = hash_fd(fd, &st, hex) == 0 && (line = pch_sum_line(key, hex, code ? ohex : NULL)) &&
+           (!code || rename(otmp, opath) == 0) && write_file_atomic(sum, (const char *const[]){line}, 1) == 0 &&
+           rename(tmp, path) == 0;
+      /* the renames changed their ctimes */
+      if (ok && fstat(fd, &st) == 0 && (!code || fstat(ofd, &ost) == 0)) pch_remember(tc, path, &st, code ? &ost : NULL);
       close(fd);
     }
   }
+  if (ofd >= 0) close(ofd);
   if (!ok && tmp) unlink(tmp);
-  free(tmp), free(hdr), free(sum), free(line), free(text);
+  if (!ok && otmp) unlink(otmp);
+  free(tmp), free(hdr), free(sum), free(line), free(text), free(otmp), free(opath);
   if (!ok) free(path);
   return ok ? path : NULL;
 }
@@ -1065,17 +1149,25 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
   if (rc != 0 && pch && pch_suspect(rc, text)) {
     /* the PCH (or clang reading it) failed: without it, and built anew next time */
     pch_discard(pch);
+    free(pch), pch = NULL; /* nor its code */
     memmove(argv + at_pch, argv + at_pch + 2, (size_t)(n - at_pch - 1) * sizeof *argv);
     free(text);
     rc = cxx_run(b->tc, b->dir, "build", argv, 64 * 1024, &text);
   }
   if (rc == 0) {
     free(text), text = NULL;
-    rc = link_obj(b->tc, !b->driver_link, obj, out, &text);
+    /* a kernel compiled with a PCH that has code links with that code */
+    char *shim = pch && pch_codegen(b->tc, fl) ? rt_strfmt("%s.o", pch) : NULL;
+    if (pch && pch_codegen(b->tc, fl) && !shim) {
+      st = rt_error(TM_ERR_NOMEM, err, "out of memory");
+      goto done;
+    }
+    rc = link_obj(b->tc, !b->driver_link, obj, shim, out, &text);
     if (rc != 0 && !b->driver_link && b->tc->ld) {
       free(text), text = NULL;
-      rc = link_obj(b->tc, false, obj, out, &text); /* what ld refused, the driver may link */
+      rc = link_obj(b->tc, false, obj, shim, out, &text); /* what ld refused, the driver may link */
     }
+    free(shim);
     if (rc != 0) {
       int e = nospace_of(text, b->dir);
       if (e) b->nospace = e;
