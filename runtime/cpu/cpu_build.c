@@ -1154,6 +1154,8 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
     free(text);
     rc = cxx_run(b->tc, b->dir, "build", argv, 64 * 1024, &text);
   }
+  bool recompiled = false;
+again:
   if (rc == 0) {
     free(text), text = NULL;
     /* a kernel compiled with a PCH that has code links with that code */
@@ -1167,7 +1169,19 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
       free(text), text = NULL;
       rc = link_obj(b->tc, false, obj, shim, out, &text); /* what ld refused, the driver may link */
     }
+    bool with_shim = shim != NULL;
     free(shim);
+    if (rc != 0 && with_shim && !recompiled && !nospace_of(text, b->dir)) {
+      /* the PCH's code went missing or bad after it was verified (another
+       * process found the PCH half written and is building it anew): the
+       * kernel is compiled again without the PCH and linked without its code */
+      recompiled = true;
+      memmove(argv + at_pch, argv + at_pch + 2, (size_t)(n - at_pch - 1) * sizeof *argv);
+      free(pch), pch = NULL;
+      free(text), text = NULL;
+      rc = cxx_run(b->tc, b->dir, "build", argv, 64 * 1024, &text);
+      goto again;
+    }
     if (rc != 0) {
       int e = nospace_of(text, b->dir);
       if (e) b->nospace = e;
