@@ -21,12 +21,17 @@ def fresh_copy(C, k, tag):
                                k.private_bytes, k.source_name)
 
 
-def run_child(script, label, pythonpath, args, cwd, env_extra=None):
+def run_child(script, label, pythonpath, args, cwd, env_extra=None, prime=False):
     """Runs `script --child ARGS` with PYTHONPATH, the cpu device and an empty
-    cache folder; its JSON lines (exits naming `label` if it fails)."""
+    cache folder (prime: one that `script --prime` filled first, in a process
+    of its own); its JSON lines (exits naming `label` if it fails)."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, PYTHONPATH=pythonpath, TRITON_METAL_DEVICE="cpu", TRITON_METAL_CACHE_DIR=cache,
                    **(env_extra or {}))
+        if prime:
+            p = subprocess.run([sys.executable, script, "--prime"], env=env, capture_output=True, text=True, cwd=cwd)
+            if p.returncode:
+                sys.exit(f"{label}: priming failed\n{p.stdout}\n{p.stderr}")
         out = subprocess.run([sys.executable, script, "--child", *args], env=env, capture_output=True, text=True,
                              cwd=cwd)
     if out.returncode:

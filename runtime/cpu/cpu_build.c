@@ -47,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -185,6 +187,12 @@ typedef struct Toolchain {
   /* the compile server (clang only; "Compile server" below), under toolchains_mu */
   CxxFork *srv;
   pid_t srv_for; /* the process that tried to start it (0: none yet) */
+  /* "Shared shim code": -O0 builds this process made, and whether it started
+   * the PCH with code's background build (both under toolchains_mu; a fork
+   * child starts counting anew) */
+  pid_t code_for;
+  unsigned o0_builds;
+  bool code_started;
   struct Toolchain *next;
 } Toolchain;
 
@@ -767,24 +775,33 @@ static char *shim_dir(const char *dir) {
  * Shared shim code (-O0 on Linux). A kernel compiled with a plain PCH still
  * generates code for every shim function it calls (the checked accesses,
  * the collectives, fmax, the bf16 rounding routine...): at -O0 about 4 of a
- * small kernel's 24 ms of compile. The -O0 PCH is therefore built with
- * -fpch-codegen: a kernel compiled with it declares the shim's inline
- * functions and template specializations the PCH holds instead of defining
- * them, and their code is compiled once, from the PCH, into <key>.pch.o
- * (-ffunction-sections), which every -O0 kernel links with --gc-sections
- * (only the functions it calls stay: ~1 ms of linking). The shim ends with a
- * function that is never called but instantiates the collectives and
- * accesses most kernels use, so that those are in the PCH too. The object
- * is part of the PCH: built with it, its SHA-256 on the same sum line,
- * verified and deleted with it; a compile without the PCH links without it.
- * -O2 keeps the plain PCH, where the shim's functions must stay visible to
- * be inlined. */
+ * small kernel's 24 ms of compile. So -O0 has a second PCH, "with code":
+ * built with -fpch-codegen, a kernel compiled with it declares the shim's
+ * inline functions and template specializations the PCH holds instead of
+ * defining them, and their code is compiled once, from the PCH, into
+ * <key>.pch.o (-ffunction-sections), which every kernel compiled with it
+ * links with --gc-sections (only the functions it calls stay: ~1 ms of
+ * linking). The shim ends with a function that is never called but
+ * instantiates the collectives and accesses most kernels use, so that those
+ * are in the PCH too. The object is part of that PCH: built with it, its
+ * SHA-256 on the same sum line, verified and deleted with it.
+ *
+ * Building it costs ~170 ms of compiler time, once per cache. A script that
+ * builds a few kernels from a new cache should not wait for that, so it is
+ * built in the background (a detached thread, nice 10, like the -O2 tier's
+ * builds) by a process whose CODE_AFTER-th -O0 build found only the plain
+ * PCH, and -O0 builds take it once it is there. The process waits for it at
+ * exit (atexit), so that it is finished for the next one; one that ends
+ * otherwise (a signal, _exit) abandons it: its temporary files carry the
+ * process id, and the next background build removes those of processes
+ * that are gone. -O2 has only the plain PCH: its kernels must see the
+ * shim's function bodies to inline them. */
 
 enum { PCH_MAX = 64 << 20 };
 #define PCH_TAG "triton-metal cpu pch v3"
 
-/* Whether the PCH for these flags is built with its code ("Shared shim
- * code"): clang, -O0 (build_flags puts the level first), an ELF linker. */
+/* Whether these flags have a PCH with code ("Shared shim code"): clang, -O0
+ * (build_flags puts the level first), an ELF linker. */
 static bool pch_codegen(const Toolchain *tc, const char *const *fl) {
 #if defined(__linux__)
   return tc->clang && !strcmp(fl[0], "-O0");
@@ -895,11 +912,12 @@ static void pch_discard(const char *path) {
 }
 
 /* The PCH's key (hex) for the flags, and its path in inc (malloc'd). */
-static char *pch_path(Toolchain *tc, const char *inc, const char *const *fl, int nfl, char key[65]) {
+static char *pch_path(Toolchain *tc, const char *inc, const char *const *fl, int nfl, bool code, char key[65]) {
   Sha256 s;
   uint8_t d[32];
   sha256_init(&s);
   sha256_update(&s, PCH_TAG, sizeof PCH_TAG);
+  if (code) sha256_update(&s, "with code", 10);
   sha256_update(&s, tc->id, sizeof tc->id);
   for (int i = 0; i < nfl; i++) sha256_update(&s, fl[i], strlen(fl[i]) + 1);
   sha256_update(&s, shim_hex(), 64);
@@ -908,25 +926,26 @@ static char *pch_path(Toolchain *tc, const char *inc, const char *const *fl, int
   return rt_strfmt("%s/%.32s.pch", inc, key);
 }
 
-/* The PCH for the flags if it is there and verified (clang only), else NULL
- * (malloc'd path). */
-static char *pch_ready(Toolchain *tc, const char *inc, const char *const *fl, int nfl) {
-  char key[65], *path = tc->clang ? pch_path(tc, inc, fl, nfl, key) : NULL;
-  if (path && !pch_seen(tc, path, pch_codegen(tc, fl)) && !pch_verify(tc, path, key, pch_codegen(tc, fl))) free(path), path = NULL;
+/* The PCH (with code or not) for the flags if it is there and verified
+ * (clang only), else NULL (malloc'd path). */
+static char *pch_ready(Toolchain *tc, const char *inc, const char *const *fl, int nfl, bool code) {
+  char key[65], *path = tc->clang ? pch_path(tc, inc, fl, nfl, code, key) : NULL;
+  if (path && !pch_seen(tc, path, code) && !pch_verify(tc, path, key, code)) free(path), path = NULL;
   return path;
 }
 
 /* A verified PCH of the shim in folder inc for the compile flags fl (clang
  * only), built if need be; NULL: compile without (malloc'd path). */
-static char *pch_get(Toolchain *tc, const char *dir, const char *inc, const char *const *fl, int nfl) {
+static char *pch_get(Toolchain *tc, const char *dir, const char *inc, const char *const *fl, int nfl, bool code) {
   if (!tc->clang) return NULL;
-  char key[65], *path = pch_path(tc, inc, fl, nfl, key);
-  bool code = pch_codegen(tc, fl);
+  char key[65], *path = pch_path(tc, inc, fl, nfl, code, key);
   if (!path || pch_seen(tc, path, code) || pch_verify(tc, path, key, code)) return path;
   pch_discard(path); /* missing, or not what was built: built again */
-  /* temporary names end as the final ones do: the driver knows a PCH by its .pch */
-  char *tmp = rt_strfmt("%s.XXXXXX.pch", path), *hdr = rt_strfmt("%s/metal_stdlib", inc);
-  char *otmp = code ? rt_strfmt("%s.XXXXXX.o", path) : NULL, *opath = code ? rt_strfmt("%s.o", path) : NULL;
+  /* temporary names end as the final ones do (the driver knows a PCH by its
+   * .pch) and carry the process id ("Shared shim code": swept once it is gone) */
+  char *tmp = rt_strfmt("%s.%ld.XXXXXX.pch", path, (long)getpid()), *hdr = rt_strfmt("%s/metal_stdlib", inc);
+  char *otmp = code ? rt_strfmt("%s.%ld.XXXXXX.o", path, (long)getpid()) : NULL;
+  char *opath = code ? rt_strfmt("%s.o", path) : NULL;
   char *sum = rt_strfmt("%s.sum", path), *line = NULL, *text = NULL, hex[65], ohex[65];
   int fd = tmp ? mkstemps(tmp, 4) : -1, ofd = -1, ok = 0;
   if (code && otmp && (ofd = mkstemps(otmp, 2)) >= 0) close(ofd), ofd = -1;
@@ -993,8 +1012,99 @@ typedef struct PchAhead {
 
 static void *pch_ahead(void *arg) {
   PchAhead *a = arg;
-  a->path = pch_get(a->tc, a->dir, a->inc, a->fl, a->nfl);
+  a->path = pch_get(a->tc, a->dir, a->inc, a->fl, a->nfl, false);
   return NULL;
+}
+
+/* Removes the temporary files that processes which are gone left in the
+ * shim folder inc while building a PCH ("<key>.pch.<pid>.XXXXXX.pch" or ".o"). */
+static void pch_sweep(const char *inc) {
+  DIR *dd = opendir(inc);
+  if (!dd) return;
+  for (struct dirent *e; (e = readdir(dd));) {
+    const char *p = strstr(e->d_name, ".pch.");
+    char *end;
+    long pid = p ? strtol(p + 5, &end, 10) : 0;
+    if (pid <= 0 || *end != '.' || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* still there */
+    char *f = rt_strfmt("%s/%s", inc, e->d_name);
+    if (f) unlink(f);
+    free(f);
+  }
+  closedir(dd);
+}
+
+/* The background build of a PCH with code ("Shared shim code"). */
+typedef struct CodeAhead {
+  Toolchain *tc;
+  char *dir, *inc;
+  const char *fl[MAXFLAGS];
+  int nfl;
+} CodeAhead;
+
+/* Background builds of a PCH with code running in process code_pid (under
+ * toolchains_mu, which the fork handlers hold: a child sees its parent's
+ * count with the parent's pid and waits for none of them). */
+static pthread_cond_t code_cv = PTHREAD_COND_INITIALIZER;
+static int code_running;
+static pid_t code_pid;
+static pthread_once_t code_once = PTHREAD_ONCE_INIT;
+
+/* At exit: waits for this process's background builds, so that a PCH it
+ * started is finished (not left half built for the next process to start
+ * again). */
+static void code_at_exit(void) {
+  pthread_mutex_lock(&toolchains_mu);
+  while (code_pid == getpid() && code_running > 0) pthread_cond_wait(&code_cv, &toolchains_mu);
+  pthread_mutex_unlock(&toolchains_mu);
+}
+static void code_register(void) { atexit(code_at_exit); }
+
+static void *code_ahead(void *arg) {
+  CodeAhead *a = arg;
+#ifdef __linux__
+  setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10); /* behind the launches, as the -O2 builds */
+#endif
+  pch_sweep(a->inc);
+  free(pch_get(a->tc, a->dir, a->inc, a->fl, a->nfl, true));
+  free(a->dir), free(a->inc), free(a);
+  pthread_mutex_lock(&toolchains_mu);
+  code_running--;
+  pthread_cond_broadcast(&code_cv);
+  pthread_mutex_unlock(&toolchains_mu);
+  return NULL;
+}
+
+enum { CODE_AFTER = 8 }; /* -O0 builds with the plain PCH before the PCH with code is built */
+
+/* After an -O0 build that found only the plain PCH: the CODE_AFTER-th such
+ * build of this process starts the PCH with code in the background (once). */
+static void code_maybe_start(Toolchain *tc, const char *dir, const char *inc, const char *const *fl, int nfl) {
+  pthread_mutex_lock(&toolchains_mu);
+  if (tc->code_for != getpid()) tc->code_for = getpid(), tc->o0_builds = 0, tc->code_started = false;
+  bool go = ++tc->o0_builds >= CODE_AFTER && !tc->code_started;
+  if (go) {
+    tc->code_started = true;
+    if (code_pid != getpid()) code_pid = getpid(), code_running = 0;
+    code_running++;
+  }
+  pthread_mutex_unlock(&toolchains_mu);
+  if (!go) return;
+  pthread_once(&code_once, code_register);
+  CodeAhead *a = calloc(1, sizeof *a);
+  pthread_t t;
+  pthread_attr_t at;
+  if (a && (a->dir = rt_strdup(dir)) && (a->inc = rt_strdup(inc)) && nfl <= MAXFLAGS && pthread_attr_init(&at) == 0) {
+    a->tc = tc, a->nfl = nfl;
+    memcpy(a->fl, fl, (size_t)nfl * sizeof *fl); /* static strings */
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &at, code_ahead, a);
+    pthread_attr_destroy(&at);
+    if (rc == 0) return;
+  }
+  if (a) free(a->dir), free(a->inc), free(a);
+  pthread_mutex_lock(&toolchains_mu);
+  code_running--;
+  pthread_mutex_unlock(&toolchains_mu);
 }
 
 /* ------------------------------------------------------------ lint */
@@ -1128,13 +1238,15 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
   if (strstr(msl, TENSOR_OPS_HEADER))
     for (int i = 0; i < nfl; i++)
       if (!strcmp(fl[i], "-std=c++17")) fl[i] = "-std=c++20";
-  pch = pch_ready(b->tc, inc, fl, nfl);
+  /* -O0 takes the PCH with code where it is there ("Shared shim code") */
+  bool code = pch_codegen(b->tc, fl) && (pch = pch_ready(b->tc, inc, fl, nfl, true)) != NULL;
+  if (!pch) pch = pch_ready(b->tc, inc, fl, nfl, false);
   if (!pch && b->tc->clang) {
     if (!b->background) {
       ahead = (PchAhead){b->tc, b->dir, inc, fl, nfl, NULL};
       ahead_on = pthread_create(&ahead_thread, NULL, pch_ahead, &ahead) == 0;
     }
-    if (!ahead_on) pch = pch_get(b->tc, b->dir, inc, fl, nfl);
+    if (!ahead_on) pch = pch_get(b->tc, b->dir, inc, fl, nfl, false);
   }
   char *argv[MAXFLAGS + 12];
   int n = 0, at_pch;
@@ -1149,7 +1261,7 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
   if (rc != 0 && pch && pch_suspect(rc, text)) {
     /* the PCH (or clang reading it) failed: without it, and built anew next time */
     pch_discard(pch);
-    free(pch), pch = NULL; /* nor its code */
+    free(pch), pch = NULL, code = false; /* nor its code */
     memmove(argv + at_pch, argv + at_pch + 2, (size_t)(n - at_pch - 1) * sizeof *argv);
     free(text);
     rc = cxx_run(b->tc, b->dir, "build", argv, 64 * 1024, &text);
@@ -1159,8 +1271,8 @@ again:
   if (rc == 0) {
     free(text), text = NULL;
     /* a kernel compiled with a PCH that has code links with that code */
-    char *shim = pch && pch_codegen(b->tc, fl) ? rt_strfmt("%s.o", pch) : NULL;
-    if (pch && pch_codegen(b->tc, fl) && !shim) {
+    char *shim = pch && code ? rt_strfmt("%s.o", pch) : NULL;
+    if (pch && code && !shim) {
       st = rt_error(TM_ERR_NOMEM, err, "out of memory");
       goto done;
     }
@@ -1177,7 +1289,7 @@ again:
        * kernel is compiled again without the PCH and linked without its code */
       recompiled = true;
       memmove(argv + at_pch, argv + at_pch + 2, (size_t)(n - at_pch - 1) * sizeof *argv);
-      free(pch), pch = NULL;
+      free(pch), pch = NULL, code = false;
       free(text), text = NULL;
       rc = cxx_run(b->tc, b->dir, "build", argv, 64 * 1024, &text);
       goto again;
@@ -1219,6 +1331,7 @@ again:
     free(*bytes), *bytes = NULL;
     goto done;
   }
+  if (pch && !code && pch_codegen(b->tc, fl) && !b->background) code_maybe_start(b->tc, b->dir, inc, fl, nfl);
 done:
   if (ahead_on) pthread_join(ahead_thread, NULL), free(ahead.path);
   if (sfd >= 0) close(sfd);

@@ -1,9 +1,13 @@
-# test_pch_code.py: the -O0 precompiled shim carries its code (runtime/cpu/
-# cpu_build.c "Shared shim code"): built once per cache with the PCH, linked by
-# every -O0 kernel compiled with that PCH, and a kernel still builds and runs
-# right when that code disappears between the PCH's check and the link.
+# test_pch_code.py: -O0's second precompiled shim, the one that carries its
+# code (runtime/cpu/cpu_build.c "Shared shim code"): built in the background
+# once a process has made eight -O0 builds with the plain PCH (and waited for
+# as that process exits), then taken by
+# -O0 builds of later processes, which link its code; checked and rebuilt
+# when damaged; and a kernel still builds and runs right when that code
+# disappears between the PCH's check and the link.
 import glob
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -42,7 +46,7 @@ SCRIPT = textwrap.dedent('''
         x[1, 7] = -np.inf
         y = np.full_like(x, 9.0)
         rowsm[(5,)](x, y, 300, A=a, BLOCK=512)
-        xd = x.astype(np.float64) * a
+        xd = (x * np.float32(a)).astype(np.float64)  # the product rounded as the kernel's
         e = np.exp(xd - xd.max(axis=1, keepdims=True))
         np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True), rtol=3e-6, atol=1e-7)
     print("ok")
@@ -59,6 +63,7 @@ def run(tmp_path, args, cxx=None, extra=None):
                TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"), TRITON_METAL_BUILD_LOG=str(log),
                PYTHONPATH=os.path.join(ROOT, "python"))
     env.pop("TRITON_METAL_CXX", None)
+    env.pop("TRITON_METAL_RACECHECK", None)
     if cxx:
         env["TRITON_METAL_CXX"] = cxx
     env.update(extra or {})
@@ -72,19 +77,74 @@ def kinds(lines):
     return [k for k, *_ in lines]
 
 
-def test_the_code_is_built_once_and_linked(tmp_path):
-    first = run(tmp_path, [2, 3])
-    # a new cache: the first kernel compiles without the PCH while it is built
-    # with its code; the second compiles with it
-    assert kinds(first).count("pch") == 1 and kinds(first).count("shim") == 1
-    assert kinds(first).count("build") == 2
-    objs = glob.glob(str(tmp_path / "cache" / "cpu" / "shim-*" / "*.pch.o"))
-    assert len(objs) == 1 and os.path.getsize(objs[0]) > 10000
-    sums = glob.glob(str(tmp_path / "cache" / "cpu" / "shim-*" / "*.pch.sum"))
-    assert len(sums) == 1 and len(open(sums[0]).read().split()) == 7  # tag (4 words), key, two hashes
-    # a later process: neither is built again
-    later = run(tmp_path, [4, 1])
+def shim_files(tmp_path, pattern):
+    return glob.glob(str(tmp_path / "cache" / "cpu" / "shim-*" / pattern))
+
+
+def code_pch(tmp_path):
+    """The PCH with code's object (beside it, a sum line with two hashes)."""
+    for s in shim_files(tmp_path, "*.pch.sum"):
+        words = open(s).read().split()
+        if len(words) == 7 and os.path.exists(s[:-4] + ".o"):  # tag (4 words), key, two hashes
+            return s[:-4] + ".o"
+    raise AssertionError("no PCH with code: " + str(shim_files(tmp_path, "*")))
+
+
+EIGHT = list(range(3, 11))
+
+
+def unwind_entries(so):
+    """How many functions of a shared object have unwind (FDE) entries: the
+    PCH's code is compiled without, a kernel's own functions with."""
+    out = subprocess.run(["readelf", "--debug-dump=frames", so], capture_output=True, text=True).stdout
+    return len(re.findall(r" FDE ", out))
+
+
+def kernels(tmp_path):
+    return set(glob.glob(str(tmp_path / "cache" / "cpu" / ("?" * 64 + ".so"))))
+
+
+@pytest.mark.skipif(shutil.which("readelf") is None, reason="readelf reads the objects")
+def test_built_in_the_background_then_linked(tmp_path):
+    # a new cache: the first kernel compiles without a PCH while the plain one
+    # is built; a few kernels leave the PCH with code alone
+    first = run(tmp_path, [1, 2])
+    assert kinds(first).count("pch") == 1 and "shim" not in kinds(first)
+    assert not shim_files(tmp_path, "*.o")
+    plain = kernels(tmp_path)
+    # the eighth -O0 build with the plain PCH starts it in the background; the
+    # process waits for it as it exits
+    second = run(tmp_path, EIGHT)
+    assert kinds(second).count("pch") == 1 and kinds(second).count("shim") == 1
+    obj = code_pch(tmp_path)
+    assert os.path.getsize(obj) > 10000
+    before = kernels(tmp_path)
+    later = run(tmp_path, [60, 61])
     assert "pch" not in kinds(later) and "shim" not in kinds(later) and kinds(later).count("build") == 2
+    new = kernels(tmp_path) - before
+    assert len(new) == 2
+    # the new kernels carry unwind entries for their own few functions only;
+    # one built with the plain PCH has them for every shim function it calls
+    fewest_plain = min(unwind_entries(p) for p in plain)
+    assert all(unwind_entries(k) < fewest_plain for k in new), (
+        [unwind_entries(k) for k in new], fewest_plain)
+
+
+def test_damaged_code_is_rebuilt(tmp_path):
+    run(tmp_path, [1] + EIGHT)
+    obj = code_pch(tmp_path)
+    size = os.path.getsize(obj)
+    with open(obj, "r+b") as f:  # garbled in place
+        f.seek(size // 2)
+        f.write(b"\x5a" * 256)
+    # not taken (its sum does not match): the plain PCH serves, and the
+    # background build makes it anew, whole
+    again = run(tmp_path, [a + 20 for a in EIGHT])
+    assert kinds(again).count("shim") == 1
+    assert os.path.getsize(code_pch(tmp_path)) == size
+    with open(obj, "rb") as f:
+        f.seek(size // 2)
+        assert f.read(256) != b"\x5a" * 256
 
 
 def test_code_gone_before_the_link(tmp_path):
@@ -105,8 +165,9 @@ def test_code_gone_before_the_link(tmp_path):
         '''))
     wrap.chmod(wrap.stat().st_mode | stat.S_IXUSR)
     no_fork = {"TRITON_METAL_CXX_FORK": "0"}  # the wrapper runs for every compile
-    run(tmp_path, [2, 3], cxx=str(wrap), extra=no_fork)
-    lines = run(tmp_path, [5], cxx=str(wrap), extra=dict(no_fork, TM_TEST_DROP="1"))
+    run(tmp_path, [1] + EIGHT, cxx=str(wrap), extra=no_fork)
+    code_pch(tmp_path)
+    lines = run(tmp_path, [50], cxx=str(wrap), extra=dict(no_fork, TM_TEST_DROP="1"))
     # with the PCH (its code then gone: ld and the driver fail to link), then without it
     assert [code for k, _, _, code, _ in lines if k == "build"] == ["0", "0"], lines
     links = [code for k, _, _, code, _ in lines if k == "link"]
