@@ -22,6 +22,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 CLI = ROOT / "build" / "triton-metal"
 M3 = os.environ.get("TRITON_METAL_HW") == "M3-Max"
 on_m3 = pytest.mark.skipif(not M3, reason="runs in the M3-Max subprocess of test_guards_on_m3_max")
+# the portable tl.dot's tests: a target with simdgroup_matrix (M3-Max) takes that path instead
+portable_dot = pytest.mark.skipif(M3, reason="checks the portable tl.dot, which M3-Max's simdgroup_matrix replaces")
 
 
 @emulator_only
@@ -267,6 +269,7 @@ CHUNKED = [(64, 64, 64, np.float32, 64), (64, 64, 128, np.float32, 64), (64, 64,
 
 
 @msl_text
+@portable_dot
 @pytest.mark.parametrize("M,N,K,dtype,chunk", CHUNKED)
 def test_portable_dot_k_in_chunks(M, N, K, dtype, chunk, rng):
     if dtype == np.int8:
@@ -301,6 +304,7 @@ def dot_then_argmax_kernel(a_ptr, b_ptr, c_ptr, i_ptr, M: tl.constexpr, N: tl.co
 
 
 @msl_text
+@portable_dot
 def test_portable_dot_staging_gives_way_to_other_threadgroup_memory(rng):
     """A 64x64x64 fp32 dot alone stages its whole K in 32 KB; beside a
     reduction that keeps values and indices in threadgroup memory at once
