@@ -448,6 +448,17 @@ static Site site_here(const tm_cpu_ctx *c) {
 static int same_site(const Site *a, const tm_cpu_ctx *c) { return a->line == c->site_line && a->col == c->site_col; }
 
 /* "simd_sum at line 12:5 of the kernel's MSL" (static storage, two at a time). */
+/* "line L, column C", or "line L" where the column is unknown (0: a g++
+ * build has no __builtin_COLUMN); two at a time per thread. */
+static const char *pos_text(int line, int col) {
+  static _Thread_local char buf[2][48];
+  static _Thread_local int i;
+  char *b = buf[i++ & 1];
+  if (col > 0) snprintf(b, sizeof buf[0], "line %d, column %d", line, col);
+  else snprintf(b, sizeof buf[0], "line %d", line);
+  return b;
+}
+
 static const char *site_text(const Site *s) {
   static _Thread_local char buf[2][96];
   static _Thread_local int i;
@@ -865,9 +876,9 @@ static void *on_dot_tile(tm_cpu_ctx *c, int line, int col, unsigned long bytes, 
     d->done = p;
     *first = 1;
   } else if (__builtin_expect(d->done != p || d->cap < bytes, 0)) {
-    worker_fail(w, "tm_dot_fma (line %d, column %d): thread %u is at pass %u of the call where the threadgroup's "
+    worker_fail(w, "tm_dot_fma (%s): thread %u is at pass %u of the call where the threadgroup's "
                    "is %u (every thread must pass each barrier and the call in step)",
-                line, col, c->tid, p, d->done);
+                pos_text(line, col), c->tid, p, d->done);
     abandon(w, w->cur);
   }
   return d->tile;
@@ -943,19 +954,19 @@ static void on_sgm_fail(tm_cpu_ctx *c, const tm_sgm_rep *r, const char *what, in
   Worker *w = (Worker *)c;
   unsigned t = c->tid;
   if (r && (r->line != line || r->col != col || strcmp(sgm_what(r), what)))
-    worker_fail(w, "SIMD-group operation in divergent control flow: lane %u of SIMD-group %u is at %s (line %d, "
-                   "column %d) where a lane before it was at %s (line %d, column %d) (every lane of a SIMD-group "
-                   "must reach the same simdgroup_matrix operation)",
-                t % 32, t / 32, what, line, col, sgm_what(r), r->line, r->col);
+    worker_fail(w, "SIMD-group operation in divergent control flow: lane %u of SIMD-group %u is at %s (%s) "
+                   "where a lane before it was at %s (%s) (every lane of a SIMD-group must reach the same "
+                   "simdgroup_matrix operation)",
+                t % 32, t / 32, what, pos_text(line, col), sgm_what(r), pos_text(r->line, r->col));
   else if (r)
-    worker_fail(w, "%s (line %d, column %d): lanes of SIMD-group %u disagree on the matrix's address, elements "
+    worker_fail(w, "%s (%s): lanes of SIMD-group %u disagree on the matrix's address, elements "
                    "per row or transposition (Metal requires the same in every lane; lane %u differs from a lane "
                    "before it)",
-                what, line, col, t / 32, t % 32);
+                what, pos_text(line, col), t / 32, t % 32);
   else
-    worker_fail(w, "%s (line %d, column %d): lanes of SIMD-group %u disagree on the matrix's address, elements "
+    worker_fail(w, "%s (%s): lanes of SIMD-group %u disagree on the matrix's address, elements "
                    "per row or transposition (Metal requires the same in every lane)",
-                what, line, col, t / 32);
+                what, pos_text(line, col), t / 32);
   abandon(w, w->cur);
 }
 
