@@ -7,6 +7,7 @@
 # disappears between the PCH's check and the link.
 import glob
 import os
+import pathlib
 import re
 import shutil
 import stat
@@ -172,3 +173,20 @@ def test_code_gone_before_the_link(tmp_path):
     assert [code for k, _, _, code, _ in lines if k == "build"] == ["0", "0"], lines
     links = [code for k, _, _, code, _ in lines if k == "link"]
     assert links[0] != "0" and links[-1] == "0", lines
+
+
+def test_abandoned_temporaries_are_swept(tmp_path):
+    """What a process that died while building left in the shim folder (its
+    temporaries carry its process id) is removed by the next background
+    build; a live process's are left alone."""
+    run(tmp_path, [1])
+    shim = pathlib.Path(shim_files(tmp_path, "metal_stdlib")[0]).parent
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    left = [shim / f"0123abcd.pch.{dead}.Ab12Cd.pch", shim / f"0123abcd.pch.{dead}.Ef34Gh.o"]
+    alive = shim / f"0123abcd.pch.{os.getpid()}.Ij56Kl.pch"
+    for p in left + [alive]:
+        p.write_bytes(b"half written")
+    run(tmp_path, EIGHT)
+    code_pch(tmp_path)
+    assert not any(p.exists() for p in left) and alive.exists()
