@@ -40,9 +40,11 @@ endif
 EXT_SUFFIX := $(shell $(PYTHON) -c "import sysconfig;print(sysconfig.get_config_var('EXT_SUFFIX'))" 2>/dev/null)
 PY_INC  := $(shell $(PYTHON) -c "import sysconfig;print(sysconfig.get_paths()['include'])" 2>/dev/null)
 EXT     := python/triton_metal/_C$(EXT_SUFFIX)
+# the emulator's seed for new kernel caches (tools/make_seed.py; runtime/cpu/cpu_build.c "seed")
+SEED    := python/triton_metal/_seed/cpu/.made
 EXT_C   := $(wildcard python/triton_metal/*.c)
 
-all: $(LIB) $(CLI) $(TESTS) $(EXT)
+all: $(LIB) $(CLI) $(TESTS) $(EXT) $(SEED)
 
 $(BUILD)/gen/shim_text.inc: runtime/cpu/metal_stdlib tools/embed.py
 	@mkdir -p $(dir $@)
@@ -79,6 +81,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(INC) -Itests/unit $< $(LIB) $(LDLIBS) -o $@
 
+$(SEED): $(EXT) tools/make_seed.py
+	@$(PYTHON) tools/make_seed.py && mkdir -p $(dir $@) && touch $@
+
 $(EXT): $(EXT_C) $(LIB_C) include/triton_metal.h $(wildcard src/*.h target/*.h runtime/*.h runtime/*/*.h) $(GEN)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) -Wno-missing-field-initializers -shared $(INC) -I$(PY_INC) $(EXT_C) $(LIB_C) $(LDLIBS) -o $@
 
@@ -111,7 +116,7 @@ golden-update: $(CLI)
 	@bash tests/golden/update.sh
 
 clean:
-	rm -rf build build-asan python/triton_metal/_C*.so
+	rm -rf build build-asan python/triton_metal/_C*.so python/triton_metal/_seed
 
 .PHONY: all mtl-check ctest pytest test demo asan golden-update clean
 

@@ -10,6 +10,16 @@
 # Or, for code that says `import triton`: triton_metal.install() first (or
 # TRITON_BACKEND=metal in the environment; see compat.py).
 
+import os as _os
+
+# The emulator's seed for new kernel caches (tools/make_seed.py, made by
+# `make all`): the toolchain record and precompiled shims a new cache would
+# otherwise make first. TRITON_METAL_CPU_SEED="" turns it off.
+_seed = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "_seed", "cpu")
+if "TRITON_METAL_CPU_SEED" not in _os.environ and _os.path.isdir(_seed):
+    _os.environ["TRITON_METAL_CPU_SEED"] = _seed
+del _seed
+
 from . import language
 from .jit import jit, JITFunction, CompiledKernel, get_device, TensorWrapper, reinterpret
 

@@ -171,6 +171,7 @@ static int build_flags(bool clang, const char *opt, const char **out) {
 }
 
 static int write_file_atomic(const char *path, const char *const *parts, int nparts);
+static void seed_copy(const char *cpu, const char *path);
 
 /* ------------------------------------------------------------ toolchain */
 
@@ -471,6 +472,7 @@ static bool named_clang(const char *path) {
  * (NULL: none) or by running the compiler (then recorded). */
 static tm_status identify(Toolchain *t, const char *dir, char **err) {
   char *file = record_path(dir, t->path), *text = NULL, *rtlib = NULL;
+  if (file) seed_copy(dir, file);
   if (record_read(file, &text, &rtlib)) {
     Ask ask = {t->path, dir, NULL, NULL};
     pthread_t th[2];
@@ -692,6 +694,39 @@ static int write_file_atomic(const char *path, const char *const *parts, int npa
   return bad ? -1 : 0;
 }
 
+/* ------------------------------------------------------------ seed
+ *
+ * TRITON_METAL_CPU_SEED names a folder laid out as a cache's cpu/ folder
+ * that holds what a new cache would otherwise make first: the toolchain
+ * record and the precompiled shims (`make all` fills python/triton_metal/
+ * _seed/cpu for the compiler it finds, tools/make_seed.py, and the package
+ * points this variable at it). A file a cache lacks is copied from there
+ * before it is read, then checked as every file of the cache is (the record
+ * by the hash of its text, a PCH by its sum; the PCH carries the shim's text,
+ * -fmodules-embed-all-files, so it does not name a file of another folder).
+ * One that does not match is made anew as without a seed. Kernels are never
+ * seeded: each is still compiled. */
+
+/* Copies <seed>/<rel> to path, where path is <cpu>/<rel>, unless path is
+ * there; quietly does nothing when there is no seed or no such file. */
+static void seed_copy(const char *cpu, const char *path) {
+  const char *seed = getenv("TRITON_METAL_CPU_SEED");
+  size_t n = strlen(cpu);
+  if (!seed || !*seed || strncmp(path, cpu, n) || path[n] != '/' || access(path, F_OK) == 0) return;
+  char *src = rt_strfmt("%s/%s", seed, path + n + 1), *bytes = NULL, *tmp = rt_strfmt("%s.XXXXXX", path);
+  char *folder = rt_strdup(path), *slash = folder ? strrchr(folder, '/') : NULL;
+  size_t len = 0;
+  int fd = -1;
+  if (slash) *slash = 0;
+  if (src && tmp && slash && rt_read_regular(src, 64u << 20, &bytes, &len) == 0 && rt_mkdirs(folder) == 0 &&
+      (fd = mkstemp(tmp)) >= 0) {
+    int bad = rt_write_all(fd, bytes, len);
+    bad |= close(fd);
+    if (bad || rename(tmp, path)) unlink(tmp);
+  }
+  free(src), free(tmp), free(bytes), free(folder);
+}
+
 /* The headers Metal 4 tensor ops include: the shim's metal_stdlib declares
  * what they would (in C++20 mode), so they only include it. */
 #define TENSOR_OPS_HEADER "MetalPerformancePrimitives/MetalPerformancePrimitives.h"
@@ -798,7 +833,7 @@ static char *shim_dir(const char *dir) {
  * shim's function bodies to inline them. */
 
 enum { PCH_MAX = 64 << 20 };
-#define PCH_TAG "triton-metal cpu pch v3"
+#define PCH_TAG "triton-metal cpu pch v4"
 
 /* Whether these flags have a PCH with code ("Shared shim code"): clang, -O0
  * (build_flags puts the level first), an ELF linker. */
@@ -926,10 +961,25 @@ static char *pch_path(Toolchain *tc, const char *inc, const char *const *fl, int
   return rt_strfmt("%s/%.32s.pch", inc, key);
 }
 
+/* A PCH the cache lacks, with its sum (and object), from the seed ("seed"). */
+static void pch_seed(const char *inc, const char *path, bool code) {
+  if (!getenv("TRITON_METAL_CPU_SEED") || access(path, F_OK) == 0) return;
+  char *cpu = rt_strdup(inc), *slash = cpu ? strrchr(cpu, '/') : NULL;
+  char *sum = rt_strfmt("%s.sum", path), *obj = code ? rt_strfmt("%s.o", path) : NULL;
+  if (slash) *slash = 0;
+  if (slash && sum && (!code || obj)) {
+    if (code) seed_copy(cpu, obj);
+    seed_copy(cpu, sum);
+    seed_copy(cpu, path);
+  }
+  free(cpu), free(sum), free(obj);
+}
+
 /* The PCH (with code or not) for the flags if it is there and verified
  * (clang only), else NULL (malloc'd path). */
 static char *pch_ready(Toolchain *tc, const char *inc, const char *const *fl, int nfl, bool code) {
   char key[65], *path = tc->clang ? pch_path(tc, inc, fl, nfl, code, key) : NULL;
+  if (path) pch_seed(inc, path, code);
   if (path && !pch_seen(tc, path, code) && !pch_verify(tc, path, key, code)) free(path), path = NULL;
   return path;
 }
@@ -939,6 +989,7 @@ static char *pch_ready(Toolchain *tc, const char *inc, const char *const *fl, in
 static char *pch_get(Toolchain *tc, const char *dir, const char *inc, const char *const *fl, int nfl, bool code) {
   if (!tc->clang) return NULL;
   char key[65], *path = pch_path(tc, inc, fl, nfl, code, key);
+  if (path) pch_seed(inc, path, code);
   if (!path || pch_seen(tc, path, code) || pch_verify(tc, path, key, code)) return path;
   pch_discard(path); /* missing, or not what was built: built again */
   /* temporary names end as the final ones do (the driver knows a PCH by its
@@ -951,7 +1002,7 @@ static char *pch_get(Toolchain *tc, const char *dir, const char *inc, const char
   if (code && otmp && (ofd = mkstemps(otmp, 2)) >= 0) close(ofd), ofd = -1;
   if (fd >= 0 && hdr && sum && (!code || (otmp && opath && access(otmp, F_OK) == 0))) {
     close(fd);
-    char *argv[MAXFLAGS + 12];
+    char *argv[MAXFLAGS + 16]; /* the flags, the tail below (12), -fpch-codegen, NULL */
     int n = 0;
     argv[n++] = tc->path;
     for (int i = 0; i < nfl; i++) argv[n++] = (char *)fl[i];
@@ -959,8 +1010,10 @@ static char *pch_get(Toolchain *tc, const char *dir, const char *inc, const char
     /* -fpch-instantiate-templates: what the shim's own code instantiates is
      * instantiated once here, not again in every kernel (clang 11+; 1-2% of
      * a small kernel's -O0 compile) */
-    const char *tail[] = {"-Xclang", "-fno-pch-timestamp", "-fpch-instantiate-templates", "-I", inc, "-x", "c++-header",
-                          hdr, "-o", tmp};
+    /* -fmodules-embed-all-files: the PCH carries the shim's text instead of
+     * naming this folder's file, so a copy serves another cache ("seed") */
+    const char *tail[] = {"-Xclang", "-fno-pch-timestamp", "-Xclang", "-fmodules-embed-all-files",
+                          "-fpch-instantiate-templates", "-I", inc, "-x", "c++-header", hdr, "-o", tmp};
     for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) argv[n++] = (char *)tail[i];
     if (code) argv[n++] = (char *)"-fpch-codegen";
     argv[n] = NULL;

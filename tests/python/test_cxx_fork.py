@@ -62,7 +62,8 @@ def run(tmp_path, body, fork=True, extra_env=None, expect_ok=True, name="k"):
         log.unlink()
     env = dict(os.environ, TRITON_METAL_DEVICE="cpu", TRITON_METAL_OPT="fast",
                TRITON_METAL_CACHE_DIR=str(tmp_path / f"cache-{name}"), TRITON_METAL_BUILD_LOG=str(log),
-               TRITON_METAL_CXX_FORK="1" if fork else "0", PYTHONPATH=os.path.join(ROOT, "python"))
+               TRITON_METAL_CXX_FORK="1" if fork else "0", PYTHONPATH=os.path.join(ROOT, "python"),
+               TRITON_METAL_CPU_SEED="")  # a new cache as new: no seed (test_pch_code.py has the seed's test)
     env.pop("TRITON_METAL_CXX", None)
     env.update(extra_env or {})
     r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)

@@ -54,15 +54,15 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-def run(tmp_path, args, cxx=None, extra=None):
+def run(tmp_path, args, cxx=None, extra=None, cache="cache"):
     script = tmp_path / "k.py"
     script.write_text(SCRIPT)
     log = tmp_path / "build.log"
     if log.exists():
         log.unlink()
     env = dict(os.environ, TRITON_METAL_DEVICE="cpu", TRITON_METAL_OPT="fast",
-               TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"), TRITON_METAL_BUILD_LOG=str(log),
-               PYTHONPATH=os.path.join(ROOT, "python"))
+               TRITON_METAL_CACHE_DIR=str(tmp_path / cache), TRITON_METAL_BUILD_LOG=str(log),
+               PYTHONPATH=os.path.join(ROOT, "python"), TRITON_METAL_CPU_SEED="")
     env.pop("TRITON_METAL_CXX", None)
     env.pop("TRITON_METAL_RACECHECK", None)
     if cxx:
@@ -190,3 +190,34 @@ def test_abandoned_temporaries_are_swept(tmp_path):
     run(tmp_path, EIGHT)
     code_pch(tmp_path)
     assert not any(p.exists() for p in left) and alive.exists()
+
+
+def test_a_new_cache_from_the_seed(tmp_path):
+    """TRITON_METAL_CPU_SEED (make all's python/triton_metal/_seed/cpu): a new
+    cache takes the toolchain record and the precompiled shims from it, so its
+    first process neither asks the compiler who it is nor builds a PCH; each
+    kernel is still compiled. A seeded PCH that does not match its sum is
+    built anew."""
+    run(tmp_path, [1] + EIGHT)
+    code_pch(tmp_path)
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    for p in (tmp_path / "cache" / "cpu").iterdir():
+        if p.name.startswith("toolchain-"):
+            shutil.copy(p, seed / p.name)
+        elif p.name.startswith("shim-"):
+            shutil.copytree(p, seed / p.name)
+    lines = run(tmp_path, [2, 3], cache="new", extra={"TRITON_METAL_CPU_SEED": str(seed)})
+    assert kinds(lines).count("build") == 2 and not {"version", "pch", "shim"} & set(kinds(lines)), lines
+    cpu = tmp_path / "new" / "cpu"
+    assert list(cpu.glob("toolchain-*")) and list(cpu.glob("shim-*/*.pch.o"))
+    # -O0 took the PCH with code: only the kernels' own functions have unwind entries
+    if shutil.which("readelf"):
+        plain = min(unwind_entries(k) for k in kernels(tmp_path) if "/cache/" in k)
+        assert all(unwind_entries(str(k)) < plain for k in cpu.glob("?" * 64 + ".so"))
+    for pch in seed.glob("shim-*/*.pch"):  # garbled in the seed
+        with open(pch, "r+b") as f:
+            f.seek(pch.stat().st_size // 2)
+            f.write(b"\x5a" * 4096)
+    again = run(tmp_path, [4], cache="newer", extra={"TRITON_METAL_CPU_SEED": str(seed)})
+    assert "version" not in kinds(again) and kinds(again).count("pch") == 1, again
