@@ -979,8 +979,8 @@ static void pch_seed(const char *inc, const char *path, bool code) {
  * (clang only), else NULL (malloc'd path). */
 static char *pch_ready(Toolchain *tc, const char *inc, const char *const *fl, int nfl, bool code) {
   char key[65], *path = tc->clang ? pch_path(tc, inc, fl, nfl, code, key) : NULL;
-  if (path) pch_seed(inc, path, code);
-  if (path && !pch_seen(tc, path, code) && !pch_verify(tc, path, key, code)) {
+  /* the seed is looked at only for a PCH this process has not verified (a build's hot path: one stat) */
+  if (path && !pch_seen(tc, path, code) && (pch_seed(inc, path, code), !pch_verify(tc, path, key, code))) {
     /* with a seed, a PCH that fails its check (garbled, replaced) is taken
      * from the seed again; without, the next pch_get builds it anew */
     bool again = false;
@@ -1000,8 +1000,9 @@ static char *pch_ready(Toolchain *tc, const char *inc, const char *const *fl, in
 static char *pch_get(Toolchain *tc, const char *dir, const char *inc, const char *const *fl, int nfl, bool code) {
   if (!tc->clang) return NULL;
   char key[65], *path = pch_path(tc, inc, fl, nfl, code, key);
-  if (path) pch_seed(inc, path, code);
-  if (!path || pch_seen(tc, path, code) || pch_verify(tc, path, key, code)) return path;
+  if (!path || pch_seen(tc, path, code)) return path;
+  pch_seed(inc, path, code);
+  if (pch_verify(tc, path, key, code)) return path;
   pch_discard(path); /* missing, or not what was built: built again */
   /* temporary names end as the final ones do (the driver knows a PCH by its
    * .pch) and carry the process id ("Shared shim code": swept once it is gone) */
