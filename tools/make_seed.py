@@ -1,8 +1,8 @@
 """tools/make_seed.py: fills python/triton_metal/_seed/cpu, the folder the
 package points TRITON_METAL_CPU_SEED at (runtime/cpu/cpu_build.c "seed"):
 the toolchain record and the precompiled shims (-O0 plain and with code,
--O2) that a new kernel cache would otherwise make first, for the C++
-compiler the emulator finds now. `make all` runs it after the extension.
+-O2; each also with the race checker's flags) that a new kernel cache would
+otherwise make first, for the C++ compiler the emulator finds now. `make all` runs it after the extension.
 
 It builds kernels into a temporary cache and keeps only the toolchain record
 and the shim folders. Without a usable compiler it says so and leaves no
@@ -50,9 +50,15 @@ def main():
         for v in ("TRITON_METAL_RACECHECK", "TRITON_METAL_CHECK_OVERFLOW", "TRITON_METAL_BUILD_LOG"):
             env.pop(v, None)
         # -O0: ten builds make the plain PCH and (from the eighth with it) the
-        # one with code, which the process waits for as it exits; -O2: one
-        for opt, lo, hi in (("fast", 2, 12), ("full", 12, 13)):
-            r = subprocess.run([sys.executable, str(script), str(lo), str(hi)], env=dict(env, TRITON_METAL_OPT=opt),
+        # one with code, which the process waits for as it exits; -O2: one.
+        # Then the same with the race checker's flags (TRITON_METAL_RACECHECK=1,
+        # as tests/exec runs every kernel): its PCHs are others.
+        runs = [(opt, race, lo, hi) for race in ("", "1") for opt, lo, hi in (("fast", 2, 12), ("full", 12, 13))]
+        for opt, race, lo, hi in runs:
+            run_env = dict(env, TRITON_METAL_OPT=opt)
+            if race:
+                run_env["TRITON_METAL_RACECHECK"] = race
+            r = subprocess.run([sys.executable, str(script), str(lo), str(hi)], env=run_env,
                                capture_output=True, text=True, timeout=600)
             if r.returncode:
                 print("make_seed: no seed (the emulator could not build a kernel here):\n"

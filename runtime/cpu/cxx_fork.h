@@ -19,7 +19,8 @@
 
 #define TM_CXX_FORK_FD_ENV "TM_CXX_FORK_FD"
 #define TM_CXX_FORK_PRELOAD_ENV "TM_CXX_FORK_PRELOAD" /* LD_PRELOAD as the runtime had it */
-#define TM_CXX_FORK_HELLO "triton-metal cxx fork v2"
+#define TM_CXX_FORK_BIND_ENV "TM_CXX_FORK_BIND" /* LD_BIND_NOW as the runtime had it */
+#define TM_CXX_FORK_HELLO "triton-metal cxx fork v3"
 #define TM_CXX_FORK_MAGIC 0x544d4631u /* "TMF1" */
 #define TM_CXX_FORK_MAX (64 * 1024)
 #define TM_CXX_FORK_NOFORK (-1000)

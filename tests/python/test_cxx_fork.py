@@ -73,8 +73,8 @@ def run(tmp_path, body, fork=True, extra_env=None, expect_ok=True, name="k"):
     return r, lines
 
 
-def builds(lines):
-    return [(how, int(code)) for kind, _, _, code, how in lines if kind == "build"]
+def builds(lines, what="build"):
+    return [(how, int(code)) for kind, _, _, code, how in lines if kind == what]
 
 
 def elf_sections(path, names=(".text", ".rodata", ".data")):
@@ -103,6 +103,8 @@ def test_server_builds_the_same_code(tmp_path):
     _, plain = run(tmp_path, body, fork=False, name="plain")
     assert builds(served) == [("server", 0), ("server", 0)]
     assert builds(plain) == [("process", 0), ("process", 0)]
+    assert builds(served, "link") == [("server", 0), ("server", 0)]  # ld has a server of its own
+    assert builds(plain, "link") == [("process", 0), ("process", 0)]
     assert [k for k, *_ in served if k == "pch"] == ["pch"]  # the PCH is served too
     a, b = objects(tmp_path, "served"), objects(tmp_path, "plain")
     assert [p.name for p in a] == [p.name for p in b] and len(a) == 2  # the same cache keys
@@ -144,6 +146,41 @@ def test_background_build_keeps_its_lower_priority(tmp_path):
     assert seen == {"-O0": str(base), "-O2": str(max(base, 10))}, seen
 
 
+@pytest.mark.parametrize("caller", ["", "1"])
+def test_what_a_compile_sees_of_the_environment(tmp_path, caller):
+    """The servers start with LD_BIND_NOW=1 and our library preloaded (their
+    environment at start); a served compile, and what it runs, get
+    LD_PRELOAD and LD_BIND_NOW back as the runtime's process had them."""
+    seen = tmp_path / "seen"
+    cxx = fake_cxx(tmp_path, f'case "$*" in *" -c -x c++ "*) '
+                             f'echo "preload=${{LD_PRELOAD-unset}} bind=${{LD_BIND_NOW-unset}}" >> {seen};; esac\n')
+    body = '''
+        check(1)
+        me = os.getpid()
+        kids = [int(p) for p in os.listdir("/proc") if p.isdigit()
+                and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(me)]
+        for p in kids:
+            env = open(f"/proc/{p}/environ", "rb").read().split(b"\\0")
+            if b"TM_CXX_FORK_FD=3" in env:
+                assert b"LD_BIND_NOW=1" in env, env
+                assert any(e.startswith(b"LD_PRELOAD=") and e.endswith(b".preload") for e in env), env
+                print("server", p)
+        check(2)
+    '''
+    extra = {"TRITON_METAL_CXX": cxx}
+    env_caller = {"LD_BIND_NOW": caller} if caller else {}
+    saved = os.environ.pop("LD_BIND_NOW", None)
+    try:
+        r, lines = run(tmp_path, body, extra_env={**extra, **env_caller})
+    finally:
+        if saved is not None:
+            os.environ["LD_BIND_NOW"] = saved
+    assert r.stdout.count("server") == 2, r.stdout  # the compiler's and ld's
+    assert builds(lines) == [("server", 0)] * 2 and builds(lines, "link") == [("server", 0)] * 2
+    want = f"preload=unset bind={caller or 'unset'}"
+    assert seen.read_text().splitlines() == [want] * 2
+
+
 def server_pids():
     """This test's grandchildren that are compile servers (their environment at start)."""
     out = []
@@ -158,21 +195,27 @@ def server_pids():
     return out
 
 
-def test_server_killed_compiles_go_on(tmp_path):
-    body = '''
+@pytest.mark.parametrize("which", ["clang", "ld"])
+def test_server_killed_compiles_go_on(tmp_path, which):
+    """The compiler's server or ld's killed: its work goes on as plain processes."""
+    body = f'''
         check(1)
         import signal
         me = os.getpid()
         kids = [int(p) for p in os.listdir("/proc") if p.isdigit()
-                and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(me)]
-        servers = [p for p in kids if b"TM_CXX_FORK_FD=" in open(f"/proc/{p}/environ", "rb").read()]
-        assert len(servers) == 1, servers
-        os.kill(servers[0], signal.SIGKILL)
+                and open(f"/proc/{{p}}/stat").read().rsplit(")", 1)[1].split()[1] == str(me)]
+        servers = {{os.path.basename(os.readlink(f"/proc/{{p}}/exe")): p for p in kids
+                   if b"TM_CXX_FORK_FD=" in open(f"/proc/{{p}}/environ", "rb").read()}}
+        assert len(servers) == 2, servers
+        [victim] = [p for name, p in servers.items() if ("clang" in name) == ("{which}" == "clang")]
+        os.kill(victim, signal.SIGKILL)
         check(2)
         check(6)
     '''
     _, lines = run(tmp_path, body)
-    assert builds(lines) == [("server", 0), ("process", 0), ("process", 0)]
+    killed, other = ("build", "link") if which == "clang" else ("link", "build")
+    assert builds(lines, killed) == [("server", 0), ("process", 0), ("process", 0)]
+    assert builds(lines, other) == [("server", 0)] * 3
 
 
 def test_forked_process_has_its_own_server(tmp_path):
@@ -192,6 +235,7 @@ def test_forked_process_has_its_own_server(tmp_path):
     '''
     _, lines = run(tmp_path, body)
     assert builds(lines) == [("server", 0)] * 3
+    assert builds(lines, "link") == [("server", 0)] * 3
 
 
 def test_server_ends_with_the_process(tmp_path):

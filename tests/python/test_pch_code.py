@@ -27,6 +27,7 @@ pytestmark = [
 ]
 
 SCRIPT = textwrap.dedent('''
+    import os
     import sys
     import numpy as np
     import triton_metal as triton
@@ -47,6 +48,9 @@ SCRIPT = textwrap.dedent('''
         x[1, 7] = -np.inf
         y = np.full_like(x, 9.0)
         rowsm[(5,)](x, y, 300, A=a, BLOCK=512)
+        if os.environ.get("TM_TEST_DUMP"):  # the result's bits, for test_the_same_bits
+            with open(os.environ["TM_TEST_DUMP"], "ab") as f:
+                f.write(y.tobytes())
         xd = (x * np.float32(a)).astype(np.float64)  # the product rounded as the kernel's
         e = np.exp(xd - xd.max(axis=1, keepdims=True))
         np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True), rtol=3e-6, atol=1e-7)
@@ -221,3 +225,39 @@ def test_a_new_cache_from_the_seed(tmp_path):
             f.write(b"\x5a" * 4096)
     again = run(tmp_path, [4], cache="newer", extra={"TRITON_METAL_CPU_SEED": str(seed)})
     assert "version" not in kinds(again) and kinds(again).count("pch") == 1, again
+
+
+def test_the_same_bits_with_the_shims_code(tmp_path):
+    """The PCH's code is compiled at -O2, the kernels that link it at -O0:
+    the same kernels give the same bits as when each compiles the shim's
+    functions itself (plain PCH) and at -O2 throughout."""
+    args = [1] + EIGHT
+    run(tmp_path, args)  # builds the PCH with code in the background
+    code_pch(tmp_path)
+    dumps = {}
+    for name, cache, opt in (("plain", "cache-plain", "fast"), ("code", "cache", "fast"), ("O2", "cache-o2", "full")):
+        out = tmp_path / f"{name}.bin"
+        # specializations none of these caches has: each is built (in "cache",
+        # with the PCH with code; in "cache-plain" the first without a PCH)
+        lines = run(tmp_path, [2, 12, 13, 14], extra={"TM_TEST_DUMP": str(out), "TRITON_METAL_OPT": opt}, cache=cache)
+        assert kinds(lines).count("build") == 4, lines
+        dumps[name] = out.read_bytes()
+    assert len(dumps["plain"]) == 4 * 5 * 300 * 4
+    assert dumps["code"] == dumps["plain"] == dumps["O2"]
+
+
+PACKAGE_SEED = pathlib.Path(ROOT) / "python" / "triton_metal" / "_seed" / "cpu"
+
+
+@pytest.mark.skipif(not (PACKAGE_SEED / ".made").exists(), reason="no seed: `make all` makes it")
+@pytest.mark.parametrize("race", ["", "1"])
+@pytest.mark.parametrize("opt", ["fast", "full"])
+def test_the_package_seed_has_every_shim(tmp_path, opt, race):
+    """The seed `make all` makes (tools/make_seed.py) holds the PCHs of both
+    levels, plain and with the race checker's flags (tests/exec's): a new
+    cache's first process builds kernels and nothing else."""
+    extra = {"TRITON_METAL_CPU_SEED": str(PACKAGE_SEED), "TRITON_METAL_OPT": opt}
+    if race:
+        extra["TRITON_METAL_RACECHECK"] = race
+    lines = run(tmp_path, [2, 3], extra=extra)
+    assert kinds(lines).count("build") == 2 and not {"version", "pch", "shim"} & set(kinds(lines)), lines

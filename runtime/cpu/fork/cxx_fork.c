@@ -40,7 +40,10 @@
  * after them: for a compiler that is a script, the interpreter and the
  * script's path. It restores the environment's LD_PRELOAD to what the
  * runtime had (TM_CXX_FORK_PRELOAD, or none) before anything runs, so
- * programs the compile starts are not served.
+ * programs the compile starts are not served, and LD_BIND_NOW likewise
+ * (TM_CXX_FORK_BIND): the runtime starts the server with LD_BIND_NOW=1, so
+ * that the dynamic loader's binding of symbols is done once, here, and not
+ * again on first use in every forked compile.
  *
  * Nothing is assumed about the program beyond glibc's start: any failure here
  * (a bad request, no memory) ends the server; the runtime sees the socket
@@ -148,6 +151,10 @@ int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), v
   if (pre) setenv("LD_PRELOAD", pre, 1);
   else unsetenv("LD_PRELOAD");
   unsetenv(TM_CXX_FORK_PRELOAD_ENV);
+  const char *bind = getenv(TM_CXX_FORK_BIND_ENV);
+  if (bind) setenv("LD_BIND_NOW", bind, 1);
+  else unsetenv("LD_BIND_NOW");
+  unsetenv(TM_CXX_FORK_BIND_ENV);
   unsetenv(TM_CXX_FORK_FD_ENV);
   fcntl(ctl, F_SETFD, FD_CLOEXEC);
   signal(SIGCHLD, SIG_IGN); /* managers are reaped by the kernel */
