@@ -336,7 +336,8 @@ def write_md(r, path, png_name):
          "", "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".", "",
          "The emulator's optimisation level: `TRITON_METAL_OPT=" + r.get("emulator_opt", "tiered") + "`"
          + (" (the default: new kernels at -O0, -O2 swapped in after 8 launches or 20 ms; "
-            "the throughput rows time ours after a second of untimed launches, in which the swap happens)"
+            "the throughput rows time ours once the first call's kernels have their -O2 objects swapped in "
+            "(Device.tier_settle, as do_bench does) and after a second of untimed launches)"
             if r.get("emulator_opt", "tiered").startswith("tiered") else "") + ".", "",
          "Every figure below was measured in this run, beside its reference. Times are medians "
          "after warm-up (min – max in the detail tables); a ratio is reference time / our time, "
