@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -241,7 +242,6 @@ def test_forked_process_has_its_own_server(tmp_path):
 def test_server_ends_with_the_process(tmp_path):
     before = set(server_pids())
     run(tmp_path, "check(5)\n")
-    import time
     deadline = time.time() + 10
     while set(server_pids()) - before and time.time() < deadline:
         time.sleep(0.05)
@@ -291,12 +291,16 @@ SLOW_EXIT = r'''
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 extern char **environ;
 static int compile, fail;
 __attribute__((destructor)) static void slow(void) {
   if (!compile) return;
+  const char *where = getenv("SLOW_EXIT_NICE"); /* the priority its exit runs at */
+  FILE *f = where ? fopen(where, "a") : NULL;
+  if (f) fprintf(f, "%%d\n", getpriority(PRIO_PROCESS, 0)), fclose(f);
   usleep(%(us)d);
   if (fail) fputs("error: said at exit\n", stderr);
 }
@@ -319,17 +323,24 @@ def test_status_before_the_compilers_exit(tmp_path, fail):
     """A served compile's status comes as its main returns: a build that
     succeeded does not wait for the compiler's exit (its handlers,
     destructors and teardown), so this compiler's 2 s destructor is not in
-    the build's time; one that failed still gets every word the compiler
-    wrote, the destructor's too, and its status."""
+    the build's time, and that exit runs at the lowest priority (nice 19:
+    it takes a core only when the runtime leaves one); one that failed still
+    gets every word the compiler wrote, the destructor's too, and its status,
+    at the compile's priority."""
     cc = shutil.which("cc") or shutil.which("gcc") or CLANG
     src = tmp_path / "slow.c"
     src.write_text(SLOW_EXIT % {"us": 2_000_000, "clang": os.path.realpath(CLANG)})
     cxx = tmp_path / "clang++-slow"
     subprocess.run([cc, "-O1", "-o", str(cxx), str(src)], check=True)
-    env = {"TRITON_METAL_CXX": str(cxx)}
+    nice = tmp_path / "nice"
+    env = {"TRITON_METAL_CXX": str(cxx), "SLOW_EXIT_NICE": str(nice)}
     if fail:
         env["SLOW_EXIT_FAIL"] = "1"
     r, lines = run(tmp_path, "check(2)\n", extra_env=env, expect_ok=not fail)
+    deadline = time.time() + 10  # the destructor writes as it starts: soon after the status
+    while not nice.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert nice.read_text().split() == ["19" if not fail else str(os.getpriority(os.PRIO_PROCESS, 0))]
     assert builds(lines) == [("server", 3 if fail else 0)]
     start, end = [(int(a), int(b)) for kind, a, b, *_ in lines if kind == "build"][0]
     if fail:

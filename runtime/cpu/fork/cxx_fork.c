@@ -32,7 +32,8 @@
  * process's teardown (~2 ms for clang on the 2-core VM). What clang wrote
  * is in place by then (its output files are renamed into place before main
  * returns); the runtime takes the first status that comes and, when it is
- * 0, does not wait for the rest (runtime/cpu/cpu_fork.c). A program that
+ * 0, does not wait for the rest (runtime/cpu/cpu_fork.c). Having said 0, the
+ * compile lowers itself to nice 19 for that rest. A program that
  * replaces itself (exec: a script that execs the compiler) loses both; its
  * manager's reply is then the only one.
  *
@@ -111,6 +112,11 @@ static void say_status(int status, void *arg) {
   send(early_reply, &r, sizeof r, MSG_NOSIGNAL);
   close(early_reply);
   early_reply = -1;
+  /* what is left (destructors, the kernel freeing the address space: ~2 ms
+   * for clang) is of no use to the runtime, which goes on at once: at the
+   * lowest priority it takes a core only when the runtime's threads leave
+   * one (a failed compile keeps its priority: its words come at its end) */
+  if (status == 0) setpriority(PRIO_PROCESS, 0, 19);
 }
 
 static int served_main(int argc, char **argv, char **envp) {
