@@ -9,7 +9,9 @@
 # only where no other Triton is installed). The `triton-metal` command is the C
 # CLI (cli/*.c linked with the extension's compiler and runtime objects), built
 # next to the extension as triton_metal/triton-metal and run by the console
-# script triton_metal._cli (pyproject.toml [project.scripts]).
+# script triton_metal._cli (pyproject.toml [project.scripts]). After the build,
+# tools/make_seed.py makes the emulator's seed for new kernel caches in the
+# built package (triton_metal/_seed/cpu), as `make all` does in the checkout.
 import glob
 import os
 import subprocess
@@ -73,6 +75,20 @@ class BuildExt(build_ext):
     def run(self):
         generate_embedded()
         super().run()
+        self.make_seed()
+
+    def make_seed(self):
+        """The emulator's seed for new kernel caches (tools/make_seed.py, as
+        `make all` makes it), made with the package just built: a pip-installed
+        package's first kernels then neither build the precompiled shims nor
+        ask the compiler who it is. Without a C++ compiler here it says so and
+        the package works without a seed."""
+        root = os.path.join(HERE, "python") if self.inplace else os.path.abspath(self.build_lib)
+        tool = os.path.join(HERE, "tools", "make_seed.py")
+        if not os.path.isfile(tool) or not os.path.isfile(os.path.join(root, "triton_metal", "__init__.py")):
+            return  # the package's Python files are not beside the extension (build_py did not run)
+        print("making the emulator's seed for new kernel caches (tools/make_seed.py)")
+        subprocess.run([sys.executable, tool, "--package-root", root], check=False)
 
     def build_extension(self, ext):
         super().build_extension(ext)

@@ -261,3 +261,19 @@ def test_the_package_seed_has_every_shim(tmp_path, opt, race):
         extra["TRITON_METAL_RACECHECK"] = race
     lines = run(tmp_path, [2, 3], extra=extra)
     assert kinds(lines).count("build") == 2 and not {"version", "pch", "shim"} & set(kinds(lines)), lines
+
+
+def test_make_seed_into_a_folder(tmp_path):
+    """tools/make_seed.py --dest (setup.py runs it on the package it built,
+    with --package-root): the folder holds the toolchain record and the six
+    PCHs, and a new cache seeded from it builds kernels and nothing else."""
+    dest = tmp_path / "seed"
+    env = dict(os.environ)
+    env.pop("TRITON_METAL_CXX", None)
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "make_seed.py"), "--package-root",
+                        os.path.join(ROOT, "python"), "--dest", str(dest)], env=env, capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0 and "6 precompiled shims" in r.stdout, r.stdout + r.stderr
+    assert len(list(dest.glob("toolchain-*"))) == 1 and len(list(dest.glob("shim-*/*.pch.o"))) == 2
+    lines = run(tmp_path, [2, 3], extra={"TRITON_METAL_CPU_SEED": str(dest), "TRITON_METAL_RACECHECK": "1"})
+    assert kinds(lines).count("build") == 2 and not {"version", "pch", "shim"} & set(kinds(lines)), lines
