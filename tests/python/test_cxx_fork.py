@@ -148,7 +148,7 @@ def test_background_build_keeps_its_lower_priority(tmp_path):
 
 
 @pytest.mark.parametrize("caller", ["", "1"])
-def test_what_a_compile_sees_of_the_environment(tmp_path, caller):
+def test_what_a_compile_sees_of_the_environment(tmp_path, monkeypatch, caller):
     """The servers start with LD_BIND_NOW=1 and our library preloaded (their
     environment at start); a served compile, and what it runs, get
     LD_PRELOAD and LD_BIND_NOW back as the runtime's process had them."""
@@ -170,12 +170,8 @@ def test_what_a_compile_sees_of_the_environment(tmp_path, caller):
     '''
     extra = {"TRITON_METAL_CXX": cxx}
     env_caller = {"LD_BIND_NOW": caller} if caller else {}
-    saved = os.environ.pop("LD_BIND_NOW", None)
-    try:
-        r, lines = run(tmp_path, body, extra_env={**extra, **env_caller})
-    finally:
-        if saved is not None:
-            os.environ["LD_BIND_NOW"] = saved
+    monkeypatch.delenv("LD_BIND_NOW", raising=False)
+    r, lines = run(tmp_path, body, extra_env={**extra, **env_caller})
     assert r.stdout.count("server") == 2, r.stdout  # the compiler's and ld's
     assert builds(lines) == [("server", 0)] * 2 and builds(lines, "link") == [("server", 0)] * 2
     want = f"preload=unset bind={caller or 'unset'}"
