@@ -174,9 +174,11 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     return arena_printf(a, "%s(%s %s %s)", T, x, sym[in->op], y); /* C promotes narrow ints */
   case O_DIV:
     if (fl) return arena_printf(a, "%s / %s", x, y);
+    em_use_helper(E, "tm_idiv");
     return arena_printf(a, "tm_%cdiv(%s, %s)", sg ? 's' : 'u', x, y);
   case O_REM:
     if (fl) return arena_printf(a, "fmod(%s, %s)", x, y);
+    em_use_helper(E, "tm_idiv");
     return arena_printf(a, "tm_%crem(%s, %s)", sg ? 's' : 'u', x, y);
   case O_MIN: case O_MAX: {
     const char *f = fl ? (in->op == O_MIN ? "fmin" : "fmax") : (in->op == O_MIN ? "min" : "max");
@@ -1126,6 +1128,7 @@ static bool gather_xor_partner(Emitter *E, int id, int ind) {
     in->note = "the partner along the axis is in the same thread: read from its registers";
   } else {
     E->uses_barrier = true; /* a SIMD-group collective */
+    em_use_helper(E, "tm_shfl_xor");
     long long mask = (long long)(M / spt * LS);
     int G = dt == TM_F32 || dt == TM_I32 || dt == TM_U32 || dt == TM_F16 ? (P % 4 == 0 ? 4 : P % 2 == 0 ? 2 : 1) : 1;
     if (G > 1) { /* up to four slots in one vector shuffle, as reductions do; two such by one tm_shfl_xor2 */
@@ -1512,10 +1515,12 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     const char *T = em_tname(E, dt0), *V = G > 1 ? arena_printf(a, "%s%d", T, G) : T;
     E->uses_barrier = true;
     E->uses_bfly = true;
+    em_use_helper(E, "tm_shfl_xor"); /* the prelude's G = 1 steps */
     em_line(E, in1, "tm_bfly<%d, %s, %d>(a0, ushort(%du), ushort(%du), tm_comb%d());\n", G, V, RP, lstride,
             lstride * A->tpw[pd], id);
   } else if (A->tpw[pd] > 1) {
     E->uses_barrier = true; /* SIMD-group collectives: the emulator runs threads as fibers */
+    em_use_helper(E, "tm_shfl_xor");
     em_indent(&E->out, in1);
     buf_printf(&E->out, "for (ushort m = %du; m < %du; m <<= 1) {\n", lstride, lstride * A->tpw[pd]);
     em_indent(&E->out, in1 + 1);
@@ -2326,7 +2331,9 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   for (int i = 0; i < nh; i++)
     if (E->helpers[i]) buf_printf(&k, "%s", math_helpers[i].text);
   if (c->target->has_bfloat) { /* Metal's simd_shuffle* have no bfloat overloads: as ushort */
-    buf_puts(&k, "inline bfloat tm_shfl_xor(bfloat x, ushort m) { return as_type<bfloat>(simd_shuffle_xor(as_type<ushort>(x), m)); }\n");
+    for (int i = 0; i < nh; i++)
+      if (E->helpers[i] && !strcmp(math_helpers[i].name, "tm_shfl_xor"))
+        buf_puts(&k, "inline bfloat tm_shfl_xor(bfloat x, ushort m) { return as_type<bfloat>(simd_shuffle_xor(as_type<ushort>(x), m)); }\n");
     for (int i = 0; i < nh; i++)
       if (E->helpers[i] && !strcmp(math_helpers[i].name, "tm_shfl_up"))
         buf_puts(&k, "inline bfloat tm_shfl_up(bfloat x, ushort d) { return as_type<bfloat>(simd_shuffle_up(as_type<ushort>(x), d)); }\n"

@@ -122,9 +122,26 @@ const MathFn math_fns[] = {
 #define L(s) s "\n"
 
 const MathHelper math_helpers[] = {
+    /* integer `//` and `%` (msl.c's comment says what they give where C
+     * gives nothing) */
+    {"tm_idiv", NULL,
+     "template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }\n"
+     "inline int tm_sdiv(int a, int b) { return b == 0 ? -1 : b == -1 ? as_type<int>(0u - as_type<uint>(a)) : a / b; }\n"
+     "inline long tm_sdiv(long a, long b) { return b == 0 ? -1 : b == -1 ? as_type<long>(0ul - as_type<ulong>(a)) : a / b; }\n"
+     "template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }\n"
+     "template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }\n"
+     "template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }\n"},
+    /* reductions' and butterflies' simd_shuffle_xor for every dtype: bool
+     * through ushort, 64-bit integers as two 32-bit halves (bfloat's, where
+     * the target has it, is written after the helpers: emit.c) */
+    {"tm_shfl_xor", NULL,
+     "template <typename T> inline T tm_shfl_xor(T x, ushort m) { return simd_shuffle_xor(x, m); }\n"
+     "inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m) != 0; }\n"
+     "inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n"
+     "inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n"},
     /* scans (emit_scan.c): simd_shuffle_up/down and simd_shuffle for every
      * dtype, bool through ushort and 64-bit integers as two 32-bit halves, as
-     * tm_shfl_xor in the prelude */
+     * tm_shfl_xor */
     {"tm_shfl_up", NULL,
      "template <typename T> inline T tm_shfl_up(T x, ushort d) { return simd_shuffle_up(x, d); }\n"
      "inline bool tm_shfl_up(bool x, ushort d) { return simd_shuffle_up(ushort(x), d) != 0; }\n"

@@ -16,6 +16,8 @@
  *                MIN // -1 == MIN, MIN % -1 == 0. A GPU does not trap, and neither
  *                does the emulator; both give these same values. (int and long
  *                negate through their unsigned type: -MIN is undefined in MSL.)
+ *                A helper of mathfns.c ("tm_idiv"), written only into the
+ *                kernels that divide integers.
  *   TM_TG_BASE/TM_TG_ARRAY/TM_TGM  declare threadgroup memory (the block's
  *                bytes; then per array its type, name, elements, byte offset in
  *                the block: arrays the compiler never uses at once overlap) and
@@ -41,7 +43,8 @@
  *                emulator where a spinning kernel can be stopped (Ctrl-C,
  *                tm_interrupt, TRITON_METAL_TIMEOUT).
  *   tm_shfl_xor  simd_shuffle_xor for every dtype reductions use (bool through
- *                ushort, 64-bit integers as two 32-bit halves).
+ *                ushort, 64-bit integers as two 32-bit halves). A helper of
+ *                mathfns.c, written only into the kernels that shuffle.
  *   TM_SGM_ROW   the row, in an 8x8 simdgroup_matrix, of the two elements a lane
  *                holds (thread_elements(): the row and two neighbouring columns).
  *                Apple leaves the mapping unspecified; this is the one MLX relies
@@ -115,18 +118,8 @@ const char tm_common_prelude[] =
         "#else\n"
         "#define TM_FENCE() /* no device-scope fence before MSL 3.2: atomics stay relaxed */\n"
         "#endif\n"
-        "#endif\n"
-        "\n"
-        "template <typename T> inline T tm_sdiv(T a, T b) { return b == T(0) ? T(-1) : b == T(-1) ? T(T(0) - a) : T(a / b); }\n"
-        "inline int tm_sdiv(int a, int b) { return b == 0 ? -1 : b == -1 ? as_type<int>(0u - as_type<uint>(a)) : a / b; }\n"
-        "inline long tm_sdiv(long a, long b) { return b == 0 ? -1 : b == -1 ? as_type<long>(0ul - as_type<ulong>(a)) : a / b; }\n"
-        "template <typename T> inline T tm_srem(T a, T b) { return b == T(0) ? a : b == T(-1) ? T(0) : T(a % b); }\n"
-        "template <typename T> inline T tm_udiv(T a, T b) { return b == T(0) ? T(~T(0)) : T(a / b); }\n"
-        "template <typename T> inline T tm_urem(T a, T b) { return b == T(0) ? a : T(a % b); }\n"
-        "template <typename T> inline T tm_shfl_xor(T x, ushort m) { return simd_shuffle_xor(x, m); }\n"
-        "inline bool tm_shfl_xor(bool x, ushort m) { return simd_shuffle_xor(ushort(x), m) != 0; }\n"
-        "inline long tm_shfl_xor(long x, ushort m) { return as_type<long>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n"
-        "inline ulong tm_shfl_xor(ulong x, ushort m) { return as_type<ulong>(simd_shuffle_xor(as_type<uint2>(x), m)); }\n";
+        "#endif\n";
+
 
 /* tm_bfly (above), written after the prelude into kernels that use it. */
 const char tm_bfly_prelude[] =
