@@ -411,3 +411,48 @@ def test_masked_vector_load_starts_from_other(dtype, word, other, rng):
     body = kernel_body(h)
     assert re.search(rf"{word} t = {word}\(", body), body
     assert "} else {" not in body, body
+
+
+@triton.jit
+def divmod_kernel(a_ptr, b_ptr, q_ptr, r_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    a = tl.load(a_ptr + offs, mask=m)
+    b = tl.load(b_ptr + offs, mask=m, other=1)
+    tl.store(q_ptr + offs, a // b, mask=m)
+    tl.store(r_ptr + offs, a % b, mask=m)
+
+
+@msl_text
+def test_helpers_written_only_where_used(rng):
+    """The integer division helpers and tm_shfl_xor's overloads are written
+    into the kernels that use them, once, and into no other (each is parsed
+    by every compile that gets it: src/mathfns.c)."""
+    n = 300
+    x, y, out = aligned(n, np.float32, rng), aligned(n, np.float32, rng), aligned(n, np.float32, rng)
+    msl = add_kernel[(1,)](x, y, out, n, BLOCK=512).asm["msl"]
+    assert "tm_sdiv" not in msl and "tm_urem" not in msl and "tm_shfl_xor(" not in msl, msl
+    np.testing.assert_array_equal(out, x + y)
+
+    a = rng.integers(-2**31, 2**31, n, dtype=np.int64).astype(np.int32)
+    b = rng.integers(-50, 50, n).astype(np.int32)
+    b[b == 0] = 7
+    a[5], b[5] = np.iinfo(np.int32).min, -1  # MIN // -1 wraps to MIN
+    q, r = np.zeros(n, np.int32), np.zeros(n, np.int32)
+    msl = divmod_kernel[(triton.cdiv(n, 128),)](a, b, q, r, n, BLOCK=128).asm["msl"]
+    assert msl.count("inline int tm_sdiv(int a, int b)") == 1 and msl.count("inline T tm_srem(") == 1, msl
+    assert "tm_shfl_xor(" not in msl, msl
+    def trunc_div(x, y):  # C's division, exact: the quotient rounded toward zero
+        t = abs(x) // abs(y)
+        return t if (x < 0) == (y < 0) else -t
+    pairs = list(zip(a.tolist(), b.tolist()))
+    want_q = np.array([trunc_div(x, y) for x, y in pairs], np.int64)  # MIN // -1 == 2**31, wrapped below
+    want_r = np.array([x - trunc_div(x, y) * y for x, y in pairs], np.int64)
+    np.testing.assert_array_equal(q, want_q.astype(np.int32))
+    np.testing.assert_array_equal(r, want_r.astype(np.int32))
+
+    xs = rng.standard_normal((3, 1024)).astype(np.float32)
+    xs[1, 5] = np.nan
+    mx, sm = np.zeros(3, np.float32), np.zeros(3, np.float32)
+    msl = row_max_sum_kernel[(3,)](xs, mx, sm, N=16).asm["msl"]
+    assert msl.count("inline bool tm_shfl_xor(bool x, ushort m)") == 1 and "tm_sdiv" not in msl, msl
