@@ -43,8 +43,16 @@ EXT     := python/triton_metal/_C$(EXT_SUFFIX)
 # the emulator's seed for new kernel caches (tools/make_seed.py; runtime/cpu/cpu_build.c "seed")
 SEED    := python/triton_metal/_seed/cpu/.made
 EXT_C   := $(wildcard python/triton_metal/*.c)
+# the package's bytecode, as `pip install` compiles it: an in-tree import then
+# reads it instead of compiling every module (which is what it does each time
+# under PYTHONDONTWRITEBYTECODE=1); a module edited since is compiled afresh
+PY_SRC  := $(shell find python/triton_metal -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null)
+PYC     := python/triton_metal/__pycache__/.made
 
-all: $(LIB) $(CLI) $(TESTS) $(EXT) $(SEED)
+all: $(LIB) $(CLI) $(TESTS) $(EXT) $(SEED) $(PYC)
+
+$(PYC): $(PY_SRC)
+	@$(PYTHON) -m compileall -q python/triton_metal && touch $@
 
 $(BUILD)/gen/shim_text.inc: runtime/cpu/metal_stdlib tools/embed.py
 	@mkdir -p $(dir $@)
@@ -117,6 +125,7 @@ golden-update: $(CLI)
 
 clean:
 	rm -rf build build-asan python/triton_metal/_C*.so python/triton_metal/_seed
+	find python/triton_metal -name __pycache__ -type d -prune -exec rm -rf {} +
 
 .PHONY: all mtl-check ctest pytest test demo asan golden-update clean
 
