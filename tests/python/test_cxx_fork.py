@@ -344,3 +344,52 @@ def test_status_before_the_compilers_exit(tmp_path, fail):
         assert end - start >= 2e9  # the failed compile's words are all read: its exit is waited for
     else:
         assert end - start < 1.5e9, (end - start) / 1e9
+
+
+ABRUPT = r'''
+/* A compiler whose kernel compiles end without exit's handlers: _exit(5),
+ * or killed by a signal. Everything else (the version probes, the
+ * precompiled shims) is clang's. */
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  for (int i = 0; i + 2 < argc; i++)
+    if (!strcmp(argv[i], "-c") && !strcmp(argv[i + 1], "-x") && !strcmp(argv[i + 2], "c++")) {
+      fputs("error: abrupt end\n", stderr);
+      fflush(stderr);
+      if (%(kill)d) kill(getpid(), SIGKILL);
+      _exit(5);
+    }
+  argv[0] = (char *)"%(clang)s";
+  pid_t p;
+  int st;
+  if (posix_spawn(&p, argv[0], NULL, NULL, argv, environ) || waitpid(p, &st, 0) < 0) return 99;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 98;
+}
+'''
+
+
+@pytest.mark.parametrize("how", ["_exit", "signal"])
+def test_status_of_a_compile_that_ends_abruptly(tmp_path, how):
+    """A compile that ends without exit's handlers (so without saying its own
+    status) gets its status from its manager, which waits for it (cxx_fork.h:
+    the second reply): _exit's code, or -1 for a signal. The build fails with
+    the compiler's words and that status, served, instead of waiting forever
+    or running the compiler again as a plain process. (Fails with the
+    manager's reply left out: the build then falls back to a process.)"""
+    cc = shutil.which("cc") or shutil.which("gcc") or CLANG
+    src = tmp_path / "abrupt.c"
+    src.write_text(ABRUPT % {"kill": int(how == "signal"), "clang": os.path.realpath(CLANG)})
+    cxx = tmp_path / "clang++-abrupt"
+    subprocess.run([cc, "-O1", "-o", str(cxx), str(src)], check=True)
+    r, lines = run(tmp_path, "check(2)\n", extra_env={"TRITON_METAL_CXX": str(cxx)}, expect_ok=False)
+    code = 5 if how == "_exit" else -1
+    assert r.returncode != 0 and f"exit {code}" in r.stderr, r.stderr
+    assert builds(lines) and all(b == ("server", code) for b in builds(lines)), lines
+    if how == "_exit":
+        assert "error: abrupt end" in r.stderr, r.stderr
