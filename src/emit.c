@@ -141,6 +141,13 @@ void em_use_helper(Emitter *E, const char *name) {
     }
 }
 
+/* Whether the kernel uses the helper of that name (em_use_helper). */
+static bool helper_used(const Emitter *E, const char *name) {
+  for (int i = 0; math_helpers[i].name; i++)
+    if (!strcmp(math_helpers[i].name, name)) return E->helpers[i];
+  return false;
+}
+
 static const char *binop_expr(Emitter *E, Ins *in) {
   Arena *a = &E->c->arena;
   const char *x = em_ref(E, in->args[0]), *y = in->nargs > 1 ? em_ref(E, in->args[1]) : NULL;
@@ -2331,14 +2338,12 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   for (int i = 0; i < nh; i++)
     if (E->helpers[i]) buf_printf(&k, "%s", math_helpers[i].text);
   if (c->target->has_bfloat) { /* Metal's simd_shuffle* have no bfloat overloads: as ushort */
-    for (int i = 0; i < nh; i++)
-      if (E->helpers[i] && !strcmp(math_helpers[i].name, "tm_shfl_xor"))
-        buf_puts(&k, "inline bfloat tm_shfl_xor(bfloat x, ushort m) { return as_type<bfloat>(simd_shuffle_xor(as_type<ushort>(x), m)); }\n");
-    for (int i = 0; i < nh; i++)
-      if (E->helpers[i] && !strcmp(math_helpers[i].name, "tm_shfl_up"))
-        buf_puts(&k, "inline bfloat tm_shfl_up(bfloat x, ushort d) { return as_type<bfloat>(simd_shuffle_up(as_type<ushort>(x), d)); }\n"
-                     "inline bfloat tm_shfl_down(bfloat x, ushort d) { return as_type<bfloat>(simd_shuffle_down(as_type<ushort>(x), d)); }\n"
-                     "inline bfloat tm_shfl(bfloat x, ushort l) { return as_type<bfloat>(simd_shuffle(as_type<ushort>(x), l)); }\n");
+    if (helper_used(E, "tm_shfl_xor"))
+      buf_puts(&k, "inline bfloat tm_shfl_xor(bfloat x, ushort m) { return as_type<bfloat>(simd_shuffle_xor(as_type<ushort>(x), m)); }\n");
+    if (helper_used(E, "tm_shfl_up"))
+      buf_puts(&k, "inline bfloat tm_shfl_up(bfloat x, ushort d) { return as_type<bfloat>(simd_shuffle_up(as_type<ushort>(x), d)); }\n"
+                   "inline bfloat tm_shfl_down(bfloat x, ushort d) { return as_type<bfloat>(simd_shuffle_down(as_type<ushort>(x), d)); }\n"
+                   "inline bfloat tm_shfl(bfloat x, ushort l) { return as_type<bfloat>(simd_shuffle(as_type<ushort>(x), l)); }\n");
   }
   /* after every tm_shfl_xor overload (bfloat's above): the template's
    * unqualified call is looked up where it is defined */
