@@ -20,6 +20,7 @@
  * in per-op storage `rR_i` (arrays for blocks), which BLOCKARG and RESULT name;
  * a yield computes all new values before assigning any (yield b, a swaps).
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1338,11 +1339,67 @@ static int plain_minmax(Emitter *E, Ins *red) {
   return args == 2 ? op : 0;
 }
 
+/* The definition's text after its first line, each value name v<N> renamed
+ * v<k> in order of first appearance, prefixed by the first line's name kind
+ * (what precedes the id's digits). */
+static const char *functor_canon(Emitter *E, const char *t, size_t n) {
+  Buf *b = &E->canon;
+  b->len = 0;
+  const char *nl = memchr(t, '\n', n), *end = t + n;
+  const char *k = t;
+  while (k < nl && !(*k >= '0' && *k <= '9')) k++;
+  buf_put(b, t, (size_t)(k - t));
+  VEC(const char *) seen = {0};
+  for (const char *p = nl; p < end;) {
+    bool word_start = !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+    if (word_start && *p == 'v' && p + 1 < end && isdigit((unsigned char)p[1])) {
+      const char *q = p + 1;
+      while (q < end && isdigit((unsigned char)*q)) q++;
+      if (q == end || !(isalnum((unsigned char)*q) || *q == '_')) {
+        int j = 0;
+        while (j < seen.n && !(strlen(seen.v[j]) == (size_t)(q - p) && !memcmp(seen.v[j], p, (size_t)(q - p)))) j++;
+        if (j == seen.n) vec_push(&E->c->arena, seen, arena_strndup(&E->c->arena, p, (size_t)(q - p)));
+        buf_printf(b, "v%d", j);
+        p = q;
+        continue;
+      }
+    }
+    buf_put(b, p, 1);
+    p++;
+  }
+  return arena_strndup(&E->c->arena, b->p, b->len);
+}
+
+void em_begin_functor(Emitter *E) {
+  /* both buffers stay owned by the context, whatever an error leaves in them */
+  Buf t = E->out;
+  E->out = E->aside;
+  E->aside = t;
+  E->out.len = 0;
+}
+
+int em_end_functor(Emitter *E, int id) {
+  const char *canon = functor_canon(E, E->out.p, E->out.len);
+  int use = id;
+  for (int i = 0; i < E->fn_text.n && use == id; i++)
+    if (!strcmp(E->fn_text.v[i], canon)) use = E->fn_id.v[i];
+  if (use == id) {
+    buf_put(&E->fscope, E->out.p, E->out.len);
+    vec_push(&E->c->arena, E->fn_text, canon);
+    vec_push(&E->c->arena, E->fn_id, id);
+  }
+  Buf t = E->out;
+  E->out = E->aside;
+  E->aside = t;
+  return use;
+}
+
 /* A one-input reduction's combine as a program-scope functor, tm_comb<id>
  * (operator()(thread T &a, T o): a = combine(a, o)), for the prelude's
- * tm_bfly; false (nothing written) when the region reads anything but its
- * arguments and constants, which a function outside the kernel cannot see. */
-static bool combine_functor(Emitter *E, Ins *red, int id) {
+ * tm_bfly: the number to call it by (em_end_functor), or -1 (nothing
+ * written) when the region reads anything but its arguments and constants,
+ * which a function outside the kernel cannot see. */
+static int combine_functor(Emitter *E, Ins *red, int id) {
   Block *rb = red->regions[0];
   Fn *f = E->f;
   for (int i = 0; i < rb->ins.n; i++) {
@@ -1351,26 +1408,17 @@ static bool combine_functor(Emitter *E, Ins *red, int id) {
       int a = x->args[j];
       bool inside = f->ins.v[a].op == O_CONST;
       for (int t = 0; t < rb->ins.n && !inside; t++) inside = rb->ins.v[t] == a;
-      if (!inside) return false;
+      if (!inside) return -1;
     }
-    if (x->nregions || x->op == O_LOAD || x->op == O_STORE) return false;
+    if (x->nregions || x->op == O_LOAD || x->op == O_STORE) return -1;
   }
   const char *T = em_tname(E, (tm_dtype)f->ins.v[red->args[0]].ty.dt);
-  /* written where the body goes, which is set aside meanwhile (both buffers
-   * stay owned by the context, whatever an error leaves in them) */
-  Buf t = E->out;
-  E->out = E->aside;
-  E->aside = t;
-  E->out.len = 0;
+  em_begin_functor(E);
   buf_printf(&E->out, "struct tm_comb%d {\n  inline void operator()(thread %s &a, %s o) const {\n", id, T, T);
   const char *l = "a", *r = "o";
   em_combine(E, red, &l, &r, 2);
   buf_puts(&E->out, "  }\n};\n");
-  buf_put(&E->fscope, E->out.p, E->out.len);
-  t = E->out;
-  E->out = E->aside;
-  E->aside = t;
-  return true;
+  return em_end_functor(E, id);
 }
 
 /* A reduction along one axis, with no identity element needed:
@@ -1381,7 +1429,7 @@ static bool combine_functor(Emitter *E, Ins *red, int id) {
 static void emit_reduce(Emitter *E, int id, int ind) {
   Ins *in = &E->f->ins.v[id];
   Arena *a = &E->c->arena;
-  int n = in->nargs;
+  int n = in->nargs, fid = -1;
   Layout *A = E->f->ins.v[in->args[0]].layout;
   int pd = A->dims[in->aux];
   int dims[TM_MAX_RANK], shape[TM_MAX_RANK], r = 0;
@@ -1511,7 +1559,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
       em_line(E, in1 + 1, "a0[k] = %s(a0[k]);\n", fn);
     }
     em_line(E, in1, "}\n");
-  } else if (A->tpw[pd] > 1 && !dup_pd && n == 1 && combine_functor(E, in, id)) {
+  } else if (A->tpw[pd] > 1 && !dup_pd && n == 1 && (fid = combine_functor(E, in, id)) >= 0) {
     /* all lanes valid, one input: the prelude's tm_bfly (the emulator's
      * shim: one exchange of the SIMD-group, each lane's steps computed once).
      * Several result slots a thread move up to four a vector shuffle (G),
@@ -1524,7 +1572,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
     E->uses_bfly = true;
     em_use_helper(E, "tm_shfl_xor"); /* the prelude's G = 1 steps */
     em_line(E, in1, "tm_bfly<%d, %s, %d>(a0, ushort(%du), ushort(%du), tm_comb%d());\n", G, V, RP, lstride,
-            lstride * A->tpw[pd], id);
+            lstride * A->tpw[pd], fid);
   } else if (A->tpw[pd] > 1) {
     E->uses_barrier = true; /* SIMD-group collectives: the emulator runs threads as fibers */
     em_use_helper(E, "tm_shfl_xor");
@@ -2235,6 +2283,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   ctx_own_buf(c, &E->loop);
   ctx_own_buf(c, &E->fscope);
   ctx_own_buf(c, &E->aside);
+  ctx_own_buf(c, &E->canon);
   E->group_of = arena_alloc(&c->arena, sizeof(int) * (size_t)(f->ins.n + 1));
   E->in_array = arena_alloc(&c->arena, sizeof(bool) * (size_t)(f->ins.n + 1));
   E->turn_dot = E->turn_op = E->bar_pp = -1;

@@ -16,6 +16,9 @@ typedef struct Emitter {
   Buf pre, loop;    /* the open group: hoisted scalars, loop body */
   Buf fscope;       /* program-scope definitions the body uses (a reduction's combine as a functor) */
   Buf aside;        /* what `out` held while a definition for fscope is written there */
+  Buf canon;        /* em_end_functor's comparison text */
+  VEC(const char *) fn_text; /* the functors in fscope, their value names canonical (em_end_functor) ... */
+  VEC(int) fn_id;            /* ... and the id each is named with */
   Layout *group;    /* layout of the open group, NULL when none */
   int gind;         /* indentation of the open group */
   int *group_of;    /* planned group of each instruction (0: none) */
@@ -69,6 +72,16 @@ typedef struct Emitter {
 } Emitter;
 
 const char *em_tname(Emitter *E, tm_dtype dt);
+/* A program-scope functor for fscope: em_begin_functor sets the body aside
+ * and gives `out` to its definition, which names it with a number after its
+ * kind (struct tm_comb<id>); em_end_functor gives the body back and returns
+ * the number to call it by: that of an earlier functor whose definition reads
+ * the same but for the names of its values (v<N>, renamed in order of first
+ * appearance: the functors read only their arguments and constants), its text
+ * dropped; else id, its text kept. One instantiation of the prelude's
+ * templates then serves every site that combines or indexes alike. */
+void em_begin_functor(Emitter *E);
+int em_end_functor(Emitter *E, int id);
 /* How value `id` is read at the current position (slot k of E->group for blocks). */
 const char *em_ref(Emitter *E, int id);
 void em_indent(Buf *b, int n);

@@ -945,23 +945,16 @@ static const char *mac(Emitter *E, tm_dtype dacc, const char *d, const char *b) 
 /* The coordinates of a portable dot's result slot k (a multiple of G) of
  * thread tm_tid in R as a program-scope functor, tm_dotc<id>
  * (operator()(tm_tid, k): int3(batch, row, column); batch 0 for a 2-D dot),
- * for the prelude's tm_dot_fma: written where the body goes, which is set
- * aside meanwhile (as emit.c's combine functors). */
-static void dot_coords_functor(Emitter *E, const Layout *R, int id) {
+ * for the prelude's tm_dot_fma: the number to call it by (em_end_functor). */
+static int dot_coords_functor(Emitter *E, const Layout *R, int id) {
   int r = R->rank;
-  Buf t = E->out;
-  E->out = E->aside;
-  E->aside = t;
-  E->out.len = 0;
+  em_begin_functor(E);
   buf_printf(&E->out, "struct tm_dotc%d {\n  inline int3 operator()(uint tm_tid, uint k) const {\n", id);
   em_coords(E, R, &E->out, 2, false);
   em_line(E, 2, "return int3(%s, c%d, c%d);\n", r == 3 ? arena_printf(&E->c->arena, "c%d", R->dims[0]) : "0",
           R->dims[r - 2], R->dims[r - 1]);
   buf_puts(&E->out, "  }\n};\n");
-  buf_put(&E->fscope, E->out.p, E->out.len);
-  t = E->out;
-  E->out = E->aside;
-  E->aside = t;
+  return em_end_functor(E, id);
 }
 
 /* tl.dot, the portable path: operands staged through threadgroup memory in
@@ -1034,15 +1027,15 @@ void emit_dot(Emitter *E, int id, int ind) {
      * kk for all the rows a thread holds; each sum over kk in order), the
      * slots' coordinates from a functor the emulator evaluates for every
      * thread when it computes the whole tile at once */
-    dot_coords_functor(E, R, id);
+    int fid = dot_coords_functor(E, R, id);
     E->uses_dot_fma = true;
     const char *TS = em_tname(E, din);
     if (vb)
       em_line(E, ind + 1, "tm_dot_fma_v<%d, %d, %d, %d, %d, %d, %d, %s%d>(%s, k0 == 0, d%d, tm_dotc%d(), tm_tid);\n",
-              R->per_thread, G, B, M, N, kc, B * M * kc, TS, G, smA, id, id);
+              R->per_thread, G, B, M, N, kc, B * M * kc, TS, G, smA, id, fid);
     else
       em_line(E, ind + 1, "tm_dot_fma<%d, %d, %d, %d, %d, %d, %d>(%s, k0 == 0, d%d, tm_dotc%d(), tm_tid);\n", R->per_thread, G,
-              B, M, N, kc, B * M * kc, smA, id, id);
+              B, M, N, kc, B * M * kc, smA, id, fid);
     em_barrier(E, ind + 1);
     em_line(E, ind, "}\n");
     goto done;

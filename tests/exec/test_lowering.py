@@ -456,3 +456,50 @@ def test_helpers_written_only_where_used(rng):
     mx, sm = np.zeros(3, np.float32), np.zeros(3, np.float32)
     msl = row_max_sum_kernel[(3,)](xs, mx, sm, N=16).asm["msl"]
     assert msl.count("inline bool tm_shfl_xor(bool x, ushort m)") == 1 and "tm_sdiv" not in msl, msl
+
+
+@triton.jit
+def alike_sites_kernel(a_ptr, b_ptr, c_ptr, x_ptr, h_ptr, o_ptr, r_ptr, M: tl.constexpr, N: tl.constexpr,
+                       K: tl.constexpr):
+    rm, rn, rk = tl.arange(0, M), tl.arange(0, N), tl.arange(0, K)
+    a = tl.load(a_ptr + rm[:, None] * K + rk[None, :])
+    b = tl.load(b_ptr + rk[:, None] * N + rn[None, :])
+    c = tl.load(c_ptr + rk[:, None] * N + rn[None, :])
+    acc = tl.dot(a, b) - tl.dot(a, c)  # two dots of one shape and layout
+    tl.store(o_ptr + rm[:, None] * N + rn[None, :], acc)
+    x = tl.load(x_ptr + rm[:, None] * N + rn[None, :])
+    h = tl.load(h_ptr + rm[:, None] * N + rn[None, :])
+    # float32 maxima twice, of two values; a float32 sum; an int32 sum (the same body, another type)
+    tl.store(r_ptr + rm, tl.max(x, 1))
+    tl.store(r_ptr + M + rm, tl.max(acc, 1))
+    tl.store(r_ptr + 2 * M + rm, tl.sum(x, 1))
+    tl.store(r_ptr + 3 * M + rm, tl.sum(h, 1).to(tl.float32))  # h: int32
+
+
+def test_alike_functors_written_once(rng):
+    """Sites that combine or index alike share one program-scope functor (and
+    so one instantiation of the prelude's template that takes it): two dots of
+    one layout one tm_dotc, two float32 maxima one tm_comb, while a float32
+    sum and an int32 sum keep their own (src/emit.c em_end_functor)."""
+    M, N, K = 32, 32, 16
+    a = rng.standard_normal((M, K)).astype(np.float16)
+    b, c = (rng.standard_normal((K, N)).astype(np.float16) for _ in range(2))
+    x = rng.standard_normal((M, N)).astype(np.float32)
+    x[3, 7], x[5, :] = np.nan, -np.inf
+    h = rng.integers(-2**20, 2**20, (M, N)).astype(np.int32)  # sums exact in float32
+    o, r = np.zeros((M, N), np.float32), np.zeros(4 * M, np.float32)
+    msl = alike_sites_kernel[(1,)](a, b, c, x, h, o, r, M=M, N=N, K=K).asm["msl"]
+    dot_calls = re.findall(r"tm_dot_fma\w*<[^;]*tm_dotc(\d+)\(\)", msl)
+    assert len(dot_calls) == 2 and len(set(dot_calls)) == 1, msl
+    assert msl.count("struct tm_dotc") == 1, msl
+    combs = re.findall(r"struct tm_comb\d+ \{\n  inline void operator\(\)\(thread (\w+) &a", msl)
+    assert sorted(combs) == ["float", "float", "int"], msl
+    assert len(re.findall(r"tm_bfly<[^;]*tm_comb\d+\(\)", msl)) == 4, msl
+    a64, x64 = a.astype(np.float64), x.astype(np.float64)
+    want = a64 @ b.astype(np.float64) - a64 @ c.astype(np.float64)
+    np.testing.assert_allclose(o, want, rtol=1e-5, atol=1e-4)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(r[:M], np.fmax.reduce(x, 1))  # tl.max passes over NaN
+        np.testing.assert_array_equal(r[M:2 * M], np.max(o, 1))
+        np.testing.assert_allclose(r[2 * M:3 * M], np.sum(x64, 1), rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(r[3 * M:], np.sum(h.astype(np.int64), 1).astype(np.float32))
