@@ -8,6 +8,8 @@ kernel, non-contiguous arrays, empty arrays, grids of zero, negative or
 oversized dimensions, constexpr values of the wrong type, block sizes that are
 not powers of two or exceed limits, kernels that read out of bounds.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -279,6 +281,23 @@ def test_out_of_bounds_read():
     out = np.full(64, SENTINEL, np.float32)
     refused(triton.LaunchError, lambda: oob_kernel[(1,)](x, out, BLOCK=64), "out-of-bounds", "x_ptr",
             kernel=oob_kernel)
+
+
+@pytest.mark.parametrize("dtype,n", [(np.float32, 1022), (np.float16, 1020)])
+def test_out_of_bounds_vector_read_partly_past_the_end(dtype, n):
+    """Unmasked loads of 1024 elements over 128 threads move vectors (16 bytes:
+    4 floats, 8 halves): the array's last vector begins inside it and ends 8
+    bytes past it. The check counts the vector's bytes, not its first
+    element's."""
+    x = np.arange(n, dtype=dtype)
+    assert x.ctypes.data % 16 == 0  # NumPy's allocations: the vectors are aligned
+    out = np.full(1024, SENTINEL, dtype)
+    msg = refused(triton.LaunchError, lambda: oob_kernel[(1,)](x, out, BLOCK=1024), "out-of-bounds", "x_ptr",
+                  kernel=oob_kernel)
+    assert "past the end of argument 'x_ptr'" in msg, msg
+    h = oob_kernel[(1,)](np.arange(1024, dtype=dtype), out, BLOCK=1024)
+    assert re.search(r"\*TM_LDA\(\(device const (float4|uint4)\*\)", h.asm["msl"]), h.asm["msl"]
+    np.testing.assert_array_equal(out, np.arange(1024, dtype=dtype))
 
 
 def test_out_of_bounds_write_stays_inside_the_argument():
