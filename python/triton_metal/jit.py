@@ -19,6 +19,7 @@
 
 import builtins
 import inspect
+import linecache
 import operator
 import os
 import re
@@ -878,6 +879,26 @@ def _under_dynamo(fn):
     return w
 
 
+_FIRST_LINE = re.compile(r"\s*(@|def\s|async\s+def\s)|.*(?<!\w)lambda(:|\s)")
+
+
+def _source_block(fn, file):
+    """(the lines of fn's file as the line cache holds them now, the index of
+    its first line: its first decorator's, or its def's), what
+    inspect.getsourcelines starts from; OSError where there is no source."""
+    code = fn.__code__
+    linecache.checkcache(file)
+    lines = linecache.getlines(file, fn.__globals__)
+    if not lines:
+        raise OSError("could not get source code")
+    i = code.co_firstlineno - 1
+    if not 0 <= i < len(lines):
+        raise OSError("line number out of the file")
+    while i > 0 and not _FIRST_LINE.match(lines[i]):
+        i -= 1
+    return lines, i
+
+
 class JITFunction(_Base):
     """A @jit kernel. Launch with kernel[grid](*args, **kwargs)."""
 
@@ -893,20 +914,13 @@ class JITFunction(_Base):
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
         try:
-            lines, self.first_line = inspect.getsourcelines(fn)
-        except (OSError, TypeError) as e:
+            self.file = inspect.getsourcefile(fn) or fn.__code__.co_filename
+            self._block = _source_block(fn, self.file)
+        except (OSError, TypeError, AttributeError) as e:
             raise OSError(f"@jit: cannot read the source of {fn.__name__} (from "
                           f"{fn.__code__.co_filename}): kernels are compiled from their "
                           f"source, so define them in a file ({e})") from None
-        self.src = textwrap.dedent("".join(lines))
-        # the compiler gets the text from the `def` on (as upstream): decorators
-        # above it may hold any Python (heuristics' lambdas, dicts)
-        m = re.search(r"^(async\s+)?def\s", self.src, re.MULTILINE)
-        if m and m.start():
-            self.first_line += self.src.count("\n", 0, m.start())
-            self.src = self.src[m.start():]
-        self.file = inspect.getsourcefile(fn) or fn.__code__.co_filename
-        self.starting_line_number = self.first_line
+        self._src = self._first_line = None  # cut from _block on first use (_cut_source)
         self._names_code = None  # set by _unsafe_update_src: the code the globals come from
         self.signature = inspect.signature(fn)
         self.arg_names = list(self.signature.parameters)
@@ -952,6 +966,44 @@ class JITFunction(_Base):
         plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
         self._configure(tuple(self.arg_names), bytes(flags), tuple(defaults),
                         plain and not _DEBUG)
+
+    def _cut_source(self):
+        """The function's text from its `def` on (as upstream gives the compiler:
+        decorators above it may hold any Python, heuristics' lambdas, dicts) and
+        that line's number, cut from the file's lines taken at decoration. Done
+        on first use, not at decoration: finding a block's end tokenizes it
+        (a few ms a function), and a library's modules define many kernels and
+        helpers a program never launches (fla.ops: 371)."""
+        lines, i = self._block
+        text = textwrap.dedent("".join(inspect.getblock(lines[i:])))
+        first = i + 1
+        m = re.search(r"^(async\s+)?def\s", text, re.MULTILINE)
+        if m and m.start():
+            first += text.count("\n", 0, m.start())
+            text = text[m.start():]
+        self._src, self._first_line = text, first
+
+    @property
+    def src(self):
+        if self._src is None:
+            self._cut_source()
+        return self._src
+
+    @src.setter
+    def src(self, text):
+        if self._src is None:
+            self._cut_source()  # first_line stays the function's
+        self._src = text
+
+    @property
+    def first_line(self):
+        if self._first_line is None:
+            self._cut_source()
+        return self._first_line
+
+    @property
+    def starting_line_number(self):  # upstream's name
+        return self.first_line
 
     def _unsafe_update_src(self, new_src):
         """Replaces the kernel's source text (upstream's hook for templated kernels:

@@ -135,3 +135,43 @@ def test_nested_kernel_source_is_dedented():
         tl.store(x_ptr, 1)
 
     assert nested.src.startswith("def nested(x_ptr):\n    tl.store")
+
+
+def test_source_is_cut_on_first_use_from_the_text_at_decoration(tmp_path, monkeypatch):
+    """Decorating does not tokenize a kernel's block (a library's modules define
+    hundreds a program never launches); the first use cuts it from the file's
+    lines as they were at decoration, so a file edited after the import still
+    gives the kernel the text that was imported (as upstream, which reads it
+    at decoration)."""
+    import importlib
+    import inspect
+    import sys
+    path = tmp_path / "lazy_src_mod.py"
+    path.write_text("import triton_metal as triton\nimport triton_metal.language as tl\n\n\n"
+                    "@triton.jit\ndef add_k(x_ptr, BLOCK: tl.constexpr):\n"
+                    "    offs = tl.arange(0, BLOCK)\n"
+                    "    tl.store(x_ptr + offs, tl.load(x_ptr + offs) + 1)\n\n\n"
+                    "@triton.jit\ndef unused_k(x_ptr):\n    tl.store(x_ptr, 0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cut = []
+    real = inspect.getblock
+    monkeypatch.setattr(inspect, "getblock", lambda lines: cut.append(lines[0]) or real(lines))
+    mod = importlib.import_module("lazy_src_mod")
+    try:
+        assert cut == []
+        path.write_text(path.read_text().replace("+ 1)", "+ 2)") + "\n# edited\n")
+        x = np.arange(16, dtype=np.float32)
+        mod.add_k[(1,)](x, BLOCK=16)
+        np.testing.assert_array_equal(x, np.arange(16, dtype=np.float32) + 1)
+        assert cut == ["@triton.jit\n"]  # add_k's block, once; unused_k's never
+        assert mod.add_k.src.startswith("def add_k(x_ptr, BLOCK: tl.constexpr):\n") and "+ 1)" in mod.add_k.src
+        assert mod.add_k.first_line == mod.add_k.starting_line_number == 6
+        assert mod.unused_k.first_line == 12 and mod.unused_k.src == "def unused_k(x_ptr):\n    tl.store(x_ptr, 0)\n"
+    finally:
+        sys.modules.pop("lazy_src_mod", None)
+
+
+def test_kernel_without_source_is_refused_at_decoration():
+    ns = {"triton": triton, "tl": tl}
+    with pytest.raises(OSError, match="cannot read the source of made_by_exec"):
+        exec("@triton.jit\ndef made_by_exec(x_ptr):\n    tl.store(x_ptr, 1)\n", ns)
