@@ -1345,9 +1345,10 @@ static int plain_minmax(Emitter *E, Ins *red) {
 static const char *functor_canon(Emitter *E, const char *t, size_t n) {
   Buf *b = &E->canon;
   b->len = 0;
-  const char *nl = memchr(t, '\n', n), *end = t + n;
+  const char *end = t + n, *nl = memchr(t, '\n', n);
+  if (!nl) nl = end;
   const char *k = t;
-  while (k < nl && !(*k >= '0' && *k <= '9')) k++;
+  while (k < nl && !isdigit((unsigned char)*k)) k++;
   buf_put(b, t, (size_t)(k - t));
   VEC(const char *) seen = {0};
   for (const char *p = nl; p < end;) {
