@@ -1361,6 +1361,15 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
 again:
   if (rc == 0) {
     free(text), text = NULL;
+    /* exit 0 and no object (obj is the empty file mkstemps made): a compiler
+     * that did nothing, which ld would link as an empty script */
+    struct stat os;
+    if (stat(obj, &os) != 0 || os.st_size == 0) {
+      st = rt_error(TM_ERR_DEVICE, err,
+                    "C++ compile of kernel '%s' wrote no object (%s exited 0 and left %s empty)", b->name,
+                    b->tc->path, obj);
+      goto done;
+    }
     /* a kernel compiled with a PCH that has code links with that code */
     char *shim = pch && code ? rt_strfmt("%s.o", pch) : NULL;
     if (pch && code && !shim) {

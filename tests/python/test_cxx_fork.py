@@ -116,12 +116,27 @@ def test_server_builds_the_same_code(tmp_path):
     assert not list((tmp_path / "cache-plain" / "cpu").glob("cxxfork-*.preload"))
 
 
-def fake_cxx(tmp_path, body):
+BASH = shutil.which("bash")
+
+
+def fake_cxx(tmp_path, body, shell="/bin/sh"):
     """A compiler that is a shell script: the server runs it as a plain one would."""
     wrap = tmp_path / "cxx"
-    wrap.write_text("#!/bin/sh\n" + body + f'exec {CLANG} "$@"\n')
+    wrap.write_text(f"#!{shell}\n" + body + f'exec {CLANG} "$@"\n')
     wrap.chmod(0o755)
     return str(wrap)
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_compiler_that_writes_no_object_is_an_error(tmp_path, fork):
+    # a kernel compile that exits 0 and writes nothing: ld would link the empty
+    # object as an empty script, and the load would blame the kernel's ABI
+    cxx = fake_cxx(tmp_path, 'case "$*" in *" -c -x c++ "*) exit 0;; esac\n')
+    r, lines = run(tmp_path, "check(2)\n", fork=fork, extra_env={"TRITON_METAL_CXX": cxx}, expect_ok=False)
+    assert r.returncode != 0
+    assert "C++ compile of kernel 'axpb' wrote no object" in r.stderr and f"{cxx} exited 0" in r.stderr, r.stderr
+    assert builds(lines) == [("server" if fork else "process", 0)]
+    assert builds(lines, "link") == []
 
 
 @pytest.mark.parametrize("fork", [True, False])
@@ -147,14 +162,22 @@ def test_background_build_keeps_its_lower_priority(tmp_path):
     assert seen == {"-O0": str(base), "-O2": str(max(base, 10))}, seen
 
 
+@pytest.mark.parametrize("shell", ["/bin/sh", "bash"])
 @pytest.mark.parametrize("caller", ["", "1"])
-def test_what_a_compile_sees_of_the_environment(tmp_path, monkeypatch, caller):
+def test_what_a_compile_sees_of_the_environment(tmp_path, monkeypatch, caller, shell):
     """The servers start with LD_BIND_NOW=1 and our library preloaded (their
     environment at start); a served compile, and what it runs, get
-    LD_PRELOAD and LD_BIND_NOW back as the runtime's process had them."""
+    LD_PRELOAD and LD_BIND_NOW back as the runtime's process had them. bash
+    defines getenv, setenv and unsetenv of its own, which come before libc's
+    in a bash server: the environment is put back without them."""
+    if shell == "bash":
+        if BASH is None:
+            pytest.skip("no bash on PATH")
+        shell = BASH
     seen = tmp_path / "seen"
     cxx = fake_cxx(tmp_path, f'case "$*" in *" -c -x c++ "*) '
-                             f'echo "preload=${{LD_PRELOAD-unset}} bind=${{LD_BIND_NOW-unset}}" >> {seen};; esac\n')
+                             f'echo "preload=${{LD_PRELOAD-unset}} bind=${{LD_BIND_NOW-unset}} '
+                             f'fd=${{TM_CXX_FORK_FD-unset}}" >> {seen};; esac\n', shell=shell)
     body = '''
         check(1)
         me = os.getpid()
@@ -174,7 +197,7 @@ def test_what_a_compile_sees_of_the_environment(tmp_path, monkeypatch, caller):
     r, lines = run(tmp_path, body, extra_env={**extra, **env_caller})
     assert r.stdout.count("server") == 2, r.stdout  # the compiler's and ld's
     assert builds(lines) == [("server", 0)] * 2 and builds(lines, "link") == [("server", 0)] * 2
-    want = f"preload=unset bind={caller or 'unset'}"
+    want = f"preload=unset bind={caller or 'unset'} fd=unset"
     assert seen.read_text().splitlines() == [want] * 2
 
 

@@ -39,9 +39,10 @@
  *
  * The server keeps the arguments it was started with and puts the request's
  * after them: for a compiler that is a script, the interpreter and the
- * script's path. It restores the environment's LD_PRELOAD to what the
- * runtime had (TM_CXX_FORK_PRELOAD, or none) before anything runs, so
- * programs the compile starts are not served, and LD_BIND_NOW likewise
+ * script's path. Before anything runs it puts the environment back as the
+ * runtime had it (a new environ: LD_PRELOAD from TM_CXX_FORK_PRELOAD, or
+ * none, and none of the protocol's variables), so programs the compile
+ * starts are not served, and LD_BIND_NOW likewise
  * (TM_CXX_FORK_BIND): the runtime starts the server with LD_BIND_NOW=1, so
  * that the dynamic loader's binding of symbols is done once, here, and not
  * again on first use in every forked compile.
@@ -70,6 +71,9 @@
 #include <unistd.h>
 
 #include "cxx_fork.h"
+
+/* The exit status of a server that cannot serve (no socket, no memory) */
+#define SERVER_FAILED 125
 
 typedef int (*main_fn)(int, char **, char **);
 typedef int (*start_fn)(main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
@@ -128,6 +132,50 @@ static int served_main(int argc, char **argv, char **envp) {
   return r;
 }
 
+/* The value of name in environ, or NULL. Not getenv, and the environment is
+ * not changed with setenv or unsetenv: a program may define those itself, and
+ * the program's definitions come before libc's for this library's calls too.
+ * bash does (they work on its table of shell variables, which it fills in
+ * main, so before main they leave environ as it was: a bash script as the
+ * compiler then ran its commands with the server's variables, and the
+ * compiler it exec'd took itself for a server, found no socket and ended at
+ * once, "successfully", without a compile). */
+static const char *env_get(const char *name) {
+  size_t n = strlen(name);
+  for (char **e = environ; e && *e; e++)
+    if (!strncmp(*e, name, n) && (*e)[n] == '=') return *e + n + 1;
+  return NULL;
+}
+
+static int env_is(const char *e, const char *name) {
+  size_t n = strlen(name);
+  return !strncmp(e, name, n) && e[n] == '=';
+}
+
+/* environ as the runtime had it: without the protocol's variables, with
+ * LD_PRELOAD and LD_BIND_NOW as they were there (TM_CXX_FORK_PRELOAD and
+ * TM_CXX_FORK_BIND, or none). A new array; NULL when memory ran out. */
+static char **runtime_environment(void) {
+  const char *pre = env_get(TM_CXX_FORK_PRELOAD_ENV), *bind = env_get(TM_CXX_FORK_BIND_ENV);
+  size_t n = 0;
+  while (environ[n]) n++;
+  char **v = malloc(sizeof *v * (n + 3));
+  char *p = pre ? malloc(strlen(pre) + sizeof "LD_PRELOAD=") : NULL;
+  char *b = bind ? malloc(strlen(bind) + sizeof "LD_BIND_NOW=") : NULL;
+  if (!v || (pre && !p) || (bind && !b)) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *e = environ[i];
+    if (!env_is(e, "LD_PRELOAD") && !env_is(e, "LD_BIND_NOW") && !env_is(e, TM_CXX_FORK_FD_ENV) &&
+        !env_is(e, TM_CXX_FORK_PRELOAD_ENV) && !env_is(e, TM_CXX_FORK_BIND_ENV))
+      v[k++] = environ[i];
+  }
+  if (p) strcat(strcpy(p, "LD_PRELOAD="), pre), v[k++] = p;
+  if (b) strcat(strcpy(b, "LD_BIND_NOW="), bind), v[k++] = b;
+  v[k] = NULL;
+  return v;
+}
+
 /* The argument vector of a request: the server's own arguments (base, nbase),
  * then the request's nargs strings at s, then NULL and the environment, as
  * the start code expects (it finds the environment after argv's NULL). */
@@ -149,24 +197,20 @@ static char **arguments(char **base, int nbase, char *s, uint32_t nargs, int *ar
 int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), void (*fini)(void),
                       void (*rtld_fini)(void), void *stack_end) {
   start_fn real = (start_fn)dlsym(RTLD_NEXT, "__libc_start_main");
-  const char *e = getenv(TM_CXX_FORK_FD_ENV);
+  const char *e = env_get(TM_CXX_FORK_FD_ENV);
   if (!real) _exit(127);
   if (!e) return real(main, argc, argv, init, fini, rtld_fini, stack_end);
   int ctl = atoi(e);
-  const char *pre = getenv(TM_CXX_FORK_PRELOAD_ENV);
-  if (pre) setenv("LD_PRELOAD", pre, 1);
-  else unsetenv("LD_PRELOAD");
-  unsetenv(TM_CXX_FORK_PRELOAD_ENV);
-  const char *bind = getenv(TM_CXX_FORK_BIND_ENV);
-  if (bind) setenv("LD_BIND_NOW", bind, 1);
-  else unsetenv("LD_BIND_NOW");
-  unsetenv(TM_CXX_FORK_BIND_ENV);
-  unsetenv(TM_CXX_FORK_FD_ENV);
+  char **env = runtime_environment();
+  if (!env) _exit(SERVER_FAILED);
+  environ = env;
   fcntl(ctl, F_SETFD, FD_CLOEXEC);
   signal(SIGCHLD, SIG_IGN); /* managers are reaped by the kernel */
   signal(SIGPIPE, SIG_IGN);
   static const char hello[] = TM_CXX_FORK_HELLO;
-  if (send(ctl, hello, sizeof hello, MSG_NOSIGNAL) != (ssize_t)sizeof hello) _exit(0);
+  /* no socket: not started by the runtime (the variables came through
+   * something that kept them); never a successful run of the program */
+  if (send(ctl, hello, sizeof hello, MSG_NOSIGNAL) != (ssize_t)sizeof hello) _exit(SERVER_FAILED);
   static char buf[TM_CXX_FORK_MAX];
   for (;;) {
     int reply, out;
