@@ -1,5 +1,6 @@
 # test_autotune.py: autotune (selection, pruning, hooks, persistence on disk,
 # TRITON_METAL_DISABLE_AUTOTUNING) and heuristics, on real launches.
+import json
 import os
 
 import numpy as np
@@ -113,6 +114,25 @@ def test_persisted_on_disk(tmp_path):
     at3 = tuned(FakeBench({32: 0.1, 64: 0.1, 128: 9.0}), cache_results=False)
     at3[grid](np.zeros(100, np.float32), 100)
     assert at3.best_config.kwargs in ({"BLOCK": 32}, {"BLOCK": 64})
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut"])
+def test_persisted_result_left_empty_or_cut_is_tuned_again(tmp_path, damage):
+    """Results are written without a sync to disk: after a crash the file may
+    be empty or cut short, and is then tuned again and rewritten."""
+    at = tuned(FakeBench({32: 3.0, 64: 2.0, 128: 1.0}))
+    at[grid](np.zeros(100, np.float32), 100)
+    (path,) = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "autotune") for f in fs]
+    raw = open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(b"" if damage == "empty" else raw[:len(raw) - 3])
+    bench2 = FakeBench({32: 0.1, 64: 5.0, 128: 9.0})
+    at2 = tuned(bench2)
+    x = np.zeros(100, np.float32)
+    at2[grid](x, 100)
+    assert sorted(bench2.calls) == [32, 64, 128] and at2.best_config.kwargs == {"BLOCK": 32}
+    np.testing.assert_array_equal(x, 4.0)  # three benchmark runs (no reset_to_zero), one launch
+    assert json.loads(open(path, "rb").read())["config"] == str(at2.best_config)
 
 
 def test_disable_autotuning(monkeypatch):
