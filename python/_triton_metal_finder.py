@@ -1,8 +1,8 @@
 # _triton_metal_finder.py: makes `import triton` find triton-metal's package tree
 # (triton_metal/_triton/triton, upstream's module layout, each file re-exporting
 # triton-metal). Kept out of the triton_metal package and free of imports beyond
-# the standard library, because the startup hook (triton-metal.pth) runs it in
-# every Python process.
+# what Python's start has loaded (os, sys), because the startup hook
+# (triton-metal.pth) runs it in every Python process.
 #
 #   first     our finder comes before every other: `import triton` is ours even
 #             where upstream Triton is installed (triton_metal.install(),
@@ -10,7 +10,6 @@
 #   fallback  our finder comes after every other: `import triton` is ours only
 #             where no other Triton is importable (the default after pip install,
 #             as on every Mac, where upstream has no build)
-import importlib.util
 import os
 import sys
 
@@ -26,6 +25,7 @@ class TritonMetalFinder:
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "triton" and not fullname.startswith("triton."):
             return None
+        import importlib.util  # here, not at the top: most processes never import triton (~5 ms)
         base = os.path.join(ROOT, *fullname.split("."))
         init = os.path.join(base, "__init__.py")
         if os.path.isfile(init):

@@ -23,7 +23,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 import warnings
 
 FORMAT = 1
@@ -146,6 +145,7 @@ def write_atomic(path, data):
     again."""
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
+    import tempfile  # here: a run that finds everything in the cache writes nothing (~4 ms of import)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
