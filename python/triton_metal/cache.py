@@ -5,6 +5,8 @@
 #             ~/.cache/triton-metal (the cpu device keeps its objects in root/cpu)
 #   entry     root/kernels/<key[:2]>/<key>.json: the MSL and the kernel
 #             descriptor, enough for tm_module_load without compiling
+#   blocks    root/blocks/<key[:2]>/<key>: how many lines a @jit function's
+#             block has, by the text from its first line on (block_length)
 #   key       sha256 of: the kernel's source, file and line, every global it uses
 #             (other @jit functions' sources included), the specialization, the
 #             options, the target and the compiler version (TM_VERSION and a hash
@@ -68,6 +70,32 @@ def make_key(*parts):
         h.update(repr(p).encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()
+
+
+def block_length(lines, i, find):
+    """len(find(lines[i:])): the number of lines of the block that starts at
+    lines[i], where find is inspect.getblock (a prefix of its argument).
+    getblock tokenizes the block (~2-3 ms a function on the 2-core VM), and a
+    warm run needs every launched kernel's text for its key, so the length is
+    kept in root/blocks, keyed by all it depends on: the text from lines[i]
+    to the end of the file, and the Python version (its tokenizer). An entry
+    that does not read as a length that fits is computed and written again."""
+    text = "".join(lines[i:])
+    key = make_key("block", sys.version_info[:2], text)
+    path = os.path.join(root(), "blocks", key[:2], key)
+    if not disabled():
+        try:
+            raw = read_regular(path, 32)
+            if raw.isdigit() and 0 < int(raw) <= len(lines) - i:
+                return int(raw)
+        except (OSError, ValueError):
+            pass
+    n = len(find(lines[i:]))
+    try:
+        write_atomic(path, str(n).encode())
+    except OSError:
+        pass
+    return n
 
 
 def _path(key):

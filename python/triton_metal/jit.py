@@ -973,9 +973,12 @@ class JITFunction(_Base):
         that line's number, cut from the file's lines taken at decoration. Done
         on first use, not at decoration: finding a block's end tokenizes it
         (a few ms a function), and a library's modules define many kernels and
-        helpers a program never launches (fla.ops: 371)."""
+        helpers a program never launches (fla.ops: 371). The block's length
+        is kept in the disk cache (cache.block_length), so a later process
+        cuts the same text without tokenizing."""
         lines, i = self._block
-        text = textwrap.dedent("".join(inspect.getblock(lines[i:])))
+        n = _cache.block_length(lines, i, inspect.getblock)
+        text = textwrap.dedent("".join(lines[i:i + n]))
         first = i + 1
         m = re.search(r"^(async\s+)?def\s", text, re.MULTILINE)
         if m and m.start():

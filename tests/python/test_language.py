@@ -153,6 +153,7 @@ def test_source_is_cut_on_first_use_from_the_text_at_decoration(tmp_path, monkey
                     "    tl.store(x_ptr + offs, tl.load(x_ptr + offs) + 1)\n\n\n"
                     "@triton.jit\ndef unused_k(x_ptr):\n    tl.store(x_ptr, 0)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TRITON_METAL_CACHE_DIR", str(tmp_path / "cache"))  # no block length kept yet
     cut = []
     real = inspect.getblock
     monkeypatch.setattr(inspect, "getblock", lambda lines: cut.append(lines[0]) or real(lines))
@@ -169,6 +170,44 @@ def test_source_is_cut_on_first_use_from_the_text_at_decoration(tmp_path, monkey
         assert mod.unused_k.first_line == 12 and mod.unused_k.src == "def unused_k(x_ptr):\n    tl.store(x_ptr, 0)\n"
     finally:
         sys.modules.pop("lazy_src_mod", None)
+
+
+def test_block_length_is_kept_on_disk_by_the_text_it_depends_on(tmp_path, monkeypatch):
+    """cache.block_length: inspect.getblock's length once per text; a later
+    call (a later process) reads it back; an edit below the block's start, a
+    damaged entry or TRITON_METAL_DISABLE_CACHE=1 finds it again."""
+    import inspect
+    from triton_metal import cache
+    monkeypatch.setenv("TRITON_METAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRITON_METAL_DISABLE_CACHE", raising=False)
+    text = ('import triton_metal as triton\n\n\n@triton.jit(do_not_specialize=[\n    "n"])\n'
+            'def k(x_ptr, n):\n    s = """a\nstring at column 0\n"""\n'
+            '    tl.store(x_ptr,\n             n)\n    # a comment in the block\n\n'
+            '# a comment at column 0\n\n\ndef after():\n    pass\n')
+    lines = text.splitlines(True)
+    i = 3
+    calls = []
+
+    def find(ls):
+        calls.append(1)
+        return inspect.getblock(ls)
+
+    want = len(inspect.getblock(lines[i:]))
+    block = "".join(lines[i:i + want])
+    assert "column 0" in block and block.count("n)") == 2 and "after" not in block
+    assert cache.block_length(lines, i, find) == want and len(calls) == 1
+    assert cache.block_length(lines, i, find) == want and len(calls) == 1  # read back
+    (entry,) = [p for p in (tmp_path / "cache" / "blocks").rglob("*") if p.is_file()]
+    assert entry.read_bytes() == str(want).encode()
+    edited = lines[:-1] + ["    return 1\n"]  # below the block's start: another key
+    assert cache.block_length(edited, i, find) == want and len(calls) == 2
+    for damage in (b"999999", b"0", b"x1", b"", b"-3"):
+        entry.write_bytes(damage)
+        assert cache.block_length(lines, i, find) == want
+        assert entry.read_bytes() == str(want).encode()
+    assert len(calls) == 7
+    monkeypatch.setenv("TRITON_METAL_DISABLE_CACHE", "1")
+    assert cache.block_length(lines, i, find) == want and len(calls) == 8
 
 
 def test_kernel_without_source_is_refused_at_decoration():
