@@ -51,3 +51,27 @@ def small_disk_mount():
             pytest.skip(f"no small tmpfs in a user namespace here: {probe.stderr.strip()[:200]}")
         return [unshare, "-rm", "sh", "-c", _SMALL, str(folder), size]
     return wrap
+
+
+_NOEXEC = 'mount -t tmpfs -o noexec tmpfs "$0" && exec "$@"'
+
+
+@pytest.fixture
+def noexec_mount():
+    """wrap(folder) -> an argv prefix that runs a command with `folder` on a
+    fresh tmpfs mounted noexec (no program or shared object may be mapped
+    from it, as hardened containers mount /tmp), in a new user and mount
+    namespace (`unshare -rm`). Skips the test where this machine allows no
+    such namespace."""
+    unshare = shutil.which("unshare")
+
+    def wrap(folder):
+        if not unshare:
+            pytest.skip("no unshare(1) for a noexec mount")
+        probe = subprocess.run([unshare, "-rm", "sh", "-c", _NOEXEC, str(folder), "sh", "-c",
+                                'grep -q " $0 tmpfs [^ ]*noexec" /proc/self/mounts', str(folder)],
+                               capture_output=True, text=True, timeout=60)
+        if probe.returncode != 0:
+            pytest.skip(f"no noexec tmpfs in a user namespace here: {probe.stderr.strip()[:200]}")
+        return [unshare, "-rm", "sh", "-c", _NOEXEC, str(folder)]
+    return wrap

@@ -50,6 +50,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -663,10 +664,9 @@ static void temps_init(void) {
   atexit(temps_at_exit);
 }
 
-/* A fresh private folder under $TMPDIR (or /tmp), malloc'd; NULL on failure. */
-static char *temp_dir(void) {
-  const char *t = getenv("TMPDIR");
-  char *p = rt_strfmt("%s/triton-metal-cpu-XXXXXX", t && *t ? t : "/tmp");
+/* A fresh private folder <parent>/<prefix>-XXXXXX, malloc'd; NULL on failure. */
+static char *temp_dir_in(const char *parent, const char *prefix) {
+  char *p = rt_strfmt("%s/%s-XXXXXX", parent, prefix);
   if (p && !mkdtemp(p)) {
     free(p);
     return NULL;
@@ -682,6 +682,51 @@ static char *temp_dir(void) {
   if (copy) temps[ntemps++] = copy; /* else only cpu_temp_dir_remove removes it */
   pthread_mutex_unlock(&temps_mu);
   return p;
+}
+
+/* A fresh private folder under $TMPDIR (or /tmp), malloc'd; NULL on failure. */
+static char *temp_dir(void) {
+  const char *t = getenv("TMPDIR");
+  return temp_dir_in(t && *t ? t : "/tmp", "triton-metal-cpu");
+}
+
+/* Whether dir is on a filesystem mounted noexec, where no object can be
+ * mapped executable (dlopen: "failed to map segment from shared object"). */
+static bool noexec_dir(const char *dir) {
+  struct statvfs v;
+  return statvfs(dir, &v) == 0 && (v.f_flag & ST_NOEXEC);
+}
+
+/* Removes the folders ".load-<pid>-XXXXXX" that processes which are gone
+ * left in the cache folder dir (load_dir). */
+static void load_dir_sweep(const char *dir) {
+  DIR *dd = opendir(dir);
+  if (!dd) return;
+  for (struct dirent *e; (e = readdir(dd));) {
+    char *end;
+    long pid = !strncmp(e->d_name, ".load-", 6) ? strtol(e->d_name + 6, &end, 10) : 0;
+    if (pid <= 0 || *end != '-' || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* still there */
+    char *f = rt_strfmt("%s/%s", dir, e->d_name);
+    if (f) rt_remove_tree(f);
+    free(f);
+  }
+  closedir(dd);
+}
+
+/* The private folder verified objects are loaded from (open_bytes), malloc'd:
+ * one under $TMPDIR, or where that is mounted noexec (hardened containers
+ * mount /tmp so) one in the cache folder dir, ".load-<pid>-XXXXXX" (those of
+ * processes that are gone removed first). NULL when neither can hold a
+ * loadable object: objects then load from the cache folder itself. */
+static char *load_dir(const char *dir) {
+  char *t = temp_dir();
+  if (t && !noexec_dir(t)) return t;
+  if (t) cpu_temp_dir_remove(t), free(t);
+  if (!dir || noexec_dir(dir)) return NULL;
+  load_dir_sweep(dir);
+  char prefix[40];
+  snprintf(prefix, sizeof prefix, ".load-%ld", (long)getpid());
+  return temp_dir_in(dir, prefix);
 }
 
 /* Removes a folder made by temp_dir and what the builds left in it. */
@@ -1514,9 +1559,9 @@ static char *sum_line(const Build *b, const char *objhex) {
  * loaded object by its path: equal names must mean equal bytes. (The folder is
  * the device's own, removed by cpu_dev_free; without one, the cache file.) */
 static CpuObj *open_bytes(CpuDev *d, const char *bytes, size_t n, const char *objhex,
-                          const char *fallback, char **why) {
+                          const char *dir, const char *fallback, char **why) {
   pthread_mutex_lock(&d->mu);
-  if (!d->obj_dir) d->obj_dir = temp_dir();
+  if (!d->obj_dir) d->obj_dir = load_dir(dir);
   const char *obj_dir = d->obj_dir; /* set once, freed with the device */
   pthread_mutex_unlock(&d->mu);
   char *path = obj_dir ? rt_strfmt("%s/%s.so", obj_dir, objhex) : NULL;
@@ -1536,6 +1581,12 @@ static CpuObj *open_bytes(CpuDev *d, const char *bytes, size_t n, const char *ob
     free(tmp);
   }
   CpuObj *o = open_obj(path ? path : fallback, why);
+  if (!o && *why && !path && noexec_dir(dir)) {
+    char *more = rt_strfmt("%s (neither $TMPDIR nor the cache folder %s may hold programs: both are "
+                           "on filesystems mounted noexec; set TMPDIR or TRITON_METAL_CACHE_DIR to a "
+                           "folder on one that is not)", *why, dir);
+    if (more) free(*why), *why = more;
+  }
   /* loaded: the mapping outlives the file, and a later load of the same bytes
    * writes it again (or finds the loaded object by its name) */
   if (o && path) unlink(path);
@@ -1560,7 +1611,7 @@ static CpuObj *load_cached(CpuDev *d, const Build *b, char **why) {
   } else if (obj_hash(bytes, n, objhex), !(want = sum_line(b, objhex)) || strcmp(rec, want)) {
     *why = rt_strdup("its bytes do not match the hash recorded when it was built");
   } else {
-    o = open_bytes(d, bytes, n, objhex, b->so, why);
+    o = open_bytes(d, bytes, n, objhex, b->dir, b->so, why);
   }
   if (!o && *why) { /* corrupt, truncated, swapped or foreign: rebuilt */
     unlink(b->so);
@@ -1641,7 +1692,7 @@ static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, C
   pthread_mutex_unlock(&d->mu);
   char objhex[65];
   obj_hash(bytes, n, objhex);
-  *out = open_bytes(d, bytes, n, objhex, b->so, &why);
+  *out = open_bytes(d, bytes, n, objhex, b->dir, b->so, &why);
   free(bytes);
   if (!*out && !b->driver_link && b->tc->ld) {
     /* linked by ld, refused by dlopen (a symbol only the driver's libraries

@@ -243,6 +243,50 @@ def test_small_disk_falls_back_to_a_private_folder(tmp_path, small_disk_mount, s
     assert list(private.iterdir()) == []
 
 
+LISTER = ('import os, sys, subprocess; r = subprocess.run(sys.argv[2:]); '
+          'print("LEFT", sorted(os.path.join(d, x) for d, ds, fs in os.walk(sys.argv[1]) for x in ds + fs)); '
+          'sys.exit(r.returncode)')
+
+
+def test_noexec_tmpdir_loads_from_a_folder_in_the_cache(tmp_path, noexec_mount):
+    """$TMPDIR mounted noexec (hardened containers mount /tmp so): objects load
+    from a private folder in the cache folder instead, which a process that
+    is gone left behind is swept, and this one's is gone at exit."""
+    cache = tmp_path / "cache"
+    (cache / "cpu" / ".load-999999999-AbCdEf").mkdir(parents=True)  # no such process
+    (cache / "cpu" / ".load-999999999-AbCdEf" / "x.so").write_bytes(b"left")
+    mine = cache / "cpu" / f".load-{os.getpid()}-AbCdEf"  # a live process's: kept
+    mine.mkdir()
+    private = tmp_path / "tmp"
+    private.mkdir()
+    script = tmp_path / "k.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, TRITON_METAL_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT / "python"),
+               TMPDIR=str(private), TRITON_METAL_DEVICE="cpu")
+    p = subprocess.run([*noexec_mount(private), sys.executable, "-c", LISTER, str(private), sys.executable,
+                        str(script), "9"], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "OK" in p.stdout, p.stderr
+    assert eval(p.stdout.split("LEFT", 1)[1]) == []  # nothing left in $TMPDIR
+    assert sorted(x.name for x in (cache / "cpu").iterdir() if x.name.startswith(".load-")) == [mine.name]
+    assert len(list((cache / "cpu").glob("*.so"))) == 3  # the three kernels, cached as usual
+
+
+def test_noexec_everywhere_says_so(tmp_path, noexec_mount):
+    """$TMPDIR and the cache folder both on noexec mounts: no object can load
+    anywhere, and the error says why and what to set."""
+    both = tmp_path / "both"
+    both.mkdir()
+    script = tmp_path / "k.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, TRITON_METAL_CACHE_DIR=str(both / "cache"), PYTHONPATH=str(ROOT / "python"),
+               TMPDIR=str(both), TRITON_METAL_DEVICE="cpu")
+    p = subprocess.run([*noexec_mount(both), sys.executable, str(script), "9"], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode != 0 and "Traceback" in p.stderr
+    assert "failed to map segment" in p.stderr and "mounted noexec" in p.stderr, p.stderr
+    assert "set TMPDIR or TRITON_METAL_CACHE_DIR" in p.stderr, p.stderr
+
+
 def test_full_disk_everywhere_says_so(tmp_path):
     """No file can grow anywhere (the cache folder and the private fallback):
     a clean exception that says there is no space, and nothing left behind."""
