@@ -56,7 +56,7 @@ typedef struct Check {
   char *default_dev, *default_err;
   int cache_ok;
   char *cache_err;
-  char *cxx, *cxx_source;
+  char *cxx, *cxx_source, *cxx_err;
   const tm_check_python *py;
   Item items[MAX_ITEMS];
   int n;
@@ -166,31 +166,12 @@ static void probe_cache(Check *c) {
   free(tmp);
 }
 
-static char *on_path(const char *name) {
-  if (strchr(name, '/')) return access(name, X_OK) == 0 ? rt_strdup(name) : NULL;
-  const char *path = getenv("PATH");
-  if (!path) path = "/usr/local/bin:/usr/bin:/bin";
-  for (const char *p = path; *p;) {
-    size_t n = strcspn(p, ":");
-    char *cand = n ? rt_strfmt("%.*s/%s", (int)n, p, name) : NULL;
-    if (cand && access(cand, X_OK) == 0) return cand;
-    free(cand);
-    p += n + (p[n] == ':');
-  }
-  return NULL;
-}
-
-/* The emulator's search (runtime/cpu/cpu_build.c): TRITON_METAL_CXX, else PATH. */
+/* The emulator's choice (runtime/cpu/cpu_build.c): TRITON_METAL_CXX, else the
+ * first on PATH that can build its kernels; c->cxx_err says why there is none. */
 static void find_cxx(Check *c) {
   const char *e = getenv("TRITON_METAL_CXX");
-  if (e && *e) {
-    c->cxx = on_path(e);
-    c->cxx_source = rt_strfmt("TRITON_METAL_CXX=%s", e);
-    return;
-  }
-  static const char *const search[] = {"clang++-19", "clang++", "g++", "c++"};
-  for (int i = 0; i < 4 && !c->cxx; i++) c->cxx = on_path(search[i]);
-  c->cxx_source = rt_strdup("PATH (clang++-19, clang++, g++, c++)");
+  c->cxx_source = e && *e ? rt_strfmt("TRITON_METAL_CXX=%s", e) : rt_strdup("PATH (clang++-19, clang++, g++, c++)");
+  if (cpu_cxx_path(&c->cxx, &c->cxx_err)) c->cxx = NULL;
 }
 
 /* ------------------------------------------------------------ judge */
@@ -415,9 +396,12 @@ static void judge(Check *c) {
   }
   else
     item(c, "emulator_cxx", S_SOFTWARE, c->dev[0].passed ? ST_WARN : ST_FAIL,
-         "emulator C++ compiler", rt_strfmt("none found on %s", c->cxx_source),
+         "emulator C++ compiler",
+         c->cxx_err ? rt_strfmt("none usable (from %s): %s", c->cxx_source, c->cxx_err)
+                    : rt_strfmt("none found on %s", c->cxx_source),
          rt_strdup("install clang-19 (Debian: apt-get install clang-19; a Mac: xcode-select "
-                   "--install) or set TRITON_METAL_CXX to a C++17 compiler"));
+                   "--install) or set TRITON_METAL_CXX to a C++17 compiler (clang 15 or newer, "
+                   "g++ 12 or newer)"));
   const tm_check_python *py = c->py;
   if (!py || !py->python) {
     const char *why = py && py->note ? py->note : "not checked; run python -m triton_metal.check";
@@ -733,7 +717,7 @@ tm_status tm_check_report(unsigned flags, const tm_check_python *py, char **out,
   for (int i = 0; i < c->n; i++) free(c->items[i].msg), free(c->items[i].tip);
   for (int i = 0; i < 2; i++) free(c->dev[i].detail), free(c->dev[i].probe_err);
   free(c->default_dev), free(c->default_err), free(c->cache_err), free(c->cxx),
-      free(c->cxx_source);
+      free(c->cxx_source), free(c->cxx_err);
   hw_env_free(&c->env);
   free(c);
   return st;

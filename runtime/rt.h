@@ -349,6 +349,10 @@ void cpu_objs_free(CpuDev *d);
  * toolchains'); off: no more (before d is freed). */
 void cpu_fork_guard(CpuDev *d, int on);
 void cpu_temp_dir_remove(const char *dir); /* a CpuDev.cache_is_temp folder, and its contents */
+/* The C++ compiler the emulator builds with (TRITON_METAL_CXX, else the first
+ * on PATH that can build its kernels), as a launch would choose it with the
+ * cache folder's records: *path malloc'd, or an error saying why there is none. */
+tm_status cpu_cxx_path(char **path, char **err);
 /* Optimisation tiers: before a launch (under launch_mu), takes a finished
  * -O2 build; after it, counts the launch and its seconds (and may start that
  * build in the background). cpu_obj_tier_wait (tests) starts the build now

@@ -406,7 +406,10 @@ static void hash_file_stamp(Sha256 *s, const char *path) {
  * times), so a compiler installed anew has another record. The record's
  * first line holds a SHA-256 of the rest: a record that does not match
  * (garbled, truncated) is ignored and written again. */
-#define RECORD_TAG "triton-metal toolchain v1"
+#define RECORD_TAG "triton-metal toolchain v2" /* v2: a compiler that cannot build the shim says UNFIT */
+/* The first line of a record of a compiler that cannot build the shim ("unfit"
+ * below), in place of the runtime library's path; the rest is the reason. */
+#define UNFIT "!unfit"
 
 static char *record_path(const char *dir, const char *cxx) {
   struct stat st;
@@ -470,11 +473,46 @@ typedef struct Ask {
   const char *cxx, *dir;
   char *rtlib;
   CxxFork *srv;
+  char *macros; /* what `-dM -E` on an empty file printed, or NULL */
 } Ask;
 
 static void *ask_rtlib(void *arg) {
   Ask *a = arg;
   a->rtlib = runtime_library(a->cxx);
+  return NULL;
+}
+
+static void *ask_macros(void *arg) {
+  Ask *a = arg;
+  char *argv[] = {(char *)a->cxx, (char *)"-dM", (char *)"-E", (char *)"-x", (char *)"c++", (char *)"/dev/null", NULL};
+  if (tool_run("version", argv, 256 * 1024, &a->macros) != 0) free(a->macros), a->macros = NULL;
+  return NULL;
+}
+
+/* The value of the predefined macro name in a `-dM -E` listing, or -1. */
+static long macro_value(const char *m, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = m; p && *p;) {
+    if (!strncmp(p, "#define ", 8) && !strncmp(p + 8, name, n) && p[8 + n] == ' ') return strtol(p + 9 + n, NULL, 10);
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  return -1;
+}
+
+/* Why a compiler cannot build the shim, from its predefined macros (NULL: it
+ * can, or they are unknown), malloc'd. The shim's half is _Float16, which
+ * clang has on x86-64 from 15 and g++ in C++ from 12, and clang's bool
+ * vectors are from 15 (clang 14 and g++ 11 fail on every kernel; Apple
+ * clang's numbers are its own and are not judged here). The shim says the
+ * same with #error. */
+static char *unfit(const char *m) {
+  if (!m) return NULL;
+  long clang = macro_value(m, "__clang_major__"), gnuc = macro_value(m, "__GNUC__");
+  if (clang >= 0 && macro_value(m, "__APPLE__") < 0 && clang < 15)
+    return rt_strfmt("clang %ld is too old: the emulator needs clang 15 or newer (_Float16, bool vectors)", clang);
+  if (clang < 0 && gnuc >= 0 && gnuc < 12)
+    return rt_strfmt("g++ %ld is too old: the emulator needs g++ 12 or newer (_Float16 in C++)", gnuc);
   return NULL;
 }
 
@@ -490,27 +528,43 @@ static bool named_clang(const char *path) {
 }
 
 /* Identifies t: its version text and linking tools, from the record in dir
- * (NULL: none) or by running the compiler (then recorded). */
+ * (NULL: none) or by running the compiler (then recorded). A compiler that
+ * cannot build the shim is an error, recorded as such (UNFIT). */
 static tm_status identify(Toolchain *t, const char *dir, char **err) {
   char *file = record_path(dir, t->path), *text = NULL, *rtlib = NULL;
   if (file) seed_copy(dir, file);
-  if (record_read(file, &text, &rtlib)) {
-    Ask ask = {t->path, dir, NULL, NULL};
-    pthread_t th[2];
-    int on[2] = {pthread_create(&th[0], NULL, ask_rtlib, &ask) == 0,
-                 dir && named_clang(t->path) && cxx_fork_enabled() && pthread_create(&th[1], NULL, ask_server, &ask) == 0};
+  int had = record_read(file, &text, &rtlib) == 0;
+  if (had && rtlib && !strcmp(rtlib, UNFIT)) { /* judged before: the reason is the text */
+    tm_status st = rt_error(TM_ERR_DEVICE, err, "%s: %s", t->path, text);
+    free(text), free(rtlib), free(file);
+    return st;
+  }
+  if (!had) {
+    Ask ask = {t->path, dir, NULL, NULL, NULL};
+    pthread_t th[3];
+    int on[3] = {pthread_create(&th[0], NULL, ask_rtlib, &ask) == 0,
+                 dir && named_clang(t->path) && cxx_fork_enabled() && pthread_create(&th[1], NULL, ask_server, &ask) == 0,
+                 pthread_create(&th[2], NULL, ask_macros, &ask) == 0};
     char *argv[] = {t->path, (char *)"--version", NULL};
     int rc = tool_run("version", argv, 4096, &text);
     if (on[0]) pthread_join(th[0], NULL);
     else ask_rtlib(&ask);
     if (on[1]) pthread_join(th[1], NULL);
+    if (on[2]) pthread_join(th[2], NULL);
+    else ask_macros(&ask);
     rtlib = ask.rtlib;
-    if (ask.srv && text && strstr(text, "clang")) t->srv = ask.srv, t->srv_for = getpid();
+    char *why = rc == 0 && text ? unfit(ask.macros) : NULL;
+    free(ask.macros);
+    if (ask.srv && text && strstr(text, "clang") && !why) t->srv = ask.srv, t->srv_for = getpid();
     else cxx_fork_stop(ask.srv);
-    if (rc != 0 || !text) {
-      free(text), free(file), free(rtlib);
-      return rt_error(TM_ERR_DEVICE, err, "the C++ compiler %s does not run (`--version` failed)",
-                      t->path);
+    if (rc != 0 || !text || why) {
+      free(text), free(rtlib);
+      tm_status st = why ? rt_error(TM_ERR_DEVICE, err, "%s: %s", t->path, why)
+                         : rt_error(TM_ERR_DEVICE, err, "the C++ compiler %s does not run (`--version` failed)",
+                                    t->path);
+      if (why) record_write(file, dir, why, UNFIT); /* a later process skips it at once */
+      free(why), free(file);
+      return st;
     }
     record_write(file, dir, text, rtlib);
   }
@@ -543,24 +597,49 @@ static tm_status toolchain(const char *dir, Toolchain **out, char **err) {
   while (t && strcmp(t->want, want)) t = t->next;
   tm_status st = TM_OK;
   if (!t) {
+    /* named: that one; else the first of these on PATH that can build the
+     * shim (a clang++ too old for it gives way to a g++ that is not) */
     static const char *const search[] = {"clang++-19", "clang++", "g++", "c++"};
-    char *path = NULL;
-    if (*want) path = rt_find_on_path(want);
-    for (int i = 0; !*want && !path && i < 4; i++) path = rt_find_on_path(search[i]);
-    if (!path) {
+    const int ncand = *want ? 1 : 4;
+    char *why = NULL; /* each candidate's failure, one per line */
+    bool any = false;
+    st = TM_ERR_DEVICE;
+    for (int i = 0; i < ncand && st != TM_OK; i++) {
+      char *path = rt_find_on_path(*want ? want : search[i]), *e = NULL;
+      if (!path) continue;
+      any = true;
+      if (!(t = calloc(1, sizeof *t)) || !(t->want = rt_strdup(want))) {
+        free(t), free(path), t = NULL;
+        st = TM_ERR_NOMEM;
+        break;
+      }
+      t->path = path;
+      st = identify(t, dir, &e);
+      if (st == TM_OK) {
+        t->next = toolchains, toolchains = t;
+      } else {
+        char *more = rt_strfmt("%s%s  %s", why ? why : "", why ? "\n" : "", e ? e : "failed");
+        if (more) free(why), why = more;
+        free(t->want), free(t->path), free(t->ld), free(t->rtlib), free(t), t = NULL;
+      }
+      free(e);
+    }
+    if (st == TM_ERR_NOMEM) st = rt_error(TM_ERR_NOMEM, err, "out of memory");
+    else if (st != TM_OK && !any)
       st = *want ? rt_error(TM_ERR_DEVICE, err, "TRITON_METAL_CXX=%s: no such program", want)
                  : rt_error(TM_ERR_DEVICE, err,
                             "the cpu device needs a C++17 compiler: none of clang++-19, "
                             "clang++, g++, c++ is on PATH (or set TRITON_METAL_CXX)");
-    } else if ((t = calloc(1, sizeof *t)) && (t->want = rt_strdup(want))) {
-      t->path = path;
-      st = identify(t, dir, err);
-      if (st == TM_OK) t->next = toolchains, toolchains = t;
-    } else {
-      st = rt_error(TM_ERR_NOMEM, err, "out of memory");
-    }
-    if (st && t) free(t->want), free(t->path), free(t->ld), free(t->rtlib), free(t), t = NULL;
-    else if (st) free(path);
+    else if (st != TM_OK && *want)
+      st = rt_error(TM_ERR_DEVICE, err, "TRITON_METAL_CXX=%s cannot build the cpu device's kernels:\n%s", want,
+                    why ? why : "");
+    else if (st != TM_OK)
+      st = rt_error(TM_ERR_DEVICE, err,
+                    "the cpu device needs a C++17 compiler with half types, clang 15 or newer or g++ 12 or "
+                    "newer; none on PATH can build its kernels:\n%s\ninstall one (Debian, Ubuntu: apt install "
+                    "clang-19) or set TRITON_METAL_CXX",
+                    why ? why : "");
+    free(why);
   }
   pthread_mutex_unlock(&toolchains_mu);
   *out = t;
@@ -2096,6 +2175,16 @@ void cpu_objs_free(CpuDev *d) {
   }
   tier_free_list(d->orphans); /* waits for those still running */
   d->orphans = NULL;
+}
+
+tm_status cpu_cxx_path(char **path, char **err) {
+  Toolchain *tc;
+  char *dir = rt_cache_dir("cpu");
+  tm_status st = dir ? toolchain(dir, &tc, err) : rt_error(TM_ERR_NOMEM, err, "out of memory");
+  free(dir);
+  *path = st ? NULL : rt_strdup(tc->path);
+  if (!st && !*path) st = rt_error(TM_ERR_NOMEM, err, "out of memory");
+  return st;
 }
 
 /* ------------------------------------------------------------ tm_msl_check */

@@ -276,13 +276,14 @@ def test_not_for_gcc(tmp_path):
 
 
 def test_cold_cache_overlaps_its_first_steps(tmp_path):
-    """With no toolchain record, `--version` and `-print-libgcc-file-name` run
-    side by side (and the server starts beside them): the two overlap in the
-    log; the first build overlaps the PCH's; the record and the PCH then spare
-    the next process all three."""
+    """With no toolchain record, `--version`, `-print-libgcc-file-name` and
+    `-dM -E` (the predefined macros: can it build the shim?) run side by side
+    (and the server starts beside them): the three overlap in the log; the
+    first build overlaps the PCH's; the record and the PCH then spare the next
+    process all of them."""
     _, cold = run(tmp_path, "check(2)\n", name="cold")
     probes = [(int(a), int(b)) for kind, a, b, code, how in cold if kind == "version"]
-    assert len(probes) == 2
+    assert len(probes) == 3
     assert max(a for a, _ in probes) < min(b for _, b in probes), probes  # both ran at once
     assert [how for kind, *_, how in cold if kind in ("pch", "build")] == ["server", "server"]
     # the first build does not wait for the PCH: it compiles without it while the PCH is built
