@@ -38,6 +38,18 @@ KERNEL = textwrap.dedent('''
         x = tl.load(x_ptr + offs, mask=m, other=0.0)
         tl.store(y_ptr + offs, x * A + tl.exp(x) - tl.sum(x, axis=0), mask=m)
 
+    def children():
+        """This process's children (one that ends while /proc is read is skipped:
+        other processes of the machine come and go)."""
+        me, out = str(os.getpid()), []
+        for p in os.listdir("/proc"):
+            try:
+                if p.isdigit() and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == me:
+                    out.append(int(p))
+            except OSError:
+                pass
+        return out
+
     def check(a):
         """A new specialization (A) compiled and run against float64."""
         rng = np.random.default_rng(abs(a))
@@ -180,10 +192,7 @@ def test_what_a_compile_sees_of_the_environment(tmp_path, monkeypatch, caller, s
                              f'fd=${{TM_CXX_FORK_FD-unset}}" >> {seen};; esac\n', shell=shell)
     body = '''
         check(1)
-        me = os.getpid()
-        kids = [int(p) for p in os.listdir("/proc") if p.isdigit()
-                and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1] == str(me)]
-        for p in kids:
+        for p in children():
             env = open(f"/proc/{p}/environ", "rb").read().split(b"\\0")
             if b"TM_CXX_FORK_FD=3" in env:
                 assert b"LD_BIND_NOW=1" in env, env
@@ -221,10 +230,7 @@ def test_server_killed_compiles_go_on(tmp_path, which):
     body = f'''
         check(1)
         import signal
-        me = os.getpid()
-        kids = [int(p) for p in os.listdir("/proc") if p.isdigit()
-                and open(f"/proc/{{p}}/stat").read().rsplit(")", 1)[1].split()[1] == str(me)]
-        servers = {{os.path.basename(os.readlink(f"/proc/{{p}}/exe")): p for p in kids
+        servers = {{os.path.basename(os.readlink(f"/proc/{{p}}/exe")): p for p in children()
                    if b"TM_CXX_FORK_FD=" in open(f"/proc/{{p}}/environ", "rb").read()}}
         assert len(servers) == 2, servers
         [victim] = [p for name, p in servers.items() if ("clang" in name) == ("{which}" == "clang")]
