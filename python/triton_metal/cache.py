@@ -2,7 +2,8 @@
 # keeps its results in).
 #
 #   root      TRITON_METAL_CACHE_DIR, else $XDG_CACHE_HOME/triton-metal, else
-#             ~/.cache/triton-metal (the cpu device keeps its objects in root/cpu)
+#             ~/.cache/triton-metal (the cpu device keeps its objects in root/cpu);
+#             a relative one is made absolute when first used
 #   entry     root/kernels/<key[:2]>/<key>.json: the MSL and the kernel
 #             descriptor, enough for tm_module_load without compiling
 #   blocks    root/blocks/<key[:2]>/<key>: how many lines a @jit function's
@@ -32,14 +33,21 @@ _compiler_version = None
 _warned = False
 
 
+_roots = {}  # a folder as the environment names it -> absolute, as first seen
+
+
 def root():
+    """The cache folder, absolute: a relative TRITON_METAL_CACHE_DIR (`.cache`)
+    is resolved against the working folder the first time it is used, so a
+    process that changes folders keeps one cache (as the runtime does)."""
     e = os.environ.get("TRITON_METAL_CACHE_DIR")
-    if e:
-        return e
-    e = os.environ.get("XDG_CACHE_HOME")
-    if e:
-        return os.path.join(e, "triton-metal")
-    return os.path.join(os.path.expanduser("~"), ".cache", "triton-metal")
+    if not e:
+        x = os.environ.get("XDG_CACHE_HOME")
+        e = os.path.join(x, "triton-metal") if x else os.path.join(os.path.expanduser("~"), ".cache", "triton-metal")
+    r = _roots.get(e)
+    if r is None:
+        r = _roots[e] = os.path.abspath(e)
+    return r
 
 
 def disabled():

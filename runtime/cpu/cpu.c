@@ -28,12 +28,27 @@ static int thread_count(void) {
   return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
+/* base/rest, with base made absolute against the working folder now: a
+ * relative TRITON_METAL_CACHE_DIR (`.cache`, as CI setups keep a cache
+ * between runs) names one folder for the device's life, not a new one under
+ * each folder the process changes to (Python's cache.root() resolves it the
+ * same way, on first use). */
+static char *under(const char *base, const char *rest) {
+  if (base[0] == '/') return rt_strfmt("%s/%s", base, rest);
+  char cwd[4096];
+  return getcwd(cwd, sizeof cwd) ? rt_strfmt("%s/%s/%s", cwd, base, rest) : rt_strfmt("%s/%s", base, rest);
+}
+
 char *rt_cache_dir(const char *sub) {
   const char *e = getenv("TRITON_METAL_CACHE_DIR");
-  if (e && *e) return rt_strfmt("%s/%s", e, sub);
-  if ((e = getenv("XDG_CACHE_HOME")) && *e) return rt_strfmt("%s/triton-metal/%s", e, sub);
-  if ((e = getenv("HOME")) && *e) return rt_strfmt("%s/.cache/triton-metal/%s", e, sub);
-  return rt_strfmt("/tmp/triton-metal-%ld/%s", (long)getuid(), sub);
+  if (e && *e) return under(e, sub);
+  char *tail = rt_strfmt("triton-metal/%s", sub), *r = NULL;
+  if (!tail) return NULL;
+  if ((e = getenv("XDG_CACHE_HOME")) && *e) r = under(e, tail);
+  else if ((e = getenv("HOME")) && *e) r = rt_strfmt("%s/.cache/%s", e, tail);
+  else r = rt_strfmt("/tmp/triton-metal-%ld/%s", (long)getuid(), sub);
+  free(tail);
+  return r;
 }
 
 void cpu_dev_free(CpuDev *c) {

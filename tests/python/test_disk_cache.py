@@ -183,3 +183,52 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     assert cache.root() == os.path.join(str(tmp_path), "home", ".cache", "triton-metal")
 
 
+
+
+RELATIVE = '''
+import os
+import numpy as np
+import triton_metal as triton
+import triton_metal.language as tl
+
+
+@triton.jit
+def times(x_ptr, n, A: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=m) * A, mask=m)
+
+
+def go(a):
+    x = np.linspace(-2, 2, 300).astype(np.float32)
+    want = x * np.float32(a)
+    times[(3,)](x, 300, A=a, BLOCK=128)
+    np.testing.assert_array_equal(x, want)
+
+
+go(2)
+os.chdir("elsewhere")  # a test that changes folders (monkeypatch.chdir)
+go(3)
+go(2)
+print("OK")
+'''
+
+
+def test_relative_cache_folder_is_one_folder_when_the_process_changes_folders(tmp_path):
+    """TRITON_METAL_CACHE_DIR=.cache (as CI setups keep a cache between runs):
+    resolved against the folder the process starts in, once; a later chdir
+    does not start another cache under the new folder."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "k.py").write_text(RELATIVE)
+    env = dict(os.environ, TRITON_METAL_CACHE_DIR=".cache", TRITON_METAL_DEBUG="1",
+               PYTHONPATH=os.path.abspath(PYTHON_DIR))
+    for run in range(2):
+        p = subprocess.run([sys.executable, "k.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+        assert p.returncode == 0 and "OK" in p.stdout, p.stderr
+        origins = [line for line in p.stderr.splitlines() if "] compile times" in line]
+        assert len(origins) == 2, p.stderr  # A=2 and A=3 (A=2 again: in memory)
+        assert all(("compiled" in line) == (run == 0) for line in origins), origins  # the second: disk cache
+    assert not (tmp_path / "elsewhere" / ".cache").exists()
+    assert len(entries(str(tmp_path / ".cache"))) == 2
+    assert len(glob.glob(str(tmp_path / ".cache" / "cpu" / "*.so"))) >= 2
