@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,57 @@ uint64_t rt_mono_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+/* Whether this process has SIGCHLD ignored (SIG_IGN or SA_NOCLDWAIT, as a
+ * program may set it): the kernel then reaps each child as it ends, and
+ * waitpid finds none (ECHILD), so a tool's exit status is lost. */
+static int children_reaped(void) {
+  struct sigaction sa;
+  return sigaction(SIGCHLD, NULL, &sa) == 0 && (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT));
+}
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define HAVE_FORK_NOHANDLERS 1
+/* rt_run_capture where children_reaped: an intermediate (forked with _Fork,
+ * which runs no atfork handlers: the caller may hold the runtime's locks)
+ * puts SIGCHLD back to its default, runs argv as its own child with out on
+ * stdout and stderr (the tool then starts with the default too: a compiler
+ * driver waits for the programs it runs), waits for it and writes its exit
+ * status to a pipe; the kernel reaps the intermediate. Only async-signal-
+ * safe calls between the fork and the exec. The status pipe's read end, or
+ * -1 when it could not start. */
+static int run_reaped(char *const argv[], int out) {
+  int sp[2];
+  if (pipe2(sp, O_CLOEXEC)) return -1;
+  pid_t m = _Fork();
+  if (m == 0) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &dfl, NULL);
+    int code = -1, st;
+    pid_t c = _Fork(); /* fork would run the atfork handlers, which take locks the caller may hold */
+    if (c == 0) {
+      int nul = open("/dev/null", O_RDONLY);
+      if (nul < 0 || dup2(nul, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
+      execve(argv[0], argv, environ);
+      _exit(127);
+    }
+    if (c > 0) {
+      while (waitpid(c, &st, 0) < 0)
+        if (errno != EINTR) _exit(1);
+      code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    }
+    _exit(write(sp[1], &code, sizeof code) == (ssize_t)sizeof code ? 0 : 1);
+  }
+  close(sp[1]);
+  if (m < 0) {
+    close(sp[0]);
+    return -1;
+  }
+  return sp[0]; /* read after the output's end, which comes as the tool and the intermediate end */
+}
+#endif
+
 int rt_run_capture(char *const argv[], size_t max, char **text) {
   *text = NULL;
   int p[2];
@@ -64,6 +116,23 @@ int rt_run_capture(char *const argv[], size_t max, char **text) {
   fcntl(p[1], F_SETFD, FD_CLOEXEC);
 #else
   if (pipe2(p, O_CLOEXEC)) return -1;
+#endif
+#if HAVE_FORK_NOHANDLERS
+  if (children_reaped()) {
+    int code = -1, sfd = run_reaped(argv, p[1]);
+    close(p[1]);
+    if (sfd < 0) {
+      close(p[0]);
+      return -1;
+    }
+    *text = rt_read_to_end(p[0], max);
+    close(p[0]);
+    ssize_t r;
+    do r = read(sfd, &code, sizeof code);
+    while (r < 0 && errno == EINTR);
+    close(sfd);
+    return r == (ssize_t)sizeof code ? code : -1;
+  }
 #endif
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);

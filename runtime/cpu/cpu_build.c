@@ -635,9 +635,9 @@ static tm_status toolchain(const char *dir, Toolchain **out, char **err) {
                     why ? why : "");
     else if (st != TM_OK)
       st = rt_error(TM_ERR_DEVICE, err,
-                    "the cpu device needs a C++17 compiler with half types, clang 15 or newer or g++ 12 or "
-                    "newer; none on PATH can build its kernels:\n%s\ninstall one (Debian, Ubuntu: apt install "
-                    "clang-19) or set TRITON_METAL_CXX",
+                    "the cpu device found no C++ compiler on PATH that it can use (it needs clang 15 or "
+                    "newer, or g++ 12 or newer):\n%s\ninstall one (Debian, Ubuntu: apt install clang-19) or "
+                    "set TRITON_METAL_CXX",
                     why ? why : "");
     free(why);
   }

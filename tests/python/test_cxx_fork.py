@@ -423,3 +423,24 @@ def test_status_of_a_compile_that_ends_abruptly(tmp_path, how):
     assert builds(lines) and all(b == ("server", code) for b in builds(lines)), lines
     if how == "_exit":
         assert "error: abrupt end" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("how", ["served", "plain", "g++"])
+def test_compiles_where_the_process_ignores_sigchld(tmp_path, how):
+    """A program that sets SIGCHLD to SIG_IGN has its children reaped by the
+    kernel as they end, and waitpid finds none: every tool's exit status was
+    lost (`--version` "failed", so no compiler could be used). The runtime
+    runs tools through an intermediate that waits with SIGCHLD at its default."""
+    if how == "g++" and shutil.which("g++") is None:
+        pytest.skip("no g++")
+    body = '''
+        import signal
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        check(3)
+        check(-5)
+        assert signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN  # left as the program set it
+    '''
+    extra = {"TRITON_METAL_CXX": shutil.which("g++")} if how == "g++" else {}
+    _, lines = run(tmp_path, body, fork=how == "served", extra_env=extra)
+    assert [(k, c) for k, _, _, c, _ in lines if k == "version"] == [("version", "0")] * 3  # each said 0
+    assert builds(lines) == [("server" if how == "served" else "process", 0)] * 2
