@@ -141,9 +141,10 @@ def test_replicated_value_keeps_program_order(rng, num_warps):
     q = np.zeros(256, np.float32)
     r = np.zeros(256, np.float32)
     _load_then_store_then_use[(1,)](p, q, r, BLOCK=256, num_warps=num_warps)
-    assert p[0] == v + 1
+    w = v + np.float32(1)  # float32 on NumPy 1.x too (there a Python 1 made it float64)
+    assert p[0] == w
     np.testing.assert_array_equal(q, np.full(256, v, np.float32))
-    np.testing.assert_array_equal(r, np.full(256, v + 1, np.float32))
+    np.testing.assert_array_equal(r, np.full(256, w, np.float32))
 
 
 @triton.jit
