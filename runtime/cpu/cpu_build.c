@@ -182,6 +182,8 @@ typedef struct Toolchain {
   char *path;
   char id[65]; /* SHA-256 of path + version text, and of the linking below */
   bool clang;  /* its version text says clang */
+  int no_bf16; /* clang 15 or 16 (its version text): no __bf16 arithmetic, so no
+                * bfloat kernel builds; taken only where nothing better is on PATH */
   /* linking ("Linking" below): ld on PATH and the compiler's runtime library
    * (libgcc.a or compiler-rt's builtins); both NULL: through the driver */
   char *ld, *rtlib;
@@ -575,6 +577,9 @@ static tm_status identify(Toolchain *t, const char *dir, char **err) {
   sha256_update(&s, t->path, strlen(t->path) + 1);
   sha256_update(&s, text, strlen(text));
   t->clang = strstr(text, "clang") != NULL;
+  const char *cv = strstr(text, "clang version ");
+  int major = cv && !strstr(text, "Apple clang") ? atoi(cv + 14) : 0;
+  t->no_bf16 = major >= 15 && major < 17 ? major : 0;
   free(text);
   t->ld = rtlib && rtlib[0] == '/' && access(rtlib, R_OK) == 0 ? rt_find_on_path("ld") : NULL;
   t->rtlib = t->ld ? rtlib : NULL;
@@ -598,12 +603,15 @@ static tm_status toolchain(const char *dir, Toolchain **out, char **err) {
   tm_status st = TM_OK;
   if (!t) {
     /* named: that one; else the first of these on PATH that can build the
-     * shim (a clang++ too old for it gives way to a g++ that is not) */
+     * shim (a clang++ too old for it gives way to a g++ that is not), and of
+     * those, the first that builds bfloat kernels too (clang 15 and 16 have
+     * no __bf16 arithmetic: taken only where no other can be used) */
     static const char *const search[] = {"clang++-19", "clang++", "g++", "c++"};
     const int ncand = *want ? 1 : 4;
     char *why = NULL; /* each candidate's failure, one per line */
     bool any = false;
     st = TM_ERR_DEVICE;
+    Toolchain *limited = NULL; /* the first that builds all but bfloat kernels, if none does all */
     for (int i = 0; i < ncand && st != TM_OK; i++) {
       char *path = rt_find_on_path(*want ? want : search[i]), *e = NULL;
       if (!path) continue;
@@ -615,7 +623,12 @@ static tm_status toolchain(const char *dir, Toolchain **out, char **err) {
       }
       t->path = path;
       st = identify(t, dir, &e);
-      if (st == TM_OK) {
+      if (st == TM_OK && t->no_bf16 && !*want) {
+        if (!limited) limited = t;
+        else cxx_fork_stop(t->srv), free(t->want), free(t->path), free(t->ld), free(t->rtlib), free(t);
+        t = NULL;
+        st = TM_ERR_DEVICE;
+      } else if (st == TM_OK) {
         t->next = toolchains, toolchains = t;
       } else {
         char *more = rt_strfmt("%s%s  %s", why ? why : "", why ? "\n" : "", e ? e : "failed");
@@ -623,6 +636,13 @@ static tm_status toolchain(const char *dir, Toolchain **out, char **err) {
         free(t->want), free(t->path), free(t->ld), free(t->rtlib), free(t), t = NULL;
       }
       free(e);
+    }
+    if (limited && st == TM_OK) { /* a better one came after it */
+      cxx_fork_stop(limited->srv);
+      free(limited->want), free(limited->path), free(limited->ld), free(limited->rtlib), free(limited);
+    } else if (limited && st != TM_ERR_NOMEM) {
+      t = limited, st = TM_OK;
+      t->next = toolchains, toolchains = t;
     }
     if (st == TM_ERR_NOMEM) st = rt_error(TM_ERR_NOMEM, err, "out of memory");
     else if (st != TM_OK && !any)
@@ -1540,9 +1560,15 @@ again:
     char *kept = rt_strfmt("%s/%s.cc", b->dir, b->hex);
     int renamed = kept && rename(src, kept) == 0;
     keep_src = 1;
+    char *hint = b->tc->no_bf16 && text && strstr(text, "bfloat")
+                     ? rt_strfmt("clang %d has no __bf16 arithmetic: bfloat16 kernels need clang 17 or newer, or "
+                                 "g++ 12 or newer (TRITON_METAL_CXX)\n", b->tc->no_bf16)
+                     : NULL;
     st = rt_error(TM_ERR_DEVICE, err,
-                  "C++ compile of kernel '%s' failed (%s, exit %d); source kept at %s\n%s",
-                  b->name, b->tc->path, rc, renamed ? kept : src, text ? rt_head_lines(text, 40) : "");
+                  "C++ compile of kernel '%s' failed (%s, exit %d); source kept at %s\n%s%s",
+                  b->name, b->tc->path, rc, renamed ? kept : src, hint ? hint : "",
+                  text ? rt_head_lines(text, 40) : "");
+    free(hint);
     free(kept);
     goto done;
   }

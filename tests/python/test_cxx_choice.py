@@ -147,3 +147,83 @@ def test_none_usable_lists_each_and_check_says_so(tmp_path):
     c = subprocess.run([os.path.join(ROOT, "build", "triton-metal"), "check", "--no-python", "--no-run"],
                        env=e, capture_output=True, text=True, timeout=120)
     assert "none usable" in c.stdout and "clang 14 is too old" in c.stdout, c.stdout
+
+
+BF16 = textwrap.dedent('''
+    import numpy as np
+    import triton_metal as triton
+    import triton_metal.language as tl
+
+    @triton.jit
+    def halve_bf16(x_ptr, n, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < n
+        v = tl.load(x_ptr + offs, mask=m).to(tl.bfloat16)
+        tl.store(x_ptr + offs, (v * 0.5).to(tl.float32), mask=m)
+
+    x = np.array([1.0, -3.0, 8.0], np.float32)
+    halve_bf16[(1,)](x, 3, BLOCK=4)
+    assert (x == [0.5, -1.5, 4.0]).all(), x
+    print("OK")
+''')
+
+
+def clang16(folder, name="clang++"):
+    """A clang 16 (its macros and version say so): no __bf16 arithmetic, so
+    its kernel compiles fail where the source computes in bfloat, as clang
+    16's do; otherwise the real clang."""
+    path = folder / name
+    path.write_text('#!/bin/sh\ncase "$*" in\n'
+                    '  *-dM*) printf "#define __clang__ 1\\n#define __clang_major__ 16\\n#define __x86_64__ 1\\n";;\n'
+                    '  --version) echo "Debian clang version 16.0.6 (15~deb12u1)";;\n'
+                    '  *" -c -x c++ "*)\n'
+                    '    src=$(echo "$*" | /bin/sed "s/.* -c -x c++ \\([^ ]*\\) -o .*/\\1/")\n'
+                    '    if /bin/grep -q "bfloat" "$src"; then\n'
+                    '      echo "$src:1:1: error: invalid operands to binary expression (\'metal::bfloat\')" >&2; exit 1\n'
+                    f'    fi\n    exec {CLANG} "$@";;\n'
+                    f'  *) exec {CLANG} "$@";;\nesac\n')
+    path.chmod(0o755)
+    return path
+
+
+def check_path(tmp_path, path):
+    e = {k: v for k, v in os.environ.items() if k != "TRITON_METAL_CXX"}
+    e.update(PATH=path, TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"))
+    c = subprocess.run([os.path.join(ROOT, "build", "triton-metal"), "check", "--json", "--no-python", "--no-run"],
+                       env=e, capture_output=True, text=True, timeout=120)
+    return json.loads(c.stdout)["emulator_cxx"]["path"]
+
+
+@pytest.mark.skipif(CLANG is None, reason="no clang++")
+def test_clang_without_bf16_arithmetic_gives_way_to_one_with_it(tmp_path):
+    path = path_with(tmp_path, **{"c++": CLANG})
+    clang16(tmp_path / "bin")
+    script = tmp_path / "bf.py"
+    script.write_text(BF16)
+    r = run(tmp_path, {"PATH": path})
+    assert r.returncode == 0 and "OK" in r.stdout, r.stderr
+    e = {k: v for k, v in os.environ.items() if k not in ("TRITON_METAL_CXX",)}
+    e.update(PATH=path, TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"), TRITON_METAL_DEVICE="cpu",
+             PYTHONPATH=os.path.join(ROOT, "python"), TRITON_METAL_CPU_SEED="")
+    b = subprocess.run([sys.executable, str(script)], env=e, capture_output=True, text=True, timeout=300)
+    assert b.returncode == 0 and "OK" in b.stdout, b.stderr
+    assert check_path(tmp_path, path) == os.path.join(path, "c++")
+
+
+@pytest.mark.skipif(CLANG is None, reason="no clang++")
+def test_clang_without_bf16_arithmetic_alone_builds_all_but_bfloat_kernels(tmp_path):
+    path = path_with(tmp_path)
+    clang16(tmp_path / "bin")
+    r = run(tmp_path, {"PATH": path})
+    assert r.returncode == 0 and "OK" in r.stdout, r.stderr  # float32: built by it
+    assert check_path(tmp_path, path) == os.path.join(path, "clang++")
+    script = tmp_path / "bf.py"
+    script.write_text(BF16)
+    e = {k: v for k, v in os.environ.items() if k not in ("TRITON_METAL_CXX",)}
+    e.update(PATH=path, TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"), TRITON_METAL_DEVICE="cpu",
+             PYTHONPATH=os.path.join(ROOT, "python"), TRITON_METAL_CPU_SEED="")
+    b = subprocess.run([sys.executable, str(script)], env=e, capture_output=True, text=True, timeout=300)
+    assert b.returncode != 0 and "OK" not in b.stdout
+    assert "C++ compile of kernel 'halve_bf16' failed" in b.stderr, b.stderr
+    assert "clang 16 has no __bf16 arithmetic: bfloat16 kernels need clang 17 or newer, or g++ 12 or newer" \
+        in b.stderr, b.stderr
