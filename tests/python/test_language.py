@@ -210,6 +210,32 @@ def test_block_length_is_kept_on_disk_by_the_text_it_depends_on(tmp_path, monkey
     assert cache.block_length(lines, i, find) == want and len(calls) == 8
 
 
+def test_kernel_defined_in_a_notebook_cell(tmp_path, monkeypatch):
+    """A kernel whose source is only in the line cache, under a file name that
+    is not on disk (what IPython and Jupyter do with a cell: the cell's text
+    registered with no modification time) compiles from that text, as
+    upstream's does in a notebook."""
+    import linecache
+    monkeypatch.setenv("TRITON_METAL_CACHE_DIR", str(tmp_path / "cache"))
+    text = ("@triton.jit\ndef cell_kernel(x_ptr, n, BLOCK: tl.constexpr):\n"
+            "    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)\n"
+            "    tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=offs < n) - 2.5, mask=offs < n)\n")
+    name = str(tmp_path / "ipykernel_4242" / "1234567890.py")  # no such file
+    linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+    try:
+        for run in range(2):  # the second: a new function from the same cell (block length from the cache)
+            ns = {"triton": triton, "tl": tl}
+            exec(compile(text, name, "exec"), ns)
+            k = ns["cell_kernel"]
+            x = np.linspace(-1, 1, 100).astype(np.float32)
+            want = x - np.float32(2.5)
+            k[(2,)](x, 100, BLOCK=64)
+            np.testing.assert_array_equal(x, want)
+            assert k.src == text.split("\n", 1)[1] and k.first_line == 2
+    finally:
+        linecache.cache.pop(name, None)
+
+
 def test_kernel_without_source_is_refused_at_decoration():
     ns = {"triton": triton, "tl": tl}
     with pytest.raises(OSError, match="cannot read the source of made_by_exec"):
