@@ -87,20 +87,23 @@ def block_length(lines, i, find):
     warm run needs every launched kernel's text for its key, so the length is
     kept in root/blocks, keyed by all it depends on: the text from lines[i]
     to the end of the file, and the Python version (its tokenizer). An entry
-    that does not read as a length that fits is computed and written again."""
+    holds "<length> <check>", the check a hash of the key and the length: a
+    cut or garbled one (a wrong length would cut a kernel short) is computed
+    and written again."""
     text = "".join(lines[i:])
     key = make_key("block", sys.version_info[:2], text)
     path = os.path.join(root(), "blocks", key[:2], key)
     if not disabled():
         try:
-            raw = read_regular(path, 32)
-            if raw.isdigit() and 0 < int(raw) <= len(lines) - i:
-                return int(raw)
-        except (OSError, ValueError):
+            raw = read_regular(path, 128).decode("ascii").split()
+            n = int(raw[0])
+            if len(raw) == 2 and raw[1] == make_key("block length", key, n) and 0 < n <= len(lines) - i:
+                return n
+        except (OSError, ValueError, IndexError):
             pass
     n = len(find(lines[i:]))
     try:
-        write_atomic(path, str(n).encode())
+        write_atomic(path, f"{n} {make_key('block length', key, n)}".encode())
     except OSError:
         pass
     return n

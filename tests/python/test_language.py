@@ -198,16 +198,19 @@ def test_block_length_is_kept_on_disk_by_the_text_it_depends_on(tmp_path, monkey
     assert cache.block_length(lines, i, find) == want and len(calls) == 1
     assert cache.block_length(lines, i, find) == want and len(calls) == 1  # read back
     (entry,) = [p for p in (tmp_path / "cache" / "blocks").rglob("*") if p.is_file()]
-    assert entry.read_bytes() == str(want).encode()
+    good = entry.read_bytes()
+    n, check = good.split()
+    assert n == str(want).encode() and len(check) == 64
     edited = lines[:-1] + ["    return 1\n"]  # below the block's start: another key
     assert cache.block_length(edited, i, find) == want and len(calls) == 2
-    for damage in (b"999999", b"0", b"x1", b"", b"-3"):
+    # damaged: out of range, garbled, empty, cut, or a plausible length whose check does not match
+    for damage in (b"999999 " + check, b"0", b"x1", b"", b"-3", good[:-5], b"2 " + check, b"2"):
         entry.write_bytes(damage)
         assert cache.block_length(lines, i, find) == want
-        assert entry.read_bytes() == str(want).encode()
-    assert len(calls) == 7
+        assert entry.read_bytes() == good
+    assert len(calls) == 10
     monkeypatch.setenv("TRITON_METAL_DISABLE_CACHE", "1")
-    assert cache.block_length(lines, i, find) == want and len(calls) == 8
+    assert cache.block_length(lines, i, find) == want and len(calls) == 11
 
 
 def test_kernel_defined_in_a_notebook_cell(tmp_path, monkeypatch):
