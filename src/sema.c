@@ -2592,6 +2592,14 @@ static Val attribute(Sema *S, Val obj, const char *name) {
       for (int k = 0; k < r; k++) t.items[k] = obj.items[1 + (obj.k == V_TENSORDESC ? 2 : 3) * r + k];
       return t;
     }
+    /* Block types are not modelled (a tensor's .type is its element type), so a
+       block pointer's .type is a pointer to its element type: .type.element_ty is
+       what upstream's x.to(p.type.element_ty) casts to. A descriptor's .dtype is
+       its element type, as upstream's. */
+    tm_dtype el = (tm_dtype)ty_of(S, obj.items[0]).dt;
+    if (obj.k == V_BLOCKPTR && (!strcmp(name, "type") || !strcmp(name, "dtype")))
+      return (Val){.k = V_DTYPE, .i = el | DT_PTR};
+    if (obj.k == V_TENSORDESC && !strcmp(name, "dtype")) return v_dtype(el);
     ERR(S, "%s has no attribute '%s'", vk_name(S, obj), name);
   }
   if (obj.k == V_DTYPE) {

@@ -71,3 +71,44 @@ def test_tensor_descriptor_load_store(rng):
     y = np.zeros((M, N), np.float32)
     desc_copy_kernel[(triton.cdiv(M, BM), triton.cdiv(N, BN))](x, y, M, N, BM=BM, BN=BN)
     np.testing.assert_array_equal(y, x * 2 + 1)
+
+
+@triton.jit
+def bp_cast_to_target_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    # the idiom of generated pointwise code: compute in float32, store as the
+    # block pointer's element type (p.type.element_ty), read the descriptor's dtype
+    xb = tl.make_block_ptr(x_ptr, (n,), (1,), (tl.program_id(0) * BLOCK,), (BLOCK,), (0,))
+    yb = tl.make_block_ptr(y_ptr, (n,), (1,), (tl.program_id(0) * BLOCK,), (BLOCK,), (0,))
+    x = tl.load(xb, boundary_check=(0,)).to(tl.float32)
+    tl.static_assert(yb.type.element_ty == y_ptr.dtype.element_ty)
+    tl.static_assert(yb.dtype.element_ty == tl.float16)
+    tl.store(yb, (x * 3.0 + 0.5).to(yb.type.element_ty), boundary_check=(0,))
+
+
+def test_block_pointer_type_names_its_element_type(rng):
+    n, BLOCK = 37, 16
+    x = (rng.standard_normal(n) * 100).astype(np.float16)
+    x[[3, 9]] = [np.inf, np.nan]
+    y = np.zeros(n + 5, np.float16)
+    bp_cast_to_target_kernel[(triton.cdiv(n, BLOCK),)](x, y[:n], n, BLOCK=BLOCK)
+    exp = (x.astype(np.float32) * np.float32(3.0) + np.float32(0.5)).astype(np.float16)
+    np.testing.assert_array_equal(y[:n], exp)
+    assert not y[n:].any()
+
+
+@triton.jit
+def desc_dtype_kernel(x_ptr, y_ptr, M, N, BM: tl.constexpr, BN: tl.constexpr):
+    src = tl.make_tensor_descriptor(x_ptr, shape=[M, N], strides=[N, 1], block_shape=[BM, BN])
+    dst = tl.make_tensor_descriptor(y_ptr, shape=[M, N], strides=[N, 1], block_shape=[BM, BN])
+    tl.static_assert(src.dtype == tl.int16)
+    tl.static_assert(dst.dtype == tl.float32)
+    tile = src.load([tl.program_id(0) * BM, 0])
+    dst.store([tl.program_id(0) * BM, 0], tile.to(dst.dtype) * 0.5)
+
+
+def test_tensor_descriptor_dtype(rng):
+    M, N, BM, BN = 21, 16, 8, 16
+    x = rng.integers(-30000, 30000, (M, N)).astype(np.int16)
+    y = np.zeros((M, N), np.float32)
+    desc_dtype_kernel[(triton.cdiv(M, BM),)](x, y, M, N, BM=BM, BN=BN)
+    np.testing.assert_array_equal(y, x.astype(np.float32) * np.float32(0.5))

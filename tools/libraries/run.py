@@ -3,6 +3,7 @@ reports per test file (Liger-Kernel) or per op (flash-linear-attention).
 
     python tools/libraries/run.py liger [FILE ...]             Liger's own op test files
     python tools/libraries/run.py fla --src CHECKOUT [FILE ...]  fla's own op test files
+    python tools/libraries/run.py flaggems --src CHECKOUT [OP ...]  FlagGems' test files
 
 The Python that runs this must have torch (CPU), the library (`pip install
 --no-deps liger-kernel fla-core` and their pure-Python deps: transformers,
@@ -12,12 +13,16 @@ tools/libraries/README.md says how to make such an environment.
 Liger's test files come from its sdist on PyPI (the version installed), kept
 under $TM_LIBS_DIR (default ~/.cache/triton-metal/libs); --src DIR uses a
 source tree that has test/ instead. fla-core's sdist has no tests: --src names a
-flash-linear-attention checkout (its tests/ run against the installed fla).
+flash-linear-attention checkout (its tests/ run against the installed fla);
+FlagGems' wheel has none either: --src names a FlagGems checkout at the installed
+version's tag, whose tests/ run in their quick mode (`--quick`: the small shapes
+FlagGems itself uses for a fast pass) against the installed flag_gems.
 Each file runs in its own pytest process with the plugins of this folder, which
 are the whole harness: cpu_bounds picks the device and skips parametrizations
 over a work budget; liger_device answers Liger's device questions (bfloat16,
 memory) for triton-metal's device; fla_device undoes fla.utils' "cpu" -> "cuda"
-device choice.
+device choice; flaggems_device selects FlagGems' CPU vendor backend ("arm", which
+its vendor list leaves out) and gives torch.cpu the two device calls it uses.
 Autotuned kernels run their first config that compiles (TRITON_METAL_DISABLE_AUTOTUNING=1, unless
 set): timing every config of every kernel on the emulator would dominate the run.
 Results go to --out (default $TM_LIBS_DIR/results/<library>): one JUnit XML and
@@ -169,6 +174,21 @@ def run_fla(args):
                      ["cpu_bounds", "fla_device"], env, FLA_MAX_WORK)
 
 
+def run_flaggems(args):
+    if not args.src or not os.path.isdir(os.path.join(args.src, "tests")):
+        sys.exit("run.py flaggems: --src must name a FlagGems checkout (its tests/) at the "
+                 "installed version's tag; the wheel has no tests")
+    if args.items:
+        files = [os.path.join("tests", n if n.endswith(".py") else f"test_{n}.py")
+                 for n in args.items]
+    else:
+        files = sorted(os.path.relpath(f, args.src)
+                       for f in glob.glob(os.path.join(args.src, "tests", "test_*.py")))
+    args.pytest_args = ["--quick"] + args.pytest_args
+    return run_files(args, "FlagGems " + installed_version("flag_gems"), args.src, files,
+                     ["cpu_bounds", "flaggems_device"], env_for_pytest())
+
+
 def write_summary(out, title, rows, total):
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write(f"# {title} on triton-metal (cpu emulator)\n\n")
@@ -186,14 +206,14 @@ def write_summary(out, title, rows, total):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("library", choices=["liger", "fla"])
-    ap.add_argument("items", nargs="*", help="test files (liger) or ops (fla); default all")
+    ap.add_argument("library", choices=["liger", "fla", "flaggems"])
+    ap.add_argument("items", nargs="*", help="test files (liger, flaggems) or ops (fla); default all")
     ap.add_argument("--src", help="a Liger source tree with test/ (default: its sdist), or a "
-                    "flash-linear-attention checkout (required for fla)")
+                    "flash-linear-attention or FlagGems checkout (required for fla, flaggems)")
     ap.add_argument("--out", help="results folder")
     ap.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[])
     args = ap.parse_args()
-    return run_liger(args) if args.library == "liger" else run_fla(args)
+    return {"liger": run_liger, "fla": run_fla, "flaggems": run_flaggems}[args.library](args)
 
 
 if __name__ == "__main__":
