@@ -434,6 +434,7 @@ static void check_scalar_range(Sema *S, Val v, tm_dtype dt) {
 }
 
 static Val cast_to(Sema *S, Val v, tm_dtype dt);
+static Val compare(Sema *S, const char *op, Val a, Val b);
 
 /* Any compile-time scalar or tensor as a tensor (literal typing for constants). */
 static Val to_tensor(Sema *S, Val v) {
@@ -449,6 +450,12 @@ static Val cast_to(Sema *S, Val v, tm_dtype dt) {
     return tensor(make_const(S, v, dt));
   }
   Type t = ty_of(S, v);
+  if (t.ptr && dt == TM_I1) { /* as upstream: a pointer is true where its address is not 0 (`if p:`) */
+    Type it = t;
+    it.ptr = 0;
+    it.dt = TM_I64;
+    return compare(S, "!=", tensor(mk_ins(S, O_CAST, it, 1, v.id, 0, 0)), v_int(0));
+  }
   if (t.ptr) ERR(S, "cannot convert a pointer to %s", tm_dtype_name(dt));
   if (t.dt == dt) return v;
   check_device_dtype(S, dt);
@@ -1352,7 +1359,11 @@ static Val call_cast(Sema *S, Val x, Args *A, int first) {
   }
   if (x.k == V_TENSOR && ty_of(S, x).ptr) { /* pointer -> int64 (upstream's ptr_to_int) */
     tm_dtype dt = dtype_arg(S, target, "dtype");
-    if (dt != TM_I64 && dt != TM_U64) ERR(S, "a pointer can only become a 64-bit integer, not %s", tm_dtype_name(dt));
+    if (dt == TM_I1) {
+      args_done(S, A, A->npos);
+      return cast_to(S, x, TM_I1);
+    }
+    if (dt != TM_I64 && dt != TM_U64) ERR(S, "a pointer can only become a 64-bit integer or int1, not %s", tm_dtype_name(dt));
     args_done(S, A, A->npos);
     Type rt = ty_of(S, x);
     rt.ptr = 0;
@@ -2401,6 +2412,14 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   int mi = math_lookup(space, name);
   if (mi < 0 && space == MF_MATH) mi = math_lookup(MF_LIBDEVICE, name); /* Triton 2.x: tl.math.tanh */
   if (mi >= 0) return call_math(S, mi, A);
+  if (space == MF_LIBDEVICE) { /* upstream's float64-only functions: named, so kernels that only mention them compile */
+    static const char *fp64_only[] = {"isfinited", "rcp64h", "double_as_longlong", "longlong_as_double",
+                                      "hiloint2double", "double2loint", "double2hiint", NULL};
+    for (int i = 0; fp64_only[i]; i++)
+      if (!strcmp(name, fp64_only[i]))
+        ERR(S, "libdevice.%s() computes float64, which Apple GPUs do not (Metal has no double)%s", name,
+            i == 0 ? "; for float32 use libdevice.finitef()" : "");
+  }
   JitFn *sf = stdlib_fn(S, name);
   if (sf) return call_jitfn(S, sf, A);
   ERR(S, "%s.%s is not supported yet", space == MF_LIBDEVICE ? "libdevice" : space == MF_MATH ? "tl.math" : "tl", name);

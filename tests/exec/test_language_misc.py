@@ -147,7 +147,7 @@ def test_pointer_cast_reinterprets_memory(rng):
 
 @pytest.mark.parametrize("body,msg", [
     ("x = tl.load(p).to(tl.float8e5)", "fp8 data is not supported on Apple GPUs"),
-    ("q = p.to(tl.int32)", "a pointer can only become a 64-bit integer, not int32"),
+    ("q = p.to(tl.int32)", "a pointer can only become a 64-bit integer or int1, not int32"),
     ("y = tl.inline_asm_elementwise('mov', '=r', [tl.load(p)], tl.float32, True, 1)", "inline assembly has no Metal equivalent"),
 ])
 def test_refused_constructs_are_located(tmp_path, body, msg):
@@ -174,3 +174,27 @@ def test_pointer_int_round_trip(rng):
     out = np.zeros(16, np.float32)
     int_ptr_kernel[(1,)](x, out, N=16)
     np.testing.assert_array_equal(out, x[8:24])
+
+
+@triton.jit
+def ptr_truth_kernel(x_ptr, w_ptr, out_ptr, flags_ptr, addr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs)
+    if w_ptr:                                  # as upstream: a pointer is true unless its address is 0
+        x = x * tl.load(w_ptr + offs)
+    tl.store(out_ptr + offs, x)
+    p = addr.to(tl.int64).to(tl.pointer_type(tl.float32))   # an address the host chose: 0 or not
+    tl.store(flags_ptr, p.to(tl.int1).to(tl.int32))
+    tl.store(flags_ptr + 1, tl.where(p, 7, 3))
+
+
+@pytest.mark.parametrize("with_w", [True, False])
+@pytest.mark.parametrize("addr", [0, 4096, -8])
+def test_pointer_truth_is_a_non_null_address(rng, with_w, addr):
+    x = rng.standard_normal(16).astype(np.float32)
+    w = rng.standard_normal(16).astype(np.float32)
+    out = np.zeros(16, np.float32)
+    flags = np.full(2, -1, np.int32)
+    ptr_truth_kernel[(1,)](x, w if with_w else None, out, flags, addr, N=16)
+    np.testing.assert_array_equal(out, x * w if with_w else x)
+    np.testing.assert_array_equal(flags, [int(addr != 0), 7 if addr else 3])

@@ -662,6 +662,8 @@ ERRORS = [
     ("libdevice.j0(x)", "fp32", "libdevice.j0 is not supported yet"),
     ("tl.math.j0(x)", "fp32", "tl.math.j0 is not supported yet"),
     ("tl.lgamma(x)", "fp32", "tl.lgamma is not supported yet"),
+    ("libdevice.isfinited(x)", "fp32", "libdevice.isfinited() computes float64, which Apple GPUs do not"),
+    ("libdevice.double_as_longlong(x)", "fp32", "libdevice.double_as_longlong() computes float64"),
 ]
 
 
@@ -708,3 +710,32 @@ def test_python_stubs_list_every_table_function():
     for name, sp in rows:
         for mod in spaces[sp.strip()]:
             assert hasattr(mod, name), f"{mod.__name__} lacks a stub for {name}"
+
+
+FP64_BRANCH = HEADER + """
+_isfinited = libdevice.isfinited
+_finitef = libdevice.finitef
+
+
+@triton.jit
+def finite_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    # the idiom of libraries written for GPUs with float64: the fp64 function is
+    # only named, in a branch float32 inputs never take
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs, mask=offs < n)
+    f = _isfinited(x) if x.dtype.is_fp64() else _finitef(x)
+    tl.store(y_ptr + offs, f, mask=offs < n)
+"""
+
+
+def test_float64_only_function_in_a_branch_not_taken(rng, tmp_path):
+    path = tmp_path / "fp64_branch.py"
+    path.write_text(FP64_BRANCH)
+    spec = importlib.util.spec_from_file_location("fp64_branch", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    x = dom_any(rng)
+    y = np.zeros(x.size + 3, np.bool_)
+    mod.finite_kernel[(triton.cdiv(x.size, BLOCK),)](x, y[:x.size], x.size, BLOCK=BLOCK)
+    np.testing.assert_array_equal(y[:x.size], np.isfinite(x))
+    assert not y[x.size:].any()

@@ -12,6 +12,10 @@ FUNCTIONS = """
     log1p log2 mulhi nearbyint nextafter popc pow rint round rsqrt saturatef scalbn
     signbit sin sinh sinpi sqrt sqrt_rn tan tanh tgamma trunc
 """
+# upstream's float64-only functions: present, so a kernel may name one in a
+# branch its dtypes never take (`isfinited(x) if x.dtype.is_fp64() else
+# finitef(x)`); calling one is a compile error (Metal has no double)
+FP64_ONLY = "isfinited rcp64h double_as_longlong longlong_as_double hiloint2double double2loint double2hiint"
 
-make_stubs(globals(), "triton.language.extra.libdevice", FUNCTIONS)
-__all__ = FUNCTIONS.split()
+make_stubs(globals(), "triton.language.extra.libdevice", FUNCTIONS + FP64_ONLY)
+__all__ = FUNCTIONS.split() + FP64_ONLY.split()
