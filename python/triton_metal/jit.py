@@ -401,6 +401,14 @@ def _classify(name, obj):
         return target and (name, _tm.G_MODULE, target, _tm.V_NONE, None, None, None, 0)
     if isinstance(obj, JITFunction):
         return (name, _tm.G_JITFN, None, _tm.V_NONE, None, obj.src, obj.file, obj.first_line)
+    wrapped = getattr(obj, "value", None) if isinstance(obj, _core.constexpr) or _is_upstream(obj, "constexpr") else None
+    plain = wrapped if isinstance(wrapped, types.FunctionType) else obj
+    if isinstance(plain, types.FunctionType) and not getattr(plain, "_tm_constexpr_function", False) \
+            and not _func_path(plain):
+        # a plain Python function (or a tl.constexpr around one, `@tl.constexpr def f(n)`) called
+        # by the kernel: upstream's code generator calls it at compile time with its arguments
+        # as constexprs; so do we, on the host
+        return (name, _tm.G_HOSTFN, None, _tm.V_NONE, _ConstexprArgs(plain), _source_ident(plain), None, 0)
     if obj is None or isinstance(obj, (bool, int, float, str, tuple, _core.constexpr, _core.dtype)) \
             or _is_upstream(obj, "constexpr") or _is_upstream(obj, "dtype"):
         try:
@@ -411,12 +419,27 @@ def _classify(name, obj):
     path = _func_path(obj)
     if not path and getattr(obj, "_tm_constexpr_function", False) and callable(obj):
         # run on the host when the kernel calls it; its source identifies it in caches
-        try:
-            ident = inspect.getsource(obj)
-        except (OSError, TypeError):
-            ident = repr(getattr(obj, "__code__", obj))
-        return (name, _tm.G_HOSTFN, None, _tm.V_NONE, obj, ident, None, 0)
+        return (name, _tm.G_HOSTFN, None, _tm.V_NONE, obj, _source_ident(obj), None, 0)
     return path and (name, _tm.G_FUNC, path, _tm.V_NONE, None, None, None, 0)
+
+
+def _source_ident(fn):
+    """What identifies a host function in cache keys: its source."""
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return repr(getattr(fn, "__code__", fn))
+
+
+class _ConstexprArgs:
+    """A plain Python function as the compiler calls it: arguments as constexprs."""
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*(_core.constexpr(a) for a in args))
 
 
 def _module_attrs(mod, code, table, helpers, depth):

@@ -533,6 +533,61 @@ def test_constexpr_function_error_is_located():
         _host_fn_error[(1,)](np.zeros(4, np.int32))
 
 
+def _unwrap(o):
+    return o.value if isinstance(o, tl.constexpr) else o
+
+
+@tl.constexpr
+def _uint_of(num_bits):
+    # the idiom of FlagGems' copysign: a tl.constexpr around a plain function
+    return tl.core.get_int_dtype(_unwrap(num_bits), False)
+
+
+def _sign_mask(num_bits):
+    # a plain Python function: called with constexprs, as upstream's code generator does
+    assert isinstance(num_bits, tl.constexpr)
+    return 1 << (num_bits.value - 1)
+
+
+@triton.jit
+def _plain_fn_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    x = tl.load(x_ptr + offs, mask=m)
+    y = tl.load(y_ptr + offs, mask=m)
+    bits: tl.constexpr = x.dtype.primitive_bitwidth
+    u = y.to(_uint_of(bits), bitcast=True)
+    mask: tl.constexpr = _sign_mask(bits)
+    tl.store(out_ptr + offs, tl.where((u & mask) != 0, -tl.abs(x), tl.abs(x)), mask=m)
+
+
+@pytest.mark.parametrize("dt", [np.float16, np.float32])
+def test_plain_python_functions_run_at_compile_time(rng, dt):
+    n = 301
+    x = rng.normal(0, 10, n).astype(dt)
+    y = rng.normal(0, 10, n).astype(dt)
+    x[:4] = [np.inf, -np.inf, 0.0, -0.0]
+    y[:6] = [-0.0, 0.0, -1.0, -np.inf, np.nan, -np.nan]
+    out = np.zeros(n + 7, dt)
+    _plain_fn_kernel[(triton.cdiv(n, 64),)](x, y, out[:n], n, BLOCK=64)
+    np.testing.assert_array_equal(out[:n].view(np.uint8), np.copysign(x, y).view(np.uint8))
+    assert not out[n:].any()
+
+
+def _not_on_device(v):
+    return v + 1
+
+
+@triton.jit
+def _plain_fn_on_tensor(out_ptr):
+    tl.store(out_ptr, _not_on_device(tl.load(out_ptr)))
+
+
+def test_plain_function_on_a_device_value_is_refused():
+    with pytest.raises(triton.CompilationError, match="_not_on_device.. runs at compile time"):
+        _plain_fn_on_tensor[(1,)](np.zeros(1, np.int32))
+
+
 # ---------------------------------------------------------------- big blocks
 
 @triton.jit

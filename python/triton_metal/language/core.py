@@ -478,6 +478,18 @@ def constexpr_function(fn):
     return fn
 
 
+@constexpr_function
+def get_int_dtype(bitwidth, signed):
+    """The integer dtype of a width and signedness (upstream's core.get_int_dtype)."""
+    bitwidth = _unwrap(bitwidth)
+    if bitwidth == 1:
+        return int1
+    names = {8: "int8", 16: "int16", 32: "int32", 64: "int64"}
+    if bitwidth not in names:
+        raise ValueError(f"Unsupported bitwidth {bitwidth} and signedness {_unwrap(signed)}")
+    return globals()[("" if _unwrap(signed) else "u") + names[bitwidth]]
+
+
 class tensor:
     """Placeholder for a block value inside a kernel. Kernels are compiled from
     source, so no tensor object exists at run time in Python."""
