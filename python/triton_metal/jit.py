@@ -439,7 +439,8 @@ class _ConstexprArgs:
         self.fn = fn
 
     def __call__(self, *args):
-        return self.fn(*(_core.constexpr(a) for a in args))
+        # upstream passes numbers and strings as constexprs, dtypes as themselves
+        return self.fn(*(a if isinstance(a, _core.dtype) else _core.constexpr(a) for a in args))
 
 
 def _module_attrs(mod, code, table, helpers, depth):
@@ -538,7 +539,13 @@ def collect_globals(fn, table=None, seen=None):
                 pass
     helpers = []
     for name in _code_names(names_code, list(code.co_freevars)):
-        if name in table:
+        known = table.get(name)
+        if known is not None:
+            if known[1] == _tm.G_MODULE and known[2].startswith("pymod:"):
+                # a module an earlier function also names: this function may use other attributes of it
+                obj = env.get(name, fn.__globals__.get(name, _MISSING))
+                if isinstance(obj, types.ModuleType) and known[2] == "pymod:" + obj.__name__:
+                    _module_attrs(obj, names_code, table, helpers, 0)
             continue
         obj = env.get(name, _MISSING)
         if obj is _MISSING:

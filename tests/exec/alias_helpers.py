@@ -13,3 +13,10 @@ def program_id64(axis):
 @triton.jit
 def scaled(x):
     return x * SCALE
+
+
+@triton.jit
+def max_tie_right(a, ia, b, ib):
+    # a combine function reached only through a helper of the kernel (FlagGems' cummax idiom)
+    take_a = (a > b) | ((a == b) & (ia > ib))
+    return tl.where(take_a, a, b), tl.where(take_a, ia, ib)

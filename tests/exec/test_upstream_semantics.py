@@ -485,6 +485,29 @@ def _through_alias(out_ptr, C: tl.constexpr):
     tl.store(out_ptr + pid, h.scaled(pid) + h.SCALE + C.value)
 
 
+@triton.jit
+def _running_max(x, i):
+    return tl.associative_scan((x, i), 0, h.max_tie_right)   # h's attribute used only here
+
+
+@triton.jit
+def _module_attr_of_a_helper(x_ptr, v_ptr, i_ptr, N: tl.constexpr):
+    offs = h.program_id64(0) * N + tl.arange(0, N)           # the kernel names h too
+    v, i = _running_max(tl.load(x_ptr + offs), tl.arange(0, N))
+    tl.store(v_ptr + offs, v)
+    tl.store(i_ptr + offs, i)
+
+
+def test_a_helper_uses_other_attributes_of_a_module_the_kernel_names(rng):
+    x = rng.integers(-3, 4, 64).astype(np.int32)   # ties: the later index wins
+    v = np.zeros(64, np.int32)
+    idx = np.zeros(64, np.int32)
+    _module_attr_of_a_helper[(1,)](x, v, idx, N=64)
+    np.testing.assert_array_equal(v, np.maximum.accumulate(x))
+    want = [max(range(k + 1), key=lambda j: (x[j], j)) for k in range(64)]
+    np.testing.assert_array_equal(idx, want)
+
+
 def test_helpers_through_a_module_alias():
     out = np.zeros(5, np.int64)
     _through_alias[(5,)](out, 10)
@@ -538,6 +561,12 @@ def _unwrap(o):
 
 
 @tl.constexpr
+def _acc_of(dt):
+    # a dtype arrives as itself (FlagGems' cumsum: get_scan_accum_type(x.type.element_ty))
+    return tl.float32 if dt.is_fp16() or dt.is_bf16() else dt
+
+
+@tl.constexpr
 def _uint_of(num_bits):
     # the idiom of FlagGems' copysign: a tl.constexpr around a plain function
     return tl.core.get_int_dtype(_unwrap(num_bits), False)
@@ -557,6 +586,7 @@ def _plain_fn_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
     y = tl.load(y_ptr + offs, mask=m)
     bits: tl.constexpr = x.dtype.primitive_bitwidth
     u = y.to(_uint_of(bits), bitcast=True)
+    tl.static_assert(_acc_of(x.dtype) == tl.float32)
     mask: tl.constexpr = _sign_mask(bits)
     tl.store(out_ptr + offs, tl.where((u & mask) != 0, -tl.abs(x), tl.abs(x)), mask=m)
 
