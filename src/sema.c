@@ -1859,15 +1859,22 @@ static Val call_atomic(Sema *S, const char *kind, Args *A) {
   bool ok = dt == TM_I32 || dt == TM_U32 || (dt == TM_F32 && k != AT_AND && k != AT_OR && k != AT_XOR);
   if ((dt == TM_F16 || dt == TM_BF16) && k == AT_ADD) { /* upstream: 16-bit floats only for add */
     check_device_dtype(S, dt);
-    /* the element's offset from a 16-byte-aligned pointer argument picks the half of the word */
-    Ins *pi = &S->fn->ins.v[p.id];
+    /* the element's offset from a 16-byte-aligned pointer argument picks the half
+       of the word: the offsets of a chain of additions (`p += row * N; p + cols`) add up */
     Val off = v_int(0);
     int base = p.id;
-    if (pi->op == O_ADDPTR) {
-      off = tensor(pi->args[1]);
-      base = pi->args[0];
+    for (;;) {
+      Ins *bi = &S->fn->ins.v[base];
+      if (bi->op == O_SPLAT || bi->op == O_BROADCAST) {
+        base = bi->args[0];
+      } else if (bi->op == O_ADDPTR) {
+        int next = bi->args[0];
+        off = binop(S, "+", cast_to(S, tensor(bi->args[1]), TM_I64), cast_to(S, off, TM_I64));
+        base = next;
+      } else {
+        break;
+      }
     }
-    while (S->fn->ins.v[base].op == O_SPLAT || S->fn->ins.v[base].op == O_BROADCAST) base = S->fn->ins.v[base].args[0];
     Ins *bi = &S->fn->ins.v[base];
     if (bi->op != O_ARG || !(S->fn->params.v[bi->aux].flags & TM_PF_DIV16))
       ERR(S, "atomic_add on %s needs the pointer argument plus an offset (ptr + offs), the argument 16-byte aligned "

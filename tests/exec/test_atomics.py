@@ -297,3 +297,29 @@ def test_fp16_atomic_add_through_word_cas(rng):
         seen = old[idx == i].astype(np.float64)
         if len(seen):
             assert len(set(seen)) == len(seen) and seen.min() == 0 and seen.max() < exp[i]
+
+
+@triton.jit
+def half_scatter_rows_kernel(grad_ptr, rows_ptr, g_ptr, N: tl.constexpr, BLOCK: tl.constexpr):
+    # FlagGems' embedding backward: the pointer moves to a row first, then adds the columns
+    pid = tl.program_id(0)
+    row = tl.load(rows_ptr + pid)
+    cols = tl.arange(0, BLOCK)
+    m = cols < N
+    g_ptr += pid * N
+    grad_ptr += row * N
+    tl.atomic_add(grad_ptr + cols, tl.load(g_ptr + cols, mask=m, other=0.0), mask=m)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("N", [7, 33])   # odd: rows start on either half of a 32-bit word
+def test_16bit_atomic_add_through_a_chain_of_offsets(rng, dtype, N):
+    torch = pytest.importorskip("torch")
+    rows_n, uses = 9, 40
+    rows = torch.from_numpy(rng.integers(0, rows_n, uses).astype(np.int32))
+    g = torch.from_numpy(rng.integers(-4, 5, (uses, N)).astype(np.float32)).to(getattr(torch, dtype))
+    grad = torch.zeros(rows_n, N, dtype=getattr(torch, dtype))
+    half_scatter_rows_kernel[(uses,)](grad, rows, g, N=N, BLOCK=64)
+    exp = np.zeros((rows_n, N))
+    np.add.at(exp, rows.numpy(), g.float().numpy())  # small integers: exact in any order
+    np.testing.assert_array_equal(grad.float().numpy(), exp)
