@@ -135,11 +135,16 @@ def run_files(args, title, src, files, plugins, env, budgets=None):
         budget = (budgets or {}).get(f[len("tests/"):-3] if f.startswith("tests/") else f)
         if budget and "TM_LIBS_MAX_WORK" not in os.environ:
             file_env["TM_LIBS_MAX_WORK"] = str(budget)
+        if os.path.exists(xml):
+            os.remove(xml)
         with open(log, "w") as lf:
-            rc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                 *plug, "--junitxml", xml, "-o", "junit_family=xunit1", f]
-                                + args.pytest_args, cwd=src, env=file_env, stdout=lf,
-                                stderr=subprocess.STDOUT).returncode
+            try:
+                rc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                     *plug, "--junitxml", xml, "-o", "junit_family=xunit1", f]
+                                    + args.pytest_args, cwd=src, env=file_env, stdout=lf,
+                                    stderr=subprocess.STDOUT, timeout=args.file_timeout).returncode
+            except subprocess.TimeoutExpired:
+                rc = f"killed after {args.file_timeout:.0f} s (--file-timeout)"
         dt = time.time() - t0
         if os.path.exists(xml):
             p, fl, s, e, names = junit_counts(xml)
@@ -211,6 +216,8 @@ def main():
     ap.add_argument("--src", help="a Liger source tree with test/ (default: its sdist), or a "
                     "flash-linear-attention or FlagGems checkout (required for fla, flaggems)")
     ap.add_argument("--out", help="results folder")
+    ap.add_argument("--file-timeout", type=float, default=None,
+                    help="seconds a test file may run; one over it is killed and counted as an error")
     ap.add_argument("--pytest-args", nargs=argparse.REMAINDER, default=[])
     args = ap.parse_args()
     return {"liger": run_liger, "fla": run_fla, "flaggems": run_flaggems}[args.library](args)
