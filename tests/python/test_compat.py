@@ -102,6 +102,12 @@ def test_install_registers_modules_and_uninstall():
         assert triton.jit is triton_metal.jit and tl2.float32 is tl.float32 and tl2.load is tl.load
         import triton.language.extra.libdevice as ld
         assert ld.tanh is tl.extra.libdevice.tanh
+        assert ld.isfinited is tl.extra.libdevice.isfinited  # float64-only, named as upstream
+        import triton.language.core as core
+        assert core.get_int_dtype(16, False) is tl.uint16 and core.get_int_dtype(64, True) is tl.int64
+        assert core.get_int_dtype(1, True) is tl.int1
+        with pytest.raises(ValueError, match="Unsupported bitwidth 12"):
+            core.get_int_dtype(12, True)
         assert "metal" in triton.runtime.backends and "metal" in sys.modules[
             "triton.backends"].backends
         assert hasattr(sys.modules["triton.backends"], "__path__")  # a package
