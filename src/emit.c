@@ -642,7 +642,6 @@ void em_hold_dot_barrier(Emitter *E, int ind, tm_dtype dt, int lo, int hi) {
   E->bar_pending = true;
   E->bar_pp = E->turn_dot >= 0 && E->cur == E->turn_dot ? E->turn_op : -1;
   E->bar_ind = ind;
-  E->bar_region = 0;
   E->bar_dt = dt;
   E->bar_dot = true;
   E->bar_lo = lo, E->bar_hi = hi;
@@ -756,7 +755,6 @@ static void em_hold_barrier(Emitter *E, int ind) {
   E->bar_pending = true;
   E->bar_dot = false;
   E->bar_ind = ind;
-  E->bar_region = 0;
   E->bar_dt = (tm_dtype)TM_NDTYPES;
   E->uses_barrier = true;
 }
@@ -1621,16 +1619,25 @@ static void emit_reduce(Emitter *E, int id, int ind) {
      * partial after reading), so a chain of reductions (softmax's max then
      * sum) pays one barrier each. */
     bool hold = n == 1 && !dup_pd && !chunked && (int64_t)2 * per_k * KC <= budget;
-    int region = 0;
+    /* where the stripes start: clear of the range a held-back reduction of the
+       same dtype still reads (its results may be wider than this one's: [2 x 256]
+       summed over axis 0 keeps 4 per thread, its sum 1), else at 0 after its barrier */
+    int base = 0;
     if (hold && E->bar_pending && !E->bar_dot && E->bar_dt == dt0) {
-      region = 1 - E->bar_region;
-      E->bar_keep = true;
+      int S = T * KC, at = E->bar_lo >= S ? 0 : E->bar_hi;
+      int64_t bytes = (int64_t)(at + S) * (dt0 == TM_I1 ? 1 : tm_dtype_bytes(dt0));
+      for (int d = 0; d < TM_NDTYPES; d++)
+        if (d != (int)dt0) bytes += (int64_t)E->smem[d] * (d == TM_I1 ? 1 : tm_dtype_bytes((tm_dtype)d));
+      if (bytes <= budget) {
+        base = at;
+        E->bar_keep = true;
+      }
     }
     for (int i = 0; i < n; i++) {
       tm_dtype dt = (tm_dtype)E->f->ins.v[in->args[i]].ty.dt;
-      int need = T * KC * (i + 1 + region); /* inputs of one dtype share an array: input i uses its own stripe */
+      int need = base + T * KC * (i + 1); /* inputs of one dtype share an array: input i uses its own stripe */
       sm[i] = em_smem(E, dt, need);
-      sm[i] = arena_printf(a, "%s[%d + ", sm[i], T * KC * (i + region));
+      sm[i] = arena_printf(a, "%s[%d + ", sm[i], base + T * KC * i);
     }
     E->bar_keep = false;
     /* the valid flags take the bool array's stripe after the inputs' (input i
@@ -1691,7 +1698,7 @@ static void emit_reduce(Emitter *E, int id, int ind) {
       E->bar_pending = true;
       E->bar_dot = false;
       E->bar_ind = i3;
-      E->bar_region = region;
+      E->bar_lo = base, E->bar_hi = base + T * KC;
       E->bar_dt = dt0;
     } else {
       em_barrier(E, i3);

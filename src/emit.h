@@ -51,14 +51,15 @@ typedef struct Emitter {
   bool *shared;
   bool shared_any;
   /* a cross-SIMD-group reduction's closing barrier, held back (emit_reduce):
-   * the next reduction of the same dtype may use the other half of the array
-   * instead of waiting for it; any other use of scratch, a barrier, a control
-   * flow op or the end of a block emits it first (em_flush_barrier) */
+   * its reads were of elements [bar_lo, bar_hi) of bar_dt's array; the next
+   * reduction of the same dtype may use elements clear of those instead of
+   * waiting for it; any other use of scratch, a barrier, a control flow op or
+   * the end of a block emits it first (em_flush_barrier) */
   bool bar_pending, bar_keep;
-  int bar_ind, bar_region;
+  int bar_ind;
   tm_dtype bar_dt;
   /* or a tl.dot's closing barrier, held back (em_hold_dot_barrier): its last
-   * reads were of elements [bar_lo, bar_hi) of bar_dt's array; a dot that
+   * reads were of elements [bar_lo, bar_hi) of bar_dt's array too; a dot that
    * stages elsewhere in it need not wait (em_smem_at), nor the next turn of
    * a loop whose body's first use of scratch (first_*) is such a dot */
   bool bar_dot;

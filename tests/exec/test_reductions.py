@@ -375,3 +375,36 @@ def test_in_thread_reduction_unrolled(num_warps, rng):
     for before in loops:
         head = before[before.rfind("for (uint k = 0;"):]
         assert before[:before.rfind("for (uint k = 0;")].rstrip().endswith("TM_UNROLL"), head
+
+
+@triton.jit
+def chained_2d_kernel(x_ptr, out_ptr, R, C, BR: tl.constexpr, BC: tl.constexpr):
+    # chains of reductions whose results differ in width per thread: an axis-0
+    # sum of a [BR x BC] block keeps several values per thread, the sum of that
+    # one (FlagGems' group norm: a whole-block mean, then the variance)
+    r = tl.arange(0, BR)
+    c = tl.arange(0, BC)
+    m = r[:, None] < R and c[None, :] < C
+    v = tl.load(x_ptr + r[:, None] * C + c[None, :], mask=m, other=0.0)
+    tl.store(out_ptr, tl.sum(tl.sum(v, 0), 0))
+    tl.store(out_ptr + 1, tl.sum(tl.sum(v, 1), 0))
+    mean = tl.sum(v) / (R * C)
+    d = tl.where(m, v - mean, 0.0)
+    tl.store(out_ptr + 2, tl.sum(d * d))
+    tl.store(out_ptr + 3, tl.max(tl.sum(v, 0), 0))
+    tl.store(out_ptr + 4, tl.min(tl.max(v, 1), 0))
+
+
+@pytest.mark.parametrize("num_warps", [1, 2, 4, 8])
+@pytest.mark.parametrize("R,C", [(2, 256), (3, 256), (4, 256), (4, 128), (8, 64), (16, 32), (2, 1024), (1, 512), (5, 200)])
+def test_chained_reductions_of_different_widths(rng, R, C, num_warps):
+    x = rng.integers(-40, 41, (R, C)).astype(np.float32)   # small integers: sums exact in any order
+    out = np.full(5, np.nan, np.float32)
+    BR, BC = triton.next_power_of_2(R), triton.next_power_of_2(C)
+    chained_2d_kernel[(1,)](x, out, R, C, BR=BR, BC=BC, num_warps=num_warps)
+    x64 = np.zeros((BR, BC))          # the block as the kernel sees it: masked lanes read 0
+    x64[:R, :C] = x
+    mean = np.float32(x64.sum()) / np.float32(R * C)
+    d = x - mean
+    np.testing.assert_array_equal(out[[0, 1, 3, 4]], [x64.sum(), x64.sum(), x64.sum(0).max(), x64.max(1).min()])
+    np.testing.assert_allclose(out[2], (d.astype(np.float64) ** 2).sum(), rtol=1e-5)
