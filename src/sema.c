@@ -2470,6 +2470,16 @@ static Val call_method(Sema *S, Val self, const char *name, Args *A) {
   if (self.k == V_TENSORDESC) return desc_method(S, self, name, A);
   if (self.k != V_TENSOR) ERR(S, "%s has no method '%s'", vk_name(S, self), name);
   if (!strcmp(name, "to")) return call_cast(S, self, A, 0);
+  if (!strcmp(name, "logical_and") || !strcmp(name, "logical_or")) { /* tensor methods only, as upstream */
+    Val o = arg_req(S, A, 0, "other");
+    args_done(S, A, 1);
+    Val ops[2] = {self, to_tensor(S, o)};
+    for (int i = 0; i < 2; i++)
+      if (ty_of(S, ops[i]).ptr || ty_of(S, ops[i]).dt != TM_I1)
+        ERR(S, "%s() takes int1 (boolean) operands, as upstream (which bitcasts others to int1 and fails); got %s", name,
+            ty_of(S, ops[i]).ptr ? "a pointer" : tm_dtype_name((tm_dtype)ty_of(S, ops[i]).dt));
+    return binop(S, name[8] == 'a' ? "&" : "|", ops[0], ops[1]);
+  }
   static const char *fns[] = {"sum", "max", "min", "argmax", "argmin", "xor_sum", "reduce_or", "reduce",
                               "expand_dims", "broadcast_to", "reshape", "view", "trans", "permute", "ravel", "split",
                               "cumsum", "cumprod", "associative_scan", NULL};

@@ -198,3 +198,34 @@ def test_pointer_truth_is_a_non_null_address(rng, with_w, addr):
     ptr_truth_kernel[(1,)](x, w if with_w else None, out, flags, addr, N=16)
     np.testing.assert_array_equal(out, x * w if with_w else x)
     np.testing.assert_array_equal(flags, [int(addr != 0), 7 if addr else 3])
+
+
+@triton.jit
+def logical_methods_kernel(x_ptr, y_ptr, and_ptr, or_ptr, N: tl.constexpr, M: tl.constexpr):
+    a = tl.load(x_ptr + tl.arange(0, N)).to(tl.int1)[:, None]        # nonzero -> true
+    b = tl.load(y_ptr + tl.arange(0, M)).to(tl.int1)[None, :]
+    offs = tl.arange(0, N)[:, None] * M + tl.arange(0, M)[None, :]
+    tl.store(and_ptr + offs, a.logical_and(b))                       # broadcast to [N, M]
+    tl.store(or_ptr + offs, a.logical_or(b))
+
+
+def test_logical_and_or_tensor_methods(rng):
+    x = rng.integers(-2, 3, 16).astype(np.float32)
+    x[3] = np.nan                                                    # NaN is nonzero: true
+    y = rng.integers(-1, 2, 8).astype(np.int32)
+    got_and = np.zeros((16, 8), np.bool_)
+    got_or = np.ones((16, 8), np.bool_)
+    logical_methods_kernel[(1,)](x, y, got_and, got_or, N=16, M=8)
+    np.testing.assert_array_equal(got_and, (x != 0)[:, None] & (y != 0)[None, :])
+    np.testing.assert_array_equal(got_or, (x != 0)[:, None] | (y != 0)[None, :])
+
+
+@triton.jit
+def logical_method_on_ints_kernel(x_ptr):
+    v = tl.load(x_ptr + tl.arange(0, 16))
+    tl.store(x_ptr + tl.arange(0, 16), v.logical_and(v).to(tl.int32))
+
+
+def test_logical_method_on_ints_is_refused():
+    with pytest.raises(triton.CompilationError, match=r"logical_and\(\) takes int1 \(boolean\) operands.*got int32"):
+        logical_method_on_ints_kernel[(1,)](np.zeros(16, np.int32))
