@@ -7,9 +7,9 @@
 #     MSL's half/bfloat and vector types natively; g++ works as a fallback
 #   - torch (CPU), optional: its interop tests are skipped without it
 #   - the real libraries tests/libs runs (optional, TRITON_METAL_SKIP_LIBS=1 skips):
-#     Liger-Kernel and fla-core without their dependencies (they would pull
-#     upstream triton and a CUDA torch), their pure-Python needs (transformers,
-#     einops) and MLX's CPU build
+#     Liger-Kernel, fla-core and FlagGems without their dependencies (they would
+#     pull upstream triton and a CUDA torch), their pure-Python needs (transformers,
+#     einops, PyYAML, SQLAlchemy) and MLX's CPU build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -30,6 +30,10 @@ if [ "${TRITON_METAL_SKIP_LIBS:-0}" != 1 ] && need_py torch; then
   need_py einops || "$PYTHON" -m pip install -q "einops==0.8.2" 2>/dev/null || echo "setup: einops not installed"
   need_dist liger-kernel || "$PYTHON" -m pip install -q --no-deps "liger-kernel==0.8.5" 2>/dev/null || echo "setup: liger-kernel not installed; its tests will be skipped"
   need_dist fla-core || "$PYTHON" -m pip install -q --no-deps "fla-core==0.6.0" 2>/dev/null || echo "setup: fla-core not installed; its tests will be skipped"
+  # FlagGems imports PyYAML and SQLAlchemy (its tuning cache) at import
+  need_py yaml || "$PYTHON" -m pip install -q "PyYAML==6.0.3" 2>/dev/null || echo "setup: PyYAML not installed"
+  need_py sqlalchemy || "$PYTHON" -m pip install -q "sqlalchemy==2.0.48" 2>/dev/null || echo "setup: sqlalchemy not installed"
+  need_dist flag-gems || "$PYTHON" -m pip install -q --no-deps "flag-gems==5.0.2" 2>/dev/null || echo "setup: flag-gems not installed; its tests will be skipped"
   if [ "$(uname)" = Linux ]; then mlx_spec="mlx[cpu]==0.32.4"; else mlx_spec="mlx==0.32.4"; fi
   need_py mlx.core || "$PYTHON" -m pip install -q "$mlx_spec" 2>/dev/null || echo "setup: mlx not installed; its tests will be skipped"
 fi
