@@ -427,7 +427,7 @@ static Node *if_stmt(Parser *P) {
   return n;
 }
 
-/* simple statements: return, pass, break, continue, assert, expression, assignment */
+/* simple statements: return, pass, break, continue, assert, raise, expression, assignment */
 static Node *simple_stmt(Parser *P) {
   Tok *t = peek(P);
   if (tok_is(t, T_KEYWORD, "return")) {
@@ -440,6 +440,19 @@ static Node *simple_stmt(Parser *P) {
   if (tok_is(t, T_KEYWORD, "pass") || tok_is(t, T_KEYWORD, "break") || tok_is(t, T_KEYWORD, "continue")) {
     next(P);
     Node *n = mk(P, t->s[0] == 'p' ? N_PASS : t->s[0] == 'b' ? N_BREAK : N_CONTINUE, t);
+    end_stmt(P);
+    return n;
+  }
+  if (tok_is(t, T_KEYWORD, "raise")) { /* an error only where compiled: upstream skips untaken constexpr branches */
+    next(P);
+    Node *n = mk(P, N_RAISE, t);
+    if (peek(P)->kind != T_NEWLINE && !is_op(P, ";")) {
+      n->a = test(P);
+      if (tok_is(peek(P), T_KEYWORD, "from")) {
+        next(P);
+        n->b = test(P);
+      }
+    }
     end_stmt(P);
     return n;
   }

@@ -2563,6 +2563,8 @@ static Val attribute(Sema *S, Val obj, const char *name) {
       return v_dtype(dt);
     if (!strcmp(obj.s, "triton") && !strcmp(name, "language")) return (Val){.k = V_MODULE, .s = "triton.language"};
     if (lang && !strcmp(name, "pi32_t")) return (Val){.k = V_DTYPE, .i = TM_I32 | DT_PTR}; /* pointer to int32 */
+    if (lang && (!strcmp(name, "core") || !strcmp(name, "standard") || !strcmp(name, "random")))
+      return (Val){.k = V_MODULE, .s = "triton.language"}; /* tl.core.int16, tl.core.constexpr(v): the same names */
     if (lang && (!strcmp(name, "math") || !strcmp(name, "extra")))
       return (Val){.k = V_MODULE, .s = arena_printf(&S->c->arena, "triton.language.%s", name)};
     if (!strcmp(obj.s, "triton.language.extra") && !strcmp(name, "libdevice"))
@@ -3614,6 +3616,10 @@ static void exec_stmt(Sema *S, Node *n) {
     device_assert(S, c, m.k == V_STR ? m.s : "", v_none());
     return;
   }
+  case N_RAISE:
+    S->line = n->line;
+    S->col = n->col;
+    ERR(S, "the kernel raises here: kernels may only raise in branches their compile-time values never take");
   default: ERR(S, "this statement is not supported in kernels");
   }
 }

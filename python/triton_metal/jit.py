@@ -346,6 +346,7 @@ def _launch(module, grid3, launch_values, views):
 _MODULES = {
     "triton_metal": "triton",
     "triton_metal.language": "triton.language",
+    "triton_metal.language.core": "triton.language",
     "triton_metal.language.math": "triton.language.math",
     "triton_metal.language.extra": "triton.language.extra",
     "triton_metal.language.extra.libdevice": "triton.language.extra.libdevice",

@@ -229,3 +229,41 @@ def logical_method_on_ints_kernel(x_ptr):
 def test_logical_method_on_ints_is_refused():
     with pytest.raises(triton.CompilationError, match=r"logical_and\(\) takes int1 \(boolean\) operands.*got int32"):
         logical_method_on_ints_kernel[(1,)](np.zeros(16, np.int32))
+
+
+@triton.jit
+def raise_in_untaken_branch_kernel(x_ptr, o_ptr):
+    # FlagGems' topk: an if-chain on the dtype's width whose else raises
+    x = tl.load(x_ptr + tl.arange(0, 16))
+    if tl.core.constexpr(x.dtype.primitive_bitwidth) == 16:
+        idtype = tl.int16
+    elif x.dtype.primitive_bitwidth == 32:
+        idtype = tl.int32
+    else:
+        raise ValueError("Unsupported dtype")
+    tl.store(o_ptr + tl.arange(0, 16), x.to(idtype, bitcast=True))
+
+
+@pytest.mark.parametrize("dt,it", [(np.float16, np.int16), (np.float32, np.int32)])
+def test_raise_in_a_branch_compile_time_values_never_take(rng, dt, it):
+    x = rng.standard_normal(16).astype(dt)
+    out = np.zeros(16, it)
+    raise_in_untaken_branch_kernel[(1,)](x, out)
+    np.testing.assert_array_equal(out, x.view(it))
+
+
+def test_raise_where_it_is_compiled_is_a_located_error():
+    with pytest.raises(triton.CompilationError, match=r"raises here.*\n.*raise ValueError\(\"Unsupported dtype\"\)"):
+        raise_in_untaken_branch_kernel[(1,)](np.zeros(16, np.int8), np.zeros(16, np.int8))
+
+
+@triton.jit
+def raise_on_device_value_kernel(x_ptr):
+    if tl.load(x_ptr) > 0:
+        raise RuntimeError("positive") from None
+    tl.store(x_ptr, 1)
+
+
+def test_raise_in_a_branch_on_a_device_value_is_refused():
+    with pytest.raises(triton.CompilationError, match="raises here"):
+        raise_on_device_value_kernel[(1,)](np.zeros(1, np.int32))
