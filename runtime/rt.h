@@ -238,6 +238,7 @@ typedef struct CpuObj {
   CpuEntry entry;
   CpuEntryRange range;
   int racecheck; /* built for the race checker (cpu_build.c race_flags) */
+  long stack_bytes; /* its functions' frames together (cpu_build.c stack_usage), 0 unknown */
   int refs; /* under CpuDev.mu, as the fields below */
   int policy;              /* TRITON_METAL_OPT it was asked for under (cpu_build.c OPT_*) */
   int opt;                 /* its code's level: 0 (-O0) or 2 (-O2) */

@@ -1389,7 +1389,7 @@ static tm_status lint(CpuDev *d, const char *msl, const char *tramp, const char 
 /* ------------------------------------------------------------ build */
 
 enum { OBJ_MAX = 256 << 20 }; /* larger "objects" are not ours */
-#define SUM_TAG "triton-metal cpu object v1"
+#define SUM_TAG "triton-metal cpu object v2"
 
 typedef struct Build {
   Toolchain *tc;
@@ -1401,7 +1401,36 @@ typedef struct Build {
   char hex[65];
   char *so;         /* final path of the object */
   int nospace;      /* compile() failed for want of space (errno value), 0 otherwise */
+  long stack;       /* bytes of stack the object's functions' frames take together (-fstack-usage), 0 unknown */
 } Build;
+
+/* The frames of an object's functions together, from the compiler's
+ * -fstack-usage report ("file:line:col:function<TAB>bytes<TAB>static" lines):
+ * an upper bound of any call chain within it (kernels do not recurse). At -O0
+ * a kernel's frame holds every temporary of its unrolled code apart (no stack
+ * slot is shared), far beyond its per-thread arrays: the emulator's fiber
+ * stacks are sized from this. 0 where there is no report or it is unreadable. */
+static long stack_usage(const char *obj) {
+  size_t len = strlen(obj);
+  char *su = len > 2 ? rt_strfmt("%.*s.su", (int)(len - 2), obj) : NULL;
+  char *text = NULL;
+  size_t n;
+  long total = 0;
+  if (su && rt_read_regular(su, 16 << 20, &text, &n) == 0) {
+    for (char *l = text; l && *l;) {
+      char *nl = strchr(l, '\n'), *tab = strchr(l, '\t');
+      if (tab && (!nl || tab < nl)) {
+        char *end;
+        long v = strtol(tab + 1, &end, 10);
+        if (end != tab + 1 && v > 0 && v < (1L << 30)) total += v;
+      }
+      l = nl ? nl + 1 : NULL;
+    }
+  }
+  if (su) unlink(su);
+  free(su), free(text);
+  return total < (1L << 30) ? total : 0;
+}
 
 /* errno values that mean "no room to write": a full disk, a quota, a file-size limit */
 static int is_nospace(int e) { return e == ENOSPC || e == EDQUOT || e == EFBIG; }
@@ -1489,7 +1518,7 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
   for (int i = 0; i < nfl; i++) argv[n++] = (char *)fl[i];
   at_pch = n;
   if (pch) argv[n++] = (char *)"-include-pch", argv[n++] = pch;
-  const char *tail[] = {"-I", inc, "-c", "-x", "c++", src, "-o", obj};
+  const char *tail[] = {"-fstack-usage", "-I", inc, "-c", "-x", "c++", src, "-o", obj};
   for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) argv[n++] = (char *)tail[i];
   argv[n] = NULL;
   int rc = cxx_run(b->tc, b->dir, "build", argv, 64 * 1024, &text);
@@ -1505,6 +1534,7 @@ static tm_status compile(Build *b, const char *msl, const char *tramp, char **by
 again:
   if (rc == 0) {
     free(text), text = NULL;
+    b->stack = stack_usage(obj);
     /* exit 0 and no object (obj is the empty file mkstemps made): a compiler
      * that did nothing, which ld would link as an empty script */
     struct stat os;
@@ -1588,7 +1618,7 @@ done:
   if (bfd >= 0) close(bfd);
   if (ofd >= 0) close(ofd);
   if (src && !keep_src) unlink(src);
-  if (obj) unlink(obj);
+  if (obj) stack_usage(obj), unlink(obj); /* and its .su, where the compile failed after writing it */
   if (out) unlink(out); /* no-op after a successful rename */
   free(text), free(pch);
   free(inc), free(src), free(obj), free(out);
@@ -1653,9 +1683,28 @@ static void obj_hash(const char *bytes, size_t n, char hex[65]) {
   sha256_hex(d, hex);
 }
 
-/* "<tag> <key> <sha256 of the object>\n", what <key>.sum holds. */
+/* "<tag> <key> <sha256 of the object> <stack bytes> <check>\n", what <key>.sum
+ * holds; check: the start of a SHA-256 of the rest, so that a garbled stack
+ * figure (a fiber stack too small) reads as a bad record, not a number. */
 static char *sum_line(const Build *b, const char *objhex) {
-  return rt_strfmt("%s %s %s\n", SUM_TAG, b->hex, objhex);
+  char *body = rt_strfmt("%s %s %s %ld", SUM_TAG, b->hex, objhex, b->stack);
+  if (!body) return NULL;
+  uint8_t d[32];
+  char hex[65];
+  sha256(body, strlen(body), d);
+  sha256_hex(d, hex);
+  char *line = rt_strfmt("%s %.16s\n", body, hex);
+  free(body);
+  return line;
+}
+
+/* The stack figure a record holds (checked with the record as a whole). */
+static long sum_stack(const char *rec) {
+  const char *end = strrchr(rec, ' ');
+  if (!end) return 0;
+  const char *p = end;
+  while (p > rec && p[-1] != ' ') p--;
+  return strtol(p, NULL, 10);
 }
 
 /* Loads verified object bytes from a private copy, <private folder>/<sha256 of
@@ -1701,7 +1750,7 @@ static CpuObj *open_bytes(CpuDev *d, const char *bytes, size_t n, const char *ob
 
 /* The cached object of b if its bytes are the ones recorded at build time.
  * NULL with *why NULL: not cached; with *why set: unusable (then deleted). */
-static CpuObj *load_cached(CpuDev *d, const Build *b, char **why) {
+static CpuObj *load_cached(CpuDev *d, Build *b, char **why) {
   *why = NULL;
   char *sum = rt_strfmt("%s/%s.sum", b->dir, b->hex), *rec = NULL, *bytes = NULL, *want = NULL;
   char objhex[65];
@@ -1713,10 +1762,11 @@ static CpuObj *load_cached(CpuDev *d, const Build *b, char **why) {
   if (rs || ro) {
     *why = rt_strdup(ro == -1 ? "object missing" : rs == -1 ? "no recorded hash"
                                                             : "not a regular file or unreadable");
-  } else if (obj_hash(bytes, n, objhex), !(want = sum_line(b, objhex)) || strcmp(rec, want)) {
+  } else if (obj_hash(bytes, n, objhex), b->stack = sum_stack(rec), !(want = sum_line(b, objhex)) || strcmp(rec, want)) {
     *why = rt_strdup("its bytes do not match the hash recorded when it was built");
   } else {
     o = open_bytes(d, bytes, n, objhex, b->dir, b->so, why);
+    if (o) o->stack_bytes = b->stack;
   }
   if (!o && *why) { /* corrupt, truncated, swapped or foreign: rebuilt */
     unlink(b->so);
@@ -1798,6 +1848,7 @@ static tm_status load(CpuDev *d, Build *b, const char *msl, const char *tramp, C
   char objhex[65];
   obj_hash(bytes, n, objhex);
   *out = open_bytes(d, bytes, n, objhex, b->dir, b->so, &why);
+  if (*out) (*out)->stack_bytes = b->stack;
   free(bytes);
   if (!*out && !b->driver_link && b->tc->ld) {
     /* linked by ld, refused by dlopen (a symbol only the driver's libraries
@@ -1953,6 +2004,7 @@ void cpu_obj_tier_swap(CpuDev *d, CpuObj *o) {
     old = o->dl;
     o->dl = u->ready->dl, o->entry = u->ready->entry, o->range = u->ready->range;
     o->racecheck = u->ready->racecheck;
+    o->stack_bytes = u->ready->stack_bytes;
     o->opt = 2;
     free(u->ready);
     u->ready = NULL;
@@ -2143,6 +2195,7 @@ tm_status cpu_obj_get(CpuDev *d, const char *msl_in, const tm_kernel_info *info,
     pthread_mutex_lock(&d->mu);
     if (got) {
       o->dl = got->dl, o->entry = got->entry, o->range = got->range, o->racecheck = got->racecheck;
+      o->stack_bytes = got->stack_bytes;
       o->opt = opt;
       o->up = up;
       atomic_store_explicit(&o->tiering, up != NULL, memory_order_release);

@@ -1026,9 +1026,14 @@ static int ensure_stacks(Worker *w, unsigned n, size_t size) {
   return 1;
 }
 
-/* A fiber's stack for a kernel: 64 KiB, or its private arrays plus room for frames. */
-static size_t stack_for(const tm_kernel_info *k) {
-  size_t need = (size_t)(k->private_bytes > 0 ? k->private_bytes : 0) + 48 * 1024;
+/* A fiber's stack for a kernel: 64 KiB, or its private arrays or its code's
+ * frames as the compiler measured them (at -O0 far more: every temporary of
+ * the unrolled code has a slot of its own), whichever is more, plus room for
+ * the runtime's frames. */
+static size_t stack_for(const tm_kernel_info *k, long frames) {
+  size_t need = (size_t)(k->private_bytes > 0 ? k->private_bytes : 0);
+  if (frames > 0 && (size_t)frames > need) need = (size_t)frames;
+  need += 48 * 1024;
   need = (need + 16383) & ~(size_t)16383;
   return need > STACK_SIZE ? need : STACK_SIZE;
 }
@@ -1227,7 +1232,7 @@ static int bind(Worker *w, CpuJob *job) {
   size_t slots = (size_t)2 * n * TM_CPU_SLOT;
   /* slots even without fibers: a one-thread kernel's collectives use its own */
   int ok = grow(&w->tg_mem, &w->tg_cap, groups * tg + 16) && grow(&w->slot_mem, &w->slot_cap, groups * slots) &&
-           (!w->fibers_on || (ensure_fibers(w, groups * n) && ensure_stacks(w, groups * n, stack_for(job->info)))) &&
+           (!w->fibers_on || (ensure_fibers(w, groups * n) && ensure_stacks(w, groups * n, stack_for(job->info, job->obj->stack_bytes)))) &&
            (!w->racecheck || race_bind(w, groups, tg));
   if (!ok) {
     w->ctx.tid = 0;

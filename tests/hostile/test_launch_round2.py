@@ -201,3 +201,46 @@ def test_errors_name_the_kernel_as_written(tmp_path, name, device):
         assert f"in kernel '{name}' at" in out, (attempt, out)
         assert f"NAME {name} {name}" in out, (attempt, out)
         assert f"'{name}_'" not in out, (attempt, out)
+
+
+# ------------------------------------------------------------ fiber stacks of -O0 code
+
+DEEP_SCRIPT = """
+import sys
+import numpy as np
+import triton_metal as triton
+import triton_metal.language as tl
+
+
+@triton.jit
+def resorted(x_ptr, o_ptr, N: tl.constexpr, R: tl.constexpr):
+    # 32 bitonic sorts, unrolled: at -O0 every temporary has a stack slot of
+    # its own, about 150 KB of frame for per-thread arrays of a few bytes
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs)
+    for i in tl.static_range(R):
+        x = tl.sort(x + i, descending=(i % 2 == 1))
+    tl.store(o_ptr + offs, x)
+
+
+rng = np.random.default_rng(0)
+x = rng.integers(-1000, 1000, 256).astype(np.int64)
+o = np.zeros(256, np.int64)
+resorted[(1,)](x, o, N=256, R=32, num_warps=4)
+print("sorted", np.array_equal(o, np.sort(x + sum(range(32)))[::-1]))
+"""
+
+
+def test_fiber_stacks_hold_the_frames_of_unoptimized_code(tmp_path):
+    # the emulator sized fiber stacks from the per-thread arrays (64 KiB here):
+    # the -O0 build's frame overflowed it and the process died of SIGSEGV.
+    # Now the compiler's -fstack-usage report sizes them.
+    script = tmp_path / "deep.py"
+    script.write_text(DEEP_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"), TRITON_METAL_OPT="fast",
+               TRITON_METAL_CACHE_DIR=str(tmp_path / "cache"))
+    for run in range(2):   # built, then from the cache (the figure kept in its record)
+        p = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0 and "sorted True" in p.stdout, (run, p.returncode, p.stdout + p.stderr[-2000:])
+    (rec,) = list((tmp_path / "cache" / "cpu").glob("*.sum"))
+    assert int(rec.read_text().split()[-2]) > 64 * 1024, rec.read_text()
