@@ -243,9 +243,10 @@ def _duck_extent(kname, aname, v, ptr):
     storage = getattr(v, "untyped_storage", None)
     if storage is not None:
         s = storage()
-        sp, sn = s.data_ptr(), s.nbytes()
-        if sp <= ptr <= sp + sn:
-            return ptr - sp, sp + sn - ptr
+        if callable(getattr(s, "data_ptr", None)) and callable(getattr(s, "nbytes", None)):
+            sp, sn = s.data_ptr(), s.nbytes()
+            if sp <= ptr <= sp + sn:
+                return ptr - sp, sp + sn - ptr
     if hasattr(v, "stride") and hasattr(v, "shape") and hasattr(v, "element_size"):
         from .interop import _extent
         size = v.element_size()

@@ -256,3 +256,20 @@ def test_torch_dtype_mapping():
         assert spec_of(kern, 0, torch.zeros(8, dtype=tdt), 3, 64)[:2] == (POINTER, code)
     assert spec_of(kern, 0, torch.zeros(4, 4)[:, ::2], 3, 64)[:2] == (POINTER, _tm.F32)
     assert spec_of(kern, 0, torch.zeros(4, dtype=torch.float64), 3, 64)[:2] == (POINTER, _tm.F64)
+
+
+def test_sizeless_typed_pointer_is_refused_clearly():
+    # FlagGems' TypedPtr: data_ptr() and dtype, its untyped_storage() itself, no size:
+    # the emulator cannot bound (nor Metal bind) memory of unknown extent
+    class TypedPtr:
+        def __init__(self, a):
+            self.a, self.dtype = a, a.dtype
+
+        def data_ptr(self):
+            return self.a.ctypes.data
+
+        def untyped_storage(self):
+            return self
+
+    with pytest.raises(TypeError, match="'x_ptr' has data_ptr\\(\\) but no size"):
+        kern[(1,)](TypedPtr(aligned(8)), 3, 64)
