@@ -879,6 +879,22 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
     buf_printf(&E->out, "%s = as_type<%s>(ushort(o >> sh));\n", old, T);
     return;
   }
+  if (in->aux == AT_CAS16) { /* the word's other half may change meanwhile: retry while ours still matches */
+    const char *off = em_ref(E, in->args[3]);
+    buf_printf(&E->out, "%s %s* e = %s;\n", E->dq, T, p);
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "%s atomic_uint* w = (%s atomic_uint*)(e - (%s & 1));\n", E->dq, E->dq, off);
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "uint sh = uint(%s & 1) * 16u, o = atomic_load_explicit(w, %s);\n", off, mo);
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "ushort want = as_type<ushort>(%s), des = as_type<ushort>(%s);\n", cmp, v);
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "while (ushort(o >> sh) == want && !atomic_compare_exchange_weak_explicit(w, &o, "
+                        "(o & ~(0xffffu << sh)) | (uint(des) << sh), %s, %s)) {}\n", mo, mo);
+    em_indent(&E->out, ind);
+    buf_printf(&E->out, "%s = as_type<%s>(ushort(o >> sh));\n", old, T);
+    return;
+  }
   if (in->aux == AT_CAS) {
     /* strong compare-and-swap from the weak one; floats compare bit patterns */
     const char *U = dt == TM_F32 ? "uint" : T;
@@ -916,7 +932,7 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
 
 /* `T old = T(0); if (cond) { old = <the atomic>; }` for one element. */
 static void atomic_site(Emitter *E, Ins *in, const char *cond, int ind) {
-  bool cas = in->aux == AT_CAS;
+  bool cas = in->aux == AT_CAS || in->aux == AT_CAS16;
   const char *T = em_tname(E, (tm_dtype)in->ty.dt);
   em_indent(&E->out, ind);
   buf_printf(&E->out, "%s old = %s(0);\n", T, T);
@@ -937,7 +953,7 @@ static void emit_atomic(Emitter *E, int id, int ind) {
   Arena *a = &E->c->arena;
   tm_dtype dt = (tm_dtype)in->ty.dt;
   const char *T = em_tname(E, dt);
-  bool cas = in->aux == AT_CAS;
+  bool cas = in->aux == AT_CAS || in->aux == AT_CAS16;
   /* a scalar atomic whose old value nobody reads is not shared (upstream
    * skips it too): no scratch, no barriers after it */
   bool shared = in->ty.rank || has_users(E, id);

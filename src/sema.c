@@ -1857,10 +1857,14 @@ static Val call_atomic(Sema *S, const char *kind, Args *A) {
     par->written = true;
   }
   bool ok = dt == TM_I32 || dt == TM_U32 || (dt == TM_F32 && k != AT_AND && k != AT_OR && k != AT_XOR);
-  if ((dt == TM_F16 || dt == TM_BF16) && k == AT_ADD) { /* upstream: 16-bit floats only for add */
+  bool half_add = (dt == TM_F16 || dt == TM_BF16) && k == AT_ADD; /* upstream: 16-bit floats only for add */
+  bool half_cas = cas && dt_bits(dt) == 16;                        /* and any 16-bit element for cas */
+  if (half_add || half_cas) {
     check_device_dtype(S, dt);
-    /* the element's offset from a 16-byte-aligned pointer argument picks the half
-       of the word: the offsets of a chain of additions (`p += row * N; p + cols`) add up */
+    /* Metal's atomics are 32-bit: a compare-and-swap loop on the word holding
+       the element, whose half is picked by the element's offset from a 16-byte-
+       aligned pointer argument: the offsets of a chain of additions (`p += row * N;
+       p + cols`) add up */
     Val off = v_int(0);
     int base = p.id;
     for (;;) {
@@ -1877,16 +1881,22 @@ static Val call_atomic(Sema *S, const char *kind, Args *A) {
     }
     Ins *bi = &S->fn->ins.v[base];
     if (bi->op != O_ARG || !(S->fn->params.v[bi->aux].flags & TM_PF_DIV16))
-      ERR(S, "atomic_add on %s needs the pointer argument plus an offset (ptr + offs), the argument 16-byte aligned "
-          "(as arrays from NumPy and torch are)", tm_dtype_name(dt));
-    val = broadcast_to(S, cast_to(S, val, dt), pt);
-    mask = mask.k == V_NONE ? cast_to(S, v_bool(true), TM_I1) : to_tensor(S, mask);
-    check_mask(S, mask);
-    mask = broadcast_to(S, mask, pt);
+      ERR(S, "atomic_%s on %s needs the pointer argument plus an offset (ptr + offs), the argument 16-byte aligned "
+          "(as arrays from NumPy and torch are)", kind, tm_dtype_name(dt));
     off = broadcast_to(S, cast_to(S, off, TM_I64), with_dt(pt, TM_I64));
-    int args4[4] = {p.id, val.id, mask.id, off.id};
+    val = broadcast_to(S, cast_to(S, val, dt), pt);
+    int args4[4];
+    if (half_cas) {
+      cmp = broadcast_to(S, cast_to(S, cmp, dt), pt);
+      args4[0] = p.id, args4[1] = cmp.id, args4[2] = val.id, args4[3] = off.id;
+    } else {
+      mask = mask.k == V_NONE ? cast_to(S, v_bool(true), TM_I1) : to_tensor(S, mask);
+      check_mask(S, mask);
+      mask = broadcast_to(S, mask, pt);
+      args4[0] = p.id, args4[1] = val.id, args4[2] = mask.id, args4[3] = off.id;
+    }
     int id = mk_insv(S, O_ATOMIC, with_dt(pt, dt), 4, args4);
-    S->fn->ins.v[id].aux = AT_ADD16;
+    S->fn->ins.v[id].aux = half_cas ? AT_CAS16 : AT_ADD16;
     S->fn->ins.v[id].imm = fence;
     return tensor(id);
   }

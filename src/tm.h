@@ -235,8 +235,9 @@ typedef enum Op {
 typedef enum Cmp { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE } Cmp;
 /* AT_ADD16: atomic_add on float16/bfloat16, a compare-and-swap loop on the
  * 32-bit word holding the element; args: ptr val mask offset (elements from a
- * 16-byte-aligned pointer argument, whose parity picks the half of the word) */
-typedef enum AtomicKind { AT_ADD, AT_MAX, AT_MIN, AT_AND, AT_OR, AT_XOR, AT_XCHG, AT_CAS, AT_ADD16 } AtomicKind;
+ * 16-byte-aligned pointer argument, whose parity picks the half of the word);
+ * AT_CAS16: atomic_cas on any 16-bit element, the same way; args: ptr cmp val offset */
+typedef enum AtomicKind { AT_ADD, AT_MAX, AT_MIN, AT_AND, AT_OR, AT_XOR, AT_XCHG, AT_CAS, AT_ADD16, AT_CAS16 } AtomicKind;
 enum { AT_FENCE_BEFORE = 1, AT_FENCE_AFTER = 2 }; /* release / acquire ordering */
 /* O_SHUFFLE: out[c] = in[f(c)]
  *   SH_RESHAPE  same row-major order, another shape

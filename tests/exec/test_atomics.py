@@ -323,3 +323,48 @@ def test_16bit_atomic_add_through_a_chain_of_offsets(rng, dtype, N):
     exp = np.zeros((rows_n, N))
     np.add.at(exp, rows.numpy(), g.float().numpy())  # small integers: exact in any order
     np.testing.assert_array_equal(grad.float().numpy(), exp)
+
+
+@triton.jit
+def cas16_kernel(p_ptr, cmp_ptr, val_ptr, old_ptr, N: tl.constexpr):
+    # neighbouring lanes swap the two halves of one 32-bit word at once
+    offs = tl.arange(0, N)
+    old = tl.atomic_cas(p_ptr + offs, tl.load(cmp_ptr + offs), tl.load(val_ptr + offs))
+    tl.store(old_ptr + offs, old)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "int16", "uint16"])
+def test_16bit_atomic_cas_semantics(rng, dtype):
+    torch = pytest.importorskip("torch")
+    tdt = getattr(torch, dtype)
+    n = 64
+    bits = torch.from_numpy(rng.integers(0, 1 << 16, n).astype(np.uint16).view(np.int16))
+    p = bits.view(tdt).clone()
+    if dtype in ("float16", "bfloat16"):
+        p[p != p] = 1.0                          # no NaNs: equal compare is bitwise here, == in torch
+    hit = torch.from_numpy(rng.random(n) < 0.5)
+    cmp = torch.where(hit, p, p + 1).to(tdt) if dtype not in ("uint16",) else torch.where(hit, p, p ^ 1).to(tdt)
+    hit = (cmp.view(torch.int16) == p.view(torch.int16))
+    val = torch.from_numpy(rng.integers(0, 1 << 16, n).astype(np.uint16).view(np.int16)).view(tdt)
+    before = p.clone()
+    old = torch.zeros_like(p)
+    cas16_kernel[(1,)](p, cmp, val, old, N=n)
+    assert torch.equal(old.view(torch.int16), before.view(torch.int16))
+    want = torch.where(hit, val.view(torch.int16), before.view(torch.int16))
+    assert torch.equal(p.view(torch.int16), want)
+
+
+@triton.jit
+def cas16_count_kernel(c_ptr, ROUNDS: tl.constexpr):
+    # every program adds 1 to each of 4 int16 counters (two words) ROUNDS times with CAS loops
+    for r in range(ROUNDS):
+        for j in tl.static_range(4):
+            cur = tl.load(c_ptr + j, volatile=True)
+            while tl.atomic_cas(c_ptr + j, cur, cur + 1) != cur:
+                cur = tl.load(c_ptr + j, volatile=True)
+
+
+def test_16bit_atomic_cas_under_contention():
+    c = np.zeros(8, np.int16)
+    cas16_count_kernel[(40,)](c[:4], ROUNDS=5)
+    np.testing.assert_array_equal(c, [200, 200, 200, 200, 0, 0, 0, 0])
