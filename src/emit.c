@@ -2267,6 +2267,7 @@ static void plan_coherence(Emitter *E) {
     else if (w) wr_any = true;
     else rd_any = true;
     if (in->op == O_ATOMIC && (in->imm & (AT_FENCE_BEFORE | AT_FENCE_AFTER)) && ordered < 0) ordered = i;
+    if (in->op == O_LOAD && (in->imm & LD_VOLATILE) && ordered < 0) ordered = i; /* a volatile read of shared memory */
   }
   if (ordered < 0) return;
   for (int i = 0; i < f->ins.n && read_param < 0; i++) { /* the first plain read of shared memory */
@@ -2279,6 +2280,12 @@ static void plan_coherence(Emitter *E) {
   for (int p = 0; p < np; p++) E->shared[p] = (rd[p] || rd_any) && (wr[p] || wr_any);
   E->shared_any = rd_any && wr_any;
   Ins *at = &f->ins.v[ordered];
+  if (!c->target->has_device_coherence && at->op == O_LOAD)
+    error_at(c, at->line, at->col,
+             "this volatile load reads memory the kernel also writes (other programs' writes, as in a spin-wait): "
+             "they reach it only through `coherent(device)` buffers, which need MSL 3.2 (macOS 15); target %s has "
+             "MSL %d.%d. Use a Mac with macOS 15 or newer", c->target->name, c->target->msl_version / 100,
+             c->target->msl_version / 10 % 10);
   if (!c->target->has_device_coherence)
     error_at(c, at->line, at->col,
              "this atomic orders memory (sem='%s') and the kernel reads %s%s%s (line %d), which it "

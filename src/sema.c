@@ -1114,7 +1114,6 @@ static void check_hint_strings(Sema *S, Args *A, bool store) {
     ERR(S, "boundary_check is only for block pointers (tl.make_block_ptr)");
   if (arg_opt(S, A, -1, "padding_option", &v) && !(v.k == V_STR && !v.s[0]) && v.k != V_NONE)
     ERR(S, "padding_option is only for block pointers (tl.make_block_ptr)");
-  if (!store) arg_opt(S, A, -1, "volatile", &v);
 }
 
 /* Memory of pt's element type must be data the device computes with: a
@@ -1145,17 +1144,30 @@ static Val call_load(Sema *S, Args *A) {
   arg_opt(S, A, 1, "mask", &mask);
   arg_opt(S, A, 2, "other", &other);
   check_hint_strings(S, A, false);
+  Val vol = v_bool(false);
+  arg_opt(S, A, -1, "volatile", &vol);
   args_done(S, A, 3);
   Type rt = with_dt(pt, (tm_dtype)pt.dt);
   if (other.k != V_NONE && mask.k == V_NONE) ERR(S, "load: 'other' is given without 'mask'");
-  if (mask.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 1, p.id, 0, 0));
-  mask = to_tensor(S, mask);
-  check_mask(S, mask);
-  mask = broadcast_exact(S, mask, pt);
-  if (other.k == V_NONE) return tensor(mk_ins(S, O_LOAD, rt, 2, p.id, mask.id, 0));
-  other = cast_to(S, other, (tm_dtype)pt.dt);
-  other = broadcast_exact(S, other, pt);
-  return tensor(mk_ins(S, O_LOAD, rt, 3, p.id, mask.id, other.id));
+  int id;
+  if (mask.k == V_NONE) {
+    id = mk_ins(S, O_LOAD, rt, 1, p.id, 0, 0);
+  } else {
+    mask = to_tensor(S, mask);
+    check_mask(S, mask);
+    mask = broadcast_exact(S, mask, pt);
+    if (other.k == V_NONE) {
+      id = mk_ins(S, O_LOAD, rt, 2, p.id, mask.id, 0);
+    } else {
+      other = cast_to(S, other, (tm_dtype)pt.dt);
+      other = broadcast_exact(S, other, pt);
+      id = mk_ins(S, O_LOAD, rt, 3, p.id, mask.id, other.id);
+    }
+  }
+  /* volatile: memory other programs write (a spin-wait, a decoupled look-back);
+     emit.c plan_coherence makes its scalar loads one value per program */
+  if (truthy(S, vol)) S->fn->ins.v[id].imm = LD_VOLATILE;
+  return tensor(id);
 }
 
 static Param *param_of_pointer(Sema *S, Val p) {

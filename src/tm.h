@@ -239,6 +239,7 @@ typedef enum Cmp { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE } Cmp;
  * AT_CAS16: atomic_cas on any 16-bit element, the same way; args: ptr cmp val offset */
 typedef enum AtomicKind { AT_ADD, AT_MAX, AT_MIN, AT_AND, AT_OR, AT_XOR, AT_XCHG, AT_CAS, AT_ADD16, AT_CAS16 } AtomicKind;
 enum { AT_FENCE_BEFORE = 1, AT_FENCE_AFTER = 2 }; /* release / acquire ordering */
+enum { LD_VOLATILE = 1 }; /* O_LOAD's imm: tl.load(..., volatile=True) */
 /* O_SHUFFLE: out[c] = in[f(c)]
  *   SH_RESHAPE  same row-major order, another shape
  *   SH_PERMUTE  imm: permutation, 4 bits per output dim (out dim i = in dim perm[i])

@@ -368,3 +368,42 @@ def test_16bit_atomic_cas_under_contention():
     c = np.zeros(8, np.int16)
     cas16_count_kernel[(40,)](c[:4], ROUNDS=5)
     np.testing.assert_array_equal(c, [200, 200, 200, 200, 0, 0, 0, 0])
+
+
+@triton.jit
+def lookback_scan_kernel(x_ptr, out_ptr, status_ptr, BLOCK: tl.constexpr):
+    # a decoupled look-back (FlagGems' radix sort): each program publishes its
+    # block's sum, then waits on its predecessors' with volatile scalar loads;
+    # status: 0 not ready, sum * 4 + 1 the block's own sum, sum * 4 + 2 inclusive
+    pid = tl.program_id(0)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    local = tl.sum(x, 0)
+    tl.store(status_ptr + pid, local * 4 + 1)
+    excl = local * 0
+    i = pid - 1
+    while i >= 0:
+        s = tl.load(status_ptr + i, volatile=True)
+        while s == 0:
+            s = tl.load(status_ptr + i, volatile=True)
+        excl += s >> 2
+        if (s & 3) == 2:
+            i = -1
+        else:
+            i -= 1
+    tl.store(status_ptr + pid, (excl + local) * 4 + 2)
+    tl.store(out_ptr + offs, tl.cumsum(x, 0) + excl)
+
+
+@pytest.mark.parametrize("num_warps", [1, 4])
+def test_decoupled_lookback_with_volatile_scalar_loads(rng, num_warps):
+    # every thread of a program must see one value of a volatile scalar (one
+    # value per program, as the language has it): per-thread reads of a flag
+    # other programs are changing took different paths through the loop
+    programs, block = 48, 256
+    x = rng.integers(-50, 50, programs * block).astype(np.int32)
+    out = np.zeros_like(x)
+    status = np.zeros(programs, np.int32)
+    lookback_scan_kernel[(programs,)](x, out, status, BLOCK=block, num_warps=num_warps)
+    np.testing.assert_array_equal(out, np.cumsum(x))
+    assert ((status & 3) == 2).all()
