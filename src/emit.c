@@ -865,34 +865,25 @@ static void atomic_rmw(Emitter *E, Ins *in, const char *old, const char *p, cons
   const char *mo = "memory_order_relaxed";
   static const char *fetch[] = {"add", "max", "min", "and", "or", "xor"};
   em_indent(&E->out, ind);
-  if (in->aux == AT_ADD16) { /* cmp carries the element's offset */
-    buf_printf(&E->out, "%s %s* e = %s;\n", E->dq, T, p);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "%s atomic_uint* w = (%s atomic_uint*)(e - (%s & 1));\n", E->dq, E->dq, cmp);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "uint sh = uint(%s & 1) * 16u, o = atomic_load_explicit(w, %s);\n", cmp, mo);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "while (!atomic_compare_exchange_weak_explicit(w, &o, (o & ~(0xffffu << sh)) | "
-                        "(uint(as_type<ushort>(%s(as_type<%s>(ushort(o >> sh)) + %s))) << sh), %s, %s)) {}\n",
-               T, T, v, mo, mo);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "%s = as_type<%s>(ushort(o >> sh));\n", old, T);
-    return;
-  }
-  if (in->aux == AT_CAS16) { /* the word's other half may change meanwhile: retry while ours still matches */
+  if (in->aux == AT_ADD16 || in->aux == AT_CAS16) {
+    /* a 16-bit element: a compare-and-swap loop on the 32-bit word holding it,
+     * the half picked by the parity of its offset (args[3]) from an aligned
+     * argument; cas retries only while its half still matches (the other
+     * half may change meanwhile) */
     const char *off = em_ref(E, in->args[3]);
-    buf_printf(&E->out, "%s %s* e = %s;\n", E->dq, T, p);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "%s atomic_uint* w = (%s atomic_uint*)(e - (%s & 1));\n", E->dq, E->dq, off);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "uint sh = uint(%s & 1) * 16u, o = atomic_load_explicit(w, %s);\n", off, mo);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "ushort want = as_type<ushort>(%s), des = as_type<ushort>(%s);\n", cmp, v);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "while (ushort(o >> sh) == want && !atomic_compare_exchange_weak_explicit(w, &o, "
-                        "(o & ~(0xffffu << sh)) | (uint(des) << sh), %s, %s)) {}\n", mo, mo);
-    em_indent(&E->out, ind);
-    buf_printf(&E->out, "%s = as_type<%s>(ushort(o >> sh));\n", old, T);
+    em_line(E, 0, "%s %s* e = %s;\n", E->dq, T, p);
+    em_line(E, ind, "%s atomic_uint* w = (%s atomic_uint*)(e - (%s & 1));\n", E->dq, E->dq, off);
+    em_line(E, ind, "uint sh = uint(%s & 1) * 16u, o = atomic_load_explicit(w, %s);\n", off, mo);
+    if (in->aux == AT_ADD16) {
+      em_line(E, ind, "while (!atomic_compare_exchange_weak_explicit(w, &o, (o & ~(0xffffu << sh)) | "
+                      "(uint(as_type<ushort>(%s(as_type<%s>(ushort(o >> sh)) + %s))) << sh), %s, %s)) {}\n",
+              T, T, v, mo, mo);
+    } else {
+      em_line(E, ind, "ushort want = as_type<ushort>(%s), des = as_type<ushort>(%s);\n", cmp, v);
+      em_line(E, ind, "while (ushort(o >> sh) == want && !atomic_compare_exchange_weak_explicit(w, &o, "
+                      "(o & ~(0xffffu << sh)) | (uint(des) << sh), %s, %s)) {}\n", mo, mo);
+    }
+    em_line(E, ind, "%s = as_type<%s>(ushort(o >> sh));\n", old, T);
     return;
   }
   if (in->aux == AT_CAS) {
