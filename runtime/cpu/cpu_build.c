@@ -204,16 +204,18 @@ typedef struct Toolchain {
 
 static pthread_mutex_t toolchains_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* A process may fork while another of its threads holds a device's lock or
- * the toolchains' (a background -O2 build takes the device's lock as it
- * starts, which is at the end of a launch; a toolchain is identified under
- * the toolchains' lock): the child would inherit the lock held, with no
- * thread to release it, and hang at its first launch (seen under load in
+/* A process may fork while another of its threads holds a device's lock,
+ * the toolchains' or the temporary folders' (a background -O2 build takes
+ * the device's lock as it starts, which is at the end of a launch; a
+ * toolchain is identified under the toolchains' lock): the child would
+ * inherit the lock held, with no thread to release it, and hang at its first
+ * launch (seen under load in
  * tests/hostile/test_spin.py::test_timeout_after_fork). So a fork takes them
- * all first and both processes release them after (pthread_atfork). No code
- * holds one of these locks while it waits for another, so the order is
- * free. */
+ * all first and both processes release them after (pthread_atfork). The
+ * temporary folders' lock is taken under a device's (load_dir), so after
+ * the devices'; no other code holds one while it waits for another. */
 static pthread_mutex_t fork_devs_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t temps_mu = PTHREAD_MUTEX_INITIALIZER; /* the temporary folders' list (below) */
 static CpuDev *fork_devs;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
@@ -221,9 +223,11 @@ static void fork_prepare(void) {
   pthread_mutex_lock(&fork_devs_mu);
   for (CpuDev *d = fork_devs; d; d = d->fork_next) pthread_mutex_lock(&d->mu);
   pthread_mutex_lock(&toolchains_mu);
+  pthread_mutex_lock(&temps_mu); /* taken under a device's lock (load_dir): after them */
 }
 
 static void fork_release(void) {
+  pthread_mutex_unlock(&temps_mu);
   pthread_mutex_unlock(&toolchains_mu);
   for (CpuDev *d = fork_devs; d; d = d->fork_next) pthread_mutex_unlock(&d->mu);
   pthread_mutex_unlock(&fork_devs_mu);
@@ -744,7 +748,6 @@ static char *trampoline(const tm_kernel_info *k) {
 /* The private folders this process made: removed by cpu_temp_dir_remove, or at
  * exit for those of devices never freed (by the process that made them only,
  * not by a forked child that exits). */
-static pthread_mutex_t temps_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t temps_once = PTHREAD_ONCE_INIT;
 static char **temps;
 static int ntemps, captemps;
