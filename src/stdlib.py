@@ -99,6 +99,7 @@ def philox(seed, c0, c1, c2, c3, n_rounds: tl.constexpr = N_ROUNDS_DEFAULT):
     # argument equal to 1 does). With 32-bit counters it is split into the
     # key words k0 = low half, k1 = high half; with 64-bit counters it is k0
     # whole and k1 = 0. The counters are reinterpreted as unsigned.
+    tl.static_assert(tl.to_tensor(seed).dtype.is_int(), "philox: the seed must be an integer")
     seed = tl.cast(seed, tl.uint64)
     if c0.dtype.primitive_bitwidth == 32:
         udt = tl.uint32
@@ -117,14 +118,11 @@ def philox(seed, c0, c1, c2, c3, n_rounds: tl.constexpr = N_ROUNDS_DEFAULT):
 
 
 def randint4x(seed, offset, n_rounds: tl.constexpr = N_ROUNDS_DEFAULT):
-    # Counter = (offset low word, offset high word, 0, 0).
-    lo = offset.to(tl.uint32)
-    zero = lo * 0
-    if offset.dtype.primitive_bitwidth > 32:
-        hi = (offset >> 32).to(tl.uint32)
-    else:
-        hi = zero
-    return philox(seed, lo, hi, zero, zero, n_rounds)
+    # Counter = (offset, 0, 0, 0) in the offset's width: 32-bit offsets take
+    # Philox-4x32 and give uint32 words, 64-bit offsets Philox-4x64 and give
+    # uint64 words (as upstream; NumPy's Philox is the 4x64 one).
+    zero = offset * 0
+    return philox(seed, offset, zero, zero, zero, n_rounds)
 
 
 def randint(seed, offset, n_rounds: tl.constexpr = N_ROUNDS_DEFAULT):

@@ -59,15 +59,17 @@ def philox_ref(c, k, bits=32, rounds=10):
 
 
 def randint4x_ref(seed, offsets, rounds=10):
-    """Upstream's counter and key layout: counter (offset low word, offset
-    high word, 0, 0), key (seed low word, seed high word), the seed taken as
-    a two's-complement 64-bit integer."""
+    """Upstream's counter and key layout: counter (offset, 0, 0, 0) in the
+    offset's width. 32-bit offsets: Philox-4x32 with key (seed low word, seed
+    high word); 64-bit offsets: Philox-4x64 with key (seed, 0). The seed is
+    taken as a two's-complement 64-bit integer."""
     seed &= (1 << 64) - 1
-    off = np.asarray(offsets).astype(np.int64).view(np.uint64)
-    lo, hi = off & np.uint64(0xFFFFFFFF), off >> np.uint64(32)
-    if np.asarray(offsets).dtype.itemsize <= 4:
-        hi = np.zeros_like(lo)
-    return philox_ref((lo, hi, 0, 0), (seed & 0xFFFFFFFF, seed >> 32), 32, rounds)
+    offsets = np.asarray(offsets)
+    if offsets.dtype.itemsize <= 4:
+        off = offsets.astype(np.int64).view(np.uint64) & np.uint64(0xFFFFFFFF)
+        return philox_ref((off, 0, 0, 0), (seed & 0xFFFFFFFF, seed >> 32), 32, rounds)
+    off = offsets.astype(np.int64).view(np.uint64)
+    return philox_ref((off, 0, 0, 0), (seed, 0), 64, rounds)
 
 
 def uniform_ref(x):
@@ -242,9 +244,10 @@ def test_randint_int32_offsets_and_rounds(base, rounds):
 
 @pytest.mark.parametrize("base", [2**32 - 700, 2**40 + 3, -2**35, 2**62])
 def test_randint_int64_offsets(base):
-    """int64 offsets feed their high word into the second counter word."""
+    """int64 offsets run Philox-4x64 and give 64-bit words (upstream's
+    test_random checks them against NumPy's Philox)."""
     n = 1500
-    out = np.zeros(n, dtype=np.uint32)
+    out = np.zeros(n, dtype=np.uint64)
     randint_kernel[(triton.cdiv(n, 128),)](-77, out, n, base, BLOCK=128, N_ROUNDS=10)
     offs = np.int64(base) + np.arange(n, dtype=np.int64)
     np.testing.assert_array_equal(out, randint4x_ref(-77, offs)[0])
@@ -254,11 +257,11 @@ def test_randint_int64_offsets(base):
 @pytest.mark.parametrize("base", [0, 2**33 + 11])
 def test_randint4x_bits(seed, base):
     n = 1025
-    out = np.zeros(4 * n, dtype=np.uint32)
-    randint4x_kernel[(triton.cdiv(n, 128),)](seed, out, n, base, BLOCK=128)
     offs = np.int64(base) + np.arange(n, dtype=np.int64)
     if base < 2**31:
         offs = offs.astype(np.int32)
+    out = np.zeros(4 * n, dtype=np.uint32 if offs.dtype == np.int32 else np.uint64)
+    randint4x_kernel[(triton.cdiv(n, 128),)](seed, out, n, base, BLOCK=128)
     ref = randint4x_ref(seed, offs)
     np.testing.assert_array_equal(out.reshape(4, n), np.stack(ref))
 
@@ -448,3 +451,18 @@ def test_uint_to_uniform_float_rejects_floats():
     x = np.zeros(16, np.float32)
     with pytest.raises(triton.CompilationError, match="32- or 64-bit integer"):
         uniform_kernel[(1,)](x, x, 16, BLOCK=16)
+
+
+@triton.jit
+def seed_kernel(x_ptr, seed):
+    offs = tl.arange(0, 16)
+    tl.store(x_ptr + offs, tl.rand(seed, offs))
+
+
+@pytest.mark.parametrize("seed", [2.5, np.zeros(1, np.int32)], ids=["float", "pointer"])
+def test_seed_must_be_an_integer(seed):
+    """As upstream: a float or pointer seed is a compile error, never a cast."""
+    x = np.zeros(16, np.float32)
+    with pytest.raises(triton.CompilationError, match="seed must be an integer"):
+        seed_kernel[(1,)](x, seed)
+    assert (x == 0).all()
