@@ -970,6 +970,21 @@ static void sigint_hook(void) {
   sigaction(SIGINT, &ours, NULL);
 }
 
+/* Prefixes the pending error (a value that does not convert to its
+ * parameter's type) with the parameter's position. */
+static void name_the_argument(int p) {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyErr_NormalizeException(&type, &value, &tb);
+  if (value)
+    PyErr_Format(type, "kernel argument %d (counting from 0): %S", p, value);
+  else
+    PyErr_Restore(Py_XNewRef(type), NULL, NULL);
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+}
+
 int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py_ssize_t nvals,
                 const PtrArg *ptrs) {
   tm_launch_arg la_stack[STACK_ARGS], *la = la_stack;
@@ -1038,8 +1053,10 @@ int tmpy_launch(ModuleObject *mo, const uint32_t g[3], PyObject *const *vals, Py
       }
     } else {
       size_t n = 0;
-      if (tmpy_scalar_to_bytes(v, mo->dtype[i], slots[i], &n) < 0)
+      if (tmpy_scalar_to_bytes(v, mo->dtype[i], slots[i], &n) < 0) {
+        name_the_argument(p);
         goto out;
+      }
       la[i].data = slots[i];
       la[i].nbytes = n;
       la[i].readonly = 0;

@@ -819,6 +819,49 @@ def _is_constexpr_annotation(ann):
         and ann.__module__.startswith("triton.language")
 
 
+def _annotation_type(ann):
+    """(pointer?, tm_dtype) of a parameter annotation that names a type, as
+    upstream's KernelParam.annotation_type reads them: `tl.uint8`, "tl.uint8",
+    "u8", `int` (i32), `float` (fp32), `bool` (i1), "*fp16" (a pointer whose
+    elements are read as fp16); None for any other annotation (`torch.Tensor`,
+    constexpr, none)."""
+    if ann is inspect.Parameter.empty or ann is None or _is_constexpr_annotation(ann):
+        return None
+    ptr = False
+    if isinstance(ann, _core.pointer_type):
+        ptr, ann = True, ann.element_ty
+    if isinstance(ann, str):
+        a = ann.strip()
+        if a.startswith("const "):
+            a = a[6:].strip()
+        if a.endswith("*"):
+            ptr, a = True, a[:-1].strip()
+        elif a.startswith("*k"):
+            ptr, a = True, a[2:]
+        elif a.startswith("*"):
+            ptr, a = True, a[1:]
+        if a.startswith("tl."):
+            a = a[3:]
+    elif isinstance(ann, _core.dtype):
+        a = ann.name
+    elif isinstance(ann, type):
+        a = ann.__name__
+    else:
+        return None
+    sig = type_canonicalisation_dict.get(a.replace("_t", ""))
+    if sig is None:
+        return None
+    code = _I1_SIG if sig == "u1" else next((c for c, n in _SIG.items() if n == sig), None)
+    if code is None:  # fp8 and other names no parameter here takes
+        return None
+    return ptr, code
+
+
+_I1_SIG = _tm.I1
+_BITS = {_tm.I8: 8, _tm.I16: 16, _tm.I32: 32, _tm.I64: 64, _tm.U8: 8, _tm.U16: 16,
+         _tm.U32: 32, _tm.U64: 64}
+
+
 def _param_indices(kname, names, items, what):
     """The parameter indices named by items (ints or names). As upstream, an entry
     that names no parameter is ignored (libraries list names shared by several
@@ -972,8 +1015,17 @@ class JITFunction(_Base):
         self.do_not_specialize_on_alignment = sorted(dnsa)
         self.params = [KernelParam(i, p, i in dns, i in dnsa)
                        for i, p in enumerate(self.signature.parameters.values())]
-        self._spec_value = [i not in dns for i in range(len(self.arg_names))]
-        self._spec_align = [i not in dns and i not in dnsa for i in range(len(self.arg_names))]
+        # upstream: a parameter annotated with a type takes that type (`v: tl.uint8`,
+        # `scale: float`, `X: "*fp16"`); an annotated int is never the constant 1
+        # and an annotated float or bool has no alignment specialization
+        self._ann = [None if self._constexpr[i] else _annotation_type(p.annotation)
+                     for i, p in enumerate(self.signature.parameters.values())]
+        _fp_or_bool = (_tm.F16, _tm.BF16, _tm.F32, _tm.F64, _tm.I1)
+        self._spec_value = [i not in dns and not (a and not a[0])
+                            for i, a in enumerate(self._ann)]
+        self._spec_align = [i not in dns and i not in dnsa
+                            and not (a and not a[0] and a[1] in _fp_or_bool)
+                            for i, a in enumerate(self._ann)]
         self._ptr_align = [i not in dnsa for i in range(len(self.arg_names))]
         self.debug = debug if debug is not None else os.environ.get("TRITON_DEBUG", "0") == "1"
         self.default_options = dict(options or {})
@@ -1186,6 +1238,8 @@ class JITFunction(_Base):
 
     def _scalar(self, i, v):
         """Spec and launch value of a Python int, float or bool (exact types)."""
+        if self._ann[i] is not None:
+            return self._annotated_scalar(i, v)
         t = type(v)
         if t is int:
             if v == 1 and self._spec_value[i]:
@@ -1205,6 +1259,35 @@ class JITFunction(_Base):
             return (_SCALAR, _tm.F32, 0, _tm.V_NONE, None), v
         return (_SCALAR, _tm.I1, 0, _tm.V_NONE, None), v
 
+    def _annotated_scalar(self, i, v):
+        """Spec and launch value of a number passed to a parameter annotated with
+        a scalar type: the annotation's type, the value converted to it (an
+        integer that does not fit is an OverflowError, as upstream's launcher
+        raises for signed types; a float for an integer type a TypeError)."""
+        ptr, code = self._ann[i]
+        where = f"{self.__name__}: argument '{self.arg_names[i]}'"
+        if ptr:
+            raise TypeError(f"{where} is annotated {_sig_string(_POINTER, code)} (a pointer) "
+                            f"but got {type(v).__name__} {v!r}")
+        if code == _tm.F64:
+            raise TypeError(f"{where} is annotated float64, which Apple GPUs do not compute "
+                            "(annotate float32, or pass a float: it is fp32)")
+        if code in (_tm.F16, _tm.BF16, _tm.F32):
+            return (_SCALAR, code, 0, _tm.V_NONE, None), float(v)
+        if code == _tm.I1:
+            return (_SCALAR, code, 0, _tm.V_NONE, None), bool(v)
+        if isinstance(v, float):
+            raise TypeError(f"{where} is annotated {_SIG[code]} and takes an integer, got "
+                            f"float {v!r}")
+        v = int(v)
+        bits = _BITS[code]
+        lo, hi = (0, 2**bits) if code in (_tm.U8, _tm.U16, _tm.U32, _tm.U64) \
+            else (-2**(bits - 1), 2**(bits - 1))
+        if not lo <= v < hi:
+            raise OverflowError(f"{where} = {v} does not fit its annotated type {_SIG[code]}")
+        flags = _tm.PF_DIV16 if self._spec_align[i] and v % 16 == 0 else 0
+        return (_SCALAR, code, flags, _tm.V_NONE, None), v
+
     def _other_arg(self, i, v, views):
         """Spec and launch value of an argument that is not a plain int/float/bool;
         an interop view is appended to views."""
@@ -1217,10 +1300,19 @@ class JITFunction(_Base):
             if code is None:
                 raise TypeError(f"{self.__name__}: argument '{aname}' has unsupported "
                                 f"scalar dtype {v.dtype}")
+            if self._ann[i] is not None:
+                return self._annotated_scalar(i, v.item())
             return (_SCALAR, code, 0, _tm.V_NONE, None), v.item()
         p = pointer_arg(self.__name__, aname, v)
         if p is not None:
             code, ptr, nbytes, ro, before, view = p
+            ann = self._ann[i]
+            if ann is not None:
+                if not ann[0]:
+                    raise TypeError(f"{self.__name__}: argument '{aname}' is annotated "
+                                    f"{_SIG[ann[1]]} (a scalar) but got a "
+                                    f"{type(v).__name__}")
+                code = ann[1]  # upstream: the annotation's element type, as reinterpret()
             on_device = view is not None and view.on_device
             # an MTLBuffer starts on a page; a CUDA device buffer is an address
             addr = (view.buffer + view.offset if view.kind == "torch_cuda" else view.offset) \
