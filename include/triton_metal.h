@@ -66,7 +66,8 @@ int tm_dtype_bytes(tm_dtype dt);
 /* ---------------------------------------------------------------- compiler */
 
 typedef enum tm_value_kind {
-  TM_V_NONE = 0, TM_V_BOOL, TM_V_INT, TM_V_FLOAT, TM_V_DTYPE, TM_V_STR, TM_V_TUPLE
+  TM_V_NONE = 0, TM_V_BOOL, TM_V_INT, TM_V_FLOAT, TM_V_DTYPE, TM_V_STR, TM_V_TUPLE,
+  TM_V_GLOBAL /* s names one of the request's globals (a @jit function passed as an argument) */
 } tm_value_kind;
 
 /* A compile-time (constexpr) value: a Python bool/int/float/None/str, a dtype,
@@ -82,7 +83,9 @@ typedef struct tm_value {
 typedef enum tm_param_kind {
   TM_PARAM_POINTER = 1, /* a tensor/array argument: pointer to dtype */
   TM_PARAM_SCALAR,      /* a runtime scalar of dtype */
-  TM_PARAM_CONSTEXPR    /* a compile-time value (annotated tl.constexpr, or specialized) */
+  TM_PARAM_CONSTEXPR,   /* a compile-time value (annotated tl.constexpr, or specialized) */
+  TM_PARAM_TUPLE        /* a tuple argument: the value.i entries after it (each a whole
+                           entry: a TUPLE one with its own items) are its items */
 } tm_param_kind;
 
 enum {
@@ -90,7 +93,9 @@ enum {
   TM_PF_READONLY = 2  /* pointer to memory the kernel must not write */
 };
 
-/* One entry per parameter of the kernel's def, in order. */
+/* One entry per parameter of the kernel's def, in order; a TUPLE entry is
+ * followed by its items' entries (preorder), so a tuple parameter takes
+ * several. A runtime argument's param_index is its entry's position. */
 typedef struct tm_param_spec {
   tm_param_kind kind;
   tm_dtype dtype;    /* element dtype (POINTER) or value dtype (SCALAR) */
@@ -105,7 +110,8 @@ typedef enum tm_global_kind {
   TM_G_JITFN,      /* another @jit function: source, file, line */
   TM_G_HOSTFN,     /* a host function run at compile time (@triton.constexpr_function):
                       the request's host_call calls it; source identifies it for caches */
-  TM_G_UNUSABLE    /* a global kernels cannot use: target names its type (for the error) */
+  TM_G_UNUSABLE,   /* a global kernels cannot use: target names its type (for the error) */
+  TM_G_TUPLETYPE   /* a NamedTuple class: target its name, value a TUPLE of its field names (STR) */
 } tm_global_kind;
 
 /* A name the kernel refers to that is not a parameter, resolved by the caller.

@@ -2020,8 +2020,8 @@ static void emit_debug(Emitter *E, int id, int ind) {
   const char *dbg = E->param_names[E->f->params.n - 1];
   bool print = in->op == O_PRINT;
   int nv = print ? in->nargs : 0, W = 5 + 2 * nv;
-  Ins *first = &E->f->ins.v[in->args[0]];
-  Layout *L = first->ty.rank ? first->layout : NULL;
+  Ins *first = in->nargs ? &E->f->ins.v[in->args[0]] : NULL;
+  Layout *L = first && first->ty.rank ? first->layout : NULL;
   E->uses_tid = true;
   em_indent(&E->out, ind);
   buf_printf(&E->out, "{ // %s @%d\n", print ? "device_print" : "device_assert", in->line);
@@ -2385,7 +2385,8 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   buf_puts(&k, d->prelude);
   for (int i = 0; i < f->static_prints.n; i++) { /* python/triton_metal/jit.py prints these when it compiles */
     buf_puts(&k, "// tm-static-print ");
-    for (const char *p = f->static_prints.v[i]; *p; p++) buf_printf(&k, *p == '\n' ? "\\n" : "%c", *p);
+    for (const char *p = f->static_prints.v[i]; *p; p++) /* one line: newlines and backslashes escaped */
+      buf_printf(&k, *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : *p == '\r' ? "\\r" : "%c", *p);
     buf_puts(&k, "\n");
   }
   if (f->sites.n) {
@@ -2398,8 +2399,12 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
     for (int i = 0; i < f->sites.n; i++) {
       DebugSite *s = &f->sites.v[i];
       buf_printf(&k, "// tm-debug-site %d %s %d %d %d ", i, s->is_assert ? "assert" : "print", s->line, s->col, s->hex);
-      for (int j = 0; j < s->nvals; j++) buf_printf(&k, "%s%s", j ? "," : "", tm_dtype_sig(s->dts[j]));
+      for (int j = 0; j < s->nvals; j++)
+        buf_printf(&k, "%s%s", j ? "," : "", s->ptrs >> j & 1 ? "ptr" : tm_dtype_sig(s->dts[j]));
       buf_puts(&k, s->nvals ? " " : "- ");
+      /* the values' shape (- for scalars) and the program's threads, which each print a scalar on a GPU */
+      for (int j = 0; j < s->rank; j++) buf_printf(&k, "%s%d", j ? "x" : "", s->shape[j]);
+      buf_printf(&k, "%s %d ", s->rank ? "" : "-", f->num_warps * 32);
       for (const char *p = s->text; *p; p++) /* one line: newlines and backslashes escaped */
         buf_printf(&k, *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : "%c", *p);
       buf_puts(&k, "\n");

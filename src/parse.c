@@ -160,8 +160,18 @@ static Node *subscript_item(Parser *P) {
 static void call_args(Parser *P, Node *call) {
   while (!is_op(P, ")")) {
     Tok *t = peek(P);
-    if (tok_is(t, T_OP, "*") || tok_is(t, T_OP, "**"))
-      error_at(P->c, t->line, t->col, "star arguments are not supported in kernels");
+    if (tok_is(t, T_OP, "**"))
+      error_at(P->c, t->line, t->col, "** arguments are not supported in kernels");
+    if (tok_is(t, T_OP, "*")) { /* f(*t): t's items as positional arguments (t a tuple) */
+      if (call->list2.n) error_at(P->c, t->line, t->col, "positional argument follows keyword argument");
+      next(P);
+      Node *st = mk(P, N_STARRED, t);
+      st->a = test(P);
+      vec_push(&P->c->arena, call->list, st);
+      if (!is_op(P, ",")) break;
+      next(P);
+      continue;
+    }
     if (t->kind == T_NAME && tok_is(&P->toks.v[P->i + 1], T_OP, "=")) {
       next(P);
       next(P);

@@ -26,7 +26,8 @@ typedef enum VK {
   V_TUPLE, V_TENSOR, V_METHOD, V_SLICE,
   V_BLOCKPTR,   /* make_block_ptr: n = rank; items: base, shape[n], strides[n], offsets[n], block[n], order[n] */
   V_TENSORDESC, /* make_tensor_descriptor: n = rank; items: base, shape[n], strides[n], block[n]; i = pad NaN */
-  V_HOSTFN      /* a host function run at compile time: i = index in the request's globals, s = name */
+  V_HOSTFN,     /* a host function run at compile time: i = index in the request's globals, s = name */
+  V_TUPLETYPE   /* a NamedTuple class: calling it makes a named tuple; s = name, fields[n] */
 } VK;
 
 typedef struct JitFn JitFn;
@@ -42,6 +43,8 @@ struct Val {
   const char *s;    /* STR text; MODULE/FUNC canonical path; METHOD name */
   int id;           /* TENSOR: IR value */
   Val *items;       /* TUPLE items; METHOD: items[0] is the receiver */
+  const char **fields; /* TUPLE: a named tuple's field names (n of them), else NULL;
+                          TUPLETYPE: the class's field names */
   int n;
   JitFn *fn;        /* JITFN */
 };
@@ -150,6 +153,7 @@ static const char *vk_name(Sema *S, Val v) {
   case V_BLOCKPTR: return "block pointer";
   case V_TENSORDESC: return "tensor descriptor";
   case V_HOSTFN: return "host function";
+  case V_TUPLETYPE: return "named tuple class";
   }
   return "value";
 }
@@ -211,6 +215,8 @@ static JitFn *jitfn_new(Sema *S, const char *name, Src src, TokVec toks, int ind
   return f;
 }
 
+static bool lookup_request_global(Sema *S, const char *name, Val *out);
+
 static Val from_tm_value(Sema *S, tm_value v) {
   switch (v.kind) {
   case TM_V_NONE: return v_none();
@@ -224,6 +230,11 @@ static Val from_tm_value(Sema *S, tm_value v) {
     t.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(t.n + 1));
     for (int k = 0; k < t.n; k++) t.items[k] = from_tm_value(S, v.items[k]);
     return t;
+  }
+  case TM_V_GLOBAL: {
+    Val g;
+    if (!v.s || !lookup_request_global(S, v.s, &g)) ERR(S, "internal: argument global '%s' is missing", v.s ? v.s : "");
+    return g;
   }
   }
   return v_none();
@@ -240,6 +251,17 @@ static bool lookup_request_global(Sema *S, const char *name, Val *out) {
     case TM_G_FUNC: *out = (Val){.k = V_FUNC, .s = canon_module(S, g->target ? g->target : "")}; return true;
     case TM_G_VALUE: *out = from_tm_value(S, g->value); return true;
     case TM_G_HOSTFN: *out = (Val){.k = V_HOSTFN, .i = i, .s = g->name}; return true;
+    case TM_G_TUPLETYPE: {
+      if (g->value.kind != TM_V_TUPLE) return false;
+      Val t = {.k = V_TUPLETYPE, .n = (int)g->value.i, .s = g->target ? g->target : g->name};
+      t.fields = arena_alloc(&S->c->arena, sizeof(char *) * (size_t)(t.n + 1));
+      for (int k = 0; k < t.n; k++) {
+        if (g->value.items[k].kind != TM_V_STR) return false;
+        t.fields[k] = arena_strdup(&S->c->arena, g->value.items[k].s);
+      }
+      *out = t;
+      return true;
+    }
     case TM_G_UNUSABLE:
       ERR(S, "global '%s' is a %s, which kernels cannot use: a kernel may use globals that are numbers, strings, "
              "dtypes, tuples of these, tl.constexpr values, @jit functions or modules",
@@ -1437,27 +1459,112 @@ static int debug_site(Sema *S, bool is_assert, bool hex, const char *text) {
   return S->fn->sites.n - 1;
 }
 
-/* tl.device_print(prefix, *args, hex=False): every value is printed by the
- * host after the launch, per program and element, as upstream does. */
+/* Python's str() of a compile-time value or of a block, as upstream's
+ * static_print shows them: a block as `fp32[constexpr[16], constexpr[8]]`, a
+ * pointer dtype as `pointer<fp32>`, a float as Python's shortest repr. */
+static void py_str(Sema *S, Buf *b, Val v) {
+  switch (v.k) {
+  case V_STR: buf_printf(b, "%s", v.s); return;
+  case V_INT: buf_printf(b, v.u64 ? "%llu" : "%lld", (long long)v.i); return;
+  case V_BOOL: buf_printf(b, "%s", v.i ? "True" : "False"); return;
+  case V_NONE: buf_printf(b, "None"); return;
+  case V_FLOAT: {
+    if (isnan(v.f)) { buf_printf(b, "nan"); return; }
+    if (isinf(v.f)) { buf_printf(b, "%sinf", v.f < 0 ? "-" : ""); return; }
+    char t[40], dg[24];
+    for (int p = 1; p <= 17; p++) { /* the fewest digits that read back as the same double */
+      snprintf(t, sizeof t, "%.*e", p - 1, v.f);
+      if (strtod(t, NULL) == v.f) break;
+    }
+    const char *q = t;
+    if (*q == '-') buf_printf(b, "-"), q++;
+    int nd = 0;
+    for (; *q && *q != 'e'; q++)
+      if (*q >= '0' && *q <= '9') dg[nd++] = *q;
+    int e = atoi(q + 1);
+    while (nd > 1 && dg[nd - 1] == '0') nd--;
+    dg[nd] = 0;
+    if (e >= 16 || e < -4) { /* Python's repr: d.ddde+XX */
+      buf_printf(b, "%c%s%s%se%c%02d", dg[0], nd > 1 ? "." : "", dg + 1, "", e < 0 ? '-' : '+', e < 0 ? -e : e);
+    } else if (e < 0) {
+      buf_printf(b, "0.%.*s%s", -e - 1, "0000", dg);
+    } else {
+      for (int k = 0; k <= e; k++) buf_printf(b, "%c", k < nd ? dg[k] : '0');
+      buf_printf(b, ".%s", nd > e + 1 ? dg + e + 1 : "0");
+    }
+    return;
+  }
+  case V_DTYPE:
+    if (v.i & DT_PTR) buf_printf(b, "pointer<%s>", up_name((tm_dtype)(v.i & ~DT_PTR)));
+    else buf_printf(b, "%s", up_name((tm_dtype)v.i));
+    return;
+  case V_TENSOR: {
+    Type t = ty_of(S, v);
+    if (t.ptr) buf_printf(b, "pointer<%s>[", up_name((tm_dtype)t.dt));
+    else buf_printf(b, "%s[", up_name((tm_dtype)t.dt));
+    for (int k = 0; k < t.rank; k++) buf_printf(b, "%sconstexpr[%d]", k ? ", " : "", t.shape[k]);
+    buf_printf(b, "]");
+    return;
+  }
+  case V_TUPLE:
+    buf_printf(b, "(");
+    for (int k = 0; k < v.n; k++) {
+      if (k) buf_printf(b, ", ");
+      if (v.items[k].k == V_STR) buf_printf(b, "'%s'", v.items[k].s);
+      else py_str(S, b, v.items[k]);
+    }
+    buf_printf(b, v.n == 1 ? ",)" : ")");
+    return;
+  default: buf_printf(b, "%s", vk_name(S, v)); return;
+  }
+}
+
+/* tl.device_print(prefix, *args, hex=False) (and the builtin print): every
+ * value is printed by the host after the launch, per program and element, in
+ * upstream's format; the prefix is adjusted as upstream does (a leading space,
+ * ending in ": " when there are values). */
 static Val call_device_print(Sema *S, Args *A) {
   Val prefix = arg_req(S, A, 0, "prefix"), hex = v_bool(false);
   arg_opt(S, A, -1, "hex", &hex);
   args_done(S, A, A->npos);
   if (prefix.k != V_STR) ERR(S, "device_print's prefix must be a string");
+  for (const char *p = prefix.s; *p; p++)
+    if ((unsigned char)*p > 127) ERR(S, "device_print's prefix must be ASCII");
   int n = A->npos - 1;
   if (n > 16) ERR(S, "device_print takes at most 16 values");
-  if (n < 1) ERR(S, "device_print needs a value to print");
+  size_t len = strlen(prefix.s);
+  char *text = arena_alloc(&S->c->arena, len + 4);
+  memcpy(text, prefix.s, len + 1);
+  if (n > 0 && (!len || text[len - 1] != ' ')) text[len++] = ' ', text[len] = 0;
+  if (n > 0 && (len < 2 || text[len - 2] != ':')) text[len - 1] = ':', text[len++] = ' ', text[len] = 0;
+  if (len > 2 && text[0] != ' ') {
+    memmove(text + 1, text, len + 1);
+    text[0] = ' ';
+  }
   Val *v = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(n + 1));
   int ids[16];
+  unsigned ptrs = 0;
   for (int i = 0; i < n; i++) {
     v[i] = to_tensor(S, A->pos[1 + i]);
-    if (ty_of(S, v[i]).ptr) ERR(S, "device_print of pointers is not supported");
+    Type t = ty_of(S, v[i]);
+    if (t.ptr) { /* printed as its address (upstream's %p) */
+      t.ptr = 0;
+      t.dt = TM_U64;
+      v[i] = tensor(mk_ins(S, O_CAST, t, 1, v[i].id, 0, 0));
+      ptrs |= 1u << i;
+    }
   }
   for (int i = 1; i < n; i++) broadcast_pair(S, &v[0], &v[i]);
   for (int i = 1; i < n; i++) broadcast_pair(S, &v[0], &v[i]);
-  int site = debug_site(S, false, truthy(S, hex), prefix.s);
+  int site = debug_site(S, false, truthy(S, hex), text);
   DebugSite *d = &S->fn->sites.v[site];
   d->nvals = n;
+  d->ptrs = ptrs;
+  if (n > 0) {
+    Type t = ty_of(S, v[0]);
+    d->rank = t.rank;
+    for (int k = 0; k < t.rank; k++) d->shape[k] = t.shape[k];
+  }
   for (int i = 0; i < n; i++) {
     d->dts[i] = (tm_dtype)ty_of(S, v[i]).dt;
     ids[i] = v[i].id;
@@ -2217,7 +2324,7 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
       if (x.k == V_TENSOR && ty_of(S, x).rank) return v_int(ty_of(S, x).shape[0]);
       ERR(S, "len() of %s", vk_name(S, x));
     }
-    if (!strcmp(name, "print")) return v_none();
+    if (!strcmp(name, "print")) return call_device_print(S, A); /* upstream: the builtin is device_print */
     if (!strcmp(name, "getattr")) { /* getattr(tl, FUNC) with a compile-time name */
       Val obj = arg_req(S, A, 0, "object"), attr = arg_req(S, A, 1, "name");
       args_done(S, A, 2);
@@ -2391,17 +2498,21 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
     return v_none();
   }
   if (!strcmp(name, "static_print")) { /* printed by the host when it compiles (upstream prints at compile time) */
+    Val sep = (Val){.k = V_STR, .s = " "}, end = (Val){.k = V_STR, .s = "\n"};
+    for (int i = 0; i < A->nkw; i++) {
+      Val *dst = !strcmp(A->kwname[i], "sep") ? &sep : !strcmp(A->kwname[i], "end") ? &end : NULL;
+      if (dst && A->kw[i].k != V_NONE) {
+        if (A->kw[i].k != V_STR) ERR(S, "static_print's %s must be a string", A->kwname[i]);
+        *dst = A->kw[i];
+      }
+      A->kwused[i] = true; /* file=, flush=: the host's stdout, as upstream's print */
+    }
     Buf b = {0};
     for (int i = 0; i < A->npos; i++) {
-      Val v = A->pos[i];
-      const char *t = v.k == V_STR ? v.s : v.k == V_INT ? arena_printf(&S->c->arena, v.u64 ? "%llu" : "%lld", (long long)v.i)
-                    : v.k == V_FLOAT ? arena_printf(&S->c->arena, "%.17g", v.f)
-                    : v.k == V_BOOL ? (v.i ? "True" : "False")
-                    : v.k == V_DTYPE ? up_name((tm_dtype)(v.i & ~DT_PTR))
-                    : v.k == V_TENSOR ? type_str(&S->c->arena, ty_of(S, v)) : vk_name(S, v);
-      buf_printf(&b, "%s%s", i ? " " : "", t);
+      buf_printf(&b, "%s", i ? sep.s : "");
+      py_str(S, &b, A->pos[i]);
     }
-    for (int i = 0; i < A->nkw; i++) A->kwused[i] = true; /* sep=, end=, ... accepted */
+    buf_printf(&b, "%s", end.s);
     vec_push(&S->c->arena, S->fn->static_prints, arena_strdup(&S->c->arena, b.p ? b.p : ""));
     buf_free(&b);
     return v_none();
@@ -2551,12 +2662,54 @@ static Val call_hostfn(Sema *S, Val f, Args *A) {
   return from_tm_value(S, out);
 }
 
+/* NamedTupleClass(a, b, field=c): a tuple with the class's field names;
+ * every field must be given (defaults are not passed to the compiler). */
+static Val make_named_tuple(Sema *S, Val cls, Args *A) {
+  if (A->npos > cls.n) ERR(S, "%s takes %d fields but %d positional arguments were given", cls.s, cls.n, A->npos);
+  Val t = {.k = V_TUPLE, .n = cls.n, .fields = cls.fields};
+  t.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(cls.n + 1));
+  bool *set = arena_alloc(&S->c->arena, sizeof(bool) * (size_t)(cls.n + 1));
+  memset(set, 0, sizeof(bool) * (size_t)(cls.n + 1));
+  for (int i = 0; i < A->npos; i++) {
+    t.items[i] = A->pos[i];
+    set[i] = true;
+  }
+  for (int i = 0; i < A->nkw; i++) {
+    int k = 0;
+    while (k < cls.n && strcmp(cls.fields[k], A->kwname[i])) k++;
+    if (k == cls.n) ERR(S, "%s has no field '%s'", cls.s, A->kwname[i]);
+    if (set[k]) ERR(S, "%s: field '%s' given twice", cls.s, A->kwname[i]);
+    t.items[k] = A->kw[i];
+    set[k] = true;
+    A->kwused[i] = true;
+  }
+  for (int k = 0; k < cls.n; k++)
+    if (!set[k]) ERR(S, "%s: field '%s' is not given (a kernel must give every field)", cls.s, cls.fields[k]);
+  return t;
+}
+
 static Val call(Sema *S, Node *n) {
   Val f = eval(S, n->a);
   Args A = {0};
-  A.npos = n->list.n;
-  A.pos = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(A.npos + 1));
-  for (int i = 0; i < A.npos; i++) A.pos[i] = eval(S, n->list.v[i]);
+  int cap = n->list.n;
+  Val *pos = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(cap + 1));
+  for (int i = 0; i < n->list.n; i++) {
+    Node *a = n->list.v[i];
+    if (a->kind != N_STARRED) {
+      pos[A.npos++] = eval(S, a);
+      continue;
+    }
+    Val t = eval(S, a->a);
+    S->line = a->line;
+    S->col = a->col;
+    if (t.k != V_TUPLE) ERR(S, "*%s: only a tuple can be unpacked into arguments", vk_name(S, t));
+    Val *grown = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(cap + t.n + 1));
+    memcpy(grown, pos, sizeof(Val) * (size_t)A.npos);
+    pos = grown;
+    cap += t.n;
+    for (int k = 0; k < t.n; k++) pos[A.npos++] = t.items[k];
+  }
+  A.pos = pos;
   A.nkw = n->list2.n;
   A.kw = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)(A.nkw + 1));
   A.kwname = arena_alloc(&S->c->arena, sizeof(char *) * (size_t)(A.nkw + 1));
@@ -2571,6 +2724,7 @@ static Val call(Sema *S, Node *n) {
   if (f.k == V_METHOD) return call_method(S, f.items[0], f.s, &A);
   if (f.k == V_JITFN) return call_jitfn(S, f.fn, &A);
   if (f.k == V_HOSTFN) return call_hostfn(S, f, &A);
+  if (f.k == V_TUPLETYPE) return make_named_tuple(S, f, &A);
   if (f.k == V_DTYPE) ERR(S, "dtypes are not callable; use x.to(dtype)");
   ERR(S, "%s is not callable", vk_name(S, f));
 }
@@ -2578,6 +2732,10 @@ static Val call(Sema *S, Node *n) {
 /* ------------------------------------------------------------ expressions */
 
 static Val attribute(Sema *S, Val obj, const char *name) {
+  if (obj.k == V_TUPLE && obj.fields) {
+    for (int k = 0; k < obj.n; k++)
+      if (!strcmp(obj.fields[k], name)) return obj.items[k];
+  }
   if (obj.k == V_MODULE) {
     tm_dtype dt;
     bool lang = !strcmp(obj.s, "triton.language") || !strcmp(obj.s, "triton.language.core");
@@ -2867,6 +3025,26 @@ static void assign(Sema *S, Node *target, Val v) {
     if (v.n != target->list.n) ERR(S, "cannot unpack %d values into %d names", v.n, target->list.n);
     for (int i = 0; i < v.n; i++) assign(S, target->list.v[i], v.items[i]);
     return;
+  }
+  if (target->kind == N_SUBSCRIPT && target->b->kind != N_SLICE) {
+    /* t[i] = v on a tuple: the name (or outer item) holding t is rebound to a
+     * copy with item i replaced (upstream's tuples are mutable objects of the
+     * frontend; a callee's tuple is its own copy, as here) */
+    Val o = eval(S, target->a);
+    if (o.k == V_TUPLE) {
+      Val idx = eval(S, target->b);
+      S->line = target->line;
+      S->col = target->col;
+      int64_t i = const_int(S, idx, "a tuple index");
+      if (i < 0) i += o.n;
+      if (i < 0 || i >= o.n) ERR(S, "tuple index out of range");
+      Val t = o;
+      t.items = arena_alloc(&S->c->arena, sizeof(Val) * (size_t)o.n);
+      memcpy(t.items, o.items, sizeof(Val) * (size_t)o.n);
+      t.items[i] = v;
+      assign(S, target->a, t);
+      return;
+    }
   }
   if (target->kind == N_SUBSCRIPT) ERR(S, "blocks are immutable: item assignment is not supported");
   ERR(S, "cannot assign to this expression");
@@ -3866,35 +4044,63 @@ static Val call_jitfn(Sema *S, JitFn *f, Args *A) {
   return sc.returned ? sc.ret : v_none();
 }
 
+/* The value of the parameter entry at *at (a tuple parameter's entry is
+ * followed by its items' entries); advances *at past it. name spells the
+ * parameter or the tuple item ("Ptrs[1]") for errors, mname its MSL name. */
+static Val bind_param_entry(Sema *S, Node *p, int *at, const char *name, const char *mname, int depth) {
+  const tm_compile_request *r = S->c->req;
+  if (*at >= r->nparams) ERR(S, "kernel parameter '%s': missing argument specification", name);
+  int i = (*at)++;
+  const tm_param_spec *ps = &r->params[i];
+  if (ps->kind == TM_PARAM_CONSTEXPR) return from_tm_value(S, ps->value);
+  if (ps->kind == TM_PARAM_TUPLE) {
+    if (depth > 16) ERR(S, "parameter '%s': tuple arguments nest too deeply", name);
+    if (ps->value.i < 0 || ps->value.i > r->nparams - *at) ERR(S, "parameter '%s': invalid specification", name);
+    Val t = {.k = V_TUPLE, .n = (int)ps->value.i};
+    t.items = t.n ? arena_alloc(&S->c->arena, sizeof(Val) * (size_t)t.n) : NULL;
+    if (ps->value.kind == TM_V_TUPLE) { /* a named tuple: value.items are its field names */
+      t.fields = arena_alloc(&S->c->arena, sizeof(char *) * (size_t)(t.n + 1));
+      for (int k = 0; k < t.n; k++) {
+        if (ps->value.items[k].kind != TM_V_STR) ERR(S, "parameter '%s': invalid specification", name);
+        t.fields[k] = arena_strdup(&S->c->arena, ps->value.items[k].s);
+      }
+    }
+    for (int k = 0; k < t.n; k++) {
+      const char *iname = arena_printf(&S->c->arena, "%s[%d]", name, k);
+      const char *imname = arena_printf(&S->c->arena, "%s_%d", mname, k);
+      t.items[k] = bind_param_entry(S, p, at, iname, imname, depth + 1);
+    }
+    return t;
+  }
+  if (depth == 0 && is_constexpr_annotation(S, p->a))
+    ERR(S, "parameter '%s' is annotated tl.constexpr but was given a runtime %s", name,
+        ps->kind == TM_PARAM_POINTER ? "pointer" : "scalar");
+  if (ps->kind != TM_PARAM_POINTER && ps->kind != TM_PARAM_SCALAR) ERR(S, "parameter '%s': invalid specification", name);
+  if (ps->dtype == TM_F64 && ps->kind != TM_PARAM_POINTER)
+    ERR(S, "parameter '%s' is float64, which is not supported on the device (Metal has no double)", name);
+  if (ps->dtype == TM_VOID || ps->dtype >= TM_NDTYPES) ERR(S, "parameter '%s': invalid dtype", name);
+  if (ps->dtype != TM_F64) check_device_dtype(S, ps->dtype); /* float64 memory: refused where it is read or written */
+  Param par = {.name = mname, .index = i, .kind = ps->kind, .flags = ps->flags,
+               .ty = ps->kind == TM_PARAM_POINTER ? type_ptr(ps->dtype) : type_scalar(ps->dtype)};
+  if (depth == 0 && ps->kind == TM_PARAM_POINTER && is_const_annotation(p->a)) par.ty.ptr = PTR_CONST; /* `x: tl.const` */
+  vec_push(&S->c->arena, S->fn->params, par);
+  int id = mk_ins(S, O_ARG, par.ty, 0, 0, 0, 0);
+  S->fn->ins.v[id].aux = (int16_t)(S->fn->params.n - 1);
+  return tensor(id);
+}
+
 static void bind_kernel_params(Sema *S, Node *def) {
   const tm_compile_request *r = S->c->req;
-  if (def->list.n != r->nparams)
-    ERR(S, "kernel '%s' has %d parameters but %d argument specifications were given", def->name, def->list.n, r->nparams);
-  for (int i = 0; i < def->list.n; i++) {
+  int at = 0, i = 0;
+  for (; i < def->list.n && at < r->nparams; i++) {
     Node *p = def->list.v[i];
-    const tm_param_spec *ps = &r->params[i];
     S->line = p->line;
     S->col = p->col;
-    if (ps->kind == TM_PARAM_CONSTEXPR) {
-      bind(S, p->name, from_tm_value(S, ps->value));
-      continue;
-    }
-    if (is_constexpr_annotation(S, p->a))
-      ERR(S, "parameter '%s' is annotated tl.constexpr but was given a runtime %s", p->name,
-          ps->kind == TM_PARAM_POINTER ? "pointer" : "scalar");
-    if (ps->kind != TM_PARAM_POINTER && ps->kind != TM_PARAM_SCALAR) ERR(S, "parameter '%s': invalid specification", p->name);
-    if (ps->dtype == TM_F64 && ps->kind != TM_PARAM_POINTER)
-      ERR(S, "parameter '%s' is float64, which is not supported on the device (Metal has no double)", p->name);
-    if (ps->dtype == TM_VOID || ps->dtype >= TM_NDTYPES) ERR(S, "parameter '%s': invalid dtype", p->name);
-    if (ps->dtype != TM_F64) check_device_dtype(S, ps->dtype); /* float64 memory: refused where it is read or written */
-    Param par = {.name = p->name, .index = i, .kind = ps->kind, .flags = ps->flags,
-                 .ty = ps->kind == TM_PARAM_POINTER ? type_ptr(ps->dtype) : type_scalar(ps->dtype)};
-    if (ps->kind == TM_PARAM_POINTER && is_const_annotation(p->a)) par.ty.ptr = PTR_CONST; /* `x: tl.const` */
-    vec_push(&S->c->arena, S->fn->params, par);
-    int id = mk_ins(S, O_ARG, par.ty, 0, 0, 0, 0);
-    S->fn->ins.v[id].aux = (int16_t)(S->fn->params.n - 1);
-    bind(S, p->name, tensor(id));
+    bind(S, p->name, bind_param_entry(S, p, &at, p->name, p->name, 0));
   }
+  if (i != def->list.n || at != r->nparams)
+    ERR(S, "kernel '%s' has %d parameters but the argument specifications do not match them (%d entries)",
+        def->name, def->list.n, r->nparams);
 }
 
 Fn *sema(Ctx *c, TokVec toks, Node *module, const char *kernel_name) {

@@ -300,9 +300,12 @@ typedef struct DebugSite {
   bool is_assert;
   bool hex;
   int line, col;
-  const char *text;  /* print prefix or assert message */
+  const char *text;  /* print prefix (as upstream munges it) or assert message */
   int nvals;
   tm_dtype dts[16];
+  unsigned ptrs;     /* print: bit i set when value i is a pointer (recorded as its address) */
+  int rank;          /* print: the values' (broadcast) shape, for the element indices */
+  int32_t shape[TM_MAX_RANK];
 } DebugSite;
 
 typedef struct Fn {

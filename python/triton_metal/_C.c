@@ -119,6 +119,7 @@ static int parse_value(int vkind, PyObject *payload, tm_value *v, PyObject *keep
     return 0;
   }
   case TM_V_STR:
+  case TM_V_GLOBAL:
     if (!PyUnicode_Check(payload)) {
       PyErr_SetString(PyExc_TypeError, "constexpr str value expected");
       return -1;
@@ -145,7 +146,7 @@ static int parse_param(PyObject *item, tm_param_spec *p, PyObject *keep) {
   if (check_tuple(item, 5, "param spec") < 0 ||
       !PyArg_ParseTuple(item, "iiiiO", &kind, &dtype, &flags, &vkind, &payload))
     return -1;
-  if (kind < TM_PARAM_POINTER || kind > TM_PARAM_CONSTEXPR || dtype < 0 || dtype >= TM_NDTYPES ||
+  if (kind < TM_PARAM_POINTER || kind > TM_PARAM_TUPLE || dtype < 0 || dtype >= TM_NDTYPES ||
       flags < 0) {
     PyErr_SetString(PyExc_ValueError, "bad param spec");
     return -1;
@@ -164,7 +165,7 @@ static int parse_global(PyObject *item, tm_global *g, PyObject *keep) {
       !PyArg_ParseTuple(item, "siziOzzi", &g->name, &gkind, &g->target, &vkind, &payload,
                         &g->source, &g->file, &g->line))
     return -1;
-  if (gkind < TM_G_MODULE || gkind > TM_G_UNUSABLE) {
+  if (gkind < TM_G_MODULE || gkind > TM_G_TUPLETYPE) {
     PyErr_SetString(PyExc_ValueError, "bad global kind");
     return -1;
   }
@@ -1476,7 +1477,7 @@ PyMODINIT_FUNC PyInit__C(void) {
       add_int(m, "F16", TM_F16) < 0 || add_int(m, "BF16", TM_BF16) < 0 ||
       add_int(m, "F32", TM_F32) < 0 || add_int(m, "F64", TM_F64) < 0 ||
       add_int(m, "V_STR", TM_V_STR) < 0 || add_int(m, "V_TUPLE", TM_V_TUPLE) < 0 ||
-      add_int(m, "PARAM_CONSTEXPR", TM_PARAM_CONSTEXPR) < 0 ||
+      add_int(m, "PARAM_CONSTEXPR", TM_PARAM_CONSTEXPR) < 0 || add_int(m, "PARAM_TUPLE", TM_PARAM_TUPLE) < 0 ||
       add_int(m, "PF_READONLY", TM_PF_READONLY) < 0 || add_int(m, "G_JITFN", TM_G_JITFN) < 0 ||
       add_int(m, "ARG_BYTES", TM_ARG_BYTES) < 0 || add_int(m, "OPT_DEFAULT", TM_OPT_DEFAULT) < 0 ||
       add_int(m, "OPT_NONE", TM_OPT_NONE) < 0 || add_int(m, "OPT_BASIC", TM_OPT_BASIC) < 0 ||

@@ -42,6 +42,7 @@ _U64 = (0, 2**64)
 _SCALAR = _tm.PARAM_SCALAR
 _POINTER = _tm.PARAM_POINTER
 _CONSTEXPR = _tm.PARAM_CONSTEXPR
+_TUPLE = _tm.PARAM_TUPLE
 _NO_VALUE = (_tm.V_NONE, None)
 _CONST_ONE = (_CONSTEXPR, _tm.VOID, 0, _tm.V_INT, 1)
 
@@ -174,8 +175,10 @@ def _register_tensor_types():
 def _static_prints(msl):
     """tl.static_print output: the compiler leaves it in the MSL; shown when compiling."""
     for line in msl.splitlines():
-        if line.startswith("// tm-static-print "):
-            print(line[len("// tm-static-print "):].replace("\\n", "\n"))
+        if line.startswith("// tm-static-print "):  # the text has its `end` (sep= and end= honoured)
+            text = re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)),
+                          line[len("// tm-static-print "):])
+            print(text, end="")
 
 
 def pointer_arg(kname, aname, v):
@@ -403,6 +406,10 @@ def _classify(name, obj):
         return target and (name, _tm.G_MODULE, target, _tm.V_NONE, None, None, None, 0)
     if isinstance(obj, JITFunction):
         return (name, _tm.G_JITFN, None, _tm.V_NONE, None, obj.src, obj.file, obj.first_line)
+    if isinstance(obj, type) and issubclass(obj, tuple) and isinstance(getattr(obj, "_fields", None), tuple):
+        # a NamedTuple class: kernels make named tuples of it (`Tensor(ptr=p, shape=s)`)
+        return (name, _tm.G_TUPLETYPE, obj.__name__, _tm.V_TUPLE,
+                tuple((_tm.V_STR, f) for f in obj._fields), None, None, 0)
     wrapped = getattr(obj, "value", None) if isinstance(obj, _core.constexpr) or _is_upstream(obj, "constexpr") else None
     plain = wrapped if isinstance(wrapped, types.FunctionType) else obj
     if isinstance(plain, types.FunctionType) and not getattr(plain, "_tm_constexpr_function", False) \
@@ -1034,6 +1041,7 @@ class JITFunction(_Base):
         #                -> CompiledKernel
         self._cache_lock = threading.Lock()
         self._binder = _make_binder(fn, self.signature)
+        self._arg_fns = {}  # the @jit functions passed as arguments, by their global's name
         self._log = _cache.debug_log if _DEBUG else None
         self._configure_fast_path()
 
@@ -1217,7 +1225,9 @@ class JITFunction(_Base):
         specs, launch, extra, views = [], [], (), []
         for i, v in enumerate(values):
             t = type(v)
-            if self._constexpr[i]:
+            if self._constexpr[i] and isinstance(v, JITFunction):
+                spec, lv = self._jit_arg(self.arg_names[i], v), None
+            elif self._constexpr[i]:
                 try:
                     vk, payload = to_value(v)
                 except TypeError as e:
@@ -1228,6 +1238,12 @@ class JITFunction(_Base):
                 spec, lv = (_CONSTEXPR, _tm.VOID, 0, vk, payload), None
             elif t is int or t is float or t is bool:
                 spec, lv = self._scalar(i, v)
+            elif isinstance(v, tuple):
+                leaves = []
+                self._tuple_arg(self.arg_names[i], v, views, leaves)
+                specs.extend(x[0] for x in leaves)
+                launch.extend(x[1] for x in leaves)
+                continue
             else:
                 spec, lv = self._other_arg(i, v, views)
             specs.append(spec)
@@ -1236,13 +1252,61 @@ class JITFunction(_Base):
             extra += ("alias",)  # order.c orders memory across the parameters: a variant of its own
         return tuple(specs), tuple(launch), extra, views
 
+    # A parameter is a def parameter's index, or (inside a tuple argument) the
+    # leaf's spelling ("Ptrs[1]"), which takes upstream's defaults: specialized
+    # on 1 and on divisibility by 16, no annotation.
+    def _name_of(self, i):
+        return i if isinstance(i, str) else self.arg_names[i]
+
+    def _ann_of(self, i):
+        return None if isinstance(i, str) else self._ann[i]
+
+    def _spec_value_of(self, i):
+        return True if isinstance(i, str) else self._spec_value[i]
+
+    def _spec_align_of(self, i):
+        return True if isinstance(i, str) else self._spec_align[i]
+
+    def _ptr_align_of(self, i):
+        return True if isinstance(i, str) else self._ptr_align[i]
+
+    def _jit_arg(self, name, fn):
+        """A @jit function passed as an argument is a compile-time value, as
+        upstream: the compiler gets it as a global of its own, named after the
+        parameter and the function's cache key (so a different function is a
+        different specialization); _compile adds it and its globals."""
+        gname = f"@{name}:{fn.cache_key[:16]}"
+        self._arg_fns[gname] = fn
+        return (_CONSTEXPR, _tm.VOID, 0, _tm.V_GLOBAL, gname)
+
+    def _tuple_arg(self, name, v, views, out):
+        """Appends the specs and launch values of tuple argument v to out, in
+        preorder: the tuple's own entry (PARAM_TUPLE, its length), then each
+        item's (a tuple's recursively). The compiler binds the parameter to a
+        tuple of the leaves; its runtime arguments' indices are positions in
+        this flattened list, as the launch values are."""
+        fields = getattr(type(v), "_fields", None)
+        if isinstance(fields, tuple) and len(fields) == len(v):  # a named tuple: its field names
+            out.append(((_TUPLE, _tm.VOID, 0, _tm.V_TUPLE, tuple((_tm.V_STR, f) for f in fields)), None))
+        else:
+            out.append(((_TUPLE, _tm.VOID, 0, _tm.V_INT, len(v)), None))
+        for k, x in enumerate(v):
+            leaf = f"{name}[{k}]"
+            t = type(x)
+            if isinstance(x, tuple) and not _is_upstream(x, "dtype"):
+                self._tuple_arg(leaf, x, views, out)
+            elif t is int or t is float or t is bool:
+                out.append(self._scalar(leaf, x))
+            else:
+                out.append(self._other_arg(leaf, x, views))
+
     def _scalar(self, i, v):
         """Spec and launch value of a Python int, float or bool (exact types)."""
-        if self._ann[i] is not None:
+        if self._ann_of(i) is not None:
             return self._annotated_scalar(i, v)
         t = type(v)
         if t is int:
-            if v == 1 and self._spec_value[i]:
+            if v == 1 and self._spec_value_of(i):
                 return _CONST_ONE, None
             if _I32[0] <= v < _I32[1]:
                 dt = _tm.I32
@@ -1251,9 +1315,9 @@ class JITFunction(_Base):
             elif _U64[0] <= v < _U64[1]:
                 dt = _tm.U64
             else:
-                raise OverflowError(f"{self.__name__}: argument '{self.arg_names[i]}' = "
+                raise OverflowError(f"{self.__name__}: argument '{self._name_of(i)}' = "
                                     f"{v} does not fit in 64 bits")
-            flags = _tm.PF_DIV16 if self._spec_align[i] and v % 16 == 0 else 0
+            flags = _tm.PF_DIV16 if self._spec_align_of(i) and v % 16 == 0 else 0
             return (_SCALAR, dt, flags, _tm.V_NONE, None), v
         if t is float:
             return (_SCALAR, _tm.F32, 0, _tm.V_NONE, None), v
@@ -1264,8 +1328,8 @@ class JITFunction(_Base):
         a scalar type: the annotation's type, the value converted to it (an
         integer that does not fit is an OverflowError, as upstream's launcher
         raises for signed types; a float for an integer type a TypeError)."""
-        ptr, code = self._ann[i]
-        where = f"{self.__name__}: argument '{self.arg_names[i]}'"
+        ptr, code = self._ann_of(i)
+        where = f"{self.__name__}: argument '{self._name_of(i)}'"
         if ptr:
             raise TypeError(f"{where} is annotated {_sig_string(_POINTER, code)} (a pointer) "
                             f"but got {type(v).__name__} {v!r}")
@@ -1285,13 +1349,13 @@ class JITFunction(_Base):
             else (-2**(bits - 1), 2**(bits - 1))
         if not lo <= v < hi:
             raise OverflowError(f"{where} = {v} does not fit its annotated type {_SIG[code]}")
-        flags = _tm.PF_DIV16 if self._spec_align[i] and v % 16 == 0 else 0
+        flags = _tm.PF_DIV16 if self._spec_align_of(i) and v % 16 == 0 else 0
         return (_SCALAR, code, flags, _tm.V_NONE, None), v
 
     def _other_arg(self, i, v, views):
         """Spec and launch value of an argument that is not a plain int/float/bool;
         an interop view is appended to views."""
-        aname = self.arg_names[i]
+        aname = self._name_of(i)
         np = sys.modules.get("numpy")
         if np is not None and isinstance(v, np.generic):  # NumPy scalars, by dtype
             code = dtype_code(v.dtype)
@@ -1300,13 +1364,13 @@ class JITFunction(_Base):
             if code is None:
                 raise TypeError(f"{self.__name__}: argument '{aname}' has unsupported "
                                 f"scalar dtype {v.dtype}")
-            if self._ann[i] is not None:
+            if self._ann_of(i) is not None:
                 return self._annotated_scalar(i, v.item())
             return (_SCALAR, code, 0, _tm.V_NONE, None), v.item()
         p = pointer_arg(self.__name__, aname, v)
         if p is not None:
             code, ptr, nbytes, ro, before, view = p
-            ann = self._ann[i]
+            ann = self._ann_of(i)
             if ann is not None:
                 if not ann[0]:
                     raise TypeError(f"{self.__name__}: argument '{aname}' is annotated "
@@ -1317,7 +1381,7 @@ class JITFunction(_Base):
             # an MTLBuffer starts on a page; a CUDA device buffer is an address
             addr = (view.buffer + view.offset if view.kind == "torch_cuda" else view.offset) \
                 if on_device else ptr
-            flags = (_tm.PF_DIV16 if self._ptr_align[i] and addr % 16 == 0 else 0) \
+            flags = (_tm.PF_DIV16 if self._ptr_align_of(i) and addr % 16 == 0 else 0) \
                 | (_tm.PF_READONLY if ro else 0)
             if view is not None:
                 views.append(view)
@@ -1332,8 +1396,7 @@ class JITFunction(_Base):
             # upstream: None, dtypes and constexpr objects are compile-time values
             return (_CONSTEXPR, _tm.VOID, 0) + to_value(v), None
         if isinstance(v, JITFunction):
-            raise TypeError(f"{self.__name__}: argument '{aname}': passing a @jit function "
-                            "as an argument is not supported yet")
+            return self._jit_arg(aname, v), None
         raise TypeError(f"{self.__name__}: argument '{aname}' of type {type(v).__name__} is "
                         "not supported (expected an array/tensor, int, float or bool)")
 
@@ -1345,7 +1408,13 @@ class JITFunction(_Base):
                 return compiled
             c = _C()
             t0 = time.perf_counter()
-            globs = tuple(collect_globals(self).values())
+            table = collect_globals(self)
+            for spec in specs:
+                if spec[0] == _CONSTEXPR and spec[3] == _tm.V_GLOBAL:
+                    fn = self._arg_fns[spec[4]]
+                    table[spec[4]] = _classify(spec[4], fn)
+                    collect_globals(fn, table)
+            globs = tuple(table.values())
             target, target_key = _target()
             disk_key = _cache.make_key(
                 "kernel", self.src, self.file, self.first_line, self.fn.__name__, _key_globals(globs), specs,
@@ -1386,12 +1455,24 @@ class JITFunction(_Base):
         if self.repr is None:
             return self.__name__
         sig, consts = {}, {}
-        for name, spec in zip(self.arg_names, specs):
-            kind, code, flags, vk, payload = spec
+        at = 0
+
+        def entry():  # the signature of the spec at `at` (a tuple's items follow it)
+            nonlocal at
+            kind, code, flags, vk, payload = specs[at]
+            at += 1
+            if kind == _TUPLE:
+                n = len(payload) if vk == _tm.V_TUPLE else payload
+                return tuple(entry() for _ in range(n))
+            return "constexpr" if kind == _CONSTEXPR else _sig_string(kind, code)
+
+        for name in self.arg_names:
+            kind, payload = specs[at][0], specs[at][4]
+            t = entry()
             if kind == _CONSTEXPR:
                 consts[name] = payload
             else:
-                sig[name] = _sig_string(kind, code)
+                sig[name] = t
         spec_obj = types.SimpleNamespace(signature=sig, constants=consts, name=self.__name__)
         return self.repr(spec_obj)
 

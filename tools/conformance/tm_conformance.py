@@ -97,6 +97,13 @@ def pytest_addoption(parser):
 def _install(internal_testing):
     import triton_metal
     triton_metal.install()
+    # Python processes the tests start (test_subprocess.py runs print_helper.py)
+    # import triton too: the package's `triton` shim and triton_metal come first
+    # on their path
+    pkg = os.path.dirname(os.path.abspath(triton_metal.__file__))
+    paths = [os.path.join(pkg, "_triton"), os.path.dirname(pkg)]
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
     import triton
     if "triton._internal_testing" in sys.modules:
         return
