@@ -1084,7 +1084,7 @@ static void check_block_shape(Sema *S, int rank, const int32_t *shape) {
   int64_t numel = 1;
   for (int i = 0; i < rank; i++) {
     if (shape[i] <= 0 || (shape[i] & (shape[i] - 1)))
-      ERR(S, "block dimensions must be powers of two, got %d", shape[i]);
+      ERR(S, "Shape element %d must be a power of 2", i); /* upstream's words (the excerpt shows the shape) */
     numel *= shape[i];
   }
   if (numel > 1048576) ERR(S, "a block may hold at most 1048576 elements, got %lld", (long long)numel);
@@ -1097,7 +1097,7 @@ static Val call_arange(Sema *S, Args *A) {
   if (start < 0 || start >> 32 || end < 0 || end >> 32) ERR(S, "arange's bounds must be in [0, 2**32)");
   if (end <= start) ERR(S, "arange's end must be greater than its start");
   int64_t n = end - start;
-  if (n & (n - 1)) ERR(S, "arange's range must be a power of two, got %lld", (long long)n);
+  if (n & (n - 1)) ERR(S, "arange's range must be a power of 2");
   int32_t shape[1] = {(int32_t)n};
   check_block_shape(S, 1, shape);
   int id = mk_ins(S, O_RANGE, type_block(type_scalar(TM_I32), 1, shape), 0, 0, 0, 0);
@@ -1642,6 +1642,7 @@ static Val call_math(Sema *S, int mi, Args *A) {
   Type rt = ty_of(S, v[0]);
   if (m->result == MR_BOOL) rt.dt = TM_I1;
   if (m->result == MR_I32) rt.dt = TM_I32;
+  if (m->result == MR_F32) rt.dt = TM_F32;
   int id = mk_ins(S, O_MATH, rt, m->arity, v[0].id, m->arity > 1 ? v[1].id : 0, m->arity > 2 ? v[2].id : 0);
   S->fn->ins.v[id].aux = (int16_t)mi;
   return tensor(id);

@@ -26,7 +26,15 @@ _LOCATED = re.compile(r"^(?:.*?:\d+:\d+: )?error: (.*)$", re.MULTILINE)
 
 
 class CompilationError(TritonError):
-    """The kernel source was not accepted; the message has file:line:col and a caret."""
+    """The kernel source was not accepted; the message has file:line:col and a caret.
+    A failed tl.static_assert is a CompileTimeAssertionFailure (as upstream)."""
+
+    def __new__(cls, *args):
+        if cls is CompilationError and len(args) == 1 and isinstance(args[0], str):
+            m = _LOCATED.search(args[0])
+            if m and m.group(1).startswith("static_assert failed"):
+                cls = CompileTimeAssertionFailure
+        return super().__new__(cls, *args)
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -37,7 +45,8 @@ class CompilationError(TritonError):
             self.src, self.node, msg = args
         m = _LOCATED.search(msg) if msg else None
         self.error_message = m.group(1) if m else msg
-        if self.error_message is not None and self.__cause__ is None:
+        if self.error_message is not None and self.__cause__ is None \
+                and not isinstance(self, CompileTimeAssertionFailure):  # upstream: no cause
             self.__cause__ = CompileError(self.error_message)
 
     def __reduce__(self):

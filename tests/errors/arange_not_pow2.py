@@ -1,5 +1,5 @@
 # args: --kernel k --signature *i32
-# expect: 9:12: error: arange's range must be a power of two, got 100
+# expect: 9:12: error: arange's range must be a power of 2
 import triton_metal as triton
 import triton_metal.language as tl
 

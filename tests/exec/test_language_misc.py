@@ -267,3 +267,38 @@ def raise_on_device_value_kernel(x_ptr):
 def test_raise_in_a_branch_on_a_device_value_is_refused():
     with pytest.raises(triton.CompilationError, match="raises here"):
         raise_on_device_value_kernel[(1,)](np.zeros(1, np.int32))
+
+
+@triton.jit
+def static_assert_kernel(x_ptr, N: tl.constexpr):
+    tl.static_assert(N % 2 == 0, "N must be even")
+    tl.store(x_ptr, N)
+
+
+@triton.jit
+def bad_arange_kernel(x_ptr):
+    tl.store(x_ptr + tl.arange(2, 7), 1)
+
+
+@triton.jit
+def bad_full_kernel(x_ptr):
+    tl.store(x_ptr + tl.arange(0, 32), tl.sum(tl.full((4, 33), 0, tl.int64), axis=1).to(tl.int32))
+
+
+def test_compile_errors_as_upstream_raises_them():
+    """A failed static_assert is a CompileTimeAssertionFailure (a CompilationError,
+    no __cause__); shape errors say what upstream's say."""
+    from triton_metal.errors import CompileTimeAssertionFailure
+    x = np.zeros(64, np.int32)
+    static_assert_kernel[(1,)](x, N=4)
+    assert x[0] == 4
+    with pytest.raises(CompileTimeAssertionFailure, match="N must be even") as e:
+        static_assert_kernel[(1,)](x, N=3)
+    assert isinstance(e.value, triton.CompilationError) and e.value.__cause__ is None
+    with pytest.raises(triton.CompilationError) as e:
+        bad_arange_kernel[(1,)](x)
+    assert str(e.value.__cause__) == "arange's range must be a power of 2"
+    with pytest.raises(triton.CompilationError) as e:
+        bad_full_kernel[(1,)](x)
+    assert str(e.value.__cause__) == "Shape element 1 must be a power of 2"
+    assert (x[1:] == 0).all()

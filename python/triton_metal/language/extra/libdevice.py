@@ -11,6 +11,7 @@ FUNCTIONS = """
     fdim ffs finitef floor fma fmax fmin fmod hypot isinf isnan ldexp lgamma log log10
     log1p log2 mulhi nearbyint nextafter popc pow rint round rsqrt saturatef scalbn
     signbit sin sinh sinpi sqrt sqrt_rn tan tanh tgamma trunc
+    j0 j1 jn y0 y1 yn cyl_bessel_i0 cyl_bessel_i1
 """
 # upstream's float64-only functions: present, so a kernel may name one in a
 # branch its dtypes never take (`isfinited(x) if x.dtype.is_fp64() else
