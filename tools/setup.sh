@@ -21,6 +21,8 @@ need_dist() { "$PYTHON" -c "import importlib.metadata as m; m.version('$1')" 2>/
 for mod in numpy pytest; do
   need_py "$mod" || "$PYTHON" -m pip install -q "$mod"
 done
+# the float64/arbitrary-precision reference of tests/exec/test_bessel.py (torch brings it too)
+need_py mpmath || "$PYTHON" -m pip install -q "mpmath==1.3.0" 2>/dev/null || echo "setup: mpmath not installed; the Bessel tests will be skipped"
 if [ "${TRITON_METAL_SKIP_TORCH:-0}" != 1 ] && ! need_py torch; then
   "$PYTHON" -m pip install -q torch==2.13.0 2>/dev/null || echo "setup: torch not installed; its tests will be skipped"
 fi
