@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 from . import cache as _cache
 from . import options as _options
@@ -143,9 +144,9 @@ class Autotuner(KernelInterface):
         self.arg_names = list(arg_names)
         self.keys = list(key or [])
         for k in self.keys:
-            if k not in self.arg_names:
-                raise ValueError(f"autotune: key names unknown parameter {k!r} "
-                                 f"(parameters: {', '.join(self.arg_names)})")
+            if k not in self.arg_names:  # upstream ignores it (its tutorial 08 has one): so do we, aloud
+                warnings.warn(f"autotune: key {k!r} names no parameter of {getattr(fn, '__name__', fn)} "
+                              f"(parameters: {', '.join(self.arg_names)}); it is ignored", stacklevel=3)
         self.reset_to_zero = list(reset_to_zero or [])
         self.restore_value = list(restore_value or [])
         for n in self.reset_to_zero + self.restore_value:
