@@ -71,7 +71,9 @@ typedef enum tm_value_kind {
 } tm_value_kind;
 
 /* A compile-time (constexpr) value: a Python bool/int/float/None/str, a dtype,
- * or a tuple of such values. */
+ * or a tuple of such values. A DTYPE with TM_DTYPE_PTR set in i is a pointer
+ * type (`tl.pointer_type(tl.int32)`) of the dtype in the low bits. */
+#define TM_DTYPE_PTR 0x100
 typedef struct tm_value {
   tm_value_kind kind;
   int64_t i;      /* BOOL, INT; for DTYPE a tm_dtype; for TUPLE the number of items */

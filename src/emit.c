@@ -2383,6 +2383,12 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
                  "#endif\n");
   buf_puts(&k, "using namespace metal;\n\n");
   buf_puts(&k, d->prelude);
+  for (int i = 0; i < f->warnings.n; i++) { /* python/triton_metal/jit.py warns with these when it compiles */
+    buf_puts(&k, "// tm-warning ");
+    for (const char *p = f->warnings.v[i]; *p; p++)
+      buf_printf(&k, *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : *p == '\r' ? "\\r" : "%c", *p);
+    buf_puts(&k, "\n");
+  }
   for (int i = 0; i < f->static_prints.n; i++) { /* python/triton_metal/jit.py prints these when it compiles */
     buf_puts(&k, "// tm-static-print ");
     for (const char *p = f->static_prints.v[i]; *p; p++) /* one line: newlines and backslashes escaped */

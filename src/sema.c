@@ -122,7 +122,7 @@ static Val v_bool(bool b) { return (Val){.k = V_BOOL, .i = b}; }
 static Val v_float(double f) { return (Val){.k = V_FLOAT, .f = f}; }
 static Val v_none(void) { return (Val){.k = V_NONE}; }
 static Val v_dtype(tm_dtype dt) { return (Val){.k = V_DTYPE, .i = dt}; }
-#define DT_PTR 0x100 /* a V_DTYPE of a pointer type: i = element dtype | DT_PTR */
+#define DT_PTR TM_DTYPE_PTR /* a V_DTYPE of a pointer type: i = element dtype | DT_PTR */
 
 static bool is_const(Val v) { return v.k == V_INT || v.k == V_BOOL || v.k == V_FLOAT; }
 
@@ -592,7 +592,8 @@ static Val binop_ptr(Sema *S, const char *op, Val a, Val b) {
   off = to_tensor(S, off);
   Type to = ty_of(S, off);
   if (to.ptr) ERR(S, "cannot add two pointers");
-  if (!dt_is_int((tm_dtype)to.dt) || to.dt == TM_I1) ERR(S, "pointer offsets must be integers, not %s", tm_dtype_name((tm_dtype)to.dt));
+  if (!dt_is_int((tm_dtype)to.dt)) ERR(S, "pointer offsets must be integers, not %s", tm_dtype_name((tm_dtype)to.dt));
+  if (to.dt == TM_I1) off = cast_to(S, off, TM_I32); /* a bool offset counts 0 or 1, as upstream (zero-extended) */
   if (!strcmp(op, "-")) off = tensor(mk_ins(S, O_NEG, ty_of(S, off), 1, off.id, 0, 0));
   broadcast_pair(S, &p, &off);
   return tensor(mk_ins(S, O_ADDPTR, ty_of(S, p), 2, p.id, off.id, 0));
@@ -1280,10 +1281,22 @@ static Val call_store(Sema *S, Args *A) {
   return v_none();
 }
 
+/* A warning the host raises (UserWarning) when it compiles the kernel, located here. */
+static void compile_warning(Sema *S, const char *fmt, const char *arg) {
+  const char *text = arena_printf(&S->c->arena, fmt, arg);
+  vec_push(&S->c->arena, S->fn->warnings,
+           arena_printf(&S->c->arena, "%s:%d:%d: %s", S->c->src.filename ? S->c->src.filename : "<kernel>", S->line, S->col, text));
+}
+
 static Val call_where(Sema *S, Args *A) {
   Val c = to_tensor(S, arg_req(S, A, 0, "condition"));
   Val x = arg_req(S, A, 1, "x"), y = arg_req(S, A, 2, "y");
   args_done(S, A, 3);
+  if (ty_of(S, c).dt != TM_I1 || ty_of(S, c).ptr) /* upstream's words; the condition is then tested against 0 */
+    compile_warning(S, "tl.where with a non-boolean condition is deprecated and will error out in a future triton "
+                       "release. Got %s",
+                    ty_of(S, c).ptr ? arena_printf(&S->c->arena, "pointer<%s>", up_name((tm_dtype)ty_of(S, c).dt))
+                                    : up_name((tm_dtype)ty_of(S, c).dt));
   c = cast_to(S, c, TM_I1);
   bool xp = x.k == V_TENSOR && ty_of(S, x).ptr, yp = y.k == V_TENSOR && ty_of(S, y).ptr;
   if (xp || yp) { /* a choice between pointers of one type */

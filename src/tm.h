@@ -313,6 +313,7 @@ typedef struct Fn {
   int line, col;     /* the def, for diagnostics about the whole kernel */
   VEC(DebugSite) sites;
   VEC(const char *) static_prints; /* tl.static_print messages, shown by the host at compile time */
+  VEC(const char *) warnings;      /* "file:line:col: text", raised by the host as UserWarnings when it compiles */
   VEC(Ins) ins;      /* value id = index */
   Block *body;
   VEC(Param) params; /* runtime params */

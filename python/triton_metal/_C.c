@@ -111,7 +111,8 @@ static int parse_value(int vkind, PyObject *payload, tm_value *v, PyObject *keep
     long d = PyLong_AsLong(payload);
     if (d == -1 && PyErr_Occurred())
       return -1;
-    if (d <= TM_VOID || (d >= TM_NDTYPES && d < TM_FP8E5) || d >= TM_DT_END) {
+    long e = d & ~(long)TM_DTYPE_PTR; /* a pointer type: its element dtype */
+    if (e <= TM_VOID || (e >= TM_NDTYPES && e < TM_FP8E5) || e >= TM_DT_END || (d != e && e >= TM_NDTYPES)) {
       PyErr_Format(PyExc_ValueError, "bad dtype code %ld", d);
       return -1;
     }

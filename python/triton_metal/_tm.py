@@ -10,6 +10,9 @@ FP8E5, FP8E5B16, FP8E4NV, FP8E4B8, FP8E4B15 = range(32, 37)
 FP8_CODES = {"fp8e5": FP8E5, "fp8e5b16": FP8E5B16, "fp8e4nv": FP8E4NV, "fp8e4b8": FP8E4B8,
              "fp8e4b15": FP8E4B15}
 
+# TM_DTYPE_PTR: a V_DTYPE payload with this bit is a pointer to the dtype in the low bits
+DTYPE_PTR = 0x100
+
 # tm_value_kind
 V_NONE, V_BOOL, V_INT, V_FLOAT, V_DTYPE, V_STR, V_TUPLE, V_GLOBAL = range(8)
 

@@ -127,6 +127,11 @@ def to_value(v):
         return (_tm.V_STR, v)
     if isinstance(v, _core.constexpr) or _is_upstream(v, "constexpr"):
         return to_value(v.value)
+    if isinstance(v, _core.pointer_type):  # tl.pointer_type(tl.int32): a pointer dtype
+        code = _DTYPE_NAMES.get(v.element_ty.name)
+        if code is None:
+            raise TypeError(f"dtype {v.name} is not supported by triton-metal")
+        return (_tm.V_DTYPE, code | _tm.DTYPE_PTR)
     if isinstance(v, _core.dtype) or _is_upstream(v, "dtype"):
         code = _DTYPE_NAMES.get(v.name) or _tm.FP8_CODES.get(v.name)  # fp8: a value to compare with
         if code is None:
@@ -174,11 +179,13 @@ def _register_tensor_types():
 
 def _static_prints(msl):
     """tl.static_print output: the compiler leaves it in the MSL; shown when compiling."""
+    unescape = lambda t: re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), t)
     for line in msl.splitlines():
         if line.startswith("// tm-static-print "):  # the text has its `end` (sep= and end= honoured)
-            text = re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)),
-                          line[len("// tm-static-print "):])
-            print(text, end="")
+            print(unescape(line[len("// tm-static-print "):]), end="")
+        elif line.startswith("// tm-warning "):  # the compiler's warnings (upstream's warnings.warn)
+            import warnings
+            warnings.warn(unescape(line[len("// tm-warning "):]), UserWarning, stacklevel=4)
 
 
 def pointer_arg(kname, aname, v):

@@ -302,3 +302,62 @@ def test_compile_errors_as_upstream_raises_them():
         bad_full_kernel[(1,)](x)
     assert str(e.value.__cause__) == "Shape element 1 must be a power of 2"
     assert (x[1:] == 0).all()
+
+
+@triton.jit
+def bool_offset_kernel(x_ptr, flag, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    b = offs < 2  # int1 block
+    tl.store(x_ptr + 2 * offs + b, offs)      # a bool block as an offset: 0 or 1
+    tl.store(x_ptr + 2 * N + flag, 7)         # a bool scalar
+
+
+def test_bool_pointer_offsets_count_zero_or_one():
+    x = np.full(2 * 8 + 2, -1, np.int32)
+    bool_offset_kernel[(1,)](x, True, N=8)
+    ref = np.full(18, -1, np.int32)
+    for i in range(8):
+        ref[2 * i + (1 if i < 2 else 0)] = i
+    ref[17] = 7
+    np.testing.assert_array_equal(x, ref)
+
+
+I16_PTR = tl.pointer_type(tl.int16)
+
+
+@triton.jit
+def pointer_type_global_kernel(x_ptr, out_ptr):
+    p = x_ptr.to(I16_PTR)  # an int32 array read as int16 halves
+    tl.static_assert(p.dtype == I16_PTR)
+    offs = tl.arange(0, 8)
+    tl.store(out_ptr + offs, tl.load(p + offs).to(tl.int32))
+
+
+def test_pointer_type_global_is_a_dtype():
+    x = np.array([0x00020001, -1, 0x7fff8000, 5], np.int32)
+    out = np.zeros(8, np.int32)
+    pointer_type_global_kernel[(1,)](x, out)
+    np.testing.assert_array_equal(out, x.view(np.int16).astype(np.int32))
+
+
+@triton.jit
+def where_kernel(c_ptr, out_ptr, N: tl.constexpr, AS_BOOL: tl.constexpr):
+    offs = tl.arange(0, N)
+    c = tl.load(c_ptr + offs)
+    if AS_BOOL:
+        c = c != 0
+    tl.store(out_ptr + offs, tl.where(c, 1.0, -1.0))
+
+
+def test_where_warns_on_a_non_boolean_condition(tmp_path, monkeypatch):
+    import warnings
+    monkeypatch.setenv("TRITON_METAL_CACHE_DIR", str(tmp_path))  # compiled here, so warned here
+    c = np.array([0, 3, 0, 2**31, 1, 0, 7, 0], np.uint32)
+    out = np.zeros(8, np.float32)
+    with pytest.warns(UserWarning, match="tl.where with a non-boolean condition .* Got uint32"):
+        where_kernel[(1,)](c, out, N=8, AS_BOOL=False)
+    np.testing.assert_array_equal(out, np.where(c != 0, 1.0, -1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        where_kernel[(1,)](c, out, N=8, AS_BOOL=True)
+    np.testing.assert_array_equal(out, np.where(c != 0, 1.0, -1.0))
