@@ -11,7 +11,8 @@ What it supplies, and nothing more (the upstream files run unchanged):
   * `triton._internal_testing` is upstream's helper module, loaded from the path given
     (it is upstream's file, so it is not in this repository);
   * a `device` fixture: the torch device our kernels' tensors live on ('cpu' for the
-    emulator and metal-sim, 'mps' on Metal);
+    emulator and metal-sim, 'mps' on Metal), and upstream's conftest fixture
+    `fresh_triton_cache` (a new kernel cache for the test);
   * the skip list (skips.txt beside this file): each matching case is skipped with
     its one-line reason;
   * a per-test timeout (SIGALRM; a kernel stuck in C is caught by the runner's watchdog);
@@ -149,6 +150,15 @@ def pytest_collection_modifyitems(config, items):
         reason = skip_reason(item.name, skips)
         if reason is not None:
             item.add_marker(pytest.mark.skip(reason=f"triton-metal: {reason}"))
+
+
+@pytest.fixture
+def fresh_triton_cache(tmp_path, monkeypatch):
+    """Upstream's conftest fixture: a new, empty kernel cache for the test (ours
+    is TRITON_METAL_CACHE_DIR; upstream's variable is set too)."""
+    monkeypatch.setenv("TRITON_METAL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    yield str(tmp_path)
 
 
 @pytest.fixture
