@@ -1,2 +1,2 @@
 # triton.tools
-from . import tensor_descriptor, experimental_descriptor  # noqa: F401
+from . import tensor_descriptor, experimental_descriptor, mxfp  # noqa: F401
