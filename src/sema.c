@@ -985,6 +985,31 @@ static bool truthy(Sema *S, Val v) {
   }
 }
 
+static void device_assert(Sema *S, Val c, const char *msg, Val mask);
+
+/* a + b, a - b, a * b with upstream's overflow sanitizer: in debug mode an
+ * integer result narrower than 64 bits is also computed in int64 and a
+ * device assert checks it fits the result's type ("int32 overflow detected
+ * for operation add"). sanitize=false: tl.add(..., sanitize_overflow=False). */
+static Val arith(Sema *S, const char *op, Val a, Val b, bool sanitize) {
+  Val r = binop(S, op, a, b);
+  if (!sanitize || !S->c->req->debug || r.k != V_TENSOR) return r;
+  const char *name = !strcmp(op, "+") ? "add" : !strcmp(op, "-") ? "sub" : !strcmp(op, "*") ? "mul" : NULL;
+  Type t = ty_of(S, r);
+  if (!name || t.ptr || !dt_is_int((tm_dtype)t.dt) || t.dt == TM_I1 || tm_dtype_bytes((tm_dtype)t.dt) >= 8) return r;
+  bool a_ptr = a.k == V_TENSOR && ty_of(S, a).ptr, b_ptr = b.k == V_TENSOR && ty_of(S, b).ptr;
+  if (a_ptr || b_ptr) return r;
+  tm_dtype dt = (tm_dtype)t.dt;
+  Val wa = cast_to(S, cast_to(S, to_tensor(S, a), dt), TM_I64), wb = cast_to(S, cast_to(S, to_tensor(S, b), dt), TM_I64);
+  Val wide = binop(S, op, wa, wb);
+  int bits = 8 * tm_dtype_bytes(dt);
+  bool uns = dt == TM_U8 || dt == TM_U16 || dt == TM_U32;
+  int64_t lo = uns ? 0 : -((int64_t)1 << (bits - 1)), hi = uns ? ((int64_t)1 << bits) - 1 : ((int64_t)1 << (bits - 1)) - 1;
+  Val ok = binop(S, "&", compare(S, "<=", wide, typed_int(TM_I64, hi)), compare(S, ">=", wide, typed_int(TM_I64, lo)));
+  device_assert(S, ok, arena_printf(&S->c->arena, "int%d overflow detected for operation %s", bits, name), v_none());
+  return r;
+}
+
 static Val unary(Sema *S, const char *op, Val a) {
   if (!strcmp(op, "not")) {
     if (a.k == V_TENSOR) {
@@ -1590,11 +1615,11 @@ static Val call_device_print(Sema *S, Args *A) {
 /* device_assert / `assert` on device values: checked only in debug mode (as
  * upstream); a failure is reported by the host after the launch. */
 static void device_assert(Sema *S, Val c, const char *msg, Val mask) {
+  if (!S->c->req->debug) return; /* as upstream: no check at all without debug, even of a constant */
   if (c.k != V_TENSOR) {
-    if (!truthy(S, c)) ERR(S, "assertion failed%s%s", msg[0] ? ": " : "", msg);
-    return;
+    if (truthy(S, c)) return;
+    c = to_tensor(S, v_bool(false)); /* a false constant fails when the kernel runs, as upstream's does */
   }
-  if (!S->c->req->debug) return;
   c = cast_to(S, c, TM_I1);
   if (mask.k != V_NONE) c = binop(S, "|", c, unary(S, "not", cast_to(S, to_tensor(S, mask), TM_I1)));
   int site = debug_site(S, true, false, msg);
@@ -2370,6 +2395,12 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   if (!strcmp(name, "arange")) return call_arange(S, A);
   if (!strcmp(name, "load")) return call_load(S, A);
   if (!strcmp(name, "store")) return call_store(S, A);
+  if (!strcmp(name, "add") || !strcmp(name, "sub") || !strcmp(name, "mul")) { /* tl.add(x, y, sanitize_overflow=True) */
+    Val x = arg_req(S, A, 0, "x"), y = arg_req(S, A, 1, "y"), so = v_bool(true);
+    arg_opt(S, A, 2, "sanitize_overflow", &so);
+    args_done(S, A, 3);
+    return arith(S, name[0] == 'a' ? "+" : name[0] == 's' ? "-" : "*", x, y, truthy(S, so));
+  }
   if (!strcmp(name, "where")) return call_where(S, A);
   if (!strcmp(name, "minimum")) return call_minmax(S, A, O_MIN);
   if (!strcmp(name, "maximum")) return call_minmax(S, A, O_MAX);
@@ -2942,12 +2973,15 @@ static Val eval(Sema *S, Node *n) {
     Val a = eval(S, n->a), b = eval(S, n->b);
     S->line = n->line;
     S->col = n->col;
-    return binop(S, n->op, a, b);
+    return arith(S, n->op, a, b, true);
   }
   case N_UNARY: {
     Val a = eval(S, n->a);
     S->line = n->line;
     S->col = n->col;
+    if (!strcmp(n->op, "-") && S->c->req->debug && a.k == V_TENSOR && !ty_of(S, a).ptr &&
+        dt_is_int((tm_dtype)ty_of(S, a).dt) && ty_of(S, a).dt != TM_I1) /* upstream: 0 - x, sanitized */
+      return arith(S, "-", cast_to(S, to_tensor(S, v_int(0)), (tm_dtype)ty_of(S, a).dt), a, true);
     return unary(S, n->op, a);
   }
   case N_COMPARE: {
@@ -3788,7 +3822,7 @@ static void exec_stmt(Sema *S, Node *n) {
     Val cur = eval(S, n->a), rhs = eval(S, n->b);
     S->line = n->line;
     S->col = n->col;
-    assign(S, n->a, typed(S, binop(S, n->op, cur, rhs)));
+    assign(S, n->a, typed(S, arith(S, n->op, cur, rhs, true)));
     return;
   }
   case N_IF: {

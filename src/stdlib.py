@@ -82,14 +82,14 @@ def philox_impl(c0, c1, c2, c3, k0, k1, n_rounds: tl.constexpr = N_ROUNDS_DEFAUL
     for _ in tl.static_range(n_rounds):
         hi_b = tl.umulhi(round_b, c2)
         hi_a = tl.umulhi(round_a, c0)
-        lo_b = c2 * round_b
-        lo_a = c0 * round_a
+        lo_b = tl.mul(c2, round_b, sanitize_overflow=False)  # the low halves: they wrap by design
+        lo_a = tl.mul(c0, round_a, sanitize_overflow=False)
         c0 = hi_b ^ c1 ^ k0
         c1 = lo_b
         c2 = hi_a ^ c3 ^ k1
         c3 = lo_a
-        k0 = k0 + key_a
-        k1 = k1 + key_b
+        k0 = tl.add(k0, key_a, sanitize_overflow=False)
+        k1 = tl.add(k1, key_b, sanitize_overflow=False)
     return c0, c1, c2, c3
 
 

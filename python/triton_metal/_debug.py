@@ -106,4 +106,5 @@ def report(msl, data):
         print(f"device_print: output truncated ({cursor + 4 - capacity} words did not fit)", file=sys.stderr)
     if failed:
         shown = "; ".join(failures[:4]) + ("" if len(failures) <= 4 else f"; and {len(failures) - 4} more")
-        raise AssertionError(f"device_assert failed: {shown or 'records did not fit'}")
+        from .errors import DeviceAssertionError
+        raise DeviceAssertionError(f"device-side assert triggered: {shown or 'records did not fit'}")

@@ -65,6 +65,12 @@ class LaunchError(TritonError, RuntimeError):
     """A kernel launch failed on the device."""
 
 
+class DeviceAssertionError(LaunchError, AssertionError):
+    """A tl.device_assert (or `assert` on device values) failed in debug mode.
+    Both a RuntimeError, as upstream's CUDA launches raise ("device-side
+    assert triggered"), and an AssertionError."""
+
+
 class OutOfResources(TritonError):
     """A config needs more than the device has (threadgroup memory, threads)."""
 

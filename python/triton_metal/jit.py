@@ -204,6 +204,11 @@ def pointer_arg(kname, aname, v):
     data_ptr() objects, and through interop.py the kinds that live in Metal
     memory (torch MPS tensors, MLX arrays, kDLMetal capsules) and DLPack
     capsules / __dlpack__ producers."""
+    if isinstance(v, MockTensor):  # warmup's stand-in: a pointer of that dtype, nothing to address
+        code = dtype_code(v.dtype)
+        if code is None:
+            raise TypeError(f"{kname}: argument '{aname}' has unsupported dtype {v.dtype}")
+        return code, 0, 0, False, 0, None
     if isinstance(v, TensorWrapper):
         p = pointer_arg(kname, aname, v.base)
         if p is None:
@@ -606,8 +611,49 @@ def _target_name():
     return _target()[0]
 
 
-class CompiledKernel:
+class LazyDict:
+    """Upstream's lazily completed metadata dict (a launch hook calls .get())."""
+
+    def __init__(self, data):
+        self.data = data
+        self.extras = []
+
+    def get(self):
+        for func, args in self.extras:
+            self.data = self.data | func(*args)
+        self.extras.clear()
+        return self.data
+
+    def add(self, func, args):
+        self.extras.append((func, args))
+
+
+class _LaunchHooks(type):
+    """Setting CompiledKernel.launch_enter_hook / launch_exit_hook (profilers do)
+    also routes launches through Python, where they are called."""
+
+    def __setattr__(cls, name, value):
+        super().__setattr__(name, value)
+        if name in ("launch_enter_hook", "launch_exit_hook"):
+            c = _c_or_none()
+            if c is not None:
+                c.set_launch_hooks(cls.launch_enter_hook is not None or cls.launch_exit_hook is not None)
+
+
+class CompiledKernel(metaclass=_LaunchHooks):
     """One specialization of a kernel: returned by kernel[grid](...) and warmup()."""
+
+    launch_enter_hook = None  # hook(LazyDict) before / after every launch (upstream's)
+    launch_exit_hook = None
+
+    def launch_metadata(self, grid, stream, *args):
+        """The LazyDict the launch hooks get: name, function and stream, and what
+        @jit(launch_metadata=f) adds: f(grid, metadata, {parameter: argument})."""
+        ret = LazyDict({"name": self.name, "function": self, "stream": stream})
+        f = getattr(self.fn, "launch_metadata", None)
+        if f is not None:
+            ret.add(f, (grid, self.metadata, dict(zip(self.fn.arg_names, args))))
+        return ret
 
     def __init__(self, jit, kernel, opts, hash_, target, key_specs=None):
         self.fn = jit
@@ -1041,7 +1087,7 @@ class JITFunction(_Base):
                             and not (a and not a[0] and a[1] in _fp_or_bool)
                             for i, a in enumerate(self._ann)]
         self._ptr_align = [i not in dnsa for i in range(len(self.arg_names))]
-        self.debug = debug if debug is not None else os.environ.get("TRITON_DEBUG", "0") == "1"
+        self.debug = bool(debug)  # TRITON_DEBUG=1 is read at each launch (options.resolve), as upstream
         self.default_options = dict(options or {})
         _options.check_defaults(self.__name__, self.default_options)
         self.cache = {}  # (specs, num_warps, debug, extra, opt_level, debug_info, other options)
@@ -1064,7 +1110,7 @@ class JITFunction(_Base):
             defaults.append(None if p.default is p.empty else p.default)
         plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
         self._configure(tuple(self.arg_names), bytes(flags), tuple(defaults),
-                        plain and not _DEBUG)
+                        plain and not _DEBUG and not self.pre_run_hooks)
 
     def _cut_source(self):
         """The function's text from its `def` on (as upstream gives the compiler:
@@ -1123,11 +1169,12 @@ class JITFunction(_Base):
 
     @property
     def cache_key(self):
-        """A hash of what the kernel's code depends on: its source, the sources
-        and values of the globals it uses (helpers included) and the compiler."""
+        """A hash of what the kernel's code depends on: its source and first line
+        (errors and debug info name lines), the sources and values of the globals
+        it uses (helpers included) and the compiler."""
         globs = tuple(collect_globals(self).values())
-        return _cache.make_key("jit-cache-key", self.src, self.fn.__name__, _key_globals(globs),
-                               _cache.compiler_version(_c_or_none()))
+        return _cache.make_key("jit-cache-key", self.src, self.first_line, self.fn.__name__,
+                               _key_globals(globs), _cache.compiler_version(_c_or_none()))
 
     @property
     def type(self):
@@ -1141,7 +1188,10 @@ class JITFunction(_Base):
         return f"JITFunction({self.__module__}:{self.__qualname__})"
 
     def warmup(self, *args, grid, **kwargs):
-        """Compiles for these arguments without launching; returns the CompiledKernel."""
+        """Compiles for these arguments without launching; returns the CompiledKernel.
+        A torch dtype stands for a tensor of that dtype (upstream's MockTensor)."""
+        args = tuple(MockTensor.wrap_dtype(a) for a in args)
+        kwargs = {k: MockTensor.wrap_dtype(v) for k, v in kwargs.items()}
         return self._run(grid, args, kwargs, warmup=True)
 
     def explain(self, *args, **kwargs):
@@ -1173,11 +1223,13 @@ class JITFunction(_Base):
     def _slow_run_body(self, grid, args, kwargs, key):
         _register_tensor_types()
         compiled = self._run(grid, args, kwargs, warmup=False)
-        if key is not None and compiled.module is not None:
+        if key is not None and compiled is not None and compiled.module is not None:
             self.fast_cache[key] = (compiled, compiled.module)
         return compiled
 
     def _run(self, grid, args, kwargs, warmup):
+        for hook in self.pre_run_hooks:  # upstream: before anything else, with the call's arguments
+            hook(*args, **kwargs)
         values, opts = self._binder(*args, **kwargs)
         o = _options.resolve(self.__name__, opts, self.default_options, self.debug)
         # the grid first, as upstream: a grid callable may resize or replace an
@@ -1187,11 +1239,23 @@ class JITFunction(_Base):
         key = (specs, o.num_warps, o.debug, extra, o.opt_level, o.debug_info, o[4:])
         compiled = self.cache.get(key)
         if compiled is None:
-            compiled = self._compile(key, specs, o)
+            compiled = self._compile(key, specs, o, warmup)
+            if compiled is None:  # JITFunction.cache_hook returned True: not compiled, not launched
+                return None
         if not warmup:
             if self._log:
                 self._log(f"launch {self.__name__} grid={grid3} hash={compiled.hash[:12]}")
-            _launch(compiled.module or compiled._init_handles(), grid3, launch_values, views)
+            module = compiled.module or compiled._init_handles()
+            enter, leave = CompiledKernel.launch_enter_hook, CompiledKernel.launch_exit_hook
+            if enter is None and leave is None:
+                _launch(module, grid3, launch_values, views)
+            else:  # profilers' hooks (upstream's), around the launch, with launch_metadata
+                meta = compiled.launch_metadata(grid3, None, *values)
+                if enter is not None:
+                    enter(meta)
+                _launch(module, grid3, launch_values, views)
+                if leave is not None:
+                    leave(meta)
         return compiled
 
     # ---- pieces of run()
@@ -1407,12 +1471,17 @@ class JITFunction(_Base):
         raise TypeError(f"{self.__name__}: argument '{aname}' of type {type(v).__name__} is "
                         "not supported (expected an array/tensor, int, float or bool)")
 
-    def _compile(self, key, specs, o):
-        """The CompiledKernel for key: from the disk cache, or compiled (and stored)."""
+    def _compile(self, key, specs, o, warmup=False, hooks=True):
+        """The CompiledKernel for key: from the disk cache, or compiled (and stored).
+        JITFunction.cache_hook is called before (None when it returns True: the
+        caller compiles nothing) and compiled_hook after, as upstream does on a
+        miss of the in-memory cache."""
         with self._cache_lock:
             compiled = self.cache.get(key)
             if compiled is not None:
                 return compiled
+            if hooks and JITFunction.cache_hook is not None and self._call_hook(key, specs, o, warmup, True):
+                return None
             c = _C()
             t0 = time.perf_counter()
             table = collect_globals(self)
@@ -1447,12 +1516,98 @@ class JITFunction(_Base):
                     "opt_level": o.opt_level, "debug_info": o.debug_info, "target": target}))
             compiled = CompiledKernel(self, kernel, o, disk_key, target, specs)
             self.cache[key] = compiled
+            if hooks and JITFunction.compiled_hook is not None:
+                self._call_hook(key, specs, o, warmup, False)
             if self._log:
                 self._log(f"compile {self.__name__} {source} in "
                           f"{(time.perf_counter() - t0) * 1e3:.1f} ms hash={disk_key[:12]} "
                           f"num_warps={o.num_warps} opt_level={o.opt_level} "
                           f"debug={o.debug} debug_info={o.debug_info} target={target}")
             return compiled
+
+    cache_hook = None     # upstream's hooks: called on a compile (before; True skips it) ...
+    compiled_hook = None  # ... and after it
+
+    def _signature(self, specs):
+        """({param: type string}, {param: value}) of specs, as upstream's hooks show
+        them (a tuple parameter's type is a tuple of its items' types)."""
+        sig, consts, at = {}, {}, 0
+
+        def entry():
+            nonlocal at
+            kind, code, flags, vk, payload = specs[at]
+            at += 1
+            if kind == _TUPLE:
+                n = len(payload) if vk == _tm.V_TUPLE else payload
+                return tuple(entry() for _ in range(n))
+            return "constexpr" if kind == _CONSTEXPR else _sig_string(kind, code)
+
+        for name in self.arg_names:
+            kind, payload = specs[at][0], specs[at][4]
+            t = entry()
+            sig[name] = t
+            if kind == _CONSTEXPR:
+                consts[name] = payload
+        return sig, consts
+
+    def _specialization_data(self, key, specs, o):
+        """What preload() needs to rebuild this specialization (JSON)."""
+        import json
+        return json.dumps({"name": self.fn.__name__, "specs": specs, "options": o._asdict(),
+                           "extra": key[3]})
+
+    def _call_hook(self, key, specs, o, warmup, before):
+        hook = JITFunction.cache_hook if before else JITFunction.compiled_hook
+        sig, consts = self._signature(specs)
+        args = ", ".join(f"{n}: {t}" for n, t in sig.items())
+        repr_ = (f"{self.fn.__name__}[num_warps={o.num_warps}, num_ctas={o.num_ctas}, "
+                 f"num_stages={o.num_stages}, enable_fp_fusion={o.enable_fp_fusion}]({args})")
+        info = types.SimpleNamespace(module=self.fn.__module__, name=self.fn.__name__, jit_function=self)
+        compile_ = {"key": key, "signature": sig, "device": 0, "constants": consts, "num_warps": o.num_warps,
+                    "num_ctas": o.num_ctas, "num_stages": o.num_stages, "enable_fp_fusion": o.enable_fp_fusion,
+                    "launch_cooperative_grid": False, "extern_libs": None, "configs": [],
+                    "specialization_data": self._specialization_data(key, specs, o), "is_warmup": warmup}
+        return hook(key=key, repr=repr_, fn=info, compile=compile_, is_manual_warmup=warmup,
+                    already_compiled=False)
+
+    def preload(self, specialization_data):
+        """The CompiledKernel of a specialization a hook saw (compile["specialization_data"]):
+        compiled, or read from the disk cache, and kept so launches and warmups
+        with those arguments find it, as upstream's preload."""
+        import json
+        d = json.loads(specialization_data)
+        if d.get("name") != self.fn.__name__:
+            raise RuntimeError(f"Specialization data is for {d.get('name')} but trying to preload for "
+                               f"{self.fn.__name__}")
+
+        def tup(x):
+            return tuple(tup(i) for i in x) if isinstance(x, list) else x
+
+        specs, extra = tup(d["specs"]), tup(d["extra"])
+        if any(s[0] == _CONSTEXPR and s[3] == _tm.V_GLOBAL for s in specs):
+            raise ValueError("preload: a specialization with @jit function arguments cannot be rebuilt "
+                             "from its data (launch the kernel instead)")
+        o = _options.Options(**{k: tup(v) for k, v in d["options"].items()})
+        key = (specs, o.num_warps, o.debug, extra, o.opt_level, o.debug_info, o[4:])
+        return self.cache.get(key) or self._compile(key, specs, o, warmup=True, hooks=False)
+
+    def add_pre_run_hook(self, hook):
+        """hook(*args, **kwargs) runs before every launch and warmup of this kernel
+        (upstream's API); launches then take the Python path."""
+        assert callable(hook)
+        self.pre_run_hooks.append(hook)
+        self._configure_fast_path()
+
+    @property
+    def device_caches(self):
+        """Upstream's per-device caches: device -> (compiled kernels by key, target,
+        backend, binder). One device here: every key maps to the same cache."""
+        jf = self
+
+        class _Caches(dict):
+            def __missing__(self, device):
+                return (jf.cache, _target_name(), None, jf._binder)
+        return _Caches()
 
     def _kernel_name(self, kernel, specs):
         """The compiled kernel's name: repr(specialization) when @jit(repr=...) was

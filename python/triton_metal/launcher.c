@@ -359,6 +359,17 @@ static PyObject *py_set_visible_device_views(PyObject *mod, PyObject *arg) {
   Py_RETURN_NONE;
 }
 
+/* set_launch_hooks(on): CompiledKernel.launch_enter_hook / launch_exit_hook are
+ * set (jit.py); while on, launches take the Python path, which calls them. */
+static int launch_hooks;
+static PyObject *py_set_launch_hooks(PyObject *mod, PyObject *arg) {
+  int on = PyObject_IsTrue(arg);
+  if (on < 0)
+    return NULL;
+  launch_hooks = on;
+  Py_RETURN_NONE;
+}
+
 /* set_pointer_types(tensor_type, dtypes): what tmpy_pointer_arg knows of torch. */
 static PyObject *py_set_pointer_types(PyObject *mod, PyObject *args) {
   PyObject *tt, *dt;
@@ -595,7 +606,7 @@ static PyObject *dispatch(Dispatcher *d, PyObject *grid, PyObject *args, PyObjec
   int nitems = 0, nopts = 0;
   Py_ssize_t nargs = PyTuple_GET_SIZE(args), n = d->nparams;
 
-  if (!d->fast_ok || nargs > n || visible_device_views)
+  if (!d->fast_ok || nargs > n || visible_device_views || launch_hooks)
     return slow_run(d, grid, args, kwargs, NULL);
   for (Py_ssize_t i = 0; i < n; i++)
     vals[i] = i < nargs ? PyTuple_GET_ITEM(args, i) : NULL;
@@ -798,6 +809,8 @@ static PyMethodDef launcher_functions[] = {
      "nbytes) the allocation it lives in"},
     {"set_visible_device_views", py_set_visible_device_views, METH_O,
      "set_visible_device_views(n): while n > 0 launches take the Python path (visible.py)"},
+    {"set_launch_hooks", py_set_launch_hooks, METH_O,
+     "set_launch_hooks(on): while on, launches take the Python path (launch_enter_hook)"},
     {"set_pointer_types", py_set_pointer_types, METH_VARARGS,
      "set_pointer_types(tensor_type, {dtype: tm_dtype}): torch support for pointer_arg"},
     {NULL, NULL, 0, NULL}};

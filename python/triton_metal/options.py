@@ -95,7 +95,8 @@ def resolve(kernel, opts, defaults, jit_debug):
         raise ValueError(f"{kernel}: backend must be 'metal' (this is triton-metal), "
                          f"got {backend!r}")
     debug = get("debug")
-    debug = jit_debug if debug is None else bool(debug)
+    # upstream (JITFunction.run): the launch's debug=, else @jit's, and TRITON_DEBUG=1 turns it on regardless
+    debug = bool(jit_debug if debug is None else debug) or os.environ.get("TRITON_DEBUG", "0") == "1"
     level = get("metal_optimization_level")
     if level is None:
         opt_level = env_opt_level()

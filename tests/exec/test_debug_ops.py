@@ -150,3 +150,82 @@ def test_static_print_formats_values_as_python(capfd, tmp_path, monkeypatch):
     out = capfd.readouterr().out
     assert "0.1|-3|1.5|1e+16|0.0001|2.5e-05|(1, 'a')|None|True<\n" \
            "pointer<int16>[] int16[constexpr[4], constexpr[2]] pointer<int16>!\n" in out
+
+
+@triton.jit
+def arith_kernel(x_ptr, y_ptr, z_ptr, OP: tl.constexpr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs)
+    y = tl.load(y_ptr + offs)
+    if OP == "add":
+        z = x + y
+    elif OP == "sub":
+        z = x - y
+    elif OP == "mul":
+        z = x * y
+    elif OP == "neg":
+        z = -x
+    elif OP == "add_unchecked":
+        z = tl.add(x, y, sanitize_overflow=False)
+    else:
+        z = tl.mul(x, y)
+    tl.store(z_ptr + offs, z)
+
+
+WRAP = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "neg": lambda x, y: -x,
+        "add_unchecked": np.add, "tl.mul": np.multiply}
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.uint8, np.uint32])
+@pytest.mark.parametrize("op", list(WRAP))
+def test_integer_overflow_sanitizer_in_debug_mode(op, dtype, rng):
+    """As upstream: with debug, an integer +, -, *, unary - (and tl.add/tl.mul
+    unless sanitize_overflow=False) narrower than 64 bits asserts when the exact
+    result does not fit; without debug it wraps."""
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, 16, endpoint=True).astype(dtype)
+    y = rng.integers(info.min, info.max, 16, endpoint=True).astype(dtype)
+    exact = {"add": lambda: x.astype(object) + y.astype(object), "sub": lambda: x.astype(object) - y.astype(object),
+             "mul": lambda: x.astype(object) * y.astype(object), "neg": lambda: -x.astype(object),
+             "add_unchecked": lambda: x.astype(object) + y.astype(object),
+             "tl.mul": lambda: x.astype(object) * y.astype(object)}[op]()
+    overflows = any(v < info.min or v > info.max for v in exact)
+    z = np.zeros(16, dtype)
+    with np.errstate(over="ignore"):
+        ref = WRAP[op](x, y).astype(dtype)
+    arith_kernel[(1,)](x, y, z, OP=op, N=16)  # no debug: wraps
+    np.testing.assert_array_equal(z, ref)
+    z[:] = 0
+    if overflows and op != "add_unchecked":
+        with pytest.raises(RuntimeError, match=f"device-side assert.*int{8 * x.itemsize} overflow detected"):
+            arith_kernel[(1,)](x, y, z, OP=op, N=16, debug=True)
+    else:
+        arith_kernel[(1,)](x, y, z, OP=op, N=16, debug=True)
+        np.testing.assert_array_equal(z, ref)
+    small = (x // 4).astype(dtype) if op != "neg" or info.min == 0 else x // 4
+    if info.min == 0 and op in ("sub", "neg"):
+        return
+    z[:] = 0
+    arith_kernel[(1,)](small, np.ones(16, dtype), z, OP=op, N=16, debug=True)  # no overflow: no assert
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(z, WRAP[op](small, np.ones(16, dtype)).astype(dtype))
+
+
+@triton.jit
+def const_assert_kernel(x_ptr, COND: tl.constexpr):
+    tl.device_assert(COND, "constant")
+    tl.store(x_ptr, 1)
+
+
+def test_constant_device_assert_follows_debug(monkeypatch):
+    """A compile-time condition is checked only with debug, and then when the
+    kernel runs (as upstream); TRITON_DEBUG=1 turns debug on at launch."""
+    x = np.zeros(1, np.int32)
+    const_assert_kernel[(1,)](x, False)
+    assert x[0] == 1
+    with pytest.raises(AssertionError, match="device-side assert triggered.*constant"):
+        const_assert_kernel[(1,)](x, False, debug=True)
+    const_assert_kernel[(1,)](x, True, debug=True)
+    monkeypatch.setenv("TRITON_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="constant"):
+        const_assert_kernel[(1,)](x, False, debug=False)
