@@ -409,11 +409,13 @@ class Autotuner(KernelInterface):
         raise e
 
     def _tune(self, tkey, args, kwargs):
+        # pruning runs first, as upstream's does on every tuning: its hooks are
+        # called, and a persisted choice is taken only if it survives them now
+        pruned = self.prune_configs(kwargs)
         config, path = self._load(tkey)
-        if config is not None:
+        if config is not None and any(str(c) == str(config) for c in pruned):
             self.cache[tkey] = config
             return config
-        pruned = self.prune_configs(kwargs)
         t0 = time.perf_counter()
         self._failures = []
         if len(pruned) == 1:

@@ -448,3 +448,22 @@ def test_key_naming_no_parameter_is_ignored_with_a_warning():
     y = np.zeros(300, np.float32)
     tuned[grid](y, 300)
     assert (y == 1).all() and len(tuned.cache) == 2
+
+
+def test_persisted_choice_the_pruning_now_excludes_is_tuned_again():
+    """Pruning runs on every tuning (its hooks are called, as upstream's); a
+    choice persisted by an earlier process is used only if it survives it."""
+    at = tuned(FakeBench({32: 3.0, 64: 2.0, 128: 1.0}))
+    at[grid](np.zeros(100, np.float32), 100)
+    assert at.best_config.kwargs == {"BLOCK": 128}
+    seen = []
+
+    def no_128(configs, named_args, **kwargs):
+        seen.append(len(configs))
+        return [c for c in configs if c.kwargs["BLOCK"] != 128]
+
+    bench = FakeBench({32: 3.0, 64: 2.0, 128: 1.0})
+    at2 = tuned(bench, prune_configs_by={"early_config_prune": no_128})
+    x = np.zeros(100, np.float32)
+    at2[grid](x, 100)
+    assert seen == [3] and at2.best_config.kwargs == {"BLOCK": 64} and sorted(set(bench.calls)) == [32, 64]
