@@ -437,6 +437,10 @@ def _classify(name, obj):
         except TypeError:
             return None
         return (name, _tm.G_VALUE, None, vkind, payload, None, None, 0)
+    if isinstance(obj, types.BuiltinFunctionType) and getattr(obj, "__module__", None) in ("math", "cmath"):
+        # `log2e: tl.constexpr = math.log2(math.e)`: upstream calls it at compile time
+        return (name, _tm.G_HOSTFN, None, _tm.V_NONE, _ConstexprArgs(obj), f"builtin:math.{obj.__name__}",
+                None, 0)
     path = _func_path(obj)
     if not path and getattr(obj, "_tm_constexpr_function", False) and callable(obj):
         # run on the host when the kernel calls it; its source identifies it in caches

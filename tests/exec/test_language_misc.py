@@ -1,6 +1,8 @@
 """Compile-time language features: dtype predicates and pointer element types,
 isinstance, tuple arithmetic and membership, uint64 literals, tl.to_tensor,
 constexpr folding with Python semantics; checked through kernel results."""
+import math
+
 import numpy as np
 import pytest
 
@@ -361,3 +363,19 @@ def test_where_warns_on_a_non_boolean_condition(tmp_path, monkeypatch):
         warnings.simplefilter("error")
         where_kernel[(1,)](c, out, N=8, AS_BOOL=True)
     np.testing.assert_array_equal(out, np.where(c != 0, 1.0, -1.0))
+
+
+@triton.jit
+def math_module_kernel(x_ptr, out_ptr, N: tl.constexpr):
+    log2e: tl.constexpr = math.log2(math.e)   # Python's math, run at compile time (as upstream)
+    k: tl.constexpr = math.floor(math.sqrt(N))
+    offs = tl.arange(0, N)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs) * log2e + k)
+
+
+def test_python_math_functions_run_at_compile_time():
+    import math as m
+    x = np.array([1.0, -2.5, 0.0, 3.0, np.inf, -np.inf, 1e-3, 7.0], np.float32)
+    out = np.zeros(8, np.float32)
+    math_module_kernel[(1,)](x, out, N=8)
+    np.testing.assert_array_equal(out, x * np.float32(m.log2(m.e)) + np.float32(2))
