@@ -243,7 +243,7 @@ static const char *binop_expr(Emitter *E, Ins *in) {
     for (int i = 0; i < in->nargs; i++) bf |= E->f->ins.v[in->args[i]].ty.dt == TM_BF16;
     Buf b = {0};
     for (const char *p = math_fns[in->aux].msl; *p; p++) {
-      if (*p == '$' && p[1] >= '0' && p[1] <= '2') {
+      if (*p == '$' && p[1] >= '0' && p[1] <= '3' && p[1] - '0' < in->nargs) {
         int arg = in->args[*++p - '0'];
         if (E->f->ins.v[arg].ty.dt == TM_BF16) buf_printf(&b, "float(%s)", em_ref(E, arg));
         else buf_puts(&b, em_ref(E, arg));

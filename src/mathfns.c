@@ -24,6 +24,7 @@
 #define TL_MATH (MF_TL | MF_MATH)
 #define ALL (MF_TL | MF_MATH | MF_LIBDEVICE)
 #define MT_S32_64 ((1u << TM_I32) | (1u << TM_I64)) /* libdevice's integer bit functions */
+#define MT_32 ((1u << TM_I32) | (1u << TM_U32))       /* its int32/uint32 pairs (hadd, __nv_uhadd) */
 
 const MathFn math_fns[] = {
     /* name         spaces        arity dtypes     result   spelling                              helper */
@@ -126,6 +127,100 @@ const MathFn math_fns[] = {
     {"ffs",         MF_LIBDEVICE, 1, MT_S32_64,  MR_I32,  "tm_ffs($0)", "tm_bits", 0, 0},
     {"brev",        MF_LIBDEVICE, 1, MT_S32_64,  MR_SAME, "tm_brev($0)", "tm_bits", 0, 0},
     {"mulhi",       MF_LIBDEVICE, 2, MT_I32_64,  MR_SAME, "tm_mulhi($0, $1)", "tm_mulhi", 0, 0},
+    /* libdevice: bit reinterpretation (float_as_uint's result is int32 upstream) */
+    {"float_as_int",  MF_LIBDEVICE, 1, MT_F32,   MR_I32,  "as_type<int>($0)", NULL, 0, 1},
+    {"float_as_uint", MF_LIBDEVICE, 1, MT_F32,   MR_I32,  "as_type<int>($0)", NULL, 0, 1},
+    {"int_as_float",  MF_LIBDEVICE, 1, 1u << TM_I32, MR_F32, "as_type<float>($0)", NULL, 0, 0},
+    {"uint_as_float", MF_LIBDEVICE, 1, 1u << TM_U32, MR_F32, "as_type<float>($0)", NULL, 0, 0},
+    /* libdevice: int32 and uint32 integer functions (tm_intops); sad's third
+     * operand is uint32 for both, as upstream's __nv_sad and __nv_usad */
+    {"hadd",        MF_LIBDEVICE, 2, MT_32,      MR_SAME, "tm_hadd($0, $1)", "tm_intops", 0, 0},
+    {"rhadd",       MF_LIBDEVICE, 2, MT_32,      MR_SAME, "tm_rhadd($0, $1)", "tm_intops", 0, 0},
+    {"mul24",       MF_LIBDEVICE, 2, MT_32,      MR_SAME, "tm_mul24($0, $1)", "tm_intops", 0, 0},
+    {"sad",         MF_LIBDEVICE, 3, MT_32,      MR_SAME, "tm_sad($0, $1, $2)", "tm_intops", 1u << TM_U32, 0},
+    {"byte_perm",   MF_LIBDEVICE, 3, 1u << TM_I32, MR_SAME, "tm_byte_perm($0, $1, $2)", "tm_intops", 0, 0},
+    /* libdevice: exponents, IEEE remainder */
+    {"ilogb",       MF_LIBDEVICE, 1, MT_F32,     MR_I32,  "tm_ilogb($0)", "tm_logb", 0, 0},
+    {"logb",        MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_logb($0)", "tm_logb", 0, 0},
+    {"remainder",   MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_remainder($0, $1)", "tm_remainder", 0, 0},
+    /* libdevice: reciprocal roots and norms */
+    {"rcbrt",       MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_rcbrt($0)", "tm_rcbrt", 0, 0},
+    {"rhypot",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_norm4($0, $1, 0.0f, 0.0f, true)", "tm_norm", 0, 0},
+    {"norm3d",      MF_LIBDEVICE, 3, MT_F32,     MR_SAME, "tm_norm4($0, $1, $2, 0.0f, false)", "tm_norm", 0, 0},
+    {"rnorm3d",     MF_LIBDEVICE, 3, MT_F32,     MR_SAME, "tm_norm4($0, $1, $2, 0.0f, true)", "tm_norm", 0, 0},
+    {"norm4d",      MF_LIBDEVICE, 4, MT_F32,     MR_SAME, "tm_norm4($0, $1, $2, $3, false)", "tm_norm", 0, 0},
+    {"rnorm4d",     MF_LIBDEVICE, 4, MT_F32,     MR_SAME, "tm_norm4($0, $1, $2, $3, true)", "tm_norm", 0, 0},
+    /* libdevice: the normal distribution and the error function's relatives */
+    {"normcdf",     MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_normcdf($0)", "tm_normcdf", 0, 0},
+    {"erfcx",       MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_erfcx($0)", "tm_erfcx", 0, 0},
+    {"erfcinv",     MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_erfcinv($0)", "tm_erfcinv", 0, 0},
+    {"normcdfinv",  MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_normcdfinv($0)", "tm_erfcinv", 0, 0},
+    /* libdevice: arithmetic with a rounding mode (tm_dir; modes 1 toward
+     * zero, 2 down, 3 up).  The _rn sum and product are fmas, which no
+     * compiler fuses with a neighbouring operation */
+    {"add_rn",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_add_rn($0, $1)", "tm_dir", 0, 0},
+    {"add_rz",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_add_dir($0, $1, 1)", "tm_dir", 0, 0},
+    {"add_rd",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_add_dir($0, $1, 2)", "tm_dir", 0, 0},
+    {"add_ru",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_add_dir($0, $1, 3)", "tm_dir", 0, 0},
+    {"sub_rn",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_add_rn($0, -($1))", "tm_dir", 0, 0},
+    {"sub_rz",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_add_dir($0, -($1), 1)", "tm_dir", 0, 0},
+    {"sub_rd",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_add_dir($0, -($1), 2)", "tm_dir", 0, 0},
+    {"sub_ru",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_add_dir($0, -($1), 3)", "tm_dir", 0, 0},
+    {"mul_rn",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_mul_rn($0, $1)", "tm_dir", 0, 0},
+    {"mul_rz",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_mul_dir($0, $1, 1)", "tm_dir", 0, 0},
+    {"mul_rd",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_mul_dir($0, $1, 2)", "tm_dir", 0, 0},
+    {"mul_ru",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_mul_dir($0, $1, 3)", "tm_dir", 0, 0},
+    {"div_rz",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_div_dir($0, $1, 1)", "tm_dir", 0, 0},
+    {"div_rd",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_div_dir($0, $1, 2)", "tm_dir", 0, 0},
+    {"div_ru",      MF_LIBDEVICE, 2, MT_F32,     MR_SAME, "tm_div_dir($0, $1, 3)", "tm_dir", 0, 0},
+    {"rcp_rn",      MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "precise::divide(1.0f, $0)", NULL, 0, 0},
+    {"rcp_rz",      MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_div_dir(1.0f, $0, 1)", "tm_dir", 0, 0},
+    {"rcp_rd",      MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_div_dir(1.0f, $0, 2)", "tm_dir", 0, 0},
+    {"rcp_ru",      MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_div_dir(1.0f, $0, 3)", "tm_dir", 0, 0},
+    {"sqrt_rz",     MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_sqrt_dir($0, 1)", "tm_dir", 0, 0},
+    {"sqrt_rd",     MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_sqrt_dir($0, 2)", "tm_dir", 0, 0},
+    {"sqrt_ru",     MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_sqrt_dir($0, 3)", "tm_dir", 0, 0},
+    {"rsqrt_rn",    MF_LIBDEVICE, 1, MT_F32,     MR_SAME, "tm_rsqrt_rn($0)", "tm_rsqrt_rn", 0, 1},
+    {"fma_rn",      MF_LIBDEVICE, 3, MT_F32,     MR_SAME, "fma($0, $1, $2)", NULL, 0, 0},
+    /* libdevice: float to integer as PTX's cvt: rounded in the mode, then
+     * saturated to the type's range, NaN to 0 (tm_cvt); float2uint's and
+     * float2ull's results are int32 and int64 upstream, holding the unsigned
+     * bits.  llrint and llround are cvt too (C leaves their overflow open) */
+    {"float2int_rn",  MF_LIBDEVICE, 1, MT_F32,   MR_I32,  "tm_f2i(rint($0))", "tm_cvt", 0, 1},
+    {"float2int_rz",  MF_LIBDEVICE, 1, MT_F32,   MR_I32,  "tm_f2i(trunc($0))", "tm_cvt", 0, 1},
+    {"float2int_rd",  MF_LIBDEVICE, 1, MT_F32,   MR_I32,  "tm_f2i(floor($0))", "tm_cvt", 0, 1},
+    {"float2int_ru",  MF_LIBDEVICE, 1, MT_F32,   MR_I32,  "tm_f2i(ceil($0))", "tm_cvt", 0, 1},
+    {"float2uint_rn", MF_LIBDEVICE, 1, MT_F32,   MR_I32,  "tm_f2u(rint($0))", "tm_cvt", 0, 1},
+    {"float2uint_rz", MF_LIBDEVICE, 1, MT_F32,   MR_I32,  "tm_f2u(trunc($0))", "tm_cvt", 0, 1},
+    {"float2uint_rd", MF_LIBDEVICE, 1, MT_F32,   MR_I32,  "tm_f2u(floor($0))", "tm_cvt", 0, 1},
+    {"float2uint_ru", MF_LIBDEVICE, 1, MT_F32,   MR_I32,  "tm_f2u(ceil($0))", "tm_cvt", 0, 1},
+    {"float2ll_rn",   MF_LIBDEVICE, 1, MT_F32,   MR_I64,  "tm_f2ll(rint($0))", "tm_cvt", 0, 1},
+    {"float2ll_rz",   MF_LIBDEVICE, 1, MT_F32,   MR_I64,  "tm_f2ll(trunc($0))", "tm_cvt", 0, 1},
+    {"float2ll_rd",   MF_LIBDEVICE, 1, MT_F32,   MR_I64,  "tm_f2ll(floor($0))", "tm_cvt", 0, 1},
+    {"float2ll_ru",   MF_LIBDEVICE, 1, MT_F32,   MR_I64,  "tm_f2ll(ceil($0))", "tm_cvt", 0, 1},
+    {"float2ull_rn",  MF_LIBDEVICE, 1, MT_F32,   MR_I64,  "tm_f2ull(rint($0))", "tm_cvt", 0, 1},
+    {"float2ull_rz",  MF_LIBDEVICE, 1, MT_F32,   MR_I64,  "tm_f2ull(trunc($0))", "tm_cvt", 0, 1},
+    {"float2ull_rd",  MF_LIBDEVICE, 1, MT_F32,   MR_I64,  "tm_f2ull(floor($0))", "tm_cvt", 0, 1},
+    {"float2ull_ru",  MF_LIBDEVICE, 1, MT_F32,   MR_I64,  "tm_f2ull(ceil($0))", "tm_cvt", 0, 1},
+    {"llrint",        MF_LIBDEVICE, 1, MT_F32,   MR_I64,  "tm_f2ll(rint($0))", "tm_cvt", 0, 0},
+    {"llround",       MF_LIBDEVICE, 1, MT_F32,   MR_I64,  "tm_f2ll(round($0))", "tm_cvt", 0, 0},
+    /* libdevice: integer to float in a rounding mode (tm_round: exact) */
+    {"int2float_rn",  MF_LIBDEVICE, 1, 1u << TM_I32, MR_F32, "float($0)", NULL, 0, 0},
+    {"int2float_rz",  MF_LIBDEVICE, 1, 1u << TM_I32, MR_F32, "tm_l2f(long($0), 1)", "tm_round", 0, 0},
+    {"int2float_rd",  MF_LIBDEVICE, 1, 1u << TM_I32, MR_F32, "tm_l2f(long($0), 2)", "tm_round", 0, 0},
+    {"int2float_ru",  MF_LIBDEVICE, 1, 1u << TM_I32, MR_F32, "tm_l2f(long($0), 3)", "tm_round", 0, 0},
+    {"uint2float_rn", MF_LIBDEVICE, 1, 1u << TM_U32, MR_F32, "float($0)", NULL, 0, 0},
+    {"uint2float_rz", MF_LIBDEVICE, 1, 1u << TM_U32, MR_F32, "tm_u2f(ulong($0), 1)", "tm_round", 0, 0},
+    {"uint2float_rd", MF_LIBDEVICE, 1, 1u << TM_U32, MR_F32, "tm_u2f(ulong($0), 2)", "tm_round", 0, 0},
+    {"uint2float_ru", MF_LIBDEVICE, 1, 1u << TM_U32, MR_F32, "tm_u2f(ulong($0), 3)", "tm_round", 0, 0},
+    {"ll2float_rn",   MF_LIBDEVICE, 1, 1u << TM_I64, MR_F32, "tm_l2f($0, 0)", "tm_round", 0, 0},
+    {"ll2float_rz",   MF_LIBDEVICE, 1, 1u << TM_I64, MR_F32, "tm_l2f($0, 1)", "tm_round", 0, 0},
+    {"ll2float_rd",   MF_LIBDEVICE, 1, 1u << TM_I64, MR_F32, "tm_l2f($0, 2)", "tm_round", 0, 0},
+    {"ll2float_ru",   MF_LIBDEVICE, 1, 1u << TM_I64, MR_F32, "tm_l2f($0, 3)", "tm_round", 0, 0},
+    {"ull2float_rn",  MF_LIBDEVICE, 1, 1u << TM_U64, MR_F32, "tm_u2f($0, 0)", "tm_round", 0, 0},
+    {"ull2float_rz",  MF_LIBDEVICE, 1, 1u << TM_U64, MR_F32, "tm_u2f($0, 1)", "tm_round", 0, 0},
+    {"ull2float_rd",  MF_LIBDEVICE, 1, 1u << TM_U64, MR_F32, "tm_u2f($0, 2)", "tm_round", 0, 0},
+    {"ull2float_ru",  MF_LIBDEVICE, 1, 1u << TM_U64, MR_F32, "tm_u2f($0, 3)", "tm_round", 0, 0},
     {NULL, 0, 0, 0, 0, NULL, NULL, 0, 0},
 };
 
@@ -505,11 +600,8 @@ const MathHelper math_helpers[] = {
      * a polynomial in w - 5/2 for w < 5 and in sqrt(w) - 3 beyond (our own
      * degree-9 fits, errors 6e-8 and 3e-8).  Measured 2.3 ulp (emulator). */
     {"tm_erfinv", NULL,
-     L("inline float tm_erfinv(float x) {")
-     L("  float a = fabs(x);")
-     L("  if (!(a <= 1.0f)) return NAN;")
-     L("  if (a == 1.0f) return copysign(INFINITY, x);")
-     L("  float w = -precise::log((1.0f - a) * (1.0f + a)), t, p;")
+     L("inline float tm_erfinv_p(float w) {")
+     L("  float t, p;")
      L("  if (w < 5.0f) {")
      L("    t = w - 2.5f;")
      L("    p = fma(t, -8.941413832e-09f, 2.326479986e-08f);")
@@ -533,7 +625,13 @@ const MathHelper math_helpers[] = {
      L("    p = fma(p, t, 1.001675010e+00f);")
      L("    p = fma(p, t, 2.832976818e+00f);")
      L("  }")
-     L("  return p * x;")
+     L("  return p;")
+     L("}")
+     L("inline float tm_erfinv(float x) {")
+     L("  float a = fabs(x);")
+     L("  if (!(a <= 1.0f)) return NAN;")
+     L("  if (a == 1.0f) return copysign(INFINITY, x);")
+     L("  return tm_erfinv_p(-precise::log((1.0f - a) * (1.0f + a))) * x;")
      L("}")},
     /* Bessel functions of the first and second kind, orders 0 and 1, for
      * x > 0 (which: 0 J0, 1 J1, 2 Y0, 3 Y1). x < 1: the power series (no
@@ -800,6 +898,336 @@ const MathHelper math_helpers[] = {
      L("    if (fabs(ph) > 1.0e30f) { g = g / ph * (1.0f - pl / ph); ph = 1.0f; pl = 0.0f; }")
      L("  }")
      L("  return g / ph * (1.0f - pl / ph);")
+     L("}")},
+    /* libdevice's int32/uint32 functions.  hadd floor((a + b) / 2) and
+     * rhadd floor((a + b + 1) / 2) from the halves (no overflow); mul24 the
+     * low 32 bits of the product of the low 24 bits, sign-extended for
+     * int32; sad |a - b| (exact, in uint) + c, wrapping; byte_perm result
+     * byte n = byte s<4n+2:4n> of the eight bytes y:x (CUDA's __byte_perm) */
+    {"tm_intops", NULL,
+     L("inline int tm_hadd(int a, int b) { return (a >> 1) + (b >> 1) + (a & b & 1); }")
+     L("inline uint tm_hadd(uint a, uint b) { return (a >> 1) + (b >> 1) + (a & b & 1u); }")
+     L("inline int tm_rhadd(int a, int b) { return (a >> 1) + (b >> 1) + ((a | b) & 1); }")
+     L("inline uint tm_rhadd(uint a, uint b) { return (a >> 1) + (b >> 1) + ((a | b) & 1u); }")
+     L("inline int tm_mul24(int a, int b) {")
+     L("  int x = as_type<int>(as_type<uint>(a) << 8) >> 8, y = as_type<int>(as_type<uint>(b) << 8) >> 8;")
+     L("  return as_type<int>(as_type<uint>(x) * as_type<uint>(y));")
+     L("}")
+     L("inline uint tm_mul24(uint a, uint b) { return (a & 0xffffffu) * (b & 0xffffffu); }")
+     L("inline uint tm_sad(uint a, uint b, uint c) { return (a > b ? a - b : b - a) + c; }")
+     L("inline int tm_sad(int a, int b, uint c) {")
+     L("  uint d = a > b ? as_type<uint>(a) - as_type<uint>(b) : as_type<uint>(b) - as_type<uint>(a);")
+     L("  return as_type<int>(d + c);")
+     L("}")
+     L("inline int tm_byte_perm(int x, int y, int s) {")
+     L("  ulong v = (ulong(as_type<uint>(y)) << 32) | ulong(as_type<uint>(x));")
+     L("  uint sel = as_type<uint>(s), r = 0u;")
+     L("  for (uint n = 0u; n < 4u; n++) r |= uint((v >> (((sel >> (4u * n)) & 7u) * 8u)) & 0xfful) << (8u * n);")
+     L("  return as_type<int>(r);")
+     L("}")},
+    /* the exponent, from the bits (subnormals by their leading bit):
+     * ilogb(0) and ilogb(NaN) = INT_MIN, ilogb(+-inf) = INT_MAX (CUDA's
+     * __nv_ilogbf); logb(+-0) = -inf, logb(+-inf) = +inf */
+    {"tm_logb", NULL,
+     L("inline int tm_ilogb(float x) {")
+     L("  uint u = as_type<uint>(x) & 0x7fffffffu;")
+     L("  if (u == 0u || u > 0x7f800000u) return -2147483647 - 1;")
+     L("  if (u == 0x7f800000u) return 2147483647;")
+     L("  return u < 0x800000u ? -118 - int(clz(u)) : int(u >> 23) - 127;")
+     L("}")
+     L("inline float tm_logb(float x) {")
+     L("  float a = fabs(x);")
+     L("  if (!(a > 0.0f) || isinf(a)) return a == 0.0f ? -INFINITY : a;")
+     L("  return float(tm_ilogb(x));")
+     L("}")},
+    /* IEEE remainder x - n y, n the nearest integer to x/y (ties even),
+     * exactly: r = fmod(|x|, 2|y|) in [0, 2|y|) (exact; when 2|y| overflows,
+     * fmod by inf leaves |x|, still below it), minus |y| once if r >= |y|
+     * (n odd) and once more past the half; every subtraction is exact
+     * (Sterbenz).  The result has x's sign when zero, as IEEE asks. */
+    {"tm_remainder", NULL,
+     L("inline float tm_remainder(float x, float y) {")
+     L("  float ax = fabs(x), ay = fabs(y);")
+     L("  if (isnan(x) || isnan(y)) return x + y;")
+     L("  if (isinf(ax) || ay == 0.0f) return NAN;")
+     L("  if (isinf(ay)) return x;")
+     L("  float r = fmod(ax, ay + ay);")
+     L("  bool odd = r >= ay;")
+     L("  if (odd) r -= ay;")
+     L("  float twice = r + r;")
+     L("  if (twice > ay || (twice == ay && odd)) r -= ay;")
+     L("  return as_type<float>(as_type<uint>(r) ^ (as_type<uint>(x) & 0x80000000u));")
+     L("}")},
+    /* x^(-1/3): |x| = m 2^(3k), m in [1, 8) (subnormals pre-scaled by 2^48),
+     * y = 1 / cbrt(m), then one Newton step y += y r / 3 on the residual
+     * r = 1 - m y^3, the product kept in two floats (fma) so r is accurate
+     * to ~2^-45; the result is y 2^-k with x's sign (1/x's at 0, inf, NaN).
+     * Measured 0.5 ulp. */
+    {"tm_rcbrt", "tm_cbrt",
+     L("inline float tm_rcbrt(float x) {")
+     L("  float a = fabs(x);")
+     L("  if (!(a > 0.0f) || isinf(a)) return precise::divide(1.0f, x);")
+     L("  int k = 0;")
+     L("  if (a < 1.17549435e-38f) { a *= 2.81474977e14f; k = -16; }")
+     L("  uint u = as_type<uint>(a);")
+     L("  int e = int(u >> 23) - 127, q = (e + 384) / 3 - 128;")
+     L("  float m = as_type<float>((u & 0x7fffffu) | (uint(e - 3 * q + 127) << 23));")
+     L("  k += q;")
+     L("  float y = precise::divide(1.0f, tm_cbrt(m));")
+     L("  float p = y * y, pl = fma(y, y, -p);")
+     L("  float c = p * y, cl = fma(p, y, -c) + pl * y;")
+     L("  float t = c * m, tl = fma(c, m, -t) + cl * m;")
+     L("  y = fma(y * 0.333333343f, (1.0f - t) - tl, y);")
+     L("  return copysign(y * as_type<float>(uint(127 - k) << 23), x);")
+     L("}")},
+    /* sqrt(a^2 + b^2 + c^2 + d^2) or its reciprocal without overflow or
+     * underflow, as tm_hypot: the largest magnitude brought into [2^-60,
+     * 2^60] by an exact power-of-two scale; the sum of squares kept as two
+     * floats q + ql (each square split by fma, the sum by TwoSum), the root
+     * s = sqrt(q) or its reciprocal y then corrected by one Newton step on
+     * the accurate residual (q + ql - s^2, or 1 - y^2 (q + ql)).  Any
+     * infinite operand gives +inf (0 for the reciprocal) even beside a NaN.
+     * Measured 0.5 ulp (norms and reciprocals), 0.75 where the result is
+     * subnormal (the final scaling rounds again). */
+    {"tm_norm", NULL,
+     L("inline void tm_sum2(thread float &s, thread float &err, float x) {")
+     L("  float h = x * x, t = s + h, bv = t - s;")
+     L("  err += ((s - (t - bv)) + (h - bv)) + fma(x, x, -h);")
+     L("  s = t;")
+     L("}")
+     L("inline float tm_norm4(float a, float b, float c, float d, bool inv) {")
+     L("  a = fabs(a); b = fabs(b); c = fabs(c); d = fabs(d);")
+     L("  if (isinf(a) || isinf(b) || isinf(c) || isinf(d)) return inv ? 0.0f : INFINITY;")
+     L("  float hi = fmax(fmax(a, b), fmax(c, d)), sc = 1.0f, si = 1.0f;")
+     L("  if (isnan(a + b + c + d)) return a + b + c + d;")
+     L("  if (hi > 1.15292150e18f) { sc = 8.47032947e-22f; si = 1.18059162e21f; }")
+     L("  else if (hi < 8.67361738e-19f) { sc = 1.23794004e27f; si = 8.07793567e-28f; }")
+     L("  a *= sc; b *= sc; c *= sc; d *= sc;")
+     L("  float q = a * a, ql = fma(a, a, -q);")
+     L("  tm_sum2(q, ql, b); tm_sum2(q, ql, c); tm_sum2(q, ql, d);")
+     L("  if (q == 0.0f) return inv ? INFINITY : 0.0f;")
+     L("  float s = precise::sqrt(q);")
+     L("  if (!inv) return fma(fma(-s, s, q) + ql, 0.5f / s, s) * si;")
+     L("  float y = precise::divide(1.0f, s), p = y * y, pl = fma(y, y, -p);")
+     L("  float t = p * q, tl = fma(p, q, -t) + (pl * q + p * ql);")
+     L("  return fma(y * 0.5f, (1.0f - t) - tl, y) * sc;")
+     L("}")},
+    /* Phi(x) = erfc(u) / 2, u = -x / sqrt(2) kept as h + l (fma), the tail
+     * l applied to first order: erfc(h + l) = erfc(h) (1 - l 2/sqrt(pi) /
+     * erfcx(h)), so the rounding of u is not amplified by erfc's slope
+     * (~2h^2 ulp otherwise).  |h| < 1/2: 1 - erf(h + l); |h| >= 1/2:
+     * e^(-h^2) erfcx(h) as tm_erfc_pos, for x > 0 subtracted from 1.
+     * Measured 3.2 ulp (emulator; erfc's own error). */
+    {"tm_normcdf", "tm_erf",
+     L("inline float tm_normcdf(float x) {")
+     L("  if (isnan(x)) return x;")
+     L("  float h = x * -7.071067691e-01f;")
+     L("  float l = fma(x, -7.071067691e-01f, -h) + x * -1.210161749e-08f;")
+     L("  float a = fabs(h);")
+     L("  if (a < 0.5f) {")
+     L("    float s = h * h;")
+     L("    return 0.5f * (1.0f - (tm_erf_small(h) + l * (1.128379226f * fma(fma(0.5f, s, -1.0f), s, 1.0f))));")
+     L("  }")
+     L("  if (a > 10.06f) return h > 0.0f ? 0.0f : 1.0f;")
+     L("  float r = tm_erfcx_pos(a), hh = a * a, hl = fma(a, a, -hh), c = h > 0.0f ? l : -l;")
+     L("  float e = precise::exp(-hh) * (r * (1.0f - (hl + 1.128379226f * c / r)));")
+     L("  return h > 0.0f ? 0.5f * e : 1.0f - 0.5f * e;")
+     L("}")},
+    /* erfcx(x) = e^(x^2) erfc(x).  x >= 10: the asymptotic series
+     * 1/(x sqrt(pi)) (1 - u/2 + 3u^2/4 - 15u^3/8 + 105u^4/16), u = 1/x^2
+     * (truncation < 3e-9); 1/2 <= x < 10: tm_erf's polynomial R, which is
+     * erfcx; |x| < 1/2: e^(x^2) (1 - erf(x)); x <= -1/2: 2 e^(x^2) -
+     * erfcx(-x) with x^2 split by fma into h + l and e^(x^2) = e^h (1 + l)
+     * (+inf where e^h is: 2 e^(x^2) overflows from x = -9.38).  Measured
+     * 2.4 ulp (emulator). */
+    {"tm_erfcx", "tm_erf",
+     L("inline float tm_erfcx(float x) {")
+     L("  if (isnan(x)) return x;")
+     L("  if (x >= 10.0f) {")
+     L("    if (isinf(x)) return 0.0f;")
+     L("    float u = 1.0f / (x * x);")
+     L("    float p = fma(fma(fma(fma(6.5625f, u, -1.875f), u, 0.75f), u, -0.5f), u, 1.0f);")
+     L("    return fma(5.641896129e-01f, p, -2.931769139e-08f * p) / x;")
+     L("  }")
+     L("  if (x >= 0.5f) return tm_erfcx_pos(x);")
+     L("  if (x > -0.5f) return precise::exp(x * x) * (1.0f - tm_erf_small(x));")
+     L("  float h = x * x, l = fma(x, x, -h), e = precise::exp(h);")
+     L("  if (isinf(e)) return e;")
+     L("  return fma(e, l, e) * 2.0f - tm_erfcx_pos(-x);")
+     L("}")},
+    /* erfcinv(y) = erfinv(1 - y) without forming 1 - y where it would round:
+     * tm_erfinv's w = -log((1-x)(1+x)) is -log(y (2 - y)), and erfinv(x) =
+     * x P(w).  For w >= 15.5 (y < 1.8e-7, beyond erfinv's float range) our
+     * own fit t (1 + Q(1/t - 0.178)), t = sqrt(w), Q degree 7 (fit error
+     * 1e-9) up to y = 2^-149 (w = 102.6); below 1e-30 the logarithm is
+     * taken of y 2^64.  y > 1: erfcinv(y) = -erfcinv(2 - y) (2 - y exact).
+     * normcdfinv(p) = -sqrt(2) erfcinv(2p), sqrt(2) as two floats.
+     * Measured erfcinv 2.6 ulp, normcdfinv 3.0 ulp (emulator). */
+    {"tm_erfcinv", "tm_erfinv",
+     L("inline float tm_erfcinv(float y) {")
+     L("  if (!(y >= 0.0f && y <= 2.0f)) return NAN;")
+     L("  if (y == 0.0f || y == 2.0f) return y == 0.0f ? INFINITY : -INFINITY;")
+     L("  bool neg = y > 1.0f;")
+     L("  float z = neg ? 2.0f - y : y, x = 1.0f - z, w;")
+     L("  if (z < 1.0e-30f) w = (4.366827393e+01f - precise::log(z * 1.84467441e19f)) - 1.550504749e-06f;")
+     L("  else w = -precise::log(z * (2.0f - z));")
+     L("  float r;")
+     L("  if (w < 15.5f) {")
+     L("    r = tm_erfinv_p(w) * x;")
+     L("  } else {")
+     L("    float t = precise::sqrt(w), s = precise::divide(1.0f, t) - 0.17811905f;")
+     L("    float p = fma(s, 41.2451057434082f, -8.572379112243652f);")
+     L("    p = fma(p, s, 2.657395124435425f);")
+     L("    p = fma(p, s, -1.4655497074127197f);")
+     L("    p = fma(p, s, 0.8756495118141174f);")
+     L("    p = fma(p, s, -0.0708581954240799f);")
+     L("    p = fma(p, s, -0.19969414174556732f);")
+     L("    p = fma(p, s, -0.025624148547649384f);")
+     L("    r = fma(t, p, t) * x;")
+     L("  }")
+     L("  return neg ? -r : r;")
+     L("}")
+     L("inline float tm_normcdfinv(float p) {")
+     L("  float r = tm_erfcinv(2.0f * p);")
+     L("  return fma(-1.414213538f, r, -2.420323497e-08f * r);")
+     L("}")},
+    /* m 2^e (m > 0 an integer), negative when neg, rounded to float exactly
+     * in mode 0 (nearest even), 1 (toward zero), 2 (down) or 3 (up):
+     * sh low bits of m dropped (24 significant bits kept, fewer where the
+     * result is subnormal), rounded up by the dropped bits and the mode; the
+     * bit pattern is then (lsb exponent + 149) << 23 plus the significand,
+     * whose carry into the exponent field is the right result.  Overflow
+     * gives inf, or the largest finite value where the mode rounds toward
+     * zero.  Integers to float: e = 0. */
+    {"tm_round", NULL,
+     L("inline float tm_round(ulong m, int e, bool neg, int mode) {")
+     L("  int n = 64 - int(clz(m)), sh = max(n - 24, -149 - e);")
+     L("  ulong q = 0ul, rem = 0ul;")
+     L("  bool above = false, tie = false;")
+     L("  if (sh <= 0) {")
+     L("    q = m << uint(-sh);")
+     L("  } else if (sh < 64) {")
+     L("    ulong half = ulong(1) << uint(sh - 1);")
+     L("    q = m >> uint(sh); rem = m & (half + half - 1ul);")
+     L("    above = rem > half; tie = rem == half;")
+     L("  } else {")
+     L("    rem = m;")
+     L("    above = sh == 64 && m > (ulong(1) << 63); tie = sh == 64 && m == (ulong(1) << 63);")
+     L("  }")
+     L("  bool up = mode == 0 ? above || (tie && (q & 1ul) != 0ul) : rem != 0ul && ((mode == 3 && !neg) || (mode == 2 && neg));")
+     L("  long bits = (long(e + sh + 149) << 23) + long(q) + (up ? 1 : 0);")
+     L("  uint sg = neg ? 0x80000000u : 0u;")
+     L("  if (bits >= long(0x7f800000)) {")
+     L("    bool inf = mode == 0 || (mode == 3 && !neg) || (mode == 2 && neg);")
+     L("    return as_type<float>(sg | (inf ? 0x7f800000u : 0x7f7fffffu));")
+     L("  }")
+     L("  return as_type<float>(sg | uint(bits));")
+     L("}")
+     L("inline float tm_u2f(ulong x, int mode) { return x == 0ul ? 0.0f : tm_round(x, 0, false, mode); }")
+     L("inline float tm_l2f(long x, int mode) {")
+     L("  if (x == 0) return 0.0f;")
+     L("  return x < 0 ? tm_round(0ul - ulong(x), 0, true, mode) : tm_round(ulong(x), 0, false, mode);")
+     L("}")},
+    /* arithmetic with a rounding mode (1 toward zero, 2 down, 3 up), exact.
+     * add: the nearest sum s and its error (TwoSum: exact whenever s is
+     * finite), then one step from s toward the exact sum where the mode
+     * asks; s = inf from finite operands overflowed; an exact zero sum is
+     * -0 rounding down, else s's zero.  mul and div: the product or quotient
+     * of the significands as integers (the quotient's remainder kept as a
+     * sticky bit) through tm_round, so underflow and subnormals are exact.
+     * sqrt: the nearest root s and the sign of x - s^2 (fma); x < 2^-64
+     * scaled by 2^64 first so that difference cannot round to zero.
+     * Infinite, NaN and zero operands give exact results (the nearest). */
+    {"tm_dir", "tm_round",
+     L("inline float tm_add_rn(float a, float b) { return fma(a, 1.0f, b); }")
+     L("inline float tm_mul_rn(float a, float b) { return fma(a, b, -0.0f); }")
+     L("inline float tm_step(float s, float err, int mode) {")
+     L("  bool dn = err < 0.0f && (mode == 2 || (mode == 1 && s > 0.0f));")
+     L("  bool up = err > 0.0f && (mode == 3 || (mode == 1 && s < 0.0f));")
+     L("  int i = as_type<int>(s);")
+     L("  if (dn) i += s > 0.0f ? -1 : 1;")
+     L("  if (up) i += s > 0.0f ? 1 : -1;")
+     L("  return as_type<float>(i);")
+     L("}")
+     L("inline float tm_add_dir(float a, float b, int mode) {")
+     L("  float s = tm_add_rn(a, b);")
+     L("  if (!isfinite(s)) {")
+     L("    if (isnan(s) || !isfinite(a) || !isfinite(b)) return s;")
+     L("    return (mode == 3 && s > 0.0f) || (mode == 2 && s < 0.0f) ? s : copysign(3.40282347e38f, s);")
+     L("  }")
+     L("  if (s == 0.0f) return mode == 2 ? as_type<float>((as_type<uint>(a) | as_type<uint>(b)) & 0x80000000u) : s;")
+     L("  float bv = s - a, err = (a - (s - bv)) + (b - bv);")
+     L("  return tm_step(s, err, mode);")
+     L("}")
+     L("inline float tm_mul_dir(float a, float b, int mode) {")
+     L("  if (!isfinite(a) || !isfinite(b) || a == 0.0f || b == 0.0f) return tm_mul_rn(a, b);")
+     L("  uint ua = as_type<uint>(a), ub = as_type<uint>(b), ea = (ua >> 23) & 0xffu, eb = (ub >> 23) & 0xffu;")
+     L("  ulong ma = ulong((ua & 0x7fffffu) | (ea != 0u ? 0x800000u : 0u)), mb = ulong((ub & 0x7fffffu) | (eb != 0u ? 0x800000u : 0u));")
+     L("  return tm_round(ma * mb, int(max(ea, 1u) + max(eb, 1u)) - 300, ((ua ^ ub) >> 31) != 0u, mode);")
+     L("}")
+     L("inline float tm_div_dir(float a, float b, int mode) {")
+     L("  if (!isfinite(a) || !isfinite(b) || a == 0.0f || b == 0.0f) return precise::divide(a, b);")
+     L("  uint ua = as_type<uint>(a), ub = as_type<uint>(b), ma = ua & 0x7fffffu, mb = ub & 0x7fffffu;")
+     L("  int ea = int((ua >> 23) & 0xffu), eb = int((ub >> 23) & 0xffu);")
+     L("  if (ea == 0) { int k = int(clz(ma)) - 8; ma <<= uint(k); ea = 1 - k; } else ma |= 0x800000u;")
+     L("  if (eb == 0) { int k = int(clz(mb)) - 8; mb <<= uint(k); eb = 1 - k; } else mb |= 0x800000u;")
+     L("  ulong num = ulong(ma) << 40, q = num / ulong(mb), rem = num - q * ulong(mb);")
+     L("  return tm_round(q | (rem != 0ul ? 1ul : 0ul), ea - eb - 40, ((ua ^ ub) >> 31) != 0u, mode);")
+     L("}")
+     L("inline float tm_sqrt_dir(float x, int mode) {")
+     L("  if (!(x > 0.0f) || isinf(x)) return precise::sqrt(x);")
+     L("  float sc = 1.0f;")
+     L("  if (x < 5.42101086e-20f) { x *= 1.84467441e19f; sc = 2.32830644e-10f; }")
+     L("  float s = precise::sqrt(x);")
+     L("  return tm_step(s, fma(-s, s, x), mode) * sc;")
+     L("}")},
+    /* float to integer after rounding (rint, trunc, floor, ceil): NaN gives
+     * 0, values beyond the type's range its minimum or maximum (PTX cvt);
+     * the unsigned ones return their bits in the signed type */
+    {"tm_cvt", NULL,
+     L("inline int tm_f2i(float r) {")
+     L("  return isnan(r) ? 0 : r >= 2147483648.0f ? 2147483647 : r <= -2147483648.0f ? -2147483647 - 1 : int(r);")
+     L("}")
+     L("inline int tm_f2u(float r) {")
+     L("  return as_type<int>(isnan(r) || r <= 0.0f ? 0u : r >= 4294967296.0f ? 0xffffffffu : uint(r));")
+     L("}")
+     L("inline long tm_f2ll(float r) {")
+     L("  if (isnan(r)) return 0;")
+     L("  if (r >= 9.22337204e18f) return as_type<long>(~0ul >> 1);")
+     L("  return r <= -9.22337204e18f ? as_type<long>(ulong(1) << 63) : long(r);")
+     L("}")
+     L("inline long tm_f2ull(float r) {")
+     L("  return as_type<long>(isnan(r) || r <= 0.0f ? 0ul : r >= 1.84467441e19f ? ~0ul : ulong(r));")
+     L("}")},
+    /* 1/sqrt(x) correctly rounded: x = X 2^(2j), X in [2^23, 2^25) an
+     * integer, 1/sqrt(x) = t 2^-j with t = 1/sqrt(X) in (2^-12.5, 2^-11.5].
+     * From a float estimate (two correctly rounded operations, within an
+     * ulp) three ulps lower, step up while t lies above the midpoint to the
+     * next float, Y 2^E + 2^(E-1): t > (2Y+1) 2^(E-1) iff X (2Y+1)^2 <
+     * 2^(2-2E), compared exactly as a 128-bit product.  A tie is impossible
+     * (the midpoint has 25 significant bits, so its square is no power of
+     * two times X's inverse).  The result is always normal. */
+    {"tm_rsqrt_rn", "tm_umulhi",
+     L("inline float tm_rsqrt_rn(float x) {")
+     L("  if (isnan(x) || x < 0.0f) return NAN;")
+     L("  if (x == 0.0f) return copysign(INFINITY, x);")
+     L("  if (isinf(x)) return 0.0f;")
+     L("  uint u = as_type<uint>(x), X = u & 0x7fffffu;")
+     L("  int ex = int(u >> 23);")
+     L("  if (ex == 0) { int k = int(clz(X)) - 8; X <<= uint(k); ex = 1 - k; } else X |= 0x800000u;")
+     L("  ex -= 150;")
+     L("  if ((ex & 1) != 0) { X <<= 1; ex -= 1; }")
+     L("  int j = ex / 2;")
+     L("  uint yb = as_type<uint>(precise::divide(1.0f, precise::sqrt(float(X)))) - 3u;")
+     L("  uint Y = (yb & 0x7fffffu) | 0x800000u;")
+     L("  int E = int(yb >> 23) - 150;")
+     L("  for (int k = 0; k < 8; k++) {")
+     L("    ulong M = 2ul * ulong(Y) + 1ul, hi = tm_umulhi(ulong(X), M * M);")
+     L("    if (hi >= (ulong(1) << uint(2 - 2 * E - 64))) break;")
+     L("    Y += 1u;")
+     L("    if (Y == 0x1000000u) { Y = 0x800000u; E += 1; }")
+     L("  }")
+     L("  return as_type<float>((uint(E - j + 150) << 23) | (Y & 0x7fffffu));")
      L("}")},
     {NULL, NULL, NULL},
 };

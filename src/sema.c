@@ -1637,12 +1637,14 @@ static _Noreturn void math_dtype_error(Sema *S, const MathFn *m, tm_dtype dt) {
 
 /* A function of the math table. Each operand must be of the kind the function
  * takes (no silent int -> float); several operands are then promoted like
- * arithmetic, unless the second has dtypes of its own (ldexp's exponent). */
+ * arithmetic, unless the last has dtypes of its own (ldexp's exponent, sad's
+ * uint32 addend). The spelling names the operands $0 .. $3. */
 static Val call_math(Sema *S, int mi, Args *A) {
   const MathFn *m = &math_fns[mi];
   A->fname = m->name;
-  static const char *names[] = {"x", "y", "z"};
-  Val v[3];
+  static const char *names[] = {"x", "y", "z", "w"};
+  Val v[4];
+  int last = m->arity - 1;
   for (int i = 0; i < m->arity; i++) v[i] = arg_req(S, A, i, names[i]);
   Val ieee = v_bool(false);
   if (!strcmp(m->name, "fdiv")) arg_opt(S, A, 2, "ieee_rounding", &ieee);
@@ -1650,7 +1652,7 @@ static Val call_math(Sema *S, int mi, Args *A) {
   for (int i = 0; i < m->arity; i++) {
     v[i] = to_tensor(S, v[i]);
     if (ty_of(S, v[i]).ptr) ERR(S, "%s() is not defined for pointers", m->name);
-    unsigned allowed = i == 1 && m->dtypes2 ? m->dtypes2 : m->dtypes;
+    unsigned allowed = i == last && i > 0 && m->dtypes2 ? m->dtypes2 : m->dtypes;
     tm_dtype di = (tm_dtype)ty_of(S, v[i]).dt;
     bool float_fn = !(allowed & (MT_INT | (1u << TM_I1)));
     if (float_fn && !dt_is_float(di)) {
@@ -1660,8 +1662,11 @@ static Val call_math(Sema *S, int mi, Args *A) {
     if (!float_fn && !(allowed & MT_FLOAT) && dt_is_float(di)) ERR(S, "%s() is not defined for %s", m->name, tm_dtype_name(di));
   }
   if (m->dtypes2) {
-    broadcast_pair(S, &v[0], &v[1]);
-    if (!(m->dtypes2 & (1u << ty_of(S, v[1]).dt))) ERR(S, "%s(): second operand of dtype %s is not accepted", m->name, up_name((tm_dtype)ty_of(S, v[1]).dt));
+    if (last == 2) unify(S, &v[0], &v[1], false);
+    broadcast_pair(S, &v[0], &v[last]);
+    if (last == 2) broadcast_pair(S, &v[1], &v[last]);
+    if (!(m->dtypes2 & (1u << ty_of(S, v[last]).dt)))
+      ERR(S, "%s(): %s operand of dtype %s is not accepted", m->name, last == 1 ? "second" : "third", up_name((tm_dtype)ty_of(S, v[last]).dt));
   } else {
     if (m->arity >= 2) unify(S, &v[0], &v[1], false);
     if (m->arity == 3) {
@@ -1669,6 +1674,9 @@ static Val call_math(Sema *S, int mi, Args *A) {
       unify(S, &v[1], &v[2], false);
       unify(S, &v[0], &v[1], false);
     }
+    if (m->arity == 4) /* twice: the first round leaves v[0] at the common dtype and shape */
+      for (int r = 0; r < 2; r++)
+        for (int i = 1; i < 4; i++) unify(S, &v[0], &v[i], false);
   }
   tm_dtype dt = (tm_dtype)ty_of(S, v[0]).dt;
   if (!(m->dtypes & (1u << dt))) math_dtype_error(S, m, dt);
@@ -1681,7 +1689,10 @@ static Val call_math(Sema *S, int mi, Args *A) {
   if (m->result == MR_BOOL) rt.dt = TM_I1;
   if (m->result == MR_I32) rt.dt = TM_I32;
   if (m->result == MR_F32) rt.dt = TM_F32;
-  int id = mk_ins(S, O_MATH, rt, m->arity, v[0].id, m->arity > 1 ? v[1].id : 0, m->arity > 2 ? v[2].id : 0);
+  if (m->result == MR_I64) rt.dt = TM_I64;
+  int ids[4];
+  for (int i = 0; i < m->arity; i++) ids[i] = v[i].id;
+  int id = mk_insv(S, O_MATH, rt, m->arity, ids);
   S->fn->ins.v[id].aux = (int16_t)mi;
   return tensor(id);
 }
@@ -2599,7 +2610,15 @@ static Val call_builtin(Sema *S, const char *path, Args *A) {
   if (mi >= 0) return call_math(S, mi, A);
   if (space == MF_LIBDEVICE) { /* upstream's float64-only functions: named, so kernels that only mention them compile */
     static const char *fp64_only[] = {"isfinited", "rcp64h", "double_as_longlong", "longlong_as_double",
-                                      "hiloint2double", "double2loint", "double2hiint", NULL};
+                                      "hiloint2double", "double2loint", "double2hiint",
+                                      "double2float_rn", "double2float_rz", "double2float_rd", "double2float_ru",
+                                      "double2int_rn", "double2int_rz", "double2int_rd", "double2int_ru",
+                                      "double2uint_rn", "double2uint_rz", "double2uint_rd", "double2uint_ru",
+                                      "double2ll_rn", "double2ll_rz", "double2ll_rd", "double2ll_ru",
+                                      "double2ull_rn", "double2ull_rz", "double2ull_rd", "double2ull_ru",
+                                      "int2double_rn", "uint2double_rn",
+                                      "ll2double_rn", "ll2double_rz", "ll2double_rd", "ll2double_ru",
+                                      "ull2double_rn", "ull2double_rz", "ull2double_rd", "ull2double_ru", NULL};
     for (int i = 0; fp64_only[i]; i++)
       if (!strcmp(name, fp64_only[i]))
         ERR(S, "libdevice.%s() computes float64, which Apple GPUs do not (Metal has no double)%s", name,
@@ -4147,8 +4166,8 @@ static void bind_kernel_params(Sema *S, Node *def) {
     bind(S, p->name, bind_param_entry(S, p, &at, p->name, p->name, 0));
   }
   if (i != def->list.n || at != r->nparams)
-    ERR(S, "kernel '%s' has %d parameters but the argument specifications do not match them (%d entries)",
-        def->name, def->list.n, r->nparams);
+    ERR(S, "kernel '%s' has %d parameters but %d argument specifications were given (a tuple's entry "
+           "counts with its items)", def->name, def->list.n, r->nparams);
 }
 
 Fn *sema(Ctx *c, TokVec toks, Node *module, const char *kernel_name) {

@@ -346,7 +346,7 @@ enum {
   MT_INT = MT_SINT | MT_UINT,
   MT_I32_64 = (1 << TM_I32) | (1 << TM_I64) | (1 << TM_U32) | (1 << TM_U64),
 };
-typedef enum MathResult { MR_SAME, MR_BOOL, MR_I32, MR_F32 } MathResult;
+typedef enum MathResult { MR_SAME, MR_BOOL, MR_I32, MR_F32, MR_I64 } MathResult;
 
 typedef struct MathFn {
   const char *name;
