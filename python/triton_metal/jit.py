@@ -1620,25 +1620,8 @@ class JITFunction(_Base):
         the function's name."""
         if self.repr is None:
             return self.__name__
-        sig, consts = {}, {}
-        at = 0
-
-        def entry():  # the signature of the spec at `at` (a tuple's items follow it)
-            nonlocal at
-            kind, code, flags, vk, payload = specs[at]
-            at += 1
-            if kind == _TUPLE:
-                n = len(payload) if vk == _tm.V_TUPLE else payload
-                return tuple(entry() for _ in range(n))
-            return "constexpr" if kind == _CONSTEXPR else _sig_string(kind, code)
-
-        for name in self.arg_names:
-            kind, payload = specs[at][0], specs[at][4]
-            t = entry()
-            if kind == _CONSTEXPR:
-                consts[name] = payload
-            else:
-                sig[name] = t
+        sig, consts = self._signature(specs)
+        sig = {k: t for k, t in sig.items() if k not in consts}
         spec_obj = types.SimpleNamespace(signature=sig, constants=consts, name=self.__name__)
         return self.repr(spec_obj)
 

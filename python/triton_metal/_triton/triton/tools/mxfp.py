@@ -13,23 +13,28 @@ def _torch():
     return torch
 
 
+def _init_codes(t, data, size, device):
+    """The codes of data (a float tensor, encoded by t._from_float), or zeros of size."""
+    torch = _torch()
+    if data is not None:
+        if not isinstance(data, torch.Tensor):
+            data = torch.as_tensor(data, dtype=torch.float32)
+        t.device = data.device
+        t.size = tuple(data.shape)
+        t.data = t._from_float(data)
+    elif size is not None:
+        t.device = device
+        t.size = tuple(size) if isinstance(size, (tuple, list)) else (size,)
+        t.data = torch.zeros(t.size, dtype=torch.uint8, device=device)
+    else:
+        raise ValueError(f"{type(t).__name__} needs data (a float tensor) or a size")
+
+
 class MXFP4Tensor:
     """4-bit E2M1 floats: .data holds one code per uint8 element."""
 
     def __init__(self, data=None, size=None, device=None):
-        torch = _torch()
-        if data is not None:
-            if not isinstance(data, torch.Tensor):
-                data = torch.as_tensor(data, dtype=torch.float32)
-            self.device = data.device
-            self.size = tuple(data.shape)
-            self.data = self._from_float(data)
-        elif size is not None:
-            self.device = device
-            self.size = tuple(size) if isinstance(size, (tuple, list)) else (size,)
-            self.data = torch.zeros(self.size, dtype=torch.uint8, device=device)
-        else:
-            raise ValueError("MXFP4Tensor needs data (a float tensor) or a size")
+        _init_codes(self, data, size, device)
 
     def random(self):
         """Uniformly random codes (every value, both signs)."""
@@ -92,19 +97,7 @@ class MXScaleTensor:
     """8-bit E8M0 scales: .data holds codes, value 2^(code - 127), 255 = NaN."""
 
     def __init__(self, data=None, size=None, device=None):
-        torch = _torch()
-        if data is not None:
-            if not isinstance(data, torch.Tensor):
-                data = torch.as_tensor(data, dtype=torch.float32)
-            self.device = data.device
-            self.size = tuple(data.shape)
-            self.data = self._from_float(data)
-        elif size is not None:
-            self.device = device
-            self.size = tuple(size) if isinstance(size, (tuple, list)) else (size,)
-            self.data = torch.zeros(self.size, dtype=torch.uint8, device=device)
-        else:
-            raise ValueError("MXScaleTensor needs data (a float tensor) or a size")
+        _init_codes(self, data, size, device)
 
     def random(self, low=None, high=None):
         """Uniformly random finite codes, between the codes of low and high
