@@ -30,8 +30,8 @@ def main():
     seen = {}
     compile_ = jit.JITFunction._compile
 
-    def record(self, key, specs, o):
-        compiled = compile_(self, key, specs, o)
+    def record(self, key, specs, o, *rest, **kw):
+        compiled = compile_(self, key, specs, o, *rest, **kw)
         seen.setdefault(compiled.asm["msl"], f"{self.fn.__module__}.{self.fn.__name__}")
         return compiled
 
