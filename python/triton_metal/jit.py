@@ -915,13 +915,12 @@ def _annotation_type(ann):
     sig = type_canonicalisation_dict.get(a.replace("_t", ""))
     if sig is None:
         return None
-    code = _I1_SIG if sig == "u1" else next((c for c, n in _SIG.items() if n == sig), None)
+    code = _tm.I1 if sig == "u1" else next((c for c, n in _SIG.items() if n == sig), None)
     if code is None:  # fp8 and other names no parameter here takes
         return None
     return ptr, code
 
 
-_I1_SIG = _tm.I1
 _BITS = {_tm.I8: 8, _tm.I16: 16, _tm.I32: 32, _tm.I64: 64, _tm.U8: 8, _tm.U16: 16,
          _tm.U32: 32, _tm.U64: 64}
 
