@@ -2068,6 +2068,14 @@ static void emit_debug(Emitter *E, int id, int ind) {
   buf_puts(&E->out, "}\n");
 }
 
+/* text as the rest of one comment line, then the newline: newlines, carriage
+ * returns and backslashes escaped (python/triton_metal/_debug.py unescape). */
+static void buf_one_line(Buf *b, const char *text) {
+  for (const char *p = text; *p; p++)
+    buf_printf(b, *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : *p == '\r' ? "\\r" : "%c", *p);
+  buf_puts(b, "\n");
+}
+
 /* debug_info: `#line` directives map the MSL back to the kernel's Python source
  * (Metal's diagnostics and debuggers then name the Python line). */
 static void line_mark(Emitter *E, Buf *b, Ins *in) {
@@ -2385,15 +2393,11 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
   buf_puts(&k, d->prelude);
   for (int i = 0; i < f->warnings.n; i++) { /* python/triton_metal/jit.py warns with these when it compiles */
     buf_puts(&k, "// tm-warning ");
-    for (const char *p = f->warnings.v[i]; *p; p++)
-      buf_printf(&k, *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : *p == '\r' ? "\\r" : "%c", *p);
-    buf_puts(&k, "\n");
+    buf_one_line(&k, f->warnings.v[i]);
   }
   for (int i = 0; i < f->static_prints.n; i++) { /* python/triton_metal/jit.py prints these when it compiles */
     buf_puts(&k, "// tm-static-print ");
-    for (const char *p = f->static_prints.v[i]; *p; p++) /* one line: newlines and backslashes escaped */
-      buf_printf(&k, *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : *p == '\r' ? "\\r" : "%c", *p);
-    buf_puts(&k, "\n");
+    buf_one_line(&k, f->static_prints.v[i]);
   }
   if (f->sites.n) {
     buf_puts(&k, "template <typename T> inline ulong tm_dbg_bits(T x) { return ulong(long(x)); }\n"
@@ -2411,9 +2415,7 @@ char *emit(Ctx *c, Fn *f, const Dialect *d, tm_kernel_info *info) {
       /* the values' shape (- for scalars) and the program's threads, which each print a scalar on a GPU */
       for (int j = 0; j < s->rank; j++) buf_printf(&k, "%s%d", j ? "x" : "", s->shape[j]);
       buf_printf(&k, "%s %d ", s->rank ? "" : "-", f->num_warps * 32);
-      for (const char *p = s->text; *p; p++) /* one line: newlines and backslashes escaped */
-        buf_printf(&k, *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : "%c", *p);
-      buf_puts(&k, "\n");
+      buf_one_line(&k, s->text);
     }
   }
   /* helpers in table order, so one a helper needs comes first if listed first */

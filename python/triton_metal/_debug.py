@@ -17,10 +17,15 @@ _BITS = {"i1": 1, "i8": 8, "u8": 8, "i16": 16, "u16": 16, "fp16": 16, "bf16": 16
          "u32": 32, "fp32": 32, "i64": 64, "u64": 64, "ptr": 64}
 
 
+def unescape(text):
+    """A comment line's text as the compiler wrote it (emit.c buf_one_line)."""
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), text)
+
+
 def _sites(msl):
     out = {}
     for m in _SITE.finditer(msl or ""):
-        text = m.group(9).replace("\\n", "\n").replace("\\\\", "\\")
+        text = unescape(m.group(9))
         types = [] if m.group(6) == "-" else m.group(6).split(",")
         shape = [] if m.group(7) == "-" else [int(d) for d in m.group(7).split("x")]
         out[int(m.group(1))] = (m.group(2), int(m.group(3)), int(m.group(4)), bool(int(m.group(5))), types,

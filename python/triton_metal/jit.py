@@ -179,7 +179,7 @@ def _register_tensor_types():
 
 def _static_prints(msl):
     """tl.static_print output: the compiler leaves it in the MSL; shown when compiling."""
-    unescape = lambda t: re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), t)
+    from ._debug import unescape
     for line in msl.splitlines():
         if line.startswith("// tm-static-print "):  # the text has its `end` (sep= and end= honoured)
             print(unescape(line[len("// tm-static-print "):]), end="")
@@ -921,8 +921,6 @@ def _annotation_type(ann):
     return ptr, code
 
 
-_BITS = {_tm.I8: 8, _tm.I16: 16, _tm.I32: 32, _tm.I64: 64, _tm.U8: 8, _tm.U16: 16,
-         _tm.U32: 32, _tm.U64: 64}
 
 
 def _param_indices(kname, names, items, what):
@@ -1418,7 +1416,7 @@ class JITFunction(_Base):
             raise TypeError(f"{where} is annotated {_SIG[code]} and takes an integer, got "
                             f"float {v!r}")
         v = int(v)
-        bits = _BITS[code]
+        bits = 8 * _tm.DTYPE_BYTES[code]
         lo, hi = (0, 2**bits) if code in (_tm.U8, _tm.U16, _tm.U32, _tm.U64) \
             else (-2**(bits - 1), 2**(bits - 1))
         if not lo <= v < hi:
